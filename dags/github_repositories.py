@@ -1,0 +1,122 @@
+"""
+### GitHub repositories → PostgreSQL
+
+Harvests public GitHub repository metadata into the warehouse (`github.repositories`,
+`github.repository_snapshots`, `github.load_runs`).
+
+| task | what it does |
+|---|---|
+| `prepare` | validates the params (before any API call) and applies the warehouse schema |
+| `plan` | splits the run into shards: random id ranges (`sample`), created-date slices (`search`), owners (`owners`) or warehouse ids (`refresh`) |
+| `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
+| `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
+| `load` | COPY + merge of every shard in **one transaction**, snapshots, audit row; emits the `github.repositories` asset |
+| `check` | data-quality checks on what the run loaded |
+| `report` | logs listed / enriched / skipped / rejected / inserted / updated and the table's total |
+
+**Modes** (trigger form or `airflow dags trigger github_repositories -c '{"mode": "search", "query": "language:rust"}'`):
+`sample` (`sample_size`, `seed`, `per_page_take`), `search` (`query`), `owners` (`owners`), `refresh` (`stale_days`).
+
+Staged files live under `GITHUB_ETL_STAGING_URL` (`dag_id=…/run_id=…/`). The repository API and its
+Swagger docs are served by this Airflow at [`/github-etl/docs`](/github-etl/docs).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import dag, get_current_context, task
+
+from github_etl.assets import REPOSITORIES_ASSET
+from github_etl.operators.extract import GitHubExtractShardOperator
+from github_etl.params import trigger_form_params
+from github_etl.settings import GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID
+
+
+@dag(
+    dag_id="github_repositories",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    params=trigger_form_params(),
+    tags=["github", "warehouse", "etl"],
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+    },
+)
+def github_repositories() -> None:
+    @task
+    def prepare() -> dict[str, Any]:
+        from dataclasses import asdict
+
+        from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
+        from github_etl.params import validate
+
+        params = validate(dict(get_current_context()["params"]))
+        with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:
+            apply_schema(db)
+        return asdict(params)
+
+    @task(pool=GITHUB_API_POOL)
+    def plan(run_params: dict[str, Any]) -> list[dict[str, Any]]:
+        from github_etl.extract.plan import plan_run
+        from github_etl.hooks.github import GitHubHook
+        from github_etl.hooks.warehouse import DatabaseConnection
+        from github_etl.params import validate
+        from github_etl.staging import RunStaging
+        from github_etl.tasks import logical_date_of
+
+        context = get_current_context()
+        staging = RunStaging(context["dag"].dag_id, context["run_id"])
+        planned = plan_run(
+            GitHubHook(GITHUB_CONN_ID).get_conn(),
+            staging,
+            validate(run_params),
+            logical_date=logical_date_of(context),
+            warehouse=lambda: DatabaseConnection(conn_id=WAREHOUSE_CONN_ID),
+        )
+        return planned["shards"]
+
+    @task
+    def transform(extracted: dict[str, Any]) -> dict[str, Any]:
+        from github_etl.staging import RunStaging
+        from github_etl.tasks import transform_shard
+
+        context = get_current_context()
+        return transform_shard(RunStaging(context["dag"].dag_id, context["run_id"]), extracted)
+
+    @task(outlets=[REPOSITORIES_ASSET])
+    def load(transformed: list[dict[str, Any]]) -> dict[str, Any]:
+        from github_etl.tasks import load_run_task
+
+        return load_run_task(get_current_context(), list(transformed))
+
+    @task
+    def check(loaded: dict[str, Any]) -> dict[str, Any]:
+        from github_etl.tasks import check_task
+
+        return check_task(get_current_context(), loaded)
+
+    @task
+    def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
+        from github_etl.tasks import report_task
+
+        return report_task(get_current_context(), loaded)
+
+    run_params = prepare()
+    planned = plan(run_params)
+    extracted = GitHubExtractShardOperator.partial(
+        task_id="extract", pool=GITHUB_API_POOL, github_conn_id=GITHUB_CONN_ID
+    ).expand(shard=planned)
+    transformed = transform.expand(extracted=extracted.output)
+    loaded = load(transformed)
+    report(loaded, check(loaded))
+
+
+github_repositories()

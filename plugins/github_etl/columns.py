@@ -1,0 +1,44 @@
+"""The typed shape of a repository row, shared by the transform (which writes it) and the load (which reads it).
+
+Staged row files use PostgreSQL's COPY *text* format: one line per repository, columns in
+``REPOSITORY_COLUMNS`` order separated by a tab, ``\\N`` for NULL, backslash escapes for
+backslash, tab, newline and carriage return; booleans as ``t``/``f``; timestamps as ISO-8601 UTC;
+``topics`` as a PostgreSQL array literal. It is the format COPY parses fastest and the one a
+human can still read with ``head``.
+"""
+
+from __future__ import annotations
+
+# Order matters: it is the column list of every staged row file and of the COPY statement.
+REPOSITORY_COLUMNS: tuple[str, ...] = (
+    "id",
+    "node_id",
+    "full_name",
+    "name",
+    "owner_login",
+    "owner_id",
+    "owner_type",
+    "description",
+    "homepage",
+    "html_url",
+    "language",
+    "license_spdx_id",
+    "topics",
+    "stargazers_count",
+    "forks_count",
+    "open_issues_count",
+    "watchers_count",
+    "size",
+    "default_branch",
+    "fork",
+    "archived",
+    "disabled",
+    "is_template",
+    "visibility",
+    "created_at",
+    "updated_at",
+    "pushed_at",
+)
+
+# Columns whose change is worth a snapshot row (how stars are tracked over time).
+SNAPSHOT_COLUMNS: tuple[str, ...] = ("stargazers_count", "forks_count", "open_issues_count")

@@ -1,0 +1,58 @@
+"""Errors the pipeline raises on purpose, each saying what the user can do about it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class GitHubEtlError(Exception):
+    """Base class of every error this package raises deliberately."""
+
+
+class ConfigurationError(GitHubEtlError):
+    """A connection, variable or parameter is missing or malformed."""
+
+
+class GitHubError(GitHubEtlError):
+    """GitHub answered with an error that retrying will not fix."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+
+
+class BadCredentialsError(GitHubError):
+    """401: the token is wrong, expired or revoked. Never retried."""
+
+
+class ForbiddenError(GitHubError):
+    """403 that is not a rate limit: the token lacks a permission. Never retried."""
+
+
+class GitHubUnavailableError(GitHubError):
+    """The API could not be reached or kept failing after the bounded retries."""
+
+
+class RateLimitWaitTooLong(GitHubEtlError):
+    """Every token is exhausted until ``resume_at``, later than the task may block a worker slot.
+
+    Operators turn this into a deferral, so the wait happens in the triggerer instead of a worker.
+    """
+
+    def __init__(self, resume_at: datetime, resource: str) -> None:
+        super().__init__(f"GitHub {resource} budget exhausted until {resume_at.isoformat()}")
+        self.resume_at = resume_at
+        self.resource = resource
+
+
+class WarehouseError(GitHubEtlError):
+    """Base class of warehouse errors."""
+
+
+class WarehouseUnavailableError(WarehouseError):
+    """The warehouse could not be reached after the bounded retries."""
+
+
+class DataQualityError(WarehouseError):
+    """A data-quality check failed after a load."""

@@ -1,0 +1,100 @@
+"""Split a run into shards, per mode, and run one shard; both checkpointed in staging."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from github_etl.extract.owners import extract_owners_shard, plan_owners
+from github_etl.extract.refresh import extract_refresh_shard, plan_refresh
+from github_etl.extract.sample import discover_max_id, extract_sample_shard, plan_sample
+from github_etl.extract.search import extract_search_shard, plan_search, plan_slices
+from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.github.client import GitHubClient
+from github_etl.params import RunParams
+from github_etl.staging import RunStaging
+
+if TYPE_CHECKING:
+    from github_etl.hooks.warehouse import DatabaseConnection
+
+log = logging.getLogger(__name__)
+
+PLAN_FILE = "plan.json"
+
+EXTRACTORS: dict[str, Callable[[GitHubClient, ShardRecorder, Shard], None]] = {
+    "sample": extract_sample_shard,
+    "search": extract_search_shard,
+    "owners": extract_owners_shard,
+    "refresh": extract_refresh_shard,
+}
+
+
+def sample_seed(logical_date: datetime, seed: int | None) -> str:
+    """Seed material of a run's random choices: same logical date and seed, same sample."""
+    return f"{logical_date.isoformat()}|{seed if seed is not None else ''}"
+
+
+def plan_run(
+    client: GitHubClient,
+    staging: RunStaging,
+    params: RunParams,
+    *,
+    logical_date: datetime,
+    warehouse: Callable[[], DatabaseConnection] | None = None,
+) -> dict[str, Any]:
+    """Decide the run's shards (once: a retried run reuses the staged plan)."""
+    if staging.exists(PLAN_FILE):
+        log.info("Reusing the staged plan %s", staging.uri(PLAN_FILE))
+        return staging.read_json(PLAN_FILE)
+    plan: dict[str, Any] = {"mode": params.mode}
+    if params.mode == "sample":
+        max_id = discover_max_id(client)
+        log.info("Public repository ids run up to %s", max_id)
+        plan["max_id"] = max_id
+        shards = plan_sample(
+            max_id=max_id,
+            sample_size=params.sample_size,
+            shards=params.shards,
+            seed=sample_seed(logical_date, params.seed),
+            per_page_take=params.per_page_take,
+        )
+    elif params.mode == "search":
+        slices = plan_slices(client, params.query, until=(logical_date + timedelta(days=1)).date())
+        plan["matches"] = sum(s["total"] for s in slices)
+        shards = plan_search(slices, shards=params.shards)
+    elif params.mode == "owners":
+        shards = plan_owners(list(params.owners), shards=params.shards)
+    else:
+        if warehouse is None:
+            raise ValueError("mode refresh needs the warehouse to plan")
+        with warehouse() as db:
+            shards = plan_refresh(
+                db, staging, logical_date=logical_date, stale_days=params.stale_days, shards=params.shards
+            )
+    plan["shards"] = shards
+    plan["discovery_requests"] = client.api_requests
+    staging.write_json(plan, PLAN_FILE)
+    log.info("Planned %s shard(s) with %s discovery request(s)", len(shards), client.api_requests)
+    return plan
+
+
+def run_shard(client: GitHubClient, staging: RunStaging, shard: Shard) -> dict[str, Any]:
+    """Extract one shard, resuming from its checkpoints; returns its counts and the URI of its summary."""
+    recorder = ShardRecorder(staging, shard, client)
+    finished = recorder.already_done()
+    if finished is not None:
+        log.info("Shard %s is already staged; nothing to fetch", shard["key"])
+        return finished
+    EXTRACTORS[shard["mode"]](client, recorder, shard)
+    summary = recorder.done()
+    log.info(
+        "Shard %s: listed %s, enriched %s, skipped %s, %s API request(s)",
+        shard["key"],
+        summary["listed"],
+        summary["enriched"],
+        summary["skipped"],
+        summary["api_requests"],
+    )
+    return summary

@@ -1,0 +1,70 @@
+"""Mode ``refresh``: re-fetch repositories already in the warehouse to record today's snapshot.
+
+This is how stars are tracked over time. Repositories GitHub no longer serves get ``deleted_at`` set
+by the load; they are never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.github.client import GitHubClient
+from github_etl.staging import RunStaging, iter_jsonl_uri
+
+if TYPE_CHECKING:
+    from github_etl.hooks.warehouse import DatabaseConnection
+
+# One GraphQL nodes() call per batch.
+BATCH = 100
+# Rows fetched from the warehouse per round trip while planning.
+FETCH_SIZE = 10_000
+
+
+def plan_refresh(
+    db: DatabaseConnection,
+    staging: RunStaging,
+    *,
+    logical_date: datetime,
+    stale_days: int | None,
+    shards: int,
+) -> list[Shard]:
+    """Write the ids to refresh into one staged file per shard (ids never travel through XCom)."""
+    query = "SELECT id, node_id FROM github.repositories WHERE deleted_at IS NULL"
+    args: list[Any] = []
+    if stale_days is not None:
+        query += " AND last_seen_at < %s"
+        args.append(logical_date - timedelta(days=stale_days))
+    query += " ORDER BY id"
+    shards = max(1, shards)
+    counts = [0] * shards
+    with ExitStack() as stack:
+        writers = [stack.enter_context(staging.writer("plan", f"refresh-{i:03d}.jsonl")) for i in range(shards)]
+        # A server-side cursor streams the ids: planning a refresh of millions stays in constant memory.
+        cursor = stack.enter_context(db.connection.cursor(name="github_etl_refresh_plan"))
+        cursor.itersize = FETCH_SIZE
+        cursor.execute(query, args)
+        for position, (repo_id, node_id) in enumerate(cursor):
+            index = (position // BATCH) % shards
+            writers[index].write(json.dumps({"id": int(repo_id), "node_id": node_id}) + "\n")
+            counts[index] += 1
+    return [
+        {"key": f"refresh-{i:03d}", "mode": "refresh", "ids_uri": staging.uri("plan", f"refresh-{i:03d}.jsonl")}
+        for i in range(shards)
+        if counts[i]
+    ]
+
+
+def extract_refresh_shard(client: GitHubClient, recorder: ShardRecorder, shard: Shard) -> None:
+    batch: list[dict[str, Any]] = []
+    for record in iter_jsonl_uri(shard["ids_uri"]):
+        batch.append(record)
+        if len(batch) == BATCH:
+            recorder.enriched(batch)
+            batch = []
+    if batch:
+        recorder.enriched(batch)
+    recorder.counts["listed"] = recorder.counts["enriched"] + recorder.counts["skipped"]

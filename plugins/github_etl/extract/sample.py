@@ -1,0 +1,135 @@
+"""Mode ``sample``: a uniform random sample of all public repositories.
+
+``GET /repositories?since=ID`` lists public repositories in id order, 100 per page. Jumping to random
+``since`` points across the *whole* id space (its upper end discovered from the API, never hard-coded)
+and taking repositories from the pages found there samples old and new repositories alike.
+
+The id space is cut into equal ranges, one per shard, each with an equal share of the sample
+(stratified sampling: still uniform, and the shards can never pick the same repository). Every random
+choice comes from a generator seeded by the run's logical date, the optional ``seed`` param and the
+shard, so a retry or a re-run of the same run picks the same repositories.
+
+``per_page_take`` trades randomness for quota: taking all 100 repositories of a page costs one
+listing call per 100 repositories but clusters the sample in id (hence creation time); taking one per
+page is the most random and costs a listing call per repository.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.github.client import GitHubClient
+
+log = logging.getLogger(__name__)
+
+LISTING_PATH = "/repositories"
+# First guess of the id space's size when probing for its end; doubled until a page comes back empty.
+FIRST_PROBE_ID = 1 << 20
+# Far beyond GitHub's ids (1.1 billion in 2026) yet bounded, so a misbehaving server cannot loop us.
+LAST_PROBE_ID = 1 << 40
+# Enrich in batches of this many repositories (GraphQL's nodes() limit).
+ENRICH_BATCH = 100
+# A range that yields no new repository for this many pages in a row is exhausted.
+MAX_BARREN_PAGES = 20
+
+
+def _listing(client: GitHubClient, since: int) -> list[dict[str, Any]]:
+    page = client.get(LISTING_PATH, {"since": since}).data
+    if not isinstance(page, list):
+        raise ValueError(f"/repositories?since={since} did not answer a list")
+    return page
+
+
+def discover_max_id(client: GitHubClient) -> int:
+    """Find the highest public repository id by probing listings: exponentially, then by bisection.
+
+    A page with fewer than 100 repositories ends the id space, so its last id is the answer.
+    """
+    low, high = 0, FIRST_PROBE_ID
+    while True:
+        page = _listing(client, high)
+        if not page:
+            break
+        if len(page) < 100:
+            return int(page[-1]["id"])
+        low = int(page[-1]["id"])
+        if high >= LAST_PROBE_ID:
+            return low
+        high = min(high * 2, LAST_PROBE_ID)
+    # The end lies in (low, high]: ``since=low`` was non-empty (or low is 0), ``since=high`` empty.
+    best = low
+    while high - low > 1:
+        middle = (low + high) // 2
+        page = _listing(client, middle)
+        if not page:
+            high = middle
+            continue
+        best = max(best, int(page[-1]["id"]))
+        if len(page) < 100:
+            return best
+        low = int(page[-1]["id"])
+    return best
+
+
+def plan_sample(*, max_id: int, sample_size: int, shards: int, seed: str, per_page_take: int) -> list[Shard]:
+    """Split ``(0, max_id]`` into equal id ranges with equal shares of the sample."""
+    shards = max(1, min(shards, sample_size))
+    plan: list[Shard] = []
+    for index in range(shards):
+        low = max_id * index // shards
+        high = max_id * (index + 1) // shards
+        quota = sample_size // shards + (1 if index < sample_size % shards else 0)
+        plan.append(
+            {
+                "key": f"sample-{index:03d}",
+                "mode": "sample",
+                "id_low": low,
+                "id_high": high,
+                "quota": quota,
+                "seed": f"{seed}:{index}",
+                "per_page_take": per_page_take,
+            }
+        )
+    return plan
+
+
+def extract_sample_shard(client: GitHubClient, recorder: ShardRecorder, shard: Shard) -> None:
+    """Pick ``quota`` distinct repositories with ids in ``(id_low, id_high]`` and stage them enriched.
+
+    Repositories that vanish between listing and enrichment are counted and replaced by further picks.
+    """
+    rng = random.Random(shard["seed"])
+    low, high, quota, take = shard["id_low"], shard["id_high"], shard["quota"], shard["per_page_take"]
+    chosen: set[int] = set()
+    pending: list[dict[str, Any]] = []
+    barren = 0
+    while recorder.counts["enriched"] < quota:
+        needed = quota - recorder.counts["enriched"] - len(pending)
+        if needed > 0:
+            if barren >= MAX_BARREN_PAGES:
+                log.warning(
+                    "Shard %s: ids (%s, %s] hold no further public repository; %s of %s found",
+                    shard["key"],
+                    low,
+                    high,
+                    recorder.counts["enriched"] + len(pending),
+                    quota,
+                )
+                if not pending:
+                    break
+            else:
+                since = rng.randrange(low, max(low + 1, high))
+                page = recorder.listing_page(lambda since=since: _listing(client, since))
+                candidates = [r for r in page if low < int(r["id"]) <= high and int(r["id"]) not in chosen]
+                picked = rng.sample(candidates, min(take, len(candidates), needed))
+                barren = 0 if picked else barren + 1
+                picked.sort(key=lambda r: int(r["id"]))
+                chosen.update(int(r["id"]) for r in picked)
+                pending.extend({"id": int(r["id"]), "node_id": r.get("node_id")} for r in picked)
+                recorder.counts["listed"] += len(picked)
+        if pending and (len(pending) >= ENRICH_BATCH or needed <= 0 or barren >= MAX_BARREN_PAGES):
+            batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
+            recorder.enriched(batch)

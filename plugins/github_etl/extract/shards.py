@@ -1,0 +1,85 @@
+"""A shard is one independently retriable unit of extraction, described by a small JSON-able dict.
+
+Shards run as dynamically mapped tasks; each stages its own files, so one failing shard is retried
+without touching the others, and any worker can run any shard.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from github_etl.extract.enrich import enrich
+from github_etl.github.client import GitHubClient
+from github_etl.staging import RunStaging
+
+log = logging.getLogger(__name__)
+
+Shard = dict[str, Any]
+
+
+class ShardRecorder:
+    """Stages a shard's raw responses as numbered checkpoints and counts what it did.
+
+    A retried task replays the shard's deterministic plan: each listing page or enrichment batch that
+    is already staged is read back instead of being fetched again, so a retry only spends API calls on
+    work that was not finished.
+    """
+
+    def __init__(self, staging: RunStaging, shard: Shard, client: GitHubClient) -> None:
+        self.staging = staging
+        self.key = shard["key"]
+        self.client = client
+        self.pages = 0
+        self.batches: list[str] = []
+        self.counts = {"listed": 0, "enriched": 0, "skipped": 0}
+        self._requests_at_start = client.api_requests
+        self._failed_at_start = client.calls["failed"]
+
+    def _checkpoint(self, name: str, fetch: Callable[[], Any]) -> Any:
+        if self.staging.exists("raw", self.key, name):
+            return self.staging.read_json("raw", self.key, name)
+        value = fetch()
+        self.staging.write_json(value, "raw", self.key, name)
+        return value
+
+    def listing_page(self, fetch: Callable[[], Any]) -> Any:
+        """A raw listing page (checkpointed)."""
+        name = f"listing-{self.pages:06d}.json"
+        self.pages += 1
+        return self._checkpoint(name, fetch)
+
+    def enriched(self, repositories: list[dict[str, Any]], *, prefer_graphql: bool = True) -> dict[str, Any]:
+        """Enrich minimal objects (checkpointed); returns the staged batch document."""
+        return self.full_objects(lambda: enrich(self.client, repositories, prefer_graphql=prefer_graphql).to_json())
+
+    def full_objects(self, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Stage a batch document ``{"format", "items", "gone"}`` (checkpointed) and count it."""
+        name = f"repos-{len(self.batches):06d}.json"
+        document = self._checkpoint(name, fetch)
+        self.batches.append(self.staging.uri("raw", self.key, name))
+        self.counts["enriched"] += len(document["items"])
+        self.counts["skipped"] += len(document["gone"])
+        return document
+
+    def done(self, **extra: Any) -> dict[str, Any]:
+        """Write the shard's completion marker and return what goes to XCom (URIs and counts only)."""
+        summary = {
+            "shard": self.key,
+            **self.counts,
+            **extra,
+            "api_requests": self.client.api_requests - self._requests_at_start,
+            "failed_requests": self.client.calls["failed"] - self._failed_at_start,
+            "batches": self.batches,
+        }
+        uri = self.staging.write_json(summary, "raw", self.key, "done.json")
+        return {k: v for k, v in summary.items() if k != "batches"} | {"done_uri": uri}
+
+    def already_done(self) -> dict[str, Any] | None:
+        if not self.staging.exists("raw", self.key, "done.json"):
+            return None
+        summary = self.staging.read_json("raw", self.key, "done.json")
+        return {k: v for k, v in summary.items() if k != "batches"} | {
+            "done_uri": self.staging.uri("raw", self.key, "done.json")
+        }

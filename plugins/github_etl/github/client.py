@@ -1,0 +1,352 @@
+"""The GitHub HTTP client: one session, timeouts, paging, bounded retries and rate-limit waits.
+
+Every request goes through :meth:`GitHubClient.request`, so the rules GitHub asks clients to follow
+(wait for the reset when a budget is spent, honour ``Retry-After``, back off exponentially, keep
+requests serial per token, never retry bad credentials) live in exactly one loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from github_etl.errors import (
+    BadCredentialsError,
+    ForbiddenError,
+    GitHubError,
+    GitHubUnavailableError,
+    RateLimitWaitTooLong,
+)
+from github_etl.github.ratelimit import BudgetStore, Token, TokenPool, parse_budget
+from github_etl.github.responses import GitHubResponse, Outcome, classify, message_of
+from github_etl.settings import GITHUB_API_VERSION, ClientSettings
+
+log = logging.getLogger(__name__)
+
+# Faults of the connection or of the body: the request may be repeated safely (all are reads).
+TRANSIENT_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def graphql_url(base_url: str) -> str:
+    """GitHub.com serves GraphQL at ``/graphql``; GitHub Enterprise at ``/api/graphql`` beside ``/api/v3``."""
+    base = base_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("/v3")] + "/graphql"
+    return base + "/graphql"
+
+
+class GitHubClient:
+    """Talks to one GitHub (``base_url``) with one or more tokens.
+
+    :param base_url: API root, e.g. ``https://api.github.com`` or ``https://HOST/api/v3``.
+    :param tokens: zero (unauthenticated), one or several tokens.
+    :param settings: timeouts, retries and waits.
+    :param conn_id: the Airflow connection the client was built from, named in error messages.
+    :param budget_store: where rate-limit state lives; share one to share budgets.
+    :param sleep: how to wait; injectable so tests can observe waits.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: Sequence[str] = (),
+        *,
+        settings: ClientSettings | None = None,
+        conn_id: str | None = None,
+        budget_store: BudgetStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings or ClientSettings()
+        self.conn_id = conn_id
+        self.tokens = TokenPool(tokens, store=budget_store, clock=clock)
+        self._sleep = sleep
+        self._clock = clock
+        self._random = random.Random()
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": GITHUB_API_VERSION,
+                "User-Agent": self.settings.user_agent,
+            }
+        )
+        # Counted by outcome so a run can report API calls and the failed ones apart.
+        self.calls: Counter[str] = Counter()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def authenticated(self) -> bool:
+        return self.tokens.authenticated
+
+    @property
+    def api_requests(self) -> int:
+        """Requests that reached GitHub, whatever their answer."""
+        return sum(self.calls.values())
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        resource: str = "core",
+        etag: str | None = None,
+        tolerate_gone: bool = False,
+    ) -> GitHubResponse:
+        """GET a REST resource and return its parsed JSON.
+
+        :param tolerate_gone: return 404/410/451 as a response instead of raising (vanished repositories).
+        :param etag: sent as ``If-None-Match``; a 304 answer costs no quota and carries no data.
+        """
+        return self.request("GET", path, params=params, resource=resource, etag=etag, tolerate_gone=tolerate_gone)
+
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, resource: str = "core"
+    ) -> Iterator[GitHubResponse]:
+        """Yield every page of a listing by following the ``Link: rel="next"`` header."""
+        response = self.get(path, params, resource=resource)
+        yield response
+        while next_url := next_link(response.headers.get("link")):
+            response = self.get(next_url, resource=resource)
+            yield response
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """POST a GraphQL query; returns the whole body (``data`` and any partial ``errors``)."""
+        if not self.authenticated:
+            raise GitHubError("GitHub's GraphQL API needs a token; none is configured")
+        body = {"query": query, "variables": dict(variables or {})}
+        response = self.request("POST", graphql_url(self.base_url), json_body=body, resource="graphql")
+        data = response.data
+        if not isinstance(data, dict):
+            raise GitHubError(f"GraphQL answered a non-object body from {response.url}", status=response.status)
+        return data
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- the one request loop -----------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        resource: str = "core",
+        etag: str | None = None,
+        tolerate_gone: bool = False,
+    ) -> GitHubResponse:
+        url = self.url(path)
+        transient_failures = 0
+        secondary_hits = 0
+        while True:
+            token, wait_until = self.tokens.choose(resource)
+            if wait_until:
+                self._wait_for_reset(wait_until, resource)
+                continue
+            try:
+                status, headers, data = self._send(method, url, token, params, json_body, etag)
+            except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
+                self.calls["failed"] += 1
+                transient_failures += 1
+                self._after_transient(method, url, transient_failures, exc)
+                continue
+            self._record_budget(token, resource, headers)
+            outcome = classify(status, headers, data)
+            if outcome is Outcome.OK or outcome is Outcome.NOT_MODIFIED:
+                self.calls["not_modified" if outcome is Outcome.NOT_MODIFIED else "ok"] += 1
+                rate_limited = _graphql_rate_limited(data) if resource == "graphql" else False
+                if not rate_limited:
+                    return GitHubResponse(status, url, headers, data)
+                self.tokens.exhaust(token, resource, _reset_of(headers, self._clock()))
+                continue
+            self.calls["failed"] += 1
+            if outcome is Outcome.GONE and tolerate_gone:
+                return GitHubResponse(status, url, headers, None)
+            if outcome is Outcome.PRIMARY_LIMIT:
+                reset_at = _reset_of(headers, self._clock())
+                log.warning(
+                    "GitHub %s budget of token %s spent; it resets at %s",
+                    resource,
+                    token.fingerprint if token else "anonymous",
+                    _iso(reset_at),
+                )
+                self.tokens.exhaust(token, resource, reset_at)
+                continue
+            if outcome is Outcome.SECONDARY_LIMIT:
+                secondary_hits += 1
+                self._after_secondary_limit(url, headers, data, secondary_hits)
+                continue
+            if outcome is Outcome.TRANSIENT:
+                transient_failures += 1
+                self._after_transient(method, url, transient_failures, GitHubError(f"HTTP {status}"))
+                continue
+            raise self._final_error(outcome, status, method, url, data)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        token: Token | None,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        etag: str | None,
+    ) -> tuple[int, requests.structures.CaseInsensitiveDict[str], Any]:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token.secret}"
+        if etag:
+            headers["If-None-Match"] = etag
+        # GitHub asks for serial requests per token; the lock makes threads of one process take turns.
+        with self.tokens.lock_for(token):
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+            )
+            # Reading the whole body here turns a truncated transfer into an exception, so a half-read
+            # page is never parsed.
+            content = response.content
+        data: Any = None
+        if content and response.status_code != 304:
+            try:
+                data = json.loads(content)
+            except ValueError:
+                if 200 <= response.status_code < 300:
+                    raise ValueError(f"GitHub sent a body that is not JSON ({len(content)} bytes)") from None
+                data = {"message": content[:200].decode("utf-8", "replace")}
+        return response.status_code, response.headers, data
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    def _record_budget(self, token: Token | None, resource: str, headers: Mapping[str, str]) -> None:
+        header_resource, budget = parse_budget(headers)
+        if budget is not None:
+            self.tokens.record(token, header_resource or resource, budget)
+
+    def _wait(self, seconds: float, reason: str) -> None:
+        seconds = max(0.0, seconds)
+        log.info("Waiting %.1f s: %s", seconds, reason)
+        self._sleep(seconds)
+
+    def _wait_for_reset(self, reset_at: float, resource: str) -> None:
+        wait = reset_at - self._clock() + self._random.uniform(0, self.settings.reset_jitter)
+        if wait > self.settings.max_inline_wait:
+            raise RateLimitWaitTooLong(datetime.fromtimestamp(reset_at, tz=UTC), resource)
+        self._wait(wait, f"every token's {resource} budget is spent until {_iso(reset_at)}")
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: spreads retries of many workers over the whole window.
+        ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempt - 1))
+        return self._random.uniform(ceiling / 2, ceiling)
+
+    def _after_transient(self, method: str, url: str, failures: int, exc: Exception) -> None:
+        if failures > self.settings.max_retries:
+            raise GitHubUnavailableError(
+                f"GitHub at {self.base_url} did not answer {method} {_path_of(url)} after "
+                f"{self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). "
+                f"Check the host of connection '{self.conn_id or 'github'}' and the network.",
+                url=url,
+            ) from exc
+        log.warning("Transient failure on %s %s (%s); retry %s", method, _path_of(url), _safe(exc), failures)
+        self._wait(self._backoff(failures), "backoff after a transient failure")
+
+    def _after_secondary_limit(self, url: str, headers: Mapping[str, str], data: Any, hits: int) -> None:
+        if hits > self.settings.secondary_max_tries:
+            raise GitHubError(
+                f"GitHub kept answering with its secondary rate limit for {_path_of(url)} "
+                f"after {self.settings.secondary_max_tries} waits: {message_of(data)}",
+                url=url,
+            )
+        retry_after = headers.get("retry-after")
+        if retry_after is not None and retry_after.strip().isdigit():
+            wait = float(retry_after)
+        else:
+            wait = self.settings.secondary_min_wait * 2 ** (hits - 1)
+            wait += self._random.uniform(0, self.settings.secondary_min_wait)
+        if wait > self.settings.max_inline_wait:
+            raise RateLimitWaitTooLong(datetime.fromtimestamp(self._clock() + wait, tz=UTC), "secondary")
+        self._wait(wait, f"secondary rate limit ({message_of(data) or 'no message'})")
+
+    def _final_error(self, outcome: Outcome, status: int, method: str, url: str, data: Any) -> GitHubError:
+        message = message_of(data) or "no message"
+        conn = self.conn_id or "github"
+        if outcome is Outcome.BAD_CREDENTIALS:
+            return BadCredentialsError(
+                f"GitHub rejected the token of connection '{conn}': {status} {message}. "
+                "Set a valid token as the connection's password (or remove it to go unauthenticated).",
+                status=status,
+                url=url,
+            )
+        if outcome is Outcome.FORBIDDEN:
+            return ForbiddenError(
+                f"GitHub refused {method} {_path_of(url)} for connection '{conn}': {status} {message}. "
+                "The token lacks a permission for this resource; this is not a rate limit.",
+                status=status,
+                url=url,
+            )
+        return GitHubError(f"GitHub answered {status} to {method} {_path_of(url)}: {message}", status=status, url=url)
+
+
+def next_link(link_header: str | None) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header, if any."""
+    if not link_header:
+        return None
+    for part in link_header.split(","):
+        section = part.split(";")
+        if len(section) < 2:
+            continue
+        url = section[0].strip()
+        if any(p.strip() in ('rel="next"', "rel=next") for p in section[1:]):
+            return url.strip("<>")
+    return None
+
+
+def _graphql_rate_limited(data: Any) -> bool:
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return bool(errors) and any(isinstance(e, dict) and e.get("type") == "RATE_LIMITED" for e in errors)
+
+
+def _reset_of(headers: Mapping[str, str], now: float) -> float:
+    try:
+        return float(headers["x-ratelimit-reset"])
+    except (KeyError, ValueError):
+        # No reset given: GitHub's primary window is an hour; try again in a minute rather than guess longer.
+        return now + 60.0
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds")
+
+
+def _path_of(url: str) -> str:
+    return requests.utils.urlparse(url).path or "/"
+
+
+def _safe(exc: Exception) -> str:
+    # requests' messages contain the URL but never our headers; keep them short for logs.
+    return str(exc)[:300]

@@ -1,0 +1,157 @@
+"""Airflow hook for the GitHub REST and GraphQL APIs.
+
+The connection (``github_default``) holds the API root in ``host`` and the token in ``password``:
+
+- ``https://api.github.com`` (default), a GitHub Enterprise root ``https://HOST/api/v3``, or any
+  GitHub-compatible server such as ``http://127.0.0.1:8765``;
+- no password: unauthenticated requests (60 per hour); one token; or several tokens separated by
+  commas or newlines (``extra: {"tokens": [...]}`` works too). Tokens of the *same user* share one
+  budget on GitHub's side, so only tokens of different users (or apps) add quota.
+
+Without the connection, ``GITHUB_API_URL`` and ``GITHUB_TOKEN`` (comma-separated for several) are used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from github_etl.errors import ConfigurationError, GitHubError
+from github_etl.settings import DEFAULT_API_URL, GITHUB_CONN_ID, ClientSettings
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    from github_etl.github.client import GitHubClient
+    from github_etl.github.ratelimit import BudgetStore
+
+_TOKEN_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def split_tokens(raw: str | None) -> list[str]:
+    """Tokens from a password or env value holding one or several, separated by commas or whitespace."""
+    return [t for t in _TOKEN_SEPARATORS.split(raw or "") if t]
+
+
+def base_url_of(conn: Connection) -> str:
+    """Rebuild the API root from a connection, whichever way it was written (URI or JSON form)."""
+    extra = conn.extra_dejson or {}
+    if extra.get("base_url"):
+        return str(extra["base_url"]).rstrip("/")
+    host = (conn.host or "").strip()
+    if not host:
+        return DEFAULT_API_URL
+    if "://" in host:
+        url = host.rstrip("/")
+        if conn.port and not re.search(r":\d+$", url.split("://", 1)[1].split("/", 1)[0]):
+            scheme, rest = url.split("://", 1)
+            netloc, _, path = rest.partition("/")
+            url = f"{scheme}://{netloc}:{conn.port}" + (f"/{path}" if path else "")
+        return url
+    scheme = conn.conn_type if conn.conn_type in ("http", "https") else "https"
+    netloc = f"{host}:{conn.port}" if conn.port else host
+    path = (conn.schema or "").strip("/")
+    return f"{scheme}://{netloc}" + (f"/{path}" if path else "")
+
+
+class GitHubHook(BaseHook):
+    """Interact with GitHub's REST and GraphQL APIs through :class:`~github_etl.github.client.GitHubClient`.
+
+    :param github_conn_id: Airflow connection holding the API root (host) and token(s) (password).
+    :param settings: timeouts, retries and waits; read from the environment by default.
+    :param budget_store: shared rate-limit state (e.g. Redis) so several workers respect one budget.
+    """
+
+    conn_name_attr = "github_conn_id"
+    default_conn_name = GITHUB_CONN_ID
+    conn_type = "github"
+    hook_name = "GitHub API (github_etl)"
+
+    def __init__(
+        self,
+        github_conn_id: str = default_conn_name,
+        *,
+        settings: ClientSettings | None = None,
+        budget_store: BudgetStore | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.github_conn_id = github_conn_id
+        self._settings = settings
+        self._budget_store = budget_store
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "API base URL", "password": "Token(s)"},
+            "placeholders": {
+                "host": DEFAULT_API_URL + "  (GitHub Enterprise: https://HOST/api/v3)",
+                "password": "ghp_... (several: comma-separated)",
+                "extra": '{"tokens": ["ghp_...", "ghp_..."]}',
+            },
+        }
+
+    def _connection_settings(self) -> tuple[str, list[str]]:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = self.get_connection(self.github_conn_id)
+        except AirflowNotFoundException:
+            if self.github_conn_id != self.default_conn_name:
+                raise ConfigurationError(
+                    f"The GitHub connection '{self.github_conn_id}' is not defined. Define it "
+                    f"(AIRFLOW_CONN_{self.github_conn_id.upper()}) or use '{self.default_conn_name}'."
+                ) from None
+            url = os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
+            return url.rstrip("/"), split_tokens(os.environ.get("GITHUB_TOKEN"))
+        tokens = split_tokens(conn.password)
+        extra_tokens = (conn.extra_dejson or {}).get("tokens") or []
+        if not isinstance(extra_tokens, list) or not all(isinstance(t, str) for t in extra_tokens):
+            raise ConfigurationError(f"Connection '{self.github_conn_id}': extra 'tokens' must be a list of strings")
+        return base_url_of(conn), tokens + [t for t in extra_tokens if t]
+
+    def get_conn(self) -> GitHubClient:
+        """The client, built once per hook; tokens are registered with the secrets masker first."""
+        return self.client
+
+    @cached_property
+    def client(self) -> GitHubClient:
+        from airflow.sdk.log import mask_secret
+
+        from github_etl.github.client import GitHubClient
+
+        base_url, tokens = self._connection_settings()
+        if not re.match(r"^https?://[^/\s]+", base_url):
+            raise ConfigurationError(
+                f"Connection '{self.github_conn_id}' has no usable API base URL ({base_url!r}); "
+                f"expected e.g. {DEFAULT_API_URL} or https://HOST/api/v3"
+            )
+        for token in tokens:
+            mask_secret(token)
+        self.log.info(
+            "GitHub API at %s with %s token(s)%s",
+            base_url,
+            len(tokens),
+            "" if tokens else " (unauthenticated: 60 requests/hour)",
+        )
+        return GitHubClient(
+            base_url,
+            tokens,
+            settings=self._settings or ClientSettings.from_env(),
+            conn_id=self.github_conn_id,
+            budget_store=self._budget_store,
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Ask ``/rate_limit`` (free of charge) whether the URL and token work."""
+        try:
+            response = self.client.get("/rate_limit")
+        except (GitHubError, ConfigurationError) as exc:
+            return False, str(exc)
+        core = (response.data or {}).get("resources", {}).get("core", {})
+        return True, f"Connected; core budget {core.get('remaining', '?')}/{core.get('limit', '?')}"

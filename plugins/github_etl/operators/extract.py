@@ -1,0 +1,64 @@
+"""The extraction operator: runs one shard, and defers instead of blocking a worker on a long rate-limit wait."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from github_etl.settings import GITHUB_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class GitHubExtractShardOperator(BaseOperator):
+    """Extract one shard of a run from GitHub into the run's staging folder.
+
+    When every token's budget is spent for longer than ``GITHUB_ETL_MAX_RATE_LIMIT_WAIT``, the task
+    defers to the triggerer until the reset and then resumes from its checkpoints.
+
+    :param shard: the shard to extract, as planned by the run's plan task (templated).
+    :param github_conn_id: the GitHub connection.
+    :param staging_root: staging root URI; ``GITHUB_ETL_STAGING_URL`` by default.
+    """
+
+    template_fields: Sequence[str] = ("shard",)
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        shard: dict[str, Any],
+        github_conn_id: str = GITHUB_CONN_ID,
+        staging_root: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.shard = shard
+        self.github_conn_id = github_conn_id
+        self.staging_root = staging_root
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from github_etl.errors import RateLimitWaitTooLong
+        from github_etl.extract.plan import run_shard
+        from github_etl.hooks.github import GitHubHook
+        from github_etl.staging import RunStaging
+
+        staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
+        hook = GitHubHook(self.github_conn_id)
+        try:
+            return run_shard(hook.get_conn(), staging, self.shard)
+        except RateLimitWaitTooLong as wait:
+            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+            self.log.info("GitHub %s budget spent until %s; deferring", wait.resource, wait.resume_at.isoformat())
+            self.defer(trigger=DateTimeTrigger(moment=wait.resume_at), method_name="execute_complete")
+        finally:
+            if "client" in hook.__dict__:
+                hook.client.close()
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Resume after the reset: the staged checkpoints make this a continuation, not a restart."""
+        return self.execute(context)

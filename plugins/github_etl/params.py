@@ -1,0 +1,160 @@
+"""The run parameters of the DAG: their trigger-form definitions and their validation.
+
+Each mode needs different parameters; the form's JSON schema checks each field alone, and
+:func:`validate` checks them together before any API call is made.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from github_etl.errors import ConfigurationError
+
+MODES = ("sample", "search", "owners", "refresh")
+# Big enough for a day's harvest with a few tokens; a larger one belongs in several runs.
+MAX_SAMPLE_SIZE = 5_000_000
+MAX_SHARDS = 64
+DEFAULT_SAMPLE_SIZE = 100
+DEFAULT_SHARDS = 4
+# Taking the whole listing page (100) costs one listing call per 100 repositories; see docs/sampling.md.
+DEFAULT_PER_PAGE_TAKE = 100
+# GitHub logins: alphanumerics and single hyphens, at most 39 characters.
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """Validated parameters of one run."""
+
+    mode: str = "sample"
+    sample_size: int = DEFAULT_SAMPLE_SIZE
+    seed: int | None = None
+    per_page_take: int = DEFAULT_PER_PAGE_TAKE
+    query: str = ""
+    owners: tuple[str, ...] = field(default_factory=tuple)
+    stale_days: int | None = None
+    shards: int = DEFAULT_SHARDS
+
+
+def _integer(params: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int | None:
+    value = params.get(name, default)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigurationError(f"param '{name}' must be a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigurationError(f"param '{name}' must be a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigurationError(f"param '{name}' must be between {low} and {high}, got {number}")
+    return number
+
+
+def _owners(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[\s,]+", value) if v]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError("param 'owners' must be a list of GitHub logins")
+    bad = [v for v in value if not _LOGIN.match(v)]
+    if bad:
+        raise ConfigurationError(f"param 'owners' holds names that are not GitHub logins: {bad[:5]}")
+    return tuple(dict.fromkeys(value))
+
+
+def validate(params: dict[str, Any]) -> RunParams:
+    """Check the parameters together; raise :class:`ConfigurationError` with a message a user understands."""
+    mode = params.get("mode") or "sample"
+    if mode not in MODES:
+        raise ConfigurationError(f"param 'mode' must be one of {', '.join(MODES)}; got {mode!r}")
+    query = params.get("query") or ""
+    if not isinstance(query, str):
+        raise ConfigurationError("param 'query' must be a string")
+    run = RunParams(
+        mode=mode,
+        sample_size=_integer(params, "sample_size", DEFAULT_SAMPLE_SIZE, 1, MAX_SAMPLE_SIZE),
+        seed=_integer(params, "seed", None, 0, 2**63 - 1),
+        per_page_take=_integer(params, "per_page_take", DEFAULT_PER_PAGE_TAKE, 1, 100),
+        query=query.strip(),
+        owners=_owners(params.get("owners")),
+        stale_days=_integer(params, "stale_days", None, 0, 36_500),
+        shards=_integer(params, "shards", DEFAULT_SHARDS, 1, MAX_SHARDS),
+    )
+    if mode == "search" and not run.query:
+        raise ConfigurationError(
+            "mode 'search' needs a non-empty 'query' in GitHub's search syntax, e.g. 'language:rust'"
+        )
+    if mode == "owners" and not run.owners:
+        raise ConfigurationError("mode 'owners' needs 'owners': a list of users or organisations, e.g. ['apache']")
+    return run
+
+
+def trigger_form_params() -> dict[str, Any]:
+    """The DAG's ``params``: each a :class:`~airflow.sdk.Param` so the trigger form validates and explains it."""
+    from airflow.sdk import Param
+
+    return {
+        "mode": Param(
+            "sample",
+            enum=list(MODES),
+            title="Mode",
+            description="sample: random public repositories; search: all matches of a query; "
+            "owners: every repository of users/organisations; refresh: re-fetch the warehouse's repositories.",
+        ),
+        "sample_size": Param(
+            DEFAULT_SAMPLE_SIZE,
+            type="integer",
+            minimum=1,
+            maximum=MAX_SAMPLE_SIZE,
+            title="Sample size",
+            description="mode sample: how many distinct repositories to load.",
+        ),
+        "seed": Param(
+            None,
+            type=["null", "integer"],
+            minimum=0,
+            title="Seed",
+            description="mode sample: mixed with the logical date into the random choice; same seed, same sample.",
+        ),
+        "per_page_take": Param(
+            DEFAULT_PER_PAGE_TAKE,
+            type="integer",
+            minimum=1,
+            maximum=100,
+            title="Repositories taken per listing page",
+            description="mode sample: 100 is cheapest in quota; 1 is the most random (one listing call per repository).",
+        ),
+        "query": Param(
+            "",
+            type="string",
+            maxLength=256,
+            title="Search query",
+            description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'.",
+        ),
+        "owners": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Owners",
+            description="mode owners: users or organisations, e.g. apache, octocat.",
+        ),
+        "stale_days": Param(
+            None,
+            type=["null", "integer"],
+            minimum=0,
+            title="Stale after (days)",
+            description="mode refresh: only repositories not seen for this many days; empty: all.",
+        ),
+        "shards": Param(
+            DEFAULT_SHARDS,
+            type="integer",
+            minimum=1,
+            maximum=MAX_SHARDS,
+            title="Shards",
+            description="How many parallel extraction tasks the run is split into (bounded by the github_api pool).",
+        ),
+    }

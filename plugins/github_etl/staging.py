@@ -1,0 +1,116 @@
+"""Where a run's files live in object storage, how they are named, and how they are written safely.
+
+Layout under the staging root (``GITHUB_ETL_STAGING_URL``, e.g. ``s3://aws_default@bucket/prefix`` or a
+local folder)::
+
+    dag_id=<dag>/run_id=<run>/
+        plan.json                         the shards the run was split into
+        raw/<shard>/listing-<n>.json      listing pages, exactly as GitHub sent them
+        raw/<shard>/repos-<n>.jsonl       full repository objects (REST) or GraphQL nodes
+        raw/<shard>/done.json             the shard's counts; its presence means the shard is complete
+        rows/<shard>.tsv                  typed rows, PostgreSQL COPY text format
+        rejected/<shard>.jsonl            quarantined records with their reason
+
+Every file appears whole or not at all (write to a temporary name, then rename; S3 objects appear only
+when their upload completes), so a file that exists is a checkpoint a retried task can trust.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Any
+
+from github_etl.settings import staging_url
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+def safe_key(value: str) -> str:
+    """Turn a run id like ``manual__2026-11-01T00:00:00+00:00`` into a portable object-key segment."""
+    return _UNSAFE_KEY_CHARS.sub("_", value).strip("_") or "_"
+
+
+def storage_path(uri: str) -> ObjectStoragePath:
+    from airflow.sdk import ObjectStoragePath
+
+    return ObjectStoragePath(uri)
+
+
+class RunStaging:
+    """The staging folder of one DAG run.
+
+    :param dag_id: the DAG's id.
+    :param run_id: the run's id; sanitised into a key segment.
+    :param root: staging root URI; ``GITHUB_ETL_STAGING_URL`` or the project's ``.staging`` folder by default.
+    """
+
+    def __init__(self, dag_id: str, run_id: str, root: str | None = None) -> None:
+        self.root_uri = (root or staging_url()).rstrip("/")
+        self.base = storage_path(self.root_uri) / f"dag_id={safe_key(dag_id)}" / f"run_id={safe_key(run_id)}"
+
+    def path(self, *parts: str) -> ObjectStoragePath:
+        return self.base.joinpath(*parts)
+
+    def uri(self, *parts: str) -> str:
+        return str(self.path(*parts))
+
+    def exists(self, *parts: str) -> bool:
+        return self.path(*parts).exists()
+
+    @contextmanager
+    def writer(self, *parts: str, mode: str = "w") -> Iterator[IO[Any]]:
+        """Open a file for writing that only appears under its name once closed without error."""
+        target = self.path(*parts)
+        yield from _atomic_open(target, mode)
+
+    def write_json(self, obj: Any, *parts: str) -> str:
+        with self.writer(*parts) as handle:
+            json.dump(obj, handle, ensure_ascii=False, separators=(",", ":"))
+        return self.uri(*parts)
+
+    def read_json(self, *parts: str) -> Any:
+        return read_json_uri(self.uri(*parts))
+
+    def write_jsonl(self, records: Iterable[Any], *parts: str) -> str:
+        with self.writer(*parts) as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                handle.write("\n")
+        return self.uri(*parts)
+
+
+def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.protocol not in ("file", "local", ""):
+        # Object stores publish an object only when its upload completes: already atomic.
+        with target.open(mode, encoding="utf-8") if "b" not in mode else target.open(mode) as handle:
+            yield handle
+        return
+    temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with temporary.open(mode, encoding="utf-8") if "b" not in mode else temporary.open(mode) as handle:
+            yield handle
+        temporary.rename(target)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def read_json_uri(uri: str) -> Any:
+    with storage_path(uri).open("r", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def iter_jsonl_uri(uri: str) -> Iterator[Any]:
+    """Stream a JSON-lines file record by record, never holding the whole file."""
+    with storage_path(uri).open("r", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)

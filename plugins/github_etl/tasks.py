@@ -1,0 +1,161 @@
+"""What each task of the DAG does, as plain functions: the DAG file only wires them together.
+
+Each function takes what Airflow hands a task (params, run id, logical date, upstream XCom values)
+and returns what goes to XCom: URIs and counts, never the data itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri
+
+log = logging.getLogger(__name__)
+
+# Counters summed over shards into the run's totals.
+SHARD_COUNTERS = ("listed", "enriched", "skipped", "api_requests", "failed_requests")
+TRANSFORM_COUNTERS = ("rows", "rejected", "duplicates")
+
+
+def _batch_records(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    from github_etl.transform import RejectedRecord, rest_from_graphql
+
+    if document.get("format") != "graphql":
+        yield from document["items"]
+        return
+    for node in document["items"]:
+        try:
+            yield rest_from_graphql(node)
+        except (RejectedRecord, TypeError, ValueError, KeyError, AttributeError):
+            # Let the transform quarantine it with its own reason rather than fail the batch.
+            yield node if isinstance(node, dict) else {"unparseable_graphql_node": node}
+
+
+def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
+    """Turn one shard's raw batches into a COPY-ready row file and a quarantine file, streaming."""
+    from github_etl.transform import transform_records
+
+    summary = read_json_uri(extracted["done_uri"])
+    key = summary["shard"]
+    totals = dict.fromkeys(TRANSFORM_COUNTERS, 0)
+    reasons: dict[str, int] = {}
+    gone: list[int] = []
+    seen_ids: set[int] = set()
+    with staging.writer("rows", f"{key}.tsv") as rows_out, staging.writer("rejected", f"{key}.jsonl") as rejected_out:
+        for batch_uri in summary["batches"]:
+            document = read_json_uri(batch_uri)
+            gone.extend(int(i) for i in document.get("gone", []))
+            stats = transform_records(_batch_records(document), rows_out, rejected_out, seen_ids=seen_ids)
+            totals["rows"] += stats.rows
+            totals["rejected"] += stats.rejected
+            totals["duplicates"] += stats.duplicates
+            for reason, count in stats.reasons.items():
+                reasons[reason] = reasons.get(reason, 0) + count
+    gone_uri = staging.write_json(sorted(set(gone)), "gone", f"{key}.json")
+    if totals["rejected"]:
+        log.warning("Shard %s: %s record(s) quarantined: %s", key, totals["rejected"], reasons)
+    return {
+        "shard": key,
+        **{name: extracted.get(name, 0) for name in SHARD_COUNTERS},
+        **totals,
+        "reasons": reasons,
+        "rows_uri": staging.uri("rows", f"{key}.tsv"),
+        "rejected_uri": staging.uri("rejected", f"{key}.jsonl"),
+        "gone_uri": gone_uri,
+    }
+
+
+def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, int]:
+    """Sum the shards' counters into the run's audit figures."""
+    totals = {name: 0 for name in (*SHARD_COUNTERS, *TRANSFORM_COUNTERS)}
+    for shard in transformed:
+        for name in totals:
+            totals[name] += int(shard.get(name, 0) or 0)
+    totals["api_requests"] += int(plan.get("discovery_requests", 0))
+    return totals
+
+
+def gone_ids(transformed: list[dict[str, Any]]) -> list[int]:
+    ids: set[int] = set()
+    for shard in transformed:
+        ids.update(read_json_uri(shard["gone_uri"]))
+    return sorted(ids)
+
+
+def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for shard in transformed:
+        yield from iter_jsonl_uri(shard["rejected_uri"])
+
+
+def logical_date_of(context: dict[str, Any]) -> datetime:
+    """The run's logical date; manual runs without one fall back to when the run was queued."""
+    value = context.get("logical_date") or context["dag_run"].run_after
+    return value
+
+
+def _run_identity(context: dict[str, Any]) -> tuple[str, str, datetime]:
+    return context["dag"].dag_id, context["run_id"], logical_date_of(context)
+
+
+def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Load every shard's rows in one transaction and write the audit row; returns counts for XCom."""
+    from github_etl.extract.plan import PLAN_FILE
+    from github_etl.hooks.warehouse import DatabaseConnection
+    from github_etl.load import STATS_KEYS, load_run
+    from github_etl.staging import storage_path
+
+    dag_id, run_id, logical_date = _run_identity(context)
+    meta = RunStaging(dag_id, run_id).read_json(PLAN_FILE)
+    totals = run_totals(transformed, meta)
+    started_at = context["dag_run"].start_date
+    with DatabaseConnection() as db:
+        result = load_run(
+            db,
+            row_files=[storage_path(shard["rows_uri"]) for shard in transformed],
+            run_id=run_id,
+            dag_id=dag_id,
+            logical_date=logical_date,
+            mode=meta.get("mode", "sample"),
+            stats={key: totals[key] for key in STATS_KEYS},
+            deleted_ids=gone_ids(transformed),
+            started_at=started_at,
+        )
+    return {**totals, **result.as_dict(), "run_id": run_id}
+
+
+def check_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+    """Run the data-quality checks; a failure names the check and the offending ids."""
+    from github_etl.errors import DataQualityError
+    from github_etl.hooks.warehouse import DatabaseConnection
+    from github_etl.load import QUALITY_CHECKS, load_quality_checks
+
+    with DatabaseConnection() as db:
+        failures = load_quality_checks(db, loaded["run_id"])
+    if failures:
+        details = "; ".join(f"{f.check}: {f.message} (ids {list(f.ids)})" for f in failures)
+        raise DataQualityError(f"{len(failures)} data-quality check(s) failed: {details}")
+    log.info("All %s data-quality checks passed", len(QUALITY_CHECKS))
+    return {"checks": [check.name for check in QUALITY_CHECKS], "failed": 0}
+
+
+def report_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+    """Log the run's figures and the warehouse's total."""
+    from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
+
+    with DatabaseConnection() as db:
+        total = count_repositories(db)
+    figures = {
+        name: loaded.get(name, 0)
+        for name in ("listed", "enriched", "skipped", "rejected", "inserted", "updated", "unchanged", "api_requests")
+    }
+    log.info(
+        "Run %s: listed %s, enriched %s, skipped %s, rejected %s, inserted %s, updated %s, unchanged %s, "
+        "%s API request(s)",
+        loaded["run_id"],
+        *figures.values(),
+    )
+    log.info("github.repositories holds %s repositories", total)
+    return {**figures, "total_in_table": total}

@@ -1,0 +1,43 @@
+"""Test session setup: an isolated Airflow home and the project's fixtures.
+
+Airflow reads its configuration when first imported, so the environment is prepared here, before any
+test module imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="github-etl-airflow-"))
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
+        "GITHUB_ETL_SQL_DIR": str(PROJECT_ROOT / "include" / "sql" / "github_repositories"),
+        # Tests never wait for real: every back-off and rate-limit pause is scaled down here, by configuration.
+        "GITHUB_ETL_BACKOFF_BASE": "0.01",
+        "GITHUB_ETL_BACKOFF_MAX": "0.05",
+        "GITHUB_ETL_SECONDARY_MIN_WAIT": "0.05",
+        "GITHUB_ETL_RESET_JITTER": "0.05",
+        "GITHUB_ETL_READ_TIMEOUT": "5",
+        "GITHUB_ETL_CONNECT_TIMEOUT": "2",
+    }
+)
+for _inherited in ("AIRFLOW_CONN_GITHUB_DEFAULT", "AIRFLOW_CONN_POSTGRES_DEFAULT", "AIRFLOW_CONN_AWS_DEFAULT",
+                   "GITHUB_ETL_STAGING_URL", "GITHUB_API_URL", "GITHUB_TOKEN"):
+    os.environ.pop(_inherited, None)
+
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.github",
+    "tests.fixtures.s3",
+    "tests.fixtures.airflow",
+]

@@ -1,0 +1,134 @@
+"""Local developer commands behind ``make run``, ``make airflow`` and ``make test``.
+
+Prepares an Airflow home inside the project, provides a warehouse (the configured
+``AIRFLOW_CONN_POSTGRES_DEFAULT``, or an embedded project-local PostgreSQL) and runs Airflow with this
+project's dags and plugins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
+DAG_ID = "github_repositories"
+# Concurrent API tasks across the whole Airflow: a token allows ~100 concurrent requests, but serial is safest.
+DEFAULT_POOL_SLOTS = 4
+
+
+def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every Airflow command of the project runs with (explicit settings win)."""
+    env = dict(base if base is not None else os.environ)
+    defaults = {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        # A laptop has a few cores: keep Airflow's own parallelism modest.
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "8",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        "GITHUB_ETL_SQL_DIR": str(PROJECT_ROOT / "include" / "sql" / "github_repositories"),
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
+def ensure_warehouse(env: dict[str, str]) -> None:
+    """Use the configured warehouse, or start the embedded one and point ``postgres_default`` at it."""
+    if env.get("AIRFLOW_CONN_POSTGRES_DEFAULT"):
+        return
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.embedded_postgres", "start"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr)
+        raise SystemExit("Could not start the embedded PostgreSQL (see above); or set AIRFLOW_CONN_POSTGRES_DEFAULT.")
+    url = result.stdout.strip().splitlines()[-1]
+    env["AIRFLOW_CONN_POSTGRES_DEFAULT"] = url
+    print(f"Warehouse: embedded PostgreSQL at {url}", file=sys.stderr)
+
+
+def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, check=check, text=True)
+
+
+def setup(env: dict[str, str]) -> None:
+    """Create or upgrade the metadata database and the ``github_api`` pool (idempotent)."""
+    AIRFLOW_HOME.mkdir(exist_ok=True)
+    airflow(env, "db", "migrate")
+    slots = env.get("GITHUB_ETL_POOL_SLOTS", str(DEFAULT_POOL_SLOTS))
+    airflow(env, "pools", "set", "github_api", slots, "Concurrent GitHub API tasks (github_etl)")
+
+
+def run(env: dict[str, str], params: str, date: str | None) -> int:
+    try:
+        conf = json.loads(params or "{}")
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"PARAMS is not JSON: {exc}") from None
+    logical_date = date or datetime.now(UTC).replace(microsecond=0).isoformat()
+    ensure_warehouse(env)
+    setup(env)
+    result = airflow(env, "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf), check=False)
+    summary = subprocess.run([sys.executable, "-m", "tools.summary"], env=env, cwd=PROJECT_ROOT, text=True, check=False)
+    return result.returncode or summary.returncode
+
+
+def standalone(env: dict[str, str]) -> int:
+    """``airflow standalone`` in its own process group, so Ctrl-C stops every process it started."""
+    ensure_warehouse(env)
+    setup(env)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
+    )
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            return process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.dev")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="one full DAG run (airflow dags test) and its summary")
+    run_parser.add_argument("--params", default=os.environ.get("PARAMS", "{}"))
+    run_parser.add_argument("--date", default=os.environ.get("DATE") or None)
+    commands.add_parser("setup", help="metadata database and pool")
+    commands.add_parser("airflow", help="airflow standalone with this project")
+    args = parser.parse_args(argv)
+    env = airflow_env()
+    if args.command == "run":
+        return run(env, args.params, args.date)
+    if args.command == "setup":
+        ensure_warehouse(env)
+        setup(env)
+        return 0
+    return standalone(env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
