@@ -1,0 +1,866 @@
+"""The deployment files agree with each other and with the project, checked without a Docker engine.
+
+``docker-compose.yaml``, the ``Dockerfile``, ``.dockerignore``, ``.env.example``, the CI workflow and
+the Helm values in ``docs/deploy-kubernetes.md`` are parsed and cross-checked: a renamed connection,
+a bumped Airflow pin, a moved folder or a committed secret fails here, not in a container.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import subprocess
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from github_etl import settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+ENV_EXAMPLE = REPO_ROOT / ".env.example"
+REQUIREMENTS = REPO_ROOT / "requirements.txt"
+CONSTRAINTS = REPO_ROOT / "constraints.txt"
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+CI_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
+KUBERNETES_DOC = REPO_ROOT / "docs" / "deploy-kubernetes.md"
+
+# The connection named in GITHUB_ETL_STAGING_URL's user part; ObjectStoragePath resolves S3 through it.
+STAGING_CONN_ID = "aws_default"
+# Every connection the DAG uses, with the type its JSON form must declare.
+CONNECTION_TYPES: dict[str, str] = {
+    settings.GITHUB_CONN_ID: "http",
+    settings.WAREHOUSE_CONN_ID: "postgres",
+    STAGING_CONN_ID: "aws",
+}
+# The Airflow 3 processes a CeleryExecutor deployment needs, by the `airflow` sub-command that starts each.
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "celery worker")
+API_SERVER_PORT = 8080  # `airflow api-server` default; the execution API URL and the published port use it
+# Well-known development defaults, documented in .env.example; any other literal secret is a leak.
+DEV_DEFAULT_SECRETS = frozenset({"airflow", "minioadmin"})
+# Environment keys whose values are credentials (a *_FILE key holds a path, not the secret).
+_SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET", re.IGNORECASE)
+# Credential formats that must never appear in a committed file.
+_CREDENTIAL_PATTERNS = {
+    "GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})"),
+    "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+}
+COMMITTED_DEPLOYMENT_FILES = (
+    "Dockerfile",
+    "docker-compose.yaml",
+    ".dockerignore",
+    ".env.example",
+    ".github/workflows/ci.yml",
+    "deploy/postgres-init/10-warehouse.sql",
+    "docs/deploy-compose.md",
+    "docs/deploy-kubernetes.md",
+)
+
+
+# --- compose variable interpolation (the subset of the compose spec this project uses) ----------------
+
+_INTERPOLATION = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
+_BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _Variable:
+    """One ``${NAME<op><arg>}`` reference in the compose file."""
+
+    name: str
+    op: str | None
+    arg: str
+
+    @property
+    def required(self) -> bool:
+        return self.op in (":?", "?")
+
+    @property
+    def default(self) -> str | None:
+        return self.arg if self.op in (":-", "-") else None
+
+
+def _variables_in(text: str) -> Iterator[_Variable]:
+    for match in _INTERPOLATION.finditer(text):
+        if match["named"]:
+            yield _Variable(match["named"], None, "")
+        elif match["braced"] is not None:
+            braced = _BRACED.fullmatch(match["braced"])
+            assert braced, f"malformed interpolation ${{{match['braced']}}}"
+            yield _Variable(braced["name"], braced["op"], braced["arg"] or "")
+
+
+def _interpolate(text: str, env: Mapping[str, str]) -> str:
+    """Substitute variables the way ``docker compose`` does; ``$$`` is a literal ``$``."""
+
+    def substitute(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        if match["named"]:
+            return env.get(match["named"], "")
+        (variable,) = _variables_in(match[0])
+        value = env.get(variable.name)
+        # The colon forms treat an empty value as unset.
+        is_set = bool(value) if variable.op in (":-", ":?", ":+") else value is not None
+        if variable.op in (":-", "-"):
+            return value if is_set else variable.arg
+        if variable.op in (":+", "+"):
+            return variable.arg if is_set else ""
+        if variable.required and not is_set:
+            raise KeyError(f"required variable {variable.name} is missing: {variable.arg}")
+        return value or ""
+
+    return _INTERPOLATION.sub(substitute, text)
+
+
+def _interpolate_tree(node: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(node, str):
+        return _interpolate(node, env)
+    if isinstance(node, list):
+        return [_interpolate_tree(item, env) for item in node]
+    if isinstance(node, dict):
+        return {key: _interpolate_tree(value, env) for key, value in node.items()}
+    return node
+
+
+# --- loaders -------------------------------------------------------------------------------------------
+
+
+def _parse_env_file(path: Path, *, include_commented: bool = False) -> dict[str, str]:
+    pattern = re.compile(r"^\s*(#\s*)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        match = pattern.match(line)
+        if match and (include_commented or not match[1]):
+            values[match[2]] = match[3].strip()
+    return values
+
+
+@functools.cache
+def _raw_compose() -> dict[str, Any]:
+    """The compose file with anchors merged and ``${...}`` left as written."""
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def _strings_in(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings_in(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings_in(value)
+
+
+@functools.cache
+def _compose_variables() -> tuple[_Variable, ...]:
+    """Variables referenced by the file's values (compose does not interpolate comments)."""
+    return tuple(variable for text in _strings_in(_raw_compose()) for variable in _variables_in(text))
+
+
+@functools.cache
+def _example_env() -> dict[str, str]:
+    """What ``.env`` holds once filled in: the example's values, required blanks replaced by stand-ins."""
+    env = {name: value for name, value in _parse_env_file(ENV_EXAMPLE).items() if value}
+    for variable in _compose_variables():
+        if variable.required:
+            env.setdefault(variable.name, f"example-{variable.name.lower().replace('_', '-')}")
+    return env
+
+
+@functools.cache
+def _compose() -> dict[str, Any]:
+    """The compose file as ``docker compose config`` would see it with a filled-in ``.env``."""
+    return _interpolate_tree(_raw_compose(), _example_env())
+
+
+def _services() -> dict[str, Any]:
+    return _compose()["services"]
+
+
+def _environment(service: Mapping[str, Any]) -> dict[str, str]:
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
+    return {key: "" if value is None else str(value) for key, value in environment.items()}
+
+
+def _command(service: Mapping[str, Any]) -> str:
+    command = service.get("command") or ""
+    return " ".join(command) if isinstance(command, list) else str(command)
+
+
+def _is_airflow_service(service: Mapping[str, Any]) -> bool:
+    return "airflow" in str(service.get("image", "")) or "AIRFLOW__CORE__EXECUTOR" in _environment(service)
+
+
+@functools.cache
+def _airflow_service_names() -> tuple[str, ...]:
+    return tuple(name for name, service in _services().items() if _is_airflow_service(service))
+
+
+def _service_running(component: str) -> str:
+    """The one always-on service whose command is ``airflow <component>``."""
+    names = [
+        name
+        for name in _airflow_service_names()
+        if _command(_services()[name]).strip() == component and not _services()[name].get("profiles")
+    ]
+    assert len(names) == 1, f"expected one service running 'airflow {component}', found {names}"
+    return names[0]
+
+
+def _airflow_env(key: str) -> str:
+    """A setting every Airflow service shares; fails when services disagree or one lacks it."""
+    values = {name: _environment(_services()[name]).get(key) for name in _airflow_service_names()}
+    assert None not in values.values(), f"{key} missing from {[n for n, v in values.items() if v is None]}"
+    assert len(set(values.values())) == 1, f"Airflow services disagree on {key}: {values}"
+    return next(iter(values.values()))
+
+
+def _connection(conn_id: str) -> dict[str, Any]:
+    raw = _airflow_env(f"AIRFLOW_CONN_{conn_id.upper()}")
+    conn = json.loads(raw)
+    assert isinstance(conn, dict), f"{conn_id} must be a JSON object, got {raw!r}"
+    return conn
+
+
+def _bind_mounts(service: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(source, target)`` of the service's host-path volumes; named volumes are left out."""
+    mounts = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                mounts.append((volume["source"], volume["target"]))
+            continue
+        source, target = volume.split(":")[:2]
+        if source.startswith((".", "/", "~")):
+            mounts.append((source, target))
+    return mounts
+
+
+def _container_ports(service: Mapping[str, Any], *, published_only: bool) -> set[int]:
+    ports = set()
+    for spec in service.get("ports") or []:
+        if isinstance(spec, dict):
+            if spec.get("published") or not published_only:
+                ports.add(int(spec["target"]))
+            continue
+        spec = str(spec).split("/")[0]
+        if ":" in spec or not published_only:
+            ports.add(int(spec.rsplit(":", 1)[-1]))
+    return ports
+
+
+def _depends_on(service: Mapping[str, Any]) -> dict[str, str]:
+    depends_on = service.get("depends_on") or {}
+    if isinstance(depends_on, list):
+        return dict.fromkeys(depends_on, "service_started")
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in depends_on.items()}
+
+
+@dataclass(frozen=True)
+class _Instruction:
+    keyword: str
+    arguments: str
+    stage: str
+
+
+@functools.cache
+def _dockerfile() -> tuple[_Instruction, ...]:
+    logical_lines: list[str] = []
+    pending = ""
+    for line in DOCKERFILE.read_text().splitlines():
+        stripped = line.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        logical_lines.append(pending + stripped)
+        pending = ""
+    instructions = []
+    stage = ""
+    for line in logical_lines:
+        keyword, _, arguments = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            parts = arguments.split()
+            stage = parts[2] if len(parts) >= 3 and parts[1].lower() == "as" else parts[0]
+        instructions.append(_Instruction(keyword, arguments.strip(), stage))
+    return tuple(instructions)
+
+
+def _stages() -> dict[str, str]:
+    """Stage name -> the image or stage it starts FROM, in file order."""
+    stages = {}
+    for instruction in _dockerfile():
+        if instruction.keyword == "FROM":
+            stages[instruction.stage] = instruction.arguments.split()[0]
+    return stages
+
+
+def _copies(stage: str) -> dict[str, str]:
+    """Source -> where it lands in the image, for the stage's COPY instructions (no trailing slashes)."""
+    copies = {}
+    for instruction in _dockerfile():
+        if instruction.keyword == "COPY" and instruction.stage == stage:
+            *sources, destination = [a for a in instruction.arguments.split() if not a.startswith("--")]
+            into_folder = destination.endswith("/") or len(sources) > 1
+            for source in sources:
+                name = source.rstrip("/")
+                is_folder = source.endswith("/")
+                lands = f"{destination.rstrip('/')}/{Path(name).name}" if into_folder and not is_folder else destination
+                copies[name] = lands.rstrip("/")
+    return copies
+
+
+_BASE_IMAGE = re.compile(r"apache/airflow:(?P<airflow>\d+\.\d+\.\d+)-python(?P<python>\d+\.\d+)")
+
+
+def _base_image() -> re.Match[str]:
+    first_stage_image = next(iter(_stages().values()))
+    match = _BASE_IMAGE.fullmatch(first_stage_image)
+    assert match, f"the first stage must build on apache/airflow:<version>-python<x.y>, got {first_stage_image}"
+    return match
+
+
+def _airflow_pin(path: Path) -> str:
+    assert path.exists(), f"{path.name} is missing: the image installs from it"
+    pins = re.findall(r"^apache-airflow(?:\[[^\]]*\])?==([^\s;#]+)", path.read_text(), flags=re.MULTILINE)
+    assert len(pins) == 1, f"{path.name} must pin apache-airflow exactly once, found {pins}"
+    return pins[0]
+
+
+def _requirements_airflow_pin() -> str:
+    return _airflow_pin(REQUIREMENTS)
+
+
+@functools.cache
+def _dockerignore_rules() -> tuple[tuple[bool, re.Pattern[str]], ...]:
+    rules = []
+    for line in DOCKERIGNORE.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = line.removeprefix("!").strip().strip("/")
+        rules.append((negated, re.compile(_glob_to_regex(pattern))))
+    return tuple(rules)
+
+
+def _glob_to_regex(pattern: str) -> str:
+    regex, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            regex, i = regex + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            regex, i = regex + ".*", i + 2
+        elif pattern[i] == "*":
+            regex, i = regex + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            regex, i = regex + "[^/]", i + 1
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            regex, i = regex + pattern[i : end + 1], end + 1
+        else:
+            regex, i = regex + re.escape(pattern[i]), i + 1
+    return regex
+
+
+def _excluded_from_build_context(path: str) -> bool:
+    """Docker's rule: the last pattern matching the path, or one of its parent folders, decides."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    excluded = False
+    for negated, regex in _dockerignore_rules():
+        if any(regex.fullmatch(candidate) for candidate in candidates):
+            excluded = not negated
+    return excluded
+
+
+def _literal_secret_parts(raw: str) -> set[str]:
+    """What a credential value holds besides ``${VAR}`` references: literals and defaults."""
+    parts = {variable.default for variable in _variables_in(raw) if variable.default}
+    literal = _INTERPOLATION.sub("", raw).strip()
+    if literal:
+        parts.add(literal)
+    return parts
+
+
+@functools.cache
+def _secret_bearing_values() -> dict[str, str]:
+    """``where -> raw value`` for every credential the compose file passes to a container.
+
+    ``where`` is the variable (and field) name; the service is added only where services differ, so
+    the anchor's shared environment is checked once.
+    """
+    found: dict[str, str] = {}
+
+    def add(where: str, service_name: str, raw: str) -> None:
+        if found.get(where, raw) != raw:
+            where = f"{service_name}: {where}"
+        found[where] = raw
+
+    for service_name, service in _raw_compose()["services"].items():
+        for key, value in _environment(service).items():
+            if _SECRET_KEY.search(key) and not key.endswith("_FILE"):
+                add(key, service_name, value)
+            for match in re.finditer(r"[a-z][a-z0-9+.-]*://[^/:@\s]*:([^@\s]+)@", value):
+                add(f"{key} (URL password)", service_name, match[1])
+            if key.startswith("AIRFLOW_CONN_"):
+                conn = json.loads(value)
+                add(f"{key} password", service_name, conn.get("password") or "")
+                for extra_key, extra_value in (conn.get("extra") or {}).items():
+                    if _SECRET_KEY.search(extra_key):
+                        add(f"{key} extra.{extra_key}", service_name, str(extra_value))
+    return found
+
+
+@functools.cache
+def _ci_workflow() -> dict[Any, Any]:
+    return yaml.safe_load(CI_WORKFLOW.read_text())
+
+
+def _ci_jobs_running(command: str) -> list[dict[str, Any]]:
+    jobs = _ci_workflow()["jobs"].values()
+    return [
+        job
+        for job in jobs
+        if any(
+            re.search(rf"(^|\n|&&|;)\s*{re.escape(command)}\s*($|\n)", step.get("run", ""))
+            for step in job.get("steps", [])
+        )
+    ]
+
+
+def _pyproject_python() -> str:
+    requires = tomllib.loads(PYPROJECT.read_text())["project"]["requires-python"]
+    match = re.search(r">=\s*(\d+\.\d+)", requires)
+    assert match, f"requires-python has no lower bound: {requires}"
+    return match[1]
+
+
+def _ci_python() -> str:
+    versions = {
+        str(step["with"]["python-version"])
+        for job in _ci_workflow()["jobs"].values()
+        for step in job.get("steps", [])
+        if "setup-python" in step.get("uses", "")
+    }
+    assert len(versions) == 1, f"CI must set up one Python version, found {versions}"
+    return versions.pop()
+
+
+@functools.cache
+def _helm_values() -> dict[str, Any]:
+    """The complete values.yaml of docs/deploy-kubernetes.md: its YAML block that sets the executor."""
+    blocks = re.findall(r"```yaml\n(.*?)```", KUBERNETES_DOC.read_text(), flags=re.DOTALL)
+    values = [yaml.safe_load(block) for block in blocks if re.search(r"^executor:", block, re.MULTILINE)]
+    assert len(values) == 1, "docs/deploy-kubernetes.md must hold exactly one values.yaml with `executor:`"
+    return values[0]
+
+
+# --- Dockerfile ----------------------------------------------------------------------------------------
+
+
+def test_image_builds_on_the_official_airflow_image():
+    assert _base_image()["airflow"].startswith("3.")
+
+
+@pytest.mark.parametrize("pins", [REQUIREMENTS, CONSTRAINTS], ids=lambda path: path.name)
+def test_image_airflow_version_matches_the_pin(pins):
+    assert _base_image()["airflow"] == _airflow_pin(pins)
+
+
+@pytest.mark.parametrize("python_of", [_pyproject_python, _ci_python], ids=["pyproject", "ci"])
+def test_python_version_matches_the_image(python_of):
+    assert python_of() == _base_image()["python"]
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected_sources"),
+    [
+        # Compose mounts the code, so the image it runs holds dependencies only.
+        ("runtime", {"requirements.txt", "constraints.txt"}),
+        ("release", {"dags", "plugins", "include"}),
+    ],
+)
+def test_stage_copies_exactly(stage, expected_sources):
+    assert stage in _stages(), f"Dockerfile has no stage {stage!r}: {list(_stages())}"
+    assert set(_copies(stage)) == expected_sources
+
+
+def test_release_builds_on_runtime():
+    assert _stages()["release"] == "runtime"
+
+
+def test_requirements_are_installed_as_airflow_with_the_constraints_without_pip_cache():
+    copies = _copies("runtime")
+    user = "root"
+    for instruction in _dockerfile():
+        if instruction.stage != "runtime":
+            continue
+        if instruction.keyword == "USER":
+            user = instruction.arguments.split(":")[0]
+        if instruction.keyword == "RUN" and "pip install" in instruction.arguments:
+            assert user == "airflow", "the official image expects packages installed as the airflow user"
+            assert "--no-cache-dir" in instruction.arguments
+            assert re.search(rf"-r\s+{re.escape(copies['requirements.txt'])}(\s|$)", instruction.arguments)
+            assert re.search(rf"-c\s+{re.escape(copies['constraints.txt'])}(\s|$)", instruction.arguments)
+            return
+    pytest.fail("the runtime stage never runs `pip install -r requirements.txt`")
+
+
+# --- .dockerignore ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "requirements.txt",
+        "constraints.txt",
+        "dags/github_repositories.py",
+        "plugins/github_etl/settings.py",
+        "include/sql/github_repositories/schema.sql",
+    ],
+)
+def test_build_context_keeps_what_the_dockerfile_copies(path):
+    copied = set(_copies("runtime")) | set(_copies("release"))
+    assert path.split("/")[0] in copied, f"{path} is not under a path the Dockerfile copies"
+    assert not _excluded_from_build_context(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",
+        ".venv/bin/python",
+        ".git/HEAD",
+        ".pgdata/PG_VERSION",
+        ".staging/runs/manifest.json",
+        "logs/scheduler/latest",
+        "tests/unit/test_deployment_files.py",
+        "docs/deploy-compose.md",
+        "plugins/github_etl/__pycache__/settings.cpython-311.pyc",
+    ],
+)
+def test_build_context_leaves_out(path):
+    assert _excluded_from_build_context(path)
+
+
+# --- docker-compose.yaml: the Airflow services -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("component", AIRFLOW_COMPONENTS)
+def test_airflow_component_runs_in_one_service(component):
+    assert _service_running(component)
+
+
+@pytest.mark.parametrize("service_name", _airflow_service_names())
+def test_airflow_service_builds_from_the_dockerfile(service_name):
+    build = _services()[service_name].get("build")
+    assert isinstance(build, dict), f"{service_name} must build the project image, not pull one"
+    context = (REPO_ROOT / build.get("context", ".")).resolve()
+    assert context == REPO_ROOT
+    assert (context / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
+    assert build.get("target") in _stages()
+
+
+def test_airflow_services_share_one_image():
+    images = {
+        (_services()[name].get("image"), json.dumps(_services()[name]["build"], sort_keys=True))
+        for name in _airflow_service_names()
+    }
+    assert len(images) == 1, f"one image for every Airflow component, found {images}"
+
+
+def test_executor_is_celery():
+    assert _airflow_env("AIRFLOW__CORE__EXECUTOR") == "CeleryExecutor"
+
+
+def test_broker_points_at_the_redis_service():
+    broker = urlsplit(_airflow_env("AIRFLOW__CELERY__BROKER_URL"))
+    assert broker.scheme == "redis"
+    assert broker.hostname in _services()
+    assert _services()[broker.hostname]["image"].startswith("redis:")
+
+
+def test_result_backend_is_the_metadata_database():
+    metadata = urlsplit(_airflow_env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
+    backend = urlsplit(_airflow_env("AIRFLOW__CELERY__RESULT_BACKEND"))
+    assert backend.scheme.startswith("db+postgresql")
+    assert (backend.hostname, backend.port, backend.path) == (metadata.hostname, metadata.port, metadata.path)
+    assert metadata.hostname in _services()
+
+
+def test_execution_api_url_points_at_the_api_server():
+    url = urlsplit(_airflow_env("AIRFLOW__CORE__EXECUTION_API_SERVER_URL"))
+    assert url.hostname == _service_running("api-server")
+    assert url.port == API_SERVER_PORT
+    assert url.path == "/execution/"
+
+
+def test_api_server_port_is_published():
+    api_server = _services()[_service_running("api-server")]
+    assert API_SERVER_PORT in _container_ports(api_server, published_only=True)
+
+
+@pytest.mark.parametrize("key", ["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY"])
+def test_signing_keys_are_set_and_shared(key):
+    assert _airflow_env(key)
+
+
+def test_worker_can_be_scaled():
+    worker = _services()[_service_running("celery worker")]
+    assert "container_name" not in worker, "a fixed container name allows one replica only"
+    assert not _container_ports(worker, published_only=True), "a published host port allows one replica only"
+
+
+def test_pool_is_created_after_the_migration():
+    init = _command(_services()["airflow-init"])
+    migrate = init.find("airflow db migrate")
+    pool = re.search(rf"airflow pools set {re.escape(settings.GITHUB_API_POOL)}\s+\S+", init)
+    assert migrate >= 0, "airflow-init must migrate the metadata database"
+    assert pool, f"airflow-init must create the {settings.GITHUB_API_POOL} pool"
+    assert pool.start() > migrate, "the pool table exists only after the migration"
+
+
+# --- docker-compose.yaml: connections and the services they point at -------------------------------------
+
+
+@pytest.mark.parametrize(("conn_id", "conn_type"), CONNECTION_TYPES.items())
+def test_connection_is_set_as_json(conn_id, conn_type):
+    assert _connection(conn_id)["conn_type"] == conn_type
+
+
+def test_github_connection_holds_the_api_root_and_the_token():
+    conn = _connection(settings.GITHUB_CONN_ID)
+    assert urlsplit(conn["host"]).scheme == "https"
+    worker = _raw_compose()["services"][_service_running("celery worker")]
+    raw = json.loads(_environment(worker)[f"AIRFLOW_CONN_{settings.GITHUB_CONN_ID.upper()}"])
+    assert [v.name for v in _variables_in(raw["password"])] == ["GITHUB_TOKEN"]
+
+
+@pytest.mark.parametrize(
+    ("conn_id", "host_of", "service"),
+    [
+        (settings.WAREHOUSE_CONN_ID, lambda conn: conn["host"], "postgres"),
+        (STAGING_CONN_ID, lambda conn: urlsplit(conn["extra"]["endpoint_url"]).hostname, "minio"),
+    ],
+    ids=["warehouse", "staging"],
+)
+def test_connection_points_at_a_compose_service(conn_id, host_of, service):
+    assert service in _services()
+    assert host_of(_connection(conn_id)) == service
+
+
+def test_warehouse_database_is_created_by_the_postgres_init_script():
+    conn = _connection(settings.WAREHOUSE_CONN_ID)
+    postgres = _services()[conn["host"]]
+    init_dirs = [source for source, target in _bind_mounts(postgres) if target == "/docker-entrypoint-initdb.d"]
+    assert init_dirs, "the postgres service mounts no init scripts"
+    created = {
+        name.lower()
+        for script in (REPO_ROOT / init_dirs[0]).glob("*.sql")
+        for name in re.findall(r"CREATE\s+DATABASE\s+\"?(\w+)", script.read_text(), flags=re.IGNORECASE)
+    }
+    assert conn["schema"] in created
+
+
+def test_staging_bucket_is_created_by_minio_init():
+    staging = urlsplit(_airflow_env("GITHUB_ETL_STAGING_URL"))
+    created = re.findall(r"mc mb(?:\s+--[\w-]+)*\s+\w+/([a-z0-9][a-z0-9.-]+)", _command(_services()["minio-init"]))
+    assert staging.scheme == "s3"
+    assert staging.hostname in created
+
+
+def test_staging_url_names_a_configured_connection():
+    staging = urlsplit(_airflow_env("GITHUB_ETL_STAGING_URL"))
+    assert staging.username == STAGING_CONN_ID
+    assert _connection(STAGING_CONN_ID)
+
+
+# --- docker-compose.yaml: structure ----------------------------------------------------------------------
+
+
+def _all_bind_mounts() -> list[tuple[str, str]]:
+    return sorted({(name, source) for name, s in _services().items() for source, _ in _bind_mounts(s)})
+
+
+@pytest.mark.parametrize(("service_name", "source"), _all_bind_mounts())
+def test_bind_mount_source_is_in_the_repository(service_name, source):
+    path = (REPO_ROOT / source).resolve()
+    assert path.is_relative_to(REPO_ROOT), f"{service_name} mounts {source}, outside the repository"
+    assert path.exists(), f"{service_name} mounts {source}, which does not exist"
+    ignored = subprocess.run(["git", "check-ignore", "--quiet", str(path)], cwd=REPO_ROOT, check=False).returncode
+    assert ignored != 0, f"{service_name} mounts {source}, which git ignores: a fresh clone lacks it"
+
+
+@pytest.mark.parametrize("folder", ["dags", "plugins", "include"])
+def test_code_is_mounted_where_the_release_image_copies_it(folder):
+    """Compose and Kubernetes see the code at the same paths, so settings resolve alike in both."""
+    mounted = {
+        Path(source).as_posix().removeprefix("./"): target
+        for name in _airflow_service_names()
+        for source, target in _bind_mounts(_services()[name])
+    }
+    assert mounted.get(folder) == _copies("release")[folder]
+
+
+def _dependencies() -> list[tuple[str, str, str]]:
+    return sorted(
+        (name, dependency, condition)
+        for name, service in _services().items()
+        for dependency, condition in _depends_on(service).items()
+    )
+
+
+@pytest.mark.parametrize(("service_name", "dependency", "condition"), _dependencies())
+def test_dependency_exists_and_can_meet_its_condition(service_name, dependency, condition):
+    assert dependency in _services(), f"{service_name} depends on unknown service {dependency}"
+    target = _services()[dependency]
+    if condition == "service_healthy":
+        assert target.get("healthcheck"), f"{dependency} has no healthcheck to become healthy"
+    elif condition == "service_completed_successfully":
+        assert target.get("restart", "no") == "no", f"{dependency} restarts, so it never completes"
+    else:
+        assert condition == "service_started"
+
+
+@pytest.mark.parametrize(
+    "service_name", sorted(n for n, s in _services().items() if s.get("restart") in ("always", "unless-stopped"))
+)
+def test_long_running_service_has_a_healthcheck(service_name):
+    assert _services()[service_name].get("healthcheck", {}).get("test")
+
+
+# --- secrets ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", sorted(_secret_bearing_values()))
+def test_credential_comes_from_the_environment(where):
+    literals = _literal_secret_parts(_secret_bearing_values()[where])
+    assert literals <= DEV_DEFAULT_SECRETS, f"{where} holds a literal credential"
+
+
+@pytest.mark.parametrize("name", sorted({v.name for v in _compose_variables()}))
+def test_compose_variable_is_documented_in_env_example(name):
+    assert name in _parse_env_file(ENV_EXAMPLE, include_commented=True)
+
+
+@pytest.mark.parametrize("name", sorted({v.name for v in _compose_variables() if v.required}))
+def test_required_variable_is_left_blank_in_env_example(name):
+    assert _parse_env_file(ENV_EXAMPLE)[name] == ""
+
+
+@pytest.mark.parametrize("name", sorted(n for n in _parse_env_file(ENV_EXAMPLE) if _SECRET_KEY.search(n)))
+def test_env_example_holds_no_real_secret(name):
+    assert _parse_env_file(ENV_EXAMPLE)[name] in DEV_DEFAULT_SECRETS | {""}
+
+
+@pytest.mark.parametrize("relative_path", COMMITTED_DEPLOYMENT_FILES)
+@pytest.mark.parametrize("kind", _CREDENTIAL_PATTERNS)
+def test_file_holds_no_credential(relative_path, kind):
+    assert not _CREDENTIAL_PATTERNS[kind].search((REPO_ROOT / relative_path).read_text())
+
+
+def test_dotenv_is_ignored_by_git():
+    ignored = subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=REPO_ROOT, check=False)
+    assert ignored.returncode == 0, ".env holds the GitHub token: .gitignore must list it"
+
+
+# --- CI workflow -----------------------------------------------------------------------------------------
+
+
+def test_ci_runs_make_test():
+    assert _ci_jobs_running("make test")
+
+
+@pytest.mark.parametrize(
+    ("service", "image_prefix", "port"), [("postgres", "postgres:15", 5432), ("redis", "redis:", 6379)]
+)
+def test_ci_job_starts_the_service_the_tests_use(service, image_prefix, port):
+    (job,) = _ci_jobs_running("make test")
+    spec = job["services"][service]
+    assert spec["image"].startswith(image_prefix)
+    assert f"{port}:{port}" in [str(p) for p in spec["ports"]]
+
+
+def test_ci_postgres_trusts_the_test_url():
+    (job,) = _ci_jobs_running("make test")
+    url = urlsplit(job["env"]["GITHUB_ETL_TEST_POSTGRES_URL"])
+    assert (url.hostname, url.port, url.username, url.password) == ("127.0.0.1", 5432, "postgres", None)
+    assert job["services"]["postgres"]["env"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+
+
+def test_ci_installs_chromium_with_apt():
+    (job,) = _ci_jobs_running("make test")
+    runs = "\n".join(step.get("run", "") for step in job["steps"])
+    assert re.search(r"apt-get install\b.*\bchromium", runs)
+
+
+# --- Helm values in docs/deploy-kubernetes.md ------------------------------------------------------------
+
+
+def test_helm_values_use_the_celery_executor():
+    assert _helm_values()["executor"] == "CeleryExecutor"
+
+
+def test_helm_values_airflow_version_matches_the_requirements_pin():
+    assert _helm_values()["airflowVersion"] == _requirements_airflow_pin()
+
+
+def test_helm_values_run_the_project_image():
+    repository = _helm_values()["images"]["airflow"]["repository"]
+    assert repository
+    assert not repository.startswith("apache/airflow")
+
+
+def test_helm_values_take_connections_from_a_secret():
+    assert "secretRef" in _helm_values()["extraEnvFrom"]
+
+
+@pytest.mark.parametrize("conn_id", CONNECTION_TYPES)
+def test_kubernetes_doc_creates_the_connection_secret(conn_id):
+    assert f"AIRFLOW_CONN_{conn_id.upper()}=" in KUBERNETES_DOC.read_text()
+
+
+def test_helm_migration_job_creates_the_pool():
+    args = " ".join(_helm_values()["migrateDatabaseJob"]["args"])
+    assert re.search(rf"airflow pools set {re.escape(settings.GITHUB_API_POOL)}\s+\d+", args)
+
+
+def test_helm_values_stage_through_the_staging_connection():
+    env = {item["name"]: item["value"] for item in _helm_values()["env"]}
+    assert urlsplit(env["GITHUB_ETL_STAGING_URL"]).username == STAGING_CONN_ID
+
+
+@pytest.mark.parametrize(
+    ("inline_key", "secret_name_key"),
+    [
+        ("fernetKey", "fernetKeySecretName"),
+        ("jwtSecret", "jwtSecretName"),
+        ("apiSecretKey", "apiSecretKeySecretName"),
+    ],
+)
+def test_helm_values_take_keys_from_secrets(inline_key, secret_name_key):
+    assert _helm_values().get(inline_key) is None
+    assert _helm_values().get(secret_name_key)
+
+
+def test_helm_values_take_the_metadata_database_from_a_secret():
+    data = _helm_values()["data"]
+    assert data.get("metadataSecretName")
+    assert "metadataConnection" not in data
