@@ -1,0 +1,81 @@
+"""Run the fake standalone: ``python -m tests.fake_github --port 8765 --repos 5000 --seed 1``.
+
+The first line on stdout is the base URL (flushed), so a parent process can read it and go.
+Runs until SIGTERM or SIGINT. Tokens come from an environment variable, never from arguments,
+so they do not show up in process listings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from tests.fake_github.server import FakeGitHub
+
+
+def _owners(text: str) -> dict[str, int]:
+    """Parse ``apache=250,octocat=8``."""
+    owners: dict[str, int] = {}
+    for item in filter(None, text.split(",")):
+        login, _, number = item.partition("=")
+        owners[login.strip()] = int(number)
+    return owners
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_github", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--repos", type=int, default=1000, help="repositories with generated owners")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-id", type=int, default=1_100_000_000)
+    parser.add_argument("--vanished-ratio", type=float, default=0.0)
+    parser.add_argument("--owners", type=_owners, default={}, help="named owners, e.g. apache=250,octocat=8")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=int, default=5000, help="core requests per hour with a token")
+    parser.add_argument("--search-rate-limit", type=int, default=30, help="search requests per minute")
+    parser.add_argument("--graphql-rate-limit", type=int, default=5000, help="GraphQL points per hour")
+    parser.add_argument(
+        "--tokens-env",
+        default=None,
+        help="name of an environment variable holding comma-separated valid tokens (default: any token)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the fake, print its base URL, serve until terminated."""
+    args = _arguments(argv)
+    tokens = None
+    if args.tokens_env:
+        tokens = {token for token in os.environ.get(args.tokens_env, "").split(",") if token}
+    fake = FakeGitHub(
+        repo_count=args.repos,
+        seed=args.seed,
+        max_id=args.max_id,
+        vanished_ratio=args.vanished_ratio,
+        owners=args.owners,
+        rate_limit=args.rate_limit,
+        search_rate_limit=args.search_rate_limit,
+        graphql_rate_limit=args.graphql_rate_limit,
+        tokens=tokens,
+        latency_ms=args.latency_ms,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    base_url = fake.start(port=args.port, host=args.host)
+    sys.stdout.write(base_url + "\n")
+    sys.stdout.flush()
+    try:
+        stop.wait()
+    finally:
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Switchable fault injection: the failures GitHub produces, on demand and in a known order.
+
+Every switch is a plain attribute a test may set (``fake.faults.truncate_next = 1``) or send as JSON
+to ``POST /_fake/faults``; counters are consumed under a lock so concurrent clients each see a fault
+exactly once. Faults apply to API requests only: ``/_fake/*`` and ``GET /rate_limit`` never fail.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# Statuses GitHub's edge returns under load.
+DEFAULT_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
+# Long enough to exceed any sensible client read timeout in tests; stop() interrupts it.
+DEFAULT_SLOW_SECONDS = 30.0
+# GitHub's usual advice after a secondary limit.
+DEFAULT_RETRY_AFTER_S = 60
+
+NEXT_ERROR = "next_error"
+SECONDARY_LIMIT = "secondary_limit"
+FORBIDDEN = "forbidden"
+RANDOM_ERROR = "random_error"
+_SETTABLE = (
+    "error_rate",
+    "error_statuses",
+    "next_errors",
+    "secondary_limit_next",
+    "retry_after_s",
+    "secondary_status",
+    "truncate_next",
+    "slow_next",
+    "slow_seconds",
+    "bad_credentials",
+    "forbidden_next",
+    "hostile",
+    "rate_limited_status",
+    "graphql_rate_limited_status",
+)
+
+
+@dataclass(frozen=True)
+class InjectedFailure:
+    """A failure to answer instead of the real response."""
+
+    kind: str
+    status: int
+
+
+class Faults:
+    """The fault switches of one fake.
+
+    :param seed: seeds the random-error sequence, so a run with the same requests fails the same way.
+    :param exhaust: callback ``(resource, reset_in_s)`` that empties a rate-limit budget.
+    :param clear_exhaustion: callback that refills what ``exhaust`` emptied.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        exhaust: Callable[[str, float], None],
+        clear_exhaustion: Callable[[], None],
+    ) -> None:
+        self._lock = threading.Lock()
+        self._seed = seed
+        self._exhaust = exhaust
+        self._clear_exhaustion = clear_exhaustion
+        self.clear()
+
+    def clear(self) -> None:
+        """Switch every fault off and refill exhausted budgets."""
+        with self._lock:
+            self._rng = random.Random(self._seed)
+            self.error_rate: float = 0.0
+            self.error_statuses: tuple[int, ...] = DEFAULT_ERROR_STATUSES
+            self.next_errors: list[int] = []
+            self.secondary_limit_next: int = 0
+            self.retry_after_s: int | None = DEFAULT_RETRY_AFTER_S  # None: the variant without Retry-After
+            self.secondary_status: int = 403  # GitHub sends 403 or 429
+            self.truncate_next: int = 0
+            self.slow_next: int = 0
+            self.slow_seconds: float = DEFAULT_SLOW_SECONDS
+            self.bad_credentials: bool = False
+            self.forbidden_next: int = 0
+            self.hostile: bool = False
+            self.rate_limited_status: int = 403  # REST answer to an exhausted primary budget (or 429)
+            self.graphql_rate_limited_status: int = 200  # GraphQL reports RATE_LIMITED in a 200 body
+        self._clear_exhaustion()
+
+    def exhaust(self, resource: str, reset_in_s: float) -> None:
+        """Make a budget (``core``, ``search`` or ``graphql``) 0 now; it refills after ``reset_in_s``."""
+        self._exhaust(resource, reset_in_s)
+
+    def update(self, settings: dict[str, Any]) -> None:
+        """Set switches from a mapping (the JSON of ``POST /_fake/faults``).
+
+        ``{"clear": true}`` clears first; ``{"exhaust": {"resource": "core", "reset_in_s": 5}}`` exhausts.
+        """
+        unknown = set(settings) - set(_SETTABLE) - {"clear", "exhaust"}
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        if settings.get("clear"):
+            self.clear()
+        with self._lock:
+            for name in _SETTABLE:
+                if name in settings:
+                    value = settings[name]
+                    if name == "error_statuses":
+                        value = tuple(value)
+                    elif name == "next_errors":
+                        value = list(value)
+                    setattr(self, name, value)
+        exhaust = settings.get("exhaust")
+        if exhaust:
+            self.exhaust(exhaust["resource"], float(exhaust.get("reset_in_s", 60)))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every switch, as ``GET /_fake/stats`` reports it."""
+        with self._lock:
+            return {name: getattr(self, name) for name in _SETTABLE}
+
+    # ----------------------------------------------------------------- consumed by the server
+    def take_failure(self) -> InjectedFailure | None:
+        """The failure the next request gets, if any (consumes it)."""
+        with self._lock:
+            if self.next_errors:
+                return InjectedFailure(NEXT_ERROR, int(self.next_errors.pop(0)))
+            if self.secondary_limit_next > 0:
+                self.secondary_limit_next -= 1
+                return InjectedFailure(SECONDARY_LIMIT, self.secondary_status)
+            if self.forbidden_next > 0:
+                self.forbidden_next -= 1
+                return InjectedFailure(FORBIDDEN, 403)
+            if self.error_rate > 0 and self._rng.random() < self.error_rate:
+                return InjectedFailure(RANDOM_ERROR, self._rng.choice(self.error_statuses))
+            return None
+
+    def take_slow(self) -> float:
+        """Seconds to stall the next response (0 when not slow); consumes one ``slow_next``."""
+        with self._lock:
+            if self.slow_next > 0:
+                self.slow_next -= 1
+                return self.slow_seconds
+            return 0.0
+
+    def take_truncate(self) -> bool:
+        """Whether to cut the next 200 body in half; consumes one ``truncate_next``."""
+        with self._lock:
+            if self.truncate_next > 0:
+                self.truncate_next -= 1
+                return True
+            return False

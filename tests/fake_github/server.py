@@ -1,0 +1,543 @@
+"""The HTTP side of the fake: :class:`FakeGitHub`, its request handler and its request log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tests.fake_github import hostile
+from tests.fake_github.faults import FORBIDDEN, SECONDARY_LIMIT, Faults, InjectedFailure
+from tests.fake_github.graphql import QUERY_COST, GraphQLExecutor
+from tests.fake_github.ratelimit import CORE, GRAPHQL, RESOURCES, SEARCH, Budget, RateLimiter
+from tests.fake_github.replies import (
+    DOCS_GET_REPOSITORY,
+    DOCS_GRAPHQL_AUTH,
+    DOCS_RATE_LIMIT,
+    DOCS_SECONDARY,
+    Reply,
+    error_reply,
+    json_reply,
+)
+from tests.fake_github.routes import Routes
+from tests.fake_github.search import SearchIndex
+from tests.fake_github.universe import DMCA, Universe
+
+API_VERSION = "2022-11-28"
+_REASONS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
+# Budgets GitHub lists in /rate_limit that the fake never spends, so clients see the real shape.
+_UNSPENT_BUDGETS = (("integration_manifest", 5000), ("code_search", 10), ("dependency_snapshots", 100))
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One API request as the fake answered it (``/_fake/*`` control calls are not recorded).
+
+    ``token_fingerprint`` is :meth:`FakeGitHub.fingerprint` of the token, never the token itself;
+    ``fault`` names the injected failure (or ``rate_limited``) and ``counted`` tells whether the
+    request spent primary budget.
+    """
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    resource: str | None
+    token_fingerprint: str | None
+    at: float
+    fault: str | None = None
+    counted: bool = False
+
+
+class FakeGitHub:
+    """A deterministic fake of GitHub's REST and GraphQL API on 127.0.0.1 (see the package docstring).
+
+    :param repo_count: repositories with generated owners.
+    :param seed: seed of every derived value and of the random-error sequence.
+    :param max_id: ids are drawn from ``(0, max_id]``.
+    :param vanished_ratio: share of listed ids whose detail endpoints answer 404 (a few 451).
+    :param owners: extra repositories per named owner, e.g. ``{"apache": 250, "octocat": 8}``.
+    :param rate_limit: core budget per hour with a token.
+    :param search_rate_limit: search budget per minute with a token.
+    :param graphql_rate_limit: GraphQL points per hour.
+    :param tokens: the valid tokens; None accepts any token.
+    :param latency_ms: delay added to every API request.
+    """
+
+    def __init__(
+        self,
+        *,
+        repo_count: int = 1000,
+        seed: int = 1,
+        max_id: int = 1_100_000_000,
+        vanished_ratio: float = 0.0,
+        owners: dict[str, int] | None = None,
+        rate_limit: int = 5000,
+        search_rate_limit: int = 30,
+        graphql_rate_limit: int = 5000,
+        tokens: set[str] | None = None,
+        latency_ms: float = 0.0,
+    ) -> None:
+        self.universe = Universe(
+            repo_count=repo_count, seed=seed, max_id=max_id, vanished_ratio=vanished_ratio, owners=owners
+        )
+        self.seed = seed
+        self.latency_ms = latency_ms
+        self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
+        self.limiter = RateLimiter({CORE: rate_limit, SEARCH: search_rate_limit, GRAPHQL: graphql_rate_limit})
+        self.faults = Faults(seed, self.limiter.exhaust, self.limiter.clear_exhaustion)
+        self.search_index = SearchIndex(self.universe)
+        self.routes = Routes(
+            self.universe,
+            self.search_index,
+            GraphQLExecutor(self.universe, self.search_index),
+            self.faults,
+            self.limiter,
+        )
+        self._log: list[RecordedRequest] = []
+        self._log_lock = threading.Lock()
+        self._request_numbers = count(1)
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Serve on a background thread; returns the base URL ``http://127.0.0.1:PORT``."""
+        if self._server is not None:
+            return self.base_url
+        server = _Server((host, port), _Handler)
+        server.fake = self
+        self._server = server
+        self.base_url = f"http://{host}:{server.server_address[1]}"
+        self.universe.set_api_root(self.base_url)
+        self.routes.base_url = self.base_url
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-github-{port}", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving; stalled (slow) responses are released at once."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeGitHub:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- the world
+    @property
+    def ids(self) -> Sequence[int]:
+        """Every listed repository id, ascending (the hostile huge id only in hostile mode).
+
+        A shared array, rebuilt only when the world changes: read it, do not mutate it.
+        """
+        return self.universe.listed_ids(self.faults.hostile)
+
+    def repository(self, id: int) -> dict[str, Any]:
+        """The full REST object ``GET /repositories/{id}`` returns (undamaged), as a private copy.
+
+        Vanished and deleted ids still have one (what the fake served before they went away).
+        :raises KeyError: for an id the fake never had.
+        """
+        if self.universe.position(id) is None:
+            raise KeyError(id)
+        return self.universe.full_copy(id)
+
+    def is_vanished(self, id: int) -> bool:
+        """Whether the detail endpoints answer 404 or 451 for this id."""
+        return self.universe.detail_status(id, self.faults.hostile) != "ok"
+
+    def is_dmca(self, id: int) -> bool:
+        """Whether the detail endpoints answer 451 (taken down) for this id."""
+        return self.universe.detail_status(id, self.faults.hostile) == DMCA
+
+    def set_repository(self, id: int, **overrides: Any) -> None:
+        """Change fields of a repository (``stargazers_count=...`` keeps ``watchers*`` in step)."""
+        self.universe.set_repository(id, overrides)
+
+    def delete_repository(self, id: int) -> None:
+        """Delete a repository: gone from listings and search, 404 on its detail endpoints."""
+        self.universe.delete_repository(id)
+
+    def rename_repository(self, id: int, new_full_name: str) -> None:
+        """Rename or transfer a repository; the old ``/repos/{owner}/{name}`` answers 301."""
+        self.universe.rename_repository(id, new_full_name)
+
+    def hostile_ids(self) -> list[int]:
+        """Ids served with damage in hostile mode (see :mod:`tests.fake_github.hostile`)."""
+        return self.universe.hostile_ids()
+
+    def hostile_kind(self, id: int) -> str | None:
+        """The damage an id carries in hostile mode, or None."""
+        return self.universe.hostile_kind(id)
+
+    def verdict(self, id: int) -> str:
+        """What a correct client does with this id now: ``load``, ``quarantine``, ``gone`` or ``absent``.
+
+        ``gone`` is an id whose detail answers 404/451 (vanished, taken down or deleted); ``absent`` is
+        an id the fake never had.
+        In hostile mode, damaged ids answer ``quarantine`` or ``load`` (after sanitising) by kind.
+        """
+        hostile_mode = self.faults.hostile
+        position = self.universe.position(id)
+        if position is None or position >= self.universe.visible_end(hostile_mode):
+            return hostile.ABSENT
+        if self.universe.detail_status(id, hostile_mode) != "ok":
+            return hostile.GONE
+        if not hostile_mode:
+            return hostile.LOAD
+        return hostile.verdict_of(self.universe.hostile_kind(id))
+
+    @staticmethod
+    def fingerprint(token: str) -> str:
+        """The log's name for a token: a short hash, so tokens never reach logs or assertions."""
+        return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+    # ----------------------------------------------------------------- the log
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """A snapshot of the request log."""
+        with self._log_lock:
+            return list(self._log)
+
+    def reset_log(self) -> None:
+        """Forget every recorded request."""
+        with self._log_lock:
+            self._log.clear()
+
+    def count(self, *, path_prefix: str | None = None, status: int | None = None) -> int:
+        """Recorded requests matching a path prefix and/or a status."""
+        return sum(
+            1
+            for request in self.requests
+            if (path_prefix is None or request.path.startswith(path_prefix))
+            and (status is None or request.status == status)
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for out-of-process callers (``GET /_fake/stats``)."""
+        requests = self.requests
+        return {
+            "base_url": self.base_url,
+            "repositories": len(self.universe.ids) - 1,
+            "requests": len(requests),
+            "counted": sum(request.counted for request in requests),
+            "by_status": {
+                str(status): number for status, number in sorted(Counter(r.status for r in requests).items())
+            },
+            "by_resource": dict(Counter(r.resource or "none" for r in requests)),
+            "faults": self.faults.snapshot(),
+        }
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._log_lock:
+            self._log.append(request)
+
+    def wait_or_stop(self, seconds: float) -> bool:
+        """Wait without holding up other requests; True when the fake is stopping meanwhile."""
+        return self._stopping.wait(seconds)
+
+    def next_request_number(self) -> int:
+        """A sequence number for ``x-github-request-id``."""
+        return next(self._request_numbers)
+
+    # ----------------------------------------------------------------- answering
+    def answer(self, handler: _Handler, method: str) -> Reply | None:
+        """The reply to one API request (None for control calls already answered)."""
+        split = urlsplit(handler.path)
+        path = split.path.rstrip("/") or "/"
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        if path.startswith("/_fake/"):
+            return self._control(method, path, handler)
+        if self.latency_ms > 0:
+            self.wait_or_stop(self.latency_ms / 1000)
+
+        resource = SEARCH if path.startswith("/search/") else GRAPHQL if path == "/graphql" else CORE
+        token, auth_error = _token(handler.headers.get("Authorization"))
+        fingerprint = None if token is None else self.fingerprint(token)
+        identity = fingerprint or f"ip:{handler.client_address[0]}"
+        authenticated = token is not None
+
+        reply = self._answer(method, path, query, handler, token, auth_error, resource, identity, authenticated)
+        self._record(
+            RecordedRequest(
+                method=method,
+                path=path,
+                query=query,
+                status=reply.status,
+                resource=reply.resource,
+                token_fingerprint=fingerprint,
+                at=time.time(),
+                fault=reply.fault,
+                counted=reply.counted,
+            )
+        )
+        return reply
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        handler: _Handler,
+        token: str | None,
+        auth_error: bool,
+        resource: str,
+        identity: str,
+        authenticated: bool,
+    ) -> Reply:
+        if auth_error or (
+            token is not None
+            and (
+                self.faults.bad_credentials
+                or (self._token_fingerprints is not None and self.fingerprint(token) not in self._token_fingerprints)
+            )
+        ):
+            reply = error_reply(401, "Bad credentials")
+            reply.headers.update(self.limiter.peek(identity, CORE, False).headers())
+            reply.fault = "bad_credentials"
+            return reply
+        if path == "/rate_limit" and method == "GET":
+            reply = json_reply(200, self._rate_limit_body(identity, authenticated))
+            reply.headers.update(self.limiter.peek(identity, CORE, authenticated).headers())
+            reply.resource = CORE
+            return reply
+        if resource == GRAPHQL and token is None:
+            reply = json_reply(
+                401,
+                {"message": "This endpoint requires you to be authenticated.", "documentation_url": DOCS_GRAPHQL_AUTH},
+            )
+            reply.headers.update(self.limiter.peek(identity, GRAPHQL, False).headers())
+            reply.resource = GRAPHQL
+            return reply
+
+        failure = self.faults.take_failure()
+        if failure is not None:
+            reply = self._failure(failure)
+            reply.headers.update(self.limiter.peek(identity, resource, authenticated).headers())
+            reply.resource = resource
+            return reply
+
+        cost = QUERY_COST if resource == GRAPHQL else 1
+        allowed, budget = self.limiter.spend(identity, resource, authenticated, cost)
+        if not allowed:
+            reply = self._rate_limited(
+                resource, budget, fingerprint=identity if authenticated else None, identity=identity
+            )
+            reply.headers.update(budget.headers())
+            reply.resource = resource
+            reply.fault = "rate_limited"
+            return reply
+
+        reply = self.routes.route(method, path, query, handler.read_body(), identity)
+        if reply.status == 200 and method == "GET" and reply.body is not None:
+            etag = f'W/"{hashlib.blake2b(reply.body, digest_size=16).hexdigest()}"'
+            reply.headers["ETag"] = etag
+            if _etag_matches(handler.headers.get("If-None-Match"), etag) or _not_modified_since(
+                handler.headers.get("If-Modified-Since"), reply.headers.get("Last-Modified")
+            ):
+                reply = Reply(304, None, {"ETag": etag})
+        if reply.status == 304:
+            budget = self.limiter.refund(identity, resource, authenticated, cost)
+        else:
+            reply.counted = True
+        reply.headers.update(budget.headers())
+        reply.resource = resource
+        return reply
+
+    def _failure(self, failure: InjectedFailure) -> Reply:
+        if failure.kind == SECONDARY_LIMIT:
+            reply = error_reply(
+                failure.status,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+                "If you reach out to GitHub Support for help, please include the request ID.",
+                DOCS_SECONDARY,
+            )
+            if self.faults.retry_after_s is not None:
+                reply.headers["Retry-After"] = str(int(self.faults.retry_after_s))
+        elif failure.kind == FORBIDDEN:
+            reply = error_reply(403, "Resource not accessible by personal access token", DOCS_GET_REPOSITORY)
+        else:
+            reply = error_reply(failure.status, _REASONS.get(failure.status, "Server Error"))
+        reply.fault = failure.kind
+        return reply
+
+    def _rate_limited(self, resource: str, budget: Budget, *, fingerprint: str | None, identity: str) -> Reply:
+        who = f"user ID {int(fingerprint[:6], 16)}" if fingerprint else identity.removeprefix("ip:")
+        message = f"API rate limit exceeded for {who}."
+        if resource == GRAPHQL:
+            return json_reply(
+                self.faults.graphql_rate_limited_status,
+                {"data": None, "errors": [{"type": "RATE_LIMITED", "message": message}]},
+            )
+        if fingerprint is None:
+            message += (
+                " (But here's the good news: Authenticated requests get a higher rate limit. "
+                "Check out the documentation for more details.)"
+            )
+        else:
+            message += " If you reach out to GitHub Support for help, please include the request ID."
+        return error_reply(self.faults.rate_limited_status, message, DOCS_RATE_LIMIT)
+
+    def _rate_limit_body(self, identity: str, authenticated: bool) -> dict[str, Any]:
+        resources = {resource: self.limiter.peek(identity, resource, authenticated).as_json() for resource in RESOURCES}
+        reset = resources[CORE]["reset"]
+        for name, limit in _UNSPENT_BUDGETS:
+            resources[name] = {"limit": limit, "used": 0, "remaining": limit, "reset": reset}
+        return {"resources": resources, "rate": resources[CORE]}
+
+    def _control(self, method: str, path: str, handler: _Handler) -> Reply:
+        if path == "/_fake/stats" and method == "GET":
+            return json_reply(200, self.stats())
+        if path == "/_fake/faults" and method == "POST":
+            try:
+                self.faults.update(json.loads(handler.read_body() or b"{}"))
+            except (ValueError, TypeError, KeyError) as error:
+                return json_reply(400, {"message": f"Invalid fault settings: {error}"})
+            return json_reply(200, self.faults.snapshot())
+        if path == "/_fake/reset_log" and method == "POST":
+            self.reset_log()
+            return json_reply(200, {"requests": 0})
+        return error_reply(404, "Not Found")
+
+
+class _Server(ThreadingHTTPServer):
+    """A thread per connection; stopping never waits for stalled requests."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 128
+    fake: FakeGitHub
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hung up (timed out on a slow reply, read half a truncated body)."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Turns HTTP/1.1 requests into :meth:`FakeGitHub.answer` calls (keep-alive, like GitHub)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; don't wait for ACKs
+    server_version = "GitHub.com"
+    server: _Server
+
+    body: bytes = b""
+
+    def version_string(self) -> str:
+        """The ``Server`` header GitHub sends."""
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the fake keeps its own request log."""
+
+    def read_body(self) -> bytes:
+        """The request body (read before answering, so keep-alive connections stay in step)."""
+        return self.body
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        self.body = self.rfile.read(length) if length > 0 else b""
+        reply = fake.answer(self, method)
+        if reply is None:
+            return
+        is_control = urlsplit(self.path).path.startswith("/_fake/")
+        stall = 0.0 if is_control else fake.faults.take_slow()
+        if stall > 0 and fake.wait_or_stop(stall):
+            self.close_connection = True  # stopping: drop the stalled request unanswered
+            return
+        truncate = not is_control and reply.status == 200 and reply.body is not None and fake.faults.take_truncate()
+        self._send(reply, fake.next_request_number(), truncate)
+
+    def _send(self, reply: Reply, request_number: int, truncate: bool) -> None:
+        self.send_response(reply.status)
+        self.send_header("x-github-api-version-selected", API_VERSION)
+        self.send_header("x-github-media-type", "github.v3; format=json")
+        self.send_header("x-github-request-id", f"{request_number:04X}:{request_number * 7919 % 65536:04X}:FA4E")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if reply.body is None:
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if truncate:
+            # Looks like a complete 200 until the body stops halfway and the connection closes.
+            self.wfile.write(reply.body[: len(reply.body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(reply.body)
+
+
+def _token(authorization: str | None) -> tuple[str | None, bool]:
+    """The token of an ``Authorization`` header (``Bearer X`` or ``token X``): ``(token, malformed)``."""
+    if authorization is None:
+        return None, False
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() not in ("bearer", "token") or not token:
+        return None, True
+    return token, False
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = {candidate.strip() for candidate in header.split(",")}
+    return etag in candidates or etag.removeprefix("W/") in candidates or "*" in candidates
+
+
+def _not_modified_since(header: str | None, last_modified: str | None) -> bool:
+    if not header or not last_modified:
+        return False
+    try:
+        return parsedate_to_datetime(last_modified) <= parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False
