@@ -1,0 +1,286 @@
+"""The GitHub client and hook against the fake GitHub over real HTTP: paging, retries, limits, final errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from github_etl.errors import (
+    BadCredentialsError,
+    ConfigurationError,
+    ForbiddenError,
+    GitHubError,
+    GitHubUnavailableError,
+    RateLimitWaitTooLong,
+)
+from github_etl.github.client import GitHubClient, graphql_url, next_link
+from github_etl.hooks.github import GitHubHook
+from github_etl.settings import ClientSettings
+from tests.fake_github import FakeGitHub
+
+TOKEN = "ghp_unit_test_token_0123456789"
+OTHER_TOKEN = "ghp_other_test_token_9876543210"
+# Waits scaled down by configuration: the code waits exactly as in production, only for less.
+FAST = ClientSettings(
+    connect_timeout=1,
+    read_timeout=1,
+    max_retries=3,
+    backoff_base=0.01,
+    backoff_max=0.02,
+    secondary_min_wait=0.02,
+    secondary_max_tries=3,
+    max_inline_wait=10,
+    reset_jitter=0.01,
+)
+
+
+@pytest.fixture
+def fake(fake_github_factory: Callable[..., FakeGitHub]) -> FakeGitHub:
+    return fake_github_factory(repo_count=250, seed=5, vanished_ratio=0.05, owners={"apache": 230, "octocat": 3})
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        import time
+
+        self.waits.append(seconds)
+        time.sleep(seconds)
+
+
+def _client(fake: FakeGitHub, tokens=(TOKEN,), **kwargs) -> GitHubClient:
+    return GitHubClient(fake.base_url, tokens, settings=kwargs.pop("settings", FAST), conn_id="github_default", **kwargs)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('<https://api.github.com/repositories?since=367>; rel="next", <https://x/{?since}>; rel="first"',
+         "https://api.github.com/repositories?since=367"),
+        ('<https://x/a?page=1>; rel="prev", <https://x/a?page=3>; rel="next"', "https://x/a?page=3"),
+        ('<https://x/a?page=1>; rel="first"', None),
+        (None, None),
+    ],
+)
+def test_next_link(header, expected) -> None:
+    assert next_link(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("https://api.github.com", "https://api.github.com/graphql"),
+        ("https://ghe.example.com/api/v3", "https://ghe.example.com/api/graphql"),
+        ("http://127.0.0.1:8765/", "http://127.0.0.1:8765/graphql"),
+    ],
+)
+def test_graphql_url(base, expected) -> None:
+    assert graphql_url(base) == expected
+
+
+def test_listing_pages_follow_link_headers_to_the_end(fake: FakeGitHub) -> None:
+    client = _client(fake)
+    ids = [repo["id"] for page in client.paginate("/repositories", {"since": 0}) for repo in page.data]
+    assert ids == [i for i in fake.ids if i <= max(ids)]
+    assert ids[-1] == max(fake.ids)
+    assert client.api_requests == fake.count(path_prefix="/repositories")
+
+
+def test_owner_listing_pages(fake: FakeGitHub) -> None:
+    client = _client(fake)
+    pages = list(client.paginate("/orgs/apache/repos", {"per_page": 100}))
+    repos = [repo for page in pages for repo in page.data]
+    assert [len(p.data) for p in pages][:2] == [100, 100] and len(pages) == 3
+    assert len({r["id"] for r in repos}) == len(repos)
+    assert {r["owner"]["login"] for r in repos} == {"apache"}
+
+
+def test_retries_5xx_then_succeeds(fake: FakeGitHub) -> None:
+    fake.faults.next_errors = [502, 503, 500]
+    client = _client(fake)
+    response = client.get("/repositories", {"since": 0})
+    assert response.status == 200 and len(response.data) == 100
+    assert client.calls["failed"] == 3 and client.calls["ok"] == 1
+
+
+def test_gives_up_after_bounded_retries_with_a_clear_error(fake: FakeGitHub) -> None:
+    fake.faults.next_errors = [502] * 10
+    client = _client(fake)
+    with pytest.raises(GitHubUnavailableError, match=r"after 3 retries"):
+        client.get("/repositories", {"since": 0})
+    assert fake.count(status=502) == 4
+
+
+@pytest.mark.parametrize("fault", ["truncate_next", "slow_next"])
+def test_truncated_or_slow_response_is_retried_never_used(fake: FakeGitHub, fault: str) -> None:
+    setattr(fake.faults, fault, 1)
+    if fault == "slow_next":
+        fake.faults.slow_seconds = 3  # beyond FAST.read_timeout
+    client = _client(fake)
+    response = client.get("/repositories", {"since": 0})
+    assert [r["id"] for r in response.data] == list(fake.ids[:100])
+    assert client.calls["failed"] == 1
+
+
+def test_bad_credentials_fail_at_once_naming_the_connection_not_the_token(fake: FakeGitHub) -> None:
+    fake.faults.bad_credentials = True
+    client = _client(fake)
+    with pytest.raises(BadCredentialsError) as raised:
+        client.get("/repositories", {"since": 0})
+    assert "github_default" in str(raised.value)
+    assert TOKEN not in str(raised.value) and TOKEN not in repr(raised.value)
+    assert len(fake.requests) == 1
+
+
+def test_permission_403_is_final_not_a_rate_limit(fake: FakeGitHub) -> None:
+    fake.faults.forbidden_next = 1
+    client = _client(fake)
+    with pytest.raises(ForbiddenError, match="not a rate limit"):
+        client.get("/repositories/1")
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("retry_after", [0, None])
+def test_secondary_limit_waits_and_retries(fake: FakeGitHub, retry_after) -> None:
+    fake.faults.secondary_limit_next = 2
+    fake.faults.retry_after_s = retry_after
+    sleep = RecordingSleep()
+    client = _client(fake, sleep=sleep)
+    assert client.get("/repositories", {"since": 0}).status == 200
+    assert len(sleep.waits) == 2
+    if retry_after is None:
+        # Without Retry-After: at least the minimum, doubling.
+        assert sleep.waits[0] >= FAST.secondary_min_wait
+        assert sleep.waits[1] >= 2 * FAST.secondary_min_wait
+
+
+def test_secondary_limit_gives_up_after_bounded_tries(fake: FakeGitHub) -> None:
+    fake.faults.secondary_limit_next = 10
+    fake.faults.retry_after_s = 0
+    with pytest.raises(GitHubError, match="secondary rate limit"):
+        _client(fake).get("/repositories", {"since": 0})
+    assert len(fake.requests) == FAST.secondary_max_tries + 1
+
+
+def test_primary_exhaustion_waits_for_the_reset(fake: FakeGitHub) -> None:
+    fake.faults.exhaust("core", 1.0)
+    sleep = RecordingSleep()
+    client = _client(fake, sleep=sleep)
+    assert client.get("/repositories", {"since": 0}).status == 200
+    assert sleep.waits and 0.0 < max(sleep.waits) <= 1.0 + FAST.reset_jitter + 1
+    assert fake.count(status=200) == 1
+
+
+def test_primary_exhaustion_longer_than_the_inline_limit_asks_to_defer(fake: FakeGitHub) -> None:
+    fake.faults.exhaust("core", 3600)
+    client = _client(fake)
+    with pytest.raises(RateLimitWaitTooLong) as raised:
+        client.get("/repositories", {"since": 0})
+    assert raised.value.resource == "core"
+
+
+def test_exhausted_token_is_set_aside_for_the_other(fake_github_factory) -> None:
+    fake = fake_github_factory(repo_count=50, rate_limit=3)
+    sleep = RecordingSleep()
+    client = _client(fake, tokens=(TOKEN, OTHER_TOKEN), sleep=sleep)
+    for _ in range(6):
+        client.get("/repositories", {"since": 0})
+    used = {r.token_fingerprint for r in fake.requests if r.status == 200}
+    assert used == {FakeGitHub.fingerprint(TOKEN), FakeGitHub.fingerprint(OTHER_TOKEN)}
+    assert not sleep.waits
+
+
+def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:
+    vanished = next(i for i in fake.ids if fake.is_vanished(i))
+    response = _client(fake).get(f"/repositories/{vanished}", tolerate_gone=True)
+    assert response.gone and response.data is None
+    with pytest.raises(GitHubError, match="40[4]|451"):
+        _client(fake).get(f"/repositories/{vanished}")
+
+
+def test_etag_304_costs_no_quota(fake: FakeGitHub) -> None:
+    client = _client(fake)
+    first = client.get(f"/repositories/{fake.ids[0]}")
+    remaining = int(first.headers["x-ratelimit-remaining"])
+    again = client.get(f"/repositories/{fake.ids[0]}", etag=first.etag)
+    assert again.not_modified and again.data is None
+    assert client.get("/rate_limit").data["resources"]["core"]["remaining"] == remaining
+
+
+def test_unreachable_host_gives_a_clear_error() -> None:
+    client = GitHubClient(f"http://127.0.0.1:{_closed_port()}", [TOKEN], settings=FAST, conn_id="github_default")
+    with pytest.raises(GitHubUnavailableError, match=r"did not answer GET /repositories after 3 retries"):
+        client.get("/repositories")
+
+
+def test_graphql_needs_a_token(fake: FakeGitHub) -> None:
+    with pytest.raises(GitHubError, match="needs a token"):
+        _client(fake, tokens=()).graphql("{ viewer { login } }")
+
+
+# -- the hook: connection forms -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("conn", "base_url", "tokens"),
+    [
+        ("http://:tok_one_123456@127.0.0.1:8765", "http://127.0.0.1:8765", ["tok_one_123456"]),
+        (json.dumps({"conn_type": "http", "host": "https://ghe.example.com/api/v3", "password": "a1234567,b1234567"}),
+         "https://ghe.example.com/api/v3", ["a1234567", "b1234567"]),
+        (json.dumps({"conn_type": "github", "host": "", "extra": {"tokens": ["x1234567"]}}),
+         "https://api.github.com", ["x1234567"]),
+        (json.dumps({"conn_type": "http", "host": "http://127.0.0.1", "port": 9000}), "http://127.0.0.1:9000", []),
+        ("https://ghe.example.com/api%2Fv3", "https://ghe.example.com/api/v3", []),
+    ],
+)
+def test_hook_reads_every_connection_form(monkeypatch, conn, base_url, tokens) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", conn)
+    client = GitHubHook().get_conn()
+    assert client.base_url == base_url
+    assert [t.secret for t in client.tokens.tokens] == tokens
+
+
+def test_hook_falls_back_to_environment(monkeypatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT", raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:1234/")
+    monkeypatch.setenv("GITHUB_TOKEN", "env_token_1234567")
+    client = GitHubHook().get_conn()
+    assert client.base_url == "http://127.0.0.1:1234"
+    assert client.authenticated
+
+
+def test_hook_without_anything_goes_unauthenticated_to_github(monkeypatch) -> None:
+    for name in ("AIRFLOW_CONN_GITHUB_DEFAULT", "GITHUB_API_URL", "GITHUB_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    client = GitHubHook().get_conn()
+    assert client.base_url == "https://api.github.com" and not client.authenticated
+
+
+def test_hook_names_a_missing_custom_connection(monkeypatch) -> None:
+    with pytest.raises(ConfigurationError, match="'my_github' is not defined"):
+        GitHubHook("my_github").get_conn()
+
+
+def test_hook_test_connection(monkeypatch, fake: FakeGitHub) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": fake.base_url}))
+    ok, message = GitHubHook().test_connection()
+    assert ok and "core budget" in message
+
+
+def test_request_headers(fake: FakeGitHub) -> None:
+    client = _client(fake)
+    headers = client.session.headers
+    assert headers["Accept"] == "application/vnd.github+json"
+    assert headers["X-GitHub-Api-Version"] == "2022-11-28"
+    assert headers["User-Agent"].startswith("github-etl/")
