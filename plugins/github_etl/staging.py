@@ -17,8 +17,11 @@ when their upload completes), so a file that exists is a checkpoint a retried ta
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,12 +32,15 @@ from github_etl.settings import staging_url
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
+# Upload buffer: large enough for throughput, small enough to keep memory flat.
+COPY_CHUNK = 8 * 1024 * 1024
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
 def safe_key(value: str) -> str:
     """Turn a run id like ``manual__2026-11-01T00:00:00+00:00`` into a portable object-key segment."""
-    return _UNSAFE_KEY_CHARS.sub("_", value).strip("_") or "_"
+    # Leading dots go too, so no segment can read as "." or "..".
+    return _UNSAFE_KEY_CHARS.sub("_", value).strip("._") or "_"
 
 
 def storage_path(uri: str) -> ObjectStoragePath:
@@ -88,14 +94,23 @@ class RunStaging:
 
 def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
     target.parent.mkdir(parents=True, exist_ok=True)
+    text = "b" not in mode
     if target.protocol not in ("file", "local", ""):
-        # Object stores publish an object only when its upload completes: already atomic.
-        with target.open(mode, encoding="utf-8") if "b" not in mode else target.open(mode) as handle:
+        # An object store publishes whatever an interrupted upload had written so far, so the file is
+        # written to a local temporary file first and uploaded only once it is complete.
+        with tempfile.TemporaryFile(mode="w+b") as spool:
+            handle = io.TextIOWrapper(spool, encoding="utf-8", newline="") if text else spool
             yield handle
+            handle.flush()
+            spool.seek(0)
+            with target.open("wb") as upload:
+                shutil.copyfileobj(spool, upload, COPY_CHUNK)
+            if text:
+                handle.detach()
         return
     temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        with temporary.open(mode, encoding="utf-8") if "b" not in mode else temporary.open(mode) as handle:
+        with temporary.open(mode, encoding="utf-8") if text else temporary.open(mode) as handle:
             yield handle
         temporary.rename(target)
     finally:

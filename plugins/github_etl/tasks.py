@@ -20,20 +20,6 @@ SHARD_COUNTERS = ("listed", "enriched", "skipped", "api_requests", "failed_reque
 TRANSFORM_COUNTERS = ("rows", "rejected", "duplicates")
 
 
-def _batch_records(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    from github_etl.transform import RejectedRecord, rest_from_graphql
-
-    if document.get("format") != "graphql":
-        yield from document["items"]
-        return
-    for node in document["items"]:
-        try:
-            yield rest_from_graphql(node)
-        except (RejectedRecord, TypeError, ValueError, KeyError, AttributeError):
-            # Let the transform quarantine it with its own reason rather than fail the batch.
-            yield node if isinstance(node, dict) else {"unparseable_graphql_node": node}
-
-
 def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
     """Turn one shard's raw batches into a COPY-ready row file and a quarantine file, streaming."""
     from github_etl.transform import transform_records
@@ -48,7 +34,13 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
             gone.extend(int(i) for i in document.get("gone", []))
-            stats = transform_records(_batch_records(document), rows_out, rejected_out, seen_ids=seen_ids)
+            stats = transform_records(
+                document["items"],
+                rows_out,
+                rejected_out,
+                seen_ids=seen_ids,
+                source_format=document.get("format", "rest"),
+            )
             totals["rows"] += stats.rows
             totals["rejected"] += stats.rejected
             totals["duplicates"] += stats.duplicates

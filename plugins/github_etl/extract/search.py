@@ -46,7 +46,7 @@ def split_created_ranges(query: str, *, until: date) -> tuple[str, date, date]:
     """The query without its ``created:A..B`` qualifier, and the date range to slice (A..B or all time)."""
     match = _CREATED_RANGE.search(query)
     if match:
-        base = (query[: match.start()] + " " + query[match.end() :]).strip()
+        base = " ".join((query[: match.start()] + " " + query[match.end() :]).split())
         return base, date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
     if _CREATED_ANY.search(query):
         raise ValueError("search mode slices by created date: write created: as a range A..B (YYYY-MM-DD), if at all")

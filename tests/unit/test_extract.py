@@ -1,0 +1,151 @@
+"""Extraction without Airflow: planning and shards of every mode against the fake GitHub, with checkpoints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from github_etl.extract.plan import plan_run, run_shard
+from github_etl.extract.sample import discover_max_id
+from github_etl.extract.search import MAX_RESULTS_PER_QUERY, split_created_ranges
+from github_etl.github.client import GitHubClient
+from github_etl.params import validate
+from github_etl.settings import ClientSettings
+from github_etl.staging import RunStaging, read_json_uri
+from tests.fake_github import FakeGitHub
+
+TOKEN = "ghp_extract_test_token_000111"
+LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+FAST = ClientSettings(backoff_base=0.01, backoff_max=0.02, secondary_min_wait=0.01, reset_jitter=0.01, read_timeout=2)
+
+
+def _client(fake: FakeGitHub, token: str | None = TOKEN) -> GitHubClient:
+    return GitHubClient(fake.base_url, [token] if token else [], settings=FAST)
+
+
+def _harvest(fake: FakeGitHub, staging: RunStaging, params: dict, token: str | None = TOKEN) -> list[dict]:
+    client = _client(fake, token)
+    plan = plan_run(client, staging, validate(params), logical_date=LOGICAL_DATE)
+    objects = []
+    for shard in plan["shards"]:
+        summary = read_json_uri(run_shard(client, staging, shard)["done_uri"])
+        for uri in summary["batches"]:
+            objects.extend(read_json_uri(uri)["items"])
+    return objects
+
+
+def _ids(objects: list[dict]) -> list[int]:
+    return [o.get("databaseId", o.get("id")) for o in objects]
+
+
+@pytest.mark.parametrize("repo_count", [1, 99, 100, 101, 5000])
+def test_discovers_the_end_of_the_id_space(fake_github_factory, repo_count: int) -> None:
+    fake = fake_github_factory(repo_count=repo_count, seed=repo_count)
+    assert discover_max_id(_client(fake)) == max(fake.ids)
+
+
+def test_sample_is_exact_distinct_and_spans_the_whole_id_space(fake_github_factory, tmp_path) -> None:
+    fake = fake_github_factory(repo_count=2000, seed=11, vanished_ratio=0.05)
+    staging = RunStaging("d", "r1", root=tmp_path.as_uri())
+    ids = _ids(_harvest(fake, staging, {"sample_size": 200, "shards": 4, "per_page_take": 10}))
+    assert len(ids) == len(set(ids)) == 200
+    assert not [i for i in ids if fake.is_vanished(i)]
+    top = max(fake.ids)
+    # Every quarter of the id space holds its share: not the oldest repositories only.
+    quarters = [sum(1 for i in ids if q * top / 4 < i <= (q + 1) * top / 4) for q in range(4)]
+    assert quarters == [50, 50, 50, 50]
+
+
+def test_same_run_same_sample_other_seed_other_sample(fake_github_factory, tmp_path) -> None:
+    fake = fake_github_factory(repo_count=3000, seed=2)
+    params = {"sample_size": 50, "shards": 2, "per_page_take": 5}
+    first = _ids(_harvest(fake, RunStaging("d", "a", root=tmp_path.as_uri()), params))
+    again = _ids(_harvest(fake, RunStaging("d", "b", root=tmp_path.as_uri()), params))
+    other = _ids(_harvest(fake, RunStaging("d", "c", root=tmp_path.as_uri()), {**params, "seed": 99}))
+    assert sorted(first) == sorted(again)
+    assert sorted(first) != sorted(other)
+
+
+def test_graphql_and_rest_enrich_the_same_repositories(fake_github_factory) -> None:
+    from github_etl.extract.enrich import enrich_graphql, enrich_rest
+
+    fake = fake_github_factory(repo_count=1000, seed=4, vanished_ratio=0.05)
+    client = _client(fake)
+    listed = client.get("/repositories", {"since": fake.ids[100]}).data + client.get("/repositories", {"since": fake.ids[700]}).data
+    graphql = enrich_graphql(client, listed)
+    rest = enrich_rest(client, listed)
+    assert sorted(_ids(graphql.items)) == sorted(_ids(rest.items))
+    assert sorted(graphql.gone) == sorted(rest.gone) == sorted(r["id"] for r in listed if fake.is_vanished(r["id"]))
+    assert rest.gone
+    # Two GraphQL batches against one REST call per repository.
+    assert fake.count(path_prefix="/graphql") == 2
+
+
+def test_a_retried_shard_only_fetches_what_was_missing(fake_github_factory, tmp_path) -> None:
+    fake = fake_github_factory(repo_count=2000, seed=9)
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    client = _client(fake)
+    plan = plan_run(client, staging, validate({"sample_size": 300, "shards": 1, "per_page_take": 50}), logical_date=LOGICAL_DATE)
+    (shard,) = plan["shards"]
+    fake.reset_log()
+    run_shard(client, staging, shard)
+    full_cost = len(fake.requests)
+    # Simulate a crash after half the work: drop the completion marker and the later checkpoints.
+    raw = sorted(staging.path("raw", shard["key"]).iterdir(), key=lambda p: p.name)
+    checkpoints = [p for p in raw if p.name != "done.json"]
+    for path in [*checkpoints[len(checkpoints) // 2 :], staging.path("raw", shard["key"], "done.json")]:
+        path.unlink()
+    fake.reset_log()
+    retried = run_shard(_client(fake), staging, shard)
+    assert 0 < len(fake.requests) < full_cost
+    assert retried["enriched"] == 300
+    fake.reset_log()
+    run_shard(_client(fake), staging, shard)
+    assert fake.requests == []
+    # The plan itself is a checkpoint too.
+    assert plan_run(client, staging, validate({"sample_size": 1}), logical_date=LOGICAL_DATE) == plan
+
+
+def test_search_past_the_1000_result_cap_loads_every_match_once(fake_github_factory, tmp_path) -> None:
+    fake = fake_github_factory(repo_count=1700, seed=3)
+    query = "archived:false"
+    expected = fake.search_ids(query) if hasattr(fake, "search_ids") else None
+    objects = _harvest(fake, RunStaging("d", "s", root=tmp_path.as_uri()), {"mode": "search", "query": query})
+    ids = _ids(objects)
+    assert len(ids) > MAX_RESULTS_PER_QUERY
+    assert len(ids) == len(set(ids))
+    total = _client(fake).get("/search/repositories", {"q": query, "per_page": 1}, resource="search").data["total_count"]
+    assert len(ids) == total
+    if expected is not None:
+        assert sorted(ids) == sorted(expected)
+    assert all(not o["archived"] for o in objects)
+
+
+@pytest.mark.parametrize(
+    ("query", "base", "start", "end"),
+    [
+        ("language:rust", "language:rust", "2007-10-01", "2026-11-02"),
+        ("language:go created:2020-01-01..2020-12-31 stars:>5", "language:go stars:>5", "2020-01-01", "2020-12-31"),
+    ],
+)
+def test_split_created_ranges(query, base, start, end) -> None:
+    from datetime import date
+
+    assert split_created_ranges(query, until=date(2026, 11, 2)) == (base, date.fromisoformat(start), date.fromisoformat(end))
+
+
+def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_github_factory, tmp_path) -> None:
+    fake = fake_github_factory(repo_count=50, owners={"apache": 230, "octocat": 7})
+    objects = _harvest(fake, RunStaging("d", "o", root=tmp_path.as_uri()),
+                       {"mode": "owners", "owners": ["apache", "octocat", "no-such-owner"]})
+    by_owner: dict[str, int] = {}
+    for o in objects:
+        by_owner[o["owner"]["login"]] = by_owner.get(o["owner"]["login"], 0) + 1
+    assert set(by_owner) == {"apache", "octocat"}
+    assert len(_ids(objects)) == len(set(_ids(objects)))
+    listed = {
+        login: len([r for p in _client(fake).paginate(f"/users/{login}/repos", {"per_page": 100}) for r in p.data])
+        for login in ("apache", "octocat")
+    }
+    assert by_owner == listed
