@@ -1,0 +1,320 @@
+"""Load test of the repository API as deployed: ``airflow api-server`` with the plugin, Airflow login on.
+
+Fills a throwaway database with generated repositories (``generate_series``, indexes built after the rows),
+starts Airflow's API server on 127.0.0.1 with SimpleAuthManager and that database as ``postgres_default``,
+logs in through ``POST /auth/token`` and hammers two endpoints with concurrent clients (one thread and one
+``requests.Session`` each), then reports requests/s and latency percentiles and removes everything it made.
+
+Usage::
+
+    .venv/bin/python bench/api_bench.py [--rows N] [--clients N] [--seconds S] [--workers N]
+
+``GITHUB_ETL_BENCH_POSTGRES_URL`` names the PostgreSQL server (default: the local one, as ``postgres``); the
+role must be allowed to create databases. Clients, server and PostgreSQL share this machine's CPUs, so the
+figures are those of a saturated host, a floor rather than a ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import requests
+from psycopg2 import sql
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
+
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema  # noqa: E402
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+USERNAME = "bench"
+ENDPOINTS = {
+    "count": "/github-etl/repositories/count",
+    "filtered_list": "/github-etl/repositories?language=Python&min_stars=10",
+    # Airflow's own cheapest authenticated route (no query), under the same load: the floor under any plugin route.
+    "airflow_ui_config": "/ui/config",
+}
+# The same endpoints one request at a time: latency without queueing.
+SINGLE_CLIENT_SECONDS = 5.0
+TARGET_P95_MS = 50.0
+# Building Airflow's app takes a while on a small machine (every core route is declared at start-up).
+SERVER_START_TIMEOUT = 300.0
+WARM_UP_REQUESTS = 20
+
+FILL_SQL = """
+INSERT INTO github.repositories
+    (id, node_id, full_name, name, owner_login, owner_type, description, html_url, language, license_spdx_id,
+     topics, stargazers_count, forks_count, open_issues_count, watchers_count, size, default_branch,
+     fork, archived, visibility, created_at, updated_at, pushed_at, first_seen_at, last_seen_at)
+SELECT g, 'R_' || g, 'owner' || g % 50000 || '/repo' || g, 'repo' || g, 'owner' || g % 50000, 'User',
+       'Generated repository ' || g, 'https://github.com/owner' || g % 50000 || '/repo' || g,
+       (ARRAY['Python', 'JavaScript', 'TypeScript', 'Go', 'Rust', 'Java', 'C', 'C++', 'Ruby', NULL])[1 + g % 10],
+       'MIT', ARRAY['topic' || g % 100, 'topic' || g % 7],
+       -- A long tail like GitHub's: most repositories have a few stars, a few have very many.
+       ((g::bigint * 7919) % 100000) / (1 + g % 97), g % 1000, g % 300, g % 500, g % 100000, 'main',
+       g % 13 = 0, g % 17 = 0, 'public',
+       timestamptz '2010-01-01' + (g::bigint * 37 % 400000000) * interval '1 second',
+       timestamptz '2024-01-01' + (g % 86400) * interval '1 second',
+       CASE WHEN g % 50 = 0 THEN NULL
+            ELSE timestamptz '2015-01-01' + (g::bigint * 53 % 300000000) * interval '1 second' END,
+       now(), now()
+FROM generate_series(1, {rows}) AS g
+"""
+
+
+def run(n_rows: int = 1_000_000, clients: int = 50, seconds: float = 10, workers: int = 2) -> dict[str, Any]:
+    """Measure the API under load and return the figures.
+
+    :param n_rows: repositories generated.
+    :param clients: concurrent clients per endpoint.
+    :param seconds: measuring time per endpoint.
+    :param workers: API server worker processes.
+    :returns: ``{"rows": ..., "clients": ..., "endpoints": {name: figures}, "single_client": {name: figures}}``,
+        figures being ``{"requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms", "max_ms"}`` measured with
+        ``clients`` concurrent clients, and with one client.
+    """
+    server_url = os.environ.get("GITHUB_ETL_BENCH_POSTGRES_URL", DEFAULT_SERVER_URL)
+    with _throwaway_database(server_url) as database_url:
+        started = time.perf_counter()
+        _fill(database_url, n_rows)
+        print(f"filled {n_rows:,} repositories in {time.perf_counter() - started:.1f} s", flush=True)
+        with _api_server(database_url, workers) as (base_url, token):
+            concurrent: dict[str, Any] = {}
+            single: dict[str, Any] = {}
+            for name, path in ENDPOINTS.items():
+                single[name] = _measure(f"{base_url}{path}", token, 1, SINGLE_CLIENT_SECONDS)
+                print(_format(f"{name} x1", single[name]), flush=True)
+                concurrent[name] = _measure(f"{base_url}{path}", token, clients, seconds)
+                print(_format(f"{name} x{clients}", concurrent[name]), flush=True)
+    return {
+        "rows": n_rows,
+        "clients": clients,
+        "seconds": seconds,
+        "workers": workers,
+        "endpoints": concurrent,
+        "single_client": single,
+    }
+
+
+# -- the warehouse --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _throwaway_database(server_url: str) -> Iterator[str]:
+    name = f"github_etl_bench_{uuid.uuid4().hex[:12]}"
+    _autocommit(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        _autocommit(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _autocommit(url: str, statement: sql.Composable) -> None:
+    conn = psycopg2.connect(url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def _fill(database_url: str, n_rows: int) -> None:
+    """Generate the rows with the secondary indexes dropped, then let the schema build them in bulk."""
+    db = DatabaseConnection(database_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        with db.cursor() as cur:
+            cur.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'github' AND tablename = 'repositories'"
+                " AND indexname <> 'repositories_pkey'"
+            )
+            for (index,) in cur.fetchall():
+                cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier("github", index)))
+            cur.execute(sql.SQL(FILL_SQL).format(rows=sql.Literal(n_rows)))
+        db.commit()
+        apply_schema(db)
+        db.connection.autocommit = True  # VACUUM cannot run in a transaction
+        with db.cursor() as cur:
+            # Sets the visibility map, so count(*) is an index-only scan, as on a table autovacuum keeps.
+            cur.execute("VACUUM (ANALYZE) github.repositories")
+    finally:
+        db.close()
+
+
+# -- the API server -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _api_server(database_url: str, workers: int) -> Iterator[tuple[str, str]]:
+    """``airflow api-server`` on a free port of 127.0.0.1; yields its URL and a token of its user."""
+    home = Path(tempfile.mkdtemp(prefix="github-etl-bench-airflow-"))
+    password = secrets.token_urlsafe(16)
+    passwords_file = home / "passwords.json"
+    passwords_file.write_text(json.dumps({USERNAME: password}))
+    (home / "dags").mkdir()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+        "AIRFLOW_CONN_POSTGRES_DEFAULT": database_url,
+        "GITHUB_ETL_SQL_DIR": str(PROJECT_ROOT / "include" / "sql" / "github_repositories"),
+    }
+    airflow = [sys.executable, "-m", "airflow"]
+    log_path = home / "api-server.log"
+    try:
+        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+        port = _free_port()
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopping it stops its workers
+            )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            _wait_until_serving(base_url, server, log_path)
+            credentials = {"username": USERNAME, "password": password}
+            login = requests.post(f"{base_url}/auth/token", json=credentials, timeout=30)
+            login.raise_for_status()
+            yield base_url, login.json()["access_token"]
+        finally:
+            _stop(server)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(base_url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the API server exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{base_url}/github-etl/openapi.json", timeout=5).status_code == 200:
+                return
+        time.sleep(0.5)  # polling a process that is starting up; there is nothing to wait on instead
+    raise TimeoutError(f"the API server did not answer within {SERVER_START_TIMEOUT:.0f} s")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
+# -- the load -------------------------------------------------------------------------------------
+
+
+def _measure(url: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
+    """Requests/s and latency percentiles of ``clients`` threads calling ``url`` for ``seconds``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with requests.Session() as session:
+        for _ in range(WARM_UP_REQUESTS):
+            session.get(url, headers=headers, timeout=30).raise_for_status()
+
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = threading.Barrier(clients + 1)
+    stop_at: list[float] = []
+
+    def client(index: int) -> None:
+        with requests.Session() as session:
+            session.headers.update(headers)
+            start.wait()
+            while time.perf_counter() < stop_at[0]:
+                began = time.perf_counter()
+                try:
+                    ok = session.get(url, timeout=30).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                latencies[index].append(time.perf_counter() - began)
+                errors[index] += not ok
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at.append(began + seconds)
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+
+    samples = sorted(sample for per_client in latencies for sample in per_client)
+    return {
+        "requests": len(samples),
+        "errors": sum(errors),
+        "rps": round(len(samples) / elapsed, 1),
+        "p50_ms": _percentile_ms(samples, 50),
+        "p95_ms": _percentile_ms(samples, 95),
+        "p99_ms": _percentile_ms(samples, 99),
+        "max_ms": round(samples[-1] * 1000, 1) if samples else None,
+    }
+
+
+def _percentile_ms(sorted_samples: list[float], percent: float) -> float | None:
+    if not sorted_samples:
+        return None
+    index = min(len(sorted_samples) - 1, round(percent / 100 * (len(sorted_samples) - 1)))
+    return round(sorted_samples[index] * 1000, 1)
+
+
+def _format(name: str, figures: dict[str, Any]) -> str:
+    verdict = "meets" if (figures["p95_ms"] or 0) < TARGET_P95_MS and not figures["errors"] else "misses"
+    return (
+        f"{name:>22}: {figures['rps']:8.1f} req/s  p50 {figures['p50_ms']} ms  p95 {figures['p95_ms']} ms  "
+        f"p99 {figures['p99_ms']} ms  max {figures['max_ms']} ms  errors {figures['errors']}/{figures['requests']}"
+        f"  ({verdict} p95 < {TARGET_P95_MS:.0f} ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    print(json.dumps(run(args.rows, args.clients, args.seconds, args.workers), indent=2))
+
+
+if __name__ == "__main__":
+    main()

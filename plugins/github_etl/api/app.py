@@ -1,0 +1,227 @@
+"""The repository API: FastAPI routes over the warehouse, for authenticated Airflow users.
+
+Mounted by Airflow's API server at ``/github-etl`` (see ``github_etl.plugin``). The data routes require an
+Airflow login (:mod:`github_etl.api.security`); the OpenAPI document and the Swagger UI page describe the
+API, hold no data, and are public like Airflow's own ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from github_etl import __version__
+from github_etl.api import queries, swagger
+from github_etl.api.coalesce import Coalescer
+from github_etl.api.config import ApiSettings
+from github_etl.api.models import (
+    DEFAULT_HISTORY,
+    MAX_HISTORY,
+    LoadRunList,
+    RepositoryCount,
+    RepositoryDetail,
+    RepositoryPage,
+    RepositoryQuery,
+    RunQuery,
+    Text,
+)
+from github_etl.api.paging import InvalidCursorError, decode_cursor, encode_cursor
+from github_etl.api.pool import WarehousePool
+from github_etl.api.security import require_airflow_user
+from github_etl.errors import WarehouseError
+from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
+
+log = logging.getLogger(__name__)
+
+TITLE = "GitHub repositories API"
+DESCRIPTION = """Repositories harvested by the `github_repositories` DAG, read from the PostgreSQL warehouse.
+
+Every data endpoint requires an Airflow user: send `Authorization: Bearer <token>` with a token from
+`POST /auth/token`, or call from a browser logged in to the Airflow UI. In Swagger UI, use **Authorize**.
+"""
+# Seconds a client should wait before retrying when the warehouse is down.
+RETRY_AFTER_SECONDS = 5
+# 503 and 401 answers, documented on every data operation.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_401_UNAUTHORIZED: {"description": "No valid Airflow token or session."},
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The warehouse is unavailable."},
+}
+
+
+class Warehouse:
+    """What the routes share in one API server process: the connection pool and the coalesced count.
+
+    :param settings: pool size and timeouts.
+    """
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.pool = WarehousePool(settings)
+        # count(*) reads a whole index (~0.1 s per million rows); concurrent callers share one execution.
+        self.count = Coalescer(lambda: self.pool.run(count_repositories))
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """The repository API as a FastAPI app, to mount in Airflow's API server.
+
+    :param settings: knobs; from ``GITHUB_ETL_API_*`` environment variables when omitted.
+    """
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version=__version__,
+        openapi_url="/openapi.json",
+        # Replaced by github_etl.api.swagger, which serves Swagger UI from the installation, not a CDN.
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings or ApiSettings.from_env()
+    app.state.warehouse_lock = threading.Lock()
+    app.include_router(swagger.router)
+    app.include_router(router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
+    app.add_exception_handler(WarehouseError, _warehouse_unavailable)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # A fresh pool per server start: the warehouse connection is looked up again, nothing stale survives.
+    app.state.warehouse = Warehouse(app.state.settings)
+    try:
+        yield
+    finally:
+        app.state.warehouse.close()
+        app.state.warehouse = None
+
+
+async def _warehouse(request: Request) -> Warehouse:
+    """The process's Warehouse; created on first use when the app runs without its lifespan."""
+    app = request.app
+    warehouse = getattr(app.state, "warehouse", None)
+    if warehouse is None:
+        with app.state.warehouse_lock:
+            warehouse = getattr(app.state, "warehouse", None)
+            if warehouse is None:
+                warehouse = app.state.warehouse = Warehouse(app.state.settings)
+    return warehouse
+
+
+WarehouseDep = Annotated[Warehouse, Depends(_warehouse)]
+
+# Routes are coroutines that hand only the blocking database work to a worker thread: a plain ``def``
+# route would cost FastAPI three thread hand-offs per request (dependency, route, response validation).
+router = APIRouter()
+
+
+@router.get(
+    "/repositories/count",
+    response_model=RepositoryCount,
+    operation_id="count_repositories",
+    summary="Count repositories",
+    tags=["repositories"],
+)
+async def count_endpoint(warehouse: WarehouseDep) -> dict[str, Any]:
+    """Number of repositories in the warehouse, exact."""
+    return {"count": await run_in_threadpool(warehouse.count)}
+
+
+@router.get(
+    "/repositories",
+    response_model=RepositoryPage,
+    operation_id="list_repositories",
+    summary="List repositories",
+    tags=["repositories"],
+)
+async def list_endpoint(query: Annotated[RepositoryQuery, Query()], warehouse: WarehouseDep) -> dict[str, Any]:
+    """Repositories matching every filter given, one page at a time.
+
+    Pass `next_cursor` of a page as `cursor` (with the same filters and sort) for the next one; paging
+    through a list changing meanwhile skips or repeats no row that stays put.
+    """
+    after = None
+    if query.cursor is not None:
+        try:
+            after = decode_cursor(query.cursor, query.sort)
+        except InvalidCursorError as exc:
+            raise _invalid("cursor", query.cursor, str(exc)) from None
+    filters = queries.RepositoryFilter(
+        language=query.language,
+        owner=query.owner,
+        # GitHub stores topics in lower case.
+        topic=query.topic.lower() if query.topic is not None else None,
+        min_stars=query.min_stars,
+        archived=query.archived,
+    )
+    rows, next_position = await run_in_threadpool(
+        warehouse.pool.run, lambda db: queries.list_repositories(db, filters, query.sort, after, query.limit)
+    )
+    return {"items": rows, "next_cursor": encode_cursor(next_position) if next_position else None}
+
+
+@router.get(
+    "/repositories/{owner}/{name}",
+    response_model=RepositoryDetail,
+    operation_id="get_repository",
+    summary="Get a repository with its history",
+    tags=["repositories"],
+    responses={status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse."}},
+)
+async def detail_endpoint(
+    owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],
+    name: Annotated[Text, Path(description="Repository name, case-insensitive.")],
+    warehouse: WarehouseDep,
+    history_limit: Annotated[
+        int, Query(ge=1, le=MAX_HISTORY, description="Most snapshots returned, newest first.")
+    ] = DEFAULT_HISTORY,
+) -> dict[str, Any]:
+    """A repository and its star, fork and issue counts per logical date, newest first."""
+
+    def read(db: DatabaseConnection) -> dict[str, Any] | None:
+        repository = queries.get_repository(db, owner, name)
+        if repository is None:
+            return None
+        return {**repository, "snapshots": queries.list_snapshots(db, repository["id"], history_limit)}
+
+    repository = await run_in_threadpool(warehouse.pool.run, read)
+    if repository is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Repository {owner}/{name} not found")
+    return repository
+
+
+@router.get(
+    "/runs",
+    response_model=LoadRunList,
+    operation_id="list_load_runs",
+    summary="List load runs",
+    tags=["runs"],
+)
+async def runs_endpoint(query: Annotated[RunQuery, Query()], warehouse: WarehouseDep) -> dict[str, Any]:
+    """Audit rows of the DAG runs that loaded the warehouse, newest logical date first."""
+    rows = await run_in_threadpool(warehouse.pool.run, lambda db: queries.list_load_runs(db, query.limit))
+    return {"items": rows}
+
+
+def _invalid(parameter: str, value: str, message: str) -> RequestValidationError:
+    """A 422 shaped like FastAPI's own validation errors."""
+    error = {"type": "value_error", "loc": ("query", parameter), "msg": message, "input": value}
+    return RequestValidationError([error])
+
+
+async def _warehouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("Answering 503 to %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"The warehouse is unavailable: {exc}"},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -1,0 +1,48 @@
+"""The API's knobs, read from the environment once, when the app is created."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from github_etl.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How the API uses the warehouse.
+
+    :param pool_size: warehouse connections kept per API server process; requests beyond it wait for one.
+    :param acquire_timeout: seconds a request waits for a free connection before answering 503.
+    :param connect_timeout: seconds libpq waits to connect; the API does not retry, the client may.
+    :param statement_timeout: seconds a query may run; every query here is index-driven and takes
+        milliseconds, so reaching it means the warehouse is in trouble.
+    """
+
+    pool_size: int = 10
+    acquire_timeout: float = 5.0
+    connect_timeout: int = 5
+    statement_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> ApiSettings:
+        """Settings from ``GITHUB_ETL_API_*`` variables, defaults for those unset."""
+        return cls(
+            pool_size=int(_number("GITHUB_ETL_API_POOL_SIZE", cls.pool_size, minimum=1)),
+            acquire_timeout=_number("GITHUB_ETL_API_ACQUIRE_TIMEOUT", cls.acquire_timeout, minimum=0.0),
+            connect_timeout=int(_number("GITHUB_ETL_API_CONNECT_TIMEOUT", cls.connect_timeout, minimum=1)),
+            statement_timeout=_number("GITHUB_ETL_API_STATEMENT_TIMEOUT", cls.statement_timeout, minimum=0.001),
+        )
+
+
+def _number(name: str, default: float, *, minimum: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    return value

@@ -1,0 +1,165 @@
+"""Pydantic models of the repository API: the query parameters it accepts and the bodies it returns.
+
+The response models are the API's contract: the SQL selects exactly their fields, so a column added to
+the warehouse reaches clients only once it is declared here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+# Bounds of PostgreSQL's integer type, which the counters use: a larger bound could never match.
+MAX_INT4 = 2**31 - 1
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+DEFAULT_RUNS = 50
+MAX_RUNS = 500
+# A year of daily snapshots; older history is one request with a larger ``history_limit`` away.
+DEFAULT_HISTORY = 365
+MAX_HISTORY = 10_000
+# Longer than any language, login, topic or repository name GitHub allows; longer input matches nothing.
+MAX_TEXT_LENGTH = 255
+# A cursor this API issues is well under 200 characters.
+MAX_CURSOR_LENGTH = 512
+
+
+def _reject_nul(value: str) -> str:
+    # PostgreSQL cannot store or compare NUL in text; without this check the driver would fail the request.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (\\x00) characters")
+    return value
+
+
+# A string parameter (filter or path segment): non-empty, bounded, and free of NUL.
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_reject_nul)]
+
+
+class RepositorySort(StrEnum):
+    """Orders of the repository list, each descending, ties broken by descending id."""
+
+    STARS = "stars"
+    CREATED = "created"
+    PUSHED = "pushed"
+
+
+class RepositoryQuery(BaseModel):
+    """Query parameters of ``GET /repositories``; unknown parameters are rejected, so a typo is not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: Text | None = Field(None, description="Primary language, exactly as GitHub spells it, e.g. `Python`.")
+    owner: Text | None = Field(None, description="Owner login, case-insensitive.")
+    topic: Text | None = Field(None, description="A topic the repository carries (GitHub topics are lower case).")
+    min_stars: int | None = Field(
+        None, ge=0, le=MAX_INT4, description="Only repositories with at least this many stars."
+    )
+    archived: bool | None = Field(None, description="`true`: archived repositories only; `false`: active ones only.")
+    sort: RepositorySort = Field(
+        RepositorySort.STARS,
+        description="`stars` (stargazers), `created` or `pushed` (last push), descending; "
+        "repositories without the date come last.",
+    )
+    cursor: Annotated[str, Field(max_length=MAX_CURSOR_LENGTH)] | None = Field(
+        None, description="`next_cursor` of the previous page; omit for the first page."
+    )
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+
+
+class RunQuery(BaseModel):
+    """Query parameters of ``GET /runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(DEFAULT_RUNS, ge=1, le=MAX_RUNS, description="Number of runs, newest first.")
+
+
+class RepositoryCount(BaseModel):
+    """Number of repositories in the warehouse."""
+
+    count: int = Field(description="Rows of `github.repositories`, deleted repositories included.")
+
+
+class Repository(BaseModel):
+    """A repository as the warehouse holds it; field names follow GitHub's REST API."""
+
+    id: int
+    node_id: str
+    full_name: str
+    name: str
+    owner_login: str
+    owner_id: int | None
+    owner_type: str | None
+    description: str | None
+    homepage: str | None
+    html_url: str | None
+    language: str | None
+    license_spdx_id: str | None
+    topics: list[str]
+    stargazers_count: int
+    forks_count: int
+    open_issues_count: int
+    watchers_count: int
+    size: int
+    default_branch: str | None
+    fork: bool
+    archived: bool
+    disabled: bool
+    is_template: bool
+    visibility: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    pushed_at: datetime | None
+    first_seen_at: datetime = Field(description="Logical date of the run that first loaded the repository.")
+    last_seen_at: datetime = Field(description="Logical date of the latest run that saw the repository.")
+    deleted_at: datetime | None = Field(description="Set when GitHub stopped serving the repository.")
+
+
+class RepositoryPage(BaseModel):
+    """One page of repositories."""
+
+    items: list[Repository]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class Snapshot(BaseModel):
+    """Counters of a repository on one logical date."""
+
+    snapshot_date: date
+    stargazers_count: int
+    forks_count: int
+    open_issues_count: int
+
+
+class RepositoryDetail(Repository):
+    """A repository with its counters over time."""
+
+    snapshots: list[Snapshot] = Field(description="Newest first.")
+
+
+class LoadRun(BaseModel):
+    """The audit row of one DAG run that loaded the warehouse."""
+
+    run_id: str
+    dag_id: str
+    logical_date: datetime
+    mode: str
+    listed: int
+    enriched: int
+    skipped: int
+    rejected: int
+    inserted: int
+    updated: int
+    unchanged: int
+    api_requests: int
+    started_at: datetime
+    finished_at: datetime
+
+
+class LoadRunList(BaseModel):
+    """Load runs, newest logical date first."""
+
+    items: list[LoadRun]

@@ -1,0 +1,155 @@
+"""A small pool of warehouse connections for the API's request threads.
+
+Opening a PostgreSQL connection forks a server process: several milliseconds of CPU per request on both
+sides. The pool keeps up to ``pool_size`` :class:`~github_etl.hooks.warehouse.DatabaseConnection` objects
+open, each prepared once for read-only autocommit work under a statement timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import psycopg2
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from github_etl.api.config import ApiSettings
+from github_etl.errors import WarehouseUnavailableError
+from github_etl.hooks.warehouse import DatabaseConnection
+from github_etl.settings import WAREHOUSE_CONN_ID
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as PgConnection
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+APPLICATION_NAME = "github_etl_api"
+# Errors by which psycopg2 reports a connection that is gone (server restart, network, idle timeout).
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class WarehousePool:
+    """Up to ``settings.pool_size`` warehouse connections shared by the threads of one process.
+
+    :param settings: pool size, timeouts.
+    :param dsn: connection string; the Airflow connection ``postgres_default`` when omitted.
+    """
+
+    def __init__(self, settings: ApiSettings, *, dsn: str | None = None) -> None:
+        self._settings = settings
+        self._dsn = dsn
+        self._slots = threading.BoundedSemaphore(settings.pool_size)
+        self._idle: list[_PooledConnection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def run(self, work: Callable[[DatabaseConnection], T]) -> T:
+        """Run read-only ``work`` on a pooled connection.
+
+        A pooled connection may have died while idle; that surfaces as a connection error on its first
+        statement, and the work (a read) runs once more on a fresh connection.
+
+        :param work: called with the connection; must only read.
+        :raises WarehouseUnavailableError: no connection could be had, or it broke during the work.
+        """
+        if not self._slots.acquire(timeout=self._settings.acquire_timeout):
+            raise WarehouseUnavailableError(
+                f"all {self._settings.pool_size} connections stayed busy for {self._settings.acquire_timeout:g} s"
+            )
+        try:
+            pooled = self._take()
+            try:
+                return pooled.run(work)
+            finally:
+                self._give_back(pooled)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close the idle connections; those in use are closed when given back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for pooled in idle:
+            pooled.close()
+
+    def _take(self) -> _PooledConnection:
+        with self._lock:
+            if self._idle:
+                # Last in, first out: the most recently used connection is the one most likely alive.
+                return self._idle.pop()
+        db = DatabaseConnection(
+            self._dsn,
+            conn_id=WAREHOUSE_CONN_ID,
+            connect_retries=0,
+            connect_timeout=self._settings.connect_timeout,
+            application_name=APPLICATION_NAME,
+        )
+        return _PooledConnection(db, statement_timeout_ms=round(self._settings.statement_timeout * 1000))
+
+    def _give_back(self, pooled: _PooledConnection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(pooled)
+                return
+        pooled.close()
+
+
+class _PooledConnection:
+    """A DatabaseConnection plus the psycopg2 connection it last prepared (autocommit, read-only, statement timeout).
+
+    Each statement is its own transaction: a request's two statements may see two states of the warehouse,
+    which a read of the latest load tolerates (paging by key is built for a list that changes).
+    """
+
+    def __init__(self, db: DatabaseConnection, *, statement_timeout_ms: int) -> None:
+        self._db = db
+        self._statement_timeout_ms = statement_timeout_ms
+        self._prepared: PgConnection | None = None
+
+    def run(self, work: Callable[[DatabaseConnection], T]) -> T:
+        for attempt in (1, 2):
+            previous = self._prepared
+            conn = self._prepare()
+            try:
+                return work(self._db)
+            except CONNECTION_ERRORS as exc:
+                if not conn.closed:
+                    # The connection is fine, the statement failed (e.g. statement timeout): not retried.
+                    raise WarehouseUnavailableError(_first_line(exc)) from exc
+                self.close()
+                if attempt == 1 and conn is previous:
+                    log.info("Pooled warehouse connection was lost, retrying on a new one: %s", _first_line(exc))
+                    continue
+                raise WarehouseUnavailableError(f"the connection was lost: {_first_line(exc)}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def close(self) -> None:
+        self._db.close()
+        self._prepared = None
+
+    def _prepare(self) -> PgConnection:
+        try:
+            conn = self._db.connection  # connects when needed; raises WarehouseUnavailableError when it cannot
+        except AirflowNotFoundException:
+            raise WarehouseUnavailableError(f"the Airflow connection {WAREHOUSE_CONN_ID!r} is not defined") from None
+        if conn is not self._prepared:
+            # Autocommit: one round trip per statement, no BEGIN and no ROLLBACK around reads, and no
+            # transaction left open between requests to hold back vacuum.
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SET default_transaction_read_only = on; SET statement_timeout = %s",
+                    (self._statement_timeout_ms,),
+                )
+            self._prepared = conn
+        return conn
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

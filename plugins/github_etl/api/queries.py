@@ -1,0 +1,211 @@
+"""The API's SQL: every value travels as a bind parameter, every identifier is a constant of this module.
+
+Each list query is shaped so that one of the indexes of ``schema.sql`` returns its rows already in order
+and the scan stops after a page: keyset paging (``(key, id) < (last key, last id)``) instead of OFFSET,
+so page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg2 import sql
+
+from github_etl.api.models import LoadRun, Repository, RepositorySort, Snapshot
+from github_etl.api.paging import CursorPosition
+from github_etl.hooks.warehouse import DatabaseConnection
+
+REPOSITORIES = sql.Identifier("github", "repositories")
+SNAPSHOTS = sql.Identifier("github", "repository_snapshots")
+LOAD_RUNS = sql.Identifier("github", "load_runs")
+
+# The response models are the contract: select exactly their fields.
+REPOSITORY_COLUMNS = tuple(Repository.model_fields)
+SNAPSHOT_COLUMNS = tuple(Snapshot.model_fields)
+LOAD_RUN_COLUMNS = tuple(LoadRun.model_fields)
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SortSpec:
+    """How one sort order is written in SQL.
+
+    :param column: the sort key.
+    :param nullable: whether the key may be NULL; such rows come last, ordered by id.
+    :param nulls: NULLS placement of the index serving this order. Rows with and without a key are read
+        in two separate segments, so the placement never changes the result; it only lets PostgreSQL
+        walk the index in order instead of sorting.
+    """
+
+    column: str
+    nullable: bool
+    nulls: str
+
+
+SORTS: dict[RepositorySort, SortSpec] = {
+    # repositories_stars_idx (stargazers_count DESC, id DESC), or the language one when filtering by language.
+    RepositorySort.STARS: SortSpec("stargazers_count", nullable=False, nulls="NULLS FIRST"),
+    # repositories_created_idx (created_at DESC, id DESC): DESC puts NULLS FIRST.
+    RepositorySort.CREATED: SortSpec("created_at", nullable=True, nulls="NULLS FIRST"),
+    # repositories_pushed_idx (pushed_at DESC NULLS LAST, id DESC).
+    RepositorySort.PUSHED: SortSpec("pushed_at", nullable=True, nulls="NULLS LAST"),
+}
+
+
+@dataclass(frozen=True)
+class RepositoryFilter:
+    """Conditions on the repository list; None means no condition.
+
+    :param language: exact primary language.
+    :param owner: owner login, compared case-insensitively.
+    :param topic: a topic the repository must carry.
+    :param min_stars: lowest star count.
+    :param archived: archived state.
+    """
+
+    language: str | None = None
+    owner: str | None = None
+    topic: str | None = None
+    min_stars: int | None = None
+    archived: bool | None = None
+
+
+def list_repositories(
+    db: DatabaseConnection,
+    filters: RepositoryFilter,
+    sort: RepositorySort,
+    after: CursorPosition | None,
+    limit: int,
+) -> tuple[list[Row], CursorPosition | None]:
+    """One page of repositories and the position to continue from (None on the last page).
+
+    :param db: warehouse connection.
+    :param filters: conditions every row must meet.
+    :param sort: order of the rows.
+    :param after: last row of the previous page; None for the first page.
+    :param limit: page size.
+    """
+    spec = SORTS[sort]
+    column = sql.Identifier(spec.column)
+    conditions, params = _filter_conditions(filters)
+    # One row more than the page tells whether another page follows.
+    wanted = limit + 1
+    in_null_segment = after is not None and after.value is None
+
+    rows: list[Row] = []
+    if not in_null_segment:
+        segment = list(conditions)
+        if spec.nullable:
+            segment.append(sql.SQL("{} IS NOT NULL").format(column))
+        if after is not None:
+            segment.append(sql.SQL("({}, id) < (%(after_value)s, %(after_id)s)").format(column))
+            params.update(after_value=after.value, after_id=after.last_id)
+        rows = _select_repositories(db, segment, spec, params, wanted)
+    if spec.nullable and len(rows) < wanted:
+        segment = [*conditions, sql.SQL("{} IS NULL").format(column)]
+        if in_null_segment:
+            segment.append(sql.SQL("id < %(after_id)s"))
+            params.update(after_id=after.last_id)
+        rows += _select_repositories(db, segment, spec, params, wanted - len(rows))
+
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1]
+    return page, CursorPosition(sort=sort, value=last[spec.column], last_id=last["id"])
+
+
+def get_repository(db: DatabaseConnection, owner: str, name: str) -> Row | None:
+    """The repository ``owner/name`` (case-insensitive), or None.
+
+    A name deleted on GitHub and created again is held twice, under two ids: the live one wins, then the
+    one seen last.
+
+    :param db: warehouse connection.
+    :param owner: owner login.
+    :param name: repository name.
+    """
+    query = sql.SQL(
+        "SELECT {columns} FROM {table}"
+        " WHERE lower(owner_login) = lower(%(owner)s) AND lower(name) = lower(%(name)s)"
+        " ORDER BY deleted_at IS NULL DESC, last_seen_at DESC, id DESC LIMIT 1"
+    ).format(columns=_columns(REPOSITORY_COLUMNS), table=REPOSITORIES)
+    rows = _fetch(db, query, {"owner": owner, "name": name})
+    return rows[0] if rows else None
+
+
+def list_snapshots(db: DatabaseConnection, repo_id: int, limit: int) -> list[Row]:
+    """Counters of a repository per logical date, newest first.
+
+    :param db: warehouse connection.
+    :param repo_id: repository id.
+    :param limit: most snapshots returned.
+    """
+    query = sql.SQL(
+        "SELECT {columns} FROM {table} WHERE repo_id = %(repo_id)s ORDER BY snapshot_date DESC LIMIT %(limit)s"
+    ).format(columns=_columns(SNAPSHOT_COLUMNS), table=SNAPSHOTS)
+    return _fetch(db, query, {"repo_id": repo_id, "limit": limit})
+
+
+def list_load_runs(db: DatabaseConnection, limit: int) -> list[Row]:
+    """Audit rows of the latest load runs, newest logical date first.
+
+    :param db: warehouse connection.
+    :param limit: most runs returned.
+    """
+    query = sql.SQL(
+        "SELECT {columns} FROM {table} ORDER BY logical_date DESC, started_at DESC, run_id DESC LIMIT %(limit)s"
+    ).format(columns=_columns(LOAD_RUN_COLUMNS), table=LOAD_RUNS)
+    return _fetch(db, query, {"limit": limit})
+
+
+def _filter_conditions(filters: RepositoryFilter) -> tuple[list[sql.Composable], dict[str, Any]]:
+    conditions: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    if filters.language is not None:
+        conditions.append(sql.SQL("language = %(language)s"))
+        params["language"] = filters.language
+    if filters.owner is not None:
+        # The expression of repositories_owner_login_idx.
+        conditions.append(sql.SQL("lower(owner_login) = lower(%(owner)s)"))
+        params["owner"] = filters.owner
+    if filters.topic is not None:
+        # @> is the operator the GIN index on topics serves.
+        conditions.append(sql.SQL("topics @> ARRAY[%(topic)s]::text[]"))
+        params["topic"] = filters.topic
+    if filters.min_stars is not None:
+        conditions.append(sql.SQL("stargazers_count >= %(min_stars)s"))
+        params["min_stars"] = filters.min_stars
+    if filters.archived is not None:
+        conditions.append(sql.SQL("archived = %(archived)s"))
+        params["archived"] = filters.archived
+    return conditions, params
+
+
+def _select_repositories(
+    db: DatabaseConnection, conditions: list[sql.Composable], spec: SortSpec, params: dict[str, Any], limit: int
+) -> list[Row]:
+    where = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
+    query = sql.SQL(
+        "SELECT {columns} FROM {table} WHERE {where} ORDER BY {column} DESC {nulls}, id DESC LIMIT %(limit)s"
+    ).format(
+        columns=_columns(REPOSITORY_COLUMNS),
+        table=REPOSITORIES,
+        where=where,
+        column=sql.Identifier(spec.column),
+        nulls=sql.SQL(spec.nulls),
+    )
+    return _fetch(db, query, {**params, "limit": limit})
+
+
+def _columns(names: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(name) for name in names)
+
+
+def _fetch(db: DatabaseConnection, query: sql.Composable, params: dict[str, Any]) -> list[Row]:
+    with db.cursor() as cur:
+        cur.execute(query, params)
+        names = [column.name for column in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -1,0 +1,83 @@
+"""Swagger UI served from the installation: the page works offline and names no host but this server.
+
+The JavaScript and CSS come from the ``swagger-ui-py`` distribution's ``static`` folder; FastAPI's own
+``/docs`` would load them from a CDN.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+
+log = logging.getLogger(__name__)
+
+SWAGGER_UI_PACKAGE = "swagger_ui"
+# The only files the page needs; nothing else of the package is reachable, whatever the path asks for.
+ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+# The browser may load nothing from elsewhere; the page's one inline script starts Swagger UI, and
+# Swagger UI draws its icons as data: URIs and sets inline styles.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'"
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def assets_dir() -> Path | None:
+    """Folder of the installed Swagger UI files, or None when ``swagger-ui-py`` is not installed.
+
+    Located without importing the package, whose import pulls in handlers for a dozen web frameworks.
+    """
+    spec = importlib.util.find_spec(SWAGGER_UI_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+@router.get("/docs")
+def swagger_ui(request: Request) -> HTMLResponse:
+    """The Swagger UI page of this API."""
+    if assets_dir() is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="Swagger UI is not installed on this server (pip package swagger-ui-py); "
+            "the OpenAPI document is at openapi.json",
+        )
+    # Mounted at /github-etl (under Airflow's base URL path, if any): every URL carries that prefix.
+    root = request.scope.get("root_path", "").rstrip("/")
+    page = get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - Swagger UI",
+        swagger_js_url=f"{root}/static/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}/static/swagger-ui.css",
+        swagger_favicon_url=f"{root}/static/favicon-32x32.png",
+        oauth2_redirect_url=None,
+        # Swagger UI would otherwise send the document to an online validator.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return page
+
+
+@router.get("/static/{filename}")
+def swagger_asset(filename: str) -> FileResponse:
+    """One of the Swagger UI files."""
+    folder = assets_dir()
+    if folder is None or filename not in ASSETS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Not Found")
+    return FileResponse(
+        folder / filename, media_type=ASSETS[filename], headers={"Cache-Control": "public, max-age=86400"}
+    )

@@ -1,0 +1,770 @@
+"""The repository API through Airflow's real API server app: plugin loading, Airflow login, the warehouse.
+
+The app is built once per module the way ``airflow api-server`` builds it (``create_app``, plugins from the
+project's plugins folder, SimpleAuthManager with a user and a passwords file); each test gets its own
+warehouse database and a client whose lifespan opens a fresh connection pool on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+from starlette.testclient import TestClient
+
+from github_etl.api import queries
+from github_etl.api.coalesce import Coalescer
+from github_etl.api.models import RepositorySort
+from github_etl.api.paging import CursorPosition, encode_cursor
+from github_etl.hooks.warehouse import DatabaseConnection
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "/github-etl"
+USERNAME = "analyst"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+WAREHOUSE_PASSWORD = "Warehouse-Pa55word"
+OPERATIONS = {
+    ("/repositories/count", "get"): "count_repositories",
+    ("/repositories", "get"): "list_repositories",
+    ("/repositories/{owner}/{name}", "get"): "get_repository",
+    ("/runs", "get"): "list_load_runs",
+}
+DATA_URLS = ["/repositories/count", "/repositories", "/repositories/octo/hello", "/runs"]
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def credentials() -> tuple[str, str]:
+    """An Airflow user and a password made for this run."""
+    return USERNAME, secrets.token_urlsafe(16)
+
+
+@pytest.fixture(scope="module")
+def airflow_app(
+    airflow_db: None, credentials: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """Airflow's API server app, built as ``airflow api-server`` builds it, with authentication on."""
+    username, password = credentials
+    passwords_file = tmp_path_factory.mktemp("auth") / "simple_auth_manager_passwords.json"
+    passwords_file.write_text(json.dumps({username: password}))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AIRFLOW__CORE__AUTH_MANAGER", SIMPLE_AUTH_MANAGER)
+        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", f"{username}:viewer")
+        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords_file))
+        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
+        env.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(64))
+        from airflow.api_fastapi.app import create_app, purge_cached_app
+
+        # Another module may have built an app, and with it an auth manager, under other settings.
+        purge_cached_app()
+        try:
+            yield create_app(apps="all")
+        finally:
+            purge_cached_app()
+
+
+@pytest.fixture(scope="module")
+def token(airflow_app: Any, credentials: tuple[str, str]) -> str:
+    """A JWT obtained the way a client obtains one: ``POST /auth/token``."""
+    username, password = credentials
+    response = TestClient(airflow_app).post("/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 201, response.text
+    return response.json()["access_token"]
+
+
+@contextlib.contextmanager
+def _client(app: Any, token: str) -> Iterator[TestClient]:
+    # Entering the client runs the lifespans, which open the API's connection pool.
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+@pytest.fixture
+def client(
+    airflow_app: Any, token: str, pg_url: str, warehouse: DatabaseConnection, monkeypatch
+) -> Iterator[TestClient]:
+    """An authenticated client of the API server, whose warehouse is this test's database."""
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
+    with _client(airflow_app, token) as client:
+        yield client
+
+
+@pytest.fixture
+def client_without_warehouse(airflow_app: Any, token: str, monkeypatch) -> Iterator[TestClient]:
+    """An authenticated client with no warehouse defined: for answers that must come before any query."""
+    monkeypatch.delenv("AIRFLOW_CONN_POSTGRES_DEFAULT", raising=False)
+    with _client(airflow_app, token) as client:
+        yield client
+
+
+# -- builders -------------------------------------------------------------------------------------
+
+
+def _repo(repo_id: int, **overrides: Any) -> dict[str, Any]:
+    owner = overrides.pop("owner_login", f"owner{repo_id}")
+    name = overrides.pop("name", f"repo{repo_id}")
+    row = {
+        "id": repo_id,
+        "node_id": f"R_{repo_id}",
+        "full_name": f"{owner}/{name}",
+        "name": name,
+        "owner_login": owner,
+        "language": "Python",
+        "topics": [],
+        "stargazers_count": 0,
+        "archived": False,
+        "created_at": BASE_TIME + timedelta(days=repo_id),
+        "pushed_at": BASE_TIME + timedelta(days=1000 - repo_id),
+        "first_seen_at": BASE_TIME,
+        "last_seen_at": BASE_TIME,
+    }
+    row.update(overrides)
+    return row
+
+
+def _snapshot(repo_id: int, snapshot_date: date, **overrides: Any) -> dict[str, Any]:
+    row = {"repo_id": repo_id, "snapshot_date": snapshot_date, "stargazers_count": 0, "forks_count": 1}
+    row["open_issues_count"] = 2
+    return row | overrides
+
+
+def _insert(db: DatabaseConnection, table: str, *rows: dict[str, Any]) -> None:
+    with db.cursor() as cur:
+        for row in rows:
+            cur.execute(
+                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier("github", table),
+                    sql.SQL(", ").join(map(sql.Identifier, row)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(row)),
+                ),
+                list(row.values()),
+            )
+    db.commit()
+
+
+def _ids(response: Any) -> list[int]:
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+def _expected_order(rows: list[dict[str, Any]], sort: str) -> list[int]:
+    """Ids in the API's order, computed independently: key descending, id descending, missing keys last."""
+    column = {"stars": "stargazers_count", "created": "created_at", "pushed": "pushed_at"}[sort]
+    with_key = sorted((r for r in rows if r[column] is not None), key=lambda r: (r[column], r["id"]), reverse=True)
+    without_key = sorted((r for r in rows if r[column] is None), key=lambda r: r["id"], reverse=True)
+    return [r["id"] for r in with_key + without_key]
+
+
+def _raw_cursor(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _closed_port() -> socket.socket:
+    """A socket bound to a port but not listening: connecting to it is refused, and no one else can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+# -- happy paths ----------------------------------------------------------------------------------
+
+
+def test_count_counts_every_repository(client, warehouse):
+    _insert(warehouse, "repositories", *(_repo(i) for i in range(1, 8)), _repo(8, deleted_at=BASE_TIME))
+
+    response = client.get(f"{PREFIX}/repositories/count")
+
+    assert response.status_code == 200
+    assert response.json() == {"count": 8}
+
+
+def test_list_returns_repositories_with_every_declared_field(client, warehouse):
+    row = _repo(
+        42,
+        owner_login="Octo",
+        name="hello",
+        description="Hello, world",
+        topics=["cli", "tools"],
+        stargazers_count=7,
+        license_spdx_id="MIT",
+        pushed_at=None,
+    )
+    _insert(warehouse, "repositories", row)
+
+    body = client.get(f"{PREFIX}/repositories").json()
+
+    assert body["next_cursor"] is None
+    [item] = body["items"]
+    assert item["full_name"] == "Octo/hello"
+    assert item["topics"] == ["cli", "tools"]
+    assert item["stargazers_count"] == 7
+    assert item["license_spdx_id"] == "MIT"
+    assert item["pushed_at"] is None
+    assert datetime.fromisoformat(item["created_at"]) == row["created_at"]
+    assert item["deleted_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        pytest.param({"language": "Go"}, [3, 2], id="language"),
+        pytest.param({"language": "go"}, [], id="language-is-exact"),
+        pytest.param({"owner": "OCTO"}, [4, 1], id="owner-case-insensitive"),
+        pytest.param({"topic": "cli"}, [5, 1], id="topic"),
+        pytest.param({"topic": "CLI"}, [5, 1], id="topic-in-any-case"),
+        pytest.param({"min_stars": 30}, [5, 4, 3], id="min-stars"),
+        pytest.param({"archived": "true"}, [2], id="archived"),
+        pytest.param({"archived": "false"}, [5, 4, 3, 1], id="not-archived"),
+        pytest.param({"language": "Go", "min_stars": 30}, [3], id="language-and-min-stars"),
+        pytest.param({"owner": "octo", "topic": "cli", "archived": "false"}, [1], id="three-filters"),
+    ],
+)
+def test_filters(client, warehouse, params, expected):
+    _insert(
+        warehouse,
+        "repositories",
+        _repo(1, owner_login="octo", topics=["cli"], stargazers_count=10),
+        _repo(2, language="Go", archived=True, stargazers_count=20),
+        _repo(3, language="Go", stargazers_count=30),
+        _repo(4, owner_login="Octo", name="other", stargazers_count=40),
+        _repo(5, language=None, topics=["cli", "web"], stargazers_count=50),
+    )
+
+    assert _ids(client.get(f"{PREFIX}/repositories", params=params)) == expected
+
+
+@pytest.mark.parametrize("sort", ["stars", "created", "pushed"])
+def test_sort_orders_descending_with_id_tie_breaker_and_missing_dates_last(client, warehouse, sort):
+    rows = [
+        _repo(1, stargazers_count=5, created_at=BASE_TIME, pushed_at=None),
+        _repo(2, stargazers_count=5, created_at=BASE_TIME, pushed_at=BASE_TIME),
+        _repo(3, stargazers_count=9, created_at=None, pushed_at=BASE_TIME + timedelta(hours=1)),
+        _repo(4, stargazers_count=1, created_at=BASE_TIME + timedelta(days=3), pushed_at=None),
+        _repo(5, stargazers_count=5, created_at=None, pushed_at=BASE_TIME),
+    ]
+    _insert(warehouse, "repositories", *rows)
+
+    ids = _ids(client.get(f"{PREFIX}/repositories", params={"sort": sort}))
+
+    assert ids == _expected_order(rows, sort)
+    assert ids == {"stars": [3, 5, 2, 1, 4], "created": [4, 2, 1, 5, 3], "pushed": [3, 5, 2, 4, 1]}[sort]
+
+
+def test_default_sort_is_stars(client, warehouse):
+    _insert(warehouse, "repositories", _repo(1, stargazers_count=1), _repo(2, stargazers_count=3), _repo(3))
+
+    assert _ids(client.get(f"{PREFIX}/repositories")) == [2, 1, 3]
+
+
+@pytest.mark.parametrize("sort", ["stars", "created", "pushed"])
+@pytest.mark.parametrize("limit", [1, 2, 7])
+def test_cursor_paging_visits_every_row_once_in_order(client, warehouse, sort, limit):
+    # Few distinct keys (ties across page boundaries) and some missing dates (the last segment).
+    rows = [
+        _repo(
+            i,
+            stargazers_count=i % 4,
+            created_at=None if i % 5 == 0 else BASE_TIME + timedelta(days=i % 3),
+            pushed_at=None if i % 3 == 0 else BASE_TIME + timedelta(hours=i % 2),
+        )
+        for i in range(1, 24)
+    ]
+    _insert(warehouse, "repositories", *rows)
+
+    seen: list[int] = []
+    cursor = None
+    for _ in range(len(rows) + 1):
+        params = {"sort": sort, "limit": limit} | ({"cursor": cursor} if cursor else {})
+        response = client.get(f"{PREFIX}/repositories", params=params)
+        page = _ids(response)
+        assert len(page) <= limit
+        seen += page
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == _expected_order(rows, sort)
+    assert len(seen) == len(set(seen)) == len(rows)
+
+
+def test_cursor_paging_keeps_the_filters(client, warehouse):
+    _insert(
+        warehouse,
+        "repositories",
+        *(_repo(i, language="Go" if i % 2 else "C", stargazers_count=i) for i in range(1, 11)),
+    )
+
+    first = client.get(f"{PREFIX}/repositories", params={"language": "Go", "limit": 3}).json()
+    second = client.get(f"{PREFIX}/repositories", params={"language": "Go", "limit": 3, "cursor": first["next_cursor"]})
+
+    assert [item["id"] for item in first["items"]] == [9, 7, 5]
+    assert _ids(second) == [3, 1]
+    assert second.json()["next_cursor"] is None
+
+
+def test_detail_returns_the_repository_and_its_history_newest_first(client, warehouse):
+    _insert(warehouse, "repositories", _repo(7, owner_login="Octo", name="Hello", stargazers_count=12), _repo(8))
+    _insert(
+        warehouse,
+        "repository_snapshots",
+        *(_snapshot(7, date(2024, 1, day), stargazers_count=day) for day in (1, 3, 2)),
+        _snapshot(8, date(2024, 1, 9), stargazers_count=99),
+    )
+
+    response = client.get(f"{PREFIX}/repositories/octo/hello")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["id"], body["full_name"], body["stargazers_count"]) == (7, "Octo/Hello", 12)
+    assert body["snapshots"] == [
+        {"snapshot_date": f"2024-01-0{day}", "stargazers_count": day, "forks_count": 1, "open_issues_count": 2}
+        for day in (3, 2, 1)
+    ]
+    limited = client.get(f"{PREFIX}/repositories/Octo/Hello", params={"history_limit": 1}).json()
+    assert [s["snapshot_date"] for s in limited["snapshots"]] == ["2024-01-03"]
+
+
+def test_detail_prefers_the_live_repository_of_a_reused_name(client, warehouse):
+    _insert(
+        warehouse,
+        "repositories",
+        _repo(1, owner_login="octo", name="hello", deleted_at=BASE_TIME, last_seen_at=BASE_TIME + timedelta(days=9)),
+        _repo(2, owner_login="octo", name="hello"),
+    )
+
+    assert client.get(f"{PREFIX}/repositories/octo/hello").json()["id"] == 2
+
+
+@pytest.mark.parametrize("path", ["/repositories/octo/absent", "/repositories/nobody/hello"])
+def test_detail_of_an_unknown_repository_is_404(client, warehouse, path):
+    _insert(warehouse, "repositories", _repo(1, owner_login="octo", name="hello"))
+
+    response = client.get(f"{PREFIX}{path}")
+
+    assert response.status_code == 404
+    assert "not found" in response.json()["detail"]
+
+
+def test_runs_are_listed_newest_first(client, warehouse):
+    def run(day: int) -> dict[str, Any]:
+        logical = BASE_TIME + timedelta(days=day)
+        return {
+            "run_id": f"scheduled__{logical.date()}",
+            "dag_id": "github_repositories",
+            "logical_date": logical,
+            "mode": "search",
+            "inserted": day,
+            "started_at": logical,
+            "finished_at": logical + timedelta(minutes=5),
+        }
+
+    _insert(warehouse, "load_runs", run(1), run(3), run(2))
+
+    everything = client.get(f"{PREFIX}/runs").json()["items"]
+    latest = client.get(f"{PREFIX}/runs", params={"limit": 2}).json()["items"]
+
+    assert [r["inserted"] for r in everything] == [3, 2, 1]
+    assert [r["run_id"] for r in latest] == ["scheduled__2024-01-04", "scheduled__2024-01-03"]
+    assert everything[0]["mode"] == "search"
+
+
+# -- authentication -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", DATA_URLS)
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(None, id="no-credentials"),
+        pytest.param("Bearer not-a-jwt", id="garbage-token"),
+        pytest.param("Bearer eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJhbmFseXN0In0.c2lnbmF0dXJl", id="forged-token"),
+        pytest.param("Basic YW5hbHlzdDpwYXNzd29yZA==", id="basic-auth"),
+    ],
+)
+def test_data_endpoints_require_an_airflow_login(client_without_warehouse, url, authorization):
+    del client_without_warehouse.headers["Authorization"]
+    headers = {"Authorization": authorization} if authorization else {}
+
+    response = client_without_warehouse.get(f"{PREFIX}{url}", headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_token_signed_with_another_secret_is_rejected(client_without_warehouse, token):
+    header, payload, _signature = token.split(".")
+    client_without_warehouse.headers["Authorization"] = f"Bearer {header}.{payload}.{'A' * 86}"
+
+    assert client_without_warehouse.get(f"{PREFIX}/repositories/count").status_code == 401
+
+
+def test_airflow_ui_session_cookie_is_accepted(client, token, warehouse):
+    _insert(warehouse, "repositories", _repo(1))
+    del client.headers["Authorization"]
+    client.cookies.set("_token", token)
+
+    response = client.get(f"{PREFIX}/repositories/count")
+
+    assert response.status_code == 200
+    assert response.json() == {"count": 1}
+
+
+def test_form_encoded_login_used_by_swagger_ui_gives_a_working_token(client, credentials):
+    username, password = credentials
+    login = client.post("/auth/token", data={"username": username, "password": password})
+    assert login.status_code == 201
+
+    response = client.get(
+        f"{PREFIX}/repositories/count", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+    )
+
+    assert response.status_code == 200
+
+
+def test_wrong_password_gets_no_token(client_without_warehouse, credentials):
+    response = client_without_warehouse.post("/auth/token", json={"username": credentials[0], "password": "wrong"})
+
+    assert response.status_code == 401
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 100_000}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"min_stars": -1}, "min_stars"),
+        ({"min_stars": 2**31}, "min_stars"),
+        ({"sort": "bogus"}, "sort"),
+        ({"archived": "maybe"}, "archived"),
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"cursor": "e30"}, "cursor"),  # base64 of {}
+        ({"cursor": encode_cursor(CursorPosition(RepositorySort.CREATED, None, 5))}, "cursor"),  # another sort's
+        ({"cursor": _raw_cursor({"sort": "stars", "value": "x", "id": 1})}, "cursor"),
+        ({"cursor": _raw_cursor({"sort": "stars", "value": None, "id": 1})}, "cursor"),
+        ({"cursor": _raw_cursor({"sort": "stars", "value": 3, "id": True})}, "cursor"),
+        ({"cursor": _raw_cursor({"sort": "pushed", "value": "2024-01-01T00:00", "id": 1}), "sort": "pushed"}, "cursor"),
+        ({"cursor": "x" * 600}, "cursor"),
+        ({"language": ""}, "language"),
+        ({"langauge": "Python"}, "langauge"),  # a typo is an error, not a silently ignored filter
+    ],
+)
+def test_invalid_list_parameters_are_422_naming_the_parameter(client_without_warehouse, params, parameter):
+    response = client_without_warehouse.get(f"{PREFIX}/repositories", params=params)
+
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert [error["loc"] for error in errors] == [["query", parameter]]
+    assert errors[0]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/runs?limit=0", "limit"),
+        ("/runs?limit=501", "limit"),
+        ("/repositories/octo/hello?history_limit=0", "history_limit"),
+    ],
+)
+def test_invalid_parameters_of_other_endpoints_are_422(client_without_warehouse, url, parameter):
+    response = client_without_warehouse.get(f"{PREFIX}{url}")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == parameter
+
+
+HARMLESS_STRINGS = [
+    pytest.param("' OR '1'='1", id="sql-or"),
+    pytest.param("x'; DROP TABLE github.repositories; --", id="sql-drop"),
+    pytest.param("%", id="like-wildcard"),
+    pytest.param("_", id="like-single"),
+    pytest.param("\\", id="backslash"),
+    pytest.param("ünïcødé 🐍 中文", id="unicode"),
+    pytest.param("\u202egnp.exe", id="bidi-override"),
+    pytest.param("a" * 255, id="longest-accepted"),
+]
+
+
+@pytest.mark.parametrize("parameter", ["language", "owner", "topic"])
+@pytest.mark.parametrize("value", HARMLESS_STRINGS)
+def test_hostile_filter_values_match_nothing_and_change_nothing(client, warehouse, parameter, value):
+    _insert(warehouse, "repositories", _repo(1, owner_login="octo", topics=["cli"]))
+
+    response = client.get(f"{PREFIX}/repositories", params={parameter: value})
+
+    assert _ids(response) == []
+    assert client.get(f"{PREFIX}/repositories/count").json() == {"count": 1}
+
+
+@pytest.mark.parametrize("value", HARMLESS_STRINGS)
+def test_hostile_path_values_are_404(client, warehouse, value):
+    _insert(warehouse, "repositories", _repo(1, owner_login="octo", name="hello"))
+
+    response = client.get(f"{PREFIX}/repositories/{quote(value, safe='')}/hello")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("parameter", ["language", "owner", "topic"])
+@pytest.mark.parametrize("value", [pytest.param("a\x00b", id="nul"), pytest.param("x" * 10_240, id="10kb")])
+def test_nul_bytes_and_huge_strings_are_422(client_without_warehouse, parameter, value):
+    response = client_without_warehouse.get(f"{PREFIX}/repositories", params={parameter: value})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", parameter]
+
+
+@pytest.mark.parametrize("path", ["/repositories/oc%00to/hello", "/repositories/octo/" + "x" * 10_240])
+def test_nul_bytes_and_huge_strings_in_the_path_are_422(client_without_warehouse, path):
+    assert client_without_warehouse.get(f"{PREFIX}{path}").status_code == 422
+
+
+def test_unicode_values_match_exactly(client, warehouse):
+    _insert(warehouse, "repositories", _repo(1, language="日本語"), _repo(2, language="Python"))
+
+    assert _ids(client.get(f"{PREFIX}/repositories", params={"language": "日本語"})) == [1]
+
+
+def test_undecodable_percent_escapes_do_not_fail(client, warehouse):
+    _insert(warehouse, "repositories", _repo(1))
+
+    assert client.get(f"{PREFIX}/repositories?owner=%FF%FE").status_code == 200
+    assert client.get(f"{PREFIX}/repositories/%FF/hello").status_code == 404
+
+
+# -- the warehouse down -----------------------------------------------------------------------------
+
+
+def test_unreachable_warehouse_is_503_with_a_clear_message(airflow_app, token, monkeypatch):
+    with contextlib.closing(_closed_port()) as sock:
+        port = sock.getsockname()[1]
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_POSTGRES_DEFAULT", f"postgresql://etl:{WAREHOUSE_PASSWORD}@127.0.0.1:{port}/warehouse"
+        )
+        with _client(airflow_app, token) as client:
+            responses = [client.get(f"{PREFIX}{url}") for url in DATA_URLS]
+
+    for response in responses:
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        detail = response.json()["detail"]
+        assert detail.startswith("The warehouse is unavailable: ")
+        assert f"127.0.0.1:{port}/warehouse" in detail
+        assert WAREHOUSE_PASSWORD not in response.text
+        assert "Traceback" not in response.text
+
+
+def test_undefined_warehouse_connection_is_503(client_without_warehouse):
+    response = client_without_warehouse.get(f"{PREFIX}/repositories/count")
+
+    assert response.status_code == 503
+    assert "'postgres_default' is not defined" in response.json()["detail"]
+
+
+def test_pooled_connections_killed_by_the_server_are_replaced(client, warehouse, pg_url):
+    _insert(warehouse, "repositories", _repo(1))
+    assert client.get(f"{PREFIX}/repositories").status_code == 200
+
+    admin = psycopg2.connect(pg_url)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'github_etl_api'"
+            )
+            assert cur.fetchone()[0] >= 1
+    finally:
+        admin.close()
+
+    assert _ids(client.get(f"{PREFIX}/repositories")) == [1]
+
+
+# -- documentation ----------------------------------------------------------------------------------
+
+
+def test_openapi_lists_the_four_operations_with_their_models(client_without_warehouse):
+    del client_without_warehouse.headers["Authorization"]  # the description of the API is public
+
+    spec = client_without_warehouse.get(f"{PREFIX}/openapi.json").json()
+
+    operations = {
+        (path, method): operation["operationId"]
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert operations == OPERATIONS
+    assert spec["servers"] == [{"url": PREFIX}]
+    for path, method in OPERATIONS:
+        operation = spec["paths"][path][method]
+        assert operation["security"], f"{path} declares no authentication"
+        assert {"200", "401", "503"} <= set(operation["responses"])
+    page = spec["paths"]["/repositories"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert page == {"$ref": "#/components/schemas/RepositoryPage"}
+    components = spec["components"]
+    assert {"Repository", "RepositoryDetail", "Snapshot", "LoadRun", "RepositoryCount"} <= set(components["schemas"])
+    assert components["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/token"
+
+
+def test_swagger_ui_is_served_from_this_server_only(client_without_warehouse):
+    del client_without_warehouse.headers["Authorization"]
+
+    page = client_without_warehouse.get(f"{PREFIX}/docs")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "SwaggerUIBundle" in page.text
+    assert not re.search(r"https?:|//[\w-]+\.[\w.-]+", page.text), "the page names another host"
+    references = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: '([^']+)'""", page.text)
+    urls = {url for pair in references for url in pair if url}
+    assert urls == {
+        f"{PREFIX}/static/swagger-ui-bundle.js",
+        f"{PREFIX}/static/swagger-ui.css",
+        f"{PREFIX}/static/favicon-32x32.png",
+        f"{PREFIX}/openapi.json",
+    }
+    for url in urls:
+        asset = client_without_warehouse.get(url)
+        assert asset.status_code == 200, url
+        assert len(asset.content) > 100, url
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("name", ["../../../../etc/passwd", "swagger-editor-bundle.js", "index.html"])
+def test_only_the_swagger_ui_assets_are_served(client_without_warehouse, name):
+    assert client_without_warehouse.get(f"{PREFIX}/static/{quote(name, safe='')}").status_code == 404
+
+
+def test_the_plugin_links_the_docs_from_the_airflow_ui(client_without_warehouse):
+    plugins = client_without_warehouse.get("/api/v2/plugins").json()["plugins"]
+
+    [plugin] = [p for p in plugins if p["name"] == "github_etl"]
+    assert plugin["fastapi_apps"][0]["url_prefix"] == PREFIX
+    [view] = plugin["external_views"]
+    assert view["href"] == "github-etl/docs"
+    assert (view["destination"], view["category"]) == ("nav", "docs")
+
+
+# -- indexes ----------------------------------------------------------------------------------------
+
+
+class _RecordingConnection(DatabaseConnection):
+    """Remembers every statement exactly as sent, so EXPLAIN sees what the API runs."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(dsn, connect_retries=0)
+        self.statements: list[str] = []
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[Any]:
+        with super().cursor() as cur:
+            yield cur
+            self.statements.append(cur.query.decode())
+
+
+@pytest.fixture
+def many_repositories(warehouse: DatabaseConnection) -> None:
+    """20,000 repositories, spread over languages, owners and stars, then ANALYZEd like a real table."""
+    with warehouse.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO github.repositories
+                (id, node_id, full_name, name, owner_login, language, topics, stargazers_count, archived,
+                 created_at, pushed_at, first_seen_at, last_seen_at)
+            SELECT g, 'R_' || g, 'owner' || g % 500 || '/repo' || g, 'repo' || g, 'owner' || g % 500,
+                   (ARRAY['Python', 'Go', 'Rust', 'C', 'Java', 'Ruby', 'Haskell', NULL])[1 + g % 8],
+                   ARRAY['topic' || g % 50], (g::bigint * 7919) % 5000, g % 17 = 0,
+                   timestamptz '2015-01-01' + g * interval '1 hour',
+                   CASE WHEN g % 40 = 0 THEN NULL ELSE timestamptz '2020-01-01' + g * interval '7 minutes' END,
+                   now(), now()
+            FROM generate_series(1, 20000) AS g
+            """
+        )
+    warehouse.commit()
+    with warehouse.cursor() as cur:
+        cur.execute("ANALYZE github.repositories")
+    warehouse.commit()
+
+
+@pytest.mark.parametrize(
+    ("filters", "sort", "after"),
+    [
+        pytest.param(queries.RepositoryFilter(), RepositorySort.STARS, None, id="default"),
+        pytest.param(queries.RepositoryFilter(), RepositorySort.STARS, (2500, 10000), id="default-next-page"),
+        pytest.param(queries.RepositoryFilter(language="Python"), RepositorySort.STARS, None, id="language"),
+        pytest.param(queries.RepositoryFilter(language="Python", min_stars=10), RepositorySort.STARS, None, id="bench"),
+        pytest.param(queries.RepositoryFilter(owner="OWNER7"), RepositorySort.STARS, None, id="owner"),
+        pytest.param(queries.RepositoryFilter(), RepositorySort.PUSHED, None, id="pushed"),
+        pytest.param(queries.RepositoryFilter(), RepositorySort.CREATED, None, id="created"),
+    ],
+)
+def test_list_queries_are_answered_from_an_index(pg_url, many_repositories, filters, sort, after):
+    position = CursorPosition(sort, after[0], after[1]) if after else None
+    db = _RecordingConnection(pg_url)
+    try:
+        rows, _ = queries.list_repositories(db, filters, sort, position, limit=50)
+        assert rows
+        for statement in list(db.statements):
+            with db.cursor() as cur:
+                cur.execute(f"EXPLAIN {statement}")
+                plan = "\n".join(line for (line,) in cur.fetchall())
+            assert "Seq Scan on repositories" not in plan, plan
+            assert "Index" in plan, plan
+    finally:
+        db.close()
+
+
+# -- coalesced count ------------------------------------------------------------------------------
+
+
+def test_coalescer_never_serves_a_caller_an_execution_that_started_before_it():
+    executions: list[int] = []
+    first_running = threading.Event()
+    release_first = threading.Event()
+
+    def count() -> int:
+        executions.append(len(executions) + 1)
+        generation = len(executions)
+        if generation == 1:
+            first_running.set()
+            assert release_first.wait(timeout=30)
+        return generation
+
+    coalesced = Coalescer(count)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        first = pool.submit(coalesced)
+        assert first_running.wait(timeout=30)
+        late = [pool.submit(coalesced) for _ in range(5)]
+        release_first.set()
+        assert first.result(timeout=30) == 1
+        assert all(future.result(timeout=30) >= 2 for future in late)
+    assert len(executions) <= 1 + len(late)
+
+
+def test_coalescer_hands_the_error_to_the_callers_it_serves():
+    def fail() -> int:
+        raise RuntimeError("warehouse down")
+
+    with pytest.raises(RuntimeError, match="warehouse down"):
+        Coalescer(fail)()
