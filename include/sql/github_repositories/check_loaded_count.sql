@@ -1,0 +1,19 @@
+-- Quality check: the run's repositories in the warehouse are exactly the rows it staged.
+-- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
+-- A run's repositories are the rows whose last_seen_at is the run's logical date.
+WITH run AS (
+    SELECT logical_date, inserted + updated + unchanged AS staged
+    FROM github.load_runs
+    WHERE run_id = %(run_id)s
+),
+loaded AS (
+    SELECT count(*) AS seen
+    FROM github.repositories AS repo
+    JOIN run ON repo.last_seen_at = run.logical_date
+)
+SELECT
+    abs(loaded.seen - run.staged) AS failing_rows,
+    ARRAY[]::bigint[] AS sample_ids,
+    'repositories seen at the logical date: ' || loaded.seen || ', rows staged: ' || run.staged AS detail
+FROM run CROSS JOIN loaded
+WHERE loaded.seen <> run.staged;

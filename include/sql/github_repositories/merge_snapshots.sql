@@ -1,0 +1,27 @@
+-- One snapshot per staged repository for the run's date (how stars are tracked over time).
+--
+-- Parameters: snapshot_date, the logical date's UTC date. As in the repository merge, a snapshot
+-- that already holds these counts is filtered out before INSERT, so a re-run writes nothing; two runs
+-- on the same date keep the counts of the later load.
+-- The existing snapshot is looked up through the primary key, one probe per staged row (LIMIT keeps
+-- the planner from turning the lookup into a join): a join would scan every date of the history to
+-- find the one date wanted, and the history grows by a full harvest every day.
+WITH written AS (
+    INSERT INTO github.repository_snapshots AS target (repo_id, snapshot_date, {snapshot_columns})
+    SELECT staged.id, %(snapshot_date)s, {staged_counts}
+    FROM staged_repositories AS staged
+    LEFT JOIN LATERAL (
+        SELECT true AS found, {snapshot_columns}
+        FROM github.repository_snapshots AS snapshot
+        WHERE snapshot.repo_id = staged.id
+          AND snapshot.snapshot_date = %(snapshot_date)s
+        LIMIT 1
+    ) AS existing ON true
+    WHERE existing.found IS NULL
+       OR ({existing_counts}) IS DISTINCT FROM ({staged_counts})
+    ON CONFLICT (repo_id, snapshot_date) DO UPDATE SET
+        ({snapshot_columns}) = ROW({excluded_counts})
+    WHERE ({target_counts}) IS DISTINCT FROM ({excluded_counts})
+    RETURNING 1
+)
+SELECT count(*) FROM written;

@@ -1,0 +1,430 @@
+"""Load staged row files into the warehouse in one transaction: COPY into a temporary table, then merge.
+
+The statements live in ``include/sql/github_repositories``; this module sequences them, streams the
+files and counts. A load either commits entirely (repositories, snapshots, deletions and the audit row
+in ``github.load_runs``) or leaves the warehouse exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+import psycopg2
+import psycopg2.errors
+from psycopg2 import sql
+
+from github_etl.columns import REPOSITORY_COLUMNS, SNAPSHOT_COLUMNS
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, load_sql
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import cursor as PgCursor
+
+log = logging.getLogger(__name__)
+
+STAGING_TABLE = "staged_repositories"
+# Bytes handed to COPY per read: big enough that a round of Python work per chunk is negligible,
+# small enough that memory stays constant whatever the file size.
+COPY_CHUNK_BYTES = 1 << 20
+# Memory for the merge's hash join and the duplicate search, for this transaction only: the default
+# 4 MB would spill a million-row join to disk.
+MERGE_WORK_MEM = "256MB"
+# Session memory for the staging table (temporary tables live in backend-local buffers, 8 MB by default):
+# a million staged rows take about 400 MB, and spilling them to disk would make every later pass over
+# them read it back. Memory is taken only as the table grows.
+STAGING_TEMP_BUFFERS = "1GB"
+# Staged rows from which a load into an empty warehouse drops the secondary indexes and the snapshots'
+# foreign key and rebuilds them after inserting: building an index from all rows at once is several
+# times faster than growing it row by row, and one validating join beats a trigger call per snapshot.
+BULK_LOAD_MIN_ROWS = 10_000
+# Memory for those index builds, this transaction only.
+INDEX_BUILD_MEMORY = "512MB"
+# Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
+STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
+# Offending ids a failed quality check names: enough to start investigating, short enough to read.
+CHECK_SAMPLE_SIZE = 20
+
+_DATA_COLUMNS = tuple(c for c in REPOSITORY_COLUMNS if c != "id")
+
+
+class Openable(Protocol):
+    """A path-like object that opens itself (``pathlib.Path``, Airflow's ``ObjectStoragePath``)."""
+
+    def open(self, mode: str = ...) -> IO[Any]: ...
+
+
+RowFile = IO[str] | IO[bytes] | Openable | str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did to ``github.repositories``; ``inserted + updated + unchanged == total``.
+
+    :param inserted: repositories new to the warehouse.
+    :param updated: repositories whose data or bookkeeping changed.
+    :param unchanged: repositories staged but left untouched.
+    :param snapshots: snapshot rows inserted or updated for the run's date.
+    :param total: distinct repositories staged (duplicates across files counted once).
+    """
+
+    inserted: int
+    updated: int
+    unchanged: int
+    snapshots: int
+    total: int
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain dict, e.g. for XCom."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """A quality check that failed after a load.
+
+    :param check: name of the check, e.g. ``counts_not_negative``.
+    :param message: what was expected and how many rows break it.
+    :param ids: up to ``CHECK_SAMPLE_SIZE`` offending repository ids (empty for count checks).
+    """
+
+    check: str
+    message: str
+    ids: tuple[int | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class _QualityCheck:
+    name: str
+    sql_file: str
+    expectation: str
+
+
+QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
+    _QualityCheck("ids_unique_not_null", "check_ids_unique.sql", "repository ids are unique and not null"),
+    _QualityCheck("loaded_count", "check_loaded_count.sql", "the warehouse holds every row the run staged"),
+    _QualityCheck("counts_not_negative", "check_counts_not_negative.sql", "counts and sizes are not negative"),
+    _QualityCheck("created_at_in_range", "check_created_at_range.sql", "created_at is between 2007-10-01 and tomorrow"),
+)
+
+
+def load_run(
+    db: DatabaseConnection,
+    *,
+    row_files: Iterable[RowFile],
+    run_id: str,
+    dag_id: str,
+    logical_date: datetime,
+    mode: str,
+    stats: Mapping[str, int],
+    deleted_ids: Iterable[int] = (),
+    started_at: datetime | None = None,
+) -> LoadResult:
+    """Load one run's staged row files into the warehouse, atomically, and commit.
+
+    Re-running a load with the same files and logical date writes nothing to the repositories and
+    snapshots (only the audit row is rewritten), so a retried task is harmless.
+
+    :param db: warehouse connection; the schema is applied (and committed) first, then the load runs
+        in a transaction of its own, committed on success and rolled back on any error.
+    :param row_files: staged files in COPY text format (see :mod:`github_etl.columns`): open file
+        objects (left open) or paths (opened and closed here). Streamed, never read whole.
+    :param run_id: Airflow run id, the audit row's key.
+    :param dag_id: Airflow DAG id.
+    :param logical_date: the run's logical date (timezone-aware); first/last-seen bookkeeping and the
+        snapshot date come from it, never from the clock.
+    :param mode: the run's mode, recorded in the audit row.
+    :param stats: counters of the extract (``listed``, ``enriched``, ``skipped``, ``rejected``,
+        ``api_requests``).
+    :param deleted_ids: refresh mode: repositories GitHub no longer serves; marked deleted in the same
+        transaction.
+    :param started_at: when the run started; the start of the load's transaction when omitted.
+    """
+    _require_aware(logical_date)
+    unknown = set(stats) - set(STATS_KEYS)
+    if unknown:
+        log.warning("Ignoring unknown load stats %s; known: %s", sorted(unknown), ", ".join(STATS_KEYS))
+    apply_schema(db)
+    try:
+        with db.cursor() as cur:
+            _tune_transaction(cur)
+            total, duplicates = _stage(cur, row_files)
+            rebuild = _defer_structures_of_empty_warehouse(cur) if total >= BULK_LOAD_MIN_ROWS else []
+            inserted, updated = _merge_repositories(cur, logical_date)
+            _rebuild(cur, rebuild, "index")
+            snapshots = _merge_snapshots(cur, logical_date)
+            _rebuild(cur, rebuild, "foreign_key")
+            deleted = _mark_deleted(cur, deleted_ids, logical_date)
+            result = LoadResult(
+                inserted=inserted,
+                updated=updated,
+                unchanged=total - inserted - updated,
+                snapshots=snapshots,
+                total=total,
+            )
+            cur.execute(
+                load_sql("record_run.sql"),
+                {
+                    "run_id": run_id,
+                    "dag_id": dag_id,
+                    "logical_date": logical_date,
+                    "mode": mode,
+                    **{key: int(stats.get(key, 0)) for key in STATS_KEYS},
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "started_at": started_at,
+                },
+            )
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    log.info(
+        "Loaded run %s: %s staged (%s duplicates dropped), %s inserted, %s updated, %s unchanged, "
+        "%s snapshots written, %s marked deleted",
+        run_id,
+        result.total,
+        duplicates,
+        result.inserted,
+        result.updated,
+        result.unchanged,
+        result.snapshots,
+        deleted,
+    )
+    return result
+
+
+def mark_deleted(db: DatabaseConnection, ids: Iterable[int], logical_date: datetime) -> int:
+    """Mark repositories GitHub no longer serves (404/410/451) as deleted at ``logical_date``, and commit.
+
+    Rows already marked keep their first deletion date; the rows themselves stay.
+
+    :param db: warehouse connection.
+    :param ids: repository ids.
+    :param logical_date: the run's logical date (timezone-aware).
+    :return: rows newly marked.
+    """
+    _require_aware(logical_date)
+    try:
+        with db.cursor() as cur:
+            marked = _mark_deleted(cur, ids, logical_date)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    return marked
+
+
+def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailure]:
+    """Run the data-quality checks over the repositories a committed run loaded.
+
+    A run's repositories are those whose ``last_seen_at`` is its logical date, so run the checks right
+    after the load, before a later logical date is loaded.
+
+    :param db: warehouse connection (read only; its transaction is rolled back).
+    :param run_id: the run, as recorded in ``github.load_runs``.
+    :return: the failed checks, empty when all pass.
+    """
+    failures: list[CheckFailure] = []
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT 1 FROM github.load_runs WHERE run_id = %s", (run_id,))
+            if cur.fetchone() is None:
+                return [CheckFailure("run_recorded", f"no row for run {run_id!r} in github.load_runs")]
+            for check in QUALITY_CHECKS:
+                cur.execute(load_sql(check.sql_file), {"run_id": run_id, "sample_size": CHECK_SAMPLE_SIZE})
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                failing_rows, sample_ids, detail = row
+                message = f"expected {check.expectation}; {failing_rows} rows fail"
+                failures.append(
+                    CheckFailure(check.name, f"{message} ({detail})" if detail else message, tuple(sample_ids or ()))
+                )
+    finally:
+        db.rollback()
+    for failure in failures:
+        log.error("Quality check %s failed for run %s: %s; ids %s", failure.check, run_id, failure.message, failure.ids)
+    return failures
+
+
+# -- steps of the load ----------------------------------------------------------------------------
+
+
+def _tune_transaction(cur: PgCursor) -> None:
+    """Settings for this transaction only; durability settings are deliberately left alone."""
+    cur.execute("SET LOCAL work_mem = %s", (MERGE_WORK_MEM,))
+    # JIT would compile the merge's many-column comparisons anew on every load; at these row counts
+    # compiling costs more than it saves.
+    cur.execute("SET LOCAL jit = off")
+    # temp_buffers only counts before the session first touches a temporary table, hence the check.
+    cur.execute("SELECT pg_my_temp_schema() = 0")
+    if cur.fetchone()[0]:
+        cur.execute("SET LOCAL temp_buffers = %s", (STAGING_TEMP_BUFFERS,))
+
+
+def _stage(cur: PgCursor, row_files: Iterable[RowFile]) -> tuple[int, int]:
+    """Create the staging table, COPY every file into it and drop duplicate ids.
+
+    :return: distinct rows staged, duplicate rows dropped.
+    """
+    cur.execute(_template("create_staging.sql", columns=_identifiers(REPOSITORY_COLUMNS)))
+    copied = sum(_copy_file(cur, row_file) for row_file in row_files)
+    cur.execute(load_sql("dedupe_staged.sql"))
+    duplicates = cur.rowcount
+    # Autovacuum never analyses temporary tables. The row count and the id column are all the merge's
+    # plan depends on, and analysing one column is much cheaper than analysing thirty.
+    cur.execute(sql.SQL("ANALYZE {} (id)").format(sql.Identifier(STAGING_TABLE)))
+    return copied - duplicates, duplicates
+
+
+def _copy_file(cur: PgCursor, row_file: RowFile) -> int:
+    """COPY one staged file into the staging table, streaming it; returns the rows copied."""
+    statement = _template("copy_staged.sql", columns=_identifiers(REPOSITORY_COLUMNS)).as_string(cur.connection)
+    with _opened(row_file) as stream:
+        try:
+            cur.copy_expert(statement, stream, size=COPY_CHUNK_BYTES)
+        except psycopg2.Error as exc:
+            log.error("COPY of staged file %s failed: %s", _name_of(row_file), str(exc).strip())
+            raise
+    log.debug("Staged %s rows from %s", cur.rowcount, _name_of(row_file))
+    return cur.rowcount
+
+
+@dataclass(frozen=True)
+class _Structure:
+    kind: str  # "index" or "foreign_key"
+    name: str
+    definition: str
+
+
+def _defer_structures_of_empty_warehouse(cur: PgCursor) -> list[_Structure]:
+    """On an empty warehouse nobody else is using, drop what the bulk insert would maintain row by row.
+
+    :return: the dropped structures, to rebuild with :func:`_rebuild`; empty when the warehouse holds
+        rows or another session uses its tables, and the load then takes the ordinary path.
+    """
+    cur.execute("SELECT NOT EXISTS (SELECT FROM github.repositories)")
+    if not cur.fetchone()[0]:
+        return []
+    # Locks taken after a savepoint are released by rolling back to it, so a failed claim leaves no trace.
+    cur.execute("SAVEPOINT claim_empty_warehouse")
+    try:
+        cur.execute(load_sql("bulk_load_lock.sql"))
+    except psycopg2.errors.LockNotAvailable:
+        cur.execute("ROLLBACK TO SAVEPOINT claim_empty_warehouse")
+        return []
+    cur.execute("SELECT NOT EXISTS (SELECT FROM github.repositories)")
+    if not cur.fetchone()[0]:  # another load committed between the first look and the lock
+        cur.execute("ROLLBACK TO SAVEPOINT claim_empty_warehouse")
+        return []
+    cur.execute("RELEASE SAVEPOINT claim_empty_warehouse")
+
+    cur.execute(load_sql("bulk_load_structures.sql"))
+    structures = [_Structure(*row) for row in cur.fetchall()]
+    for structure in structures:
+        if structure.kind == "index":
+            cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier("github", structure.name)))
+        else:
+            cur.execute(
+                sql.SQL("ALTER TABLE github.repository_snapshots DROP CONSTRAINT {}").format(
+                    sql.Identifier(structure.name)
+                )
+            )
+    log.info("Empty warehouse: rebuilding %s after the bulk insert", ", ".join(s.name for s in structures))
+    return structures
+
+
+def _rebuild(cur: PgCursor, structures: Iterable[_Structure], kind: str) -> None:
+    """Recreate the structures of one kind dropped by :func:`_defer_structures_of_empty_warehouse`."""
+    wanted = [s for s in structures if s.kind == kind]
+    if not wanted:
+        return
+    cur.execute("SET LOCAL maintenance_work_mem = %s", (INDEX_BUILD_MEMORY,))
+    for structure in wanted:
+        if kind == "index":
+            cur.execute(structure.definition)
+        else:
+            cur.execute(
+                sql.SQL("ALTER TABLE github.repository_snapshots ADD CONSTRAINT {} ").format(
+                    sql.Identifier(structure.name)
+                )
+                + sql.SQL(structure.definition)
+            )
+
+
+def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int]:
+    statement = _template(
+        "merge_repositories.sql",
+        columns=_identifiers(REPOSITORY_COLUMNS),
+        staged_columns=_identifiers(REPOSITORY_COLUMNS, "staged"),
+        data_columns=_identifiers(_DATA_COLUMNS),
+        staged_data=_identifiers(_DATA_COLUMNS, "staged"),
+        existing_data=_identifiers(_DATA_COLUMNS, "existing"),
+        target_data=_identifiers(_DATA_COLUMNS, "target"),
+        excluded_data=_identifiers(_DATA_COLUMNS, "excluded"),
+    )
+    cur.execute(statement, {"seen_at": logical_date})
+    inserted, updated = cur.fetchone()
+    return int(inserted), int(updated)
+
+
+def _merge_snapshots(cur: PgCursor, logical_date: datetime) -> int:
+    statement = _template(
+        "merge_snapshots.sql",
+        snapshot_columns=_identifiers(SNAPSHOT_COLUMNS),
+        staged_counts=_identifiers(SNAPSHOT_COLUMNS, "staged"),
+        existing_counts=_identifiers(SNAPSHOT_COLUMNS, "existing"),
+        target_counts=_identifiers(SNAPSHOT_COLUMNS, "target"),
+        excluded_counts=_identifiers(SNAPSHOT_COLUMNS, "excluded"),
+    )
+    cur.execute(statement, {"snapshot_date": logical_date.astimezone(UTC).date()})
+    return int(cur.fetchone()[0])
+
+
+def _mark_deleted(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:
+    id_list = sorted({int(i) for i in ids})
+    if not id_list:
+        return 0
+    cur.execute(load_sql("mark_deleted.sql"), {"ids": id_list, "deleted_at": logical_date})
+    return cur.rowcount
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+
+def _template(name: str, **fragments: sql.Composable) -> sql.Composed:
+    """An SQL file whose ``{placeholders}`` are filled with quoted identifiers."""
+    return sql.SQL(load_sql(name)).format(**fragments)
+
+
+def _identifiers(columns: Iterable[str], relation: str | None = None) -> sql.Composed:
+    """``"a", "b"`` or, with a relation, ``"rel"."a", "rel"."b"``."""
+    names = [sql.Identifier(relation, c) if relation else sql.Identifier(c) for c in columns]
+    return sql.SQL(", ").join(names)
+
+
+@contextlib.contextmanager
+def _opened(row_file: RowFile) -> Iterator[IO[Any]]:
+    """The file object to COPY from: an open file as is, a path opened in binary (no decode/encode)."""
+    if hasattr(row_file, "read"):
+        yield row_file  # type: ignore[misc]
+        return
+    path = row_file if hasattr(row_file, "open") else Path(os.fspath(row_file))  # type: ignore[arg-type]
+    with path.open("rb") as stream:  # type: ignore[union-attr]
+        yield stream
+
+
+def _name_of(row_file: RowFile) -> str:
+    return str(getattr(row_file, "name", row_file))
+
+
+def _require_aware(logical_date: datetime) -> None:
+    if logical_date.tzinfo is None or logical_date.utcoffset() is None:
+        raise ValueError(f"logical_date must be timezone-aware, got {logical_date!r}")

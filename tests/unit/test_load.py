@@ -1,0 +1,518 @@
+"""The COPY + merge load against a real PostgreSQL: counts, idempotence, bookkeeping, atomicity, checks."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+from github_etl import load
+from github_etl.columns import REPOSITORY_COLUMNS
+from github_etl.hooks.warehouse import DatabaseConnection
+from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
+
+DAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
+DAY_2 = DAY_1 + timedelta(days=1)
+DAY_0 = DAY_1 - timedelta(days=1)
+STATS = {"listed": 5, "enriched": 4, "skipped": 1, "rejected": 0, "api_requests": 7}
+
+
+# -- builders -------------------------------------------------------------------------------------
+
+
+def _repo(repo_id: int = 1, **overrides: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": repo_id,
+        "node_id": f"R_{repo_id}",
+        "full_name": f"octo/repo-{repo_id}",
+        "name": f"repo-{repo_id}",
+        "owner_login": "octo",
+        "owner_id": 583231,
+        "owner_type": "User",
+        "description": "tabs\tand\nnewlines \\ survive",
+        "homepage": None,
+        "html_url": f"https://github.com/octo/repo-{repo_id}",
+        "language": "Python",
+        "license_spdx_id": "MIT",
+        "topics": ["etl", "airflow"],
+        "stargazers_count": 10 * repo_id,
+        "forks_count": repo_id,
+        "open_issues_count": 0,
+        "watchers_count": 10 * repo_id,
+        "size": 1024,
+        "default_branch": "main",
+        "fork": False,
+        "archived": False,
+        "disabled": False,
+        "is_template": False,
+        "visibility": "public",
+        "created_at": datetime(2015, 1, 1, tzinfo=UTC),
+        "updated_at": datetime(2024, 4, 1, tzinfo=UTC),
+        "pushed_at": datetime(2024, 4, 2, tzinfo=UTC),
+    }
+    unknown = set(overrides) - set(row)
+    assert not unknown, f"not repository columns: {unknown}"
+    row.update(overrides)
+    return row
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "{" + ",".join(f'"{item}"' for item in value) + "}"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_lines(*rows: dict[str, Any]) -> str:
+    return "".join("\t".join(_copy_value(row[c]) for c in REPOSITORY_COLUMNS) + "\n" for row in rows)
+
+
+def _row_file(tmp_path: Path, *rows: dict[str, Any]) -> Path:
+    path = tmp_path / f"rows-{len(list(tmp_path.iterdir()))}.tsv"
+    path.write_text(_copy_lines(*rows), encoding="utf-8")
+    return path
+
+
+def _load(db: DatabaseConnection, files: list[Any], when: datetime = DAY_1, **kwargs: Any) -> LoadResult:
+    options: dict[str, Any] = {
+        "run_id": f"scheduled__{when.isoformat()}",
+        "dag_id": "github_repositories",
+        "logical_date": when,
+        "mode": "search",
+        "stats": STATS,
+    }
+    options.update(kwargs)
+    return load_run(db, row_files=files, **options)
+
+
+def _query(db: DatabaseConnection, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with db.cursor() as cur:
+        cur.execute(statement, params)
+        rows = cur.fetchall()
+    db.rollback()
+    return rows
+
+
+def _warehouse_state(db: DatabaseConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table with its xmin, so even a rewrite with equal values shows."""
+    return {
+        table: _query(db, f"SELECT xmin::text, t.* FROM github.{table} AS t ORDER BY 2, 3")
+        for table in ("repositories", "repository_snapshots", "load_runs")
+    }
+
+
+def _repository(db: DatabaseConnection, repo_id: int) -> dict[str, Any]:
+    with db.cursor() as cur:
+        cur.execute("SELECT * FROM github.repositories WHERE id = %s", (repo_id,))
+        names = [d.name for d in cur.description]
+        values = cur.fetchone()
+    db.rollback()
+    assert values is not None, f"repository {repo_id} not loaded"
+    return dict(zip(names, values, strict=True))
+
+
+# -- merge ------------------------------------------------------------------------------------------
+
+
+def test_first_load_inserts_every_row_with_its_values_and_bookkeeping(warehouse, tmp_path):
+    result = _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3, homepage="https://x.test"))])
+
+    assert result == LoadResult(inserted=3, updated=0, unchanged=0, snapshots=3, total=3)
+    stored = _repository(warehouse, 3)
+    assert stored["full_name"] == "octo/repo-3"
+    assert stored["description"] == "tabs\tand\nnewlines \\ survive"
+    assert stored["topics"] == ["etl", "airflow"]
+    assert stored["homepage"] == "https://x.test"
+    assert stored["fork"] is False
+    assert stored["created_at"] == datetime(2015, 1, 1, tzinfo=UTC)
+    assert (stored["first_seen_at"], stored["last_seen_at"], stored["deleted_at"]) == (DAY_1, DAY_1, None)
+    assert _query(warehouse, "SELECT repo_id, snapshot_date, stargazers_count FROM github.repository_snapshots") == [
+        (1, DAY_1.date(), 10),
+        (2, DAY_1.date(), 20),
+        (3, DAY_1.date(), 30),
+    ]
+
+
+def test_rerun_of_the_same_logical_date_rewrites_nothing(warehouse, tmp_path):
+    files = [_row_file(tmp_path, _repo(1), _repo(2)), _row_file(tmp_path, _repo(3))]
+    _load(warehouse, files)
+    before = _warehouse_state(warehouse)
+
+    result = _load(warehouse, files)
+
+    assert result == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3)
+    after = _warehouse_state(warehouse)
+    assert after["repositories"] == before["repositories"]
+    assert after["repository_snapshots"] == before["repository_snapshots"]
+
+
+def test_changed_and_new_rows_are_counted_apart(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
+
+    result = _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2, stargazers_count=99), _repo(3))])
+
+    assert result == LoadResult(inserted=1, updated=1, unchanged=1, snapshots=2, total=3)
+    assert _repository(warehouse, 2)["stargazers_count"] == 99
+    assert _query(warehouse, "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = 2") == [(99,)]
+
+
+def test_later_logical_date_moves_last_seen_and_adds_a_snapshot(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+
+    result = _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=11), _repo(2))], when=DAY_2)
+
+    assert result == LoadResult(inserted=0, updated=2, unchanged=0, snapshots=2, total=2)
+    stored = _repository(warehouse, 1)
+    assert (stored["first_seen_at"], stored["last_seen_at"]) == (DAY_1, DAY_2)
+    snapshots = "SELECT snapshot_date, stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 ORDER BY 1"
+    assert _query(warehouse, snapshots) == [(DAY_1.date(), 10), (DAY_2.date(), 11)]
+
+
+def test_backfill_of_an_earlier_date_moves_first_seen_back_and_keeps_last_seen(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
+
+    stored = _repository(warehouse, 1)
+    assert (stored["first_seen_at"], stored["last_seen_at"]) == (DAY_0, DAY_1)
+
+
+def test_first_seen_is_never_moved_later(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2)
+
+    assert _repository(warehouse, 1)["first_seen_at"] == DAY_0
+
+
+OLDER = datetime(2024, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+NEWER = datetime(2024, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("first_file", "second_file", "kept_stars"),
+    [
+        pytest.param(
+            {"updated_at": OLDER, "stargazers_count": 1},
+            {"updated_at": NEWER, "stargazers_count": 2},
+            2,
+            id="newer-in-later-file",
+        ),
+        pytest.param(
+            {"updated_at": NEWER, "stargazers_count": 1},
+            {"updated_at": OLDER, "stargazers_count": 2},
+            1,
+            id="newer-in-earlier-file",
+        ),
+        pytest.param(
+            {"updated_at": NEWER, "stargazers_count": 1},
+            {"updated_at": NEWER, "stargazers_count": 2},
+            2,
+            id="tie-later-file-wins",
+        ),
+        pytest.param(
+            {"updated_at": None, "stargazers_count": 1},
+            {"updated_at": OLDER, "stargazers_count": 2},
+            2,
+            id="missing-updated-at-loses",
+        ),
+    ],
+)
+def test_duplicates_across_files_collapse_to_the_latest_row(warehouse, tmp_path, first_file, second_file, kept_stars):
+    files = [_row_file(tmp_path, _repo(1, **first_file), _repo(2)), _row_file(tmp_path, _repo(1, **second_file))]
+
+    result = _load(warehouse, files)
+
+    assert result == LoadResult(inserted=2, updated=0, unchanged=0, snapshots=2, total=2)
+    assert _repository(warehouse, 1)["stargazers_count"] == kept_stars
+
+
+def test_open_file_objects_and_paths_are_both_accepted(warehouse, tmp_path):
+    text_stream = io.StringIO(_copy_lines(_repo(1)))
+    binary_stream = io.BytesIO(_copy_lines(_repo(2)).encode())
+
+    path = _row_file(tmp_path, _repo(3))
+    path_as_text = str(_row_file(tmp_path, _repo(4)))
+
+    result = _load(warehouse, [text_stream, binary_stream, path, path_as_text])
+
+    assert result.inserted == 4
+    assert not text_stream.closed, "a caller's file object stays the caller's to close"
+
+
+def test_files_are_streamed_in_bounded_chunks(warehouse, monkeypatch):
+    class RecordingStream(io.BytesIO):
+        requested: list[int]
+
+        def read(self, size: int | None = -1) -> bytes:
+            self.requested.append(-1 if size is None else size)
+            return super().read(size)
+
+    monkeypatch.setattr(load, "COPY_CHUNK_BYTES", 512)
+    stream = RecordingStream(_copy_lines(*(_repo(i) for i in range(1, 31))).encode())
+    stream.requested = []
+
+    result = _load(warehouse, [stream])
+
+    assert result.inserted == 30
+    assert len(stream.requested) > 10, "a 30-row file must take many 512-byte reads"
+    assert all(0 < size <= 512 for size in stream.requested), stream.requested
+
+
+def test_a_repository_seen_again_is_no_longer_deleted(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
+    mark_deleted(warehouse, [1], DAY_1)
+
+    result = _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
+
+    assert result.updated == 1
+    assert _repository(warehouse, 1)["deleted_at"] is None
+
+
+def test_mark_deleted_keeps_the_first_deletion_date(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
+
+    assert mark_deleted(warehouse, [1, 1, 404], DAY_1) == 1
+    assert mark_deleted(warehouse, [1, 2], DAY_2) == 1
+
+    assert _repository(warehouse, 1)["deleted_at"] == DAY_1
+    assert _repository(warehouse, 2)["deleted_at"] == DAY_2
+    assert mark_deleted(warehouse, [], DAY_2) == 0
+
+
+def test_refresh_load_marks_deleted_ids_in_the_same_transaction(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2, mode="refresh", deleted_ids=[2])
+
+    assert _repository(warehouse, 2)["deleted_at"] == DAY_2
+    assert _repository(warehouse, 1)["deleted_at"] is None
+
+
+def test_audit_row_records_the_run(warehouse, tmp_path):
+    started = datetime(2024, 5, 2, 0, 5, tzinfo=UTC)
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], run_id="manual__1", started_at=started)
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(3))], run_id="manual__1", started_at=started)
+
+    rows = _query(
+        warehouse,
+        "SELECT run_id, dag_id, logical_date, mode, listed, enriched, skipped, rejected, inserted, updated,"
+        " unchanged, api_requests, started_at, finished_at > started_at, finished_at <= now() FROM github.load_runs",
+    )
+    assert rows == [
+        ("manual__1", "github_repositories", DAY_1, "search", 5, 4, 1, 0, 1, 0, 1, 7, started, True, True),
+    ], "a retried run overwrites its audit row with the attempt that committed"
+
+
+def test_missing_stats_are_recorded_as_zero(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], stats={"listed": 3})
+
+    assert _query(warehouse, "SELECT listed, enriched, api_requests FROM github.load_runs") == [(3, 0, 0)]
+
+
+def test_naive_logical_date_is_refused(warehouse, tmp_path):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        _load(warehouse, [_row_file(tmp_path, _repo(1))], when=datetime(2024, 5, 1))
+
+
+# -- initial bulk load ------------------------------------------------------------------------------
+
+
+def _structures(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    indexes = _query(db, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'github' ORDER BY 1")
+    constraints = _query(
+        db,
+        "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint"
+        " WHERE connamespace = 'github'::regnamespace ORDER BY 1",
+    )
+    return indexes + constraints
+
+
+def test_initial_bulk_load_rebuilds_indexes_and_foreign_key_identically(warehouse, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(load, "BULK_LOAD_MIN_ROWS", 2)
+    before = _structures(warehouse)
+
+    with caplog.at_level(logging.INFO, logger="github_etl.load"):
+        result = _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))])
+
+    assert "Empty warehouse: rebuilding" in caplog.text
+    assert result == LoadResult(inserted=3, updated=0, unchanged=0, snapshots=3, total=3)
+    assert _structures(warehouse) == before
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation), warehouse.cursor() as cur:
+        cur.execute("INSERT INTO github.repository_snapshots VALUES (404, '2024-05-01', 0, 0, 0)")
+    warehouse.rollback()
+
+
+def test_initial_load_takes_the_ordinary_path_while_another_session_reads(
+    warehouse, pg_url, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(load, "BULK_LOAD_MIN_ROWS", 2)
+    reader = psycopg2.connect(pg_url)
+    try:
+        with reader.cursor() as cur:
+            cur.execute("SELECT count(*) FROM github.repositories")  # holds its lock until the reader ends
+
+        with caplog.at_level(logging.INFO, logger="github_etl.load"):
+            result = _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
+
+        assert result.inserted == 2
+        assert "Empty warehouse" not in caplog.text
+    finally:
+        reader.close()
+
+
+def test_failed_initial_bulk_load_restores_what_it_dropped(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setattr(load, "BULK_LOAD_MIN_ROWS", 2)
+    before = _structures(warehouse)
+
+    with pytest.raises(psycopg2.errors.NotNullViolation):
+        _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2, node_id=None))])
+
+    assert _structures(warehouse) == before
+    assert _warehouse_state(warehouse) == {"repositories": [], "repository_snapshots": [], "load_runs": []}
+
+
+# -- atomicity --------------------------------------------------------------------------------------
+
+
+def test_malformed_line_in_a_later_file_leaves_the_warehouse_untouched(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    before = _warehouse_state(warehouse)
+    good = _row_file(tmp_path, _repo(1, stargazers_count=500), _repo(3))
+    malformed = tmp_path / "malformed.tsv"
+    malformed.write_text(_copy_lines(_repo(4)) + "5\tonly two columns\n", encoding="utf-8")
+
+    with pytest.raises(psycopg2.DataError):
+        _load(warehouse, [good, malformed], when=DAY_2)
+
+    assert _warehouse_state(warehouse) == before
+    result = _load(warehouse, [good, _row_file(tmp_path, _repo(4))], when=DAY_2)
+    assert result == LoadResult(inserted=2, updated=1, unchanged=0, snapshots=3, total=3)
+
+
+class _TerminatingStream(io.BytesIO):
+    """Hands COPY its first chunk, then has the server terminate the loading session before the next."""
+
+    def __init__(self, data: bytes, *, victim_pid: int, admin_url: str) -> None:
+        super().__init__(data)
+        self._victim_pid = victim_pid
+        self._admin_url = admin_url
+        self.reads = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        if self.reads == 2:
+            admin = psycopg2.connect(self._admin_url)
+            try:
+                with admin.cursor() as cur:
+                    # The timeout makes the call wait until the session is really gone (PostgreSQL 14+).
+                    cur.execute("SELECT pg_terminate_backend(%s, 10000)", (self._victim_pid,))
+                    assert cur.fetchone() == (True,)
+            finally:
+                admin.close()
+        return super().read(size)
+
+
+def test_session_terminated_during_copy_leaves_the_warehouse_untouched_and_a_retry_completes(
+    warehouse, pg_url, tmp_path, monkeypatch
+):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
+    before = _warehouse_state(warehouse)
+    monkeypatch.setattr(load, "COPY_CHUNK_BYTES", 256)
+    rows = [_repo(i, stargazers_count=1000 + i) for i in range(1, 21)]
+    doomed = _TerminatingStream(
+        _copy_lines(*rows).encode(), victim_pid=warehouse.connection.get_backend_pid(), admin_url=pg_url
+    )
+
+    with pytest.raises(psycopg2.OperationalError):
+        _load(warehouse, [_row_file(tmp_path, _repo(21)), doomed], when=DAY_2)
+
+    assert doomed.reads >= 2, "the session must die in the middle of the COPY"
+    assert _warehouse_state(warehouse) == before
+    result = _load(warehouse, [io.BytesIO(_copy_lines(*rows).encode())], when=DAY_2)
+    assert result == LoadResult(inserted=19, updated=1, unchanged=0, snapshots=20, total=20)
+
+
+# -- quality checks ---------------------------------------------------------------------------------
+
+
+def test_quality_checks_pass_on_good_data(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], run_id="run-1")
+
+    assert load_quality_checks(warehouse, "run-1") == []
+
+
+@pytest.mark.parametrize(
+    ("bad_rows", "check"),
+    [
+        pytest.param([_repo(7, stargazers_count=-1), _repo(8, size=-5)], "counts_not_negative", id="negative"),
+        pytest.param(
+            [_repo(7, created_at=datetime(2001, 1, 1, tzinfo=UTC)), _repo(8, created_at=None)],
+            "created_at_in_range",
+            id="too-old-or-missing",
+        ),
+        pytest.param(
+            [_repo(7, created_at=datetime.now(UTC) + timedelta(days=3)), _repo(8, created_at=FAR_FUTURE)],
+            "created_at_in_range",
+            id="in-the-future",
+        ),
+    ],
+)
+def test_quality_checks_name_the_check_and_the_offending_ids(warehouse, tmp_path, bad_rows, check):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), *bad_rows)], run_id="run-1")
+
+    failures = load_quality_checks(warehouse, "run-1")
+
+    assert [(f.check, f.ids) for f in failures] == [(check, (7, 8))]
+    assert "2 rows fail" in failures[0].message
+
+
+def test_offending_ids_are_capped(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, *(_repo(i, forks_count=-1) for i in range(1, 31)))], run_id="run-1")
+
+    (failure,) = load_quality_checks(warehouse, "run-1")
+
+    assert failure.ids == tuple(range(1, 21))
+    assert "30 rows fail" in failure.message
+
+
+def test_loaded_count_check_spots_a_missing_row(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], run_id="run-1")
+    with warehouse.cursor() as cur:
+        cur.execute("DELETE FROM github.repositories WHERE id = 2")
+    warehouse.commit()
+
+    failures = load_quality_checks(warehouse, "run-1")
+
+    assert [f.check for f in failures] == ["loaded_count"]
+    assert "seen at the logical date: 2, rows staged: 3" in failures[0].message
+
+
+def test_ids_check_spots_duplicates_once_the_primary_key_is_gone(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], run_id="run-1")
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repositories DROP CONSTRAINT repositories_pkey CASCADE")
+        cur.execute("INSERT INTO github.repositories SELECT * FROM github.repositories WHERE id = 2")
+    warehouse.commit()
+
+    failures = load_quality_checks(warehouse, "run-1")
+
+    expected = CheckFailure("ids_unique_not_null", "expected repository ids are unique and not null; 1 rows fail", (2,))
+    assert expected in failures
+
+
+def test_quality_checks_of_an_unknown_run_fail(warehouse):
+    assert [f.check for f in load_quality_checks(warehouse, "never-ran")] == ["run_recorded"]

@@ -1,0 +1,268 @@
+"""DatabaseConnection, the schema helpers and the embedded server, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+import psycopg2
+import psycopg2.errors
+import pytest
+
+from github_etl.errors import WarehouseError, WarehouseUnavailableError
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, count_repositories, load_sql
+from tests.fixtures.postgres import with_database
+
+PASSWORD = "Hunter2-TopSecret"
+
+
+def _scalar(url: str, statement: str) -> object:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _closed_port() -> int:
+    """A port nothing listens on: bound once to learn a free number, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _insert_repository(db: DatabaseConnection, repo_id: int, *, table: str = "github.repositories") -> None:
+    with db.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (id, node_id, full_name, name, owner_login, first_seen_at, last_seen_at)"
+            " VALUES (%s, 'R', 'o/r', 'r', 'o', now(), now())",
+            (repo_id,),
+        )
+
+
+# -- DatabaseConnection -----------------------------------------------------------------------------
+
+
+def test_context_manager_commits_on_success_and_closes(pg_url):
+    with DatabaseConnection(pg_url) as db, db.cursor() as cur:
+        cur.execute("CREATE TABLE kept (n int)")
+        cur.execute("INSERT INTO kept VALUES (1)")
+        raw = db.connection
+
+    assert raw.closed
+    assert _scalar(pg_url, "SELECT count(*) FROM kept") == 1
+
+
+def test_context_manager_rolls_back_on_error_and_closes(pg_url):
+    db = DatabaseConnection(pg_url)
+
+    def work_then_fail() -> None:
+        with db, db.cursor() as cur:
+            cur.execute("CREATE TABLE discarded (n int)")
+            raise RuntimeError("boom")
+
+    raw = db.connection
+    with pytest.raises(RuntimeError, match="boom"):
+        work_then_fail()
+
+    assert raw.closed
+    assert _scalar(pg_url, "SELECT to_regclass('discarded') IS NULL") is True
+
+
+def test_query_errors_propagate_without_retry_and_the_connection_stays_usable(pg_url):
+    db = DatabaseConnection(pg_url)
+    try:
+        backend = db.connection.get_backend_pid()
+        with pytest.raises(psycopg2.errors.UndefinedTable), db.cursor() as cur:
+            cur.execute("SELECT * FROM no_such_table")
+        db.rollback()
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            assert cur.fetchone()[0] == backend, "a query error must not reconnect"
+    finally:
+        db.close()
+
+
+def test_a_broken_connection_is_replaced_on_next_use(pg_url):
+    db = DatabaseConnection(pg_url)
+    try:
+        victim = db.connection.get_backend_pid()
+        assert _scalar(pg_url, f"SELECT pg_terminate_backend({victim}, 10000)") is True
+        with pytest.raises(psycopg2.OperationalError), db.cursor() as cur:
+            cur.execute("SELECT 1")
+        db.rollback()  # the server already discarded the transaction; this must not raise
+
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            assert cur.fetchone()[0] != victim
+    finally:
+        db.close()
+
+
+def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(caplog):
+    port = _closed_port()
+    db = DatabaseConnection(
+        f"postgresql://etl:{PASSWORD}@127.0.0.1:{port}/analytics", connect_retries=2, retry_delay=0.001
+    )
+
+    with caplog.at_level(logging.WARNING), pytest.raises(WarehouseUnavailableError) as raised:
+        db.connect()
+
+    message = str(raised.value)
+    assert f"127.0.0.1:{port}/analytics" in message
+    assert "after 3 attempts" in message
+    assert "refused" in message.lower(), "the underlying reason is part of the message"
+    assert isinstance(raised.value.__cause__, psycopg2.OperationalError)
+    assert len([r for r in caplog.records if "retrying" in r.getMessage()]) == 2
+    assert PASSWORD not in message
+    assert PASSWORD not in str(raised.value.__cause__)
+    assert PASSWORD not in caplog.text
+    assert PASSWORD not in repr(db)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"host=127.0.0.1 password={PASSWORD} dangling",
+        f"postgresql://etl:{PASSWORD}@127.0.0.1:5432/db?no_such_option=1",
+        f"host=127.0.0.1 password='{PASSWORD}",
+    ],
+)
+def test_malformed_connection_string_is_reported_without_the_password(dsn):
+    with pytest.raises(WarehouseError) as raised:
+        DatabaseConnection(dsn).connect()
+
+    assert PASSWORD not in str(raised.value)
+    assert raised.value.__cause__ is None or PASSWORD not in str(raised.value.__cause__)
+
+
+def test_connection_comes_from_the_airflow_connection_when_no_dsn_is_given(pg_url, monkeypatch):
+    database = pg_url.rsplit("/", 1)[1]
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_UNDER_TEST", pg_url + "?sslmode=disable&sqlalchemy_scheme=x")
+
+    with DatabaseConnection(conn_id="warehouse_under_test") as db, db.cursor() as cur:
+        cur.execute("SELECT current_database(), current_setting('application_name')")
+        assert cur.fetchone() == (database, "github_etl")
+
+
+# -- schema helpers ---------------------------------------------------------------------------------
+
+
+def test_count_repositories_counts_rows(warehouse):
+    assert count_repositories(warehouse) == 0
+    for repo_id in (1, 2, 3):
+        _insert_repository(warehouse, repo_id)
+    warehouse.commit()
+
+    assert count_repositories(warehouse) == 3
+
+
+def test_count_repositories_quotes_schema_and_table_names(warehouse):
+    with warehouse.cursor() as cur:
+        cur.execute('CREATE SCHEMA "Odd Schema"')
+        cur.execute('CREATE TABLE "Odd Schema"."repos; DROP TABLE x" (LIKE github.repositories INCLUDING DEFAULTS)')
+    _insert_repository(warehouse, 1, table='"Odd Schema"."repos; DROP TABLE x"')
+    warehouse.commit()
+
+    assert count_repositories(warehouse, schema="Odd Schema", table="repos; DROP TABLE x") == 1
+
+
+def test_count_repositories_uses_the_airflow_connection_by_default(warehouse, pg_url, monkeypatch):
+    _insert_repository(warehouse, 42)
+    warehouse.commit()
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
+
+    assert count_repositories() == 1
+
+
+def test_apply_schema_is_idempotent(warehouse):
+    _insert_repository(warehouse, 1)
+    warehouse.commit()
+
+    apply_schema(warehouse)
+    apply_schema(warehouse)
+
+    assert count_repositories(warehouse) == 1
+
+
+def test_apply_schema_from_two_sessions_at_once(pg_url):
+    ready = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def apply() -> None:
+        db = DatabaseConnection(pg_url)
+        try:
+            db.connect()
+            ready.wait(timeout=30)
+            apply_schema(db)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            db.close()
+
+    workers = [threading.Thread(target=apply) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert errors == []
+    assert _scalar(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'github'") == 4
+
+
+def test_missing_sql_file_names_the_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("GITHUB_ETL_SQL_DIR", str(tmp_path))
+    load_sql.cache_clear()
+    try:
+        with pytest.raises(WarehouseError, match="GITHUB_ETL_SQL_DIR"):
+            load_sql("schema.sql")
+    finally:
+        load_sql.cache_clear()
+
+
+def test_with_database_swaps_only_the_database():
+    assert (
+        with_database("postgresql://u@127.0.0.1:5/postgres?sslmode=disable", "t1")
+        == "postgresql://u@127.0.0.1:5/t1?sslmode=disable"
+    )
+
+
+# -- embedded server --------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_embedded_server_starts_once_serves_and_stops(capsys):
+    from tools.embedded_postgres import EmbeddedPostgres, main
+
+    parent = Path(tempfile.mkdtemp(prefix="github-etl-embedded-"))
+    data_dir = parent / "pgdata"
+    server = EmbeddedPostgres(data_dir)
+    try:
+        url = server.start()
+        assert url.startswith("postgresql://postgres@127.0.0.1:")
+        assert server.start() == url, "starting a running server only returns its URL"
+
+        with DatabaseConnection(url, connect_retries=0) as db:
+            apply_schema(db)
+            _insert_repository(db, 7)
+
+        assert main(["url", "--data-dir", str(data_dir)]) == 0
+        assert capsys.readouterr().out.strip() == url
+
+        assert server.stop() is True
+        assert server.is_running() is False
+        assert server.stop() is False, "stopping a stopped server is a no-op"
+        assert main(["url", "--data-dir", str(data_dir)]) == 1
+
+        assert main(["start", "--data-dir", str(data_dir)]) == 0
+        assert capsys.readouterr().out.strip() == url, "the port is kept across restarts"
+        assert _scalar(url, "SELECT count(*) FROM github.repositories") == 1, "data survives a restart"
+    finally:
+        server.stop()
+        shutil.rmtree(parent, ignore_errors=True)
