@@ -55,16 +55,19 @@ def github_repositories() -> None:
     def prepare() -> dict[str, Any]:
         from dataclasses import asdict
 
+        from github_etl.errors import fail_fast_on_final_errors
         from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
         from github_etl.params import validate
 
-        params = validate(dict(get_current_context()["params"]))
+        with fail_fast_on_final_errors():
+            params = validate(dict(get_current_context()["params"]))
         with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:
             apply_schema(db)
         return asdict(params)
 
     @task(pool=GITHUB_API_POOL)
     def plan(run_params: dict[str, Any]) -> list[dict[str, Any]]:
+        from github_etl.errors import fail_fast_on_final_errors
         from github_etl.extract.plan import plan_run
         from github_etl.hooks.github import GitHubHook
         from github_etl.hooks.warehouse import DatabaseConnection
@@ -74,13 +77,14 @@ def github_repositories() -> None:
 
         context = get_current_context()
         staging = RunStaging(context["dag"].dag_id, context["run_id"])
-        planned = plan_run(
-            GitHubHook(GITHUB_CONN_ID).get_conn(),
-            staging,
-            validate(run_params),
-            logical_date=logical_date_of(context),
-            warehouse=lambda: DatabaseConnection(conn_id=WAREHOUSE_CONN_ID),
-        )
+        with fail_fast_on_final_errors():
+            planned = plan_run(
+                GitHubHook(GITHUB_CONN_ID).get_conn(),
+                staging,
+                validate(run_params),
+                logical_date=logical_date_of(context),
+                warehouse=lambda: DatabaseConnection(conn_id=WAREHOUSE_CONN_ID),
+            )
         return planned["shards"]
 
     @task

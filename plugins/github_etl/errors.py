@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 
@@ -56,3 +58,18 @@ class WarehouseUnavailableError(WarehouseError):
 
 class DataQualityError(WarehouseError):
     """A data-quality check failed after a load."""
+
+
+# Errors that another try cannot fix: the task fails at once instead of burning its retries.
+FINAL_ERRORS = (BadCredentialsError, ForbiddenError, ConfigurationError)
+
+
+@contextmanager
+def fail_fast_on_final_errors() -> Iterator[None]:
+    """Turn a final error into Airflow's "fail without retrying", keeping the message and the cause."""
+    try:
+        yield
+    except FINAL_ERRORS as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(exc)) from exc

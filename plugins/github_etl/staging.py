@@ -78,7 +78,8 @@ class RunStaging:
 
     def write_json(self, obj: Any, *parts: str) -> str:
         with self.writer(*parts) as handle:
-            json.dump(obj, handle, ensure_ascii=False, separators=(",", ":"))
+            # ASCII escapes keep what GitHub sent byte-exact, lone surrogates included (not valid UTF-8).
+            json.dump(obj, handle, ensure_ascii=True, separators=(",", ":"))
         return self.uri(*parts)
 
     def read_json(self, *parts: str) -> Any:
@@ -87,7 +88,7 @@ class RunStaging:
     def write_jsonl(self, records: Iterable[Any], *parts: str) -> str:
         with self.writer(*parts) as handle:
             for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                handle.write(json.dumps(record, ensure_ascii=True, separators=(",", ":")))
                 handle.write("\n")
         return self.uri(*parts)
 

@@ -529,9 +529,12 @@ def _bounded(value: Any, depth: int = 0) -> Any:
     return _bounded(repr(value), depth)
 
 
-def _quarantine_line(record: Any, rejection: RejectedRecord) -> str:
-    """Render one rejected record as a JSON line; ASCII-only so lone surrogates survive as escapes."""
-    raw_id = record.get("id") if _is_object(record) else None
+def _quarantine_line(record: Any, rejection: RejectedRecord, id_field: str = "id") -> str:
+    """Render one rejected record as a JSON line; ASCII-only so lone surrogates survive as escapes.
+
+    :param id_field: where the numeric id is: ``id`` in REST objects, ``databaseId`` in GraphQL nodes.
+    """
+    raw_id = record.get(id_field) if _is_object(record) else None
     entry = {
         "id": raw_id if type(raw_id) is int and raw_id.bit_length() <= _MAX_QUOTED_INT_BITS else None,
         "reason": rejection.reason,
@@ -578,7 +581,7 @@ def transform_records(
             row = repository_row(rest_from_graphql(record) if graphql else record)
         except RejectedRecord as rejection:
             reasons[rejection.reason] = reasons.get(rejection.reason, 0) + 1
-            rejected_out.write(_quarantine_line(record, rejection))
+            rejected_out.write(_quarantine_line(record, rejection, "databaseId" if graphql else "id"))
             continue
         repo_id = row[0]
         if repo_id in ids:

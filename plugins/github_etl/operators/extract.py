@@ -41,7 +41,7 @@ class GitHubExtractShardOperator(BaseOperator):
         self.staging_root = staging_root
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from github_etl.errors import RateLimitWaitTooLong
+        from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
         from github_etl.extract.plan import run_shard
         from github_etl.hooks.github import GitHubHook
         from github_etl.staging import RunStaging
@@ -49,7 +49,8 @@ class GitHubExtractShardOperator(BaseOperator):
         staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
         hook = GitHubHook(self.github_conn_id)
         try:
-            return run_shard(hook.get_conn(), staging, self.shard)
+            with fail_fast_on_final_errors():
+                return run_shard(hook.get_conn(), staging, self.shard)
         except RateLimitWaitTooLong as wait:
             from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
