@@ -41,7 +41,7 @@ airflow: $(STAMP)
 	$(PY) -m tools.dev airflow
 
 bench: $(STAMP)
-	$(PY) -m bench
+	PYTHONPATH=plugins:. $(PY) -m bench
 
 warehouse-stop: $(STAMP)
 	$(PY) -m tools.embedded_postgres stop

@@ -1,0 +1,88 @@
+"""Wall time of whole DAG runs (``dag.test``) against a zero-latency fake GitHub.
+
+Airflow's fixed cost (parsing, scheduling, starting each task) is measured by a tiny run in the same
+invocation and subtracted, so the figure says how fast the pipeline itself moves repositories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TARGET_REPOS_PER_SECOND = 1000
+
+
+def _prepare_airflow_home() -> None:
+    home = Path(tempfile.mkdtemp(prefix="github-etl-bench-airflow-"))
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        }
+    )
+
+
+def _database(server_url: str) -> str:
+    import psycopg2
+
+    name = f"github_etl_bench_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(server_url)
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def run(sizes: tuple[int, ...] = (100, 10_000)) -> dict[int, float]:
+    _prepare_airflow_home()
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.db import resetdb
+
+    from tests.fake_github import FakeGitHub
+
+    resetdb(skip_init=False)
+    server = os.environ.get("GITHUB_ETL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["github_repositories"]
+    timings: dict[int, float] = {}
+    with FakeGitHub(repo_count=max(sizes) * 3, seed=5) as fake:
+        for index, size in enumerate(sizes):
+            os.environ["AIRFLOW_CONN_GITHUB_DEFAULT"] = json.dumps(
+                {"conn_type": "http", "host": fake.base_url, "password": "ghp_bench_token_000000"}
+            )
+            os.environ["AIRFLOW_CONN_POSTGRES_DEFAULT"] = _database(server)
+            os.environ["GITHUB_ETL_STAGING_URL"] = Path(tempfile.mkdtemp(prefix="github-etl-bench-")).as_uri()
+            started = time.monotonic()
+            result = dag.test(
+                logical_date=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=index),
+                run_conf={"sample_size": size, "shards": 4},
+            )
+            timings[size] = time.monotonic() - started
+            if result.state != "success":
+                raise RuntimeError(f"the DAG run of {size} repositories ended {result.state}")
+    return timings
+
+
+def main() -> None:
+    timings = run()
+    small, large = sorted(timings)
+    fixed = timings[small]
+    pipeline = max(1e-9, timings[large] - fixed)
+    rate = (large - small) / pipeline
+    print(f"DAG run of {small:>6} repositories: {timings[small]:6.1f} s  (Airflow's fixed start-up and scheduling)")
+    print(f"DAG run of {large:>6} repositories: {timings[large]:6.1f} s")
+    verdict = "meets" if rate >= TARGET_REPOS_PER_SECOND else "misses"
+    print(f"pipeline throughput (difference): {rate:,.0f} repositories/s (target >= {TARGET_REPOS_PER_SECOND}) {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""API requests per 1,000 fully enriched repositories, per mode, against the project's fake GitHub.
+
+The fake is deterministic, so these counts do not depend on the machine. Discovery (finding the end of
+the id space) and slicing probes (cutting a search into slices of at most 1,000) are reported apart
+from the per-repository cost, as they are paid once per run. The per-repository REST baseline is
+measured in the same invocation.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from github_etl.extract.enrich import enrich_rest
+from github_etl.extract.plan import plan_run, run_shard
+from github_etl.github.client import GitHubClient
+from github_etl.params import validate
+from github_etl.staging import RunStaging, read_json_uri
+from tests.fake_github import FakeGitHub
+
+TOKEN = "ghp_benchmark_token_0000000000"
+LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+TARGETS = {"sample": 22, "search": 11, "owners": 11, "refresh": 11}
+
+
+def _harvest(fake: FakeGitHub, params: dict[str, Any], root: str) -> tuple[int, int, int]:
+    """Run plan + every shard; returns (planning requests, extraction requests, repositories)."""
+    client = GitHubClient(fake.base_url, [TOKEN])
+    staging = RunStaging("bench", f"run-{time.monotonic_ns()}", root=root)
+    plan = plan_run(client, staging, validate(params), logical_date=LOGICAL_DATE)
+    planning = client.api_requests
+    repositories = 0
+    for shard in plan["shards"]:
+        summary = run_shard(client, staging, shard)
+        repositories += summary["enriched"]
+        read_json_uri(summary["done_uri"])
+    return planning, client.api_requests - planning, repositories
+
+
+def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) -> tuple[int, int]:
+    """Refresh re-enriches known repositories: its planning reads the warehouse, not GitHub."""
+    from github_etl.extract.refresh import extract_refresh_shard
+    from github_etl.extract.shards import ShardRecorder
+
+    client = GitHubClient(fake.base_url, [TOKEN])
+    staging = RunStaging("bench", f"refresh-{time.monotonic_ns()}", root=root)
+    uri = staging.write_jsonl(ids, "plan", "refresh-000.jsonl")
+    shard = {"key": "refresh-000", "mode": "refresh", "ids_uri": uri}
+    recorder = ShardRecorder(staging, shard, client)
+    extract_refresh_shard(client, recorder, shard)
+    return client.api_requests, recorder.counts["enriched"]
+
+
+def run(repositories: int = 5000) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, FakeGitHub(
+        repo_count=20_000, seed=1, owners={"apache": repositories}, search_rate_limit=10_000
+    ) as fake:
+        root = f"file://{tmp}"
+        planning, extraction, loaded = _harvest(fake, {"sample_size": repositories, "shards": 1}, root)
+        results["sample"] = (planning, extraction, loaded)
+        # Everything created in a date range holding `repositories` matches.
+        planning, extraction, loaded = _harvest(
+            fake, {"mode": "search", "query": "created:2008-01-01..2026-11-01 fork:true", "shards": 1}, root
+        )
+        results["search"] = (planning, extraction, loaded)
+        planning, extraction, loaded = _harvest(fake, {"mode": "owners", "owners": ["apache"], "shards": 1}, root)
+        results["owners"] = (planning, extraction, loaded)
+        known = [{"id": i, "node_id": fake.repository(i)["node_id"]} for i in list(fake.ids)[:repositories]]
+        extraction, loaded = _refresh_requests(fake, known, root)
+        results["refresh"] = (0, extraction, loaded)
+        client = GitHubClient(fake.base_url, [TOKEN])
+        sample_of_thousand = [{"id": i} for i in list(fake.ids)[:1000]]
+        before = client.api_requests
+        enrich_rest(client, sample_of_thousand)
+        listing = -(-1000 // 100)
+        results["rest_baseline_per_1000"] = client.api_requests - before + listing
+    return results
+
+
+def report(results: dict[str, Any]) -> list[str]:
+    lines = ["API requests per 1,000 fully enriched repositories (fake GitHub, with a token)"]
+    lines.append(f"{'mode':<9}{'repos':>7}{'per 1,000':>11}{'target':>8}{'once per run':>14}  verdict")
+    for mode in ("sample", "search", "owners", "refresh"):
+        planning, extraction, loaded = results[mode]
+        per_thousand = extraction * 1000 / max(1, loaded)
+        verdict = "meets" if per_thousand <= TARGETS[mode] else "misses"
+        label = {"sample": "discovery", "search": "probes"}.get(mode, "")
+        lines.append(
+            f"{mode:<9}{loaded:>7}{per_thousand:>11.1f}{TARGETS[mode]:>8}{planning:>8} {label:<6}  {verdict}"
+        )
+    baseline = results["rest_baseline_per_1000"]
+    sample_cost = results["sample"][1] * 1000 / max(1, results["sample"][2])
+    lines.append(
+        f"REST baseline (listing + one GET per repository): {baseline} per 1,000 "
+        f"-> sample costs {baseline / sample_cost:.0f}x fewer requests"
+    )
+    return lines
+
+
+if __name__ == "__main__":
+    for line in report(run()):
+        print(line)
