@@ -89,3 +89,12 @@ def test_no_heavy_imports_or_io_at_parse_time(dag_file: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             top_level_imports.add(node.module)
     assert not top_level_imports & HEAVY_MODULES, top_level_imports & HEAVY_MODULES
+
+
+def test_consumer_is_scheduled_on_the_loaded_asset(dagbag) -> None:
+    from github_etl.assets import REPOSITORIES_ASSET
+
+    producer = dagbag.dags["github_repositories"]
+    consumer = dagbag.dags["github_repositories_consumer"]
+    assert REPOSITORIES_ASSET in producer.get_task("load").outlets
+    assert consumer.schedule == [REPOSITORIES_ASSET]

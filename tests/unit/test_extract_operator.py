@@ -1,0 +1,58 @@
+"""The extraction operator defers on long rate-limit waits instead of holding a worker slot, then resumes."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from github_etl.operators.extract import GitHubExtractShardOperator
+from github_etl.staging import RunStaging
+from tests.fake_github import FakeGitHub
+
+SHARD = {
+    "key": "sample-000",
+    "mode": "sample",
+    "id_low": 0,
+    "id_high": 1_100_000_000,
+    "quota": 20,
+    "seed": "x",
+    "per_page_take": 100,
+}
+
+
+@pytest.fixture
+def operator(tmp_path, monkeypatch, fake_github: FakeGitHub) -> GitHubExtractShardOperator:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_DEFAULT",
+        json.dumps({"conn_type": "http", "host": fake_github.base_url, "password": "ghp_operator_token_123"}),
+    )
+    monkeypatch.setenv("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", "1")
+    with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+        return GitHubExtractShardOperator(task_id="extract", shard=SHARD, staging_root=tmp_path.as_uri())
+
+
+def test_a_long_wait_defers_until_the_reset_and_resumes(operator, fake_github: FakeGitHub, tmp_path) -> None:
+    fake_github.faults.exhaust("graphql", 600)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"run_id": "r1"})
+    moment = deferred.value.trigger.moment
+    assert 590 < moment.timestamp() - time.time() < 610
+    assert deferred.value.method_name == "execute_complete"
+    # The listing already done is a checkpoint: resuming after the reset does not fetch it again.
+    fake_github.faults.clear()
+    fake_github.reset_log()
+    summary = operator.execute_complete({"run_id": "r1"}, event=None)
+    assert summary["enriched"] == 20
+    assert fake_github.count(path_prefix="/repositories") == 0
+    assert RunStaging("github_repositories", "r1", root=tmp_path.as_uri()).exists("raw", "sample-000", "done.json")
+
+
+def test_bad_credentials_fail_without_retries(operator, fake_github: FakeGitHub) -> None:
+    fake_github.faults.bad_credentials = True
+    with pytest.raises(AirflowFailException, match="rejected the token of connection 'github_default'"):
+        operator.execute({"run_id": "r2"})
