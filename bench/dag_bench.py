@@ -81,7 +81,9 @@ def main() -> None:
     print(f"DAG run of {small:>6} repositories: {timings[small]:6.1f} s  (Airflow's fixed start-up and scheduling)")
     print(f"DAG run of {large:>6} repositories: {timings[large]:6.1f} s")
     verdict = "meets" if rate >= TARGET_REPOS_PER_SECOND else "misses"
-    print(f"pipeline throughput (difference): {rate:,.0f} repositories/s (target >= {TARGET_REPOS_PER_SECOND}) {verdict}")
+    print(
+        f"pipeline throughput (difference): {rate:,.0f} repositories/s (target >= {TARGET_REPOS_PER_SECOND}) {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -55,9 +55,10 @@ def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) ->
 
 def run(repositories: int = 5000) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp, FakeGitHub(
-        repo_count=20_000, seed=1, owners={"apache": repositories}, search_rate_limit=10_000
-    ) as fake:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeGitHub(repo_count=20_000, seed=1, owners={"apache": repositories}, search_rate_limit=10_000) as fake,
+    ):
         root = f"file://{tmp}"
         planning, extraction, loaded = _harvest(fake, {"sample_size": repositories, "shards": 1}, root)
         results["sample"] = (planning, extraction, loaded)
@@ -88,9 +89,7 @@ def report(results: dict[str, Any]) -> list[str]:
         per_thousand = extraction * 1000 / max(1, loaded)
         verdict = "meets" if per_thousand <= TARGETS[mode] else "misses"
         label = {"sample": "discovery", "search": "probes"}.get(mode, "")
-        lines.append(
-            f"{mode:<9}{loaded:>7}{per_thousand:>11.1f}{TARGETS[mode]:>8}{planning:>8} {label:<6}  {verdict}"
-        )
+        lines.append(f"{mode:<9}{loaded:>7}{per_thousand:>11.1f}{TARGETS[mode]:>8}{planning:>8} {label:<6}  {verdict}")
     baseline = results["rest_baseline_per_1000"]
     sample_cost = results["sample"][1] * 1000 / max(1, results["sample"][2])
     lines.append(

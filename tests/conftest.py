@@ -31,8 +31,14 @@ os.environ.update(
         "GITHUB_ETL_CONNECT_TIMEOUT": "2",
     }
 )
-for _inherited in ("AIRFLOW_CONN_GITHUB_DEFAULT", "AIRFLOW_CONN_POSTGRES_DEFAULT", "AIRFLOW_CONN_AWS_DEFAULT",
-                   "GITHUB_ETL_STAGING_URL", "GITHUB_API_URL", "GITHUB_TOKEN"):
+for _inherited in (
+    "AIRFLOW_CONN_GITHUB_DEFAULT",
+    "AIRFLOW_CONN_POSTGRES_DEFAULT",
+    "AIRFLOW_CONN_AWS_DEFAULT",
+    "GITHUB_ETL_STAGING_URL",
+    "GITHUB_API_URL",
+    "GITHUB_TOKEN",
+):
     os.environ.pop(_inherited, None)
 
 pytest_plugins = [

@@ -126,7 +126,8 @@ def trigger_form_params() -> dict[str, Any]:
             minimum=1,
             maximum=100,
             title="Repositories taken per listing page",
-            description="mode sample: 100 is cheapest in quota; 1 is the most random (one listing call per repository).",
+            description="mode sample: 100 is cheapest in quota; "
+            "1 is the most random (one listing call per repository).",
         ),
         "query": Param(
             "",

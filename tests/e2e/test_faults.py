@@ -150,16 +150,28 @@ def test_bad_credentials_fail_fast_with_one_request(fake_github_factory, pipelin
         assert cursor.fetchone() == (0,)
 
 
-@pytest.mark.parametrize(
-    "conf",
-    [{"mode": "nonsense"}, {"mode": "search", "query": ""}, {"sample_size": -3}, {"mode": "owners", "owners": []}],
-)
-def test_invalid_params_are_refused_before_any_api_call(fake_github, pipeline_env, run_dag, conf) -> None:
+@pytest.mark.parametrize("conf", [{"mode": "nonsense"}, {"sample_size": -3}, {"per_page_take": 500}])
+def test_params_outside_the_trigger_form_schema_are_refused_before_the_run(
+    fake_github, pipeline_env, run_dag, conf
+) -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
     pipeline_env(fake_github.base_url)
-    try:
-        result = run_dag(conf, LOGICAL_DATE)
-    except Exception as exc:  # the trigger form's schema refuses the run before it starts
-        assert "mode" in str(exc) or "sample_size" in str(exc) or "query" in str(exc) or "owners" in str(exc)
-    else:
-        assert result.state == "failed"
+    with pytest.raises(ParamValidationError):
+        run_dag(conf, LOGICAL_DATE)
+    assert fake_github.requests == []
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [({"mode": "search", "query": "  "}, "needs a non-empty 'query'"), ({"mode": "owners"}, "needs 'owners'")],
+)
+def test_params_that_do_not_fit_their_mode_fail_the_first_task(
+    fake_github, pipeline_env, run_dag, conf, message
+) -> None:
+    pipeline_env(fake_github.base_url)
+    result = run_dag(conf, LOGICAL_DATE)
+    assert result.state == "failed"
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in result.get_task_instances()}
+    assert states["prepare"] == ("failed", 1)
     assert fake_github.requests == []

@@ -94,9 +94,14 @@ def test_refresh_records_a_new_snapshot_and_marks_deleted_repositories(
             "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = %s ORDER BY snapshot_date",
             (grown,),
         )
-        assert [r[0] for r in cursor.fetchall()] == [before[grown]["stargazers_count"], after[grown]["stargazers_count"]]
+        assert [r[0] for r in cursor.fetchall()] == [
+            before[grown]["stargazers_count"],
+            after[grown]["stargazers_count"],
+        ]
     # A stale_days filter that excludes everything refreshes nothing, and says so in the audit.
     assert run_dag({"mode": "refresh", "stale_days": 5}, later + timedelta(days=1)).state == "success"
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT mode, enriched, inserted, updated FROM github.load_runs ORDER BY logical_date DESC LIMIT 1")
+        cursor.execute(
+            "SELECT mode, enriched, inserted, updated FROM github.load_runs ORDER BY logical_date DESC LIMIT 1"
+        )
         assert cursor.fetchone() == ("refresh", 0, 0, 0)

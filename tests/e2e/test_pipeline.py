@@ -84,7 +84,9 @@ def test_sample_run_loads_exactly_sample_size_and_rerun_changes_nothing(
     assert _warehouse(pg_url) == rows
     assert _rows(pg_url, "SELECT id, xmin::text FROM github.repositories ORDER BY id") == xmins
     assert len(_rows(pg_url, "SELECT 1 FROM github.repository_snapshots")) == 25
-    latest = _rows(pg_url, "SELECT inserted, updated, unchanged FROM github.load_runs ORDER BY finished_at DESC LIMIT 1")
+    latest = _rows(
+        pg_url, "SELECT inserted, updated, unchanged FROM github.load_runs ORDER BY finished_at DESC LIMIT 1"
+    )
     assert latest == [(0, 0, 25)]
 
 
@@ -103,7 +105,9 @@ def test_sample_run_without_token_enriches_over_rest(
     assert fake_github.count(path_prefix="/repositories/") >= 10
 
 
-def test_sample_run_stages_on_s3(fake_github: FakeGitHub, pipeline_env, run_dag, pg_url: str, s3_staging_url: str) -> None:
+def test_sample_run_stages_on_s3(
+    fake_github: FakeGitHub, pipeline_env, run_dag, pg_url: str, s3_staging_url: str
+) -> None:
     pipeline_env(fake_github.base_url, staging_url=s3_staging_url)
     result = run_dag({"mode": "sample", "sample_size": 12, "shards": 3}, LOGICAL_DATE)
     assert result.state == "success"

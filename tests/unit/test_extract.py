@@ -72,7 +72,10 @@ def test_graphql_and_rest_enrich_the_same_repositories(fake_github_factory) -> N
 
     fake = fake_github_factory(repo_count=1000, seed=4, vanished_ratio=0.05)
     client = _client(fake)
-    listed = client.get("/repositories", {"since": fake.ids[100]}).data + client.get("/repositories", {"since": fake.ids[700]}).data
+    listed = (
+        client.get("/repositories", {"since": fake.ids[100]}).data
+        + client.get("/repositories", {"since": fake.ids[700]}).data
+    )
     graphql = enrich_graphql(client, listed)
     rest = enrich_rest(client, listed)
     assert sorted(_ids(graphql.items)) == sorted(_ids(rest.items))
@@ -86,7 +89,9 @@ def test_a_retried_shard_only_fetches_what_was_missing(fake_github_factory, tmp_
     fake = fake_github_factory(repo_count=2000, seed=9)
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
     client = _client(fake)
-    plan = plan_run(client, staging, validate({"sample_size": 300, "shards": 1, "per_page_take": 50}), logical_date=LOGICAL_DATE)
+    plan = plan_run(
+        client, staging, validate({"sample_size": 300, "shards": 1, "per_page_take": 50}), logical_date=LOGICAL_DATE
+    )
     (shard,) = plan["shards"]
     fake.reset_log()
     run_shard(client, staging, shard)
@@ -115,7 +120,9 @@ def test_search_past_the_1000_result_cap_loads_every_match_once(fake_github_fact
     ids = _ids(objects)
     assert len(ids) > MAX_RESULTS_PER_QUERY
     assert len(ids) == len(set(ids))
-    total = _client(fake).get("/search/repositories", {"q": query, "per_page": 1}, resource="search").data["total_count"]
+    total = (
+        _client(fake).get("/search/repositories", {"q": query, "per_page": 1}, resource="search").data["total_count"]
+    )
     assert len(ids) == total
     if expected is not None:
         assert sorted(ids) == sorted(expected)
@@ -132,13 +139,20 @@ def test_search_past_the_1000_result_cap_loads_every_match_once(fake_github_fact
 def test_split_created_ranges(query, base, start, end) -> None:
     from datetime import date
 
-    assert split_created_ranges(query, until=date(2026, 11, 2)) == (base, date.fromisoformat(start), date.fromisoformat(end))
+    assert split_created_ranges(query, until=date(2026, 11, 2)) == (
+        base,
+        date.fromisoformat(start),
+        date.fromisoformat(end),
+    )
 
 
 def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_github_factory, tmp_path) -> None:
     fake = fake_github_factory(repo_count=50, owners={"apache": 230, "octocat": 7})
-    objects = _harvest(fake, RunStaging("d", "o", root=tmp_path.as_uri()),
-                       {"mode": "owners", "owners": ["apache", "octocat", "no-such-owner"]})
+    objects = _harvest(
+        fake,
+        RunStaging("d", "o", root=tmp_path.as_uri()),
+        {"mode": "owners", "owners": ["apache", "octocat", "no-such-owner"]},
+    )
     by_owner: dict[str, int] = {}
     for o in objects:
         by_owner[o["owner"]["login"]] = by_owner.get(o["owner"]["login"], 0) + 1

@@ -54,7 +54,9 @@ class RecordingSleep:
 
 
 def _client(fake: FakeGitHub, tokens=(TOKEN,), **kwargs) -> GitHubClient:
-    return GitHubClient(fake.base_url, tokens, settings=kwargs.pop("settings", FAST), conn_id="github_default", **kwargs)
+    return GitHubClient(
+        fake.base_url, tokens, settings=kwargs.pop("settings", FAST), conn_id="github_default", **kwargs
+    )
 
 
 def _closed_port() -> int:
@@ -66,8 +68,10 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ('<https://api.github.com/repositories?since=367>; rel="next", <https://x/{?since}>; rel="first"',
-         "https://api.github.com/repositories?since=367"),
+        (
+            '<https://api.github.com/repositories?since=367>; rel="next", <https://x/{?since}>; rel="first"',
+            "https://api.github.com/repositories?since=367",
+        ),
         ('<https://x/a?page=1>; rel="prev", <https://x/a?page=3>; rel="next"', "https://x/a?page=3"),
         ('<https://x/a?page=1>; rel="first"', None),
         (None, None),
@@ -205,7 +209,7 @@ def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:
     vanished = next(i for i in fake.ids if fake.is_vanished(i))
     response = _client(fake).get(f"/repositories/{vanished}", tolerate_gone=True)
     assert response.gone and response.data is None
-    with pytest.raises(GitHubError, match="40[4]|451"):
+    with pytest.raises(GitHubError, match=r"answered (404|451)"):
         _client(fake).get(f"/repositories/{vanished}")
 
 
@@ -236,10 +240,18 @@ def test_graphql_needs_a_token(fake: FakeGitHub) -> None:
     ("conn", "base_url", "tokens"),
     [
         ("http://:tok_one_123456@127.0.0.1:8765", "http://127.0.0.1:8765", ["tok_one_123456"]),
-        (json.dumps({"conn_type": "http", "host": "https://ghe.example.com/api/v3", "password": "a1234567,b1234567"}),
-         "https://ghe.example.com/api/v3", ["a1234567", "b1234567"]),
-        (json.dumps({"conn_type": "github", "host": "", "extra": {"tokens": ["x1234567"]}}),
-         "https://api.github.com", ["x1234567"]),
+        (
+            json.dumps(
+                {"conn_type": "http", "host": "https://ghe.example.com/api/v3", "password": "a1234567,b1234567"}
+            ),
+            "https://ghe.example.com/api/v3",
+            ["a1234567", "b1234567"],
+        ),
+        (
+            json.dumps({"conn_type": "github", "host": "", "extra": {"tokens": ["x1234567"]}}),
+            "https://api.github.com",
+            ["x1234567"],
+        ),
         (json.dumps({"conn_type": "http", "host": "http://127.0.0.1", "port": 9000}), "http://127.0.0.1:9000", []),
         ("https://ghe.example.com/api%2Fv3", "https://ghe.example.com/api/v3", []),
     ],

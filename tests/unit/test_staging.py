@@ -23,7 +23,9 @@ def test_safe_key(raw: str, key: str) -> None:
 def test_run_folder_is_partitioned_by_dag_and_run(staging_url: str) -> None:
     staging = RunStaging("github_repositories", "manual__2026-11-01T00:00:00+00:00", root=staging_url)
     uri = staging.write_json({"a": 1}, "plan.json")
-    assert uri.startswith(staging_url.rstrip("/") + "/dag_id=github_repositories/run_id=manual__2026-11-01T00_00_00_00_00/")
+    assert uri.startswith(
+        staging_url.rstrip("/") + "/dag_id=github_repositories/run_id=manual__2026-11-01T00_00_00_00_00/"
+    )
     assert read_json_uri(uri) == {"a": 1}
     assert staging.exists("plan.json") and not staging.exists("other.json")
 

@@ -1,0 +1,46 @@
+"""Run parameters are checked together, before any API call, with messages a user understands."""
+
+from __future__ import annotations
+
+import pytest
+
+from github_etl.errors import ConfigurationError
+from github_etl.params import RunParams, validate
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"mode": "everything"}, "param 'mode' must be one of sample, search, owners, refresh"),
+        ({"mode": "search"}, "mode 'search' needs a non-empty 'query'"),
+        ({"mode": "search", "query": "   "}, "mode 'search' needs a non-empty 'query'"),
+        ({"mode": "owners", "owners": []}, "mode 'owners' needs 'owners'"),
+        ({"mode": "owners", "owners": ["ok", "not a login!"]}, "not GitHub logins"),
+        ({"sample_size": 0}, "param 'sample_size' must be between 1 and"),
+        ({"sample_size": -5}, "param 'sample_size' must be between 1 and"),
+        ({"sample_size": "many"}, "param 'sample_size' must be a whole number"),
+        ({"sample_size": True}, "param 'sample_size' must be a whole number"),
+        ({"per_page_take": 101}, "param 'per_page_take' must be between 1 and 100"),
+        ({"shards": 0}, "param 'shards' must be between 1 and 64"),
+        ({"stale_days": -1}, "param 'stale_days' must be between 0 and"),
+    ],
+)
+def test_invalid_params_are_refused_with_a_clear_message(params, message) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        validate(params)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, RunParams()),
+        ({"mode": "search", "query": " language:rust "}, RunParams(mode="search", query="language:rust")),
+        (
+            {"mode": "owners", "owners": "apache, octocat apache"},
+            RunParams(mode="owners", owners=("apache", "octocat")),
+        ),
+        ({"sample_size": "250", "seed": 7, "stale_days": None}, RunParams(sample_size=250, seed=7)),
+    ],
+)
+def test_valid_params(params, expected) -> None:
+    assert validate(params) == expected
