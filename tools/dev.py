@@ -42,6 +42,8 @@ def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    # `airflow standalone` starts its components as `airflow ...` found on PATH: the project's venv first.
+    env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
     )
