@@ -8,6 +8,7 @@ project's dags and plugins.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -96,21 +97,36 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
 
 
 def standalone(env: dict[str, str]) -> int:
-    """``airflow standalone`` in its own process group, so Ctrl-C stops every process it started."""
+    """``airflow standalone`` in its own process group; Ctrl-C (or SIGTERM) stops every process it started."""
     ensure_warehouse(env)
     setup(env)
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
     )
+
+    def stop(signum: int, _frame: object) -> None:
+        # Further Ctrl-C presses must not interrupt the shutdown half-way and leave orphans behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("Stopping Airflow (every process it started)...", file=sys.stderr)
+        _terminate_group(process)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return process.wait()
+
+
+def _terminate_group(process: subprocess.Popen[bytes]) -> None:
     try:
-        return process.wait()
-    except KeyboardInterrupt:
         os.killpg(process.pid, signal.SIGTERM)
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.wait()
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    # Components that outlived their parent's SIGTERM (or the parent itself) are killed outright.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def main(argv: list[str] | None = None) -> int:
