@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 PARAMS ?= {}
 DATE ?=
 PYTEST_ARGS ?=
+EXECUTOR ?= standalone
+WORKERS ?= 2
 
 export PARAMS DATE
 
@@ -16,6 +18,7 @@ help:
 	@echo "make run [PARAMS='{\"sample_size\": 500}'] [DATE=2026-11-01]  one full DAG run and its summary"
 	@echo "make test                                                    the whole test suite"
 	@echo "make airflow                                                 Airflow UI (standalone) with this project"
+	@echo "make airflow EXECUTOR=celery [WORKERS=2]                     the same on CeleryExecutor workers (Redis broker)"
 	@echo "make bench                                                   benchmarks with figures and ratios"
 	@echo "make lint                                                    ruff"
 
@@ -38,7 +41,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 airflow: $(STAMP)
+ifeq ($(EXECUTOR),celery)
+	$(PY) -m tools.celery_cluster up --workers $(WORKERS)
+else
 	$(PY) -m tools.dev airflow
+endif
 
 bench: $(STAMP)
 	PYTHONPATH=plugins:. $(PY) -m bench

@@ -119,7 +119,7 @@ def standalone(env: dict[str, str]) -> int:
 def _terminate_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         pass
     except ProcessLookupError:

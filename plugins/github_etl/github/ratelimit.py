@@ -111,7 +111,18 @@ class TokenPool:
         return budget.remaining is None or budget.remaining > 0 or budget.reset_at <= now
 
     def choose(self, resource: str) -> tuple[Token | None, float]:
-        """Return ``(token, 0)`` for a usable token, or ``(None, reset_at)`` when all are exhausted."""
+        """Return ``(token, 0)`` for a usable token, or ``(None, reset_at)`` when all are exhausted.
+
+        A shared store that can reserve a unit of budget (``take``) is asked to, so two workers that
+        both see one request left cannot both send it; a refused reservation marks the token spent.
+        """
+        while True:
+            token, wait_until = self._choose_once(resource)
+            take = getattr(self._store, "take", None)
+            if wait_until or take is None or take(self._key(token), resource, now=self._clock()):
+                return token, wait_until
+
+    def _choose_once(self, resource: str) -> tuple[Token | None, float]:
         now = self._clock()
         candidates = self.tokens or [None]
         best: Token | None = None

@@ -124,6 +124,7 @@ class GitHubHook(BaseHook):
         from airflow.sdk.log import mask_secret
 
         from github_etl.github.client import GitHubClient
+        from github_etl.github.shared_budget import budget_store_from_env
 
         base_url, tokens = self._connection_settings()
         if not re.match(r"^https?://[^/\s]+", base_url):
@@ -144,7 +145,8 @@ class GitHubHook(BaseHook):
             tokens,
             settings=self._settings or ClientSettings.from_env(),
             conn_id=self.github_conn_id,
-            budget_store=self._budget_store,
+            # Workers share one budget per token when GITHUB_ETL_RATE_LIMIT_STORE names a Redis.
+            budget_store=self._budget_store if self._budget_store is not None else budget_store_from_env(),
         )
 
     def test_connection(self) -> tuple[bool, str]:

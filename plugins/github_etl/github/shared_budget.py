@@ -1,0 +1,196 @@
+"""Rate-limit budgets shared by every worker through Redis.
+
+Each Airflow task runs in its own process, often on another machine, and starts knowing nothing
+about the budget other tasks have already spent. :class:`RedisBudgetStore` keeps one record per
+(token fingerprint, resource) in Redis, so N workers see one budget per token and all wait for the
+same reset.
+
+Answers reach the store out of order (a slow response can be recorded after a faster, later one), so
+:meth:`RedisBudgetStore.put` is monotonic within a window: it never raises ``remaining`` above what
+another worker already recorded for the same reset, and ignores answers from a window already over.
+:meth:`RedisBudgetStore.take` reserves one request atomically, so two workers that both see one request
+left cannot both send it; :meth:`RedisBudgetStore.request_lock` serialises requests per token across
+processes. Records expire shortly after their reset, so Redis never fills up with old windows.
+
+Only token fingerprints are stored, never tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from github_etl.errors import ConfigurationError
+from github_etl.github.ratelimit import Budget, BudgetStore
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.lock import Lock
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_STORE_ENV = "GITHUB_ETL_RATE_LIMIT_STORE"
+DEFAULT_PREFIX = "github_etl:budget:"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+# A record outlives its reset by this much, so a worker whose clock lags a little still sees it.
+EXPIRY_GRACE_SECONDS = 60.0
+# GitHub repeats the same reset epoch for a whole window; resets closer than this are one window.
+SAME_WINDOW_TOLERANCE_SECONDS = 1.0
+# A request lock outlives a stuck or killed holder by no more than this: a request's read timeout.
+REQUEST_LOCK_TTL_SECONDS = 30.0
+# Waiting for another process's request to finish; short, because local requests take milliseconds.
+REQUEST_LOCK_POLL_SECONDS = 0.005
+
+# KEYS[1]: the budget hash. ARGV: limit ("" if unknown), remaining ("" if unknown), reset_at,
+# expire_at in milliseconds, same-window tolerance in seconds.
+# Returns 1 when the record changed, 0 when the answer was older than what is stored.
+_PUT_SCRIPT = """
+local new_reset = tonumber(ARGV[3])
+local tolerance = tonumber(ARGV[5])
+local stored = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at')
+local old_remaining = tonumber(stored[1])
+local old_reset = tonumber(stored[2])
+local remaining = ARGV[2]
+local reset = ARGV[3]
+if old_reset then
+  if new_reset < old_reset - tolerance then
+    return 0
+  end
+  if new_reset <= old_reset + tolerance then
+    local new_remaining = tonumber(remaining)
+    if old_remaining and (not new_remaining or old_remaining < new_remaining) then
+      remaining = stored[1]
+    end
+    if old_reset > new_reset then
+      reset = stored[2]
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'remaining', remaining, 'reset_at', reset)
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return 1
+"""
+
+# KEYS[1]: the budget hash. ARGV: now in epoch seconds.
+# Returns 1 when a request may be sent (one unit reserved, or nothing known), 0 when the budget is spent.
+_TAKE_SCRIPT = """
+local stored = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at')
+local remaining = tonumber(stored[1])
+local reset = tonumber(stored[2])
+if not remaining or not reset or reset <= tonumber(ARGV[1]) then
+  return 1
+end
+if remaining > 0 then
+  redis.call('HSET', KEYS[1], 'remaining', remaining - 1)
+  return 1
+end
+return 0
+"""
+
+
+class RedisBudgetStore(BudgetStore):
+    """Budgets keyed by (token fingerprint, resource), kept in Redis for every worker to share.
+
+    :param url: ``redis://[:password@]host:port/db`` (``rediss://`` for TLS, ``unix://`` for a socket).
+    :param prefix: prefix of every key, so several pipelines (or tests) can share one Redis.
+    :param client: an existing Redis client to use instead of connecting to ``url``.
+    """
+
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, client: Redis | None = None) -> None:
+        super().__init__()
+        if urlsplit(url).scheme not in REDIS_SCHEMES:
+            raise ConfigurationError(
+                f"{RATE_LIMIT_STORE_ENV} must be a Redis URL ({', '.join(s + '://' for s in REDIS_SCHEMES)}); "
+                f"got a URL with scheme {urlsplit(url).scheme!r}"
+            )
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url, decode_responses=True)
+        self.prefix = prefix
+        self.redis = client
+        self._put = client.register_script(_PUT_SCRIPT)
+        self._take = client.register_script(_TAKE_SCRIPT)
+        self._request_locks: dict[str, Lock] = {}
+        log.info("Rate-limit budgets are shared through Redis at %s (keys %s*)", describe_url(url), prefix)
+
+    def key(self, fingerprint: str, resource: str) -> str:
+        """The Redis key of one token's budget for one resource."""
+        return f"{self.prefix}{fingerprint}:{resource}"
+
+    def get(self, fingerprint: str, resource: str) -> Budget:
+        limit, remaining, reset_at = self.redis.hmget(self.key(fingerprint, resource), "limit", "remaining", "reset_at")
+        if reset_at is None:
+            return Budget()
+        return Budget(limit=_optional_int(limit), remaining=_optional_int(remaining), reset_at=float(reset_at))
+
+    def put(self, fingerprint: str, resource: str, budget: Budget) -> None:
+        """Record what GitHub said, unless another worker already recorded less for the same window."""
+        expire_at = max(budget.reset_at, time.time()) + EXPIRY_GRACE_SECONDS
+        self._put(
+            keys=[self.key(fingerprint, resource)],
+            args=[
+                "" if budget.limit is None else budget.limit,
+                "" if budget.remaining is None else budget.remaining,
+                repr(float(budget.reset_at)),
+                int(expire_at * 1000),
+                SAME_WINDOW_TOLERANCE_SECONDS,
+            ],
+        )
+
+    def take(self, fingerprint: str, resource: str, *, now: float | None = None) -> bool:
+        """Reserve one request of the budget, atomically across workers.
+
+        :param now: epoch seconds; a budget whose reset has passed is available again.
+        :return: False when the budget is spent until its reset, True otherwise (nothing known counts as available).
+        """
+        current = time.time() if now is None else now
+        return bool(self._take(keys=[self.key(fingerprint, resource)], args=[repr(float(current))]))
+
+    def request_lock(self, fingerprint: str) -> Lock:
+        """A lock that lets one process at a time send a request with this token (GitHub asks for serial requests).
+
+        The lock expires after :data:`REQUEST_LOCK_TTL_SECONDS`, so a killed worker cannot block the others.
+        One object per token, usable from several threads (its ownership is thread-local).
+        """
+        lock = self._request_locks.get(fingerprint)
+        if lock is None:
+            lock = self.redis.lock(
+                f"{self.prefix}lock:{fingerprint}",
+                timeout=REQUEST_LOCK_TTL_SECONDS,
+                sleep=REQUEST_LOCK_POLL_SECONDS,
+                thread_local=True,
+            )
+            lock = self._request_locks.setdefault(fingerprint, lock)
+        return lock
+
+
+def budget_store_from_env(environ: Mapping[str, str] | None = None) -> BudgetStore | None:
+    """The shared store named by ``GITHUB_ETL_RATE_LIMIT_STORE``, or None to keep budgets in-process.
+
+    :param environ: the environment to read; ``os.environ`` by default.
+    :raises ConfigurationError: when the value is not a Redis URL.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get(RATE_LIMIT_STORE_ENV, "").strip()
+    if not url:
+        return None
+    return RedisBudgetStore(url)
+
+
+def describe_url(url: str) -> str:
+    """A Redis URL without its credentials, fit for logs and messages."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _optional_int(value: str | None) -> int | None:
+    return int(value) if value not in (None, "") else None

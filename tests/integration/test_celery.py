@@ -1,0 +1,205 @@
+"""The DAG on a CeleryExecutor Airflow with two workers: shards spread over both, one GitHub budget for all.
+
+One cluster serves the module (starting it is the slow part); each test brings its own fake GitHub,
+warehouse database and token, and points the cluster's connections at them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from github_etl.github.shared_budget import describe_url
+from tests.fake_github import FakeGitHub
+from tools.celery_cluster import CeleryCluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
+
+REDIS_URL = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+BUDGET_PREFIX = "github_etl:budget:"
+WORKERS = 2
+# The machine has two cores: two workers with two slots each already oversubscribe it.
+CONCURRENCY = 2
+RUN_DEADLINE_SECONDS = 300.0
+SAMPLE = {"mode": "sample", "sample_size": 40, "shards": 4}
+# The second test's core window: GitHub's is an hour; these seconds outlast the hand-over from the plan
+# task to the extract tasks, so the extract tasks start while the plan task's budget is spent.
+SHORT_WINDOW_SECONDS = 10
+
+
+def _fake_settings(**overrides: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {"repo_count": 1000, "seed": 11, "vanished_ratio": 0.05}
+    settings.update(overrides)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(
+            f"Redis (Celery broker and shared budget) is unreachable at {describe_url(REDIS_URL)} "
+            f"({type(exc).__name__}); start one or set GITHUB_ETL_TEST_REDIS_URL"
+        )
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture(scope="module")
+def cluster(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryCluster]:
+    """Two Celery workers sharing a staging folder and, through Redis, the GitHub budget."""
+    unique = uuid.uuid4().hex[:8]
+    with CeleryCluster(
+        pg_server_url,
+        broker_url=redis_url,
+        workers=WORKERS,
+        concurrency=CONCURRENCY,
+        database=f"airflow_celery_{unique}",
+        reset_database=True,
+        drop_database_on_stop=True,
+        # A queue of its own: another cluster on the same Redis cannot take these tasks.
+        queue=f"github_etl_test_{unique}",
+        scheduled_runs=False,
+        # Nothing to finish gracefully after the last test.
+        stop_timeout=5,
+        remove_queue_on_stop=True,
+        env={
+            "GITHUB_ETL_STAGING_URL": tmp_path_factory.mktemp("staging").as_uri(),
+            "GITHUB_ETL_RATE_LIMIT_STORE": redis_url,
+        },
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def token(redis_url: str) -> Iterator[str]:
+    """A token of this test alone (the fake accepts any), so no budget recorded elsewhere applies."""
+    import redis
+
+    value = f"celery-test-{uuid.uuid4().hex}"
+    yield value
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{BUDGET_PREFIX}{FakeGitHub.fingerprint(value)}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def connect(cluster: CeleryCluster, pg_url: str, token: str) -> Iterator[Callable[[FakeGitHub], None]]:
+    """Point the cluster's ``github_default`` at a fake and ``postgres_default`` at this test's database."""
+
+    def point_at(fake: FakeGitHub) -> None:
+        cluster.set_connections(
+            {
+                "github_default": {"conn_type": "http", "host": fake.base_url, "password": token},
+                "postgres_default": pg_url,
+            }
+        )
+
+    yield point_at
+    cluster.set_connections({})
+
+
+def _warehouse_rows(pg_url: str) -> list[tuple[int, int, str | None]]:
+    import psycopg2
+
+    connection = psycopg2.connect(pg_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, stargazers_count, language FROM github.repositories ORDER BY id")
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def _workers_of(cluster: CeleryCluster, run_id: str, task_id: str) -> set[str]:
+    """Names of the workers (``workerK`` of ``workerK@host``) that ran a task's instances."""
+    return {
+        (ti["hostname"] or "").split("@", 1)[0]
+        for ti in cluster.task_instances(run_id)
+        if ti["task_id"] == task_id and ti["state"] == "success"
+    }
+
+
+def _assert_loaded_exactly(fake: FakeGitHub, pg_url: str, expected_rows: int) -> None:
+    rows = _warehouse_rows(pg_url)
+    served = set(fake.ids)
+    assert len(rows) == expected_rows
+    assert [repo_id for repo_id, _, _ in rows if repo_id not in served or fake.is_vanished(repo_id)] == []
+    mismatched = [
+        (repo_id, stars, language)
+        for repo_id, stars, language in rows
+        if (stars, language) != (fake.repository(repo_id)["stargazers_count"], fake.repository(repo_id)["language"])
+    ]
+    assert mismatched == []
+
+
+def test_shards_run_on_both_workers_and_load_exactly(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    connect: Callable[[FakeGitHub], None],
+    pg_url: str,
+) -> None:
+    fake = fake_github_factory(**_fake_settings())
+    connect(fake)
+
+    run_id = cluster.trigger(SAMPLE)
+    cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
+
+    assert _workers_of(cluster, run_id, "extract") == {f"worker{n}" for n in range(1, WORKERS + 1)}
+    _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
+
+
+def _discovery_requests(fake: FakeGitHub, token: str) -> int:
+    """Core requests the plan task of a sample run makes against this fake (its discovery is deterministic)."""
+    from github_etl.extract.sample import discover_max_id
+    from github_etl.github.client import GitHubClient
+
+    client = GitHubClient(fake.base_url, [token])
+    try:
+        discover_max_id(client)
+    finally:
+        client.close()
+    return client.api_requests
+
+
+def test_workers_together_stay_within_one_shared_budget(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    connect: Callable[[FakeGitHub], None],
+    pg_url: str,
+    token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan task spends the whole budget; extract tasks starting on either worker must wait for the reset.
+
+    Without a shared store each new task process starts blind and spends a request GitHub refuses.
+    """
+    from tests.fake_github import ratelimit
+
+    monkeypatch.setitem(ratelimit.WINDOW_SECONDS, ratelimit.CORE, SHORT_WINDOW_SECONDS)
+    budget = _discovery_requests(fake_github_factory(**_fake_settings()), token)
+    fake = fake_github_factory(**_fake_settings(rate_limit=budget))
+    connect(fake)
+
+    run_id = cluster.trigger(SAMPLE)
+    cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
+
+    core = [r for r in fake.requests if r.resource == ratelimit.CORE]
+    refused = [(r.path, r.status, r.at) for r in core if r.fault == "rate_limited"]
+    assert refused == [], (
+        "a worker sent a request after the shared budget was spent: does GitHubHook use budget_store_from_env()?"
+    )
+    assert sum(r.counted for r in core) > budget, "the run fitted in one window: nothing was tested"
+    assert len(_workers_of(cluster, run_id, "extract")) == WORKERS
+    _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])

@@ -1,0 +1,250 @@
+"""RedisBudgetStore against a real Redis: one budget per token for every worker, never raised within a window."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from github_etl.errors import ConfigurationError
+from github_etl.github.ratelimit import Budget, TokenPool
+from github_etl.github.shared_budget import (
+    EXPIRY_GRACE_SECONDS,
+    REQUEST_LOCK_TTL_SECONDS,
+    RedisBudgetStore,
+    budget_store_from_env,
+    describe_url,
+)
+
+REDIS_URL = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+FINGERPRINT = "0123456789ab"
+RESET = time.time() + 600  # a window that lasts the whole test
+
+
+def _budget(**overrides: float | int | None) -> Budget:
+    values = {"limit": 5000, "remaining": 100, "reset_at": RESET}
+    values.update(overrides)
+    return Budget(**values)
+
+
+@pytest.fixture(scope="module")
+def redis_client():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(
+            f"Redis at {describe_url(REDIS_URL)} is unreachable ({type(exc).__name__}); "
+            "start one or set GITHUB_ETL_TEST_REDIS_URL"
+        )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(redis_client) -> Iterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards."""
+    unique = f"github_etl_test:{uuid.uuid4().hex[:12]}:"
+    yield unique
+    keys = list(redis_client.scan_iter(f"{unique}*"))
+    if keys:
+        redis_client.delete(*keys)
+
+
+@pytest.fixture
+def store(prefix: str) -> RedisBudgetStore:
+    return RedisBudgetStore(REDIS_URL, prefix=prefix)
+
+
+def test_unknown_budget_is_empty(store: RedisBudgetStore) -> None:
+    assert store.get(FINGERPRINT, "core") == Budget()
+
+
+@pytest.mark.parametrize(
+    "budget",
+    [_budget(), _budget(limit=None), _budget(remaining=None), _budget(remaining=0, reset_at=RESET + 0.5)],
+    ids=["full", "no-limit", "no-remaining", "spent"],
+)
+def test_put_then_get_round_trips(store: RedisBudgetStore, budget: Budget) -> None:
+    store.put(FINGERPRINT, "core", budget)
+
+    assert store.get(FINGERPRINT, "core") == budget
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        pytest.param(_budget(remaining=10), _budget(remaining=40), _budget(remaining=10), id="late-higher-ignored"),
+        pytest.param(_budget(remaining=40), _budget(remaining=10), _budget(remaining=10), id="lower-wins"),
+        pytest.param(
+            _budget(remaining=10),
+            _budget(remaining=30, reset_at=RESET + 0.4),
+            _budget(remaining=10, reset_at=RESET + 0.4),
+            id="same-window-jitter",
+        ),
+        pytest.param(_budget(remaining=10), _budget(remaining=None), _budget(remaining=10), id="unknown-keeps-known"),
+        pytest.param(
+            _budget(remaining=0),
+            _budget(remaining=4999, reset_at=RESET + 3600),
+            _budget(remaining=4999, reset_at=RESET + 3600),
+            id="next-window-refills",
+        ),
+        pytest.param(
+            _budget(remaining=4999, reset_at=RESET + 3600),
+            _budget(remaining=0),
+            _budget(remaining=4999, reset_at=RESET + 3600),
+            id="previous-window-ignored",
+        ),
+    ],
+)
+def test_put_is_monotonic_within_a_window(
+    store: RedisBudgetStore, first: Budget, second: Budget, expected: Budget
+) -> None:
+    store.put(FINGERPRINT, "core", first)
+    store.put(FINGERPRINT, "core", second)
+
+    assert store.get(FINGERPRINT, "core") == expected
+
+
+def test_budgets_are_per_token_and_resource(store: RedisBudgetStore) -> None:
+    store.put(FINGERPRINT, "core", _budget(remaining=1))
+    store.put(FINGERPRINT, "search", _budget(remaining=2))
+    store.put("ba9876543210", "core", _budget(remaining=3))
+
+    assert [
+        store.get(FINGERPRINT, "core").remaining,
+        store.get(FINGERPRINT, "search").remaining,
+        store.get("ba9876543210", "core").remaining,
+    ] == [1, 2, 3]
+
+
+def test_record_expires_a_little_after_its_reset(store: RedisBudgetStore, redis_client) -> None:
+    reset_at = time.time() + 30
+    store.put(FINGERPRINT, "core", _budget(reset_at=reset_at))
+
+    ttl = redis_client.pttl(store.key(FINGERPRINT, "core")) / 1000
+
+    assert 30 < ttl <= 30 + EXPIRY_GRACE_SECONDS + 1
+
+
+def test_concurrent_answers_leave_the_lowest_remaining(prefix: str) -> None:
+    # Eight workers record a window's answers in arbitrary order; the store must end at the lowest.
+    answers = list(range(200, 0, -1))
+    workers = [RedisBudgetStore(REDIS_URL, prefix=prefix) for _ in range(8)]
+
+    def record(worker: RedisBudgetStore, share: list[int]) -> None:
+        for remaining in reversed(share):
+            worker.put(FINGERPRINT, "core", _budget(remaining=remaining))
+
+    threads = [threading.Thread(target=record, args=(w, answers[i::8])) for i, w in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert workers[0].get(FINGERPRINT, "core").remaining == 1
+
+
+@pytest.mark.parametrize(
+    ("recorded", "allowed"),
+    [
+        pytest.param(None, [True, True, True], id="unknown-budget"),
+        pytest.param(_budget(remaining=2), [True, True, False], id="two-left"),
+        pytest.param(_budget(remaining=0), [False, False, False], id="spent"),
+        pytest.param(_budget(remaining=0, reset_at=time.time() - 1), [True, True, True], id="reset-passed"),
+    ],
+)
+def test_take_reserves_what_is_left(store: RedisBudgetStore, recorded: Budget | None, allowed: list[bool]) -> None:
+    if recorded is not None:
+        store.put(FINGERPRINT, "core", recorded)
+
+    assert [store.take(FINGERPRINT, "core") for _ in allowed] == allowed
+
+
+def test_concurrent_takes_never_exceed_the_budget(prefix: str) -> None:
+    left = 25
+    workers = [RedisBudgetStore(REDIS_URL, prefix=prefix) for _ in range(6)]
+    workers[0].put(FINGERPRINT, "core", _budget(remaining=left))
+    granted: list[bool] = []
+    lock = threading.Lock()
+
+    def spend(worker: RedisBudgetStore) -> None:
+        for _ in range(10):
+            taken = worker.take(FINGERPRINT, "core")
+            with lock:
+                granted.append(taken)
+
+    threads = [threading.Thread(target=spend, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert (granted.count(True), len(granted)) == (left, 60)
+    assert workers[0].get(FINGERPRINT, "core").remaining == 0
+
+
+def test_token_pools_of_two_workers_see_one_budget(prefix: str) -> None:
+    """What one worker learns (a spent budget) makes the other wait for the same reset."""
+    reset_at = time.time() + 120
+    first = TokenPool(["token-of-worker-a"], store=RedisBudgetStore(REDIS_URL, prefix=prefix))
+    second = TokenPool(["token-of-worker-a"], store=RedisBudgetStore(REDIS_URL, prefix=prefix))
+    token, _ = first.choose("core")
+
+    first.exhaust(token, "core", reset_at)
+
+    assert second.choose("core") == (None, reset_at)
+    assert second.choose("search")[0] is not None
+
+
+def test_request_lock_admits_one_process_at_a_time(prefix: str, redis_client) -> None:
+    held = RedisBudgetStore(REDIS_URL, prefix=prefix).request_lock(FINGERPRINT)
+    other = RedisBudgetStore(REDIS_URL, prefix=prefix).request_lock(FINGERPRINT)
+
+    with held:
+        blocked = other.acquire(blocking=False)
+        ttl = redis_client.pttl(held.name) / 1000
+    acquired_after_release = other.acquire(blocking=False)
+    other.release()
+
+    assert (blocked, acquired_after_release) == (False, True)
+    assert 0 < ttl <= REQUEST_LOCK_TTL_SECONDS
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_no_store_configured_keeps_budgets_in_process(value: str | None) -> None:
+    environ = {} if value is None else {"GITHUB_ETL_RATE_LIMIT_STORE": value}
+
+    assert budget_store_from_env(environ) is None
+
+
+def test_store_from_env_is_redis(redis_client) -> None:
+    store = budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": REDIS_URL})
+
+    assert isinstance(store, RedisBudgetStore)
+    assert store.redis.ping()
+
+
+def test_store_that_is_not_redis_is_refused_without_showing_credentials() -> None:
+    with pytest.raises(ConfigurationError, match="Redis URL") as refused:
+        budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": "memcached://user:s3cret-pass@cache:11211"})
+
+    assert "s3cret-pass" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret-pass@cache.internal:6380/2", "redis://cache.internal:6380/2"),
+        ("rediss://user:s3cret-pass@cache.internal/0", "rediss://cache.internal/0"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+    ],
+)
+def test_described_url_has_no_credentials(url: str, shown: str) -> None:
+    assert describe_url(url) == shown

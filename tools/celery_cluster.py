@@ -1,0 +1,697 @@
+"""A local Airflow with the CeleryExecutor: several workers on one machine, as a production cluster runs them.
+
+Usage, from the project root::
+
+    python -m tools.celery_cluster up --workers 2          # foreground; Ctrl-C stops every process
+    python -m tools.celery_cluster up --broker amqp://guest:guest@127.0.0.1:5672//
+
+What runs: a metadata database ``airflow_celery`` on a PostgreSQL server (the embedded one of
+:mod:`tools.embedded_postgres` by default), a Celery broker (Redis by default, RabbitMQ works too),
+``airflow db migrate`` and the ``github_api`` pool, then ``airflow scheduler``, ``airflow dag-processor``,
+``airflow api-server``, ``airflow triggerer`` and N ``airflow celery worker`` processes. Each process runs
+in its own process group with its output in a log folder, and :class:`CeleryCluster` kills every group
+when it exits, also after a failure.
+
+Every worker reports itself as ``workerK@<host>`` (Airflow's ``hostname_callable`` points at
+:func:`worker_hostname`), so the task instances' ``hostname`` column tells which worker ran what.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DAG_ID = "github_repositories"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+RABBITMQ_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_DATABASE = "airflow_celery"
+DEFAULT_QUEUE = "default"
+DEFAULT_API_PORT = 8080
+# The github_api pool: tasks calling GitHub at once across all workers (same default as tools.dev).
+DEFAULT_POOL_SLOTS = 4
+# Environment variable naming a worker inside its processes; read by worker_hostname().
+WORKER_NAME_ENV = "GITHUB_ETL_WORKER_NAME"
+# Spelled out rather than derived from __name__, which is "__main__" under ``python -m``.
+HOSTNAME_CALLABLE = "tools.celery_cluster.worker_hostname"
+# A cold start of six Airflow processes on a two-core laptop takes about half a minute.
+STARTUP_TIMEOUT_SECONDS = 180.0
+# A process group gets this long to stop on SIGTERM (Celery finishes running tasks) before SIGKILL.
+STOP_TIMEOUT_SECONDS = 20.0
+# Polling a condition (a file, a port, a row), never sleeping as synchronisation.
+POLL_INTERVAL_SECONDS = 0.5
+# Lines of a log quoted in an error message.
+LOG_TAIL_LINES = 40
+FINISHED_RUN_STATES = frozenset({"success", "failed"})
+# Reads its file at every lookup, so connections can change while the cluster runs (see set_connections).
+LOCAL_SECRETS_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+
+
+class ClusterError(RuntimeError):
+    """A cluster process failed to start, died, or a wait ran out of time."""
+
+
+def worker_hostname() -> str:
+    """Airflow ``hostname_callable`` of the cluster: ``workerK@<host>`` in a worker, the host name elsewhere.
+
+    The host part is Celery's ``%h`` (``socket.gethostname()``), so the name matches the Celery worker's.
+    """
+    host = socket.gethostname()
+    name = os.environ.get(WORKER_NAME_ENV, "").strip()
+    return f"{name}@{host}" if name else host
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def database_url(server_url: str, database: str, *, driver: str = "postgresql") -> str:
+    """The URL of another database on the same PostgreSQL server.
+
+    :param server_url: ``postgresql://user[:password]@host:port/any``.
+    :param database: the database to point at.
+    :param driver: the URL scheme, e.g. ``postgresql+psycopg2`` for SQLAlchemy.
+    """
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(scheme=driver, path=f"/{database}"))
+
+
+def without_password(url: str) -> str:
+    """A URL fit for printing: the password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _poll(condition: Callable[[], Any], *, timeout: float, what: str, check: Callable[[], None] | None = None) -> Any:
+    """Return the first truthy value of ``condition()``; call ``check()`` between tries to fail fast."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if check is not None:
+            check()
+        if time.monotonic() > deadline:
+            raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(POLL_INTERVAL_SECONDS)
+
+
+def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    if not path.exists():
+        return f"({path} does not exist)"
+    text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    return "\n".join(text)
+
+
+@dataclass
+class _Process:
+    name: str
+    command: list[str]
+    log_path: Path
+    env: dict[str, str]
+    popen: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_file = self.log_path.open("ab")
+        # A session of its own: one killpg reaches the process and everything it forks (task processes,
+        # API server workers, log servers), and Ctrl-C in the terminal reaches none of them directly.
+        self.popen = subprocess.Popen(
+            self.command,
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def signal_group(self, signum: int) -> None:
+        if self.popen is None:
+            return
+        # The group outlives its leader while any child still runs, so signal it even after the leader exited.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signum)
+
+    def close_log(self) -> None:
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
+
+
+class CeleryCluster:
+    """A CeleryExecutor Airflow on this machine; a context manager that always stops what it started.
+
+    :param database_server_url: ``postgresql://`` URL of the server that holds the metadata database.
+    :param broker_url: Celery broker: Redis (``redis://``) or RabbitMQ (``amqp://``).
+    :param workers: number of Celery workers.
+    :param concurrency: tasks each worker runs at once.
+    :param api_port: port of the API server (UI, REST and execution API); a free one when None.
+    :param database: name of the metadata database.
+    :param reset_database: drop the metadata database first, for a cluster without history (tests).
+    :param drop_database_on_stop: drop the metadata database when the cluster stops.
+    :param queue: Celery queue of the cluster's tasks; a queue of its own keeps clusters sharing a broker apart.
+    :param home: AIRFLOW_HOME; a temporary folder (removed on stop unless ``keep_home``) when None.
+    :param keep_home: leave the AIRFLOW_HOME (logs, generated UI password) in place after stopping.
+    :param pool_slots: slots of the ``github_api`` pool.
+    :param env: extra environment of every Airflow process (connections, ``GITHUB_ETL_*`` settings).
+    :param scheduled_runs: let the scheduler create the DAG's scheduled runs; off leaves only triggered runs.
+    :param stop_timeout: seconds a process group gets to stop on SIGTERM before SIGKILL.
+    :param remove_queue_on_stop: delete the cluster's queue from the broker when it stops (a queue of its own only).
+    """
+
+    def __init__(
+        self,
+        database_server_url: str,
+        *,
+        broker_url: str = DEFAULT_BROKER_URL,
+        workers: int = 2,
+        concurrency: int = 2,
+        api_port: int | None = None,
+        database: str = DEFAULT_DATABASE,
+        reset_database: bool = False,
+        drop_database_on_stop: bool = False,
+        queue: str = DEFAULT_QUEUE,
+        home: Path | None = None,
+        keep_home: bool = False,
+        pool_slots: int = DEFAULT_POOL_SLOTS,
+        env: Mapping[str, str] | None = None,
+        scheduled_runs: bool = True,
+        stop_timeout: float = STOP_TIMEOUT_SECONDS,
+        remove_queue_on_stop: bool = False,
+    ) -> None:
+        if workers < 1 or concurrency < 1:
+            raise ValueError("a cluster needs at least one worker with at least one slot")
+        if remove_queue_on_stop and queue == DEFAULT_QUEUE:
+            raise ValueError(f"queue {DEFAULT_QUEUE!r} may be shared; give the cluster a queue of its own to remove")
+        # The name goes into CREATE/DROP DATABASE statements, which take no parameters.
+        if not database.replace("_", "").isalnum():
+            raise ValueError(f"database name {database!r} must be letters, digits and underscores")
+        self.database_server_url = database_server_url
+        self.broker_url = broker_url
+        self.workers = workers
+        self.concurrency = concurrency
+        self.api_port = api_port or free_port()
+        self.database = database
+        self.reset_database = reset_database
+        self.drop_database_on_stop = drop_database_on_stop
+        self.queue = queue
+        self._own_home = home is None
+        self.home = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="github-etl-celery-"))
+        self.keep_home = keep_home
+        self.pool_slots = pool_slots
+        self.scheduled_runs = scheduled_runs
+        self.stop_timeout = stop_timeout
+        self.remove_queue_on_stop = remove_queue_on_stop
+        self.log_dir = self.home / "process-logs"
+        self.connections_file = self.home / "connections.json"
+        self.metadata_url = database_url(database_server_url, database)
+        self.env = self._environment(env or {})
+        self._processes: list[_Process] = []
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def __enter__(self) -> CeleryCluster:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
+        """Prepare the metadata database, start every process and wait until the cluster can run the DAG."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if not self.connections_file.exists():
+            self.set_connections({})
+        self._create_database()
+        # Migrating first, alone, also writes airflow.cfg once, before several processes would race to.
+        self.airflow("db", "migrate")
+        # The pool must exist before the first task is scheduled, not before the processes start:
+        # creating it alongside them saves a CLI start-up on a busy machine.
+        pool = self._airflow_process(
+            "pools", "set", "github_api", str(self.pool_slots), "Concurrent GitHub API tasks (github_etl)"
+        )
+        try:
+            self._spawn("scheduler", ["scheduler"])
+            self._spawn("dag-processor", ["dag-processor"])
+            self._spawn(
+                "api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
+            )
+            self._spawn("triggerer", ["triggerer", "--skip-serve-logs"])
+            for number in range(1, self.workers + 1):
+                self._spawn_worker(number)
+            self._finish(pool, timeout=timeout)
+        finally:
+            if pool.poll() is None:
+                pool.kill()
+                pool.communicate()
+        self._wait_until_ready(timeout)
+
+    def stop(self) -> None:
+        """SIGTERM every process group, SIGKILL what is left after a grace period; idempotent.
+
+        Ctrl-C and SIGTERM are held back while stopping (and delivered afterwards), so a second Ctrl-C
+        cannot leave processes behind.
+        """
+        held = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            self._stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+    def _stop(self) -> None:
+        processes, self._processes = self._processes, []
+        for process in processes:
+            process.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for process in processes:
+            if process.popen is None:
+                continue
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for process in processes:
+            # Whatever survived SIGTERM, and children whose leader already exited.
+            process.signal_group(signal.SIGKILL)
+            if process.popen is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.popen.wait(timeout=5)
+            process.close_log()
+        if self.remove_queue_on_stop:
+            with contextlib.suppress(Exception):
+                self._remove_queue()
+        if self.drop_database_on_stop:
+            with contextlib.suppress(Exception):
+                self._execute_on_server(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        if self._own_home and not self.keep_home:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    # -- driving Airflow ---------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def airflow(self, *args: str, timeout: float = 120.0) -> str:
+        """Run an ``airflow`` CLI command with the cluster's environment; its output, or raise with it on failure."""
+        return self._finish(self._airflow_process(*args), timeout=timeout)
+
+    def _airflow_process(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(Path(sys.executable).parent / "airflow"), *args],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    @staticmethod
+    def _finish(command: subprocess.Popen[str], *, timeout: float) -> str:
+        try:
+            output, _ = command.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            command.kill()
+            command.communicate()
+            raise ClusterError(f"{' '.join(command.args[1:4])} did not finish within {timeout:.0f} s") from None
+        if command.returncode != 0:
+            tail = "\n".join(output.splitlines()[-LOG_TAIL_LINES:])
+            raise ClusterError(f"airflow {' '.join(command.args[1:4])} exited with {command.returncode}:\n{tail}")
+        return output
+
+    def set_connections(self, connections: Mapping[str, str | Mapping[str, Any]]) -> None:
+        """Define Airflow connections for every process at once, without a restart.
+
+        They live in a file read by Airflow's local-filesystem secrets backend at each lookup, ahead of
+        ``AIRFLOW_CONN_*`` variables and the metadata database; the file is replaced whole and readable
+        by its owner only, as it may hold passwords.
+
+        :param connections: connection id to a URI or to a JSON connection (``conn_type``, ``host``, ...).
+        """
+        if self.env.get("AIRFLOW__SECRETS__BACKEND") != LOCAL_SECRETS_BACKEND:
+            raise ClusterError("connections cannot be set: AIRFLOW__SECRETS__BACKEND names another secrets backend")
+        self.home.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.home, prefix=".connections-", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(dict(connections), file)
+        os.replace(temporary, self.connections_file)
+
+    def wait_for_dag(self, dag_id: str = DAG_ID, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
+        """Wait until the DAG processor has stored the DAG; raise with its import error if it has one."""
+
+        def loaded() -> bool:
+            rows = self.query("SELECT 1 FROM dag WHERE dag_id = %s AND NOT is_stale", (dag_id,))
+            return bool(rows)
+
+        def no_import_error() -> None:
+            self.check_processes()
+            errors = self.query("SELECT filename, stacktrace FROM import_error")
+            if errors:
+                raise ClusterError(f"the DAG files do not import: {errors[0][0]}\n{errors[0][1]}")
+
+        _poll(loaded, timeout=timeout, what=f"DAG {dag_id} to be parsed", check=no_import_error)
+
+    def trigger(
+        self,
+        conf: Mapping[str, Any],
+        *,
+        dag_id: str = DAG_ID,
+        logical_date: datetime | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Unpause the DAG and trigger a run with the CLI; returns the run id.
+
+        :param conf: the run's params.
+        :param logical_date: the run's logical date; now by default.
+        :param run_id: the run's id; a unique ``manual__`` id by default.
+        """
+        self.wait_for_dag(dag_id)
+        moment = (logical_date or datetime.now(UTC)).replace(microsecond=0)
+        run_id = run_id or f"manual__{moment.isoformat()}_{uuid.uuid4().hex[:6]}"
+        if self.query("SELECT 1 FROM dag WHERE dag_id = %s AND is_paused", (dag_id,)):
+            self.airflow("dags", "unpause", dag_id)
+        self.airflow(
+            "dags", "trigger", dag_id, "-c", json.dumps(dict(conf)), "--logical-date", moment.isoformat(), "-r", run_id
+        )
+        return run_id
+
+    def wait_for_run(self, run_id: str, *, dag_id: str = DAG_ID, timeout: float = 300.0) -> str:
+        """Poll the metadata database until the run finishes; returns ``success`` or raises with the failures.
+
+        :raises ClusterError: when the run fails (with the failed tasks' log tails) or the deadline passes.
+        """
+
+        def finished() -> str | None:
+            rows = self.query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", (dag_id, run_id))
+            state = rows[0][0] if rows else None
+            return state if state in FINISHED_RUN_STATES else None
+
+        try:
+            state = _poll(finished, timeout=timeout, what=f"run {run_id} to finish", check=self.check_processes)
+        except ClusterError as exc:
+            raise ClusterError(f"{exc}\n{self.describe_run(run_id, dag_id=dag_id)}") from None
+        if state != "success":
+            raise ClusterError(f"run {run_id} ended {state}\n{self.describe_run(run_id, dag_id=dag_id)}")
+        return state
+
+    def task_instances(self, run_id: str, *, dag_id: str = DAG_ID) -> list[dict[str, Any]]:
+        """The run's task instances: ``task_id``, ``map_index``, ``state``, ``hostname``, ``try_number``."""
+        rows = self.query(
+            "SELECT task_id, map_index, state, hostname, try_number FROM task_instance "
+            "WHERE dag_id = %s AND run_id = %s ORDER BY task_id, map_index",
+            (dag_id, run_id),
+        )
+        keys = ("task_id", "map_index", "state", "hostname", "try_number")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def describe_run(self, run_id: str, *, dag_id: str = DAG_ID) -> str:
+        """Task states of a run and the log tails of its failed tasks, for an error message."""
+        instances = self.task_instances(run_id, dag_id=dag_id)
+        lines = [f"{ti['task_id']}[{ti['map_index']}] {ti['state']} on {ti['hostname']}" for ti in instances]
+        for ti in instances:
+            if ti["state"] in ("failed", "up_for_retry", "upstream_failed"):
+                lines.append(f"--- log of {ti['task_id']}[{ti['map_index']}] ---")
+                lines.append(self.task_log(run_id, ti["task_id"], ti["map_index"], dag_id=dag_id))
+        return "\n".join(lines)
+
+    def task_log(self, run_id: str, task_id: str, map_index: int = -1, *, dag_id: str = DAG_ID) -> str:
+        """The tail of a task's latest log file (Airflow's folder layout), or a note that there is none."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        if map_index >= 0:
+            folder /= f"map_index={map_index}"
+        attempts = sorted(folder.glob("attempt=*.log"))
+        return _tail(attempts[-1]) if attempts else f"(no log under {folder})"
+
+    def query(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query on the metadata database."""
+        import psycopg2
+
+        connection = psycopg2.connect(self.metadata_url)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, tuple(parameters))
+                return cursor.fetchall()
+        finally:
+            connection.close()
+
+    def check_processes(self) -> None:
+        """Raise, quoting its log, if a cluster process has exited."""
+        for process in self._processes:
+            if not process.running:
+                code = process.popen.returncode if process.popen is not None else None
+                raise ClusterError(f"{process.name} exited with {code}; its log ends:\n{_tail(process.log_path)}")
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
+        from tools.dev import airflow_env
+
+        env = airflow_env({**os.environ, **extra})
+        # Shared by every process: tokens the API server signs must verify in the workers.
+        jwt_secret = env.get("AIRFLOW__API_AUTH__JWT_SECRET") or secrets.token_urlsafe(32)
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url(
+                    self.database_server_url, self.database, driver="postgresql+psycopg2"
+                ),
+                "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url(self.database_server_url, self.database),
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.concurrency),
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+                "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE,
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(self.scheduled_runs),
+                # Without scheduled runs nothing starts unasked, so the DAG may start unpaused (one CLI call less).
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(self.scheduled_runs),
+                "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            }
+        )
+        env.setdefault("AIRFLOW__SECRETS__BACKEND", LOCAL_SECRETS_BACKEND)
+        if env["AIRFLOW__SECRETS__BACKEND"] == LOCAL_SECRETS_BACKEND:
+            env["AIRFLOW__SECRETS__BACKEND_KWARGS"] = json.dumps({"connections_file_path": str(self.connections_file)})
+        # HOSTNAME_CALLABLE must import in every process, whatever the working directory.
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(PROJECT_ROOT), *env["PYTHONPATH"].split(os.pathsep)]))
+        env.pop(WORKER_NAME_ENV, None)
+        return env
+
+    def _remove_queue(self) -> None:
+        """Delete the queue and its bindings from the broker, so throwaway clusters leave no keys behind."""
+        if urlsplit(self.broker_url).scheme.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(self.broker_url)
+            try:
+                # Kombu's Redis layout: the queue's list (plus one per priority) and its exchange bindings.
+                keys = [self.queue, f"_kombu.binding.{self.queue}", f"_kombu.binding_permanent.{self.queue}"]
+                keys += client.scan_iter(f"{self.queue}\x06\x16*")
+                client.delete(*keys)
+            finally:
+                client.close()
+            return
+        import kombu
+
+        with kombu.Connection(self.broker_url) as connection:
+            connection.default_channel.queue_delete(self.queue)
+
+    def _execute_on_server(self, statement: str) -> None:
+        import psycopg2
+
+        connection = psycopg2.connect(self.database_server_url)
+        try:
+            connection.autocommit = True  # CREATE/DROP DATABASE refuse to run inside a transaction
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        finally:
+            connection.close()
+
+    def _create_database(self) -> None:
+        if self.reset_database:
+            self._execute_on_server(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        import psycopg2
+
+        connection = psycopg2.connect(self.database_server_url)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,))
+                exists = cursor.fetchone() is not None
+        finally:
+            connection.close()
+        if not exists:
+            self._execute_on_server(f'CREATE DATABASE "{self.database}"')
+
+    def _spawn(self, name: str, args: Sequence[str], env: Mapping[str, str] | None = None) -> _Process:
+        process = _Process(
+            name=name,
+            command=[str(Path(sys.executable).parent / "airflow"), *args],
+            log_path=self.log_dir / f"{name}.log",
+            env=dict(env or self.env),
+        )
+        self._processes.append(process)
+        process.start()
+        return process
+
+    def _spawn_worker(self, number: int) -> _Process:
+        name = f"worker{number}"
+        return self._spawn(
+            name,
+            [
+                "celery",
+                "worker",
+                "--concurrency",
+                str(self.concurrency),
+                "--celery-hostname",
+                f"{name}@%h",
+                "--queues",
+                self.queue,
+                "--pid",
+                str(self.log_dir / f"{name}.pid"),
+                # Logs are files in the shared AIRFLOW_HOME; a log server per worker would fight for one port.
+                "--skip-serve-logs",
+            ],
+            env={**self.env, WORKER_NAME_ENV: name},
+        )
+
+    def _api_healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=2) as response:  # noqa: S310
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _workers_ready(self) -> bool:
+        # Celery logs "<hostname> ready." once the worker consumes from its queues.
+        return all(
+            " ready." in p.log_path.read_text(encoding="utf-8", errors="replace")
+            for p in self._processes
+            if p.name.startswith("worker")
+        )
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        _poll(self._api_healthy, timeout=timeout, what="the API server", check=self.check_processes)
+        _poll(
+            self._workers_ready,
+            timeout=max(1.0, deadline - time.monotonic()),
+            what="the Celery workers",
+            check=self.check_processes,
+        )
+        self.wait_for_dag(timeout=max(1.0, deadline - time.monotonic()))
+
+
+def _embedded_server_url() -> str:
+    from tools.embedded_postgres import EmbeddedPostgres
+
+    return EmbeddedPostgres().start()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM (from make, a supervisor or kill) stops the cluster the way Ctrl-C does.
+    raise KeyboardInterrupt
+
+
+def up(args: argparse.Namespace) -> int:
+    """Run a cluster in the foreground until Ctrl-C (or SIGTERM); every process stops with it."""
+    from tools.dev import airflow_env, ensure_warehouse
+
+    server_url = args.database_server or _embedded_server_url()
+    extra = airflow_env()
+    ensure_warehouse(extra)
+    cluster = CeleryCluster(
+        server_url,
+        broker_url=args.broker,
+        workers=args.workers,
+        concurrency=args.concurrency,
+        api_port=args.port,
+        home=args.home,
+        keep_home=args.home is not None,
+        queue=args.queue,
+        pool_slots=int(os.environ.get("GITHUB_ETL_POOL_SLOTS", DEFAULT_POOL_SLOTS)),
+        env={k: v for k, v in extra.items() if k.startswith(("AIRFLOW_CONN_", "GITHUB_"))},
+    )
+    # Installed explicitly: a shell that starts a command in the background makes it ignore Ctrl-C.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with cluster:
+            print(f"Airflow (CeleryExecutor, {args.workers} worker(s) x {args.concurrency}) at {cluster.api_url}")
+            print(f"Metadata database: {without_password(cluster.metadata_url)}")
+            print(f"Broker: {without_password(args.broker)}; process logs in {cluster.log_dir}")
+            print(f"UI password of user admin: {cluster.home / 'simple_auth_manager_passwords.json.generated'}")
+            print("Ctrl-C stops every process.")
+            while True:
+                cluster.check_processes()
+                time.sleep(POLL_INTERVAL_SECONDS * 4)
+    except KeyboardInterrupt:
+        print("Stopped every process of the cluster", file=sys.stderr)
+        return 0
+    except ClusterError as exc:
+        print(f"The cluster stopped: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.celery_cluster", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="run a CeleryExecutor Airflow in the foreground")
+    up_parser.add_argument("--workers", type=int, default=2)
+    up_parser.add_argument("--concurrency", type=int, default=2, help="tasks per worker (default: %(default)s)")
+    up_parser.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API server port (default: %(default)s)")
+    up_parser.add_argument(
+        "--broker",
+        default=os.environ.get("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER_URL),
+        help=f"Celery broker (default: %(default)s; RabbitMQ: {RABBITMQ_BROKER_URL})",
+    )
+    up_parser.add_argument(
+        "--database-server",
+        default=os.environ.get("GITHUB_ETL_CELERY_DATABASE_SERVER"),
+        help="postgresql:// URL of the server for the metadata database (default: the embedded PostgreSQL)",
+    )
+    up_parser.add_argument("--queue", default=DEFAULT_QUEUE, help="Celery queue (default: %(default)s)")
+    up_parser.add_argument("--home", type=Path, default=None, help="AIRFLOW_HOME to keep (default: a temporary one)")
+    args = parser.parse_args(argv)
+    return up(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
