@@ -1,0 +1,541 @@
+"""Speed and memory of the warehouse load against PostgreSQL's own ceiling and a naive row-by-row baseline.
+
+For each size N a realistic staged row file (:mod:`bench.rows`, the transform's own COPY text format) is
+generated into a temporary folder (generation is not timed), then, each in a throwaway database:
+
+(a) the ceiling: ``psql``'s ``\\copy`` of the file into an unindexed table with the same columns;
+(b) the project's load (:func:`github_etl.load.load_run`) into the real schema: a first load
+    (repositories and snapshots), then a re-load of the same file with the same logical date, which
+    changes nothing. Each load runs in a child process that reports its own peak RSS, so memory is
+    compared across sizes;
+(c) the naive baseline: one ``INSERT`` per row (repository and snapshot, one statement) of the file's
+    first rows into the real schema, one commit, extrapolated to N.
+
+The targets: first load within 1.5x of (a), re-load within 1.1x of (a), (b) at least 50x faster than
+(c), and peak RSS of the largest size within 1.3x of the smallest's.
+
+Usage::
+
+    .venv/bin/python bench/load_bench.py [--sizes 20000,100000] [--repeats 3] [--json]
+
+``GITHUB_ETL_BENCH_SIZES`` (comma-separated) replaces the default sizes, 100,000 and 1,000,000, and
+``GITHUB_ETL_BENCH_REPEATS`` the default of one run per figure (the fastest run is kept);
+``GITHUB_ETL_BENCH_POSTGRES_URL`` names the PostgreSQL server (default: the local one, as ``postgres``);
+the role must be allowed to create databases. Figures are taken on whatever else the machine is doing:
+on a shared host, repeat and read ratios rather than absolute speeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+from psycopg2 import sql
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
+
+from bench.rows import DEFAULT_SEED, repository_rows, write_row_file  # noqa: E402
+from github_etl.columns import REPOSITORY_COLUMNS, SNAPSHOT_COLUMNS  # noqa: E402
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema  # noqa: E402
+from github_etl.load import load_run  # noqa: E402
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+SERVER_URL_ENV = "GITHUB_ETL_BENCH_POSTGRES_URL"
+SIZES_ENV = "GITHUB_ETL_BENCH_SIZES"
+REPEATS_ENV = "GITHUB_ETL_BENCH_REPEATS"
+DEFAULT_SIZES = (100_000, 1_000_000)
+# The child load reads its database from the environment: a URL on a command line is visible to every
+# user of the machine through ps, password included.
+CHILD_DATABASE_ENV = "GITHUB_ETL_BENCH_LOAD_URL"
+# Rows the naive baseline inserts: enough to average out per-statement noise, few enough to take seconds.
+NAIVE_ROWS = 5_000
+LOGICAL_DATE = datetime(2025, 7, 1, tzinfo=UTC)
+RUN_ID = f"scheduled__{LOGICAL_DATE.isoformat()}"
+DAG_ID = "github_repositories"
+CEILING_TABLE = "ceiling_repositories"
+
+TARGET_FIRST_LOAD_VS_CEILING = 1.5
+TARGET_RELOAD_VS_CEILING = 1.1
+TARGET_SPEEDUP_OVER_NAIVE = 50.0
+TARGET_MEMORY_GROWTH = 1.3
+
+# libpq environment variables for the connection parameters psql may need: the server URL reaches psql
+# through its environment, never its command line.
+_LIBPQ_ENVIRONMENT = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "dbname": "PGDATABASE",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "options": "PGOPTIONS",
+}
+_PSQL_TIME = re.compile(r"^Time: ([\d.]+) ms", re.MULTILINE)
+
+
+def run(sizes: Sequence[int] | None = None, dsn: str | None = None, *, repeats: int | None = None) -> dict[str, Any]:
+    """Measure the load at each size and return the figures.
+
+    :param sizes: row counts to measure; ``GITHUB_ETL_BENCH_SIZES`` or 100,000 and 1,000,000 when omitted.
+    :param dsn: PostgreSQL server to create the throwaway databases on; ``GITHUB_ETL_BENCH_POSTGRES_URL``
+        or the local server when omitted. The role must be allowed to create databases.
+    :param repeats: measurements of each figure, the fastest kept (the peak RSS: the highest);
+        ``GITHUB_ETL_BENCH_REPEATS`` or 1 when omitted. On a busy machine the fastest run is the one
+        least disturbed by other work.
+    :return: ``{"sizes", "runs": [per-size figures], "memory": {...}, "targets": [...]}``; each target is
+        ``{"size", "name", "value", "limit", "at_most", "meets"}``.
+    """
+    chosen = tuple(sizes) if sizes is not None else sizes_from_environment()
+    rounds = repeats if repeats is not None else int(os.environ.get(REPEATS_ENV, "").strip() or 1)
+    if rounds < 1:
+        raise ValueError(f"repeats must be at least 1, got {rounds}")
+    server_url = dsn or os.environ.get(SERVER_URL_ENV, "").strip() or DEFAULT_SERVER_URL
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="github-etl-load-bench-") as folder:
+        for size in chosen:
+            figures = _measure_size(server_url, size, Path(folder), rounds)
+            runs.append(figures)
+            print(_format_size(figures), flush=True)
+    memory = _memory_growth(runs)
+    targets = [target for figures in runs for target in figures["targets"]]
+    if memory is not None:
+        targets.append(memory["target"])
+        print(_format_target(memory["target"]), flush=True)
+    return {"sizes": list(chosen), "repeats": rounds, "runs": runs, "memory": memory, "targets": targets}
+
+
+def sizes_from_environment() -> tuple[int, ...]:
+    """The sizes named by ``GITHUB_ETL_BENCH_SIZES`` (e.g. ``20000,100000``), else ``DEFAULT_SIZES``."""
+    configured = os.environ.get(SIZES_ENV, "").strip()
+    return parse_sizes(configured) if configured else DEFAULT_SIZES
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """Parse a comma-separated list of positive row counts; ``_`` separators are allowed.
+
+    :param text: e.g. ``20000,100_000``.
+    """
+    try:
+        sizes = tuple(int(part.strip().replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"sizes must be comma-separated integers, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+# -- one size -------------------------------------------------------------------------------------
+
+
+def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dict[str, Any]:
+    path = folder / f"repositories-{size}.tsv"
+    began = time.perf_counter()
+    row_file = write_row_file(path, size, seed=DEFAULT_SEED)
+    generated = time.perf_counter() - began
+    samples: dict[str, list[dict[str, Any]]] = {"ceiling": [], "indexed": [], "first": [], "reload": [], "naive": []}
+    try:
+        for _ in range(repeats):
+            with _throwaway_database(server_url) as url:
+                ceiling, indexed_copy = _ceiling(url, path)
+            with _throwaway_database(server_url) as url:
+                first = _load_in_child(url, path)
+                reload = _load_in_child(url, path)
+            with _throwaway_database(server_url) as url:
+                naive = _naive(url, min(NAIVE_ROWS, size))
+            for name, sample in zip(samples, (ceiling, indexed_copy, first, reload, naive), strict=True):
+                samples[name].append(sample)
+    finally:
+        path.unlink(missing_ok=True)
+    ceiling, indexed_copy, first, reload, naive = (_fastest(taken) for taken in samples.values())
+
+    ceiling_seconds = ceiling["seconds"]
+    first["rows_per_second"] = round(size / first["seconds"])
+    first["vs_ceiling"] = round(first["seconds"] / ceiling_seconds, 2)
+    reload["rows_per_second"] = round(size / reload["seconds"])
+    reload["vs_ceiling"] = round(reload["seconds"] / ceiling_seconds, 2)
+    first["vs_indexed_copy"] = round(first["seconds"] / indexed_copy["seconds"], 2)
+    naive["extrapolated_seconds"] = round(size / naive["rows_per_second"], 1)
+    speedup = round(first["rows_per_second"] / naive["rows_per_second"], 1)
+    expected_reload = {"inserted": 0, "updated": 0, "unchanged": size, "snapshots": 0, "total": size}
+    figures = {
+        "rows": size,
+        "file_mib": round(row_file.bytes / 2**20, 1),
+        "generation_seconds": round(generated, 1),
+        "ceiling": ceiling,
+        "indexed_copy": indexed_copy,
+        "first_load": first,
+        "reload": reload,
+        "naive": naive,
+        "speedup_over_naive": speedup,
+        "first_load_inserted_all": first["result"]["inserted"] == size and first["result"]["snapshots"] == size,
+        "reload_changed_nothing": reload["result"] == expected_reload,
+    }
+    figures["targets"] = [
+        _target(size, "first load vs (a)", first["vs_ceiling"], TARGET_FIRST_LOAD_VS_CEILING, at_most=True),
+        _target(size, "re-load vs (a)", reload["vs_ceiling"], TARGET_RELOAD_VS_CEILING, at_most=True),
+        _target(size, "(b) speed vs (c)", speedup, TARGET_SPEEDUP_OVER_NAIVE, at_most=False),
+    ]
+    return figures
+
+
+def _fastest(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of repeated measurements, with every run's seconds and the highest peak RSS seen."""
+    fastest = dict(min(samples, key=lambda sample: sample["seconds"]))
+    fastest["all_seconds"] = [sample["seconds"] for sample in samples]
+    if "peak_rss_mib" in fastest:
+        fastest["peak_rss_mib"] = max(sample["peak_rss_mib"] for sample in samples)
+    return fastest
+
+
+def _target(size: int | None, name: str, value: float, limit: float, *, at_most: bool) -> dict[str, Any]:
+    meets = value <= limit if at_most else value >= limit
+    return {"size": size, "name": name, "value": value, "limit": limit, "at_most": at_most, "meets": meets}
+
+
+def _memory_growth(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Peak RSS of the first load at the largest size over that at the smallest; None for a single size."""
+    if len(runs) < 2:
+        return None
+    smallest = min(runs, key=lambda figures: figures["rows"])
+    largest = max(runs, key=lambda figures: figures["rows"])
+    ratio = round(largest["first_load"]["peak_rss_mib"] / smallest["first_load"]["peak_rss_mib"], 2)
+    name = f"peak RSS {largest['rows']:,} / {smallest['rows']:,} rows"
+    return {
+        "smallest": smallest["rows"],
+        "largest": largest["rows"],
+        "ratio": ratio,
+        "target": _target(None, name, ratio, TARGET_MEMORY_GROWTH, at_most=True),
+    }
+
+
+# -- (a) the ceiling ------------------------------------------------------------------------------
+
+
+def _ceiling(database_url: str, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``psql``'s ``\\copy`` of the file into an unindexed table of the same columns, then into the real one.
+
+    The second figure is for information: the same COPY into ``github.repositories`` with its eight
+    indexes kept, the ceiling of any load that must leave those indexes in place.
+
+    :return: the unindexed COPY's figures, the indexed COPY's figures.
+    """
+    columns = sql.SQL(", ").join(sql.Identifier(column) for column in REPOSITORY_COLUMNS)
+    db = DatabaseConnection(database_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        with db.cursor() as cur:
+            cur.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT {} FROM github.repositories WITH NO DATA").format(
+                    sql.Identifier(CEILING_TABLE), columns
+                )
+            )
+            # The staged file has no bookkeeping columns; defaults fill them as the load's merge would.
+            cur.execute(
+                "ALTER TABLE github.repositories"
+                " ALTER COLUMN first_seen_at SET DEFAULT %(seen_at)s,"
+                " ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s",
+                {"seen_at": LOGICAL_DATE},
+            )
+        db.commit()
+        _checkpoint(db)
+        unindexed = _psql_copy(database_url, db, sql.Identifier(CEILING_TABLE), path)
+        _checkpoint(db)
+        indexed = _psql_copy(database_url, db, sql.Identifier("github", "repositories"), path)
+    finally:
+        db.close()
+    return unindexed, indexed
+
+
+def _psql_copy(database_url: str, db: DatabaseConnection, table: sql.Identifier, path: Path) -> dict[str, Any]:
+    """Time ``psql -c "\\copy table (columns) FROM file"``; ``db`` (the same database) counts what arrived."""
+    columns = sql.SQL(", ").join(sql.Identifier(column) for column in REPOSITORY_COLUMNS)
+    copy_text = (
+        sql.SQL("\\copy {} ({}) FROM {}").format(table, columns, sql.Literal(str(path))).as_string(db.connection)
+    )
+    began = time.perf_counter()
+    completed = subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "\\timing on", "-c", copy_text],
+        env=_libpq_environment(database_url),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - began
+    if completed.returncode != 0:
+        raise RuntimeError(f"psql \\copy failed ({completed.returncode}): {completed.stderr.strip()[-2000:]}")
+    # psql's own timing leaves out its start-up and connection, which the load's timing leaves out too.
+    timed = _PSQL_TIME.search(completed.stdout)
+    seconds = float(timed.group(1)) / 1000 if timed else wall
+    with db.cursor() as cur:
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(table))
+        rows = int(cur.fetchone()[0])
+    db.rollback()
+    return {"seconds": round(seconds, 3), "wall_seconds": round(wall, 3), "rows_per_second": round(rows / seconds)}
+
+
+def _libpq_environment(database_url: str) -> dict[str, str]:
+    params = psycopg2.extensions.parse_dsn(database_url)
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
+    environment.update(
+        {_LIBPQ_ENVIRONMENT[key]: str(value) for key, value in params.items() if key in _LIBPQ_ENVIRONMENT}
+    )
+    return environment
+
+
+# -- (b) the project's load -----------------------------------------------------------------------
+
+
+def _load_in_child(database_url: str, path: Path) -> dict[str, Any]:
+    """Run one load in a fresh interpreter so its peak RSS is the load's alone."""
+    db = DatabaseConnection(database_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _checkpoint(db)
+    finally:
+        db.close()
+    completed = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--one-load", str(path)],
+        env={**os.environ, CHILD_DATABASE_ENV: database_url},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the load failed ({completed.returncode}):\n{completed.stderr.strip()[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def one_load(path: Path, database_url: str) -> dict[str, Any]:
+    """Load one file into the database as the DAG's load task does, and report time and peak memory.
+
+    Runs in the child process started by :func:`_load_in_child`.
+
+    :param path: staged row file.
+    :param database_url: warehouse database.
+    :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib"}``; the last is None
+        unless the server runs on this machine and its process is readable.
+    """
+    db = DatabaseConnection(database_url, connect_retries=0)
+    try:
+        db.connect()
+        began = time.perf_counter()
+        result = load_run(
+            db,
+            row_files=[path],
+            run_id=RUN_ID,
+            dag_id=DAG_ID,
+            logical_date=LOGICAL_DATE,
+            mode="search",
+            stats={"listed": 0, "enriched": 0, "skipped": 0, "rejected": 0, "api_requests": 0},
+        )
+        seconds = time.perf_counter() - began
+        backend_peak = _server_backend_peak_kib(db)
+    finally:
+        db.close()
+    return {
+        "seconds": round(seconds, 3),
+        "result": result.as_dict(),
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
+    }
+
+
+def _server_backend_peak_kib(db: DatabaseConnection) -> int | None:
+    """Peak RSS of this session's server process (VmHWM), shared buffers it touched included.
+
+    Staging keeps the rows in the backend's temporary buffers, so this is where the load's memory grows
+    with N; readable only when the server runs on this machine and ``/proc`` lets us in.
+    """
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    db.rollback()
+    try:
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None  # a remote server: that pid here is somebody else's process
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+# -- (c) the naive baseline -----------------------------------------------------------------------
+
+
+def _naive(database_url: str, rows: int) -> dict[str, Any]:
+    """One ``INSERT`` per row (repository and its snapshot in one statement), autocommit off, one commit.
+
+    Plain inserts with no conflict handling and no change detection: less work per row than a real
+    upsert, so the baseline is generous and the speed-up a lower bound. Extrapolating linearly is
+    generous too: the indexes deepen as the table grows.
+    """
+    columns = sql.SQL(", ").join(sql.Identifier(column) for column in REPOSITORY_COLUMNS)
+    snapshot_columns = sql.SQL(", ").join(sql.Identifier(column) for column in SNAPSHOT_COLUMNS)
+    statement = sql.SQL(
+        "WITH repository AS ("
+        " INSERT INTO github.repositories ({columns}, first_seen_at, last_seen_at) VALUES ({values}, %s, %s)"
+        " RETURNING id, {snapshot_columns})"
+        " INSERT INTO github.repository_snapshots (repo_id, snapshot_date, {snapshot_columns})"
+        " SELECT id, %s, {snapshot_columns} FROM repository"
+    ).format(
+        columns=columns,
+        values=sql.SQL(", ").join(sql.Placeholder() * len(REPOSITORY_COLUMNS)),
+        snapshot_columns=snapshot_columns,
+    )
+    bookkeeping = (LOGICAL_DATE, LOGICAL_DATE, LOGICAL_DATE.date())
+    # The same rows as the head of the staged file, already typed: parsing is not what is measured.
+    staged = [(*row, *bookkeeping) for row in repository_rows(rows, seed=DEFAULT_SEED)]
+    db = DatabaseConnection(database_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _checkpoint(db)
+        conn = db.connection
+        query = statement.as_string(conn)
+        began = time.perf_counter()
+        with conn.cursor() as cur:
+            for values in staged:
+                cur.execute(query, values)
+        conn.commit()
+        seconds = time.perf_counter() - began
+    finally:
+        db.close()
+    return {"rows_measured": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds)}
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _throwaway_database(server_url: str) -> Iterator[str]:
+    name = f"github_etl_load_bench_{uuid.uuid4().hex[:12]}"
+    _autocommit(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield psycopg2.extensions.make_dsn(server_url, dbname=name)
+    finally:
+        # FORCE ends any session a failed step left open.
+        _autocommit(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _autocommit(url: str, statement: sql.Composable) -> None:
+    with contextlib.closing(psycopg2.connect(url)) as conn:
+        conn.autocommit = True  # CREATE/DROP DATABASE refuse to run inside a transaction
+        with conn.cursor() as cur:
+            cur.execute(statement)
+
+
+def _checkpoint(db: DatabaseConnection) -> None:
+    """Flush what the previous step left dirty, so no step pays for another's writes; skipped without rights."""
+    conn = db.connection
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CHECKPOINT")
+    except psycopg2.errors.InsufficientPrivilege:
+        pass
+    finally:
+        conn.autocommit = False
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def _format_size(figures: dict[str, Any]) -> str:
+    first, reload, naive = figures["first_load"], figures["reload"], figures["naive"]
+    ceiling, indexed = figures["ceiling"], figures["indexed_copy"]
+    naive_label = f"(c) naive INSERT per row, {naive['rows_measured']:,} rows extrapolated"
+    lines = [
+        f"N = {figures['rows']:,} rows  (file {figures['file_mib']} MiB, generated in "
+        f"{figures['generation_seconds']} s, not counted; {_runs(figures['ceiling'])} on a shared machine)",
+        _row("(a) ceiling: psql \\copy, unindexed table", ceiling["seconds"], ceiling["rows_per_second"]),
+        _row(
+            "    info: psql \\copy into the real table",
+            indexed["seconds"],
+            indexed["rows_per_second"],
+            f"8 indexes kept; first load = {first['vs_indexed_copy']:.2f}x this",
+        ),
+        _row(
+            "(b) first load, snapshots included",
+            first["seconds"],
+            first["rows_per_second"],
+            f"{first['vs_ceiling']:.2f}x (a)  peak RSS {first['peak_rss_mib']} MiB{_backend(first)}",
+        ),
+        _row(
+            "    re-load, same file and date",
+            reload["seconds"],
+            reload["rows_per_second"],
+            f"{reload['vs_ceiling']:.2f}x (a)  peak RSS {reload['peak_rss_mib']} MiB{_backend(reload)}",
+        ),
+        _row(naive_label, naive["extrapolated_seconds"], naive["rows_per_second"], f"measured {naive['seconds']} s"),
+        f"  first load inserted every row and snapshot: {_yes(figures['first_load_inserted_all'])}; "
+        f"re-load changed nothing: {_yes(figures['reload_changed_nothing'])}",
+    ]
+    lines.extend(f"  {_format_target(target)}" for target in figures["targets"])
+    return "\n".join(lines)
+
+
+def _row(label: str, seconds: float, rows_per_second: int, note: str = "") -> str:
+    return f"  {label:<48} {seconds:9.2f} s {rows_per_second:>10,} rows/s  {note}".rstrip()
+
+
+def _runs(figures: dict[str, Any]) -> str:
+    count = len(figures["all_seconds"])
+    return "one run each" if count == 1 else f"fastest of {count} runs each"
+
+
+def _backend(load: dict[str, Any]) -> str:
+    peak = load["server_backend_peak_rss_mib"]
+    return "" if peak is None else f" (server backend {peak} MiB)"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def _format_target(target: dict[str, Any]) -> str:
+    relation = "<=" if target["at_most"] else ">="
+    verdict = "meets" if target["meets"] else "misses"
+    return f"{target['name']:<46} {target['value']:9.2f}x  (target {relation} {target['limit']}x)  {verdict}"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=parse_sizes, help="comma-separated row counts, e.g. 20000,100000")
+    parser.add_argument("--repeats", type=int, help="runs of each measurement, the fastest kept (default 1)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
+    parser.add_argument("--one-load", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one_load is not None:
+        print(json.dumps(one_load(args.one_load, os.environ[CHILD_DATABASE_ENV])))
+        return
+    figures = run(args.sizes, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
