@@ -123,6 +123,8 @@ def load_run(
     mode: str,
     stats: Mapping[str, int],
     deleted_ids: Iterable[int] = (),
+    not_modified_ids: Iterable[int] = (),
+    etags: Mapping[int, str] | None = None,
     started_at: datetime | None = None,
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
@@ -143,6 +145,10 @@ def load_run(
         ``api_requests``).
     :param deleted_ids: refresh mode: repositories GitHub no longer serves; marked deleted in the same
         transaction.
+    :param not_modified_ids: repositories GitHub answered 304 for (conditional requests): their
+        ``last_seen_at`` moves to the logical date and today's snapshot is taken from the stored row.
+    :param etags: ETags of this run's detail responses, by repository id, kept for later conditional
+        requests.
     :param started_at: when the run started; the start of the load's transaction when omitted.
     """
     _require_aware(logical_date)
@@ -160,6 +166,8 @@ def load_run(
             snapshots = _merge_snapshots(cur, logical_date)
             _rebuild(cur, rebuild, "foreign_key")
             deleted = _mark_deleted(cur, deleted_ids, logical_date)
+            snapshots += _touch_not_modified(cur, not_modified_ids, logical_date)
+            _upsert_etags(cur, etags or {}, logical_date)
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,
@@ -394,6 +402,25 @@ def _mark_deleted(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> 
         return 0
     cur.execute(load_sql("mark_deleted.sql"), {"ids": id_list, "deleted_at": logical_date})
     return cur.rowcount
+
+
+def _touch_not_modified(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:
+    id_list = sorted({int(i) for i in ids})
+    if not id_list:
+        return 0
+    cur.execute(load_sql("touch_not_modified.sql"), {"ids": id_list, "logical_date": logical_date})
+    cur.execute(load_sql("snapshot_not_modified.sql"), {"ids": id_list, "snapshot_date": logical_date.date()})
+    return cur.rowcount
+
+
+def _upsert_etags(cur: PgCursor, etags: Mapping[int, str], logical_date: datetime) -> None:
+    if not etags:
+        return
+    ids = sorted(int(i) for i in etags)
+    cur.execute(
+        load_sql("upsert_etags.sql"),
+        {"ids": ids, "etags": [etags[i] if i in etags else etags[str(i)] for i in ids], "fetched_at": logical_date},
+    )
 
 
 # -- small helpers --------------------------------------------------------------------------------

@@ -129,16 +129,17 @@ def trigger_form_params() -> dict[str, Any]:
             description="mode sample: 100 is cheapest in quota; "
             "1 is the most random (one listing call per repository).",
         ),
+        # Nullable: the trigger form treats a non-null string or array as required.
         "query": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             maxLength=256,
             title="Search query",
             description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'.",
         ),
         "owners": Param(
-            [],
-            type="array",
+            None,
+            type=["null", "array"],
             items={"type": "string"},
             title="Owners",
             description="mode owners: users or organisations, e.g. apache, octocat.",

@@ -29,11 +29,15 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     totals = dict.fromkeys(TRANSFORM_COUNTERS, 0)
     reasons: dict[str, int] = {}
     gone: list[int] = []
+    not_modified: list[int] = []
+    etags: dict[str, str] = {}
     seen_ids: set[int] = set()
     with staging.writer("rows", f"{key}.tsv") as rows_out, staging.writer("rejected", f"{key}.jsonl") as rejected_out:
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
             gone.extend(int(i) for i in document.get("gone", []))
+            not_modified.extend(int(i) for i in document.get("not_modified", []))
+            etags.update(document.get("etags", {}))
             stats = transform_records(
                 document["items"],
                 rows_out,
@@ -47,6 +51,9 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
             for reason, count in stats.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + count
     gone_uri = staging.write_json(sorted(set(gone)), "gone", f"{key}.json")
+    conditional_uri = staging.write_json(
+        {"not_modified": sorted(set(not_modified)), "etags": etags}, "etags", f"{key}.json"
+    )
     if totals["rejected"]:
         log.warning("Shard %s: %s record(s) quarantined: %s", key, totals["rejected"], reasons)
     return {
@@ -57,6 +64,7 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         "rows_uri": staging.uri("rows", f"{key}.tsv"),
         "rejected_uri": staging.uri("rejected", f"{key}.jsonl"),
         "gone_uri": gone_uri,
+        "conditional_uri": conditional_uri,
     }
 
 
@@ -75,6 +83,19 @@ def gone_ids(transformed: list[dict[str, Any]]) -> list[int]:
     for shard in transformed:
         ids.update(read_json_uri(shard["gone_uri"]))
     return sorted(ids)
+
+
+def conditional_results(transformed: list[dict[str, Any]]) -> tuple[list[int], dict[int, str]]:
+    """Ids GitHub answered 304 for, and the ETags of this run's detail responses."""
+    not_modified: set[int] = set()
+    etags: dict[int, str] = {}
+    for shard in transformed:
+        if "conditional_uri" not in shard:
+            continue
+        document = read_json_uri(shard["conditional_uri"])
+        not_modified.update(document["not_modified"])
+        etags.update({int(k): v for k, v in document["etags"].items()})
+    return sorted(not_modified), etags
 
 
 def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -102,6 +123,7 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     dag_id, run_id, logical_date = _run_identity(context)
     meta = RunStaging(dag_id, run_id).read_json(PLAN_FILE)
     totals = run_totals(transformed, meta)
+    not_modified, etags = conditional_results(transformed)
     started_at = context["dag_run"].start_date
     with DatabaseConnection() as db:
         result = load_run(
@@ -113,6 +135,8 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
             mode=meta.get("mode", "sample"),
             stats={key: totals[key] for key in STATS_KEYS},
             deleted_ids=gone_ids(transformed),
+            not_modified_ids=not_modified,
+            etags=etags,
             started_at=started_at,
         )
     return {**totals, **result.as_dict(), "run_id": run_id}

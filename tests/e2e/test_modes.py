@@ -105,3 +105,34 @@ def test_refresh_records_a_new_snapshot_and_marks_deleted_repositories(
             "SELECT mode, enriched, inserted, updated FROM github.load_runs ORDER BY logical_date DESC LIMIT 1"
         )
         assert cursor.fetchone() == ("refresh", 0, 0, 0)
+
+
+def test_rest_refresh_sends_stored_etags_and_304s_cost_no_quota(
+    fake_github_factory, pipeline_env, run_dag, pg_url: str
+) -> None:
+    fake = fake_github_factory(repo_count=120, seed=31)
+    pipeline_env(fake.base_url, token=None)  # no token: enrichment and refresh go through REST
+    assert run_dag({"sample_size": 8, "shards": 1}, LOGICAL_DATE).state == "success"
+    before = _warehouse(pg_url)
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM github.repository_etags")
+        assert cursor.fetchone() == (8,)
+    changed = sorted(before)[0]
+    fake.set_repository(changed, stargazers_count=before[changed]["stargazers_count"] + 7)
+    fake.reset_log()
+
+    later = LOGICAL_DATE + timedelta(days=1)
+    assert run_dag({"mode": "refresh", "shards": 1}, later).state == "success"
+
+    details = [r for r in fake.requests if r.path.startswith("/repositories/")]
+    assert sorted(r.status for r in details) == [200] + [304] * 7
+    assert sum(1 for r in details if r.counted) == 1
+    after = _warehouse(pg_url)
+    assert after[changed]["stargazers_count"] == before[changed]["stargazers_count"] + 7
+    assert all(row["last_seen_at"] == later for row in after.values())
+    assert {k: v for k, v in after.items() if k != changed} == {
+        k: {**v, "last_seen_at": later} for k, v in before.items() if k != changed
+    }
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM github.repository_snapshots WHERE snapshot_date = %s", (later.date(),))
+        assert cursor.fetchone() == (8,)
