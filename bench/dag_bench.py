@@ -44,6 +44,7 @@ def _database(server_url: str) -> str:
 
 
 def run(sizes: tuple[int, ...] = (100, 10_000)) -> dict[int, float]:
+    """Time one DAG run per size, after an untimed warm-up run (Airflow builds its internals on first use)."""
     _prepare_airflow_home()
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import resetdb
@@ -55,7 +56,7 @@ def run(sizes: tuple[int, ...] = (100, 10_000)) -> dict[int, float]:
     dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["github_repositories"]
     timings: dict[int, float] = {}
     with FakeGitHub(repo_count=max(sizes) * 3, seed=5) as fake:
-        for index, size in enumerate(sizes):
+        for index, size in enumerate((min(sizes), *sizes)):
             os.environ["AIRFLOW_CONN_GITHUB_DEFAULT"] = json.dumps(
                 {"conn_type": "http", "host": fake.base_url, "password": "ghp_bench_token_000000"}
             )
@@ -66,7 +67,8 @@ def run(sizes: tuple[int, ...] = (100, 10_000)) -> dict[int, float]:
                 logical_date=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=index),
                 run_conf={"sample_size": size, "shards": 4},
             )
-            timings[size] = time.monotonic() - started
+            if index:
+                timings[size] = time.monotonic() - started
             if result.state != "success":
                 raise RuntimeError(f"the DAG run of {size} repositories ended {result.state}")
     return timings
