@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tools.waiting import LOG_TAIL_LINES, POLL_INTERVAL_SECONDS, poll, tail
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAG_ID = "github_repositories"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -57,13 +59,13 @@ HOSTNAME_CALLABLE = "tools.celery_cluster.worker_hostname"
 STARTUP_TIMEOUT_SECONDS = 180.0
 # A process group gets this long to stop on SIGTERM (Celery finishes running tasks) before SIGKILL.
 STOP_TIMEOUT_SECONDS = 20.0
-# Polling a condition (a file, a port, a row), never sleeping as synchronisation.
-POLL_INTERVAL_SECONDS = 0.5
-# Lines of a log quoted in an error message.
-LOG_TAIL_LINES = 40
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 # Reads its file at every lookup, so connections can change while the cluster runs (see set_connections).
 LOCAL_SECRETS_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+
+
+def _poll(condition: Callable[[], Any], **kwargs: Any) -> Any:
+    return poll(condition, error=ClusterError, **kwargs)
 
 
 class ClusterError(RuntimeError):
@@ -106,27 +108,6 @@ def without_password(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def _poll(condition: Callable[[], Any], *, timeout: float, what: str, check: Callable[[], None] | None = None) -> Any:
-    """Return the first truthy value of ``condition()``; call ``check()`` between tries to fail fast."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if check is not None:
-            check()
-        if time.monotonic() > deadline:
-            raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(POLL_INTERVAL_SECONDS)
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    if not path.exists():
-        return f"({path} does not exist)"
-    text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-    return "\n".join(text)
 
 
 @dataclass
@@ -456,7 +437,7 @@ class CeleryCluster:
         if map_index >= 0:
             folder /= f"map_index={map_index}"
         attempts = sorted(folder.glob("attempt=*.log"))
-        return _tail(attempts[-1]) if attempts else f"(no log under {folder})"
+        return tail(attempts[-1]) if attempts else f"(no log under {folder})"
 
     def query(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the metadata database."""
@@ -475,7 +456,7 @@ class CeleryCluster:
         for process in self._processes:
             if not process.running:
                 code = process.popen.returncode if process.popen is not None else None
-                raise ClusterError(f"{process.name} exited with {code}; its log ends:\n{_tail(process.log_path)}")
+                raise ClusterError(f"{process.name} exited with {code}; its log ends:\n{tail(process.log_path)}")
 
     # -- internals ---------------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ DEFAULT_API_URL = "https://api.github.com"
 GITHUB_API_VERSION = "2022-11-28"
 
 
-def _float_env(name: str, default: float, *, minimum: float = 0.0) -> float:
+def float_env(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """A number from the environment, ``default`` when unset or blank; a clear error when malformed."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -35,7 +36,7 @@ def _float_env(name: str, default: float, *, minimum: float = 0.0) -> float:
 
 
 def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
-    return int(_float_env(name, default, minimum=minimum))
+    return int(float_env(name, default, minimum=minimum))
 
 
 def staging_url() -> str:
@@ -81,13 +82,13 @@ class ClientSettings:
     @classmethod
     def from_env(cls) -> ClientSettings:
         return cls(
-            connect_timeout=_float_env("GITHUB_ETL_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.01),
-            read_timeout=_float_env("GITHUB_ETL_READ_TIMEOUT", cls.read_timeout, minimum=0.01),
+            connect_timeout=float_env("GITHUB_ETL_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.01),
+            read_timeout=float_env("GITHUB_ETL_READ_TIMEOUT", cls.read_timeout, minimum=0.01),
             max_retries=_int_env("GITHUB_ETL_MAX_RETRIES", cls.max_retries),
-            backoff_base=_float_env("GITHUB_ETL_BACKOFF_BASE", cls.backoff_base),
-            backoff_max=_float_env("GITHUB_ETL_BACKOFF_MAX", cls.backoff_max),
-            secondary_min_wait=_float_env("GITHUB_ETL_SECONDARY_MIN_WAIT", cls.secondary_min_wait),
+            backoff_base=float_env("GITHUB_ETL_BACKOFF_BASE", cls.backoff_base),
+            backoff_max=float_env("GITHUB_ETL_BACKOFF_MAX", cls.backoff_max),
+            secondary_min_wait=float_env("GITHUB_ETL_SECONDARY_MIN_WAIT", cls.secondary_min_wait),
             secondary_max_tries=_int_env("GITHUB_ETL_SECONDARY_MAX_TRIES", cls.secondary_max_tries, minimum=1),
-            max_inline_wait=_float_env("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", cls.max_inline_wait),
-            reset_jitter=_float_env("GITHUB_ETL_RESET_JITTER", cls.reset_jitter),
+            max_inline_wait=float_env("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", cls.max_inline_wait),
+            reset_jitter=float_env("GITHUB_ETL_RESET_JITTER", cls.reset_jitter),
         )

@@ -30,6 +30,8 @@ import requests
 from tests.fixtures.postgres import with_database
 from tools.celery_cluster import free_port
 from tools.dev import DEFAULT_POOL_SLOTS, airflow_env
+from tools.waiting import LOG_TAIL_LINES, tail
+from tools.waiting import poll as _poll_until
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +51,6 @@ STARTUP_TIMEOUT_SECONDS = 240.0
 MIGRATE_TIMEOUT_SECONDS = 180.0
 # A process group gets this long to stop on SIGTERM before SIGKILL.
 STOP_TIMEOUT_SECONDS = 15.0
-# Polling a condition, never sleeping as synchronisation.
-POLL_INTERVAL_SECONDS = 0.5
-# Lines of a log quoted in an error message.
-LOG_TAIL_LINES = 40
 # Components whose health the monitor endpoint reports; each must be "healthy" before the UI is used.
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 COMPONENTS: dict[str, list[str]] = {
@@ -63,35 +61,13 @@ COMPONENTS: dict[str, list[str]] = {
 }
 
 
+def poll(condition: Callable[[], Any], **kwargs: Any) -> Any:
+    """:func:`tools.waiting.poll`, raising :class:`AirflowServerError` on timeout."""
+    return _poll_until(condition, error=AirflowServerError, **kwargs)
+
+
 class AirflowServerError(RuntimeError):
     """A component failed to start or died, or a wait ran out of time."""
-
-
-def poll(condition: Callable[[], Any], *, timeout: float, what: str, check: Callable[[], None] | None = None) -> Any:
-    """The first truthy value of ``condition()``, tried every half second until ``timeout`` seconds pass.
-
-    :param condition: returns something truthy when the wait is over.
-    :param timeout: seconds before :class:`AirflowServerError` is raised.
-    :param what: what is waited for, for the error message.
-    :param check: called between tries; raises to stop waiting early (e.g. a process died).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if check is not None:
-            check()
-        if time.monotonic() > deadline:
-            raise AirflowServerError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(POLL_INTERVAL_SECONDS)
-
-
-def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a log file, or a note that it does not exist."""
-    if not path.exists():
-        return f"({path} does not exist)"
-    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
 class LocalAirflow:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from github_etl.errors import ConfigurationError
+from github_etl.settings import float_env
 
 
 @dataclass(frozen=True)
@@ -28,21 +27,8 @@ class ApiSettings:
     def from_env(cls) -> ApiSettings:
         """Settings from ``GITHUB_ETL_API_*`` variables, defaults for those unset."""
         return cls(
-            pool_size=int(_number("GITHUB_ETL_API_POOL_SIZE", cls.pool_size, minimum=1)),
-            acquire_timeout=_number("GITHUB_ETL_API_ACQUIRE_TIMEOUT", cls.acquire_timeout, minimum=0.0),
-            connect_timeout=int(_number("GITHUB_ETL_API_CONNECT_TIMEOUT", cls.connect_timeout, minimum=1)),
-            statement_timeout=_number("GITHUB_ETL_API_STATEMENT_TIMEOUT", cls.statement_timeout, minimum=0.001),
+            pool_size=int(float_env("GITHUB_ETL_API_POOL_SIZE", cls.pool_size, minimum=1)),
+            acquire_timeout=float_env("GITHUB_ETL_API_ACQUIRE_TIMEOUT", cls.acquire_timeout, minimum=0.0),
+            connect_timeout=int(float_env("GITHUB_ETL_API_CONNECT_TIMEOUT", cls.connect_timeout, minimum=1)),
+            statement_timeout=float_env("GITHUB_ETL_API_STATEMENT_TIMEOUT", cls.statement_timeout, minimum=0.001),
         )
-
-
-def _number(name: str, default: float, *, minimum: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
-    return value
