@@ -29,13 +29,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 from psycopg2 import sql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
 from tests.fake_github import FakeGitHub  # noqa: E402
+from tests.fixtures.postgres import execute_autocommit  # noqa: E402
 from tools.celery_cluster import DEFAULT_BROKER_URL, CeleryCluster, database_url  # noqa: E402
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -47,16 +47,6 @@ RUN_TIMEOUT_SECONDS = 900.0
 # Far above what a run spends, so no rate-limit wait distorts the figures.
 BENCH_RATE_LIMIT = 1_000_000
 FAKE_REPOSITORIES = 20_000
-
-
-def _execute(server_url: str, statement: sql.Composable) -> None:
-    connection = psycopg2.connect(server_url)
-    try:
-        connection.autocommit = True  # CREATE/DROP DATABASE refuse to run inside a transaction
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
 
 
 def _unmetered_fake(latency_ms: float) -> FakeGitHub:
@@ -79,7 +69,7 @@ def _one_run(server_url: str, broker_url: str, workers: int, latency_ms: float, 
     unique = uuid.uuid4().hex[:8]
     warehouse = f"github_etl_bench_{unique}"
     fake = _unmetered_fake(latency_ms)
-    _execute(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(warehouse)))
+    execute_autocommit(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(warehouse)))
     try:
         with tempfile.TemporaryDirectory(prefix="github-etl-bench-staging-") as staging:
             env = {
@@ -118,7 +108,9 @@ def _one_run(server_url: str, broker_url: str, workers: int, latency_ms: float, 
                 )[0][0]
     finally:
         fake.stop()
-        _execute(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(warehouse)))
+        execute_autocommit(
+            server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(warehouse))
+        )
     extract_seconds, run_seconds = float(extract_seconds), float(run_seconds)
     return {
         "workers": workers,

@@ -30,6 +30,7 @@ from psycopg2 import sql
 
 from tests.browser.airflow_server import AirflowServerError, LocalAirflow, poll
 from tests.fake_github import FakeGitHub
+from tests.fixtures.postgres import execute_autocommit
 
 pytest.importorskip("selenium", reason="selenium is not installed (requirements.txt pins it)")
 
@@ -95,12 +96,12 @@ def artifacts_dir() -> Path:
 def metadata_database(pg_server_url: str) -> Iterator[str]:
     """Name of an empty database for Airflow's metadata, dropped after the test."""
     name = f"airflow_browser_{uuid.uuid4().hex[:12]}"
-    _execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield name
     finally:
         # FORCE ends the sessions of Airflow processes that were killed mid-transaction.
-        _execute_autocommit(
+        execute_autocommit(
             pg_server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
 
@@ -353,15 +354,5 @@ def _count_repositories(url: str) -> int:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM github.repositories")
             return cursor.fetchone()[0]
-    finally:
-        connection.close()
-
-
-def _execute_autocommit(url: str, statement: sql.Composable) -> None:
-    connection = psycopg2.connect(url)
-    try:
-        connection.autocommit = True  # CREATE/DROP DATABASE refuse to run inside a transaction
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
     finally:
         connection.close()

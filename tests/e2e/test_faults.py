@@ -18,7 +18,7 @@ from psycopg2 import sql
 
 from tests.e2e.test_pipeline import _assert_matches_fake, _warehouse
 from tests.fake_github import FakeGitHub
-from tests.fixtures.postgres import _execute_autocommit, with_database
+from tests.fixtures.postgres import execute_autocommit, with_database
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +29,9 @@ SECRET_TOKEN = "ghp_S3CR3T_never_in_files_" + "x" * 12
 @pytest.fixture
 def second_pg_url(pg_server_url: str) -> Iterator[str]:
     name = f"github_etl_second_{uuid.uuid4().hex[:10]}"
-    _execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield with_database(pg_server_url, name)
-    _execute_autocommit(pg_server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    execute_autocommit(pg_server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _listed_ids(fake: FakeGitHub) -> list[int]:
