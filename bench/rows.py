@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from github_etl.transform import format_copy_line, repository_row
+from github_etl.transform import format_copy_line, repository_row, staged_line
 
 DEFAULT_SEED = 20_240_501
 # A prime just under a billion, the order of magnitude of today's GitHub repository ids. Row i gets
@@ -137,11 +137,13 @@ class RowFile:
     :param path: where it is.
     :param rows: lines written, one repository each.
     :param bytes: file size.
+    :param keys_path: its key file (``id``, ``row_hash`` per line), as the transform writes one beside it.
     """
 
     path: Path
     rows: int
     bytes: int
+    keys_path: Path
 
 
 def repository_id(index: int) -> int:
@@ -176,23 +178,40 @@ def repository_rows(count: int, *, seed: int = DEFAULT_SEED) -> Iterator[tuple]:
         yield repository_row(record)
 
 
-def write_row_file(path: str | os.PathLike[str], count: int, *, seed: int = DEFAULT_SEED) -> RowFile:
-    """Write ``count`` generated rows to ``path`` in COPY text format, streaming (constant memory).
+def write_row_file(
+    path: str | os.PathLike[str],
+    count: int,
+    *,
+    seed: int = DEFAULT_SEED,
+    keys_path: str | os.PathLike[str] | None = None,
+) -> RowFile:
+    """Write ``count`` generated rows to ``path`` as the transform stages them, streaming (constant memory).
 
-    :param path: file to create or overwrite.
+    :param path: row file to create or overwrite (staged lines: COPY text with ``row_hash``).
     :param count: rows to write.
     :param seed: the random seed; the same seed writes a byte-identical file.
+    :param keys_path: key file to write beside it; ``<path>.keys`` when omitted.
     """
     target = Path(path)
+    keys_target = Path(keys_path) if keys_path is not None else target.with_name(target.name + ".keys")
     batch: list[str] = []
-    with target.open("w", encoding="utf-8", newline="") as out:
+    keys: list[str] = []
+    with (
+        target.open("w", encoding="utf-8", newline="") as out,
+        keys_target.open("w", encoding="utf-8", newline="") as keys_out,
+    ):
         for row in repository_rows(count, seed=seed):
-            batch.append(format_copy_line(row))
+            line, digest = staged_line(format_copy_line(row))
+            batch.append(line)
+            keys.append(f"{row[0]}\t{digest}\n")
             if len(batch) == WRITE_BATCH_ROWS:
                 out.write("".join(batch))
+                keys_out.write("".join(keys))
                 batch.clear()
+                keys.clear()
         out.write("".join(batch))
-    return RowFile(path=target, rows=count, bytes=target.stat().st_size)
+        keys_out.write("".join(keys))
+    return RowFile(path=target, rows=count, bytes=target.stat().st_size, keys_path=keys_target)
 
 
 # -- one record -------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ Staged row files use PostgreSQL's COPY *text* format: one line per repository, c
 backslash, tab, newline and carriage return; booleans as ``t``/``f``; timestamps as ISO-8601 UTC;
 ``topics`` as a PostgreSQL array literal. It is the format COPY parses fastest and the one a
 human can still read with ``head``.
+
+Each staged line ends with one more column, ``row_hash``: a 64-bit digest of the line's data
+columns, stored with the row. Comparing two digests tells whether a repository changed without
+comparing thirty columns, and lets the load see from a small key file (``id``, ``row_hash`` per line)
+that a run changes nothing before it parses any row file.
 """
 
 from __future__ import annotations
@@ -39,6 +44,15 @@ REPOSITORY_COLUMNS: tuple[str, ...] = (
     "updated_at",
     "pushed_at",
 )
+
+# Digest of a staged line's data columns (see github_etl.transform.staged_line); bookkeeping, not GitHub data.
+ROW_HASH_COLUMN = "row_hash"
+
+# Columns of a staged row file, in order: the data columns, then the digest.
+STAGED_COLUMNS: tuple[str, ...] = (*REPOSITORY_COLUMNS, ROW_HASH_COLUMN)
+
+# Columns of a staged key file, one line per staged row: enough to tell whether a load changes anything.
+KEY_COLUMNS: tuple[str, ...] = ("id", ROW_HASH_COLUMN)
 
 # Columns whose change is worth a snapshot row (how stars are tracked over time).
 SNAPSHOT_COLUMNS: tuple[str, ...] = ("stargazers_count", "forks_count", "open_issues_count")

@@ -1,4 +1,13 @@
-"""Load staged row files into the warehouse in one transaction: COPY into a temporary table, then merge.
+"""Load staged row files into the warehouse in one transaction, at the speed of COPY.
+
+Three paths, chosen at the start of the transaction:
+
+- **initial bulk load** (the warehouse is empty and no other session uses it): indexes and keys are
+  dropped, the row files are copied straight into ``github.repositories``, snapshots are inserted from
+  it and everything is rebuilt at once;
+- **nothing to change** (the staged key files show every repository stored with the same data, the same
+  bookkeeping and today's snapshot): no row file is read at all;
+- **merge**: COPY into a temporary table, then ``INSERT ... ON CONFLICT DO UPDATE`` of what changed.
 
 The statements live in ``include/sql/github_repositories``; this module sequences them, streams the
 files and counts. A load either commits entirely (repositories, snapshots, deletions and the audit row
@@ -20,7 +29,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from github_etl.columns import REPOSITORY_COLUMNS, SNAPSHOT_COLUMNS
+from github_etl.columns import KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, load_sql
 
 if TYPE_CHECKING:
@@ -29,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGING_TABLE = "staged_repositories"
+KEYS_TABLE = "staged_keys"
 # Bytes handed to COPY per read: big enough that a round of Python work per chunk is negligible,
 # small enough that memory stays constant whatever the file size.
 COPY_CHUNK_BYTES = 1 << 20
@@ -39,18 +49,18 @@ MERGE_WORK_MEM = "256MB"
 # a million staged rows take about 400 MB, and spilling them to disk would make every later pass over
 # them read it back. Memory is taken only as the table grows.
 STAGING_TEMP_BUFFERS = "1GB"
-# Staged rows from which a load into an empty warehouse drops the secondary indexes and the snapshots'
-# foreign key and rebuilds them after inserting: building an index from all rows at once is several
-# times faster than growing it row by row, and one validating join beats a trigger call per snapshot.
-BULK_LOAD_MIN_ROWS = 10_000
-# Memory for those index builds, this transaction only.
+# Memory for the index builds of an initial bulk load, this transaction only: building an index from
+# all rows at once is several times faster than growing it row by row.
 INDEX_BUILD_MEMORY = "512MB"
 # Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
 STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
+# Staged keys probed one by one before all of them are checked at once (see keys_unchanged.sql).
+CHANGE_SAMPLE_SIZE = 1_000
 # Offending ids a failed quality check names: enough to start investigating, short enough to read.
 CHECK_SAMPLE_SIZE = 20
 
-_DATA_COLUMNS = tuple(c for c in REPOSITORY_COLUMNS if c != "id")
+# Columns an update rewrites: the staged ones but the key.
+_DATA_COLUMNS = tuple(c for c in STAGED_COLUMNS if c != "id")
 
 
 class Openable(Protocol):
@@ -126,6 +136,7 @@ def load_run(
     not_modified_ids: Iterable[int] = (),
     etags: Mapping[int, str] | None = None,
     started_at: datetime | None = None,
+    key_files: Iterable[RowFile] | None = None,
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
@@ -134,8 +145,9 @@ def load_run(
 
     :param db: warehouse connection; the schema is applied (and committed) first, then the load runs
         in a transaction of its own, committed on success and rolled back on any error.
-    :param row_files: staged files in COPY text format (see :mod:`github_etl.columns`): open file
-        objects (left open) or paths (opened and closed here). Streamed, never read whole.
+    :param row_files: staged files in COPY text format, ``STAGED_COLUMNS`` (see :mod:`github_etl.columns`):
+        open file objects (left open) or paths (opened and closed here). Streamed, never read whole;
+        not read at all when the key files show that nothing would change.
     :param run_id: Airflow run id, the audit row's key.
     :param dag_id: Airflow DAG id.
     :param logical_date: the run's logical date (timezone-aware); first/last-seen bookkeeping and the
@@ -150,6 +162,8 @@ def load_run(
     :param etags: ETags of this run's detail responses, by repository id, kept for later conditional
         requests.
     :param started_at: when the run started; the start of the load's transaction when omitted.
+    :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
+        them), all of them or None; with them, a load that would change nothing reads only these.
     """
     _require_aware(logical_date)
     unknown = set(stats) - set(STATS_KEYS)
@@ -159,12 +173,19 @@ def load_run(
     try:
         with db.cursor() as cur:
             _tune_transaction(cur)
-            total, duplicates = _stage(cur, row_files)
-            rebuild = _defer_structures_of_empty_warehouse(cur) if total >= BULK_LOAD_MIN_ROWS else []
-            inserted, updated = _merge_repositories(cur, logical_date)
-            _rebuild(cur, rebuild, "index")
-            snapshots = _merge_snapshots(cur, logical_date)
-            _rebuild(cur, rebuild, "foreign_key")
+            bulk_structures = _claim_empty_warehouse(cur)
+            if bulk_structures is not None:
+                total, duplicates = _bulk_load(cur, row_files, bulk_structures, logical_date)
+                inserted, updated, snapshots = total, 0, total
+            elif key_files is not None and _nothing_to_change(cur, key_files, logical_date):
+                cur.execute(load_sql("count_staged_keys.sql"))
+                total, duplicates = int(cur.fetchone()[0]), 0
+                inserted = updated = snapshots = 0
+                log.info("Every staged repository is stored as staged: no row file read")
+            else:
+                total, duplicates = _stage(cur, row_files)
+                inserted, updated = _merge_repositories(cur, logical_date)
+                snapshots = _merge_snapshots(cur, logical_date)
             deleted = _mark_deleted(cur, deleted_ids, logical_date)
             snapshots += _touch_not_modified(cur, not_modified_ids, logical_date)
             _upsert_etags(cur, etags or {}, logical_date)
@@ -282,100 +303,173 @@ def _stage(cur: PgCursor, row_files: Iterable[RowFile]) -> tuple[int, int]:
 
     :return: distinct rows staged, duplicate rows dropped.
     """
-    cur.execute(_template("create_staging.sql", columns=_identifiers(REPOSITORY_COLUMNS)))
-    copied = sum(_copy_file(cur, row_file) for row_file in row_files)
-    cur.execute(load_sql("dedupe_staged.sql"))
-    duplicates = cur.rowcount
+    cur.execute(_template("create_staging.sql", columns=_identifiers(STAGED_COLUMNS)))
+    table = sql.Identifier(STAGING_TABLE)
+    copied = sum(_copy_file(cur, row_file, table, STAGED_COLUMNS) for row_file in row_files)
+    duplicates = _drop_duplicates(cur, table)
     # Autovacuum never analyses temporary tables. The row count and the id column are all the merge's
     # plan depends on, and analysing one column is much cheaper than analysing thirty.
     cur.execute(sql.SQL("ANALYZE {} (id)").format(sql.Identifier(STAGING_TABLE)))
     return copied - duplicates, duplicates
 
 
-def _copy_file(cur: PgCursor, row_file: RowFile) -> int:
-    """COPY one staged file into the staging table, streaming it; returns the rows copied."""
-    statement = _template("copy_staged.sql", columns=_identifiers(REPOSITORY_COLUMNS)).as_string(cur.connection)
+def _copy_file(cur: PgCursor, row_file: RowFile, table: sql.Identifier, columns: tuple[str, ...]) -> int:
+    """COPY one staged file into ``table``, streaming it; returns the rows copied."""
+    statement = _template("copy_staged.sql", table=table, columns=_identifiers(columns)).as_string(cur.connection)
     with _opened(row_file) as stream:
         try:
             cur.copy_expert(statement, stream, size=COPY_CHUNK_BYTES)
         except psycopg2.Error as exc:
             log.error("COPY of staged file %s failed: %s", _name_of(row_file), str(exc).strip())
             raise
-    log.debug("Staged %s rows from %s", cur.rowcount, _name_of(row_file))
+    log.debug("Copied %s rows from %s", cur.rowcount, _name_of(row_file))
     return cur.rowcount
+
+
+def _drop_duplicates(cur: PgCursor, table: sql.Identifier) -> int:
+    """Keep one row per id in ``table`` (see ``dedupe_staged.sql``); returns the rows dropped."""
+    cur.execute(_template("dedupe_staged.sql", table=table))
+    return cur.rowcount
+
+
+def _nothing_to_change(cur: PgCursor, key_files: Iterable[RowFile], logical_date: datetime) -> bool:
+    """Stage the key files and tell whether merging their rows would write nothing (``keys_unchanged.sql``)."""
+    cur.execute(load_sql("create_staged_keys.sql"))
+    table = sql.Identifier(KEYS_TABLE)
+    for key_file in key_files:
+        _copy_file(cur, key_file, table, KEY_COLUMNS)
+    cur.execute(sql.SQL("ANALYZE {}").format(table))
+    cur.execute(
+        load_sql("keys_unchanged.sql"),
+        {
+            "seen_at": logical_date,
+            "snapshot_date": logical_date.astimezone(UTC).date(),
+            "sample_size": CHANGE_SAMPLE_SIZE,
+        },
+    )
+    return bool(cur.fetchone()[0])
 
 
 @dataclass(frozen=True)
 class _Structure:
-    kind: str  # "index" or "foreign_key"
+    kind: str  # "index" or "constraint"
+    schema: str
+    table: str
     name: str
     definition: str
 
+    def drop(self) -> sql.Composed:
+        if self.kind == "index":
+            return sql.SQL("DROP INDEX {}").format(sql.Identifier(self.schema, self.name))
+        return sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(self._table(), sql.Identifier(self.name))
 
-def _defer_structures_of_empty_warehouse(cur: PgCursor) -> list[_Structure]:
-    """On an empty warehouse nobody else is using, drop what the bulk insert would maintain row by row.
+    def create(self) -> sql.Composable:
+        if self.kind == "index":
+            return sql.SQL(self.definition)
+        return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(self._table(), sql.Identifier(self.name)) + sql.SQL(
+            self.definition
+        )
 
-    :return: the dropped structures, to rebuild with :func:`_rebuild`; empty when the warehouse holds
-        rows or another session uses its tables, and the load then takes the ordinary path.
+    def _table(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.table)
+
+
+def _claim_empty_warehouse(cur: PgCursor) -> list[_Structure] | None:
+    """Take an empty warehouse nobody else is using for an initial bulk load.
+
+    :return: the indexes and constraints to drop and rebuild around the bulk insert, in rebuild
+        order; None when the warehouse holds rows or another session uses its tables, and the load
+        then takes another path.
     """
     cur.execute("SELECT NOT EXISTS (SELECT FROM github.repositories)")
     if not cur.fetchone()[0]:
-        return []
+        return None
     # Locks taken after a savepoint are released by rolling back to it, so a failed claim leaves no trace.
     cur.execute("SAVEPOINT claim_empty_warehouse")
     try:
         cur.execute(load_sql("bulk_load_lock.sql"))
     except psycopg2.errors.LockNotAvailable:
         cur.execute("ROLLBACK TO SAVEPOINT claim_empty_warehouse")
-        return []
+        return None
     cur.execute("SELECT NOT EXISTS (SELECT FROM github.repositories)")
     if not cur.fetchone()[0]:  # another load committed between the first look and the lock
         cur.execute("ROLLBACK TO SAVEPOINT claim_empty_warehouse")
-        return []
+        return None
     cur.execute("RELEASE SAVEPOINT claim_empty_warehouse")
-
     cur.execute(load_sql("bulk_load_structures.sql"))
-    structures = [_Structure(*row) for row in cur.fetchall()]
-    for structure in structures:
-        if structure.kind == "index":
-            cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier("github", structure.name)))
-        else:
-            cur.execute(
-                sql.SQL("ALTER TABLE github.repository_snapshots DROP CONSTRAINT {}").format(
-                    sql.Identifier(structure.name)
-                )
-            )
-    log.info("Empty warehouse: rebuilding %s after the bulk insert", ", ".join(s.name for s in structures))
-    return structures
+    return [_Structure(*row) for row in cur.fetchall()]
 
 
-def _rebuild(cur: PgCursor, structures: Iterable[_Structure], kind: str) -> None:
-    """Recreate the structures of one kind dropped by :func:`_defer_structures_of_empty_warehouse`."""
-    wanted = [s for s in structures if s.kind == kind]
-    if not wanted:
-        return
+def _bulk_load(
+    cur: PgCursor, row_files: Iterable[RowFile], structures: list[_Structure], logical_date: datetime
+) -> tuple[int, int]:
+    """Initial load into the empty warehouse claimed by :func:`_claim_empty_warehouse`.
+
+    The row files are copied straight into ``github.repositories``, with no index or key to maintain
+    and no staging table to write first: the rows are parsed and written once, as ``psql``'s ``\\copy``
+    would. Duplicates are then dropped, snapshots inserted from the new rows, and every structure is
+    rebuilt from all rows at once. The bookkeeping columns, absent from the files, take the logical
+    date through column defaults set for this transaction only.
+
+    :return: distinct repositories loaded, duplicate rows dropped.
+    """
+    for structure in reversed(structures):
+        cur.execute(structure.drop())
+    log.info("Empty warehouse: bulk load, rebuilding %s afterwards", ", ".join(s.name for s in structures))
+    cur.execute(
+        "ALTER TABLE github.repositories"
+        " ALTER COLUMN first_seen_at SET DEFAULT %(seen_at)s, ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s",
+        {"seen_at": logical_date},
+    )
+    table = sql.Identifier("github", "repositories")
+    copied = sum(_copy_file(cur, row_file, table, STAGED_COLUMNS) for row_file in row_files)
+    cur.execute(
+        "ALTER TABLE github.repositories ALTER COLUMN first_seen_at DROP DEFAULT,"
+        " ALTER COLUMN last_seen_at DROP DEFAULT"
+    )
     cur.execute("SET LOCAL maintenance_work_mem = %s", (INDEX_BUILD_MEMORY,))
-    for structure in wanted:
-        if kind == "index":
-            cur.execute(structure.definition)
-        else:
-            cur.execute(
-                sql.SQL("ALTER TABLE github.repository_snapshots ADD CONSTRAINT {} ").format(
-                    sql.Identifier(structure.name)
-                )
-                + sql.SQL(structure.definition)
-            )
+    repositories_key = next(s for s in structures if s.table == "repositories" and s.kind == "constraint")
+    duplicates = _build_unique_key(cur, repositories_key, table)
+    cur.execute(
+        _template("bulk_snapshots.sql", snapshot_columns=_identifiers(SNAPSHOT_COLUMNS)),
+        {"snapshot_date": logical_date.astimezone(UTC).date()},
+    )
+    for structure in structures:
+        if structure is not repositories_key:
+            cur.execute(structure.create())
+    # Fresh tables have no statistics until autovacuum comes by, and the next load's joins, like the
+    # API's queries, are planned from them.
+    cur.execute("ANALYZE github.repositories, github.repository_snapshots")
+    return copied - duplicates, duplicates
+
+
+def _build_unique_key(cur: PgCursor, key: _Structure, table: sql.Identifier) -> int:
+    """Build the primary key of the bulk-loaded table, dropping duplicate ids first if there are any.
+
+    Building the key is the cheapest test for duplicates: it fails on the first one. Only then is the
+    table searched for them (a full aggregate), and the key built again.
+
+    :return: duplicate rows dropped.
+    """
+    cur.execute("SAVEPOINT build_unique_key")
+    try:
+        cur.execute(key.create())
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT build_unique_key")
+        cur.execute("RELEASE SAVEPOINT build_unique_key")
+        duplicates = _drop_duplicates(cur, table)
+        cur.execute(key.create())
+        return duplicates
+    cur.execute("RELEASE SAVEPOINT build_unique_key")
+    return 0
 
 
 def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int]:
     statement = _template(
         "merge_repositories.sql",
-        columns=_identifiers(REPOSITORY_COLUMNS),
-        staged_columns=_identifiers(REPOSITORY_COLUMNS, "staged"),
+        columns=_identifiers(STAGED_COLUMNS),
+        staged_columns=_identifiers(STAGED_COLUMNS, "staged"),
         data_columns=_identifiers(_DATA_COLUMNS),
-        staged_data=_identifiers(_DATA_COLUMNS, "staged"),
-        existing_data=_identifiers(_DATA_COLUMNS, "existing"),
-        target_data=_identifiers(_DATA_COLUMNS, "target"),
         excluded_data=_identifiers(_DATA_COLUMNS, "excluded"),
     )
     cur.execute(statement, {"seen_at": logical_date})

@@ -21,7 +21,7 @@ TRANSFORM_COUNTERS = ("rows", "rejected", "duplicates")
 
 
 def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
-    """Turn one shard's raw batches into a COPY-ready row file and a quarantine file, streaming."""
+    """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming."""
     from github_etl.transform import transform_records
 
     summary = read_json_uri(extracted["done_uri"])
@@ -32,7 +32,11 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     not_modified: list[int] = []
     etags: dict[str, str] = {}
     seen_ids: set[int] = set()
-    with staging.writer("rows", f"{key}.tsv") as rows_out, staging.writer("rejected", f"{key}.jsonl") as rejected_out:
+    with (
+        staging.writer("rows", f"{key}.tsv") as rows_out,
+        staging.writer("keys", f"{key}.tsv") as keys_out,
+        staging.writer("rejected", f"{key}.jsonl") as rejected_out,
+    ):
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
             gone.extend(int(i) for i in document.get("gone", []))
@@ -44,6 +48,7 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
                 rejected_out,
                 seen_ids=seen_ids,
                 source_format=document.get("format", "rest"),
+                keys_out=keys_out,
             )
             totals["rows"] += stats.rows
             totals["rejected"] += stats.rejected
@@ -62,6 +67,7 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         **totals,
         "reasons": reasons,
         "rows_uri": staging.uri("rows", f"{key}.tsv"),
+        "keys_uri": staging.uri("keys", f"{key}.tsv"),
         "rejected_uri": staging.uri("rejected", f"{key}.jsonl"),
         "gone_uri": gone_uri,
         "conditional_uri": conditional_uri,
@@ -129,6 +135,7 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
         result = load_run(
             db,
             row_files=[storage_path(shard["rows_uri"]) for shard in transformed],
+            key_files=[storage_path(shard["keys_uri"]) for shard in transformed],
             run_id=run_id,
             dag_id=dag_id,
             logical_date=logical_date,

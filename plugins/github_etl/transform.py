@@ -10,6 +10,7 @@ whichever API the record came from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -544,6 +545,27 @@ def _quarantine_line(record: Any, rejection: RejectedRecord, id_field: str = "id
     return json.dumps(entry, ensure_ascii=True, allow_nan=False) + "\n"
 
 
+def row_hash(copy_line: str) -> int:
+    """The 64-bit digest of a COPY line (as a signed integer, PostgreSQL's bigint).
+
+    Two lines of the same repository have the same digest exactly when their data are the same; a
+    chance collision of two different lines of one repository is about one in 2**64.
+
+    :param copy_line: a line from :func:`format_copy_line`, newline included.
+    """
+    digest = hashlib.blake2b(copy_line.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def staged_line(copy_line: str) -> tuple[str, int]:
+    """A COPY line with its ``row_hash`` column appended (the staged row file format), and that digest.
+
+    :param copy_line: a line from :func:`format_copy_line`, newline included.
+    """
+    digest = row_hash(copy_line)
+    return f"{copy_line[:-1]}\t{digest}\n", digest
+
+
 def transform_records(
     records: Iterable[Mapping[str, Any]],
     rows_out: TextIO,
@@ -551,6 +573,7 @@ def transform_records(
     *,
     seen_ids: set[int] | None = None,
     source_format: str = "rest",
+    keys_out: TextIO | None = None,
 ) -> TransformStats:
     """Stream raw repository objects into COPY lines and quarantine lines, one record at a time.
 
@@ -559,7 +582,8 @@ def transform_records(
     A bad record never raises: it is quarantined with its reason. Only I/O errors propagate.
 
     :param records: raw REST repository objects, e.g. parsed lines of a staged JSONL file.
-    :param rows_out: receives one COPY text line per valid, first-seen record.
+    :param rows_out: receives one staged line per valid, first-seen record: its COPY line with the
+        ``row_hash`` column appended (:func:`staged_line`).
     :param rejected_out: receives one JSON line per rejected record:
         ``{"id", "reason", "detail", "record"}`` with the record's long strings truncated.
     :param seen_ids: ids already written, shared across calls (and files) so duplicates collapse
@@ -567,12 +591,14 @@ def transform_records(
     :param source_format: ``rest`` for REST repository objects, ``graphql`` for GraphQL ``Repository``
         nodes (mapped with :func:`rest_from_graphql`; a node that cannot be mapped is quarantined with
         the mapping's reason).
+    :param keys_out: receives ``id<TAB>row_hash`` for each line written to ``rows_out``, when given.
     :return: counts of what was read, written, rejected and collapsed.
     """
     ids: set[int] = set() if seen_ids is None else seen_ids
     stats = TransformStats()
     reasons = stats.reasons
     write_row = rows_out.write
+    write_key = keys_out.write if keys_out is not None else None
     seen = rows = duplicates = 0
     graphql = source_format == "graphql"
     for record in records:
@@ -588,7 +614,10 @@ def transform_records(
             duplicates += 1
             continue
         ids.add(repo_id)
-        write_row(_repository_copy_line(row))
+        line, digest = staged_line(_repository_copy_line(row))
+        write_row(line)
+        if write_key is not None:
+            write_key(f"{repo_id}\t{digest}\n")
         rows += 1
     stats.seen, stats.rows, stats.duplicates = seen, rows, duplicates
     stats.rejected = sum(reasons.values())

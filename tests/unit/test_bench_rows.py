@@ -8,8 +8,9 @@ import pytest
 from psycopg2 import sql
 
 from bench.rows import MAX_ROWS, repository_id, repository_records, repository_rows, write_row_file
-from github_etl.columns import REPOSITORY_COLUMNS
+from github_etl.columns import REPOSITORY_COLUMNS, STAGED_COLUMNS
 from github_etl.load import load_quality_checks, load_run
+from github_etl.transform import format_copy_line, row_hash
 
 # Enough rows that every rare case of the generator (pasted READMEs are 0.5 %) shows up several times.
 ROWS = 3_000
@@ -79,7 +80,7 @@ def test_generated_rows_cover_the_hard_cases(rows, case, holds):
 
 def test_a_generated_file_copies_into_the_real_columns_and_reads_back_exactly(warehouse, rows, tmp_path):
     row_file = write_row_file(tmp_path / "rows.tsv", ROWS)
-    columns = sql.SQL(", ").join(sql.Identifier(column) for column in REPOSITORY_COLUMNS)
+    columns = sql.SQL(", ").join(sql.Identifier(column) for column in STAGED_COLUMNS)
 
     with warehouse.cursor() as cur:
         cur.execute(
@@ -91,7 +92,17 @@ def test_a_generated_file_copies_into_the_real_columns_and_reads_back_exactly(wa
         stored = cur.fetchall()
     warehouse.rollback()
 
-    assert stored == sorted(rows)
+    assert [row[:-1] for row in stored] == sorted(rows)
+    assert [row[-1] for row in stored] == [row_hash(format_copy_line(row)) for row in sorted(rows)]
+
+
+def test_the_key_file_names_every_row_with_its_digest(tmp_path):
+    row_file = write_row_file(tmp_path / "rows.tsv", 50)
+
+    staged = [line.rstrip("\n").split("\t") for line in row_file.path.read_text(encoding="utf-8").splitlines(True)]
+    keys = [line.split("\t") for line in row_file.keys_path.read_text(encoding="utf-8").splitlines()]
+
+    assert keys == [[fields[0], fields[-1]] for fields in staged]
 
 
 def test_a_generated_file_loads_into_the_warehouse_and_passes_the_quality_checks(warehouse, tmp_path):

@@ -16,6 +16,7 @@ from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
 from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
+from github_etl.transform import staged_line
 
 DAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
 DAY_2 = DAY_1 + timedelta(days=1)
@@ -76,13 +77,31 @@ def _copy_value(value: Any) -> str:
 
 
 def _copy_lines(*rows: dict[str, Any]) -> str:
-    return "".join("\t".join(_copy_value(row[c]) for c in REPOSITORY_COLUMNS) + "\n" for row in rows)
+    lines = ("\t".join(_copy_value(row[c]) for c in REPOSITORY_COLUMNS) + "\n" for row in rows)
+    return "".join(staged_line(line)[0] for line in lines)
 
 
 def _row_file(tmp_path: Path, *rows: dict[str, Any]) -> Path:
     path = tmp_path / f"rows-{len(list(tmp_path.iterdir()))}.tsv"
     path.write_text(_copy_lines(*rows), encoding="utf-8")
     return path
+
+
+def _key_file(row_file: Path) -> Path:
+    """The key file the transform writes beside a row file: id and row_hash of each line."""
+    path = row_file.with_suffix(".keys")
+    fields = [line.split("\t") for line in row_file.read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(f"{line[0]}\t{line[-1]}\n" for line in fields), encoding="utf-8")
+    return path
+
+
+class _Unreadable(io.BytesIO):
+    """A row file that must not be read."""
+
+    name = "unreadable.tsv"
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise AssertionError("the row file was read")
 
 
 def _load(db: DatabaseConnection, files: list[Any], when: datetime = DAY_1, **kwargs: Any) -> LoadResult:
@@ -156,6 +175,84 @@ def test_rerun_of_the_same_logical_date_rewrites_nothing(warehouse, tmp_path):
     after = _warehouse_state(warehouse)
     assert after["repositories"] == before["repositories"]
     assert after["repository_snapshots"] == before["repository_snapshots"]
+
+
+def test_rerun_with_key_files_reads_no_row_file_and_rewrites_nothing(warehouse, tmp_path):
+    files = [_row_file(tmp_path, _repo(1), _repo(2)), _row_file(tmp_path, _repo(3), _repo(2))]
+    _load(warehouse, files, key_files=[_key_file(path) for path in files])
+    before = _warehouse_state(warehouse)
+
+    result = _load(warehouse, [_Unreadable(), _Unreadable()], key_files=[_key_file(path) for path in files])
+
+    assert result == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3)
+    after = _warehouse_state(warehouse)
+    assert after["repositories"] == before["repositories"]
+    assert after["repository_snapshots"] == before["repository_snapshots"]
+
+
+@pytest.mark.parametrize(
+    ("second", "when", "expected"),
+    [
+        pytest.param(
+            [_repo(1), _repo(2, description="changed")],
+            DAY_1,
+            LoadResult(inserted=0, updated=1, unchanged=1, snapshots=0, total=2),
+            id="changed-data",
+        ),
+        pytest.param(
+            [_repo(1), _repo(2, stargazers_count=99)],
+            DAY_1,
+            LoadResult(inserted=0, updated=1, unchanged=1, snapshots=1, total=2),
+            id="changed-counts",
+        ),
+        pytest.param(
+            [_repo(1), _repo(2), _repo(3)],
+            DAY_1,
+            LoadResult(inserted=1, updated=0, unchanged=2, snapshots=1, total=3),
+            id="new",
+        ),
+        pytest.param(
+            [_repo(1), _repo(2)],
+            DAY_2,
+            LoadResult(inserted=0, updated=2, unchanged=0, snapshots=2, total=2),
+            id="next-day",
+        ),
+    ],
+)
+def test_key_files_that_show_a_change_lead_to_the_merge(warehouse, tmp_path, second, when, expected):
+    first = _row_file(tmp_path, _repo(1), _repo(2))
+    _load(warehouse, [first], key_files=[_key_file(first)])
+    changed = _row_file(tmp_path, *second)
+
+    result = _load(warehouse, [changed], when=when, key_files=[_key_file(changed)])
+
+    assert result == expected
+    assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE last_seen_at = %s", (when,)) == [
+        (expected.total,)
+    ]
+
+
+def test_a_missing_snapshot_is_a_change_the_key_files_see(warehouse, tmp_path):
+    files = [_row_file(tmp_path, _repo(1), _repo(2))]
+    _load(warehouse, files)
+    with warehouse.cursor() as cur:
+        cur.execute("DELETE FROM github.repository_snapshots WHERE repo_id = 2")
+    warehouse.commit()
+
+    result = _load(warehouse, files, key_files=[_key_file(files[0])])
+
+    assert result == LoadResult(inserted=0, updated=0, unchanged=2, snapshots=1, total=2)
+
+
+def test_row_hash_is_stored_with_each_row(warehouse, tmp_path):
+    files = [_row_file(tmp_path, _repo(1), _repo(2))]
+    _load(warehouse, files)
+
+    stored = _query(warehouse, "SELECT id::text, row_hash::text FROM github.repositories ORDER BY id")
+
+    assert [list(row) for row in stored] == [
+        line.split("\t") for line in _key_file(files[0]).read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def test_changed_and_new_rows_are_counted_apart(warehouse, tmp_path):
@@ -342,15 +439,23 @@ def _structures(db: DatabaseConnection) -> list[tuple[Any, ...]]:
 
 
 def test_initial_bulk_load_rebuilds_indexes_and_foreign_key_identically(warehouse, tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(load, "BULK_LOAD_MIN_ROWS", 2)
     before = _structures(warehouse)
 
     with caplog.at_level(logging.INFO, logger="github_etl.load"):
         result = _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))])
 
-    assert "Empty warehouse: rebuilding" in caplog.text
+    assert "Empty warehouse: bulk load" in caplog.text
     assert result == LoadResult(inserted=3, updated=0, unchanged=0, snapshots=3, total=3)
     assert _structures(warehouse) == before
+    # The bookkeeping defaults the bulk COPY relied on were for its transaction only.
+    assert (
+        _query(
+            warehouse,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'github'"
+            " AND table_name = 'repositories' AND column_default IS NOT NULL AND column_name LIKE '%%seen_at'",
+        )
+        == []
+    )
     with pytest.raises(psycopg2.errors.ForeignKeyViolation), warehouse.cursor() as cur:
         cur.execute("INSERT INTO github.repository_snapshots VALUES (404, '2024-05-01', 0, 0, 0)")
     warehouse.rollback()
@@ -359,7 +464,6 @@ def test_initial_bulk_load_rebuilds_indexes_and_foreign_key_identically(warehous
 def test_initial_load_takes_the_ordinary_path_while_another_session_reads(
     warehouse, pg_url, tmp_path, monkeypatch, caplog
 ):
-    monkeypatch.setattr(load, "BULK_LOAD_MIN_ROWS", 2)
     reader = psycopg2.connect(pg_url)
     try:
         with reader.cursor() as cur:
@@ -375,7 +479,6 @@ def test_initial_load_takes_the_ordinary_path_while_another_session_reads(
 
 
 def test_failed_initial_bulk_load_restores_what_it_dropped(warehouse, tmp_path, monkeypatch):
-    monkeypatch.setattr(load, "BULK_LOAD_MIN_ROWS", 2)
     before = _structures(warehouse)
 
     with pytest.raises(psycopg2.errors.NotNullViolation):

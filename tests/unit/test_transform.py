@@ -17,7 +17,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from github_etl.columns import REPOSITORY_COLUMNS
+from github_etl.columns import REPOSITORY_COLUMNS, STAGED_COLUMNS
 from github_etl.transform import (
     GRAPHQL_REPOSITORY_FIELDS,
     MAX_FREE_TEXT_CHARS,
@@ -29,6 +29,7 @@ from github_etl.transform import (
     format_copy_line,
     repository_row,
     rest_from_graphql,
+    staged_line,
     transform_records,
 )
 
@@ -653,7 +654,7 @@ def test_any_hostile_value_gives_a_storable_row_or_a_rejection(field: str) -> No
         # The streaming writer renders exactly what format_copy_line renders.
         out = io.StringIO()
         transform_records([raw], out, io.StringIO())
-        assert out.getvalue() == line
+        assert out.getvalue() == staged_line(line)[0]
 
 
 @pytest.mark.parametrize("field", IGNORED_FIELDS)
@@ -887,7 +888,7 @@ def test_stream_writes_rows_quarantines_bad_records_and_collapses_duplicates() -
         reasons={"wrong_type:stargazers_count": 1, "wrong_type:record": 1, "invalid_timestamp:created_at": 1},
     )
     lines = rows_out.getvalue().splitlines(keepends=True)
-    assert lines == [format_copy_line(repository_row(records[i])) for i in (0, 1, 6)]
+    assert lines == [staged_line(format_copy_line(repository_row(records[i])))[0] for i in (0, 1, 6)]
     assert "\tfirst\t" in lines[0]
     rejected = _rejections(rejected_out.getvalue())
     assert [(r["id"], r["reason"]) for r in rejected] == [
@@ -911,7 +912,7 @@ def test_duplicates_collapse_across_calls_sharing_seen_ids() -> None:
 
     assert (first.rows, first.duplicates, second.rows, second.duplicates) == (2, 0, 1, 1)
     assert seen_ids == {1, 2, 3}
-    assert second_rows.getvalue() == format_copy_line(repository_row(_numbered(3)))
+    assert second_rows.getvalue() == staged_line(format_copy_line(repository_row(_numbered(3))))[0]
 
 
 def test_without_seen_ids_each_call_starts_afresh() -> None:
@@ -1101,7 +1102,7 @@ def _round_trip_records() -> list[dict[str, Any]]:
 
 def test_copy_round_trip_through_postgresql(pg_cursor: Any) -> None:
     schema = _schema_columns()
-    columns = ", ".join(f"{name} {schema[name]}" for name in REPOSITORY_COLUMNS)
+    columns = ", ".join(f"{name} {schema[name]}" for name in STAGED_COLUMNS)
     pg_cursor.execute(f"CREATE TEMP TABLE staged_repositories ({columns}) ON COMMIT DROP")
     records = _round_trip_records()
     rows_out, rejected_out = io.StringIO(), io.StringIO()
@@ -1109,7 +1110,7 @@ def test_copy_round_trip_through_postgresql(pg_cursor: Any) -> None:
     stats = transform_records(records, rows_out, rejected_out)
     assert (stats.rows, stats.rejected) == (len(records), 0), rejected_out.getvalue()
     rows_out.seek(0)
-    pg_cursor.copy_expert(f"COPY staged_repositories ({', '.join(REPOSITORY_COLUMNS)}) FROM STDIN", rows_out)
+    pg_cursor.copy_expert(f"COPY staged_repositories ({', '.join(STAGED_COLUMNS)}) FROM STDIN", rows_out)
     pg_cursor.execute(f"SELECT {', '.join(REPOSITORY_COLUMNS)} FROM staged_repositories")
     stored = {row[0]: dict(zip(REPOSITORY_COLUMNS, row, strict=True)) for row in pg_cursor.fetchall()}
 
@@ -1121,3 +1122,35 @@ def test_copy_round_trip_through_postgresql(pg_cursor: Any) -> None:
     assert stored[2**32 + 5]["description"] == NASTY_TEXT
     assert stored[12]["description"] == "z" * MAX_FREE_TEXT_CHARS
     assert stored[13]["created_at"] == datetime(2017, 9, 15, 21, 43, 8, tzinfo=timezone(timedelta(0)))
+
+
+# -- row digests and key files ---------------------------------------------------------------------
+
+
+def test_the_staged_line_ends_with_the_digest_of_the_copy_line() -> None:
+    line = format_copy_line(repository_row(_numbered(7)))
+
+    staged, digest = staged_line(line)
+
+    assert staged == f"{line[:-1]}\t{digest}\n"
+    assert -(2**63) <= digest < 2**63
+    assert digest == staged_line(line)[1], "the digest is deterministic"
+
+
+def test_a_changed_value_changes_the_digest() -> None:
+    digests = {
+        staged_line(format_copy_line(repository_row(_numbered(7, **change))))[1]
+        for change in ({}, {"stargazers_count": 8}, {"description": "other"}, {"topics": ["a"]}, {"pushed_at": None})
+    }
+
+    assert len(digests) == 5
+
+
+def test_the_key_file_lists_each_written_row_with_its_digest() -> None:
+    rows_out, keys_out = io.StringIO(), io.StringIO()
+
+    transform_records([_numbered(1), _numbered(1), {"id": 2}, _numbered(3)], rows_out, io.StringIO(), keys_out=keys_out)
+
+    written = [line.split("\t") for line in rows_out.getvalue().splitlines()]
+    assert keys_out.getvalue().splitlines() == [f"{fields[0]}\t{fields[-1]}" for fields in written]
+    assert [fields[0] for fields in written] == ["1", "3"]

@@ -1,2 +1,2 @@
--- One staged row file, in COPY text format, columns in github_etl.columns.REPOSITORY_COLUMNS order.
-COPY staged_repositories ({columns}) FROM STDIN;
+-- One staged file in COPY text format into {table}, columns as listed (see github_etl.columns).
+COPY {table} ({columns}) FROM STDIN;

@@ -39,8 +39,23 @@ CREATE TABLE IF NOT EXISTS github.repositories (
     first_seen_at     timestamptz NOT NULL,
     last_seen_at      timestamptz NOT NULL,
     -- Set by the refresh mode when GitHub answers 404/410/451 for a repository we hold.
-    deleted_at        timestamptz
+    deleted_at        timestamptz,
+    -- Digest of the data columns as last loaded (see github_etl.columns): equal digests, equal data.
+    row_hash          bigint
 );
+
+-- Warehouses created before row_hash existed: their rows get a digest the next time they are loaded.
+-- Checked first because ALTER TABLE locks the table exclusively even when there is nothing to add.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM pg_attribute
+        WHERE attrelid = 'github.repositories'::regclass AND attname = 'row_hash' AND NOT attisdropped
+    ) THEN
+        ALTER TABLE github.repositories ADD COLUMN row_hash bigint;
+    END IF;
+END
+$$;
 
 -- Star, fork and issue counts per repository per logical date: how stars are tracked over time.
 CREATE TABLE IF NOT EXISTS github.repository_snapshots (
@@ -90,7 +105,12 @@ CREATE INDEX IF NOT EXISTS repositories_pushed_idx
     ON github.repositories (pushed_at DESC NULLS LAST, id DESC);
 CREATE INDEX IF NOT EXISTS repositories_topics_idx
     ON github.repositories USING gin (topics);
-CREATE INDEX IF NOT EXISTS repositories_last_seen_idx
-    ON github.repositories (last_seen_at, id);
+-- Dropped: the only reader (a quality check) scans anyway, and an index on last_seen_at made every
+-- daily bookkeeping update a non-HOT one that rewrote all eight indexes.
+DROP INDEX IF EXISTS github.repositories_last_seen_idx;
+-- Snapshots arrive a day at a time and are appended in date order, so a BRIN index (a few pages, next
+-- to nothing to maintain) finds one date's rows without reading the whole history.
+CREATE INDEX IF NOT EXISTS repository_snapshots_date_brin
+    ON github.repository_snapshots USING brin (snapshot_date);
 CREATE INDEX IF NOT EXISTS load_runs_logical_date_idx
     ON github.load_runs (logical_date DESC);

@@ -1,0 +1,5 @@
+-- Initial bulk load: every repository just copied in gets its first snapshot, for the run's date.
+-- Parameters: snapshot_date.
+INSERT INTO github.repository_snapshots (repo_id, snapshot_date, {snapshot_columns})
+SELECT id, %(snapshot_date)s, {snapshot_columns}
+FROM github.repositories;
