@@ -7,6 +7,7 @@ warehouse database and a client whose lifespan opens a fresh connection pool on 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -26,7 +27,8 @@ from psycopg2 import sql
 from starlette.testclient import TestClient
 
 from github_etl.api import queries
-from github_etl.api.coalesce import Coalescer
+from github_etl.api.coalesce import AsyncCoalescer, Coalescer
+from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import RepositorySort
 from github_etl.api.paging import CursorPosition, encode_cursor
 from github_etl.hooks.warehouse import DatabaseConnection
@@ -768,3 +770,129 @@ def test_coalescer_hands_the_error_to_the_callers_it_serves():
 
     with pytest.raises(RuntimeError, match="warehouse down"):
         Coalescer(fail)()
+
+
+def test_async_coalescer_serves_late_callers_with_an_execution_that_started_after_them():
+    async def scenario() -> tuple[list[int], list[int]]:
+        executions: list[int] = []
+        release_first = asyncio.Event()
+
+        async def count() -> int:
+            executions.append(len(executions) + 1)
+            generation = len(executions)
+            if generation == 1:
+                await release_first.wait()
+            return generation
+
+        coalesced = AsyncCoalescer(count)
+        first = asyncio.ensure_future(coalesced())
+        while not executions:  # until the first execution is under way
+            await asyncio.sleep(0)
+        late = [asyncio.ensure_future(coalesced()) for _ in range(5)]
+        release_first.set()
+        return [await first, *await asyncio.gather(*late)], executions
+
+    results, executions = asyncio.run(scenario())
+    # The five late callers share the second execution: one execution per wave, not one per caller.
+    assert results == [1, 2, 2, 2, 2, 2]
+    assert executions == [1, 2]
+
+
+def test_async_coalescer_hands_the_error_to_the_callers_it_serves():
+    async def fail() -> int:
+        raise RuntimeError("warehouse down")
+
+    async def scenario() -> list[BaseException | int]:
+        coalesced = AsyncCoalescer(fail)
+        return await asyncio.gather(coalesced(), coalesced(), return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    assert [str(outcome) for outcome in outcomes] == ["warehouse down", "warehouse down"]
+
+
+# -- the repository count ---------------------------------------------------------------------------
+
+
+class _CountingRunner:
+    """``WarehousePool.run`` on one autocommit connection, remembering every statement run."""
+
+    def __init__(self, dsn: str) -> None:
+        self.db = _RecordingConnection(dsn)
+        self.db.connection.autocommit = True
+
+    def __call__(self, work: Any) -> Any:
+        return work(self.db)
+
+    def full_counts(self) -> int:
+        return sum("count(*)" in statement for statement in self.db.statements)
+
+
+def _generation(db: DatabaseConnection) -> int:
+    with db.cursor() as cur:
+        cur.execute("SELECT generation FROM github.repositories_generation")
+        return cur.fetchone()[0]
+
+
+def test_every_statement_writing_repositories_moves_the_generation_once(warehouse):
+    before = _generation(warehouse)
+    _insert(warehouse, "repositories", _repo(1))
+    with warehouse.cursor() as cur:
+        cur.execute("INSERT INTO github.repositories SELECT * FROM github.repositories LIMIT 0")
+        cur.execute("UPDATE github.repositories SET stargazers_count = stargazers_count + 1")
+        cur.execute("DELETE FROM github.repositories WHERE id = -1")
+        cur.execute("TRUNCATE github.repositories CASCADE")
+    warehouse.commit()
+    # One per statement, rows or no rows: _insert's INSERT, INSERT, UPDATE, DELETE, TRUNCATE.
+    assert _generation(warehouse) == before + 5
+    warehouse.rollback()
+    with warehouse.cursor() as cur:
+        cur.execute("UPDATE github.repositories SET stargazers_count = 0")
+    warehouse.rollback()
+    assert _generation(warehouse) == before + 5
+
+
+def test_count_is_exact_after_every_write_and_counts_only_after_a_write(warehouse, pg_url):
+    runner = _CountingRunner(pg_url)
+    counter = RepositoryCounter(runner)
+    try:
+        assert counter() == 0
+        _insert(warehouse, "repositories", *(_repo(i) for i in range(1, 4)))
+        assert counter() == 3
+        counts_so_far = runner.full_counts()
+        assert [counter() for _ in range(5)] == [3] * 5
+        assert runner.full_counts() == counts_so_far  # the table did not change: no count(*)
+        with warehouse.cursor() as cur:
+            cur.execute("DELETE FROM github.repositories WHERE id = 2")
+        warehouse.commit()
+        assert counter() == 2
+        with warehouse.cursor() as cur:
+            cur.execute("TRUNCATE github.repositories CASCADE")
+        warehouse.commit()
+        assert counter() == 0
+    finally:
+        runner.db.close()
+
+
+def test_count_falls_back_to_counting_rows_without_the_generation_table(warehouse, pg_url):
+    _insert(warehouse, "repositories", _repo(1), _repo(2))
+    with warehouse.cursor() as cur:
+        cur.execute("DROP TABLE github.repositories_generation CASCADE")
+        cur.execute("DROP TRIGGER repositories_bump_generation ON github.repositories")
+    warehouse.commit()
+    runner = _CountingRunner(pg_url)
+    counter = RepositoryCounter(runner)
+    try:
+        assert counter() == 2
+        _insert(warehouse, "repositories", _repo(3))
+        assert counter() == 3
+        assert runner.full_counts() == 2
+    finally:
+        runner.db.close()
+
+
+def test_count_endpoint_sees_a_write_committed_before_the_request(client, warehouse):
+    _insert(warehouse, "repositories", _repo(1))
+    assert client.get(f"{PREFIX}/repositories/count").json() == {"count": 1}
+    _insert(warehouse, "repositories", _repo(2), _repo(3))
+
+    assert client.get(f"{PREFIX}/repositories/count").json() == {"count": 3}

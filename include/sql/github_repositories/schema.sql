@@ -114,3 +114,45 @@ CREATE INDEX IF NOT EXISTS repository_snapshots_date_brin
     ON github.repository_snapshots USING brin (snapshot_date);
 CREATE INDEX IF NOT EXISTS load_runs_logical_date_idx
     ON github.load_runs (logical_date DESC);
+
+-- ---------------------------------------------------------------------------------------------
+-- Repository count in O(1) for the API (github_etl.api.counting): a generation number that every
+-- statement writing github.repositories moves forward in its own transaction.
+--
+-- The API caches (generation, count(*)) read in one snapshot and, per request, reads only the
+-- generation: equal means no write has committed since the count was taken, so the cached count is
+-- exact; larger means it counts again (once, shared by concurrent requests). Nothing needs to call
+-- anything: loads, tools and tests that write the table directly all move the generation.
+--
+-- A statement-level trigger without transition tables: one single-row UPDATE per writing statement,
+-- whatever the number of rows. BEFORE, so a writer takes the generation's row lock before any row lock
+-- of github.repositories; every writer takes them in that order, so the lock adds no deadlock. Writers
+-- of github.repositories run one after another from their first write to their commit (the DAG runs one
+-- at a time; two concurrent loads already queue on the rows they share).
+CREATE TABLE IF NOT EXISTS github.repositories_generation (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    generation bigint  NOT NULL
+);
+INSERT INTO github.repositories_generation (generation) VALUES (0) ON CONFLICT DO NOTHING;
+
+CREATE OR REPLACE FUNCTION github.bump_repositories_generation() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE github.repositories_generation SET generation = generation + 1;
+    RETURN NULL;
+END
+$$;
+
+-- Created only when missing: CREATE OR REPLACE TRIGGER would lock the table against writers on every run.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM pg_trigger
+        WHERE tgrelid = 'github.repositories'::regclass AND tgname = 'repositories_bump_generation'
+    ) THEN
+        CREATE TRIGGER repositories_bump_generation
+            BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON github.repositories
+            FOR EACH STATEMENT EXECUTE FUNCTION github.bump_repositories_generation();
+    END IF;
+END
+$$;

@@ -20,8 +20,9 @@ from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
 from github_etl.api import queries, swagger
-from github_etl.api.coalesce import Coalescer
+from github_etl.api.coalesce import AsyncCoalescer
 from github_etl.api.config import ApiSettings
+from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import (
     DEFAULT_HISTORY,
     MAX_HISTORY,
@@ -37,7 +38,7 @@ from github_etl.api.paging import InvalidCursorError, decode_cursor, encode_curs
 from github_etl.api.pool import WarehousePool
 from github_etl.api.security import require_airflow_user
 from github_etl.errors import WarehouseError
-from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
+from github_etl.hooks.warehouse import DatabaseConnection
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +58,18 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Warehouse:
-    """What the routes share in one API server process: the connection pool and the coalesced count.
+    """What the routes share in one API server process: the connection pool and the repository count.
 
     :param settings: pool size and timeouts.
     """
 
     def __init__(self, settings: ApiSettings) -> None:
         self.pool = WarehousePool(settings)
-        # count(*) reads a whole index (~0.1 s per million rows); concurrent callers share one execution.
-        self.count = Coalescer(lambda: self.pool.run(count_repositories))
+        # count(*) reads a whole index (~0.1 s per million rows): counted once per change of the table.
+        counter = RepositoryCounter(self.pool.run)
+        # Concurrent requests share one check of the generation: one worker thread and one round trip per
+        # wave of requests instead of one per request, each request still served by a check begun after it.
+        self.count = AsyncCoalescer(lambda: run_in_threadpool(counter))
 
     def close(self) -> None:
         self.pool.close()
@@ -133,7 +137,7 @@ router = APIRouter()
 )
 async def count_endpoint(warehouse: WarehouseDep) -> dict[str, Any]:
     """Number of repositories in the warehouse, exact."""
-    return {"count": await run_in_threadpool(warehouse.count)}
+    return {"count": await warehouse.count()}
 
 
 @router.get(

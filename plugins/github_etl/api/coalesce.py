@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -57,3 +58,60 @@ class Coalescer(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._result  # type: ignore[return-value]
+
+
+class AsyncCoalescer(Generic[T]):
+    """:class:`Coalescer` for coroutines of one event loop: waiting callers cost no thread, only a future.
+
+    A caller arriving while an execution is under way is served by the next one, which starts after it
+    arrived, together with every other caller that arrived meanwhile: each result is at least as fresh as
+    the call. The state belongs to the event loop that first uses it and is started afresh on another loop
+    (a test client's loop, a restarted server's).
+
+    :param func: the coroutine function to share; called without arguments.
+    """
+
+    def __init__(self, func: Callable[[], Awaitable[T]]) -> None:
+        self._func = func
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running = False
+        self._task: asyncio.Task[None] | None = None
+        # Future of the execution that the callers arriving now will get; created by the first of them.
+        self._next: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        """The result of an execution that started after this call."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._running, self._next, self._task = loop, False, None, None
+        if self._next is None:
+            self._next = loop.create_future()
+        future = self._next
+        if not self._running:
+            self._running = True
+            # Referenced until it ends: the loop keeps only weak references to its tasks.
+            self._task = loop.create_task(self._drain())
+        # shield: a caller that gives up (client gone) must not cancel the execution the others wait for.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        future: asyncio.Future[T] | None = None
+        try:
+            while self._next is not None:
+                future, self._next = self._next, None
+                try:
+                    result = await self._func()
+                except Exception as exc:  # handed to every caller of this execution
+                    future.set_exception(exc)
+                    # Marked retrieved: a wave whose callers all left must not log "exception never retrieved".
+                    future.exception()
+                else:
+                    future.set_result(result)
+        finally:
+            self._running = False
+            self._task = None
+            # Cancelled (the loop is shutting down): nobody must wait for an execution that will not come.
+            for pending in (future, self._next):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+            self._next = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg2 import sql
+from psycopg2 import errors, sql
 
 from github_etl.api.models import LoadRun, Repository, RepositorySort, Snapshot
 from github_etl.api.paging import CursorPosition
@@ -19,6 +19,7 @@ from github_etl.hooks.warehouse import DatabaseConnection
 REPOSITORIES = sql.Identifier("github", "repositories")
 SNAPSHOTS = sql.Identifier("github", "repository_snapshots")
 LOAD_RUNS = sql.Identifier("github", "load_runs")
+GENERATION = sql.Identifier("github", "repositories_generation")
 
 # The response models are the contract: select exactly their fields.
 REPOSITORY_COLUMNS = tuple(Repository.model_fields)
@@ -159,6 +160,39 @@ def list_load_runs(db: DatabaseConnection, limit: int) -> list[Row]:
         "SELECT {columns} FROM {table} ORDER BY logical_date DESC, started_at DESC, run_id DESC LIMIT %(limit)s"
     ).format(columns=_columns(LOAD_RUN_COLUMNS), table=LOAD_RUNS)
     return _fetch(db, query, {"limit": limit})
+
+
+def repositories_generation(db: DatabaseConnection) -> int | None:
+    """The generation of ``github.repositories`` (see ``schema.sql``), or None when the warehouse has none yet.
+
+    :param db: warehouse connection, in autocommit: a failed statement leaves it usable.
+    """
+    try:
+        rows = _fetch(db, sql.SQL("SELECT generation FROM {}").format(GENERATION), {})
+    except errors.UndefinedTable:
+        return None
+    return rows[0]["generation"] if rows else None
+
+
+def generation_and_count(db: DatabaseConnection) -> tuple[int | None, int]:
+    """The generation of ``github.repositories`` and its number of rows, read in one snapshot.
+
+    One statement sees one snapshot: the count is exactly that of the generation returned. Without a
+    generation (a warehouse whose schema predates it), the count alone, with None.
+
+    :param db: warehouse connection, in autocommit.
+    """
+    query = sql.SQL("SELECT generation, (SELECT count(*) FROM {table}) AS count FROM {generation}").format(
+        table=REPOSITORIES, generation=GENERATION
+    )
+    try:
+        rows = _fetch(db, query, {})
+    except errors.UndefinedTable:
+        rows = []
+    if rows:
+        return rows[0]["generation"], rows[0]["count"]
+    rows = _fetch(db, sql.SQL("SELECT count(*) AS count FROM {}").format(REPOSITORIES), {})
+    return None, rows[0]["count"]
 
 
 def _filter_conditions(filters: RepositoryFilter) -> tuple[list[sql.Composable], dict[str, Any]]:
