@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import resource
@@ -362,6 +363,9 @@ def one_load(path: Path, database_url: str, keys_path: Path | None = None) -> di
     :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib"}``; the last is None
         unless the server runs on this machine and its process is readable.
     """
+    phases = _BulkPhases()
+    logging.getLogger("github_etl.load").addHandler(phases)
+    logging.getLogger("github_etl.load").setLevel(logging.INFO)
     db = DatabaseConnection(database_url, connect_retries=0)
     try:
         db.connect()
@@ -386,7 +390,19 @@ def one_load(path: Path, database_url: str, keys_path: Path | None = None) -> di
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
+        "phases": phases.phases,
     }
+
+
+class _BulkPhases(logging.Handler):
+    """Keeps the phase timings an initial bulk load logs (``Bulk load phases``), if it took that path."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.phases: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.phases.update(getattr(record, "phases", {}))
 
 
 def _server_backend_peak_kib(db: DatabaseConnection) -> int | None:
@@ -523,6 +539,9 @@ def _format_size(figures: dict[str, Any]) -> str:
             first["rows_per_second"],
             f"{first['vs_ceiling']:.2f}x (a)  peak RSS {first['peak_rss_mib']} MiB{_backend(first)}",
         ),
+        f"      of which index and constraint builds {_phase_seconds(first, 'indexes_and_constraints')}, "
+        f"COPY {_phase_seconds(first, 'copy')}, primary key and snapshots "
+        f"{_phase_seconds(first, 'keys_and_snapshots')}, ANALYZE {_phase_seconds(first, 'analyze')}",
         _row(
             "    re-load, same rows and date (key files)",
             reload["seconds"],
@@ -552,6 +571,11 @@ def _format_size(figures: dict[str, Any]) -> str:
     ]
     lines.extend(f"  {_format_target(target)}" for target in figures["targets"])
     return "\n".join(lines)
+
+
+def _phase_seconds(load: dict[str, Any], name: str) -> str:
+    seconds = load.get("phases", {}).get(name)
+    return "?" if seconds is None else f"{seconds:.2f} s"
 
 
 def _row(label: str, seconds: float, rows_per_second: int, note: str = "") -> str:

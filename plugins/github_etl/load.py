@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -413,6 +414,8 @@ def _bulk_load(
 
     :return: distinct repositories loaded, duplicate rows dropped.
     """
+    phases: dict[str, float] = {}
+    began = time.perf_counter()
     for structure in reversed(structures):
         cur.execute(structure.drop())
     log.info("Empty warehouse: bulk load, rebuilding %s afterwards", ", ".join(s.name for s in structures))
@@ -427,6 +430,7 @@ def _bulk_load(
         "ALTER TABLE github.repositories ALTER COLUMN first_seen_at DROP DEFAULT,"
         " ALTER COLUMN last_seen_at DROP DEFAULT"
     )
+    began = _phase(phases, "copy", began)
     cur.execute("SET LOCAL maintenance_work_mem = %s", (INDEX_BUILD_MEMORY,))
     repositories_key = next(s for s in structures if s.table == "repositories" and s.kind == "constraint")
     duplicates = _build_unique_key(cur, repositories_key, table)
@@ -434,13 +438,28 @@ def _bulk_load(
         _template("bulk_snapshots.sql", snapshot_columns=_identifiers(SNAPSHOT_COLUMNS)),
         {"snapshot_date": logical_date.astimezone(UTC).date()},
     )
+    began = _phase(phases, "keys_and_snapshots", began)
     for structure in structures:
         if structure is not repositories_key:
             cur.execute(structure.create())
+    began = _phase(phases, "indexes_and_constraints", began)
     # Fresh tables have no statistics until autovacuum comes by, and the next load's joins, like the
     # API's queries, are planned from them.
     cur.execute("ANALYZE github.repositories, github.repository_snapshots")
+    _phase(phases, "analyze", began)
+    log.info(
+        "Bulk load phases: %s",
+        ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases.items()),
+        extra={"phases": phases},
+    )
     return copied - duplicates, duplicates
+
+
+def _phase(phases: dict[str, float], name: str, began: float) -> float:
+    """Record the seconds since ``began`` as phase ``name``; returns now, the next phase's start."""
+    now = time.perf_counter()
+    phases[name] = round(now - began, 3)
+    return now
 
 
 def _build_unique_key(cur: PgCursor, key: _Structure, table: sql.Identifier) -> int:
