@@ -541,7 +541,7 @@ def _format_size(figures: dict[str, Any]) -> str:
         ),
         f"      of which index and constraint builds {_phase_seconds(first, 'indexes_and_constraints')}, "
         f"COPY {_phase_seconds(first, 'copy')}, primary key and snapshots "
-        f"{_phase_seconds(first, 'keys_and_snapshots')}, ANALYZE {_phase_seconds(first, 'analyze')}",
+        f"{_phase_seconds(first, 'keys_and_snapshots')}",
         _row(
             "    re-load, same rows and date (key files)",
             reload["seconds"],
