@@ -39,6 +39,7 @@ _SETTABLE = (
     "hostile",
     "rate_limited_status",
     "graphql_rate_limited_status",
+    "graphql_max_nodes",
 )
 
 
@@ -88,6 +89,8 @@ class Faults:
             self.hostile: bool = False
             self.rate_limited_status: int = 403  # REST answer to an exhausted primary budget (or 429)
             self.graphql_rate_limited_status: int = 200  # GraphQL reports RATE_LIMITED in a 200 body
+            # A GraphQL query asking for more nodes than this times out (502), as heavy queries do on GitHub.
+            self.graphql_max_nodes: int | None = None
         self._clear_exhaustion()
 
     def exhaust(self, resource: str, reset_in_s: float) -> None:

@@ -342,6 +342,26 @@ class FakeGitHub:
             reply.resource = resource
             return reply
 
+        if resource == GRAPHQL and self._too_heavy(handler.read_body()):
+            # GitHub's answer to a query that ran out of time: a 502 whose body is a GraphQL error.
+            reply = json_reply(
+                502,
+                {
+                    "data": None,
+                    "errors": [
+                        {
+                            "message": "Something went wrong while executing your query. This may be the result "
+                            "of a timeout, or it could be a GitHub bug. Please include `FAKE:0000` when "
+                            "reporting this issue."
+                        }
+                    ],
+                },
+            )
+            reply.headers.update(self.limiter.peek(identity, resource, authenticated).headers())
+            reply.resource = resource
+            reply.fault = "graphql_timeout"
+            return reply
+
         cost = QUERY_COST if resource == GRAPHQL else 1
         allowed, budget = self.limiter.spend(identity, resource, authenticated, cost)
         if not allowed:
@@ -368,6 +388,17 @@ class FakeGitHub:
         reply.headers.update(budget.headers())
         reply.resource = resource
         return reply
+
+    def _too_heavy(self, body: bytes) -> bool:
+        """Whether a GraphQL request asks for more ``ids`` than ``faults.graphql_max_nodes`` allows."""
+        limit = self.faults.graphql_max_nodes
+        if limit is None:
+            return False
+        try:
+            ids = (json.loads(body or b"{}").get("variables") or {}).get("ids") or []
+        except (ValueError, AttributeError):
+            return False
+        return isinstance(ids, list) and len(ids) > limit
 
     def _failure(self, failure: InjectedFailure) -> Reply:
         if failure.kind == SECONDARY_LIMIT:

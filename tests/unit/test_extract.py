@@ -85,6 +85,38 @@ def test_graphql_and_rest_enrich_the_same_repositories(fake_github_factory) -> N
     assert fake.count(path_prefix="/graphql") == 2
 
 
+def test_a_graphql_batch_that_times_out_is_split_until_the_halves_pass(fake_github_factory) -> None:
+    from github_etl.extract.enrich import GRAPHQL_BATCH_SIZE, enrich_graphql, enrich_rest
+
+    fake = fake_github_factory(repo_count=1000, seed=4)
+    client = _client(fake)
+    listed = client.get("/repositories", {"since": fake.ids[100]}).data
+    assert len(listed) == GRAPHQL_BATCH_SIZE == 100
+    fake.faults.graphql_max_nodes = 30  # 100 and 50 ids time out, 25 pass
+    fake.reset_log()
+
+    graphql = enrich_graphql(client, listed)
+
+    assert sorted(_ids(graphql.items)) == sorted(_ids(enrich_rest(client, listed).items))
+    assert graphql.gone == []
+    attempts = FAST.max_retries + 1  # each too-heavy batch is retried as a 5xx before it is split
+    assert fake.count(path_prefix="/graphql", status=502) == 3 * attempts  # one batch of 100, two of 50
+    assert fake.count(path_prefix="/graphql", status=200) == 4  # four of 25
+
+
+def test_a_single_node_that_times_out_fails_the_batch(fake_github_factory) -> None:
+    from github_etl.errors import GitHubUnavailableError
+    from github_etl.extract.enrich import enrich_graphql
+
+    fake = fake_github_factory(repo_count=200, seed=4)
+    client = _client(fake)
+    listed = client.get("/repositories", {"since": fake.ids[10]}).data[:3]
+    fake.faults.graphql_max_nodes = 0
+
+    with pytest.raises(GitHubUnavailableError, match="502"):
+        enrich_graphql(client, listed)
+
+
 def test_a_retried_shard_only_fetches_what_was_missing(fake_github_factory, tmp_path) -> None:
     fake = fake_github_factory(repo_count=2000, seed=9)
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
