@@ -387,8 +387,7 @@ def one_load(path: Path, database_url: str, keys_path: Path | None = None) -> di
     return {
         "seconds": round(seconds, 3),
         "result": result.as_dict(),
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mib": round(_own_peak_rss_kib() / 1024, 1),
         "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
         "phases": phases.phases,
     }
@@ -403,6 +402,20 @@ class _BulkPhases(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.phases.update(getattr(record, "phases", {}))
+
+
+def _own_peak_rss_kib() -> int:
+    """This process's peak RSS in KiB: VmHWM, the high-water mark of its own address space.
+
+    Not ``ru_maxrss``: Linux carries that over from the forked parent through ``execve``, so a child
+    would report the benchmark parent's size whenever the parent is the larger.
+    """
+    try:
+        found = re.search(r"^VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
+    except OSError:
+        found = None
+    # Elsewhere ru_maxrss is the best there is (KiB on Linux, bytes on macOS).
+    return int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _server_backend_peak_kib(db: DatabaseConnection) -> int | None:
