@@ -7,7 +7,7 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 | task | what it does |
 |---|---|
 | `prepare` | validates the params (before any API call) and applies the warehouse schema |
-| `plan` | splits the run into shards: random id ranges (`sample`), created-date slices (`search`), owners (`owners`) or warehouse ids (`refresh`) |
+| `plan` | splits the run into shards: random id ranges (`sample`), created-date slices (`search`), owners (`owners`) or warehouse ids (`refresh`); defers on a long rate-limit wait |
 | `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
 | `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
 | `load` | COPY + merge of every shard in **one transaction**, snapshots, audit row; emits the `github.repositories` asset |
@@ -30,6 +30,7 @@ from airflow.sdk import dag, get_current_context, task
 
 from github_etl.assets import REPOSITORIES_ASSET
 from github_etl.operators.extract import GitHubExtractShardOperator
+from github_etl.operators.plan import GitHubPlanOperator
 from github_etl.params import trigger_form_params
 from github_etl.settings import GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID
 
@@ -65,28 +66,6 @@ def github_repositories() -> None:
             apply_schema(db)
         return asdict(params)
 
-    @task(pool=GITHUB_API_POOL)
-    def plan(run_params: dict[str, Any]) -> list[dict[str, Any]]:
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.extract.plan import plan_run
-        from github_etl.hooks.github import GitHubHook
-        from github_etl.hooks.warehouse import DatabaseConnection
-        from github_etl.params import validate
-        from github_etl.staging import RunStaging
-        from github_etl.tasks import logical_date_of
-
-        context = get_current_context()
-        staging = RunStaging(context["dag"].dag_id, context["run_id"])
-        with fail_fast_on_final_errors():
-            planned = plan_run(
-                GitHubHook(GITHUB_CONN_ID).get_conn(),
-                staging,
-                validate(run_params),
-                logical_date=logical_date_of(context),
-                warehouse=lambda: DatabaseConnection(conn_id=WAREHOUSE_CONN_ID),
-            )
-        return planned["shards"]
-
     @task
     def transform(extracted: dict[str, Any]) -> dict[str, Any]:
         from github_etl.staging import RunStaging
@@ -115,10 +94,16 @@ def github_repositories() -> None:
         return report_task(get_current_context(), loaded)
 
     run_params = prepare()
-    planned = plan(run_params)
+    planned = GitHubPlanOperator(
+        task_id="plan",
+        run_params=run_params,
+        pool=GITHUB_API_POOL,
+        github_conn_id=GITHUB_CONN_ID,
+        warehouse_conn_id=WAREHOUSE_CONN_ID,
+    )
     extracted = GitHubExtractShardOperator.partial(
         task_id="extract", pool=GITHUB_API_POOL, github_conn_id=GITHUB_CONN_ID
-    ).expand(shard=planned)
+    ).expand(shard=planned.output)
     transformed = transform.expand(extracted=extracted.output)
     loaded = load(transformed)
     report(loaded, check(loaded))

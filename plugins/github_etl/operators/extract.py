@@ -44,6 +44,7 @@ class GitHubExtractShardOperator(BaseOperator):
         from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
         from github_etl.extract.plan import run_shard
         from github_etl.hooks.github import GitHubHook
+        from github_etl.operators.deferral import defer_until_reset
         from github_etl.staging import RunStaging
 
         staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
@@ -52,10 +53,7 @@ class GitHubExtractShardOperator(BaseOperator):
             with fail_fast_on_final_errors():
                 return run_shard(hook.get_conn(), staging, self.shard)
         except RateLimitWaitTooLong as wait:
-            from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-
-            self.log.info("GitHub %s budget spent until %s; deferring", wait.resource, wait.resume_at.isoformat())
-            self.defer(trigger=DateTimeTrigger(moment=wait.resume_at), method_name="execute_complete")
+            defer_until_reset(self, wait)
         finally:
             if "client" in hook.__dict__:
                 hook.client.close()

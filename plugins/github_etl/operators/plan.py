@@ -1,0 +1,78 @@
+"""The planning operator: splits a run into shards, and defers instead of blocking a worker through a long wait."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from github_etl.settings import GITHUB_CONN_ID, WAREHOUSE_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class GitHubPlanOperator(BaseOperator):
+    """Decide the shards of a run (``sample`` id ranges, ``search`` date slices, ``owners``, ``refresh`` ids).
+
+    Planning asks GitHub too (the end of the id space, the size of search slices). When every token's
+    budget is spent for longer than ``GITHUB_ETL_MAX_RATE_LIMIT_WAIT``, the task defers to the triggerer
+    until the reset and then plans again; once staged, the plan is reused by any retry.
+
+    :param run_params: the run's validated params, as the prepare task returns them (templated).
+    :param github_conn_id: the GitHub connection.
+    :param warehouse_conn_id: the warehouse connection (``refresh`` plans from the repositories it holds).
+    :param staging_root: staging root URI; ``GITHUB_ETL_STAGING_URL`` by default.
+    :return: the shards, one mapped extract task each.
+    """
+
+    template_fields: Sequence[str] = ("run_params",)
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        run_params: dict[str, Any],
+        github_conn_id: str = GITHUB_CONN_ID,
+        warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+        staging_root: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.run_params = run_params
+        self.github_conn_id = github_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+        self.staging_root = staging_root
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
+        from github_etl.extract.plan import plan_run
+        from github_etl.hooks.github import GitHubHook
+        from github_etl.hooks.warehouse import DatabaseConnection
+        from github_etl.operators.deferral import defer_until_reset
+        from github_etl.params import validate
+        from github_etl.staging import RunStaging
+        from github_etl.tasks import logical_date_of
+
+        staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
+        hook = GitHubHook(self.github_conn_id)
+        try:
+            with fail_fast_on_final_errors():
+                planned = plan_run(
+                    hook.get_conn(),
+                    staging,
+                    validate(dict(self.run_params)),
+                    logical_date=logical_date_of(context),
+                    warehouse=lambda: DatabaseConnection(conn_id=self.warehouse_conn_id),
+                )
+            return planned["shards"]
+        except RateLimitWaitTooLong as wait:
+            defer_until_reset(self, wait)
+        finally:
+            if "client" in hook.__dict__:
+                hook.client.close()
+
+    def execute_complete(self, context: Context, event: Any = None) -> list[dict[str, Any]]:
+        """Plan again after the reset."""
+        return self.execute(context)

@@ -1,0 +1,55 @@
+"""The planning operator defers on long rate-limit waits instead of holding a worker slot, then plans."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+
+from github_etl.operators.plan import GitHubPlanOperator
+from github_etl.staging import RunStaging
+from tests.fake_github import FakeGitHub
+
+LOGICAL_DATE = datetime(2026, 3, 1, tzinfo=UTC)
+PARAMS = {"mode": "sample", "sample_size": 40, "shards": 2}
+
+
+@pytest.fixture
+def operator(tmp_path, monkeypatch, fake_github: FakeGitHub) -> GitHubPlanOperator:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_DEFAULT",
+        json.dumps({"conn_type": "http", "host": fake_github.base_url, "password": "ghp_operator_token_123"}),
+    )
+    monkeypatch.setenv("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", "1")
+    with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+        return GitHubPlanOperator(task_id="plan", run_params=PARAMS, staging_root=tmp_path.as_uri())
+
+
+def test_a_long_wait_while_planning_defers_until_the_reset_then_plans(operator, fake_github, tmp_path) -> None:
+    context = {"run_id": "r1", "logical_date": LOGICAL_DATE}
+    fake_github.faults.exhaust("core", 600)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(context)
+
+    assert 590 < deferred.value.trigger.moment.timestamp() - time.time() < 610
+    assert deferred.value.method_name == "execute_complete"
+    assert not RunStaging("github_repositories", "r1", root=tmp_path.as_uri()).exists("plan.json")
+    fake_github.faults.clear()
+    shards = operator.execute_complete(context, event=None)
+    assert [shard["mode"] for shard in shards] == ["sample", "sample"]
+    assert sum(shard["quota"] for shard in shards) == 40
+    # The plan is staged once: planning again (a retry) reuses it without asking GitHub.
+    fake_github.reset_log()
+    assert operator.execute(context) == shards
+    assert fake_github.requests == []
+
+
+def test_bad_credentials_fail_the_plan_without_retries(operator, fake_github: FakeGitHub) -> None:
+    fake_github.faults.bad_credentials = True
+    with pytest.raises(AirflowFailException, match="rejected the token of connection 'github_default'"):
+        operator.execute({"run_id": "r2", "logical_date": LOGICAL_DATE})
