@@ -5,11 +5,13 @@ generated into a temporary folder (generation is not timed), then, each in a thr
 
 (a) the ceiling: ``psql``'s ``\\copy`` of the file into an unindexed table with the same columns;
 (b) the project's load (:func:`github_etl.load.load_run`) into the real schema: a first load
-    (repositories and snapshots), then a re-load of the same file with the same logical date, which
-    changes nothing. Each load runs in a child process that reports its own peak RSS, so memory is
-    compared across sizes;
-(c) the naive baseline: one ``INSERT`` per row (repository and snapshot, one statement) of the file's
-    first rows into the real schema, one commit, extrapolated to N.
+    (repositories, snapshots, keys and indexes), then a re-load of the same rows with the same logical
+    date as the DAG does it (with the key files), which changes nothing, and for reference the same
+    re-load from the row files alone (the merge path). Each load runs in a child process that reports its
+    own peak RSS, so memory is compared across sizes;
+(c) the naive baseline: what a quick script does, for the file's first rows: upsert the repository,
+    then its snapshot, each row its own transaction; extrapolated to N. The same in one transaction is
+    printed for reference.
 
 The targets: first load within 1.5x of (a), re-load within 1.1x of (a), (b) at least 50x faster than
 (c), and peak RSS of the largest size within 1.3x of the smallest's.
