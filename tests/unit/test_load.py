@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from github_etl.columns import REPOSITORY_COLUMNS
 from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
 from github_etl.transform import staged_line
+from tools.waiting import poll
 
 DAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
 DAY_2 = DAY_1 + timedelta(days=1)
@@ -504,6 +509,69 @@ def test_malformed_line_in_a_later_file_leaves_the_warehouse_untouched(warehouse
     assert _warehouse_state(warehouse) == before
     result = _load(warehouse, [good, _row_file(tmp_path, _repo(4))], when=DAY_2)
     assert result == LoadResult(inserted=2, updated=1, unchanged=0, snapshots=3, total=3)
+
+
+# A load in a process of its own, reading its row file from a named pipe the test writes.
+_LOAD_PROCESS = """
+import os, sys
+from datetime import datetime
+from github_etl.hooks.warehouse import DatabaseConnection
+from github_etl.load import load_run
+db = DatabaseConnection(os.environ["KILLED_LOAD_URL"], connect_retries=0)
+load_run(db, row_files=[sys.argv[1]], run_id="killed", dag_id="github_repositories",
+         logical_date=datetime.fromisoformat(sys.argv[2]), mode="search", stats={})
+"""
+
+
+def _other_sessions(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    return _query(
+        db,
+        "SELECT pid, state = 'active' AND query LIKE '%%COPY %% FROM STDIN%%' FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    )
+
+
+@pytest.mark.parametrize("warehouse_holds_rows", [False, True], ids=["initial-bulk-load", "merge"])
+def test_load_process_killed_during_copy_leaves_the_warehouse_untouched_and_a_retry_completes(
+    warehouse, pg_url, tmp_path, warehouse_holds_rows
+):
+    if warehouse_holds_rows:
+        _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    before = (_warehouse_state(warehouse), _structures(warehouse))
+    lines = _copy_lines(*(_repo(i, description="x" * 500) for i in range(1, 4001)))  # about 3 MB
+    pipe = tmp_path / "rows.fifo"
+    os.mkfifo(pipe)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LOAD_PROCESS, str(pipe), DAY_2.isoformat()],
+        env={**os.environ, "KILLED_LOAD_URL": pg_url, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        with pipe.open("w", encoding="utf-8") as writer:
+            writer.write(lines[: len(lines) // 2])  # more than one COPY chunk, and no end of file
+            writer.flush()
+            poll(
+                lambda: [pid for pid, copying in _other_sessions(warehouse) if copying],
+                timeout=60,
+                what="the load's COPY",
+                check=lambda: _still_running(process),
+            )
+            process.kill()
+            process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    poll(lambda: not _other_sessions(warehouse), timeout=60, what="the killed load's session to end")
+    assert process.returncode == -signal.SIGKILL
+    assert (_warehouse_state(warehouse), _structures(warehouse)) == before
+    retried = _load(warehouse, [_row_file(tmp_path, *(_repo(i) for i in range(1, 4)))], when=DAY_2)
+    assert retried.total == 3
+    assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE last_seen_at = %s", (DAY_2,)) == [(3,)]
+
+
+def _still_running(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        raise AssertionError(f"the load process ended early with {process.returncode}")
 
 
 class _TerminatingStream(io.BytesIO):
