@@ -55,7 +55,7 @@ STAGING_TEMP_BUFFERS = "1GB"
 INDEX_BUILD_MEMORY = "512MB"
 # Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
 STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
-# Staged keys probed one by one before all of them are checked at once (see keys_unchanged.sql).
+# Staged keys checked before all of them are (see _nothing_to_change).
 CHANGE_SAMPLE_SIZE = 1_000
 # Offending ids a failed quality check names: enough to start investigating, short enough to read.
 CHECK_SAMPLE_SIZE = 20
@@ -334,21 +334,24 @@ def _drop_duplicates(cur: PgCursor, table: sql.Identifier) -> int:
 
 
 def _nothing_to_change(cur: PgCursor, key_files: Iterable[RowFile], logical_date: datetime) -> bool:
-    """Stage the key files and tell whether merging their rows would write nothing (``keys_unchanged.sql``)."""
+    """Stage the key files and tell whether merging their rows would write nothing (``keys_changed.sql``).
+
+    A run that changes anything usually changes it everywhere (a new logical date moves every
+    ``last_seen_at``), so a sample of the keys is checked first and the first change found settles it;
+    only when the sample shows none are all the keys checked.
+    """
     cur.execute(load_sql("create_staged_keys.sql"))
     table = sql.Identifier(KEYS_TABLE)
     for key_file in key_files:
         _copy_file(cur, key_file, table, KEY_COLUMNS)
     cur.execute(sql.SQL("ANALYZE {}").format(table))
-    cur.execute(
-        load_sql("keys_unchanged.sql"),
-        {
-            "seen_at": logical_date,
-            "snapshot_date": logical_date.astimezone(UTC).date(),
-            "sample_size": CHANGE_SAMPLE_SIZE,
-        },
-    )
-    return bool(cur.fetchone()[0])
+    params = {"seen_at": logical_date, "snapshot_date": logical_date.astimezone(UTC).date()}
+    sample = sql.SQL("(SELECT id, row_hash FROM {} LIMIT {})").format(table, sql.Literal(CHANGE_SAMPLE_SIZE))
+    for staged in (sample, table):
+        cur.execute(_template("keys_changed.sql", staged=staged), params)
+        if cur.fetchone()[0]:
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 
@@ -19,12 +18,7 @@ PARAMS = {"mode": "sample", "sample_size": 40, "shards": 2}
 
 
 @pytest.fixture
-def operator(tmp_path, monkeypatch, fake_github: FakeGitHub) -> GitHubPlanOperator:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_GITHUB_DEFAULT",
-        json.dumps({"conn_type": "http", "host": fake_github.base_url, "password": "ghp_operator_token_123"}),
-    )
-    monkeypatch.setenv("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", "1")
+def operator(tmp_path, github_connection_to_fake: FakeGitHub) -> GitHubPlanOperator:
     with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
         return GitHubPlanOperator(task_id="plan", run_params=PARAMS, staging_root=tmp_path.as_uri())
 
