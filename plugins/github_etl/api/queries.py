@@ -14,7 +14,7 @@ from psycopg2 import errors, sql
 
 from github_etl.api.models import LoadRun, Repository, RepositorySort, Snapshot
 from github_etl.api.paging import CursorPosition
-from github_etl.hooks.warehouse import DatabaseConnection
+from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
 REPOSITORIES = sql.Identifier("github", "repositories")
 SNAPSHOTS = sql.Identifier("github", "repository_snapshots")
@@ -175,24 +175,39 @@ def repositories_generation(db: DatabaseConnection) -> int | None:
 
 
 def generation_and_count(db: DatabaseConnection) -> tuple[int | None, int]:
-    """The generation of ``github.repositories`` and its number of rows, read in one snapshot.
+    """The generation of ``github.repositories`` and :func:`~github_etl.hooks.warehouse.count_repositories`,
+    read in one snapshot (a repeatable-read transaction): the count is exactly that of the generation.
 
-    One statement sees one snapshot: the count is exactly that of the generation returned. Without a
-    generation (a warehouse whose schema predates it), the count alone, with None.
+    Without a generation (a warehouse whose schema predates it), the count alone, with None.
 
-    :param db: warehouse connection, in autocommit.
+    :param db: warehouse connection, in autocommit; the transaction is ended before returning.
     """
-    query = sql.SQL("SELECT generation, (SELECT count(*) FROM {table}) AS count FROM {generation}").format(
-        table=REPOSITORIES, generation=GENERATION
-    )
+    with db.cursor() as cur:
+        cur.execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
     try:
-        rows = _fetch(db, query, {})
-    except errors.UndefinedTable:
-        rows = []
-    if rows:
-        return rows[0]["generation"], rows[0]["count"]
-    rows = _fetch(db, sql.SQL("SELECT count(*) AS count FROM {}").format(REPOSITORIES), {})
-    return None, rows[0]["count"]
+        with db.cursor() as cur:
+            # Looked up first: a missing table would abort the transaction.
+            cur.execute("SELECT to_regclass('github.repositories_generation') IS NOT NULL")
+            if cur.fetchone()[0]:
+                cur.execute(sql.SQL("SELECT generation FROM {}").format(GENERATION))
+                row = cur.fetchone()
+                generation = None if row is None else int(row[0])
+            else:
+                generation = None
+        count = count_repositories(db)
+    except BaseException:
+        _end_transaction(db, "ROLLBACK")
+        raise
+    _end_transaction(db, "COMMIT")
+    return generation, count
+
+
+def _end_transaction(db: DatabaseConnection, statement: str) -> None:
+    # As SQL: in autocommit mode psycopg2's commit() and rollback() do nothing, and the explicit
+    # transaction would stay open, its snapshot with it.
+    if not db.connection.closed:
+        with db.cursor() as cur:
+            cur.execute(statement)
 
 
 def _filter_conditions(filters: RepositoryFilter) -> tuple[list[sql.Composable], dict[str, Any]]:
