@@ -382,11 +382,16 @@ def _claim_empty_warehouse(cur: PgCursor) -> list[_Structure] | None:
     """Take an empty warehouse nobody else is using for an initial bulk load.
 
     :return: the indexes and constraints to drop and rebuild around the bulk insert, in rebuild
-        order; None when the warehouse holds rows or another session uses its tables, and the load
-        then takes another path.
+        order; None when the warehouse holds rows, another session uses its tables or another table's
+        foreign key depends on its primary key, and the load then takes another path.
     """
     cur.execute("SELECT NOT EXISTS (SELECT FROM github.repositories)")
     if not cur.fetchone()[0]:
+        return None
+    cur.execute(load_sql("foreign_references.sql"))
+    references = [name for (name,) in cur.fetchall()]
+    if references:
+        log.info("Empty warehouse, but %s reference its keys: loading without the bulk path", ", ".join(references))
         return None
     # Locks taken after a savepoint are released by rolling back to it, so a failed claim leaves no trace.
     cur.execute("SAVEPOINT claim_empty_warehouse")

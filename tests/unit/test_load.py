@@ -483,6 +483,19 @@ def test_initial_load_takes_the_ordinary_path_while_another_session_reads(
         reader.close()
 
 
+def test_initial_load_takes_the_ordinary_path_when_another_table_references_repositories(warehouse, tmp_path, caplog):
+    with warehouse.cursor() as cur:
+        cur.execute("CREATE TABLE starred (repo_id bigint REFERENCES github.repositories (id))")
+    warehouse.commit()
+
+    with caplog.at_level(logging.INFO, logger="github_etl.load"):
+        result = _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
+
+    assert result.inserted == 2
+    assert "starred.starred_repo_id_fkey reference its keys" in caplog.text
+    assert "bulk load" not in caplog.text
+
+
 def test_failed_initial_bulk_load_restores_what_it_dropped(warehouse, tmp_path, monkeypatch):
     before = _structures(warehouse)
 
