@@ -429,6 +429,38 @@ def test_airflow_ui_session_cookie_is_accepted(client, token, warehouse):
     assert response.json() == {"count": 1}
 
 
+def _plugin_app(airflow_app: Any) -> Any:
+    """The repository API app as Airflow's server mounted it."""
+    [mount] = [route for route in airflow_app.routes if getattr(route, "path", None) == PREFIX]
+    return mount.app
+
+
+def test_a_revoked_token_is_refused_once_its_acceptance_lapses(airflow_app, client, credentials, monkeypatch):
+    from airflow.api_fastapi.app import get_auth_manager
+
+    from github_etl.api.security import AcceptedTokens
+
+    now = [0.0]
+    state = _plugin_app(airflow_app).state
+    monkeypatch.setattr(state, "accepted_tokens", AcceptedTokens(2.0, clock=lambda: now[0]), raising=False)
+    username, password = credentials
+    token = client.post("/auth/token", json={"username": username, "password": password}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"{PREFIX}/repositories/count", headers=headers).status_code == 200
+
+    get_auth_manager().revoke_token(token)
+    # For the seconds an acceptance is reused, the token still opens this API (GITHUB_ETL_API_AUTH_CACHE_SECONDS)...
+    assert client.get(f"{PREFIX}/repositories/count", headers=headers).status_code == 200
+    now[0] += 2.0
+    # ...then Airflow is asked again, and refuses it.
+    refused = client.get(f"{PREFIX}/repositories/count", headers=headers)
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Invalid JWT token"}
+    # Refusals are not remembered, and other tokens are not affected.
+    assert client.get(f"{PREFIX}/repositories/count", headers=headers).status_code == 401
+    assert client.get(f"{PREFIX}/repositories/count").status_code == 200
+
+
 def test_form_encoded_login_used_by_swagger_ui_gives_a_working_token(client, credentials):
     username, password = credentials
     login = client.post("/auth/token", data={"username": username, "password": password})
@@ -896,3 +928,43 @@ def test_count_endpoint_sees_a_write_committed_before_the_request(client, wareho
     _insert(warehouse, "repositories", _repo(2), _repo(3))
 
     assert client.get(f"{PREFIX}/repositories/count").json() == {"count": 3}
+
+
+def test_a_repeated_page_is_read_once_until_a_write_moves_the_generation(client, warehouse, monkeypatch):
+    reads: list[queries.RepositoryFilter] = []
+    list_repositories = queries.list_repositories
+
+    def recording(db, filters, *args):
+        reads.append(filters)
+        return list_repositories(db, filters, *args)
+
+    monkeypatch.setattr(queries, "list_repositories", recording)
+    _insert(warehouse, "repositories", _repo(1, language="Python"), _repo(2, language="Go"))
+    url = f"{PREFIX}/repositories?language=Python"
+
+    first, second = client.get(url), client.get(url)
+    other = client.get(f"{PREFIX}/repositories?language=Go")
+    assert first.json() == second.json()
+    assert first.headers["content-type"] == "application/json"
+    assert _ids(first) == [1]
+    assert _ids(other) == [2]
+    assert len(reads) == 2  # the second Python page came from the cache
+
+    _insert(warehouse, "repositories", _repo(3, language="Python"))
+    assert sorted(_ids(client.get(url))) == [1, 3]
+    assert len(reads) == 3
+
+
+def test_list_pages_are_read_every_time_without_a_page_cache(airflow_app, client, warehouse, monkeypatch):
+    reads: list[object] = []
+    list_repositories = queries.list_repositories
+    monkeypatch.setattr(queries, "list_repositories", lambda *args: reads.append(args) or list_repositories(*args))
+    client.get(f"{PREFIX}/repositories/count")  # the lifespan has made the warehouse state
+    warehouse_state = _plugin_app(airflow_app).state.warehouse
+    monkeypatch.setattr(warehouse_state.pages, "max_bytes", 0)
+    _insert(warehouse, "repositories", _repo(1))
+
+    for _ in range(3):
+        assert _ids(client.get(f"{PREFIX}/repositories")) == [1]
+
+    assert len(reads) == 3

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
@@ -35,6 +35,7 @@ from github_etl.api.models import (
     RunQuery,
     Text,
 )
+from github_etl.api.page_cache import PageCache
 from github_etl.api.paging import InvalidCursorError, decode_cursor, encode_cursor
 from github_etl.api.pool import WarehousePool
 from github_etl.api.security import require_airflow_user
@@ -71,6 +72,9 @@ class Warehouse:
         # Concurrent requests share one check of the generation: one worker thread and one round trip per
         # wave of requests instead of one per request, each request still served by a check begun after it.
         self.count = AsyncCoalescer(lambda: run_in_threadpool(counter))
+        # The generation of github.repositories, read once per wave of requests like the count's.
+        self.generation = AsyncCoalescer(lambda: run_in_threadpool(self.pool.run, queries.repositories_generation))
+        self.pages = PageCache(round(settings.page_cache_mb * 2**20))
 
     def close(self) -> None:
         self.pool.close()
@@ -161,7 +165,7 @@ async def count_endpoint(warehouse: WarehouseDep) -> dict[str, Any]:
     summary="List repositories",
     tags=["repositories"],
 )
-async def list_endpoint(query: Annotated[RepositoryQuery, Query()], warehouse: WarehouseDep) -> dict[str, Any]:
+async def list_endpoint(query: Annotated[RepositoryQuery, Query()], warehouse: WarehouseDep) -> Response:
     """Repositories matching every filter given, one page at a time.
 
     Pass `next_cursor` of a page as `cursor` (with the same filters and sort) for the next one; paging
@@ -181,10 +185,24 @@ async def list_endpoint(query: Annotated[RepositoryQuery, Query()], warehouse: W
         min_stars=query.min_stars,
         archived=query.archived,
     )
+    key = (filters, query.sort, query.cursor, query.limit)
+    # Seen before the page is read: the page is of this generation or a later one, never an earlier one.
+    generation = await warehouse.generation() if warehouse.pages.enabled else None
+    if generation is not None and (body := warehouse.pages.get(generation, key)) is not None:
+        return _json_page(body)
     rows, next_position = await run_in_threadpool(
         warehouse.pool.run, lambda db: queries.list_repositories(db, filters, query.sort, after, query.limit)
     )
-    return {"items": rows, "next_cursor": encode_cursor(next_position) if next_position else None}
+    page = RepositoryPage(items=rows, next_cursor=encode_cursor(next_position) if next_position else None)
+    # Serialized here, as FastAPI would serialize the response model, so that the bytes can be kept.
+    body = page.model_dump_json(by_alias=True).encode()
+    if generation is not None:
+        warehouse.pages.put(generation, key, body)
+    return _json_page(body)
+
+
+def _json_page(body: bytes) -> Response:
+    return Response(content=body, media_type="application/json")
 
 
 @router.get(
