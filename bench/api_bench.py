@@ -32,13 +32,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import psutil
 import psycopg2
 import requests
 from psycopg2 import sql
@@ -52,11 +55,36 @@ from github_etl.hooks.warehouse import DatabaseConnection, apply_schema  # noqa:
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
 USERNAME = "bench"
-# The endpoints the target is about.
-ENDPOINTS = {
+
+
+class DistinctListPaths(Sequence[str]):
+    """Filtered list requests that are all different (language and lowest star count vary), each a full page.
+
+    What a client asking for pages nobody asked for since the last load gets: the page is read and
+    serialized, the API's page cache only costs its bookkeeping.
+    """
+
+    LANGUAGES = ("Python", "JavaScript", "TypeScript", "Go", "Rust", "Java", "C", "C++", "Ruby")
+
+    def __len__(self) -> int:
+        # 5,000 star thresholds per language: every page full with the generated stars, and more distinct
+        # requests than a measurement makes.
+        return len(self.LANGUAGES) * 5_000
+
+    def __getitem__(self, index):  # type: ignore[override]
+        language = self.LANGUAGES[index % len(self.LANGUAGES)]
+        return f"/github-etl/repositories?language={quote(language)}&min_stars={10 + index // len(self.LANGUAGES)}"
+
+
+# The endpoints the target is about. The filtered list is asked as the issue asks it, one page over and
+# over (served from the page cache after its first read), and as pages that are all different.
+ENDPOINTS: dict[str, str | Sequence[str]] = {
     "count": "/github-etl/repositories/count",
     "filtered_list": "/github-etl/repositories?language=Python&min_stars=10",
+    "filtered_list_distinct": DistinctListPaths(),
 }
+# Reported, but not part of the target: the issue's request is one filtered list.
+BEYOND_TARGET = {"filtered_list_distinct"}
 FLOOR_PREFIX = "/bench-floor"
 # What any plugin route costs before its own work, under the same load.
 FLOORS = {
@@ -140,8 +168,12 @@ def run(n_rows: int = 1_000_000, clients: int = 50, seconds: float = 10, workers
         with _api_server(database_url, workers) as (port, token):
             endpoints = {name: _measure(name, port, path, token, clients, seconds) for name, path in ENDPOINTS.items()}
             floors = {name: _measure(name, port, path, token, clients, seconds) for name, path in FLOORS.items()}
-    met = all(_meets(figures[str(clients)]) for figures in endpoints.values())
-    print(f"target p95 < {TARGET_P95_MS:.0f} ms at {clients} clients: {'MET' if met else 'MISSED'}", flush=True)
+    met = all(_meets(figures[str(clients)]) for name, figures in endpoints.items() if name not in BEYOND_TARGET)
+    verdict = "MET" if met else "MISSED"
+    print(f"target p95 < {TARGET_P95_MS:.0f} ms at {clients} clients (count, filtered list): {verdict}", flush=True)
+    for name in sorted(BEYOND_TARGET):
+        beyond = endpoints[name][str(clients)]
+        print(f"  beyond the target, {name}: p95 {beyond['p95_ms']} ms ({'meets' if _meets(beyond) else 'misses'})")
     return {
         "rows": n_rows,
         "clients": clients,
@@ -153,16 +185,44 @@ def run(n_rows: int = 1_000_000, clients: int = 50, seconds: float = 10, workers
     }
 
 
-def _measure(name: str, port: int, path: str, token: str, clients: int, seconds: float) -> dict[str, Any]:
-    """Figures of ``path`` with one client, then with ``clients``, keyed ``"1"`` and ``str(clients)``."""
+def _measure(
+    name: str, port: int, path: str | Sequence[str], token: str, clients: int, seconds: float
+) -> dict[str, Any]:
+    """Figures of ``path`` with one client, then with ``clients``, keyed ``"1"`` and ``str(clients)``.
+
+    The figures of the concurrent run include how its connections were spread over the server's worker
+    processes, counted halfway through the window: a worker holding most of them sets the tail latency.
+    """
     headers = {"Authorization": f"Bearer {token}"}
     figures = {}
     for n, window in ((1, SINGLE_CLIENT_SECONDS), (clients, seconds)):
+        spread: list[list[int]] = []
+        census = threading.Timer(WARM_UP_SECONDS + window / 2, _take_census, (spread, port))
+        if n > 1:
+            census.start()
         # The warm-up runs on the measured connections: they are open, and spread over the workers, when timing starts.
         result = run_load(HOST, port, path, connections=n, seconds=window, headers=headers, warmup=WARM_UP_SECONDS)
-        figures[str(n)] = result.summary()
+        if n > 1:
+            census.join()
+        figures[str(n)] = {**result.summary(), "connections_per_worker": spread[0] if spread else []}
         print(_format(f"{name} x{n}", figures[str(n)]), flush=True)
     return figures
+
+
+def _take_census(into: list[list[int]], port: int) -> None:
+    into.append(_connections_per_process(port))
+
+
+def _connections_per_process(port: int) -> list[int]:
+    """Established connections to ``port`` per server process, most first; empty where the OS does not say."""
+    try:
+        connections = psutil.net_connections("tcp")
+    except (psutil.AccessDenied, OSError):
+        return []
+    per_process = Counter(
+        c.pid for c in connections if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED and c.pid
+    )
+    return sorted(per_process.values(), reverse=True)
 
 
 # -- the warehouse --------------------------------------------------------------------------------
@@ -309,6 +369,8 @@ def _format(name: str, figures: dict[str, Any]) -> str:
         f"p99 {figures['p99_ms']} ms  max {figures['max_ms']} ms  errors {figures['errors']}/{figures['requests']}"
         f"  ({'meets' if _meets(figures) else 'misses'} p95 < {TARGET_P95_MS:.0f} ms)"
     )
+    if len(figures.get("connections_per_worker") or []) > 1:
+        line += f"  connections per worker {'/'.join(map(str, figures['connections_per_worker']))}"
     if figures["first_error"]:
         line += f"\n{'':>30}first error: {figures['first_error'][:500]}"
     return line

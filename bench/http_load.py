@@ -6,6 +6,13 @@ this client writes request bytes built once, reads the status line and headers, 
 ``Content-Length`` (or its chunks), and takes a timestamp before and after: a few microseconds per
 request, under uvloop when it is installed.
 
+``path`` may be a sequence of paths: the requests then take them in turn, across all connections, so a
+long enough sequence makes every request a different one (what a cache of answers cannot help with).
+
+Connections open one after another, each once the previous one has its first answer, as clients arrive
+at a server that is already working. Opened in one burst, they would all be accepted by whichever worker
+process of a multi-process server (``airflow api-server --workers``) woke up first, leaving the others idle.
+
 Each of ``connections`` connections sends its next request as soon as the previous answer is complete
 (a closed loop: the offered load adapts to the server, and by Little's law requests/s * mean latency =
 connections). A non-2xx answer counts as an error, and the first such body is kept for the report.
@@ -16,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,15 +150,40 @@ async def _read_chunked(reader: asyncio.StreamReader, keep: bool) -> bytes:
             parts.append(chunk[:-2])
 
 
+def _request_source(
+    host: str, port: int, path: str | Sequence[str], headers: Mapping[str, str] | None
+) -> Callable[[], bytes]:
+    """The bytes of each next request: the same prebuilt bytes for one path, the next path's otherwise."""
+    if isinstance(path, str):
+        request = build_request(host, port, path, headers)
+        return lambda: request
+    paths = path
+    if not paths:
+        raise ValueError("no path to request")
+    counter = iter(range(2**63))
+
+    def next_request() -> bytes:
+        return build_request(host, port, paths[next(counter) % len(paths)], headers)
+
+    return next_request
+
+
 async def _connection_loop(
-    host: str, port: int, request: bytes, window: tuple[float, float], start: asyncio.Event, result: LoadResult
+    host: str,
+    port: int,
+    next_request: Callable[[], bytes],
+    window: tuple[float, float],
+    turn: tuple[asyncio.Event, asyncio.Event],
+    result: LoadResult,
 ) -> None:
     perf_counter = time.perf_counter
     measure_from, stop_at = window
     latencies = result.latencies
     warm = _Discard()
     reader = writer = None
-    await start.wait()
+    # Opened once the previous connection has its first answer, and opening the next one after its own.
+    my_turn, next_turn = turn
+    await my_turn.wait()
     try:
         while perf_counter() < stop_at:
             if writer is None:
@@ -162,6 +194,7 @@ async def _connection_loop(
                     result.errors += 1
                     result.first_error = result.first_error or f"cannot connect: {type(exc).__name__}: {exc}"
                     return
+            request = next_request()
             began = perf_counter()
             # Requests begun during the warm-up are made but not counted.
             target = latencies if began >= measure_from else warm
@@ -176,6 +209,7 @@ async def _connection_loop(
                 reader = writer = None
                 continue
             target.append(perf_counter() - began)
+            next_turn.set()
             if not 200 <= status < 300:
                 result.errors += target is latencies
                 if result.first_error is None:
@@ -184,6 +218,7 @@ async def _connection_loop(
                 writer.close()
                 reader = writer = None
     finally:
+        next_turn.set()  # also when this connection could not connect or the run ended before its answer
         if writer is not None:
             writer.close()
             with contextlib.suppress(OSError, ConnectionError):
@@ -193,7 +228,7 @@ async def _connection_loop(
 async def run_load_async(
     host: str,
     port: int,
-    path: str,
+    path: str | Sequence[str],
     *,
     connections: int,
     seconds: float,
@@ -201,15 +236,16 @@ async def run_load_async(
     warmup: float = 0.0,
 ) -> LoadResult:
     """``connections`` closed-loop connections calling ``GET path`` for ``seconds``; see :func:`run_load`."""
-    request = build_request(host, port, path, headers)
+    next_request = _request_source(host, port, path, headers)
     result = LoadResult()
-    start = asyncio.Event()
+    turns = [asyncio.Event() for _ in range(connections + 1)]
     began = time.perf_counter() + warmup
     window = (began, began + seconds)
     tasks = [
-        asyncio.create_task(_connection_loop(host, port, request, window, start, result)) for _ in range(connections)
+        asyncio.create_task(_connection_loop(host, port, next_request, window, (turns[i], turns[i + 1]), result))
+        for i in range(connections)
     ]
-    start.set()
+    turns[0].set()
     try:
         await asyncio.gather(*tasks)
     finally:
@@ -222,7 +258,7 @@ async def run_load_async(
 def run_load(
     host: str,
     port: int,
-    path: str,
+    path: str | Sequence[str],
     *,
     connections: int,
     seconds: float,
@@ -235,7 +271,7 @@ def run_load(
 
     :param host: server address.
     :param port: server port.
-    :param path: path and query string.
+    :param path: path and query string, or a sequence of them taken in turn by successive requests.
     :param connections: concurrent connections, each with one request in flight.
     :param seconds: measuring window; requests in flight at its end complete and count.
     :param headers: extra request headers.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,11 +18,21 @@ SECONDS = 0.3
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     requests_seen: list[tuple[str, str | None]] = []
+    # (accepted at, first answer begun at) per connection.
+    connections_seen: list[tuple[float, float]] = []
     lock = threading.Lock()
+
+    def setup(self) -> None:
+        self.accepted_at = time.perf_counter()
+        self.answered = False
+        super().setup()
 
     def do_GET(self) -> None:
         with self.lock:
             self.requests_seen.append((self.path, self.headers.get("Authorization")))
+            if not self.answered:
+                self.answered = True
+                self.connections_seen.append((self.accepted_at, time.perf_counter()))
         if self.path == "/chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -44,6 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[int]:
     _Handler.requests_seen = []
+    _Handler.connections_seen = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -109,3 +122,29 @@ def test_requests_of_the_warm_up_are_made_but_not_counted(server):
 
     assert summary["errors"] == 0, summary["first_error"]
     assert 0 < summary["requests"] < len(_Handler.requests_seen)
+
+
+def test_a_sequence_of_paths_is_requested_in_turn_across_connections(server):
+    paths = [f"/count?page={i}" for i in range(100_000)]
+
+    result = run_load("127.0.0.1", server, paths, connections=3, seconds=SECONDS)
+
+    seen = [path for path, _ in _Handler.requests_seen]
+    assert result.errors == 0
+    assert len(seen) == len(set(seen)) > 3  # every request a different one
+    assert sorted(seen, key=lambda p: int(p.split("=")[1])) == paths[: len(seen)]
+
+
+def test_an_empty_sequence_of_paths_is_refused(server):
+    with pytest.raises(ValueError, match="no path"):
+        run_load("127.0.0.1", server, [], connections=1, seconds=SECONDS)
+
+
+def test_each_connection_opens_once_the_previous_one_has_its_first_answer(server):
+    # Opened in one burst, every connection would be accepted before the first answer.
+    run_load("127.0.0.1", server, "/count", connections=5, seconds=SECONDS)
+
+    connections = sorted(_Handler.connections_seen)
+    assert len(connections) == 5
+    for (_, previous_answered), (accepted, _) in itertools.pairwise(connections):
+        assert accepted > previous_answered
