@@ -144,3 +144,10 @@ def test_replacing_a_page_counts_its_bytes_once():
     pages.put(1, "b", b"bbbb")
 
     assert (pages.get(1, "a"), pages.get(1, "b")) == (b"AAAA", b"bbbb")
+
+
+def test_a_token_that_is_not_a_jwt_is_never_remembered(clocks):
+    accepted = _accepted(clocks)
+    accepted.put("opaque-token-of-another-auth-manager", "user")
+
+    assert accepted.get("opaque-token-of-another-auth-manager") is None

@@ -92,7 +92,10 @@ class AcceptedTokens:
         if self.ttl <= 0:
             return
         # Airflow verified the signature a moment ago; only the expiry is read here.
-        expires = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        try:
+            expires = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        except jwt.PyJWTError:
+            return  # accepted by an auth manager whose tokens are not JWTs: checked every time
         if not isinstance(expires, int | float):
             return  # a token without an expiry is checked every time
         if len(self._entries) >= self._max_entries:
