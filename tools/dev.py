@@ -89,6 +89,10 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
     except json.JSONDecodeError as exc:
         raise SystemExit(f"PARAMS is not JSON: {exc}") from None
     logical_date = date or datetime.now(UTC).replace(microsecond=0).isoformat()
+    # A GitHub that cannot be reached would take minutes of retries to report; asked first, it takes seconds.
+    preflight = subprocess.run([sys.executable, "-m", "tools.github_preflight"], env=env, cwd=PROJECT_ROOT, check=False)
+    if preflight.returncode:
+        return preflight.returncode
     ensure_warehouse(env)
     setup(env)
     result = airflow(env, "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf), check=False)

@@ -115,6 +115,10 @@ class GitHubHook(BaseHook):
             raise ConfigurationError(f"Connection '{self.github_conn_id}': extra 'tokens' must be a list of strings")
         return base_url_of(conn), tokens + [t for t in extra_tokens if t]
 
+    def api_base_url(self) -> str:
+        """The API root this hook's connection resolves to (the connection, ``GITHUB_API_URL`` or GitHub's)."""
+        return self._connection_settings()[0]
+
     def get_conn(self) -> GitHubClient:
         """The client, built once per hook; tokens are registered with the secrets masker first."""
         return self.client

@@ -1,0 +1,83 @@
+"""``make run``'s first question: does the GitHub API it will harvest answer at all?"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from threading import Thread
+
+import pytest
+
+from tools.github_preflight import unreachable_reason
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Unavailable(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_fake_github_answers(fake_github):
+    assert unreachable_reason(fake_github.base_url) is None
+
+
+def test_an_http_error_is_an_answer():
+    server = HTTPServer(("127.0.0.1", 0), _Unavailable)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert unreachable_reason(f"http://127.0.0.1:{server.server_address[1]}") is None
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_refused_connection_says_so():
+    reason = unreachable_reason(f"http://127.0.0.1:{_closed_port()}")
+
+    assert reason is not None
+    assert "refused" in reason.lower()
+
+
+@pytest.mark.parametrize("reachable", [True, False])
+def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github, tmp_path, reachable):
+    url = fake_github.base_url if reachable else f"http://127.0.0.1:{_closed_port()}"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path),
+        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+        "AIRFLOW_CONN_GITHUB_DEFAULT": json.dumps({"conn_type": "http", "host": url, "password": "ghp_secret_1"}),
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.github_preflight"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == (0 if reachable else 1), result.stderr
+    if not reachable:
+        assert f"GitHub at {url} cannot be reached from here" in result.stderr
+        assert "AIRFLOW_CONN_GITHUB_DEFAULT" in result.stderr
+    assert "ghp_secret_1" not in result.stderr + result.stdout

@@ -1,0 +1,61 @@
+"""Before ``make run``: can the GitHub API that ``github_default`` resolves to be reached at all?
+
+Against a host that cannot be reached, a run retries each request with backoff and each task with
+Airflow's retries, as it should in production: minutes pass before the error. ``make run`` asks once
+first, with short timeouts. Any HTTP answer means reachable, even 401 or 503: the pipeline deals with
+those and says what they mean. Only a failure to get an answer at all (name resolution, refused
+connection, TLS, timeout) stops ``make run``, at once and saying why.
+
+Run with the Airflow environment of ``tools.dev`` (it resolves the connection as the DAG's hook does).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import requests
+
+# Seconds to connect and to get an answer; GitHub answers /rate_limit in well under a second.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 15.0
+
+
+def unreachable_reason(base_url: str) -> str | None:
+    """Why ``GET base_url/rate_limit`` got no HTTP answer, or None when it got one.
+
+    :param base_url: API root, e.g. ``https://api.github.com``.
+    """
+    try:
+        # /rate_limit costs no quota; no token is sent, none is needed to learn that the host answers.
+        requests.get(f"{base_url}/rate_limit", timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+    except requests.Timeout:
+        return f"no answer within {CONNECT_TIMEOUT:g} s to connect or {READ_TIMEOUT:g} s to reply"
+    except requests.RequestException as exc:
+        # The innermost cause names what failed (name resolution, refused, certificate) without the noise.
+        cause: BaseException = exc
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+        return f"{type(cause).__name__}: {cause}"
+    return None
+
+
+def main() -> int:
+    from github_etl.hooks.github import GitHubHook
+
+    base_url = GitHubHook().api_base_url()
+    reason = unreachable_reason(base_url)
+    if reason is None:
+        return 0
+    print(
+        f"GitHub at {base_url} cannot be reached from here ({reason}).\n"
+        "`make run` harvests from that API: check the network or the proxy (HTTPS_PROXY), or point the "
+        "connection elsewhere, e.g. at the project's fake GitHub:\n"
+        "  .venv/bin/python -m tests.fake_github --port 8765 &\n"
+        '  export AIRFLOW_CONN_GITHUB_DEFAULT=\'{"conn_type": "http", "host": "http://127.0.0.1:8765"}\'',
+        file=sys.stderr,
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
