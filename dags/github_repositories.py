@@ -62,8 +62,9 @@ def github_repositories() -> None:
 
         with fail_fast_on_final_errors():
             params = validate(dict(get_current_context()["params"]))
-        with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:
-            apply_schema(db)
+            # The first task to reach the warehouse: a warehouse refusing the login fails the run at once.
+            with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:
+                apply_schema(db)
         return asdict(params)
 
     @task

@@ -56,6 +56,13 @@ class WarehouseUnavailableError(WarehouseError):
     """The warehouse could not be reached after the bounded retries."""
 
 
+class WarehouseRejectedError(WarehouseUnavailableError, ConfigurationError):
+    """The warehouse answered and refused the connection for a reason only its configuration can change.
+
+    A database or role that does not exist, a wrong password, no ``pg_hba.conf`` entry: no retry helps.
+    """
+
+
 class DataQualityError(WarehouseError):
     """A data-quality check failed after a load."""
 

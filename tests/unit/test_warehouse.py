@@ -127,6 +127,34 @@ def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(
 
 
 @pytest.mark.parametrize(
+    ("target", "refusal"),
+    [
+        pytest.param({"dbname": "github_etl_no_such_database"}, "does not exist", id="no-such-database"),
+        pytest.param({"user": "github_etl_no_such_role"}, "does not exist", id="no-such-role"),
+    ],
+)
+def test_a_warehouse_refusing_the_login_fails_at_once_as_a_configuration_error(pg_url, caplog, target, refusal):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from github_etl.errors import ConfigurationError, WarehouseRejectedError, fail_fast_on_final_errors
+
+    dsn = psycopg2.extensions.make_dsn(pg_url, password=PASSWORD, **target)
+    db = DatabaseConnection(dsn, connect_retries=3, retry_delay=0.001)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(WarehouseRejectedError) as raised:
+        db.connect()
+
+    assert isinstance(raised.value, ConfigurationError)
+    assert isinstance(raised.value, WarehouseUnavailableError)  # the API still answers 503
+    assert refusal in str(raised.value)
+    assert "refused the connection" in str(raised.value)
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert PASSWORD not in str(raised.value) + caplog.text
+    with pytest.raises(AirflowFailException, match="refused the connection"), fail_fast_on_final_errors():
+        db.connect()
+
+
+@pytest.mark.parametrize(
     "dsn",
     [
         f"host=127.0.0.1 password={PASSWORD} dangling",

@@ -18,7 +18,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from github_etl.errors import WarehouseError, WarehouseUnavailableError
+from github_etl.errors import WarehouseError, WarehouseRejectedError, WarehouseUnavailableError
 from github_etl.settings import WAREHOUSE_CONN_ID, sql_dir
 
 if TYPE_CHECKING:
@@ -118,6 +118,11 @@ class DatabaseConnection:
                 self._conn = psycopg2.connect(**params)
             except psycopg2.OperationalError as exc:
                 reason = _redact(str(exc).strip(), params.get("password"))
+                if _is_refusal(reason):
+                    raise WarehouseRejectedError(
+                        f"the warehouse at {_describe(params)} refused the connection: {reason}. "
+                        f"Check the Airflow connection '{self._conn_id}' (database, user, password)."
+                    ) from exc
                 if attempt == attempts:
                     raise WarehouseUnavailableError(
                         f"cannot connect to the warehouse at {_describe(params)} after {attempts} attempts: {reason}"
@@ -286,6 +291,24 @@ def _describe(params: dict[str, Any]) -> str:
     port = params.get("port") or 5432
     dbname = params.get("dbname") or params.get("user") or "postgres"
     return f"{host}:{port}/{dbname}"
+
+
+# What PostgreSQL answers when its configuration refuses a login; retrying cannot change it. The
+# server's own words (lc_messages in English, the default): any other wording is retried as transient.
+_REFUSALS = (
+    "does not exist",  # database "x" / role "x"
+    "password authentication failed",
+    "no pg_hba.conf entry",
+    "is not permitted to log in",
+    "no password supplied",
+    "peer authentication failed",
+    "ident authentication failed",
+)
+
+
+def _is_refusal(reason: str) -> bool:
+    lowered = reason.lower()
+    return any(refusal in lowered for refusal in _REFUSALS)
 
 
 def _redact(message: str, password: str | None) -> str:
