@@ -700,3 +700,42 @@ def test_ids_check_spots_duplicates_once_the_primary_key_is_gone(warehouse, tmp_
 
 def test_quality_checks_of_an_unknown_run_fail(warehouse):
     assert [f.check for f in load_quality_checks(warehouse, "never-ran")] == ["run_recorded"]
+
+
+# -- a run staged by the version before row digests -------------------------------------------------
+
+
+def _legacy_lines(*rows: dict[str, Any]) -> str:
+    """Row file lines as the transform wrote them before row digests: COPY lines, no row_hash column."""
+    return "".join("\t".join(_copy_value(row[c]) for c in REPOSITORY_COLUMNS) + "\n" for row in rows)
+
+
+def test_a_shard_staged_before_row_digests_is_restaged_and_loads_as_today(warehouse, staging_url):
+    from github_etl.staging import RunStaging, storage_path
+    from github_etl.tasks import with_row_digests
+
+    staging = RunStaging("github_repositories", "scheduled__2026-11-01", root=staging_url)
+    rows = (_repo(1), _repo(2, description="ünïcode \\ and\ttabs"), _repo(3, homepage=None))
+    with staging.writer("rows", "shard-000.tsv") as legacy:
+        legacy.write(_legacy_lines(*rows))
+    shard = {"shard": "shard-000", "rows": 3, "rows_uri": staging.uri("rows", "shard-000.tsv")}
+
+    restaged = with_row_digests(staging, shard)
+
+    # Exactly what today's transform stages for the same rows, key file included.
+    staged_today = _copy_lines(*rows)
+    assert storage_path(restaged["rows_uri"]).read_text(encoding="utf-8") == staged_today
+    fields = [line.split("\t") for line in staged_today.splitlines()]
+    assert storage_path(restaged["keys_uri"]).read_text(encoding="utf-8") == "".join(
+        f"{line[0]}\t{line[-1]}\n" for line in fields
+    )
+    assert restaged["rows"] == 3
+    assert with_row_digests(staging, restaged) is restaged  # today's format is left as it is
+
+    keys = [storage_path(restaged["keys_uri"])]
+    first = _load(warehouse, [storage_path(restaged["rows_uri"])], key_files=keys)
+    # The digests stored are today's: loading the same run again reads no row file and changes nothing.
+    again = _load(warehouse, [_Unreadable()], key_files=keys)
+
+    assert first == LoadResult(inserted=3, updated=0, unchanged=0, snapshots=3, total=3)
+    assert again == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3)
