@@ -6,8 +6,10 @@ invocation and subtracted, so the figure says how fast the pipeline itself moves
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -18,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TARGET_REPOS_PER_SECOND = 1000
 
 
-def _prepare_airflow_home() -> None:
+def _prepare_airflow_home() -> Path:
     home = Path(tempfile.mkdtemp(prefix="github-etl-bench-airflow-"))
     os.environ.update(
         {
@@ -30,22 +32,30 @@ def _prepare_airflow_home() -> None:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         }
     )
+    return home
 
 
-def _database(server_url: str) -> str:
+def _database(server_url: str, made: list[str]) -> str:
+    name = f"github_etl_bench_{uuid.uuid4().hex[:8]}"
+    _autocommit(server_url, f'CREATE DATABASE "{name}"')
+    made.append(name)
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _autocommit(server_url: str, statement: str) -> None:
     import psycopg2
 
-    name = f"github_etl_bench_{uuid.uuid4().hex[:8]}"
     conn = psycopg2.connect(server_url)
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        conn.autocommit = True  # CREATE/DROP DATABASE refuse to run inside a transaction
+        conn.cursor().execute(statement)
+    finally:
+        conn.close()
 
 
 def run(sizes: tuple[int, ...] = (100, 10_000)) -> dict[int, float]:
     """Time one DAG run per size, after an untimed warm-up run (Airflow builds its internals on first use)."""
-    _prepare_airflow_home()
+    home = _prepare_airflow_home()
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import resetdb
 
@@ -55,22 +65,32 @@ def run(sizes: tuple[int, ...] = (100, 10_000)) -> dict[int, float]:
     server = os.environ.get("GITHUB_ETL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["github_repositories"]
     timings: dict[int, float] = {}
-    with FakeGitHub(repo_count=max(sizes) * 3, seed=5) as fake:
-        for index, size in enumerate((min(sizes), *sizes)):
-            os.environ["AIRFLOW_CONN_GITHUB_DEFAULT"] = json.dumps(
-                {"conn_type": "http", "host": fake.base_url, "password": "ghp_bench_token_000000"}
-            )
-            os.environ["AIRFLOW_CONN_POSTGRES_DEFAULT"] = _database(server)
-            os.environ["GITHUB_ETL_STAGING_URL"] = Path(tempfile.mkdtemp(prefix="github-etl-bench-")).as_uri()
-            started = time.monotonic()
-            result = dag.test(
-                logical_date=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=index),
-                run_conf={"sample_size": size, "shards": 4},
-            )
-            if index:
-                timings[size] = time.monotonic() - started
-            if result.state != "success":
-                raise RuntimeError(f"the DAG run of {size} repositories ended {result.state}")
+    databases: list[str] = []
+    staging = Path(tempfile.mkdtemp(prefix="github-etl-bench-"))
+    try:
+        with FakeGitHub(repo_count=max(sizes) * 3, seed=5) as fake:
+            for index, size in enumerate((min(sizes), *sizes)):
+                os.environ["AIRFLOW_CONN_GITHUB_DEFAULT"] = json.dumps(
+                    {"conn_type": "http", "host": fake.base_url, "password": "ghp_bench_token_000000"}
+                )
+                os.environ["AIRFLOW_CONN_POSTGRES_DEFAULT"] = _database(server, databases)
+                os.environ["GITHUB_ETL_STAGING_URL"] = (staging / str(index)).as_uri()
+                started = time.monotonic()
+                result = dag.test(
+                    logical_date=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=index),
+                    run_conf={"sample_size": size, "shards": 4},
+                )
+                if index:
+                    timings[size] = time.monotonic() - started
+                if result.state != "success":
+                    raise RuntimeError(f"the DAG run of {size} repositories ended {result.state}")
+    finally:
+        # Nothing of the benchmark's is left behind: its databases, staging folder and Airflow home.
+        for name in databases:
+            with contextlib.suppress(Exception):
+                _autocommit(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
     return timings
 
 
