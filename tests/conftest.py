@@ -7,6 +7,7 @@ test module imports it.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -49,3 +50,8 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.airflow",
 ]
+
+
+def pytest_unconfigure(config: object) -> None:
+    """The session's Airflow home (metadata database, logs) goes with the session."""
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
