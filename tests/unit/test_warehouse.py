@@ -148,6 +148,7 @@ def test_a_warehouse_refusing_the_login_fails_at_once_as_a_configuration_error(p
     assert isinstance(raised.value, WarehouseUnavailableError)  # the API still answers 503
     assert refusal in str(raised.value)
     assert "refused the connection" in str(raised.value)
+    assert "Check the connection string" in str(raised.value)  # given as a DSN, not an Airflow connection
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
     assert PASSWORD not in str(raised.value) + caplog.text
     with pytest.raises(AirflowFailException, match="refused the connection"), fail_fast_on_final_errors():

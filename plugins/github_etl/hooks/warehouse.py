@@ -94,6 +94,8 @@ class DatabaseConnection:
         self._retry_delay = retry_delay
         self._defaults = {"connect_timeout": connect_timeout, "application_name": application_name}
         self._params: dict[str, Any] | None = None if dsn is None else _parse_dsn(dsn)
+        # Where the settings came from, for messages that say what to fix.
+        self._source = "the connection string" if dsn is not None else f"the Airflow connection '{conn_id}'"
         self._conn: PgConnection | None = None
 
     # -- connection lifecycle --------------------------------------------------------------------
@@ -121,7 +123,7 @@ class DatabaseConnection:
                 if _is_refusal(reason):
                     raise WarehouseRejectedError(
                         f"the warehouse at {_describe(params)} refused the connection: {reason}. "
-                        f"Check the Airflow connection '{self._conn_id}' (database, user, password)."
+                        f"Check {self._source} (database, user, password)."
                     ) from exc
                 if attempt == attempts:
                     raise WarehouseUnavailableError(
