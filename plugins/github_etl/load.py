@@ -7,7 +7,8 @@ Three paths, chosen at the start of the transaction:
   it and everything is rebuilt at once;
 - **nothing to change** (the staged key files show every repository stored with the same data, the same
   bookkeeping and today's snapshot): no row file is read at all;
-- **merge**: COPY into a temporary table, then ``INSERT ... ON CONFLICT DO UPDATE`` of what changed.
+- **merge**: COPY into a temporary table, then an ``UPDATE`` of the stored rows that changed and an
+  ``INSERT ... ON CONFLICT DO UPDATE`` of the new ones.
 
 The statements live in ``include/sql/github_repositories``; this module sequences them, streams the
 files and counts. A load either commits entirely (repositories, snapshots, deletions and the audit row
@@ -22,7 +23,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -57,6 +58,8 @@ INDEX_BUILD_MEMORY = "512MB"
 STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
 # Staged keys checked before all of them are (see _nothing_to_change).
 CHANGE_SAMPLE_SIZE = 1_000
+# First key of the advisory lock that serialises loads of one snapshot date (the second is the date).
+SNAPSHOT_DATE_LOCK_CLASS = 0x67687364  # "ghsd"
 # Offending ids a failed quality check names: enough to start investigating, short enough to read.
 CHECK_SAMPLE_SIZE = 20
 
@@ -121,6 +124,11 @@ QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
     _QualityCheck("loaded_count", "check_loaded_count.sql", "the warehouse holds every row the run staged"),
     _QualityCheck("counts_not_negative", "check_counts_not_negative.sql", "counts and sizes are not negative"),
     _QualityCheck("created_at_in_range", "check_created_at_range.sql", "created_at is between 2007-10-01 and tomorrow"),
+    _QualityCheck(
+        "snapshots_reference_repositories",
+        "check_snapshots_reference_repositories.sql",
+        "every snapshot of the run's date belongs to a stored repository",
+    ),
 )
 
 
@@ -174,6 +182,7 @@ def load_run(
     try:
         with db.cursor() as cur:
             _tune_transaction(cur)
+            _lock_snapshot_date(cur, logical_date)
             bulk_structures = _claim_empty_warehouse(cur)
             if bulk_structures is not None:
                 total, duplicates = _bulk_load(cur, row_files, bulk_structures, logical_date)
@@ -299,6 +308,14 @@ def _tune_transaction(cur: PgCursor) -> None:
         cur.execute("SET LOCAL temp_buffers = %s", (STAGING_TEMP_BUFFERS,))
 
 
+def _lock_snapshot_date(cur: PgCursor, logical_date: datetime) -> None:
+    """Wait for any other load of the same snapshot date to end (``lock_snapshot_date.sql``)."""
+    cur.execute(
+        load_sql("lock_snapshot_date.sql"),
+        {"lock_class": SNAPSHOT_DATE_LOCK_CLASS, "day": _snapshot_date(logical_date).toordinal()},
+    )
+
+
 def _stage(cur: PgCursor, row_files: Iterable[RowFile]) -> tuple[int, int]:
     """Create the staging table, COPY every file into it and drop duplicate ids.
 
@@ -345,7 +362,7 @@ def _nothing_to_change(cur: PgCursor, key_files: Iterable[RowFile], logical_date
     for key_file in key_files:
         _copy_file(cur, key_file, table, KEY_COLUMNS)
     cur.execute(sql.SQL("ANALYZE {}").format(table))
-    params = {"seen_at": logical_date, "snapshot_date": logical_date.astimezone(UTC).date()}
+    params = {"seen_at": logical_date, "snapshot_date": _snapshot_date(logical_date)}
     sample = sql.SQL("(SELECT id, row_hash FROM {} LIMIT {})").format(table, sql.Literal(CHANGE_SAMPLE_SIZE))
     for staged in (sample, table):
         cur.execute(_template("keys_changed.sql", staged=staged), params)
@@ -444,7 +461,7 @@ def _bulk_load(
     duplicates = _build_unique_key(cur, repositories_key, table)
     cur.execute(
         _template("bulk_snapshots.sql", snapshot_columns=_identifiers(SNAPSHOT_COLUMNS)),
-        {"snapshot_date": logical_date.astimezone(UTC).date()},
+        {"snapshot_date": _snapshot_date(logical_date)},
     )
     began = _phase(phases, "keys_and_snapshots", began)
     for structure in structures:
@@ -491,19 +508,39 @@ def _build_unique_key(cur: PgCursor, key: _Structure, table: sql.Identifier) -> 
 
 
 def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int]:
-    statement = _template(
-        "merge_repositories.sql",
+    """Update the stored repositories that changed, then insert the new ones; returns (inserted, updated)."""
+    cur.execute(load_sql("lock_repositories_writers.sql"))
+    seen_at = {"seen_at": logical_date}
+    update = _template(
+        "update_repositories.sql",
+        data_columns=_identifiers(_DATA_COLUMNS),
+        staged_data=_identifiers(_DATA_COLUMNS, "staged"),
+    )
+    cur.execute(update, seen_at)
+    updated = cur.rowcount
+    insert = _template(
+        "insert_repositories.sql",
         columns=_identifiers(STAGED_COLUMNS),
         staged_columns=_identifiers(STAGED_COLUMNS, "staged"),
         data_columns=_identifiers(_DATA_COLUMNS),
         excluded_data=_identifiers(_DATA_COLUMNS, "excluded"),
     )
-    cur.execute(statement, {"seen_at": logical_date})
-    inserted, updated = cur.fetchone()
-    return int(inserted), int(updated)
+    cur.execute(insert, seen_at)
+    inserted, updated_meanwhile = cur.fetchone()
+    return int(inserted), updated + int(updated_meanwhile)
 
 
 def _merge_snapshots(cur: PgCursor, logical_date: datetime) -> int:
+    """Write the staged repositories' snapshots of the run's date; returns the rows written.
+
+    The first load of a date appends them (``append_snapshots.sql``); a later one of the same date
+    merges them, writing only the counts that differ (``merge_snapshots.sql``).
+    """
+    snapshot_date = {"snapshot_date": _snapshot_date(logical_date)}
+    cur.execute(load_sql("snapshot_date_taken.sql"), snapshot_date)
+    if not cur.fetchone()[0]:
+        cur.execute(_template("append_snapshots.sql", snapshot_columns=_identifiers(SNAPSHOT_COLUMNS)), snapshot_date)
+        return cur.rowcount
     statement = _template(
         "merge_snapshots.sql",
         snapshot_columns=_identifiers(SNAPSHOT_COLUMNS),
@@ -512,7 +549,7 @@ def _merge_snapshots(cur: PgCursor, logical_date: datetime) -> int:
         target_counts=_identifiers(SNAPSHOT_COLUMNS, "target"),
         excluded_counts=_identifiers(SNAPSHOT_COLUMNS, "excluded"),
     )
-    cur.execute(statement, {"snapshot_date": logical_date.astimezone(UTC).date()})
+    cur.execute(statement, snapshot_date)
     return int(cur.fetchone()[0])
 
 
@@ -529,7 +566,7 @@ def _touch_not_modified(cur: PgCursor, ids: Iterable[int], logical_date: datetim
     if not id_list:
         return 0
     cur.execute(load_sql("touch_not_modified.sql"), {"ids": id_list, "logical_date": logical_date})
-    cur.execute(load_sql("snapshot_not_modified.sql"), {"ids": id_list, "snapshot_date": logical_date.date()})
+    cur.execute(load_sql("snapshot_not_modified.sql"), {"ids": id_list, "snapshot_date": _snapshot_date(logical_date)})
     return cur.rowcount
 
 
@@ -570,6 +607,11 @@ def _opened(row_file: RowFile) -> Iterator[IO[Any]]:
 
 def _name_of(row_file: RowFile) -> str:
     return str(getattr(row_file, "name", row_file))
+
+
+def _snapshot_date(logical_date: datetime) -> date:
+    """The date a run's snapshots are taken under: its logical date's UTC date."""
+    return logical_date.astimezone(UTC).date()
 
 
 def _require_aware(logical_date: datetime) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
-from github_etl.hooks.warehouse import DatabaseConnection
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
 from github_etl.transform import staged_line
 from tools.waiting import poll
@@ -282,6 +283,79 @@ def test_later_logical_date_moves_last_seen_and_adds_a_snapshot(warehouse, tmp_p
     assert _query(warehouse, snapshots) == [(DAY_1.date(), 10), (DAY_2.date(), 11)]
 
 
+def test_a_load_waits_for_another_load_of_the_same_snapshot_date(warehouse, pg_url, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
+    other = psycopg2.connect(pg_url)
+    outcome: dict[str, Any] = {}
+    try:
+        with other.cursor() as cur:  # another load of DAY_2, holding its date's lock until it ends
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", (load.SNAPSHOT_DATE_LOCK_CLASS, DAY_2.date().toordinal())
+            )
+        pid = warehouse.connection.get_backend_pid()
+        waiting = threading.Thread(
+            target=lambda: outcome.update(result=_load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2))
+        )
+        waiting.start()
+        poll(lambda: _advisory_waits(pg_url, pid), timeout=30, what="the load to wait for the other load of its date")
+        assert "result" not in outcome
+        other.commit()
+        waiting.join(timeout=60)
+        assert not waiting.is_alive()
+    finally:
+        other.close()
+
+    assert outcome["result"] == LoadResult(inserted=0, updated=1, unchanged=0, snapshots=1, total=1)
+
+
+def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
+    warehouse, pg_url, tmp_path, monkeypatch
+):
+    # Applied already; applying it again would wait for the other load's table lock before the merge.
+    monkeypatch.setattr(load, "apply_schema", lambda db: None)
+    other = psycopg2.connect(pg_url)
+    outcome: dict[str, Any] = {}
+    try:
+        with other.cursor() as cur:  # another load, of another date, inserting repository 1: not committed yet
+            cur.execute(
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at,"
+                " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, 0)",
+                (DAY_0, DAY_0),
+            )
+        pid = warehouse.connection.get_backend_pid()
+        loading = threading.Thread(
+            target=lambda: outcome.update(result=_load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))]))
+        )
+        loading.start()
+        poll(lambda: _waits(pg_url, pid, "transactionid"), timeout=30, what="the load to wait for the other insert")
+        other.commit()
+        loading.join(timeout=60)
+        assert not loading.is_alive()
+    finally:
+        other.close()
+
+    assert outcome["result"] == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
+    stored = _repository(warehouse, 1)
+    assert (stored["full_name"], stored["first_seen_at"], stored["last_seen_at"]) == ("octo/repo-1", DAY_0, DAY_1)
+
+
+def _advisory_waits(pg_url: str, pid: int) -> bool:
+    return _waits(pg_url, pid, "advisory")
+
+
+def _waits(pg_url: str, pid: int, locktype: str) -> bool:
+    """Whether session ``pid`` waits for a lock of this type."""
+    watcher = psycopg2.connect(pg_url)
+    try:
+        with watcher.cursor() as cur:
+            cur.execute(
+                "SELECT EXISTS (SELECT FROM pg_locks WHERE pid = %s AND locktype = %s AND NOT granted)", (pid, locktype)
+            )
+            return bool(cur.fetchone()[0])
+    finally:
+        watcher.close()
+
+
 def test_backfill_of_an_earlier_date_moves_first_seen_back_and_keeps_last_seen(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
 
@@ -443,7 +517,16 @@ def _structures(db: DatabaseConnection) -> list[tuple[Any, ...]]:
     return indexes + constraints
 
 
-def test_initial_bulk_load_rebuilds_indexes_and_foreign_key_identically(warehouse, tmp_path, monkeypatch, caplog):
+def test_initial_bulk_load_rebuilds_indexes_and_an_operators_foreign_key_identically(
+    warehouse, tmp_path, monkeypatch, caplog
+):
+    # The schema has no foreign key on the snapshots; one an operator adds is dropped and rebuilt too.
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT snapshots_repo_fk"
+            " FOREIGN KEY (repo_id) REFERENCES github.repositories (id) ON DELETE CASCADE"
+        )
+    warehouse.commit()
     before = _structures(warehouse)
 
     with caplog.at_level(logging.INFO, logger="github_etl.load"):
@@ -676,6 +759,7 @@ def test_offending_ids_are_capped(warehouse, tmp_path):
 def test_loaded_count_check_spots_a_missing_row(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], run_id="run-1")
     with warehouse.cursor() as cur:
+        cur.execute("DELETE FROM github.repository_snapshots WHERE repo_id = 2")
         cur.execute("DELETE FROM github.repositories WHERE id = 2")
     warehouse.commit()
 
@@ -683,6 +767,21 @@ def test_loaded_count_check_spots_a_missing_row(warehouse, tmp_path):
 
     assert [f.check for f in failures] == ["loaded_count"]
     assert "seen at the logical date: 2, rows staged: 3" in failures[0].message
+
+
+def test_snapshots_check_spots_a_snapshot_whose_repository_is_gone(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], run_id="run-1")
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], when=DAY_2, run_id="run-2")
+    with warehouse.cursor() as cur:
+        # Removed without its snapshots: nothing in the schema stops that.
+        cur.execute("DELETE FROM github.repositories WHERE id IN (1, 3)")
+    warehouse.commit()
+
+    failures = {f.check: f for f in load_quality_checks(warehouse, "run-2")}
+
+    orphans = failures["snapshots_reference_repositories"]
+    assert orphans.ids == (1, 3)
+    assert "2 rows fail" in orphans.message
 
 
 def test_ids_check_spots_duplicates_once_the_primary_key_is_gone(warehouse, tmp_path):
@@ -739,3 +838,81 @@ def test_a_shard_staged_before_row_digests_is_restaged_and_loads_as_today(wareho
 
     assert first == LoadResult(inserted=3, updated=0, unchanged=0, snapshots=3, total=3)
     assert again == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3)
+
+
+# -- schema -------------------------------------------------------------------------------------------
+
+
+def _reloptions(db: DatabaseConnection) -> list[str] | None:
+    return _query(db, "SELECT reloptions FROM pg_class WHERE oid = 'github.repositories'::regclass")[0][0]
+
+
+def _snapshot_foreign_keys(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    return _query(
+        db,
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'github.repository_snapshots'::regclass AND contype = 'f'",
+    )
+
+
+def test_schema_leaves_half_of_each_page_free_and_puts_no_foreign_key_on_snapshots(warehouse):
+    assert _reloptions(warehouse) == ["fillfactor=50"]
+    assert _snapshot_foreign_keys(warehouse) == []
+
+
+def test_schema_upgrades_a_warehouse_created_with_full_pages_and_the_snapshots_foreign_key(warehouse):
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repositories RESET (fillfactor)")
+        cur.execute(
+            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT repository_snapshots_repo_id_fkey"
+            " FOREIGN KEY (repo_id) REFERENCES github.repositories (id) ON DELETE CASCADE"
+        )
+    warehouse.commit()
+    assert _reloptions(warehouse) is None
+
+    apply_schema(warehouse)
+
+    assert _reloptions(warehouse) == ["fillfactor=50"]
+    assert _snapshot_foreign_keys(warehouse) == []
+
+
+def test_schema_keeps_an_operators_fill_factor_and_foreign_key(warehouse):
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repositories SET (fillfactor = 100)")
+        cur.execute(
+            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT snapshots_repo_fk"
+            " FOREIGN KEY (repo_id) REFERENCES github.repositories (id)"
+        )
+    warehouse.commit()
+
+    apply_schema(warehouse)
+
+    assert _reloptions(warehouse) == ["fillfactor=100"]
+    assert _snapshot_foreign_keys(warehouse) == [("snapshots_repo_fk",)]
+
+
+def _updates(db: DatabaseConnection) -> tuple[int, int]:
+    """Updates of github.repositories so far, and how many of them were HOT (this session's flushed first)."""
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_stat_force_next_flush()")
+    db.commit()  # idle now: the session's pending counters reach the shared statistics
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")
+        cur.execute(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'github.repositories'::regclass"
+        )
+        updates, hot = cur.fetchone()
+    db.rollback()
+    return updates, hot
+
+
+def test_repositories_seen_again_the_next_day_are_updated_without_touching_an_index(warehouse, tmp_path):
+    rows = [_repo(i, description="x" * 300) for i in range(1, 501)]
+    _load(warehouse, [_row_file(tmp_path, *rows)], when=DAY_1)
+    updates_before, hot_before = _updates(warehouse)
+
+    result = _load(warehouse, [_row_file(tmp_path, *rows)], when=DAY_2)
+
+    updates, hot = _updates(warehouse)
+    assert result.updated == 500
+    # Every one a HOT update: the new version went on the half of the page left free for it.
+    assert (updates - updates_before, hot - hot_before) == (500, 500)

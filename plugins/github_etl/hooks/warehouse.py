@@ -251,7 +251,7 @@ def apply_schema(db: DatabaseConnection) -> None:
 def load_sql(name: str) -> str:
     """Text of a file in the warehouse SQL folder (``GITHUB_ETL_SQL_DIR`` or ``include/sql/github_repositories``).
 
-    :param name: file name, e.g. ``merge_repositories.sql``.
+    :param name: file name, e.g. ``update_repositories.sql``.
     """
     path = Path(sql_dir()) / name
     try:

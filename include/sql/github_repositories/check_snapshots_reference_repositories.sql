@@ -1,0 +1,19 @@
+-- Quality check: every snapshot of the run's date belongs to a repository in the warehouse.
+-- No foreign key enforces it (see schema.sql): the load writes a snapshot only for a repository it
+-- writes in the same transaction, and this check verifies that after every run.
+-- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
+WITH run AS (
+    SELECT (logical_date AT TIME ZONE 'UTC')::date AS snapshot_date FROM github.load_runs WHERE run_id = %(run_id)s
+),
+orphans AS (
+    SELECT snapshot.repo_id AS id
+    FROM github.repository_snapshots AS snapshot
+    JOIN run ON snapshot.snapshot_date = run.snapshot_date
+    WHERE NOT EXISTS (SELECT FROM github.repositories AS repo WHERE repo.id = snapshot.repo_id)
+)
+SELECT
+    count(*) AS failing_rows,
+    (array_agg(id ORDER BY id))[1:%(sample_size)s] AS sample_ids,
+    NULL::text AS detail
+FROM orphans
+HAVING count(*) > 0;

@@ -1,0 +1,25 @@
+-- Merge, second half (after update_repositories.sql): the staged repositories not stored yet, inserted.
+-- Parameters: seen_at, the run's logical date, which both bookkeeping dates of a new row take.
+-- ON CONFLICT covers a repository a concurrent load inserted after the update's look: it is then
+-- updated under the same rules as there (and counted as updated). xmax = 0 only on a freshly inserted
+-- row version; an updated one carries the conflict's row lock.
+WITH merged AS (
+    INSERT INTO github.repositories AS target ({columns}, first_seen_at, last_seen_at, deleted_at)
+    SELECT {staged_columns}, %(seen_at)s, %(seen_at)s, NULL::timestamptz
+    FROM staged_repositories AS staged
+    WHERE NOT EXISTS (SELECT FROM github.repositories AS existing WHERE existing.id = staged.id)
+    ON CONFLICT (id) DO UPDATE SET
+        ({data_columns}) = ROW({excluded_data}),
+        first_seen_at = LEAST(target.first_seen_at, excluded.first_seen_at),
+        last_seen_at = GREATEST(target.last_seen_at, excluded.last_seen_at),
+        deleted_at = NULL
+    WHERE target.row_hash IS DISTINCT FROM excluded.row_hash
+       OR target.first_seen_at > excluded.first_seen_at
+       OR target.last_seen_at < excluded.last_seen_at
+       OR target.deleted_at IS NOT NULL
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT
+    count(*) FILTER (WHERE inserted) AS inserted,
+    count(*) FILTER (WHERE NOT inserted) AS updated
+FROM merged;
