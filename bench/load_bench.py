@@ -7,8 +7,9 @@ generated into a temporary folder (generation is not timed), then, each in a thr
 (b) the project's load (:func:`github_etl.load.load_run`) into the real schema: a first load
     (repositories, snapshots, keys and indexes), then a re-load of the same rows with the same logical
     date as the DAG does it (with the key files), which changes nothing, and for reference the same
-    re-load from the row files alone (the merge path). Each load runs in a child process that reports its
-    own peak RSS, so memory is compared across sizes;
+    re-load from the row files alone (the merge path) and the next day's load of the same rows, a daily
+    run's usual case: every repository seen again, its last_seen_at moved and a snapshot added. Each
+    load runs in a child process that reports its own peak RSS, so memory is compared across sizes;
 (c) the naive baseline: what a quick script does, for the file's first rows: upsert the repository,
     then its snapshot, each row its own transaction; extrapolated to N. The same in one transaction is
     printed for reference.
@@ -42,7 +43,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ CHILD_DATABASE_ENV = "GITHUB_ETL_BENCH_LOAD_URL"
 # Rows the naive baseline inserts: enough to average out per-statement noise, few enough to take seconds.
 NAIVE_ROWS = 5_000
 LOGICAL_DATE = datetime(2025, 7, 1, tzinfo=UTC)
-RUN_ID = f"scheduled__{LOGICAL_DATE.isoformat()}"
+NEXT_DAY = LOGICAL_DATE + timedelta(days=1)
 DAG_ID = "github_repositories"
 CEILING_TABLE = "ceiling_repositories"
 
@@ -158,7 +159,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
     began = time.perf_counter()
     row_file = write_row_file(path, size, seed=DEFAULT_SEED)
     generated = time.perf_counter() - began
-    names = ("ceiling", "indexed", "first", "reload", "merge_reload", "naive", "naive_one_transaction")
+    names = ("ceiling", "indexed", "first", "reload", "merge_reload", "next_day", "naive", "naive_one_transaction")
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     naive_rows = min(NAIVE_ROWS, size)
     try:
@@ -169,22 +170,23 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
                 first = _load_in_child(url, path, row_file.keys_path)
                 reload = _load_in_child(url, path, row_file.keys_path)
                 merge_reload = _load_in_child(url, path, None)
+                next_day = _load_in_child(url, path, row_file.keys_path, NEXT_DAY)
             with _throwaway_database(server_url) as url:
                 naive = _naive(url, naive_rows, one_transaction=False)
             with _throwaway_database(server_url) as url:
                 naive_one_transaction = _naive(url, naive_rows, one_transaction=True)
-            taken = (ceiling, indexed_copy, first, reload, merge_reload, naive, naive_one_transaction)
+            taken = (ceiling, indexed_copy, first, reload, merge_reload, next_day, naive, naive_one_transaction)
             for name, sample in zip(names, taken, strict=True):
                 samples[name].append(sample)
     finally:
         path.unlink(missing_ok=True)
         row_file.keys_path.unlink(missing_ok=True)
-    ceiling, indexed_copy, first, reload, merge_reload, naive, naive_one_transaction = (
+    ceiling, indexed_copy, first, reload, merge_reload, next_day, naive, naive_one_transaction = (
         _fastest(samples[name]) for name in names
     )
 
     ceiling_seconds = ceiling["seconds"]
-    for load in (first, reload, merge_reload):
+    for load in (first, reload, merge_reload, next_day):
         load["rows_per_second"] = round(size / load["seconds"])
         load["vs_ceiling"] = round(load["seconds"] / ceiling_seconds, 2)
     first["vs_indexed_copy"] = round(first["seconds"] / indexed_copy["seconds"], 2)
@@ -192,6 +194,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
         baseline["extrapolated_seconds"] = round(size / baseline["rows_per_second"], 1)
     speedup = round(first["rows_per_second"] / naive["rows_per_second"], 1)
     expected_reload = {"inserted": 0, "updated": 0, "unchanged": size, "snapshots": 0, "total": size}
+    expected_next_day = {"inserted": 0, "updated": size, "unchanged": 0, "snapshots": size, "total": size}
     figures = {
         "rows": size,
         "file_mib": round(row_file.bytes / 2**20, 1),
@@ -201,6 +204,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
         "first_load": first,
         "reload": reload,
         "merge_reload": merge_reload,
+        "next_day": next_day,
         "naive": naive,
         "naive_one_transaction": naive_one_transaction,
         "speedup_over_naive": speedup,
@@ -210,6 +214,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
         "ceiling_over_naive": round(ceiling["rows_per_second"] / naive["rows_per_second"], 1),
         "first_load_inserted_all": first["result"]["inserted"] == size and first["result"]["snapshots"] == size,
         "reload_changed_nothing": reload["result"] == expected_reload and merge_reload["result"] == expected_reload,
+        "next_day_saw_every_row_again": next_day["result"] == expected_next_day,
     }
     figures["targets"] = [
         _target(size, "first load vs (a)", first["vs_ceiling"], TARGET_FIRST_LOAD_VS_CEILING, at_most=True),
@@ -326,11 +331,14 @@ def _libpq_environment(database_url: str) -> dict[str, str]:
 # -- (b) the project's load -----------------------------------------------------------------------
 
 
-def _load_in_child(database_url: str, path: Path, keys_path: Path | None) -> dict[str, Any]:
+def _load_in_child(
+    database_url: str, path: Path, keys_path: Path | None, logical_date: datetime = LOGICAL_DATE
+) -> dict[str, Any]:
     """Run one load in a fresh interpreter so its peak RSS is the load's alone.
 
     :param keys_path: the row file's key file, handed to the load as the DAG hands it; None loads the
         row file alone, which always takes the merge path on a warehouse that holds rows.
+    :param logical_date: the run's logical date.
     """
     db = DatabaseConnection(database_url, connect_retries=0)
     try:
@@ -339,6 +347,7 @@ def _load_in_child(database_url: str, path: Path, keys_path: Path | None) -> dic
     finally:
         db.close()
     command = [sys.executable, str(Path(__file__).resolve()), "--one-load", str(path)]
+    command += ["--logical-date", logical_date.isoformat()]
     if keys_path is not None:
         command += ["--keys", str(keys_path)]
     completed = subprocess.run(
@@ -354,7 +363,9 @@ def _load_in_child(database_url: str, path: Path, keys_path: Path | None) -> dic
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def one_load(path: Path, database_url: str, keys_path: Path | None = None) -> dict[str, Any]:
+def one_load(
+    path: Path, database_url: str, keys_path: Path | None = None, logical_date: datetime = LOGICAL_DATE
+) -> dict[str, Any]:
     """Load one file into the database as the DAG's load task does, and report time and peak memory.
 
     Runs in the child process started by :func:`_load_in_child`.
@@ -362,6 +373,7 @@ def one_load(path: Path, database_url: str, keys_path: Path | None = None) -> di
     :param path: staged row file.
     :param database_url: warehouse database.
     :param keys_path: its key file, or None to load the row file alone.
+    :param logical_date: the run's logical date (timezone-aware).
     :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib"}``; the last is None
         unless the server runs on this machine and its process is readable.
     """
@@ -376,9 +388,9 @@ def one_load(path: Path, database_url: str, keys_path: Path | None = None) -> di
             db,
             row_files=[path],
             key_files=None if keys_path is None else [keys_path],
-            run_id=RUN_ID,
+            run_id=f"scheduled__{logical_date.isoformat()}",
             dag_id=DAG_ID,
-            logical_date=LOGICAL_DATE,
+            logical_date=logical_date,
             mode="search",
             stats={"listed": 0, "enriched": 0, "skipped": 0, "rejected": 0, "api_requests": 0},
         )
@@ -536,6 +548,7 @@ def _checkpoint(db: DatabaseConnection) -> None:
 
 def _format_size(figures: dict[str, Any]) -> str:
     first, reload, merge_reload = figures["first_load"], figures["reload"], figures["merge_reload"]
+    next_day = figures["next_day"]
     naive, naive_one = figures["naive"], figures["naive_one_transaction"]
     ceiling, indexed = figures["ceiling"], figures["indexed_copy"]
     lines = [
@@ -570,6 +583,12 @@ def _format_size(figures: dict[str, Any]) -> str:
             f"{merge_reload['vs_ceiling']:.2f}x (a)  row files only, every row parsed and compared",
         ),
         _row(
+            "    info: next day, every repository seen again",
+            next_day["seconds"],
+            next_day["rows_per_second"],
+            f"{next_day['vs_ceiling']:.2f}x (a)  last_seen_at moved, a snapshot added, for every row",
+        ),
+        _row(
             f"(c) naive: 2 upserts per row, autocommit, {naive['rows_measured']:,} rows extrapolated",
             naive["extrapolated_seconds"],
             naive["rows_per_second"],
@@ -582,7 +601,8 @@ def _format_size(figures: dict[str, Any]) -> str:
             f"measured {naive_one['seconds']} s; (b) is {figures['speedup_over_naive_one_transaction']}x this",
         ),
         f"  first load inserted every row and snapshot: {_yes(figures['first_load_inserted_all'])}; "
-        f"re-loads changed nothing: {_yes(figures['reload_changed_nothing'])}",
+        f"re-loads changed nothing: {_yes(figures['reload_changed_nothing'])}; "
+        f"next day saw every row again: {_yes(figures['next_day_saw_every_row_again'])}",
     ]
     lines.extend(f"  {_format_target(target)}" for target in figures["targets"])
     return "\n".join(lines)
@@ -624,9 +644,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
     parser.add_argument("--one-load", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--keys", type=Path, metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--logical-date", type=datetime.fromisoformat, default=LOGICAL_DATE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one_load is not None:
-        print(json.dumps(one_load(args.one_load, os.environ[CHILD_DATABASE_ENV], args.keys)))
+        print(json.dumps(one_load(args.one_load, os.environ[CHILD_DATABASE_ENV], args.keys, args.logical_date)))
         return
     figures = run(args.sizes, repeats=args.repeats)
     if args.json:
