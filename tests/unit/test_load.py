@@ -16,6 +16,7 @@ from typing import Any
 import psycopg2
 import psycopg2.errors
 import pytest
+from psycopg2 import sql
 
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
@@ -286,26 +287,16 @@ def test_later_logical_date_moves_last_seen_and_adds_a_snapshot(warehouse, tmp_p
 def test_a_load_waits_for_another_load_of_the_same_snapshot_date(warehouse, pg_url, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
     other = psycopg2.connect(pg_url)
-    outcome: dict[str, Any] = {}
     try:
         with other.cursor() as cur:  # another load of DAY_2, holding its date's lock until it ends
             cur.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", (load.SNAPSHOT_DATE_LOCK_CLASS, DAY_2.date().toordinal())
             )
-        pid = warehouse.connection.get_backend_pid()
-        waiting = threading.Thread(
-            target=lambda: outcome.update(result=_load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2))
-        )
-        waiting.start()
-        poll(lambda: _advisory_waits(pg_url, pid), timeout=30, what="the load to wait for the other load of its date")
-        assert "result" not in outcome
-        other.commit()
-        waiting.join(timeout=60)
-        assert not waiting.is_alive()
+        result = _load_behind(other, "advisory", warehouse, pg_url, [_row_file(tmp_path, _repo(1))], when=DAY_2)
     finally:
         other.close()
 
-    assert outcome["result"] == LoadResult(inserted=0, updated=1, unchanged=0, snapshots=1, total=1)
+    assert result == LoadResult(inserted=0, updated=1, unchanged=0, snapshots=1, total=1)
 
 
 def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
@@ -314,7 +305,6 @@ def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
     # Applied already; applying it again would wait for the other load's table lock before the merge.
     monkeypatch.setattr(load, "apply_schema", lambda db: None)
     other = psycopg2.connect(pg_url)
-    outcome: dict[str, Any] = {}
     try:
         with other.cursor() as cur:  # another load, of another date, inserting repository 1: not committed yet
             cur.execute(
@@ -322,25 +312,43 @@ def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
                 " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, 0)",
                 (DAY_0, DAY_0),
             )
-        pid = warehouse.connection.get_backend_pid()
-        loading = threading.Thread(
-            target=lambda: outcome.update(result=_load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))]))
-        )
-        loading.start()
-        poll(lambda: _waits(pg_url, pid, "transactionid"), timeout=30, what="the load to wait for the other insert")
-        other.commit()
-        loading.join(timeout=60)
-        assert not loading.is_alive()
+        result = _load_behind(other, "transactionid", warehouse, pg_url, [_row_file(tmp_path, _repo(1), _repo(2))])
     finally:
         other.close()
 
-    assert outcome["result"] == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
+    assert result == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
     stored = _repository(warehouse, 1)
     assert (stored["full_name"], stored["first_seen_at"], stored["last_seen_at"]) == ("octo/repo-1", DAY_0, DAY_1)
 
 
-def _advisory_waits(pg_url: str, pid: int) -> bool:
-    return _waits(pg_url, pid, "advisory")
+def _load_behind(
+    other: Any, locktype: str, db: DatabaseConnection, pg_url: str, files: list[Any], **kwargs: Any
+) -> LoadResult:
+    """Run a load until it waits for a lock of ``locktype`` held by ``other``, then commit ``other``.
+
+    :return: the load's result, once it has finished.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = _load(db, files, **kwargs)
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    pid = db.connection.get_backend_pid()
+    loading = threading.Thread(target=run)
+    loading.start()
+    try:
+        poll(lambda: _waits(pg_url, pid, locktype), timeout=30, what=f"the load to wait for a lock ({locktype})")
+        assert not outcome, "the load ended without waiting"
+    finally:
+        other.commit()
+        loading.join(timeout=60)
+    assert not loading.is_alive()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _waits(pg_url: str, pid: int, locktype: str) -> bool:
@@ -521,12 +529,7 @@ def test_initial_bulk_load_rebuilds_indexes_and_an_operators_foreign_key_identic
     warehouse, tmp_path, monkeypatch, caplog
 ):
     # The schema has no foreign key on the snapshots; one an operator adds is dropped and rebuilt too.
-    with warehouse.cursor() as cur:
-        cur.execute(
-            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT snapshots_repo_fk"
-            " FOREIGN KEY (repo_id) REFERENCES github.repositories (id) ON DELETE CASCADE"
-        )
-    warehouse.commit()
+    _add_snapshots_foreign_key(warehouse, "snapshots_repo_fk")
     before = _structures(warehouse)
 
     with caplog.at_level(logging.INFO, logger="github_etl.load"):
@@ -854,19 +857,27 @@ def _snapshot_foreign_keys(db: DatabaseConnection) -> list[tuple[Any, ...]]:
     )
 
 
+def _add_snapshots_foreign_key(db: DatabaseConnection, name: str, fillfactor: str | None = None) -> None:
+    """Add a foreign key from the snapshots to the repositories, and set or reset the table's fill factor."""
+    with db.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "ALTER TABLE github.repository_snapshots ADD CONSTRAINT {} FOREIGN KEY (repo_id)"
+                " REFERENCES github.repositories (id) ON DELETE CASCADE"
+            ).format(sql.Identifier(name))
+        )
+        if fillfactor is not None:
+            cur.execute(f"ALTER TABLE github.repositories {fillfactor}")
+    db.commit()
+
+
 def test_schema_leaves_half_of_each_page_free_and_puts_no_foreign_key_on_snapshots(warehouse):
     assert _reloptions(warehouse) == ["fillfactor=50"]
     assert _snapshot_foreign_keys(warehouse) == []
 
 
 def test_schema_upgrades_a_warehouse_created_with_full_pages_and_the_snapshots_foreign_key(warehouse):
-    with warehouse.cursor() as cur:
-        cur.execute("ALTER TABLE github.repositories RESET (fillfactor)")
-        cur.execute(
-            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT repository_snapshots_repo_id_fkey"
-            " FOREIGN KEY (repo_id) REFERENCES github.repositories (id) ON DELETE CASCADE"
-        )
-    warehouse.commit()
+    _add_snapshots_foreign_key(warehouse, "repository_snapshots_repo_id_fkey", fillfactor="RESET (fillfactor)")
     assert _reloptions(warehouse) is None
 
     apply_schema(warehouse)
@@ -876,13 +887,7 @@ def test_schema_upgrades_a_warehouse_created_with_full_pages_and_the_snapshots_f
 
 
 def test_schema_keeps_an_operators_fill_factor_and_foreign_key(warehouse):
-    with warehouse.cursor() as cur:
-        cur.execute("ALTER TABLE github.repositories SET (fillfactor = 100)")
-        cur.execute(
-            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT snapshots_repo_fk"
-            " FOREIGN KEY (repo_id) REFERENCES github.repositories (id)"
-        )
-    warehouse.commit()
+    _add_snapshots_foreign_key(warehouse, "snapshots_repo_fk", fillfactor="SET (fillfactor = 100)")
 
     apply_schema(warehouse)
 
