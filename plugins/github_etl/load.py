@@ -58,8 +58,6 @@ INDEX_BUILD_MEMORY = "512MB"
 STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
 # Staged keys checked before all of them are (see _nothing_to_change).
 CHANGE_SAMPLE_SIZE = 1_000
-# First key of the advisory lock that serialises loads of one snapshot date (the second is the date).
-SNAPSHOT_DATE_LOCK_CLASS = 0x67687364  # "ghsd"
 # Offending ids a failed quality check names: enough to start investigating, short enough to read.
 CHECK_SAMPLE_SIZE = 20
 
@@ -182,7 +180,6 @@ def load_run(
     try:
         with db.cursor() as cur:
             _tune_transaction(cur)
-            _lock_snapshot_date(cur, logical_date)
             bulk_structures = _claim_empty_warehouse(cur)
             if bulk_structures is not None:
                 total, duplicates = _bulk_load(cur, row_files, bulk_structures, logical_date)
@@ -306,14 +303,6 @@ def _tune_transaction(cur: PgCursor) -> None:
     cur.execute("SELECT pg_my_temp_schema() = 0")
     if cur.fetchone()[0]:
         cur.execute("SET LOCAL temp_buffers = %s", (STAGING_TEMP_BUFFERS,))
-
-
-def _lock_snapshot_date(cur: PgCursor, logical_date: datetime) -> None:
-    """Wait for any other load of the same snapshot date to end (``lock_snapshot_date.sql``)."""
-    cur.execute(
-        load_sql("lock_snapshot_date.sql"),
-        {"lock_class": SNAPSHOT_DATE_LOCK_CLASS, "day": _snapshot_date(logical_date).toordinal()},
-    )
 
 
 def _stage(cur: PgCursor, row_files: Iterable[RowFile]) -> tuple[int, int]:
@@ -533,14 +522,21 @@ def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int
 def _merge_snapshots(cur: PgCursor, logical_date: datetime) -> int:
     """Write the staged repositories' snapshots of the run's date; returns the rows written.
 
-    The first load of a date appends them (``append_snapshots.sql``); a later one of the same date
-    merges them, writing only the counts that differ (``merge_snapshots.sql``).
+    When none of them has a snapshot of the date yet they are appended (``append_snapshots.sql``);
+    otherwise, as when a date is loaded again, they are merged, writing only the counts that differ
+    (``merge_snapshots.sql``).
     """
     snapshot_date = {"snapshot_date": _snapshot_date(logical_date)}
-    cur.execute(load_sql("snapshot_date_taken.sql"), snapshot_date)
-    if not cur.fetchone()[0]:
+    appended: int | None = None
+    cur.execute("SAVEPOINT append_snapshots")
+    try:
         cur.execute(_template("append_snapshots.sql", snapshot_columns=_identifiers(SNAPSHOT_COLUMNS)), snapshot_date)
-        return cur.rowcount
+        appended = cur.rowcount
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT append_snapshots")
+    cur.execute("RELEASE SAVEPOINT append_snapshots")
+    if appended is not None:
+        return appended
     statement = _template(
         "merge_snapshots.sql",
         snapshot_columns=_identifiers(SNAPSHOT_COLUMNS),

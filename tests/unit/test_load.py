@@ -284,19 +284,16 @@ def test_later_logical_date_moves_last_seen_and_adds_a_snapshot(warehouse, tmp_p
     assert _query(warehouse, snapshots) == [(DAY_1.date(), 10), (DAY_2.date(), 11)]
 
 
-def test_a_load_waits_for_another_load_of_the_same_snapshot_date(warehouse, pg_url, tmp_path):
-    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
-    other = psycopg2.connect(pg_url)
-    try:
-        with other.cursor() as cur:  # another load of DAY_2, holding its date's lock until it ends
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", (load.SNAPSHOT_DATE_LOCK_CLASS, DAY_2.date().toordinal())
-            )
-        result = _load_behind(other, "advisory", warehouse, pg_url, [_row_file(tmp_path, _repo(1))], when=DAY_2)
-    finally:
-        other.close()
+def test_snapshots_of_a_date_seen_before_are_merged_not_appended(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    _load(warehouse, [_row_file(tmp_path, _repo(3))], when=DAY_2)
 
-    assert result == LoadResult(inserted=0, updated=1, unchanged=0, snapshots=1, total=1)
+    # Repository 3 has a DAY_2 snapshot: appending all three fails on it, and the merge writes the rest.
+    result = _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2, stargazers_count=5), _repo(3))], when=DAY_2)
+
+    assert result == LoadResult(inserted=0, updated=2, unchanged=1, snapshots=2, total=3)
+    snapshots = "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1"
+    assert _query(warehouse, snapshots, (DAY_2.date(),)) == [(1, 10), (2, 5), (3, 30)]
 
 
 def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(

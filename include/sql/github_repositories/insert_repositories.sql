@@ -1,8 +1,9 @@
 -- Merge, second half (after update_repositories.sql): the staged repositories not stored yet, inserted.
 -- Parameters: seen_at, the run's logical date, which both bookkeeping dates of a new row take.
--- ON CONFLICT covers a repository a concurrent load inserted after the update's look: it is then
--- updated under the same rules as there (and counted as updated). xmax = 0 only on a freshly inserted
--- row version; an updated one carries the conflict's row lock.
+-- No other load can insert a repository between the update and this insert (lock_repositories_writers.sql);
+-- ON CONFLICT still covers a writer that bypasses that lock, such as one with the table's triggers
+-- disabled: its row is then updated under the update's rules and counted as updated. xmax = 0 only on
+-- a freshly inserted row version; an updated one carries the conflict's row lock.
 WITH merged AS (
     INSERT INTO github.repositories AS target ({columns}, first_seen_at, last_seen_at, deleted_at)
     SELECT {staged_columns}, %(seen_at)s, %(seen_at)s, NULL::timestamptz
