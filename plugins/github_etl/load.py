@@ -320,9 +320,18 @@ def _stage(cur: PgCursor, row_files: Iterable[RowFile]) -> tuple[int, int]:
     return copied - duplicates, duplicates
 
 
-def _copy_file(cur: PgCursor, row_file: RowFile, table: sql.Identifier, columns: tuple[str, ...]) -> int:
-    """COPY one staged file into ``table``, streaming it; returns the rows copied."""
-    statement = _template("copy_staged.sql", table=table, columns=_identifiers(columns)).as_string(cur.connection)
+def _copy_file(
+    cur: PgCursor, row_file: RowFile, table: sql.Identifier, columns: tuple[str, ...], *, freeze: bool = False
+) -> int:
+    """COPY one staged file into ``table``, streaming it; returns the rows copied.
+
+    :param freeze: write the rows frozen (``COPY ... FREEZE``); the table must have been created or
+        truncated in the current transaction.
+    """
+    options = sql.SQL("WITH (FREEZE)") if freeze else sql.SQL("")
+    statement = _template("copy_staged.sql", table=table, columns=_identifiers(columns), options=options).as_string(
+        cur.connection
+    )
     with _opened(row_file) as stream:
         try:
             cur.copy_expert(statement, stream, size=COPY_CHUNK_BYTES)
@@ -422,7 +431,7 @@ def _bulk_load(
 
     The row files are copied straight into ``github.repositories``, with no index or key to maintain
     and no staging table to write first: the rows are parsed and written once, as ``psql``'s ``\\copy``
-    would. Duplicates are then dropped, snapshots inserted from the new rows, and every structure is
+    would, and frozen. Duplicates are then dropped, snapshots inserted from the new rows, and every structure is
     rebuilt from all rows at once. The bookkeeping columns, absent from the files, take the logical
     date through column defaults set for this transaction only.
 
@@ -438,8 +447,16 @@ def _bulk_load(
         " ALTER COLUMN first_seen_at SET DEFAULT %(seen_at)s, ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s",
         {"seen_at": logical_date},
     )
+    # The table is empty and locked against every other session; truncating it anyway lets COPY write
+    # the rows frozen and their pages all-visible. Without that, the first scan after the commit would
+    # dirty every page to set hint bits, and a later anti-wraparound vacuum would rewrite every page to
+    # freeze it: measured at a million rows, 3 s and 479 MB of WAL that a frozen load never costs. COPY
+    # itself is no slower. The catch, PostgreSQL's documented one: a transaction whose snapshot predates
+    # the commit, and that has not touched the table yet, sees the rows too, where it would otherwise see
+    # the empty table.
+    cur.execute("TRUNCATE github.repositories")
     table = sql.Identifier("github", "repositories")
-    copied = sum(_copy_file(cur, row_file, table, STAGED_COLUMNS) for row_file in row_files)
+    copied = sum(_copy_file(cur, row_file, table, STAGED_COLUMNS, freeze=True) for row_file in row_files)
     cur.execute(
         "ALTER TABLE github.repositories ALTER COLUMN first_seen_at DROP DEFAULT,"
         " ALTER COLUMN last_seen_at DROP DEFAULT"

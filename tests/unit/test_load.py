@@ -549,6 +549,21 @@ def test_initial_bulk_load_rebuilds_indexes_and_an_operators_foreign_key_identic
     warehouse.rollback()
 
 
+def test_initial_bulk_load_writes_its_rows_frozen_and_their_pages_all_visible(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, *(_repo(i) for i in range(1, 201)))])
+
+    # ANALYZE counts the pages the visibility map marks all-visible; only a frozen COPY marks them
+    # before a VACUUM has read the table.
+    with warehouse.cursor() as cur:
+        cur.execute("ANALYZE github.repositories")
+    warehouse.commit()
+    [(pages, all_visible)] = _query(
+        warehouse, "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'github.repositories'::regclass"
+    )
+    assert pages > 1
+    assert all_visible == pages
+
+
 def test_initial_load_takes_the_ordinary_path_while_another_session_reads(
     warehouse, pg_url, tmp_path, monkeypatch, caplog
 ):

@@ -1,2 +1,3 @@
 -- One staged file in COPY text format into {table}, columns as listed (see github_etl.columns).
-COPY {table} ({columns}) FROM STDIN;
+-- {options}: empty, or FREEZE for the initial bulk load (see load.py's _bulk_load).
+COPY {table} ({columns}) FROM STDIN {options};
