@@ -2,9 +2,9 @@
 
 Three paths, chosen at the start of the transaction:
 
-- **initial bulk load** (the warehouse is empty and no other session uses it): indexes and keys are
-  dropped, the row files are copied straight into ``github.repositories``, snapshots are inserted from
-  it and everything is rebuilt at once;
+- **initial bulk load** (no repository and no snapshot stored, and no other session uses them): indexes
+  and keys are dropped, the row files are copied straight into ``github.repositories``, snapshots are
+  inserted from it and everything is rebuilt at once;
 - **nothing to change** (the staged key files show every repository stored with the same data, the same
   bookkeeping and today's snapshot): no row file is read at all;
 - **merge**: COPY into a temporary table, then an ``UPDATE`` of the stored rows that changed and an
@@ -400,8 +400,7 @@ def _claim_empty_warehouse(cur: PgCursor) -> list[_Structure] | None:
         order; None when the warehouse holds rows, another session uses its tables or another table's
         foreign key depends on its primary key, and the load then takes another path.
     """
-    cur.execute("SELECT NOT EXISTS (SELECT FROM github.repositories)")
-    if not cur.fetchone()[0]:
+    if not _warehouse_is_empty(cur):
         return None
     cur.execute(load_sql("foreign_references.sql"))
     references = [name for (name,) in cur.fetchall()]
@@ -415,13 +414,28 @@ def _claim_empty_warehouse(cur: PgCursor) -> list[_Structure] | None:
     except psycopg2.errors.LockNotAvailable:
         cur.execute("ROLLBACK TO SAVEPOINT claim_empty_warehouse")
         return None
-    cur.execute("SELECT NOT EXISTS (SELECT FROM github.repositories)")
-    if not cur.fetchone()[0]:  # another load committed between the first look and the lock
+    if not _warehouse_is_empty(cur):  # another load committed between the first look and the lock
         cur.execute("ROLLBACK TO SAVEPOINT claim_empty_warehouse")
         return None
     cur.execute("RELEASE SAVEPOINT claim_empty_warehouse")
     cur.execute(load_sql("bulk_load_structures.sql"))
     return [_Structure(*row) for row in cur.fetchall()]
+
+
+def _warehouse_is_empty(cur: PgCursor) -> bool:
+    """Whether both tables the bulk load rebuilds are empty.
+
+    Snapshots outlive their repositories (no foreign key cascades), so a warehouse whose repositories were
+    deleted can still hold their history. Loading the same date again must then merge into it, and
+    rebuilding the snapshots' key would re-sort all that history: the ordinary path does neither.
+    """
+    cur.execute(
+        "SELECT NOT EXISTS (SELECT FROM github.repositories), NOT EXISTS (SELECT FROM github.repository_snapshots)"
+    )
+    no_repositories, no_snapshots = cur.fetchone()
+    if no_repositories and not no_snapshots:
+        log.info("No repositories stored, but snapshots are: loading without the bulk path")
+    return bool(no_repositories and no_snapshots)
 
 
 def _bulk_load(

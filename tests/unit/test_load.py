@@ -164,7 +164,9 @@ def test_first_load_inserts_every_row_with_its_values_and_bookkeeping(warehouse,
     assert stored["fork"] is False
     assert stored["created_at"] == datetime(2015, 1, 1, tzinfo=UTC)
     assert (stored["first_seen_at"], stored["last_seen_at"], stored["deleted_at"]) == (DAY_1, DAY_1, None)
-    assert _query(warehouse, "SELECT repo_id, snapshot_date, stargazers_count FROM github.repository_snapshots") == [
+    assert _query(
+        warehouse, "SELECT repo_id, snapshot_date, stargazers_count FROM github.repository_snapshots ORDER BY 1"
+    ) == [
         (1, DAY_1.date(), 10),
         (2, DAY_1.date(), 20),
         (3, DAY_1.date(), 30),
@@ -592,6 +594,28 @@ def test_initial_load_takes_the_ordinary_path_when_another_table_references_repo
     assert result.inserted == 2
     assert "starred.starred_repo_id_fkey reference its keys" in caplog.text
     assert "bulk load" not in caplog.text
+
+
+@pytest.mark.parametrize("emptied_with", ["DELETE FROM github.repositories", "TRUNCATE github.repositories"])
+def test_repositories_emptied_but_snapshots_kept_are_loaded_again_through_the_merge(
+    warehouse, tmp_path, caplog, emptied_with
+):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
+    with warehouse.cursor() as cur:
+        cur.execute(emptied_with)
+    warehouse.commit()
+
+    with caplog.at_level(logging.INFO, logger="github_etl.load"):
+        result = _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=7), _repo(2))])
+
+    assert "bulk load" not in caplog.text
+    assert result == LoadResult(inserted=2, updated=0, unchanged=0, snapshots=1, total=2)
+    assert _query(
+        warehouse, "SELECT repo_id, snapshot_date, stargazers_count FROM github.repository_snapshots ORDER BY 1"
+    ) == [
+        (1, DAY_1.date(), 7),
+        (2, DAY_1.date(), _repo(2)["stargazers_count"]),
+    ]
 
 
 def test_failed_initial_bulk_load_restores_what_it_dropped(warehouse, tmp_path, monkeypatch):
