@@ -604,10 +604,12 @@ def test_repositories_emptied_but_snapshots_kept_are_loaded_again_through_the_me
     with warehouse.cursor() as cur:
         cur.execute(emptied_with)
     warehouse.commit()
+    caplog.clear()
 
     with caplog.at_level(logging.INFO, logger="github_etl.load"):
         result = _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=7), _repo(2))])
 
+    assert "No repositories stored, but snapshots are: loading without the bulk path" in caplog.text
     assert "bulk load" not in caplog.text
     assert result == LoadResult(inserted=2, updated=0, unchanged=0, snapshots=1, total=2)
     assert _query(
