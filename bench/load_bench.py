@@ -57,7 +57,7 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
 from bench.rows import DEFAULT_SEED, repository_rows, write_row_file  # noqa: E402
 from github_etl.columns import SNAPSHOT_COLUMNS, STAGED_COLUMNS  # noqa: E402
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema  # noqa: E402
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition  # noqa: E402
 from github_etl.load import load_run  # noqa: E402
 from github_etl.transform import format_copy_line, row_hash  # noqa: E402
 
@@ -491,6 +491,7 @@ def _naive(database_url: str, rows: int, *, one_transaction: bool) -> dict[str, 
     db = DatabaseConnection(database_url, connect_retries=0)
     try:
         apply_schema(db)
+        ensure_snapshot_partition(db, snapshot_date)
         _checkpoint(db)
         conn = db.connection
         conn.autocommit = not one_transaction

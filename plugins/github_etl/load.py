@@ -32,7 +32,7 @@ import psycopg2.errors
 from psycopg2 import sql
 
 from github_etl.columns import KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, load_sql
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -177,6 +177,7 @@ def load_run(
     if unknown:
         log.warning("Ignoring unknown load stats %s; known: %s", sorted(unknown), ", ".join(STATS_KEYS))
     apply_schema(db)
+    ensure_snapshot_partition(db, _snapshot_date(logical_date))
     try:
         with db.cursor() as cur:
             _tune_transaction(cur)

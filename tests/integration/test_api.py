@@ -31,7 +31,7 @@ from github_etl.api.coalesce import AsyncCoalescer, Coalescer
 from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import RepositorySort
 from github_etl.api.paging import CursorPosition, encode_cursor
-from github_etl.hooks.warehouse import DatabaseConnection
+from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
 
 pytestmark = pytest.mark.integration
 
@@ -149,6 +149,9 @@ def _snapshot(repo_id: int, snapshot_date: date, **overrides: Any) -> dict[str, 
 
 
 def _insert(db: DatabaseConnection, table: str, *rows: dict[str, Any]) -> None:
+    if table == "repository_snapshots":  # a month's partition exists once a load has written to it
+        for day in {row["snapshot_date"] for row in rows}:
+            ensure_snapshot_partition(db, day)
     with db.cursor() as cur:
         for row in rows:
             cur.execute(

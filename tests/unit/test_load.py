@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from psycopg2 import sql
 
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
 from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
+from github_etl.snapshot_partitions import partition_snapshots
 from github_etl.transform import staged_line
 from tools.waiting import poll
 
@@ -298,6 +299,158 @@ def test_snapshots_of_a_date_seen_before_are_merged_not_appended(warehouse, tmp_
     assert _query(warehouse, snapshots, (DAY_2.date(),)) == [(1, 10), (2, 5), (3, 30)]
 
 
+# -- snapshots partitioned by month ------------------------------------------------------------------
+
+
+def _snapshot_partitions(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    """Each partition of the snapshots with its bounds and the dates of the rows it holds."""
+    return _query(
+        db,
+        "SELECT child.relname, pg_get_expr(child.relpartbound, child.oid),"
+        " ARRAY(SELECT DISTINCT snapshot_date FROM github.repository_snapshots AS s"
+        "       WHERE s.tableoid = child.oid ORDER BY 1)"
+        " FROM pg_inherits JOIN pg_class AS child ON child.oid = pg_inherits.inhrelid"
+        " WHERE pg_inherits.inhparent = 'github.repository_snapshots'::regclass ORDER BY 1",
+    )
+
+
+def test_each_month_of_snapshots_gets_a_partition_of_its_own(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_0)  # 2024-04-30
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)  # 2024-05-01
+    _load(warehouse, [_row_file(tmp_path, _repo(3))], when=DAY_2)
+
+    assert _snapshot_partitions(warehouse) == [
+        (
+            "repository_snapshots_2024_04",
+            "FOR VALUES FROM ('2024-04-01') TO ('2024-05-01')",
+            [DAY_0.date()],
+        ),
+        (
+            "repository_snapshots_2024_05",
+            "FOR VALUES FROM ('2024-05-01') TO ('2024-06-01')",
+            [DAY_1.date(), DAY_2.date()],
+        ),
+    ]
+    # Each partition has the parent's key: a date loaded again is merged, not duplicated.
+    assert _query(warehouse, "SELECT count(*) FROM github.repository_snapshots") == [(5,)]
+    _load(warehouse, [_row_file(tmp_path, _repo(3, stargazers_count=99))], when=DAY_2)
+    assert _query(
+        warehouse,
+        "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = 3 AND snapshot_date = %s",
+        (DAY_2.date(),),
+    ) == [(99,)]
+
+
+def test_a_partition_an_operator_made_that_covers_the_date_is_used_as_it_is(warehouse, tmp_path):
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE github.snapshots_2024 PARTITION OF github.repository_snapshots"
+            " FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
+        )
+    warehouse.commit()
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2)
+
+    assert [name for name, _, _ in _snapshot_partitions(warehouse)] == ["snapshots_2024"]
+    assert _query(warehouse, "SELECT count(*) FROM github.snapshots_2024") == [(2,)]
+
+
+def test_a_new_months_partition_is_made_while_another_session_reads_the_snapshots(warehouse, pg_url, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
+    reader = psycopg2.connect(pg_url)
+    try:
+        with reader.cursor() as cur:
+            cur.execute("SELECT count(*) FROM github.repository_snapshots")  # holds its lock until the reader ends
+        # ATTACH PARTITION does not wait for readers (CREATE TABLE ... PARTITION OF would, until the reader
+        # ends); the lock timeout turns a wait into a failure instead of a hung test.
+        with warehouse.cursor() as cur:
+            cur.execute("SET lock_timeout = '10s'")
+        warehouse.commit()
+        ensure_snapshot_partition(warehouse, date(2024, 6, 1))
+    finally:
+        reader.close()
+
+    assert [name for name, _, _ in _snapshot_partitions(warehouse)] == [
+        "repository_snapshots_2024_05",
+        "repository_snapshots_2024_06",
+    ]
+
+
+def _single_table_snapshots(pg_url: str) -> None:
+    """The snapshots table as warehouses created before snapshots were partitioned have it."""
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE SCHEMA github; CREATE TABLE github.repository_snapshots (repo_id bigint NOT NULL,"
+            " snapshot_date date NOT NULL, stargazers_count integer NOT NULL, forks_count integer NOT NULL,"
+            " open_issues_count integer NOT NULL, PRIMARY KEY (repo_id, snapshot_date))"
+        )
+    conn.close()
+
+
+def test_a_warehouse_whose_snapshots_are_one_table_is_loaded_as_before(pg_url, tmp_path):
+    _single_table_snapshots(pg_url)
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    try:
+        _load(db, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_0)
+        result = _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
+
+        assert result == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
+        assert _query(db, "SELECT relkind FROM pg_class WHERE oid = 'github.repository_snapshots'::regclass") == [
+            ("r",)
+        ]
+        assert _query(db, "SELECT count(*) FROM github.repository_snapshots") == [(4,)]
+    finally:
+        db.close()
+
+
+def test_a_single_snapshots_table_is_converted_into_monthly_partitions_keeping_every_row(pg_url, tmp_path):
+    _single_table_snapshots(pg_url)
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    try:
+        _load(db, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_0)
+        _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
+        before = _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2")
+
+        legacy = partition_snapshots(db, today=date(2024, 5, 20))
+
+        assert legacy == "repository_snapshots_before_2024_06"
+        assert _snapshot_partitions(db) == [
+            (legacy, "FOR VALUES FROM (MINVALUE) TO ('2024-06-01')", [DAY_0.date(), DAY_1.date()]),
+        ]
+        assert _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2") == before
+        assert partition_snapshots(db) is None  # already partitioned
+        # Old dates merge into the old table through the parent's key; a new month gets a partition.
+        _load(db, [_row_file(tmp_path, _repo(1, stargazers_count=77))], when=DAY_1)
+        _load(db, [_row_file(tmp_path, _repo(1))], when=datetime(2024, 6, 3, tzinfo=UTC))
+        assert [name for name, _, _ in _snapshot_partitions(db)] == ["repository_snapshots_2024_06", legacy]
+        assert _query(
+            db, "SELECT snapshot_date, stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 ORDER BY 1"
+        ) == [(DAY_0.date(), 10), (DAY_1.date(), 77), (date(2024, 6, 3), 10)]
+        # The parent's key and BRIN index are those of a new warehouse, with both partitions' attached.
+        assert _query(
+            db,
+            "SELECT indexname, indexdef, (SELECT count(*) FROM pg_inherits"
+            "  WHERE inhparent = format('github.%I', indexname)::regclass)"
+            " FROM pg_indexes WHERE schemaname = 'github' AND tablename = 'repository_snapshots' ORDER BY 1",
+        ) == [
+            (
+                "repository_snapshots_date_brin",
+                "CREATE INDEX repository_snapshots_date_brin ON ONLY github.repository_snapshots"
+                " USING brin (snapshot_date)",
+                2,
+            ),
+            (
+                "repository_snapshots_pkey",
+                "CREATE UNIQUE INDEX repository_snapshots_pkey ON ONLY github.repository_snapshots"
+                " USING btree (repo_id, snapshot_date)",
+                2,
+            ),
+        ]
+    finally:
+        db.close()
+
+
 def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
     warehouse, pg_url, tmp_path, monkeypatch
 ):
@@ -529,6 +682,8 @@ def test_initial_bulk_load_rebuilds_indexes_and_an_operators_foreign_key_identic
 ):
     # The schema has no foreign key on the snapshots; one an operator adds is dropped and rebuilt too.
     _add_snapshots_foreign_key(warehouse, "snapshots_repo_fk")
+    # The month's partition is created (and committed) before the load; its key and indexes count too.
+    ensure_snapshot_partition(warehouse, DAY_1.date())
     before = _structures(warehouse)
 
     with caplog.at_level(logging.INFO, logger="github_etl.load"):
@@ -621,6 +776,7 @@ def test_repositories_emptied_but_snapshots_kept_are_loaded_again_through_the_me
 
 
 def test_failed_initial_bulk_load_restores_what_it_dropped(warehouse, tmp_path, monkeypatch):
+    ensure_snapshot_partition(warehouse, DAY_1.date())
     before = _structures(warehouse)
 
     with pytest.raises(psycopg2.errors.NotNullViolation):
@@ -674,6 +830,7 @@ def test_load_process_killed_during_copy_leaves_the_warehouse_untouched_and_a_re
 ):
     if warehouse_holds_rows:
         _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    ensure_snapshot_partition(warehouse, DAY_2.date())
     before = (_warehouse_state(warehouse), _structures(warehouse))
     lines = _copy_lines(*(_repo(i, description="x" * 500) for i in range(1, 4001)))  # about 3 MB
     pipe = tmp_path / "rows.fifo"

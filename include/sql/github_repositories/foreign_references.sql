@@ -6,4 +6,6 @@ FROM pg_constraint
 WHERE contype = 'f'
   AND confrelid = 'github.repositories'::regclass
   AND conrelid <> 'github.repository_snapshots'::regclass
+  -- A partitioned table's foreign key is cloned onto each partition; the parent's stands for them all.
+  AND conparentid = 0
 ORDER BY 1;

@@ -83,6 +83,15 @@ $$;
 -- the same thing row by row, at the cost of a probe and a row lock in github.repositories for every
 -- snapshot: 18 of the 30 s that a million snapshots took to insert. To remove a repository, delete
 -- its snapshots too.
+--
+-- Partitioned by month (github.repository_snapshots_YYYY_MM, created by the load before it writes a
+-- month's first snapshot; see github.ensure_snapshot_partition below). A day's snapshots add one entry
+-- next to each repository's earlier ones in the primary key, so in one table a daily append touches every
+-- page of an index that grows with the whole history: measured with 1,000,000 repositories a day, the
+-- append took 8 s over one day of history, 12 s over 30 days and 25 s over 93 days, and the day's load
+-- wrote 1.0, 1.9 and 3.5 GB of WAL. A month's partition bounds that at its month-end size, and old
+-- months can be detached or dropped whole. Warehouses created before keep their single table, which
+-- the load writes all the same (docs/deploy-kubernetes.md says how to convert one).
 CREATE TABLE IF NOT EXISTS github.repository_snapshots (
     repo_id           bigint  NOT NULL,
     snapshot_date     date    NOT NULL,
@@ -90,7 +99,36 @@ CREATE TABLE IF NOT EXISTS github.repository_snapshots (
     forks_count       integer NOT NULL,
     open_issues_count integer NOT NULL,
     PRIMARY KEY (repo_id, snapshot_date)
-);
+) PARTITION BY RANGE (snapshot_date);
+
+-- The partition that holds a date's snapshots, created if missing: an empty table attached to the
+-- partitioned one. ATTACH PARTITION takes a SHARE UPDATE EXCLUSIVE lock on the parent, which readers
+-- and writers do not wait for (CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE one).
+-- Nothing to do on a warehouse whose snapshots are one table, or when another partition (one an
+-- operator made, a year wide, say) already covers the date.
+CREATE OR REPLACE FUNCTION github.ensure_snapshot_partition(day date) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    month_start date := date_trunc('month', day)::date;
+    partition_name text := 'repository_snapshots_' || to_char(month_start, 'YYYY_MM');
+BEGIN
+    IF (SELECT relkind FROM pg_class WHERE oid = 'github.repository_snapshots'::regclass) <> 'p'
+       OR to_regclass(format('github.%I', partition_name)) IS NOT NULL THEN
+        RETURN;
+    END IF;
+    -- Columns only: attaching gives the table the parent's key and indexes, named as a rebuild names them.
+    EXECUTE format('CREATE TABLE github.%I (LIKE github.repository_snapshots)', partition_name);
+    BEGIN
+        EXECUTE format(
+            'ALTER TABLE github.repository_snapshots ATTACH PARTITION github.%I FOR VALUES FROM (%L) TO (%L)',
+            partition_name, month_start, (month_start + interval '1 month')::date
+        );
+    EXCEPTION WHEN invalid_object_definition THEN
+        -- "would overlap partition ...": the date already has a partition of another name.
+        EXECUTE format('DROP TABLE github.%I', partition_name);
+    END;
+END
+$$;
 
 -- Warehouses created while that foreign key existed: dropped once, by the name PostgreSQL gave it. A
 -- foreign key an operator adds under another name is kept (and rebuilt by an initial bulk load).

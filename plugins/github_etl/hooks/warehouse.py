@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -241,6 +242,26 @@ def apply_schema(db: DatabaseConnection) -> None:
         with db.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             cur.execute(load_sql(SCHEMA_FILE))
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+
+
+def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
+    """Create the partition of ``github.repository_snapshots`` that holds ``day``, if missing, and commit.
+
+    Called before the transaction that writes the day's snapshots, so that the only lock it takes on the
+    partitioned table is held for an instant (see ``github.ensure_snapshot_partition`` in ``schema.sql``).
+    Serialised with :func:`apply_schema` by the same advisory lock, so two runs never create one twice.
+
+    :param db: connection to use; its open transaction, if any, is committed too.
+    :param day: a snapshot date.
+    """
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            cur.execute("SELECT github.ensure_snapshot_partition(%s)", (day,))
         db.commit()
     except Exception:
         db.rollback()
