@@ -7,8 +7,8 @@ Three paths, chosen at the start of the transaction:
   inserted from it and everything is rebuilt at once;
 - **nothing to change** (the staged key files show every repository stored with the same data, the same
   bookkeeping and today's snapshot): no row file is read at all;
-- **merge**: COPY into a temporary table, then an ``UPDATE`` of the stored rows that changed and an
-  ``INSERT ... ON CONFLICT DO UPDATE`` of the new ones.
+- **merge**: COPY into a temporary table, then an ``INSERT ... ON CONFLICT DO UPDATE`` of the new
+  repositories and an ``UPDATE`` of the stored ones that changed.
 
 The statements live in ``include/sql/github_repositories``; this module sequences them, streams the
 files and counts. A load either commits entirely (repositories, snapshots, deletions and the audit row
@@ -529,16 +529,9 @@ def _build_unique_key(cur: PgCursor, key: _Structure, table: sql.Identifier) -> 
 
 
 def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int]:
-    """Update the stored repositories that changed, then insert the new ones; returns (inserted, updated)."""
+    """Insert the new repositories, then update the stored ones that changed; returns (inserted, updated)."""
     cur.execute(load_sql("lock_repositories_writers.sql"))
     seen_at = {"seen_at": logical_date}
-    update = _template(
-        "update_repositories.sql",
-        data_columns=_identifiers(_DATA_COLUMNS),
-        staged_data=_identifiers(_DATA_COLUMNS, "staged"),
-    )
-    cur.execute(update, seen_at)
-    updated = cur.rowcount
     insert = _template(
         "insert_repositories.sql",
         columns=_identifiers(STAGED_COLUMNS),
@@ -548,7 +541,13 @@ def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int
     )
     cur.execute(insert, seen_at)
     inserted, updated_meanwhile = cur.fetchone()
-    return int(inserted), updated + int(updated_meanwhile)
+    update = _template(
+        "update_repositories.sql",
+        data_columns=_identifiers(_DATA_COLUMNS),
+        staged_data=_identifiers(_DATA_COLUMNS, "staged"),
+    )
+    cur.execute(update, seen_at)
+    return int(inserted), cur.rowcount + int(updated_meanwhile)
 
 
 def _merge_snapshots(cur: PgCursor, logical_date: datetime) -> int:

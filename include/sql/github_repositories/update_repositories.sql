@@ -1,5 +1,6 @@
--- Merge, first half: the staged repositories already stored, updated where their data or bookkeeping
--- would change. Parameters: seen_at, the run's logical date. Bookkeeping comes from it, never from the clock:
+-- Merge, second half (after insert_repositories.sql): the staged repositories already stored, updated
+-- where their data or bookkeeping would change. Parameters: seen_at, the run's logical date. Bookkeeping
+-- comes from it, never from the clock:
 --   first_seen_at  only ever moved earlier (a backfill of an older date);
 --   last_seen_at   only ever moved later;
 --   deleted_at     cleared, since the repository answered again.
