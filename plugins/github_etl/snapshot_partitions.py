@@ -58,6 +58,8 @@ def partition_snapshots(db: DatabaseConnection, *, today: date | None = None) ->
     constraint = sql.Identifier(BOUND_CONSTRAINT)
     try:
         with db.cursor() as cur:
+            # A run stopped after this step left its constraint, perhaps with an earlier bound.
+            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(table, constraint))
             cur.execute(
                 sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (snapshot_date < {}) NOT VALID").format(
                     table, constraint, sql.Literal(bound)
