@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -377,8 +378,9 @@ def test_a_new_months_partition_is_made_while_another_session_reads_the_snapshot
     ]
 
 
-def _single_table_snapshots(pg_url: str) -> None:
-    """The snapshots table as warehouses created before snapshots were partitioned have it."""
+@pytest.fixture
+def single_table_warehouse(pg_url: str, tmp_path: Path) -> Iterator[DatabaseConnection]:
+    """A warehouse created before snapshots were partitioned (one table), loaded on ``DAY_0``."""
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
         cur.execute(
             "CREATE SCHEMA github; CREATE TABLE github.repository_snapshots (repo_id bigint NOT NULL,"
@@ -386,75 +388,71 @@ def _single_table_snapshots(pg_url: str) -> None:
             " open_issues_count integer NOT NULL, PRIMARY KEY (repo_id, snapshot_date))"
         )
     conn.close()
-
-
-def test_a_warehouse_whose_snapshots_are_one_table_is_loaded_as_before(pg_url, tmp_path):
-    _single_table_snapshots(pg_url)
     db = DatabaseConnection(pg_url, connect_retries=0)
     try:
         _load(db, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_0)
-        result = _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
-
-        assert result == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
-        assert _query(db, "SELECT relkind FROM pg_class WHERE oid = 'github.repository_snapshots'::regclass") == [
-            ("r",)
-        ]
-        assert _query(db, "SELECT count(*) FROM github.repository_snapshots") == [(4,)]
+        yield db
     finally:
         db.close()
 
 
-def test_a_single_snapshots_table_is_converted_into_monthly_partitions_keeping_every_row(pg_url, tmp_path):
-    _single_table_snapshots(pg_url)
-    db = DatabaseConnection(pg_url, connect_retries=0)
-    try:
-        _load(db, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_0)
-        _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
-        before = _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2")
-        with db.cursor() as cur:  # what a conversion stopped after its first step leaves behind
-            cur.execute(
-                "ALTER TABLE github.repository_snapshots ADD CONSTRAINT repository_snapshots_before_partitions"
-                " CHECK (snapshot_date < '2024-05-15') NOT VALID"
-            )
-        db.commit()
+def test_a_warehouse_whose_snapshots_are_one_table_is_loaded_as_before(single_table_warehouse, tmp_path):
+    db = single_table_warehouse
+    result = _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
 
-        legacy = partition_snapshots(db, today=date(2024, 5, 20))
+    assert result == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
+    assert _query(db, "SELECT relkind FROM pg_class WHERE oid = 'github.repository_snapshots'::regclass") == [("r",)]
+    assert _query(db, "SELECT count(*) FROM github.repository_snapshots") == [(4,)]
 
-        assert legacy == "repository_snapshots_before_2024_06"
-        assert _snapshot_partitions(db) == [
-            (legacy, "FOR VALUES FROM (MINVALUE) TO ('2024-06-01')", [DAY_0.date(), DAY_1.date()]),
-        ]
-        assert _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2") == before
-        assert partition_snapshots(db) is None  # already partitioned
-        # Old dates merge into the old table through the parent's key; a new month gets a partition.
-        _load(db, [_row_file(tmp_path, _repo(1, stargazers_count=77))], when=DAY_1)
-        _load(db, [_row_file(tmp_path, _repo(1))], when=datetime(2024, 6, 3, tzinfo=UTC))
-        assert [name for name, _, _ in _snapshot_partitions(db)] == ["repository_snapshots_2024_06", legacy]
-        assert _query(
-            db, "SELECT snapshot_date, stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 ORDER BY 1"
-        ) == [(DAY_0.date(), 10), (DAY_1.date(), 77), (date(2024, 6, 3), 10)]
-        # The parent's key and BRIN index are those of a new warehouse, with both partitions' attached.
-        assert _query(
-            db,
-            "SELECT indexname, indexdef, (SELECT count(*) FROM pg_inherits"
-            "  WHERE inhparent = format('github.%I', indexname)::regclass)"
-            " FROM pg_indexes WHERE schemaname = 'github' AND tablename = 'repository_snapshots' ORDER BY 1",
-        ) == [
-            (
-                "repository_snapshots_date_brin",
-                "CREATE INDEX repository_snapshots_date_brin ON ONLY github.repository_snapshots"
-                " USING brin (snapshot_date)",
-                2,
-            ),
-            (
-                "repository_snapshots_pkey",
-                "CREATE UNIQUE INDEX repository_snapshots_pkey ON ONLY github.repository_snapshots"
-                " USING btree (repo_id, snapshot_date)",
-                2,
-            ),
-        ]
-    finally:
-        db.close()
+
+def test_a_single_snapshots_table_is_converted_into_monthly_partitions_keeping_every_row(
+    single_table_warehouse, tmp_path
+):
+    db = single_table_warehouse
+    _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
+    before = _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2")
+    with db.cursor() as cur:  # what a conversion stopped after its first step leaves behind
+        cur.execute(
+            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT repository_snapshots_before_partitions"
+            " CHECK (snapshot_date < '2024-05-15') NOT VALID"
+        )
+    db.commit()
+
+    legacy = partition_snapshots(db, today=date(2024, 5, 20))
+
+    assert legacy == "repository_snapshots_before_2024_06"
+    assert _snapshot_partitions(db) == [
+        (legacy, "FOR VALUES FROM (MINVALUE) TO ('2024-06-01')", [DAY_0.date(), DAY_1.date()]),
+    ]
+    assert _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2") == before
+    assert partition_snapshots(db) is None  # already partitioned
+    # Old dates merge into the old table through the parent's key; a new month gets a partition.
+    _load(db, [_row_file(tmp_path, _repo(1, stargazers_count=77))], when=DAY_1)
+    _load(db, [_row_file(tmp_path, _repo(1))], when=datetime(2024, 6, 3, tzinfo=UTC))
+    assert [name for name, _, _ in _snapshot_partitions(db)] == ["repository_snapshots_2024_06", legacy]
+    assert _query(
+        db, "SELECT snapshot_date, stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 ORDER BY 1"
+    ) == [(DAY_0.date(), 10), (DAY_1.date(), 77), (date(2024, 6, 3), 10)]
+    # The parent's key and BRIN index are those of a new warehouse, with both partitions' attached.
+    assert _query(
+        db,
+        "SELECT indexname, indexdef, (SELECT count(*) FROM pg_inherits"
+        "  WHERE inhparent = format('github.%I', indexname)::regclass)"
+        " FROM pg_indexes WHERE schemaname = 'github' AND tablename = 'repository_snapshots' ORDER BY 1",
+    ) == [
+        (
+            "repository_snapshots_date_brin",
+            "CREATE INDEX repository_snapshots_date_brin ON ONLY github.repository_snapshots"
+            " USING brin (snapshot_date)",
+            2,
+        ),
+        (
+            "repository_snapshots_pkey",
+            "CREATE UNIQUE INDEX repository_snapshots_pkey ON ONLY github.repository_snapshots"
+            " USING btree (repo_id, snapshot_date)",
+            2,
+        ),
+    ]
 
 
 def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
