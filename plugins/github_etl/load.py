@@ -446,9 +446,9 @@ def _bulk_load(
 
     The row files are copied straight into ``github.repositories``, with no index or key to maintain
     and no staging table to write first: the rows are parsed and written once, as ``psql``'s ``\\copy``
-    would, and frozen. Duplicates are then dropped, snapshots inserted from the new rows, and every structure is
-    rebuilt from all rows at once. The bookkeeping columns, absent from the files, take the logical
-    date through column defaults set for this transaction only.
+    would, and frozen. Duplicates are then dropped, snapshots inserted from the new rows, and every
+    structure is rebuilt from all rows at once. The bookkeeping columns, absent from the files, take the
+    logical date through column defaults set for this transaction only.
 
     :return: distinct repositories loaded, duplicate rows dropped.
     """

@@ -238,14 +238,7 @@ def apply_schema(db: DatabaseConnection) -> None:
 
     :param db: connection to use; its open transaction, if any, is committed too.
     """
-    try:
-        with db.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-            cur.execute(load_sql(SCHEMA_FILE))
-        db.commit()
-    except Exception:
-        db.rollback()
-        raise
+    _under_schema_lock(db, load_sql(SCHEMA_FILE))
 
 
 def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
@@ -258,10 +251,15 @@ def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
     :param db: connection to use; its open transaction, if any, is committed too.
     :param day: a snapshot date.
     """
+    _under_schema_lock(db, "SELECT github.ensure_snapshot_partition(%s)", (day,))
+
+
+def _under_schema_lock(db: DatabaseConnection, statement: str, params: tuple[Any, ...] | None = None) -> None:
+    """Run a schema statement in a transaction of its own, after any concurrent one, and commit."""
     try:
         with db.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-            cur.execute("SELECT github.ensure_snapshot_partition(%s)", (day,))
+            cur.execute(statement, params)
         db.commit()
     except Exception:
         db.rollback()
