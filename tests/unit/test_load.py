@@ -30,6 +30,9 @@ from tools.waiting import poll
 DAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
 DAY_2 = DAY_1 + timedelta(days=1)
 DAY_0 = DAY_1 - timedelta(days=1)
+# updated_at values that decide which of a repository's duplicate lines is kept.
+OLDER = datetime(2024, 1, 1, tzinfo=UTC)
+NEWER = datetime(2024, 2, 1, tzinfo=UTC)
 STATS = {"listed": 5, "enriched": 4, "skipped": 1, "rejected": 0, "api_requests": 7}
 
 
@@ -241,6 +244,122 @@ def test_key_files_that_show_a_change_lead_to_the_merge(warehouse, tmp_path, sec
     assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE last_seen_at = %s", (when,)) == [
         (expected.total,)
     ]
+
+
+# -- merge with key files: only the lines of new or changed repositories are parsed ------------------
+
+
+def _day_2_rows() -> list[dict[str, Any]]:
+    """Seen again on DAY_2: 1, 4 and 5 as stored, 2 and 3 changed, 7 new; 6 not seen (3 of 6 to parse)."""
+    return [_repo(1), _repo(2, stargazers_count=99), _repo(3, description="new text"), _repo(4), _repo(5), _repo(7)]
+
+
+def _garbled_where_unchanged(tmp_path: Path, rows: list[dict[str, Any]], unchanged: set[int]) -> tuple[Path, Path]:
+    """A row file whose unchanged repositories' lines are not COPY rows at all, and its true key file."""
+    good = _row_file(tmp_path, *rows)
+    keys = _key_file(good)
+    lines = good.read_text(encoding="utf-8").splitlines(keepends=True)
+    garbled = tmp_path / "garbled.tsv"
+    garbled.write_text(
+        "".join("not a row\n" if row["id"] in unchanged else line for row, line in zip(rows, lines, strict=True)),
+        encoding="utf-8",
+    )
+    return garbled, keys
+
+
+@pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
+def test_a_day_seen_again_loads_the_same_with_or_without_key_files(warehouse, tmp_path, with_key_files):
+    first = _row_file(tmp_path, *(_repo(n) for n in range(1, 7)))
+    _load(warehouse, [first], key_files=[_key_file(first)])
+    mark_deleted(warehouse, [4], DAY_1)
+    again = _row_file(tmp_path, *_day_2_rows())
+
+    result = _load(warehouse, [again], when=DAY_2, key_files=[_key_file(again)] if with_key_files else None)
+
+    assert result == LoadResult(inserted=1, updated=5, unchanged=0, snapshots=6, total=6)
+    stored = _query(
+        warehouse,
+        "SELECT id, stargazers_count, description, first_seen_at, last_seen_at, deleted_at"
+        " FROM github.repositories ORDER BY id",
+    )
+    description = _repo()["description"]
+    assert stored == [
+        (1, 10, description, DAY_1, DAY_2, None),
+        (2, 99, description, DAY_1, DAY_2, None),
+        (3, 30, "new text", DAY_1, DAY_2, None),
+        (4, 40, description, DAY_1, DAY_2, None),
+        (5, 50, description, DAY_1, DAY_2, None),
+        (6, 60, description, DAY_1, DAY_1, None),
+        (7, 70, description, DAY_2, DAY_2, None),
+    ]
+    snapshots = "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1"
+    assert _query(warehouse, snapshots, (DAY_2.date(),)) == [(1, 10), (2, 99), (3, 30), (4, 40), (5, 50), (7, 70)]
+
+
+def test_lines_of_repositories_stored_as_staged_are_never_parsed(warehouse, tmp_path):
+    first = _row_file(tmp_path, *(_repo(n) for n in range(1, 7)))
+    _load(warehouse, [first], key_files=[_key_file(first)])
+    garbled, keys = _garbled_where_unchanged(tmp_path, _day_2_rows(), unchanged={1, 4, 5})
+
+    result = _load(warehouse, [garbled], when=DAY_2, key_files=[keys])
+
+    assert result == LoadResult(inserted=1, updated=5, unchanged=0, snapshots=6, total=6)
+    assert _repository(warehouse, 2)["stargazers_count"] == 99
+    assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE last_seen_at = %s", (DAY_2,)) == [(6,)]
+
+
+def test_a_backfill_with_key_files_moves_first_seen_back_without_parsing(warehouse, tmp_path):
+    rows = [_repo(1), _repo(2), _repo(3)]
+    first = _row_file(tmp_path, *rows)
+    _load(warehouse, [first], when=DAY_2, key_files=[_key_file(first)])
+    garbled, keys = _garbled_where_unchanged(tmp_path, rows, unchanged={1, 2, 3})
+
+    result = _load(warehouse, [garbled], when=DAY_0, key_files=[keys])
+
+    assert result == LoadResult(inserted=0, updated=3, unchanged=0, snapshots=3, total=3)
+    assert _query(warehouse, "SELECT DISTINCT first_seen_at, last_seen_at FROM github.repositories") == [(DAY_0, DAY_2)]
+    assert _query(
+        warehouse, "SELECT count(*) FROM github.repository_snapshots WHERE snapshot_date = %s", (DAY_0.date(),)
+    ) == [(3,)]
+
+
+@pytest.mark.parametrize(
+    ("stored_copy", "other_copy", "kept_stars"),
+    [
+        pytest.param({"updated_at": OLDER}, {"updated_at": NEWER, "stargazers_count": 2}, 2, id="other-is-newer"),
+        pytest.param({"updated_at": NEWER}, {"updated_at": OLDER, "stargazers_count": 2}, 10, id="stored-is-newer"),
+    ],
+)
+def test_a_repository_staged_twice_keeps_the_latest_copy_when_one_is_stored(
+    warehouse, tmp_path, stored_copy, other_copy, kept_stars
+):
+    stored = _row_file(tmp_path, _repo(1, **stored_copy), _repo(2), _repo(3), _repo(4))
+    _load(warehouse, [stored], key_files=[_key_file(stored)])
+    files = [
+        _row_file(tmp_path, _repo(1, **stored_copy), _repo(2), _repo(3)),
+        _row_file(tmp_path, _repo(1, **other_copy), _repo(4)),
+    ]
+
+    result = _load(warehouse, files, when=DAY_2, key_files=[_key_file(path) for path in files])
+
+    assert result == LoadResult(inserted=0, updated=4, unchanged=0, snapshots=4, total=4)
+    assert _repository(warehouse, 1)["stargazers_count"] == kept_stars
+    snapshot = "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 AND snapshot_date = %s"
+    assert _query(warehouse, snapshot, (DAY_2.date(),)) == [(kept_stars,)]
+
+
+def test_a_row_file_shorter_than_its_key_file_fails_the_load_and_changes_nothing(warehouse, tmp_path):
+    first = _row_file(tmp_path, *(_repo(n) for n in range(1, 7)))
+    _load(warehouse, [first], key_files=[_key_file(first)])
+    before = _warehouse_state(warehouse)
+    full = _row_file(tmp_path, *_day_2_rows())
+    keys = _key_file(full)
+    short = _row_file(tmp_path, *_day_2_rows()[:-1])
+
+    with pytest.raises(load.StagedFilesMismatch, match="ends before line 6"):
+        _load(warehouse, [short], when=DAY_2, key_files=[keys])
+
+    assert _warehouse_state(warehouse) == before
 
 
 def test_a_missing_snapshot_is_a_change_the_key_files_see(warehouse, tmp_path):
@@ -537,9 +656,7 @@ def test_first_seen_is_never_moved_later(warehouse, tmp_path):
     assert _repository(warehouse, 1)["first_seen_at"] == DAY_0
 
 
-OLDER = datetime(2024, 1, 1, tzinfo=UTC)
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-NEWER = datetime(2024, 2, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

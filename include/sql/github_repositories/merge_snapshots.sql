@@ -1,6 +1,6 @@
 -- One snapshot per staged repository for the run's date (how stars are tracked over time).
 --
--- Parameters: snapshot_date, the logical date's UTC date. As in the repository merge, a snapshot
+-- Parameters: snapshot_date, the logical date's UTC date. {source}: as in append_snapshots.sql. As in the repository merge, a snapshot
 -- that already holds these counts is filtered out before INSERT, so a re-run writes nothing; two runs
 -- on the same date keep the counts of the later load.
 -- The existing snapshot is looked up through the primary key, one probe per staged row (LIMIT keeps
@@ -9,7 +9,7 @@
 WITH written AS (
     INSERT INTO github.repository_snapshots AS target (repo_id, snapshot_date, {snapshot_columns})
     SELECT staged.id, %(snapshot_date)s, {staged_counts}
-    FROM staged_repositories AS staged
+    FROM {source} AS staged
     LEFT JOIN LATERAL (
         SELECT true AS found, {snapshot_columns}
         FROM github.repository_snapshots AS snapshot
