@@ -323,6 +323,28 @@ def test_a_backfill_with_key_files_moves_first_seen_back_without_parsing(warehou
     ) == [(3,)]
 
 
+def test_changed_lines_are_picked_out_of_staged_files_on_every_store(warehouse, staging_url, tmp_path):
+    from github_etl.staging import RunStaging, storage_path
+
+    staging = RunStaging("github_repositories", "scheduled__2024-05-02", root=staging_url)
+    first = _row_file(tmp_path, *(_repo(n) for n in range(1, 7)))
+    _load(warehouse, [first], key_files=[_key_file(first)])
+    garbled, keys = _garbled_where_unchanged(tmp_path, _day_2_rows(), unchanged={1, 4, 5})
+    for kind, local in (("rows", garbled), ("keys", keys)):
+        with staging.writer(kind, "shard-000.tsv") as staged:
+            staged.write(local.read_text(encoding="utf-8"))
+
+    result = _load(
+        warehouse,
+        [storage_path(staging.uri("rows", "shard-000.tsv"))],
+        when=DAY_2,
+        key_files=[storage_path(staging.uri("keys", "shard-000.tsv"))],
+    )
+
+    assert result == LoadResult(inserted=1, updated=5, unchanged=0, snapshots=6, total=6)
+    assert _repository(warehouse, 3)["description"] == "new text"
+
+
 @pytest.mark.parametrize(
     ("stored_copy", "other_copy", "kept_stars"),
     [
