@@ -215,9 +215,7 @@ def load_run(
                         cur, row_files, key_lines, logical_date
                     )
             else:
-                total, duplicates = _stage(cur, row_files)
-                inserted, updated = _merge_repositories(cur, logical_date)
-                snapshots = _merge_snapshots(cur, logical_date)
+                total, duplicates, inserted, updated, snapshots = _merge(cur, row_files, logical_date)
             deleted = _mark_deleted(cur, deleted_ids, logical_date)
             snapshots += _touch_not_modified(cur, not_modified_ids, logical_date)
             _upsert_etags(cur, etags or {}, logical_date)
@@ -628,6 +626,18 @@ def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int
     return int(inserted), cur.rowcount + int(updated_meanwhile)
 
 
+def _merge(
+    cur: PgCursor, row_files: Iterable[RowFile], logical_date: datetime, key_lines: list[int] | None = None
+) -> tuple[int, int, int, int, int]:
+    """Stage the row files (every line, or the changed ones: see :func:`_stage`) and merge them.
+
+    :return: distinct repositories staged, duplicate lines dropped, inserted, updated, snapshots written.
+    """
+    staged, duplicates = _stage(cur, row_files, key_lines)
+    inserted, updated = _merge_repositories(cur, logical_date)
+    return staged, duplicates, inserted, updated, _merge_snapshots(cur, logical_date)
+
+
 def _merge_staged(
     cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], logical_date: datetime
 ) -> tuple[int, int, int, int, int]:
@@ -638,23 +648,19 @@ def _merge_staged(
     stored with the data staged, whose bookkeeping moves (``touch_unchanged.sql``) and whose snapshot
     is taken from the stored row. A daily run that sees most repositories again unchanged parses few
     lines: a million of them seen again the next day took 21 s instead of 30 s in the load benchmark,
-    the COPY of their lines (11 s) being the difference. When a sample of the keys shows that most lines must be parsed anyway, every
-    line is, as without key files.
+    the COPY of their lines (11 s) being the difference. When a sample of the keys shows that most
+    lines must be parsed anyway, every line is, as without key files.
 
     :return: distinct repositories staged, duplicate lines, inserted, updated, snapshots written.
     """
     cur.execute(_template("changed_share.sql", sample_size=sql.Literal(CHANGE_SAMPLE_SIZE)))
     if float(cur.fetchone()[0]) > PARSE_EVERY_LINE_ABOVE:
-        staged, duplicates = _stage(cur, row_files)
-        inserted, updated = _merge_repositories(cur, logical_date)
-        return staged, duplicates, inserted, updated, _merge_snapshots(cur, logical_date)
+        return _merge(cur, row_files, logical_date)
     cur.execute(load_sql("count_staged_keys.sql"))
     total, lines = (int(value or 0) for value in cur.fetchone())
     cur.execute(load_sql("lock_repositories_writers.sql"))
     cur.execute(load_sql("take_changed_lines.sql"))
-    parsed, _ = _stage(cur, row_files, key_lines)
-    inserted, updated = _merge_repositories(cur, logical_date)
-    snapshots = _merge_snapshots(cur, logical_date)
+    parsed, _, inserted, updated, snapshots = _merge(cur, row_files, logical_date, key_lines)
     cur.execute(load_sql("touch_unchanged.sql"), {"seen_at": logical_date})
     touched = cur.rowcount
     snapshots += _merge_snapshots(cur, logical_date, _UNCHANGED_STORED)

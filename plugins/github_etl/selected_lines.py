@@ -45,10 +45,6 @@ class LineNumbers:
             yield self._next - first
             self._next = next(self._numbers, None)
 
-    def remaining(self) -> int | None:
-        """A wanted line beyond the last file handed out, if any (None when all were handed out)."""
-        return self._next
-
 
 class SelectedLines:
     """A readable stream of the lines of ``stream`` whose 0-based numbers ``wanted`` gives, ascending.

@@ -49,11 +49,3 @@ def test_line_numbers_are_handed_out_file_by_file():
     numbers = LineNumbers([1, 3, 4, 6, 9])  # 1-based across files of 3, 0, 4 and 2 lines
 
     assert [list(numbers.for_file(count)) for count in (3, 0, 4, 2)] == [[0, 2], [], [0, 2], [1]]
-    assert numbers.remaining() is None
-
-
-def test_a_line_number_beyond_the_last_file_is_left_over():
-    numbers = LineNumbers([2, 8])
-
-    assert list(numbers.for_file(5)) == [1]
-    assert numbers.remaining() == 8
