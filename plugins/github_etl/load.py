@@ -73,14 +73,10 @@ CHECK_SAMPLE_SIZE = 20
 # Columns an update rewrites: the staged ones but the key.
 _DATA_COLUMNS = tuple(c for c in STAGED_COLUMNS if c != "id")
 _STAGED = sql.Identifier(STAGING_TABLE)
-# The stored rows of the repositories staged with the data stored (see take_changed_lines.sql), as a
-# source of snapshots in place of the staging table.
-_UNCHANGED_STORED = sql.SQL(
-    "(SELECT stored.id, {counts} FROM github.repositories AS stored WHERE stored.id IN (SELECT id FROM {keys}))"
-).format(
-    counts=sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_COLUMNS),
-    keys=sql.Identifier(KEYS_TABLE),
-)
+# Ids of repositories seen with the data stored (see touch_unchanged.sql): those staged with the stored
+# row_hash, which take_changed_lines.sql leaves in staged_keys, and those GitHub answered 304 for.
+_STAGED_UNCHANGED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(KEYS_TABLE))
+_NOT_MODIFIED = sql.SQL("(SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id)")
 
 
 class Openable(Protocol):
@@ -645,11 +641,12 @@ def _merge_staged(
 
     Under the writers' lock, ``take_changed_lines.sql`` splits the staged repositories in two: those
     new or stored with other data, whose lines are parsed and merged as without key files, and those
-    stored with the data staged, whose bookkeeping moves (``touch_unchanged.sql``) and whose snapshot
-    is taken from the stored row. A daily run that sees most repositories again unchanged parses few
-    lines: a million of them seen again the next day took 21 s instead of 30 s in the load benchmark,
-    the COPY of their lines (11 s) being the difference. When a sample of the keys shows that most
-    lines must be parsed anyway, every line is, as without key files.
+    stored with the data staged, whose bookkeeping moves and whose snapshot is taken from the stored row
+    (:func:`_touch_unchanged`, as for the repositories GitHub answered 304 for). A daily run that sees
+    most repositories again unchanged parses few lines: a million of them seen again the next day took
+    21 s instead of 30 s in the load benchmark, the COPY of their lines (11 s) being the difference.
+    When a sample of the keys shows that most lines must be parsed anyway, every line is, as without
+    key files.
 
     :return: distinct repositories staged, duplicate lines, inserted, updated, snapshots written.
     """
@@ -661,9 +658,8 @@ def _merge_staged(
     cur.execute(load_sql("lock_repositories_writers.sql"))
     cur.execute(load_sql("take_changed_lines.sql"))
     parsed, _, inserted, updated, snapshots = _merge(cur, row_files, logical_date, key_lines)
-    cur.execute(load_sql("touch_unchanged.sql"), {"seen_at": logical_date})
-    touched = cur.rowcount
-    snapshots += _merge_snapshots(cur, logical_date, _UNCHANGED_STORED)
+    touched, unchanged_snapshots = _touch_unchanged(cur, _STAGED_UNCHANGED, logical_date)
+    snapshots += unchanged_snapshots
     log.info(
         "Merged %s repositories: %s new or with other data (their lines parsed), %s stored as staged"
         " (%s with bookkeeping moved, their lines not parsed)",
@@ -675,7 +671,12 @@ def _merge_staged(
     return total, lines - total, inserted, updated + touched, snapshots
 
 
-def _merge_snapshots(cur: PgCursor, logical_date: datetime, source: sql.Composable = _STAGED) -> int:
+def _merge_snapshots(
+    cur: PgCursor,
+    logical_date: datetime,
+    source: sql.Composable = _STAGED,
+    params: Mapping[str, Any] | None = None,
+) -> int:
     """Write the staged repositories' snapshots of the run's date; returns the rows written.
 
     When none of them has a snapshot of the date yet they are appended (``append_snapshots.sql``);
@@ -683,9 +684,10 @@ def _merge_snapshots(cur: PgCursor, logical_date: datetime, source: sql.Composab
     (``merge_snapshots.sql``).
 
     :param source: the relation the counts come from (``id`` and the snapshot columns): the staging
-        table, or the stored rows of repositories staged unchanged.
+        table, or the stored rows of repositories seen unchanged.
+    :param params: the source's parameters.
     """
-    snapshot_date = {"snapshot_date": _snapshot_date(logical_date)}
+    snapshot_date = {**(params or {}), "snapshot_date": _snapshot_date(logical_date)}
     appended: int | None = None
     cur.execute("SAVEPOINT append_snapshots")
     try:
@@ -721,12 +723,28 @@ def _mark_deleted(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> 
 
 
 def _touch_not_modified(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:
+    """Repositories GitHub answered 304 for: as those staged unchanged; returns the snapshots written."""
     id_list = sorted({int(i) for i in ids})
     if not id_list:
         return 0
-    cur.execute(load_sql("touch_not_modified.sql"), {"ids": id_list, "logical_date": logical_date})
-    cur.execute(load_sql("snapshot_not_modified.sql"), {"ids": id_list, "snapshot_date": _snapshot_date(logical_date)})
-    return cur.rowcount
+    return _touch_unchanged(cur, _NOT_MODIFIED, logical_date, {"ids": id_list})[1]
+
+
+def _touch_unchanged(
+    cur: PgCursor, seen: sql.Composable, logical_date: datetime, params: Mapping[str, Any] | None = None
+) -> tuple[int, int]:
+    """Move the bookkeeping of repositories seen with the data stored, and snapshot their stored counts.
+
+    :param seen: a relation of their ids (``_STAGED_UNCHANGED`` or ``_NOT_MODIFIED``).
+    :param params: the relation's parameters.
+    :return: rows whose bookkeeping moved, snapshots written.
+    """
+    params = dict(params or {})
+    cur.execute(_template("touch_unchanged.sql", seen=seen), {"seen_at": logical_date, **params})
+    touched = cur.rowcount
+    stored = sql.SQL("(SELECT stored.id, {counts} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
+    counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_COLUMNS)
+    return touched, _merge_snapshots(cur, logical_date, stored.format(counts=counts, seen=seen), params)
 
 
 def _upsert_etags(cur: PgCursor, etags: Mapping[int, str], logical_date: datetime) -> None:

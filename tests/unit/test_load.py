@@ -751,6 +751,30 @@ def test_files_are_streamed_in_bounded_chunks(warehouse, monkeypatch):
     assert all(0 < size <= 512 for size in stream.requested), stream.requested
 
 
+def test_repositories_github_answered_304_for_are_seen_again_with_their_stored_counts(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], when=DAY_1)
+    mark_deleted(warehouse, [2], DAY_1)
+    changed = _row_file(tmp_path, _repo(3, stargazers_count=33))
+
+    result = _load(warehouse, [changed], when=DAY_2, not_modified_ids=[1, 2, 2])
+
+    assert result == LoadResult(inserted=0, updated=1, unchanged=0, snapshots=3, total=1)
+    bookkeeping = "SELECT id, first_seen_at, last_seen_at, deleted_at FROM github.repositories ORDER BY id"
+    assert _query(warehouse, bookkeeping) == [(n, DAY_1, DAY_2, None) for n in (1, 2, 3)]
+    snapshots = "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1"
+    assert _query(warehouse, snapshots, (DAY_2.date(),)) == [(1, 10), (2, 20), (3, 33)]
+    # The same answers again write nothing; an earlier date moves first_seen_at back, as a staged row would.
+    before = _warehouse_state(warehouse)
+    _load(warehouse, [changed], when=DAY_2, not_modified_ids=[1, 2])
+    after = _warehouse_state(warehouse)
+    assert (after["repositories"], after["repository_snapshots"]) == (
+        before["repositories"],
+        before["repository_snapshots"],
+    )
+    _load(warehouse, [], when=DAY_0, not_modified_ids=[1])
+    assert _query(warehouse, bookkeeping)[0] == (1, DAY_0, DAY_2, None)
+
+
 def test_a_repository_seen_again_is_no_longer_deleted(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
     mark_deleted(warehouse, [1], DAY_1)
