@@ -76,7 +76,7 @@ _STAGED = sql.Identifier(STAGING_TABLE)
 # Ids of repositories seen with the data stored (see touch_unchanged.sql): those staged with the stored
 # row_hash, which take_changed_lines.sql leaves in staged_keys, and those GitHub answered 304 for.
 _STAGED_UNCHANGED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(KEYS_TABLE))
-_NOT_MODIFIED = sql.SQL("(SELECT DISTINCT unnest(%(ids)s::bigint[]) AS id)")
+_NOT_MODIFIED = sql.SQL("(SELECT unnest(%(ids)s::bigint[]) AS id)")  # ids made distinct by the caller
 
 
 class Openable(Protocol):

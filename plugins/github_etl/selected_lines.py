@@ -14,7 +14,7 @@ from typing import IO, Any
 
 
 class StagedFilesMismatch(ValueError):
-    """A row file and its key file disagree: the key file names a line the row file does not have."""
+    """Staged row files and key files disagree: a line a key file names is missing, or a file is."""
 
 
 class LineNumbers:
