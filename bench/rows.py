@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from github_etl.columns import STAGED_COLUMNS
 from github_etl.transform import format_copy_line, repository_row, staged_line
 
 DEFAULT_SEED = 20_240_501
@@ -212,6 +213,36 @@ def write_row_file(
         out.write("".join(batch))
         keys_out.write("".join(keys))
     return RowFile(path=target, rows=count, bytes=target.stat().st_size, keys_path=keys_target)
+
+
+def write_changed_copy(source: RowFile, path: str | os.PathLike[str], *, every: int) -> RowFile:
+    """Copy a row file with one repository in ``every`` starred once more, digests and key file to match.
+
+    What a daily run of a warehouse's repositories mostly looks like: the same repositories, a few of
+    them changed. Streams line by line.
+
+    :param source: a file written by :func:`write_row_file`.
+    :param path: the changed copy to create or overwrite; its key file goes to ``<path>.keys``.
+    :param every: change the first of every ``every`` lines.
+    """
+    target = Path(path)
+    keys_target = target.with_name(target.name + ".keys")
+    stars = STAGED_COLUMNS.index("stargazers_count")
+    with (
+        source.path.open(encoding="utf-8", newline="") as lines,
+        target.open("w", encoding="utf-8", newline="") as out,
+        keys_target.open("w", encoding="utf-8", newline="") as keys_out,
+    ):
+        for number, line in enumerate(lines):
+            fields = line.rstrip("\n").split("\t")
+            if number % every == 0:
+                fields[stars] = str(int(fields[stars]) + 1)
+                line, digest = staged_line("\t".join(fields[:-1]) + "\n")
+            else:
+                digest = int(fields[-1])
+            out.write(line)
+            keys_out.write(f"{fields[0]}\t{digest}\n")
+    return RowFile(path=target, rows=source.rows, bytes=target.stat().st_size, keys_path=keys_target)
 
 
 # -- one record -------------------------------------------------------------------------------------

@@ -7,10 +7,17 @@ from datetime import UTC, datetime
 import pytest
 from psycopg2 import sql
 
-from bench.rows import MAX_ROWS, repository_id, repository_records, repository_rows, write_row_file
+from bench.rows import (
+    MAX_ROWS,
+    repository_id,
+    repository_records,
+    repository_rows,
+    write_changed_copy,
+    write_row_file,
+)
 from github_etl.columns import REPOSITORY_COLUMNS, STAGED_COLUMNS
 from github_etl.load import load_quality_checks, load_run
-from github_etl.transform import format_copy_line, row_hash
+from github_etl.transform import format_copy_line, row_hash, staged_line
 
 # Enough rows that every rare case of the generator (pasted READMEs are 0.5 %) shows up several times.
 ROWS = 3_000
@@ -120,3 +127,32 @@ def test_a_generated_file_loads_into_the_warehouse_and_passes_the_quality_checks
 
     assert (result.inserted, result.snapshots, result.total) == (ROWS, ROWS, ROWS)
     assert load_quality_checks(warehouse, RUN_ID) == []
+
+
+def test_a_changed_copy_stars_one_repository_in_n_once_more_with_digests_and_keys_to_match(tmp_path):
+    original = write_row_file(tmp_path / "rows.tsv", 25)
+
+    changed = write_changed_copy(original, tmp_path / "changed.tsv", every=10)
+
+    stars = STAGED_COLUMNS.index("stargazers_count")
+    before = [line.split("\t") for line in original.path.read_text(encoding="utf-8").splitlines()]
+    after = [line.split("\t") for line in changed.path.read_text(encoding="utf-8").splitlines()]
+    assert [int(b[stars]) - int(a[stars]) for a, b in zip(before, after, strict=True)] == [
+        1 if number % 10 == 0 else 0 for number in range(25)
+    ]
+    for fields in after:
+        assert staged_line("\t".join(fields[:-1]) + "\n")[1] == int(fields[-1])
+    keys = [line.split("\t") for line in changed.keys_path.read_text(encoding="utf-8").splitlines()]
+    assert keys == [[fields[0], fields[-1]] for fields in after]
+
+
+def test_a_changed_copy_loaded_with_its_key_files_updates_the_changed_repositories_alone(warehouse, tmp_path):
+    original = write_row_file(tmp_path / "rows.tsv", ROWS)
+    changed = write_changed_copy(original, tmp_path / "changed.tsv", every=10)
+    options = {"run_id": RUN_ID, "dag_id": "github_repositories", "logical_date": LOGICAL_DATE, "mode": "search"}
+    load_run(warehouse, row_files=[original.path], key_files=[original.keys_path], stats={}, **options)
+
+    result = load_run(warehouse, row_files=[changed.path], key_files=[changed.keys_path], stats={}, **options)
+
+    changed_rows = len(range(0, ROWS, 10))
+    assert (result.updated, result.unchanged, result.snapshots) == (changed_rows, ROWS - changed_rows, changed_rows)
