@@ -96,7 +96,9 @@ class LoadResult:
     :param updated: repositories whose data or bookkeeping changed.
     :param unchanged: repositories staged but left untouched.
     :param snapshots: snapshot rows inserted or updated for the run's date.
-    :param total: distinct repositories staged (duplicates across files counted once).
+    :param total: distinct repositories staged (a repository staged more than once counted once).
+    :param duplicates: staged lines dropped because another line of the run had the same id (search
+        pages that shifted while stars moved); the load keeps the freshest (``dedupe_staged.sql``).
     """
 
     inserted: int
@@ -104,6 +106,7 @@ class LoadResult:
     unchanged: int
     snapshots: int
     total: int
+    duplicates: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """Plain dict, e.g. for XCom."""
@@ -203,7 +206,8 @@ def load_run(
                 key_lines = _stage_keys(cur, key_files)
                 if _nothing_to_change(cur, logical_date):
                     cur.execute(load_sql("count_staged_keys.sql"))
-                    total, duplicates = int(cur.fetchone()[0]), 0
+                    total, lines = (int(value or 0) for value in cur.fetchone())
+                    duplicates = lines - total
                     inserted = updated = snapshots = 0
                     log.info("Every staged repository is stored as staged: no row file read")
                 else:
@@ -221,6 +225,7 @@ def load_run(
                 unchanged=total - inserted - updated,
                 snapshots=snapshots,
                 total=total,
+                duplicates=duplicates,
             )
             cur.execute(
                 load_sql("record_run.sql"),

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 # Counters summed over shards into the run's totals.
 SHARD_COUNTERS = ("listed", "enriched", "skipped", "api_requests", "failed_requests")
-TRANSFORM_COUNTERS = ("rows", "rejected", "duplicates")
+TRANSFORM_COUNTERS = ("rows", "rejected")
 
 
 def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +31,6 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     gone: list[int] = []
     not_modified: list[int] = []
     etags: dict[str, str] = {}
-    seen_ids: set[int] = set()
     with (
         staging.writer("rows", f"{key}.tsv") as rows_out,
         staging.writer("keys", f"{key}.tsv") as keys_out,
@@ -46,13 +45,11 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
                 document["items"],
                 rows_out,
                 rejected_out,
-                seen_ids=seen_ids,
                 source_format=document.get("format", "rest"),
                 keys_out=keys_out,
             )
             totals["rows"] += stats.rows
             totals["rejected"] += stats.rejected
-            totals["duplicates"] += stats.duplicates
             for reason, count in stats.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + count
     gone_uri = staging.write_json(sorted(set(gone)), "gone", f"{key}.json")

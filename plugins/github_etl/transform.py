@@ -70,19 +70,17 @@ class RejectedRecord(ValueError):
 
 @dataclass
 class TransformStats:
-    """What one :func:`transform_records` call did; ``seen == rows + rejected + duplicates``.
+    """What one :func:`transform_records` call did; ``seen == rows + rejected``.
 
     :param seen: records read from the input.
     :param rows: COPY lines written.
     :param rejected: records written to the quarantine file.
-    :param duplicates: valid records dropped because their id was already written.
     :param reasons: rejection count per reason code.
     """
 
     seen: int = 0
     rows: int = 0
     rejected: int = 0
-    duplicates: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -571,35 +569,33 @@ def transform_records(
     rows_out: TextIO,
     rejected_out: TextIO,
     *,
-    seen_ids: set[int] | None = None,
     source_format: str = "rest",
     keys_out: TextIO | None = None,
 ) -> TransformStats:
     """Stream raw repository objects into COPY lines and quarantine lines, one record at a time.
 
-    The first valid record of an id wins; later ones are counted as duplicates and dropped. Only
-    the id set grows with the input, so files of any size stream in constant memory otherwise.
+    Nothing is kept from one record to the next, so inputs of any size stream in constant memory. A
+    repository that appears twice (search pages shift while stars move) is written twice: the load
+    keeps one copy per id, the freshest, across every shard at once (``dedupe_staged.sql``), where a
+    check here could only see one shard and would need memory for every id it had written.
     A bad record never raises: it is quarantined with its reason. Only I/O errors propagate.
 
     :param records: raw REST repository objects, e.g. parsed lines of a staged JSONL file.
-    :param rows_out: receives one staged line per valid, first-seen record: its COPY line with the
+    :param rows_out: receives one staged line per valid record: its COPY line with the
         ``row_hash`` column appended (:func:`staged_line`).
     :param rejected_out: receives one JSON line per rejected record:
         ``{"id", "reason", "detail", "record"}`` with the record's long strings truncated.
-    :param seen_ids: ids already written, shared across calls (and files) so duplicates collapse
-        across them; updated in place. A fresh set is used when omitted.
     :param source_format: ``rest`` for REST repository objects, ``graphql`` for GraphQL ``Repository``
         nodes (mapped with :func:`rest_from_graphql`; a node that cannot be mapped is quarantined with
         the mapping's reason).
     :param keys_out: receives ``id<TAB>row_hash`` for each line written to ``rows_out``, when given.
-    :return: counts of what was read, written, rejected and collapsed.
+    :return: counts of what was read, written and rejected.
     """
-    ids: set[int] = set() if seen_ids is None else seen_ids
     stats = TransformStats()
     reasons = stats.reasons
     write_row = rows_out.write
     write_key = keys_out.write if keys_out is not None else None
-    seen = rows = duplicates = 0
+    seen = rows = 0
     graphql = source_format == "graphql"
     for record in records:
         seen += 1
@@ -609,24 +605,18 @@ def transform_records(
             reasons[rejection.reason] = reasons.get(rejection.reason, 0) + 1
             rejected_out.write(_quarantine_line(record, rejection, "databaseId" if graphql else "id"))
             continue
-        repo_id = row[0]
-        if repo_id in ids:
-            duplicates += 1
-            continue
-        ids.add(repo_id)
         line, digest = staged_line(_repository_copy_line(row))
         write_row(line)
         if write_key is not None:
-            write_key(f"{repo_id}\t{digest}\n")
+            write_key(f"{row[0]}\t{digest}\n")
         rows += 1
-    stats.seen, stats.rows, stats.duplicates = seen, rows, duplicates
+    stats.seen, stats.rows = seen, rows
     stats.rejected = sum(reasons.values())
     logger.debug(
-        "Transformed %s records: %s rows, %s rejected, %s duplicates; rejection reasons %s",
+        "Transformed %s records: %s rows, %s rejected; rejection reasons %s",
         seen,
         rows,
         stats.rejected,
-        duplicates,
         reasons,
     )
     return stats

@@ -198,7 +198,8 @@ def test_rerun_with_key_files_reads_no_row_file_and_rewrites_nothing(warehouse, 
 
     result = _load(warehouse, [_Unreadable(), _Unreadable()], key_files=[_key_file(path) for path in files])
 
-    assert result == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3)
+    # Repository 2 is staged twice: counted once, its second line reported as a duplicate.
+    assert result == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3, duplicates=1)
     after = _warehouse_state(warehouse)
     assert after["repositories"] == before["repositories"]
     assert after["repository_snapshots"] == before["repository_snapshots"]
@@ -364,7 +365,7 @@ def test_a_repository_staged_twice_keeps_the_latest_copy_when_one_is_stored(
 
     result = _load(warehouse, files, when=DAY_2, key_files=[_key_file(path) for path in files])
 
-    assert result == LoadResult(inserted=0, updated=4, unchanged=0, snapshots=4, total=4)
+    assert result == LoadResult(inserted=0, updated=4, unchanged=0, snapshots=4, total=4, duplicates=1)
     assert _repository(warehouse, 1)["stargazers_count"] == kept_stars
     snapshot = "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 AND snapshot_date = %s"
     assert _query(warehouse, snapshot, (DAY_2.date(),)) == [(kept_stars,)]
@@ -710,12 +711,19 @@ FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
         ),
     ],
 )
-def test_duplicates_across_files_collapse_to_the_latest_row(warehouse, tmp_path, first_file, second_file, kept_stars):
-    files = [_row_file(tmp_path, _repo(1, **first_file), _repo(2)), _row_file(tmp_path, _repo(1, **second_file))]
+@pytest.mark.parametrize("layout", ["two-files", "one-file"])
+def test_duplicates_collapse_to_the_latest_row(warehouse, tmp_path, first_file, second_file, kept_stars, layout):
+    # The transform writes every copy it reads (it keeps nothing per id); within a shard's file, as
+    # across shards, the load alone decides which one is kept, by the same rule.
+    first, other, second = _repo(1, **first_file), _repo(2), _repo(1, **second_file)
+    if layout == "two-files":
+        files = [_row_file(tmp_path, first, other), _row_file(tmp_path, second)]
+    else:
+        files = [_row_file(tmp_path, first, other, second)]
 
     result = _load(warehouse, files)
 
-    assert result == LoadResult(inserted=2, updated=0, unchanged=0, snapshots=2, total=2)
+    assert result == LoadResult(inserted=2, updated=0, unchanged=0, snapshots=2, total=2, duplicates=1)
     assert _repository(warehouse, 1)["stargazers_count"] == kept_stars
 
 
