@@ -50,3 +50,30 @@ def test_bad_credentials_fail_without_retries(operator, fake_github: FakeGitHub)
     fake_github.faults.bad_credentials = True
     with pytest.raises(AirflowFailException, match="rejected the token of connection 'github_default'"):
         operator.execute({"run_id": "r2"})
+
+
+def test_overlapping_listing_pages_never_pick_a_repository_twice(
+    github_connection_to_fake: FakeGitHub, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from github_etl.extract import distinct_ids
+    from github_etl.staging import read_json_uri
+
+    # Fold the picks into the compact array every few pages, so the check runs across many folds.
+    monkeypatch.setattr(distinct_ids, "MIN_RECENT", 16)
+    monkeypatch.setattr(distinct_ids, "RECENT_SHARE", 2)
+    window = github_connection_to_fake.ids[:200]
+    # Three quarters of the repositories in a narrow id range, a few per page: nearly every random
+    # page overlaps pages listed before it.
+    shard = {**SHARD, "id_high": window[-1], "quota": 150, "per_page_take": 7, "seed": "dense"}
+    with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+        operator = GitHubExtractShardOperator(task_id="extract", shard=shard, staging_root=tmp_path.as_uri())
+
+    summary = operator.execute({"run_id": "dense"})
+
+    picked = []
+    for batch_uri in read_json_uri(summary["done_uri"])["batches"]:
+        batch = read_json_uri(batch_uri)
+        picked += [int(item["databaseId"]) for item in batch["items"]] + [int(i) for i in batch.get("gone", [])]
+    assert summary["enriched"] == 150
+    assert len(picked) == len(set(picked)) >= 150
+    assert set(picked) <= set(window)
