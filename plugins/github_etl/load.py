@@ -37,7 +37,9 @@ from psycopg2 import sql
 
 from github_etl.columns import KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
+from github_etl.line_stream import LineStream
 from github_etl.selected_lines import LineNumbers, SelectedLines, StagedFilesMismatch
+from github_etl.transform import copy_escape
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -46,9 +48,17 @@ log = logging.getLogger(__name__)
 
 STAGING_TABLE = "staged_repositories"
 KEYS_TABLE = "staged_keys"
+# Temporary tables of what a run reports beside its rows (see create_reported_ids.sql).
+GONE_TABLE = "gone_ids"
+NOT_MODIFIED_TABLE = "not_modified_ids"
+ETAGS_TABLE = "fetched_etags"
 # Bytes handed to COPY per read: big enough that a round of Python work per chunk is negligible,
 # small enough that memory stays constant whatever the file size.
 COPY_CHUNK_BYTES = 1 << 20
+# Characters per read of the values a run reports beside its rows (see _copy_reported): they are made
+# line by line in Python, and a read holds every line of its chunk as a string object of its own
+# (about 60 bytes for an id), so smaller chunks than the files' keep that under a megabyte.
+REPORTED_CHUNK_CHARS = 1 << 16
 # Memory for the merge's hash join and the duplicate search, for this transaction only: the default
 # 4 MB would spill a million-row join to disk.
 MERGE_WORK_MEM = "256MB"
@@ -76,7 +86,7 @@ _STAGED = sql.Identifier(STAGING_TABLE)
 # Ids of repositories seen with the data stored (see touch_unchanged.sql): those staged with the stored
 # row_hash, which take_changed_lines.sql leaves in staged_keys, and those GitHub answered 304 for.
 _STAGED_UNCHANGED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(KEYS_TABLE))
-_NOT_MODIFIED = sql.SQL("(SELECT unnest(%(ids)s::bigint[]) AS id)")  # ids made distinct by the caller
+_NOT_MODIFIED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(NOT_MODIFIED_TABLE))
 
 
 class Openable(Protocol):
@@ -158,7 +168,7 @@ def load_run(
     stats: Mapping[str, int],
     deleted_ids: Iterable[int] = (),
     not_modified_ids: Iterable[int] = (),
-    etags: Mapping[int, str] | None = None,
+    etags: Mapping[int, str] | Iterable[tuple[int, str]] = (),
     started_at: datetime | None = None,
     key_files: Iterable[RowFile] | None = None,
 ) -> LoadResult:
@@ -183,8 +193,8 @@ def load_run(
         transaction.
     :param not_modified_ids: repositories GitHub answered 304 for (conditional requests): their
         ``last_seen_at`` moves to the logical date and today's snapshot is taken from the stored row.
-    :param etags: ETags of this run's detail responses, by repository id, kept for later conditional
-        requests.
+    :param etags: ETags of this run's detail responses, by repository id or as ``(id, ETag)`` pairs
+        (a later pair of an id replaces an earlier one), kept for later conditional requests.
     :param started_at: when the run started; the start of the load's transaction when omitted.
     :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
         them), all of them or None; with them, a load that would change nothing reads only these.
@@ -218,7 +228,7 @@ def load_run(
                 total, duplicates, inserted, updated, snapshots = _merge(cur, row_files, logical_date)
             deleted = _mark_deleted(cur, deleted_ids, logical_date)
             snapshots += _touch_not_modified(cur, not_modified_ids, logical_date)
-            _upsert_etags(cur, etags or {}, logical_date)
+            _upsert_etags(cur, etags, logical_date)
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,
@@ -720,19 +730,17 @@ def _merge_snapshots(
 
 
 def _mark_deleted(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:
-    id_list = sorted({int(i) for i in ids})
-    if not id_list:
+    if not _copy_reported_ids(cur, GONE_TABLE, ids):
         return 0
-    cur.execute(load_sql("mark_deleted.sql"), {"ids": id_list, "deleted_at": logical_date})
+    cur.execute(load_sql("mark_deleted.sql"), {"deleted_at": logical_date})
     return cur.rowcount
 
 
 def _touch_not_modified(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:
     """Repositories GitHub answered 304 for: as those staged unchanged; returns the snapshots written."""
-    id_list = sorted({int(i) for i in ids})
-    if not id_list:
+    if not _copy_reported_ids(cur, NOT_MODIFIED_TABLE, ids):
         return 0
-    return _touch_unchanged(cur, _NOT_MODIFIED, logical_date, {"ids": id_list})[1]
+    return _touch_unchanged(cur, _NOT_MODIFIED, logical_date)[1]
 
 
 def _touch_unchanged(
@@ -752,14 +760,37 @@ def _touch_unchanged(
     return touched, _merge_snapshots(cur, logical_date, stored.format(counts=counts, seen=seen), params)
 
 
-def _upsert_etags(cur: PgCursor, etags: Mapping[int, str], logical_date: datetime) -> None:
-    if not etags:
-        return
-    ids = sorted(int(i) for i in etags)
-    cur.execute(
-        load_sql("upsert_etags.sql"),
-        {"ids": ids, "etags": [etags[i] if i in etags else etags[str(i)] for i in ids], "fetched_at": logical_date},
-    )
+def _upsert_etags(cur: PgCursor, etags: Mapping[int, str] | Iterable[tuple[int, str]], logical_date: datetime) -> None:
+    pairs = etags.items() if isinstance(etags, Mapping) else etags
+    lines = (f"{int(repo_id)}\t{copy_escape(etag)}\n" for repo_id, etag in pairs)
+    if _copy_reported(cur, "create_fetched_etags.sql", ETAGS_TABLE, ("repo_id", "etag"), lines):
+        cur.execute(load_sql("upsert_etags.sql"), {"fetched_at": logical_date})
+
+
+def _copy_reported_ids(cur: PgCursor, table: str, ids: Iterable[int]) -> int:
+    lines = (f"{int(repo_id)}\n" for repo_id in ids)
+    return _copy_reported(cur, "create_reported_ids.sql", table, ("id",), lines)
+
+
+def _copy_reported(cur: PgCursor, create: str, table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
+    """COPY what a run reports beside its rows into a new temporary ``table``, streaming.
+
+    The values come shard by shard from staged files and may be many (a refresh of a large warehouse
+    can find a good share of it gone), so they are never collected in memory. Nothing is created
+    when there is nothing to copy.
+
+    :param create: the SQL file creating ``table``.
+    :return: lines copied, repeats included.
+    """
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
+        return 0
+    target = sql.Identifier(table)
+    cur.execute(_template(create, table=target))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(target, _identifiers(columns)).as_string(cur.connection)
+    cur.copy_expert(statement, LineStream(itertools.chain([first], lines)), size=REPORTED_CHUNK_CHARS)
+    return cur.rowcount
 
 
 # -- small helpers --------------------------------------------------------------------------------

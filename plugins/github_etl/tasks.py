@@ -6,6 +6,7 @@ and returns what goes to XCom: URIs and counts, never the data itself.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime
@@ -21,26 +22,31 @@ TRANSFORM_COUNTERS = ("rows", "rejected")
 
 
 def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
-    """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming."""
+    """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming.
+
+    What the batches report beside repositories goes to JSON-lines files of its own as each batch is
+    read: ids GitHub no longer serves, ids it answered 304 for, and the ETags of detail responses. So
+    nothing here grows with the shard.
+    """
     from github_etl.transform import transform_records
 
     summary = read_json_uri(extracted["done_uri"])
     key = summary["shard"]
     totals = dict.fromkeys(TRANSFORM_COUNTERS, 0)
     reasons: dict[str, int] = {}
-    gone: list[int] = []
-    not_modified: list[int] = []
-    etags: dict[str, str] = {}
     with (
         staging.writer("rows", f"{key}.tsv") as rows_out,
         staging.writer("keys", f"{key}.tsv") as keys_out,
         staging.writer("rejected", f"{key}.jsonl") as rejected_out,
+        staging.writer("gone", f"{key}.jsonl") as gone_out,
+        staging.writer("not_modified", f"{key}.jsonl") as not_modified_out,
+        staging.writer("etags", f"{key}.jsonl") as etags_out,
     ):
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
-            gone.extend(int(i) for i in document.get("gone", []))
-            not_modified.extend(int(i) for i in document.get("not_modified", []))
-            etags.update(document.get("etags", {}))
+            gone_out.writelines(f"{int(i)}\n" for i in document.get("gone", []))
+            not_modified_out.writelines(f"{int(i)}\n" for i in document.get("not_modified", []))
+            etags_out.writelines(_jsonl([int(i), etag]) for i, etag in document.get("etags", {}).items())
             stats = transform_records(
                 document["items"],
                 rows_out,
@@ -52,10 +58,6 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
             totals["rejected"] += stats.rejected
             for reason, count in stats.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + count
-    gone_uri = staging.write_json(sorted(set(gone)), "gone", f"{key}.json")
-    conditional_uri = staging.write_json(
-        {"not_modified": sorted(set(not_modified)), "etags": etags}, "etags", f"{key}.json"
-    )
     if totals["rejected"]:
         log.warning("Shard %s: %s record(s) quarantined: %s", key, totals["rejected"], reasons)
     return {
@@ -66,9 +68,15 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         "rows_uri": staging.uri("rows", f"{key}.tsv"),
         "keys_uri": staging.uri("keys", f"{key}.tsv"),
         "rejected_uri": staging.uri("rejected", f"{key}.jsonl"),
-        "gone_uri": gone_uri,
-        "conditional_uri": conditional_uri,
+        "gone_ids_uri": staging.uri("gone", f"{key}.jsonl"),
+        "not_modified_uri": staging.uri("not_modified", f"{key}.jsonl"),
+        "etags_uri": staging.uri("etags", f"{key}.jsonl"),
     }
+
+
+def _jsonl(value: Any) -> str:
+    # ASCII escapes, as every staged JSON file: what GitHub sent stays byte-exact.
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
 def with_row_digests(staging: RunStaging, shard: dict[str, Any]) -> dict[str, Any]:
@@ -118,24 +126,33 @@ def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[
     return totals
 
 
-def gone_ids(transformed: list[dict[str, Any]]) -> list[int]:
-    ids: set[int] = set()
+def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
+    """Ids GitHub no longer serves, shard by shard, streamed (repeats are left to the load)."""
     for shard in transformed:
-        ids.update(read_json_uri(shard["gone_uri"]))
-    return sorted(ids)
+        if "gone_ids_uri" in shard:
+            yield from iter_jsonl_uri(shard["gone_ids_uri"])
+        else:  # staged by a transform from before these files were streamed: one JSON list
+            yield from read_json_uri(shard["gone_uri"])
 
 
-def conditional_results(transformed: list[dict[str, Any]]) -> tuple[list[int], dict[int, str]]:
-    """Ids GitHub answered 304 for, and the ETags of this run's detail responses."""
-    not_modified: set[int] = set()
-    etags: dict[int, str] = {}
+def not_modified_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
+    """Ids GitHub answered 304 for, streamed."""
     for shard in transformed:
-        if "conditional_uri" not in shard:
-            continue
-        document = read_json_uri(shard["conditional_uri"])
-        not_modified.update(document["not_modified"])
-        etags.update({int(k): v for k, v in document["etags"].items()})
-    return sorted(not_modified), etags
+        if "not_modified_uri" in shard:
+            yield from iter_jsonl_uri(shard["not_modified_uri"])
+        elif "conditional_uri" in shard:
+            yield from read_json_uri(shard["conditional_uri"])["not_modified"]
+
+
+def fetched_etags(transformed: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
+    """``(id, ETag)`` of this run's detail responses, streamed; a later one of an id replaces an earlier."""
+    for shard in transformed:
+        if "etags_uri" in shard:
+            for repo_id, etag in iter_jsonl_uri(shard["etags_uri"]):
+                yield int(repo_id), etag
+        elif "conditional_uri" in shard:
+            for repo_id, etag in read_json_uri(shard["conditional_uri"])["etags"].items():
+                yield int(repo_id), etag
 
 
 def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -165,7 +182,6 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     meta = staging.read_json(PLAN_FILE)
     transformed = [with_row_digests(staging, shard) for shard in transformed]
     totals = run_totals(transformed, meta)
-    not_modified, etags = conditional_results(transformed)
     started_at = context["dag_run"].start_date
     with DatabaseConnection() as db:
         result = load_run(
@@ -178,8 +194,8 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
             mode=meta.get("mode", "sample"),
             stats={key: totals[key] for key in STATS_KEYS},
             deleted_ids=gone_ids(transformed),
-            not_modified_ids=not_modified,
-            etags=etags,
+            not_modified_ids=not_modified_ids(transformed),
+            etags=fetched_etags(transformed),
             started_at=started_at,
         )
     return {**totals, **result.as_dict(), "run_id": run_id}

@@ -318,7 +318,7 @@ def repository_row(raw: Mapping[str, Any]) -> tuple:
 # --------------------------------------------------------------------------------------------------
 
 
-def _copy_escape(text: str) -> str:
+def copy_escape(text: str) -> str:
     """Escape the four characters COPY's text format gives meaning to; every other character is literal."""
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
@@ -348,7 +348,7 @@ def _copy_field(value: Any) -> str:
     if value is None:
         return _COPY_NULL
     if isinstance(value, str):
-        return _copy_escape(value)
+        return copy_escape(value)
     if isinstance(value, bool):
         return "t" if value else "f"
     if isinstance(value, int):
@@ -356,7 +356,7 @@ def _copy_field(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return _copy_escape(_array_literal(value))
+        return copy_escape(_array_literal(value))
     raise TypeError(f"no COPY text rendering for {type(value).__name__}")
 
 

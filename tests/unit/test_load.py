@@ -783,6 +783,42 @@ def test_repositories_github_answered_304_for_are_seen_again_with_their_stored_c
     assert _query(warehouse, bookkeeping)[0] == (1, DAY_0, DAY_2, None)
 
 
+def test_etags_are_kept_one_per_stored_repository_the_last_fetched(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    awkward = 'W/"a\\b\tc\nd"'  # every character COPY's text format gives meaning to
+    pairs = [(1, 'W/"old"'), (2, awkward), (404, 'W/"no such repository"'), (1, 'W/"new"')]
+
+    _load(warehouse, [], when=DAY_2, etags=iter(pairs))
+    stored = _query(warehouse, "SELECT repo_id, etag, fetched_at FROM github.repository_etags ORDER BY 1")
+    _load(warehouse, [], when=DAY_2, etags={1: 'W/"newer"'})
+
+    assert stored == [(1, 'W/"new"', DAY_2), (2, awkward, DAY_2)]
+    assert _query(warehouse, "SELECT etag FROM github.repository_etags WHERE repo_id = 1") == [('W/"newer"',)]
+
+
+def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tmp_path):
+    import tracemalloc
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    count = 200_000
+
+    def reported(extra: int) -> Iterator[int]:
+        yield from (1_000_000 + n for n in range(count))  # ids not stored: nothing to change for them
+        yield extra
+
+    tracemalloc.start()
+    try:
+        _load(warehouse, [], when=DAY_2, deleted_ids=reported(2), not_modified_ids=reported(1))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # A set of 200,000 ids alone would take ~15 MB, a list ~7 MB.
+    assert peak < 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+    bookkeeping = "SELECT id, last_seen_at, deleted_at FROM github.repositories ORDER BY id"
+    assert _query(warehouse, bookkeeping) == [(1, DAY_2, None), (2, DAY_1, DAY_2)]
+
+
 def test_a_repository_seen_again_is_no_longer_deleted(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
     mark_deleted(warehouse, [1], DAY_1)

@@ -1,0 +1,88 @@
+"""What a shard reports beside its rows (gone ids, 304s, ETags): staged as read, handed to the load as streams."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from bench.rows import repository_records
+from github_etl.line_stream import LineStream
+from github_etl.staging import RunStaging
+from github_etl.tasks import fetched_etags, gone_ids, not_modified_ids, transform_shard
+
+# An ETag as GitHub sends it, and one with every character COPY's text format gives meaning to.
+PLAIN_ETAG = 'W/"6f1d3c0a"'
+AWKWARD_ETAG = 'W/"a\\b\tc"'
+
+
+def _stage_shard(staging: RunStaging, batches: list[dict[str, Any]]) -> dict[str, Any]:
+    uris = [staging.write_json(batch, "raw", "shard-000", f"batch-{n}.json") for n, batch in enumerate(batches)]
+    done = staging.write_json({"shard": "shard-000", "batches": uris}, "raw", "shard-000", "done.json")
+    return {"shard": "shard-000", "enriched": 3, "done_uri": done}
+
+
+def test_the_transform_stages_reports_batch_by_batch_and_the_readers_stream_them(staging_url: str) -> None:
+    staging = RunStaging("github_repositories", "manual__1", root=staging_url)
+    records = list(repository_records(3))
+    batches = [
+        {"format": "rest", "items": records[:2], "gone": [7, 8], "not_modified": [11], "etags": {"1": PLAIN_ETAG}},
+        {"format": "rest", "items": records[2:], "gone": [8], "etags": {"1": AWKWARD_ETAG, "2": PLAIN_ETAG}},
+        {"format": "rest", "items": []},
+    ]
+
+    transformed = [transform_shard(staging, _stage_shard(staging, batches))]
+
+    assert transformed[0]["rows"] == 3
+    assert list(gone_ids(transformed)) == [7, 8, 8]  # repeats are the load's to collapse
+    assert list(not_modified_ids(transformed)) == [11]
+    assert list(fetched_etags(transformed)) == [(1, PLAIN_ETAG), (1, AWKWARD_ETAG), (2, PLAIN_ETAG)]
+
+
+def test_the_readers_take_a_shard_transformed_before_reports_were_streamed(tmp_path) -> None:
+    staging = RunStaging("github_repositories", "manual__1", root=tmp_path.as_uri())
+    legacy = {
+        "shard": "shard-000",
+        "gone_uri": staging.write_json([7, 8], "gone", "shard-000.json"),
+        "conditional_uri": staging.write_json(
+            {"not_modified": [11, 12], "etags": {"1": PLAIN_ETAG}}, "etags", "shard-000.json"
+        ),
+    }
+    older = {"shard": "shard-001", "gone_uri": staging.write_json([], "gone", "shard-001.json")}
+
+    transformed = [legacy, older]
+
+    assert list(gone_ids(transformed)) == [7, 8]
+    assert list(not_modified_ids(transformed)) == [11, 12]
+    assert list(fetched_etags(transformed)) == [(1, PLAIN_ETAG)]
+
+
+@pytest.mark.parametrize("size", [1, 3, 4, 1000, -1])
+def test_a_line_stream_reads_every_character_once_in_any_size_of_chunk(size: int) -> None:
+    lines = [f"{n}\t{'x' * (n % 5)}\n" for n in range(50)]
+    stream = LineStream(iter(lines))
+
+    chunks = []
+    while chunk := stream.read(size):
+        assert size < 0 or len(chunk) <= size
+        chunks.append(chunk)
+
+    assert "".join(chunks) == "".join(lines)
+    assert stream.read(size) == ""
+
+
+def test_a_line_stream_pulls_lines_only_as_they_are_read() -> None:
+    pulled = []
+
+    def lines():
+        for n in range(1000):
+            pulled.append(n)
+            yield f"{n}\n"
+
+    stream = LineStream(lines())
+    first = stream.read(10)
+
+    assert first == "0\n1\n2\n3\n4\n"
+    assert len(pulled) < 10
+    assert io.StringIO(first + stream.read()).read().count("\n") == 1000
