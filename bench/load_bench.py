@@ -36,7 +36,6 @@ import json
 import logging
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -55,6 +54,7 @@ from psycopg2 import sql
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
+from bench.memory import own_peak_rss_kib  # noqa: E402
 from bench.rows import DEFAULT_SEED, repository_rows, write_changed_copy, write_row_file  # noqa: E402
 from github_etl.columns import SNAPSHOT_COLUMNS, STAGED_COLUMNS  # noqa: E402
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition  # noqa: E402
@@ -407,7 +407,7 @@ def one_load(
     return {
         "seconds": round(seconds, 3),
         "result": result.as_dict(),
-        "peak_rss_mib": round(_own_peak_rss_kib() / 1024, 1),
+        "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
         "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
         "phases": phases.phases,
     }
@@ -422,20 +422,6 @@ class _BulkPhases(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.phases.update(getattr(record, "phases", {}))
-
-
-def _own_peak_rss_kib() -> int:
-    """This process's peak RSS in KiB: VmHWM, the high-water mark of its own address space.
-
-    Not ``ru_maxrss``: Linux carries that over from the forked parent through ``execve``, so a child
-    would report the benchmark parent's size whenever the parent is the larger.
-    """
-    try:
-        found = re.search(r"^VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
-    except OSError:
-        found = None
-    # Elsewhere ru_maxrss is the best there is (KiB on Linux, bytes on macOS).
-    return int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _server_backend_peak_kib(db: DatabaseConnection) -> int | None:

@@ -1,0 +1,173 @@
+"""Memory and speed of the transform task as a shard grows: the same peak at 1,000,000 repositories as at 100,000.
+
+For each size N, one shard's raw batches are staged in a temporary folder as the extract stages a REST
+refresh (generation is not timed): 100 repositories per batch (:mod:`bench.rows`, shaped like GitHub's
+objects), each with its ETag, and per batch one repository gone and one answered 304. A fresh
+interpreter then runs the transform task's own function (:func:`github_etl.tasks.transform_shard`) on
+them and reports:
+
+- its RSS once the task's modules are imported, before any batch is read: the floor;
+- its peak RSS (VmHWM) over the transform;
+- records per second.
+
+The target: the peak at the largest size within 1.3x of the smallest's (the load's issue asks this of
+every task). The floor, measured in the same process, shows how much of the peak is the transform's.
+
+Usage::
+
+    .venv/bin/python -m bench.transform_bench [--sizes 20000,100000] [--json]
+
+``GITHUB_ETL_BENCH_SIZES`` replaces the default sizes, 100,000 and 1,000,000, as for the load benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
+
+from bench.load_bench import TARGET_MEMORY_GROWTH, parse_sizes, sizes_from_environment  # noqa: E402
+from bench.memory import own_peak_rss_kib, own_rss_kib  # noqa: E402
+from bench.rows import repository_records  # noqa: E402
+
+DAG_ID = "github_repositories"
+RUN_ID = "bench__transform"
+SHARD = "refresh-000"
+BATCH = 100
+# Ids far above the generated ones: a repository gone and one answered 304 in every batch.
+REPORTED_ID_BASE = 2_000_000_000
+
+
+def run(sizes: Sequence[int] | None = None) -> dict[str, Any]:
+    """Measure the transform at each size; returns ``{"runs": [...], "memory": {...}}``."""
+    chosen = tuple(sizes) if sizes is not None else sizes_from_environment()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="github-etl-transform-bench-") as folder:
+        for size in chosen:
+            root = Path(folder, f"n{size}").as_uri()
+            began = time.perf_counter()
+            done_uri = stage_raw_shard(root, size)
+            staged = round(time.perf_counter() - began, 1)
+            figures = {"records": size, "staging_seconds": staged, **_transform_in_child(root, done_uri)}
+            runs.append(figures)
+            print(_format_run(figures), flush=True)
+    memory = _memory_growth(runs)
+    if memory is not None:
+        print(memory["line"], flush=True)
+    return {"runs": runs, "memory": memory}
+
+
+def stage_raw_shard(root: str, count: int) -> str:
+    """Stage ``count`` repositories as one shard's raw batches under ``root``; returns its ``done.json`` URI."""
+    from github_etl.staging import RunStaging
+
+    staging = RunStaging(DAG_ID, RUN_ID, root=root)
+    uris = []
+    for number, items in enumerate(_batches(count)):
+        document = {
+            "format": "rest",
+            "items": items,
+            "etags": {str(item["id"]): f'W/"{item["id"]:040x}"' for item in items},
+            "gone": [REPORTED_ID_BASE + 2 * number],
+            "not_modified": [REPORTED_ID_BASE + 2 * number + 1],
+        }
+        uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json"))
+    return staging.write_json({"shard": SHARD, "batches": uris}, "raw", SHARD, "done.json")
+
+
+def _batches(count: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for record in repository_records(count):
+        batch.append(record)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _transform_in_child(root: str, done_uri: str) -> dict[str, Any]:
+    """Run one transform in a fresh interpreter, so that its peak RSS is the transform's alone."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.transform_bench", "--one-shard", root, "--done-uri", done_uri],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"the transform failed ({completed.returncode}):\n{completed.stderr.strip()[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def one_shard(root: str, done_uri: str) -> dict[str, Any]:
+    """The child's part: import what the task imports, note the floor, transform, report."""
+    from github_etl.staging import RunStaging
+    from github_etl.tasks import transform_shard
+
+    importlib.import_module("github_etl.transform")  # the task imports it on its first call: in the floor
+    staging = RunStaging(DAG_ID, RUN_ID, root=root)
+    floor = own_rss_kib()
+    began = time.perf_counter()
+    result = transform_shard(staging, {"done_uri": done_uri})
+    seconds = time.perf_counter() - began
+    return {
+        "seconds": round(seconds, 2),
+        "rows": result["rows"],
+        "rejected": result["rejected"],
+        "records_per_second": round((result["rows"] + result["rejected"]) / seconds),
+        "floor_rss_mib": None if floor is None else round(floor / 1024, 1),
+        "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
+    }
+
+
+def _memory_growth(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if len(runs) < 2:
+        return None
+    smallest = min(runs, key=lambda figures: figures["records"])
+    largest = max(runs, key=lambda figures: figures["records"])
+    ratio = round(largest["peak_rss_mib"] / smallest["peak_rss_mib"], 2)
+    meets = ratio <= TARGET_MEMORY_GROWTH
+    line = (
+        f"peak RSS {largest['records']:,} / {smallest['records']:,} records: {ratio:.2f}x"
+        f"  (target <= {TARGET_MEMORY_GROWTH}x)  {'meets' if meets else 'misses'}"
+    )
+    return {"ratio": ratio, "limit": TARGET_MEMORY_GROWTH, "meets": meets, "line": line}
+
+
+def _format_run(figures: dict[str, Any]) -> str:
+    return (
+        f"{figures['records']:>10,} records: transform {figures['seconds']:.1f} s"
+        f" ({figures['records_per_second']:,}/s), {figures['rows']:,} rows;"
+        f" RSS floor {figures['floor_rss_mib']} MiB, peak {figures['peak_rss_mib']} MiB"
+        f"  (staging the raw batches, untimed: {figures['staging_seconds']} s)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=parse_sizes, help="comma-separated record counts, e.g. 20000,100000")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
+    parser.add_argument("--one-shard", metavar="ROOT", help=argparse.SUPPRESS)
+    parser.add_argument("--done-uri", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one_shard is not None:
+        print(json.dumps(one_shard(args.one_shard, args.done_uri)))
+        return
+    figures = run(args.sizes)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
