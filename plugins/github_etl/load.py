@@ -690,7 +690,6 @@ def _merge_snapshots(
     cur: PgCursor,
     logical_date: datetime,
     source: sql.Composable = _STAGED,
-    params: Mapping[str, Any] | None = None,
 ) -> int:
     """Write the staged repositories' snapshots of the run's date; returns the rows written.
 
@@ -700,9 +699,8 @@ def _merge_snapshots(
 
     :param source: the relation the counts come from (``id`` and the snapshot columns): the staging
         table, or the stored rows of repositories seen unchanged.
-    :param params: the source's parameters.
     """
-    snapshot_date = {**(params or {}), "snapshot_date": _snapshot_date(logical_date)}
+    snapshot_date = {"snapshot_date": _snapshot_date(logical_date)}
     appended: int | None = None
     cur.execute("SAVEPOINT append_snapshots")
     try:
@@ -743,21 +741,17 @@ def _touch_not_modified(cur: PgCursor, ids: Iterable[int], logical_date: datetim
     return _touch_unchanged(cur, _NOT_MODIFIED, logical_date)[1]
 
 
-def _touch_unchanged(
-    cur: PgCursor, seen: sql.Composable, logical_date: datetime, params: Mapping[str, Any] | None = None
-) -> tuple[int, int]:
+def _touch_unchanged(cur: PgCursor, seen: sql.Composable, logical_date: datetime) -> tuple[int, int]:
     """Move the bookkeeping of repositories seen with the data stored, and snapshot their stored counts.
 
     :param seen: a relation of their ids (``_STAGED_UNCHANGED`` or ``_NOT_MODIFIED``).
-    :param params: the relation's parameters.
     :return: rows whose bookkeeping moved, snapshots written.
     """
-    params = dict(params or {})
-    cur.execute(_template("touch_unchanged.sql", seen=seen), {"seen_at": logical_date, **params})
+    cur.execute(_template("touch_unchanged.sql", seen=seen), {"seen_at": logical_date})
     touched = cur.rowcount
     stored = sql.SQL("(SELECT stored.id, {counts} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
     counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_COLUMNS)
-    return touched, _merge_snapshots(cur, logical_date, stored.format(counts=counts, seen=seen), params)
+    return touched, _merge_snapshots(cur, logical_date, stored.format(counts=counts, seen=seen))
 
 
 def _upsert_etags(cur: PgCursor, etags: Mapping[int, str] | Iterable[tuple[int, str]], logical_date: datetime) -> None:
