@@ -1,7 +1,7 @@
 """``make bench``: every benchmark in one invocation, each printing its figures and ratios.
 
-Select with ``BENCH=requests,dag,transform,load,api,celery`` (default: all); sizes of the transform and
-load benchmarks with ``GITHUB_ETL_BENCH_SIZES`` (default ``100000,1000000``).
+Select with ``BENCH=requests,dag,extract,transform,load,api,celery`` (default: all); sizes of the
+extract, transform and load benchmarks with ``GITHUB_ETL_BENCH_SIZES`` (default ``100000,1000000``).
 
 Each benchmark runs in a process of its own: Airflow reads its configuration (``AIRFLOW_HOME``, the
 metadata database) once per process, and the DAG benchmark must set its own before Airflow is imported,
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-ALL = ("requests", "dag", "transform", "load", "api", "celery")
+ALL = ("requests", "dag", "extract", "transform", "load", "api", "celery")
 
 
 def _section(name: str) -> None:
@@ -33,7 +33,7 @@ def main() -> int:
             failures += 1
             continue
         started = time.monotonic()
-        # The module's own command line, with its defaults (transform and load read GITHUB_ETL_BENCH_SIZES).
+        # The module's own command line, with its defaults (extract, transform and load read the bench sizes).
         returncode = subprocess.run([sys.executable, "-m", f"bench.{name}_bench"], check=False).returncode
         if returncode:
             print(f"{name} benchmark failed (exit {returncode})")
