@@ -26,7 +26,6 @@ import argparse
 import importlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +37,8 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
-from bench.load_bench import TARGET_MEMORY_GROWTH, parse_sizes, sizes_from_environment  # noqa: E402
-from bench.memory import own_peak_rss_kib, own_rss_kib  # noqa: E402
+from bench.load_bench import parse_sizes, sizes_from_environment  # noqa: E402
+from bench.memory import memory_growth, own_peak_rss_kib, own_rss_kib, run_in_child  # noqa: E402
 
 DAG_ID = "github_repositories"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -70,30 +69,15 @@ def run(sizes: Sequence[int] | None = None) -> dict[str, Any]:
             ) as fake:
                 built = round(time.perf_counter() - began, 1)
                 figures = {"repositories": size, "fake_seconds": built}
-                figures |= _extract_in_child(fake.base_url, Path(folder, f"n{size}").as_uri(), size)
+                # A fresh interpreter per size, so that its peak RSS is the extract's alone.
+                arguments = ["--one-run", Path(folder, f"n{size}").as_uri(), "--base-url", fake.base_url]
+                figures |= run_in_child("bench.extract_bench", [*arguments, "--size", str(size)], {TOKEN_ENV: TOKEN})
             runs.append(figures)
             print(_format_run(figures), flush=True)
-    memory = _memory_growth(runs)
+    memory = memory_growth(runs, "repositories")
     if memory is not None:
         print(memory["line"], flush=True)
     return {"runs": runs, "memory": memory}
-
-
-def _extract_in_child(base_url: str, root: str, size: int) -> dict[str, Any]:
-    """Run one extraction in a fresh interpreter, so that its peak RSS is the extract's alone."""
-    command = [sys.executable, "-m", "bench.extract_bench", "--one-run", root, "--base-url", base_url]
-    command += ["--size", str(size)]
-    completed = subprocess.run(
-        command,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, TOKEN_ENV: TOKEN},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the extract failed ({completed.returncode}):\n{completed.stderr.strip()[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def one_run(root: str, base_url: str, size: int) -> dict[str, Any]:
@@ -120,20 +104,6 @@ def one_run(root: str, base_url: str, size: int) -> dict[str, Any]:
         "floor_rss_mib": None if floor is None else round(floor / 1024, 1),
         "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
     }
-
-
-def _memory_growth(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    if len(runs) < 2:
-        return None
-    smallest = min(runs, key=lambda figures: figures["repositories"])
-    largest = max(runs, key=lambda figures: figures["repositories"])
-    ratio = round(largest["peak_rss_mib"] / smallest["peak_rss_mib"], 2)
-    meets = ratio <= TARGET_MEMORY_GROWTH
-    line = (
-        f"peak RSS {largest['repositories']:,} / {smallest['repositories']:,} repositories: {ratio:.2f}x"
-        f"  (target <= {TARGET_MEMORY_GROWTH}x)  {'meets' if meets else 'misses'}"
-    )
-    return {"ratio": ratio, "limit": TARGET_MEMORY_GROWTH, "meets": meets, "line": line}
 
 
 def _format_run(figures: dict[str, Any]) -> str:

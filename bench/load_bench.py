@@ -54,7 +54,7 @@ from psycopg2 import sql
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
-from bench.memory import own_peak_rss_kib  # noqa: E402
+from bench.memory import TARGET_MEMORY_GROWTH, own_peak_rss_kib, run_in_child  # noqa: E402
 from bench.rows import DEFAULT_SEED, repository_rows, write_changed_copy, write_row_file  # noqa: E402
 from github_etl.columns import SNAPSHOT_COLUMNS, STAGED_COLUMNS  # noqa: E402
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition  # noqa: E402
@@ -83,7 +83,6 @@ CEILING_TABLE = "ceiling_repositories"
 TARGET_FIRST_LOAD_VS_CEILING = 1.5
 TARGET_RELOAD_VS_CEILING = 1.1
 TARGET_SPEEDUP_OVER_NAIVE = 50.0
-TARGET_MEMORY_GROWTH = 1.3
 
 # libpq environment variables for the connection parameters psql may need: the server URL reaches psql
 # through its environment, never its command line.
@@ -360,21 +359,10 @@ def _load_in_child(
         _checkpoint(db)
     finally:
         db.close()
-    command = [sys.executable, str(Path(__file__).resolve()), "--one-load", str(path)]
-    command += ["--logical-date", logical_date.isoformat()]
+    arguments = ["--one-load", str(path), "--logical-date", logical_date.isoformat()]
     if keys_path is not None:
-        command += ["--keys", str(keys_path)]
-    completed = subprocess.run(
-        command,
-        env={**os.environ, CHILD_DATABASE_ENV: database_url},
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the load failed ({completed.returncode}):\n{completed.stderr.strip()[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+        arguments += ["--keys", str(keys_path)]
+    return run_in_child("bench.load_bench", arguments, {CHILD_DATABASE_ENV: database_url})
 
 
 def one_load(

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +35,8 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
-from bench.load_bench import TARGET_MEMORY_GROWTH, parse_sizes, sizes_from_environment  # noqa: E402
-from bench.memory import own_peak_rss_kib, own_rss_kib  # noqa: E402
+from bench.load_bench import parse_sizes, sizes_from_environment  # noqa: E402
+from bench.memory import memory_growth, own_peak_rss_kib, own_rss_kib, run_in_child  # noqa: E402
 from bench.rows import repository_records  # noqa: E402
 
 DAG_ID = "github_repositories"
@@ -58,10 +57,12 @@ def run(sizes: Sequence[int] | None = None) -> dict[str, Any]:
             began = time.perf_counter()
             done_uri = stage_raw_shard(root, size)
             staged = round(time.perf_counter() - began, 1)
-            figures = {"records": size, "staging_seconds": staged, **_transform_in_child(root, done_uri)}
+            # A fresh interpreter per size, so that its peak RSS is the transform's alone.
+            measured = run_in_child("bench.transform_bench", ["--one-shard", root, "--done-uri", done_uri])
+            figures = {"records": size, "staging_seconds": staged, **measured}
             runs.append(figures)
             print(_format_run(figures), flush=True)
-    memory = _memory_growth(runs)
+    memory = memory_growth(runs, "records")
     if memory is not None:
         print(memory["line"], flush=True)
     return {"runs": runs, "memory": memory}
@@ -96,20 +97,6 @@ def _batches(count: int) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _transform_in_child(root: str, done_uri: str) -> dict[str, Any]:
-    """Run one transform in a fresh interpreter, so that its peak RSS is the transform's alone."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "bench.transform_bench", "--one-shard", root, "--done-uri", done_uri],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"the transform failed ({completed.returncode}):\n{completed.stderr.strip()[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
 def one_shard(root: str, done_uri: str) -> dict[str, Any]:
     """The child's part: import what the task imports, note the floor, transform, report."""
     from github_etl.staging import RunStaging
@@ -129,20 +116,6 @@ def one_shard(root: str, done_uri: str) -> dict[str, Any]:
         "floor_rss_mib": None if floor is None else round(floor / 1024, 1),
         "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
     }
-
-
-def _memory_growth(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    if len(runs) < 2:
-        return None
-    smallest = min(runs, key=lambda figures: figures["records"])
-    largest = max(runs, key=lambda figures: figures["records"])
-    ratio = round(largest["peak_rss_mib"] / smallest["peak_rss_mib"], 2)
-    meets = ratio <= TARGET_MEMORY_GROWTH
-    line = (
-        f"peak RSS {largest['records']:,} / {smallest['records']:,} records: {ratio:.2f}x"
-        f"  (target <= {TARGET_MEMORY_GROWTH}x)  {'meets' if meets else 'misses'}"
-    )
-    return {"ratio": ratio, "limit": TARGET_MEMORY_GROWTH, "meets": meets, "line": line}
 
 
 def _format_run(figures: dict[str, Any]) -> str:
