@@ -80,9 +80,8 @@ class RunStaging:
 
     def write_json(self, obj: Any, *parts: str) -> str:
         with self.writer(*parts) as handle:
-            # ASCII escapes keep what GitHub sent byte-exact, lone surrogates included (not valid UTF-8).
             # One write: json.dump's many small writes are slow through an object-storage file handle.
-            handle.write(json.dumps(obj, ensure_ascii=True, separators=(",", ":")))
+            handle.write(staged_json(obj))
         return self.uri(*parts)
 
     def read_json(self, *parts: str) -> Any:
@@ -91,8 +90,7 @@ class RunStaging:
     def write_jsonl(self, records: Iterable[Any], *parts: str) -> str:
         with self.writer(*parts) as handle:
             for record in records:
-                handle.write(json.dumps(record, ensure_ascii=True, separators=(",", ":")))
-                handle.write("\n")
+                handle.write(staged_json(record) + "\n")
         return self.uri(*parts)
 
 
@@ -122,6 +120,14 @@ def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
         os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def staged_json(value: Any) -> str:
+    """JSON as every staged file holds it: compact and ASCII only.
+
+    ASCII escapes keep what GitHub sent byte-exact, lone surrogates included (not valid UTF-8).
+    """
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 
 def read_json_uri(uri: str) -> Any:

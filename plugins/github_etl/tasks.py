@@ -6,13 +6,12 @@ and returns what goes to XCom: URIs and counts, never the data itself.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_json
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
             document = read_json_uri(batch_uri)
             gone_out.writelines(f"{int(i)}\n" for i in document.get("gone", []))
             not_modified_out.writelines(f"{int(i)}\n" for i in document.get("not_modified", []))
-            etags_out.writelines(_jsonl([int(i), etag]) for i, etag in document.get("etags", {}).items())
+            etags_out.writelines(staged_json([int(i), etag]) + "\n" for i, etag in document.get("etags", {}).items())
             stats = transform_records(
                 document["items"],
                 rows_out,
@@ -72,11 +71,6 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         "not_modified_uri": staging.uri("not_modified", f"{key}.jsonl"),
         "etags_uri": staging.uri("etags", f"{key}.jsonl"),
     }
-
-
-def _jsonl(value: Any) -> str:
-    # ASCII escapes, as every staged JSON file: what GitHub sent stays byte-exact.
-    return json.dumps(value, ensure_ascii=True, separators=(",", ":")) + "\n"
 
 
 def with_row_digests(staging: RunStaging, shard: dict[str, Any]) -> dict[str, Any]:
