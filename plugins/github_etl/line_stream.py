@@ -18,16 +18,23 @@ class LineStream:
     def __init__(self, lines: Iterable[str]) -> None:
         self._lines = iter(lines)
         self._pending = ""
+        # What making a line raised (a staged file gone, an id that is not a number). COPY reports it
+        # only as a cancelled query; the caller raises this instead, the cause a user can act on.
+        self.error: Exception | None = None
 
     def read(self, size: int = -1) -> str:
         """Up to ``size`` characters (everything left when negative); an empty string at the end."""
         parts = [self._pending]
         length = len(self._pending)
-        for line in self._lines:
-            parts.append(line)
-            length += len(line)
-            if 0 <= size <= length:
-                break
+        try:
+            for line in self._lines:
+                parts.append(line)
+                length += len(line)
+                if 0 <= size <= length:
+                    break
+        except Exception as exc:
+            self.error = exc
+            raise
         text = "".join(parts)
         if size < 0:
             self._pending = ""

@@ -783,7 +783,13 @@ def _copy_reported(cur: PgCursor, create: str, table: str, columns: tuple[str, .
     target = sql.Identifier(table)
     cur.execute(_template(create, table=target))
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(target, _identifiers(columns)).as_string(cur.connection)
-    cur.copy_expert(statement, LineStream(itertools.chain([first], lines)), size=REPORTED_CHUNK_CHARS)
+    stream = LineStream(itertools.chain([first], lines))
+    try:
+        cur.copy_expert(statement, stream, size=REPORTED_CHUNK_CHARS)
+    except psycopg2.Error as exc:
+        if stream.error is not None:
+            raise stream.error from exc
+        raise
     return cur.rowcount
 
 

@@ -819,6 +819,24 @@ def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tm
     assert _query(warehouse, bookkeeping) == [(1, DAY_2, None), (2, DAY_1, DAY_2)]
 
 
+def test_a_report_that_cannot_be_read_fails_the_load_with_its_own_error_and_loads_nothing(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
+    before = _warehouse_state(warehouse)
+
+    def gone() -> Iterator[int]:
+        yield 1
+        raise FileNotFoundError("gone/shard-001.jsonl")
+
+    with pytest.raises(FileNotFoundError, match="shard-001"):
+        _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=99))], when=DAY_2, deleted_ids=gone())
+
+    after = _warehouse_state(warehouse)
+    assert (after["repositories"], after["repository_snapshots"]) == (
+        before["repositories"],
+        before["repository_snapshots"],
+    )
+
+
 def test_a_repository_seen_again_is_no_longer_deleted(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
     mark_deleted(warehouse, [1], DAY_1)
