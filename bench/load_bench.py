@@ -57,8 +57,13 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 from bench.memory import TARGET_MEMORY_GROWTH, own_peak_rss_kib, run_in_child  # noqa: E402
 from bench.rows import DEFAULT_SEED, repository_rows, write_changed_copy, write_row_file  # noqa: E402
 from github_etl.columns import SNAPSHOT_COLUMNS, STAGED_COLUMNS  # noqa: E402
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition  # noqa: E402
-from github_etl.load import load_run  # noqa: E402
+from github_etl.hooks.warehouse import (  # noqa: E402
+    DatabaseConnection,
+    apply_schema,
+    ensure_snapshot_partition,
+    load_sql,
+)
+from github_etl.load import INDEX_BUILD_MEMORY, load_run  # noqa: E402
 from github_etl.transform import format_copy_line, row_hash  # noqa: E402
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -170,7 +175,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
             # One run of every measurement, under the names the figures report them by.
             taken: dict[str, dict[str, Any]] = {}
             with _throwaway_database(server_url) as url:
-                taken["ceiling"], taken["indexed_copy"] = _ceiling(url, path)
+                taken["ceiling"], taken["structures"], taken["indexed_copy"] = _ceiling(url, path)
             with _throwaway_database(server_url) as url:
                 taken["first_load"] = _load_in_child(url, path, row_file.keys_path)
                 taken["reload"] = _load_in_child(url, path, row_file.keys_path)
@@ -199,6 +204,10 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
         best[name]["rows_per_second"] = round(size / best[name]["seconds"])
         best[name]["vs_ceiling"] = round(best[name]["seconds"] / ceiling["seconds"], 2)
     first["vs_indexed_copy"] = round(first["seconds"] / best["indexed_copy"]["seconds"], 2)
+    floor = best["structures"]
+    floor["floor_seconds"] = round(ceiling["seconds"] + floor["seconds"], 3)
+    floor["floor_vs_ceiling"] = round(floor["floor_seconds"] / ceiling["seconds"], 2)
+    first["vs_floor"] = round(first["seconds"] / floor["floor_seconds"], 2)
     for name in ("naive", "naive_one_transaction"):
         best[name]["extrapolated_seconds"] = round(size / best[name]["rows_per_second"], 1)
     speedup = round(first["rows_per_second"] / naive["rows_per_second"], 1)
@@ -273,10 +282,13 @@ def _memory_growth(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _ceiling(database_url: str, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``psql``'s ``\\copy`` of the file into an unindexed table of the same columns, then into the real one.
 
-    The second figure is for information: the same COPY into ``github.repositories`` with its eight
-    indexes kept, the ceiling of any load that must leave those indexes in place.
+    Between the two, the primary key and indexes of ``github.repositories`` are built on the unindexed
+    table's rows (then rolled back): (a) plus that is the floor of any load that leaves the warehouse
+    indexed in one transaction, since rows cannot be written faster than (a) and indexes cannot be
+    built from them faster than all at once. The indexed COPY is for information: the same COPY into
+    ``github.repositories`` with its indexes kept, maintained row by row.
 
-    :return: the unindexed COPY's figures, the indexed COPY's figures.
+    :return: the unindexed COPY's figures, the structure builds' figures, the indexed COPY's figures.
     """
     columns = sql.SQL(", ").join(sql.Identifier(column) for column in STAGED_COLUMNS)
     db = DatabaseConnection(database_url, connect_retries=0)
@@ -299,10 +311,39 @@ def _ceiling(database_url: str, path: Path) -> tuple[dict[str, Any], dict[str, A
         _checkpoint(db)
         unindexed = _psql_copy(database_url, db, sql.Identifier(CEILING_TABLE), path)
         _checkpoint(db)
+        structures = _build_structures(db, CEILING_TABLE)
+        _checkpoint(db)
         indexed = _psql_copy(database_url, db, sql.Identifier("github", "repositories"), path)
     finally:
         db.close()
-    return unindexed, indexed
+    return unindexed, structures, indexed
+
+
+def _build_structures(db: DatabaseConnection, table: str) -> dict[str, Any]:
+    """Time building the primary key and indexes of ``github.repositories`` on ``table``, as the load builds them.
+
+    The definitions are the ones the initial bulk load rebuilds (``bulk_load_structures.sql``), aimed at
+    ``table`` instead, with the load's memory for index builds; everything is rolled back afterwards.
+
+    :return: ``{"seconds", "each": {structure name: seconds}}``.
+    """
+    target = sql.Identifier(table).as_string(db.connection)
+    each: dict[str, float] = {}
+    with db.cursor() as cur:
+        cur.execute(load_sql("bulk_load_structures.sql"))
+        structures = [row for row in cur.fetchall() if row[2] == "repositories"]
+        cur.execute("SET LOCAL maintenance_work_mem = %s", (INDEX_BUILD_MEMORY,))
+        for kind, _schema, _table, name, definition in structures:
+            if kind == "constraint":
+                statement = f"ALTER TABLE {target} ADD {definition}"
+            else:
+                statement = re.sub(r" ON \S+ USING ", f" ON {target} USING ", definition, count=1)
+                statement = statement.replace(f" INDEX {name} ", " INDEX ", 1)
+            began = time.perf_counter()
+            cur.execute(statement)
+            each[name] = round(time.perf_counter() - began, 3)
+    db.rollback()
+    return {"seconds": round(sum(each.values()), 3), "each": each}
 
 
 def _psql_copy(database_url: str, db: DatabaseConnection, table: sql.Identifier, path: Path) -> dict[str, Any]:
@@ -539,11 +580,18 @@ def _format_size(figures: dict[str, Any]) -> str:
     first, reload, merge_reload = figures["first_load"], figures["reload"], figures["merge_reload"]
     next_day, day_after, day_after_parsed = figures["next_day"], figures["day_after"], figures["day_after_parsed"]
     naive, naive_one = figures["naive"], figures["naive_one_transaction"]
-    ceiling, indexed = figures["ceiling"], figures["indexed_copy"]
+    ceiling, indexed, floor = figures["ceiling"], figures["indexed_copy"], figures["structures"]
     lines = [
         f"N = {figures['rows']:,} rows  (file {figures['file_mib']} MiB, generated in "
         f"{figures['generation_seconds']} s, not counted; {_runs(figures['ceiling'])} on a shared machine)",
         _row("(a) ceiling: psql \\copy, unindexed table", ceiling["seconds"], ceiling["rows_per_second"]),
+        _row(
+            "    floor: (a), then the table's key and indexes built",
+            floor["floor_seconds"],
+            round(figures["rows"] / floor["floor_seconds"]),
+            f"{floor['floor_vs_ceiling']:.2f}x (a)  builds {floor['seconds']:.2f} s: no one-transaction load"
+            " that leaves them in place is faster",
+        ),
         _row(
             "    info: psql \\copy into the real table",
             indexed["seconds"],
@@ -554,7 +602,8 @@ def _format_size(figures: dict[str, Any]) -> str:
             "(b) first load, snapshots and indexes included",
             first["seconds"],
             first["rows_per_second"],
-            f"{first['vs_ceiling']:.2f}x (a)  peak RSS {first['peak_rss_mib']} MiB{_backend(first)}",
+            f"{first['vs_ceiling']:.2f}x (a), {first['vs_floor']:.2f}x the floor  peak RSS {first['peak_rss_mib']} MiB"
+            f"{_backend(first)}",
         ),
         f"      of which index and constraint builds {_phase_seconds(first, 'indexes_and_constraints')}, "
         f"COPY {_phase_seconds(first, 'copy')}, primary key and snapshots "
@@ -607,6 +656,11 @@ def _format_size(figures: dict[str, Any]) -> str:
         f"{_yes(figures['next_day_saw_every_row_again'] and figures['day_after_saw_every_row_again'])}",
     ]
     lines.extend(f"  {_format_target(target)}" for target in figures["targets"])
+    if floor["floor_vs_ceiling"] > TARGET_FIRST_LOAD_VS_CEILING:
+        lines.append(
+            f"  the first-load target ({TARGET_FIRST_LOAD_VS_CEILING}x (a)) is below this run's floor "
+            f"({floor['floor_vs_ceiling']:.2f}x): building the indexes alone takes longer than it leaves"
+        )
     return "\n".join(lines)
 
 

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
+from typing import Any
 
 import pytest
 
 from bench import load_bench
 
+pytestmark = pytest.mark.skipif(shutil.which("psql") is None, reason="the benchmark's ceiling is psql's \\copy")
 
-@pytest.mark.skipif(shutil.which("psql") is None, reason="the benchmark's ceiling is psql's \\copy")
-def test_a_small_run_meets_its_own_checks(pg_server_url: str, capsys) -> None:
-    figures = load_bench.run((300,), pg_server_url)
+
+@pytest.fixture(scope="module")
+def small_run(pg_server_url: str) -> tuple[dict[str, Any], str]:
+    """One benchmark run of 300 rows (its figures and what it printed), shared by the tests below."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        figures = load_bench.run((300,), pg_server_url)
+    return figures, printed.getvalue()
+
+
+def test_a_small_run_meets_its_own_checks(small_run: tuple[dict[str, Any], str]) -> None:
+    figures, printed = small_run
 
     (run,) = figures["runs"]
     checks = (
@@ -22,4 +35,26 @@ def test_a_small_run_meets_its_own_checks(pg_server_url: str, capsys) -> None:
     )
     assert [check for check in checks if not run[check]] == []
     assert run["first_load"]["result"]["total"] == 300
-    assert "first load vs (a)" in capsys.readouterr().out
+    assert "first load vs (a)" in printed
+
+
+def test_the_floor_builds_every_structure_of_the_repositories_table(small_run: tuple[dict[str, Any], str]) -> None:
+    """The floor times the key and each index the first load rebuilds, on top of (a)'s own seconds."""
+    figures, printed = small_run
+
+    (run,) = figures["runs"]
+    floor = run["structures"]
+    assert sorted(floor["each"]) == [
+        "repositories_created_idx",
+        "repositories_language_stars_idx",
+        "repositories_owner_login_idx",
+        "repositories_pkey",
+        "repositories_pushed_idx",
+        "repositories_stars_idx",
+        "repositories_topics_idx",
+    ]
+    assert floor["seconds"] == pytest.approx(sum(floor["each"].values()), abs=0.002)
+    assert floor["floor_seconds"] == pytest.approx(run["ceiling"]["seconds"] + floor["seconds"], abs=0.002)
+    first_load = run["first_load"]
+    assert first_load["vs_floor"] == pytest.approx(first_load["seconds"] / floor["floor_seconds"], abs=0.01)
+    assert "floor: (a), then the table's key and indexes built" in printed
