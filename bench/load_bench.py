@@ -3,7 +3,10 @@
 For each size N a realistic staged row file (:mod:`bench.rows`, the transform's own COPY text format) is
 generated into a temporary folder (generation is not timed), then, each in a throwaway database:
 
-(a) the ceiling: ``psql``'s ``\\copy`` of the file into an unindexed table with the same columns;
+(a) the ceiling: ``psql``'s ``\\copy`` of the file into an unindexed table with the same columns; then,
+    on those rows, the primary key and indexes of ``github.repositories`` built as the first load
+    builds them: (a) plus those builds is the floor of any load that leaves them in place in one
+    transaction;
 (b) the project's load (:func:`github_etl.load.load_run`) into the real schema: a first load
     (repositories, snapshots, keys and indexes), then a re-load of the same rows with the same logical
     date as the DAG does it (with the key files), which changes nothing, and for reference the same
