@@ -282,7 +282,7 @@ def _memory_growth(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
 # -- (a) the ceiling ------------------------------------------------------------------------------
 
 
-def _ceiling(database_url: str, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def _ceiling(database_url: str, path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """``psql``'s ``\\copy`` of the file into an unindexed table of the same columns, then into the real one.
 
     Between the two, the primary key and indexes of ``github.repositories`` are built on the unindexed
