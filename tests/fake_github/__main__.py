@@ -25,6 +25,11 @@ def _owners(text: str) -> dict[str, int]:
     return owners
 
 
+def _day_shares(text: str) -> dict[str, float]:
+    """Parse ``2024-03-01=0.6,2024-03-02=0.1``."""
+    return {day.strip(): float(share) for day, _, share in (item.partition("=") for item in text.split(",") if item)}
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.fake_github", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -35,6 +40,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vanished-ratio", type=float, default=0.0)
     parser.add_argument("--owners", type=_owners, default={}, help="named owners, e.g. apache=250,octocat=8")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--dense-days",
+        type=_day_shares,
+        default={},
+        help="share of the repositories created on a UTC day, e.g. 2024-03-01=0.6 (search slicing below a day)",
+    )
     parser.add_argument("--rate-limit", type=int, default=5000, help="core requests per hour with a token")
     parser.add_argument("--search-rate-limit", type=int, default=30, help="search requests per minute")
     parser.add_argument("--graphql-rate-limit", type=int, default=5000, help="GraphQL points per hour")
@@ -63,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         graphql_rate_limit=args.graphql_rate_limit,
         tokens=tokens,
         latency_ms=args.latency_ms,
+        dense_days=args.dense_days,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

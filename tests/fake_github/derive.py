@@ -32,7 +32,31 @@ _CREATED_ANCHORS: tuple[tuple[float, int], ...] = (
     (0.91, calendar.timegm((2025, 6, 1, 0, 0, 0))),
     (1.0, EPOCH_END),
 )
-_ANCHOR_SHARES = [share for share, _ in _CREATED_ANCHORS]
+
+
+def _with_dense_span(
+    anchors: tuple[tuple[float, int], ...], start: int, seconds: int, share: float
+) -> tuple[tuple[float, int], ...]:
+    """``anchors`` with ``share`` of all ids created within ``[start, start + seconds)``, in order.
+
+    Every other anchor keeps its time and is squeezed into the rest of the id space, so creation still
+    grows with the id and the other dates keep their relative density.
+    """
+    if not 0 < share < 1 or seconds < 1:
+        raise ValueError(f"a dense span needs 0 < share < 1 and at least one second, got {share}, {seconds}")
+    end = start + seconds - 1
+    times = [time for _, time in anchors]
+    if not (times[0] <= start and end < times[-1]):
+        raise ValueError("a dense span must lie within the fake's creation dates")
+    upper = bisect.bisect_right(times, start)
+    (low_share, low_time), (high_share, high_time) = anchors[upper - 1], anchors[upper]
+    original = low_share + (high_share - low_share) * (start - low_time) / (high_time - low_time)
+    at = original * (1.0 - share)
+    before = [(s * (1.0 - share), time) for s, time in anchors if time < start]
+    after = [(at + share + (s - original) * (1.0 - share), time) for s, time in anchors if time > end + 1]
+    # The span's last id maps just below end + 1, so no id of the span falls outside it.
+    return (*before, (at, start), (at + share, end + 1), *after)
+
 
 # Repositories created after GitHub switched the default branch name mostly use "main".
 _MAIN_BRANCH_SINCE = calendar.timegm((2020, 10, 1, 0, 0, 0))
@@ -194,9 +218,13 @@ class Deriver:
     :param max_id: the id that maps to the last creation date; larger ids are created "now".
     """
 
-    def __init__(self, seed: int, max_id: int) -> None:
+    def __init__(self, seed: int, max_id: int, dense_spans: tuple[tuple[int, int, float], ...] = ()) -> None:
         self.seed = seed
         self.max_id = max_id
+        self._anchors = _CREATED_ANCHORS
+        for span in sorted(dense_spans):
+            self._anchors = _with_dense_span(self._anchors, *span)
+        self._anchor_shares = [share for share, _ in self._anchors]
         self._key_scalars = salt_key(seed, 1)
         self._key_dates = salt_key(seed, 2)
         self._key_text = salt_key(seed, 3)
@@ -207,9 +235,9 @@ class Deriver:
         share = repo_id / self.max_id
         if share >= 1.0:
             return EPOCH_END
-        upper = bisect.bisect_right(_ANCHOR_SHARES, share)
-        low_share, low_time = _CREATED_ANCHORS[upper - 1]
-        high_share, high_time = _CREATED_ANCHORS[upper]
+        upper = bisect.bisect_right(self._anchor_shares, share)
+        low_share, low_time = self._anchors[upper - 1]
+        high_share, high_time = self._anchors[upper]
         return low_time + int((high_time - low_time) * (share - low_share) / (high_share - low_share))
 
     def facts(self, repo_id: int) -> Facts:

@@ -143,7 +143,14 @@ class SearchIndex:
                 self._results.popitem(last=False)
             return result
 
-    def _run(self, query: SearchQuery, *, sort: str | None, order: str, include_huge: bool) -> SearchResult:
+    def all_ids(self, query: SearchQuery, *, include_huge: bool = False) -> list[int]:
+        """Every id matching ``query``, past the cap: the reference answer tests compare a harvest with."""
+        with self._lock:
+            return sorted(self._run(query, sort=None, order="desc", include_huge=include_huge, cap=None).ids)
+
+    def _run(
+        self, query: SearchQuery, *, sort: str | None, order: str, include_huge: bool, cap: int | None = RESULT_CAP
+    ) -> SearchResult:
         if query.private_only:
             return SearchResult(0, [])
         universe = self.universe
@@ -165,8 +172,8 @@ class SearchIndex:
                 return
             total += 1
             best.append((_rank(repo_id, None if sort_value is None else sort_value(position), descending), repo_id))
-            if len(best) >= 4 * RESULT_CAP:
-                best = heapq.nsmallest(RESULT_CAP, best)
+            if cap is not None and len(best) >= 4 * cap:
+                best = heapq.nsmallest(cap, best)
 
         # An owner's few repositories are all checked on their full objects below, not scanned here.
         if owner_ids is None:
@@ -177,7 +184,7 @@ class SearchIndex:
                 start, end = max(low, block * _BLOCK), min(high, (block + 1) * _BLOCK)
                 self._ensure_block(block, heavy)
                 whole = start == block * _BLOCK and end == min(self._size, (block + 1) * _BLOCK)
-                if not heavy and whole and block not in changed_blocks and total >= RESULT_CAP:
+                if cap is not None and not heavy and whole and block not in changed_blocks and total >= cap:
                     # Best match is id order: once the first page items exist, later blocks only count.
                     total += self._block_count(block, query.fork)
                     continue
@@ -190,7 +197,8 @@ class SearchIndex:
                 continue
             total += 1
             best.append((_rank(repo_id, None if sort is None else _object_sort_value(sort, obj), descending), repo_id))
-        return SearchResult(total, [repo_id for _, repo_id in heapq.nsmallest(RESULT_CAP, best)])
+        kept = best if cap is None else heapq.nsmallest(cap, best)
+        return SearchResult(total, [repo_id for _, repo_id in kept])
 
     def _changed_candidates(
         self,

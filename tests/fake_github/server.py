@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import json
 import sys
@@ -10,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
@@ -31,6 +33,7 @@ from tests.fake_github.replies import (
 )
 from tests.fake_github.routes import Routes
 from tests.fake_github.search import SearchIndex
+from tests.fake_github.search_query import SECONDS_PER_DAY, parse_query
 from tests.fake_github.universe import DMCA, Universe
 
 API_VERSION = "2022-11-28"
@@ -72,6 +75,9 @@ class FakeGitHub:
     :param graphql_rate_limit: GraphQL points per hour.
     :param tokens: the valid tokens; None accepts any token.
     :param latency_ms: delay added to every API request.
+    :param dense_days: ``{"2024-03-01": 0.6}``: that share of the repositories is created on that UTC day,
+        at seconds spread over it (search slicing below a day needs such days).
+    :param dense_spans: ``(start epoch, seconds, share)``, the same for any span (one second, say).
     """
 
     def __init__(
@@ -87,9 +93,17 @@ class FakeGitHub:
         graphql_rate_limit: int = 5000,
         tokens: set[str] | None = None,
         latency_ms: float = 0.0,
+        dense_days: dict[str, float] | None = None,
+        dense_spans: tuple[tuple[int, int, float], ...] = (),
     ) -> None:
+        spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
         self.universe = Universe(
-            repo_count=repo_count, seed=seed, max_id=max_id, vanished_ratio=vanished_ratio, owners=owners
+            repo_count=repo_count,
+            seed=seed,
+            max_id=max_id,
+            vanished_ratio=vanished_ratio,
+            owners=owners,
+            dense_spans=spans,
         )
         self.seed = seed
         self.latency_ms = latency_ms
@@ -186,6 +200,14 @@ class FakeGitHub:
     def rename_repository(self, id: int, new_full_name: str) -> None:
         """Rename or transfer a repository; the old ``/repos/{owner}/{name}`` answers 301."""
         self.universe.rename_repository(id, new_full_name)
+
+    def search_ids(self, q: str) -> list[int]:
+        """Every id a repository search for ``q`` matches, ascending, past the 1,000 a search serves."""
+        return self.search_index.all_ids(parse_query(q), include_huge=self.faults.hostile)
+
+    def created_at(self, id: int) -> int:
+        """When a repository was created, in epoch seconds."""
+        return self.universe.deriver.created(id)
 
     def hostile_ids(self) -> list[int]:
         """Ids served with damage in hostile mode (see :mod:`tests.fake_github.hostile`)."""
@@ -545,6 +567,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(reply.body)
+
+
+def _day_span(day: str, share: float) -> tuple[int, int, float]:
+    start = calendar.timegm(date.fromisoformat(day).timetuple())
+    return start, SECONDS_PER_DAY, share
 
 
 def _token(authorization: str | None) -> tuple[str | None, bool]:

@@ -76,6 +76,7 @@ class Universe:
     :param max_id: ids are drawn from ``(0, max_id]``.
     :param vanished_ratio: share of listed ids whose detail answers 404 (some 451).
     :param owners: extra repositories per named owner login.
+    :param dense_spans: ``(start epoch, seconds, share)``: that share of the ids is created in that span.
     """
 
     def __init__(
@@ -86,6 +87,7 @@ class Universe:
         max_id: int,
         vanished_ratio: float,
         owners: dict[str, int] | None,
+        dense_spans: tuple[tuple[int, int, float], ...] = (),
     ) -> None:
         owners = dict(owners or {})
         total = repo_count + sum(owners.values())
@@ -93,7 +95,7 @@ class Universe:
             raise ValueError(f"cannot draw {total} distinct ids from (0, {max_id}]")
         self.seed = seed
         self.max_id = max_id
-        self.deriver = Deriver(seed, max_id)
+        self.deriver = Deriver(seed, max_id, dense_spans)
         self.vanished_ratio = vanished_ratio
         self._lock = threading.RLock()
         self.api_root = "https://api.github.com"
