@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import logging
 import os
 import tempfile
@@ -171,6 +172,7 @@ def load_run(
     etags: Mapping[int, str] | Iterable[tuple[int, str]] = (),
     started_at: datetime | None = None,
     key_files: Iterable[RowFile] | None = None,
+    unreachable: Iterable[Mapping[str, Any]] = (),
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
@@ -196,6 +198,7 @@ def load_run(
     :param etags: ETags of this run's detail responses, by repository id or as ``(id, ETag)`` pairs
         (a later pair of an id replaces an earlier one), kept for later conditional requests.
     :param started_at: when the run started; the start of the load's transaction when omitted.
+    :param unreachable: search mode: the seconds whose matches GitHub could not serve in full, recorded.
     :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
         them), all of them or None; with them, a load that would change nothing reads only these.
     """
@@ -248,6 +251,7 @@ def load_run(
                     "inserted": result.inserted,
                     "updated": result.updated,
                     "unchanged": result.unchanged,
+                    "unreachable": json.dumps(list(unreachable)),
                     "started_at": started_at,
                 },
             )

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from github_etl.errors import ConfigurationError
+from github_etl.extract.search_query import ACCEPTED_FORMS, parse_search_query
 
 MODES = ("sample", "search", "owners", "refresh")
+PARAM_NAMES = ("mode", "sample_size", "seed", "per_page_take", "query", "owners", "stale_days", "shards")
 # Big enough for a day's harvest with a few tokens; a larger one belongs in several runs.
 MAX_SAMPLE_SIZE = 5_000_000
 MAX_SHARDS = 64
@@ -68,12 +70,16 @@ def _owners(value: Any) -> tuple[str, ...]:
 
 def validate(params: dict[str, Any]) -> RunParams:
     """Check the parameters together; raise :class:`ConfigurationError` with a message a user understands."""
+    unknown = sorted(set(params) - set(PARAM_NAMES))
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise ConfigurationError(f"unknown param(s) {names}; accepted: {', '.join(PARAM_NAMES)}")
     mode = params.get("mode") or "sample"
     if mode not in MODES:
         raise ConfigurationError(f"param 'mode' must be one of {', '.join(MODES)}; got {mode!r}")
     query = params.get("query") or ""
     if not isinstance(query, str):
-        raise ConfigurationError("param 'query' must be a string")
+        raise ConfigurationError(f"param 'query' must be a string, got {query!r}")
     run = RunParams(
         mode=mode,
         sample_size=_integer(params, "sample_size", DEFAULT_SAMPLE_SIZE, 1, MAX_SAMPLE_SIZE),
@@ -84,12 +90,17 @@ def validate(params: dict[str, Any]) -> RunParams:
         stale_days=_integer(params, "stale_days", None, 0, 36_500),
         shards=_integer(params, "shards", DEFAULT_SHARDS, 1, MAX_SHARDS),
     )
-    if mode == "search" and not run.query:
-        raise ConfigurationError(
-            "mode 'search' needs a non-empty 'query' in GitHub's search syntax, e.g. 'language:rust'"
-        )
+    if mode == "search":
+        if not run.query:
+            raise ConfigurationError(
+                "mode 'search' needs a non-empty param 'query' in GitHub's search syntax, e.g. 'language:rust'"
+            )
+        parse_search_query(run.query)
     if mode == "owners" and not run.owners:
-        raise ConfigurationError("mode 'owners' needs 'owners': a list of users or organisations, e.g. ['apache']")
+        raise ConfigurationError(
+            f"mode 'owners' needs param 'owners': a list of users or organisations, e.g. ['apache']; "
+            f"got {params.get('owners')!r}"
+        )
     return run
 
 
@@ -135,7 +146,8 @@ def trigger_form_params() -> dict[str, Any]:
             type=["null", "string"],
             maxLength=256,
             title="Search query",
-            description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'.",
+            description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'; every match is "
+            f"loaded, past GitHub's 1,000-result cap. At most one created: qualifier: {ACCEPTED_FORMS}.",
         ),
         "owners": Param(
             None,

@@ -191,6 +191,7 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
             not_modified_ids=not_modified_ids(transformed),
             etags=fetched_etags(transformed),
             started_at=started_at,
+            unreachable=meta.get("unreachable", ()),
         )
     return {**totals, **result.as_dict(), "run_id": run_id}
 

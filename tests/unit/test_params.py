@@ -12,9 +12,9 @@ from github_etl.params import RunParams, validate
     ("params", "message"),
     [
         ({"mode": "everything"}, "param 'mode' must be one of sample, search, owners, refresh"),
-        ({"mode": "search"}, "mode 'search' needs a non-empty 'query'"),
-        ({"mode": "search", "query": "   "}, "mode 'search' needs a non-empty 'query'"),
-        ({"mode": "owners", "owners": []}, "mode 'owners' needs 'owners'"),
+        ({"mode": "search"}, "mode 'search' needs a non-empty param 'query'"),
+        ({"mode": "search", "query": "   "}, "mode 'search' needs a non-empty param 'query'"),
+        ({"mode": "owners", "owners": []}, "mode 'owners' needs param 'owners'"),
         ({"mode": "owners", "owners": ["ok", "not a login!"]}, "not GitHub logins"),
         ({"sample_size": 0}, "param 'sample_size' must be between 1 and"),
         ({"sample_size": -5}, "param 'sample_size' must be between 1 and"),

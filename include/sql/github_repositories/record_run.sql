@@ -6,20 +6,20 @@ INSERT INTO github.load_runs AS run (
     run_id, dag_id, logical_date, mode,
     listed, enriched, skipped, rejected,
     inserted, updated, unchanged, api_requests,
-    started_at, finished_at
+    unreachable, started_at, finished_at
 )
 VALUES (
     %(run_id)s, %(dag_id)s, %(logical_date)s, %(mode)s,
     %(listed)s, %(enriched)s, %(skipped)s, %(rejected)s,
     %(inserted)s, %(updated)s, %(unchanged)s, %(api_requests)s,
-    COALESCE(%(started_at)s, now()), clock_timestamp()
+    %(unreachable)s::jsonb, COALESCE(%(started_at)s, now()), clock_timestamp()
 )
 ON CONFLICT (run_id) DO UPDATE SET
     (dag_id, logical_date, mode,
      listed, enriched, skipped, rejected,
      inserted, updated, unchanged, api_requests,
-     started_at, finished_at)
+     unreachable, started_at, finished_at)
     = ROW(excluded.dag_id, excluded.logical_date, excluded.mode,
           excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected,
           excluded.inserted, excluded.updated, excluded.unchanged, excluded.api_requests,
-          excluded.started_at, excluded.finished_at);
+          excluded.unreachable, excluded.started_at, excluded.finished_at);

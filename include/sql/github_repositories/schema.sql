@@ -163,6 +163,9 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     updated       integer     NOT NULL DEFAULT 0,
     unchanged     integer     NOT NULL DEFAULT 0,
     api_requests  integer     NOT NULL DEFAULT 0,
+    -- Search mode: each second holding more matches than GitHub serves for one query
+    -- ({"second", "matches", "unreachable"}), so an incomplete search is never silent.
+    unreachable   jsonb       NOT NULL DEFAULT '[]',
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz NOT NULL
 );

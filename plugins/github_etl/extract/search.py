@@ -1,18 +1,20 @@
 """Mode ``search``: every repository matching a GitHub search query, past the 1,000-result cap.
 
-GitHub's search API returns at most 1,000 results per query. Cutting the query into ``created:``
-date ranges, recursively halved until each holds at most 1,000 results, reaches every match; each
-range is then read page by page (100 full repository objects per page, so no enrichment is needed).
-The search budget is small (30 requests a minute with a token); the client waits for its reset.
+GitHub's search API returns at most 1,000 results per query. Cutting the query's creation range
+into slices, recursively halved until each holds at most 1,000 results, reaches every match: by
+whole days while a slice spans several, then by time of day down to one second, since GitHub reads
+date-times to the second. Each slice is then read page by page (100 full repository objects per
+page, so no enrichment is needed). The search budget is small (30 requests a minute with a token);
+the client waits for its reset.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from datetime import date, timedelta
+from dataclasses import dataclass
 from typing import Any
 
+from github_etl.extract.search_query import SECONDS_PER_DAY, parse_search_query, render_created, render_instant
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient
 
@@ -23,12 +25,27 @@ SEARCH_PATH = "/search/repositories"
 MAX_RESULTS_PER_QUERY = 1000
 # GitHub ignores larger pages.
 PER_PAGE = 100
-# No public repository was created before GitHub opened.
-EARLIEST_CREATED = date(2007, 10, 1)
 # An incomplete page (GitHub timed out internally) is asked again this many times.
 INCOMPLETE_RETRIES = 2
-_CREATED_RANGE = re.compile(r"(?:^|\s)created:(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})(?=\s|$)")
-_CREATED_ANY = re.compile(r"(?:^|\s)created:\S+")
+
+
+@dataclass(frozen=True)
+class SlicePlan:
+    """The slices of a search and what slicing them cost.
+
+    :param slices: ``{"query", "total"}`` per slice, in creation order, each with at most 1,000 matches
+        except single seconds that hold more.
+    :param probes: search requests spent counting slices.
+    :param unreachable: the seconds holding more than 1,000 matches: ``{"second", "matches", "unreachable"}``.
+    """
+
+    slices: list[dict[str, Any]]
+    probes: int
+    unreachable: list[dict[str, Any]]
+
+    @property
+    def matches(self) -> int:
+        return sum(piece["total"] for piece in self.slices)
 
 
 def _search(client: GitHubClient, query: str, *, page: int, per_page: int) -> dict[str, Any]:
@@ -38,41 +55,64 @@ def _search(client: GitHubClient, query: str, *, page: int, per_page: int) -> di
     return data
 
 
-def _sliced(query: str, start: date, end: date) -> str:
-    return f"{query} created:{start.isoformat()}..{end.isoformat()}"
+def _sliced(base: str, low: int, high: int) -> str:
+    return f"{base} {render_created(low, high)}".strip()
 
 
-def split_created_ranges(query: str, *, until: date) -> tuple[str, date, date]:
-    """The query without its ``created:A..B`` qualifier, and the date range to slice (A..B or all time)."""
-    match = _CREATED_RANGE.search(query)
-    if match:
-        base = " ".join((query[: match.start()] + " " + query[match.end() :]).split())
-        return base, date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
-    if _CREATED_ANY.search(query):
-        raise ValueError("search mode slices by created date: write created: as a range A..B (YYYY-MM-DD), if at all")
-    return query.strip(), EARLIEST_CREATED, until
+def _halve(low: int, high: int) -> int:
+    """Last second of the first half of ``[low, high]``.
+
+    A range that crosses midnight is cut at the midnight nearest its middle: whole-day slices read well
+    in logs and GitHub counts them as fast. Within one day, the cut is the middle second.
+    """
+    middle = low + (high - low) // 2
+    first_midnight = (low // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY
+    last_midnight = (high // SECONDS_PER_DAY) * SECONDS_PER_DAY
+    if first_midnight > high:
+        return middle
+    nearest = (middle + 1 + SECONDS_PER_DAY // 2) // SECONDS_PER_DAY * SECONDS_PER_DAY
+    return min(max(nearest, first_midnight), last_midnight) - 1
 
 
-def plan_slices(client: GitHubClient, query: str, *, until: date) -> list[dict[str, Any]]:
-    """Cut ``query`` into created-date slices of at most 1,000 results each (probing with 1-result pages)."""
-    base, start, end = split_created_ranges(query, until=until)
+def plan_slices(client: GitHubClient, query: str, *, now: int) -> SlicePlan:
+    """Cut ``query`` into creation-time slices of at most 1,000 results each (probing with 1-result pages).
+
+    :param query: the user's query; its ``created:`` range (or all time) is what is sliced.
+    :param now: epoch seconds closing an open-ended range.
+    """
+    parsed = parse_search_query(query)
+    low, high = parsed.bounds(now=now)
     slices: list[dict[str, Any]] = []
-    stack = [(start, end)]
+    unreachable: list[dict[str, Any]] = []
+    probes = 0
+    stack = [(low, high)] if low <= high else []
     while stack:
-        low, high = stack.pop()
-        total = int(_search(client, _sliced(base, low, high), page=1, per_page=1)["total_count"])
+        first, last = stack.pop()
+        text = _sliced(parsed.base, first, last)
+        total = int(_search(client, text, page=1, per_page=1)["total_count"])
+        probes += 1
         if total == 0:
             continue
-        if total <= MAX_RESULTS_PER_QUERY or low == high:
+        if total <= MAX_RESULTS_PER_QUERY or first == last:
             if total > MAX_RESULTS_PER_QUERY:
-                log.warning("%s repositories were created on %s for %r: only 1,000 are reachable", total, low, base)
-            slices.append({"query": _sliced(base, low, high), "total": total})
+                second = render_instant(first)
+                missed = total - MAX_RESULTS_PER_QUERY
+                log.warning(
+                    "%s repositories matching %r were created in the second %s: GitHub serves 1,000 of them, "
+                    "%s cannot be reached by any search",
+                    total,
+                    parsed.base,
+                    second,
+                    missed,
+                )
+                unreachable.append({"second": second, "matches": total, "unreachable": missed})
+            slices.append({"query": text, "total": total})
             continue
-        middle = low + timedelta(days=(high - low).days // 2)
-        # Push the later half first so slices come out in date order.
-        stack.append((middle + timedelta(days=1), high))
-        stack.append((low, middle))
-    return slices
+        middle = _halve(first, last)
+        # Push the later half first so slices come out in creation order.
+        stack.append((middle + 1, last))
+        stack.append((first, middle))
+    return SlicePlan(slices, probes, unreachable)
 
 
 def plan_search(slices: list[dict[str, Any]], *, shards: int) -> list[Shard]:

@@ -1,0 +1,141 @@
+"""A search query's ``created:`` qualifier, read with GitHub's own semantics, and the rest passed through.
+
+Search mode slices a query by creation time, so it must know the range the user asked for. GitHub
+accepts ``created:D``, ``>D``, ``>=D``, ``<D``, ``<=D``, ``A..B``, ``A..*`` and ``*..B``, where each bound
+is a date (``2024-03-01``, a whole UTC day) or a date-time to the second (``2024-03-01T12:00:00Z`` or
+with an offset such as ``+01:00``). Every other qualifier and word goes to GitHub unchanged, so a query
+is only refused here for a ``created:`` GitHub would not read, or one search mode cannot slice.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from github_etl.errors import ConfigurationError
+
+SECONDS_PER_DAY = 86_400
+# No public repository was created before GitHub opened.
+EARLIEST_CREATED = calendar.timegm((2007, 10, 1, 0, 0, 0))
+
+ACCEPTED_FORMS = (
+    "created:2024-03-01, created:>2024-03-01, created:>=2024-03-01, created:<2024-03-01, "
+    "created:<=2024-03-01, created:2024-01-01..2024-03-31, created:2024-01-01..*, created:*..2024-03-31; "
+    "a date-time to the second wherever a date goes (2024-03-01T12:00:00Z or 2024-03-01T12:00:00+01:00)"
+)
+# A token is a run of non-space characters in which "double-quoted parts" may hold spaces, as GitHub reads q.
+_TOKEN = re.compile(r'(?:[^\s"]+|"[^"]*")+')
+_CREATED = re.compile(r"^(?P<negated>-?)created:(?P<value>.*)$", re.IGNORECASE)
+_BOUND = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2})?)(?P<zone>Z|[+-]\d{2}:?\d{2})?)?$"
+)
+_COMPARISON = re.compile(r"^(?P<op>>=|<=|>|<)(?P<bound>.*)$")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search query split into what GitHub reads unchanged and the creation range to slice.
+
+    :param base: the query without its ``created:`` qualifier, whitespace normalised.
+    :param created_from: first second (epoch, inclusive) of the range; None when unbounded below.
+    :param created_until: last second (epoch, inclusive); None when unbounded above.
+    """
+
+    base: str
+    created_from: int | None = None
+    created_until: int | None = None
+
+    def bounds(self, *, now: int) -> tuple[int, int]:
+        """The inclusive range to slice, with open ends closed at GitHub's opening and at ``now``."""
+        low = EARLIEST_CREATED if self.created_from is None else max(self.created_from, EARLIEST_CREATED)
+        high = now if self.created_until is None else min(self.created_until, now)
+        return low, high
+
+
+def parse_search_query(text: str) -> SearchQuery:
+    """Read ``text`` as GitHub does; raise :class:`ConfigurationError` naming ``query`` when it cannot be sliced."""
+    if text.count('"') % 2:
+        raise _error(text, "it has an unbalanced double quote")
+    tokens = _TOKEN.findall(text)
+    if not tokens:
+        raise _error(text, "it is empty; search mode needs GitHub search syntax, e.g. 'language:rust'")
+    created = [(index, match) for index, token in enumerate(tokens) if (match := _CREATED.match(token))]
+    if not created:
+        return SearchQuery(" ".join(tokens))
+    if len(created) > 1:
+        raise _error(text, "it has more than one created: qualifier; write one range")
+    index, match = created[0]
+    if match["negated"] or (index > 0 and tokens[index - 1] == "NOT"):
+        raise _error(text, "an excluded created: range cannot be sliced; write the range to include")
+    low, high = _created_range(text, match["value"])
+    if low is not None and high is not None and low > high:
+        raise _error(text, "its created: range is empty (its start is after its end)")
+    base = " ".join(tokens[:index] + tokens[index + 1 :])
+    return SearchQuery(base, low, high)
+
+
+def render_created(low: int, high: int) -> str:
+    """The ``created:A..B`` qualifier of an inclusive range: dates when it covers whole days, else date-times."""
+    if low % SECONDS_PER_DAY == 0 and (high + 1) % SECONDS_PER_DAY == 0:
+        return f"created:{_day(low)}..{_day(high)}"
+    return f"created:{_instant(low)}..{_instant(high)}"
+
+
+def render_instant(second: int) -> str:
+    """One second as GitHub writes date-times (UTC, ``Z``)."""
+    return _instant(second)
+
+
+def _created_range(text: str, value: str) -> tuple[int | None, int | None]:
+    if ".." in value:
+        first, _, last = value.partition("..")
+        if first == "*" and last == "*":
+            raise _error(text, "created:*..* is no range; leave created: out to search all time")
+        low = None if first == "*" else _bound(text, first)[0]
+        high = None if last == "*" else _bound(text, last)[1]
+        return low, high
+    comparison = _COMPARISON.match(value)
+    if comparison:
+        first, last = _bound(text, comparison["bound"])
+        return {
+            ">": (last + 1, None),
+            ">=": (first, None),
+            "<": (None, first - 1),
+            "<=": (None, last),
+        }[comparison["op"]]
+    return _bound(text, value)
+
+
+def _bound(text: str, value: str) -> tuple[int, int]:
+    """First and last second a date (a whole UTC day) or a date-time (one second) covers."""
+    match = _BOUND.match(value)
+    if not match:
+        raise _error(text, f"created:{value} is not a date or date-time GitHub reads")
+    try:
+        day = date.fromisoformat(match["date"])
+        if match["time"] is None:
+            start = calendar.timegm(day.timetuple())
+            return start, start + SECONDS_PER_DAY - 1
+        zone = match["zone"] or "Z"
+        if zone != "Z" and ":" not in zone:
+            zone = f"{zone[:3]}:{zone[3:]}"
+        moment = datetime.fromisoformat(f"{match['date']}T{match['time']}{'+00:00' if zone == 'Z' else zone}")
+    except ValueError as exc:
+        raise _error(text, f"created:{value} names a date or time that does not exist ({exc})") from None
+    second = int(moment.timestamp())
+    return second, second
+
+
+def _day(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).date().isoformat()
+
+
+def _instant(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _error(text: str, why: str) -> ConfigurationError:
+    return ConfigurationError(f"param 'query' got {text!r}: {why}. Accepted created: forms: {ACCEPTED_FORMS}")

@@ -1,0 +1,119 @@
+"""Search queries as GitHub reads them: every ``created:`` form, its boundaries, and the ones refused."""
+
+from __future__ import annotations
+
+import calendar
+
+import pytest
+
+from github_etl.errors import ConfigurationError
+from github_etl.extract.search_query import (
+    EARLIEST_CREATED,
+    SearchQuery,
+    parse_search_query,
+    render_created,
+)
+from github_etl.params import validate
+
+
+def _at(text: str) -> int:
+    """Epoch seconds of ``YYYY-MM-DD HH:MM:SS`` in UTC."""
+    date, _, time = text.partition(" ")
+    year, month, day = map(int, date.split("-"))
+    hour, minute, second = map(int, (time or "00:00:00").split(":"))
+    return calendar.timegm((year, month, day, hour, minute, second))
+
+
+@pytest.mark.parametrize(
+    ("query", "base", "first", "last"),
+    [
+        ("language:rust", "language:rust", None, None),
+        ("created:2024-03-01", "", "2024-03-01 00:00:00", "2024-03-01 23:59:59"),
+        ("created:>2024-02-28", "", "2024-02-29 00:00:00", None),
+        ("created:>=2024-02-28", "", "2024-02-28 00:00:00", None),
+        ("created:<2024-03-01", "", None, "2024-02-29 23:59:59"),
+        ("created:<=2024-03-01", "", None, "2024-03-01 23:59:59"),
+        ("created:2024-01-01..2024-03-31", "", "2024-01-01 00:00:00", "2024-03-31 23:59:59"),
+        ("created:2024-01-01..*", "", "2024-01-01 00:00:00", None),
+        ("created:*..2024-03-31", "", None, "2024-03-31 23:59:59"),
+        ("created:2024-03-01T12:00:00Z", "", "2024-03-01 12:00:00", "2024-03-01 12:00:00"),
+        ("created:>2024-03-01T12:00:00Z", "", "2024-03-01 12:00:01", None),
+        ("created:<2024-03-01T12:00:00Z", "", None, "2024-03-01 11:59:59"),
+        ("created:>=2024-03-01T12:00:00+01:00", "", "2024-03-01 11:00:00", None),
+        ("created:<=2024-03-01T12:00:00-0230", "", None, "2024-03-01 14:30:00"),
+        ("created:2024-03-01T10:00:00Z..2024-03-01T11:30:00Z", "", "2024-03-01 10:00:00", "2024-03-01 11:30:00"),
+        ("created:2024-03-01..2024-03-01T06:00:00Z", "", "2024-03-01 00:00:00", "2024-03-01 06:00:00"),
+        (
+            'language:python  created:2024-03-01 stars:>10 "machine learning"',
+            'language:python stars:>10 "machine learning"',
+            "2024-03-01 00:00:00",
+            "2024-03-01 23:59:59",
+        ),
+        ("Created:2024-03-01 topic:cli", "topic:cli", "2024-03-01 00:00:00", "2024-03-01 23:59:59"),
+        # A quoted phrase is text, not a qualifier: GitHub matches it against names and descriptions.
+        ('"created:2024" cli', '"created:2024" cli', None, None),
+    ],
+)
+def test_every_created_form_github_accepts(query: str, base: str, first: str | None, last: str | None) -> None:
+    assert parse_search_query(query) == SearchQuery(
+        base, None if first is None else _at(first), None if last is None else _at(last)
+    )
+
+
+def test_greater_than_a_day_excludes_its_last_second_and_includes_the_next_midnight() -> None:
+    low, high = parse_search_query("created:>2024-02-28").bounds(now=_at("2024-03-05 00:00:00"))
+    assert low == _at("2024-02-29 00:00:00")
+    assert _at("2024-02-28 23:59:59") < low
+    assert high == _at("2024-03-05 00:00:00")
+
+
+def test_open_ranges_close_at_githubs_opening_and_at_now() -> None:
+    now = _at("2026-11-02 10:00:00")
+    assert parse_search_query("stars:>5").bounds(now=now) == (EARLIEST_CREATED, now)
+    assert parse_search_query("created:<2000-01-01").bounds(now=now)[1] < EARLIEST_CREATED
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("created:2024-02-30", "does not exist"),
+        ("created:2023-02-29", "does not exist"),
+        ("created:2024-03-01T24:00:00Z", "does not exist"),
+        ("created:=>2024-01-01", "not a date"),
+        ("created:~2024-01-01", "not a date"),
+        ("created:2024/03/01", "not a date"),
+        ("created:yesterday", "not a date"),
+        ("created:", "not a date"),
+        ("created:2024-01-01..", "not a date"),
+        ("created:*..*", "no range"),
+        ("created:2024-03-05..2024-03-01", "empty"),
+        ("created:2024-01-01 created:2024-02-01", "more than one created"),
+        ("language:go -created:2024-01-01", "excluded"),
+        ("language:go NOT created:2024-01-01", "excluded"),
+        ('language:go "unbalanced', "double quote"),
+    ],
+)
+def test_queries_search_mode_cannot_slice_are_refused_naming_the_param(query: str, reason: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        validate({"mode": "search", "query": query})
+    message = str(raised.value)
+    assert message.startswith("param 'query' got ")
+    assert repr(query) in message
+    assert reason in message
+    assert "created:>=2024-03-01" in message  # the accepted forms are listed
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "text"),
+    [
+        ("2024-03-01 00:00:00", "2024-03-01 23:59:59", "created:2024-03-01..2024-03-01"),
+        ("2024-03-01 00:00:00", "2024-03-31 23:59:59", "created:2024-03-01..2024-03-31"),
+        ("2024-03-01 00:00:00", "2024-03-01 11:59:59", "created:2024-03-01T00:00:00Z..2024-03-01T11:59:59Z"),
+        ("2024-03-01 12:00:00", "2024-03-01 12:00:00", "created:2024-03-01T12:00:00Z..2024-03-01T12:00:00Z"),
+    ],
+)
+def test_slices_render_as_days_when_whole_and_as_seconds_otherwise(low: str, high: str, text: str) -> None:
+    assert render_created(_at(low), _at(high)) == text
+    # And the text reads back as the same range.
+    parsed = parse_search_query(text)
+    assert (parsed.created_from, parsed.created_until) == (_at(low), _at(high))

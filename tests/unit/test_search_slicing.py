@@ -1,0 +1,113 @@
+"""Search slicing against the fake GitHub: days denser than 1,000 matches are cut by time of day."""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from github_etl.extract.plan import plan_run, run_shard
+from github_etl.extract.search import MAX_RESULTS_PER_QUERY, plan_slices
+from github_etl.extract.search_query import parse_search_query
+from github_etl.github.client import GitHubClient
+from github_etl.params import validate
+from github_etl.settings import ClientSettings
+from github_etl.staging import RunStaging, read_json_uri
+from tests.fake_github import FakeGitHub
+
+TOKEN = "ghp_slicing_test_token_0042"
+FAST = ClientSettings(backoff_base=0.01, backoff_max=0.02, secondary_min_wait=0.01, reset_jitter=0.01, read_timeout=5)
+DENSE_DAY = "2024-03-01"
+DAY_START = calendar.timegm((2024, 3, 1, 0, 0, 0))
+NOW = calendar.timegm((2026, 11, 2, 0, 0, 0))
+
+
+def _client(fake: FakeGitHub) -> GitHubClient:
+    return GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+
+
+def _harvest_ids(fake: FakeGitHub, staging: RunStaging, query: str) -> tuple[list[int], dict]:
+    client = _client(fake)
+    plan = plan_run(
+        client, staging, validate({"mode": "search", "query": query, "shards": 3}), logical_date=datetime.now(UTC)
+    )
+    ids: list[int] = []
+    for shard in plan["shards"]:
+        for uri in read_json_uri(run_shard(client, staging, shard)["done_uri"])["batches"]:
+            ids.extend(item["id"] for item in read_json_uri(uri)["items"])
+    return ids, plan
+
+
+@pytest.fixture(scope="module")
+def dense_fake():
+    # 2,800 of 4,000 repositories created on one day, each at its own second (about 31 s apart).
+    with FakeGitHub(repo_count=4000, seed=5, dense_days={DENSE_DAY: 0.7}, search_rate_limit=100_000) as fake:
+        fake.start()
+        yield fake
+
+
+def test_a_day_past_1000_matches_is_cut_by_time_of_day_and_every_match_loads_once(dense_fake, tmp_path) -> None:
+    query = "created:>2024-02-28"
+    expected = dense_fake.search_ids(query)
+    on_the_day = [i for i in expected if DAY_START <= dense_fake.created_at(i) < DAY_START + 86_400]
+    assert len(on_the_day) >= 2500
+
+    ids, plan = _harvest_ids(dense_fake, RunStaging("d", "dense", root=tmp_path.as_uri()), query)
+
+    assert sorted(ids) == expected
+    assert len(ids) == len(set(ids))
+    assert plan["matches"] == len(expected)
+    assert plan["unreachable"] == []
+    slices = [piece for shard in plan["shards"] for piece in shard["slices"]]
+    assert all(piece["total"] <= MAX_RESULTS_PER_QUERY for piece in slices)
+    # The dense day could only be reached by slices shorter than a day.
+    assert any("T" in piece["query"] for piece in slices)
+
+
+def test_slices_cover_the_range_without_gap_or_overlap(dense_fake) -> None:
+    sliced = plan_slices(_client(dense_fake), "created:2024-02-20..2024-03-10", now=NOW)
+    ranges = sorted(
+        (parsed.created_from, parsed.created_until)
+        for parsed in (parse_search_query(piece["query"]) for piece in sliced.slices)
+    )
+    low, high = parse_search_query("created:2024-02-20..2024-03-10").bounds(now=NOW)
+    # Empty slices are left out, so consecutive slices may skip a span only when it held nothing.
+    assert ranges[0][0] >= low
+    assert ranges[-1][1] <= high
+    for (_, end), (start, _) in itertools.pairwise(ranges):
+        assert start > end
+    assert sliced.matches == len(dense_fake.search_ids("created:2024-02-20..2024-03-10"))
+    assert sliced.probes >= len(sliced.slices)
+
+
+def test_greater_than_a_day_takes_the_next_midnight_and_not_the_last_second_before_it(tmp_path) -> None:
+    # One repository in ten created at 23:59:59 of the 28th, one in ten at 00:00:00 of the 29th.
+    last_second = calendar.timegm((2024, 2, 28, 23, 59, 59))
+    spans = ((last_second, 1, 0.1), (last_second + 1, 1, 0.1))
+    with FakeGitHub(repo_count=800, seed=9, dense_spans=spans, search_rate_limit=100_000) as fake:
+        fake.start()
+        ids, _ = _harvest_ids(fake, RunStaging("d", "edge", root=tmp_path.as_uri()), "created:>2024-02-28 fork:true")
+        created = {fake.created_at(i) for i in ids}
+        assert last_second + 1 in created
+        assert last_second not in created
+        assert min(created) == last_second + 1
+        assert sorted(ids) == fake.search_ids("created:>2024-02-28 fork:true")
+
+
+def test_a_second_holding_more_than_1000_matches_is_reported_exactly(tmp_path) -> None:
+    second = calendar.timegm((2024, 3, 1, 10, 0, 0))
+    with FakeGitHub(repo_count=2000, seed=6, dense_spans=((second, 1, 0.7),), search_rate_limit=100_000) as fake:
+        fake.start()
+        in_second = fake.search_ids("created:2024-03-01T10:00:00Z")
+        assert len(in_second) > MAX_RESULTS_PER_QUERY
+        sliced = plan_slices(_client(fake), "created:2024-03-01", now=NOW)
+        assert sliced.unreachable == [
+            {
+                "second": "2024-03-01T10:00:00Z",
+                "matches": len(in_second),
+                "unreachable": len(in_second) - MAX_RESULTS_PER_QUERY,
+            }
+        ]
+        assert sliced.matches == len(fake.search_ids("created:2024-03-01"))
