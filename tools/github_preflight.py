@@ -40,18 +40,24 @@ def unreachable_reason(base_url: str) -> str | None:
 
 
 def main() -> int:
+    """Exit 1 with a hint when GitHub cannot be reached; else print ``authenticated`` or ``anonymous``."""
     from github_etl.hooks.github import GitHubHook
 
-    base_url = GitHubHook().api_base_url()
+    hook = GitHubHook()
+    base_url = hook.api_base_url()
     reason = unreachable_reason(base_url)
     if reason is None:
+        print("authenticated" if hook.has_credentials() else "anonymous")
         return 0
+    # The fake accepts any token; with one, the run enriches through GraphQL and ends in seconds.
     print(
         f"GitHub at {base_url} cannot be reached from here ({reason}).\n"
         "`make run` harvests from that API: check the network or the proxy (HTTPS_PROXY), or point the "
-        "connection elsewhere, e.g. at the project's fake GitHub:\n"
+        "connection elsewhere, e.g. at the project's fake GitHub, which accepts any token:\n"
         "  .venv/bin/python -m tests.fake_github --port 8765 &\n"
-        '  export AIRFLOW_CONN_GITHUB_DEFAULT=\'{"conn_type": "http", "host": "http://127.0.0.1:8765"}\'',
+        '  export AIRFLOW_CONN_GITHUB_DEFAULT=\'{"conn_type": "http", "host": "http://127.0.0.1:8765", '
+        '"password": "fake-token"}\'\n'
+        "  make run",
         file=sys.stderr,
     )
     return 1

@@ -52,6 +52,11 @@ def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
     return int(float_env(name, default, minimum=minimum))
 
 
+def run_deadline_hours() -> float:
+    """How long a run may take, for the budget check in ``plan``: a daily run should end before the next starts."""
+    return float_env("GITHUB_ETL_RUN_DEADLINE_HOURS", 24.0, minimum=0.01)
+
+
 def staging_url() -> str:
     """Root of the staging area: ``GITHUB_ETL_STAGING_URL`` or a folder inside the project."""
     configured = os.environ.get("GITHUB_ETL_STAGING_URL", "").strip()

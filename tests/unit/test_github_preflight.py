@@ -12,6 +12,7 @@ from threading import Thread
 
 import pytest
 
+from tools.dev import ANONYMOUS_SAMPLE_SIZE, anonymous_defaults
 from tools.github_preflight import unreachable_reason
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,23 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
     )
 
     assert result.returncode == (0 if reachable else 1), result.stderr
-    if not reachable:
+    if reachable:
+        assert result.stdout.strip().splitlines()[-1] == "authenticated"
+    else:
         assert f"GitHub at {url} cannot be reached from here" in result.stderr
-        assert "AIRFLOW_CONN_GITHUB_DEFAULT" in result.stderr
+        # The hint's connection carries a token, so the run it leads to is not held by the anonymous budget.
+        assert '"password": "fake-token"' in result.stderr
     assert "ghp_secret_1" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("conf", "expected"),
+    [
+        ({}, {"sample_size": ANONYMOUS_SAMPLE_SIZE}),
+        ({"mode": "sample", "seed": 3}, {"mode": "sample", "seed": 3, "sample_size": ANONYMOUS_SAMPLE_SIZE}),
+        ({"sample_size": 500}, {"sample_size": 500}),
+        ({"mode": "search", "query": "language:go"}, {"mode": "search", "query": "language:go"}),
+    ],
+)
+def test_make_run_without_a_token_samples_what_the_anonymous_budget_pays_for(conf, expected):
+    assert anonymous_defaults(conf) == expected

@@ -56,7 +56,12 @@ def plan_refresh(
             writers[index].write(json.dumps({"id": int(repo_id), "node_id": node_id, "etag": etag}) + "\n")
             counts[index] += 1
     return [
-        {"key": f"refresh-{i:03d}", "mode": "refresh", "ids_uri": staging.uri("plan", f"refresh-{i:03d}.jsonl")}
+        {
+            "key": f"refresh-{i:03d}",
+            "mode": "refresh",
+            "ids_uri": staging.uri("plan", f"refresh-{i:03d}.jsonl"),
+            "count": counts[i],
+        }
         for i in range(shards)
         if counts[i]
     ]

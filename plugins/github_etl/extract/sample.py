@@ -75,14 +75,20 @@ def discover_max_id(client: GitHubClient) -> int:
     return best
 
 
+def sample_quotas(sample_size: int, shards: int) -> list[int]:
+    """Each shard's share of the sample: equal, the remainder going to the first shards."""
+    shards = max(1, min(shards, sample_size))
+    return [sample_size // shards + (1 if index < sample_size % shards else 0) for index in range(shards)]
+
+
 def plan_sample(*, max_id: int, sample_size: int, shards: int, seed: str, per_page_take: int) -> list[Shard]:
     """Split ``(0, max_id]`` into equal id ranges with equal shares of the sample."""
-    shards = max(1, min(shards, sample_size))
+    quotas = sample_quotas(sample_size, shards)
+    shards = len(quotas)
     plan: list[Shard] = []
-    for index in range(shards):
+    for index, quota in enumerate(quotas):
         low = max_id * index // shards
         high = max_id * (index + 1) // shards
-        quota = sample_size // shards + (1 if index < sample_size % shards else 0)
         plan.append(
             {
                 "key": f"sample-{index:03d}",

@@ -25,7 +25,7 @@ from github_etl.errors import (
     GitHubUnavailableError,
     RateLimitWaitTooLong,
 )
-from github_etl.github.ratelimit import BudgetStore, Token, TokenPool, parse_budget
+from github_etl.github.ratelimit import Budget, BudgetStore, Token, TokenPool, parse_budget
 from github_etl.github.responses import GitHubResponse, Outcome, classify, message_of
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
@@ -140,6 +140,36 @@ class GitHubClient:
         if not isinstance(data, dict):
             raise GitHubError(f"GraphQL answered a non-object body from {response.url}", status=response.status)
         return data
+
+    def budgets(self) -> dict[str, list[Budget]]:
+        """Every token's budget per resource (``core``, ``search``, ``graphql``), from ``GET /rate_limit``.
+
+        GitHub does not charge for ``/rate_limit``. One request per token, outside the request loop: a
+        budget that cannot be read is left out (the caller goes on without it), but bad credentials are final.
+        """
+        budgets: dict[str, list[Budget]] = {}
+        url = self.url("/rate_limit")
+        for token in self.tokens.tokens or [None]:
+            try:
+                status, headers, data = self._send("GET", url, token, None, None, None)
+            except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
+                self.calls["failed"] += 1
+                log.warning("Could not read GitHub's rate limits (%s); going on without them", _safe(exc))
+                continue
+            outcome = classify(status, headers, data)
+            self.calls["ok" if outcome is Outcome.OK else "failed"] += 1
+            if outcome is Outcome.BAD_CREDENTIALS:
+                raise self._final_error(outcome, status, "GET", url, data)
+            resources = data.get("resources") if outcome is Outcome.OK and isinstance(data, dict) else None
+            if not isinstance(resources, dict):
+                log.warning("GitHub answered %s to GET /rate_limit; going on without its budgets", status)
+                continue
+            for name, values in resources.items():
+                budget = _budget_of(values)
+                if budget is not None:
+                    self.tokens.record(token, name, budget)
+                    budgets.setdefault(name, []).append(budget)
+        return budgets
 
     def close(self) -> None:
         self.session.close()
@@ -324,6 +354,14 @@ def next_link(link_header: str | None) -> str | None:
         if any(p.strip() in ('rel="next"', "rel=next") for p in section[1:]):
             return url.strip("<>")
     return None
+
+
+def _budget_of(values: Any) -> Budget | None:
+    """One resource of a ``/rate_limit`` body, or None when it is not the documented shape."""
+    try:
+        return Budget(limit=int(values["limit"]), remaining=int(values["remaining"]), reset_at=float(values["reset"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _graphql_rate_limited(data: Any) -> bool:

@@ -119,6 +119,10 @@ class GitHubHook(BaseHook):
         """The API root this hook's connection resolves to (the connection, ``GITHUB_API_URL`` or GitHub's)."""
         return self._connection_settings()[0]
 
+    def has_credentials(self) -> bool:
+        """Whether the connection holds a token (without one, GitHub allows 60 requests an hour)."""
+        return bool(self._connection_settings()[1])
+
     def get_conn(self) -> GitHubClient:
         """The client, built once per hook; tokens are registered with the secrets masker first."""
         return self.client

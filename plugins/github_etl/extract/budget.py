@@ -1,0 +1,161 @@
+"""Will the run fit its GitHub budget? Asked once, in ``plan``, before the requests are spent.
+
+A run that needs more requests than its tokens (or the anonymous budget) can give before its deadline
+would otherwise spend what it has, then defer hour after hour; it fails at once instead, with the
+numbers and the fix. A run that fits but must wait for a reset says so once, with the time it resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from github_etl.errors import ConfigurationError
+from github_etl.github.ratelimit import Budget
+
+log = logging.getLogger(__name__)
+
+# GitHub's primary windows: search budgets reset every minute, the others every hour.
+WINDOW_SECONDS = {"search": 60}
+DEFAULT_WINDOW_SECONDS = 3600
+# What GitHub documents for a personal access token, named in the advice to set one.
+TOKEN_CORE_LIMIT = 5000
+
+
+class BudgetTooSmallError(ConfigurationError):
+    """The run needs more requests than its budget gives before the deadline; no retry changes that."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How one resource's need meets its budget.
+
+    :param resource: ``core``, ``search`` or ``graphql``.
+    :param needed: requests (GraphQL: points) the run is expected to spend.
+    :param remaining: what the tokens have left now.
+    :param capacity: what they can give by the deadline, resets included.
+    :param enough_at: epoch seconds when the budget has given ``needed`` (now, when it already has).
+    """
+
+    resource: str
+    needed: int
+    remaining: int
+    capacity: int
+    enough_at: float
+
+    @property
+    def fits(self) -> bool:
+        return self.needed <= self.capacity
+
+    @property
+    def waits(self) -> bool:
+        return self.needed > self.remaining
+
+
+def fit(resource: str, needed: int, budgets: Sequence[Budget], *, now: float, deadline: float) -> Fit:
+    """What ``budgets`` (one per token) give for ``resource`` until ``deadline``, reset by reset."""
+    window = WINDOW_SECONDS.get(resource, DEFAULT_WINDOW_SECONDS)
+    # Every token's refills in time order: (when, how much), the first being what it has now.
+    refills: list[tuple[float, int]] = []
+    for budget in budgets:
+        limit = budget.limit or 0
+        remaining = budget.remaining if budget.remaining is not None else limit
+        reset_at = budget.reset_at if budget.reset_at > now else now + window
+        refills.append((now, remaining))
+        when = reset_at
+        while when <= deadline and limit > 0:
+            refills.append((when, limit))
+            when += window
+    refills.sort()
+    remaining = sum(amount for when, amount in refills if when <= now)
+    capacity = 0
+    enough_at = math.inf
+    for when, amount in refills:
+        capacity += amount
+        if capacity >= needed and enough_at == math.inf:
+            enough_at = when
+    return Fit(resource, needed, remaining, capacity, now if needed <= remaining else enough_at)
+
+
+def check_budget(
+    needs: Mapping[str, int],
+    budgets: Mapping[str, Sequence[Budget]],
+    *,
+    now: float,
+    deadline_hours: float,
+    authenticated: bool,
+    advice: str,
+    announce: bool = True,
+) -> list[Fit]:
+    """Fail when a resource cannot give what the run needs before the deadline; announce expected waits.
+
+    :param needs: requests per resource the run is expected to spend.
+    :param budgets: each token's budget per resource (``GitHubClient.budgets``); a resource without one is not judged.
+    :param deadline_hours: how long the run may take.
+    :param authenticated: whether the run has a token (the advice differs).
+    :param advice: what the user can lower, in this mode's words (e.g. "lower sample_size").
+    :param announce: log the waits the run should expect (once per run: at its last check).
+    :raise BudgetTooSmallError: a resource's need exceeds what it gives before the deadline.
+    """
+    deadline = now + deadline_hours * 3600
+    fits = [
+        fit(resource, needed, budgets[resource], now=now, deadline=deadline)
+        for resource, needed in needs.items()
+        if needed > 0 and budgets.get(resource)
+    ]
+    who = f"{len(budgets.get('core', [])) or 1} token(s)" if authenticated else "the anonymous budget"
+    for judged in fits:
+        if not judged.fits:
+            share = f"about {judged.capacity / judged.needed:.0%} of this run fits"
+            fix = (
+                f"{advice} ({share}), add tokens, or raise GITHUB_ETL_RUN_DEADLINE_HOURS"
+                if authenticated
+                else f"set a token as the password of the GitHub connection ({TOKEN_CORE_LIMIT:,} requests an hour "
+                f"instead of 60), or {advice} ({share})"
+            )
+            raise BudgetTooSmallError(
+                f"This run needs about {judged.needed:,} GitHub {judged.resource} requests, but {who} can give only "
+                f"{judged.capacity:,} within the run's deadline of {deadline_hours:g} h "
+                f"({judged.remaining:,} now, then each reset's limit). To fix: {fix}."
+            )
+    for judged in fits if announce else ():
+        if judged.waits:
+            log.warning(
+                "This run needs about %s GitHub %s requests and %s has %s left now: it will wait for GitHub's "
+                "reset(s), deferred without holding a worker, and should have what it needs at %s",
+                f"{judged.needed:,}",
+                judged.resource,
+                who,
+                f"{judged.remaining:,}",
+                datetime.fromtimestamp(judged.enough_at, tz=UTC).isoformat(timespec="seconds"),
+            )
+    return fits
+
+
+# Requests per page of a listing or a search, and ids per GraphQL nodes() batch.
+PAGE_SIZE = 100
+
+
+def requests_needed(mode: str, shards: Sequence[Mapping[str, Any]], *, authenticated: bool) -> dict[str, int]:
+    """Requests (GraphQL: points) per resource that the planned shards are expected to spend.
+
+    A floor, not a bound: vanished repositories and owners' further pages cost a little more. With a token,
+    repositories are enriched through GraphQL (a point per 100); without one, one REST request each.
+    """
+    needs = {"core": 0, "graphql": 0, "search": 0}
+    enrich = "graphql" if authenticated else "core"
+    for shard in shards:
+        if mode == "sample":
+            needs["core"] += math.ceil(shard["quota"] / shard["per_page_take"])
+            needs[enrich] += math.ceil(shard["quota"] / PAGE_SIZE) if authenticated else shard["quota"]
+        elif mode == "search":
+            needs["search"] += sum(math.ceil(min(s["total"], 1000) / PAGE_SIZE) for s in shard["slices"])
+        elif mode == "owners":
+            needs["core"] += len(shard["owners"])
+        elif mode == "refresh":
+            needs[enrich] += math.ceil(shard["count"] / PAGE_SIZE) if authenticated else shard["count"]
+    return needs
