@@ -6,8 +6,8 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 
 | task | what it does |
 |---|---|
-| `prepare` | validates the params (before any API call) and applies the warehouse schema |
-| `plan` | splits the run into shards: random id ranges (`sample`), created-date slices (`search`), owners (`owners`) or warehouse ids (`refresh`); defers on a long rate-limit wait |
+| `prepare` | validates the params (before any API call; a bad one fails the run without retries) and applies the warehouse schema |
+| `plan` | splits the run into shards: random id ranges (`sample`), creation-time slices of at most 1,000 matches (`search`), owners (`owners`) or warehouse ids (`refresh`); fails at once when the run cannot fit its GitHub budget before its deadline; defers on a long rate-limit wait |
 | `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
 | `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
 | `load` | COPY + merge of every shard in **one transaction**, snapshots, audit row; emits the `github.repositories` asset |
@@ -15,7 +15,10 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 | `report` | logs listed / enriched / skipped / rejected / inserted / updated and the table's total |
 
 **Modes** (trigger form or `airflow dags trigger github_repositories -c '{"mode": "search", "query": "language:rust"}'`):
-`sample` (`sample_size`, `seed`, `per_page_take`), `search` (`query`), `owners` (`owners`), `refresh` (`stale_days`).
+`sample` (`sample_size`, `seed`, `per_page_take`), `search` (`query`: GitHub's syntax; at most one `created:`,
+in any form GitHub accepts: `2024-03-01`, `>2024-03-01`, `>=`, `<`, `<=`, `A..B`, `A..*`, `*..B`, dates or
+date-times to the second), `owners` (`owners`), `refresh` (`stale_days`). Errors no retry can fix (bad params,
+bad credentials, a budget the run cannot fit) fail the run at once.
 
 Staged files live under `GITHUB_ETL_STAGING_URL` (`dag_id=…/run_id=…/`). The repository API and its
 Swagger docs are served by this Airflow at [`/github-etl/docs`](/github-etl/docs).
@@ -69,32 +72,40 @@ def github_repositories() -> None:
 
     @task
     def transform(extracted: dict[str, Any]) -> dict[str, Any]:
+        from github_etl.errors import fail_fast_on_final_errors
         from github_etl.staging import RunStaging
         from github_etl.tasks import transform_shard
 
         context = get_current_context()
-        return transform_shard(RunStaging(context["dag"].dag_id, context["run_id"]), extracted)
+        with fail_fast_on_final_errors():
+            return transform_shard(RunStaging(context["dag"].dag_id, context["run_id"]), extracted)
 
     # Runs when the plan found nothing to extract too, so every run leaves its audit row.
     @task(outlets=[REPOSITORIES_ASSET], trigger_rule="none_failed")
     def load(transformed: list[dict[str, Any]]) -> dict[str, Any]:
+        from github_etl.errors import fail_fast_on_final_errors
         from github_etl.tasks import load_run_task
 
         # One slice request for every shard's result: iterating would probe one index past the end and
         # log an "XCom not found" error for it.
-        return load_run_task(get_current_context(), list(transformed[:]))
+        with fail_fast_on_final_errors():
+            return load_run_task(get_current_context(), list(transformed[:]))
 
     @task
     def check(loaded: dict[str, Any]) -> dict[str, Any]:
+        from github_etl.errors import fail_fast_on_final_errors
         from github_etl.tasks import check_task
 
-        return check_task(get_current_context(), loaded)
+        with fail_fast_on_final_errors():
+            return check_task(get_current_context(), loaded)
 
     @task
     def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
+        from github_etl.errors import fail_fast_on_final_errors
         from github_etl.tasks import report_task
 
-        return report_task(get_current_context(), loaded)
+        with fail_fast_on_final_errors():
+            return report_task(get_current_context(), loaded)
 
     run_params = prepare()
     planned = GitHubPlanOperator(
