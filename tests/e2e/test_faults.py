@@ -164,7 +164,10 @@ def test_params_outside_the_trigger_form_schema_are_refused_before_the_run(
 
 @pytest.mark.parametrize(
     ("conf", "message"),
-    [({"mode": "search", "query": "  "}, "needs a non-empty param 'query'"), ({"mode": "owners"}, "needs param 'owners'")],
+    [
+        ({"mode": "search", "query": "  "}, "needs a non-empty param 'query'"),
+        ({"mode": "owners"}, "needs param 'owners'"),
+    ],
 )
 def test_params_that_do_not_fit_their_mode_fail_the_first_task(
     fake_github, pipeline_env, run_dag, conf, message

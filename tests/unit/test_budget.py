@@ -57,7 +57,7 @@ def test_an_expected_wait_is_announced_once_with_the_time_it_resumes(caplog) -> 
         )
     assert len(caplog.records) == 1
     assert "needs about 100 GitHub core requests" in caplog.text
-    assert "has 50 left now" in caplog.text
+    assert "the anonymous budget can spend 50 now" in caplog.text
     assert "2027-01-15T08:10:00+00:00" in caplog.text  # NOW + 600 s: the first reset brings enough
 
 

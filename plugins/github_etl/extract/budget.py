@@ -107,7 +107,8 @@ def check_budget(
         for resource, needed in needs.items()
         if needed > 0 and budgets.get(resource)
     ]
-    who = f"{len(budgets.get('core', [])) or 1} token(s)" if authenticated else "the anonymous budget"
+    tokens = len(budgets.get("core", [])) or 1
+    who = ("the token" if tokens == 1 else f"the {tokens} tokens") if authenticated else "the anonymous budget"
     for judged in fits:
         if not judged.fits:
             share = f"about {judged.capacity / judged.needed:.0%} of this run fits"
@@ -125,8 +126,9 @@ def check_budget(
     for judged in fits if announce else ():
         if judged.waits:
             log.warning(
-                "This run needs about %s GitHub %s requests and %s has %s left now: it will wait for GitHub's "
-                "reset(s), deferred without holding a worker, and should have what it needs at %s",
+                "This run needs about %s GitHub %s requests and %s can spend %s now: it will wait for GitHub's "
+                "reset(s) (in the worker when short, deferred to the triggerer when longer than "
+                "GITHUB_ETL_MAX_RATE_LIMIT_WAIT) and should have what it needs at %s",
                 f"{judged.needed:,}",
                 judged.resource,
                 who,
