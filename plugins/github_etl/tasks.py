@@ -73,43 +73,6 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     }
 
 
-def with_row_digests(staging: RunStaging, shard: dict[str, Any]) -> dict[str, Any]:
-    """A shard's transform result in today's staged format; restaged first if an earlier version wrote it.
-
-    Before row digests existed, the transform wrote COPY lines without the ``row_hash`` column and no
-    key file. A run whose transform ran before an upgrade and whose load runs after it would otherwise
-    fail its load: its row file is rewritten here, each line with its digest appended, beside a key
-    file, exactly as the transform writes them today. Streamed line by line; a result in today's
-    format is returned as it is.
-    """
-    if "keys_uri" in shard:
-        return shard
-    from github_etl.staging import storage_path
-    from github_etl.transform import staged_line
-
-    key = shard["shard"]
-    rows = 0
-    with (
-        storage_path(shard["rows_uri"]).open("rb") as legacy,
-        staging.writer("rows", f"{key}.digests.tsv") as rows_out,
-        staging.writer("keys", f"{key}.tsv") as keys_out,
-    ):
-        for raw in legacy:
-            # COPY text escapes newlines inside values: one line, one row.
-            line = raw.decode("utf-8")
-            staged, digest = staged_line(line if line.endswith("\n") else line + "\n")
-            repo_id = line.split("\t", 1)[0]
-            rows_out.write(staged)
-            keys_out.write(f"{repo_id}\t{digest}\n")
-            rows += 1
-    log.info("Shard %s was staged before row digests existed: restaged its %s row(s) with digests", key, rows)
-    return {
-        **shard,
-        "rows_uri": staging.uri("rows", f"{key}.digests.tsv"),
-        "keys_uri": staging.uri("keys", f"{key}.tsv"),
-    }
-
-
 def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, int]:
     """Sum the shards' counters into the run's audit figures."""
     totals = {name: 0 for name in (*SHARD_COUNTERS, *TRANSFORM_COUNTERS)}
@@ -123,30 +86,20 @@ def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[
 def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
     """Ids GitHub no longer serves, shard by shard, streamed (repeats are left to the load)."""
     for shard in transformed:
-        if "gone_ids_uri" in shard:
-            yield from iter_jsonl_uri(shard["gone_ids_uri"])
-        else:  # staged by a transform from before these files were streamed: one JSON list
-            yield from read_json_uri(shard["gone_uri"])
+        yield from iter_jsonl_uri(shard["gone_ids_uri"])
 
 
 def not_modified_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
     """Ids GitHub answered 304 for, streamed."""
     for shard in transformed:
-        if "not_modified_uri" in shard:
-            yield from iter_jsonl_uri(shard["not_modified_uri"])
-        elif "conditional_uri" in shard:
-            yield from read_json_uri(shard["conditional_uri"])["not_modified"]
+        yield from iter_jsonl_uri(shard["not_modified_uri"])
 
 
 def fetched_etags(transformed: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
     """``(id, ETag)`` of this run's detail responses, streamed; a later one of an id replaces an earlier."""
     for shard in transformed:
-        if "etags_uri" in shard:
-            for repo_id, etag in iter_jsonl_uri(shard["etags_uri"]):
-                yield int(repo_id), etag
-        elif "conditional_uri" in shard:
-            for repo_id, etag in read_json_uri(shard["conditional_uri"])["etags"].items():
-                yield int(repo_id), etag
+        for repo_id, etag in iter_jsonl_uri(shard["etags_uri"]):
+            yield int(repo_id), etag
 
 
 def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -174,7 +127,6 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     dag_id, run_id, logical_date = _run_identity(context)
     staging = RunStaging(dag_id, run_id)
     meta = staging.read_json(PLAN_FILE)
-    transformed = [with_row_digests(staging, shard) for shard in transformed]
     totals = run_totals(transformed, meta)
     started_at = context["dag_run"].start_date
     with DatabaseConnection() as db:

@@ -227,18 +227,6 @@ def test_list_returns_repositories_with_every_declared_field(client, warehouse):
     assert item["deleted_at"] is None
 
 
-# A warehouse created before owner_login and topics were byte-ordered keeps the database's collation, and
-# docs/deploy-kubernetes.md gives the statement that switches one: the filters must answer the same.
-TO_DATABASE_COLLATION = (
-    'ALTER TABLE github.repositories ALTER COLUMN owner_login TYPE text COLLATE "default",'
-    ' ALTER COLUMN topics TYPE text[] COLLATE "default"'
-)
-TO_BYTE_ORDER = (
-    'ALTER TABLE github.repositories ALTER COLUMN owner_login TYPE text COLLATE "C",'
-    ' ALTER COLUMN topics TYPE text[] COLLATE "C"'
-)
-
-
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
@@ -254,19 +242,7 @@ TO_BYTE_ORDER = (
         pytest.param({"owner": "octo", "topic": "cli", "archived": "false"}, [1], id="three-filters"),
     ],
 )
-@pytest.mark.parametrize(
-    "columns",
-    [
-        pytest.param((), id="as-created"),
-        pytest.param((TO_DATABASE_COLLATION,), id="older-warehouse"),
-        pytest.param((TO_DATABASE_COLLATION, TO_BYTE_ORDER), id="older-warehouse-switched"),
-    ],
-)
-def test_filters(client, warehouse, params, expected, columns):
-    with warehouse.cursor() as cur:
-        for statement in columns:
-            cur.execute(statement)
-    warehouse.commit()
+def test_filters(client, warehouse, params, expected):
     _insert(
         warehouse,
         "repositories",
@@ -929,23 +905,6 @@ def test_count_is_exact_after_every_write_and_counts_only_after_a_write(warehous
             cur.execute("TRUNCATE github.repositories CASCADE")
         warehouse.commit()
         assert counter() == 0
-    finally:
-        runner.db.close()
-
-
-def test_count_falls_back_to_counting_rows_without_the_generation_table(warehouse, pg_url):
-    _insert(warehouse, "repositories", _repo(1), _repo(2))
-    with warehouse.cursor() as cur:
-        cur.execute("DROP TABLE github.repositories_generation CASCADE")
-        cur.execute("DROP TRIGGER repositories_bump_generation ON github.repositories")
-    warehouse.commit()
-    runner = _CountingRunner(pg_url)
-    counter = RepositoryCounter(runner)
-    try:
-        assert counter() == 2
-        _insert(warehouse, "repositories", _repo(3))
-        assert counter() == 3
-        assert runner.full_counts() == 2
     finally:
         runner.db.close()
 

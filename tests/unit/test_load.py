@@ -21,9 +21,8 @@ from psycopg2 import sql
 
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
+from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
 from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
-from github_etl.snapshot_partitions import partition_snapshots
 from github_etl.transform import staged_line
 from tools.waiting import poll
 
@@ -517,83 +516,6 @@ def test_a_new_months_partition_is_made_while_another_session_reads_the_snapshot
     assert [name for name, _, _ in _snapshot_partitions(warehouse)] == [
         "repository_snapshots_2024_05",
         "repository_snapshots_2024_06",
-    ]
-
-
-@pytest.fixture
-def single_table_warehouse(pg_url: str, tmp_path: Path) -> Iterator[DatabaseConnection]:
-    """A warehouse created before snapshots were partitioned (one table), loaded on ``DAY_0``."""
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "CREATE SCHEMA github; CREATE TABLE github.repository_snapshots (repo_id bigint NOT NULL,"
-            " snapshot_date date NOT NULL, stargazers_count integer NOT NULL, forks_count integer NOT NULL,"
-            " open_issues_count integer NOT NULL, PRIMARY KEY (repo_id, snapshot_date))"
-        )
-    conn.close()
-    db = DatabaseConnection(pg_url, connect_retries=0)
-    try:
-        _load(db, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_0)
-        yield db
-    finally:
-        db.close()
-
-
-def test_a_warehouse_whose_snapshots_are_one_table_is_loaded_as_before(single_table_warehouse, tmp_path):
-    db = single_table_warehouse
-    result = _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
-
-    assert result == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
-    assert _query(db, "SELECT relkind FROM pg_class WHERE oid = 'github.repository_snapshots'::regclass") == [("r",)]
-    assert _query(db, "SELECT count(*) FROM github.repository_snapshots") == [(4,)]
-
-
-def test_a_single_snapshots_table_is_converted_into_monthly_partitions_keeping_every_row(
-    single_table_warehouse, tmp_path
-):
-    db = single_table_warehouse
-    _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
-    before = _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2")
-    with db.cursor() as cur:  # what a conversion stopped after its first step leaves behind
-        cur.execute(
-            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT repository_snapshots_before_partitions"
-            " CHECK (snapshot_date < '2024-05-15') NOT VALID"
-        )
-    db.commit()
-
-    legacy = partition_snapshots(db, today=date(2024, 5, 20))
-
-    assert legacy == "repository_snapshots_before_2024_06"
-    assert _snapshot_partitions(db) == [
-        (legacy, "FOR VALUES FROM (MINVALUE) TO ('2024-06-01')", [DAY_0.date(), DAY_1.date()]),
-    ]
-    assert _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2") == before
-    assert partition_snapshots(db) is None  # already partitioned
-    # Old dates merge into the old table through the parent's key; a new month gets a partition.
-    _load(db, [_row_file(tmp_path, _repo(1, stargazers_count=77))], when=DAY_1)
-    _load(db, [_row_file(tmp_path, _repo(1))], when=datetime(2024, 6, 3, tzinfo=UTC))
-    assert [name for name, _, _ in _snapshot_partitions(db)] == ["repository_snapshots_2024_06", legacy]
-    assert _query(
-        db, "SELECT snapshot_date, stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 ORDER BY 1"
-    ) == [(DAY_0.date(), 10), (DAY_1.date(), 77), (date(2024, 6, 3), 10)]
-    # The parent's key and BRIN index are those of a new warehouse, with both partitions' attached.
-    assert _query(
-        db,
-        "SELECT indexname, indexdef, (SELECT count(*) FROM pg_inherits"
-        "  WHERE inhparent = format('github.%I', indexname)::regclass)"
-        " FROM pg_indexes WHERE schemaname = 'github' AND tablename = 'repository_snapshots' ORDER BY 1",
-    ) == [
-        (
-            "repository_snapshots_date_brin",
-            "CREATE INDEX repository_snapshots_date_brin ON ONLY github.repository_snapshots"
-            " USING brin (snapshot_date)",
-            2,
-        ),
-        (
-            "repository_snapshots_pkey",
-            "CREATE UNIQUE INDEX repository_snapshots_pkey ON ONLY github.repository_snapshots"
-            " USING btree (repo_id, snapshot_date)",
-            2,
-        ),
     ]
 
 
@@ -1228,45 +1150,6 @@ def test_quality_checks_of_an_unknown_run_fail(warehouse):
     assert [f.check for f in load_quality_checks(warehouse, "never-ran")] == ["run_recorded"]
 
 
-# -- a run staged by the version before row digests -------------------------------------------------
-
-
-def _legacy_lines(*rows: dict[str, Any]) -> str:
-    """Row file lines as the transform wrote them before row digests: COPY lines, no row_hash column."""
-    return "".join("\t".join(_copy_value(row[c]) for c in REPOSITORY_COLUMNS) + "\n" for row in rows)
-
-
-def test_a_shard_staged_before_row_digests_is_restaged_and_loads_as_today(warehouse, staging_url):
-    from github_etl.staging import RunStaging, storage_path
-    from github_etl.tasks import with_row_digests
-
-    staging = RunStaging("github_repositories", "scheduled__2026-11-01", root=staging_url)
-    rows = (_repo(1), _repo(2, description="ünïcode \\ and\ttabs"), _repo(3, homepage=None))
-    with staging.writer("rows", "shard-000.tsv") as legacy:
-        legacy.write(_legacy_lines(*rows))
-    shard = {"shard": "shard-000", "rows": 3, "rows_uri": staging.uri("rows", "shard-000.tsv")}
-
-    restaged = with_row_digests(staging, shard)
-
-    # Exactly what today's transform stages for the same rows, key file included.
-    staged_today = _copy_lines(*rows)
-    assert storage_path(restaged["rows_uri"]).read_text(encoding="utf-8") == staged_today
-    fields = [line.split("\t") for line in staged_today.splitlines()]
-    assert storage_path(restaged["keys_uri"]).read_text(encoding="utf-8") == "".join(
-        f"{line[0]}\t{line[-1]}\n" for line in fields
-    )
-    assert restaged["rows"] == 3
-    assert with_row_digests(staging, restaged) is restaged  # today's format is left as it is
-
-    keys = [storage_path(restaged["keys_uri"])]
-    first = _load(warehouse, [storage_path(restaged["rows_uri"])], key_files=keys)
-    # The digests stored are today's: loading the same run again reads no row file and changes nothing.
-    again = _load(warehouse, [_Unreadable()], key_files=keys)
-
-    assert first == LoadResult(inserted=3, updated=0, unchanged=0, snapshots=3, total=3)
-    assert again == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3)
-
-
 # -- schema -------------------------------------------------------------------------------------------
 
 
@@ -1281,8 +1164,8 @@ def _snapshot_foreign_keys(db: DatabaseConnection) -> list[tuple[Any, ...]]:
     )
 
 
-def _add_snapshots_foreign_key(db: DatabaseConnection, name: str, fillfactor: str | None = None) -> None:
-    """Add a foreign key from the snapshots to the repositories, and set or reset the table's fill factor."""
+def _add_snapshots_foreign_key(db: DatabaseConnection, name: str) -> None:
+    """Add a foreign key from the snapshots to the repositories, as an operator might."""
     with db.cursor() as cur:
         cur.execute(
             sql.SQL(
@@ -1290,33 +1173,12 @@ def _add_snapshots_foreign_key(db: DatabaseConnection, name: str, fillfactor: st
                 " REFERENCES github.repositories (id) ON DELETE CASCADE"
             ).format(sql.Identifier(name))
         )
-        if fillfactor is not None:
-            cur.execute(f"ALTER TABLE github.repositories {fillfactor}")
     db.commit()
 
 
 def test_schema_leaves_half_of_each_page_free_and_puts_no_foreign_key_on_snapshots(warehouse):
     assert _reloptions(warehouse) == ["fillfactor=50"]
     assert _snapshot_foreign_keys(warehouse) == []
-
-
-def test_schema_upgrades_a_warehouse_created_with_full_pages_and_the_snapshots_foreign_key(warehouse):
-    _add_snapshots_foreign_key(warehouse, "repository_snapshots_repo_id_fkey", fillfactor="RESET (fillfactor)")
-    assert _reloptions(warehouse) is None
-
-    apply_schema(warehouse)
-
-    assert _reloptions(warehouse) == ["fillfactor=50"]
-    assert _snapshot_foreign_keys(warehouse) == []
-
-
-def test_schema_keeps_an_operators_fill_factor_and_foreign_key(warehouse):
-    _add_snapshots_foreign_key(warehouse, "snapshots_repo_fk", fillfactor="SET (fillfactor = 100)")
-
-    apply_schema(warehouse)
-
-    assert _reloptions(warehouse) == ["fillfactor=100"]
-    assert _snapshot_foreign_keys(warehouse) == [("snapshots_repo_fk",)]
 
 
 def _updates(db: DatabaseConnection) -> tuple[int, int]:

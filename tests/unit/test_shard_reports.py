@@ -40,24 +40,6 @@ def test_the_transform_stages_reports_batch_by_batch_and_the_readers_stream_them
     assert list(fetched_etags(transformed)) == [(1, PLAIN_ETAG), (1, AWKWARD_ETAG), (2, PLAIN_ETAG)]
 
 
-def test_the_readers_take_a_shard_transformed_before_reports_were_streamed(tmp_path) -> None:
-    staging = RunStaging("github_repositories", "manual__1", root=tmp_path.as_uri())
-    legacy = {
-        "shard": "shard-000",
-        "gone_uri": staging.write_json([7, 8], "gone", "shard-000.json"),
-        "conditional_uri": staging.write_json(
-            {"not_modified": [11, 12], "etags": {"1": PLAIN_ETAG}}, "etags", "shard-000.json"
-        ),
-    }
-    older = {"shard": "shard-001", "gone_uri": staging.write_json([], "gone", "shard-001.json")}
-
-    transformed = [legacy, older]
-
-    assert list(gone_ids(transformed)) == [7, 8]
-    assert list(not_modified_ids(transformed)) == [11, 12]
-    assert list(fetched_etags(transformed)) == [(1, PLAIN_ETAG)]
-
-
 @pytest.mark.parametrize("size", [1, 3, 4, 1000, -1])
 def test_a_line_stream_reads_every_character_once_in_any_size_of_chunk(size: int) -> None:
     lines = [f"{n}\t{'x' * (n % 5)}\n" for n in range(50)]
