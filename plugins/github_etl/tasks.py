@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_json
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,8 @@ TRANSFORM_COUNTERS = ("rows", "rejected")
 def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
     """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming.
 
-    What the batches report beside repositories goes to JSON-lines files of its own as each batch is
-    read: ids GitHub no longer serves, ids it answered 304 for, and the ETags of detail responses. So
-    nothing here grows with the shard.
+    The ids GitHub no longer serves, which batches report beside repositories, go to a file of their own
+    as each batch is read, so nothing here grows with the shard.
     """
     from github_etl.transform import transform_records
 
@@ -38,14 +37,10 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         staging.writer("keys", f"{key}.tsv") as keys_out,
         staging.writer("rejected", f"{key}.jsonl") as rejected_out,
         staging.writer("gone", f"{key}.jsonl") as gone_out,
-        staging.writer("not_modified", f"{key}.jsonl") as not_modified_out,
-        staging.writer("etags", f"{key}.jsonl") as etags_out,
     ):
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
             gone_out.writelines(f"{int(i)}\n" for i in document.get("gone", []))
-            not_modified_out.writelines(f"{int(i)}\n" for i in document.get("not_modified", []))
-            etags_out.writelines(staged_json([int(i), etag]) + "\n" for i, etag in document.get("etags", {}).items())
             stats = transform_records(
                 document["items"],
                 rows_out,
@@ -68,8 +63,6 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         "keys_uri": staging.uri("keys", f"{key}.tsv"),
         "rejected_uri": staging.uri("rejected", f"{key}.jsonl"),
         "gone_ids_uri": staging.uri("gone", f"{key}.jsonl"),
-        "not_modified_uri": staging.uri("not_modified", f"{key}.jsonl"),
-        "etags_uri": staging.uri("etags", f"{key}.jsonl"),
     }
 
 
@@ -87,19 +80,6 @@ def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
     """Ids GitHub no longer serves, shard by shard, streamed (repeats are left to the load)."""
     for shard in transformed:
         yield from iter_jsonl_uri(shard["gone_ids_uri"])
-
-
-def not_modified_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
-    """Ids GitHub answered 304 for, streamed."""
-    for shard in transformed:
-        yield from iter_jsonl_uri(shard["not_modified_uri"])
-
-
-def fetched_etags(transformed: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
-    """``(id, ETag)`` of this run's detail responses, streamed; a later one of an id replaces an earlier."""
-    for shard in transformed:
-        for repo_id, etag in iter_jsonl_uri(shard["etags_uri"]):
-            yield int(repo_id), etag
 
 
 def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -140,8 +120,6 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
             mode=meta.get("mode", "sample"),
             stats={key: totals[key] for key in STATS_KEYS},
             deleted_ids=gone_ids(transformed),
-            not_modified_ids=not_modified_ids(transformed),
-            etags=fetched_etags(transformed),
             started_at=started_at,
         )
     return {**totals, **result.as_dict(), "run_id": run_id}

@@ -681,43 +681,6 @@ def test_files_are_streamed_in_bounded_chunks(warehouse, monkeypatch):
     assert all(0 < size <= 512 for size in stream.requested), stream.requested
 
 
-def test_repositories_github_answered_304_for_are_seen_again_with_their_stored_counts(warehouse, tmp_path):
-    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], when=DAY_1)
-    mark_deleted(warehouse, [2], DAY_1)
-    changed = _row_file(tmp_path, _repo(3, stargazers_count=33))
-
-    result = _load(warehouse, [changed], when=DAY_2, not_modified_ids=[1, 2, 2])
-
-    assert result == LoadResult(inserted=0, updated=1, unchanged=0, snapshots=3, total=1)
-    bookkeeping = "SELECT id, first_seen_at, last_seen_at, deleted_at FROM github.repositories ORDER BY id"
-    assert _query(warehouse, bookkeeping) == [(n, DAY_1, DAY_2, None) for n in (1, 2, 3)]
-    snapshots = "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1"
-    assert _query(warehouse, snapshots, (DAY_2.date(),)) == [(1, 10), (2, 20), (3, 33)]
-    # The same answers again write nothing; an earlier date moves first_seen_at back, as a staged row would.
-    before = _warehouse_state(warehouse)
-    _load(warehouse, [changed], when=DAY_2, not_modified_ids=[1, 2])
-    after = _warehouse_state(warehouse)
-    assert (after["repositories"], after["repository_snapshots"]) == (
-        before["repositories"],
-        before["repository_snapshots"],
-    )
-    _load(warehouse, [], when=DAY_0, not_modified_ids=[1])
-    assert _query(warehouse, bookkeeping)[0] == (1, DAY_0, DAY_2, None)
-
-
-def test_etags_are_kept_one_per_stored_repository_the_last_fetched(warehouse, tmp_path):
-    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
-    awkward = 'W/"a\\b\tc\nd"'  # every character COPY's text format gives meaning to
-    pairs = [(1, 'W/"old"'), (2, awkward), (404, 'W/"no such repository"'), (1, 'W/"new"')]
-
-    _load(warehouse, [], when=DAY_2, etags=iter(pairs))
-    stored = _query(warehouse, "SELECT repo_id, etag, fetched_at FROM github.repository_etags ORDER BY 1")
-    _load(warehouse, [], when=DAY_2, etags={1: 'W/"newer"'})
-
-    assert stored == [(1, 'W/"new"', DAY_2), (2, awkward, DAY_2)]
-    assert _query(warehouse, "SELECT etag FROM github.repository_etags WHERE repo_id = 1") == [('W/"newer"',)]
-
-
 def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tmp_path):
     import tracemalloc
 
@@ -730,7 +693,7 @@ def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tm
 
     tracemalloc.start()
     try:
-        _load(warehouse, [], when=DAY_2, deleted_ids=reported(2), not_modified_ids=reported(1))
+        _load(warehouse, [], when=DAY_2, deleted_ids=reported(2))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -738,7 +701,7 @@ def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tm
     # A set of 200,000 ids alone would take ~15 MB, a list ~7 MB.
     assert peak < 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     bookkeeping = "SELECT id, last_seen_at, deleted_at FROM github.repositories ORDER BY id"
-    assert _query(warehouse, bookkeeping) == [(1, DAY_2, None), (2, DAY_1, DAY_2)]
+    assert _query(warehouse, bookkeeping) == [(1, DAY_1, None), (2, DAY_1, DAY_2)]
 
 
 def test_a_report_that_cannot_be_read_fails_the_load_with_its_own_error_and_loads_nothing(warehouse, tmp_path):

@@ -116,13 +116,6 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     finished_at   timestamptz NOT NULL
 );
 
--- ETags of repository detail responses: sent back as If-None-Match, a 304 costs no quota.
-CREATE TABLE IF NOT EXISTS github.repository_etags (
-    repo_id     bigint      PRIMARY KEY,
-    etag        text        NOT NULL,
-    fetched_at  timestamptz NOT NULL
-);
-
 -- Indexes that serve the repository API's filters and sort orders.
 CREATE INDEX IF NOT EXISTS repositories_language_stars_idx
     ON github.repositories (language, stargazers_count DESC, id DESC);
