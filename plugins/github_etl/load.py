@@ -611,18 +611,16 @@ def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int
         "insert_repositories.sql",
         columns=_identifiers(STAGED_COLUMNS),
         staged_columns=_identifiers(STAGED_COLUMNS, "staged"),
-        data_columns=_identifiers(_DATA_COLUMNS),
-        excluded_data=_identifiers(_DATA_COLUMNS, "excluded"),
     )
     cur.execute(insert, seen_at)
-    inserted, updated_meanwhile = cur.fetchone()
+    inserted = cur.rowcount
     update = _template(
         "update_repositories.sql",
         data_columns=_identifiers(_DATA_COLUMNS),
         staged_data=_identifiers(_DATA_COLUMNS, "staged"),
     )
     cur.execute(update, seen_at)
-    return int(inserted), cur.rowcount + int(updated_meanwhile)
+    return inserted, cur.rowcount
 
 
 def _merge(

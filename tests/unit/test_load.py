@@ -541,6 +541,69 @@ def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
     assert (stored["full_name"], stored["first_seen_at"], stored["last_seen_at"]) == ("octo/repo-1", DAY_0, DAY_1)
 
 
+def _digest_of(row: dict[str, Any]) -> int:
+    """The row_hash the transform stages for ``row``."""
+    return int(_copy_lines(row).rstrip("\n").rsplit("\t", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("other_digest", "updated", "full_name"),
+    [
+        # Another load wrote other data on the same date: only the digests differ, and that is enough.
+        pytest.param(0, 1, "octo/repo-1", id="other-data"),
+        # The same digest and bookkeeping: nothing to write, and nothing is.
+        pytest.param(None, 0, "octo/old-name", id="same-digest"),
+    ],
+)
+def test_a_row_a_writer_bypassing_the_lock_inserts_meanwhile_is_compared_by_its_digest(
+    warehouse, pg_url, tmp_path, monkeypatch, other_digest, updated, full_name
+):
+    _load(warehouse, [_row_file(tmp_path, _repo(2))], when=DAY_1)  # not empty: the merge's path, not the bulk one
+    monkeypatch.setattr(load, "apply_schema", lambda db: None)
+    digest = _digest_of(_repo(1)) if other_digest is None else other_digest
+    other = psycopg2.connect(pg_url)
+    try:
+        with other.cursor() as cur:  # a writer of the same date with triggers off: it takes no writers' lock
+            cur.execute("SET session_replication_role = replica")
+            cur.execute(
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at,"
+                " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, %s)",
+                (DAY_1, DAY_1, digest),
+            )
+        result = _load_behind(other, "transactionid", warehouse, pg_url, [_row_file(tmp_path, _repo(1), _repo(2))])
+    finally:
+        other.close()
+
+    assert (result.inserted, result.updated) == (0, updated)
+    assert _repository(warehouse, 1)["full_name"] == full_name
+
+
+def test_a_snapshot_another_load_commits_meanwhile_with_the_same_counts_is_not_rewritten(
+    warehouse, pg_url, tmp_path, monkeypatch
+):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    with warehouse.cursor() as cur:
+        cur.execute("DELETE FROM github.repository_snapshots WHERE repo_id = 2")
+    warehouse.commit()
+    monkeypatch.setattr(load, "apply_schema", lambda db: None)
+    other = psycopg2.connect(pg_url)
+    try:
+        with other.cursor() as cur:  # repository 2's snapshot of the date, with the counts staged: not committed yet
+            cur.execute(
+                "INSERT INTO github.repository_snapshots VALUES (2, %s, 20, 2, 0)",
+                (DAY_1.date(),),
+            )
+        # Repository 1's stored snapshot stops the append; the merge then meets repository 2's in flight.
+        files = [_row_file(tmp_path, _repo(1, stargazers_count=11), _repo(2))]
+        result = _load_behind(other, "transactionid", warehouse, pg_url, files)
+    finally:
+        other.close()
+
+    assert result.snapshots == 1  # repository 1's new count only
+    snapshots = "SELECT repo_id, stargazers_count FROM github.repository_snapshots ORDER BY 1"
+    assert _query(warehouse, snapshots) == [(1, 11), (2, 20)]
+
+
 def _load_behind(
     other: Any, locktype: str, db: DatabaseConnection, pg_url: str, files: list[Any], **kwargs: Any
 ) -> LoadResult:
