@@ -82,19 +82,19 @@ def github_repositories() -> None:
 
         # One slice request for every shard's result: iterating would probe one index past the end and
         # log an "XCom not found" error for it.
-        return load_run_task(get_current_context(), list(transformed[:]))
+        return load_run_task(get_current_context(), list(transformed[:]), warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     @task
     def check(loaded: dict[str, Any]) -> dict[str, Any]:
         from github_etl.tasks import check_task
 
-        return check_task(get_current_context(), loaded)
+        return check_task(get_current_context(), loaded, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     @task
     def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         from github_etl.tasks import report_task
 
-        return report_task(get_current_context(), loaded)
+        return report_task(get_current_context(), loaded, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     run_params = prepare()
     planned = GitHubPlanOperator(

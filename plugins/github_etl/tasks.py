@@ -97,7 +97,9 @@ def _run_identity(context: dict[str, Any]) -> tuple[str, str, datetime]:
     return context["dag"].dag_id, context["run_id"], logical_date_of(context)
 
 
-def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) -> dict[str, Any]:
+def load_run_task(
+    context: dict[str, Any], transformed: list[dict[str, Any]], *, warehouse_conn_id: str
+) -> dict[str, Any]:
     """Load every shard's rows in one transaction and write the audit row; returns counts for XCom."""
     from github_etl.extract.plan import PLAN_FILE
     from github_etl.hooks.warehouse import DatabaseConnection
@@ -109,7 +111,7 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     meta = staging.read_json(PLAN_FILE)
     totals = run_totals(transformed, meta)
     started_at = context["dag_run"].start_date
-    with DatabaseConnection() as db:
+    with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         result = load_run(
             db,
             row_files=[storage_path(shard["rows_uri"]) for shard in transformed],
@@ -125,13 +127,13 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     return {**totals, **result.as_dict(), "run_id": run_id}
 
 
-def check_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+def check_task(context: dict[str, Any], loaded: dict[str, Any], *, warehouse_conn_id: str) -> dict[str, Any]:
     """Run the data-quality checks; a failure names the check and the offending ids."""
     from github_etl.errors import DataQualityError
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load import QUALITY_CHECKS, load_quality_checks
 
-    with DatabaseConnection() as db:
+    with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         failures = load_quality_checks(db, loaded["run_id"])
     if failures:
         details = "; ".join(f"{f.check}: {f.message} (ids {list(f.ids)})" for f in failures)
@@ -140,11 +142,11 @@ def check_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any
     return {"checks": [check.name for check in QUALITY_CHECKS], "failed": 0}
 
 
-def report_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+def report_task(context: dict[str, Any], loaded: dict[str, Any], *, warehouse_conn_id: str) -> dict[str, Any]:
     """Log the run's figures and the warehouse's total."""
     from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
-    with DatabaseConnection() as db:
+    with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         total = count_repositories(db)
     figures = {
         name: loaded.get(name, 0)

@@ -239,7 +239,7 @@ def test_graphql_needs_a_token(fake: FakeGitHub) -> None:
             ["a1234567", "b1234567"],
         ),
         (
-            json.dumps({"conn_type": "github", "host": "", "extra": {"tokens": ["x1234567"]}}),
+            json.dumps({"conn_type": "http", "host": "", "extra": {"tokens": ["x1234567"]}}),
             "https://api.github.com",
             ["x1234567"],
         ),
