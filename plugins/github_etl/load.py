@@ -72,7 +72,7 @@ STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
 # lines a merge must parse (see _merge_staged).
 CHANGE_SAMPLE_SIZE = 1_000
 # Above this share of lines to parse, a merge parses every line rather than sort out the changed ones:
-# the sorting (a join of all staged keys with the stored rows, ~1.5 s at a million) then saves little.
+# the sorting (a join of all staged keys with the stored rows) then saves little.
 PARSE_EVERY_LINE_ABOVE = 0.5
 # Offending ids a failed quality check names: enough to start investigating, short enough to read.
 CHECK_SAMPLE_SIZE = 20
@@ -540,10 +540,9 @@ def _bulk_load(
     # The table is empty and locked against every other session; truncating it anyway lets COPY write
     # the rows frozen and their pages all-visible. Without that, the first scan after the commit would
     # dirty every page to set hint bits, and a later anti-wraparound vacuum would rewrite every page to
-    # freeze it: measured at a million rows, 3 s and 479 MB of WAL that a frozen load never costs. COPY
-    # itself is no slower. The catch, PostgreSQL's documented one: a transaction whose snapshot predates
-    # the commit, and that has not touched the table yet, sees the rows too, where it would otherwise see
-    # the empty table.
+    # freeze it, work and WAL that a frozen load never costs. COPY itself is no slower. The catch,
+    # PostgreSQL's documented one: a transaction whose snapshot was taken before the commit, and that has
+    # not touched the table yet, sees the rows too, where it would otherwise see the empty table.
     cur.execute("TRUNCATE github.repositories")
     table = sql.Identifier("github", "repositories")
     copied = sum(_copy_file(cur, row_file, table, STAGED_COLUMNS, freeze=True) for row_file in row_files)
@@ -564,9 +563,8 @@ def _bulk_load(
         if structure is not repositories_key:
             cur.execute(structure.create())
     _phase(phases, "indexes_and_constraints", began)
-    # No ANALYZE: index builds already set the row counts the next load's joins are planned from
-    # (measured: re-load just as fast without it), and autovacuum analyses the new rows within a minute;
-    # analysing here would cost half a psql \copy of the same rows at 100,000.
+    # No ANALYZE: index builds already set the row counts the next load's joins are planned from, and
+    # autovacuum analyses the new rows soon after; analysing here would add a sizeable share to the load.
     log.info(
         "Bulk load phases: %s",
         ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases.items()),
