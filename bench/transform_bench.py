@@ -2,7 +2,7 @@
 
 For each size N, one shard's raw batches are staged in a temporary folder as the extract stages a REST
 refresh (generation is not timed): 100 repositories per batch (:mod:`bench.rows`, shaped like GitHub's
-objects), each with its ETag, and per batch one repository gone and one answered 304. A fresh
+objects), and per batch one repository gone. A fresh
 interpreter then runs the transform task's own function (:func:`github_etl.tasks.transform_shard`) on
 them and reports:
 
@@ -43,7 +43,7 @@ DAG_ID = "github_repositories"
 RUN_ID = "bench__transform"
 SHARD = "refresh-000"
 BATCH = 100
-# Ids far above the generated ones: a repository gone and one answered 304 in every batch.
+# Ids far above the generated ones: a repository gone in every batch.
 REPORTED_ID_BASE = 2_000_000_000
 
 
@@ -78,9 +78,7 @@ def stage_raw_shard(root: str, count: int) -> str:
         document = {
             "format": "rest",
             "items": items,
-            "etags": {str(item["id"]): f'W/"{item["id"]:040x}"' for item in items},
-            "gone": [REPORTED_ID_BASE + 2 * number],
-            "not_modified": [REPORTED_ID_BASE + 2 * number + 1],
+            "gone": [REPORTED_ID_BASE + number],
         }
         uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json"))
     return staging.write_json({"shard": SHARD, "batches": uris}, "raw", SHARD, "done.json")

@@ -89,7 +89,7 @@ def github_repositories() -> None:
         # One slice request for every shard's result: iterating would probe one index past the end and
         # log an "XCom not found" error for it.
         with fail_fast_on_final_errors():
-            return load_run_task(get_current_context(), list(transformed[:]))
+            return load_run_task(get_current_context(), list(transformed[:]), warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     @task
     def check(loaded: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def github_repositories() -> None:
         from github_etl.tasks import check_task
 
         with fail_fast_on_final_errors():
-            return check_task(get_current_context(), loaded)
+            return check_task(get_current_context(), loaded, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     @task
     def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +105,7 @@ def github_repositories() -> None:
         from github_etl.tasks import report_task
 
         with fail_fast_on_final_errors():
-            return report_task(get_current_context(), loaded)
+            return report_task(get_current_context(), loaded, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     run_params = prepare()
     planned = GitHubPlanOperator(

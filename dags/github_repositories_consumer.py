@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 
 from github_etl.assets import REPOSITORIES_ASSET
+from github_etl.settings import WAREHOUSE_CONN_ID
 
 
 @dag(
@@ -29,7 +30,7 @@ def github_repositories_consumer() -> None:
     def summarise_languages() -> int:
         from github_etl.hooks.warehouse import DatabaseConnection
 
-        with DatabaseConnection() as db, db.cursor() as cursor:
+        with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db, db.cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS github.language_summary ("
                 " language text PRIMARY KEY, repositories bigint NOT NULL, stars bigint NOT NULL)"

@@ -30,8 +30,6 @@ os.environ.update(
         "GITHUB_ETL_RESET_JITTER": "0.05",
         "GITHUB_ETL_READ_TIMEOUT": "5",
         "GITHUB_ETL_CONNECT_TIMEOUT": "2",
-        # The API's gc.freeze() is for a server process, not for the test runner that hosts its apps.
-        "GITHUB_ETL_API_FREEZE_GC": "false",
     }
 )
 for _inherited in (

@@ -1,6 +1,6 @@
 """Lines made on demand, read as a file: COPY takes values that are never all in memory at once.
 
-The ids a run reports beside its rows (repositories gone, answered 304, their ETags) are read shard by
+The ids a run reports beside its rows (repositories gone) are read shard by
 shard from staged files; :class:`LineStream` hands them to ``COPY ... FROM STDIN`` a chunk at a time.
 """
 

@@ -40,7 +40,6 @@ from github_etl.columns import KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.line_stream import LineStream
 from github_etl.selected_lines import LineNumbers, SelectedLines, StagedFilesMismatch
-from github_etl.transform import copy_escape
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -49,14 +48,12 @@ log = logging.getLogger(__name__)
 
 STAGING_TABLE = "staged_repositories"
 KEYS_TABLE = "staged_keys"
-# Temporary tables of what a run reports beside its rows (see create_reported_ids.sql).
+# Temporary table of the ids a run reports gone (see create_reported_ids.sql).
 GONE_TABLE = "gone_ids"
-NOT_MODIFIED_TABLE = "not_modified_ids"
-ETAGS_TABLE = "fetched_etags"
 # Bytes handed to COPY per read: big enough that a round of Python work per chunk is negligible,
 # small enough that memory stays constant whatever the file size.
 COPY_CHUNK_BYTES = 1 << 20
-# Characters per read of the values a run reports beside its rows (see _copy_reported): they are made
+# Characters per read of the ids a run reports gone (see _copy_reported_ids): they are made
 # line by line in Python, and a read holds every line of its chunk as a string object of its own
 # (about 60 bytes for an id), so smaller chunks than the files' keep that under a megabyte.
 REPORTED_CHUNK_CHARS = 1 << 16
@@ -76,7 +73,7 @@ STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
 # lines a merge must parse (see _merge_staged).
 CHANGE_SAMPLE_SIZE = 1_000
 # Above this share of lines to parse, a merge parses every line rather than sort out the changed ones:
-# the sorting (a join of all staged keys with the stored rows, ~1.5 s at a million) then saves little.
+# the sorting (a join of all staged keys with the stored rows) then saves little.
 PARSE_EVERY_LINE_ABOVE = 0.5
 # Offending ids a failed quality check names: enough to start investigating, short enough to read.
 CHECK_SAMPLE_SIZE = 20
@@ -85,9 +82,8 @@ CHECK_SAMPLE_SIZE = 20
 _DATA_COLUMNS = tuple(c for c in STAGED_COLUMNS if c != "id")
 _STAGED = sql.Identifier(STAGING_TABLE)
 # Ids of repositories seen with the data stored (see touch_unchanged.sql): those staged with the stored
-# row_hash, which take_changed_lines.sql leaves in staged_keys, and those GitHub answered 304 for.
+# row_hash, which take_changed_lines.sql leaves in staged_keys.
 _STAGED_UNCHANGED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(KEYS_TABLE))
-_NOT_MODIFIED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(NOT_MODIFIED_TABLE))
 
 
 class Openable(Protocol):
@@ -168,8 +164,6 @@ def load_run(
     mode: str,
     stats: Mapping[str, int],
     deleted_ids: Iterable[int] = (),
-    not_modified_ids: Iterable[int] = (),
-    etags: Mapping[int, str] | Iterable[tuple[int, str]] = (),
     started_at: datetime | None = None,
     key_files: Iterable[RowFile] | None = None,
     unreachable: Iterable[Mapping[str, Any]] = (),
@@ -193,10 +187,6 @@ def load_run(
         ``api_requests``).
     :param deleted_ids: refresh mode: repositories GitHub no longer serves; marked deleted in the same
         transaction.
-    :param not_modified_ids: repositories GitHub answered 304 for (conditional requests): their
-        ``last_seen_at`` moves to the logical date and today's snapshot is taken from the stored row.
-    :param etags: ETags of this run's detail responses, by repository id or as ``(id, ETag)`` pairs
-        (a later pair of an id replaces an earlier one), kept for later conditional requests.
     :param started_at: when the run started; the start of the load's transaction when omitted.
     :param unreachable: search mode: the seconds whose matches GitHub could not serve in full, recorded.
     :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
@@ -230,8 +220,6 @@ def load_run(
             else:
                 total, duplicates, inserted, updated, snapshots = _merge(cur, row_files, logical_date)
             deleted = _mark_deleted(cur, deleted_ids, logical_date)
-            snapshots += _touch_not_modified(cur, not_modified_ids, logical_date)
-            _upsert_etags(cur, etags, logical_date)
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,
@@ -556,10 +544,9 @@ def _bulk_load(
     # The table is empty and locked against every other session; truncating it anyway lets COPY write
     # the rows frozen and their pages all-visible. Without that, the first scan after the commit would
     # dirty every page to set hint bits, and a later anti-wraparound vacuum would rewrite every page to
-    # freeze it: measured at a million rows, 3 s and 479 MB of WAL that a frozen load never costs. COPY
-    # itself is no slower. The catch, PostgreSQL's documented one: a transaction whose snapshot predates
-    # the commit, and that has not touched the table yet, sees the rows too, where it would otherwise see
-    # the empty table.
+    # freeze it, work and WAL that a frozen load never costs. COPY itself is no slower. The catch,
+    # PostgreSQL's documented one: a transaction whose snapshot was taken before the commit, and that has
+    # not touched the table yet, sees the rows too, where it would otherwise see the empty table.
     cur.execute("TRUNCATE github.repositories")
     table = sql.Identifier("github", "repositories")
     copied = sum(_copy_file(cur, row_file, table, STAGED_COLUMNS, freeze=True) for row_file in row_files)
@@ -580,9 +567,8 @@ def _bulk_load(
         if structure is not repositories_key:
             cur.execute(structure.create())
     _phase(phases, "indexes_and_constraints", began)
-    # No ANALYZE: index builds already set the row counts the next load's joins are planned from
-    # (measured: re-load just as fast without it), and autovacuum analyses the new rows within a minute;
-    # analysing here would cost half a psql \copy of the same rows at 100,000.
+    # No ANALYZE: index builds already set the row counts the next load's joins are planned from, and
+    # autovacuum analyses the new rows soon after; analysing here would add a sizeable share to the load.
     log.info(
         "Bulk load phases: %s",
         ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases.items()),
@@ -627,18 +613,16 @@ def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int
         "insert_repositories.sql",
         columns=_identifiers(STAGED_COLUMNS),
         staged_columns=_identifiers(STAGED_COLUMNS, "staged"),
-        data_columns=_identifiers(_DATA_COLUMNS),
-        excluded_data=_identifiers(_DATA_COLUMNS, "excluded"),
     )
     cur.execute(insert, seen_at)
-    inserted, updated_meanwhile = cur.fetchone()
+    inserted = cur.rowcount
     update = _template(
         "update_repositories.sql",
         data_columns=_identifiers(_DATA_COLUMNS),
         staged_data=_identifiers(_DATA_COLUMNS, "staged"),
     )
     cur.execute(update, seen_at)
-    return int(inserted), cur.rowcount + int(updated_meanwhile)
+    return inserted, cur.rowcount
 
 
 def _merge(
@@ -661,11 +645,9 @@ def _merge_staged(
     Under the writers' lock, ``take_changed_lines.sql`` splits the staged repositories in two: those
     new or stored with other data, whose lines are parsed and merged as without key files, and those
     stored with the data staged, whose bookkeeping moves and whose snapshot is taken from the stored row
-    (:func:`_touch_unchanged`, as for the repositories GitHub answered 304 for). A daily run that sees
-    most repositories again unchanged parses few lines: a million of them seen again the next day took
-    21 s instead of 30 s in the load benchmark, the COPY of their lines (11 s) being the difference.
-    When a sample of the keys shows that most lines must be parsed anyway, every line is, as without
-    key files.
+    (:func:`_touch_unchanged`). A daily run that sees most repositories again unchanged then parses
+    and copies few lines. When a sample of the keys shows that most lines must be parsed anyway, every
+    line is, as without key files.
 
     :return: distinct repositories staged, duplicate lines, inserted, updated, snapshots written.
     """
@@ -738,17 +720,10 @@ def _mark_deleted(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> 
     return cur.rowcount
 
 
-def _touch_not_modified(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:
-    """Repositories GitHub answered 304 for: as those staged unchanged; returns the snapshots written."""
-    if not _copy_reported_ids(cur, NOT_MODIFIED_TABLE, ids):
-        return 0
-    return _touch_unchanged(cur, _NOT_MODIFIED, logical_date)[1]
-
-
 def _touch_unchanged(cur: PgCursor, seen: sql.Composable, logical_date: datetime) -> tuple[int, int]:
     """Move the bookkeeping of repositories seen with the data stored, and snapshot their stored counts.
 
-    :param seen: a relation of their ids (``_STAGED_UNCHANGED`` or ``_NOT_MODIFIED``).
+    :param seen: a relation of their ids (``_STAGED_UNCHANGED``).
     :return: rows whose bookkeeping moved, snapshots written.
     """
     cur.execute(_template("touch_unchanged.sql", seen=seen), {"seen_at": logical_date})
@@ -758,35 +733,22 @@ def _touch_unchanged(cur: PgCursor, seen: sql.Composable, logical_date: datetime
     return touched, _merge_snapshots(cur, logical_date, stored.format(counts=counts, seen=seen))
 
 
-def _upsert_etags(cur: PgCursor, etags: Mapping[int, str] | Iterable[tuple[int, str]], logical_date: datetime) -> None:
-    pairs = etags.items() if isinstance(etags, Mapping) else etags
-    lines = (f"{int(repo_id)}\t{copy_escape(etag)}\n" for repo_id, etag in pairs)
-    if _copy_reported(cur, "create_fetched_etags.sql", ETAGS_TABLE, ("repo_id", "etag"), lines):
-        cur.execute(load_sql("upsert_etags.sql"), {"fetched_at": logical_date})
-
-
 def _copy_reported_ids(cur: PgCursor, table: str, ids: Iterable[int]) -> int:
-    lines = (f"{int(repo_id)}\n" for repo_id in ids)
-    return _copy_reported(cur, "create_reported_ids.sql", table, ("id",), lines)
+    """COPY ids a run reports beside its rows into a new temporary ``table``, streaming.
 
-
-def _copy_reported(cur: PgCursor, create: str, table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
-    """COPY what a run reports beside its rows into a new temporary ``table``, streaming.
-
-    The values come shard by shard from staged files and may be many (a refresh of a large warehouse
+    The ids come shard by shard from staged files and may be many (a refresh of a large warehouse
     can find a good share of it gone), so they are never collected in memory. Nothing is created
     when there is nothing to copy.
 
-    :param create: the SQL file creating ``table``.
     :return: lines copied, repeats included.
     """
-    lines = iter(lines)
+    lines = (f"{int(repo_id)}\n" for repo_id in ids)
     first = next(lines, None)
     if first is None:
         return 0
     target = sql.Identifier(table)
-    cur.execute(_template(create, table=target))
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(target, _identifiers(columns)).as_string(cur.connection)
+    cur.execute(_template("create_reported_ids.sql", table=target))
+    statement = sql.SQL("COPY {} (id) FROM STDIN").format(target).as_string(cur.connection)
     stream = LineStream(itertools.chain([first], lines))
     try:
         cur.copy_expert(statement, stream, size=REPORTED_CHUNK_CHARS)

@@ -35,19 +35,6 @@ def float_env(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
-def bool_env(name: str, default: bool) -> bool:
-    """A flag from the environment (``true``/``false``, ``1``/``0``, ``yes``/``no``), ``default`` when unset."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
-
-
 def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
     return int(float_env(name, default, minimum=minimum))
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_json
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,8 @@ TRANSFORM_COUNTERS = ("rows", "rejected")
 def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
     """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming.
 
-    What the batches report beside repositories goes to JSON-lines files of its own as each batch is
-    read: ids GitHub no longer serves, ids it answered 304 for, and the ETags of detail responses. So
-    nothing here grows with the shard.
+    The ids GitHub no longer serves, which batches report beside repositories, go to a file of their own
+    as each batch is read, so nothing here grows with the shard.
     """
     from github_etl.transform import transform_records
 
@@ -38,14 +37,10 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         staging.writer("keys", f"{key}.tsv") as keys_out,
         staging.writer("rejected", f"{key}.jsonl") as rejected_out,
         staging.writer("gone", f"{key}.jsonl") as gone_out,
-        staging.writer("not_modified", f"{key}.jsonl") as not_modified_out,
-        staging.writer("etags", f"{key}.jsonl") as etags_out,
     ):
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
             gone_out.writelines(f"{int(i)}\n" for i in document.get("gone", []))
-            not_modified_out.writelines(f"{int(i)}\n" for i in document.get("not_modified", []))
-            etags_out.writelines(staged_json([int(i), etag]) + "\n" for i, etag in document.get("etags", {}).items())
             stats = transform_records(
                 document["items"],
                 rows_out,
@@ -68,45 +63,6 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         "keys_uri": staging.uri("keys", f"{key}.tsv"),
         "rejected_uri": staging.uri("rejected", f"{key}.jsonl"),
         "gone_ids_uri": staging.uri("gone", f"{key}.jsonl"),
-        "not_modified_uri": staging.uri("not_modified", f"{key}.jsonl"),
-        "etags_uri": staging.uri("etags", f"{key}.jsonl"),
-    }
-
-
-def with_row_digests(staging: RunStaging, shard: dict[str, Any]) -> dict[str, Any]:
-    """A shard's transform result in today's staged format; restaged first if an earlier version wrote it.
-
-    Before row digests existed, the transform wrote COPY lines without the ``row_hash`` column and no
-    key file. A run whose transform ran before an upgrade and whose load runs after it would otherwise
-    fail its load: its row file is rewritten here, each line with its digest appended, beside a key
-    file, exactly as the transform writes them today. Streamed line by line; a result in today's
-    format is returned as it is.
-    """
-    if "keys_uri" in shard:
-        return shard
-    from github_etl.staging import storage_path
-    from github_etl.transform import staged_line
-
-    key = shard["shard"]
-    rows = 0
-    with (
-        storage_path(shard["rows_uri"]).open("rb") as legacy,
-        staging.writer("rows", f"{key}.digests.tsv") as rows_out,
-        staging.writer("keys", f"{key}.tsv") as keys_out,
-    ):
-        for raw in legacy:
-            # COPY text escapes newlines inside values: one line, one row.
-            line = raw.decode("utf-8")
-            staged, digest = staged_line(line if line.endswith("\n") else line + "\n")
-            repo_id = line.split("\t", 1)[0]
-            rows_out.write(staged)
-            keys_out.write(f"{repo_id}\t{digest}\n")
-            rows += 1
-    log.info("Shard %s was staged before row digests existed: restaged its %s row(s) with digests", key, rows)
-    return {
-        **shard,
-        "rows_uri": staging.uri("rows", f"{key}.digests.tsv"),
-        "keys_uri": staging.uri("keys", f"{key}.tsv"),
     }
 
 
@@ -123,30 +79,7 @@ def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[
 def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
     """Ids GitHub no longer serves, shard by shard, streamed (repeats are left to the load)."""
     for shard in transformed:
-        if "gone_ids_uri" in shard:
-            yield from iter_jsonl_uri(shard["gone_ids_uri"])
-        else:  # staged by a transform from before these files were streamed: one JSON list
-            yield from read_json_uri(shard["gone_uri"])
-
-
-def not_modified_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
-    """Ids GitHub answered 304 for, streamed."""
-    for shard in transformed:
-        if "not_modified_uri" in shard:
-            yield from iter_jsonl_uri(shard["not_modified_uri"])
-        elif "conditional_uri" in shard:
-            yield from read_json_uri(shard["conditional_uri"])["not_modified"]
-
-
-def fetched_etags(transformed: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
-    """``(id, ETag)`` of this run's detail responses, streamed; a later one of an id replaces an earlier."""
-    for shard in transformed:
-        if "etags_uri" in shard:
-            for repo_id, etag in iter_jsonl_uri(shard["etags_uri"]):
-                yield int(repo_id), etag
-        elif "conditional_uri" in shard:
-            for repo_id, etag in read_json_uri(shard["conditional_uri"])["etags"].items():
-                yield int(repo_id), etag
+        yield from iter_jsonl_uri(shard["gone_ids_uri"])
 
 
 def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -164,7 +97,9 @@ def _run_identity(context: dict[str, Any]) -> tuple[str, str, datetime]:
     return context["dag"].dag_id, context["run_id"], logical_date_of(context)
 
 
-def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) -> dict[str, Any]:
+def load_run_task(
+    context: dict[str, Any], transformed: list[dict[str, Any]], *, warehouse_conn_id: str
+) -> dict[str, Any]:
     """Load every shard's rows in one transaction and write the audit row; returns counts for XCom."""
     from github_etl.extract.plan import PLAN_FILE
     from github_etl.hooks.warehouse import DatabaseConnection
@@ -174,10 +109,9 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     dag_id, run_id, logical_date = _run_identity(context)
     staging = RunStaging(dag_id, run_id)
     meta = staging.read_json(PLAN_FILE)
-    transformed = [with_row_digests(staging, shard) for shard in transformed]
     totals = run_totals(transformed, meta)
     started_at = context["dag_run"].start_date
-    with DatabaseConnection() as db:
+    with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         result = load_run(
             db,
             row_files=[storage_path(shard["rows_uri"]) for shard in transformed],
@@ -188,21 +122,19 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
             mode=meta.get("mode", "sample"),
             stats={key: totals[key] for key in STATS_KEYS},
             deleted_ids=gone_ids(transformed),
-            not_modified_ids=not_modified_ids(transformed),
-            etags=fetched_etags(transformed),
             started_at=started_at,
             unreachable=meta.get("unreachable", ()),
         )
     return {**totals, **result.as_dict(), "run_id": run_id}
 
 
-def check_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+def check_task(context: dict[str, Any], loaded: dict[str, Any], *, warehouse_conn_id: str) -> dict[str, Any]:
     """Run the data-quality checks; a failure names the check and the offending ids."""
     from github_etl.errors import DataQualityError
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load import QUALITY_CHECKS, load_quality_checks
 
-    with DatabaseConnection() as db:
+    with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         failures = load_quality_checks(db, loaded["run_id"])
     if failures:
         details = "; ".join(f"{f.check}: {f.message} (ids {list(f.ids)})" for f in failures)
@@ -211,11 +143,11 @@ def check_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any
     return {"checks": [check.name for check in QUALITY_CHECKS], "failed": 0}
 
 
-def report_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
+def report_task(context: dict[str, Any], loaded: dict[str, Any], *, warehouse_conn_id: str) -> dict[str, Any]:
     """Log the run's figures and the warehouse's total."""
     from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
-    with DatabaseConnection() as db:
+    with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         total = count_repositories(db)
     figures = {
         name: loaded.get(name, 0)

@@ -30,7 +30,8 @@ Budgets
 Per token fingerprint (anonymous: per client IP) and resource: ``core`` (``rate_limit``/h, 60
 anonymous), ``search`` (``search_rate_limit``/min, 10 anonymous), ``graphql`` (points/h, token
 required, 1 point per query). Every request spends one unit except: ``GET /rate_limit``, 304
-answers, 401s, injected faults and requests refused for an exhausted budget. An exhausted REST
+answers to a request with a token (an anonymous 304 counts, as on GitHub), 401s, injected faults and
+requests refused for an exhausted budget. An exhausted REST
 budget answers ``faults.rate_limited_status`` (403 by default, or 429) with remaining 0; GraphQL
 answers HTTP 200 with ``errors[0].type == "RATE_LIMITED"`` (``faults.graphql_rate_limited_status``).
 

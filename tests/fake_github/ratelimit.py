@@ -113,7 +113,7 @@ class RateLimiter:
             return allowed, self._budget(resource, bucket)
 
     def refund(self, identity: str, resource: str, authenticated: bool, cost: int = 1) -> Budget:
-        """Give back a spent cost (a 304 Not Modified does not count on GitHub)."""
+        """Give back a spent cost (GitHub does not count a 304 Not Modified to an authorized request)."""
         with self._lock:
             bucket = self._bucket(identity, resource, authenticated, self._clock())
             bucket.used = max(0, bucket.used - cost)

@@ -403,7 +403,8 @@ class FakeGitHub:
                 handler.headers.get("If-Modified-Since"), reply.headers.get("Last-Modified")
             ):
                 reply = Reply(304, None, {"ETag": etag})
-        if reply.status == 304:
+        # GitHub does not count a 304 against the budget only when the request was authorized.
+        if reply.status == 304 and authenticated:
             budget = self.limiter.refund(identity, resource, authenticated, cost)
         else:
             reply.counted = True

@@ -645,6 +645,14 @@ def test_connection_is_set_as_json(conn_id, conn_type):
     assert _connection(conn_id)["conn_type"] == conn_type
 
 
+def test_the_hooks_declare_the_connection_types_the_deployments_use():
+    from github_etl.hooks.github import GitHubHook
+    from github_etl.hooks.warehouse import WarehouseHook
+
+    assert GitHubHook.conn_type == CONNECTION_TYPES[settings.GITHUB_CONN_ID]
+    assert WarehouseHook.conn_type == CONNECTION_TYPES[settings.WAREHOUSE_CONN_ID]
+
+
 def test_github_connection_holds_the_api_root_and_the_token():
     conn = _connection(settings.GITHUB_CONN_ID)
     assert urlsplit(conn["host"]).scheme == "https"

@@ -245,15 +245,23 @@ def test_changed_and_deleted_repositories(fake_github: FakeGitHub, http: request
         fake_github.set_repository(grown, full_name="x/y")
 
 
-def test_etag_304_does_not_spend_the_budget(fake_github: FakeGitHub, http: requests.Session) -> None:
+@pytest.mark.parametrize(
+    ("headers", "charged"), [pytest.param(AUTH, False, id="token"), pytest.param({}, True, id="anonymous")]
+)
+def test_a_304_is_free_only_for_a_request_with_a_token(
+    fake_github: FakeGitHub, headers: dict[str, str], charged: bool
+) -> None:
     repo_id = _available(fake_github)[0]
-    first = _get(http, fake_github, f"/repositories/{repo_id}")
+    url = f"{fake_github.base_url}/repositories/{repo_id}"
+    first = requests.get(url, headers=headers, timeout=REQUEST_TIMEOUT)
     assert first.headers["ETag"].startswith('W/"')
-    again = _get(http, fake_github, f"/repositories/{repo_id}", headers={"If-None-Match": first.headers["ETag"]})
+    again = requests.get(url, headers={**headers, "If-None-Match": first.headers["ETag"]}, timeout=REQUEST_TIMEOUT)
+
     assert again.status_code == 304
     assert again.content == b""
-    assert again.headers["x-ratelimit-remaining"] == first.headers["x-ratelimit-remaining"]
-    assert [request.counted for request in fake_github.requests] == [True, False]
+    spent = int(first.headers["x-ratelimit-remaining"]) - int(again.headers["x-ratelimit-remaining"])
+    assert spent == (1 if charged else 0)
+    assert [request.counted for request in fake_github.requests] == [True, charged]
 
 
 # --------------------------------------------------------------------------- owners

@@ -213,15 +213,6 @@ def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:
         _client(fake).get(f"/repositories/{vanished}")
 
 
-def test_etag_304_costs_no_quota(fake: FakeGitHub) -> None:
-    client = _client(fake)
-    first = client.get(f"/repositories/{fake.ids[0]}")
-    remaining = int(first.headers["x-ratelimit-remaining"])
-    again = client.get(f"/repositories/{fake.ids[0]}", etag=first.etag)
-    assert again.not_modified and again.data is None
-    assert client.get("/rate_limit").data["resources"]["core"]["remaining"] == remaining
-
-
 def test_unreachable_host_gives_a_clear_error() -> None:
     client = GitHubClient(f"http://127.0.0.1:{_closed_port()}", [TOKEN], settings=FAST, conn_id="github_default")
     with pytest.raises(GitHubUnavailableError, match=r"did not answer GET /repositories after 3 retries"):
@@ -248,7 +239,7 @@ def test_graphql_needs_a_token(fake: FakeGitHub) -> None:
             ["a1234567", "b1234567"],
         ),
         (
-            json.dumps({"conn_type": "github", "host": "", "extra": {"tokens": ["x1234567"]}}),
+            json.dumps({"conn_type": "http", "host": "", "extra": {"tokens": ["x1234567"]}}),
             "https://api.github.com",
             ["x1234567"],
         ),

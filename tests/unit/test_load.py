@@ -21,9 +21,8 @@ from psycopg2 import sql
 
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
+from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
 from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
-from github_etl.snapshot_partitions import partition_snapshots
 from github_etl.transform import staged_line
 from tools.waiting import poll
 
@@ -520,83 +519,6 @@ def test_a_new_months_partition_is_made_while_another_session_reads_the_snapshot
     ]
 
 
-@pytest.fixture
-def single_table_warehouse(pg_url: str, tmp_path: Path) -> Iterator[DatabaseConnection]:
-    """A warehouse created before snapshots were partitioned (one table), loaded on ``DAY_0``."""
-    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "CREATE SCHEMA github; CREATE TABLE github.repository_snapshots (repo_id bigint NOT NULL,"
-            " snapshot_date date NOT NULL, stargazers_count integer NOT NULL, forks_count integer NOT NULL,"
-            " open_issues_count integer NOT NULL, PRIMARY KEY (repo_id, snapshot_date))"
-        )
-    conn.close()
-    db = DatabaseConnection(pg_url, connect_retries=0)
-    try:
-        _load(db, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_0)
-        yield db
-    finally:
-        db.close()
-
-
-def test_a_warehouse_whose_snapshots_are_one_table_is_loaded_as_before(single_table_warehouse, tmp_path):
-    db = single_table_warehouse
-    result = _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
-
-    assert result == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
-    assert _query(db, "SELECT relkind FROM pg_class WHERE oid = 'github.repository_snapshots'::regclass") == [("r",)]
-    assert _query(db, "SELECT count(*) FROM github.repository_snapshots") == [(4,)]
-
-
-def test_a_single_snapshots_table_is_converted_into_monthly_partitions_keeping_every_row(
-    single_table_warehouse, tmp_path
-):
-    db = single_table_warehouse
-    _load(db, [_row_file(tmp_path, _repo(1), _repo(3))], when=DAY_1)
-    before = _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2")
-    with db.cursor() as cur:  # what a conversion stopped after its first step leaves behind
-        cur.execute(
-            "ALTER TABLE github.repository_snapshots ADD CONSTRAINT repository_snapshots_before_partitions"
-            " CHECK (snapshot_date < '2024-05-15') NOT VALID"
-        )
-    db.commit()
-
-    legacy = partition_snapshots(db, today=date(2024, 5, 20))
-
-    assert legacy == "repository_snapshots_before_2024_06"
-    assert _snapshot_partitions(db) == [
-        (legacy, "FOR VALUES FROM (MINVALUE) TO ('2024-06-01')", [DAY_0.date(), DAY_1.date()]),
-    ]
-    assert _query(db, "SELECT * FROM github.repository_snapshots ORDER BY 1, 2") == before
-    assert partition_snapshots(db) is None  # already partitioned
-    # Old dates merge into the old table through the parent's key; a new month gets a partition.
-    _load(db, [_row_file(tmp_path, _repo(1, stargazers_count=77))], when=DAY_1)
-    _load(db, [_row_file(tmp_path, _repo(1))], when=datetime(2024, 6, 3, tzinfo=UTC))
-    assert [name for name, _, _ in _snapshot_partitions(db)] == ["repository_snapshots_2024_06", legacy]
-    assert _query(
-        db, "SELECT snapshot_date, stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 ORDER BY 1"
-    ) == [(DAY_0.date(), 10), (DAY_1.date(), 77), (date(2024, 6, 3), 10)]
-    # The parent's key and BRIN index are those of a new warehouse, with both partitions' attached.
-    assert _query(
-        db,
-        "SELECT indexname, indexdef, (SELECT count(*) FROM pg_inherits"
-        "  WHERE inhparent = format('github.%I', indexname)::regclass)"
-        " FROM pg_indexes WHERE schemaname = 'github' AND tablename = 'repository_snapshots' ORDER BY 1",
-    ) == [
-        (
-            "repository_snapshots_date_brin",
-            "CREATE INDEX repository_snapshots_date_brin ON ONLY github.repository_snapshots"
-            " USING brin (snapshot_date)",
-            2,
-        ),
-        (
-            "repository_snapshots_pkey",
-            "CREATE UNIQUE INDEX repository_snapshots_pkey ON ONLY github.repository_snapshots"
-            " USING btree (repo_id, snapshot_date)",
-            2,
-        ),
-    ]
-
-
 def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
     warehouse, pg_url, tmp_path, monkeypatch
 ):
@@ -617,6 +539,69 @@ def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
     assert result == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
     stored = _repository(warehouse, 1)
     assert (stored["full_name"], stored["first_seen_at"], stored["last_seen_at"]) == ("octo/repo-1", DAY_0, DAY_1)
+
+
+def _digest_of(row: dict[str, Any]) -> int:
+    """The row_hash the transform stages for ``row``."""
+    return int(_copy_lines(row).rstrip("\n").rsplit("\t", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("other_digest", "updated", "full_name"),
+    [
+        # Another load wrote other data on the same date: only the digests differ, and that is enough.
+        pytest.param(0, 1, "octo/repo-1", id="other-data"),
+        # The same digest and bookkeeping: nothing to write, and nothing is.
+        pytest.param(None, 0, "octo/old-name", id="same-digest"),
+    ],
+)
+def test_a_row_a_writer_bypassing_the_lock_inserts_meanwhile_is_compared_by_its_digest(
+    warehouse, pg_url, tmp_path, monkeypatch, other_digest, updated, full_name
+):
+    _load(warehouse, [_row_file(tmp_path, _repo(2))], when=DAY_1)  # not empty: the merge's path, not the bulk one
+    monkeypatch.setattr(load, "apply_schema", lambda db: None)
+    digest = _digest_of(_repo(1)) if other_digest is None else other_digest
+    other = psycopg2.connect(pg_url)
+    try:
+        with other.cursor() as cur:  # a writer of the same date with triggers off: it takes no writers' lock
+            cur.execute("SET session_replication_role = replica")
+            cur.execute(
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at,"
+                " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, %s)",
+                (DAY_1, DAY_1, digest),
+            )
+        result = _load_behind(other, "transactionid", warehouse, pg_url, [_row_file(tmp_path, _repo(1), _repo(2))])
+    finally:
+        other.close()
+
+    assert (result.inserted, result.updated) == (0, updated)
+    assert _repository(warehouse, 1)["full_name"] == full_name
+
+
+def test_a_snapshot_another_load_commits_meanwhile_with_the_same_counts_is_not_rewritten(
+    warehouse, pg_url, tmp_path, monkeypatch
+):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    with warehouse.cursor() as cur:
+        cur.execute("DELETE FROM github.repository_snapshots WHERE repo_id = 2")
+    warehouse.commit()
+    monkeypatch.setattr(load, "apply_schema", lambda db: None)
+    other = psycopg2.connect(pg_url)
+    try:
+        with other.cursor() as cur:  # repository 2's snapshot of the date, with the counts staged: not committed yet
+            cur.execute(
+                "INSERT INTO github.repository_snapshots VALUES (2, %s, 20, 2, 0)",
+                (DAY_1.date(),),
+            )
+        # Repository 1's stored snapshot stops the append; the merge then meets repository 2's in flight.
+        files = [_row_file(tmp_path, _repo(1, stargazers_count=11), _repo(2))]
+        result = _load_behind(other, "transactionid", warehouse, pg_url, files)
+    finally:
+        other.close()
+
+    assert result.snapshots == 1  # repository 1's new count only
+    snapshots = "SELECT repo_id, stargazers_count FROM github.repository_snapshots ORDER BY 1"
+    assert _query(warehouse, snapshots) == [(1, 11), (2, 20)]
 
 
 def _load_behind(
@@ -759,43 +744,6 @@ def test_files_are_streamed_in_bounded_chunks(warehouse, monkeypatch):
     assert all(0 < size <= 512 for size in stream.requested), stream.requested
 
 
-def test_repositories_github_answered_304_for_are_seen_again_with_their_stored_counts(warehouse, tmp_path):
-    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], when=DAY_1)
-    mark_deleted(warehouse, [2], DAY_1)
-    changed = _row_file(tmp_path, _repo(3, stargazers_count=33))
-
-    result = _load(warehouse, [changed], when=DAY_2, not_modified_ids=[1, 2, 2])
-
-    assert result == LoadResult(inserted=0, updated=1, unchanged=0, snapshots=3, total=1)
-    bookkeeping = "SELECT id, first_seen_at, last_seen_at, deleted_at FROM github.repositories ORDER BY id"
-    assert _query(warehouse, bookkeeping) == [(n, DAY_1, DAY_2, None) for n in (1, 2, 3)]
-    snapshots = "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1"
-    assert _query(warehouse, snapshots, (DAY_2.date(),)) == [(1, 10), (2, 20), (3, 33)]
-    # The same answers again write nothing; an earlier date moves first_seen_at back, as a staged row would.
-    before = _warehouse_state(warehouse)
-    _load(warehouse, [changed], when=DAY_2, not_modified_ids=[1, 2])
-    after = _warehouse_state(warehouse)
-    assert (after["repositories"], after["repository_snapshots"]) == (
-        before["repositories"],
-        before["repository_snapshots"],
-    )
-    _load(warehouse, [], when=DAY_0, not_modified_ids=[1])
-    assert _query(warehouse, bookkeeping)[0] == (1, DAY_0, DAY_2, None)
-
-
-def test_etags_are_kept_one_per_stored_repository_the_last_fetched(warehouse, tmp_path):
-    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
-    awkward = 'W/"a\\b\tc\nd"'  # every character COPY's text format gives meaning to
-    pairs = [(1, 'W/"old"'), (2, awkward), (404, 'W/"no such repository"'), (1, 'W/"new"')]
-
-    _load(warehouse, [], when=DAY_2, etags=iter(pairs))
-    stored = _query(warehouse, "SELECT repo_id, etag, fetched_at FROM github.repository_etags ORDER BY 1")
-    _load(warehouse, [], when=DAY_2, etags={1: 'W/"newer"'})
-
-    assert stored == [(1, 'W/"new"', DAY_2), (2, awkward, DAY_2)]
-    assert _query(warehouse, "SELECT etag FROM github.repository_etags WHERE repo_id = 1") == [('W/"newer"',)]
-
-
 def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tmp_path):
     import tracemalloc
 
@@ -808,7 +756,7 @@ def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tm
 
     tracemalloc.start()
     try:
-        _load(warehouse, [], when=DAY_2, deleted_ids=reported(2), not_modified_ids=reported(1))
+        _load(warehouse, [], when=DAY_2, deleted_ids=reported(2))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -816,7 +764,7 @@ def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tm
     # A set of 200,000 ids alone would take ~15 MB, a list ~7 MB.
     assert peak < 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     bookkeeping = "SELECT id, last_seen_at, deleted_at FROM github.repositories ORDER BY id"
-    assert _query(warehouse, bookkeeping) == [(1, DAY_2, None), (2, DAY_1, DAY_2)]
+    assert _query(warehouse, bookkeeping) == [(1, DAY_1, None), (2, DAY_1, DAY_2)]
 
 
 def test_a_report_that_cannot_be_read_fails_the_load_with_its_own_error_and_loads_nothing(warehouse, tmp_path):
@@ -1228,45 +1176,6 @@ def test_quality_checks_of_an_unknown_run_fail(warehouse):
     assert [f.check for f in load_quality_checks(warehouse, "never-ran")] == ["run_recorded"]
 
 
-# -- a run staged by the version before row digests -------------------------------------------------
-
-
-def _legacy_lines(*rows: dict[str, Any]) -> str:
-    """Row file lines as the transform wrote them before row digests: COPY lines, no row_hash column."""
-    return "".join("\t".join(_copy_value(row[c]) for c in REPOSITORY_COLUMNS) + "\n" for row in rows)
-
-
-def test_a_shard_staged_before_row_digests_is_restaged_and_loads_as_today(warehouse, staging_url):
-    from github_etl.staging import RunStaging, storage_path
-    from github_etl.tasks import with_row_digests
-
-    staging = RunStaging("github_repositories", "scheduled__2026-11-01", root=staging_url)
-    rows = (_repo(1), _repo(2, description="ünïcode \\ and\ttabs"), _repo(3, homepage=None))
-    with staging.writer("rows", "shard-000.tsv") as legacy:
-        legacy.write(_legacy_lines(*rows))
-    shard = {"shard": "shard-000", "rows": 3, "rows_uri": staging.uri("rows", "shard-000.tsv")}
-
-    restaged = with_row_digests(staging, shard)
-
-    # Exactly what today's transform stages for the same rows, key file included.
-    staged_today = _copy_lines(*rows)
-    assert storage_path(restaged["rows_uri"]).read_text(encoding="utf-8") == staged_today
-    fields = [line.split("\t") for line in staged_today.splitlines()]
-    assert storage_path(restaged["keys_uri"]).read_text(encoding="utf-8") == "".join(
-        f"{line[0]}\t{line[-1]}\n" for line in fields
-    )
-    assert restaged["rows"] == 3
-    assert with_row_digests(staging, restaged) is restaged  # today's format is left as it is
-
-    keys = [storage_path(restaged["keys_uri"])]
-    first = _load(warehouse, [storage_path(restaged["rows_uri"])], key_files=keys)
-    # The digests stored are today's: loading the same run again reads no row file and changes nothing.
-    again = _load(warehouse, [_Unreadable()], key_files=keys)
-
-    assert first == LoadResult(inserted=3, updated=0, unchanged=0, snapshots=3, total=3)
-    assert again == LoadResult(inserted=0, updated=0, unchanged=3, snapshots=0, total=3)
-
-
 # -- schema -------------------------------------------------------------------------------------------
 
 
@@ -1281,8 +1190,8 @@ def _snapshot_foreign_keys(db: DatabaseConnection) -> list[tuple[Any, ...]]:
     )
 
 
-def _add_snapshots_foreign_key(db: DatabaseConnection, name: str, fillfactor: str | None = None) -> None:
-    """Add a foreign key from the snapshots to the repositories, and set or reset the table's fill factor."""
+def _add_snapshots_foreign_key(db: DatabaseConnection, name: str) -> None:
+    """Add a foreign key from the snapshots to the repositories, as an operator might."""
     with db.cursor() as cur:
         cur.execute(
             sql.SQL(
@@ -1290,33 +1199,12 @@ def _add_snapshots_foreign_key(db: DatabaseConnection, name: str, fillfactor: st
                 " REFERENCES github.repositories (id) ON DELETE CASCADE"
             ).format(sql.Identifier(name))
         )
-        if fillfactor is not None:
-            cur.execute(f"ALTER TABLE github.repositories {fillfactor}")
     db.commit()
 
 
 def test_schema_leaves_half_of_each_page_free_and_puts_no_foreign_key_on_snapshots(warehouse):
     assert _reloptions(warehouse) == ["fillfactor=50"]
     assert _snapshot_foreign_keys(warehouse) == []
-
-
-def test_schema_upgrades_a_warehouse_created_with_full_pages_and_the_snapshots_foreign_key(warehouse):
-    _add_snapshots_foreign_key(warehouse, "repository_snapshots_repo_id_fkey", fillfactor="RESET (fillfactor)")
-    assert _reloptions(warehouse) is None
-
-    apply_schema(warehouse)
-
-    assert _reloptions(warehouse) == ["fillfactor=50"]
-    assert _snapshot_foreign_keys(warehouse) == []
-
-
-def test_schema_keeps_an_operators_fill_factor_and_foreign_key(warehouse):
-    _add_snapshots_foreign_key(warehouse, "snapshots_repo_fk", fillfactor="SET (fillfactor = 100)")
-
-    apply_schema(warehouse)
-
-    assert _reloptions(warehouse) == ["fillfactor=100"]
-    assert _snapshot_foreign_keys(warehouse) == [("snapshots_repo_fk",)]
 
 
 def _updates(db: DatabaseConnection) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""What a shard reports beside its rows (gone ids, 304s, ETags): staged as read, handed to the load as streams."""
+"""What a shard reports beside its rows (gone ids): staged as read, handed to the load as a stream."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ import pytest
 from bench.rows import repository_records
 from github_etl.line_stream import LineStream
 from github_etl.staging import RunStaging
-from github_etl.tasks import fetched_etags, gone_ids, not_modified_ids, transform_shard
-
-# An ETag as GitHub sends it, and one with every character COPY's text format gives meaning to.
-PLAIN_ETAG = 'W/"6f1d3c0a"'
-AWKWARD_ETAG = 'W/"a\\b\tc"'
+from github_etl.tasks import gone_ids, transform_shard
 
 
 def _stage_shard(staging: RunStaging, batches: list[dict[str, Any]]) -> dict[str, Any]:
@@ -27,8 +23,8 @@ def test_the_transform_stages_reports_batch_by_batch_and_the_readers_stream_them
     staging = RunStaging("github_repositories", "manual__1", root=staging_url)
     records = list(repository_records(3))
     batches = [
-        {"format": "rest", "items": records[:2], "gone": [7, 8], "not_modified": [11], "etags": {"1": PLAIN_ETAG}},
-        {"format": "rest", "items": records[2:], "gone": [8], "etags": {"1": AWKWARD_ETAG, "2": PLAIN_ETAG}},
+        {"format": "rest", "items": records[:2], "gone": [7, 8]},
+        {"format": "rest", "items": records[2:], "gone": [8]},
         {"format": "rest", "items": []},
     ]
 
@@ -36,26 +32,6 @@ def test_the_transform_stages_reports_batch_by_batch_and_the_readers_stream_them
 
     assert transformed[0]["rows"] == 3
     assert list(gone_ids(transformed)) == [7, 8, 8]  # repeats are the load's to collapse
-    assert list(not_modified_ids(transformed)) == [11]
-    assert list(fetched_etags(transformed)) == [(1, PLAIN_ETAG), (1, AWKWARD_ETAG), (2, PLAIN_ETAG)]
-
-
-def test_the_readers_take_a_shard_transformed_before_reports_were_streamed(tmp_path) -> None:
-    staging = RunStaging("github_repositories", "manual__1", root=tmp_path.as_uri())
-    legacy = {
-        "shard": "shard-000",
-        "gone_uri": staging.write_json([7, 8], "gone", "shard-000.json"),
-        "conditional_uri": staging.write_json(
-            {"not_modified": [11, 12], "etags": {"1": PLAIN_ETAG}}, "etags", "shard-000.json"
-        ),
-    }
-    older = {"shard": "shard-001", "gone_uri": staging.write_json([], "gone", "shard-001.json")}
-
-    transformed = [legacy, older]
-
-    assert list(gone_ids(transformed)) == [7, 8]
-    assert list(not_modified_ids(transformed)) == [11, 12]
-    assert list(fetched_etags(transformed)) == [(1, PLAIN_ETAG)]
 
 
 @pytest.mark.parametrize("size", [1, 3, 4, 1000, -1])

@@ -14,7 +14,6 @@ from github_etl.errors import ConfigurationError
 from github_etl.github.ratelimit import Budget, TokenPool
 from github_etl.github.shared_budget import (
     EXPIRY_GRACE_SECONDS,
-    REQUEST_LOCK_TTL_SECONDS,
     RedisBudgetStore,
     budget_store_from_env,
     describe_url,
@@ -201,20 +200,6 @@ def test_token_pools_of_two_workers_see_one_budget(prefix: str) -> None:
 
     assert second.choose("core") == (None, reset_at)
     assert second.choose("search")[0] is not None
-
-
-def test_request_lock_admits_one_process_at_a_time(prefix: str, redis_client) -> None:
-    held = RedisBudgetStore(REDIS_URL, prefix=prefix).request_lock(FINGERPRINT)
-    other = RedisBudgetStore(REDIS_URL, prefix=prefix).request_lock(FINGERPRINT)
-
-    with held:
-        blocked = other.acquire(blocking=False)
-        ttl = redis_client.pttl(held.name) / 1000
-    acquired_after_release = other.acquire(blocking=False)
-    other.release()
-
-    assert (blocked, acquired_after_release) == (False, True)
-    assert 0 < ttl <= REQUEST_LOCK_TTL_SECONDS
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])

@@ -1,8 +1,7 @@
 -- Quality check: every row the run staged is in the warehouse.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
 -- A run's repositories are the rows whose last_seen_at is the run's logical date. There may be more
--- of them than the run staged (another run of the same logical date, repositories GitHub reported
--- unchanged with a 304), never fewer.
+-- of them than the run staged (another run of the same logical date), never fewer.
 WITH run AS (
     SELECT logical_date, inserted + updated + unchanged AS staged
     FROM github.load_runs

@@ -1,6 +1,6 @@
 -- Warehouse schema for the github_repositories DAG.
--- Applied by the DAG on every run: every statement is idempotent (IF NOT EXISTS),
--- so a fresh database and a long-lived one end up with the same shape.
+-- Applied by the DAG on every run: every statement is idempotent (IF NOT EXISTS). It declares today's
+-- shape only; a change that must migrate a deployed warehouse will come with a migration of its own.
 
 CREATE SCHEMA IF NOT EXISTS github;
 
@@ -8,10 +8,8 @@ CREATE SCHEMA IF NOT EXISTS github;
 -- Column names follow GitHub's REST fields so analysts can read GitHub's docs for them.
 --
 -- owner_login and topics compare byte by byte (COLLATE "C"): GitHub allows only ASCII letters, digits
--- and hyphens in logins and topics, where byte order and lower() agree with every collation. Indexing
--- them is then a memcmp per comparison instead of a locale's: at a million repositories the owner index
--- builds in 1.6 s instead of 2.6 s and the topics index in 2.3 s instead of 3.3 s. Warehouses created
--- before keep the database's collation, which works the same (docs/deploy-kubernetes.md: switching).
+-- and hyphens in logins and topics, where byte order and lower() agree with every collation, and a
+-- memcmp per comparison makes their indexes cheaper to build than a locale's comparison.
 CREATE TABLE IF NOT EXISTS github.repositories (
     id                bigint      PRIMARY KEY,
     node_id           text        NOT NULL,
@@ -49,55 +47,21 @@ CREATE TABLE IF NOT EXISTS github.repositories (
     -- Digest of the data columns as last loaded (see github_etl.columns): equal digests, equal data.
     row_hash          bigint
 )
--- Half of every page is left free for the next version of its rows. A daily run sees most stored
--- repositories again and moves their last_seen_at; with room on the same page that update is a HOT
--- update (no index touched, the old version pruned the next day), without it every update writes an
--- entry into each of the table's seven indexes. Measured on a million repositories seen again, the
--- merge took 117 s with full pages and 25 s with half-full ones, and the table stays the same size
--- day after day. The price is disk: the table takes twice the pages. An insert-only warehouse (sample
--- mode alone) can set it back with ALTER TABLE ... SET (fillfactor = 100); that choice is kept.
+-- Half of every page is left free for the next version of its rows: a daily run moves the last_seen_at
+-- of most stored repositories, and with room on the same page that is a HOT update (no index touched)
+-- instead of a new entry in each of the table's seven indexes. The price is twice the pages on disk.
 WITH (fillfactor = 50);
-
--- Warehouses created before row_hash existed: their rows get a digest the next time they are loaded.
--- Checked first because ALTER TABLE locks the table exclusively even when there is nothing to add.
-DO $$
-BEGIN
-    IF NOT EXISTS (
-        SELECT FROM pg_attribute
-        WHERE attrelid = 'github.repositories'::regclass AND attname = 'row_hash' AND NOT attisdropped
-    ) THEN
-        ALTER TABLE github.repositories ADD COLUMN row_hash bigint;
-    END IF;
-END
-$$;
-
--- Warehouses created before the fill factor was set: set once, for the pages written from now on (a
--- VACUUM FULL or pg_repack applies it to the pages already written). A fill factor set by an operator
--- is a storage option already there, and is left as it is.
-DO $$
-BEGIN
-    IF (SELECT reloptions IS NULL FROM pg_class WHERE oid = 'github.repositories'::regclass) THEN
-        ALTER TABLE github.repositories SET (fillfactor = 50);
-    END IF;
-END
-$$;
 
 -- Star, fork and issue counts per repository per logical date: how stars are tracked over time.
 -- repo_id is a github.repositories id, but no foreign key enforces it: the load writes a snapshot
 -- only for a repository it writes in the same transaction, and the quality check
--- snapshots_reference_repositories verifies every run's snapshots afterwards. A foreign key checked
--- the same thing row by row, at the cost of a probe and a row lock in github.repositories for every
--- snapshot: 18 of the 30 s that a million snapshots took to insert. To remove a repository, delete
--- its snapshots too.
+-- snapshots_reference_repositories verifies every run's snapshots afterwards; a foreign key would
+-- probe and lock a repository row for every snapshot. To remove a repository, delete its snapshots too.
 --
 -- Partitioned by month (github.repository_snapshots_YYYY_MM, created by the load before it writes a
--- month's first snapshot; see github.ensure_snapshot_partition below). A day's snapshots add one entry
--- next to each repository's earlier ones in the primary key, so in one table a daily append touches every
--- page of an index that grows with the whole history: measured with 1,000,000 repositories a day, the
--- append took 8 s over one day of history, 12 s over 30 days and 25 s over 93 days, and the day's load
--- wrote 1.0, 1.9 and 3.5 GB of WAL. A month's partition bounds that at its month-end size, and old
--- months can be detached or dropped whole. Warehouses created before keep their single table, which
--- the load writes all the same (docs/deploy-kubernetes.md says how to convert one).
+-- month's first snapshot; see github.ensure_snapshot_partition below): in one table a day's append
+-- would touch every page of a primary key that grows with the whole history, and old months can be
+-- detached or dropped whole.
 CREATE TABLE IF NOT EXISTS github.repository_snapshots (
     repo_id           bigint  NOT NULL,
     snapshot_date     date    NOT NULL,
@@ -110,16 +74,14 @@ CREATE TABLE IF NOT EXISTS github.repository_snapshots (
 -- The partition that holds a date's snapshots, created if missing: an empty table attached to the
 -- partitioned one. ATTACH PARTITION takes a SHARE UPDATE EXCLUSIVE lock on the parent, which readers
 -- and writers do not wait for (CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE one).
--- Nothing to do on a warehouse whose snapshots are one table, or when another partition (one an
--- operator made, a year wide, say) already covers the date.
+-- Nothing to do when another partition (one an operator made, a year wide, say) already covers the date.
 CREATE OR REPLACE FUNCTION github.ensure_snapshot_partition(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     month_start date := date_trunc('month', day)::date;
     partition_name text := 'repository_snapshots_' || to_char(month_start, 'YYYY_MM');
 BEGIN
-    IF (SELECT relkind FROM pg_class WHERE oid = 'github.repository_snapshots'::regclass) <> 'p'
-       OR to_regclass(format('github.%I', partition_name)) IS NOT NULL THEN
+    IF to_regclass(format('github.%I', partition_name)) IS NOT NULL THEN
         RETURN;
     END IF;
     -- Columns only: attaching gives the table the parent's key and indexes, named as a rebuild names them.
@@ -133,19 +95,6 @@ BEGIN
         -- "would overlap partition ...": the date already has a partition of another name.
         EXECUTE format('DROP TABLE github.%I', partition_name);
     END;
-END
-$$;
-
--- Warehouses created while that foreign key existed: dropped once, by the name PostgreSQL gave it. A
--- foreign key an operator adds under another name is kept (and rebuilt by an initial bulk load).
-DO $$
-BEGIN
-    IF EXISTS (
-        SELECT FROM pg_constraint
-        WHERE conrelid = 'github.repository_snapshots'::regclass AND conname = 'repository_snapshots_repo_id_fkey'
-    ) THEN
-        ALTER TABLE github.repository_snapshots DROP CONSTRAINT repository_snapshots_repo_id_fkey;
-    END IF;
 END
 $$;
 
@@ -170,13 +119,6 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     finished_at   timestamptz NOT NULL
 );
 
--- ETags of repository detail responses: sent back as If-None-Match, a 304 costs no quota.
-CREATE TABLE IF NOT EXISTS github.repository_etags (
-    repo_id     bigint      PRIMARY KEY,
-    etag        text        NOT NULL,
-    fetched_at  timestamptz NOT NULL
-);
-
 -- Indexes that serve the repository API's filters and sort orders.
 CREATE INDEX IF NOT EXISTS repositories_language_stars_idx
     ON github.repositories (language, stargazers_count DESC, id DESC);
@@ -190,9 +132,7 @@ CREATE INDEX IF NOT EXISTS repositories_pushed_idx
     ON github.repositories (pushed_at DESC NULLS LAST, id DESC);
 CREATE INDEX IF NOT EXISTS repositories_topics_idx
     ON github.repositories USING gin (topics);
--- Dropped: the only reader (a quality check) scans anyway, and an index on last_seen_at made every
--- daily bookkeeping update a non-HOT one that rewrote all eight indexes.
-DROP INDEX IF EXISTS github.repositories_last_seen_idx;
+-- No index on last_seen_at: it would make every daily bookkeeping update a non-HOT one.
 -- Snapshots arrive a day at a time and are appended in date order, so a BRIN index (a few pages, next
 -- to nothing to maintain) finds one date's rows without reading the whole history.
 CREATE INDEX IF NOT EXISTS repository_snapshots_date_brin

@@ -7,7 +7,6 @@ API, hold no data, and are public like Airflow's own ``/docs``.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -105,8 +104,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    if app.state.settings.freeze_gc:
-        _freeze_start_up_objects()
     # A fresh pool per server start: the warehouse connection is looked up again, nothing stale survives.
     app.state.warehouse = Warehouse(app.state.settings)
     try:
@@ -126,17 +123,6 @@ async def _warehouse(request: Request) -> Warehouse:
             if warehouse is None:
                 warehouse = app.state.warehouse = Warehouse(app.state.settings)
     return warehouse
-
-
-def _freeze_start_up_objects() -> None:
-    """Exempt what the server built while starting from garbage collection (see ``ApiSettings.freeze_gc``).
-
-    Airflow's API server runs the lifespans of the apps it mounts once its own app is built, so what is
-    frozen here is the whole server; full collections then only walk what requests create.
-    """
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-        log.info("Froze %s start-up objects out of the garbage collector's scans", gc.get_freeze_count())
 
 
 WarehouseDep = Annotated[Warehouse, Depends(_warehouse)]

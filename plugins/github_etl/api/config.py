@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from github_etl.settings import bool_env, float_env
+from github_etl.settings import float_env
 
 
 @dataclass(frozen=True)
@@ -16,15 +16,6 @@ class ApiSettings:
     :param connect_timeout: seconds libpq waits to connect; the API does not retry, the client may.
     :param statement_timeout: seconds a query may run; every query here is index-driven and takes
         milliseconds, so reaching it means the warehouse is in trouble.
-    :param freeze_gc: on the first request, move every object the API server made while starting up
-        out of the garbage collector's reach (``gc.freeze()``). Airflow's app is some 660,000 long-lived
-        objects per worker, and every full collection walks them all: pauses of a few hundred
-        milliseconds that are most of the API's tail latency under load. Frozen objects are never freed,
-        which for start-up objects (modules, routes, models) costs nothing.
-    :param auth_cache_seconds: seconds a bearer token that Airflow accepted is accepted again without
-        asking Airflow (never past the token's expiry). Airflow's check, about a millisecond of CPU per
-        request, is most of the cost of a cheap request; the price is that a token revoked by logging
-        out still opens this API for up to this long. 0 asks Airflow on every request.
     :param page_cache_mb: megabytes of repository list pages kept per API server process, as sent,
         until a load changes the table (see :mod:`github_etl.api.page_cache`). 0 keeps none.
     """
@@ -33,8 +24,6 @@ class ApiSettings:
     acquire_timeout: float = 5.0
     connect_timeout: int = 5
     statement_timeout: float = 10.0
-    freeze_gc: bool = True
-    auth_cache_seconds: float = 2.0
     page_cache_mb: float = 64.0
 
     @classmethod
@@ -45,7 +34,5 @@ class ApiSettings:
             acquire_timeout=float_env("GITHUB_ETL_API_ACQUIRE_TIMEOUT", cls.acquire_timeout, minimum=0.0),
             connect_timeout=int(float_env("GITHUB_ETL_API_CONNECT_TIMEOUT", cls.connect_timeout, minimum=1)),
             statement_timeout=float_env("GITHUB_ETL_API_STATEMENT_TIMEOUT", cls.statement_timeout, minimum=0.001),
-            freeze_gc=bool_env("GITHUB_ETL_API_FREEZE_GC", cls.freeze_gc),
-            auth_cache_seconds=float_env("GITHUB_ETL_API_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, minimum=0.0),
             page_cache_mb=float_env("GITHUB_ETL_API_PAGE_CACHE_MB", cls.page_cache_mb, minimum=0.0),
         )

@@ -4,8 +4,7 @@
 that writes ``github.repositories`` moves ``github.repositories_generation`` forward in its own transaction
 (a statement-level trigger of ``schema.sql``). A count is taken together with the generation, in one
 snapshot, and kept; a request then reads only the generation: the same number means that no write has
-committed since the count was taken, so the count kept is the count now. Where the generation table does
-not exist yet (a warehouse whose schema predates it), every request counts, as before.
+committed since the count was taken, so the count kept is the count now.
 """
 
 from __future__ import annotations
@@ -46,9 +45,8 @@ class RepositoryCounter:
         if known is not None and self._run(queries.repositories_generation) == known[0]:
             return known[1]
         generation, count = self._recount()
-        if generation is not None:
-            with self._lock:
-                # Generations grow in commit order: keep the newest count whatever order the threads end in.
-                if self._known is None or generation > self._known[0]:
-                    self._known = (generation, count)
+        with self._lock:
+            # Generations grow in commit order: keep the newest count whatever order the threads end in.
+            if self._known is None or generation > self._known[0]:
+                self._known = (generation, count)
         return count

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg2 import errors, sql
+from psycopg2 import sql
 
 from github_etl.api.models import LoadRun, Repository, RepositorySort, Snapshot
 from github_etl.api.paging import CursorPosition
@@ -162,38 +162,26 @@ def list_load_runs(db: DatabaseConnection, limit: int) -> list[Row]:
     return _fetch(db, query, {"limit": limit})
 
 
-def repositories_generation(db: DatabaseConnection) -> int | None:
-    """The generation of ``github.repositories`` (see ``schema.sql``), or None when the warehouse has none yet.
+def repositories_generation(db: DatabaseConnection) -> int:
+    """The generation of ``github.repositories`` (see ``schema.sql``).
 
-    :param db: warehouse connection, in autocommit: a failed statement leaves it usable.
+    :param db: warehouse connection, in autocommit.
     """
-    try:
-        rows = _fetch(db, sql.SQL("SELECT generation FROM {}").format(GENERATION), {})
-    except errors.UndefinedTable:
-        return None
-    return rows[0]["generation"] if rows else None
+    with db.cursor() as cur:
+        cur.execute(sql.SQL("SELECT generation FROM {}").format(GENERATION))
+        return int(cur.fetchone()[0])
 
 
-def generation_and_count(db: DatabaseConnection) -> tuple[int | None, int]:
+def generation_and_count(db: DatabaseConnection) -> tuple[int, int]:
     """The generation of ``github.repositories`` and :func:`~github_etl.hooks.warehouse.count_repositories`,
     read in one snapshot (a repeatable-read transaction): the count is exactly that of the generation.
-
-    Without a generation (a warehouse whose schema predates it), the count alone, with None.
 
     :param db: warehouse connection, in autocommit; the transaction is ended before returning.
     """
     with db.cursor() as cur:
         cur.execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
     try:
-        with db.cursor() as cur:
-            # Looked up first: a missing table would abort the transaction.
-            cur.execute("SELECT to_regclass('github.repositories_generation') IS NOT NULL")
-            if cur.fetchone()[0]:
-                cur.execute(sql.SQL("SELECT generation FROM {}").format(GENERATION))
-                row = cur.fetchone()
-                generation = None if row is None else int(row[0])
-            else:
-                generation = None
+        generation = repositories_generation(db)
         count = count_repositories(db)
     except BaseException:
         _end_transaction(db, "ROLLBACK")

@@ -30,24 +30,14 @@ class EnrichedBatch:
     :param format: ``rest`` (REST repository objects) or ``graphql`` (GraphQL ``Repository`` nodes).
     :param items: the objects, one per repository found.
     :param gone: ids GitHub no longer serves (deleted, private, blocked): skipped and counted.
-    :param not_modified: ids GitHub answered 304 for: unchanged since the stored ETag, no quota spent.
-    :param etags: the ETag of each detail response, by id (as a string: JSON object keys).
     """
 
     format: str
     items: list[dict[str, Any]] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
-    not_modified: list[int] = field(default_factory=list)
-    etags: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "items": self.items,
-            "gone": self.gone,
-            "not_modified": self.not_modified,
-            "etags": self.etags,
-        }
+        return {"format": self.format, "items": self.items, "gone": self.gone}
 
 
 def graphql_nodes_query() -> str:
@@ -69,20 +59,16 @@ def enrich(
 
 
 def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) -> EnrichedBatch:
-    """One GET per repository; a known ``etag`` makes it conditional (a 304 costs no quota)."""
+    """One GET per repository."""
     batch = EnrichedBatch(format=REST)
     for repository in repositories:
         repo_id = int(repository["id"])
         # By id, not by name: ids survive renames and transfers.
-        response = client.get(f"/repositories/{repo_id}", tolerate_gone=True, etag=repository.get("etag"))
-        if response.not_modified:
-            batch.not_modified.append(repo_id)
-        elif response.gone or not isinstance(response.data, dict):
+        response = client.get(f"/repositories/{repo_id}", tolerate_gone=True)
+        if response.gone or not isinstance(response.data, dict):
             batch.gone.append(repo_id)
         else:
             batch.items.append(response.data)
-            if response.etag:
-                batch.etags[str(repo_id)] = response.etag
     return batch
 
 

@@ -33,11 +33,7 @@ def plan_refresh(
     shards: int,
 ) -> list[Shard]:
     """Write the ids to refresh into one staged file per shard (ids never travel through XCom)."""
-    # The stored ETag makes a REST refresh conditional: an unchanged repository answers 304, free of quota.
-    query = (
-        "SELECT r.id, r.node_id, e.etag FROM github.repositories r"
-        " LEFT JOIN github.repository_etags e ON e.repo_id = r.id WHERE r.deleted_at IS NULL"
-    )
+    query = "SELECT r.id, r.node_id FROM github.repositories r WHERE r.deleted_at IS NULL"
     args: list[Any] = []
     if stale_days is not None:
         query += " AND r.last_seen_at < %s"
@@ -51,9 +47,9 @@ def plan_refresh(
         cursor = stack.enter_context(db.connection.cursor(name="github_etl_refresh_plan"))
         cursor.itersize = FETCH_SIZE
         cursor.execute(query, args)
-        for position, (repo_id, node_id, etag) in enumerate(cursor):
+        for position, (repo_id, node_id) in enumerate(cursor):
             index = (position // BATCH) % shards
-            writers[index].write(json.dumps({"id": int(repo_id), "node_id": node_id, "etag": etag}) + "\n")
+            writers[index].write(json.dumps({"id": int(repo_id), "node_id": node_id}) + "\n")
             counts[index] += 1
     return [
         {

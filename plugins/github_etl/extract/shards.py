@@ -59,7 +59,7 @@ class ShardRecorder:
         name = f"repos-{len(self.batches):06d}.json"
         document = self._checkpoint(name, fetch)
         self.batches.append(self.staging.uri("raw", self.key, name))
-        self.counts["enriched"] += len(document["items"]) + len(document.get("not_modified", []))
+        self.counts["enriched"] += len(document["items"])
         self.counts["skipped"] += len(document["gone"])
         return document
 

@@ -110,15 +110,13 @@ class GitHubClient:
         params: Mapping[str, Any] | None = None,
         *,
         resource: str = "core",
-        etag: str | None = None,
         tolerate_gone: bool = False,
     ) -> GitHubResponse:
         """GET a REST resource and return its parsed JSON.
 
         :param tolerate_gone: return 404/410/451 as a response instead of raising (vanished repositories).
-        :param etag: sent as ``If-None-Match``; a 304 answer costs no quota and carries no data.
         """
-        return self.request("GET", path, params=params, resource=resource, etag=etag, tolerate_gone=tolerate_gone)
+        return self.request("GET", path, params=params, resource=resource, tolerate_gone=tolerate_gone)
 
     def paginate(
         self, path: str, params: Mapping[str, Any] | None = None, *, resource: str = "core"
@@ -184,7 +182,6 @@ class GitHubClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         resource: str = "core",
-        etag: str | None = None,
         tolerate_gone: bool = False,
     ) -> GitHubResponse:
         url = self.url(path)
@@ -196,7 +193,7 @@ class GitHubClient:
                 self._wait_for_reset(wait_until, resource)
                 continue
             try:
-                status, headers, data = self._send(method, url, token, params, json_body, etag)
+                status, headers, data = self._send(method, url, token, params, json_body)
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
                 self.calls["failed"] += 1
                 transient_failures += 1
@@ -204,8 +201,8 @@ class GitHubClient:
                 continue
             self._record_budget(token, resource, headers)
             outcome = classify(status, headers, data)
-            if outcome is Outcome.OK or outcome is Outcome.NOT_MODIFIED:
-                self.calls["not_modified" if outcome is Outcome.NOT_MODIFIED else "ok"] += 1
+            if outcome is Outcome.OK:
+                self.calls["ok"] += 1
                 rate_limited = _graphql_rate_limited(data) if resource == "graphql" else False
                 if not rate_limited:
                     return GitHubResponse(status, url, headers, data)
@@ -241,13 +238,10 @@ class GitHubClient:
         token: Token | None,
         params: Mapping[str, Any] | None,
         json_body: Any,
-        etag: str | None,
     ) -> tuple[int, requests.structures.CaseInsensitiveDict[str], Any]:
         headers = {}
         if token is not None:
             headers["Authorization"] = f"Bearer {token.secret}"
-        if etag:
-            headers["If-None-Match"] = etag
         # GitHub asks for serial requests per token; the lock makes threads of one process take turns.
         with self.tokens.lock_for(token):
             response = self.session.request(
@@ -262,7 +256,7 @@ class GitHubClient:
             # page is never parsed.
             content = response.content
         data: Any = None
-        if content and response.status_code != 304:
+        if content:
             try:
                 data = json.loads(content)
             except ValueError:

@@ -15,7 +15,6 @@ RETRIABLE_STATUSES = frozenset({500, 502, 503, 504})
 
 class Outcome(enum.Enum):
     OK = "ok"
-    NOT_MODIFIED = "not_modified"
     GONE = "gone"
     PRIMARY_LIMIT = "primary_limit"
     SECONDARY_LIMIT = "secondary_limit"
@@ -27,7 +26,7 @@ class Outcome(enum.Enum):
 
 @dataclass
 class GitHubResponse:
-    """A fully read and parsed response; ``data`` is None for 304 and tolerated statuses."""
+    """A fully read and parsed response; ``data`` is None for tolerated statuses."""
 
     status: int
     url: str
@@ -35,16 +34,8 @@ class GitHubResponse:
     data: Any = None
 
     @property
-    def etag(self) -> str | None:
-        return self.headers.get("etag")
-
-    @property
     def gone(self) -> bool:
         return self.status in GONE_STATUSES
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
 
 
 def message_of(data: Any) -> str:
@@ -58,8 +49,6 @@ def classify(status: int, headers: Mapping[str, str], data: Any) -> Outcome:
     """Decide what a status means, from the headers and message as GitHub advises, not the status alone."""
     if 200 <= status < 300:
         return Outcome.OK
-    if status == 304:
-        return Outcome.NOT_MODIFIED
     if status in GONE_STATUSES:
         return Outcome.GONE
     if status == 401:

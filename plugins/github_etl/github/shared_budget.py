@@ -9,8 +9,7 @@ Answers reach the store out of order (a slow response can be recorded after a fa
 :meth:`RedisBudgetStore.put` is monotonic within a window: it never raises ``remaining`` above what
 another worker already recorded for the same reset, and ignores answers from a window already over.
 :meth:`RedisBudgetStore.take` reserves one request atomically, so two workers that both see one request
-left cannot both send it; :meth:`RedisBudgetStore.request_lock` serialises requests per token across
-processes. Records expire shortly after their reset, so Redis never fills up with old windows.
+left cannot both send it. Records expire shortly after their reset, so Redis never fills up with old windows.
 
 Only token fingerprints are stored, never tokens.
 """
@@ -29,7 +28,6 @@ from github_etl.github.ratelimit import Budget, BudgetStore
 
 if TYPE_CHECKING:
     from redis import Redis
-    from redis.lock import Lock
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +38,6 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 EXPIRY_GRACE_SECONDS = 60.0
 # GitHub repeats the same reset epoch for a whole window; resets closer than this are one window.
 SAME_WINDOW_TOLERANCE_SECONDS = 1.0
-# A request lock outlives a stuck or killed holder by no more than this: a request's read timeout.
-REQUEST_LOCK_TTL_SECONDS = 30.0
-# Waiting for another process's request to finish; short, because local requests take milliseconds.
-REQUEST_LOCK_POLL_SECONDS = 0.005
 
 # KEYS[1]: the budget hash. ARGV: limit ("" if unknown), remaining ("" if unknown), reset_at,
 # expire_at in milliseconds, same-window tolerance in seconds.
@@ -115,7 +109,6 @@ class RedisBudgetStore(BudgetStore):
         self.redis = client
         self._put = client.register_script(_PUT_SCRIPT)
         self._take = client.register_script(_TAKE_SCRIPT)
-        self._request_locks: dict[str, Lock] = {}
         log.info("Rate-limit budgets are shared through Redis at %s (keys %s*)", describe_url(url), prefix)
 
     def key(self, fingerprint: str, resource: str) -> str:
@@ -150,23 +143,6 @@ class RedisBudgetStore(BudgetStore):
         """
         current = time.time() if now is None else now
         return bool(self._take(keys=[self.key(fingerprint, resource)], args=[repr(float(current))]))
-
-    def request_lock(self, fingerprint: str) -> Lock:
-        """A lock that lets one process at a time send a request with this token (GitHub asks for serial requests).
-
-        The lock expires after :data:`REQUEST_LOCK_TTL_SECONDS`, so a killed worker cannot block the others.
-        One object per token, usable from several threads (its ownership is thread-local).
-        """
-        lock = self._request_locks.get(fingerprint)
-        if lock is None:
-            lock = self.redis.lock(
-                f"{self.prefix}lock:{fingerprint}",
-                timeout=REQUEST_LOCK_TTL_SECONDS,
-                sleep=REQUEST_LOCK_POLL_SECONDS,
-                thread_local=True,
-            )
-            lock = self._request_locks.setdefault(fingerprint, lock)
-        return lock
 
 
 def budget_store_from_env(environ: Mapping[str, str] | None = None) -> BudgetStore | None:

@@ -68,7 +68,10 @@ class GitHubHook(BaseHook):
 
     conn_name_attr = "github_conn_id"
     default_conn_name = GITHUB_CONN_ID
-    conn_type = "github"
+    # An HTTP connection (host = API root, password = token(s)): Airflow's form for it has every field
+    # used here. A plugin cannot register a connection type of its own, and "github" is the official
+    # GitHub provider's.
+    conn_type = "http"
     hook_name = "GitHub API (github_etl)"
 
     def __init__(
@@ -83,18 +86,6 @@ class GitHubHook(BaseHook):
         self.github_conn_id = github_conn_id
         self._settings = settings
         self._budget_store = budget_store
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {"host": "API base URL", "password": "Token(s)"},
-            "placeholders": {
-                "host": DEFAULT_API_URL + "  (GitHub Enterprise: https://HOST/api/v3)",
-                "password": "ghp_... (several: comma-separated)",
-                "extra": '{"tokens": ["ghp_...", "ghp_..."]}',
-            },
-        }
 
     def _connection_settings(self) -> tuple[str, list[str]]:
         from airflow.sdk.exceptions import AirflowNotFoundException

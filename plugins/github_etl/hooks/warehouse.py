@@ -1,7 +1,10 @@
-"""The PostgreSQL warehouse: one connection with bounded connect retries, and the schema it needs.
+"""The PostgreSQL warehouse: the provider's PostgresHook with bounded connect retries, and the schema it needs.
 
-No Airflow import at module level: the load, the tests and the tools use this module without Airflow's
-configuration; only a connection looked up by ``conn_id`` imports Airflow, at connect time.
+:class:`WarehouseHook` is ``PostgresHook``: the provider maps the Airflow connection (host, login,
+extras, IAM) to libpq parameters. It adds only what the pipeline needs of connecting: psycopg2
+connections (the load streams files through ``copy_expert``), bounded retries of a transient failure,
+an immediate error when the server refuses the login, and messages that never carry the password.
+:class:`DatabaseConnection` is one such connection with commit-or-rollback scoping.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.extensions
+from airflow.providers.postgres.hooks.postgres import PostgresHook
 from psycopg2 import sql
 
 from github_etl.errors import WarehouseError, WarehouseRejectedError, WarehouseUnavailableError
@@ -34,55 +38,29 @@ SCHEMA_FILE = "schema.sql"
 # Any constant works as long as every process applying the schema uses the same one; this one spells
 # "github_etl" in ASCII so it is recognisable in pg_locks.
 SCHEMA_LOCK_KEY = 0x6769746875625F65
-# libpq options an Airflow connection's extras may carry; anything else there (PostgresHook's
-# "iam", "cursor", "sqlalchemy_*", ...) is not meant for libpq, which would reject it.
-LIBPQ_EXTRA_OPTIONS = frozenset(
-    {
-        "sslmode",
-        "sslrootcert",
-        "sslcert",
-        "sslkey",
-        "sslpassword",
-        "options",
-        "keepalives",
-        "keepalives_idle",
-        "keepalives_interval",
-        "keepalives_count",
-        "target_session_attrs",
-        "gssencmode",
-        "connect_timeout",
-        "application_name",
-    }
-)
 
 
-class DatabaseConnection:
-    """A psycopg2 connection to the warehouse, opened lazily, with bounded retries when connecting.
+class WarehouseHook(PostgresHook):
+    """``PostgresHook`` whose ``get_conn`` opens a psycopg2 connection with bounded retries.
 
     Only connecting is retried: an ``OperationalError`` there (server restarting, network blip) is
-    usually transient. Errors of statements are not retried: they are not transient (bad data, a
-    constraint, a terminated session) and re-running a statement after a partial failure would redo
-    work whose outcome is unknown; they propagate, and the transaction is rolled back.
+    usually transient, unless the server answered and refused the login, which fails at once.
 
-    Used as a context manager it commits on success, rolls back on an exception, and always closes::
-
-        with DatabaseConnection(dsn) as db, db.cursor() as cur:
-            cur.execute("SELECT 1")
-
-    :param dsn: libpq connection string or ``postgresql://`` URL; when omitted, the Airflow
-        connection ``conn_id`` is used (``AIRFLOW_CONN_POSTGRES_DEFAULT`` in practice).
-    :param conn_id: Airflow connection id used when ``dsn`` is None.
+    :param postgres_conn_id: the Airflow connection of the warehouse, used when ``dsn`` is None.
+    :param dsn: libpq connection string or ``postgresql://`` URL instead of an Airflow connection.
     :param connect_retries: retries after a failed first attempt to connect.
     :param retry_delay: seconds before the first retry; doubles on each later retry.
-    :param connect_timeout: seconds libpq waits for one connection attempt.
-    :param application_name: shown in ``pg_stat_activity``, so a DBA knows whose session it is.
+    :param connect_timeout: seconds libpq waits for one connection attempt (unless the connection sets it).
+    :param application_name: shown in ``pg_stat_activity`` (unless the connection sets it).
     """
+
+    hook_name = "GitHub ETL warehouse"
 
     def __init__(
         self,
-        dsn: str | None = None,
+        postgres_conn_id: str = WAREHOUSE_CONN_ID,
         *,
-        conn_id: str = WAREHOUSE_CONN_ID,
+        dsn: str | None = None,
         connect_retries: int = 3,
         retry_delay: float = 1.0,
         connect_timeout: int = 10,
@@ -90,47 +68,44 @@ class DatabaseConnection:
     ) -> None:
         if connect_retries < 0:
             raise ValueError("connect_retries must be >= 0")
-        self._conn_id = conn_id
-        self._connect_retries = connect_retries
-        self._retry_delay = retry_delay
-        self._defaults = {"connect_timeout": connect_timeout, "application_name": application_name}
-        self._params: dict[str, Any] | None = None if dsn is None else _parse_dsn(dsn)
-        # Where the settings came from, for messages that say what to fix.
-        self._source = "the connection string" if dsn is not None else f"the Airflow connection '{conn_id}'"
-        self._conn: PgConnection | None = None
+        super().__init__(postgres_conn_id=postgres_conn_id)
+        self.dsn_params: dict[str, Any] | None = None if dsn is None else _parse_dsn(dsn)
+        self.connect_retries = connect_retries
+        self.retry_delay = retry_delay
+        self.defaults = {"connect_timeout": connect_timeout, "application_name": application_name}
+        # Where the settings come from, for messages that say what to fix.
+        self.source = "the connection string" if dsn is not None else f"the Airflow connection '{postgres_conn_id}'"
 
-    # -- connection lifecycle --------------------------------------------------------------------
+    def get_conn(self) -> PgConnection:
+        """A new psycopg2 connection to the warehouse.
 
-    @property
-    def connection(self) -> PgConnection:
-        """The open psycopg2 connection, (re)connecting when there is none or it was closed or broken."""
-        return self.connect()
-
-    def connect(self) -> PgConnection:
-        """Open the connection unless it is open already.
-
-        :raises WarehouseUnavailableError: when every attempt failed; the message names host, port and
+        :raises WarehouseRejectedError: the server refused the login (database, user, password).
+        :raises WarehouseUnavailableError: every attempt failed; the message names host, port and
             database and the last reason, never the password.
         """
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
-        params = {**self._defaults, **self._connection_params()}
-        attempts = self._connect_retries + 1
+        if self.dsn_params is not None:
+            return self._create_connection(dict(self.dsn_params))
+        return super().get_conn()
+
+    def _create_connection(self, conn_args: dict[str, Any]) -> PgConnection:
+        # PostgresHook hands psycopg 3 connections where SQLAlchemy 2 is installed; the load needs psycopg2's.
+        params = {**self.defaults, **{k: v for k, v in conn_args.items() if v not in (None, "")}}
+        attempts = self.connect_retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                self._conn = psycopg2.connect(**params)
+                self.conn = psycopg2.connect(**params)
             except psycopg2.OperationalError as exc:
                 reason = _redact(str(exc).strip(), params.get("password"))
                 if _is_refusal(reason):
                     raise WarehouseRejectedError(
                         f"the warehouse at {_describe(params)} refused the connection: {reason}. "
-                        f"Check {self._source} (database, user, password)."
+                        f"Check {self.source} (database, user, password)."
                     ) from exc
                 if attempt == attempts:
                     raise WarehouseUnavailableError(
                         f"cannot connect to the warehouse at {_describe(params)} after {attempts} attempts: {reason}"
                     ) from exc
-                delay = self._retry_delay * 2 ** (attempt - 1)
+                delay = self.retry_delay * 2 ** (attempt - 1)
                 log.warning(
                     "Warehouse %s unreachable (attempt %s of %s), retrying in %.2f s: %s",
                     _describe(params),
@@ -141,8 +116,49 @@ class DatabaseConnection:
                 )
                 time.sleep(delay)
             else:
-                return self._conn
+                return self.conn
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def describe(self) -> str:
+        """``host:port/dbname`` of a connection string, or the Airflow connection's id; never a password."""
+        return _describe(self.dsn_params) if self.dsn_params is not None else f"conn_id={self.postgres_conn_id}"
+
+
+class DatabaseConnection:
+    """One warehouse connection (a :class:`WarehouseHook`'s), opened lazily.
+
+    Errors of statements are not retried: they are not transient (bad data, a constraint, a terminated
+    session) and re-running a statement after a partial failure would redo work whose outcome is
+    unknown; they propagate, and the transaction is rolled back.
+
+    Used as a context manager it commits on success, rolls back on an exception, and always closes::
+
+        with DatabaseConnection(dsn) as db, db.cursor() as cur:
+            cur.execute("SELECT 1")
+
+    :param dsn: libpq connection string or ``postgresql://`` URL; when omitted, the Airflow
+        connection ``conn_id`` is used (``AIRFLOW_CONN_POSTGRES_DEFAULT`` in practice).
+    :param conn_id: Airflow connection id used when ``dsn`` is None.
+    :param hook_options: :class:`WarehouseHook`'s connect options (``connect_retries``, ``retry_delay``,
+        ``connect_timeout``, ``application_name``).
+    """
+
+    def __init__(self, dsn: str | None = None, *, conn_id: str = WAREHOUSE_CONN_ID, **hook_options: Any) -> None:
+        self.hook = WarehouseHook(conn_id, dsn=dsn, **hook_options)
+        self._conn: PgConnection | None = None
+
+    # -- connection lifecycle --------------------------------------------------------------------
+
+    @property
+    def connection(self) -> PgConnection:
+        """The open psycopg2 connection, (re)connecting when there is none or it was closed or broken."""
+        return self.connect()
+
+    def connect(self) -> PgConnection:
+        """Open the connection unless it is open already (see :meth:`WarehouseHook.get_conn`)."""
+        if self._conn is None or self._conn.closed:
+            self._conn = self.hook.get_conn()
+        return self._conn
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[PgCursor]:
@@ -199,13 +215,7 @@ class DatabaseConnection:
             self.close()
 
     def __repr__(self) -> str:
-        target = _describe(self._params) if self._params is not None else f"conn_id={self._conn_id}"
-        return f"{type(self).__name__}({target})"
-
-    def _connection_params(self) -> dict[str, Any]:
-        if self._params is None:
-            self._params = _airflow_connection_params(self._conn_id)
-        return self._params
+        return f"{type(self).__name__}({self.hook.describe()})"
 
 
 # -- helpers on the warehouse ---------------------------------------------------------------------
@@ -288,22 +298,6 @@ def _parse_dsn(dsn: str) -> dict[str, Any]:
     except psycopg2.ProgrammingError:
         # libpq's message may quote the malformed part of the string, which may be the password.
         raise WarehouseError("the warehouse connection string is malformed") from None
-
-
-def _airflow_connection_params(conn_id: str) -> dict[str, Any]:
-    """libpq parameters of an Airflow connection, mapped the way PostgresHook maps them."""
-    from airflow.sdk import BaseHook
-
-    conn = BaseHook.get_connection(conn_id)
-    params: dict[str, Any] = {
-        "host": conn.host,
-        "port": conn.port,
-        "user": conn.login,
-        "password": conn.password,
-        "dbname": conn.schema,
-    }
-    params.update({k: v for k, v in (conn.extra_dejson or {}).items() if k in LIBPQ_EXTRA_OPTIONS})
-    return {k: v for k, v in params.items() if v not in (None, "")}
 
 
 def _describe(params: dict[str, Any]) -> str:
