@@ -149,7 +149,7 @@ class GitHubClient:
         url = self.url("/rate_limit")
         for token in self.tokens.tokens or [None]:
             try:
-                status, headers, data = self._send("GET", url, token, None, None, None)
+                status, headers, data = self._send("GET", url, token, None, None)
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
                 self.calls["failed"] += 1
                 log.warning("Could not read GitHub's rate limits (%s); going on without them", _safe(exc))
