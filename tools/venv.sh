@@ -61,3 +61,19 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -r requirements.txt -c constraints.txt
 touch "$stamp"
+
+# One constraints file serves every supported Python only while it pins what each of them installs.
+"$venv/bin/python" - <<'PY' >&2
+import re
+from importlib.metadata import distributions
+
+def key(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+pinned = {key(line.split("==")[0]) for line in open("constraints.txt") if "==" in line}
+unpinned = sorted(
+    f"{d.metadata['Name']}=={d.version}" for d in distributions() if key(d.metadata["Name"]) not in pinned | {"pip"}
+)
+if unpinned:
+    print("Installed but not pinned in constraints.txt (add them):", *unpinned, sep="\n  ")
+PY
