@@ -534,6 +534,15 @@ def test_ci_runs_unit_tests_and_an_end_to_end_dag_run_on_every_other_python():
         assert re.search(rf"^def {re.escape(name)}\(", (REPO_ROOT / module).read_text(), re.MULTILINE), e2e
 
 
+def test_ci_entry_point_runs_what_the_workflow_runs():
+    """``.ci/run`` (CI on this project's machines) and the workflow's matrix test the same on each version."""
+    script = (REPO_ROOT / ".ci" / "run").read_text()
+    assert re.search(rf"^WHOLE_SUITE_PYTHON={re.escape(_ci_python())}$", script, re.MULTILINE)
+    others = {entry["pytest-args"] for entry in _ci_matrix() if entry["python"] != _ci_python()}
+    assert re.findall(r'^OTHER_PYTEST_ARGS="([^"]*)"$', script, re.MULTILINE) == sorted(others)
+    assert re.search(r"^\s*if make test\b", script, re.MULTILINE), ".ci/run must call make test"
+
+
 @pytest.mark.parametrize(
     ("stage", "expected_sources"),
     [
