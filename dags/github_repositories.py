@@ -10,8 +10,8 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 | `plan` | splits the run into shards: random id ranges (`sample`), creation-time slices of at most 1,000 matches (`search`), owners (`owners`) or warehouse ids (`refresh`); fails at once when the run cannot fit its GitHub budget before its deadline; defers on a long rate-limit wait |
 | `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
 | `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
-| `load` | COPY + merge of every shard in **one transaction**, snapshots, audit row; emits the `github.repositories` asset |
-| `check` | data-quality checks on what the run loaded |
+| `load` | COPY + merge of every shard in **one transaction**, snapshots, attribute history, audit row |
+| `check` | data-quality checks on what the run loaded; only when they pass is the `github.repositories` asset emitted, so consumers never start on data that failed them |
 | `report` | logs listed / enriched / skipped / rejected / inserted / updated and the table's total |
 
 **Modes** (trigger form or `airflow dags trigger github_repositories -c '{"mode": "search", "query": "language:rust"}'`):
@@ -19,6 +19,12 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 in any form GitHub accepts: `2024-03-01`, `>2024-03-01`, `>=`, `<`, `<=`, `A..B`, `A..*`, `*..B`, dates or
 date-times to the second), `owners` (`owners`), `refresh` (`stale_days`). Errors no retry can fix (bad params,
 bad credentials, a budget the run cannot fit) fail the run at once.
+
+**Observed, not claimed.** GitHub serves only current values, so every stored date (snapshot date,
+`first_seen_at`, `last_seen_at`, `deleted_at`) is the moment the extract fetched the data (staged with
+them, so a retried load stores the same dates), never the run's logical date. A backfill or a manual run
+with a past logical date stores what it sees under the day it sees it; `github.load_runs` keeps both
+the `logical_date` and the `observed_at`.
 
 Staged files live under `GITHUB_ETL_STAGING_URL` (`dag_id=…/run_id=…/`). The repository API and its
 Swagger docs are served by this Airflow at [`/github-etl/docs`](/github-etl/docs).
@@ -81,7 +87,7 @@ def github_repositories() -> None:
             return transform_shard(RunStaging(context["dag"].dag_id, context["run_id"]), extracted)
 
     # Runs when the plan found nothing to extract too, so every run leaves its audit row.
-    @task(outlets=[REPOSITORIES_ASSET], trigger_rule="none_failed")
+    @task(trigger_rule="none_failed")
     def load(transformed: list[dict[str, Any]]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
         from github_etl.tasks import load_run_task
@@ -91,7 +97,8 @@ def github_repositories() -> None:
         with fail_fast_on_final_errors():
             return load_run_task(get_current_context(), list(transformed[:]))
 
-    @task
+    # The asset is emitted here, not by load: a failed check fails the run and emits nothing.
+    @task(outlets=[REPOSITORIES_ASSET])
     def check(loaded: dict[str, Any]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
         from github_etl.tasks import check_task

@@ -57,6 +57,14 @@ def run_deadline_hours() -> float:
     return float_env("GITHUB_ETL_RUN_DEADLINE_HOURS", 24.0, minimum=0.01)
 
 
+def max_deleted_share() -> float:
+    """The largest share of the repositories a run checked that it may mark deleted (the deletion guard)."""
+    share = float_env("GITHUB_ETL_MAX_DELETED_SHARE", 0.05)
+    if share > 1:
+        raise ConfigurationError(f"GITHUB_ETL_MAX_DELETED_SHARE is a share between 0 and 1, got {share}")
+    return share
+
+
 def staging_url() -> str:
     """Root of the staging area: ``GITHUB_ETL_STAGING_URL`` or a folder inside the project."""
     configured = os.environ.get("GITHUB_ETL_STAGING_URL", "").strip()

@@ -24,7 +24,7 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming.
 
     What the batches report beside repositories goes to JSON-lines files of its own as each batch is
-    read: ids GitHub no longer serves, ids it answered 304 for, and the ETags of detail responses. So
+    read: ids GitHub no longer serves (with why), ids it answered 304 for, and the ETags of detail responses. So
     nothing here grows with the shard.
     """
     from github_etl.transform import transform_records
@@ -43,7 +43,8 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     ):
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
-            gone_out.writelines(f"{int(i)}\n" for i in document.get("gone", []))
+            reasons_of = document.get("gone_reasons", {})
+            gone_out.writelines(staged_json([int(i), reasons_of[str(i)]]) + "\n" for i in document.get("gone", []))
             not_modified_out.writelines(f"{int(i)}\n" for i in document.get("not_modified", []))
             etags_out.writelines(staged_json([int(i), etag]) + "\n" for i, etag in document.get("etags", {}).items())
             stats = transform_records(
@@ -61,6 +62,7 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         log.warning("Shard %s: %s record(s) quarantined: %s", key, totals["rejected"], reasons)
     return {
         "shard": key,
+        "observed_at": summary["observed_at"],
         **{name: extracted.get(name, 0) for name in SHARD_COUNTERS},
         **totals,
         "reasons": reasons,
@@ -120,11 +122,12 @@ def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[
     return totals
 
 
-def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
-    """Ids GitHub no longer serves, shard by shard, streamed (repeats are left to the load)."""
+def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
+    """``(id, reason)`` of the repositories GitHub no longer serves, streamed (repeats are left to the load)."""
     for shard in transformed:
         if "gone_ids_uri" in shard:
-            yield from iter_jsonl_uri(shard["gone_ids_uri"])
+            for repo_id, reason in iter_jsonl_uri(shard["gone_ids_uri"]):
+                yield int(repo_id), reason
         else:  # staged by a transform from before these files were streamed: one JSON list
             yield from read_json_uri(shard["gone_uri"])
 
@@ -154,6 +157,19 @@ def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, An
         yield from iter_jsonl_uri(shard["rejected_uri"])
 
 
+def observed_at_of(transformed: list[dict[str, Any]], context: dict[str, Any]) -> datetime:
+    """When the run fetched its data: the earliest shard's start, as staged by the extract.
+
+    GitHub serves only current values, so this (not the logical date) is the date every observation is
+    stored under. Staged, so a re-run of the load stores the same dates. A run without shards observed
+    nothing; its audit row takes the load's time.
+    """
+    from github_etl.extract.shards import observation_clock
+
+    starts = [datetime.fromisoformat(shard["observed_at"]) for shard in transformed]
+    return min(starts) if starts else observation_clock()
+
+
 def logical_date_of(context: dict[str, Any]) -> datetime:
     """The run's logical date; manual runs without one fall back to when the run was queued."""
     value = context.get("logical_date") or context["dag_run"].run_after
@@ -169,6 +185,7 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     from github_etl.extract.plan import PLAN_FILE
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load import STATS_KEYS, load_run
+    from github_etl.settings import max_deleted_share
     from github_etl.staging import storage_path
 
     dag_id, run_id, logical_date = _run_identity(context)
@@ -185,9 +202,11 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
             run_id=run_id,
             dag_id=dag_id,
             logical_date=logical_date,
+            observed_at=observed_at_of(transformed, context),
             mode=meta.get("mode", "sample"),
             stats={key: totals[key] for key in STATS_KEYS},
-            deleted_ids=gone_ids(transformed),
+            deleted=gone_ids(transformed),
+            max_deleted_share=max_deleted_share(),
             not_modified_ids=not_modified_ids(transformed),
             etags=fetched_etags(transformed),
             started_at=started_at,

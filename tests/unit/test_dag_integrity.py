@@ -96,5 +96,7 @@ def test_consumer_is_scheduled_on_the_loaded_asset(dagbag) -> None:
 
     producer = dagbag.dags["github_repositories"]
     consumer = dagbag.dags["github_repositories_consumer"]
-    assert REPOSITORIES_ASSET in producer.get_task("load").outlets
+    # Emitted once the checks pass, never by the load itself.
+    assert REPOSITORIES_ASSET in producer.get_task("check").outlets
+    assert REPOSITORIES_ASSET not in producer.get_task("load").outlets
     assert consumer.schedule == [REPOSITORIES_ASSET]

@@ -1,5 +1,5 @@
 -- Merge, first half (before update_repositories.sql): the staged repositories not stored yet, inserted.
--- Parameters: seen_at, the run's logical date, which both bookkeeping dates of a new row take.
+-- Parameters: seen_at, the run's observation time, which both bookkeeping dates of a new row take.
 -- First because the search for new ids reads the key's index alone while the table's pages are all
 -- visible (as vacuum leaves them after the last load): 1.3 s for a million staged repositories, against
 -- 5 s once the update has rewritten their rows. The update then finds the rows inserted here
@@ -17,7 +17,8 @@ WITH merged AS (
         ({data_columns}) = ROW({excluded_data}),
         first_seen_at = LEAST(target.first_seen_at, excluded.first_seen_at),
         last_seen_at = GREATEST(target.last_seen_at, excluded.last_seen_at),
-        deleted_at = NULL
+        deleted_at = NULL,
+        deleted_reason = NULL
     WHERE target.row_hash IS DISTINCT FROM excluded.row_hash
        OR target.first_seen_at > excluded.first_seen_at
        OR target.last_seen_at < excluded.last_seen_at

@@ -40,12 +40,14 @@ CREATE TABLE IF NOT EXISTS github.repositories (
     created_at        timestamptz,
     updated_at        timestamptz,
     pushed_at         timestamptz,
-    -- Bookkeeping: set from the run's logical date, never from the wall clock, so
-    -- re-running the same logical date writes nothing new.
+    -- Bookkeeping: set from when the run fetched the data (staged with them), never from the logical
+    -- date or the wall clock at load, so a backfill stores no false history and a re-run writes nothing new.
     first_seen_at     timestamptz NOT NULL,
     last_seen_at      timestamptz NOT NULL,
-    -- Set by the refresh mode when GitHub answers 404/410/451 for a repository we hold.
+    -- Set when GitHub no longer serves a repository we hold, with what it answered: not_found
+    -- (404/410), legal_block (451), disabled (403 "Repository access blocked"), access_lost.
     deleted_at        timestamptz,
+    deleted_reason    text,
     -- Digest of the data columns as last loaded (see github_etl.columns): equal digests, equal data.
     row_hash          bigint
 )
@@ -82,7 +84,7 @@ BEGIN
 END
 $$;
 
--- Star, fork and issue counts per repository per logical date: how stars are tracked over time.
+-- Star, fork and issue counts per repository per observed date (UTC): how stars are tracked over time.
 -- repo_id is a github.repositories id, but no foreign key enforces it: the load writes a snapshot
 -- only for a repository it writes in the same transaction, and the quality check
 -- snapshots_reference_repositories verifies every run's snapshots afterwards. A foreign key checked
@@ -154,6 +156,8 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     run_id        text        PRIMARY KEY,
     dag_id        text        NOT NULL,
     logical_date  timestamptz NOT NULL,
+    -- When the run fetched its data: its rows' last_seen_at and its snapshots' date.
+    observed_at   timestamptz NOT NULL,
     mode          text        NOT NULL,
     listed        integer     NOT NULL DEFAULT 0,
     enriched      integer     NOT NULL DEFAULT 0,
