@@ -36,7 +36,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from github_etl.columns import KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
+from github_etl.columns import HISTORY_COLUMNS, KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
 from github_etl.errors import DeletionGuardError
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.line_stream import LineStream
@@ -634,7 +634,10 @@ def _build_unique_key(cur: PgCursor, key: _Structure, table: sql.Identifier) -> 
 
 
 def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]:
-    """Insert the new repositories, then update the stored ones that changed; returns (inserted, updated)."""
+    """Insert the new repositories, keep the attribute history of the stored ones that changed, then update them.
+
+    :return: (inserted, updated).
+    """
     cur.execute(load_sql("lock_repositories_writers.sql"))
     seen_at = {"seen_at": observed_at}
     insert = _template(
@@ -646,6 +649,14 @@ def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]
     )
     cur.execute(insert, seen_at)
     inserted, updated_meanwhile = cur.fetchone()
+    # Before the update overwrites them: the previous values of the attributes whose history is kept.
+    history = _template(
+        "record_attribute_changes.sql",
+        tracked=_identifiers(HISTORY_COLUMNS),
+        existing_tracked=_identifiers(HISTORY_COLUMNS, "existing"),
+        staged_tracked=_identifiers(HISTORY_COLUMNS, "staged"),
+    )
+    cur.execute(history, seen_at)
     update = _template(
         "update_repositories.sql",
         data_columns=_identifiers(_DATA_COLUMNS),

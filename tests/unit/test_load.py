@@ -1413,3 +1413,42 @@ def test_repositories_seen_again_the_next_day_are_updated_without_touching_an_in
     assert result.updated == 500
     # Every one a HOT update: the new version went on the half of the page left free for it.
     assert (updates - updates_before, hot - hot_before) == (500, 500)
+
+
+# -- attribute history ------------------------------------------------------------------------------
+
+
+def _history(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    return _query(
+        db,
+        "SELECT repo_id, valid_from, valid_until, full_name, owner_login, license_spdx_id, archived, topics"
+        " FROM github.repository_history ORDER BY repo_id, valid_until",
+    )
+
+
+@pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
+def test_a_rename_transfer_and_relicense_keep_the_previous_values(warehouse, tmp_path, with_key_files):
+    def load(rows: list[dict[str, Any]], when: datetime) -> LoadResult:
+        path = _row_file(tmp_path, *rows)
+        return _load(warehouse, [path], when=when, key_files=[_key_file(path)] if with_key_files else None)
+
+    unchanged = [_repo(n) for n in range(3, 13)]
+    load([_repo(1), _repo(2), *unchanged], DAY_0)
+    transferred = _repo(
+        1, full_name="acme/new", name="new", owner_login="acme", owner_id=7, license_spdx_id="Apache-2.0"
+    )
+    starred = _repo(2, stargazers_count=99)  # data changed, no tracked attribute: nothing kept
+    load([transferred, starred, *unchanged], DAY_1)
+    archived = {**transferred, "archived": True, "topics": ["etl"]}
+    load([archived, starred, *unchanged], DAY_2)
+    before_rerun = _history(warehouse)
+
+    rerun = load([archived, starred, *unchanged], DAY_2)
+
+    assert before_rerun == [
+        (1, DAY_0, DAY_1, "octo/repo-1", "octo", "MIT", False, ["etl", "airflow"]),
+        (1, DAY_1, DAY_2, "acme/new", "acme", "Apache-2.0", False, ["etl", "airflow"]),
+    ]
+    assert (rerun.updated, _history(warehouse)) == (0, before_rerun)
+    current = _repository(warehouse, 1)
+    assert (current["full_name"], current["archived"], current["topics"]) == ("acme/new", True, ["etl"])

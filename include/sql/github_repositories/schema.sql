@@ -245,3 +245,31 @@ BEGIN
     END IF;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Attribute history: a repository's name, owner, license and terms (github_etl.columns.HISTORY_COLUMNS)
+-- as they were before a load changed them, one row per version replaced. The current version is the
+-- github.repositories row; together they hold every state the warehouse observed. Written by the merge in
+-- its own transaction (record_attribute_changes.sql), only for repositories whose data changed, so an
+-- unchanged repository adds nothing. valid_from/valid_until are observation times: the version was seen
+-- from valid_from and replaced by what the load at valid_until saw.
+-- No foreign key to github.repositories, for the reasons given for the snapshots above.
+CREATE TABLE IF NOT EXISTS github.repository_history (
+    repo_id          bigint      NOT NULL,
+    valid_from       timestamptz NOT NULL,
+    valid_until      timestamptz NOT NULL,
+    full_name        text        NOT NULL,
+    owner_login      text        COLLATE "C" NOT NULL,
+    owner_id         bigint,
+    license_spdx_id  text,
+    archived         boolean     NOT NULL,
+    visibility       text,
+    default_branch   text,
+    fork             boolean     NOT NULL,
+    is_template      boolean     NOT NULL,
+    topics           text[]      COLLATE "C" NOT NULL,
+    PRIMARY KEY (repo_id, valid_until)
+);
+-- A renamed or transferred repository is found by its former full name (the API's detail endpoint).
+CREATE INDEX IF NOT EXISTS repository_history_full_name_idx
+    ON github.repository_history (lower(full_name), valid_until DESC);
