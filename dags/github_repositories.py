@@ -40,6 +40,7 @@ from airflow.sdk import dag, get_current_context, task
 from github_etl.assets import REPOSITORIES_ASSET
 from github_etl.operators.extract import GitHubExtractShardOperator
 from github_etl.operators.plan import GitHubPlanOperator
+from github_etl.operators.warehouse import GitHubCheckOperator, GitHubLoadOperator
 from github_etl.params import trigger_form_params
 from github_etl.settings import GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID
 
@@ -86,26 +87,6 @@ def github_repositories() -> None:
         with fail_fast_on_final_errors():
             return transform_shard(RunStaging(context["dag"].dag_id, context["run_id"]), extracted)
 
-    # Runs when the plan found nothing to extract too, so every run leaves its audit row.
-    @task(trigger_rule="none_failed")
-    def load(transformed: list[dict[str, Any]]) -> dict[str, Any]:
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import load_run_task
-
-        # One slice request for every shard's result: iterating would probe one index past the end and
-        # log an "XCom not found" error for it.
-        with fail_fast_on_final_errors():
-            return load_run_task(get_current_context(), list(transformed[:]))
-
-    # The asset is emitted here, not by load: a failed check fails the run and emits nothing.
-    @task(outlets=[REPOSITORIES_ASSET])
-    def check(loaded: dict[str, Any]) -> dict[str, Any]:
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import check_task
-
-        with fail_fast_on_final_errors():
-            return check_task(get_current_context(), loaded)
-
     @task
     def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
@@ -126,8 +107,13 @@ def github_repositories() -> None:
         task_id="extract", pool=GITHUB_API_POOL, github_conn_id=GITHUB_CONN_ID
     ).expand(shard=planned.output)
     transformed = transform.expand(extracted=extracted.output)
-    loaded = load(transformed)
-    report(loaded, check(loaded))
+    # Runs when the plan found nothing to extract too, so every run leaves its audit row.
+    loaded = GitHubLoadOperator(
+        task_id="load", transformed=transformed, trigger_rule="none_failed", warehouse_conn_id=WAREHOUSE_CONN_ID
+    )
+    # The asset is emitted here, not by load: a failed check fails the run and emits nothing.
+    checked = GitHubCheckOperator(task_id="check", loaded=loaded.output, outlets=[REPOSITORIES_ASSET])
+    report(loaded.output, checked.output)
 
 
 github_repositories()

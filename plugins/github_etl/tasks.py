@@ -215,14 +215,25 @@ def load_run_task(context: dict[str, Any], transformed: list[dict[str, Any]]) ->
     return {**totals, **result.as_dict(), "run_id": run_id}
 
 
-def check_task(context: dict[str, Any], loaded: dict[str, Any]) -> dict[str, Any]:
-    """Run the data-quality checks; a failure names the check and the offending ids."""
+def check_task(
+    context: dict[str, Any], loaded: dict[str, Any], results: list[tuple[str, bool, str]] | None = None
+) -> dict[str, Any]:
+    """Run the data-quality checks; a failure names the check and the offending ids.
+
+    :param results: filled with ``(check, passed, message)`` of every check, failed or not (for lineage).
+    """
     from github_etl.errors import DataQualityError
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load import QUALITY_CHECKS, load_quality_checks
 
     with DatabaseConnection() as db:
         failures = load_quality_checks(db, loaded["run_id"])
+    if results is not None:
+        failed = {f.check: f.message for f in failures}
+        results.extend((c.name, c.name not in failed, failed.get(c.name, c.expectation)) for c in QUALITY_CHECKS)
+        results.extend(
+            (name, False, message) for name, message in failed.items() if (name, False, message) not in results
+        )
     if failures:
         details = "; ".join(f"{f.check}: {f.message} (ids {list(f.ids)})" for f in failures)
         raise DataQualityError(f"{len(failures)} data-quality check(s) failed: {details}")
