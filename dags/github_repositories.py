@@ -26,6 +26,12 @@ them, so a retried load stores the same dates), never the run's logical date. A 
 with a past logical date stores what it sees under the day it sees it; `github.load_runs` keeps both
 the `logical_date` and the `observed_at`.
 
+**Alerts.** A failed run calls `RunFailureNotifier` (Airflow's notifier interface), and a run not finished
+`GITHUB_ETL_RUN_DEADLINE_HOURS` after it was queued fires a deadline alert; both log and hand on to the
+notifier a deployment names in `GITHUB_ETL_ALERT_NOTIFIER` (docs/history.md). **Lineage**: the `load` and
+`check` tasks report their inputs, outputs, schema, row counts and checks to OpenLineage once a transport
+is configured.
+
 Staged files live under `GITHUB_ETL_STAGING_URL` (`dag_id=…/run_id=…/`). The repository API and its
 Swagger docs are served by this Airflow at [`/github-etl/docs`](/github-etl/docs).
 """
@@ -37,6 +43,7 @@ from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
+from github_etl.alerts import RunFailureNotifier, late_run_alert
 from github_etl.assets import REPOSITORIES_ASSET
 from github_etl.operators.extract import GitHubExtractShardOperator
 from github_etl.operators.plan import GitHubPlanOperator
@@ -54,6 +61,9 @@ from github_etl.settings import GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_
     doc_md=__doc__,
     params=trigger_form_params(),
     tags=["github", "warehouse", "etl"],
+    on_failure_callback=RunFailureNotifier(),
+    # A daily run should end before the next one starts; the budget check in plan uses the same time.
+    deadline=late_run_alert(),
     default_args={
         "owner": "data-engineering",
         "retries": 2,

@@ -6,10 +6,13 @@ which the scheduler turns into a DAG run), so no event means no consumer run.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow.sdk import BaseNotifier
 
 from tests.fake_github import FakeGitHub
 
@@ -17,6 +20,30 @@ pytestmark = pytest.mark.e2e
 
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 CONSUMER = "github_repositories_consumer"
+
+
+class RecordingNotifier(BaseNotifier):
+    """A notifier a deployment could configure: this one appends what it was told to a file."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Nothing to render (and dag.test's serialized DAG has no template environment)."""
+
+    def notify(self, context: Any) -> None:
+        with Path(self.path).open("a") as out:
+            out.write(json.dumps({"run_id": context["dag_run"].run_id, "reason": str(context.get("reason"))}) + "\n")
+
+
+@pytest.fixture
+def alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Failure alerts of the runs that follow, as the configured notifier receives them."""
+    path = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", f"{__name__}.RecordingNotifier")
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", json.dumps({"path": str(path)}))
+    return path
 
 
 def _asset_events() -> int:
@@ -61,7 +88,7 @@ def _states(result: Any) -> dict[str, str]:
 
 
 def test_a_run_whose_checks_pass_emits_the_asset_and_queues_the_consumer(
-    fake_github: FakeGitHub, pipeline_env, run_dag
+    fake_github: FakeGitHub, pipeline_env, run_dag, alerts: Path
 ) -> None:
     pipeline_env(fake_github.base_url)
     _consumer_ready()
@@ -72,6 +99,7 @@ def test_a_run_whose_checks_pass_emits_the_asset_and_queues_the_consumer(
     assert result.state == "success"
     assert _asset_events() == events + 1
     assert _consumer_queued()
+    assert not alerts.exists()
 
 
 def _corrupt_stars_on_write(pg_url: str) -> None:
@@ -92,8 +120,8 @@ def _corrupt_stars_on_write(pg_url: str) -> None:
         db.commit()
 
 
-def test_a_failed_check_fails_the_run_emits_no_asset_and_queues_no_consumer(
-    fake_github: FakeGitHub, pipeline_env, run_dag, pg_url: str
+def test_a_failed_check_fails_the_run_emits_no_asset_queues_no_consumer_and_alerts(
+    fake_github: FakeGitHub, pipeline_env, run_dag, pg_url: str, alerts: Path
 ) -> None:
     _corrupt_stars_on_write(pg_url)
     pipeline_env(fake_github.base_url)
@@ -107,3 +135,5 @@ def test_a_failed_check_fails_the_run_emits_no_asset_and_queues_no_consumer(
     assert (states["load"], states["check"]) == ("success", "failed")
     assert _asset_events() == events
     assert not _consumer_queued()
+    (alert,) = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert alert["run_id"] == result.run_id
