@@ -28,7 +28,7 @@ the `logical_date` and the `observed_at`.
 
 **Alerts.** A failed run calls `RunFailureNotifier` (Airflow's notifier interface), and a run not finished
 `GITHUB_ETL_RUN_DEADLINE_HOURS` after it was queued fires a deadline alert; both log and hand on to the
-notifier a deployment names in `GITHUB_ETL_ALERT_NOTIFIER` (docs/history.md). **Lineage**: the `load` and
+notifier a deployment names in `GITHUB_ETL_ALERT_NOTIFIER` (docs/lineage-and-alerts.md). **Lineage**: the `load` and
 `check` tasks report their inputs, outputs, schema, row counts and checks to OpenLineage once a transport
 is configured.
 

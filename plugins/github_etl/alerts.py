@@ -6,7 +6,7 @@ named by ``GITHUB_ETL_ALERT_NOTIFIER`` (a ``module.Class`` path) with the keywor
 ``GITHUB_ETL_ALERT_NOTIFIER_KWARGS`` (a JSON object), e.g. the SMTP provider's notifier::
 
     GITHUB_ETL_ALERT_NOTIFIER=airflow.providers.smtp.notifications.smtp.SmtpNotifier
-    GITHUB_ETL_ALERT_NOTIFIER_KWARGS='{"to": "data-oncall@example.com", "smtp_conn_id": "smtp_default"}'
+    GITHUB_ETL_ALERT_NOTIFIER_KWARGS='{"from_email": "airflow@example.com", "to": "data-oncall@example.com"}'
 
 The configured class is imported only when an alert fires, so parsing the DAG stays cheap.
 """
