@@ -80,10 +80,12 @@ def stage_raw_shard(root: str, count: int) -> str:
             "items": items,
             "etags": {str(item["id"]): f'W/"{item["id"]:040x}"' for item in items},
             "gone": [REPORTED_ID_BASE + 2 * number],
+            "gone_reasons": {str(REPORTED_ID_BASE + 2 * number): "not_found"},
             "not_modified": [REPORTED_ID_BASE + 2 * number + 1],
         }
         uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json"))
-    return staging.write_json({"shard": SHARD, "batches": uris}, "raw", SHARD, "done.json")
+    summary = {"shard": SHARD, "observed_at": "2025-07-01T00:00:00+00:00", "batches": uris}
+    return staging.write_json(summary, "raw", SHARD, "done.json")
 
 
 def _batches(count: int) -> Iterator[list[dict[str, Any]]]:

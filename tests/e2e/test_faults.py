@@ -86,8 +86,10 @@ def test_hostile_records_are_quarantined_and_good_ones_load(
 
 
 def test_every_fault_at_once_gives_the_same_warehouse_without_wasting_calls(
-    fake_github_factory, pipeline_env, run_dag, pg_url: str, second_pg_url: str, tmp_path: Path, monkeypatch
+    fake_github_factory, pipeline_env, run_dag, observe_on, pg_url: str, second_pg_url: str, tmp_path: Path, monkeypatch
 ) -> None:
+    # Both runs fetch "at" the same moment, so their bookkeeping compares equal too.
+    observe_on(LOGICAL_DATE)
     fake = fake_github_factory(repo_count=400, seed=21, vanished_ratio=0.03)
     fake.faults.hostile = True
     # One shard: hostile mode lists an outlier id past 2**32, which leaves the upper id ranges empty.
@@ -164,7 +166,10 @@ def test_params_outside_the_trigger_form_schema_are_refused_before_the_run(
 
 @pytest.mark.parametrize(
     ("conf", "message"),
-    [({"mode": "search", "query": "  "}, "needs a non-empty param 'query'"), ({"mode": "owners"}, "needs param 'owners'")],
+    [
+        ({"mode": "search", "query": "  "}, "needs a non-empty param 'query'"),
+        ({"mode": "owners"}, "needs param 'owners'"),
+    ],
 )
 def test_params_that_do_not_fit_their_mode_fail_the_first_task(
     fake_github, pipeline_env, run_dag, conf, message
