@@ -437,6 +437,7 @@ def one_load(
             run_id=f"scheduled__{logical_date.isoformat()}",
             dag_id=DAG_ID,
             logical_date=logical_date,
+            observed_at=logical_date,
             mode="search",
             stats={"listed": 0, "enriched": 0, "skipped": 0, "rejected": 0, "api_requests": 0},
         )

@@ -79,9 +79,11 @@ def stage_raw_shard(root: str, count: int) -> str:
             "format": "rest",
             "items": items,
             "gone": [REPORTED_ID_BASE + number],
+            "gone_reasons": {str(REPORTED_ID_BASE + number): "not_found"},
         }
         uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json"))
-    return staging.write_json({"shard": SHARD, "batches": uris}, "raw", SHARD, "done.json")
+    summary = {"shard": SHARD, "observed_at": "2025-07-01T00:00:00+00:00", "batches": uris}
+    return staging.write_json(summary, "raw", SHARD, "done.json")
 
 
 def _batches(count: int) -> Iterator[list[dict[str, Any]]]:

@@ -10,8 +10,8 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 | `plan` | splits the run into shards: random id ranges (`sample`), creation-time slices of at most 1,000 matches (`search`), owners (`owners`) or warehouse ids (`refresh`); fails at once when the run cannot fit its GitHub budget before its deadline; defers on a long rate-limit wait |
 | `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
 | `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
-| `load` | COPY + merge of every shard in **one transaction**, snapshots, audit row; emits the `github.repositories` asset |
-| `check` | data-quality checks on what the run loaded |
+| `load` | COPY + merge of every shard in **one transaction**, snapshots, attribute history, audit row |
+| `check` | data-quality checks on what the run loaded; only when they pass is the `github.repositories` asset emitted, so consumers never start on data that failed them |
 | `report` | logs listed / enriched / skipped / rejected / inserted / updated and the table's total |
 
 **Modes** (trigger form or `airflow dags trigger github_repositories -c '{"mode": "search", "query": "language:rust"}'`):
@@ -19,6 +19,18 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 in any form GitHub accepts: `2024-03-01`, `>2024-03-01`, `>=`, `<`, `<=`, `A..B`, `A..*`, `*..B`, dates or
 date-times to the second), `owners` (`owners`), `refresh` (`stale_days`). Errors no retry can fix (bad params,
 bad credentials, a budget the run cannot fit) fail the run at once.
+
+**Observed, not claimed.** GitHub serves only current values, so every stored date (snapshot date,
+`first_seen_at`, `last_seen_at`, `deleted_at`) is the moment the extract fetched the data (staged with
+them, so a retried load stores the same dates), never the run's logical date. A backfill or a manual run
+with a past logical date stores what it sees under the day it sees it; `github.load_runs` keeps both
+the `logical_date` and the `observed_at`.
+
+**Alerts.** A failed run calls `RunFailureNotifier` (Airflow's notifier interface), and a run not finished
+`GITHUB_ETL_RUN_DEADLINE_HOURS` after it was queued fires a deadline alert; both log and hand on to the
+notifier a deployment names in `GITHUB_ETL_ALERT_NOTIFIER` (docs/lineage-and-alerts.md). **Lineage**: the `load` and
+`check` tasks report their inputs, outputs, schema, row counts and checks to OpenLineage once a transport
+is configured.
 
 Staged files live under `GITHUB_ETL_STAGING_URL` (`dag_id=…/run_id=…/`). The repository API and its
 Swagger docs are served by this Airflow at [`/github-etl/docs`](/github-etl/docs).
@@ -31,9 +43,11 @@ from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
+from github_etl.alerts import RunFailureNotifier, late_run_alert
 from github_etl.assets import REPOSITORIES_ASSET
 from github_etl.operators.extract import GitHubExtractShardOperator
 from github_etl.operators.plan import GitHubPlanOperator
+from github_etl.operators.warehouse import GitHubCheckOperator, GitHubLoadOperator
 from github_etl.params import trigger_form_params
 from github_etl.settings import GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID
 
@@ -47,6 +61,9 @@ from github_etl.settings import GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_
     doc_md=__doc__,
     params=trigger_form_params(),
     tags=["github", "warehouse", "etl"],
+    on_failure_callback=RunFailureNotifier(),
+    # A daily run should end before the next one starts; the budget check in plan uses the same time.
+    deadline=late_run_alert(),
     default_args={
         "owner": "data-engineering",
         "retries": 2,
@@ -80,25 +97,6 @@ def github_repositories() -> None:
         with fail_fast_on_final_errors():
             return transform_shard(RunStaging(context["dag"].dag_id, context["run_id"]), extracted)
 
-    # Runs when the plan found nothing to extract too, so every run leaves its audit row.
-    @task(outlets=[REPOSITORIES_ASSET], trigger_rule="none_failed")
-    def load(transformed: list[dict[str, Any]]) -> dict[str, Any]:
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import load_run_task
-
-        # One slice request for every shard's result: iterating would probe one index past the end and
-        # log an "XCom not found" error for it.
-        with fail_fast_on_final_errors():
-            return load_run_task(get_current_context(), list(transformed[:]), warehouse_conn_id=WAREHOUSE_CONN_ID)
-
-    @task
-    def check(loaded: dict[str, Any]) -> dict[str, Any]:
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import check_task
-
-        with fail_fast_on_final_errors():
-            return check_task(get_current_context(), loaded, warehouse_conn_id=WAREHOUSE_CONN_ID)
-
     @task
     def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
@@ -119,8 +117,13 @@ def github_repositories() -> None:
         task_id="extract", pool=GITHUB_API_POOL, github_conn_id=GITHUB_CONN_ID
     ).expand(shard=planned.output)
     transformed = transform.expand(extracted=extracted.output)
-    loaded = load(transformed)
-    report(loaded, check(loaded))
+    # Runs when the plan found nothing to extract too, so every run leaves its audit row.
+    loaded = GitHubLoadOperator(
+        task_id="load", transformed=transformed, trigger_rule="none_failed", warehouse_conn_id=WAREHOUSE_CONN_ID
+    )
+    # The asset is emitted here, not by load: a failed check fails the run and emits nothing.
+    checked = GitHubCheckOperator(task_id="check", loaded=loaded.output, outlets=[REPOSITORIES_ASSET])
+    report(loaded.output, checked.output)
 
 
 github_repositories()

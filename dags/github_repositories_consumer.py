@@ -1,8 +1,8 @@
 """
 ### Fresh GitHub data → language summary
 
-An example of data-aware scheduling: runs whenever `github_repositories` has loaded the warehouse (the
-`github.repositories` asset), and refreshes `github.language_summary` from it — no schedule to keep in
+An example of data-aware scheduling: runs whenever `github_repositories` has loaded the warehouse and its
+quality checks passed (the `github.repositories` asset, emitted by its `check` task), and refreshes `github.language_summary` from it — no schedule to keep in
 step with the producer.
 """
 

@@ -60,3 +60,18 @@ KEY_COLUMNS: tuple[str, ...] = ("id", ROW_HASH_COLUMN)
 
 # Columns whose change is worth a snapshot row (how stars are tracked over time).
 SNAPSHOT_COLUMNS: tuple[str, ...] = ("stargazers_count", "forks_count", "open_issues_count")
+
+# Attributes whose earlier values are kept when a load changes them (github.repository_history): who
+# owns a repository and under what name, license and terms, not its counts or free text.
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "full_name",
+    "owner_login",
+    "owner_id",
+    "license_spdx_id",
+    "archived",
+    "visibility",
+    "default_branch",
+    "fork",
+    "is_template",
+    "topics",
+)

@@ -64,11 +64,19 @@ class WarehouseRejectedError(WarehouseUnavailableError, ConfigurationError):
 
 
 class DataQualityError(WarehouseError):
-    """A data-quality check failed after a load."""
+    """A data-quality check failed after a load: the committed data answer the same on every try."""
+
+
+class DeletionGuardError(WarehouseError):
+    """A run would mark more of the repositories it checked as deleted than the configured share.
+
+    An outage or a token that lost access looks like mass deletion; nothing is marked, and the run
+    fails for a person to look.
+    """
 
 
 # Errors that another try cannot fix: the task fails at once instead of burning its retries.
-FINAL_ERRORS = (BadCredentialsError, ForbiddenError, ConfigurationError)
+FINAL_ERRORS = (BadCredentialsError, ForbiddenError, ConfigurationError, DataQualityError, DeletionGuardError)
 
 
 @contextmanager

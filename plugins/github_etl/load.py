@@ -36,10 +36,12 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from github_etl.columns import KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
+from github_etl.columns import HISTORY_COLUMNS, KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
+from github_etl.errors import DeletionGuardError
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.line_stream import LineStream
 from github_etl.selected_lines import LineNumbers, SelectedLines, StagedFilesMismatch
+from github_etl.transform import copy_escape
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -161,17 +163,21 @@ def load_run(
     run_id: str,
     dag_id: str,
     logical_date: datetime,
+    observed_at: datetime,
     mode: str,
     stats: Mapping[str, int],
-    deleted_ids: Iterable[int] = (),
+    deleted: Iterable[tuple[int, str]] = (),
+    max_deleted_share: float | None = None,
     started_at: datetime | None = None,
     key_files: Iterable[RowFile] | None = None,
     unreachable: Iterable[Mapping[str, Any]] = (),
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
-    Re-running a load with the same files and logical date writes nothing to the repositories and
-    snapshots (only the audit row is rewritten), so a retried task is harmless.
+    Re-running a load with the same files and observation time writes nothing to the repositories and
+    snapshots (only the audit row is rewritten), so a retried task is harmless. Every stored date is
+    the observation time's: GitHub serves only current values, so a run of a past logical date (a
+    backfill) stores what it saw under the day it saw it, never under its logical date.
 
     :param db: warehouse connection; the schema is applied (and committed) first, then the load runs
         in a transaction of its own, committed on success and rolled back on any error.
@@ -180,34 +186,40 @@ def load_run(
         not read at all when the key files show that nothing would change.
     :param run_id: Airflow run id, the audit row's key.
     :param dag_id: Airflow DAG id.
-    :param logical_date: the run's logical date (timezone-aware); first/last-seen bookkeeping and the
-        snapshot date come from it, never from the clock.
+    :param logical_date: the run's logical date (timezone-aware), recorded in the audit row only.
+    :param observed_at: when the run's data were fetched from GitHub (timezone-aware), as staged by the
+        extract: first/last-seen bookkeeping, ``deleted_at`` and the snapshot date come from it, never
+        from the clock or the logical date.
     :param mode: the run's mode, recorded in the audit row.
     :param stats: counters of the extract (``listed``, ``enriched``, ``skipped``, ``rejected``,
         ``api_requests``).
-    :param deleted_ids: refresh mode: repositories GitHub no longer serves; marked deleted in the same
-        transaction.
+    :param deleted: ``(id, reason)`` of the repositories GitHub no longer serves (reasons as in
+        :data:`github_etl.github.responses.GONE_REASONS`); marked deleted in the same transaction.
+    :param max_deleted_share: the largest share of the repositories the run checked (``stats["listed"]``)
+        it may mark deleted; above it the load fails with :class:`DeletionGuardError` and commits
+        nothing. None: no limit.
     :param started_at: when the run started; the start of the load's transaction when omitted.
     :param unreachable: search mode: the seconds whose matches GitHub could not serve in full, recorded.
     :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
         them), all of them or None; with them, a load that would change nothing reads only these.
     """
     _require_aware(logical_date)
+    _require_aware(observed_at)
     unknown = set(stats) - set(STATS_KEYS)
     if unknown:
         log.warning("Ignoring unknown load stats %s; known: %s", sorted(unknown), ", ".join(STATS_KEYS))
     apply_schema(db)
-    ensure_snapshot_partition(db, _snapshot_date(logical_date))
+    ensure_snapshot_partition(db, _snapshot_date(observed_at))
     try:
         with db.cursor() as cur:
             _tune_transaction(cur)
             bulk_structures = _claim_empty_warehouse(cur)
             if bulk_structures is not None:
-                total, duplicates = _bulk_load(cur, row_files, bulk_structures, logical_date)
+                total, duplicates = _bulk_load(cur, row_files, bulk_structures, observed_at)
                 inserted, updated, snapshots = total, 0, total
             elif key_files is not None:
                 key_lines = _stage_keys(cur, key_files)
-                if _nothing_to_change(cur, logical_date):
+                if _nothing_to_change(cur, observed_at):
                     cur.execute(load_sql("count_staged_keys.sql"))
                     total, lines = (int(value or 0) for value in cur.fetchone())
                     duplicates = lines - total
@@ -215,11 +227,13 @@ def load_run(
                     log.info("Every staged repository is stored as staged: no row file read")
                 else:
                     total, duplicates, inserted, updated, snapshots = _merge_staged(
-                        cur, row_files, key_lines, logical_date
+                        cur, row_files, key_lines, observed_at
                     )
             else:
-                total, duplicates, inserted, updated, snapshots = _merge(cur, row_files, logical_date)
-            deleted = _mark_deleted(cur, deleted_ids, logical_date)
+                total, duplicates, inserted, updated, snapshots = _merge(cur, row_files, observed_at)
+            deleted = _mark_deleted(
+                cur, deleted, observed_at, checked=int(stats.get("listed", 0)), max_share=max_deleted_share
+            )
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,
@@ -234,6 +248,7 @@ def load_run(
                     "run_id": run_id,
                     "dag_id": dag_id,
                     "logical_date": logical_date,
+                    "observed_at": observed_at,
                     "mode": mode,
                     **{key: int(stats.get(key, 0)) for key in STATS_KEYS},
                     "inserted": result.inserted,
@@ -262,20 +277,20 @@ def load_run(
     return result
 
 
-def mark_deleted(db: DatabaseConnection, ids: Iterable[int], logical_date: datetime) -> int:
-    """Mark repositories GitHub no longer serves (404/410/451) as deleted at ``logical_date``, and commit.
+def mark_deleted(db: DatabaseConnection, ids: Iterable[tuple[int, str]], observed_at: datetime) -> int:
+    """Mark repositories GitHub no longer serves as deleted at ``observed_at``, with why, and commit.
 
     Rows already marked keep their first deletion date; the rows themselves stay.
 
     :param db: warehouse connection.
-    :param ids: repository ids.
-    :param logical_date: the run's logical date (timezone-aware).
+    :param ids: ``(id, reason)`` pairs.
+    :param observed_at: the run's observation time (timezone-aware).
     :return: rows newly marked.
     """
-    _require_aware(logical_date)
+    _require_aware(observed_at)
     try:
         with db.cursor() as cur:
-            marked = _mark_deleted(cur, ids, logical_date)
+            marked = _mark_deleted(cur, ids, observed_at)
         db.commit()
     except BaseException:
         db.rollback()
@@ -286,8 +301,8 @@ def mark_deleted(db: DatabaseConnection, ids: Iterable[int], logical_date: datet
 def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailure]:
     """Run the data-quality checks over the repositories a committed run loaded.
 
-    A run's repositories are those whose ``last_seen_at`` is its logical date, so run the checks right
-    after the load, before a later logical date is loaded.
+    A run's repositories are those whose ``last_seen_at`` is its observation time, so run the checks right
+    after the load, before a later observation time is loaded.
 
     :param db: warehouse connection (read only; its transaction is rolled back).
     :param run_id: the run, as recorded in ``github.load_runs``.
@@ -432,15 +447,15 @@ def _stage_keys(cur: PgCursor, key_files: Iterable[RowFile]) -> list[int]:
     return key_lines
 
 
-def _nothing_to_change(cur: PgCursor, logical_date: datetime) -> bool:
+def _nothing_to_change(cur: PgCursor, observed_at: datetime) -> bool:
     """Tell whether merging the staged keys' rows would write nothing (``keys_changed.sql``).
 
-    A run that changes anything usually changes it everywhere (a new logical date moves every
+    A run that changes anything usually changes it everywhere (a new observation time moves every
     ``last_seen_at``), so a sample of the keys is checked first and the first change found settles it;
     only when the sample shows none are all the keys checked.
     """
     table = sql.Identifier(KEYS_TABLE)
-    params = {"seen_at": logical_date, "snapshot_date": _snapshot_date(logical_date)}
+    params = {"seen_at": observed_at, "snapshot_date": _snapshot_date(observed_at)}
     sample = sql.SQL("(SELECT id, row_hash FROM {} LIMIT {})").format(table, sql.Literal(CHANGE_SAMPLE_SIZE))
     for staged in (sample, table):
         cur.execute(_template("keys_changed.sql", staged=staged), params)
@@ -519,7 +534,7 @@ def _warehouse_is_empty(cur: PgCursor) -> bool:
 
 
 def _bulk_load(
-    cur: PgCursor, row_files: Iterable[RowFile], structures: list[_Structure], logical_date: datetime
+    cur: PgCursor, row_files: Iterable[RowFile], structures: list[_Structure], observed_at: datetime
 ) -> tuple[int, int]:
     """Initial load into the empty warehouse claimed by :func:`_claim_empty_warehouse`.
 
@@ -527,7 +542,7 @@ def _bulk_load(
     and no staging table to write first: the rows are parsed and written once, as ``psql``'s ``\\copy``
     would, and frozen. Duplicates are then dropped, snapshots inserted from the new rows, and every
     structure is rebuilt from all rows at once. The bookkeeping columns, absent from the files, take the
-    logical date through column defaults set for this transaction only.
+    observation time through column defaults set for this transaction only.
 
     :return: distinct repositories loaded, duplicate rows dropped.
     """
@@ -539,7 +554,7 @@ def _bulk_load(
     cur.execute(
         "ALTER TABLE github.repositories"
         " ALTER COLUMN first_seen_at SET DEFAULT %(seen_at)s, ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s",
-        {"seen_at": logical_date},
+        {"seen_at": observed_at},
     )
     # The table is empty and locked against every other session; truncating it anyway lets COPY write
     # the rows frozen and their pages all-visible. Without that, the first scan after the commit would
@@ -560,7 +575,7 @@ def _bulk_load(
     duplicates = _build_unique_key(cur, repositories_key, table)
     cur.execute(
         _template("bulk_snapshots.sql", snapshot_columns=_identifiers(SNAPSHOT_COLUMNS)),
-        {"snapshot_date": _snapshot_date(logical_date)},
+        {"snapshot_date": _snapshot_date(observed_at)},
     )
     began = _phase(phases, "keys_and_snapshots", began)
     for structure in structures:
@@ -605,10 +620,13 @@ def _build_unique_key(cur: PgCursor, key: _Structure, table: sql.Identifier) -> 
     return 0
 
 
-def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int]:
-    """Insert the new repositories, then update the stored ones that changed; returns (inserted, updated)."""
+def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]:
+    """Insert the new repositories, keep the attribute history of the stored ones that changed, then update them.
+
+    :return: (inserted, updated).
+    """
     cur.execute(load_sql("lock_repositories_writers.sql"))
-    seen_at = {"seen_at": logical_date}
+    seen_at = {"seen_at": observed_at}
     insert = _template(
         "insert_repositories.sql",
         columns=_identifiers(STAGED_COLUMNS),
@@ -616,6 +634,14 @@ def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int
     )
     cur.execute(insert, seen_at)
     inserted = cur.rowcount
+    # Before the update overwrites them: the previous values of the attributes whose history is kept.
+    history = _template(
+        "record_attribute_changes.sql",
+        tracked=_identifiers(HISTORY_COLUMNS),
+        existing_tracked=_identifiers(HISTORY_COLUMNS, "existing"),
+        staged_tracked=_identifiers(HISTORY_COLUMNS, "staged"),
+    )
+    cur.execute(history, seen_at)
     update = _template(
         "update_repositories.sql",
         data_columns=_identifiers(_DATA_COLUMNS),
@@ -626,19 +652,19 @@ def _merge_repositories(cur: PgCursor, logical_date: datetime) -> tuple[int, int
 
 
 def _merge(
-    cur: PgCursor, row_files: Iterable[RowFile], logical_date: datetime, key_lines: list[int] | None = None
+    cur: PgCursor, row_files: Iterable[RowFile], observed_at: datetime, key_lines: list[int] | None = None
 ) -> tuple[int, int, int, int, int]:
     """Stage the row files (every line, or the changed ones: see :func:`_stage`) and merge them.
 
     :return: distinct repositories staged, duplicate lines dropped, inserted, updated, snapshots written.
     """
     staged, duplicates = _stage(cur, row_files, key_lines)
-    inserted, updated = _merge_repositories(cur, logical_date)
-    return staged, duplicates, inserted, updated, _merge_snapshots(cur, logical_date)
+    inserted, updated = _merge_repositories(cur, observed_at)
+    return staged, duplicates, inserted, updated, _merge_snapshots(cur, observed_at)
 
 
 def _merge_staged(
-    cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], logical_date: datetime
+    cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], observed_at: datetime
 ) -> tuple[int, int, int, int, int]:
     """Merge a run whose key files are staged, parsing only the lines whose data are not stored.
 
@@ -653,13 +679,13 @@ def _merge_staged(
     """
     cur.execute(_template("changed_share.sql", sample_size=sql.Literal(CHANGE_SAMPLE_SIZE)))
     if float(cur.fetchone()[0]) > PARSE_EVERY_LINE_ABOVE:
-        return _merge(cur, row_files, logical_date)
+        return _merge(cur, row_files, observed_at)
     cur.execute(load_sql("count_staged_keys.sql"))
     total, lines = (int(value or 0) for value in cur.fetchone())
     cur.execute(load_sql("lock_repositories_writers.sql"))
     cur.execute(load_sql("take_changed_lines.sql"))
-    parsed, _, inserted, updated, snapshots = _merge(cur, row_files, logical_date, key_lines)
-    touched, unchanged_snapshots = _touch_unchanged(cur, _STAGED_UNCHANGED, logical_date)
+    parsed, _, inserted, updated, snapshots = _merge(cur, row_files, observed_at, key_lines)
+    touched, unchanged_snapshots = _touch_unchanged(cur, _STAGED_UNCHANGED, observed_at)
     snapshots += unchanged_snapshots
     log.info(
         "Merged %s repositories: %s new or with other data (their lines parsed), %s stored as staged"
@@ -674,7 +700,7 @@ def _merge_staged(
 
 def _merge_snapshots(
     cur: PgCursor,
-    logical_date: datetime,
+    observed_at: datetime,
     source: sql.Composable = _STAGED,
 ) -> int:
     """Write the staged repositories' snapshots of the run's date; returns the rows written.
@@ -686,7 +712,7 @@ def _merge_snapshots(
     :param source: the relation the counts come from (``id`` and the snapshot columns): the staging
         table, or the stored rows of repositories seen unchanged.
     """
-    snapshot_date = {"snapshot_date": _snapshot_date(logical_date)}
+    snapshot_date = {"snapshot_date": _snapshot_date(observed_at)}
     appended: int | None = None
     cur.execute("SAVEPOINT append_snapshots")
     try:
@@ -713,42 +739,72 @@ def _merge_snapshots(
     return int(cur.fetchone()[0])
 
 
-def _mark_deleted(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:
-    if not _copy_reported_ids(cur, GONE_TABLE, ids):
+def _mark_deleted(
+    cur: PgCursor,
+    gone: Iterable[tuple[int, str]],
+    observed_at: datetime,
+    *,
+    checked: int = 0,
+    max_share: float | None = None,
+) -> int:
+    """Mark the repositories GitHub no longer serves, unless there are implausibly many of them.
+
+    An outage, a token that lost access or a bug looks like mass deletion from here: past
+    ``max_share`` of the ``checked`` repositories, nothing is marked and the load fails.
+    """
+    lines = (f"{int(repo_id)}\t{copy_escape(reason)}\n" for repo_id, reason in gone)
+    if not _copy_reported(cur, "create_gone_ids.sql", GONE_TABLE, ("id", "reason"), lines):
         return 0
-    cur.execute(load_sql("mark_deleted.sql"), {"deleted_at": logical_date})
+    if max_share is not None:
+        cur.execute(load_sql("count_deletions.sql"))
+        marking = int(cur.fetchone()[0])
+        if marking > max_share * max(checked, 0):
+            share = f"{marking / checked:.1%}" if checked else "all"
+            raise DeletionGuardError(
+                f"The run would mark {marking} of the {checked} repositories it checked as deleted ({share}), "
+                f"more than the {max_share:.0%} GITHUB_ETL_MAX_DELETED_SHARE allows; nothing was loaded or marked. "
+                "An outage or a token that lost access looks like this: check GitHub's status and the token, "
+                "and raise GITHUB_ETL_MAX_DELETED_SHARE for a run that really sees that many go."
+            )
+    cur.execute(load_sql("mark_deleted.sql"), {"deleted_at": observed_at})
     return cur.rowcount
 
 
-def _touch_unchanged(cur: PgCursor, seen: sql.Composable, logical_date: datetime) -> tuple[int, int]:
+def _touch_unchanged(cur: PgCursor, seen: sql.Composable, observed_at: datetime) -> tuple[int, int]:
     """Move the bookkeeping of repositories seen with the data stored, and snapshot their stored counts.
 
     :param seen: a relation of their ids (``_STAGED_UNCHANGED``).
     :return: rows whose bookkeeping moved, snapshots written.
     """
-    cur.execute(_template("touch_unchanged.sql", seen=seen), {"seen_at": logical_date})
+    cur.execute(_template("touch_unchanged.sql", seen=seen), {"seen_at": observed_at})
     touched = cur.rowcount
     stored = sql.SQL("(SELECT stored.id, {counts} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
     counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_COLUMNS)
-    return touched, _merge_snapshots(cur, logical_date, stored.format(counts=counts, seen=seen))
+    return touched, _merge_snapshots(cur, observed_at, stored.format(counts=counts, seen=seen))
 
 
 def _copy_reported_ids(cur: PgCursor, table: str, ids: Iterable[int]) -> int:
-    """COPY ids a run reports beside its rows into a new temporary ``table``, streaming.
+    lines = (f"{int(repo_id)}\n" for repo_id in ids)
+    return _copy_reported(cur, "create_reported_ids.sql", table, ("id",), lines)
 
-    The ids come shard by shard from staged files and may be many (a refresh of a large warehouse
+
+def _copy_reported(cur: PgCursor, create: str, table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
+    """COPY what a run reports beside its rows into a new temporary ``table``, streaming.
+
+    The values come shard by shard from staged files and may be many (a refresh of a large warehouse
     can find a good share of it gone), so they are never collected in memory. Nothing is created
     when there is nothing to copy.
 
+    :param create: the SQL file creating ``table``.
     :return: lines copied, repeats included.
     """
-    lines = (f"{int(repo_id)}\n" for repo_id in ids)
+    lines = iter(lines)
     first = next(lines, None)
     if first is None:
         return 0
     target = sql.Identifier(table)
-    cur.execute(_template("create_reported_ids.sql", table=target))
-    statement = sql.SQL("COPY {} (id) FROM STDIN").format(target).as_string(cur.connection)
+    cur.execute(_template(create, table=target))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(target, _identifiers(columns)).as_string(cur.connection)
     stream = LineStream(itertools.chain([first], lines))
     try:
         cur.copy_expert(statement, stream, size=REPORTED_CHUNK_CHARS)
@@ -788,11 +844,11 @@ def _name_of(row_file: RowFile) -> str:
     return str(getattr(row_file, "name", row_file))
 
 
-def _snapshot_date(logical_date: datetime) -> date:
-    """The date a run's snapshots are taken under: its logical date's UTC date."""
-    return logical_date.astimezone(UTC).date()
+def _snapshot_date(observed_at: datetime) -> date:
+    """The date a run's snapshots are taken under: its observation time's UTC date."""
+    return observed_at.astimezone(UTC).date()
 
 
-def _require_aware(logical_date: datetime) -> None:
-    if logical_date.tzinfo is None or logical_date.utcoffset() is None:
-        raise ValueError(f"logical_date must be timezone-aware, got {logical_date!r}")
+def _require_aware(moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"logical_date and observed_at must be timezone-aware, got {moment!r}")

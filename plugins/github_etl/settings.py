@@ -35,6 +35,19 @@ def float_env(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
+def bool_env(name: str, default: bool) -> bool:
+    """A flag from the environment (``true``/``false``, ``1``/``0``, ``yes``/``no``), ``default`` when unset."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
+
+
 def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
     return int(float_env(name, default, minimum=minimum))
 
@@ -42,6 +55,14 @@ def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
 def run_deadline_hours() -> float:
     """How long a run may take, for the budget check in ``plan``: a daily run should end before the next starts."""
     return float_env("GITHUB_ETL_RUN_DEADLINE_HOURS", 24.0, minimum=0.01)
+
+
+def max_deleted_share() -> float:
+    """The largest share of the repositories a run checked that it may mark deleted (the deletion guard)."""
+    share = float_env("GITHUB_ETL_MAX_DELETED_SHARE", 0.05)
+    if share > 1:
+        raise ConfigurationError(f"GITHUB_ETL_MAX_DELETED_SHARE is a share between 0 and 1, got {share}")
+    return share
 
 
 def staging_url() -> str:

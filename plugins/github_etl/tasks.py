@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_json
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,8 @@ TRANSFORM_COUNTERS = ("rows", "rejected")
 def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
     """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming.
 
-    The ids GitHub no longer serves, which batches report beside repositories, go to a file of their own
-    as each batch is read, so nothing here grows with the shard.
+    The ids GitHub no longer serves (with why), which batches report beside repositories, go to a file of
+    their own as each batch is read, so nothing here grows with the shard.
     """
     from github_etl.transform import transform_records
 
@@ -40,7 +40,8 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     ):
         for batch_uri in summary["batches"]:
             document = read_json_uri(batch_uri)
-            gone_out.writelines(f"{int(i)}\n" for i in document.get("gone", []))
+            reasons_of = document.get("gone_reasons", {})
+            gone_out.writelines(staged_json([int(i), reasons_of[str(i)]]) + "\n" for i in document.get("gone", []))
             stats = transform_records(
                 document["items"],
                 rows_out,
@@ -56,6 +57,7 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         log.warning("Shard %s: %s record(s) quarantined: %s", key, totals["rejected"], reasons)
     return {
         "shard": key,
+        "observed_at": summary["observed_at"],
         **{name: extracted.get(name, 0) for name in SHARD_COUNTERS},
         **totals,
         "reasons": reasons,
@@ -76,15 +78,29 @@ def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[
     return totals
 
 
-def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[int]:
-    """Ids GitHub no longer serves, shard by shard, streamed (repeats are left to the load)."""
+def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
+    """``(id, reason)`` of the repositories GitHub no longer serves, streamed (repeats are left to the load)."""
     for shard in transformed:
-        yield from iter_jsonl_uri(shard["gone_ids_uri"])
+        for repo_id, reason in iter_jsonl_uri(shard["gone_ids_uri"]):
+            yield int(repo_id), reason
 
 
 def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for shard in transformed:
         yield from iter_jsonl_uri(shard["rejected_uri"])
+
+
+def observed_at_of(transformed: list[dict[str, Any]], context: dict[str, Any]) -> datetime:
+    """When the run fetched its data: the earliest shard's start, as staged by the extract.
+
+    GitHub serves only current values, so this (not the logical date) is the date every observation is
+    stored under. Staged, so a re-run of the load stores the same dates. A run without shards observed
+    nothing; its audit row takes the load's time.
+    """
+    from github_etl.extract.shards import observation_clock
+
+    starts = [datetime.fromisoformat(shard["observed_at"]) for shard in transformed]
+    return min(starts) if starts else observation_clock()
 
 
 def logical_date_of(context: dict[str, Any]) -> datetime:
@@ -104,6 +120,7 @@ def load_run_task(
     from github_etl.extract.plan import PLAN_FILE
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load import STATS_KEYS, load_run
+    from github_etl.settings import max_deleted_share
     from github_etl.staging import storage_path
 
     dag_id, run_id, logical_date = _run_identity(context)
@@ -119,23 +136,40 @@ def load_run_task(
             run_id=run_id,
             dag_id=dag_id,
             logical_date=logical_date,
+            observed_at=observed_at_of(transformed, context),
             mode=meta.get("mode", "sample"),
             stats={key: totals[key] for key in STATS_KEYS},
-            deleted_ids=gone_ids(transformed),
+            deleted=gone_ids(transformed),
+            max_deleted_share=max_deleted_share(),
             started_at=started_at,
             unreachable=meta.get("unreachable", ()),
         )
     return {**totals, **result.as_dict(), "run_id": run_id}
 
 
-def check_task(context: dict[str, Any], loaded: dict[str, Any], *, warehouse_conn_id: str) -> dict[str, Any]:
-    """Run the data-quality checks; a failure names the check and the offending ids."""
+def check_task(
+    context: dict[str, Any],
+    loaded: dict[str, Any],
+    *,
+    warehouse_conn_id: str,
+    results: list[tuple[str, bool, str]] | None = None,
+) -> dict[str, Any]:
+    """Run the data-quality checks; a failure names the check and the offending ids.
+
+    :param results: filled with ``(check, passed, message)`` of every check, failed or not (for lineage).
+    """
     from github_etl.errors import DataQualityError
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load import QUALITY_CHECKS, load_quality_checks
 
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         failures = load_quality_checks(db, loaded["run_id"])
+    if results is not None:
+        failed = {f.check: f.message for f in failures}
+        results.extend((c.name, c.name not in failed, failed.get(c.name, c.expectation)) for c in QUALITY_CHECKS)
+        results.extend(
+            (name, False, message) for name, message in failed.items() if (name, False, message) not in results
+        )
     if failures:
         details = "; ".join(f"{f.check}: {f.message} (ids {list(f.ids)})" for f in failures)
         raise DataQualityError(f"{len(failures)} data-quality check(s) failed: {details}")

@@ -86,8 +86,10 @@ def test_hostile_records_are_quarantined_and_good_ones_load(
 
 
 def test_every_fault_at_once_gives_the_same_warehouse_without_wasting_calls(
-    fake_github_factory, pipeline_env, run_dag, pg_url: str, second_pg_url: str, tmp_path: Path, monkeypatch
+    fake_github_factory, pipeline_env, run_dag, observe_on, pg_url: str, second_pg_url: str, tmp_path: Path, monkeypatch
 ) -> None:
+    # Both runs fetch "at" the same moment, so their bookkeeping compares equal too.
+    observe_on(LOGICAL_DATE)
     fake = fake_github_factory(repo_count=400, seed=21, vanished_ratio=0.03)
     fake.faults.hostile = True
     # One shard: hostile mode lists an outlier id past 2**32, which leaves the upper id ranges empty.

@@ -68,8 +68,9 @@ def test_owners_mode_loads_every_repository_of_each_owner(
 
 
 def test_refresh_records_a_new_snapshot_and_marks_deleted_repositories(
-    fake_github_factory, pipeline_env, run_dag, pg_url: str
+    fake_github_factory, pipeline_env, run_dag, observe_on, pg_url: str
 ) -> None:
+    observe_on(LOGICAL_DATE)
     fake = fake_github_factory(repo_count=200, seed=12)
     pipeline_env(fake.base_url)
     assert run_dag({"sample_size": 30, "shards": 1}, LOGICAL_DATE).state == "success"
@@ -79,6 +80,7 @@ def test_refresh_records_a_new_snapshot_and_marks_deleted_repositories(
     fake.delete_repository(deleted)
 
     later = LOGICAL_DATE + timedelta(days=1)
+    observe_on(later)
     assert run_dag({"mode": "refresh", "shards": 2}, later).state == "success"
 
     after = _warehouse(pg_url)
@@ -99,6 +101,7 @@ def test_refresh_records_a_new_snapshot_and_marks_deleted_repositories(
             after[grown]["stargazers_count"],
         ]
     # A stale_days filter that excludes everything refreshes nothing, and says so in the audit.
+    observe_on(later + timedelta(days=1))
     assert run_dag({"mode": "refresh", "stale_days": 5}, later + timedelta(days=1)).state == "success"
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
         cursor.execute(
@@ -108,8 +111,9 @@ def test_refresh_records_a_new_snapshot_and_marks_deleted_repositories(
 
 
 def test_rest_refresh_fetches_every_repository_and_records_what_changed(
-    fake_github_factory, pipeline_env, run_dag, pg_url: str
+    fake_github_factory, pipeline_env, run_dag, observe_on, pg_url: str
 ) -> None:
+    observe_on(LOGICAL_DATE)
     fake = fake_github_factory(repo_count=120, seed=31)
     pipeline_env(fake.base_url, token=None)  # no token: enrichment and refresh go through REST
     assert run_dag({"sample_size": 8, "shards": 1}, LOGICAL_DATE).state == "success"
@@ -119,6 +123,7 @@ def test_rest_refresh_fetches_every_repository_and_records_what_changed(
     fake.reset_log()
 
     later = LOGICAL_DATE + timedelta(days=1)
+    observe_on(later)
     assert run_dag({"mode": "refresh", "shards": 1}, later).state == "success"
 
     details = [r for r in fake.requests if r.path.startswith("/repositories/")]

@@ -16,6 +16,8 @@ from tests.fake_github import FakeGitHub
 pytestmark = pytest.mark.e2e
 
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+# When the extract "fetches" in tests that pin its clock: weeks after LOGICAL_DATE, as in a backfill.
+OBSERVED_AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
 def _rows(pg_url: str, query: str) -> list[tuple[Any, ...]]:
@@ -54,13 +56,13 @@ def _assert_matches_fake(row: dict[str, Any], fake: FakeGitHub) -> None:
     )
     assert row["created_at"] == datetime.fromisoformat(expected["created_at"])
     assert row["homepage"] == (expected["homepage"] or None)
-    assert row["first_seen_at"] == LOGICAL_DATE
-    assert row["last_seen_at"] == LOGICAL_DATE
 
 
 def test_sample_run_loads_exactly_sample_size_and_rerun_changes_nothing(
-    fake_github: FakeGitHub, pipeline_env, run_dag, pg_url: str
+    fake_github: FakeGitHub, pipeline_env, run_dag, observe_on, pg_url: str
 ) -> None:
+    # LOGICAL_DATE is weeks before the fetch: like a backfill, the run stores what it sees under the day it sees it.
+    observe_on(OBSERVED_AT)
     pipeline_env(fake_github.base_url)
     conf = {"mode": "sample", "sample_size": 25, "seed": 3, "shards": 2}
 
@@ -73,12 +75,14 @@ def test_sample_run_loads_exactly_sample_size_and_rerun_changes_nothing(
         _assert_matches_fake(row, fake_github)
     snapshots = _rows(pg_url, "SELECT repo_id, snapshot_date, stargazers_count FROM github.repository_snapshots")
     assert sorted(s[0] for s in snapshots) == sorted(rows)
-    assert {s[1] for s in snapshots} == {LOGICAL_DATE.date()}
+    assert _rows(pg_url, "SELECT logical_date, observed_at FROM github.load_runs") == [(LOGICAL_DATE, OBSERVED_AT)]
+    assert {s[1] for s in snapshots} == {OBSERVED_AT.date()}
+    assert {(r["first_seen_at"], r["last_seen_at"]) for r in rows.values()} == {(OBSERVED_AT, OBSERVED_AT)}
     (audit,) = _rows(pg_url, "SELECT mode, enriched, inserted, updated, unchanged FROM github.load_runs")
     assert audit == ("sample", 25, 25, 0, 0)
     xmins = _rows(pg_url, "SELECT id, xmin::text FROM github.repositories ORDER BY id")
 
-    # The same logical date again (a new run id): same sample, nothing rewritten.
+    # The same logical date again (a new run id) observing at the same moment: same sample, nothing rewritten.
     second = run_dag(conf, LOGICAL_DATE)
     assert second.state == "success"
     assert _warehouse(pg_url) == rows

@@ -34,11 +34,13 @@ from tests.fake_github.replies import (
 )
 from tests.fake_github.search import RESULT_CAP, SearchIndex, sort_order
 from tests.fake_github.search_query import SearchSyntaxError, parse_query
-from tests.fake_github.universe import DMCA, NOT_FOUND, Universe
+from tests.fake_github.universe import DISABLED, DMCA, NOT_FOUND, Universe
 
 LISTING_PAGE_SIZE = 100  # /repositories always returns up to 100 and ignores per_page
 DEFAULT_PER_PAGE = 30  # GitHub's default page size for owner listings and search
 MAX_PER_PAGE = 100  # GitHub caps per_page at 100
+# GitHub's answer for a repository it disabled: 403 with the same message, a terms-of-service block.
+_TOS_BLOCK = {"reason": "tos", "created_at": "2022-06-14T09:12:40Z", "html_url": None}
 _DMCA_BLOCK = {
     "reason": "dmca",
     "created_at": "2021-03-02T18:51:58Z",
@@ -133,6 +135,8 @@ class Routes:
             return error_reply(404, "Not Found", DOCS_GET_REPOSITORY)
         if status == DMCA:
             return json_reply(451, {"message": "Repository access blocked", "block": _DMCA_BLOCK})
+        if status == DISABLED:
+            return json_reply(403, {"message": "Repository access blocked", "block": _TOS_BLOCK})
         record = self.universe.record(repo_id)
         reply = Reply(200, encode_body(self._repository_json(repo_id)), {})
         updated_at = record.full.get("updated_at")

@@ -34,7 +34,7 @@ from tests.fake_github.replies import (
 from tests.fake_github.routes import Routes
 from tests.fake_github.search import SearchIndex
 from tests.fake_github.search_query import SECONDS_PER_DAY, parse_query
-from tests.fake_github.universe import DMCA, Universe
+from tests.fake_github.universe import DISABLED, DMCA, Universe
 
 API_VERSION = "2022-11-28"
 _REASONS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
@@ -196,6 +196,14 @@ class FakeGitHub:
     def delete_repository(self, id: int) -> None:
         """Delete a repository: gone from listings and search, 404 on its detail endpoints."""
         self.universe.delete_repository(id)
+
+    def take_down_repository(self, id: int) -> None:
+        """Block a repository for legal reasons: 451 "Repository access blocked" (DMCA) on its detail endpoints."""
+        self.universe.block_repository(id, DMCA)
+
+    def disable_repository(self, id: int) -> None:
+        """Disable a repository: 403 "Repository access blocked" (terms of service) on its detail endpoints."""
+        self.universe.block_repository(id, DISABLED)
 
     def rename_repository(self, id: int, new_full_name: str) -> None:
         """Rename or transfer a repository; the old ``/repos/{owner}/{name}`` answers 301."""

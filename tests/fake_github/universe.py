@@ -56,6 +56,7 @@ _ALIASES = {
 }
 NOT_FOUND = "not_found"
 DMCA = "dmca"
+DISABLED = "disabled"  # 403 "Repository access blocked": disabled by GitHub (a terms-of-service block)
 OK = "ok"
 
 
@@ -130,6 +131,7 @@ class Universe:
         self.version = 0
         self.overrides: dict[int, dict[str, Any]] = {}
         self.deleted: set[int] = set()
+        self.blocked: dict[int, str] = {}  # id -> DMCA or DISABLED, set by a test
         self._renamed: dict[int, tuple[str, str]] = {}  # id -> (owner login, name)
         self._current_names: dict[str, int] = {}  # lower full name -> id, for renamed repositories
         self._old_names: dict[str, int] = {}  # lower former full name -> id
@@ -187,10 +189,12 @@ class Universe:
         return (self._vanish_hash(repo_id) % 1_000_000) < self.vanished_ratio * 1_000_000
 
     def detail_status(self, repo_id: int, include_huge: bool) -> str:
-        """``ok``, ``not_found`` (404) or ``dmca`` (451) for a detail request of this id."""
+        """``ok``, ``not_found`` (404), ``dmca`` (451) or ``disabled`` (403) for a detail request of this id."""
         position = self.position(repo_id)
         if position is None or position >= self.visible_end(include_huge) or repo_id in self.deleted:
             return NOT_FOUND
+        if repo_id in self.blocked:
+            return self.blocked[repo_id]
         if self.is_vanished_base(repo_id):
             return DMCA if (self._vanish_hash(repo_id) >> 32) % _DMCA_ONE_IN == 0 else NOT_FOUND
         return OK
@@ -350,6 +354,16 @@ class Universe:
             self.deleted.add(repo_id)
             self.version += 1
 
+    def block_repository(self, repo_id: int, how: str) -> None:
+        """Block a repository (``DMCA``: 451, ``DISABLED``: 403); still listed, as GitHub lists them."""
+        if self.position(repo_id) is None:
+            raise KeyError(repo_id)
+        if how not in (DMCA, DISABLED):
+            raise ValueError(f"expected {DMCA!r} or {DISABLED!r}, got {how!r}")
+        with self._lock:
+            self.blocked[repo_id] = how
+            self.version += 1
+
     def rename_repository(self, repo_id: int, new_full_name: str) -> None:
         """Rename (or transfer) a repository; its former name answers 301 to ``/repositories/{id}``."""
         new_owner, slash, new_name = new_full_name.partition("/")
@@ -371,7 +385,7 @@ class Universe:
     def changed_ids(self) -> set[int]:
         """Ids a test overrode, renamed or deleted."""
         with self._lock:
-            return set(self.overrides) | set(self._renamed) | self.deleted
+            return set(self.overrides) | set(self._renamed) | self.deleted | set(self.blocked)
 
     def is_changed(self, repo_id: int) -> bool:
         """Whether a test changed this repository (its objects are then built uncached)."""

@@ -375,6 +375,7 @@ def test_runs_are_listed_newest_first(client, warehouse):
             "run_id": f"scheduled__{logical.date()}",
             "dag_id": "github_repositories",
             "logical_date": logical,
+            "observed_at": logical + timedelta(hours=1),
             "mode": "search",
             "inserted": day,
             "started_at": logical,
@@ -389,6 +390,7 @@ def test_runs_are_listed_newest_first(client, warehouse):
     assert [r["inserted"] for r in everything] == [3, 2, 1]
     assert [r["run_id"] for r in latest] == ["scheduled__2024-01-04", "scheduled__2024-01-03"]
     assert everything[0]["mode"] == "search"
+    assert everything[0]["observed_at"] == "2024-01-04T01:00:00Z"
 
 
 # -- authentication -------------------------------------------------------------------------------

@@ -121,6 +121,7 @@ def test_a_generated_file_loads_into_the_warehouse_and_passes_the_quality_checks
         run_id=RUN_ID,
         dag_id="github_repositories",
         logical_date=LOGICAL_DATE,
+        observed_at=LOGICAL_DATE,
         mode="search",
         stats={},
     )
@@ -149,7 +150,13 @@ def test_a_changed_copy_stars_one_repository_in_n_once_more_with_digests_and_key
 def test_a_changed_copy_loaded_with_its_key_files_updates_the_changed_repositories_alone(warehouse, tmp_path):
     original = write_row_file(tmp_path / "rows.tsv", ROWS)
     changed = write_changed_copy(original, tmp_path / "changed.tsv", every=10)
-    options = {"run_id": RUN_ID, "dag_id": "github_repositories", "logical_date": LOGICAL_DATE, "mode": "search"}
+    options = {
+        "run_id": RUN_ID,
+        "dag_id": "github_repositories",
+        "logical_date": LOGICAL_DATE,
+        "observed_at": LOGICAL_DATE,
+        "mode": "search",
+    }
     load_run(warehouse, row_files=[original.path], key_files=[original.keys_path], stats={}, **options)
 
     result = load_run(warehouse, row_files=[changed.path], key_files=[changed.keys_path], stats={}, **options)

@@ -96,5 +96,23 @@ def test_consumer_is_scheduled_on_the_loaded_asset(dagbag) -> None:
 
     producer = dagbag.dags["github_repositories"]
     consumer = dagbag.dags["github_repositories_consumer"]
-    assert REPOSITORIES_ASSET in producer.get_task("load").outlets
+    # Emitted once the checks pass, never by the load itself.
+    assert REPOSITORIES_ASSET in producer.get_task("check").outlets
+    assert REPOSITORIES_ASSET not in producer.get_task("load").outlets
     assert consumer.schedule == [REPOSITORIES_ASSET]
+
+
+def test_a_failed_run_alerts_and_a_late_one_fires_a_deadline_alert(monkeypatch) -> None:
+    from datetime import timedelta
+
+    from github_etl.alerts import RunFailureNotifier
+
+    monkeypatch.setenv("GITHUB_ETL_RUN_DEADLINE_ALERT", "true")
+    monkeypatch.setenv("GITHUB_ETL_RUN_DEADLINE_HOURS", "6")
+    dag = load_dagbag().dags["github_repositories"]
+
+    callbacks = dag.on_failure_callback if isinstance(dag.on_failure_callback, list) else [dag.on_failure_callback]
+    assert any(isinstance(callback, RunFailureNotifier) for callback in callbacks)
+    (deadline,) = dag.deadline
+    assert deadline.interval == timedelta(hours=6)
+    assert deadline.callback.kwargs == {"dag_id": "github_repositories", "hours": 6.0}

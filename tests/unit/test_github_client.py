@@ -208,9 +208,26 @@ def test_exhausted_token_is_set_aside_for_the_other(fake_github_factory) -> None
 def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:
     vanished = next(i for i in fake.ids if fake.is_vanished(i))
     response = _client(fake).get(f"/repositories/{vanished}", tolerate_gone=True)
-    assert response.gone and response.data is None
+    assert response.gone
     with pytest.raises(GitHubError, match=r"answered (404|451)"):
         _client(fake).get(f"/repositories/{vanished}")
+
+
+def test_a_gone_repository_says_why(fake: FakeGitHub) -> None:
+    deleted, taken_down, disabled, served = [i for i in fake.ids if not fake.is_vanished(i)][:4]
+    fake.delete_repository(deleted)
+    fake.take_down_repository(taken_down)
+    fake.disable_repository(disabled)
+    client = _client(fake)
+
+    answers = [client.get(f"/repositories/{i}", tolerate_gone=True) for i in (deleted, taken_down, disabled, served)]
+
+    assert [(r.status, r.gone, r.gone_reason) for r in answers] == [
+        (404, True, "not_found"),
+        (451, True, "legal_block"),
+        (403, True, "disabled"),
+        (200, False, None),
+    ]
 
 
 def test_unreachable_host_gives_a_clear_error() -> None:

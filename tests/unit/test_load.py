@@ -21,6 +21,7 @@ from psycopg2 import sql
 
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
+from github_etl.errors import DeletionGuardError
 from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
 from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
 from github_etl.transform import staged_line
@@ -120,6 +121,7 @@ def _load(db: DatabaseConnection, files: list[Any], when: datetime = DAY_1, **kw
         "run_id": f"scheduled__{when.isoformat()}",
         "dag_id": "github_repositories",
         "logical_date": when,
+        "observed_at": when,
         "mode": "search",
         "stats": STATS,
     }
@@ -188,6 +190,34 @@ def test_rerun_of_the_same_logical_date_rewrites_nothing(warehouse, tmp_path):
     after = _warehouse_state(warehouse)
     assert after["repositories"] == before["repositories"]
     assert after["repository_snapshots"] == before["repository_snapshots"]
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["initial load", "merge"])
+def test_a_run_of_a_past_logical_date_stores_what_it_saw_under_the_day_it_saw_it(warehouse, tmp_path, bulk):
+    if not bulk:
+        _load(warehouse, [_row_file(tmp_path, _repo(9))], when=DAY_0)
+    files = [_row_file(tmp_path, _repo(1), _repo(2))]
+
+    # A backfill of DAY_0 that fetched its data on DAY_2.
+    _load(warehouse, files, when=DAY_0, observed_at=DAY_2, run_id="backfill")
+    before = _warehouse_state(warehouse)
+    rerun = _load(warehouse, files, when=DAY_0, observed_at=DAY_2, run_id="backfill")
+
+    assert _query(warehouse, "SELECT DISTINCT snapshot_date FROM github.repository_snapshots WHERE repo_id < 9") == [
+        (DAY_2.date(),)
+    ]
+    assert _query(warehouse, "SELECT first_seen_at, last_seen_at FROM github.repositories WHERE id < 9") == [
+        (DAY_2, DAY_2),
+        (DAY_2, DAY_2),
+    ]
+    assert _query(warehouse, "SELECT logical_date, observed_at FROM github.load_runs WHERE run_id = 'backfill'") == [
+        (DAY_0, DAY_2)
+    ]
+    assert (rerun.inserted, rerun.updated, rerun.snapshots) == (0, 0, 0)
+    after = _warehouse_state(warehouse)
+    assert after["repositories"] == before["repositories"]
+    assert after["repository_snapshots"] == before["repository_snapshots"]
+    assert load_quality_checks(warehouse, "backfill") == []
 
 
 def test_rerun_with_key_files_reads_no_row_file_and_rewrites_nothing(warehouse, tmp_path):
@@ -271,7 +301,7 @@ def _garbled_where_unchanged(tmp_path: Path, rows: list[dict[str, Any]], unchang
 def test_a_day_seen_again_loads_the_same_with_or_without_key_files(warehouse, tmp_path, with_key_files):
     first = _row_file(tmp_path, *(_repo(n) for n in range(1, 7)))
     _load(warehouse, [first], key_files=[_key_file(first)])
-    mark_deleted(warehouse, [4], DAY_1)
+    mark_deleted(warehouse, [(4, "not_found")], DAY_1)
     again = _row_file(tmp_path, *_day_2_rows())
 
     result = _load(warehouse, [again], when=DAY_2, key_files=[_key_file(again)] if with_key_files else None)
@@ -754,9 +784,12 @@ def test_reported_ids_stream_into_the_load_without_being_collected(warehouse, tm
         yield from (1_000_000 + n for n in range(count))  # ids not stored: nothing to change for them
         yield extra
 
+    def gone(extra: int) -> Iterator[tuple[int, str]]:
+        return ((repo_id, "not_found") for repo_id in reported(extra))
+
     tracemalloc.start()
     try:
-        _load(warehouse, [], when=DAY_2, deleted_ids=reported(2))
+        _load(warehouse, [], when=DAY_2, deleted=gone(2))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -771,12 +804,12 @@ def test_a_report_that_cannot_be_read_fails_the_load_with_its_own_error_and_load
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
     before = _warehouse_state(warehouse)
 
-    def gone() -> Iterator[int]:
-        yield 1
+    def gone() -> Iterator[tuple[int, str]]:
+        yield 1, "not_found"
         raise FileNotFoundError("gone/shard-001.jsonl")
 
     with pytest.raises(FileNotFoundError, match="shard-001"):
-        _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=99))], when=DAY_2, deleted_ids=gone())
+        _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=99))], when=DAY_2, deleted=gone())
 
     after = _warehouse_state(warehouse)
     assert (after["repositories"], after["repository_snapshots"]) == (
@@ -787,32 +820,66 @@ def test_a_report_that_cannot_be_read_fails_the_load_with_its_own_error_and_load
 
 def test_a_repository_seen_again_is_no_longer_deleted(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
-    mark_deleted(warehouse, [1], DAY_1)
+    mark_deleted(warehouse, [(1, "disabled")], DAY_1)
 
     result = _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
 
     assert result.updated == 1
-    assert _repository(warehouse, 1)["deleted_at"] is None
+    assert (_repository(warehouse, 1)["deleted_at"], _repository(warehouse, 1)["deleted_reason"]) == (None, None)
 
 
 def test_mark_deleted_keeps_the_first_deletion_date(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
 
-    assert mark_deleted(warehouse, [1, 1, 404], DAY_1) == 1
-    assert mark_deleted(warehouse, [1, 2], DAY_2) == 1
+    assert mark_deleted(warehouse, [(1, "legal_block"), (1, "legal_block"), (404, "not_found")], DAY_1) == 1
+    assert mark_deleted(warehouse, [(1, "not_found"), (2, "disabled")], DAY_2) == 1
 
-    assert _repository(warehouse, 1)["deleted_at"] == DAY_1
-    assert _repository(warehouse, 2)["deleted_at"] == DAY_2
+    assert (_repository(warehouse, 1)["deleted_at"], _repository(warehouse, 1)["deleted_reason"]) == (
+        DAY_1,
+        "legal_block",
+    )
+    assert (_repository(warehouse, 2)["deleted_at"], _repository(warehouse, 2)["deleted_reason"]) == (DAY_2, "disabled")
     assert mark_deleted(warehouse, [], DAY_2) == 0
 
 
 def test_refresh_load_marks_deleted_ids_in_the_same_transaction(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
 
-    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2, mode="refresh", deleted_ids=[2])
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2, mode="refresh", deleted=[(2, "not_found")])
 
     assert _repository(warehouse, 2)["deleted_at"] == DAY_2
     assert _repository(warehouse, 1)["deleted_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("gone", "marked"),
+    [
+        pytest.param(range(1, 3), 2, id="2 of 40 (5%): marked"),
+        pytest.param(range(1, 4), 0, id="3 of 40 (7.5%): refused"),
+    ],
+)
+def test_a_refresh_that_would_mark_more_than_the_share_allowed_marks_nothing_and_fails(
+    warehouse, tmp_path, gone, marked
+):
+    repos = [_repo(n) for n in range(1, 41)]
+    _load(warehouse, [_row_file(tmp_path, *repos)], when=DAY_1)
+    before = _warehouse_state(warehouse)
+    refresh = {"when": DAY_2, "mode": "refresh", "stats": {"listed": 40}, "max_deleted_share": 0.05}
+    seen = [_row_file(tmp_path, *repos[len(gone) :])]
+    reported = [(n, "not_found") for n in gone]
+
+    if marked:
+        _load(warehouse, seen, deleted=reported, **refresh)
+    else:
+        with pytest.raises(DeletionGuardError, match=r"mark 3 of the 40 repositories it checked as deleted \(7.5%\)"):
+            _load(warehouse, seen, deleted=reported, **refresh)
+        after = _warehouse_state(warehouse)
+        assert (after["repositories"], after["repository_snapshots"]) == (
+            before["repositories"],
+            before["repository_snapshots"],
+        )
+
+    assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE deleted_at IS NOT NULL") == [(marked,)]
 
 
 def test_audit_row_records_the_run(warehouse, tmp_path):
@@ -989,7 +1056,8 @@ from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.load import load_run
 db = DatabaseConnection(os.environ["KILLED_LOAD_URL"], connect_retries=0)
 load_run(db, row_files=[sys.argv[1]], run_id="killed", dag_id="github_repositories",
-         logical_date=datetime.fromisoformat(sys.argv[2]), mode="search", stats={})
+         logical_date=datetime.fromisoformat(sys.argv[2]), observed_at=datetime.fromisoformat(sys.argv[2]),
+         mode="search", stats={})
 """
 
 
@@ -1141,7 +1209,7 @@ def test_loaded_count_check_spots_a_missing_row(warehouse, tmp_path):
     failures = load_quality_checks(warehouse, "run-1")
 
     assert [f.check for f in failures] == ["loaded_count"]
-    assert "seen at the logical date: 2, rows staged: 3" in failures[0].message
+    assert "seen at the observation time: 2, rows staged: 3" in failures[0].message
 
 
 def test_snapshots_check_spots_a_snapshot_whose_repository_is_gone(warehouse, tmp_path):
@@ -1233,3 +1301,42 @@ def test_repositories_seen_again_the_next_day_are_updated_without_touching_an_in
     assert result.updated == 500
     # Every one a HOT update: the new version went on the half of the page left free for it.
     assert (updates - updates_before, hot - hot_before) == (500, 500)
+
+
+# -- attribute history ------------------------------------------------------------------------------
+
+
+def _history(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    return _query(
+        db,
+        "SELECT repo_id, valid_from, valid_until, full_name, owner_login, license_spdx_id, archived, topics"
+        " FROM github.repository_history ORDER BY repo_id, valid_until",
+    )
+
+
+@pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
+def test_a_rename_transfer_and_relicense_keep_the_previous_values(warehouse, tmp_path, with_key_files):
+    def load(rows: list[dict[str, Any]], when: datetime) -> LoadResult:
+        path = _row_file(tmp_path, *rows)
+        return _load(warehouse, [path], when=when, key_files=[_key_file(path)] if with_key_files else None)
+
+    unchanged = [_repo(n) for n in range(3, 13)]
+    load([_repo(1), _repo(2), *unchanged], DAY_0)
+    transferred = _repo(
+        1, full_name="acme/new", name="new", owner_login="acme", owner_id=7, license_spdx_id="Apache-2.0"
+    )
+    starred = _repo(2, stargazers_count=99)  # data changed, no tracked attribute: nothing kept
+    load([transferred, starred, *unchanged], DAY_1)
+    archived = {**transferred, "archived": True, "topics": ["etl"]}
+    load([archived, starred, *unchanged], DAY_2)
+    before_rerun = _history(warehouse)
+
+    rerun = load([archived, starred, *unchanged], DAY_2)
+
+    assert before_rerun == [
+        (1, DAY_0, DAY_1, "octo/repo-1", "octo", "MIT", False, ["etl", "airflow"]),
+        (1, DAY_1, DAY_2, "acme/new", "acme", "Apache-2.0", False, ["etl", "airflow"]),
+    ]
+    assert (rerun.updated, _history(warehouse)) == (0, before_rerun)
+    current = _repository(warehouse, 1)
+    assert (current["full_name"], current["archived"], current["topics"]) == ("acme/new", True, ["etl"])

@@ -15,7 +15,8 @@ from github_etl.tasks import gone_ids, transform_shard
 
 def _stage_shard(staging: RunStaging, batches: list[dict[str, Any]]) -> dict[str, Any]:
     uris = [staging.write_json(batch, "raw", "shard-000", f"batch-{n}.json") for n, batch in enumerate(batches)]
-    done = staging.write_json({"shard": "shard-000", "batches": uris}, "raw", "shard-000", "done.json")
+    summary = {"shard": "shard-000", "observed_at": "2026-03-01T12:00:00+00:00", "batches": uris}
+    done = staging.write_json(summary, "raw", "shard-000", "done.json")
     return {"shard": "shard-000", "enriched": 3, "done_uri": done}
 
 
@@ -23,15 +24,21 @@ def test_the_transform_stages_reports_batch_by_batch_and_the_readers_stream_them
     staging = RunStaging("github_repositories", "manual__1", root=staging_url)
     records = list(repository_records(3))
     batches = [
-        {"format": "rest", "items": records[:2], "gone": [7, 8]},
-        {"format": "rest", "items": records[2:], "gone": [8]},
+        {
+            "format": "rest",
+            "items": records[:2],
+            "gone": [7, 8],
+            "gone_reasons": {"7": "not_found", "8": "legal_block"},
+        },
+        {"format": "rest", "items": records[2:], "gone": [8], "gone_reasons": {"8": "legal_block"}},
         {"format": "rest", "items": []},
     ]
 
     transformed = [transform_shard(staging, _stage_shard(staging, batches))]
 
     assert transformed[0]["rows"] == 3
-    assert list(gone_ids(transformed)) == [7, 8, 8]  # repeats are the load's to collapse
+    # Repeats are the load's to collapse.
+    assert list(gone_ids(transformed)) == [(7, "not_found"), (8, "legal_block"), (8, "legal_block")]
 
 
 @pytest.mark.parametrize("size", [1, 3, 4, 1000, -1])

@@ -4,12 +4,12 @@
 -- always sends one.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
 WITH run AS (
-    SELECT logical_date FROM github.load_runs WHERE run_id = %(run_id)s
+    SELECT observed_at FROM github.load_runs WHERE run_id = %(run_id)s
 ),
 failing AS (
     SELECT repo.id
     FROM github.repositories AS repo
-    JOIN run ON repo.last_seen_at = run.logical_date
+    JOIN run ON repo.last_seen_at = run.observed_at
     WHERE repo.created_at IS NULL
        OR repo.created_at < TIMESTAMPTZ '2007-10-01 00:00:00+00'
        OR repo.created_at > now() + INTERVAL '1 day'

@@ -1,5 +1,5 @@
 -- Merge, first half (before update_repositories.sql): the staged repositories not stored yet, inserted.
--- Parameters: seen_at, the run's logical date, which both bookkeeping dates of a new row take.
+-- Parameters: seen_at, the run's observation time, which both bookkeeping dates of a new row take.
 -- First because the search for new ids reads the key's index alone while the table's pages are all
 -- visible (as vacuum leaves them after the last load). The update then finds the rows inserted here
 -- unchanged and leaves them alone.

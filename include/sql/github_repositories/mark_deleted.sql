@@ -1,7 +1,10 @@
--- Refresh mode: GitHub answered 404, 410 or 451 for the repositories in gone_ids. The rows stay
--- (history and snapshots keep their meaning); deleted_at records the first logical date the repository
--- was gone and is cleared by the merge when it answers again.
-UPDATE github.repositories
-SET deleted_at = %(deleted_at)s
-WHERE id IN (SELECT id FROM gone_ids)
-  AND deleted_at IS NULL;
+-- GitHub no longer serves the repositories in gone_ids. The rows stay (history and snapshots keep their
+-- meaning); deleted_at records the first observation time the repository was gone, deleted_reason what
+-- GitHub answered then (not_found, legal_block, disabled, access_lost); the merge clears both when it
+-- answers again. A repository reported twice keeps one reason.
+UPDATE github.repositories AS target
+SET deleted_at = %(deleted_at)s,
+    deleted_reason = gone.reason
+FROM (SELECT DISTINCT ON (id) id, reason FROM gone_ids ORDER BY id, reason) AS gone
+WHERE target.id = gone.id
+  AND target.deleted_at IS NULL;

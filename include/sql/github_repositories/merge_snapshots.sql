@@ -1,6 +1,6 @@
 -- One snapshot per staged repository for the run's date (how stars are tracked over time).
 --
--- Parameters: snapshot_date, the logical date's UTC date. {source}: as in append_snapshots.sql.
+-- Parameters: snapshot_date, the observation time's UTC date. {source}: as in append_snapshots.sql.
 -- As in the repository merge, a snapshot that already holds these counts is filtered out before INSERT,
 -- so a re-run writes nothing; two runs on the same date keep the counts of the later load.
 -- The existing snapshot is looked up through the primary key, one probe per staged row (LIMIT keeps

@@ -3,23 +3,23 @@
 -- finished_at is the wall clock at this statement, i.e. the moment just before COMMIT; now() would be
 -- the start of the transaction.
 INSERT INTO github.load_runs AS run (
-    run_id, dag_id, logical_date, mode,
+    run_id, dag_id, logical_date, observed_at, mode,
     listed, enriched, skipped, rejected,
     inserted, updated, unchanged, api_requests,
     unreachable, started_at, finished_at
 )
 VALUES (
-    %(run_id)s, %(dag_id)s, %(logical_date)s, %(mode)s,
+    %(run_id)s, %(dag_id)s, %(logical_date)s, %(observed_at)s, %(mode)s,
     %(listed)s, %(enriched)s, %(skipped)s, %(rejected)s,
     %(inserted)s, %(updated)s, %(unchanged)s, %(api_requests)s,
     %(unreachable)s::jsonb, COALESCE(%(started_at)s, now()), clock_timestamp()
 )
 ON CONFLICT (run_id) DO UPDATE SET
-    (dag_id, logical_date, mode,
+    (dag_id, logical_date, observed_at, mode,
      listed, enriched, skipped, rejected,
      inserted, updated, unchanged, api_requests,
      unreachable, started_at, finished_at)
-    = ROW(excluded.dag_id, excluded.logical_date, excluded.mode,
+    = ROW(excluded.dag_id, excluded.logical_date, excluded.observed_at, excluded.mode,
           excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected,
           excluded.inserted, excluded.updated, excluded.unchanged, excluded.api_requests,
           excluded.unreachable, excluded.started_at, excluded.finished_at);

@@ -38,12 +38,14 @@ CREATE TABLE IF NOT EXISTS github.repositories (
     created_at        timestamptz,
     updated_at        timestamptz,
     pushed_at         timestamptz,
-    -- Bookkeeping: set from the run's logical date, never from the wall clock, so
-    -- re-running the same logical date writes nothing new.
+    -- Bookkeeping: set from when the run fetched the data (staged with them), never from the logical
+    -- date or the wall clock at load, so a backfill stores no false history and a re-run writes nothing new.
     first_seen_at     timestamptz NOT NULL,
     last_seen_at      timestamptz NOT NULL,
-    -- Set by the refresh mode when GitHub answers 404/410/451 for a repository we hold.
+    -- Set when GitHub no longer serves a repository we hold, with what it answered: not_found
+    -- (404/410), legal_block (451), disabled (403 "Repository access blocked"), access_lost.
     deleted_at        timestamptz,
+    deleted_reason    text,
     -- Digest of the data columns as last loaded (see github_etl.columns): equal digests, equal data.
     row_hash          bigint
 )
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS github.repositories (
 -- instead of a new entry in each of the table's seven indexes. The price is twice the pages on disk.
 WITH (fillfactor = 50);
 
--- Star, fork and issue counts per repository per logical date: how stars are tracked over time.
+-- Star, fork and issue counts per repository per observed date (UTC): how stars are tracked over time.
 -- repo_id is a github.repositories id, but no foreign key enforces it: the load writes a snapshot
 -- only for a repository it writes in the same transaction, and the quality check
 -- snapshots_reference_repositories verifies every run's snapshots afterwards; a foreign key would
@@ -103,6 +105,8 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     run_id        text        PRIMARY KEY,
     dag_id        text        NOT NULL,
     logical_date  timestamptz NOT NULL,
+    -- When the run fetched its data: its rows' last_seen_at and its snapshots' date.
+    observed_at   timestamptz NOT NULL,
     mode          text        NOT NULL,
     listed        integer     NOT NULL DEFAULT 0,
     enriched      integer     NOT NULL DEFAULT 0,
@@ -181,3 +185,31 @@ BEGIN
     END IF;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Attribute history: a repository's name, owner, license and terms (github_etl.columns.HISTORY_COLUMNS)
+-- as they were before a load changed them, one row per version replaced. The current version is the
+-- github.repositories row; together they hold every state the warehouse observed. Written by the merge in
+-- its own transaction (record_attribute_changes.sql), only for repositories whose data changed, so an
+-- unchanged repository adds nothing. valid_from/valid_until are observation times: the version was seen
+-- from valid_from and replaced by what the load at valid_until saw.
+-- No foreign key to github.repositories, for the reasons given for the snapshots above.
+CREATE TABLE IF NOT EXISTS github.repository_history (
+    repo_id          bigint      NOT NULL,
+    valid_from       timestamptz NOT NULL,
+    valid_until      timestamptz NOT NULL,
+    full_name        text        NOT NULL,
+    owner_login      text        COLLATE "C" NOT NULL,
+    owner_id         bigint,
+    license_spdx_id  text,
+    archived         boolean     NOT NULL,
+    visibility       text,
+    default_branch   text,
+    fork             boolean     NOT NULL,
+    is_template      boolean     NOT NULL,
+    topics           text[]      COLLATE "C" NOT NULL,
+    PRIMARY KEY (repo_id, valid_until)
+);
+-- A renamed or transferred repository is found by its former full name (the API's detail endpoint).
+CREATE INDEX IF NOT EXISTS repository_history_full_name_idx
+    ON github.repository_history (lower(full_name), valid_until DESC);

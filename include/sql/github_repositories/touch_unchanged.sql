@@ -2,11 +2,12 @@
 -- left in staged_keys by take_changed_lines.sql). Only their bookkeeping moves, under update_repositories.sql's rules, and a row
 -- whose bookkeeping would stay the same is not written. Their snapshot is then taken from the stored
 -- row (github_etl.load._touch_unchanged).
--- Parameters: seen_at, the run's logical date. {seen}: a relation of their ids, one row per id.
+-- Parameters: seen_at, the run's observation time. {seen}: a relation of their ids, one row per id.
 UPDATE github.repositories AS target SET
     first_seen_at = LEAST(target.first_seen_at, %(seen_at)s),
     last_seen_at = GREATEST(target.last_seen_at, %(seen_at)s),
-    deleted_at = NULL
+    deleted_at = NULL,
+    deleted_reason = NULL
 FROM {seen} AS seen
 WHERE target.id = seen.id
   AND (target.first_seen_at > %(seen_at)s

@@ -1,19 +1,20 @@
 -- Merge, second half (after insert_repositories.sql): the staged repositories already stored, updated
--- where their data or bookkeeping would change. Parameters: seen_at, the run's logical date. Bookkeeping
+-- where their data or bookkeeping would change. Parameters: seen_at, the run's observation time. Bookkeeping
 -- comes from it, never from the clock:
---   first_seen_at  only ever moved earlier (a backfill of an older date);
+--   first_seen_at  only ever moved earlier (a run staged earlier but loaded later);
 --   last_seen_at   only ever moved later;
---   deleted_at     cleared, since the repository answered again.
+--   deleted_at     cleared with deleted_reason, since the repository answered again.
 -- Data are compared through row_hash, the digest of the staged line (equal digests, equal data). A
--- row whose data and bookkeeping would stay the same is not written at all, so re-running a logical
--- date locks and rewrites nothing (every xmin stays).
+-- row whose data and bookkeeping would stay the same is not written at all, so re-running a load
+-- locks and rewrites nothing (every xmin stays).
 -- A plain UPDATE rather than INSERT ... ON CONFLICT for the rows known to exist: the conflict path
 -- probes the key and locks each row before updating it, which is much slower. No other writer changes the table meanwhile (lock_repositories_writers.sql).
 UPDATE github.repositories AS target SET
     ({data_columns}) = ROW({staged_data}),
     first_seen_at = LEAST(target.first_seen_at, %(seen_at)s),
     last_seen_at = GREATEST(target.last_seen_at, %(seen_at)s),
-    deleted_at = NULL
+    deleted_at = NULL,
+    deleted_reason = NULL
 FROM staged_repositories AS staged
 WHERE target.id = staged.id
   AND (target.row_hash IS DISTINCT FROM staged.row_hash

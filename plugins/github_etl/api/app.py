@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
-from github_etl.api import queries, swagger
+from github_etl.api import history, queries, swagger
 from github_etl.api.coalesce import AsyncCoalescer
 from github_etl.api.config import ApiSettings
 from github_etl.api.counting import RepositoryCounter
@@ -195,7 +195,7 @@ def _json_page(body: bytes) -> Response:
     "/repositories/{owner}/{name}",
     response_model=RepositoryDetail,
     operation_id="get_repository",
-    summary="Get a repository with its history",
+    summary="Get a repository with its history, by its current or a former name",
     tags=["repositories"],
     responses={status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse."}},
 )
@@ -207,13 +207,20 @@ async def detail_endpoint(
         int, Query(ge=1, le=MAX_HISTORY, description="Most snapshots returned, newest first.")
     ] = DEFAULT_HISTORY,
 ) -> dict[str, Any]:
-    """A repository and its star, fork and issue counts per logical date, newest first."""
+    """A repository, its star, fork and issue counts per day, and the earlier versions of its attributes.
+
+    A repository renamed or transferred is found by a former name too; the answer carries its current one.
+    """
 
     def read(db: DatabaseConnection) -> dict[str, Any] | None:
-        repository = queries.get_repository(db, owner, name)
+        repository = queries.get_repository(db, owner, name) or history.get_renamed_repository(db, owner, name)
         if repository is None:
             return None
-        return {**repository, "snapshots": queries.list_snapshots(db, repository["id"], history_limit)}
+        return {
+            **repository,
+            "snapshots": queries.list_snapshots(db, repository["id"], history_limit),
+            "history": history.list_versions(db, repository["id"]),
+        }
 
     repository = await run_in_threadpool(warehouse.pool.run, read)
     if repository is None:

@@ -113,9 +113,13 @@ class Repository(BaseModel):
     created_at: datetime | None
     updated_at: datetime | None
     pushed_at: datetime | None
-    first_seen_at: datetime = Field(description="Logical date of the run that first loaded the repository.")
-    last_seen_at: datetime = Field(description="Logical date of the latest run that saw the repository.")
+    first_seen_at: datetime = Field(description="When a run first fetched the repository from GitHub.")
+    last_seen_at: datetime = Field(description="When the latest run that saw the repository fetched it.")
     deleted_at: datetime | None = Field(description="Set when GitHub stopped serving the repository.")
+    deleted_reason: str | None = Field(
+        description="What GitHub answered then: `not_found` (404: deleted or made private), `legal_block` "
+        '(451), `disabled` (403 "Repository access blocked") or `access_lost` (the token may no longer read it).'
+    )
 
 
 class RepositoryPage(BaseModel):
@@ -126,7 +130,7 @@ class RepositoryPage(BaseModel):
 
 
 class Snapshot(BaseModel):
-    """Counters of a repository on one logical date."""
+    """Counters of a repository on one day (UTC) a run fetched it."""
 
     snapshot_date: date
     stargazers_count: int
@@ -134,10 +138,32 @@ class Snapshot(BaseModel):
     open_issues_count: int
 
 
+class AttributeVersion(BaseModel):
+    """A repository's name, owner, license and terms as they were until a run saw them change."""
+
+    valid_from: datetime = Field(description="When this version was first seen (or the repository first fetched).")
+    valid_until: datetime = Field(description="When a run fetched the version that replaced it.")
+    full_name: str
+    owner_login: str
+    owner_id: int | None
+    license_spdx_id: str | None
+    archived: bool
+    visibility: str | None
+    default_branch: str | None
+    fork: bool
+    is_template: bool
+    topics: list[str]
+
+
 class RepositoryDetail(Repository):
-    """A repository with its counters over time."""
+    """A repository with its counters over time and the earlier versions of its name, owner and license."""
 
     snapshots: list[Snapshot] = Field(description="Newest first.")
+    history: list[AttributeVersion] = Field(
+        description="Earlier versions, newest first; the current one is the repository itself. Empty when "
+        "its name, owner, license, archived, visibility, default branch, fork, template flag and topics never "
+        "changed while the warehouse watched."
+    )
 
 
 class LoadRun(BaseModel):
@@ -146,6 +172,9 @@ class LoadRun(BaseModel):
     run_id: str
     dag_id: str
     logical_date: datetime
+    observed_at: datetime = Field(
+        description="When the run fetched its data: the date its observations are stored under."
+    )
     mode: str
     listed: int
     enriched: int

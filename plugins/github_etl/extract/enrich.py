@@ -13,6 +13,7 @@ from typing import Any
 
 from github_etl.errors import GitHubUnavailableError
 from github_etl.github.client import GitHubClient
+from github_etl.github.responses import ACCESS_LOST, NOT_FOUND
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,16 @@ class EnrichedBatch:
     :param format: ``rest`` (REST repository objects) or ``graphql`` (GraphQL ``Repository`` nodes).
     :param items: the objects, one per repository found.
     :param gone: ids GitHub no longer serves (deleted, private, blocked): skipped and counted.
+    :param gone_reasons: why each of them is gone, by id (as a string), one of ``GONE_REASONS``.
     """
 
     format: str
     items: list[dict[str, Any]] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
+    gone_reasons: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": self.format, "items": self.items, "gone": self.gone}
+        return {"format": self.format, "items": self.items, "gone": self.gone, "gone_reasons": self.gone_reasons}
 
 
 def graphql_nodes_query() -> str:
@@ -67,6 +70,7 @@ def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) ->
         response = client.get(f"/repositories/{repo_id}", tolerate_gone=True)
         if response.gone or not isinstance(response.data, dict):
             batch.gone.append(repo_id)
+            batch.gone_reasons[str(repo_id)] = response.gone_reason or NOT_FOUND
         else:
             batch.items.append(response.data)
     return batch
@@ -95,8 +99,34 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
     if not isinstance(nodes, list) or len(nodes) != len(chunk):
         messages = "; ".join(str(e.get("message")) for e in body.get("errors") or [] if isinstance(e, dict))
         raise GitHubUnavailableError(f"GraphQL nodes() answered without the expected nodes: {messages or body!r}"[:500])
-    for requested, node in zip(chunk, nodes, strict=True):
+    forbidden = _forbidden_positions(body.get("errors"))
+    for position, (requested, node) in enumerate(zip(chunk, nodes, strict=True)):
         if isinstance(node, dict) and node.get("__typename", "Repository") == "Repository" and node.get("id"):
             batch.items.append(node)
-        else:
-            batch.gone.append(int(requested["id"]))
+            continue
+        repo_id = int(requested["id"])
+        reason = ACCESS_LOST if position in forbidden else _reason_over_rest(client, repo_id)
+        if reason is None:
+            log.warning("Repository %s: GraphQL found no node but REST serves it; left for the next run", repo_id)
+            continue
+        batch.gone.append(repo_id)
+        batch.gone_reasons[str(repo_id)] = reason
+
+
+def _forbidden_positions(errors: Any) -> set[int]:
+    """Positions of the nodes GraphQL refused with FORBIDDEN: the token lost access to them."""
+    positions = set()
+    for error in errors if isinstance(errors, list) else []:
+        path = error.get("path") if isinstance(error, dict) else None
+        if error.get("type") == "FORBIDDEN" and isinstance(path, list) and path and isinstance(path[-1], int):
+            positions.add(path[-1])
+    return positions
+
+
+def _reason_over_rest(client: GitHubClient, repo_id: int) -> str | None:
+    """Why a repository is gone: GraphQL says only that a node is missing, its REST status says why.
+
+    One request per missing repository, a small share of any batch. None when REST serves it after all.
+    """
+    response = client.get(f"/repositories/{repo_id}", tolerate_gone=True)
+    return response.gone_reason if response.gone else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from github_etl.extract.enrich import enrich
@@ -17,6 +18,11 @@ from github_etl.staging import RunStaging
 log = logging.getLogger(__name__)
 
 Shard = dict[str, Any]
+
+
+def observation_clock() -> datetime:
+    """Now, in UTC: when a shard starts fetching, and so the date its observations are stored under."""
+    return datetime.now(UTC)
 
 
 class ShardRecorder:
@@ -36,6 +42,15 @@ class ShardRecorder:
         self.counts = {"listed": 0, "enriched": 0, "skipped": 0}
         self._requests_at_start = client.api_requests
         self._failed_at_start = client.calls["failed"]
+        self.observed_at = self._observation_start()
+
+    def _observation_start(self) -> str:
+        """When the shard first began fetching: staged once, so a retry stores what it saw at the same time."""
+        if self.staging.exists("raw", self.key, "observed.json"):
+            return str(self.staging.read_json("raw", self.key, "observed.json")["observed_at"])
+        observed_at = observation_clock().isoformat()
+        self.staging.write_json({"observed_at": observed_at}, "raw", self.key, "observed.json")
+        return observed_at
 
     def _checkpoint(self, name: str, fetch: Callable[[], Any]) -> Any:
         if self.staging.exists("raw", self.key, name):
@@ -69,6 +84,7 @@ class ShardRecorder:
             "shard": self.key,
             **self.counts,
             **extra,
+            "observed_at": self.observed_at,
             "api_requests": self.client.api_requests - self._requests_at_start,
             "failed_requests": self.client.calls["failed"] - self._failed_at_start,
             "batches": self.batches,

@@ -114,7 +114,8 @@ class GitHubClient:
     ) -> GitHubResponse:
         """GET a REST resource and return its parsed JSON.
 
-        :param tolerate_gone: return 404/410/451 as a response instead of raising (vanished repositories).
+        :param tolerate_gone: return 404/410/451 and a disabled repository's 403 as a response instead of
+            raising (vanished repositories).
         """
         return self.request("GET", path, params=params, resource=resource, tolerate_gone=tolerate_gone)
 
@@ -210,7 +211,8 @@ class GitHubClient:
                 continue
             self.calls["failed"] += 1
             if outcome is Outcome.GONE and tolerate_gone:
-                return GitHubResponse(status, url, headers, None)
+                # The body says why (a block's reason), which the caller records.
+                return GitHubResponse(status, url, headers, data)
             if outcome is Outcome.PRIMARY_LIMIT:
                 reset_at = _reset_of(headers, self._clock())
                 log.warning(

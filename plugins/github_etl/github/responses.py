@@ -11,6 +11,15 @@ from typing import Any
 # (deleted or made private, blocked for legal reasons); a harvest skips and counts them.
 GONE_STATUSES = frozenset({404, 410, 451})
 RETRIABLE_STATUSES = frozenset({500, 502, 503, 504})
+# GitHub's message on a repository it disabled (403, a terms-of-service block) or took down (451, DMCA).
+ACCESS_BLOCKED_MESSAGE = "repository access blocked"
+
+# Why a repository is gone, as recorded in github.repositories.deleted_reason.
+NOT_FOUND = "not_found"  # 404/410: deleted, or made private
+LEGAL_BLOCK = "legal_block"  # 451: blocked for legal reasons (a DMCA takedown)
+DISABLED = "disabled"  # 403 "Repository access blocked": disabled by GitHub
+ACCESS_LOST = "access_lost"  # GraphQL FORBIDDEN: the token may no longer read it
+GONE_REASONS = (NOT_FOUND, LEGAL_BLOCK, DISABLED, ACCESS_LOST)
 
 
 class Outcome(enum.Enum):
@@ -35,7 +44,18 @@ class GitHubResponse:
 
     @property
     def gone(self) -> bool:
-        return self.status in GONE_STATUSES
+        return self.status in GONE_STATUSES or _access_blocked(self.status, self.data)
+
+    @property
+    def gone_reason(self) -> str | None:
+        """Why GitHub no longer serves the repository (``GONE_REASONS``), None when it does."""
+        if not self.gone:
+            return None
+        if self.status == 451:
+            return LEGAL_BLOCK
+        if self.status == 403:
+            return DISABLED
+        return NOT_FOUND
 
 
 def message_of(data: Any) -> str:
@@ -49,7 +69,7 @@ def classify(status: int, headers: Mapping[str, str], data: Any) -> Outcome:
     """Decide what a status means, from the headers and message as GitHub advises, not the status alone."""
     if 200 <= status < 300:
         return Outcome.OK
-    if status in GONE_STATUSES:
+    if status in GONE_STATUSES or _access_blocked(status, data):
         return Outcome.GONE
     if status == 401:
         return Outcome.BAD_CREDENTIALS
@@ -66,3 +86,8 @@ def classify(status: int, headers: Mapping[str, str], data: Any) -> Outcome:
     if status in RETRIABLE_STATUSES:
         return Outcome.TRANSIENT
     return Outcome.FINAL
+
+
+def _access_blocked(status: int, data: Any) -> bool:
+    """A 403 for a repository GitHub disabled: its answer names the block, unlike a missing permission."""
+    return status == 403 and ACCESS_BLOCKED_MESSAGE in message_of(data).lower()

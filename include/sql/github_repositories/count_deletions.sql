@@ -1,0 +1,6 @@
+-- How many stored repositories mark_deleted.sql would mark: those in gone_ids not marked yet. The
+-- deletion guard (github_etl.load._mark_deleted) compares it with the repositories the run checked.
+SELECT count(*)
+FROM github.repositories
+WHERE id IN (SELECT id FROM gone_ids)
+  AND deleted_at IS NULL;

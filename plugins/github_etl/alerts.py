@@ -1,0 +1,112 @@
+"""Alerts: a failed run, and a daily run not finished in time, told to whoever a deployment configures.
+
+Both go through Airflow's notifier interface (``BaseNotifier``). The DAG always attaches
+:class:`RunFailureNotifier` (and a deadline alert); each logs the event and hands it on to the notifier
+named by ``GITHUB_ETL_ALERT_NOTIFIER`` (a ``module.Class`` path) with the keyword arguments of
+``GITHUB_ETL_ALERT_NOTIFIER_KWARGS`` (a JSON object), e.g. the SMTP provider's notifier::
+
+    GITHUB_ETL_ALERT_NOTIFIER=airflow.providers.smtp.notifications.smtp.SmtpNotifier
+    GITHUB_ETL_ALERT_NOTIFIER_KWARGS='{"from_email": "airflow@example.com", "to": "data-oncall@example.com"}'
+
+The configured class is imported only when an alert fires, so parsing the DAG stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseNotifier
+
+from github_etl.errors import ConfigurationError
+from github_etl.settings import bool_env, run_deadline_hours
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, DeadlineAlert
+
+log = logging.getLogger(__name__)
+
+NOTIFIER_ENV = "GITHUB_ETL_ALERT_NOTIFIER"
+NOTIFIER_KWARGS_ENV = "GITHUB_ETL_ALERT_NOTIFIER_KWARGS"
+DEADLINE_ALERT_ENV = "GITHUB_ETL_RUN_DEADLINE_ALERT"
+DAG_ID = "github_repositories"
+
+
+def late_run_alert() -> DeadlineAlert | None:
+    """The DAG's deadline: a run not finished ``GITHUB_ETL_RUN_DEADLINE_HOURS`` after it was queued alerts.
+
+    None when ``GITHUB_ETL_RUN_DEADLINE_ALERT`` is false: Airflow 3.3's ``dag.test`` cannot finish a run of
+    a DAG with a deadline (it looks the alerts up by their definitions instead of their ids), so the
+    tests that run the DAG that way turn it off.
+    """
+    from datetime import timedelta
+
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    if not bool_env(DEADLINE_ALERT_ENV, True):
+        return None
+    hours = run_deadline_hours()
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=hours),
+        callback=AsyncCallback(alert_late_run, kwargs={"dag_id": DAG_ID, "hours": hours}),
+    )
+
+
+def configured_notifier() -> BaseNotifier | None:
+    """The deployment's notifier, built from the environment; None when none is configured."""
+    path = os.environ.get(NOTIFIER_ENV, "").strip()
+    if not path:
+        return None
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        notifier_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(f"{NOTIFIER_ENV}={path!r} names no importable notifier class: {exc}") from exc
+    raw = os.environ.get(NOTIFIER_KWARGS_ENV, "").strip() or "{}"
+    try:
+        kwargs = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object: {exc}") from None
+    if not isinstance(kwargs, dict):
+        raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object, got {raw!r}")
+    return notifier_class(**kwargs)
+
+
+class RunFailureNotifier(BaseNotifier):
+    """A run of the DAG failed: log it, then tell the deployment's notifier (``GITHUB_ETL_ALERT_NOTIFIER``)."""
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        # Nothing to render. Skipping also spares dag.test's serialized DAG, which has no template environment.
+        if self.template_fields:
+            super().render_template_fields(context, jinja_env)
+
+    def notify(self, context: Context) -> None:
+        dag_run = context.get("dag_run")
+        log.error(
+            "Run %s of %s failed: %s",
+            getattr(dag_run, "run_id", "?"),
+            getattr(dag_run, "dag_id", "?"),
+            context.get("reason") or "a task failed",
+        )
+        notifier = configured_notifier()
+        if notifier is not None:
+            notifier(context)
+
+
+async def alert_late_run(dag_id: str, hours: float, **kwargs: Any) -> None:
+    """Deadline callback (run by the triggerer): a run of ``dag_id`` has not finished ``hours`` after it was queued."""
+    log.error("A run of %s has not finished %s hours after it was queued", dag_id, hours)
+    notifier = configured_notifier()
+    if notifier is None:
+        return
+    context: dict[str, Any] = {"dag_id": dag_id, "reason": f"not finished within {hours} hours", **kwargs}
+    try:
+        await notifier.async_notify(context)  # type: ignore[arg-type]
+    except NotImplementedError:
+        from asyncio import to_thread
+
+        await to_thread(notifier.notify, context)  # type: ignore[arg-type]

@@ -1,0 +1,101 @@
+"""The load and check operators: thin wrappers over :mod:`github_etl.tasks` that tell OpenLineage what they did."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from github_etl.settings import GITHUB_CONN_ID, WAREHOUSE_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context
+
+_REPOSITORY_COLUMNS_SQL = (
+    "SELECT column_name, data_type FROM information_schema.columns"
+    " WHERE table_schema = 'github' AND table_name = 'repositories' ORDER BY ordinal_position"
+)
+
+
+class GitHubLoadOperator(BaseOperator):
+    """Load every shard's staged rows into the warehouse in one transaction (see :mod:`github_etl.load`).
+
+    :param transformed: the transform tasks' results, one per shard (templated).
+    :param github_conn_id: the GitHub connection, named as the lineage's input.
+    :param warehouse_conn_id: the warehouse connection.
+    :return: the run's counts.
+    """
+
+    template_fields: Sequence[str] = ("transformed",)
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        transformed: Any,
+        github_conn_id: str = GITHUB_CONN_ID,
+        warehouse_conn_id: str = WAREHOUSE_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.transformed = transformed
+        self.github_conn_id = github_conn_id
+        self.warehouse_conn_id = warehouse_conn_id
+        self._loaded: dict[str, Any] = {}
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from github_etl.errors import fail_fast_on_final_errors
+        from github_etl.tasks import load_run_task
+
+        # One slice request for every shard's result: iterating would probe one index past the end and
+        # log an "XCom not found" error for it.
+        with fail_fast_on_final_errors():
+            self._loaded = load_run_task(context, list(self.transformed[:]), warehouse_conn_id=self.warehouse_conn_id)
+        return self._loaded
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """GitHub's API in; the warehouse tables out, with the schema of the repositories and the row counts."""
+        from airflow.sdk import BaseHook
+
+        from github_etl.hooks.warehouse import DatabaseConnection
+        from github_etl.lineage import load_lineage
+
+        with DatabaseConnection(conn_id=self.warehouse_conn_id) as db, db.cursor() as cursor:
+            cursor.execute(_REPOSITORY_COLUMNS_SQL)
+            columns = [(str(name), str(kind)) for name, kind in cursor.fetchall()]
+        host = BaseHook.get_connection(self.github_conn_id).host
+        return load_lineage(self._loaded, columns, github_url=host or None)
+
+
+class GitHubCheckOperator(BaseOperator):
+    """Run the data-quality checks over what the run loaded; fails, without retries, when one fails.
+
+    :param loaded: the load task's result (templated).
+    :return: the checks run.
+    """
+
+    template_fields: Sequence[str] = ("loaded",)
+    ui_color = "#fef7e0"
+
+    def __init__(self, *, loaded: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.loaded = loaded
+        self._results: list[tuple[str, bool, str]] = []
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from github_etl.errors import fail_fast_on_final_errors
+        from github_etl.tasks import check_task
+
+        with fail_fast_on_final_errors():
+            return check_task(context, self.loaded, warehouse_conn_id=self.warehouse_conn_id, results=self._results)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Every check as a data-quality assertion on ``github.repositories``, passed or not."""
+        from github_etl.lineage import check_lineage
+
+        return check_lineage(self._results)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        return self.get_openlineage_facets_on_complete(task_instance)

@@ -1,0 +1,92 @@
+"""OpenLineage events of a run, read back through the provider's file transport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fake_github import FakeGitHub
+
+pytestmark = pytest.mark.e2e
+
+LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _clear_openlineage_settings() -> None:
+    from airflow.providers.openlineage import conf
+
+    for name in dir(conf):
+        cached = getattr(getattr(conf, name), "cache_clear", None)
+        if callable(cached):
+            cached()
+
+
+@pytest.fixture
+def lineage_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Lineage on, to a file, for this test only: the provider's listener, as a deployment configures it."""
+    from airflow.providers.openlineage.plugins.listener import get_openlineage_listener
+    from airflow.sdk.listener import get_listener_manager
+
+    path = tmp_path / "openlineage.jsonl"
+    transport = {"type": "file", "log_file_path": str(path), "append": True}
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__NAMESPACE", "github-etl-test")
+    # dag.test runs tasks in this process: emit from a thread of it rather than a forked copy.
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD", "True")
+    _clear_openlineage_settings()
+    listener = get_openlineage_listener()
+    manager = get_listener_manager()
+    added = not manager.pm.is_registered(listener)
+    if added:
+        manager.add_listener(listener)
+    try:
+        yield path
+    finally:
+        if added:
+            manager.pm.unregister(listener)
+        monkeypatch.undo()
+        _clear_openlineage_settings()
+
+
+def _events(path: Path, job: str, event_type: str) -> list[dict[str, Any]]:
+    events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [e for e in events if e["job"]["name"] == job and e["eventType"] == event_type]
+
+
+def test_a_run_emits_lineage_with_inputs_outputs_schema_counts_and_checks(
+    fake_github: FakeGitHub, pipeline_env, run_dag, lineage_file: Path
+) -> None:
+    pipeline_env(fake_github.base_url)
+
+    assert run_dag({"mode": "sample", "sample_size": 10, "shards": 1}, LOGICAL_DATE).state == "success"
+
+    (load,) = _events(lineage_file, "github_repositories.load", "COMPLETE")
+    assert [(d["namespace"], d["name"]) for d in load["inputs"]] == [
+        (fake_github.base_url.rstrip("/"), "/repositories")
+    ]
+    outputs = {d["name"]: d for d in load["outputs"]}
+    assert set(outputs) == {
+        "warehouse.github.repositories",
+        "warehouse.github.repository_snapshots",
+        "warehouse.github.repository_history",
+        "warehouse.github.load_runs",
+    }
+    repositories = outputs["warehouse.github.repositories"]
+    fields = [f["name"] for f in repositories["facets"]["schema"]["fields"]]
+    assert fields[:3] == ["id", "node_id", "full_name"]
+    assert {"stargazers_count", "first_seen_at", "deleted_reason"} <= set(fields)
+    assert repositories["outputFacets"]["outputStatistics"]["rowCount"] == 10
+    snapshots = outputs["warehouse.github.repository_snapshots"]
+    assert snapshots["outputFacets"]["outputStatistics"]["rowCount"] == 10
+
+    (check,) = _events(lineage_file, "github_repositories.check", "COMPLETE")
+    (checked,) = check["inputs"]
+    assertions = checked["inputFacets"]["dataQualityAssertions"]["assertions"]
+    assert checked["name"] == "warehouse.github.repositories"
+    assert {a["assertion"] for a in assertions} >= {"ids_unique_not_null", "loaded_count", "counts_not_negative"}
+    assert all(a["success"] for a in assertions)

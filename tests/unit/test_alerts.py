@@ -1,0 +1,54 @@
+"""The alerts hand on to the notifier a deployment configures, and refuse a configuration that cannot work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from airflow.sdk import BaseNotifier
+
+from github_etl.alerts import alert_late_run, configured_notifier
+from github_etl.errors import ConfigurationError
+
+TOLD: list[dict[str, Any]] = []
+
+
+class ListNotifier(BaseNotifier):
+    def __init__(self, channel: str) -> None:
+        super().__init__()
+        self.channel = channel
+
+    def notify(self, context: Any) -> None:
+        TOLD.append({"channel": self.channel, **context})
+
+
+def test_a_late_run_is_told_to_the_configured_notifier(monkeypatch) -> None:
+    TOLD.clear()
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", f"{__name__}.ListNotifier")
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", json.dumps({"channel": "#data"}))
+
+    asyncio.run(alert_late_run(dag_id="github_repositories", hours=6.0))
+
+    assert TOLD == [{"channel": "#data", "dag_id": "github_repositories", "reason": "not finished within 6.0 hours"}]
+
+
+def test_no_notifier_configured_means_log_only(monkeypatch) -> None:
+    monkeypatch.delenv("GITHUB_ETL_ALERT_NOTIFIER", raising=False)
+    assert configured_notifier() is None
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "message"),
+    [
+        ("no.such.module.Notifier", "{}", "names no importable notifier class"),
+        (f"{__name__}.ListNotifier", "[1]", "must be a JSON object"),
+        (f"{__name__}.ListNotifier", "{", "must be a JSON object"),
+    ],
+)
+def test_a_notifier_that_cannot_be_built_is_a_configuration_error(monkeypatch, path, kwargs, message) -> None:
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", path)
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", kwargs)
+    with pytest.raises(ConfigurationError, match=message):
+        configured_notifier()
