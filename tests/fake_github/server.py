@@ -48,7 +48,8 @@ class RecordedRequest:
 
     ``token_fingerprint`` is :meth:`FakeGitHub.fingerprint` of the token, never the token itself;
     ``fault`` names the injected failure (or ``rate_limited``) and ``counted`` tells whether the
-    request spent primary budget.
+    request spent primary budget. ``received_at`` is when the request arrived, ``at`` when it was
+    answered (later by ``latency_ms``).
     """
 
     method: str
@@ -60,6 +61,7 @@ class RecordedRequest:
     at: float
     fault: str | None = None
     counted: bool = False
+    received_at: float = 0.0
 
 
 class FakeGitHub:
@@ -272,6 +274,8 @@ class FakeGitHub:
                 str(status): number for status, number in sorted(Counter(r.status for r in requests).items())
             },
             "by_resource": dict(Counter(r.resource or "none" for r in requests)),
+            # Per token fingerprint (or ip:ADDRESS) and resource: the least it ever had left after a request.
+            "lowest_remaining": self.limiter.lowest_remaining(),
             "faults": self.faults.snapshot(),
         }
 
@@ -295,6 +299,7 @@ class FakeGitHub:
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         if path.startswith("/_fake/"):
             return self._control(method, path, handler)
+        received_at = time.time()
         if self.latency_ms > 0:
             self.wait_or_stop(self.latency_ms / 1000)
 
@@ -316,6 +321,7 @@ class FakeGitHub:
                 at=time.time(),
                 fault=reply.fault,
                 counted=reply.counted,
+                received_at=received_at,
             )
         )
         return reply
@@ -357,7 +363,7 @@ class FakeGitHub:
             reply.resource = GRAPHQL
             return reply
 
-        failure = self.faults.take_failure()
+        failure = self.faults.take_failure(resource)
         if failure is not None:
             reply = self._failure(failure)
             reply.headers.update(self.limiter.peek(identity, resource, authenticated).headers())
