@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fake_github import hostile
+from tests.fake_github.apps import DEFAULT_TOKEN_TTL_SECONDS, AppInstallations
 from tests.fake_github.faults import FORBIDDEN, SECONDARY_LIMIT, Faults, InjectedFailure
 from tests.fake_github.graphql import QUERY_COST, GraphQLExecutor
 from tests.fake_github.ratelimit import CORE, GRAPHQL, RESOURCES, SEARCH, Budget, RateLimiter
@@ -37,6 +39,7 @@ from tests.fake_github.search_query import SECONDS_PER_DAY, parse_query
 from tests.fake_github.universe import DMCA, Universe
 
 API_VERSION = "2022-11-28"
+_APP_TOKEN_PATH = re.compile(r"/app/installations/(\d+)/access_tokens")
 _REASONS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 # Budgets GitHub lists in /rate_limit that the fake never spends, so clients see the real shape.
 _UNSPENT_BUDGETS = (("integration_manifest", 5000), ("code_search", 10), ("dependency_snapshots", 100))
@@ -80,6 +83,9 @@ class FakeGitHub:
     :param dense_days: ``{"2024-03-01": 0.6}``: that share of the repositories is created on that UTC day,
         at seconds spread over it (search slicing below a day needs such days).
     :param dense_spans: ``(start epoch, seconds, share)``, the same for any span (one second, say).
+    :param apps: GitHub Apps by id: the public key PEM their JWTs are verified with.
+    :param installations: the App id of each installation id (see :mod:`tests.fake_github.apps`).
+    :param installation_token_ttl_s: lifetime of the installation tokens the fake mints.
     """
 
     def __init__(
@@ -97,6 +103,9 @@ class FakeGitHub:
         latency_ms: float = 0.0,
         dense_days: dict[str, float] | None = None,
         dense_spans: tuple[tuple[int, int, float], ...] = (),
+        apps: dict[int, str] | None = None,
+        installations: dict[int, int] | None = None,
+        installation_token_ttl_s: float = DEFAULT_TOKEN_TTL_SECONDS,
     ) -> None:
         spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
         self.universe = Universe(
@@ -110,6 +119,7 @@ class FakeGitHub:
         self.seed = seed
         self.latency_ms = latency_ms
         self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
+        self.apps = AppInstallations(apps or {}, installations or {}, token_ttl_s=installation_token_ttl_s)
         self.limiter = RateLimiter({CORE: rate_limit, SEARCH: search_rate_limit, GRAPHQL: graphql_rate_limit})
         self.faults = Faults(seed, self.limiter.exhaust, self.limiter.clear_exhaustion)
         self.search_index = SearchIndex(self.universe)
@@ -308,8 +318,21 @@ class FakeGitHub:
         fingerprint = None if token is None else self.fingerprint(token)
         identity = fingerprint or f"ip:{handler.client_address[0]}"
         authenticated = token is not None
+        app_token = _APP_TOKEN_PATH.fullmatch(path)
+        issued, refusal = (None, None) if token is None else self.apps.lookup(token)
+        if issued is not None:
+            # Every token of an installation spends the installation's one budget, as on GitHub.
+            identity = f"installation:{issued.installation_id}"
 
-        reply = self._answer(method, path, query, handler, token, auth_error, resource, identity, authenticated)
+        if app_token is not None and method == "POST":
+            reply = self._exchange(int(app_token.group(1)), token)
+        elif refusal is not None:
+            reply = error_reply(401, "Bad credentials")
+            reply.fault = refusal
+        else:
+            reply = self._answer(
+                method, path, query, handler, token, auth_error, resource, identity, authenticated, issued is not None
+            )
         self._record(
             RecordedRequest(
                 method=method,
@@ -337,12 +360,19 @@ class FakeGitHub:
         resource: str,
         identity: str,
         authenticated: bool,
+        installation_token: bool = False,
     ) -> Reply:
         if auth_error or (
             token is not None
             and (
                 self.faults.bad_credentials
-                or (self._token_fingerprints is not None and self.fingerprint(token) not in self._token_fingerprints)
+                # A JWT opens only the /app endpoints.
+                or (token.startswith("eyJ") and token.count(".") == 2)
+                or (
+                    not installation_token
+                    and self._token_fingerprints is not None
+                    and self.fingerprint(token) not in self._token_fingerprints
+                )
             )
         ):
             reply = error_reply(401, "Bad credentials")
@@ -416,6 +446,14 @@ class FakeGitHub:
             reply.counted = True
         reply.headers.update(budget.headers())
         reply.resource = resource
+        return reply
+
+    def _exchange(self, installation_id: int, bearer: str | None) -> Reply:
+        """``POST /app/installations/{id}/access_tokens``: spends no budget, like GitHub's JWT calls."""
+        exchange = self.apps.exchange(installation_id, bearer)
+        reply = json_reply(exchange.status, exchange.body)
+        if exchange.status != 201:
+            reply.fault = "app_auth"
         return reply
 
     def _too_heavy(self, body: bytes) -> bool:

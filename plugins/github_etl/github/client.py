@@ -189,6 +189,7 @@ class GitHubClient:
         url = self.url(path)
         transient_failures = 0
         secondary_hits = 0
+        renewed: set[str] = set()
         while True:
             token, wait_until = self.tokens.choose(resource)
             if wait_until:
@@ -217,6 +218,12 @@ class GitHubClient:
                 self.tokens.exhaust(token, resource, _reset_of(headers, self._clock()))
                 continue
             self.calls["failed"] += 1
+            invalidate = getattr(token, "invalidate", None)
+            if outcome is Outcome.BAD_CREDENTIALS and invalidate is not None and token.fingerprint not in renewed:
+                # A minted token GitHub no longer accepts (revoked, or a clock off): one fresh token, once.
+                renewed.add(token.fingerprint)
+                invalidate()
+                continue
             if outcome is Outcome.GONE and tolerate_gone:
                 return GitHubResponse(status, url, headers, None)
             if outcome is Outcome.PRIMARY_LIMIT:
