@@ -310,16 +310,17 @@ class FakeGitHub:
         if path.startswith("/_fake/"):
             return self._control(method, path, handler)
         received_at = time.time()
+        token, auth_error = _token(handler.headers.get("Authorization"))
+        # A token is valid or expired when the request arrives, whatever the latency after.
+        issued, refusal = (None, None) if token is None else self.apps.lookup(token)
         if self.latency_ms > 0:
             self.wait_or_stop(self.latency_ms / 1000)
 
         resource = SEARCH if path.startswith("/search/") else GRAPHQL if path == "/graphql" else CORE
-        token, auth_error = _token(handler.headers.get("Authorization"))
         fingerprint = None if token is None else self.fingerprint(token)
         identity = fingerprint or f"ip:{handler.client_address[0]}"
         authenticated = token is not None
         app_token = _APP_TOKEN_PATH.fullmatch(path)
-        issued, refusal = (None, None) if token is None else self.apps.lookup(token)
         if issued is not None:
             # Every token of an installation spends the installation's one budget, as on GitHub.
             identity = f"installation:{issued.installation_id}"
