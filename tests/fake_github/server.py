@@ -486,7 +486,12 @@ class FakeGitHub:
         return reply
 
     def _rate_limited(self, resource: str, budget: Budget, *, fingerprint: str | None, identity: str) -> Reply:
-        who = f"user ID {int(fingerprint[:6], 16)}" if fingerprint else identity.removeprefix("ip:")
+        if identity.startswith("installation:"):
+            who = f"installation ID {identity.removeprefix('installation:')}"
+        elif fingerprint:
+            who = f"user ID {int(fingerprint[:6], 16)}"
+        else:
+            who = identity.removeprefix("ip:")
         message = f"API rate limit exceeded for {who}."
         if resource == GRAPHQL:
             return json_reply(
