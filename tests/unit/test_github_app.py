@@ -14,7 +14,7 @@ from github_etl.errors import BadCredentialsError, ConfigurationError
 from github_etl.github.app_auth import GitHubApp, InstallationCredential
 from github_etl.github.client import GitHubClient
 from github_etl.hooks.github import GitHubHook
-from github_etl.settings import ClientSettings
+from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
 from tests.fake_github.apps import generate_app_key
 
@@ -31,6 +31,7 @@ FAST = ClientSettings(
     secondary_min_wait=0.02,
     max_inline_wait=10,
     reset_jitter=0.01,
+    quota_reserve=QuotaReserve(default=0.0),
 )
 
 

@@ -36,6 +36,8 @@ FAST = ClientSettings(
     secondary_max_tries=3,
     max_inline_wait=10,
     reset_jitter=0.01,
+    # The fake's budgets are tiny; the reserve tests set their own.
+    quota_reserve=QuotaReserve(default=0.0),
 )
 
 
@@ -253,25 +255,50 @@ def test_quota_reserve_rejects_what_it_cannot_read(monkeypatch, raw: str) -> Non
         ClientSettings.from_env()
 
 
+_RESERVE_REQUESTS = {
+    "core": lambda client: client.get("/repositories", {"since": 0}).status,
+    "search": lambda client: client.get("/search/repositories", {"q": "stars:>1"}, resource="search").status,
+    "graphql": lambda client: 200 if "rateLimit" in client.graphql("{ rateLimit { remaining } }")["data"] else 0,
+}
+
+
+@pytest.mark.parametrize("resource", sorted(_RESERVE_REQUESTS))
 def test_quota_reserve_is_never_spent_and_requests_go_on_after_the_reset(
-    fake_github_factory, monkeypatch, caplog
+    fake_github_factory, monkeypatch, caplog, resource: str
 ) -> None:
     """Threads spend a small budget down to the reserve, wait for the reset there, and all finish."""
     from tests.fake_github import ratelimit
 
-    monkeypatch.setitem(ratelimit.WINDOW_SECONDS, ratelimit.CORE, 2)
-    fake = fake_github_factory(repo_count=50, rate_limit=12)
+    monkeypatch.setitem(ratelimit.WINDOW_SECONDS, resource, 2)
+    fake = fake_github_factory(repo_count=50, rate_limit=12, search_rate_limit=12, graphql_rate_limit=12)
     client = _client(fake, settings=replace(FAST, quota_reserve=QuotaReserve.parse("25%")))
     caplog.set_level("INFO", logger="github_etl.github.client")
+    send = _RESERVE_REQUESTS[resource]
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        statuses = list(pool.map(lambda _: client.get("/repositories", {"since": 0}).status, range(20)))
+        statuses = list(pool.map(lambda _: send(client), range(20)))
 
     assert statuses == [200] * 20
     assert [r for r in fake.requests if r.fault == "rate_limited"] == []
     # 12 per window, 3 kept: the run spent exactly down to the reserve, never into it.
-    assert fake.stats()["lowest_remaining"][FakeGitHub.fingerprint(TOKEN)]["core"] == 3
-    assert "down to its reserve of 3 core requests (25% of the limit)" in caplog.text
+    assert fake.stats()["lowest_remaining"][FakeGitHub.fingerprint(TOKEN)][resource] == 3
+    assert f"down to its reserve of 3 {resource} requests (25% of the limit)" in caplog.text
+
+
+def test_a_new_client_learns_the_budget_before_spending_into_the_reserve(fake_github_factory) -> None:
+    """A task that starts after others spent down to the reserve asks /rate_limit (free) instead of sending blind."""
+    fake = fake_github_factory(repo_count=50, rate_limit=10)
+    settings = replace(FAST, quota_reserve=QuotaReserve.parse("20%"), max_inline_wait=1)
+    first = _client(fake, settings=settings)
+    for _ in range(8):
+        first.get("/repositories", {"since": 0})
+    sent = len(fake.requests)
+
+    with pytest.raises(RateLimitWaitTooLong):
+        _client(fake, settings=settings).get("/repositories", {"since": 0})
+
+    assert fake.stats()["lowest_remaining"][FakeGitHub.fingerprint(TOKEN)]["core"] == 2
+    assert [r.path for r in fake.requests[sent:]] == ["/rate_limit"]
 
 
 def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:

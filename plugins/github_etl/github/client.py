@@ -27,7 +27,7 @@ from github_etl.errors import (
     GitHubUnavailableError,
     RateLimitWaitTooLong,
 )
-from github_etl.github.ratelimit import Budget, BudgetStore, Credential, TokenPool, parse_budget
+from github_etl.github.ratelimit import ANONYMOUS, Budget, BudgetStore, Credential, TokenPool, parse_budget
 from github_etl.github.responses import GitHubResponse, Outcome, classify, message_of
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
@@ -89,6 +89,8 @@ class GitHubClient:
         )
         # Counted by outcome so a run can report API calls and the failed ones apart.
         self.calls: Counter[str] = Counter()
+        # Tokens whose budgets were asked for once (see _learn_budgets).
+        self._probed: set[str] = set()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -195,6 +197,9 @@ class GitHubClient:
             if wait_until:
                 self._wait_for_reset(wait_until, resource)
                 continue
+            if self._learn_budgets(token, resource):
+                self.tokens.release(token, resource)
+                continue
             try:
                 status, headers, data = self._send(method, url, token, params, json_body)
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
@@ -281,6 +286,33 @@ class GitHubClient:
         return response.status_code, response.headers, data
 
     # -- waiting --------------------------------------------------------------------------------
+
+    def _learn_budgets(self, token: Credential | None, resource: str) -> bool:
+        """Ask ``/rate_limit`` (free) what a token has left, once, when a reserve is to be kept and nothing is known.
+
+        A task that starts after others spent the budget would otherwise send its first request blind,
+        into the reserve. Returns True when something was learnt (the caller then chooses again).
+        """
+        key = token.fingerprint if token else ANONYMOUS
+        if key in self._probed or self.settings.quota_reserve.amount(resource) == 0:
+            return False
+        self._probed.add(key)
+        if self.tokens.budget(token, resource).remaining is not None:
+            return False
+        try:
+            status, _, data = self._send("GET", self.url("/rate_limit"), token, None, None)
+        except (*TRANSIENT_EXCEPTIONS, ValueError):
+            return False
+        resources = data.get("resources") if status == 200 and isinstance(data, dict) else None
+        if not isinstance(resources, dict):
+            # GitHub Enterprise without rate limits answers 404 here: nothing to keep a reserve of.
+            return False
+        self.calls["ok"] += 1
+        for name, values in resources.items():
+            budget = _budget_of(values)
+            if budget is not None:
+                self.tokens.record(token, name, budget)
+        return True
 
     def _record_budget(self, token: Credential | None, resource: str, headers: Mapping[str, str]) -> None:
         header_resource, budget = parse_budget(headers)
