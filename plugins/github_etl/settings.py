@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,14 +72,15 @@ class QuotaReserve:
     (points for GraphQL). A reserve never keeps a whole limit: at least one request per window stays usable.
 
     :param default: the amount for every resource not in ``per_resource``.
-    :param per_resource: amounts for ``core``, ``search`` or ``graphql`` alone.
+    :param per_resource: ``(resource, amount)`` pairs for ``core``, ``search`` or ``graphql`` alone.
     """
 
     default: float = 0.10
-    per_resource: Mapping[str, float] = field(default_factory=dict)
+    # Pairs rather than a dict, so the settings stay hashable like every other field.
+    per_resource: tuple[tuple[str, float], ...] = ()
 
     def amount(self, resource: str) -> float:
-        return self.per_resource.get(resource, self.default)
+        return dict(self.per_resource).get(resource, self.default)
 
     def kept(self, resource: str, limit: int | None) -> int:
         """Requests of ``limit`` the run leaves unspent for ``resource`` (0 while the limit is unknown)."""
@@ -113,7 +113,7 @@ class QuotaReserve:
                 per_resource[name] = amount
             else:
                 default = amount
-        return cls(default=default, per_resource=per_resource)
+        return cls(default=default, per_resource=tuple(sorted(per_resource.items())))
 
     @classmethod
     def from_env(cls) -> QuotaReserve:

@@ -228,19 +228,19 @@ class TokenPool:
         A granted one must be given back with :meth:`release` when the request is over.
         """
         while True:
-            token, wait_until = self._choose_once(resource)
+            token, wait_until, keep = self._choose_once(resource)
             if wait_until:
                 return token, wait_until
-            key = self._key(token)
-            keep = self.kept(resource, self._store.get(key, resource))
-            if self._store.take(key, resource, now=self._clock(), keep=keep):
+            if self._store.take(self._key(token), resource, now=self._clock(), keep=keep):
                 return token, wait_until
 
-    def _choose_once(self, resource: str) -> tuple[Credential | None, float]:
+    def _choose_once(self, resource: str) -> tuple[Credential | None, float, int]:
+        """The token with the most budget above its reserve, and that reserve; or when one is next usable."""
         now = self._clock()
         candidates = self.tokens or [None]
         best: Credential | None = None
         best_left = -1.0
+        best_keep = 0
         earliest = float("inf")
         for token in candidates:
             paused_until = self._store.paused_until(self._key(token))
@@ -251,15 +251,13 @@ class TokenPool:
             if not self._available(resource, budget, now):
                 earliest = min(earliest, budget.reset_at)
                 continue
-            if budget.remaining is None or budget.reset_at <= now:
-                left = float("inf")
-            else:
-                left = budget.remaining - self.kept(resource, budget)
+            keep = self.kept(resource, budget)
+            left = float("inf") if budget.remaining is None or budget.reset_at <= now else budget.remaining - keep
             if left > best_left:
-                best, best_left = token, left
+                best, best_left, best_keep = token, left, keep
         if best_left >= 0:
-            return best, 0.0
-        return None, earliest
+            return best, 0.0, best_keep
+        return None, earliest, 0
 
     def waiting_reason(self, resource: str) -> str:
         """Why no token can send a ``resource`` request now, for the log line of the wait."""
