@@ -271,7 +271,7 @@ class TokenPool:
                 continue
             budget = self._store.get(key, resource)
             kept = self.kept(resource, budget)
-            if kept:
+            if kept and budget.remaining:
                 reasons.append(
                     f"token {key} down to its reserve of {kept} {resource} requests ({self.reserve.describe(resource)})"
                 )
