@@ -206,6 +206,7 @@ def test_hook_logs_in_as_the_app(
     ok, message = hook.test_connection()
 
     assert ok, message
+    assert hook.has_credentials()
     assert len(hook.client.tokens.tokens) == 2
     assert fake.count(path_prefix="/app/", status=201) == 1
 

@@ -301,6 +301,19 @@ def test_a_new_client_learns_the_budget_before_spending_into_the_reserve(fake_gi
     assert [r.path for r in fake.requests[sent:]] == ["/rate_limit"]
 
 
+def test_budgets_are_what_a_run_may_spend_above_the_reserve(fake_github_factory) -> None:
+    fake = fake_github_factory(repo_count=50, rate_limit=5000, search_rate_limit=30)
+    client = _client(fake, settings=replace(FAST, quota_reserve=QuotaReserve.parse("10%,search=0")))
+
+    budgets = client.budgets()
+    client.get("/repositories", {"since": 0})
+
+    assert [(b.limit, b.remaining) for b in budgets["core"]] == [(4500, 4500)]
+    assert [(b.limit, b.remaining) for b in budgets["search"]] == [(30, 30)]
+    # The budgets read for the plan also spare the request loop its own look-up.
+    assert [r.path for r in fake.requests] == ["/rate_limit", "/repositories"]
+
+
 def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:
     vanished = next(i for i in fake.ids if fake.is_vanished(i))
     response = _client(fake).get(f"/repositories/{vanished}", tolerate_gone=True)

@@ -144,14 +144,18 @@ class GitHubClient:
         return data
 
     def budgets(self) -> dict[str, list[Budget]]:
-        """Every token's budget per resource (``core``, ``search``, ``graphql``), from ``GET /rate_limit``.
+        """Every token's budget per resource (``core``, ``search``, ``graphql``) that this run may spend.
 
-        GitHub does not charge for ``/rate_limit``. One request per token, outside the request loop: a
-        budget that cannot be read is left out (the caller goes on without it), but bad credentials are final.
+        Read from ``GET /rate_limit``, less the quota reserve: ``limit`` and ``remaining`` are what the
+        run may use of each window (the pool records GitHub's own figures). GitHub does not charge for
+        ``/rate_limit``. One request per token, outside the request loop: a budget that cannot be read is
+        left out (the caller goes on without it), but bad credentials are final.
         """
         budgets: dict[str, list[Budget]] = {}
         url = self.url("/rate_limit")
         for token in self.tokens.tokens or [None]:
+            # What it learns here spares the request loop asking again (_learn_budgets).
+            self._probed.add(token.fingerprint if token else ANONYMOUS)
             try:
                 status, headers, data = self._send("GET", url, token, None, None)
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
@@ -170,8 +174,15 @@ class GitHubClient:
                 budget = _budget_of(values)
                 if budget is not None:
                     self.tokens.record(token, name, budget)
-                    budgets.setdefault(name, []).append(budget)
+                    budgets.setdefault(name, []).append(self._spendable(name, budget))
         return budgets
+
+    def _spendable(self, resource: str, budget: Budget) -> Budget:
+        kept = self.tokens.kept(resource, budget)
+        if not kept:
+            return budget
+        remaining = None if budget.remaining is None else max(0, budget.remaining - kept)
+        return Budget(limit=(budget.limit or 0) - kept, remaining=remaining, reset_at=budget.reset_at)
 
     def close(self) -> None:
         self.session.close()

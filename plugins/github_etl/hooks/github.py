@@ -123,8 +123,9 @@ class GitHubHook(BaseHook):
         return self._connection_settings()[0]
 
     def has_credentials(self) -> bool:
-        """Whether the connection holds a token (without one, GitHub allows 60 requests an hour)."""
-        return bool(self._connection_settings()[1])
+        """Whether the connection holds a token or a GitHub App (without, GitHub allows 60 requests an hour)."""
+        _, tokens, app = self._connection()
+        return bool(tokens) or app is not None
 
     def get_conn(self) -> GitHubClient:
         """The client, built once per hook; tokens are registered with the secrets masker first."""
