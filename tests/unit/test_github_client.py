@@ -314,6 +314,16 @@ def test_budgets_are_what_a_run_may_spend_above_the_reserve(fake_github_factory)
     assert [r.path for r in fake.requests] == ["/rate_limit", "/repositories"]
 
 
+def test_unauthenticated_requests_keep_no_reserve(fake_github_factory) -> None:
+    fake = fake_github_factory(repo_count=50)
+    client = _client(fake, tokens=(), settings=replace(FAST, quota_reserve=QuotaReserve.parse("50%")))
+
+    assert [b.remaining for b in client.budgets()["core"]] == [60]
+    for _ in range(59):
+        client.get("/repositories", {"since": 0})
+    assert [r.status for r in fake.requests] == [200] * 60
+
+
 def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:
     vanished = next(i for i in fake.ids if fake.is_vanished(i))
     response = _client(fake).get(f"/repositories/{vanished}", tolerate_gone=True)

@@ -305,7 +305,7 @@ class GitHubClient:
         into the reserve. Returns True when something was learnt (the caller then chooses again).
         """
         key = token.fingerprint if token else ANONYMOUS
-        if key in self._probed or self.settings.quota_reserve.amount(resource) == 0:
+        if token is None or key in self._probed or self.settings.quota_reserve.amount(resource) == 0:
             return False
         self._probed.add(key)
         if self.tokens.budget(token, resource).remaining is not None:

@@ -214,8 +214,8 @@ class TokenPool:
         return self._locks[self._key(token)]
 
     def kept(self, resource: str, budget: Budget) -> int:
-        """Requests of this budget the reserve keeps unspent."""
-        return self.reserve.kept(resource, budget.limit)
+        """Requests of this budget the reserve keeps (none without a token: 60 an hour leave nothing to share)."""
+        return self.reserve.kept(resource, budget.limit) if self.tokens else 0
 
     def _available(self, resource: str, budget: Budget, now: float) -> bool:
         return budget.remaining is None or budget.reset_at <= now or budget.remaining > self.kept(resource, budget)
