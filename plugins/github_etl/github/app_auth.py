@@ -4,8 +4,8 @@ The App's private key signs a JWT (RS256, valid for a few minutes) that
 ``POST /app/installations/{id}/access_tokens`` exchanges for an installation token, which expires an
 hour later. :class:`InstallationCredential` is one installation seen as a token by the client's pool:
 its budget is the installation's (a fingerprint that survives renewals) and its secret is always a
-token with time to spare, minted again before the last one expires. A task that resumes after a
-deferral builds a new client, so it never reuses a token from before the wait.
+token with time to spare, minted again before the last one expires. Nothing carries a token across a
+deferral: the resumed task builds a new client, which takes a token with that margin left.
 
 Installation tokens live in memory. With a shared store (Redis), the first worker to mint one offers
 it to the others until it nears expiry, encrypted with a key derived from the App's private key: what
