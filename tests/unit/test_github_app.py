@@ -76,8 +76,12 @@ def _credentials(fake: FakeGitHub, app: GitHubApp, store=None, minted: list[str]
 def test_requests_carry_installation_tokens_renewed_before_they_expire(
     app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
 ) -> None:
-    """Tokens live 1.2 s and requests go on for longer: each one is sent with a token that is still valid."""
-    fake = app_fake(installation_token_ttl_s=1.2, latency_ms=40)
+    """Tokens live 2.5 s and requests go on for longer: each one is sent with a token that is still valid.
+
+    The fake states expiry to the second, as GitHub does, so the client sees between 1.5 and 2.5 s of life
+    and renews with a quarter of that left: room for a request's way to the fake on a busy machine.
+    """
+    fake = app_fake(installation_token_ttl_s=2.5, latency_ms=60)
     client = GitHubClient(fake.base_url, _credentials(fake, _app(app_key[0])), settings=FAST)
 
     statuses = [client.get("/repositories", {"since": 0}).status for _ in range(60)]
@@ -85,7 +89,7 @@ def test_requests_carry_installation_tokens_renewed_before_they_expire(
     assert statuses == [200] * 60
     exchanges = [r for r in fake.requests if r.path.startswith("/app/")]
     assert [r.status for r in exchanges] == [201] * len(exchanges)
-    assert len(exchanges) >= 3, "the requests outlasted only one token: nothing was renewed"
+    assert len(exchanges) >= 2, "the requests outlasted no token: nothing was renewed"
     assert [r for r in fake.requests if r.fault == "expired_token" or r.status == 401] == []
     # One installation is one budget, whichever of its tokens spent it.
     assert {r.resource for r in fake.requests if r.counted} == {"core"}
