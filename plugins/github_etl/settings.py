@@ -5,8 +5,9 @@ The README's configuration table is generated from nothing: keep it in step with
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from github_etl.errors import ConfigurationError
@@ -79,6 +80,87 @@ def sql_dir() -> Path:
     return Path(configured) if configured else PROJECT_ROOT / "include" / "sql" / "github_repositories"
 
 
+QUOTA_RESERVE_ENV = "GITHUB_ETL_QUOTA_RESERVE"
+# GitHub's rate-limited resources a reserve can name.
+RESERVE_RESOURCES = ("core", "search", "graphql")
+
+
+@dataclass(frozen=True)
+class QuotaReserve:
+    """The part of each token's budget a run leaves unspent, so tools sharing the token are not starved.
+
+    Each amount is a share of the limit (``0.1`` for ``10%``) or, when 1 or more, a count of requests
+    (points for GraphQL). A reserve never keeps a whole limit: at least one request per window stays usable.
+
+    :param default: the amount for every resource not in ``per_resource``.
+    :param per_resource: ``(resource, amount)`` pairs for ``core``, ``search`` or ``graphql`` alone.
+    """
+
+    default: float = 0.10
+    # Pairs rather than a dict, so the settings stay hashable like every other field.
+    per_resource: tuple[tuple[str, float], ...] = ()
+
+    def amount(self, resource: str) -> float:
+        return dict(self.per_resource).get(resource, self.default)
+
+    def kept(self, resource: str, limit: int | None) -> int:
+        """Requests of ``limit`` the run leaves unspent for ``resource`` (0 while the limit is unknown)."""
+        if not limit or limit <= 1:
+            return 0
+        amount = self.amount(resource)
+        kept = math.floor(limit * amount) if amount < 1 else int(amount)
+        return max(0, min(kept, limit - 1))
+
+    def describe(self, resource: str) -> str:
+        amount = self.amount(resource)
+        return f"{amount * 100:g}% of the limit" if amount < 1 else f"{int(amount)} of the limit"
+
+    @classmethod
+    def parse(cls, raw: str) -> QuotaReserve:
+        """Read ``10%``, ``500``, or per resource ``core=500,search=10%,graphql=5%`` (unnamed: the default 10%)."""
+        default = cls.default
+        per_resource: dict[str, float] = {}
+        for part in (p.strip() for p in raw.split(",")):
+            if not part:
+                continue
+            name, _, value = part.rpartition("=")
+            name = name.strip().lower()
+            if name and name not in RESERVE_RESOURCES:
+                raise ConfigurationError(
+                    f"{QUOTA_RESERVE_ENV}: unknown resource {name!r}; expected one of {', '.join(RESERVE_RESOURCES)}"
+                )
+            amount = _reserve_amount(value.strip(), raw)
+            if name:
+                per_resource[name] = amount
+            else:
+                default = amount
+        return cls(default=default, per_resource=tuple(sorted(per_resource.items())))
+
+    @classmethod
+    def from_env(cls) -> QuotaReserve:
+        raw = os.environ.get(QUOTA_RESERVE_ENV, "").strip()
+        return cls.parse(raw) if raw else cls()
+
+
+def _reserve_amount(value: str, raw: str) -> float:
+    try:
+        if value.endswith("%"):
+            share = float(value[:-1]) / 100
+            if not 0 <= share < 1:
+                raise ValueError
+            return share
+        count = int(value)
+        if count < 0:
+            raise ValueError
+        # A count of 0 is no reserve; 1 and more are requests.
+        return float(count)
+    except ValueError:
+        raise ConfigurationError(
+            f"{QUOTA_RESERVE_ENV} must be a share below 100% (e.g. 10%) or a count of requests (e.g. 500), "
+            f"optionally per resource (core=500,search=10%); got {raw!r}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """How patient the GitHub client is. Tests shrink the waits here, never in the code that waits.
@@ -92,6 +174,7 @@ class ClientSettings:
     :param secondary_max_tries: secondary-limit answers tolerated for one request before giving up.
     :param max_inline_wait: longest rate-limit wait done inside a worker slot; longer waits defer the task.
     :param reset_jitter: up to this many seconds added after a reset, so workers do not stampede together.
+    :param quota_reserve: the part of each token's budget left unspent; the run waits for the reset below it.
     """
 
     connect_timeout: float = 10.0
@@ -104,6 +187,7 @@ class ClientSettings:
     max_inline_wait: float = 300.0
     reset_jitter: float = 3.0
     user_agent: str = "github-etl/0.1"
+    quota_reserve: QuotaReserve = field(default_factory=QuotaReserve)
 
     @classmethod
     def from_env(cls) -> ClientSettings:
@@ -117,4 +201,5 @@ class ClientSettings:
             secondary_max_tries=_int_env("GITHUB_ETL_SECONDARY_MAX_TRIES", cls.secondary_max_tries, minimum=1),
             max_inline_wait=float_env("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", cls.max_inline_wait),
             reset_jitter=float_env("GITHUB_ETL_RESET_JITTER", cls.reset_jitter),
+            quota_reserve=QuotaReserve.from_env(),
         )

@@ -21,17 +21,20 @@ Endpoints
 ``GET /repositories?since=``, ``/repositories/{id}``, ``/repos/{owner}/{name}``,
 ``/users/{login}/repos``, ``/orgs/{org}/repos`` (their ``Link`` headers point at
 ``/user/{id}/repos`` and ``/organizations/{id}/repos`` as GitHub's do), ``/search/repositories``,
-``POST /graphql``, ``GET /rate_limit``; control endpoints ``GET /_fake/stats``,
-``POST /_fake/faults``, ``POST /_fake/reset_log`` (never counted, never logged).
+``POST /graphql``, ``GET /rate_limit``, ``POST /app/installations/{id}/access_tokens`` (GitHub App
+login: ``apps`` and ``installations`` name the Apps' public keys and installations, tokens expire
+after ``installation_token_ttl_s``; see :mod:`tests.fake_github.apps`); control endpoints
+``GET /_fake/stats`` (with ``lowest_remaining``, the least each budget had left: what a client's quota
+reserve kept), ``POST /_fake/faults``, ``POST /_fake/reset_log`` (never counted, never logged).
 Search's best match is ascending id; search excludes forks unless ``fork:true|only``.
 
 Budgets
 -------
 Per token fingerprint (anonymous: per client IP) and resource: ``core`` (``rate_limit``/h, 60
 anonymous), ``search`` (``search_rate_limit``/min, 10 anonymous), ``graphql`` (points/h, token
-required, 1 point per query). Every request spends one unit except: ``GET /rate_limit``, 304
-answers to a request with a token (an anonymous 304 counts, as on GitHub), 401s, injected faults and
-requests refused for an exhausted budget. An exhausted REST
+required, 1 point per query); an installation token spends its installation's budget. Every request
+spends one unit except: ``GET /rate_limit``, 304 answers to a request with a token (an anonymous 304
+counts, as on GitHub), 401s, injected faults and requests refused for an exhausted budget. An exhausted REST
 budget answers ``faults.rate_limited_status`` (403 by default, or 429) with remaining 0; GraphQL
 answers HTTP 200 with ``errors[0].type == "RATE_LIMITED"`` (``faults.graphql_rate_limited_status``).
 

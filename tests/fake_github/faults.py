@@ -29,6 +29,7 @@ _SETTABLE = (
     "error_statuses",
     "next_errors",
     "secondary_limit_next",
+    "secondary_limit_resource",
     "retry_after_s",
     "secondary_status",
     "truncate_next",
@@ -79,6 +80,8 @@ class Faults:
             self.error_statuses: tuple[int, ...] = DEFAULT_ERROR_STATUSES
             self.next_errors: list[int] = []
             self.secondary_limit_next: int = 0
+            # Only requests of this resource (core, search, graphql) get the secondary limits; None: any.
+            self.secondary_limit_resource: str | None = None
             self.retry_after_s: int | None = DEFAULT_RETRY_AFTER_S  # None: the variant without Retry-After
             self.secondary_status: int = 403  # GitHub sends 403 or 429
             self.truncate_next: int = 0
@@ -126,12 +129,12 @@ class Faults:
             return {name: getattr(self, name) for name in _SETTABLE}
 
     # ----------------------------------------------------------------- consumed by the server
-    def take_failure(self) -> InjectedFailure | None:
-        """The failure the next request gets, if any (consumes it)."""
+    def take_failure(self, resource: str | None = None) -> InjectedFailure | None:
+        """The failure the next request (of ``resource``) gets, if any (consumes it)."""
         with self._lock:
             if self.next_errors:
                 return InjectedFailure(NEXT_ERROR, int(self.next_errors.pop(0)))
-            if self.secondary_limit_next > 0:
+            if self.secondary_limit_next > 0 and self.secondary_limit_resource in (None, resource):
                 self.secondary_limit_next -= 1
                 return InjectedFailure(SECONDARY_LIMIT, self.secondary_status)
             if self.forbidden_next > 0:

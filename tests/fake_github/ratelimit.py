@@ -47,12 +47,14 @@ class Budget:
 
 
 class _Bucket:
-    __slots__ = ("limit", "reset_at", "used")
+    __slots__ = ("limit", "lowest", "reset_at", "used")
 
     def __init__(self, limit: int, reset_at: float) -> None:
         self.limit = limit
         self.used = 0
         self.reset_at = reset_at
+        # The least this bucket had left in any window, refused requests aside: what a quota reserve keeps.
+        self.lowest = limit
 
 
 class RateLimiter:
@@ -110,6 +112,7 @@ class RateLimiter:
             allowed = bucket.used + cost <= bucket.limit
             if allowed:
                 bucket.used += cost
+                bucket.lowest = min(bucket.lowest, bucket.limit - bucket.used)
             return allowed, self._budget(resource, bucket)
 
     def refund(self, identity: str, resource: str, authenticated: bool, cost: int = 1) -> Budget:
@@ -118,6 +121,17 @@ class RateLimiter:
             bucket = self._bucket(identity, resource, authenticated, self._clock())
             bucket.used = max(0, bucket.used - cost)
             return self._budget(resource, bucket)
+
+    def lowest_remaining(self) -> dict[str, dict[str, int]]:
+        """The least each identity had left per resource in any window (spending requests only).
+
+        A budget emptied by :meth:`exhaust` does not count: that is the fault, not a client's spending.
+        """
+        with self._lock:
+            lowest: dict[str, dict[str, int]] = {}
+            for (identity, resource), bucket in self._buckets.items():
+                lowest.setdefault(identity, {})[resource] = bucket.lowest
+            return lowest
 
     def exhaust(self, resource: str, reset_in_s: float) -> None:
         """Empty every bucket of a resource (present and future) until ``reset_in_s`` from now."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.fake_github import hostile
+from tests.fake_github.apps import DEFAULT_TOKEN_TTL_SECONDS, AppInstallations
 from tests.fake_github.faults import FORBIDDEN, SECONDARY_LIMIT, Faults, InjectedFailure
 from tests.fake_github.graphql import QUERY_COST, GraphQLExecutor
 from tests.fake_github.ratelimit import CORE, GRAPHQL, RESOURCES, SEARCH, Budget, RateLimiter
@@ -37,6 +39,7 @@ from tests.fake_github.search_query import SECONDS_PER_DAY, parse_query
 from tests.fake_github.universe import DISABLED, DMCA, Universe
 
 API_VERSION = "2022-11-28"
+_APP_TOKEN_PATH = re.compile(r"/app/installations/(\d+)/access_tokens")
 _REASONS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
 # Budgets GitHub lists in /rate_limit that the fake never spends, so clients see the real shape.
 _UNSPENT_BUDGETS = (("integration_manifest", 5000), ("code_search", 10), ("dependency_snapshots", 100))
@@ -48,7 +51,8 @@ class RecordedRequest:
 
     ``token_fingerprint`` is :meth:`FakeGitHub.fingerprint` of the token, never the token itself;
     ``fault`` names the injected failure (or ``rate_limited``) and ``counted`` tells whether the
-    request spent primary budget.
+    request spent primary budget. ``received_at`` is when the request arrived, ``at`` when it was
+    answered (later by ``latency_ms``).
     """
 
     method: str
@@ -60,6 +64,7 @@ class RecordedRequest:
     at: float
     fault: str | None = None
     counted: bool = False
+    received_at: float = 0.0
 
 
 class FakeGitHub:
@@ -78,6 +83,9 @@ class FakeGitHub:
     :param dense_days: ``{"2024-03-01": 0.6}``: that share of the repositories is created on that UTC day,
         at seconds spread over it (search slicing below a day needs such days).
     :param dense_spans: ``(start epoch, seconds, share)``, the same for any span (one second, say).
+    :param apps: GitHub Apps by id: the public key PEM their JWTs are verified with.
+    :param installations: the App id of each installation id (see :mod:`tests.fake_github.apps`).
+    :param installation_token_ttl_s: lifetime of the installation tokens the fake mints.
     """
 
     def __init__(
@@ -95,6 +103,9 @@ class FakeGitHub:
         latency_ms: float = 0.0,
         dense_days: dict[str, float] | None = None,
         dense_spans: tuple[tuple[int, int, float], ...] = (),
+        apps: dict[int, str] | None = None,
+        installations: dict[int, int] | None = None,
+        installation_token_ttl_s: float = DEFAULT_TOKEN_TTL_SECONDS,
     ) -> None:
         spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
         self.universe = Universe(
@@ -108,6 +119,7 @@ class FakeGitHub:
         self.seed = seed
         self.latency_ms = latency_ms
         self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
+        self.apps = AppInstallations(apps or {}, installations or {}, token_ttl_s=installation_token_ttl_s)
         self.limiter = RateLimiter({CORE: rate_limit, SEARCH: search_rate_limit, GRAPHQL: graphql_rate_limit})
         self.faults = Faults(seed, self.limiter.exhaust, self.limiter.clear_exhaustion)
         self.search_index = SearchIndex(self.universe)
@@ -280,6 +292,8 @@ class FakeGitHub:
                 str(status): number for status, number in sorted(Counter(r.status for r in requests).items())
             },
             "by_resource": dict(Counter(r.resource or "none" for r in requests)),
+            # Per token fingerprint (or ip:ADDRESS) and resource: the least it ever had left after a request.
+            "lowest_remaining": self.limiter.lowest_remaining(),
             "faults": self.faults.snapshot(),
         }
 
@@ -303,16 +317,31 @@ class FakeGitHub:
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         if path.startswith("/_fake/"):
             return self._control(method, path, handler)
+        received_at = time.time()
+        token, auth_error = _token(handler.headers.get("Authorization"))
+        # A token is valid or expired when the request arrives, whatever the latency after.
+        issued, refusal = (None, None) if token is None else self.apps.lookup(token)
         if self.latency_ms > 0:
             self.wait_or_stop(self.latency_ms / 1000)
 
         resource = SEARCH if path.startswith("/search/") else GRAPHQL if path == "/graphql" else CORE
-        token, auth_error = _token(handler.headers.get("Authorization"))
         fingerprint = None if token is None else self.fingerprint(token)
         identity = fingerprint or f"ip:{handler.client_address[0]}"
         authenticated = token is not None
+        app_token = _APP_TOKEN_PATH.fullmatch(path)
+        if issued is not None:
+            # Every token of an installation spends the installation's one budget, as on GitHub.
+            identity = f"installation:{issued.installation_id}"
 
-        reply = self._answer(method, path, query, handler, token, auth_error, resource, identity, authenticated)
+        if app_token is not None and method == "POST":
+            reply = self._exchange(int(app_token.group(1)), token)
+        elif refusal is not None:
+            reply = error_reply(401, "Bad credentials")
+            reply.fault = refusal
+        else:
+            reply = self._answer(
+                method, path, query, handler, token, auth_error, resource, identity, authenticated, issued is not None
+            )
         self._record(
             RecordedRequest(
                 method=method,
@@ -324,6 +353,7 @@ class FakeGitHub:
                 at=time.time(),
                 fault=reply.fault,
                 counted=reply.counted,
+                received_at=received_at,
             )
         )
         return reply
@@ -339,12 +369,19 @@ class FakeGitHub:
         resource: str,
         identity: str,
         authenticated: bool,
+        installation_token: bool = False,
     ) -> Reply:
         if auth_error or (
             token is not None
             and (
                 self.faults.bad_credentials
-                or (self._token_fingerprints is not None and self.fingerprint(token) not in self._token_fingerprints)
+                # A JWT opens only the /app endpoints.
+                or (token.startswith("eyJ") and token.count(".") == 2)
+                or (
+                    not installation_token
+                    and self._token_fingerprints is not None
+                    and self.fingerprint(token) not in self._token_fingerprints
+                )
             )
         ):
             reply = error_reply(401, "Bad credentials")
@@ -365,7 +402,7 @@ class FakeGitHub:
             reply.resource = GRAPHQL
             return reply
 
-        failure = self.faults.take_failure()
+        failure = self.faults.take_failure(resource)
         if failure is not None:
             reply = self._failure(failure)
             reply.headers.update(self.limiter.peek(identity, resource, authenticated).headers())
@@ -420,6 +457,14 @@ class FakeGitHub:
         reply.resource = resource
         return reply
 
+    def _exchange(self, installation_id: int, bearer: str | None) -> Reply:
+        """``POST /app/installations/{id}/access_tokens``: spends no budget, like GitHub's JWT calls."""
+        exchange = self.apps.exchange(installation_id, bearer)
+        reply = json_reply(exchange.status, exchange.body)
+        if exchange.status != 201:
+            reply.fault = "app_auth"
+        return reply
+
     def _too_heavy(self, body: bytes) -> bool:
         """Whether a GraphQL request asks for more ``ids`` than ``faults.graphql_max_nodes`` allows."""
         limit = self.faults.graphql_max_nodes
@@ -449,7 +494,12 @@ class FakeGitHub:
         return reply
 
     def _rate_limited(self, resource: str, budget: Budget, *, fingerprint: str | None, identity: str) -> Reply:
-        who = f"user ID {int(fingerprint[:6], 16)}" if fingerprint else identity.removeprefix("ip:")
+        if identity.startswith("installation:"):
+            who = f"installation ID {identity.removeprefix('installation:')}"
+        elif fingerprint:
+            who = f"user ID {int(fingerprint[:6], 16)}"
+        else:
+            who = identity.removeprefix("ip:")
         message = f"API rate limit exceeded for {who}."
         if resource == GRAPHQL:
             return json_reply(

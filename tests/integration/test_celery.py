@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,3 +204,97 @@ def test_workers_together_stay_within_one_shared_budget(
     assert sum(r.counted for r in core) > budget, "the run fitted in one window: nothing was tested"
     assert len(_workers_of(cluster, run_id, "extract")) == WORKERS
     _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
+
+
+# The secondary-limit test: every request waits this long at the fake, so shards on both workers overlap in time.
+SLOW_LATENCY_MS = 150
+RETRY_AFTER_SECONDS = 5
+# Small listing takes: each shard lists several pages, so its requests span the pause.
+PAGED_SAMPLE = {**SAMPLE, "per_page_take": 2}
+
+
+def test_a_secondary_limit_pauses_the_token_on_every_worker(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    connect: Callable[[FakeGitHub], None],
+    pg_url: str,
+    token: str,
+) -> None:
+    """One extract task's GraphQL request gets a secondary limit; no task on either worker uses the token until
+    Retry-After has passed, except requests already on their way when the answer came."""
+    fake = fake_github_factory(**_fake_settings(latency_ms=SLOW_LATENCY_MS))
+    # GraphQL is extraction's last step, so the other shards are still listing when the limit comes.
+    fake.faults.update(
+        {"secondary_limit_next": 1, "secondary_limit_resource": "graphql", "retry_after_s": RETRY_AFTER_SECONDS}
+    )
+    connect(fake)
+
+    run_id = cluster.trigger(PAGED_SAMPLE)
+    cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
+
+    (limited,) = [r for r in fake.requests if r.fault == "secondary_limit"]
+    pause_ends = limited.at + RETRY_AFTER_SECONDS
+    during_pause = [
+        (r.path, r.received_at - limited.at) for r in fake.requests if limited.at < r.received_at < pause_ends
+    ]
+    # At most the other three slots' requests were already sent when the answer came.
+    assert len(during_pause) <= WORKERS * CONCURRENCY - 1, during_pause
+    after_pause = [r for r in fake.requests if r.received_at >= pause_ends]
+    assert len(after_pause) > WORKERS * CONCURRENCY, "the run ended during the pause: nothing was tested"
+    assert len(_workers_of(cluster, run_id, "extract")) == WORKERS
+    _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
+
+
+APP_ID = 5150
+INSTALLATION = 77
+
+
+def test_workers_share_one_installation_token_and_no_secret_reaches_a_file(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    pg_url: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    """A GitHub App connection (its key in a file outside Airflow's home, as a mounted secret would be)."""
+    import hashlib
+
+    import redis
+
+    from tests.fake_github.apps import generate_app_key
+
+    private_key, public_key = generate_app_key()
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(private_key)
+    fake = fake_github_factory(**_fake_settings(apps={APP_ID: public_key}, installations={INSTALLATION: APP_ID}))
+    extra = {"app_id": APP_ID, "installation_id": INSTALLATION, "private_key_path": str(key_file)}
+    cluster.set_connections(
+        {"github_default": {"conn_type": "http", "host": fake.base_url, "extra": extra}, "postgres_default": pg_url}
+    )
+    installation = hashlib.sha256(f"{fake.base_url}|app:{APP_ID}|installation:{INSTALLATION}".encode()).hexdigest()
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        run_id = cluster.trigger(SAMPLE)
+        cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
+
+        (shared,) = [client.get(k) for k in client.scan_iter(f"{BUDGET_PREFIX}secret:{installation[:12]}")]
+    finally:
+        keys = list(client.scan_iter(f"{BUDGET_PREFIX}*{installation[:12]}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+        cluster.set_connections({})
+
+    _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
+    # Every task process (plan and the extract tasks on both workers) used the one token minted first.
+    (minted,) = fake.apps.issued_tokens()
+    assert [r.status for r in fake.requests if r.path.startswith("/app/")] == [201]
+    assert len(_workers_of(cluster, run_id, "extract")) == WORKERS
+    secrets = [minted.encode(), *[line.encode() for line in private_key.splitlines() if len(line) > 40][:3]]
+    assert minted not in shared, "Redis holds the token in clear"
+    leaks = [
+        str(path)
+        for path in cluster.home.rglob("*")
+        if path.is_file() and any(secret in path.read_bytes() for secret in secrets)
+    ]
+    assert leaks == []

@@ -11,13 +11,20 @@ from github_etl.extract.sample import discover_max_id
 from github_etl.extract.search import MAX_RESULTS_PER_QUERY
 from github_etl.github.client import GitHubClient
 from github_etl.params import validate
-from github_etl.settings import ClientSettings
+from github_etl.settings import ClientSettings, QuotaReserve
 from github_etl.staging import RunStaging, read_json_uri
 from tests.fake_github import FakeGitHub
 
 TOKEN = "ghp_extract_test_token_000111"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
-FAST = ClientSettings(backoff_base=0.01, backoff_max=0.02, secondary_min_wait=0.01, reset_jitter=0.01, read_timeout=2)
+FAST = ClientSettings(
+    backoff_base=0.01,
+    backoff_max=0.02,
+    secondary_min_wait=0.01,
+    reset_jitter=0.01,
+    read_timeout=2,
+    quota_reserve=QuotaReserve(default=0.0),
+)
 
 
 def _client(fake: FakeGitHub, token: str | None = TOKEN) -> GitHubClient:

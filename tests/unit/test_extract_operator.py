@@ -77,3 +77,36 @@ def test_overlapping_listing_pages_never_pick_a_repository_twice(
     assert summary["enriched"] == 150
     assert len(picked) == len(set(picked)) >= 150
     assert set(picked) <= set(window)
+
+
+def test_a_task_resuming_from_deferral_logs_in_as_the_app_anew(
+    fake_github_factory, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The installation token of before the wait is nowhere to reuse: not in the trigger, not in the resumed task."""
+    import json
+
+    from tests.fake_github.apps import generate_app_key
+
+    private_key, public_key = generate_app_key()
+    fake = fake_github_factory(repo_count=300, seed=7, apps={1: public_key}, installations={2: 1})
+    extra = {"app_id": 1, "installation_id": 2, "private_key": private_key}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": fake.base_url, "extra": extra})
+    )
+    monkeypatch.setenv("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", "1")
+    with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+        operator = GitHubExtractShardOperator(task_id="extract", shard=SHARD, staging_root=tmp_path.as_uri())
+    fake.faults.exhaust("graphql", 600)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"run_id": "app"})
+    (before,) = fake.apps.issued_tokens()
+    assert before not in repr(deferred.value.trigger.serialize())
+
+    fake.faults.clear()
+    fake.reset_log()
+    assert operator.execute_complete({"run_id": "app"}, event=None)["enriched"] == 20
+
+    assert fake.requests[0].path == "/app/installations/2/access_tokens"
+    (after,) = set(fake.apps.issued_tokens()) - {before}
+    assert {r.token_fingerprint for r in fake.requests[1:]} == {FakeGitHub.fingerprint(after)}

@@ -856,3 +856,92 @@ def test_a_million_repositories_start_fast_and_page_fast(
     window = _get(http, fake, "/search/repositories", params={"q": "created:2024-01-01..2024-01-03 stars:>1"})
     assert window.status_code == 200
     assert window.json()["total_count"] > 0
+
+
+# -- GitHub App installations ------------------------------------------------------------------------------------
+
+APP_ID = 77
+
+
+@pytest.fixture(scope="module")
+def app_key() -> tuple[str, str]:
+    from tests.fake_github.apps import generate_app_key
+
+    return generate_app_key()
+
+
+def _jwt(private_key: str, *, iat_offset: int = -60, lifetime: int = 540, iss: object = APP_ID) -> str:
+    import jwt
+
+    now = int(time.time())
+    return jwt.encode(
+        {"iat": now + iat_offset, "exp": now + iat_offset + lifetime, "iss": str(iss)}, private_key, "RS256"
+    )
+
+
+def _exchange(fake: FakeGitHub, installation: int, bearer: str) -> requests.Response:
+    return requests.post(
+        f"{fake.base_url}/app/installations/{installation}/access_tokens",
+        headers={"Authorization": f"Bearer {bearer}"},
+        timeout=REQUEST_TIMEOUT,
+    )
+
+
+def test_app_token_exchange_mints_a_token_that_expires(
+    fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    clock = [1_800_000_000.0]
+    fake = fake_github_factory(repo_count=5, apps={APP_ID: app_key[1]}, installations={9: APP_ID})
+    fake.apps._clock = lambda: clock[0]
+
+    minted = _exchange(fake, 9, _jwt(app_key[0]))
+    body = minted.json()
+    token = {"Authorization": f"Bearer {body['token']}"}
+
+    assert minted.status_code == 201 and body["token"].startswith("ghs_")
+    assert body["expires_at"] == "2027-01-15T09:00:00Z"  # an hour after the fake's clock
+    assert requests.get(f"{fake.base_url}/rate_limit", headers=token, timeout=REQUEST_TIMEOUT).status_code == 200
+    clock[0] += 3600
+    expired = requests.get(f"{fake.base_url}/repositories", headers=token, timeout=REQUEST_TIMEOUT)
+    assert (expired.status_code, expired.json()["message"]) == (401, "Bad credentials")
+    assert fake.requests[-1].fault == "expired_token"
+
+
+@pytest.mark.parametrize(
+    ("jwt_kwargs", "installation", "status", "message"),
+    [
+        ({"lifetime": 660}, 9, 401, "too far in the future"),
+        ({"iat_offset": -1200}, 9, 401, "'Expiration time' claim ('exp') must be"),
+        ({"iss": 78}, 9, 401, "could not be decoded"),
+        ({}, 10, 404, "Not Found"),
+    ],
+)
+def test_app_token_exchange_refuses_what_github_refuses(
+    fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str], jwt_kwargs, installation, status, message
+) -> None:
+    fake = fake_github_factory(repo_count=5, apps={APP_ID: app_key[1]}, installations={9: APP_ID, 10: 5})
+
+    refused = _exchange(fake, installation, _jwt(app_key[0], **jwt_kwargs))
+
+    assert refused.status_code == status and message in refused.json()["message"]
+    assert fake.apps.issued_tokens() == []
+
+
+def test_a_jwt_opens_no_api_endpoint(fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str]) -> None:
+    fake = fake_github_factory(repo_count=5, apps={APP_ID: app_key[1]}, installations={9: APP_ID})
+
+    answer = requests.get(
+        f"{fake.base_url}/repositories",
+        headers={"Authorization": f"Bearer {_jwt(app_key[0])}"},
+        timeout=REQUEST_TIMEOUT,
+    )
+
+    assert answer.status_code == 401
+
+
+def test_stats_show_the_least_each_budget_had_left(fake_github_factory: Callable[..., FakeGitHub]) -> None:
+    fake = fake_github_factory(repo_count=5, rate_limit=10)
+    for _ in range(4):
+        requests.get(f"{fake.base_url}/repositories", headers=AUTH, timeout=REQUEST_TIMEOUT)
+
+    assert fake.stats()["lowest_remaining"][FakeGitHub.fingerprint(TOKEN)] == {"core": 6}

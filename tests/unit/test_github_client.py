@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 
@@ -18,7 +20,7 @@ from github_etl.errors import (
 )
 from github_etl.github.client import GitHubClient, graphql_url, next_link
 from github_etl.hooks.github import GitHubHook
-from github_etl.settings import ClientSettings
+from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
 
 TOKEN = "ghp_unit_test_token_0123456789"
@@ -34,6 +36,8 @@ FAST = ClientSettings(
     secondary_max_tries=3,
     max_inline_wait=10,
     reset_jitter=0.01,
+    # The fake's budgets are tiny; the reserve tests set their own.
+    quota_reserve=QuotaReserve(default=0.0),
 )
 
 
@@ -162,7 +166,9 @@ def test_secondary_limit_waits_and_retries(fake: FakeGitHub, retry_after) -> Non
     sleep = RecordingSleep()
     client = _client(fake, sleep=sleep)
     assert client.get("/repositories", {"since": 0}).status == 200
-    assert len(sleep.waits) == 2
+    assert len(fake.requests) == 3
+    # Retry-After: 0 ends the pause at once; without it the client waits the doubling minimum.
+    assert len(sleep.waits) == (0 if retry_after == 0 else 2)
     if retry_after is None:
         # Without Retry-After: at least the minimum, doubling.
         assert sleep.waits[0] >= FAST.secondary_min_wait
@@ -175,6 +181,24 @@ def test_secondary_limit_gives_up_after_bounded_tries(fake: FakeGitHub) -> None:
     with pytest.raises(GitHubError, match="secondary rate limit"):
         _client(fake).get("/repositories", {"since": 0})
     assert len(fake.requests) == FAST.secondary_max_tries + 1
+
+
+def test_a_secondary_limit_pauses_the_token_for_every_thread(fake_github_factory) -> None:
+    """After one thread's secondary limit, no thread sends with that token until Retry-After has passed."""
+    threads = 4
+    fake = fake_github_factory(repo_count=50, latency_ms=20)
+    fake.faults.update({"secondary_limit_next": 1, "retry_after_s": 1})
+    client = _client(fake)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        statuses = list(pool.map(lambda _: client.get("/repositories", {"since": 0}).status, range(40)))
+
+    assert statuses == [200] * 40
+    (limited,) = [r for r in fake.requests if r.fault == "secondary_limit"]
+    during_pause = [r for r in fake.requests if limited.at < r.received_at < limited.at + 1]
+    # Only requests the other threads had already sent when the answer came may arrive during the pause.
+    assert len(during_pause) <= threads - 1
+    assert [r for r in fake.requests if r.received_at >= limited.at + 1]
 
 
 def test_primary_exhaustion_waits_for_the_reset(fake: FakeGitHub) -> None:
@@ -203,6 +227,101 @@ def test_exhausted_token_is_set_aside_for_the_other(fake_github_factory) -> None
     used = {r.token_fingerprint for r in fake.requests if r.status == 200}
     assert used == {FakeGitHub.fingerprint(TOKEN), FakeGitHub.fingerprint(OTHER_TOKEN)}
     assert not sleep.waits
+
+
+@pytest.mark.parametrize(
+    ("raw", "resource", "limit", "kept"),
+    [
+        ("10%", "core", 5000, 500),
+        ("10%", "search", 30, 3),
+        ("10%", "core", 3, 0),
+        ("0", "graphql", 5000, 0),
+        ("500", "core", 5000, 500),
+        ("core=500,search=20%", "search", 30, 6),
+        ("core=500,search=20%", "graphql", 5000, 500),
+        ("5%,core=100", "graphql", 5000, 250),
+        ("100", "search", 30, 29),
+        ("10%", "core", None, 0),
+    ],
+)
+def test_quota_reserve_amounts(raw: str, resource: str, limit: int | None, kept: int) -> None:
+    assert QuotaReserve.parse(raw).kept(resource, limit) == kept
+
+
+@pytest.mark.parametrize("raw", ["100%", "0.1", "-5", "core=", "rest=10%", "ten"])
+def test_quota_reserve_rejects_what_it_cannot_read(monkeypatch, raw: str) -> None:
+    monkeypatch.setenv("GITHUB_ETL_QUOTA_RESERVE", raw)
+    with pytest.raises(ConfigurationError, match="GITHUB_ETL_QUOTA_RESERVE"):
+        ClientSettings.from_env()
+
+
+_RESERVE_REQUESTS = {
+    "core": lambda client: client.get("/repositories", {"since": 0}).status,
+    "search": lambda client: client.get("/search/repositories", {"q": "stars:>1"}, resource="search").status,
+    "graphql": lambda client: 200 if "rateLimit" in client.graphql("{ rateLimit { remaining } }")["data"] else 0,
+}
+
+
+@pytest.mark.parametrize("resource", sorted(_RESERVE_REQUESTS))
+def test_quota_reserve_is_never_spent_and_requests_go_on_after_the_reset(
+    fake_github_factory, monkeypatch, caplog, resource: str
+) -> None:
+    """Threads spend a small budget down to the reserve, wait for the reset there, and all finish."""
+    from tests.fake_github import ratelimit
+
+    monkeypatch.setitem(ratelimit.WINDOW_SECONDS, resource, 2)
+    fake = fake_github_factory(repo_count=50, rate_limit=12, search_rate_limit=12, graphql_rate_limit=12)
+    client = _client(fake, settings=replace(FAST, quota_reserve=QuotaReserve.parse("25%")))
+    caplog.set_level("INFO", logger="github_etl.github.client")
+    send = _RESERVE_REQUESTS[resource]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(lambda _: send(client), range(20)))
+
+    assert statuses == [200] * 20
+    assert [r for r in fake.requests if r.fault == "rate_limited"] == []
+    # 12 per window, 3 kept: the run spent exactly down to the reserve, never into it.
+    assert fake.stats()["lowest_remaining"][FakeGitHub.fingerprint(TOKEN)][resource] == 3
+    assert f"down to its reserve of 3 {resource} requests (25% of the limit)" in caplog.text
+
+
+def test_a_new_client_learns_the_budget_before_spending_into_the_reserve(fake_github_factory) -> None:
+    """A task that starts after others spent down to the reserve asks /rate_limit (free) instead of sending blind."""
+    fake = fake_github_factory(repo_count=50, rate_limit=10)
+    settings = replace(FAST, quota_reserve=QuotaReserve.parse("20%"), max_inline_wait=1)
+    first = _client(fake, settings=settings)
+    for _ in range(8):
+        first.get("/repositories", {"since": 0})
+    sent = len(fake.requests)
+
+    with pytest.raises(RateLimitWaitTooLong):
+        _client(fake, settings=settings).get("/repositories", {"since": 0})
+
+    assert fake.stats()["lowest_remaining"][FakeGitHub.fingerprint(TOKEN)]["core"] == 2
+    assert [r.path for r in fake.requests[sent:]] == ["/rate_limit"]
+
+
+def test_budgets_are_what_a_run_may_spend_above_the_reserve(fake_github_factory) -> None:
+    fake = fake_github_factory(repo_count=50, rate_limit=5000, search_rate_limit=30)
+    client = _client(fake, settings=replace(FAST, quota_reserve=QuotaReserve.parse("10%,search=0")))
+
+    budgets = client.budgets()
+    client.get("/repositories", {"since": 0})
+
+    assert [(b.limit, b.remaining) for b in budgets["core"]] == [(4500, 4500)]
+    assert [(b.limit, b.remaining) for b in budgets["search"]] == [(30, 30)]
+    # The budgets read for the plan also spare the request loop its own look-up.
+    assert [r.path for r in fake.requests] == ["/rate_limit", "/repositories"]
+
+
+def test_unauthenticated_requests_keep_no_reserve(fake_github_factory) -> None:
+    fake = fake_github_factory(repo_count=50)
+    client = _client(fake, tokens=(), settings=replace(FAST, quota_reserve=QuotaReserve.parse("50%")))
+
+    assert [b.remaining for b in client.budgets()["core"]] == [60]
+    for _ in range(59):
+        client.get("/repositories", {"since": 0})
+    assert [r.status for r in fake.requests] == [200] * 60
 
 
 def test_tolerated_gone_statuses(fake: FakeGitHub) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from github_etl.errors import ConfigurationError
-from github_etl.github.ratelimit import Budget, TokenPool
+from github_etl.github.ratelimit import Budget, BudgetStore, TokenPool
 from github_etl.github.shared_budget import (
     EXPIRY_GRACE_SECONDS,
     RedisBudgetStore,
@@ -200,6 +200,78 @@ def test_token_pools_of_two_workers_see_one_budget(prefix: str) -> None:
 
     assert second.choose("core") == (None, reset_at)
     assert second.choose("search")[0] is not None
+
+
+@pytest.fixture(params=["in-process", "redis"])
+def any_store(request: pytest.FixtureRequest) -> BudgetStore:
+    """Each store implementation: the in-process one and Redis (whose keys go with the test)."""
+    if request.param == "in-process":
+        return BudgetStore()
+    return RedisBudgetStore(REDIS_URL, prefix=request.getfixturevalue("prefix"))
+
+
+def test_take_keeps_the_reserve(any_store: BudgetStore) -> None:
+    any_store.put(FINGERPRINT, "core", _budget(remaining=5))
+
+    assert [any_store.take(FINGERPRINT, "core", keep=3) for _ in range(4)] == [True, True, False, False]
+
+
+def test_requests_in_flight_count_as_spent_until_answered(any_store: BudgetStore) -> None:
+    """An answer counts only what reached GitHub before it; a request still out is spent all the same."""
+    any_store.put(FINGERPRINT, "core", _budget(remaining=10))
+    assert any_store.take(FINGERPRINT, "core") and any_store.take(FINGERPRINT, "core")
+    assert any_store.get(FINGERPRINT, "core").remaining == 8
+
+    # The first answer was sent before GitHub saw the second request: it says 9, and 8 stays true.
+    any_store.put(FINGERPRINT, "core", _budget(remaining=9))
+    any_store.release(FINGERPRINT, "core")
+    assert any_store.get(FINGERPRINT, "core").remaining == 8
+
+    any_store.put(FINGERPRINT, "core", _budget(remaining=8))
+    any_store.release(FINGERPRINT, "core")
+    assert any_store.get(FINGERPRINT, "core").remaining == 8
+
+
+def test_refusal_is_recorded_even_when_its_reset_is_earlier(any_store: BudgetStore) -> None:
+    any_store.put(FINGERPRINT, "core", _budget(remaining=100, reset_at=RESET))
+
+    any_store.put(FINGERPRINT, "core", _budget(remaining=0, reset_at=RESET - 300), force=True)
+
+    assert any_store.get(FINGERPRINT, "core") == _budget(remaining=0, reset_at=RESET - 300)
+
+
+def test_a_pause_only_ever_lengthens(any_store: BudgetStore) -> None:
+    now = time.time()
+    any_store.pause(FINGERPRINT, now + 30)
+    any_store.pause(FINGERPRINT, now + 10)
+
+    assert any_store.paused_until(FINGERPRINT) == pytest.approx(now + 30, abs=0.01)
+    assert any_store.paused_until("ba9876543210") == 0
+
+
+def test_a_secondary_limit_pause_sets_the_token_aside_for_every_worker(prefix: str, redis_client) -> None:
+    first = TokenPool(["token-of-worker-a", "token-b"], store=RedisBudgetStore(REDIS_URL, prefix=prefix))
+    second = TokenPool(["token-of-worker-a", "token-b"], store=RedisBudgetStore(REDIS_URL, prefix=prefix))
+    paused, other = first.tokens
+    until = time.time() + 30
+
+    first.pause(paused, until)
+
+    # The other worker moves to the token that is not paused; with both paused it waits for the first to end.
+    assert second.choose("core")[0] == other
+    second.pause(other, until + 10)
+    assert second.choose("search") == (None, pytest.approx(until, abs=0.01))
+    assert 29 < redis_client.pttl(f"{prefix}pause:{paused.fingerprint}") / 1000 <= 30
+
+
+def test_a_shared_secret_is_the_first_one_offered(store: RedisBudgetStore, redis_client) -> None:
+    expires_at = time.time() + 20
+
+    assert store.share_secret("installation-1", "first", expires_at) == "first"
+    assert store.share_secret("installation-1", "second", expires_at) == "first"
+    assert store.load_secret("installation-1") == "first"
+    assert 19 < redis_client.pttl(f"{store.prefix}secret:installation-1") / 1000 <= 20
+    assert BudgetStore().share_secret("installation-1", "second", expires_at) == "second"
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])

@@ -2,7 +2,9 @@
 
 Every request goes through :meth:`GitHubClient.request`, so the rules GitHub asks clients to follow
 (wait for the reset when a budget is spent, honour ``Retry-After``, back off exponentially, keep
-requests serial per token, never retry bad credentials) live in exactly one loop.
+requests serial per token, never retry bad credentials) live in exactly one loop. The quota reserve
+counts as spent budget; a secondary-limit pause is recorded in the budget store, so every thread (and,
+with a shared store, every worker) sets the token aside until it ends.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from github_etl.errors import (
     GitHubUnavailableError,
     RateLimitWaitTooLong,
 )
-from github_etl.github.ratelimit import Budget, BudgetStore, Token, TokenPool, parse_budget
+from github_etl.github.ratelimit import ANONYMOUS, Budget, BudgetStore, Credential, TokenPool, parse_budget
 from github_etl.github.responses import GitHubResponse, Outcome, classify, message_of
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
@@ -52,7 +54,7 @@ class GitHubClient:
     """Talks to one GitHub (``base_url``) with one or more tokens.
 
     :param base_url: API root, e.g. ``https://api.github.com`` or ``https://HOST/api/v3``.
-    :param tokens: zero (unauthenticated), one or several tokens.
+    :param tokens: zero (unauthenticated), one or several tokens or credentials (GitHub App installations).
     :param settings: timeouts, retries and waits.
     :param conn_id: the Airflow connection the client was built from, named in error messages.
     :param budget_store: where rate-limit state lives; share one to share budgets.
@@ -62,7 +64,7 @@ class GitHubClient:
     def __init__(
         self,
         base_url: str,
-        tokens: Sequence[str] = (),
+        tokens: Sequence[str | Credential] = (),
         *,
         settings: ClientSettings | None = None,
         conn_id: str | None = None,
@@ -73,7 +75,7 @@ class GitHubClient:
         self.base_url = base_url.rstrip("/")
         self.settings = settings or ClientSettings()
         self.conn_id = conn_id
-        self.tokens = TokenPool(tokens, store=budget_store, clock=clock)
+        self.tokens = TokenPool(tokens, store=budget_store, clock=clock, reserve=self.settings.quota_reserve)
         self._sleep = sleep
         self._clock = clock
         self._random = random.Random()
@@ -87,6 +89,8 @@ class GitHubClient:
         )
         # Counted by outcome so a run can report API calls and the failed ones apart.
         self.calls: Counter[str] = Counter()
+        # Tokens whose budgets were asked for once (see _learn_budgets).
+        self._probed: set[str] = set()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -141,14 +145,18 @@ class GitHubClient:
         return data
 
     def budgets(self) -> dict[str, list[Budget]]:
-        """Every token's budget per resource (``core``, ``search``, ``graphql``), from ``GET /rate_limit``.
+        """Every token's budget per resource (``core``, ``search``, ``graphql``) that this run may spend.
 
-        GitHub does not charge for ``/rate_limit``. One request per token, outside the request loop: a
-        budget that cannot be read is left out (the caller goes on without it), but bad credentials are final.
+        Read from ``GET /rate_limit``, less the quota reserve: ``limit`` and ``remaining`` are what the
+        run may use of each window (the pool records GitHub's own figures). GitHub does not charge for
+        ``/rate_limit``. One request per token, outside the request loop: a budget that cannot be read is
+        left out (the caller goes on without it), but bad credentials are final.
         """
         budgets: dict[str, list[Budget]] = {}
         url = self.url("/rate_limit")
         for token in self.tokens.tokens or [None]:
+            # What it learns here spares the request loop asking again (_learn_budgets).
+            self._probed.add(token.fingerprint if token else ANONYMOUS)
             try:
                 status, headers, data = self._send("GET", url, token, None, None)
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
@@ -167,8 +175,15 @@ class GitHubClient:
                 budget = _budget_of(values)
                 if budget is not None:
                     self.tokens.record(token, name, budget)
-                    budgets.setdefault(name, []).append(budget)
+                    budgets.setdefault(name, []).append(self._spendable(name, budget))
         return budgets
+
+    def _spendable(self, resource: str, budget: Budget) -> Budget:
+        kept = self.tokens.kept(resource, budget)
+        if not kept:
+            return budget
+        remaining = None if budget.remaining is None else max(0, budget.remaining - kept)
+        return Budget(limit=(budget.limit or 0) - kept, remaining=remaining, reset_at=budget.reset_at)
 
     def close(self) -> None:
         self.session.close()
@@ -188,19 +203,29 @@ class GitHubClient:
         url = self.url(path)
         transient_failures = 0
         secondary_hits = 0
+        renewed: set[str] = set()
         while True:
             token, wait_until = self.tokens.choose(resource)
             if wait_until:
                 self._wait_for_reset(wait_until, resource)
                 continue
+            if self._learn_budgets(token, resource):
+                self.tokens.release(token, resource)
+                continue
             try:
                 status, headers, data = self._send(method, url, token, params, json_body)
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
+                self.tokens.release(token, resource)
                 self.calls["failed"] += 1
                 transient_failures += 1
                 self._after_transient(method, url, transient_failures, exc)
                 continue
+            except BaseException:
+                self.tokens.release(token, resource)
+                raise
+            # The answer's headers count this request from now on, so it is no longer in flight.
             self._record_budget(token, resource, headers)
+            self.tokens.release(token, resource)
             outcome = classify(status, headers, data)
             if outcome is Outcome.OK:
                 self.calls["ok"] += 1
@@ -210,6 +235,12 @@ class GitHubClient:
                 self.tokens.exhaust(token, resource, _reset_of(headers, self._clock()))
                 continue
             self.calls["failed"] += 1
+            invalidate = getattr(token, "invalidate", None)
+            if outcome is Outcome.BAD_CREDENTIALS and invalidate is not None and token.fingerprint not in renewed:
+                # A minted token GitHub no longer accepts (revoked, or a clock off): one fresh token, once.
+                renewed.add(token.fingerprint)
+                invalidate()
+                continue
             if outcome is Outcome.GONE and tolerate_gone:
                 # The body says why (a block's reason), which the caller records.
                 return GitHubResponse(status, url, headers, data)
@@ -225,7 +256,7 @@ class GitHubClient:
                 continue
             if outcome is Outcome.SECONDARY_LIMIT:
                 secondary_hits += 1
-                self._after_secondary_limit(url, headers, data, secondary_hits)
+                self._after_secondary_limit(token, url, headers, data, secondary_hits)
                 continue
             if outcome is Outcome.TRANSIENT:
                 transient_failures += 1
@@ -237,7 +268,7 @@ class GitHubClient:
         self,
         method: str,
         url: str,
-        token: Token | None,
+        token: Credential | None,
         params: Mapping[str, Any] | None,
         json_body: Any,
     ) -> tuple[int, requests.structures.CaseInsensitiveDict[str], Any]:
@@ -269,7 +300,34 @@ class GitHubClient:
 
     # -- waiting --------------------------------------------------------------------------------
 
-    def _record_budget(self, token: Token | None, resource: str, headers: Mapping[str, str]) -> None:
+    def _learn_budgets(self, token: Credential | None, resource: str) -> bool:
+        """Ask ``/rate_limit`` (free) what a token has left, once, when a reserve is to be kept and nothing is known.
+
+        A task that starts after others spent the budget would otherwise send its first request blind,
+        into the reserve. Returns True when something was learnt (the caller then chooses again).
+        """
+        key = token.fingerprint if token else ANONYMOUS
+        if token is None or key in self._probed or self.settings.quota_reserve.amount(resource) == 0:
+            return False
+        self._probed.add(key)
+        if self.tokens.budget(token, resource).remaining is not None:
+            return False
+        try:
+            status, _, data = self._send("GET", self.url("/rate_limit"), token, None, None)
+        except (*TRANSIENT_EXCEPTIONS, ValueError):
+            return False
+        resources = data.get("resources") if status == 200 and isinstance(data, dict) else None
+        if not isinstance(resources, dict):
+            # GitHub Enterprise without rate limits answers 404 here: nothing to keep a reserve of.
+            return False
+        self.calls["ok"] += 1
+        for name, values in resources.items():
+            budget = _budget_of(values)
+            if budget is not None:
+                self.tokens.record(token, name, budget)
+        return True
+
+    def _record_budget(self, token: Credential | None, resource: str, headers: Mapping[str, str]) -> None:
         header_resource, budget = parse_budget(headers)
         if budget is not None:
             self.tokens.record(token, header_resource or resource, budget)
@@ -283,7 +341,8 @@ class GitHubClient:
         wait = reset_at - self._clock() + self._random.uniform(0, self.settings.reset_jitter)
         if wait > self.settings.max_inline_wait:
             raise RateLimitWaitTooLong(datetime.fromtimestamp(reset_at, tz=UTC), resource)
-        self._wait(wait, f"every token's {resource} budget is spent until {_iso(reset_at)}")
+        reason = self.tokens.waiting_reason(resource)
+        self._wait(wait, f"no token can send a {resource} request until {_iso(reset_at)}: {reason}")
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: spreads retries of many workers over the whole window.
@@ -301,7 +360,9 @@ class GitHubClient:
         log.warning("Transient failure on %s %s (%s); retry %s", method, _path_of(url), _safe(exc), failures)
         self._wait(self._backoff(failures), "backoff after a transient failure")
 
-    def _after_secondary_limit(self, url: str, headers: Mapping[str, str], data: Any, hits: int) -> None:
+    def _after_secondary_limit(
+        self, token: Credential | None, url: str, headers: Mapping[str, str], data: Any, hits: int
+    ) -> None:
         if hits > self.settings.secondary_max_tries:
             raise GitHubError(
                 f"GitHub kept answering with its secondary rate limit for {_path_of(url)} "
@@ -314,9 +375,18 @@ class GitHubClient:
         else:
             wait = self.settings.secondary_min_wait * 2 ** (hits - 1)
             wait += self._random.uniform(0, self.settings.secondary_min_wait)
+        until = self._clock() + wait
+        # GitHub lengthens the block for every request that ignores it: the pause is recorded for every
+        # thread and worker that shares the store, and the request loop waits for it like for a reset.
+        self.tokens.pause(token, until)
+        log.warning(
+            "Secondary rate limit on token %s (%s): no request with it until %s",
+            token.fingerprint if token else "anonymous",
+            message_of(data) or "no message",
+            _iso(until),
+        )
         if wait > self.settings.max_inline_wait:
-            raise RateLimitWaitTooLong(datetime.fromtimestamp(self._clock() + wait, tz=UTC), "secondary")
-        self._wait(wait, f"secondary rate limit ({message_of(data) or 'no message'})")
+            raise RateLimitWaitTooLong(datetime.fromtimestamp(until, tz=UTC), "secondary")
 
     def _final_error(self, outcome: Outcome, status: int, method: str, url: str, data: Any) -> GitHubError:
         message = message_of(data) or "no message"

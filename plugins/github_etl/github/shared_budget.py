@@ -11,7 +11,12 @@ another worker already recorded for the same reset, and ignores answers from a w
 :meth:`RedisBudgetStore.take` reserves one request atomically, so two workers that both see one request
 left cannot both send it. Records expire shortly after their reset, so Redis never fills up with old windows.
 
-Only token fingerprints are stored, never tokens.
+A secondary-limit pause (:meth:`RedisBudgetStore.pause`) is one key per token that expires when the
+pause ends, so every worker sets the token aside until ``Retry-After`` has passed.
+
+Only token fingerprints are stored, never personal tokens. A GitHub App's installation token is shared
+(:meth:`RedisBudgetStore.share_secret`) only as the caller gives it: encrypted with a key only the App's
+private key yields, and gone from Redis before the token expires.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from github_etl.errors import ConfigurationError
-from github_etl.github.ratelimit import Budget, BudgetStore
+from github_etl.github.ratelimit import SAME_WINDOW_TOLERANCE_SECONDS, Budget, BudgetStore
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -36,11 +41,11 @@ DEFAULT_PREFIX = "github_etl:budget:"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 # A record outlives its reset by this much, so a worker whose clock lags a little still sees it.
 EXPIRY_GRACE_SECONDS = 60.0
-# GitHub repeats the same reset epoch for a whole window; resets closer than this are one window.
-SAME_WINDOW_TOLERANCE_SECONDS = 1.0
+# A count of requests in flight, recorded before any answer of the window, lasts no longer than GitHub's window.
+IN_FLIGHT_EXPIRY_SECONDS = 3600.0
 
 # KEYS[1]: the budget hash. ARGV: limit ("" if unknown), remaining ("" if unknown), reset_at,
-# expire_at in milliseconds, same-window tolerance in seconds.
+# expire_at in milliseconds, same-window tolerance in seconds, "1" to record as given.
 # Returns 1 when the record changed, 0 when the answer was older than what is stored.
 _PUT_SCRIPT = """
 local new_reset = tonumber(ARGV[3])
@@ -50,7 +55,7 @@ local old_remaining = tonumber(stored[1])
 local old_reset = tonumber(stored[2])
 local remaining = ARGV[2]
 local reset = ARGV[3]
-if old_reset then
+if old_reset and ARGV[6] ~= '1' then
   if new_reset < old_reset - tolerance then
     return 0
   end
@@ -69,20 +74,43 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return 1
 """
 
-# KEYS[1]: the budget hash. ARGV: now in epoch seconds.
-# Returns 1 when a request may be sent (one unit reserved, or nothing known), 0 when the budget is spent.
+# KEYS[1]: the budget hash. ARGV: now in epoch seconds, requests to keep (the quota reserve),
+# expiry in milliseconds for a record that has none yet.
+# Returns 1 when a request may be sent (counted in flight), 0 when the budget is spent down to the reserve.
 _TAKE_SCRIPT = """
-local stored = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at')
+local stored = redis.call('HMGET', KEYS[1], 'remaining', 'reset_at', 'in_flight')
 local remaining = tonumber(stored[1])
 local reset = tonumber(stored[2])
-if not remaining or not reset or reset <= tonumber(ARGV[1]) then
-  return 1
+local in_flight = tonumber(stored[3]) or 0
+if remaining and reset and reset > tonumber(ARGV[1]) and remaining - in_flight <= tonumber(ARGV[2]) then
+  return 0
 end
-if remaining > 0 then
-  redis.call('HSET', KEYS[1], 'remaining', remaining - 1)
-  return 1
+redis.call('HINCRBY', KEYS[1], 'in_flight', 1)
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
-return 0
+return 1
+"""
+
+# KEYS[1]: the budget hash. A request's answer is in: it no longer counts as in flight.
+_RELEASE_SCRIPT = """
+local in_flight = tonumber(redis.call('HGET', KEYS[1], 'in_flight'))
+if in_flight and in_flight > 0 then
+  redis.call('HINCRBY', KEYS[1], 'in_flight', -1)
+end
+return 1
+"""
+
+# KEYS[1]: the token's pause key. ARGV: pause end in epoch milliseconds.
+# Only lengthens a pause: a shorter Retry-After from another worker's request never cuts one short.
+_PAUSE_SCRIPT = """
+local until_ms = tonumber(ARGV[1])
+local stored = tonumber(redis.call('GET', KEYS[1]))
+if stored and stored >= until_ms then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', until_ms)
+return 1
 """
 
 
@@ -109,6 +137,8 @@ class RedisBudgetStore(BudgetStore):
         self.redis = client
         self._put = client.register_script(_PUT_SCRIPT)
         self._take = client.register_script(_TAKE_SCRIPT)
+        self._release = client.register_script(_RELEASE_SCRIPT)
+        self._pause = client.register_script(_PAUSE_SCRIPT)
         log.info("Rate-limit budgets are shared through Redis at %s (keys %s*)", describe_url(url), prefix)
 
     def key(self, fingerprint: str, resource: str) -> str:
@@ -116,13 +146,22 @@ class RedisBudgetStore(BudgetStore):
         return f"{self.prefix}{fingerprint}:{resource}"
 
     def get(self, fingerprint: str, resource: str) -> Budget:
-        limit, remaining, reset_at = self.redis.hmget(self.key(fingerprint, resource), "limit", "remaining", "reset_at")
+        """The budget as last reported, with every worker's requests still in flight already taken off."""
+        limit, remaining, reset_at, in_flight = self.redis.hmget(
+            self.key(fingerprint, resource), "limit", "remaining", "reset_at", "in_flight"
+        )
         if reset_at is None:
             return Budget()
-        return Budget(limit=_optional_int(limit), remaining=_optional_int(remaining), reset_at=float(reset_at))
+        left = _optional_int(remaining)
+        if left is not None:
+            left = max(0, left - (_optional_int(in_flight) or 0))
+        return Budget(limit=_optional_int(limit), remaining=left, reset_at=float(reset_at))
 
-    def put(self, fingerprint: str, resource: str, budget: Budget) -> None:
-        """Record what GitHub said, unless another worker already recorded less for the same window."""
+    def put(self, fingerprint: str, resource: str, budget: Budget, *, force: bool = False) -> None:
+        """Record what GitHub said, unless another worker already recorded less for the same window.
+
+        :param force: record as given (GitHub refused a request: the budget is spent whatever was stored).
+        """
         expire_at = max(budget.reset_at, time.time()) + EXPIRY_GRACE_SECONDS
         self._put(
             keys=[self.key(fingerprint, resource)],
@@ -132,17 +171,52 @@ class RedisBudgetStore(BudgetStore):
                 repr(float(budget.reset_at)),
                 int(expire_at * 1000),
                 SAME_WINDOW_TOLERANCE_SECONDS,
+                "1" if force else "0",
             ],
         )
 
-    def take(self, fingerprint: str, resource: str, *, now: float | None = None) -> bool:
+    def take(self, fingerprint: str, resource: str, *, now: float | None = None, keep: int = 0) -> bool:
         """Reserve one request of the budget, atomically across workers.
 
         :param now: epoch seconds; a budget whose reset has passed is available again.
-        :return: False when the budget is spent until its reset, True otherwise (nothing known counts as available).
+        :param keep: requests to leave unspent (the quota reserve).
+        :return: False when the budget is spent down to ``keep`` until its reset, True otherwise (nothing
+            known counts as available).
         """
         current = time.time() if now is None else now
-        return bool(self._take(keys=[self.key(fingerprint, resource)], args=[repr(float(current))]))
+        return bool(
+            self._take(
+                keys=[self.key(fingerprint, resource)],
+                args=[repr(float(current)), int(keep), int(IN_FLIGHT_EXPIRY_SECONDS * 1000)],
+            )
+        )
+
+    def release(self, fingerprint: str, resource: str) -> None:
+        """A request reserved with :meth:`take` got its answer (or failed)."""
+        self._release(keys=[self.key(fingerprint, resource)])
+
+    def pause(self, fingerprint: str, until: float) -> None:
+        """Set the token aside for every worker until ``until`` (epoch seconds); the key expires then."""
+        self._pause(keys=[f"{self.prefix}pause:{fingerprint}"], args=[int(until * 1000)])
+
+    def paused_until(self, fingerprint: str) -> float:
+        """When the token's pause ends for every worker (0: not paused)."""
+        stored = self.redis.get(f"{self.prefix}pause:{fingerprint}")
+        return int(stored) / 1000 if stored else 0.0
+
+    def load_secret(self, key: str) -> str | None:
+        """A minted credential another worker shared, while it is fresh enough to use."""
+        return self.redis.get(f"{self.prefix}secret:{key}")
+
+    def share_secret(self, key: str, secret: str, expires_at: float) -> str:
+        """Store ``secret`` until ``expires_at`` unless another worker stored one first; the one to use."""
+        name = f"{self.prefix}secret:{key}"
+        expire_ms = int(expires_at * 1000)
+        if expire_ms <= int(time.time() * 1000):
+            return secret
+        if self.redis.set(name, secret, nx=True, pxat=expire_ms):
+            return secret
+        return self.redis.get(name) or secret
 
 
 def budget_store_from_env(environ: Mapping[str, str] | None = None) -> BudgetStore | None:

@@ -7,6 +7,10 @@ The connection (``github_default``) holds the API root in ``host`` and the token
 - no password: unauthenticated requests (60 per hour); one token; or several tokens separated by
   commas or newlines (``extra: {"tokens": [...]}`` works too). Tokens of the *same user* share one
   budget on GitHub's side, so only tokens of different users (or apps) add quota.
+- a GitHub App: ``extra: {"app_id": 123, "installation_id": 456, "private_key": "-----BEGIN ..."}``
+  (``installation_ids: [456, 789]`` for several, ``private_key_path`` for a .pem file instead of the
+  text). The hook signs a JWT with the key and exchanges it for installation tokens, renewed before
+  they expire; each installation is a budget of its own, used like one more token.
 
 Without the connection, ``GITHUB_API_URL`` and ``GITHUB_TOKEN`` (comma-separated for several) are used.
 """
@@ -26,6 +30,7 @@ from github_etl.settings import DEFAULT_API_URL, GITHUB_CONN_ID, ClientSettings
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
+    from github_etl.github.app_auth import GitHubApp
     from github_etl.github.client import GitHubClient
     from github_etl.github.ratelimit import BudgetStore
 
@@ -88,6 +93,9 @@ class GitHubHook(BaseHook):
         self._budget_store = budget_store
 
     def _connection_settings(self) -> tuple[str, list[str]]:
+        return self._connection()[:2]
+
+    def _connection(self) -> tuple[str, list[str], GitHubApp | None]:
         from airflow.sdk.exceptions import AirflowNotFoundException
 
         try:
@@ -99,20 +107,25 @@ class GitHubHook(BaseHook):
                     f"(AIRFLOW_CONN_{self.github_conn_id.upper()}) or use '{self.default_conn_name}'."
                 ) from None
             url = os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
-            return url.rstrip("/"), split_tokens(os.environ.get("GITHUB_TOKEN"))
+            return url.rstrip("/"), split_tokens(os.environ.get("GITHUB_TOKEN")), None
+        from github_etl.github.app_auth import GitHubApp
+
         tokens = split_tokens(conn.password)
-        extra_tokens = (conn.extra_dejson or {}).get("tokens") or []
+        extra = conn.extra_dejson or {}
+        extra_tokens = extra.get("tokens") or []
         if not isinstance(extra_tokens, list) or not all(isinstance(t, str) for t in extra_tokens):
             raise ConfigurationError(f"Connection '{self.github_conn_id}': extra 'tokens' must be a list of strings")
-        return base_url_of(conn), tokens + [t for t in extra_tokens if t]
+        app = GitHubApp.from_extra(extra, self.github_conn_id)
+        return base_url_of(conn), tokens + [t for t in extra_tokens if t], app
 
     def api_base_url(self) -> str:
         """The API root this hook's connection resolves to (the connection, ``GITHUB_API_URL`` or GitHub's)."""
         return self._connection_settings()[0]
 
     def has_credentials(self) -> bool:
-        """Whether the connection holds a token (without one, GitHub allows 60 requests an hour)."""
-        return bool(self._connection_settings()[1])
+        """Whether the connection holds a token or a GitHub App (without, GitHub allows 60 requests an hour)."""
+        _, tokens, app = self._connection()
+        return bool(tokens) or app is not None
 
     def get_conn(self) -> GitHubClient:
         """The client, built once per hook; tokens are registered with the secrets masker first."""
@@ -122,10 +135,12 @@ class GitHubHook(BaseHook):
     def client(self) -> GitHubClient:
         from airflow.sdk.log import mask_secret
 
+        from github_etl.github.app_auth import app_credentials
         from github_etl.github.client import GitHubClient
+        from github_etl.github.ratelimit import Credential
         from github_etl.github.shared_budget import budget_store_from_env
 
-        base_url, tokens = self._connection_settings()
+        base_url, tokens, app = self._connection()
         if not re.match(r"^https?://[^/\s]+", base_url):
             raise ConfigurationError(
                 f"Connection '{self.github_conn_id}' has no usable API base URL ({base_url!r}); "
@@ -133,20 +148,24 @@ class GitHubHook(BaseHook):
             )
         for token in tokens:
             mask_secret(token)
+        settings = self._settings or ClientSettings.from_env()
+        # Workers share one budget per token when GITHUB_ETL_RATE_LIMIT_STORE names a Redis.
+        store = self._budget_store if self._budget_store is not None else budget_store_from_env()
+        credentials: list[str | Credential] = list(tokens)
+        if app is not None:
+            mask_secret(app.private_key)
+            # Minted tokens are masked as they arrive, so a log line that quotes one shows ***.
+            credentials += app_credentials(base_url, app, settings=settings, store=store, on_mint=mask_secret)
         self.log.info(
-            "GitHub API at %s with %s token(s)%s",
+            "GitHub API at %s with %s token(s)%s%s",
             base_url,
             len(tokens),
-            "" if tokens else " (unauthenticated: 60 requests/hour)",
+            f" and GitHub App {app.app_id} installation(s) {', '.join(map(str, app.installation_ids))}"
+            if app is not None
+            else "",
+            "" if credentials else " (unauthenticated: 60 requests/hour)",
         )
-        return GitHubClient(
-            base_url,
-            tokens,
-            settings=self._settings or ClientSettings.from_env(),
-            conn_id=self.github_conn_id,
-            # Workers share one budget per token when GITHUB_ETL_RATE_LIMIT_STORE names a Redis.
-            budget_store=self._budget_store if self._budget_store is not None else budget_store_from_env(),
-        )
+        return GitHubClient(base_url, credentials, settings=settings, conn_id=self.github_conn_id, budget_store=store)
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask ``/rate_limit`` (free of charge) whether the URL and token work."""

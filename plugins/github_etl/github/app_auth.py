@@ -1,0 +1,354 @@
+"""Logging in as a GitHub App installation: a signed JWT exchanged for short-lived installation tokens.
+
+The App's private key signs a JWT (RS256, valid for a few minutes) that
+``POST /app/installations/{id}/access_tokens`` exchanges for an installation token, which expires an
+hour later. :class:`InstallationCredential` is one installation seen as a token by the client's pool:
+its budget is the installation's (a fingerprint that survives renewals) and its secret is always a
+token with time to spare, minted again before the last one expires. Nothing carries a token across a
+deferral: the resumed task builds a new client, which takes a token with that margin left.
+
+Installation tokens live in memory. With a shared store (Redis), the first worker to mint one offers
+it to the others until it nears expiry, encrypted with a key derived from the App's private key: what
+Redis holds is useless to anyone who could not mint a token anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from github_etl.errors import BadCredentialsError, ConfigurationError, GitHubError, GitHubUnavailableError
+from github_etl.github.responses import message_of
+
+if TYPE_CHECKING:
+    from github_etl.github.ratelimit import BudgetStore
+    from github_etl.settings import ClientSettings
+
+log = logging.getLogger(__name__)
+
+# GitHub refuses a JWT valid for more than ten minutes; nine leave room for a clock running fast.
+JWT_LIFETIME_SECONDS = 540
+# Issued a minute in the past, as GitHub advises, so a worker whose clock runs slow is not refused.
+JWT_BACKDATE_SECONDS = 60
+# A token is renewed this long before it expires, so no request (or its retries) outlives it.
+RENEW_BEFORE_SECONDS = 300.0
+# ... or, for tokens that live only minutes (tests), when a quarter of their life is left.
+RENEW_AT_LIFE_SHARE = 0.25
+_KEY_INFO = b"github-etl installation token cache"
+_PEM_START = "-----BEGIN"
+
+
+@dataclass(frozen=True)
+class GitHubApp:
+    """A GitHub App as a connection describes it; the private key never shows in ``repr``.
+
+    :param app_id: the App's id (or client id), the JWT's issuer.
+    :param installation_ids: the installations whose tokens the run may use; each is its own budget.
+    :param private_key: the App's private key, PEM text.
+    """
+
+    app_id: str
+    installation_ids: tuple[int, ...]
+    private_key: str = field(repr=False)
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, Any], conn_id: str) -> GitHubApp | None:
+        """The App of a connection's extra (``app_id``, ``installation_id(s)``, ``private_key(_path)``), or None.
+
+        :raises ConfigurationError: when a field is missing or malformed (naming the connection, never the key).
+        """
+        app_id = extra.get("app_id")
+        if app_id in (None, ""):
+            if any(
+                extra.get(name) for name in ("installation_id", "installation_ids", "private_key", "private_key_path")
+            ):
+                raise ConfigurationError(f"Connection '{conn_id}': a GitHub App needs 'app_id' in the extra")
+            return None
+        prefix = f"Connection '{conn_id}' (GitHub App {app_id})"
+        installation_ids = _installation_ids(extra, prefix)
+        return cls(str(app_id).strip(), installation_ids, _private_key(extra, prefix))
+
+    def signing_key(self) -> Any:
+        """The private key loaded for signing; refuses anything but an RSA key."""
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            key = load_pem_private_key(self.private_key.encode(), password=None)
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                f"GitHub App {self.app_id}: the private key is not an unencrypted PEM key "
+                "(download it from the App's settings page, 'Generate a private key')"
+            ) from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ConfigurationError(f"GitHub App {self.app_id}: the private key is not an RSA key")
+        return key
+
+    def jwt(self, now: float) -> str:
+        """A JWT that authenticates as the App for a few minutes."""
+        import jwt
+
+        issued = int(now) - JWT_BACKDATE_SECONDS
+        claims = {"iat": issued, "exp": issued + JWT_LIFETIME_SECONDS, "iss": self.app_id}
+        return jwt.encode(claims, self.signing_key(), algorithm="RS256")
+
+    def cache_cipher(self) -> Any:
+        """Encrypts installation tokens shared through a store, with a key only the private key yields."""
+        from cryptography.fernet import Fernet
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_INFO).derive(
+            self.private_key.strip().encode()
+        )
+        return Fernet(base64.urlsafe_b64encode(derived))
+
+
+class InstallationCredential:
+    """One App installation as a pool credential: a stable budget name and a fresh token on demand.
+
+    :param base_url: the API root the tokens are minted at and used for.
+    :param app: the App.
+    :param installation_id: the installation.
+    :param settings: timeouts and retries of the exchange.
+    :param store: a shared budget store also shares minted tokens; the in-process one shares none.
+    :param on_mint: called with every token obtained (the hook registers it with the secrets masker).
+    :param clock: epoch seconds.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        app: GitHubApp,
+        installation_id: int,
+        *,
+        settings: ClientSettings,
+        store: BudgetStore | None = None,
+        on_mint: Callable[[str], None] = lambda _: None,
+        clock: Callable[[], float] = time.time,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app = app
+        self.installation_id = installation_id
+        self._settings = settings
+        self._store = store
+        self._on_mint = on_mint
+        self._clock = clock
+        self._session = session or requests.Session()
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._renew_at = 0.0
+        self._cipher = app.cache_cipher()
+        name = f"{self.base_url}|app:{app.app_id}|installation:{installation_id}"
+        # The installation's budget outlives each token, so it is keyed by the installation, not the token.
+        self.fingerprint = hashlib.sha256(name.encode()).hexdigest()[:12]
+
+    def __repr__(self) -> str:
+        return f"InstallationCredential(app={self.app.app_id}, installation={self.installation_id})"
+
+    __str__ = __repr__
+
+    @property
+    def secret(self) -> str:
+        """An installation token that has at least its renewal margin left (minted or taken from the store)."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._renew_at:
+                self._refresh()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self) -> None:
+        """Forget the token (GitHub refused it): the next :attr:`secret` mints another."""
+        with self._lock:
+            self._token = None
+            self._renew_at = 0.0
+
+    def _refresh(self) -> None:
+        shared = self._from_store()
+        if shared is None:
+            token, expires_at, lifetime = self._mint()
+            renew_at = _renew_at(expires_at, lifetime)
+            if self._store is not None:
+                offered = self._seal(token, expires_at, lifetime)
+                chosen = self._store.share_secret(self.fingerprint, offered, renew_at)
+                if chosen != offered:
+                    # Another worker's token won the race: use it, so every worker spends one token.
+                    shared = self._open(chosen)
+            if shared is None:
+                shared = (token, expires_at, lifetime)
+        token, expires_at, lifetime = shared
+        self._on_mint(token)
+        self._token, self._expires_at = token, expires_at
+        self._renew_at = _renew_at(expires_at, lifetime)
+
+    def _from_store(self) -> tuple[str, float, float] | None:
+        if self._store is None:
+            return None
+        sealed = self._store.load_secret(self.fingerprint)
+        if sealed is None:
+            return None
+        opened = self._open(sealed)
+        if opened is None or self._clock() >= _renew_at(opened[1], opened[2]):
+            return None
+        return opened
+
+    def _seal(self, token: str, expires_at: float, lifetime: float) -> str:
+        payload = json.dumps({"token": token, "expires_at": expires_at, "lifetime": lifetime})
+        return self._cipher.encrypt(payload.encode()).decode()
+
+    def _open(self, sealed: str) -> tuple[str, float, float] | None:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            payload = json.loads(self._cipher.decrypt(sealed.encode()))
+            return str(payload["token"]), float(payload["expires_at"]), float(payload["lifetime"])
+        except (InvalidToken, ValueError, KeyError, TypeError):
+            # Sealed with another key (the App's key was rotated): mint a token of our own.
+            return None
+
+    def _mint(self) -> tuple[str, float, float]:
+        """Exchange a JWT for an installation token: ``(token, expires_at, lifetime)``; transient faults retried."""
+        url = f"{self.base_url}/app/installations/{self.installation_id}/access_tokens"
+        failures = 0
+        while True:
+            now = self._clock()
+            try:
+                response = self._session.post(
+                    url,
+                    headers={
+                        "Accept": "application/vnd.github+json",
+                        "Authorization": f"Bearer {self.app.jwt(now)}",
+                        "User-Agent": self._settings.user_agent,
+                    },
+                    timeout=(self._settings.connect_timeout, self._settings.read_timeout),
+                )
+                body = response.json() if response.content else None
+            except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
+                failures += 1
+                self._after_failure(failures, f"{type(exc).__name__}")
+                continue
+            if response.status_code in (200, 201) and isinstance(body, dict) and body.get("token"):
+                expires_at = _epoch(str(body.get("expires_at") or ""))
+                log.info(
+                    "Minted a token for GitHub App %s installation %s, valid until %s",
+                    self.app.app_id,
+                    self.installation_id,
+                    body.get("expires_at"),
+                )
+                return str(body["token"]), expires_at, max(0.0, expires_at - now)
+            if response.status_code >= 500:
+                failures += 1
+                self._after_failure(failures, f"HTTP {response.status_code}")
+                continue
+            raise self._refused(response.status_code, message_of(body))
+
+    def _after_failure(self, failures: int, what: str) -> None:
+        if failures > self._settings.max_retries:
+            raise GitHubUnavailableError(
+                f"GitHub at {self.base_url} did not mint a token for App {self.app.app_id} installation "
+                f"{self.installation_id} after {self._settings.max_retries} retries ({what})"
+            )
+        ceiling = min(self._settings.backoff_max, self._settings.backoff_base * 2 ** (failures - 1))
+        wait = random.uniform(ceiling / 2, ceiling)
+        log.warning("Minting an installation token failed (%s); retry %s in %.1f s", what, failures, wait)
+        time.sleep(wait)
+
+    def _refused(self, status: int, message: str) -> GitHubError:
+        where = f"GitHub App {self.app.app_id}, installation {self.installation_id}"
+        if status == 404:
+            return BadCredentialsError(
+                f"{where}: GitHub knows no such installation of this App ({status} {message}). "
+                "Check the installation id in the connection (the number in the installation's settings URL).",
+                status=status,
+            )
+        return BadCredentialsError(
+            f"{where}: GitHub refused the App's JWT ({status} {message}). Check the App id and that the "
+            "private key is the App's current one; a clock far off also makes GitHub refuse it.",
+            status=status,
+        )
+
+
+def app_credentials(
+    base_url: str,
+    app: GitHubApp,
+    *,
+    settings: ClientSettings,
+    store: BudgetStore | None,
+    on_mint: Callable[[str], None],
+) -> list[InstallationCredential]:
+    """One credential per installation of ``app``, sharing one HTTP session for their exchanges."""
+    app.signing_key()  # a key that cannot sign fails here, before any request
+    session = requests.Session()
+    return [
+        InstallationCredential(
+            base_url, app, installation_id, settings=settings, store=store, on_mint=on_mint, session=session
+        )
+        for installation_id in app.installation_ids
+    ]
+
+
+def _renew_at(expires_at: float, lifetime: float) -> float:
+    return expires_at - min(RENEW_BEFORE_SECONDS, lifetime * RENEW_AT_LIFE_SHARE)
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise GitHubError(f"GitHub answered an installation token without a readable expiry ({iso!r})") from None
+
+
+def _installation_ids(extra: Mapping[str, Any], prefix: str) -> tuple[int, ...]:
+    raw: Any = extra.get("installation_ids", extra.get("installation_id"))
+    values: Sequence[Any]
+    if isinstance(raw, str):
+        values = [v for v in raw.replace(",", " ").split() if v]
+    elif isinstance(raw, int):
+        values = [raw]
+    elif isinstance(raw, list):
+        values = raw
+    else:
+        values = []
+    try:
+        ids = tuple(dict.fromkeys(int(v) for v in values))
+    except (TypeError, ValueError):
+        ids = ()
+    if not ids or any(i <= 0 for i in ids):
+        raise ConfigurationError(
+            f"{prefix}: 'installation_id' (or 'installation_ids', a list) must name the App's installation(s) "
+            "by their numeric id"
+        )
+    return ids
+
+
+def _private_key(extra: Mapping[str, Any], prefix: str) -> str:
+    text = extra.get("private_key")
+    path = extra.get("private_key_path")
+    if text and path:
+        raise ConfigurationError(f"{prefix}: give 'private_key' (PEM text) or 'private_key_path', not both")
+    if path:
+        try:
+            text = Path(str(path)).expanduser().read_text()
+        except OSError as exc:
+            raise ConfigurationError(f"{prefix}: cannot read 'private_key_path' {path}: {exc.strerror}") from None
+    if not text or _PEM_START not in str(text):
+        raise ConfigurationError(
+            f"{prefix}: 'private_key' must hold the App's private key as PEM text (-----BEGIN ... KEY-----), "
+            "or 'private_key_path' the path of the .pem file"
+        )
+    # A key pasted into a one-line field arrives with literal "\n"s.
+    return str(text).replace("\\n", "\n").strip() + "\n"

@@ -1,0 +1,155 @@
+"""GitHub App installations: the JWT-for-token exchange and the installation tokens it mints.
+
+``POST /app/installations/{id}/access_tokens`` with ``Authorization: Bearer <JWT>`` answers 201 with
+``{"token": "ghs_...", "expires_at": "...Z", ...}`` as GitHub does, once the JWT checks out: signed
+RS256 with the App's private key (verified against its public key), ``iss`` the App id, ``exp`` in
+the future and at most ten minutes after ``iat``. An installation token works like a personal token
+until it expires (then 401 ``Bad credentials``); its budget is the installation's, whichever of the
+installation's tokens spends it. Minted tokens stay in memory only: tests read them through
+:meth:`AppInstallations.issued_tokens` to check none leaked into files.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+DOCS_APP_TOKEN = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"
+DOCS_JWT = "https://docs.github.com/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app"
+# GitHub refuses a JWT that claims to live longer than this.
+MAX_JWT_LIFETIME_SECONDS = 600
+# GitHub's installation tokens live an hour.
+DEFAULT_TOKEN_TTL_SECONDS = 3600.0
+
+
+def generate_app_key() -> tuple[str, str]:
+    """A fresh RSA key pair for a test App: ``(private key PEM, public key PEM)``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@dataclass(frozen=True)
+class Issued:
+    """An installation token the fake minted."""
+
+    installation_id: int
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """The answer to a token exchange: a status and a JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class AppInstallations:
+    """The Apps the fake knows (id and public key), their installations and the tokens minted for them.
+
+    :param apps: public key PEM by App id.
+    :param installations: App id by installation id.
+    :param token_ttl_s: lifetime of a minted token (GitHub: an hour; tests make it seconds).
+    :param clock: epoch seconds.
+    """
+
+    def __init__(
+        self,
+        apps: Mapping[int, str],
+        installations: Mapping[int, int],
+        *,
+        token_ttl_s: float = DEFAULT_TOKEN_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.apps = dict(apps)
+        self.installations = dict(installations)
+        self.token_ttl_s = token_ttl_s
+        self._clock = clock
+        self._issued: dict[str, Issued] = {}
+        self._revoked: set[str] = set()
+        self._lock = threading.Lock()
+
+    def exchange(self, installation_id: int, bearer: str | None) -> Exchange:
+        """Check the JWT and mint a token for the installation (GitHub's statuses and messages)."""
+        import jwt
+
+        if not bearer:
+            return _error(401, "A JSON web token could not be decoded", DOCS_JWT)
+        try:
+            claims = jwt.decode(bearer, options={"verify_signature": False})
+            app_id = int(claims["iss"])
+            public_key = self.apps[app_id]
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+            return _error(401, "A JSON web token could not be decoded", DOCS_JWT)
+        try:
+            claims = jwt.decode(
+                bearer, public_key, algorithms=["RS256"], options={"require": ["exp", "iat", "iss"]}, leeway=0
+            )
+        except jwt.ExpiredSignatureError:
+            return _error(
+                401,
+                "'Expiration time' claim ('exp') must be a numeric value representing the future time at which "
+                "the assertion expires",
+                DOCS_JWT,
+            )
+        except jwt.PyJWTError:
+            return _error(401, "A JSON web token could not be decoded", DOCS_JWT)
+        if int(claims["exp"]) - int(claims["iat"]) > MAX_JWT_LIFETIME_SECONDS:
+            return _error(401, "'Expiration time' claim ('exp') is too far in the future", DOCS_JWT)
+        if self.installations.get(installation_id) != app_id:
+            return _error(404, "Not Found", DOCS_APP_TOKEN)
+        token = "ghs_" + secrets.token_urlsafe(27)[:36]
+        expires_at = self._clock() + self.token_ttl_s
+        with self._lock:
+            self._issued[token] = Issued(installation_id, expires_at)
+        return Exchange(
+            201,
+            {
+                "token": token,
+                "expires_at": datetime.fromtimestamp(int(expires_at), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "permissions": {"metadata": "read"},
+                "repository_selection": "all",
+            },
+        )
+
+    def lookup(self, token: str) -> tuple[Issued | None, str | None]:
+        """``(issued, refusal)`` for a token the fake minted (refusal: ``expired_token``, ``revoked_token``
+        or None when valid); ``(None, None)`` for any other token."""
+        with self._lock:
+            issued = self._issued.get(token)
+            revoked = token in self._revoked
+        if issued is None:
+            return None, None
+        if revoked:
+            return issued, "revoked_token"
+        return issued, "expired_token" if self._clock() >= issued.expires_at else None
+
+    def revoke(self, token: str) -> None:
+        """Refuse a minted token from now on, as GitHub does once an installation token is revoked."""
+        with self._lock:
+            self._revoked.add(token)
+
+    def issued_tokens(self) -> list[str]:
+        """Every token minted so far (for leak checks; the request log holds only fingerprints)."""
+        with self._lock:
+            return list(self._issued)
+
+
+def _error(status: int, message: str, documentation_url: str) -> Exchange:
+    return Exchange(status, {"message": message, "documentation_url": documentation_url})

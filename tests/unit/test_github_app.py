@@ -1,0 +1,243 @@
+"""Logging in as a GitHub App installation, against the fake's token exchange over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from github_etl.errors import BadCredentialsError, ConfigurationError
+from github_etl.github.app_auth import GitHubApp, InstallationCredential
+from github_etl.github.client import GitHubClient
+from github_etl.hooks.github import GitHubHook
+from github_etl.settings import ClientSettings, QuotaReserve
+from tests.fake_github import FakeGitHub
+from tests.fake_github.apps import generate_app_key
+
+REDIS_URL = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+APP_ID = 424242
+INSTALLATION = 1001
+OTHER_INSTALLATION = 1002
+FAST = ClientSettings(
+    connect_timeout=1,
+    read_timeout=2,
+    max_retries=2,
+    backoff_base=0.01,
+    backoff_max=0.02,
+    secondary_min_wait=0.02,
+    max_inline_wait=10,
+    reset_jitter=0.01,
+    quota_reserve=QuotaReserve(default=0.0),
+)
+
+
+@pytest.fixture(scope="module")
+def app_key() -> tuple[str, str]:
+    return generate_app_key()
+
+
+@pytest.fixture
+def app_fake(fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str]) -> Callable[..., FakeGitHub]:
+    def start(**overrides) -> FakeGitHub:
+        settings = {
+            "repo_count": 60,
+            "seed": 4,
+            "apps": {APP_ID: app_key[1]},
+            "installations": {INSTALLATION: APP_ID, OTHER_INSTALLATION: APP_ID},
+        }
+        settings.update(overrides)
+        return fake_github_factory(**settings)
+
+    return start
+
+
+def _app(private_key: str, *installations: int) -> GitHubApp:
+    return GitHubApp(str(APP_ID), installations or (INSTALLATION,), private_key)
+
+
+def _credentials(fake: FakeGitHub, app: GitHubApp, store=None, minted: list[str] | None = None):
+    return [
+        InstallationCredential(
+            fake.base_url,
+            app,
+            installation,
+            settings=FAST,
+            store=store,
+            on_mint=(minted.append if minted is not None else lambda _: None),
+        )
+        for installation in app.installation_ids
+    ]
+
+
+def test_requests_carry_installation_tokens_renewed_before_they_expire(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    """Tokens live 2.5 s and requests go on for longer: each one is sent with a token that is still valid.
+
+    The fake states expiry to the second, as GitHub does, so the client sees between 1.5 and 2.5 s of life
+    and renews with a quarter of that left: room for a request's way to the fake on a busy machine.
+    """
+    fake = app_fake(installation_token_ttl_s=2.5, latency_ms=60)
+    client = GitHubClient(fake.base_url, _credentials(fake, _app(app_key[0])), settings=FAST)
+
+    statuses = [client.get("/repositories", {"since": 0}).status for _ in range(60)]
+
+    assert statuses == [200] * 60
+    exchanges = [r for r in fake.requests if r.path.startswith("/app/")]
+    assert [r.status for r in exchanges] == [201] * len(exchanges)
+    assert len(exchanges) >= 2, "the requests outlasted no token: nothing was renewed"
+    assert [r for r in fake.requests if r.fault == "expired_token" or r.status == 401] == []
+    # One installation is one budget, whichever of its tokens spent it.
+    assert {r.resource for r in fake.requests if r.counted} == {"core"}
+    assert fake.limiter.peek(f"installation:{INSTALLATION}", "core", True).used == 60
+
+
+def test_several_installations_are_several_budgets(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    fake = app_fake(rate_limit=3)
+    client = GitHubClient(
+        fake.base_url, _credentials(fake, _app(app_key[0], INSTALLATION, OTHER_INSTALLATION)), settings=FAST
+    )
+
+    for _ in range(6):
+        client.get("/repositories", {"since": 0})
+
+    assert [r for r in fake.requests if r.fault == "rate_limited"] == []
+    for installation in (INSTALLATION, OTHER_INSTALLATION):
+        assert fake.limiter.peek(f"installation:{installation}", "core", True).used == 3
+
+
+def test_a_key_that_is_not_the_apps_fails_at_once(app_fake: Callable[..., FakeGitHub]) -> None:
+    fake = app_fake()
+    stranger, _ = generate_app_key()
+    client = GitHubClient(fake.base_url, _credentials(fake, _app(stranger)), settings=FAST, conn_id="github_default")
+
+    with pytest.raises(BadCredentialsError, match="refused the App's JWT") as raised:
+        client.get("/repositories", {"since": 0})
+
+    assert "PRIVATE KEY" not in str(raised.value)
+    assert [(r.path, r.status) for r in fake.requests] == [(f"/app/installations/{INSTALLATION}/access_tokens", 401)]
+
+
+def test_an_installation_of_another_app_fails_at_once(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    fake = app_fake()
+    client = GitHubClient(fake.base_url, _credentials(fake, _app(app_key[0], 999)), settings=FAST)
+
+    with pytest.raises(BadCredentialsError, match="no such installation"):
+        client.get("/repositories", {"since": 0})
+
+
+def test_a_revoked_token_is_replaced_once(app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]) -> None:
+    fake = app_fake(installation_token_ttl_s=3600)
+    minted: list[str] = []
+    client = GitHubClient(fake.base_url, _credentials(fake, _app(app_key[0]), minted=minted), settings=FAST)
+    client.get("/repositories", {"since": 0})
+    # GitHub forgets the token (revoked): the next request is refused once, then goes with a new token.
+    fake.apps.revoke(minted[0])
+
+    assert client.get("/repositories", {"since": 0}).status == 200
+    assert len(set(minted)) == 2
+    assert [r.status for r in fake.requests if not r.path.startswith("/app/")] == [200, 401, 200]
+
+
+@pytest.fixture
+def redis_store() -> Iterator:
+    redis = pytest.importorskip("redis")
+    from github_etl.github.shared_budget import RedisBudgetStore
+
+    prefix = f"github_etl_test:{uuid.uuid4().hex[:12]}:"
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("Redis is unreachable; set GITHUB_ETL_TEST_REDIS_URL")
+    yield lambda: RedisBudgetStore(REDIS_URL, prefix=prefix)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def test_workers_share_one_minted_token_and_redis_never_sees_it(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str], redis_store
+) -> None:
+    fake = app_fake()
+    workers = [_credentials(fake, _app(app_key[0]), store=redis_store())[0] for _ in range(3)]
+
+    secrets = {worker.secret for worker in workers}
+
+    assert len(secrets) == 1
+    assert fake.count(path_prefix="/app/") == 1
+    stored = workers[0]._store.redis
+    values = [stored.get(key) for key in stored.scan_iter(f"{workers[0]._store.prefix}secret:*")]
+    assert len(values) == 1 and secrets.pop() not in values[0]
+
+
+# -- the connection ---------------------------------------------------------------------------------------------
+
+
+def _hook(monkeypatch: pytest.MonkeyPatch, fake: FakeGitHub, extra: dict) -> GitHubHook:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": fake.base_url, "extra": extra})
+    )
+    return GitHubHook(settings=FAST)
+
+
+@pytest.mark.parametrize("key_in", ["text", "one-line text", "path"])
+def test_hook_logs_in_as_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+    app_fake: Callable[..., FakeGitHub],
+    app_key: tuple[str, str],
+    tmp_path: Path,
+    key_in: str,
+) -> None:
+    fake = app_fake()
+    extra: dict = {"app_id": APP_ID, "installation_ids": [INSTALLATION, OTHER_INSTALLATION]}
+    if key_in == "path":
+        (tmp_path / "app.pem").write_text(app_key[0])
+        extra["private_key_path"] = str(tmp_path / "app.pem")
+    else:
+        extra["private_key"] = app_key[0] if key_in == "text" else app_key[0].replace("\n", "\\n")
+    hook = _hook(monkeypatch, fake, extra)
+
+    ok, message = hook.test_connection()
+
+    assert ok, message
+    assert hook.has_credentials()
+    assert len(hook.client.tokens.tokens) == 2
+    assert fake.count(path_prefix="/app/", status=201) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "error"),
+    [
+        ({"installation_id": INSTALLATION, "private_key": "x"}, "needs 'app_id'"),
+        ({"app_id": APP_ID, "private_key": "KEY"}, "'installation_id'"),
+        ({"app_id": APP_ID, "installation_id": "one", "private_key": "KEY"}, "'installation_id'"),
+        ({"app_id": APP_ID, "installation_id": INSTALLATION}, "'private_key' must hold"),
+        ({"app_id": APP_ID, "installation_id": INSTALLATION, "private_key_path": "/nonexistent.pem"}, "cannot read"),
+        (
+            {"app_id": APP_ID, "installation_id": INSTALLATION, "private_key": "-----BEGIN RSA PRIVATE KEY-----\nno"},
+            "not an unencrypted PEM key",
+        ),
+    ],
+)
+def test_hook_refuses_an_incomplete_app_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str], extra, error
+) -> None:
+    fake = app_fake()
+    extra = {k: (app_key[0] if v == "KEY" else v) for k, v in extra.items()}
+    hook = _hook(monkeypatch, fake, extra)
+
+    with pytest.raises(ConfigurationError, match=error) as raised:
+        hook.get_conn()
+
+    assert "PRIVATE KEY-----\nMI" not in str(raised.value)
+    assert fake.requests == []
