@@ -23,6 +23,9 @@ from github_etl.params import RunParams, validate
         ({"per_page_take": 101}, "param 'per_page_take' must be between 1 and 100"),
         ({"shards": 0}, "param 'shards' must be between 1 and 64"),
         ({"stale_days": -1}, "param 'stale_days' must be between 0 and"),
+        ({"mode": "census", "until_id": 500}, "param 'until_id' needs param 'since_id'"),
+        ({"mode": "census", "since_id": 500, "until_id": 500}, "param 'until_id' must be above 'since_id'"),
+        ({"mode": "census", "since_id": -1}, "param 'since_id' must be between 0 and"),
     ],
 )
 def test_invalid_params_are_refused_with_a_clear_message(params, message) -> None:
@@ -40,6 +43,11 @@ def test_invalid_params_are_refused_with_a_clear_message(params, message) -> Non
             RunParams(mode="owners", owners=("apache", "octocat")),
         ),
         ({"sample_size": "250", "seed": 7, "stale_days": None}, RunParams(sample_size=250, seed=7)),
+        ({"mode": "census"}, RunParams(mode="census")),
+        (
+            {"mode": "census", "since_id": 0, "until_id": "1000"},
+            RunParams(mode="census", since_id=0, until_id=1000),
+        ),
     ],
 )
 def test_valid_params(params, expected) -> None:
