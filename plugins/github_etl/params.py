@@ -6,6 +6,7 @@ Each mode needs different parameters; the form's JSON schema checks each field a
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,13 +132,24 @@ def validate(params: dict[str, Any]) -> RunParams:
     return run
 
 
+def scheduled_mode() -> str:
+    """The mode of scheduled runs (and the trigger form's default): ``GITHUB_ETL_SCHEDULED_MODE``, else sample.
+
+    ``census`` makes the daily schedule a daily census (docs/census.md).
+    """
+    mode = os.environ.get("GITHUB_ETL_SCHEDULED_MODE", "").strip() or "sample"
+    if mode not in MODES:
+        raise ConfigurationError(f"GITHUB_ETL_SCHEDULED_MODE must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
 def trigger_form_params() -> dict[str, Any]:
     """The DAG's ``params``: each a :class:`~airflow.sdk.Param` so the trigger form validates and explains it."""
     from airflow.sdk import Param
 
     return {
         "mode": Param(
-            "sample",
+            scheduled_mode(),
             enum=list(MODES),
             title="Mode",
             description="sample: random public repositories; search: all matches of a query; "

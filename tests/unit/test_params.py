@@ -52,3 +52,15 @@ def test_invalid_params_are_refused_with_a_clear_message(params, message) -> Non
 )
 def test_valid_params(params, expected) -> None:
     assert validate(params) == expected
+
+
+def test_scheduled_runs_take_their_mode_from_the_environment(monkeypatch) -> None:
+    from github_etl.params import scheduled_mode, trigger_form_params
+
+    assert trigger_form_params()["mode"].value == "sample"
+    monkeypatch.setenv("GITHUB_ETL_SCHEDULED_MODE", "census")
+    assert scheduled_mode() == "census"
+    assert trigger_form_params()["mode"].value == "census"
+    monkeypatch.setenv("GITHUB_ETL_SCHEDULED_MODE", "everything")
+    with pytest.raises(ConfigurationError, match="GITHUB_ETL_SCHEDULED_MODE must be one of"):
+        scheduled_mode()
