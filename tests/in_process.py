@@ -22,6 +22,11 @@ from github_etl.staging import RunStaging
 from github_etl.tasks import load_run_task, transform_shard
 
 DAG_ID = "github_repositories"
+# What a repository row says about GitHub, without the bookkeeping that depends on when a run ran.
+COMPARED_COLUMNS = (
+    "id, full_name, owner_login, description, language, topics, stargazers_count, forks_count, "
+    "open_issues_count, fork, archived, created_at, pushed_at, deleted_at"
+)
 # Retries without the waits a real deployment wants.
 FAST = ClientSettings(backoff_base=0.01, backoff_max=0.02, secondary_min_wait=0.01, reset_jitter=0.01, read_timeout=5)
 
@@ -64,3 +69,16 @@ def run_pipeline(
         mock.patch("github_etl.hooks.warehouse.DatabaseConnection", side_effect=lambda *a, **k: warehouse()),
     ):
         return load_run_task(context, transformed)
+
+
+def warehouse_rows(pg_url: str) -> list[tuple[Any, ...]]:
+    """Every repository of a warehouse, by id, in :data:`COMPARED_COLUMNS`."""
+    import psycopg2
+
+    connection = psycopg2.connect(pg_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {COMPARED_COLUMNS} FROM github.repositories ORDER BY id")
+            return cursor.fetchall()
+    finally:
+        connection.close()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from github_etl.github.shared_budget import describe_url
 from tests.fake_github import FakeGitHub
+from tests.in_process import run_pipeline, warehouse_rows
 from tools.celery_cluster import CeleryCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
@@ -203,3 +205,35 @@ def test_workers_together_stay_within_one_shared_budget(
     assert sum(r.counted for r in core) > budget, "the run fitted in one window: nothing was tested"
     assert len(_workers_of(cluster, run_id, "extract")) == WORKERS
     _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
+
+
+def test_a_range_crawl_on_two_workers_equals_the_one_worker_result(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    connect: Callable[[FakeGitHub], None],
+    pg_url: str,
+    second_pg_url: str,
+    token: str,
+    tmp_path,
+) -> None:
+    fake = fake_github_factory(**_fake_settings())
+    connect(fake)
+    census = {"mode": "census", "since_id": fake.ids[99], "until_id": fake.ids[899], "shards": 4}
+
+    run_id = cluster.trigger(census)
+    cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
+    # The same run's tasks one after another in this process: what a single worker does.
+    run_pipeline(
+        fake.base_url,
+        token,
+        census,
+        pg_url=second_pg_url,
+        staging_url=tmp_path.as_uri(),
+        run_id="one_worker",
+        logical_date=datetime.now(UTC),
+    )
+
+    assert _workers_of(cluster, run_id, "extract") == {f"worker{n}" for n in range(1, WORKERS + 1)}
+    rows = warehouse_rows(pg_url)
+    assert rows == warehouse_rows(second_pg_url)
+    assert {row[0] for row in rows} == {i for i in fake.ids[100:900] if fake.verdict(i) == "load"}

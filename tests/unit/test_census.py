@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import math
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
 import pytest
-from psycopg2 import sql
 
 from github_etl.extract.census import estimate_repositories, plan_census
 from github_etl.github.client import GitHubClient
 from tests.fake_github import FakeGitHub
-from tests.fixtures.postgres import execute_autocommit, with_database
-from tests.in_process import FAST, run_pipeline
+from tests.in_process import FAST, run_pipeline, warehouse_rows
 
 TOKEN = "ghp_census_test_token_0001"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -41,19 +37,6 @@ class DyingClient(GitHubClient):
         return super().request(method, path, **kwargs)
 
 
-@pytest.fixture
-def other_pg_url(pg_server_url: str) -> Iterator[str]:
-    """A second database of its own, for a second warehouse to compare with."""
-    name = f"github_etl_test_{uuid.uuid4().hex[:12]}"
-    execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(pg_server_url, name)
-    finally:
-        execute_autocommit(
-            pg_server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
 def _query(pg_url: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
     connection = psycopg2.connect(pg_url)
     try:
@@ -66,12 +49,6 @@ def _query(pg_url: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
 
 def _loaded(pg_url: str) -> set[int]:
     return {row[0] for row in _query(pg_url, "SELECT id FROM github.repositories")}
-
-
-def _rows(pg_url: str) -> list[tuple[Any, ...]]:
-    return _query(
-        pg_url, "SELECT id, full_name, stargazers_count, language, created_at FROM github.repositories ORDER BY id"
-    )
 
 
 def _cursor(pg_url: str) -> tuple[int, int] | None:
@@ -153,13 +130,13 @@ def test_a_first_census_without_since_id_starts_at_the_end_of_the_id_space(
 
 
 def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
-    fake_github_factory, pg_url: str, other_pg_url: str, tmp_path
+    fake_github_factory, pg_url: str, second_pg_url: str, tmp_path
 ) -> None:
     fake = fake_github_factory(repo_count=1200, seed=23, vanished_ratio=0.03)
     params = {"mode": "census", "since_id": 0, "until_id": max(fake.ids), "shards": 2}
     run = {"logical_date": LOGICAL_DATE}
     run_pipeline(
-        fake.base_url, TOKEN, params, pg_url=other_pg_url, staging_url=(tmp_path / "a").as_uri(), run_id="r", **run
+        fake.base_url, TOKEN, params, pg_url=second_pg_url, staging_url=(tmp_path / "a").as_uri(), run_id="r", **run
     )
 
     staging = (tmp_path / "b").as_uri()
@@ -184,10 +161,10 @@ def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
     fake.reset_log()
     run_pipeline(fake.base_url, TOKEN, params, pg_url=pg_url, staging_url=staging, run_id="r", **run)
 
-    assert _rows(pg_url) == _rows(other_pg_url)
+    assert warehouse_rows(pg_url) == warehouse_rows(second_pg_url)
     assert _loaded(pg_url) == {i for i in fake.ids if fake.verdict(i) == "load"}
-    assert _audit(pg_url, "r") == _audit(other_pg_url, "r")
-    assert _cursor(pg_url) == _cursor(other_pg_url) == (0, max(fake.ids))
+    assert _audit(pg_url, "r") == _audit(second_pg_url, "r")
+    assert _cursor(pg_url) == _cursor(second_pg_url) == (0, max(fake.ids))
     # The resumed run fetched only what the killed ones had not staged: fewer than 12 pages and 12 batches.
     assert fake.count(path_prefix="/graphql") < 12
 
