@@ -11,8 +11,9 @@ import pytest
 
 from github_etl.extract.census import estimate_repositories, plan_census
 from github_etl.github.client import GitHubClient
+from github_etl.staging import RunStaging
 from tests.fake_github import FakeGitHub
-from tests.in_process import FAST, run_pipeline, warehouse_rows
+from tests.in_process import DAG_ID, FAST, run_pipeline, warehouse_rows
 
 TOKEN = "ghp_census_test_token_0001"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -141,8 +142,8 @@ def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
 
     staging = (tmp_path / "b").as_uri()
     deaths = []
-    # Killed in the first shard's listing, then in its enrichment, then in the second shard.
-    for die_at in (3, 4, 9):
+    # Killed in the first shard's enrichment, then in its listing, then in the second shard.
+    for die_at in (3, 4, 14):
         dying = DyingClient(fake.base_url, [TOKEN], settings=FAST, die_at=die_at)
         with pytest.raises(Killed) as killed:
             run_pipeline(
@@ -157,6 +158,10 @@ def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
             )
         deaths.append(str(killed.value))
     assert any("/graphql" in death for death in deaths) and any("/repositories" in death for death in deaths)
+    staged = RunStaging(DAG_ID, "r", root=staging)
+    assert staged.exists("raw", "census-000", "done.json"), "the first shard never finished: nothing was tested"
+    assert staged.exists("raw", "census-001", "listing-000000.json")
+    assert not staged.exists("raw", "census-001", "done.json")
     assert _loaded(pg_url) == set() and _cursor(pg_url) is None
     fake.reset_log()
     run_pipeline(fake.base_url, TOKEN, params, pg_url=pg_url, staging_url=staging, run_id="r", **run)
@@ -197,3 +202,19 @@ def test_the_plan_cuts_the_range_into_equal_shards_and_estimates_from_the_first_
     # The fake's ids are evenly spread, as the estimate assumes: within a few percent of the truth.
     assert estimate_repositories(client, low, high) == pytest.approx(2999, rel=0.05)
     assert estimate_repositories(client, fake.ids[-30], max(fake.ids) + 10**6) == 29
+
+
+def test_without_a_token_the_census_enriches_over_rest_and_loads_the_same(
+    fake_github_factory, pg_url: str, second_pg_url: str, tmp_path
+) -> None:
+    fake = fake_github_factory(repo_count=400, seed=26, vanished_ratio=0.05)
+    params = {"mode": "census", "since_id": fake.ids[199], "until_id": fake.ids[239], "shards": 2}
+    run = {"run_id": "r", "logical_date": LOGICAL_DATE}
+    run_pipeline(fake.base_url, TOKEN, params, pg_url=pg_url, staging_url=(tmp_path / "a").as_uri(), **run)
+    fake.reset_log()
+    run_pipeline(fake.base_url, None, params, pg_url=second_pg_url, staging_url=(tmp_path / "b").as_uri(), **run)
+
+    assert fake.count(path_prefix="/graphql") == 0
+    assert fake.count(path_prefix="/repositories/") == 40  # one detail request per listed repository
+    assert warehouse_rows(second_pg_url) == warehouse_rows(pg_url)
+    assert {row[0] for row in warehouse_rows(pg_url)} == {i for i in fake.ids[200:240] if fake.verdict(i) == "load"}
