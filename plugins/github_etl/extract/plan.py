@@ -123,7 +123,7 @@ def plan_run(
         since, until, origin = census_range(client, since_id=params.since_id, until_id=params.until_id, cursor=cursor)
         expected = estimate_repositories(client, since, until)
         log.info("Census of ids (%s, %s], from %s: about %s public repositories", since, until, origin, expected)
-        # The load moves the cursor to `until` (forward only, and only if the range starts at or below it).
+        # The load widens the census's covered range by this one, if they touch (advance_census_cursor.sql).
         plan["census"] = {"since_id": since, "until_id": until, "expected": expected}
         shards = plan_census(since=since, until=until, shards=params.shards, expected=expected)
     else:
