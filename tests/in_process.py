@@ -68,7 +68,7 @@ def run_pipeline(
         mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": staging_url}),
         mock.patch("github_etl.hooks.warehouse.DatabaseConnection", side_effect=lambda *a, **k: warehouse()),
     ):
-        return load_run_task(context, transformed)
+        return load_run_task(context, transformed, warehouse_conn_id="postgres_default")
 
 
 def warehouse_rows(pg_url: str) -> list[tuple[Any, ...]]:
