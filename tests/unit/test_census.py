@@ -143,7 +143,7 @@ def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
     staging = (tmp_path / "b").as_uri()
     deaths = []
     # Killed in the first shard's enrichment, then in its listing, then in the second shard.
-    for die_at in (3, 4, 14):
+    for die_at in (3, 4, 40):
         dying = DyingClient(fake.base_url, [TOKEN], settings=FAST, die_at=die_at)
         with pytest.raises(Killed) as killed:
             run_pipeline(
