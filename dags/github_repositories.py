@@ -7,17 +7,19 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 | task | what it does |
 |---|---|
 | `prepare` | validates the params (before any API call; a bad one fails the run without retries) and applies the warehouse schema |
-| `plan` | splits the run into shards: random id ranges (`sample`), creation-time slices of at most 1,000 matches (`search`), owners (`owners`) or warehouse ids (`refresh`); fails at once when the run cannot fit its GitHub budget before its deadline; defers on a long rate-limit wait |
+| `plan` | splits the run into shards: random id ranges (`sample`), creation-time slices of at most 1,000 matches (`search`), owners (`owners`), warehouse ids (`refresh`) or equal id ranges (`census`); fails at once when the run cannot fit its GitHub budget before its deadline; defers on a long rate-limit wait |
 | `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
 | `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
-| `load` | COPY + merge of every shard in **one transaction**, snapshots, attribute history, audit row |
+| `load` | COPY + merge of every shard in **one transaction**, snapshots, attribute history, audit row, the census's cursor |
 | `check` | data-quality checks on what the run loaded; only when they pass is the `github.repositories` asset emitted, so consumers never start on data that failed them |
 | `report` | logs listed / enriched / skipped / rejected / inserted / updated and the table's total |
 
 **Modes** (trigger form or `airflow dags trigger github_repositories -c '{"mode": "search", "query": "language:rust"}'`):
 `sample` (`sample_size`, `seed`, `per_page_take`), `search` (`query`: GitHub's syntax; at most one `created:`,
 in any form GitHub accepts: `2024-03-01`, `>2024-03-01`, `>=`, `<`, `<=`, `A..B`, `A..*`, `*..B`, dates or
-date-times to the second), `owners` (`owners`), `refresh` (`stale_days`). Errors no retry can fix (bad params,
+date-times to the second), `owners` (`owners`), `refresh` (`stale_days`), `census` (every public repository
+listed since the census's cursor, or in `since_id`..`until_id`; `GITHUB_ETL_SCHEDULED_MODE=census` makes the
+daily schedule a census, see docs/census.md). Errors no retry can fix (bad params,
 bad credentials, a budget the run cannot fit) fail the run at once.
 
 **Observed, not claimed.** GitHub serves only current values, so every stored date (snapshot date,

@@ -171,6 +171,7 @@ def load_run(
     started_at: datetime | None = None,
     key_files: Iterable[RowFile] | None = None,
     unreachable: Iterable[Mapping[str, Any]] = (),
+    census: Mapping[str, int] | None = None,
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
@@ -202,6 +203,8 @@ def load_run(
     :param unreachable: search mode: the seconds whose matches GitHub could not serve in full, recorded.
     :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
         them), all of them or None; with them, a load that would change nothing reads only these.
+    :param census: census mode: the id range crawled, ``{"since_id", "until_id"}``; the census's cursor
+        moves over it in this transaction (``advance_census_cursor.sql``).
     """
     _require_aware(logical_date)
     _require_aware(observed_at)
@@ -234,6 +237,8 @@ def load_run(
             deleted = _mark_deleted(
                 cur, deleted, observed_at, checked=int(stats.get("listed", 0)), max_share=max_deleted_share
             )
+            if census is not None:
+                _advance_census_cursor(cur, census, run_id)
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,
@@ -781,6 +786,19 @@ def _touch_unchanged(cur: PgCursor, seen: sql.Composable, observed_at: datetime)
     stored = sql.SQL("(SELECT stored.id, {counts} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
     counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_COLUMNS)
     return touched, _merge_snapshots(cur, observed_at, stored.format(counts=counts, seen=seen))
+
+
+def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], run_id: str) -> None:
+    from github_etl.extract.census import CENSUS_NAME
+
+    crawled = {"since_id": int(census["since_id"]), "until_id": int(census["until_id"])}
+    cur.execute(load_sql("advance_census_cursor.sql"), {"census": CENSUS_NAME, "run_id": run_id, **crawled})
+    if not cur.rowcount:
+        log.info(
+            "The census crawled ids (%s, %s], within or apart from the range it covers: its cursor stays",
+            crawled["since_id"],
+            crawled["until_id"],
+        )
 
 
 def _copy_reported_ids(cur: PgCursor, table: str, ids: Iterable[int]) -> int:

@@ -6,6 +6,7 @@ Each mode needs different parameters; the form's JSON schema checks each field a
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,8 +14,19 @@ from typing import Any
 from github_etl.errors import ConfigurationError
 from github_etl.extract.search_query import ACCEPTED_FORMS, parse_search_query
 
-MODES = ("sample", "search", "owners", "refresh")
-PARAM_NAMES = ("mode", "sample_size", "seed", "per_page_take", "query", "owners", "stale_days", "shards")
+MODES = ("sample", "search", "owners", "refresh", "census")
+PARAM_NAMES = (
+    "mode",
+    "sample_size",
+    "seed",
+    "per_page_take",
+    "query",
+    "owners",
+    "stale_days",
+    "shards",
+    "since_id",
+    "until_id",
+)
 # Big enough for a day's harvest with a few tokens; a larger one belongs in several runs.
 MAX_SAMPLE_SIZE = 5_000_000
 MAX_SHARDS = 64
@@ -22,6 +34,8 @@ DEFAULT_SAMPLE_SIZE = 100
 DEFAULT_SHARDS = 4
 # Taking the whole listing page (100) costs one listing call per 100 repositories; see docs/sampling.md.
 DEFAULT_PER_PAGE_TAKE = 100
+# Far beyond GitHub's ids (1.1 billion in 2026), so a typo cannot ask for an endless crawl.
+MAX_REPOSITORY_ID = 1 << 40
 # GitHub logins: alphanumerics and single hyphens, at most 39 characters.
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 
@@ -38,6 +52,8 @@ class RunParams:
     owners: tuple[str, ...] = field(default_factory=tuple)
     stale_days: int | None = None
     shards: int = DEFAULT_SHARDS
+    since_id: int | None = None
+    until_id: int | None = None
 
 
 def _integer(params: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int | None:
@@ -89,6 +105,8 @@ def validate(params: dict[str, Any]) -> RunParams:
         owners=_owners(params.get("owners")),
         stale_days=_integer(params, "stale_days", None, 0, 36_500),
         shards=_integer(params, "shards", DEFAULT_SHARDS, 1, MAX_SHARDS),
+        since_id=_integer(params, "since_id", None, 0, MAX_REPOSITORY_ID),
+        until_id=_integer(params, "until_id", None, 1, MAX_REPOSITORY_ID),
     )
     if mode == "search":
         if not run.query:
@@ -101,7 +119,28 @@ def validate(params: dict[str, Any]) -> RunParams:
             f"mode 'owners' needs param 'owners': a list of users or organisations, e.g. ['apache']; "
             f"got {params.get('owners')!r}"
         )
+    if run.until_id is not None:
+        if run.since_id is None:
+            raise ConfigurationError(
+                "param 'until_id' needs param 'since_id' (0 crawls from the first repository): "
+                "together they name the id range (since_id, until_id] to crawl"
+            )
+        if run.until_id <= run.since_id:
+            raise ConfigurationError(
+                f"param 'until_id' must be above 'since_id'; got since_id={run.since_id}, until_id={run.until_id}"
+            )
     return run
+
+
+def scheduled_mode() -> str:
+    """The mode of scheduled runs (and the trigger form's default): ``GITHUB_ETL_SCHEDULED_MODE``, else sample.
+
+    ``census`` makes the daily schedule a daily census (docs/census.md).
+    """
+    mode = os.environ.get("GITHUB_ETL_SCHEDULED_MODE", "").strip() or "sample"
+    if mode not in MODES:
+        raise ConfigurationError(f"GITHUB_ETL_SCHEDULED_MODE must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
 
 
 def trigger_form_params() -> dict[str, Any]:
@@ -110,11 +149,12 @@ def trigger_form_params() -> dict[str, Any]:
 
     return {
         "mode": Param(
-            "sample",
+            scheduled_mode(),
             enum=list(MODES),
             title="Mode",
             description="sample: random public repositories; search: all matches of a query; "
-            "owners: every repository of users/organisations; refresh: re-fetch the warehouse's repositories.",
+            "owners: every repository of users/organisations; refresh: re-fetch the warehouse's repositories; "
+            "census: every public repository listed since the census's cursor (or in since_id..until_id).",
         ),
         "sample_size": Param(
             DEFAULT_SAMPLE_SIZE,
@@ -170,5 +210,23 @@ def trigger_form_params() -> dict[str, Any]:
             maximum=MAX_SHARDS,
             title="Shards",
             description="How many parallel extraction tasks the run is split into (bounded by the github_api pool).",
+        ),
+        "since_id": Param(
+            None,
+            type=["null", "integer"],
+            minimum=0,
+            maximum=MAX_REPOSITORY_ID,
+            title="Census: above this id",
+            description="mode census: crawl repositories with ids above this one; empty: from where the census "
+            "last stopped (its first run: from today's end of the id space). See docs/census.md.",
+        ),
+        "until_id": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=MAX_REPOSITORY_ID,
+            title="Census: up to this id",
+            description="mode census: crawl a fixed range (since_id, until_id]; empty: up to the current end of "
+            "the id space.",
         ),
     }

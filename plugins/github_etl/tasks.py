@@ -143,6 +143,7 @@ def load_run_task(
             max_deleted_share=max_deleted_share(),
             started_at=started_at,
             unreachable=meta.get("unreachable", ()),
+            census=meta.get("census"),
         )
     return {**totals, **result.as_dict(), "run_id": run_id}
 

@@ -15,6 +15,10 @@ depends on the wall clock. Generated owners are ``quiet-otter42`` (User) or ``Qu
 upper-case letter or is in :data:`tests.fake_github.owners.KNOWN_ORGANIZATIONS` (``apache`` is,
 ``octocat`` is not). ``vanished_ratio`` of the listed ids answer 404 on detail endpoints (one in
 five of those 451, DMCA) while still being listed. Object URLs point at the running fake.
+``add_repositories(n)`` creates ``n`` repositories "now" (at 2026-11-01), with ids above every other:
+listed, served and enriched like the rest (a census's next day), but not found by searches.
+``latency_ms`` delays every API answer, ``graphql_latency_ms`` GraphQL ones instead (GitHub takes
+about 150 ms for a REST answer and over a second for a ``nodes`` query of 100 repositories).
 
 Endpoints
 ---------

@@ -40,6 +40,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--vanished-ratio", type=float, default=0.0)
     parser.add_argument("--owners", type=_owners, default={}, help="named owners, e.g. apache=250,octocat=8")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--graphql-latency-ms", type=float, default=None, help="default: --latency-ms")
     parser.add_argument(
         "--dense-days",
         type=_day_shares,
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         graphql_rate_limit=args.graphql_rate_limit,
         tokens=tokens,
         latency_ms=args.latency_ms,
+        graphql_latency_ms=args.graphql_latency_ms,
         dense_days=args.dense_days,
     )
     stop = threading.Event()

@@ -80,6 +80,8 @@ class FakeGitHub:
     :param graphql_rate_limit: GraphQL points per hour.
     :param tokens: the valid tokens; None accepts any token.
     :param latency_ms: delay added to every API request.
+    :param graphql_latency_ms: delay added to every GraphQL request instead (GitHub answers a 100-node
+        query in about a second, a REST request in about 150 ms); None: ``latency_ms``.
     :param dense_days: ``{"2024-03-01": 0.6}``: that share of the repositories is created on that UTC day,
         at seconds spread over it (search slicing below a day needs such days).
     :param dense_spans: ``(start epoch, seconds, share)``, the same for any span (one second, say).
@@ -101,6 +103,7 @@ class FakeGitHub:
         graphql_rate_limit: int = 5000,
         tokens: set[str] | None = None,
         latency_ms: float = 0.0,
+        graphql_latency_ms: float | None = None,
         dense_days: dict[str, float] | None = None,
         dense_spans: tuple[tuple[int, int, float], ...] = (),
         apps: dict[int, str] | None = None,
@@ -118,6 +121,7 @@ class FakeGitHub:
         )
         self.seed = seed
         self.latency_ms = latency_ms
+        self.graphql_latency_ms = latency_ms if graphql_latency_ms is None else graphql_latency_ms
         self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
         self.apps = AppInstallations(apps or {}, installations or {}, token_ttl_s=installation_token_ttl_s)
         self.limiter = RateLimiter({CORE: rate_limit, SEARCH: search_rate_limit, GRAPHQL: graphql_rate_limit})
@@ -216,6 +220,14 @@ class FakeGitHub:
     def disable_repository(self, id: int) -> None:
         """Disable a repository: 403 "Repository access blocked" (terms of service) on its detail endpoints."""
         self.universe.block_repository(id, DISABLED)
+
+    def add_repositories(self, count: int) -> list[int]:
+        """Create ``count`` public repositories now, with ids above every other; returns their ids.
+
+        Listed by ``/repositories``, served by the detail endpoints and GraphQL, created at the fake's
+        "now"; not found by searches.
+        """
+        return self.universe.append_repositories(count)
 
     def rename_repository(self, id: int, new_full_name: str) -> None:
         """Rename or transfer a repository; the old ``/repos/{owner}/{name}`` answers 301."""
@@ -321,8 +333,9 @@ class FakeGitHub:
         token, auth_error = _token(handler.headers.get("Authorization"))
         # A token is valid or expired when the request arrives, whatever the latency after.
         issued, refusal = (None, None) if token is None else self.apps.lookup(token)
-        if self.latency_ms > 0:
-            self.wait_or_stop(self.latency_ms / 1000)
+        latency = self.graphql_latency_ms if path == "/graphql" else self.latency_ms
+        if latency > 0:
+            self.wait_or_stop(latency / 1000)
 
         resource = SEARCH if path.startswith("/search/") else GRAPHQL if path == "/graphql" else CORE
         fingerprint = None if token is None else self.fingerprint(token)

@@ -381,6 +381,26 @@ class Universe:
             self._renamed[repo_id] = (new_owner, new_name)
             self.version += 1
 
+    def append_repositories(self, count: int) -> list[int]:
+        """Create ``count`` repositories now: ids above every other, listed, served and enumerable by owner.
+
+        Their ids lie above ``max_id``, so they are created at the fake's "now" (the last creation date).
+        The search index keeps the ids it was built with: searches do not find them.
+        """
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        with self._lock:
+            last = self.ids[self._listed_count - 1] if self._listed_count else 0
+            first = max(last, self.max_id) + 1
+            if first + count > self.huge_id:
+                raise ValueError("no room for more ids below the hostile huge id")
+            added = array("q", range(first, first + count))
+            self.ids[self._listed_count : self._listed_count] = added
+            self._listed_count += count
+            self._generated_owner_index = None
+            self.version += 1
+        return list(added)
+
     # ----------------------------------------------------------------- facts and objects
     def changed_ids(self) -> set[int]:
         """Ids a test overrode, renamed or deleted."""

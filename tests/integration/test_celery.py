@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from github_etl.github.shared_budget import describe_url
 from tests.fake_github import FakeGitHub
+from tests.in_process import run_pipeline, warehouse_rows
 from tools.celery_cluster import CeleryCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
@@ -298,3 +300,35 @@ def test_workers_share_one_installation_token_and_no_secret_reaches_a_file(
         if path.is_file() and any(secret in path.read_bytes() for secret in secrets)
     ]
     assert leaks == []
+
+
+def test_a_range_crawl_on_two_workers_equals_the_one_worker_result(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    connect: Callable[[FakeGitHub], None],
+    pg_url: str,
+    second_pg_url: str,
+    token: str,
+    tmp_path,
+) -> None:
+    fake = fake_github_factory(**_fake_settings())
+    connect(fake)
+    census = {"mode": "census", "since_id": fake.ids[99], "until_id": fake.ids[899], "shards": 4}
+
+    run_id = cluster.trigger(census)
+    cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
+    # The same run's tasks one after another in this process: what a single worker does.
+    run_pipeline(
+        fake.base_url,
+        token,
+        census,
+        pg_url=second_pg_url,
+        staging_url=tmp_path.as_uri(),
+        run_id="one_worker",
+        logical_date=datetime.now(UTC),
+    )
+
+    assert _workers_of(cluster, run_id, "extract") == {f"worker{n}" for n in range(1, WORKERS + 1)}
+    rows = warehouse_rows(pg_url)
+    assert rows == warehouse_rows(second_pg_url)
+    assert {row[0] for row in rows} == {i for i in fake.ids[100:900] if fake.verdict(i) == "load"}

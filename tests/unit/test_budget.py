@@ -100,6 +100,8 @@ def test_a_resource_whose_budget_is_unknown_is_not_judged() -> None:
         ("owners", [{"owners": ["a", "b"]}, {"owners": ["c"]}], False, {"core": 3, "graphql": 0, "search": 0}),
         ("refresh", [{"count": 150}], True, {"core": 0, "graphql": 2, "search": 0}),
         ("refresh", [{"count": 150}], False, {"core": 150, "graphql": 0, "search": 0}),
+        ("census", [{"expected": 1000}, {"expected": 950}], True, {"core": 22, "graphql": 20, "search": 0}),
+        ("census", [{"expected": 150}], False, {"core": 3 + 150, "graphql": 0, "search": 0}),
     ],
 )
 def test_requests_needed_per_mode(mode, shards, authenticated, needs) -> None:

@@ -72,7 +72,8 @@ def test_trigger_form_params(dagbag) -> None:
     params = dagbag.dags["github_repositories"].params
     assert params["mode"] == "sample"
     assert set(params.keys()) >= {"mode", "sample_size", "seed", "per_page_take", "query", "owners", "stale_days"}
-    assert params.get_param("mode").schema["enum"] == ["sample", "search", "owners", "refresh"]
+    assert params.get_param("mode").schema["enum"] == ["sample", "search", "owners", "refresh", "census"]
+    assert {"since_id", "until_id"} <= set(params.keys())
 
 
 # Modules whose import would do I/O or cost seconds: they must only be imported inside tasks.

@@ -245,6 +245,30 @@ def test_changed_and_deleted_repositories(fake_github: FakeGitHub, http: request
         fake_github.set_repository(grown, full_name="x/y")
 
 
+def test_repositories_added_now_are_listed_after_the_others_and_served(
+    fake_github: FakeGitHub, http: requests.Session
+) -> None:
+    end = max(fake_github.ids)
+    added = fake_github.add_repositories(150)
+
+    assert added == sorted(added) and added[0] > end
+    assert list(fake_github.ids)[-150:] == added
+    listed = _get(http, fake_github, "/repositories", params={"since": end}).json()
+    assert [repo["id"] for repo in listed] == added[:100]
+    detail = _get(http, fake_github, f"/repositories/{added[-1]}").json()
+    assert detail["created_at"] == "2026-11-01T00:00:00Z"  # the fake's "now"
+    node = http.post(
+        f"{fake_github.base_url}/graphql",
+        json={
+            "query": "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Repository { databaseId } } }",
+            "variables": {"ids": [detail["node_id"]]},
+        },
+        timeout=5,
+    ).json()
+    assert [n["databaseId"] for n in node["data"]["nodes"]] == [added[-1]]
+    assert fake_github.verdict(added[0]) == hostile_kinds.LOAD
+
+
 @pytest.mark.parametrize(
     ("headers", "charged"), [pytest.param(AUTH, False, id="token"), pytest.param({}, True, id="anonymous")]
 )

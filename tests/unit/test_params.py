@@ -23,6 +23,9 @@ from github_etl.params import RunParams, validate
         ({"per_page_take": 101}, "param 'per_page_take' must be between 1 and 100"),
         ({"shards": 0}, "param 'shards' must be between 1 and 64"),
         ({"stale_days": -1}, "param 'stale_days' must be between 0 and"),
+        ({"mode": "census", "until_id": 500}, "param 'until_id' needs param 'since_id'"),
+        ({"mode": "census", "since_id": 500, "until_id": 500}, "param 'until_id' must be above 'since_id'"),
+        ({"mode": "census", "since_id": -1}, "param 'since_id' must be between 0 and"),
     ],
 )
 def test_invalid_params_are_refused_with_a_clear_message(params, message) -> None:
@@ -40,7 +43,24 @@ def test_invalid_params_are_refused_with_a_clear_message(params, message) -> Non
             RunParams(mode="owners", owners=("apache", "octocat")),
         ),
         ({"sample_size": "250", "seed": 7, "stale_days": None}, RunParams(sample_size=250, seed=7)),
+        ({"mode": "census"}, RunParams(mode="census")),
+        (
+            {"mode": "census", "since_id": 0, "until_id": "1000"},
+            RunParams(mode="census", since_id=0, until_id=1000),
+        ),
     ],
 )
 def test_valid_params(params, expected) -> None:
     assert validate(params) == expected
+
+
+def test_scheduled_runs_take_their_mode_from_the_environment(monkeypatch) -> None:
+    from github_etl.params import scheduled_mode, trigger_form_params
+
+    assert trigger_form_params()["mode"].value == "sample"
+    monkeypatch.setenv("GITHUB_ETL_SCHEDULED_MODE", "census")
+    assert scheduled_mode() == "census"
+    assert trigger_form_params()["mode"].value == "census"
+    monkeypatch.setenv("GITHUB_ETL_SCHEDULED_MODE", "everything")
+    with pytest.raises(ConfigurationError, match="GITHUB_ETL_SCHEDULED_MODE must be one of"):
+        scheduled_mode()

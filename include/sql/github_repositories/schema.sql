@@ -213,3 +213,15 @@ CREATE TABLE IF NOT EXISTS github.repository_history (
 -- A renamed or transferred repository is found by its former full name (the API's detail endpoint).
 CREATE INDEX IF NOT EXISTS repository_history_full_name_idx
     ON github.repository_history (lower(full_name), valid_until DESC);
+
+-- The census's cursor (mode census, docs/census.md): the warehouse holds every repository that
+-- GET /repositories listed with an id in (since_id, cursor_id] when a census crawled it. Only a
+-- census load moves it (advance_census_cursor.sql), in the load's own transaction.
+CREATE TABLE IF NOT EXISTS github.census_cursor (
+    census    text        PRIMARY KEY,
+    since_id  bigint      NOT NULL,
+    cursor_id bigint      NOT NULL,
+    run_id    text        NOT NULL,
+    moved_at  timestamptz NOT NULL,
+    CHECK (since_id <= cursor_id)
+);

@@ -160,4 +160,8 @@ def requests_needed(mode: str, shards: Sequence[Mapping[str, Any]], *, authentic
             needs["core"] += len(shard["owners"])
         elif mode == "refresh":
             needs[enrich] += math.ceil(shard["count"] / PAGE_SIZE) if authenticated else shard["count"]
+        elif mode == "census":
+            # Every listing page is full but the shard's last, which may reach past its end.
+            needs["core"] += math.ceil(shard["expected"] / PAGE_SIZE) + 1
+            needs[enrich] += math.ceil(shard["expected"] / PAGE_SIZE) if authenticated else shard["expected"]
     return needs

@@ -9,6 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from github_etl.extract.budget import check_budget, requests_needed
+from github_etl.extract.census import (
+    census_range,
+    estimate_repositories,
+    extract_census_shard,
+    plan_census,
+    stored_cursor,
+)
 from github_etl.extract.owners import extract_owners_shard, plan_owners
 from github_etl.extract.refresh import extract_refresh_shard, plan_refresh
 from github_etl.extract.sample import discover_max_id, extract_sample_shard, plan_sample, sample_quotas
@@ -31,6 +38,7 @@ EXTRACTORS: dict[str, Callable[[GitHubClient, ShardRecorder, Shard], None]] = {
     "search": extract_search_shard,
     "owners": extract_owners_shard,
     "refresh": extract_refresh_shard,
+    "census": extract_census_shard,
 }
 
 
@@ -40,6 +48,7 @@ ADVICE = {
     "search": "narrow the query (a created: range, more qualifiers)",
     "owners": "name fewer owners per run",
     "refresh": "set stale_days to refresh fewer repositories per run",
+    "census": "crawl a narrower range (since_id, until_id) per run",
 }
 
 
@@ -104,6 +113,19 @@ def plan_run(
         shards = plan_search(sliced.slices, shards=params.shards)
     elif params.mode == "owners":
         shards = plan_owners(list(params.owners), shards=params.shards)
+    elif params.mode == "census":
+        cursor = None
+        if params.since_id is None:
+            if warehouse is None:
+                raise ValueError("mode census needs the warehouse (its cursor) or param since_id to plan")
+            with warehouse() as db:
+                cursor = stored_cursor(db)
+        since, until, origin = census_range(client, since_id=params.since_id, until_id=params.until_id, cursor=cursor)
+        expected = estimate_repositories(client, since, until)
+        log.info("Census of ids (%s, %s], from %s: about %s public repositories", since, until, origin, expected)
+        # The load widens the census's covered range by this one, if they touch (advance_census_cursor.sql).
+        plan["census"] = {"since_id": since, "until_id": until, "expected": expected}
+        shards = plan_census(since=since, until=until, shards=params.shards, expected=expected)
     else:
         if warehouse is None:
             raise ValueError("mode refresh needs the warehouse to plan")

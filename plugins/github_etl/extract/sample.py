@@ -37,7 +37,8 @@ ENRICH_BATCH = 100
 MAX_BARREN_PAGES = 20
 
 
-def _listing(client: GitHubClient, since: int) -> list[dict[str, Any]]:
+def list_repositories(client: GitHubClient, since: int) -> list[dict[str, Any]]:
+    """One page of ``GET /repositories?since=``: the next public repositories above ``since``, in id order."""
     page = client.get(LISTING_PATH, {"since": since}).data
     if not isinstance(page, list):
         raise ValueError(f"/repositories?since={since} did not answer a list")
@@ -51,7 +52,7 @@ def discover_max_id(client: GitHubClient) -> int:
     """
     low, high = 0, FIRST_PROBE_ID
     while True:
-        page = _listing(client, high)
+        page = list_repositories(client, high)
         if not page:
             break
         if len(page) < 100:
@@ -64,7 +65,7 @@ def discover_max_id(client: GitHubClient) -> int:
     best = low
     while high - low > 1:
         middle = (low + high) // 2
-        page = _listing(client, middle)
+        page = list_repositories(client, middle)
         if not page:
             high = middle
             continue
@@ -130,7 +131,7 @@ def extract_sample_shard(client: GitHubClient, recorder: ShardRecorder, shard: S
                     break
             else:
                 since = rng.randrange(low, max(low + 1, high))
-                page = recorder.listing_page(lambda since=since: _listing(client, since))
+                page = recorder.listing_page(lambda since=since: list_repositories(client, since))
                 candidates = [r for r in page if low < int(r["id"]) <= high and int(r["id"]) not in chosen]
                 picked = rng.sample(candidates, min(take, len(candidates), needed))
                 barren = 0 if picked else barren + 1

@@ -1,0 +1,14 @@
+-- A census load that crawled (since_id, until_id] widens the census's covered range to include it, in
+-- the load's transaction: the cursor never moves backwards, and only a range that touches or overlaps
+-- the covered one widens it, so no id between since_id and cursor_id is ever left uncrawled. The first
+-- census load starts the covered range. Returns the stored range (unchanged when the crawl was apart).
+INSERT INTO github.census_cursor AS stored (census, since_id, cursor_id, run_id, moved_at)
+VALUES (%(census)s, %(since_id)s, %(until_id)s, %(run_id)s, clock_timestamp())
+ON CONFLICT (census) DO UPDATE SET
+    since_id = LEAST(stored.since_id, excluded.since_id),
+    cursor_id = GREATEST(stored.cursor_id, excluded.cursor_id),
+    run_id = excluded.run_id,
+    moved_at = excluded.moved_at
+WHERE excluded.since_id <= stored.cursor_id
+  AND excluded.cursor_id >= stored.since_id
+  AND (excluded.since_id < stored.since_id OR excluded.cursor_id > stored.cursor_id);

@@ -1,0 +1,129 @@
+"""Mode ``census``: every public repository in an id range, listed in id order and enriched by the hundred.
+
+``GET /repositories?since=ID`` lists the next 100 public repositories above ``ID``; walking it from one
+id to another lists every public repository between them, once. Each page's 100 repositories are then
+enriched in one GraphQL ``nodes`` call (one REST call each without a token). So a census costs about
+two requests per 100 repositories.
+
+The range is ``(since, until]``. A daily census starts at the census's cursor, stored in the warehouse
+(``github.census_cursor``), and ends at the end of the id space found while planning; the load moves the
+cursor to that end in its own transaction, so a failed run leaves it where it was and the next run
+covers the failed run's range too. A range crawl names both ends. Either way the range is cut into
+equal id ranges, one shard each, that run on as many workers as the deployment has.
+
+Each shard stages every listing page and every enrichment batch as a numbered checkpoint (see
+:class:`~github_etl.extract.shards.ShardRecorder`). A page's ``since`` is the last id of the page
+before it, so a shard killed mid-run replays its staged pages and continues exactly where it stopped:
+no repository is listed twice or skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from github_etl.extract.sample import ENRICH_BATCH, discover_max_id, list_repositories
+from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.github.client import GitHubClient
+
+if TYPE_CHECKING:
+    from github_etl.hooks.warehouse import DatabaseConnection
+
+log = logging.getLogger(__name__)
+
+# The one census the warehouse keeps a cursor for (see schema.sql's github.census_cursor).
+CENSUS_NAME = "repositories"
+# GitHub's listing page: always 100 repositories but at the end of the id space.
+PAGE_SIZE = 100
+
+
+def stored_cursor(db: DatabaseConnection) -> int | None:
+    """The id up to which the census has loaded every public repository, or None before its first load."""
+    with db.cursor() as cur:
+        cur.execute("SELECT cursor_id FROM github.census_cursor WHERE census = %s", (CENSUS_NAME,))
+        row = cur.fetchone()
+    db.rollback()
+    return None if row is None else int(row[0])
+
+
+def census_range(
+    client: GitHubClient, *, since_id: int | None, until_id: int | None, cursor: int | None
+) -> tuple[int, int, str]:
+    """The id range ``(since, until]`` a census run crawls, and where its start came from.
+
+    The start: the ``since_id`` param, else the stored cursor, else today's end of the id space (a first
+    run without ``since_id`` loads nothing and starts the census there, rather than crawl every
+    repository by accident). The end: the ``until_id`` param, else today's end of the id space.
+    """
+    end = discover_max_id(client) if since_id is None or until_id is None else None
+    if since_id is not None:
+        since, origin = since_id, "param since_id"
+    elif cursor is not None:
+        since, origin = cursor, "the stored cursor"
+    else:
+        since, origin = int(end or 0), "today's end of the id space (first census run)"
+    until = until_id if until_id is not None else max(since, int(end or 0))
+    return since, until, origin
+
+
+def estimate_repositories(client: GitHubClient, since: int, until: int) -> int:
+    """Public repositories expected in ``(since, until]``, from the density of the range's first page.
+
+    Only for the budget check: one listing request, made once per run.
+    """
+    if until <= since:
+        return 0
+    page = list_repositories(client, since)
+    inside = [int(r["id"]) for r in page if since < int(r["id"]) <= until]
+    if len(page) < PAGE_SIZE or not inside or int(page[-1]["id"]) >= until:
+        return len(inside)
+    density = len(inside) / (inside[-1] - since)
+    return max(len(inside), round(density * (until - since)))
+
+
+def plan_census(*, since: int, until: int, shards: int, expected: int) -> list[Shard]:
+    """Cut ``(since, until]`` into equal id ranges, one shard each, with their share of ``expected``."""
+    width = until - since
+    if width <= 0:
+        return []
+    shards = max(1, min(shards, width))
+    plan: list[Shard] = []
+    for index in range(shards):
+        low = since + width * index // shards
+        high = since + width * (index + 1) // shards
+        plan.append(
+            {
+                "key": f"census-{index:03d}",
+                "mode": "census",
+                "id_low": low,
+                "id_high": high,
+                "expected": expected * (index + 1) // shards - expected * index // shards,
+            }
+        )
+    return plan
+
+
+def extract_census_shard(client: GitHubClient, recorder: ShardRecorder, shard: Shard) -> None:
+    """List every public repository with an id in ``(id_low, id_high]`` and stage it enriched.
+
+    Repositories listed but gone by enrichment time are staged as gone: counted as skipped, and marked
+    deleted by the load if the warehouse holds them.
+    """
+    low, high = shard["id_low"], shard["id_high"]
+    since = low
+    pending: list[dict[str, Any]] = []
+    while True:
+        page = recorder.listing_page(lambda since=since: list_repositories(client, since))
+        inside = [{"id": int(r["id"]), "node_id": r.get("node_id")} for r in page if since < int(r["id"]) <= high]
+        pending.extend(inside)
+        recorder.counts["listed"] += len(inside)
+        while len(pending) >= ENRICH_BATCH:
+            batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
+            recorder.enriched(batch)
+        # An empty page ends the id space; a page reaching past the shard's end ends the shard. A short
+        # page that does neither (GitHub may skip ids it cannot show) just moves on.
+        if not page or int(page[-1]["id"]) >= high:
+            break
+        since = int(page[-1]["id"])
+    if pending:
+        recorder.enriched(pending)

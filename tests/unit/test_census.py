@@ -1,0 +1,220 @@
+"""Mode census against the fake GitHub and a real warehouse: exact, resumable, and its cursor in the load."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg2
+import pytest
+
+from github_etl.extract.census import estimate_repositories, plan_census
+from github_etl.github.client import GitHubClient
+from github_etl.staging import RunStaging
+from tests.fake_github import FakeGitHub
+from tests.in_process import DAG_ID, FAST, run_pipeline, warehouse_rows
+
+TOKEN = "ghp_census_test_token_0001"
+LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Killed(BaseException):
+    """The task's process dies: nothing after it runs, nothing catches it."""
+
+
+class DyingClient(GitHubClient):
+    """A client whose process is killed as it is about to send its ``die_at``-th request."""
+
+    def __init__(self, *args: Any, die_at: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.die_at = die_at
+        self.sent = 0
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.sent += 1
+        if self.sent == self.die_at:
+            raise Killed(f"killed before request {self.sent}: {method} {path}")
+        return super().request(method, path, **kwargs)
+
+
+def _query(pg_url: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+    connection = psycopg2.connect(pg_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, args)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def _loaded(pg_url: str) -> set[int]:
+    return {row[0] for row in _query(pg_url, "SELECT id FROM github.repositories")}
+
+
+def _cursor(pg_url: str) -> tuple[int, int] | None:
+    rows = _query(pg_url, "SELECT since_id, cursor_id FROM github.census_cursor")
+    return rows[0] if rows else None
+
+
+def _audit(pg_url: str, run_id: str) -> dict[str, int]:
+    ((listed, enriched, skipped, inserted),) = _query(
+        pg_url, "SELECT listed, enriched, skipped, inserted FROM github.load_runs WHERE run_id = %s", run_id
+    )
+    return {"listed": listed, "enriched": enriched, "skipped": skipped, "inserted": inserted}
+
+
+def _census(fake: FakeGitHub, pg_url: str, staging_url: str, run_id: str, day: int = 0, **params: Any) -> dict:
+    return run_pipeline(
+        fake.base_url,
+        TOKEN,
+        {"mode": "census", **params},
+        pg_url=pg_url,
+        staging_url=staging_url,
+        run_id=run_id,
+        logical_date=LOGICAL_DATE + timedelta(days=day),
+    )
+
+
+def test_census_loads_every_public_repository_above_since_id_then_exactly_the_new_ones(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    fake = fake_github_factory(repo_count=1500, seed=21, vanished_ratio=0.05)
+    staging = tmp_path.as_uri()
+    since = fake.ids[600]
+    above = [i for i in fake.ids if i > since]
+
+    _census(fake, pg_url, staging, "census_1", since_id=since, shards=3)
+
+    assert _loaded(pg_url) == {i for i in above if fake.verdict(i) == "load"}
+    gone = [i for i in above if fake.verdict(i) == "gone"]
+    assert gone, "no repository vanished between listing and enrichment: nothing was tested"
+    assert _audit(pg_url, "census_1") == {
+        "listed": len(above),
+        "enriched": len(above) - len(gone),
+        "skipped": len(gone),
+        "inserted": len(above) - len(gone),
+    }
+    assert _cursor(pg_url) == (since, max(fake.ids))
+
+    before = _loaded(pg_url)
+    new = fake.add_repositories(250)
+    fake.reset_log()
+    _census(fake, pg_url, staging, "census_2", day=1, shards=3)
+
+    new_public = {i for i in new if fake.verdict(i) == "load"}
+    assert _loaded(pg_url) - before == new_public
+    assert _audit(pg_url, "census_2")["inserted"] == len(new_public)
+    assert _cursor(pg_url) == (since, max(new))
+    # One GraphQL batch per 100 repositories, and at most one part-filled batch per shard.
+    assert fake.count(path_prefix="/graphql") <= math.ceil(len(new) / 100) + 3
+
+
+def test_a_first_census_without_since_id_starts_at_the_end_of_the_id_space(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    fake = fake_github_factory(repo_count=800, seed=22)
+    staging = tmp_path.as_uri()
+
+    _census(fake, pg_url, staging, "first", shards=2)
+
+    end = max(fake.ids)
+    assert _loaded(pg_url) == set()
+    assert _cursor(pg_url) == (end, end)
+    new = fake.add_repositories(130)
+    _census(fake, pg_url, staging, "second", day=1, shards=2)
+    assert _loaded(pg_url) == set(new)
+    # Nothing new: nothing loaded, the cursor stays.
+    _census(fake, pg_url, staging, "third", day=2, shards=2)
+    assert _loaded(pg_url) == set(new)
+    assert _cursor(pg_url) == (end, max(new))
+
+
+def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
+    fake_github_factory, pg_url: str, second_pg_url: str, tmp_path
+) -> None:
+    fake = fake_github_factory(repo_count=1200, seed=23, vanished_ratio=0.03)
+    params = {"mode": "census", "since_id": 0, "until_id": max(fake.ids), "shards": 2}
+    run = {"logical_date": LOGICAL_DATE}
+    run_pipeline(
+        fake.base_url, TOKEN, params, pg_url=second_pg_url, staging_url=(tmp_path / "a").as_uri(), run_id="r", **run
+    )
+
+    staging = (tmp_path / "b").as_uri()
+    deaths = []
+    # Killed in the first shard's enrichment, then in its listing, then in the second shard.
+    for die_at in (3, 4, 40):
+        dying = DyingClient(fake.base_url, [TOKEN], settings=FAST, die_at=die_at)
+        with pytest.raises(Killed) as killed:
+            run_pipeline(
+                fake.base_url,
+                TOKEN,
+                params,
+                pg_url=pg_url,
+                staging_url=staging,
+                run_id="r",
+                client_factory=lambda dying=dying: dying,
+                **run,
+            )
+        deaths.append(str(killed.value))
+    assert any("/graphql" in death for death in deaths) and any("/repositories" in death for death in deaths)
+    staged = RunStaging(DAG_ID, "r", root=staging)
+    assert staged.exists("raw", "census-000", "done.json"), "the first shard never finished: nothing was tested"
+    assert staged.exists("raw", "census-001", "listing-000000.json")
+    assert not staged.exists("raw", "census-001", "done.json")
+    assert _loaded(pg_url) == set() and _cursor(pg_url) is None
+    fake.reset_log()
+    run_pipeline(fake.base_url, TOKEN, params, pg_url=pg_url, staging_url=staging, run_id="r", **run)
+
+    assert warehouse_rows(pg_url) == warehouse_rows(second_pg_url)
+    assert _loaded(pg_url) == {i for i in fake.ids if fake.verdict(i) == "load"}
+    assert _audit(pg_url, "r") == _audit(second_pg_url, "r")
+    assert _cursor(pg_url) == _cursor(second_pg_url) == (0, max(fake.ids))
+    # The resumed run fetched only what the killed ones had not staged: fewer than 12 pages and 12 batches.
+    assert fake.count(path_prefix="/graphql") < 12
+
+
+def test_a_range_crawl_below_the_census_widens_its_covered_range_and_one_apart_leaves_it(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    fake = fake_github_factory(repo_count=600, seed=24)
+    staging = tmp_path.as_uri()
+    middle, top = fake.ids[300], max(fake.ids)
+    _census(fake, pg_url, staging, "daily", since_id=middle)
+    assert _cursor(pg_url) == (middle, top)
+
+    _census(fake, pg_url, staging, "apart", since_id=fake.ids[10], until_id=fake.ids[20])
+    assert _cursor(pg_url) == (middle, top)
+    _census(fake, pg_url, staging, "below", since_id=0, until_id=middle)
+    assert _cursor(pg_url) == (0, top)
+    assert _loaded(pg_url) == set(fake.ids)
+
+
+def test_the_plan_cuts_the_range_into_equal_shards_and_estimates_from_the_first_page(fake_github_factory) -> None:
+    shards = plan_census(since=100, until=1100, shards=3, expected=10)
+    assert [(s["id_low"], s["id_high"]) for s in shards] == [(100, 433), (433, 766), (766, 1100)]
+    assert sum(s["expected"] for s in shards) == 10
+    assert plan_census(since=5, until=5, shards=4, expected=0) == []
+
+    fake = fake_github_factory(repo_count=5000, seed=25)
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    low, high = fake.ids[1000], fake.ids[3999]
+    # The fake's ids are evenly spread, as the estimate assumes: within a few percent of the truth.
+    assert estimate_repositories(client, low, high) == pytest.approx(2999, rel=0.05)
+    assert estimate_repositories(client, fake.ids[-30], max(fake.ids) + 10**6) == 29
+
+
+def test_without_a_token_the_census_enriches_over_rest_and_loads_the_same(
+    fake_github_factory, pg_url: str, second_pg_url: str, tmp_path
+) -> None:
+    fake = fake_github_factory(repo_count=400, seed=26, vanished_ratio=0.05)
+    params = {"mode": "census", "since_id": fake.ids[199], "until_id": fake.ids[239], "shards": 2}
+    run = {"run_id": "r", "logical_date": LOGICAL_DATE}
+    run_pipeline(fake.base_url, TOKEN, params, pg_url=pg_url, staging_url=(tmp_path / "a").as_uri(), **run)
+    fake.reset_log()
+    run_pipeline(fake.base_url, None, params, pg_url=second_pg_url, staging_url=(tmp_path / "b").as_uri(), **run)
+
+    assert fake.count(path_prefix="/graphql") == 0
+    assert fake.count(path_prefix="/repositories/") == 40  # one detail request per listed repository
+    assert warehouse_rows(second_pg_url) == warehouse_rows(pg_url)
+    assert {row[0] for row in warehouse_rows(pg_url)} == {i for i in fake.ids[200:240] if fake.verdict(i) == "load"}
