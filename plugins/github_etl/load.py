@@ -229,6 +229,9 @@ def load_run(
             deleted = _mark_deleted(cur, deleted_ids, logical_date)
             snapshots += _touch_not_modified(cur, not_modified_ids, logical_date)
             _upsert_etags(cur, etags, logical_date)
+            if snapshots:
+                # The API's day summaries follow the day's snapshots in the same transaction.
+                cur.execute("SELECT github.refresh_day_summaries(%s)", (_snapshot_date(logical_date),))
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,

@@ -45,8 +45,21 @@ OPERATIONS = {
     ("/repositories", "get"): "list_repositories",
     ("/repositories/{owner}/{name}", "get"): "get_repository",
     ("/runs", "get"): "list_load_runs",
+    ("/repositories/{owner}/{name}/history", "get"): "get_repository_history",
+    ("/trending", "get"): "list_trending_repositories",
+    ("/languages", "get"): "list_languages",
+    ("/languages/shares", "get"): "list_language_shares",
 }
-DATA_URLS = ["/repositories/count", "/repositories", "/repositories/octo/hello", "/runs"]
+DATA_URLS = [
+    "/repositories/count",
+    "/repositories",
+    "/repositories/octo/hello",
+    "/runs",
+    "/repositories/octo/hello/history",
+    "/trending",
+    "/languages",
+    "/languages/shares",
+]
 
 
 # -- fixtures -------------------------------------------------------------------------------------
@@ -665,7 +678,7 @@ def test_pooled_connections_killed_by_the_server_are_replaced(client, warehouse,
 # -- documentation ----------------------------------------------------------------------------------
 
 
-def test_openapi_lists_the_four_operations_with_their_models(client_without_warehouse):
+def test_openapi_lists_every_operation_with_its_models(client_without_warehouse):
     del client_without_warehouse.headers["Authorization"]  # the description of the API is public
 
     spec = client_without_warehouse.get(f"{PREFIX}/openapi.json").json()

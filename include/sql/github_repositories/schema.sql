@@ -238,3 +238,91 @@ BEGIN
     END IF;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Day summaries for the API's trending and language views (github_etl.api.insights). Answering
+-- those from the snapshots would join or aggregate a whole day of them (a million rows) per request;
+-- these tables hold the answers, a few rows per language and one per repository whose stars rose.
+-- The load refreshes the summaries of its snapshot date in its own transaction
+-- (github.refresh_day_summaries below), so they never disagree with the snapshots they summarize.
+
+-- Repositories and stars per primary language (NULL: none) among the repositories observed on a date.
+-- A date has rows here exactly when it has snapshots: this is also the list of observation dates.
+CREATE TABLE IF NOT EXISTS github.language_days (
+    snapshot_date date    NOT NULL,
+    language      text,
+    repositories  integer NOT NULL,
+    stars         bigint  NOT NULL
+);
+CREATE INDEX IF NOT EXISTS language_days_date_idx ON github.language_days (snapshot_date);
+
+-- Star gains over the trending windows: for each end date and window (in days) observed at both
+-- ends, one row per repository observed on both dates whose stars rose. Repositories whose stars
+-- stayed or fell are counted in star_gain_windows only: a trending list never reaches them while
+-- another repository rose, and leaving them out keeps a day's rows to the few that moved.
+CREATE TABLE IF NOT EXISTS github.star_gains (
+    end_date         date     NOT NULL,
+    window_days      smallint NOT NULL,
+    repo_id          bigint   NOT NULL,
+    gain             integer  NOT NULL,
+    stargazers_count integer  NOT NULL
+);
+-- The trending order, read from the top and stopped after a page.
+CREATE INDEX IF NOT EXISTS star_gains_order_idx
+    ON github.star_gains (end_date, window_days, gain DESC, repo_id DESC);
+
+-- One row per end date and window whose two dates were both observed: how many repositories were
+-- observed on both (compared) and how many of them rose (the rows of star_gains).
+CREATE TABLE IF NOT EXISTS github.star_gain_windows (
+    end_date    date     NOT NULL,
+    window_days smallint NOT NULL,
+    compared    integer  NOT NULL,
+    rising      integer  NOT NULL,
+    PRIMARY KEY (end_date, window_days)
+);
+
+-- The trending windows, in days; the API offers exactly these (github_etl.api.insights.TRENDING_WINDOWS).
+CREATE OR REPLACE FUNCTION github.trending_windows() RETURNS smallint[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[1, 7, 30]::smallint[] $$;
+
+-- Rebuild every summary that the snapshots of `day` enter: the day's language totals, the gains
+-- ending on it, and the gains starting on it (a date loaded after later ones, as a backfill does).
+-- Windows whose other end has no observation get no row: no gain is invented across a gap.
+CREATE OR REPLACE FUNCTION github.refresh_day_summaries(day date) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    days smallint;
+    end_day date;
+BEGIN
+    DELETE FROM github.language_days WHERE snapshot_date = day;
+    INSERT INTO github.language_days (snapshot_date, language, repositories, stars)
+    SELECT day, repository.language, count(*), sum(snapshot.stargazers_count)
+    FROM github.repository_snapshots AS snapshot
+    JOIN github.repositories AS repository ON repository.id = snapshot.repo_id
+    WHERE snapshot.snapshot_date = day
+    GROUP BY repository.language;
+
+    FOREACH days IN ARRAY github.trending_windows() LOOP
+        FOREACH end_day IN ARRAY ARRAY[day, day + days] LOOP
+            DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = days;
+            DELETE FROM github.star_gain_windows WHERE end_date = end_day AND window_days = days;
+            CONTINUE WHEN NOT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day)
+                OR NOT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day - days);
+            WITH pairs AS (
+                SELECT latest.repo_id, latest.stargazers_count,
+                       latest.stargazers_count - earliest.stargazers_count AS gain
+                FROM github.repository_snapshots AS latest
+                JOIN github.repository_snapshots AS earliest
+                  ON earliest.repo_id = latest.repo_id AND earliest.snapshot_date = end_day - days
+                WHERE latest.snapshot_date = end_day
+            ), rising AS (
+                INSERT INTO github.star_gains (end_date, window_days, repo_id, gain, stargazers_count)
+                SELECT end_day, days, repo_id, gain, stargazers_count FROM pairs WHERE gain > 0
+                RETURNING 1
+            )
+            INSERT INTO github.star_gain_windows (end_date, window_days, compared, rising)
+            SELECT end_day, days, (SELECT count(*) FROM pairs), (SELECT count(*) FROM rising);
+        END LOOP;
+    END LOOP;
+END
+$$;

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
-from github_etl.api import queries, swagger
+from github_etl.api import insights, queries, swagger
 from github_etl.api.coalesce import AsyncCoalescer
 from github_etl.api.config import ApiSettings
 from github_etl.api.counting import RepositoryCounter
@@ -99,6 +99,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.warehouse_lock = threading.Lock()
     app.include_router(swagger.router)
     app.include_router(router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
+    app.include_router(insights.router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
     app.add_exception_handler(WarehouseError, _warehouse_unavailable)
     return app
 
