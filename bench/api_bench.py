@@ -58,6 +58,7 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
 from bench.http_load import run_load  # noqa: E402
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema  # noqa: E402
+from github_etl.load import MERGE_WORK_MEM  # noqa: E402
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
@@ -406,6 +407,9 @@ def _fill_snapshots(database_url: str, days: int) -> dict[str, Any]:
             cur.execute(sql.SQL("VACUUM (ANALYZE) {}").format(partition))
         refreshes = []
         with db.cursor() as cur:
+            # The load's own settings for its transaction (github_etl.load._tune_transaction).
+            cur.execute("SET work_mem = %s", (MERGE_WORK_MEM,))
+            cur.execute("SET jit = off")
             for offset in range(days):
                 began = time.perf_counter()
                 cur.execute("SELECT github.refresh_day_summaries(%s)", (FIRST_DAY + timedelta(days=offset),))

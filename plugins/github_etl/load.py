@@ -230,8 +230,7 @@ def load_run(
             snapshots += _touch_not_modified(cur, not_modified_ids, logical_date)
             _upsert_etags(cur, etags, logical_date)
             if snapshots:
-                # The API's day summaries follow the day's snapshots in the same transaction.
-                cur.execute("SELECT github.refresh_day_summaries(%s)", (_snapshot_date(logical_date),))
+                _refresh_day_summaries(cur, _snapshot_date(logical_date))
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,
@@ -728,6 +727,12 @@ def _merge_snapshots(
     )
     cur.execute(statement, snapshot_date)
     return int(cur.fetchone()[0])
+
+
+def _refresh_day_summaries(cur: PgCursor, snapshot_date: date) -> None:
+    """Rebuild the API's summaries of the date (``github.refresh_day_summaries``), in the load's transaction,
+    so that they never disagree with the snapshots they summarize."""
+    cur.execute("SELECT github.refresh_day_summaries(%s)", (snapshot_date,))
 
 
 def _mark_deleted(cur: PgCursor, ids: Iterable[int], logical_date: datetime) -> int:

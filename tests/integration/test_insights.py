@@ -6,6 +6,7 @@ load calls (``github.refresh_day_summaries``), so every figure below is computed
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -251,3 +252,51 @@ def test_an_empty_warehouse_answers_with_empty_views_that_say_so(client, warehou
         "items": [],
     }
     assert _get(client, "/languages/shares") == {"dates": [], "series": []}
+
+
+# -- the page ----------------------------------------------------------------------------------------
+
+
+def test_the_insights_page_is_in_the_airflow_navigation(client_without_warehouse):
+    plugins = client_without_warehouse.get("/api/v2/plugins").json()["plugins"]
+
+    [plugin] = [p for p in plugins if p["name"] == "github_etl"]
+    [view] = [v for v in plugin["external_views"] if v["name"] == "GitHub insights"]
+    assert (view["href"], view["url_route"], view["destination"]) == ("github-etl/ui/", "github-insights", "nav")
+    assert view["nav_top_level"] is True
+    icon = client_without_warehouse.get(f"/{view['icon']}")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_the_insights_page_loads_only_assets_of_this_server(client_without_warehouse):
+    del client_without_warehouse.headers["Authorization"]  # the page holds no data
+
+    page = client_without_warehouse.get(f"{PREFIX}/ui/")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    assert not re.search(r"https?:|//[\w-]+\.[\w.-]+", page.text), "the page names another host"
+    references = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert "static/chart.umd.min.js" in references and "static/chart.js-LICENSE.md" in references
+    for reference in references:
+        asset = client_without_warehouse.get(f"{PREFIX}/ui/{reference}")
+        assert asset.status_code == 200, reference
+    chart_js = client_without_warehouse.get(f"{PREFIX}/ui/static/chart.umd.min.js")
+    assert chart_js.text.startswith("/*!\n * Chart.js v4.")
+    assert "MIT License" in client_without_warehouse.get(f"{PREFIX}/ui/static/chart.js-LICENSE.md").text
+
+
+@pytest.mark.parametrize("name", ["index.html", "../ui.py", "vendor", "insights.py", "%2e%2e%2fapp.py"])
+def test_only_the_page_assets_are_served(client_without_warehouse, name):
+    assert client_without_warehouse.get(f"{PREFIX}/ui/static/{name}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/trending", "/languages", "/repositories/octo/alpha/history", "/runs"])
+def test_a_warehouse_the_dag_has_not_created_yet_is_503_saying_so(airflow_app, token, pg_url, monkeypatch, path):
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)  # an empty database: no schema applied
+    with api_tests._client(airflow_app, token) as client:
+        response = client.get(f"{PREFIX}{path}")
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The warehouse has no tables yet: run the github_repositories DAG once."}

@@ -285,14 +285,53 @@ CREATE TABLE IF NOT EXISTS github.star_gain_windows (
 CREATE OR REPLACE FUNCTION github.trending_windows() RETURNS smallint[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[1, 7, 30]::smallint[] $$;
 
--- Rebuild every summary that the snapshots of `day` enter: the day's language totals, the gains
--- ending on it, and the gains starting on it (a date loaded after later ones, as a backfill does).
+-- Rebuild the gains of the windows ending on `end_day`, one pass over its snapshots for all of them:
+-- the day's snapshots are joined once with those of every window's first day that was observed.
 -- Windows whose other end has no observation get no row: no gain is invented across a gap.
+CREATE OR REPLACE FUNCTION github.refresh_star_gains(end_day date, windows smallint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    starts date[];
+BEGIN
+    DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = ANY (windows);
+    DELETE FROM github.star_gain_windows WHERE end_date = end_day AND window_days = ANY (windows);
+    SELECT array_agg(end_day - days) INTO starts
+    FROM unnest(windows) AS days
+    WHERE EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day)
+      AND EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day - days);
+    IF starts IS NULL THEN
+        RETURN;
+    END IF;
+    WITH pairs AS (
+        SELECT (end_day - earliest.snapshot_date)::smallint AS window_days, latest.repo_id,
+               latest.stargazers_count, latest.stargazers_count - earliest.stargazers_count AS gain
+        FROM github.repository_snapshots AS latest
+        JOIN github.repository_snapshots AS earliest ON earliest.repo_id = latest.repo_id
+        WHERE latest.snapshot_date = end_day AND earliest.snapshot_date = ANY (starts)
+    ), rising AS (
+        INSERT INTO github.star_gains (end_date, window_days, repo_id, gain, stargazers_count)
+        SELECT end_day, window_days, repo_id, gain, stargazers_count FROM pairs WHERE gain > 0
+        RETURNING window_days
+    ), compared AS (
+        SELECT window_days, count(*) AS compared FROM pairs GROUP BY window_days
+    ), rose AS (
+        SELECT window_days, count(*) AS rising FROM rising GROUP BY window_days
+    )
+    INSERT INTO github.star_gain_windows (end_date, window_days, compared, rising)
+    SELECT end_day, (end_day - start_day)::smallint, coalesce(compared.compared, 0), coalesce(rose.rising, 0)
+    FROM unnest(starts) AS start_day
+    LEFT JOIN compared ON compared.window_days = end_day - start_day
+    LEFT JOIN rose ON rose.window_days = end_day - start_day;
+END
+$$;
+
+-- Rebuild every summary that the snapshots of `day` enter: the day's language totals, the gains
+-- ending on it, and the gains starting on it (a date loaded after later ones, as a backfill does;
+-- a daily load finds no later date and skips them at the cost of a lookup).
 CREATE OR REPLACE FUNCTION github.refresh_day_summaries(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     days smallint;
-    end_day date;
 BEGIN
     DELETE FROM github.language_days WHERE snapshot_date = day;
     INSERT INTO github.language_days (snapshot_date, language, repositories, stars)
@@ -302,27 +341,11 @@ BEGIN
     WHERE snapshot.snapshot_date = day
     GROUP BY repository.language;
 
+    PERFORM github.refresh_star_gains(day, github.trending_windows());
     FOREACH days IN ARRAY github.trending_windows() LOOP
-        FOREACH end_day IN ARRAY ARRAY[day, day + days] LOOP
-            DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = days;
-            DELETE FROM github.star_gain_windows WHERE end_date = end_day AND window_days = days;
-            CONTINUE WHEN NOT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day)
-                OR NOT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day - days);
-            WITH pairs AS (
-                SELECT latest.repo_id, latest.stargazers_count,
-                       latest.stargazers_count - earliest.stargazers_count AS gain
-                FROM github.repository_snapshots AS latest
-                JOIN github.repository_snapshots AS earliest
-                  ON earliest.repo_id = latest.repo_id AND earliest.snapshot_date = end_day - days
-                WHERE latest.snapshot_date = end_day
-            ), rising AS (
-                INSERT INTO github.star_gains (end_date, window_days, repo_id, gain, stargazers_count)
-                SELECT end_day, days, repo_id, gain, stargazers_count FROM pairs WHERE gain > 0
-                RETURNING 1
-            )
-            INSERT INTO github.star_gain_windows (end_date, window_days, compared, rising)
-            SELECT end_day, days, (SELECT count(*) FROM pairs), (SELECT count(*) FROM rising);
-        END LOOP;
+        IF EXISTS (SELECT FROM github.language_days WHERE snapshot_date = day + days) THEN
+            PERFORM github.refresh_star_gains(day + days, ARRAY[days]);
+        END IF;
     END LOOP;
 END
 $$;

@@ -64,19 +64,36 @@ def is_observed(db: DatabaseConnection, day: date) -> bool:
     return bool(_fetch(db, query, {"day": day})[0]["seen"])
 
 
-def latest_snapshot_date(db: DatabaseConnection, repo_id: int) -> date | None:
-    """The repository's latest snapshot date, or None."""
-    query = sql.SQL("SELECT max(snapshot_date) AS day FROM github.repository_snapshots WHERE repo_id = %(repo_id)s")
-    return _fetch(db, query, {"repo_id": repo_id})[0]["day"]
+def repository_history(db: DatabaseConnection, owner: str, name: str, days: int, end: date | None) -> list[Row]:
+    """The repository ``owner/name`` and its snapshots of the ``days`` days ending on ``end``, in one round trip.
 
+    One row per snapshot, oldest first, each with ``id``, ``full_name``, ``start_date`` and ``end_date``
+    of the window; one row with null snapshot columns when the window holds none (no ``end_date`` when
+    the repository was never observed); no row when there is no such repository. The repository is
+    chosen as :func:`github_etl.api.queries.get_repository` chooses it.
 
-def snapshots_between(db: DatabaseConnection, repo_id: int, start: date, end: date) -> list[Row]:
-    """The repository's snapshots from ``start`` to ``end``, oldest first (primary key order)."""
+    :param end: last day; the repository's latest snapshot date when None.
+    """
+    start = None if end is None else (days_before(end, days - 1) or date.min)
     query = sql.SQL(
-        "SELECT snapshot_date, stargazers_count, forks_count, open_issues_count FROM github.repository_snapshots"
-        " WHERE repo_id = %(repo_id)s AND snapshot_date BETWEEN %(start)s AND %(end)s ORDER BY snapshot_date"
+        "WITH repository AS ("
+        "  SELECT id, full_name FROM github.repositories"
+        "  WHERE lower(owner_login) = lower(%(owner)s) AND lower(name) = lower(%(name)s)"
+        "  ORDER BY deleted_at IS NULL DESC, last_seen_at DESC, id DESC LIMIT 1"
+        "), bounds AS ("
+        "  SELECT id, full_name, coalesce(%(end)s::date, latest) AS end_date,"
+        "         coalesce(%(start)s::date, greatest(latest - %(span)s, date '0001-01-01')) AS start_date"
+        "  FROM repository, LATERAL (SELECT max(snapshot_date) AS latest FROM github.repository_snapshots"
+        "                            WHERE repo_id = repository.id) AS last"
+        ")"
+        " SELECT bounds.id, bounds.full_name, bounds.start_date, bounds.end_date, snapshot.snapshot_date,"
+        "        snapshot.stargazers_count, snapshot.forks_count, snapshot.open_issues_count"
+        " FROM bounds LEFT JOIN github.repository_snapshots AS snapshot"
+        "   ON snapshot.repo_id = bounds.id AND snapshot.snapshot_date BETWEEN bounds.start_date AND bounds.end_date"
+        " ORDER BY snapshot.snapshot_date"
     )
-    return _fetch(db, query, {"repo_id": repo_id, "start": start, "end": end})
+    params = {"owner": owner, "name": name, "end": end, "start": start, "span": days - 1}
+    return _fetch(db, query, params)
 
 
 def gain_window(db: DatabaseConnection, end: date, window_days: int) -> Row | None:
@@ -108,21 +125,32 @@ def trending(
     if after is not None:
         conditions.append(sql.SQL("(gains.gain, gains.repo_id) < (%(after_gain)s, %(after_id)s)"))
         params.update(after_gain=min(after[0], MAX_GAIN), after_id=min(after[1], MAX_ID))
-    if filters.language is not None:
-        conditions.append(sql.SQL("repository.language = %(language)s"))
-        params["language"] = filters.language
-    if filters.topic is not None:
-        conditions.append(sql.SQL("repository.topics @> ARRAY[%(topic)s]::text[]"))
-        params["topic"] = filters.topic
     if filters.min_stars is not None:
         conditions.append(sql.SQL("gains.stargazers_count >= %(min_stars)s"))
         params["min_stars"] = filters.min_stars
+    # A language or topic filter selects its repositories first, through their own indexes, and joins
+    # them with the window's gains by hash: walking the gains in order and probing each repository
+    # would read every gain of the window whenever few or none of the risers match.
+    candidates: list[sql.Composable] = []
+    if filters.language is not None:
+        candidates.append(sql.SQL("language = %(language)s"))
+        params["language"] = filters.language
+    if filters.topic is not None:
+        candidates.append(sql.SQL("topics @> ARRAY[%(topic)s]::text[]"))
+        params["topic"] = filters.topic
+    selected = sql.SQL("")
+    if candidates:
+        selected = sql.SQL("WITH candidates AS MATERIALIZED (SELECT id FROM github.repositories WHERE {}) ").format(
+            sql.SQL(" AND ").join(candidates)
+        )
+        conditions.append(sql.SQL("gains.repo_id IN (SELECT id FROM candidates)"))
     query = sql.SQL(
-        "SELECT {columns}, gains.stargazers_count - gains.gain AS start_stargazers_count,"
+        "{selected}SELECT {columns}, gains.stargazers_count - gains.gain AS start_stargazers_count,"
         " gains.stargazers_count, gains.gain"
         " FROM github.star_gains AS gains JOIN github.repositories AS repository ON repository.id = gains.repo_id"
         " WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
     ).format(
+        selected=selected,
         columns=sql.SQL(", ").join(sql.Identifier("repository", column) for column in TRENDING_COLUMNS),
         where=sql.SQL(" AND ").join(conditions),
     )

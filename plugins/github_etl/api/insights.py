@@ -11,9 +11,10 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from github_etl.api import insight_queries, queries
+from github_etl.api import insight_queries
 from github_etl.api.insight_models import (
     HistoryQuery,
     LanguageList,
@@ -35,6 +36,7 @@ async def _warehouse(request: Request) -> Any:
     return await app_warehouse(request)
 
 
+COUNTERS = ("stargazers_count", "forks_count", "open_issues_count")
 # The app's Warehouse (pool and caches), typed loosely: naming its class would import the app.
 WarehouseDep = Annotated[Any, Depends(_warehouse)]
 router = APIRouter()
@@ -56,36 +58,24 @@ async def history_endpoint(
 ) -> dict[str, Any]:
     """Every day of a window, oldest first: the repository's counters where it was observed, nulls elsewhere."""
 
-    def read(db: DatabaseConnection) -> dict[str, Any] | None:
-        repository = queries.get_repository(db, owner, name)
-        if repository is None:
-            return None
-        found = {"id": repository["id"], "full_name": repository["full_name"]}
-        end = query.end_date or insight_queries.latest_snapshot_date(db, repository["id"])
-        if end is None:
-            return {**found, "start_date": None, "end_date": None, "observed_days": 0, "points": []}
-        start = insight_queries.days_before(end, query.days - 1) or date.min
-        observed = {
-            row["snapshot_date"]: row for row in insight_queries.snapshots_between(db, repository["id"], start, end)
-        }
-        points = []
-        for offset in range((end - start).days + 1):
-            day = start + timedelta(days=offset)
-            row = observed.get(day, {})
-            points.append(
-                {
-                    "date": day,
-                    "stargazers_count": row.get("stargazers_count"),
-                    "forks_count": row.get("forks_count"),
-                    "open_issues_count": row.get("open_issues_count"),
-                }
-            )
-        return {**found, "start_date": start, "end_date": end, "observed_days": len(observed), "points": points}
-
-    history = await run_in_threadpool(warehouse.pool.run, read)
-    if history is None:
+    rows = await run_in_threadpool(
+        warehouse.pool.run,
+        lambda db: insight_queries.repository_history(db, owner, name, query.days, query.end_date),
+    )
+    if not rows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Repository {owner}/{name} not found")
-    return history
+    first = rows[0]
+    found = {"id": first["id"], "full_name": first["full_name"]}
+    if first["end_date"] is None:
+        return {**found, "start_date": None, "end_date": None, "observed_days": 0, "points": []}
+    start, end = first["start_date"], first["end_date"]
+    observed = {row["snapshot_date"]: row for row in rows if row["snapshot_date"] is not None}
+    points = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        row = observed.get(day, {})
+        points.append({"date": day} | {counter: row.get(counter) for counter in COUNTERS})
+    return {**found, "start_date": start, "end_date": end, "observed_days": len(observed), "points": points}
 
 
 @router.get(
@@ -234,6 +224,15 @@ async def shares_endpoint(query: Annotated[ShareQuery, Query()], warehouse: Ware
         return {"dates": dates, "series": series}
 
     return await run_in_threadpool(warehouse.pool.run, read)
+
+
+async def warehouse_without_schema(request: Request, exc: Exception) -> JSONResponse:
+    """A 503 for a warehouse the DAG has not created yet (``make airflow`` before the first run)."""
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": "The warehouse has no tables yet: run the github_repositories DAG once."},
+        headers={"Retry-After": "60"},
+    )
 
 
 def _share(part: int, whole: int) -> float:
