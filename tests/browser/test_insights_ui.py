@@ -56,6 +56,8 @@ REPOSITORIES: list[tuple[int, str, str, str | None, Any]] = [
 RUNS = [(11, 6, 0, 0, 40), (12, 0, 2, 4, 25), (13, 1, 3, 2, 30), (13, 0, 0, 6, 12)]
 TRENDING_WINDOW = 7
 RUN_TIME = timedelta(minutes=3)
+# The plugin's item in the UI's navigation bar (an external view with nav_top_level).
+NAVIGATION_ITEM = "a[aria-label='GitHub insights'][href$='plugin/github-insights']"
 
 
 def _day(index: int) -> date:
@@ -97,8 +99,8 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     # The page opens on the top trending repository; search another one.
     _search(browser, "octo/alpha")
     history = _chart(browser, "history")
-    # The page asks for 90 days; the warehouse holds the last DAYS of them.
-    assert len(history["labels"]) == 90
+    # The page asks for 30 days; the warehouse holds the last DAYS of them.
+    assert len(history["labels"]) == 30
     assert history["labels"][-DAYS:] == [str(_day(i)) for i in range(DAYS)]
     assert history["data"][-DAYS:] == [_stars(2, i) for i in range(DAYS)]
     assert all(value is None for value in history["data"][:-DAYS]), "days before the first load are gaps"
@@ -166,7 +168,7 @@ def _log_in_and_open_from_navigation(driver: WebDriver, airflow: LocalAirflow, p
     driver.find_element(By.NAME, "password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     link = _wait(driver).until(
-        ec.element_to_be_clickable((By.CSS_SELECTOR, "nav a[href*='plugin/github-insights']")),
+        ec.element_to_be_clickable((By.CSS_SELECTOR, NAVIGATION_ITEM)),
         message="Airflow's navigation has no GitHub insights item",
     )
     link.click()

@@ -140,6 +140,9 @@
       const spark = row.insertCell();
       spark.className = "spark";
       const canvas = document.createElement("canvas");
+      // Drawn at this size (the chart is not responsive), so the table keeps one line per row.
+      canvas.width = 150;
+      canvas.height = 32;
       canvas.setAttribute("aria-label", `${item.full_name} stars over the window`);
       spark.append(canvas);
     });
@@ -247,8 +250,14 @@
         },
         options: {
           scales: {
-            y: { beginAtZero: true, title: { display: true, text: "rows" } },
-            requests: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false } },
+            y: { beginAtZero: true, grace: "10%", title: { display: true, text: "rows loaded" } },
+            requests: {
+              position: "right",
+              beginAtZero: true,
+              grace: "10%",
+              grid: { drawOnChartArea: false },
+              title: { display: true, text: "API requests" },
+            },
           },
         },
       },
