@@ -464,12 +464,20 @@ def one_load(
     :param keys_path: its key file, or None to load the row file alone.
     :param logical_date: the run's logical date (timezone-aware).
     :param without_summaries: skip the API's day summaries (the baseline of their cost).
-    :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib"}``; the last is None
-        unless the server runs on this machine and its process is readable.
+    :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib", "phases",
+        "summaries_seconds"}``; the server's peak is None unless the server runs on this machine and its
+        process is readable; ``summaries_seconds`` is the time the day summaries took within ``seconds``.
     """
-    if without_summaries:
-        # This child process loads once and exits: replacing the step here touches no other load.
-        load._refresh_day_summaries = lambda cur, snapshot_date: None
+    # This child process loads once and exits: replacing the step here touches no other load.
+    summaries: list[float] = []
+    refresh = load._refresh_day_summaries
+
+    def timed_refresh(cur: Any, snapshot_date: Any) -> None:
+        began = time.perf_counter()
+        refresh(cur, snapshot_date)
+        summaries.append(time.perf_counter() - began)
+
+    load._refresh_day_summaries = (lambda cur, snapshot_date: None) if without_summaries else timed_refresh
     phases = _BulkPhases()
     logging.getLogger("github_etl.load").addHandler(phases)
     logging.getLogger("github_etl.load").setLevel(logging.INFO)
@@ -497,6 +505,7 @@ def one_load(
         "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
         "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
         "phases": phases.phases,
+        "summaries_seconds": round(sum(summaries), 3),
     }
 
 
@@ -680,7 +689,8 @@ def _format_size(figures: dict[str, Any]) -> str:
             "    info: next day without the day summaries",
             figures["next_day_without_summaries"]["seconds"],
             round(figures["rows"] / figures["next_day_without_summaries"]["seconds"]),
-            f"the summaries cost {next_day['vs_without_summaries']:.2f}x",
+            f"with them {next_day['vs_without_summaries']:.2f}x this; building them took"
+            f" {next_day['summaries_seconds']:.2f} s of the {next_day['seconds']:.2f} s",
         ),
         _row(
             f"    info: the day after, 1 in {CHANGED_EVERY} changed",
@@ -692,7 +702,8 @@ def _format_size(figures: dict[str, Any]) -> str:
             "    info: the day after without the day summaries",
             figures["day_after_without_summaries"]["seconds"],
             round(figures["rows"] / figures["day_after_without_summaries"]["seconds"]),
-            f"the summaries cost {day_after['vs_without_summaries']:.2f}x",
+            f"with them {day_after['vs_without_summaries']:.2f}x this; building them took"
+            f" {day_after['summaries_seconds']:.2f} s of the {day_after['seconds']:.2f} s",
         ),
         _row(
             "    info: the same kind of day, row files alone",

@@ -69,4 +69,6 @@ def test_the_daily_loads_are_measured_again_without_the_day_summaries(small_run:
         assert run[f"{name}_without_summaries"]["result"] == run[name]["result"]
         ratio = run[name]["seconds"] / run[f"{name}_without_summaries"]["seconds"]
         assert run[name]["vs_without_summaries"] == pytest.approx(ratio, abs=0.01)
+        assert 0 < run[name]["summaries_seconds"] < run[name]["seconds"]
+        assert run[f"{name}_without_summaries"]["summaries_seconds"] == 0
     assert "next day vs without summaries" in printed
