@@ -128,29 +128,25 @@ def trending(
     if filters.min_stars is not None:
         conditions.append(sql.SQL("gains.stargazers_count >= %(min_stars)s"))
         params["min_stars"] = filters.min_stars
-    # A language or topic filter selects its repositories first, through their own indexes, and joins
-    # them with the window's gains by hash: walking the gains in order and probing each repository
-    # would read every gain of the window whenever few or none of the risers match.
-    candidates: list[sql.Composable] = []
+    # Read from the gains alone (language and topics are copied onto them), through
+    # star_gains_language_idx with a language or star_gains_order_idx without; only the page's rows
+    # are then joined with their repositories.
     if filters.language is not None:
-        candidates.append(sql.SQL("language = %(language)s"))
+        conditions.append(sql.SQL("gains.language = %(language)s"))
         params["language"] = filters.language
     if filters.topic is not None:
-        candidates.append(sql.SQL("topics @> ARRAY[%(topic)s]::text[]"))
+        conditions.append(sql.SQL("gains.topics @> ARRAY[%(topic)s]::text[]"))
         params["topic"] = filters.topic
-    selected = sql.SQL("")
-    if candidates:
-        selected = sql.SQL("WITH candidates AS MATERIALIZED (SELECT id FROM github.repositories WHERE {}) ").format(
-            sql.SQL(" AND ").join(candidates)
-        )
-        conditions.append(sql.SQL("gains.repo_id IN (SELECT id FROM candidates)"))
     query = sql.SQL(
-        "{selected}SELECT {columns}, gains.stargazers_count - gains.gain AS start_stargazers_count,"
-        " gains.stargazers_count, gains.gain"
-        " FROM github.star_gains AS gains JOIN github.repositories AS repository ON repository.id = gains.repo_id"
-        " WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
+        "WITH page AS ("
+        "  SELECT gains.repo_id, gains.gain, gains.stargazers_count FROM github.star_gains AS gains"
+        "  WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
+        ")"
+        " SELECT {columns}, page.stargazers_count - page.gain AS start_stargazers_count,"
+        " page.stargazers_count, page.gain"
+        " FROM page JOIN github.repositories AS repository ON repository.id = page.repo_id"
+        " ORDER BY page.gain DESC, page.repo_id DESC"
     ).format(
-        selected=selected,
         columns=sql.SQL(", ").join(sql.Identifier("repository", column) for column in TRENDING_COLUMNS),
         where=sql.SQL(" AND ").join(conditions),
     )
