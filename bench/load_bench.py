@@ -12,13 +12,17 @@ generated into a temporary folder (generation is not timed), then, each in a thr
     date as the DAG does it (with the key files), which changes nothing, and for reference the same
     re-load from the row files alone (the merge path) and the next day's load of the same rows, a daily
     run's usual case: every repository seen again, its last_seen_at moved and a snapshot added. Each
-    load runs in a child process that reports its own peak RSS, so memory is compared across sizes;
+    load runs in a child process that reports its own peak RSS, so memory is compared across sizes.
+    The first load, the next day and the day after are loaded once more into another database with the
+    API's day summaries left out (``github.refresh_day_summaries`` skipped): what the daily load cost
+    before it kept them, measured in the same invocation;
 (c) the naive baseline: what a quick script does, for the file's first rows: upsert the repository,
     then its snapshot, each row its own transaction; extrapolated to N. The same in one transaction is
     printed for reference.
 
 The targets: first load within 1.5x of (a), re-load within 1.1x of (a), (b) at least 50x faster than
-(c), and peak RSS of the largest size within 1.3x of the smallest's.
+(c), peak RSS of the largest size within 1.3x of the smallest's, and the next day and the day after
+within 1.1x of the same loads without the day summaries.
 
 Usage::
 
@@ -59,6 +63,7 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
 from bench.memory import TARGET_MEMORY_GROWTH, own_peak_rss_kib, run_in_child  # noqa: E402
 from bench.rows import DEFAULT_SEED, repository_rows, write_changed_copy, write_row_file  # noqa: E402
+from github_etl import load  # noqa: E402
 from github_etl.columns import SNAPSHOT_COLUMNS, STAGED_COLUMNS  # noqa: E402
 from github_etl.hooks.warehouse import (  # noqa: E402
     DatabaseConnection,
@@ -91,6 +96,7 @@ CEILING_TABLE = "ceiling_repositories"
 TARGET_FIRST_LOAD_VS_CEILING = 1.5
 TARGET_RELOAD_VS_CEILING = 1.1
 TARGET_SPEEDUP_OVER_NAIVE = 50.0
+TARGET_SUMMARIES_COST = 1.1
 
 # libpq environment variables for the connection parameters psql may need: the server URL reaches psql
 # through its environment, never its command line.
@@ -191,6 +197,16 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
                 # The original file changes the same one in ten back: the same kind of day, every line parsed.
                 taken["day_after_parsed"] = _load_in_child(url, path, None, THIRD_DAY)
             with _throwaway_database(server_url) as url:
+                # The same days without the day summaries, each after the same preparation as above.
+                _load_in_child(url, path, row_file.keys_path, without_summaries=True)
+                taken["next_day_without_summaries"] = _load_in_child(
+                    url, path, row_file.keys_path, NEXT_DAY, without_summaries=True
+                )
+                _autocommit(url, sql.SQL("VACUUM (ANALYZE) github.repositories"))
+                taken["day_after_without_summaries"] = _load_in_child(
+                    url, changed.path, changed.keys_path, DAY_AFTER, without_summaries=True
+                )
+            with _throwaway_database(server_url) as url:
                 taken["naive"] = _naive(url, naive_rows, one_transaction=False)
             with _throwaway_database(server_url) as url:
                 taken["naive_one_transaction"] = _naive(url, naive_rows, one_transaction=True)
@@ -206,6 +222,10 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
     for name in ("first_load", "reload", "merge_reload", "next_day", "day_after", "day_after_parsed"):
         best[name]["rows_per_second"] = round(size / best[name]["seconds"])
         best[name]["vs_ceiling"] = round(best[name]["seconds"] / ceiling["seconds"], 2)
+    for name in ("next_day", "day_after"):
+        best[name]["vs_without_summaries"] = round(
+            best[name]["seconds"] / best[f"{name}_without_summaries"]["seconds"], 2
+        )
     first["vs_indexed_copy"] = round(first["seconds"] / best["indexed_copy"]["seconds"], 2)
     floor = best["structures"]
     floor["floor_seconds"] = round(ceiling["seconds"] + floor["seconds"], 3)
@@ -245,6 +265,16 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
         _target(size, "first load vs (a)", first["vs_ceiling"], TARGET_FIRST_LOAD_VS_CEILING, at_most=True),
         _target(size, "re-load vs (a)", reload["vs_ceiling"], TARGET_RELOAD_VS_CEILING, at_most=True),
         _target(size, "(b) speed vs (c)", speedup, TARGET_SPEEDUP_OVER_NAIVE, at_most=False),
+        *(
+            _target(
+                size,
+                f"{name.replace('_', ' ')} vs without summaries",
+                best[name]["vs_without_summaries"],
+                TARGET_SUMMARIES_COST,
+                at_most=True,
+            )
+            for name in ("next_day", "day_after")
+        ),
     ]
     return figures
 
@@ -389,13 +419,19 @@ def _libpq_environment(database_url: str) -> dict[str, str]:
 
 
 def _load_in_child(
-    database_url: str, path: Path, keys_path: Path | None, logical_date: datetime = LOGICAL_DATE
+    database_url: str,
+    path: Path,
+    keys_path: Path | None,
+    logical_date: datetime = LOGICAL_DATE,
+    *,
+    without_summaries: bool = False,
 ) -> dict[str, Any]:
     """Run one load in a fresh interpreter so its peak RSS is the load's alone.
 
     :param keys_path: the row file's key file, handed to the load as the DAG hands it; None loads the
         row file alone, which always takes the merge path on a warehouse that holds rows.
     :param logical_date: the run's logical date.
+    :param without_summaries: skip the API's day summaries, as the load did before it kept them.
     """
     db = DatabaseConnection(database_url, connect_retries=0)
     try:
@@ -406,11 +442,18 @@ def _load_in_child(
     arguments = ["--one-load", str(path), "--logical-date", logical_date.isoformat()]
     if keys_path is not None:
         arguments += ["--keys", str(keys_path)]
+    if without_summaries:
+        arguments.append("--without-summaries")
     return run_in_child("bench.load_bench", arguments, {CHILD_DATABASE_ENV: database_url})
 
 
 def one_load(
-    path: Path, database_url: str, keys_path: Path | None = None, logical_date: datetime = LOGICAL_DATE
+    path: Path,
+    database_url: str,
+    keys_path: Path | None = None,
+    logical_date: datetime = LOGICAL_DATE,
+    *,
+    without_summaries: bool = False,
 ) -> dict[str, Any]:
     """Load one file into the database as the DAG's load task does, and report time and peak memory.
 
@@ -420,9 +463,21 @@ def one_load(
     :param database_url: warehouse database.
     :param keys_path: its key file, or None to load the row file alone.
     :param logical_date: the run's logical date (timezone-aware).
-    :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib"}``; the last is None
-        unless the server runs on this machine and its process is readable.
+    :param without_summaries: skip the API's day summaries (the baseline of their cost).
+    :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib", "phases",
+        "summaries_seconds"}``; the server's peak is None unless the server runs on this machine and its
+        process is readable; ``summaries_seconds`` is the time the day summaries took within ``seconds``.
     """
+    # This child process loads once and exits: replacing the step here touches no other load.
+    summaries: list[float] = []
+    refresh = load._refresh_day_summaries
+
+    def timed_refresh(cur: Any, snapshot_date: Any) -> None:
+        began = time.perf_counter()
+        refresh(cur, snapshot_date)
+        summaries.append(time.perf_counter() - began)
+
+    load._refresh_day_summaries = (lambda cur, snapshot_date: None) if without_summaries else timed_refresh
     phases = _BulkPhases()
     logging.getLogger("github_etl.load").addHandler(phases)
     logging.getLogger("github_etl.load").setLevel(logging.INFO)
@@ -451,6 +506,7 @@ def one_load(
         "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
         "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
         "phases": phases.phases,
+        "summaries_seconds": round(sum(summaries), 3),
     }
 
 
@@ -631,10 +687,24 @@ def _format_size(figures: dict[str, Any]) -> str:
             f"{next_day['vs_ceiling']:.2f}x (a)  last_seen_at moved, a snapshot added, for every row",
         ),
         _row(
+            "    info: next day without the day summaries",
+            figures["next_day_without_summaries"]["seconds"],
+            round(figures["rows"] / figures["next_day_without_summaries"]["seconds"]),
+            f"with them {next_day['vs_without_summaries']:.2f}x this; building them took"
+            f" {next_day['summaries_seconds']:.2f} s of the {next_day['seconds']:.2f} s",
+        ),
+        _row(
             f"    info: the day after, 1 in {CHANGED_EVERY} changed",
             day_after["seconds"],
             day_after["rows_per_second"],
             f"{day_after['vs_ceiling']:.2f}x (a)  vacuumed before; key files: the changed lines alone parsed",
+        ),
+        _row(
+            "    info: the day after without the day summaries",
+            figures["day_after_without_summaries"]["seconds"],
+            round(figures["rows"] / figures["day_after_without_summaries"]["seconds"]),
+            f"with them {day_after['vs_without_summaries']:.2f}x this; building them took"
+            f" {day_after['summaries_seconds']:.2f} s of the {day_after['seconds']:.2f} s",
         ),
         _row(
             "    info: the same kind of day, row files alone",
@@ -705,9 +775,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--one-load", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--keys", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--logical-date", type=datetime.fromisoformat, default=LOGICAL_DATE, help=argparse.SUPPRESS)
+    parser.add_argument("--without-summaries", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one_load is not None:
-        print(json.dumps(one_load(args.one_load, os.environ[CHILD_DATABASE_ENV], args.keys, args.logical_date)))
+        figures = one_load(
+            args.one_load,
+            os.environ[CHILD_DATABASE_ENV],
+            args.keys,
+            args.logical_date,
+            without_summaries=args.without_summaries,
+        )
+        print(json.dumps(figures))
         return
     figures = run(args.sizes, repeats=args.repeats)
     if args.json:

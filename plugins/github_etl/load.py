@@ -239,6 +239,8 @@ def load_run(
             )
             if census is not None:
                 _advance_census_cursor(cur, census, run_id)
+            if snapshots:
+                _refresh_day_summaries(cur, _snapshot_date(observed_at))
             result = LoadResult(
                 inserted=inserted,
                 updated=updated,
@@ -742,6 +744,12 @@ def _merge_snapshots(
     )
     cur.execute(statement, snapshot_date)
     return int(cur.fetchone()[0])
+
+
+def _refresh_day_summaries(cur: PgCursor, snapshot_date: date) -> None:
+    """Rebuild the API's summaries of the date (``github.refresh_day_summaries``), in the load's transaction,
+    so that they never disagree with the snapshots they summarize."""
+    cur.execute("SELECT github.refresh_day_summaries(%s)", (snapshot_date,))
 
 
 def _mark_deleted(

@@ -1,4 +1,5 @@
-"""The Airflow plugin of this project: the repository API in Airflow's API server, and a link to its docs in the UI.
+"""The Airflow plugin of this project: the repository API in Airflow's API server, the GitHub insights page in
+Airflow's navigation, and a link to the API's docs in the UI.
 
 Airflow finds this module by scanning the plugins folder; nothing imports it.
 """
@@ -13,13 +14,23 @@ API_URL_PREFIX = "/github-etl"
 
 
 class GitHubEtlPlugin(AirflowPlugin):
-    """Mounts the repository API at ``/github-etl`` and adds "GitHub repositories API" to the UI's Docs menu."""
+    """Mounts the repository API at ``/github-etl``, shows its insights page from the UI's navigation and adds
+    "GitHub repositories API" to the UI's Docs menu."""
 
     name = "github_etl"
     fastapi_apps = [
         {"app": create_app(), "url_prefix": API_URL_PREFIX, "name": "GitHub repositories API"},
     ]
     external_views = [
+        {
+            "name": "GitHub insights",
+            # Served by the app above; Airflow's UI frames it under /plugin/github-insights, beside its menus.
+            "href": f"{API_URL_PREFIX.lstrip('/')}/ui/",
+            "url_route": "github-insights",
+            "destination": "nav",
+            "nav_top_level": True,
+            "icon": f"{API_URL_PREFIX.lstrip('/')}/ui/static/icon.svg",
+        },
         {
             "name": "GitHub repositories API",
             # Relative to the UI's base URL, so it keeps working when Airflow is served under a path.

@@ -68,7 +68,16 @@ UI_TIMEOUT_SECONDS = 60
 # An 8-repository run takes about half a minute; a retried task waits a minute more.
 RUN_TIMEOUT_SECONDS = 240
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
-API_OPERATIONS = {"/repositories/count", "/repositories", "/repositories/{owner}/{name}", "/runs"}
+API_OPERATIONS = {
+    "/repositories/count",
+    "/repositories",
+    "/repositories/{owner}/{name}",
+    "/repositories/{owner}/{name}/history",
+    "/trending",
+    "/languages",
+    "/languages/shares",
+    "/runs",
+}
 
 
 # -- fixtures -------------------------------------------------------------------------------------

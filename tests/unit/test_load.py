@@ -1340,3 +1340,67 @@ def test_a_rename_transfer_and_relicense_keep_the_previous_values(warehouse, tmp
     assert (rerun.updated, _history(warehouse)) == (0, before_rerun)
     current = _repository(warehouse, 1)
     assert (current["full_name"], current["archived"], current["topics"]) == ("acme/new", True, ["etl"])
+
+
+# -- day summaries ----------------------------------------------------------------------------------
+
+
+def _summaries(db: DatabaseConnection) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        "languages": _query(
+            db, "SELECT snapshot_date, language, repositories, stars FROM github.language_days ORDER BY 1, 2"
+        ),
+        "gains": _query(
+            db,
+            "SELECT end_date, window_days, repo_id, gain, stargazers_count FROM github.star_gains ORDER BY 1, 2, 3",
+        ),
+        "windows": _query(
+            db, "SELECT end_date, window_days, compared, rising FROM github.star_gain_windows ORDER BY 1, 2"
+        ),
+    }
+
+
+def test_every_load_path_keeps_the_day_summaries_of_its_date(warehouse, tmp_path):
+    first = _row_file(tmp_path, _repo(1), _repo(2, language="Go"))
+    _load(warehouse, [first])  # the bulk path
+    # The next day repository 1 gains 5 stars and repository 3 appears; repository 2 is unchanged.
+    second = _row_file(tmp_path, _repo(1, stargazers_count=15), _repo(2, language="Go"), _repo(3, language=None))
+    _load(warehouse, [second], DAY_2, key_files=[_key_file(second)])
+    # A day later loaded again from its row files alone, with repository 2 rising too: the merge path.
+    again = _row_file(tmp_path, _repo(1, stargazers_count=15), _repo(2, language="Go", stargazers_count=24))
+    _load(warehouse, [again], DAY_2)
+
+    assert _summaries(warehouse) == {
+        "languages": [
+            (DAY_1.date(), "Go", 1, 20),
+            (DAY_1.date(), "Python", 1, 10),
+            (DAY_2.date(), "Go", 1, 24),
+            (DAY_2.date(), "Python", 1, 15),
+            (DAY_2.date(), None, 1, 30),
+        ],
+        "gains": [(DAY_2.date(), 1, 1, 5, 15), (DAY_2.date(), 1, 2, 4, 24)],
+        "windows": [(DAY_2.date(), 1, 2, 2)],
+    }
+
+
+def test_a_backfilled_date_gets_the_gains_that_start_on_it(warehouse, tmp_path):
+    later = _row_file(tmp_path, _repo(1, stargazers_count=30))
+    _load(warehouse, [later], DAY_2)
+    assert _summaries(warehouse)["windows"] == []
+
+    earlier = _row_file(tmp_path, _repo(1, stargazers_count=10))
+    _load(warehouse, [earlier], DAY_1)
+
+    summaries = _summaries(warehouse)
+    assert summaries["gains"] == [(DAY_2.date(), 1, 1, 20, 30)]
+    assert summaries["windows"] == [(DAY_2.date(), 1, 1, 1)]
+
+
+def test_a_load_that_writes_no_snapshot_leaves_the_summaries_alone(warehouse, tmp_path):
+    rows = _row_file(tmp_path, _repo(1), _repo(2))
+    _load(warehouse, [rows])
+    before = _query(warehouse, "SELECT xmin::text, * FROM github.language_days ORDER BY language")
+
+    _load(warehouse, [rows], key_files=[_key_file(rows)])
+
+    assert _query(warehouse, "SELECT xmin::text, * FROM github.language_days ORDER BY language") == before

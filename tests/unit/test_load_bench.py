@@ -58,3 +58,17 @@ def test_the_floor_builds_every_structure_of_the_repositories_table(small_run: t
     first_load = run["first_load"]
     assert first_load["vs_floor"] == pytest.approx(first_load["seconds"] / floor["floor_seconds"], abs=0.01)
     assert "floor: (a), then the table's key and indexes built" in printed
+
+
+def test_the_daily_loads_are_measured_again_without_the_day_summaries(small_run: tuple[dict[str, Any], str]) -> None:
+    """The baseline of the summaries' cost loads the same days to the same result, only without them."""
+    figures, printed = small_run
+
+    (run,) = figures["runs"]
+    for name in ("next_day", "day_after"):
+        assert run[f"{name}_without_summaries"]["result"] == run[name]["result"]
+        ratio = run[name]["seconds"] / run[f"{name}_without_summaries"]["seconds"]
+        assert run[name]["vs_without_summaries"] == pytest.approx(ratio, abs=0.01)
+        assert 0 < run[name]["summaries_seconds"] < run[name]["seconds"]
+        assert run[f"{name}_without_summaries"]["summaries_seconds"] == 0
+    assert "next day vs without summaries" in printed

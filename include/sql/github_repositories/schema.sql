@@ -225,3 +225,133 @@ CREATE TABLE IF NOT EXISTS github.census_cursor (
     moved_at  timestamptz NOT NULL,
     CHECK (since_id <= cursor_id)
 );
+
+-- Day summaries for the API's trending and language views (github_etl.api.insights). Answering
+-- those from the snapshots would join or aggregate a whole day of them (a million rows) per request;
+-- these tables hold the answers, a few rows per language and one per repository whose stars rose.
+-- The load refreshes the summaries of its snapshot date in its own transaction
+-- (github.refresh_day_summaries below), so they never disagree with the snapshots they summarize.
+
+-- Repositories and stars per primary language (NULL: none) among the repositories observed on a date.
+-- A date has rows here exactly when it has snapshots: this is also the list of observation dates.
+CREATE TABLE IF NOT EXISTS github.language_days (
+    snapshot_date date    NOT NULL,
+    language      text,
+    repositories  integer NOT NULL,
+    stars         bigint  NOT NULL
+);
+CREATE INDEX IF NOT EXISTS language_days_date_idx ON github.language_days (snapshot_date);
+
+-- Star gains over the trending windows: for each end date and window (in days) observed at both
+-- ends, one row per repository observed on both dates whose stars rose. Repositories whose stars
+-- stayed or fell are counted in star_gain_windows only: a trending list never reaches them while
+-- another repository rose, and leaving them out keeps a day's rows to the few that moved. Each row
+-- carries the repository's language and topics as they were when the gain was computed, so that a
+-- filtered list is read from these rows and their indexes alone, however few of the risers match.
+CREATE TABLE IF NOT EXISTS github.star_gains (
+    end_date         date     NOT NULL,
+    window_days      smallint NOT NULL,
+    repo_id          bigint   NOT NULL,
+    gain             integer  NOT NULL,
+    stargazers_count integer  NOT NULL,
+    language         text,
+    topics           text[]   COLLATE "C" NOT NULL DEFAULT '{}'
+);
+-- The trending order, read from the top and stopped after a page; the topics ride along so that a
+-- topic filter reads the index alone.
+CREATE INDEX IF NOT EXISTS star_gains_order_idx
+    ON github.star_gains (end_date, window_days, gain DESC, repo_id DESC) INCLUDE (stargazers_count, topics);
+-- The same order within one language.
+CREATE INDEX IF NOT EXISTS star_gains_language_idx
+    ON github.star_gains (end_date, window_days, language, gain DESC, repo_id DESC) INCLUDE (stargazers_count);
+
+-- One row per end date and window whose two dates were both observed: how many repositories were
+-- observed on both (compared) and how many of them rose (the rows of star_gains).
+CREATE TABLE IF NOT EXISTS github.star_gain_windows (
+    end_date    date     NOT NULL,
+    window_days smallint NOT NULL,
+    compared    integer  NOT NULL,
+    rising      integer  NOT NULL,
+    PRIMARY KEY (end_date, window_days)
+);
+
+-- The trending windows, in days; the API offers exactly these (github_etl.api.insights.TRENDING_WINDOWS).
+CREATE OR REPLACE FUNCTION github.trending_windows() RETURNS smallint[]
+LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[1, 7, 30]::smallint[] $$;
+
+-- Rebuild the gains of the windows ending on `end_day`, one pass over its snapshots for all of them:
+-- the day's snapshots are joined once with those of every window's first day that was observed.
+-- Windows whose other end has no observation get no row: no gain is invented across a gap.
+-- The pairs are joined by hash, by a setting of this statement alone: the planner, seeing one
+-- repository's few snapshots per probe, prefers a primary-key probe per repository (or a merge along
+-- the whole key), which at a million repositories took three to four times as long. The few rising
+-- pairs then take their language and topics from github.repositories by key.
+CREATE OR REPLACE FUNCTION github.refresh_star_gains(end_day date, windows smallint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    starts date[];
+    nested_loops text := current_setting('enable_nestloop');
+    merge_joins text := current_setting('enable_mergejoin');
+BEGIN
+    DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = ANY (windows);
+    DELETE FROM github.star_gain_windows WHERE end_date = end_day AND window_days = ANY (windows);
+    SELECT array_agg(end_day - days) INTO starts
+    FROM unnest(windows) AS days
+    WHERE EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day)
+      AND EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day - days);
+    IF starts IS NULL THEN
+        RETURN;
+    END IF;
+    DROP TABLE IF EXISTS pg_temp.star_gain_pairs;
+    PERFORM set_config('enable_nestloop', 'off', true), set_config('enable_mergejoin', 'off', true);
+    CREATE TEMPORARY TABLE star_gain_pairs ON COMMIT DROP AS
+    SELECT (end_day - earliest.snapshot_date)::smallint AS window_days, latest.repo_id,
+           latest.stargazers_count, latest.stargazers_count - earliest.stargazers_count AS gain
+    FROM github.repository_snapshots AS latest
+    JOIN github.repository_snapshots AS earliest ON earliest.repo_id = latest.repo_id
+    WHERE latest.snapshot_date = end_day AND earliest.snapshot_date = ANY (starts);
+    PERFORM set_config('enable_nestloop', nested_loops, true), set_config('enable_mergejoin', merge_joins, true);
+    -- Its statistics tell the planner how few pairs rose, so that their repositories are looked up by key.
+    ANALYZE star_gain_pairs;
+
+    INSERT INTO github.star_gains (end_date, window_days, repo_id, gain, stargazers_count, language, topics)
+    SELECT end_day, pairs.window_days, pairs.repo_id, pairs.gain, pairs.stargazers_count,
+           repository.language, repository.topics
+    FROM star_gain_pairs AS pairs
+    JOIN github.repositories AS repository ON repository.id = pairs.repo_id
+    WHERE pairs.gain > 0;
+    INSERT INTO github.star_gain_windows (end_date, window_days, compared, rising)
+    SELECT end_day, (end_day - start_day)::smallint, coalesce(counts.compared, 0), coalesce(counts.rising, 0)
+    FROM unnest(starts) AS start_day
+    LEFT JOIN (
+        SELECT window_days, count(*) AS compared, count(*) FILTER (WHERE gain > 0) AS rising
+        FROM star_gain_pairs GROUP BY window_days
+    ) AS counts ON counts.window_days = end_day - start_day;
+    DROP TABLE star_gain_pairs;
+END
+$$;
+
+-- Rebuild every summary that the snapshots of `day` enter: the day's language totals, the gains
+-- ending on it, and the gains starting on it (a date loaded after later ones, as a backfill does;
+-- a daily load finds no later date and skips them at the cost of a lookup).
+CREATE OR REPLACE FUNCTION github.refresh_day_summaries(day date) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    days smallint;
+BEGIN
+    DELETE FROM github.language_days WHERE snapshot_date = day;
+    INSERT INTO github.language_days (snapshot_date, language, repositories, stars)
+    SELECT day, repository.language, count(*), sum(snapshot.stargazers_count)
+    FROM github.repository_snapshots AS snapshot
+    JOIN github.repositories AS repository ON repository.id = snapshot.repo_id
+    WHERE snapshot.snapshot_date = day
+    GROUP BY repository.language;
+
+    PERFORM github.refresh_star_gains(day, github.trending_windows());
+    FOREACH days IN ARRAY github.trending_windows() LOOP
+        IF EXISTS (SELECT FROM github.language_days WHERE snapshot_date = day + days) THEN
+            PERFORM github.refresh_star_gains(day + days, ARRAY[days]);
+        END IF;
+    END LOOP;
+END
+$$;

@@ -16,10 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from psycopg2.errors import UndefinedTable
 from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
-from github_etl.api import history, queries, swagger
+from github_etl.api import history, insights, queries, swagger, ui
 from github_etl.api.coalesce import AsyncCoalescer
 from github_etl.api.config import ApiSettings
 from github_etl.api.counting import RepositoryCounter
@@ -97,8 +98,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings or ApiSettings.from_env()
     app.state.warehouse_lock = threading.Lock()
     app.include_router(swagger.router)
+    app.include_router(ui.router)
     app.include_router(router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
+    app.include_router(insights.router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
     app.add_exception_handler(WarehouseError, _warehouse_unavailable)
+    app.add_exception_handler(UndefinedTable, insights.warehouse_without_schema)
     return app
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Bounds of PostgreSQL's integer type, which the counters use: a larger bound could never match.
 MAX_INT4 = 2**31 - 1
@@ -23,19 +23,17 @@ DEFAULT_HISTORY = 365
 MAX_HISTORY = 10_000
 # Longer than any language, login, topic or repository name GitHub allows; longer input matches nothing.
 MAX_TEXT_LENGTH = 255
-# A cursor this API issues is well under 200 characters.
-MAX_CURSOR_LENGTH = 512
+# A repository cursor (github_etl.api.paging): the sort key (a bigint, or n for none) and the id, in decimal.
+CURSOR_PATTERN = r"^(?:n|-?[0-9]{1,19})\.-?[0-9]{1,19}$"
+MAX_CURSOR_LENGTH = 41
 
 
-def _reject_nul(value: str) -> str:
-    # PostgreSQL cannot store or compare NUL in text; without this check the driver would fail the request.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL (\\x00) characters")
-    return value
-
+# Any character but NUL: PostgreSQL cannot store or compare NUL in text, and the driver would fail the
+# request. A pattern rather than a check in code, so that the OpenAPI document says it too.
+WITHOUT_NUL = r"^[^\x00]*$"
 
 # A string parameter (filter or path segment): non-empty, bounded, and free of NUL.
-Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_reject_nul)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=WITHOUT_NUL)]
 
 
 class RepositorySort(StrEnum):
@@ -63,7 +61,7 @@ class RepositoryQuery(BaseModel):
         description="`stars` (stargazers), `created` or `pushed` (last push), descending; "
         "repositories without the date come last.",
     )
-    cursor: Annotated[str, Field(max_length=MAX_CURSOR_LENGTH)] | None = Field(
+    cursor: Annotated[str, Field(pattern=CURSOR_PATTERN, max_length=MAX_CURSOR_LENGTH)] | None = Field(
         None, description="`next_cursor` of the previous page; omit for the first page."
     )
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")

@@ -1,31 +1,37 @@
-"""Opaque keyset cursors: where the previous page ended, as URL-safe base64 of a small JSON object.
+"""Keyset cursors: where the previous page ended, as ``<sort key>.<id>`` in decimal.
 
-A cursor names the sort it was issued for, the sort key of the last row (``null`` when that row has no
-value for it) and the row's id. Clients treat it as opaque; the server checks every part of it, since
-it arrives from the outside like any other parameter.
+The sort key of a timestamp order is in microseconds since the epoch, and ``n`` stands for a row without
+the key (those come last). Clients treat the cursor as opaque; the OpenAPI document states its grammar
+(``CURSOR_PATTERN``) and every string of that grammar is a position the API can continue from: a key or id
+beyond what the warehouse can hold is read as the nearest one it can, so such a cursor is answered, never
+rejected. A cursor carried over from another sort order is likewise a position in this one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from github_etl.api.models import RepositorySort
+from github_etl.api.models import CURSOR_PATTERN, RepositorySort
 
 # Sorts whose key is a timestamp; the others sort by an integer.
 TIMESTAMP_SORTS = frozenset({RepositorySort.CREATED, RepositorySort.PUSHED})
 # PostgreSQL's bigint range, beyond which no id or counter can lie.
 MIN_BIGINT = -(2**63)
 MAX_BIGINT = 2**63 - 1
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The timestamps Python (and so the driver) can represent; a key outside them is read as the nearest.
+MIN_TIMESTAMP = datetime.min.replace(tzinfo=UTC)
+MAX_TIMESTAMP = datetime.max.replace(tzinfo=UTC)
+NULL_KEY = "n"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 SortValue = int | datetime | None
 
 
 class InvalidCursorError(ValueError):
-    """The cursor was not issued by this API for this sort order."""
+    """The cursor does not follow the cursor grammar."""
 
 
 @dataclass(frozen=True)
@@ -47,54 +53,40 @@ def encode_cursor(position: CursorPosition) -> str:
 
     :param position: last row of the page just served.
     """
-    value = position.value.isoformat() if isinstance(position.value, datetime) else position.value
-    payload = json.dumps({"sort": position.sort.value, "value": value, "id": position.last_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    if position.value is None:
+        key = NULL_KEY
+    elif isinstance(position.value, datetime):
+        key = str((position.value - EPOCH) // timedelta(microseconds=1))
+    else:
+        key = str(position.value)
+    return f"{key}.{position.last_id}"
 
 
 def decode_cursor(token: str, sort: RepositorySort) -> CursorPosition:
-    """The position a cursor stands for.
+    """The position a cursor stands for, in ``sort``.
 
     :param token: the ``cursor`` parameter.
-    :param sort: the sort order of the request; a cursor of another order is rejected.
-    :raises InvalidCursorError: whatever is wrong with it, with a message for the client.
+    :param sort: the sort order of the request.
+    :raises InvalidCursorError: the cursor does not follow ``CURSOR_PATTERN`` (the API's request
+        validation refuses those before this is called).
     """
-    try:
-        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
-        payload = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise InvalidCursorError("cursor was not issued by this API; pass next_cursor unchanged") from None
-    if not isinstance(payload, dict) or set(payload) != {"sort", "value", "id"}:
+    if not _CURSOR.fullmatch(token):
         raise InvalidCursorError("cursor was not issued by this API; pass next_cursor unchanged")
-    if payload["sort"] != sort.value:
-        raise InvalidCursorError(
-            f"cursor belongs to sort={payload['sort']!r}, not sort={sort.value!r}; keep the sort of the first page"
-        )
-    last_id = payload["id"]
-    if not _is_bigint(last_id):
-        raise InvalidCursorError("cursor has an invalid id")
-    return CursorPosition(sort=sort, value=_decode_value(payload["value"], sort), last_id=last_id)
+    key, last_id = token.split(".")
+    return CursorPosition(sort=sort, value=_decode_key(key, sort), last_id=_clamp(int(last_id)))
 
 
-def _decode_value(value: object, sort: RepositorySort) -> SortValue:
-    if sort in TIMESTAMP_SORTS:
-        # Only dates may be missing: those rows form the last segment of the order.
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise InvalidCursorError("cursor has an invalid sort key")
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidCursorError("cursor has an invalid sort key") from None
-        if parsed.tzinfo is None:
-            raise InvalidCursorError("cursor has an invalid sort key")
-        return parsed
-    if not _is_bigint(value):
-        raise InvalidCursorError("cursor has an invalid sort key")
-    return value
+def _decode_key(key: str, sort: RepositorySort) -> SortValue:
+    if key == NULL_KEY:
+        return None
+    value = _clamp(int(key))
+    if sort not in TIMESTAMP_SORTS:
+        return value
+    try:
+        return EPOCH + timedelta(microseconds=value)
+    except OverflowError:
+        return MIN_TIMESTAMP if value < 0 else MAX_TIMESTAMP
 
 
-def _is_bigint(value: object) -> bool:
-    # bool is an int subclass, and JSON true is no id.
-    return isinstance(value, int) and not isinstance(value, bool) and MIN_BIGINT <= value <= MAX_BIGINT
+def _clamp(value: int) -> int:
+    return min(max(value, MIN_BIGINT), MAX_BIGINT)

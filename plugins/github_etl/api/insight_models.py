@@ -1,0 +1,180 @@
+"""Pydantic models of the API's views over time: a repository's history, trending, language shares.
+
+Like :mod:`github_etl.api.models`, the query models reject unknown parameters and state every bound they
+check, so the OpenAPI document is the exact contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import IntEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from github_etl.api.models import MAX_INT4, Text
+
+# Ten years of days: a longer window than any warehouse holds answers nothing more.
+MAX_DAYS = 3650
+DEFAULT_HISTORY_DAYS = 90
+DEFAULT_TRENDING = 25
+MAX_TRENDING = 500
+DEFAULT_LANGUAGE_WINDOW = 30
+DEFAULT_SHARE_DAYS = 30
+DEFAULT_SHARE_LANGUAGES = 8
+MAX_SHARE_LANGUAGES = 50
+# A trending cursor: the gain and the id of the last row, two decimal numbers (see github_etl.api.paging).
+TRENDING_CURSOR_PATTERN = r"^[0-9]{1,19}\.[0-9]{1,19}$"
+MAX_TRENDING_CURSOR_LENGTH = 39
+
+
+class TrendingWindow(IntEnum):
+    """Windows the load keeps gains for (``github.trending_windows()`` in schema.sql), in days."""
+
+    DAY = 1
+    WEEK = 7
+    MONTH = 30
+
+
+class HistoryQuery(BaseModel):
+    """Query parameters of ``GET /repositories/{owner}/{name}/history``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(DEFAULT_HISTORY_DAYS, ge=1, le=MAX_DAYS, description="Days listed, ending on `end_date`.")
+    end_date: dt.date | None = Field(
+        None,
+        description="Last day listed; the repository's latest observation when omitted.",
+    )
+
+
+class HistoryPoint(BaseModel):
+    """Counters of a repository on one day; all null on a day it was not observed."""
+
+    date: dt.date
+    stargazers_count: int | None
+    forks_count: int | None
+    open_issues_count: int | None
+
+
+class RepositoryHistory(BaseModel):
+    """Every day of a window, oldest first, with the repository's counters where it was observed."""
+
+    id: int
+    full_name: str
+    start_date: dt.date | None = Field(description="First day listed; null when the repository was never observed.")
+    end_date: dt.date | None = Field(description="Last day listed; null when the repository was never observed.")
+    observed_days: int = Field(description="Days of the window with an observation; the others are gaps (nulls).")
+    points: list[HistoryPoint] = Field(description="One per day from `start_date` to `end_date`, oldest first.")
+
+
+class TrendingQuery(BaseModel):
+    """Query parameters of ``GET /trending``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_days: TrendingWindow = Field(TrendingWindow.WEEK, description="Days between the two observations compared.")
+    end_date: dt.date | None = Field(None, description="Later observation date; the latest one when omitted.")
+    language: Text | None = Field(None, description="Primary language, exactly as GitHub spells it.")
+    topic: Text | None = Field(None, description="A topic the repository carries (GitHub topics are lower case).")
+    min_stars: int | None = Field(None, ge=0, le=MAX_INT4, description="Lowest star count on `end_date`.")
+    cursor: str | None = Field(
+        None,
+        pattern=TRENDING_CURSOR_PATTERN,
+        max_length=MAX_TRENDING_CURSOR_LENGTH,
+        description="`next_cursor` of the previous page; omit for the first page.",
+    )
+    limit: int = Field(DEFAULT_TRENDING, ge=1, le=MAX_TRENDING, description="Page size.")
+
+
+class TrendingRepository(BaseModel):
+    """A repository and its star gain over the window."""
+
+    id: int
+    full_name: str
+    owner_login: str
+    name: str
+    language: str | None
+    html_url: str | None
+    description: str | None
+    start_stargazers_count: int = Field(description="Stars on `start_date`.")
+    stargazers_count: int = Field(description="Stars on `end_date`.")
+    gain: int = Field(description="`stargazers_count - start_stargazers_count`, always positive.")
+
+
+class TrendingPage(BaseModel):
+    """Largest star gains between two observation dates, largest first (ties by descending id)."""
+
+    window_days: int
+    start_date: dt.date | None = Field(description="Earlier observation date; null when the warehouse has none.")
+    end_date: dt.date | None = Field(description="Later observation date; null when the warehouse has none.")
+    compared: int | None = Field(
+        description="Repositories observed on both dates, the only ones compared; null when either date "
+        "has no observation."
+    )
+    rising: int | None = Field(description="Of those, the repositories whose stars rose: the whole list.")
+    basis: str = Field(description="What the list counts, in a sentence.")
+    items: list[TrendingRepository]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+class LanguageQuery(BaseModel):
+    """Query parameters of ``GET /languages``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: dt.date | None = Field(None, description="Observation date; the latest one when omitted.")
+    window_days: int = Field(
+        DEFAULT_LANGUAGE_WINDOW, ge=1, le=MAX_DAYS, description="Days back to the date the shares are compared with."
+    )
+
+
+class LanguageShare(BaseModel):
+    """One primary language on a date, and on the date the window starts."""
+
+    language: str | None = Field(description="Null: repositories without a primary language.")
+    repositories: int
+    stars: int
+    repository_share: float = Field(description="Fraction of the date's repositories, 0 to 1.")
+    star_share: float = Field(description="Fraction of the date's stars, 0 to 1 (0 when no stars at all).")
+    start_repositories: int | None = Field(description="Null when the start date has no observation.")
+    start_stars: int | None
+    start_star_share: float | None
+    star_share_change: float | None = Field(description="`star_share - start_star_share`.")
+
+
+class LanguageList(BaseModel):
+    """Repositories and stars per primary language on an observation date, most stars first."""
+
+    date: dt.date | None = Field(description="Observation date; null when the warehouse has none.")
+    start_date: dt.date | None = Field(description="`date` minus the window.")
+    start_observed: bool = Field(description="Whether `start_date` has an observation; if not, no change is given.")
+    repositories: int
+    stars: int
+    items: list[LanguageShare]
+
+
+class ShareQuery(BaseModel):
+    """Query parameters of ``GET /languages/shares``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int = Field(
+        DEFAULT_SHARE_DAYS, ge=1, le=MAX_DAYS, description="Days listed, ending on the latest observation."
+    )
+    languages: int = Field(
+        DEFAULT_SHARE_LANGUAGES, ge=1, le=MAX_SHARE_LANGUAGES, description="Languages with the most stars, at most."
+    )
+
+
+class LanguageSeries(BaseModel):
+    """A language's share of the stars on each listed date."""
+
+    language: str | None
+    star_share: list[float | None] = Field(description="Per entry of `dates`; null where the date has no observation.")
+
+
+class LanguageShares(BaseModel):
+    """Star shares of the leading languages (those of the latest date) on every day of a window."""
+
+    dates: list[dt.date] = Field(description="Every day from the first to the latest observation in the window.")
+    series: list[LanguageSeries]

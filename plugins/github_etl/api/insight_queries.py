@@ -1,0 +1,175 @@
+"""The SQL of the views over time, read from the day summaries the load keeps (``schema.sql``).
+
+A repository's history is read from its snapshots through their primary key; trending and languages are
+read from ``github.star_gains`` and ``github.language_days``, so no request joins or aggregates a day of
+snapshots. Values travel as bind parameters, identifiers are constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from psycopg2 import sql
+
+from github_etl.api.queries import Row, _fetch
+from github_etl.hooks.warehouse import DatabaseConnection
+
+# Largest gain and id a trending cursor may name: PostgreSQL's integer and bigint maxima.
+MAX_GAIN = 2**31 - 1
+MAX_ID = 2**63 - 1
+TRENDING_COLUMNS = ("id", "full_name", "owner_login", "name", "language", "html_url", "description")
+
+
+@dataclass(frozen=True)
+class TrendingFilter:
+    """Conditions on trending repositories; None means no condition.
+
+    :param language: exact primary language.
+    :param topic: a topic the repository carries.
+    :param min_stars: lowest star count on the later date.
+    """
+
+    language: str | None = None
+    topic: str | None = None
+    min_stars: int | None = None
+
+
+def days_before(day: date, days: int) -> date | None:
+    """``day`` minus ``days`` days, or None before the first date there is."""
+    try:
+        return day - timedelta(days=days)
+    except OverflowError:
+        return None
+
+
+def latest_observation(db: DatabaseConnection) -> date | None:
+    """The latest date with snapshots, or None in an empty warehouse."""
+    return _fetch(db, sql.SQL("SELECT max(snapshot_date) AS day FROM github.language_days"), {})[0]["day"]
+
+
+def observed_dates(db: DatabaseConnection, start: date, end: date) -> list[date]:
+    """Dates with snapshots from ``start`` to ``end``, oldest first."""
+    query = sql.SQL(
+        "SELECT DISTINCT snapshot_date FROM github.language_days"
+        " WHERE snapshot_date BETWEEN %(start)s AND %(end)s ORDER BY snapshot_date"
+    )
+    return [row["snapshot_date"] for row in _fetch(db, query, {"start": start, "end": end})]
+
+
+def is_observed(db: DatabaseConnection, day: date) -> bool:
+    """Whether ``day`` has snapshots."""
+    query = sql.SQL("SELECT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = %(day)s) AS seen")
+    return bool(_fetch(db, query, {"day": day})[0]["seen"])
+
+
+def repository_history(db: DatabaseConnection, owner: str, name: str, days: int, end: date | None) -> list[Row]:
+    """The repository ``owner/name`` and its snapshots of the ``days`` days ending on ``end``, in one round trip.
+
+    One row per snapshot, oldest first, each with ``id``, ``full_name``, ``start_date`` and ``end_date``
+    of the window; one row with null snapshot columns when the window holds none (no ``end_date`` when
+    the repository was never observed); no row when there is no such repository. The repository is
+    chosen as :func:`github_etl.api.queries.get_repository` chooses it.
+
+    :param end: last day; the repository's latest snapshot date when None.
+    """
+    start = None if end is None else (days_before(end, days - 1) or date.min)
+    query = sql.SQL(
+        "WITH repository AS ("
+        "  SELECT id, full_name FROM github.repositories"
+        "  WHERE lower(owner_login) = lower(%(owner)s) AND lower(name) = lower(%(name)s)"
+        "  ORDER BY deleted_at IS NULL DESC, last_seen_at DESC, id DESC LIMIT 1"
+        "), bounds AS ("
+        "  SELECT id, full_name, coalesce(%(end)s::date, latest) AS end_date,"
+        "         coalesce(%(start)s::date, greatest(latest - %(span)s, date '0001-01-01')) AS start_date"
+        "  FROM repository, LATERAL (SELECT max(snapshot_date) AS latest FROM github.repository_snapshots"
+        "                            WHERE repo_id = repository.id) AS last"
+        ")"
+        " SELECT bounds.id, bounds.full_name, bounds.start_date, bounds.end_date, snapshot.snapshot_date,"
+        "        snapshot.stargazers_count, snapshot.forks_count, snapshot.open_issues_count"
+        " FROM bounds LEFT JOIN github.repository_snapshots AS snapshot"
+        "   ON snapshot.repo_id = bounds.id AND snapshot.snapshot_date BETWEEN bounds.start_date AND bounds.end_date"
+        " ORDER BY snapshot.snapshot_date"
+    )
+    params = {"owner": owner, "name": name, "end": end, "start": start, "span": days - 1}
+    return _fetch(db, query, params)
+
+
+def gain_window(db: DatabaseConnection, end: date, window_days: int) -> Row | None:
+    """``compared`` and ``rising`` of a window ending on ``end``; None unless both ends were observed."""
+    query = sql.SQL(
+        "SELECT compared, rising FROM github.star_gain_windows WHERE end_date = %(end)s AND window_days = %(days)s"
+    )
+    rows = _fetch(db, query, {"end": end, "days": window_days})
+    return rows[0] if rows else None
+
+
+def trending(
+    db: DatabaseConnection,
+    end: date,
+    window_days: int,
+    filters: TrendingFilter,
+    after: tuple[int, int] | None,
+    limit: int,
+) -> tuple[list[Row], tuple[int, int] | None]:
+    """One page of the largest gains of the window ending on ``end``, and the position after it.
+
+    Walks ``star_gains_order_idx`` from the largest gain and stops after a page of rows that pass the
+    filters: keyset paging on (gain, id) like the repository list's.
+
+    :param after: (gain, id) of the last row of the previous page.
+    """
+    conditions = [sql.SQL("gains.end_date = %(end)s"), sql.SQL("gains.window_days = %(days)s")]
+    params: dict[str, Any] = {"end": end, "days": window_days, "limit": limit + 1}
+    if after is not None:
+        conditions.append(sql.SQL("(gains.gain, gains.repo_id) < (%(after_gain)s, %(after_id)s)"))
+        params.update(after_gain=min(after[0], MAX_GAIN), after_id=min(after[1], MAX_ID))
+    if filters.min_stars is not None:
+        conditions.append(sql.SQL("gains.stargazers_count >= %(min_stars)s"))
+        params["min_stars"] = filters.min_stars
+    # Read from the gains alone (language and topics are copied onto them), through
+    # star_gains_language_idx with a language or star_gains_order_idx without; only the page's rows
+    # are then joined with their repositories.
+    if filters.language is not None:
+        conditions.append(sql.SQL("gains.language = %(language)s"))
+        params["language"] = filters.language
+    if filters.topic is not None:
+        conditions.append(sql.SQL("gains.topics @> ARRAY[%(topic)s]::text[]"))
+        params["topic"] = filters.topic
+    query = sql.SQL(
+        "WITH page AS ("
+        "  SELECT gains.repo_id, gains.gain, gains.stargazers_count FROM github.star_gains AS gains"
+        "  WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
+        ")"
+        " SELECT {columns}, page.stargazers_count - page.gain AS start_stargazers_count,"
+        " page.stargazers_count, page.gain"
+        " FROM page JOIN github.repositories AS repository ON repository.id = page.repo_id"
+        " ORDER BY page.gain DESC, page.repo_id DESC"
+    ).format(
+        columns=sql.SQL(", ").join(sql.Identifier("repository", column) for column in TRENDING_COLUMNS),
+        where=sql.SQL(" AND ").join(conditions),
+    )
+    rows = _fetch(db, query, params)
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    return page, (page[-1]["gain"], page[-1]["id"])
+
+
+def language_totals(db: DatabaseConnection, day: date) -> list[Row]:
+    """Repositories and stars per language on ``day``, most stars first (ties: language, none last)."""
+    query = sql.SQL(
+        "SELECT language, repositories, stars FROM github.language_days WHERE snapshot_date = %(day)s"
+        " ORDER BY stars DESC, language NULLS LAST"
+    )
+    return _fetch(db, query, {"day": day})
+
+
+def language_stars_between(db: DatabaseConnection, start: date, end: date) -> list[Row]:
+    """Stars per language per date from ``start`` to ``end``."""
+    query = sql.SQL(
+        "SELECT snapshot_date, language, stars FROM github.language_days"
+        " WHERE snapshot_date BETWEEN %(start)s AND %(end)s"
+    )
+    return _fetch(db, query, {"start": start, "end": end})

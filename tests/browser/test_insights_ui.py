@@ -1,0 +1,317 @@
+"""The GitHub insights page in a real headless Chromium, inside a real Airflow, as a person reaches it.
+
+The test logs in through Airflow's login form, opens the page from Airflow's navigation (the plugin's
+external view, framed by the UI), first on an empty warehouse, where every section must say so in a
+sentence, then on a warehouse of known snapshots. It searches a repository and reads back what each
+Chart.js chart drew (the chart objects' data, through ``window.githubEtlCharts``) against figures computed
+here from the same snapshots; a repository not found and one observed once must each get a sentence.
+Screenshots go to ``.artifacts/browser/insights-*.png``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from psycopg2 import sql
+
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
+from tests.browser import test_ui
+from tests.browser.airflow_server import LocalAirflow
+from tests.browser.test_ui import USERNAME, _screenshot, _wait
+
+pytest.importorskip("selenium", reason="selenium is not installed (requirements.txt pins it)")
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+
+pytestmark = pytest.mark.browser
+
+# The browser test's fixtures: Airflow with this project, the browser, the artifacts folder.
+browser_binaries, artifacts_dir, metadata_database = (
+    test_ui.browser_binaries,
+    test_ui.artifacts_dir,
+    test_ui.metadata_database,
+)
+password, airflow, browser = test_ui.password, test_ui.airflow, test_ui.browser
+
+FIRST_DAY = date(2026, 11, 1)
+DAYS = 14
+# No repository was observed on these days: the charts must leave them as gaps.
+UNOBSERVED = {5, 9}
+# (id, owner, name, language, stars on day d or None when not observed)
+REPOSITORIES: list[tuple[int, str, str, str | None, Any]] = [
+    (1, "apache", "airflow", "Python", lambda d: 1000 + 12 * d),
+    (2, "octo", "alpha", "Go", lambda d: 500 + d * d),
+    (3, "acme", "gamma", "Rust", lambda d: 300 + 30 * d),
+    (4, "acme", "delta", "TypeScript", lambda d: 800),
+    (5, "octo", "solo", "Python", lambda d: 50 if d == DAYS - 1 else None),
+    (6, "acme", "plain", None, lambda d: 120 + d),
+]
+# logical date (day index), inserted, updated, unchanged, API requests
+RUNS = [(11, 6, 0, 0, 40), (12, 0, 2, 4, 25), (13, 1, 3, 2, 30), (13, 0, 0, 6, 12)]
+TRENDING_WINDOW = 7
+RUN_TIME = timedelta(minutes=3)
+# The plugin's item in the UI's navigation bar (an external view with nav_top_level).
+NAVIGATION_ITEM = "a[aria-label='GitHub insights'][href$='plugin/github-insights']"
+
+
+def _day(index: int) -> date:
+    return FIRST_DAY + timedelta(days=index)
+
+
+def _stars(repo_id: int, index: int) -> int | None:
+    if index in UNOBSERVED:
+        return None
+    [stars] = [stars for rid, *_, stars in REPOSITORIES if rid == repo_id]
+    return stars(index)
+
+
+# -- the test -------------------------------------------------------------------------------------
+
+
+def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
+    airflow: LocalAirflow, browser: WebDriver, pg_url: str, password: str
+) -> None:
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _log_in_and_open_from_navigation(browser, airflow, password)
+        _screenshot(browser, "insights-1-empty")
+        messages = _messages(browser)
+        assert "holds no repository yet" in messages["history"]
+        assert messages["trending"] == "The warehouse holds no observation yet: nothing to compare."
+        assert messages["languages"] == "The warehouse holds no observation yet."
+        assert messages["runs"].startswith("No load run recorded yet")
+        assert _visible_charts(browser) == []
+
+        _fill(db)
+        browser.switch_to.default_content()
+        browser.refresh()
+        _enter_page(browser)
+    finally:
+        db.close()
+
+    # The page opens on the top trending repository; search another one.
+    _search(browser, "octo/alpha")
+    history = _chart(browser, "history")
+    # The page asks for 30 days; the warehouse holds the last DAYS of them.
+    assert len(history["labels"]) == 30
+    assert history["labels"][-DAYS:] == [str(_day(i)) for i in range(DAYS)]
+    assert history["data"][-DAYS:] == [_stars(2, i) for i in range(DAYS)]
+    assert all(value is None for value in history["data"][:-DAYS]), "days before the first load are gaps"
+    _screenshot(browser, "insights-2-history")
+
+    rows = _trending_rows(browser)
+    expected_gains = sorted(
+        (
+            (_stars(rid, DAYS - 1) - _stars(rid, DAYS - 1 - TRENDING_WINDOW), rid)
+            for rid, *_ in REPOSITORIES
+            if _stars(rid, DAYS - 1 - TRENDING_WINDOW) is not None
+            and _stars(rid, DAYS - 1) - _stars(rid, DAYS - 1 - TRENDING_WINDOW) > 0
+        ),
+        reverse=True,
+    )
+    names = {rid: f"{owner}/{name}" for rid, owner, name, *_ in REPOSITORIES}
+    expected_rows = [(names[rid], f"+{gain}") for gain, rid in expected_gains]
+    assert [(row["repository"], row["gain"]) for row in rows] == expected_rows
+    sparklines = _sparklines(browser)
+    assert set(sparklines) == {names[rid] for _, rid in expected_gains}
+    for _, rid in expected_gains:
+        window = range(DAYS - 1 - TRENDING_WINDOW, DAYS)
+        assert sparklines[names[rid]] == [_stars(rid, i) for i in window], names[rid]
+
+    languages = _chart(browser, "languages")
+    expected_shares = _expected_shares()
+    assert languages["labels"] == [str(_day(i)) for i in range(DAYS)]
+    assert set(languages["series"]) == set(expected_shares)
+    for language, shares in expected_shares.items():
+        drawn = languages["series"][language]
+        assert [None if v is None else round(v, 6) for v in drawn] == [
+            None if v is None else round(v, 6) for v in shares
+        ], language
+
+    runs = _chart(browser, "runs")
+    per_day: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for index, inserted, updated, unchanged, requests in RUNS:
+        per_day[str(_day(index))][0] += inserted + updated + unchanged
+        per_day[str(_day(index))][1] += requests
+    assert runs["labels"] == sorted(per_day)
+    assert runs["series"] == {
+        "rows loaded": [per_day[d][0] for d in sorted(per_day)],
+        "GitHub API requests": [per_day[d][1] for d in sorted(per_day)],
+    }
+    browser.execute_script("window.scrollTo(0, 0)")
+    _screenshot(browser, "insights-3-page")
+    browser.execute_script("document.getElementById('languages-section').scrollIntoView()")
+    _screenshot(browser, "insights-4-languages-and-runs")
+
+    _search(browser, "octo/missing", chart=False)
+    assert _messages(browser)["history"] == "No repository octo/missing in the warehouse."
+    assert "history" not in _visible_charts(browser)
+    _search(browser, "octo/solo", chart=False)
+    assert _messages(browser)["history"].startswith(f"octo/solo was observed once, on {_day(DAYS - 1)}, with 50 stars")
+    assert "history" not in _visible_charts(browser)
+    _screenshot(browser, "insights-5-one-observation")
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+
+def _log_in_and_open_from_navigation(driver: WebDriver, airflow: LocalAirflow, password: str) -> None:
+    driver.get(f"{airflow.url}/")
+    _wait(driver).until(ec.element_to_be_clickable((By.NAME, "username"))).send_keys(USERNAME)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    link = _wait(driver).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, NAVIGATION_ITEM)),
+        message="Airflow's navigation has no GitHub insights item",
+    )
+    link.click()
+    _wait(driver).until(lambda d: d.current_url.endswith("/plugin/github-insights"))
+    _enter_page(driver)
+
+
+def _enter_page(driver: WebDriver) -> None:
+    """Switch into the frame Airflow's UI shows the page in, once the page has read the API."""
+    frame = _wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='github-etl/ui']")))
+    driver.switch_to.frame(frame)
+    _wait(driver).until(
+        lambda d: d.execute_script("return document.body && document.body.dataset.ready === 'true'"),
+        message="the insights page did not finish loading",
+    )
+
+
+def _search(driver: WebDriver, repository: str, *, chart: bool = True) -> None:
+    field = driver.find_element(By.ID, "repository")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(repository)
+    driver.execute_script("window.githubEtlCharts.history && (window.githubEtlCharts.history.$stale = true)")
+    driver.find_element(By.ID, "history-search").click()
+    if chart:
+        _wait(driver).until(
+            lambda d: d.execute_script(
+                "const c = window.githubEtlCharts.history;"
+                " return c && !c.$stale && c.data.datasets[0].label === arguments[0] + ' stars'",
+                repository,
+            ),
+            message=f"no star history drawn for {repository}",
+        )
+    else:
+        _wait(driver).until(
+            lambda d: repository in d.find_element(By.ID, "history-message").text,
+            message=f"no sentence about {repository}",
+        )
+
+
+def _chart(driver: WebDriver, name: str) -> dict[str, Any]:
+    """Labels and data of a chart as Chart.js holds them: what it drew, not what the page meant to."""
+    return driver.execute_script(
+        "const chart = window.githubEtlCharts[arguments[0]];"
+        " if (!chart) return null;"
+        " const series = {};"
+        " chart.data.datasets.forEach((d) => { series[d.label] = d.data; });"
+        " return {labels: chart.data.labels, data: chart.data.datasets[0].data, series: series};",
+        name,
+    )
+
+
+def _sparklines(driver: WebDriver) -> dict[str, list[int | None]]:
+    return driver.execute_script(
+        "const out = {};"
+        " window.githubEtlCharts.sparklines.forEach((c) => { out[c.$repository] = c.data.datasets[0].data; });"
+        " return out;"
+    )
+
+
+def _trending_rows(driver: WebDriver) -> list[dict[str, str]]:
+    rows = driver.find_elements(By.CSS_SELECTOR, "#trending-table tbody tr")
+    return [
+        {"repository": row.get_attribute("data-repository"), "gain": row.find_elements(By.TAG_NAME, "td")[4].text}
+        for row in rows
+    ]
+
+
+def _messages(driver: WebDriver) -> dict[str, str]:
+    return {
+        section: driver.find_element(By.ID, f"{section}-message").get_attribute("textContent")
+        for section in ("history", "trending", "languages", "runs")
+    }
+
+
+def _visible_charts(driver: WebDriver) -> list[str]:
+    return [
+        section
+        for section in ("history", "languages", "runs")
+        if driver.find_element(By.ID, f"{section}-chart-box").is_displayed()
+    ]
+
+
+def _expected_shares() -> dict[str, list[float | None]]:
+    """Per language of the latest day, its share (in %) of each day's stars, None on unobserved days."""
+    per_day: dict[int, dict[str, int]] = {}
+    for index in range(DAYS):
+        stars: dict[str, int] = defaultdict(int)
+        for rid, _, _, language, _ in REPOSITORIES:
+            count = _stars(rid, index)
+            if count is not None:
+                stars[language or "no language"] += count
+        per_day[index] = stars
+    latest = per_day[DAYS - 1]
+    return {
+        language: [
+            100 * per_day[i].get(language, 0) / sum(per_day[i].values()) if per_day[i] else None for i in range(DAYS)
+        ]
+        for language in latest
+    }
+
+
+def _fill(db: DatabaseConnection) -> None:
+    """The repositories, their snapshots with each day's summaries as the load makes them, and load runs."""
+    seen = datetime.combine(_day(DAYS - 1), datetime.min.time(), UTC)
+    with db.cursor() as cur:
+        for rid, owner, name, language, _ in REPOSITORIES:
+            cur.execute(
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, language, html_url,"
+                " stargazers_count, first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    rid,
+                    f"R_{rid}",
+                    f"{owner}/{name}",
+                    name,
+                    owner,
+                    language,
+                    f"https://github.com/{owner}/{name}",
+                    _stars(rid, DAYS - 1),
+                    seen,
+                    seen,
+                ),
+            )
+    db.commit()
+    for month in {_day(i).replace(day=1) for i in range(DAYS)}:
+        ensure_snapshot_partition(db, month)
+    with db.cursor() as cur:
+        for index in range(DAYS):
+            observed = [(rid, _stars(rid, index)) for rid, *_ in REPOSITORIES if _stars(rid, index) is not None]
+            for rid, stars in observed:
+                cur.execute(
+                    "INSERT INTO github.repository_snapshots VALUES (%s, %s, %s, %s, %s)",
+                    (rid, _day(index), stars, rid, index),
+                )
+            if observed:
+                cur.execute("SELECT github.refresh_day_summaries(%s)", (_day(index),))
+        for number, (index, inserted, updated, unchanged, requests) in enumerate(RUNS):
+            logical = datetime.combine(_day(index), datetime.min.time(), UTC)
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO github.load_runs (run_id, dag_id, logical_date, mode, inserted, updated, unchanged,"
+                    " api_requests, started_at, finished_at) VALUES (%s, 'github_repositories', %s, 'search',"
+                    " %s, %s, %s, %s, %s, %s)"
+                ),
+                (f"run-{number}", logical, inserted, updated, unchanged, requests, logical, logical + RUN_TIME),
+            )
+    db.commit()
