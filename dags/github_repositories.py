@@ -124,7 +124,9 @@ def github_repositories() -> None:
         task_id="load", transformed=transformed, trigger_rule="none_failed", warehouse_conn_id=WAREHOUSE_CONN_ID
     )
     # The asset is emitted here, not by load: a failed check fails the run and emits nothing.
-    checked = GitHubCheckOperator(task_id="check", loaded=loaded.output, outlets=[REPOSITORIES_ASSET])
+    checked = GitHubCheckOperator(
+        task_id="check", loaded=loaded.output, outlets=[REPOSITORIES_ASSET], warehouse_conn_id=WAREHOUSE_CONN_ID
+    )
     report(loaded.output, checked.output)
 
 

@@ -73,15 +73,17 @@ class GitHubCheckOperator(BaseOperator):
     """Run the data-quality checks over what the run loaded; fails, without retries, when one fails.
 
     :param loaded: the load task's result (templated).
+    :param warehouse_conn_id: the warehouse connection.
     :return: the checks run.
     """
 
     template_fields: Sequence[str] = ("loaded",)
     ui_color = "#fef7e0"
 
-    def __init__(self, *, loaded: Any, **kwargs: Any) -> None:
+    def __init__(self, *, loaded: Any, warehouse_conn_id: str = WAREHOUSE_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.loaded = loaded
+        self.warehouse_conn_id = warehouse_conn_id
         self._results: list[tuple[str, bool, str]] = []
 
     def execute(self, context: Context) -> dict[str, Any]:
