@@ -34,7 +34,10 @@ def test_app_run_with_expiring_tokens_loads_what_a_token_run_loads(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
+    observe_on,
 ) -> None:
+    # Both runs observe at the same moment, so their rows are equal to the last column.
+    observe_on(LOGICAL_DATE)
     private_key, public_key = generate_app_key()
     fake = fake_github_factory(
         repo_count=500,
