@@ -14,17 +14,19 @@ LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def test_a_daily_census_loads_what_was_created_since_the_last_one(
-    fake_github_factory, pipeline_env, run_dag, pg_url: str
+    fake_github_factory, pipeline_env, run_dag, observe_on, pg_url: str
 ) -> None:
     fake = fake_github_factory(repo_count=400, seed=31, vanished_ratio=0.05)
     pipeline_env(fake.base_url)
     since = fake.ids[299]
 
+    observe_on(LOGICAL_DATE)
     first = run_dag({"mode": "census", "since_id": since, "shards": 2}, LOGICAL_DATE)
     assert first.state == "success"
     assert set(_warehouse(pg_url)) == {i for i in fake.ids[300:] if fake.verdict(i) == "load"}
 
     new = fake.add_repositories(120)
+    observe_on(LOGICAL_DATE + timedelta(days=1))
     second = run_dag({"mode": "census", "shards": 3}, LOGICAL_DATE + timedelta(days=1))
     assert second.state == "success"
     rows = _warehouse(pg_url)
