@@ -308,10 +308,20 @@ def _fill(db: DatabaseConnection) -> None:
             logical = datetime.combine(_day(index), datetime.min.time(), UTC)
             cur.execute(
                 sql.SQL(
-                    "INSERT INTO github.load_runs (run_id, dag_id, logical_date, mode, inserted, updated, unchanged,"
-                    " api_requests, started_at, finished_at) VALUES (%s, 'github_repositories', %s, 'search',"
-                    " %s, %s, %s, %s, %s, %s)"
+                    "INSERT INTO github.load_runs (run_id, dag_id, logical_date, observed_at, mode, inserted,"
+                    " updated, unchanged, api_requests, started_at, finished_at)"
+                    " VALUES (%s, 'github_repositories', %s, %s, 'search', %s, %s, %s, %s, %s, %s)"
                 ),
-                (f"run-{number}", logical, inserted, updated, unchanged, requests, logical, logical + RUN_TIME),
+                (
+                    f"run-{number}",
+                    logical,
+                    logical,
+                    inserted,
+                    updated,
+                    unchanged,
+                    requests,
+                    logical,
+                    logical + RUN_TIME,
+                ),
             )
     db.commit()
