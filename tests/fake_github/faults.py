@@ -19,6 +19,8 @@ DEFAULT_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
 DEFAULT_SLOW_SECONDS = 30.0
 # GitHub's usual advice after a secondary limit.
 DEFAULT_RETRY_AFTER_S = 60
+# How long requests at a rendezvous wait for the others before the rendezvous is called off.
+RENDEZVOUS_TIMEOUT_S = 120.0
 
 NEXT_ERROR = "next_error"
 SECONDARY_LIMIT = "secondary_limit"
@@ -41,6 +43,7 @@ _SETTABLE = (
     "rate_limited_status",
     "graphql_rate_limited_status",
     "graphql_max_nodes",
+    "rendezvous",
 )
 
 
@@ -67,6 +70,8 @@ class Faults:
         clear_exhaustion: Callable[[], None],
     ) -> None:
         self._lock = threading.Lock()
+        # Requests waiting at a rendezvous wait on this, under the switches' lock.
+        self._arrival = threading.Condition(self._lock)
         self._seed = seed
         self._exhaust = exhaust
         self._clear_exhaustion = clear_exhaustion
@@ -94,6 +99,12 @@ class Faults:
             self.graphql_rate_limited_status: int = 200  # GraphQL reports RATE_LIMITED in a 200 body
             # A GraphQL query asking for more nodes than this times out (502), as heavy queries do on GitHub.
             self.graphql_max_nodes: int | None = None
+            # Hold requests until several clients are mid-run, then switch faults on: see ``meet``.
+            self.rendezvous: dict[str, Any] | None = None
+            self.rendezvous_met: bool = False
+            self._rendezvous_passed = 0
+            self._rendezvous_waiting = 0
+            self._arrival.notify_all()
         self._clear_exhaustion()
 
     def exhaust(self, resource: str, reset_in_s: float) -> None:
@@ -111,24 +122,63 @@ class Faults:
         if settings.get("clear"):
             self.clear()
         with self._lock:
-            for name in _SETTABLE:
-                if name in settings:
-                    value = settings[name]
-                    if name == "error_statuses":
-                        value = tuple(value)
-                    elif name == "next_errors":
-                        value = list(value)
-                    setattr(self, name, value)
+            self._set(settings)
         exhaust = settings.get("exhaust")
         if exhaust:
             self.exhaust(exhaust["resource"], float(exhaust.get("reset_in_s", 60)))
+
+    def _set(self, settings: dict[str, Any]) -> None:
+        """Set the switches ``settings`` names; the caller holds the lock."""
+        for name in _SETTABLE:
+            if name in settings:
+                value = settings[name]
+                if name == "error_statuses":
+                    value = tuple(value)
+                elif name == "next_errors":
+                    value = list(value)
+                elif name == "rendezvous":
+                    self._rendezvous_passed = self._rendezvous_waiting = 0
+                    self.rendezvous_met = False
+                setattr(self, name, value)
 
     def snapshot(self) -> dict[str, Any]:
         """Every switch, as ``GET /_fake/stats`` reports it."""
         with self._lock:
             return {name: getattr(self, name) for name in _SETTABLE}
 
+    def waiting_at_rendezvous(self) -> int:
+        """How many requests wait at the rendezvous now."""
+        with self._lock:
+            return self._rendezvous_waiting if self.rendezvous is not None else 0
+
     # ----------------------------------------------------------------- consumed by the server
+    def meet(self, resource: str) -> None:
+        """Hold a request at the rendezvous, if one is set, until enough others wait with it.
+
+        ``rendezvous`` is ``{"parties": N, "after": K, "resource": "core", "then": {switches}}``: the first K
+        requests of the resource pass; the next ones wait until N of them wait at once (N clients are
+        mid-run, since each client's requests follow one another), then ``then``'s switches are set and all
+        go on. A fault set this way lands while those clients still have work, however late each started.
+        """
+        with self._arrival:
+            plan = self.rendezvous
+            if plan is None or plan.get("resource", resource) != resource:
+                return
+            if self._rendezvous_passed < plan.get("after", 0):
+                self._rendezvous_passed += 1
+                return
+            self._rendezvous_waiting += 1
+            if self._rendezvous_waiting >= plan["parties"]:
+                self.rendezvous = None
+                self.rendezvous_met = True
+                self._set(plan.get("then", {}))
+                self._arrival.notify_all()
+                return
+            if not self._arrival.wait_for(lambda: self.rendezvous is not plan, RENDEZVOUS_TIMEOUT_S):
+                # Called off: the run goes on without the faults, and rendezvous_met tells the test so.
+                self.rendezvous = None
+                self._arrival.notify_all()
+
     def take_failure(self, resource: str | None = None) -> InjectedFailure | None:
         """The failure the next request (of ``resource``) gets, if any (consumes it)."""
         with self._lock:

@@ -415,6 +415,7 @@ class FakeGitHub:
             reply.resource = GRAPHQL
             return reply
 
+        self.faults.meet(resource)
         failure = self.faults.take_failure(resource)
         if failure is not None:
             reply = self._failure(failure)

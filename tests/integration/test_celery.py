@@ -222,18 +222,29 @@ def test_a_secondary_limit_pauses_the_token_on_every_worker(
     pg_url: str,
     token: str,
 ) -> None:
-    """One extract task's GraphQL request gets a secondary limit; no task on either worker uses the token until
-    Retry-After has passed, except requests already on their way when the answer came."""
+    """A listing request gets a secondary limit while two extract tasks are mid-run; no task on either worker
+    uses the token until Retry-After has passed, except requests already on their way when the answer came."""
+    discovery = _discovery_requests(fake_github_factory(**_fake_settings()), token)
     fake = fake_github_factory(**_fake_settings(latency_ms=SLOW_LATENCY_MS))
-    # GraphQL is extraction's last step, so the other shards are still listing when the limit comes.
+    # The plan task's requests pass; the first listing requests of two extract tasks wait for each other, and
+    # one of them gets the limit. However late a task starts, each of the two still has pages to list.
     fake.faults.update(
-        {"secondary_limit_next": 1, "secondary_limit_resource": "graphql", "retry_after_s": RETRY_AFTER_SECONDS}
+        {
+            "retry_after_s": RETRY_AFTER_SECONDS,
+            "rendezvous": {
+                "parties": 2,
+                "after": discovery,
+                "resource": "core",
+                "then": {"secondary_limit_next": 1, "secondary_limit_resource": "core"},
+            },
+        }
     )
     connect(fake)
 
     run_id = cluster.trigger(PAGED_SAMPLE)
     cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
 
+    assert fake.faults.rendezvous_met, "two extract tasks never listed at the same time: nothing was tested"
     (limited,) = [r for r in fake.requests if r.fault == "secondary_limit"]
     pause_ends = limited.at + RETRY_AFTER_SECONDS
     during_pause = [
@@ -241,8 +252,9 @@ def test_a_secondary_limit_pauses_the_token_on_every_worker(
     ]
     # At most the other three slots' requests were already sent when the answer came.
     assert len(during_pause) <= WORKERS * CONCURRENCY - 1, during_pause
+    # The limited task alone lists again and enriches after the pause.
     after_pause = [r for r in fake.requests if r.received_at >= pause_ends]
-    assert len(after_pause) > WORKERS * CONCURRENCY, "the run ended during the pause: nothing was tested"
+    assert len(after_pause) > WORKERS * CONCURRENCY
     assert len(_workers_of(cluster, run_id, "extract")) == WORKERS
     _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
 

@@ -757,6 +757,33 @@ def test_latency_delays_each_request_without_serialising_them(
     assert time.monotonic() - started < 1.0  # four 300 ms waits overlapped
 
 
+def test_a_rendezvous_holds_requests_until_enough_wait_then_sets_its_faults(
+    fake_github_factory: Callable[..., FakeGitHub],
+) -> None:
+    fake = fake_github_factory(repo_count=10)
+    fake.faults.update(
+        {"rendezvous": {"parties": 2, "after": 1, "resource": "core", "then": {"secondary_limit_next": 1}}}
+    )
+    first = requests.get(f"{fake.base_url}/repositories", headers=AUTH, timeout=5)
+    held: list[int] = []
+    waiting = threading.Thread(
+        target=lambda: held.append(requests.get(f"{fake.base_url}/repositories", headers=AUTH, timeout=30).status_code)
+    )
+    waiting.start()
+    _wait_until(lambda: fake.faults.waiting_at_rendezvous() == 1)
+    assert held == [] and not fake.faults.rendezvous_met
+    last = requests.get(f"{fake.base_url}/repositories", headers=AUTH, timeout=30)
+    waiting.join(timeout=30)
+
+    assert first.status_code == 200
+    assert sorted([*held, last.status_code]) == [200, 403]
+    assert fake.faults.rendezvous_met and fake.faults.rendezvous is None
+    second, third = fake.requests[1:3]
+    # The held request was answered only once the third had arrived.
+    assert min(second.at, third.at) >= max(second.received_at, third.received_at)
+    assert [r.fault for r in fake.requests].count("secondary_limit") == 1
+
+
 def test_faults_are_controllable_over_http(fake_github: FakeGitHub, http: requests.Session) -> None:
     control = http.post(
         f"{fake_github.base_url}/_fake/faults",
