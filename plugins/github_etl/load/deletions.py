@@ -25,9 +25,9 @@ from github_etl.transform import copy_escape
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
 
-# Temporary table of the ids a run reports gone (see create_reported_ids.sql).
+# Temporary table of the ids a run reports gone, with why (see create_gone_ids.sql).
 GONE_TABLE = "gone_ids"
-# Characters per read of the ids a run reports gone (see _copy_reported_ids): they are made
+# Characters per read of the ids a run reports gone (see _copy_reported): they are made
 # line by line in Python, and a read holds every line of its chunk as a string object of its own
 # (about 60 bytes for an id), so smaller chunks than the files' keep that under a megabyte.
 REPORTED_CHUNK_CHARS = 1 << 16
@@ -83,11 +83,6 @@ def mark_gone(
             )
     cur.execute(load_sql("mark_deleted.sql"), {"deleted_at": observed_at})
     return cur.rowcount
-
-
-def _copy_reported_ids(cur: PgCursor, table: str, ids: Iterable[int]) -> int:
-    lines = (f"{int(repo_id)}\n" for repo_id in ids)
-    return _copy_reported(cur, "create_reported_ids.sql", table, ("id",), lines)
 
 
 def _copy_reported(cur: PgCursor, create: str, table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
