@@ -71,7 +71,8 @@ from github_etl.hooks.warehouse import (  # noqa: E402
     ensure_snapshot_partition,
     load_sql,
 )
-from github_etl.load import INDEX_BUILD_MEMORY, load_run  # noqa: E402
+from github_etl.load import load_run  # noqa: E402
+from github_etl.load.bulk import INDEX_BUILD_MEMORY  # noqa: E402
 from github_etl.transform import format_copy_line, row_hash  # noqa: E402
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,7 +1,7 @@
 """Some lines of a staged row file, read as a stream COPY can take.
 
 A merge whose key files show most repositories stored with the data staged parses only the other
-repositories' lines (see :func:`github_etl.load._merge_staged`). The server names those lines by
+repositories' lines (see :func:`github_etl.load.merge.merge_with_keys`). The server names those lines by
 number; this module hands COPY just them, skipping the rest at the speed of Python's line iterator
 and holding no more than one read's worth of them in memory.
 """

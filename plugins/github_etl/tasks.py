@@ -161,7 +161,7 @@ def check_task(
     """
     from github_etl.errors import DataQualityError
     from github_etl.hooks.warehouse import DatabaseConnection
-    from github_etl.load import QUALITY_CHECKS, load_quality_checks
+    from github_etl.load.checks import QUALITY_CHECKS, load_quality_checks
 
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         failures = load_quality_checks(db, loaded["run_id"])

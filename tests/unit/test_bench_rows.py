@@ -16,7 +16,8 @@ from bench.rows import (
     write_row_file,
 )
 from github_etl.columns import REPOSITORY_COLUMNS, STAGED_COLUMNS
-from github_etl.load import load_quality_checks, load_run
+from github_etl.load import load_run
+from github_etl.load.checks import load_quality_checks
 from github_etl.transform import format_copy_line, row_hash, staged_line
 
 # Enough rows that every rare case of the generator (pasted READMEs are 0.5 %) shows up several times.

@@ -23,7 +23,10 @@ from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
 from github_etl.errors import DeletionGuardError
 from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
-from github_etl.load import CheckFailure, LoadResult, load_quality_checks, load_run, mark_deleted
+from github_etl.load import LoadResult, load_run, row_files
+from github_etl.load.checks import CheckFailure, load_quality_checks
+from github_etl.load.deletions import mark_deleted
+from github_etl.selected_lines import StagedFilesMismatch
 from github_etl.transform import staged_line
 from tools.waiting import poll
 
@@ -408,7 +411,7 @@ def test_a_row_file_shorter_than_its_key_file_fails_the_load_and_changes_nothing
     keys = _key_file(full)
     short = _row_file(tmp_path, *_day_2_rows()[:-1])
 
-    with pytest.raises(load.StagedFilesMismatch, match="ends before line 6"):
+    with pytest.raises(StagedFilesMismatch, match="ends before line 6"):
         _load(warehouse, [short], when=DAY_2, key_files=[keys])
 
     assert _warehouse_state(warehouse) == before
@@ -763,7 +766,7 @@ def test_files_are_streamed_in_bounded_chunks(warehouse, monkeypatch):
             self.requested.append(-1 if size is None else size)
             return super().read(size)
 
-    monkeypatch.setattr(load, "COPY_CHUNK_BYTES", 512)
+    monkeypatch.setattr(row_files, "COPY_CHUNK_BYTES", 512)
     stream = RecordingStream(_copy_lines(*(_repo(i) for i in range(1, 31))).encode())
     stream.requested = []
 
@@ -1141,7 +1144,7 @@ def test_session_terminated_during_copy_leaves_the_warehouse_untouched_and_a_ret
 ):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
     before = _warehouse_state(warehouse)
-    monkeypatch.setattr(load, "COPY_CHUNK_BYTES", 256)
+    monkeypatch.setattr(row_files, "COPY_CHUNK_BYTES", 256)
     rows = [_repo(i, stargazers_count=1000 + i) for i in range(1, 21)]
     doomed = _TerminatingStream(
         _copy_lines(*rows).encode(), victim_pid=warehouse.connection.get_backend_pid(), admin_url=pg_url

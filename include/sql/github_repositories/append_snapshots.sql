@@ -6,7 +6,7 @@
 -- stops this at the first one and the load merges instead. No other load appends meanwhile: the merge
 -- holds the lock every writer of github.repositories queues on (lock_repositories_writers.sql).
 -- Parameters: snapshot_date. {source}: the staged rows, or the stored rows of repositories seen with
--- the data stored (see github_etl.load._touch_unchanged).
+-- the data stored (see github_etl.load.merge._touch_unchanged).
 INSERT INTO github.repository_snapshots (repo_id, snapshot_date, {snapshot_columns})
 SELECT id, %(snapshot_date)s, {snapshot_columns}
 FROM {source} AS staged

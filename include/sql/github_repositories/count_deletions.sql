@@ -1,5 +1,5 @@
 -- How many stored repositories mark_deleted.sql would mark: those in gone_ids not marked yet. The
--- deletion guard (github_etl.load._mark_deleted) compares it with the repositories the run checked.
+-- deletion guard (github_etl.load.deletions.mark_gone) compares it with the repositories the run checked.
 SELECT count(*)
 FROM github.repositories
 WHERE id IN (SELECT id FROM gone_ids)

@@ -3,7 +3,7 @@
 -- data), its bookkeeping would not move, and its snapshot for the run's date holds its counts. This is
 -- the merges' own test of "nothing to write", row for row, so a re-run of a load is answered here.
 -- Parameters: seen_at, the run's observation time; snapshot_date, its UTC date.
--- {staged}: the staged_keys table, or a sample of it (see github_etl.load._nothing_to_change). For a
+-- {staged}: the staged_keys table, or a sample of it (see github_etl.load.merge.nothing_to_change). For a
 -- sample the planner probes the indexes key by key; for all keys it may join whole tables by hashing,
 -- which beats a million index probes into tables larger than shared buffers several times over.
 SELECT count(*)

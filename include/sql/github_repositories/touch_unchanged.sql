@@ -1,7 +1,7 @@
 -- Repositories the run saw with the data the warehouse holds: staged with the stored row_hash (those
 -- left in staged_keys by take_changed_lines.sql). Only their bookkeeping moves, under update_repositories.sql's rules, and a row
 -- whose bookkeeping would stay the same is not written. Their snapshot is then taken from the stored
--- row (github_etl.load._touch_unchanged).
+-- row (github_etl.load.merge._touch_unchanged).
 -- Parameters: seen_at, the run's observation time. {seen}: a relation of their ids, one row per id.
 UPDATE github.repositories AS target SET
     first_seen_at = LEAST(target.first_seen_at, %(seen_at)s),

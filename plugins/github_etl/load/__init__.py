@@ -1,0 +1,235 @@
+"""Load staged row files into the warehouse in one transaction, at the speed of COPY.
+
+Three paths, chosen at the start of the transaction:
+
+- **initial bulk load** (no repository and no snapshot stored, and no other session uses them): indexes
+  and keys are dropped, the row files are copied straight into ``github.repositories``, snapshots are
+  inserted from it and everything is rebuilt at once (:mod:`github_etl.load.bulk`);
+- **nothing to change** (the staged key files show every repository stored with the same data, the same
+  bookkeeping and today's snapshot): no row file is read at all;
+- **merge**: COPY into a temporary table, then an ``INSERT ... ON CONFLICT DO UPDATE`` of the new
+  repositories and an ``UPDATE`` of the stored ones that changed. With key files, only the lines of
+  repositories that are new or whose data changed are parsed; the others' bookkeeping and snapshot come
+  from their stored rows (:mod:`github_etl.load.merge`).
+
+The statements live in ``include/sql/github_repositories``; this package sequences them, streams the
+files (:mod:`github_etl.load.row_files`) and counts. A load either commits entirely (repositories,
+snapshots, deletions (:mod:`github_etl.load.deletions`) and the audit row in ``github.load_runs``) or
+leaves the warehouse exactly as it was. The quality checks that follow a load are in
+:mod:`github_etl.load.checks`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
+from github_etl.load.bulk import bulk_load, claim_empty_warehouse
+from github_etl.load.deletions import mark_gone
+from github_etl.load.merge import merge_with_keys, nothing_to_change, stage_and_merge, stage_keys
+from github_etl.load.observation import require_aware, snapshot_date_of
+from github_etl.load.row_files import RowFile
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import cursor as PgCursor
+
+log = logging.getLogger(__name__)
+
+# Memory for the merge's hash join and the duplicate search, for this transaction only: the default
+# 4 MB would spill a million-row join to disk.
+MERGE_WORK_MEM = "256MB"
+# Session memory for the staging table (temporary tables live in backend-local buffers, 8 MB by default):
+# a million staged rows take about 400 MB, and spilling them to disk would make every later pass over
+# them read it back. Memory is taken only as the table grows.
+STAGING_TEMP_BUFFERS = "1GB"
+# Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
+STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load did to ``github.repositories``; ``inserted + updated + unchanged == total``.
+
+    :param inserted: repositories new to the warehouse.
+    :param updated: repositories whose data or bookkeeping changed.
+    :param unchanged: repositories staged but left untouched.
+    :param snapshots: snapshot rows inserted or updated for the run's date.
+    :param total: distinct repositories staged (a repository staged more than once counted once).
+    :param duplicates: staged lines dropped because another line of the run had the same id (search
+        pages that shifted while stars moved); the load keeps the freshest (``dedupe_staged.sql``).
+    """
+
+    inserted: int
+    updated: int
+    unchanged: int
+    snapshots: int
+    total: int
+    duplicates: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain dict, e.g. for XCom."""
+        return asdict(self)
+
+
+def load_run(
+    db: DatabaseConnection,
+    *,
+    row_files: Iterable[RowFile],
+    run_id: str,
+    dag_id: str,
+    logical_date: datetime,
+    observed_at: datetime,
+    mode: str,
+    stats: Mapping[str, int],
+    deleted: Iterable[tuple[int, str]] = (),
+    max_deleted_share: float | None = None,
+    started_at: datetime | None = None,
+    key_files: Iterable[RowFile] | None = None,
+    unreachable: Iterable[Mapping[str, Any]] = (),
+    census: Mapping[str, int] | None = None,
+) -> LoadResult:
+    """Load one run's staged row files into the warehouse, atomically, and commit.
+
+    Re-running a load with the same files and observation time writes nothing to the repositories and
+    snapshots (only the audit row is rewritten), so a retried task is harmless. Every stored date is
+    the observation time's: GitHub serves only current values, so a run of a past logical date (a
+    backfill) stores what it saw under the day it saw it, never under its logical date.
+
+    :param db: warehouse connection; the schema is applied (and committed) first, then the load runs
+        in a transaction of its own, committed on success and rolled back on any error.
+    :param row_files: staged files in COPY text format, ``STAGED_COLUMNS`` (see :mod:`github_etl.columns`):
+        open file objects (left open) or paths (opened and closed here). Streamed, never read whole;
+        not read at all when the key files show that nothing would change.
+    :param run_id: Airflow run id, the audit row's key.
+    :param dag_id: Airflow DAG id.
+    :param logical_date: the run's logical date (timezone-aware), recorded in the audit row only.
+    :param observed_at: when the run's data were fetched from GitHub (timezone-aware), as staged by the
+        extract: first/last-seen bookkeeping, ``deleted_at`` and the snapshot date come from it, never
+        from the clock or the logical date.
+    :param mode: the run's mode, recorded in the audit row.
+    :param stats: counters of the extract (``listed``, ``enriched``, ``skipped``, ``rejected``,
+        ``api_requests``).
+    :param deleted: ``(id, reason)`` of the repositories GitHub no longer serves (reasons as in
+        :data:`github_etl.github.responses.GONE_REASONS`); marked deleted in the same transaction.
+    :param max_deleted_share: the largest share of the repositories the run checked (``stats["listed"]``)
+        it may mark deleted; above it the load fails with :class:`DeletionGuardError` and commits
+        nothing. None: no limit.
+    :param started_at: when the run started; the start of the load's transaction when omitted.
+    :param unreachable: search mode: the seconds whose matches GitHub could not serve in full, recorded.
+    :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
+        them), all of them or None; with them, a load that would change nothing reads only these.
+    :param census: census mode: the id range crawled, ``{"since_id", "until_id"}``; the census's cursor
+        moves over it in this transaction (``advance_census_cursor.sql``).
+    """
+    require_aware(logical_date)
+    require_aware(observed_at)
+    unknown = set(stats) - set(STATS_KEYS)
+    if unknown:
+        log.warning("Ignoring unknown load stats %s; known: %s", sorted(unknown), ", ".join(STATS_KEYS))
+    apply_schema(db)
+    ensure_snapshot_partition(db, snapshot_date_of(observed_at))
+    try:
+        with db.cursor() as cur:
+            _tune_transaction(cur)
+            bulk_structures = claim_empty_warehouse(cur)
+            if bulk_structures is not None:
+                total, duplicates = bulk_load(cur, row_files, bulk_structures, observed_at)
+                inserted, updated, snapshots = total, 0, total
+            elif key_files is not None:
+                key_lines = stage_keys(cur, key_files)
+                if nothing_to_change(cur, observed_at):
+                    cur.execute(load_sql("count_staged_keys.sql"))
+                    total, lines = (int(value or 0) for value in cur.fetchone())
+                    duplicates = lines - total
+                    inserted = updated = snapshots = 0
+                    log.info("Every staged repository is stored as staged: no row file read")
+                else:
+                    total, duplicates, inserted, updated, snapshots = merge_with_keys(
+                        cur, row_files, key_lines, observed_at
+                    )
+            else:
+                total, duplicates, inserted, updated, snapshots = stage_and_merge(cur, row_files, observed_at)
+            deleted = mark_gone(
+                cur, deleted, observed_at, checked=int(stats.get("listed", 0)), max_share=max_deleted_share
+            )
+            if census is not None:
+                _advance_census_cursor(cur, census, run_id)
+            if snapshots:
+                _refresh_day_summaries(cur, snapshot_date_of(observed_at))
+            result = LoadResult(
+                inserted=inserted,
+                updated=updated,
+                unchanged=total - inserted - updated,
+                snapshots=snapshots,
+                total=total,
+                duplicates=duplicates,
+            )
+            cur.execute(
+                load_sql("record_run.sql"),
+                {
+                    "run_id": run_id,
+                    "dag_id": dag_id,
+                    "logical_date": logical_date,
+                    "observed_at": observed_at,
+                    "mode": mode,
+                    **{key: int(stats.get(key, 0)) for key in STATS_KEYS},
+                    "inserted": result.inserted,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "unreachable": json.dumps(list(unreachable)),
+                    "started_at": started_at,
+                },
+            )
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    log.info(
+        "Loaded run %s: %s staged (%s duplicates dropped), %s inserted, %s updated, %s unchanged, "
+        "%s snapshots written, %s marked deleted",
+        run_id,
+        result.total,
+        duplicates,
+        result.inserted,
+        result.updated,
+        result.unchanged,
+        result.snapshots,
+        deleted,
+    )
+    return result
+
+
+def _tune_transaction(cur: PgCursor) -> None:
+    """Settings for this transaction only; durability settings are deliberately left alone."""
+    cur.execute("SET LOCAL work_mem = %s", (MERGE_WORK_MEM,))
+    # JIT would compile the merge's many-column comparisons anew on every load; at these row counts
+    # compiling costs more than it saves.
+    cur.execute("SET LOCAL jit = off")
+    # temp_buffers only counts before the session first touches a temporary table, hence the check.
+    cur.execute("SELECT pg_my_temp_schema() = 0")
+    if cur.fetchone()[0]:
+        cur.execute("SET LOCAL temp_buffers = %s", (STAGING_TEMP_BUFFERS,))
+
+
+def _refresh_day_summaries(cur: PgCursor, snapshot_date: date) -> None:
+    """Rebuild the API's summaries of the date (``github.refresh_day_summaries``), in the load's transaction,
+    so that they never disagree with the snapshots they summarize."""
+    cur.execute("SELECT github.refresh_day_summaries(%s)", (snapshot_date,))
+
+
+def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], run_id: str) -> None:
+    from github_etl.extract.census import CENSUS_NAME
+
+    crawled = {"since_id": int(census["since_id"]), "until_id": int(census["until_id"])}
+    cur.execute(load_sql("advance_census_cursor.sql"), {"census": CENSUS_NAME, "run_id": run_id, **crawled})
+    if not cur.rowcount:
+        log.info(
+            "The census crawled ids (%s, %s], within or apart from the range it covers: its cursor stays",
+            crawled["since_id"],
+            crawled["until_id"],
+        )

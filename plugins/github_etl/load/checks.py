@@ -1,0 +1,80 @@
+"""The data-quality checks run over what a committed load wrote, each naming the offending ids."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from github_etl.hooks.warehouse import DatabaseConnection, load_sql
+
+log = logging.getLogger(__name__)
+
+# Offending ids a failed quality check names: enough to start investigating, short enough to read.
+CHECK_SAMPLE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """A quality check that failed after a load.
+
+    :param check: name of the check, e.g. ``counts_not_negative``.
+    :param message: what was expected and how many rows break it.
+    :param ids: up to ``CHECK_SAMPLE_SIZE`` offending repository ids (empty for count checks).
+    """
+
+    check: str
+    message: str
+    ids: tuple[int | None, ...] = ()
+
+
+@dataclass(frozen=True)
+class _QualityCheck:
+    name: str
+    sql_file: str
+    expectation: str
+
+
+QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
+    _QualityCheck("ids_unique_not_null", "check_ids_unique.sql", "repository ids are unique and not null"),
+    _QualityCheck("loaded_count", "check_loaded_count.sql", "the warehouse holds every row the run staged"),
+    _QualityCheck("counts_not_negative", "check_counts_not_negative.sql", "counts and sizes are not negative"),
+    _QualityCheck("created_at_in_range", "check_created_at_range.sql", "created_at is between 2007-10-01 and tomorrow"),
+    _QualityCheck(
+        "snapshots_reference_repositories",
+        "check_snapshots_reference_repositories.sql",
+        "every snapshot of the run's date belongs to a stored repository",
+    ),
+)
+
+
+def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailure]:
+    """Run the data-quality checks over the repositories a committed run loaded.
+
+    A run's repositories are those whose ``last_seen_at`` is its observation time, so run the checks right
+    after the load, before a later observation time is loaded.
+
+    :param db: warehouse connection (read only; its transaction is rolled back).
+    :param run_id: the run, as recorded in ``github.load_runs``.
+    :return: the failed checks, empty when all pass.
+    """
+    failures: list[CheckFailure] = []
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT 1 FROM github.load_runs WHERE run_id = %s", (run_id,))
+            if cur.fetchone() is None:
+                return [CheckFailure("run_recorded", f"no row for run {run_id!r} in github.load_runs")]
+            for check in QUALITY_CHECKS:
+                cur.execute(load_sql(check.sql_file), {"run_id": run_id, "sample_size": CHECK_SAMPLE_SIZE})
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                failing_rows, sample_ids, detail = row
+                message = f"expected {check.expectation}; {failing_rows} rows fail"
+                failures.append(
+                    CheckFailure(check.name, f"{message} ({detail})" if detail else message, tuple(sample_ids or ()))
+                )
+    finally:
+        db.rollback()
+    for failure in failures:
+        log.error("Quality check %s failed for run %s: %s; ids %s", failure.check, run_id, failure.message, failure.ids)
+    return failures

@@ -1,0 +1,126 @@
+"""Streaming staged row and key files into PostgreSQL with COPY, in chunks of constant size.
+
+Every path of the load reads the files the same way: whole, or only the lines a merge must parse.
+Files are never read whole into memory, whatever their size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+import psycopg2
+from psycopg2 import sql
+
+from github_etl.columns import STAGED_COLUMNS
+from github_etl.load.statements import identifiers, template
+from github_etl.selected_lines import LineNumbers, SelectedLines, StagedFilesMismatch
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import cursor as PgCursor
+
+log = logging.getLogger(__name__)
+
+# Bytes handed to COPY per read: big enough that a round of Python work per chunk is negligible,
+# small enough that memory stays constant whatever the file size.
+COPY_CHUNK_BYTES = 1 << 20
+
+
+class Openable(Protocol):
+    """A path-like object that opens itself (``pathlib.Path``, Airflow's ``ObjectStoragePath``)."""
+
+    def open(self, mode: str = ...) -> IO[Any]: ...
+
+
+RowFile = IO[str] | IO[bytes] | Openable | str | os.PathLike[str]
+
+
+def copy_file(
+    cur: PgCursor, row_file: RowFile, table: sql.Identifier, columns: tuple[str, ...], *, freeze: bool = False
+) -> int:
+    """COPY one staged file into ``table``, streaming it; returns the rows copied.
+
+    :param freeze: write the rows frozen (``COPY ... FREEZE``); the table must have been created or
+        truncated in the current transaction.
+    """
+    with _opened(row_file) as stream:
+        return _copy_stream(cur, stream, _name_of(row_file), table, columns, freeze=freeze)
+
+
+def _copy_stream(
+    cur: PgCursor,
+    stream: IO[bytes] | SelectedLines,
+    name: str,
+    table: sql.Identifier,
+    columns: tuple[str, ...],
+    *,
+    freeze: bool = False,
+) -> int:
+    """COPY what ``stream`` reads (COPY text rows of the staged file ``name``) into ``table``."""
+    options = sql.SQL("WITH (FREEZE)") if freeze else sql.SQL("")
+    statement = template("copy_staged.sql", table=table, columns=identifiers(columns), options=options).as_string(
+        cur.connection
+    )
+    try:
+        cur.copy_expert(statement, stream, size=COPY_CHUNK_BYTES)
+    except psycopg2.Error as exc:
+        log.error("COPY of staged file %s failed: %s", name, str(exc).strip())
+        if isinstance(stream, SelectedLines) and stream.error is not None:
+            raise stream.error from exc
+        raise
+    log.debug("Copied %s rows from %s", cur.rowcount, name)
+    return cur.rowcount
+
+
+def copy_changed_lines(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], table: sql.Identifier) -> int:
+    """COPY the row files' lines listed in ``changed_lines`` into ``table``; returns the rows copied.
+
+    The line numbers are spooled to a temporary file first, because the connection cannot read them
+    while it feeds a COPY; they take 8 bytes or so per changed line on disk and none in memory. A row
+    file with no changed line is not opened.
+    """
+    row_files = list(row_files)
+    if len(row_files) != len(key_lines):
+        raise StagedFilesMismatch(f"{len(key_lines)} key files staged for {len(row_files)} row files")
+    copied = 0
+    with tempfile.TemporaryFile() as spool:
+        cur.copy_expert("COPY (SELECT line FROM changed_lines ORDER BY line) TO STDOUT", spool, size=COPY_CHUNK_BYTES)
+        spool.seek(0)
+        numbers = LineNumbers(int(line) for line in spool)
+        for row_file, line_count in zip(row_files, key_lines, strict=True):
+            wanted = numbers.for_file(line_count)
+            first = next(wanted, None)
+            if first is None:
+                continue
+            with _opened(row_file) as stream:
+                name = _name_of(row_file)
+                selected = SelectedLines(stream, itertools.chain([first], wanted), name)
+                copied += _copy_stream(cur, selected, name, table, STAGED_COLUMNS)
+    return copied
+
+
+def drop_duplicates(cur: PgCursor, table: sql.Identifier) -> int:
+    """Keep one row per id in ``table`` (see ``dedupe_staged.sql``); returns the rows dropped."""
+    cur.execute(template("dedupe_staged.sql", table=table))
+    return cur.rowcount
+
+
+@contextlib.contextmanager
+def _opened(row_file: RowFile) -> Iterator[IO[Any]]:
+    """The file object to COPY from: an open file as is, a path opened in binary (no decode/encode)."""
+    if hasattr(row_file, "read"):
+        yield row_file  # type: ignore[misc]
+        return
+    path = row_file if hasattr(row_file, "open") else Path(os.fspath(row_file))  # type: ignore[arg-type]
+    with path.open("rb") as stream:  # type: ignore[union-attr]
+        yield stream
+
+
+def _name_of(row_file: RowFile) -> str:
+    return str(getattr(row_file, "name", row_file))
