@@ -218,12 +218,15 @@ REPOSITORY_SPEC: tuple[RepositoryColumn, ...] = (
 
 REPOSITORY_COLUMNS: tuple[str, ...] = tuple(column.name for column in REPOSITORY_SPEC)
 
+
+def graphql_selection(spec: tuple[RepositoryColumn, ...]) -> str:
+    """The fields a GraphQL query selects on each repository to read ``spec``'s columns, each field once."""
+    return "\n".join(dict.fromkeys(selection for column in spec for selection in column.graphql.selections))
+
+
 # The selection the extractor sends for each repository, e.g.
-# ``nodes(ids: $ids) { ... on Repository { <GRAPHQL_REPOSITORY_FIELDS> } }``: each field the spec's
-# GraphQL reads need, once.
-GRAPHQL_REPOSITORY_FIELDS = "\n".join(
-    dict.fromkeys(selection for column in REPOSITORY_SPEC for selection in column.graphql.selections)
-)
+# ``nodes(ids: $ids) { ... on Repository { <GRAPHQL_REPOSITORY_FIELDS> } }``.
+GRAPHQL_REPOSITORY_FIELDS = graphql_selection(REPOSITORY_SPEC)
 
 # Digest of a staged line's data columns (see github_etl.transform.staged_line); bookkeeping, not GitHub data.
 ROW_HASH_COLUMN = "row_hash"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
-from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS, REPOSITORY_SPEC, REQUIRED_PARENTS
+from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS, REPOSITORY_SPEC, REQUIRED_PARENTS, RepositoryColumn
 from github_etl.field_rules import (
     MAX_FREE_TEXT_CHARS,
     MAX_IDENTIFIER_CHARS,
@@ -84,11 +84,14 @@ class TransformStats:
 # them), while a column is still declared in one place.
 
 
-def _compile(name: str, source: str, namespace: dict[str, Any]) -> Callable[..., Any]:
-    """Compile the source of one function ``name``; its globals are ``namespace``."""
-    code = compile(source, f"<{name}, made from github_etl.columns>", "exec")
-    exec(code, namespace)  # noqa: S102 -- source made above from the column spec, never from input
-    return namespace[name]
+def _compile(label: str, source: str, namespace: dict[str, Any]) -> Callable[..., Any]:
+    """Compile the source of one function named ``row``; its globals are ``namespace``.
+
+    :param label: names the code in tracebacks.
+    """
+    code = compile(source, f"<{label}, made from github_etl.columns>", "exec")
+    exec(code, namespace)  # noqa: S102 -- source made here from the column spec, never from input
+    return namespace["row"]
 
 
 def _value_source(read: str | Callable[..., Any], index: int, namespace: dict[str, Any], parents: list[str]) -> str:
@@ -113,12 +116,15 @@ def _value_source(read: str | Callable[..., Any], index: int, namespace: dict[st
     return f"None if {variable} is None else {variable}.get({key!r})"
 
 
-def _reader(name: str, reads: Sequence[str | Callable[..., Any]], what: str) -> Callable[[Any], tuple]:
+def compile_row_reader(spec: Sequence[RepositoryColumn], source: str) -> Callable[[Any], tuple]:
     """Compile a function from a record to a row: every column's rule applied to its raw value.
 
-    :param reads: each column's read, in ``REPOSITORY_SPEC`` order: a dotted path or a function of the record.
-    :param what: what the record is, for the rejection of a record that is not an object.
+    :param spec: the columns, in row order.
+    :param source: ``rest`` to read REST repository objects (each column's ``rest`` path), ``graphql``
+        for GraphQL nodes (each column's ``graphql.read``).
     """
+    graphql = source == "graphql"
+    what = "a GraphQL node" if graphql else "a repository"
     namespace: dict[str, Any] = {
         "RejectedRecord": RejectedRecord,
         "describe": describe,
@@ -127,31 +133,31 @@ def _reader(name: str, reads: Sequence[str | Callable[..., Any]], what: str) -> 
     }
     parents: list[str] = []
     values = []
-    for index, (column, read) in enumerate(zip(REPOSITORY_SPEC, reads, strict=True)):
+    for index, column in enumerate(spec):
+        read = column.graphql.read if graphql else column.rest
         namespace[f"check_{index}"] = column.rule.check
         arguments = [_value_source(read, index, namespace, parents), repr(column.rest)]
         arguments += map(repr, column.rule.check_arguments)
         values.append(f"        check_{index}({', '.join(arguments)}),")
-    source = "\n".join(
-        [
-            f"def {name}(record):",
-            "    if not is_object(record):",
-            f"        raise RejectedRecord('wrong_type:record', '{what} must be an object, got ' + describe(record))",
-            "    get = record.get",
-            *(
-                f"    parent_{index} = parent_object(get({name!r}), {name!r}, required={name in REQUIRED_PARENTS})"
-                for index, name in enumerate(parents)
-            ),
-            "    return (",
-            *values,
-            "    )",
-        ]
-    )
-    return _compile(name, source, namespace)
+    parent_lines = [
+        f"    parent_{index} = parent_object(get({parent!r}), {parent!r}, required={parent in REQUIRED_PARENTS})"
+        for index, parent in enumerate(parents)
+    ]
+    lines = [
+        "def row(record):",
+        "    if not is_object(record):",
+        f"        raise RejectedRecord('wrong_type:record', '{what} must be an object, got ' + describe(record))",
+        "    get = record.get",
+        *parent_lines,
+        "    return (",
+        *values,
+        "    )",
+    ]
+    return _compile(f"{source}_row", "\n".join(lines), namespace)
 
 
-_rest_row = _reader("rest_row", [column.rest for column in REPOSITORY_SPEC], "a repository")
-_graphql_row = _reader("graphql_row", [column.graphql.read for column in REPOSITORY_SPEC], "a GraphQL node")
+_rest_row = compile_row_reader(REPOSITORY_SPEC, "rest")
+_graphql_row = compile_row_reader(REPOSITORY_SPEC, "graphql")
 
 
 def repository_row(raw: Mapping[str, Any]) -> tuple:
@@ -284,25 +290,24 @@ def _escaped_line(plain: str, row: tuple) -> str:
     return "\t".join([_copy_field(value) for value in row]) + "\n"
 
 
-def _plain_text_source() -> str:
-    """Source of a function rendering a repository row's values unescaped, NULL as NUL, in one ``%`` format."""
-    names = [f"value_{column.name}" for column in REPOSITORY_SPEC]
-    template = "\t".join(["%s"] * len(REPOSITORY_SPEC))
-    return "\n".join(
-        [
-            "def plain_text(row):",
-            f"    ({', '.join(names)}) = row",
-            f"    return {template!r} % (",
-            *(
-                f"        {column.rule.copy_text.format(value=name)},"
-                for column, name in zip(REPOSITORY_SPEC, names, strict=True)
-            ),
-            "    )",
-        ]
-    )
+def compile_plain_text(spec: Sequence[RepositoryColumn]) -> Callable[[tuple], str]:
+    """Compile a function rendering a row's values unescaped and tab-joined, NULL as NUL, in one ``%`` format.
+
+    :param spec: the columns, in row order; each column's rule says how its value is written.
+    """
+    names = [f"value_{index}" for index in range(len(spec))]
+    template = "\t".join(["%s"] * len(spec))
+    lines = [
+        "def row(values):",
+        f"    ({', '.join(names)},) = values",
+        f"    return {template!r} % (",
+        *(f"        {column.rule.copy_text.format(value=name)}," for column, name in zip(spec, names, strict=True)),
+        "    )",
+    ]
+    return _compile("plain_text", "\n".join(lines), {"NUL": NUL, "array_literal": _array_literal})
 
 
-_plain_repository_text = _compile("plain_text", _plain_text_source(), {"NUL": NUL, "array_literal": _array_literal})
+_plain_repository_text = compile_plain_text(REPOSITORY_SPEC)
 
 
 def _repository_copy_line(row: tuple) -> str:
