@@ -19,36 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
-from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS, REPOSITORY_SPEC, REQUIRED_PARENTS, RepositoryColumn
-from github_etl.field_rules import (
-    MAX_FREE_TEXT_CHARS,
-    MAX_IDENTIFIER_CHARS,
-    MAX_QUOTED_INT_BITS,
-    MAX_TOPICS,
-    NUL,
-    RejectedRecord,
-    describe,
-    is_object,
-    parent_object,
-)
-
-# Names tests and the extractor import from here.
-__all__ = [
-    "GRAPHQL_REPOSITORY_FIELDS",
-    "MAX_FREE_TEXT_CHARS",
-    "MAX_IDENTIFIER_CHARS",
-    "MAX_QUARANTINE_STRING_CHARS",
-    "MAX_TOPICS",
-    "RejectedRecord",
-    "TransformStats",
-    "copy_escape",
-    "format_copy_line",
-    "graphql_row",
-    "repository_row",
-    "row_hash",
-    "staged_line",
-    "transform_records",
-]
+from github_etl.columns import REPOSITORY_SPEC, REQUIRED_PARENTS, RepositoryColumn
+from github_etl.field_rules import MAX_QUOTED_INT_BITS, NUL, RejectedRecord, describe, is_object, parent_object
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ a real PostgreSQL); these tests fail when a consumer keeps a list of its own.
 from __future__ import annotations
 
 import io
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +28,7 @@ from github_etl.columns import (
     graphql,
     graphql_selection,
 )
-from github_etl.field_rules import FREE_TEXT
+from github_etl.field_rules import BIG_COUNT, COUNT, FREE_TEXT
 from github_etl.transform import (
     compile_plain_text,
     compile_row_reader,
@@ -38,6 +40,7 @@ from github_etl.transform import (
 )
 
 SPEC = {column.name: column for column in REPOSITORY_SPEC}
+SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql" / "github_repositories"
 
 # A column GitHub serves that the warehouse does not keep (yet): added to the spec, and nowhere else.
 MIRROR_URL = RepositoryColumn("mirror_url", FREE_TEXT, "mirror_url", graphql("mirrorUrl"))
@@ -121,6 +124,12 @@ def test_api_models_of_tracked_columns_type_them_as_the_spec(model: Any, columns
 
     assert [name for name, _ in fields] == list(columns)
     assert [info.annotation for _, info in fields] == [_api_type(SPEC[name]) for name in columns]
+
+
+def test_negative_count_check_covers_every_count_column() -> None:
+    checked = re.findall(r"repo\.(\w+) < 0", (SQL_DIR / "check_counts_not_negative.sql").read_text())
+
+    assert sorted(checked) == sorted(column.name for column in REPOSITORY_SPEC if column.rule in (COUNT, BIG_COUNT))
 
 
 def test_compiled_copy_fast_path_renders_as_the_one_renderer() -> None:

@@ -17,14 +17,10 @@ from typing import Any
 import psycopg2
 import pytest
 
-from github_etl.columns import REPOSITORY_COLUMNS, STAGED_COLUMNS
+from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS, REPOSITORY_COLUMNS, STAGED_COLUMNS
+from github_etl.field_rules import MAX_FREE_TEXT_CHARS, MAX_IDENTIFIER_CHARS, MAX_TOPICS, RejectedRecord
 from github_etl.transform import (
-    GRAPHQL_REPOSITORY_FIELDS,
-    MAX_FREE_TEXT_CHARS,
-    MAX_IDENTIFIER_CHARS,
     MAX_QUARANTINE_STRING_CHARS,
-    MAX_TOPICS,
-    RejectedRecord,
     TransformStats,
     format_copy_line,
     graphql_row,
