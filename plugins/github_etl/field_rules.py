@@ -33,7 +33,10 @@ MAX_TOPICS = 1000
 # How much of an offending value a rejection's detail quotes: enough to recognise it, never a payload.
 MAX_DETAIL_VALUE_CHARS = 80
 
+# PostgreSQL cannot store NUL in text, so the rules drop it from every string; the COPY renderer can
+# therefore use it as NULL's placeholder.
 NUL = "\x00"
+# The largest int a rejection or quarantine line quotes; a larger one is described by its size.
 MAX_QUOTED_INT_BITS = 128
 
 
@@ -238,8 +241,9 @@ class Rule:
     :param nullable: whether ``check`` may return ``None`` (stored as NULL).
     :param check_arguments: constants passed to ``check`` after the name (a count's maximum).
     :param copy_text: a Python expression that renders the valid value ``{value}`` as COPY text before
-        escaping, with NULL as ``NUL``; the transform compiles its fast path from these (and checks the
-        result against its one general renderer, :func:`github_etl.transform.format_copy_line`).
+        escaping, with NULL as ``NUL`` (it may use ``NUL`` and ``array_literal``). The transform compiles
+        its fast path from these; tests hold it equal to the one general renderer,
+        :func:`github_etl.transform.format_copy_line`.
     """
 
     check: Callable[[Any, str], Any]
