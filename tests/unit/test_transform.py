@@ -9,7 +9,7 @@ import os
 import re
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,18 +17,14 @@ from typing import Any
 import psycopg2
 import pytest
 
-from github_etl.columns import REPOSITORY_COLUMNS, STAGED_COLUMNS
+from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS, REPOSITORY_COLUMNS, STAGED_COLUMNS
+from github_etl.field_rules import MAX_FREE_TEXT_CHARS, MAX_IDENTIFIER_CHARS, MAX_TOPICS, RejectedRecord
 from github_etl.transform import (
-    GRAPHQL_REPOSITORY_FIELDS,
-    MAX_FREE_TEXT_CHARS,
-    MAX_IDENTIFIER_CHARS,
     MAX_QUARANTINE_STRING_CHARS,
-    MAX_TOPICS,
-    RejectedRecord,
     TransformStats,
     format_copy_line,
+    graphql_row,
     repository_row,
-    rest_from_graphql,
     staged_line,
     transform_records,
 )
@@ -241,9 +237,14 @@ def _row(raw: Any) -> dict[str, Any]:
     return dict(zip(REPOSITORY_COLUMNS, repository_row(raw), strict=True))
 
 
-def _reason(raw: Any) -> str:
+def _graphql(node: Any) -> dict[str, Any]:
+    """``graphql_row`` as a column-name mapping."""
+    return dict(zip(REPOSITORY_COLUMNS, graphql_row(node), strict=True))
+
+
+def _reason(raw: Any, read_row: Callable[[Any], tuple] = repository_row) -> str:
     with pytest.raises(RejectedRecord) as rejection:
-        repository_row(raw)
+        read_row(raw)
     return rejection.value.reason
 
 
@@ -724,7 +725,7 @@ def test_copy_line_rejects_types_a_row_never_holds() -> None:
     ids=["real", "busy"],
 )
 def test_graphql_and_rest_give_the_same_row(column: str, rest: dict[str, Any], node: dict[str, Any]) -> None:
-    assert _row(rest_from_graphql(node))[column] == _row(rest)[column]
+    assert _graphql(node)[column] == _row(rest)[column]
 
 
 class _RecordingNode(dict):
@@ -753,7 +754,7 @@ class _RecordingNode(dict):
 
 def test_mapping_reads_only_fields_the_query_selects() -> None:
     read: set[str] = set()
-    rest_from_graphql(_RecordingNode(BUSY_GRAPHQL_NODE, read))
+    graphql_row(_RecordingNode(BUSY_GRAPHQL_NODE, read))
     selected = set(re.findall(r"[A-Za-z_]+", GRAPHQL_REPOSITORY_FIELDS))
 
     assert read
@@ -805,7 +806,7 @@ def test_query_selects_every_field_of_a_full_node() -> None:
     ],
 )
 def test_graphql_mapping_details(overrides: dict[str, Any], column: str, expected: Any) -> None:
-    assert _row(rest_from_graphql({**REAL_GRAPHQL_NODE, **overrides}))[column] == expected
+    assert _graphql({**REAL_GRAPHQL_NODE, **overrides})[column] == expected
 
 
 @pytest.mark.parametrize(
@@ -830,10 +831,7 @@ def test_graphql_mapping_details(overrides: dict[str, Any], column: str, expecte
     ],
 )
 def test_malformed_graphql_nodes_are_rejected(node: Any, reason: str) -> None:
-    with pytest.raises(RejectedRecord) as rejection:
-        rest_from_graphql(node)
-
-    assert rejection.value.reason == reason
+    assert _reason(node, graphql_row) == reason
 
 
 @pytest.mark.parametrize(
@@ -850,7 +848,7 @@ def test_malformed_graphql_nodes_are_rejected(node: Any, reason: str) -> None:
     ],
 )
 def test_graphql_values_are_validated_by_the_rest_rules(overrides: dict[str, Any], reason: str) -> None:
-    assert _reason(rest_from_graphql({**REAL_GRAPHQL_NODE, **overrides})) == reason
+    assert _reason({**REAL_GRAPHQL_NODE, **overrides}, graphql_row) == reason
 
 
 # -- streaming -------------------------------------------------------------------------------------
@@ -1066,7 +1064,6 @@ def _round_trip_records() -> list[dict[str, Any]]:
     return [
         REAL_REPOSITORY,
         BUSY_REPOSITORY,
-        rest_from_graphql({**BUSY_GRAPHQL_NODE, "databaseId": 77, "id": "R_graphql"}),
         _numbered(
             2**32 + 5,
             description=NASTY_TEXT,
@@ -1094,12 +1091,15 @@ def test_copy_round_trip_through_postgresql(pg_cursor: Any) -> None:
 
     stats = transform_records(records, rows_out, rejected_out)
     assert (stats.rows, stats.rejected) == (len(records), 0), rejected_out.getvalue()
+    node = {**BUSY_GRAPHQL_NODE, "databaseId": 77, "id": "R_graphql"}
+    stats = transform_records([node], rows_out, rejected_out, source_format="graphql")
+    assert (stats.rows, stats.rejected) == (1, 0), rejected_out.getvalue()
     rows_out.seek(0)
     pg_cursor.copy_expert(f"COPY staged_repositories ({', '.join(STAGED_COLUMNS)}) FROM STDIN", rows_out)
     pg_cursor.execute(f"SELECT {', '.join(REPOSITORY_COLUMNS)} FROM staged_repositories")
     stored = {row[0]: dict(zip(REPOSITORY_COLUMNS, row, strict=True)) for row in pg_cursor.fetchall()}
 
-    expected = {row["id"]: row for row in map(_row, records)}
+    expected = {row["id"]: row for row in [*map(_row, records), _graphql(node)]}
     assert stored.keys() == expected.keys()
     for repo_id, row in expected.items():
         for column, value in row.items():

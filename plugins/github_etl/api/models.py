@@ -1,16 +1,20 @@
 """Pydantic models of the repository API: the query parameters it accepts and the bodies it returns.
 
-The response models are the API's contract: the SQL selects exactly their fields, so a column added to
-the warehouse reaches clients only once it is declared here.
+The response models are the API's contract: the SQL selects exactly their fields. A repository's GitHub
+columns come from the column spec (:mod:`github_etl.columns`); any other column added to the warehouse
+reaches clients only once it is declared here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from github_etl.columns import REPOSITORY_SPEC, RepositoryColumn
 
 # Bounds of PostgreSQL's integer type, which the counters use: a larger bound could never match.
 MAX_INT4 = 2**31 - 1
@@ -81,36 +85,28 @@ class RepositoryCount(BaseModel):
     count: int = Field(description="Rows of `github.repositories`, deleted repositories included.")
 
 
-class Repository(BaseModel):
+def _field_type(column: RepositoryColumn) -> Any:
+    """A column's type in a response: its rule's Python type, or None where the column may be NULL."""
+    return column.rule.python_type | None if column.nullable else column.rule.python_type
+
+
+def repository_columns_model(spec: Sequence[RepositoryColumn]) -> type[BaseModel]:
+    """A model with one required field per column of ``spec``, typed by the column's rule."""
+    return create_model(
+        "RepositoryColumns",
+        __doc__="A repository's GitHub data, one field per column of the spec (github_etl.columns).",
+        **{column.name: (_field_type(column), ...) for column in spec},
+    )
+
+
+# Made from the column spec, so that a column added there reaches the API (and its OpenAPI document)
+# with no edit here.
+RepositoryColumns = repository_columns_model(REPOSITORY_SPEC)
+
+
+class Repository(RepositoryColumns):  # type: ignore[misc,valid-type]
     """A repository as the warehouse holds it; field names follow GitHub's REST API."""
 
-    id: int
-    node_id: str
-    full_name: str
-    name: str
-    owner_login: str
-    owner_id: int | None
-    owner_type: str | None
-    description: str | None
-    homepage: str | None
-    html_url: str | None
-    language: str | None
-    license_spdx_id: str | None
-    topics: list[str]
-    stargazers_count: int
-    forks_count: int
-    open_issues_count: int
-    watchers_count: int
-    size: int
-    default_branch: str | None
-    fork: bool
-    archived: bool
-    disabled: bool
-    is_template: bool
-    visibility: str | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    pushed_at: datetime | None
     first_seen_at: datetime = Field(description="When a run first fetched the repository from GitHub.")
     last_seen_at: datetime = Field(description="When the latest run that saw the repository fetched it.")
     deleted_at: datetime | None = Field(description="Set when GitHub stopped serving the repository.")

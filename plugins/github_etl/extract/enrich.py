@@ -44,7 +44,7 @@ class EnrichedBatch:
 
 
 def graphql_nodes_query() -> str:
-    from github_etl.transform import GRAPHQL_REPOSITORY_FIELDS
+    from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS
 
     return (
         "query($ids: [ID!]!) { rateLimit { cost remaining resetAt } "

@@ -1,0 +1,162 @@
+"""The column spec is the one declaration of a repository's columns: every consumer lists exactly its columns.
+
+A new column is one entry in ``REPOSITORY_SPEC`` (and its line in ``schema.sql``, held equal here against
+a real PostgreSQL); these tests fail when a consumer keeps a list of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.rows import repository_records
+from github_etl.api.models import AttributeVersion, Repository, Snapshot, repository_columns_model
+from github_etl.api.queries import REPOSITORY_COLUMNS as API_REPOSITORY_COLUMNS
+from github_etl.columns import (
+    GRAPHQL_REPOSITORY_FIELDS,
+    HISTORY_COLUMNS,
+    REPOSITORY_COLUMNS,
+    REPOSITORY_SPEC,
+    ROW_HASH_COLUMN,
+    SNAPSHOT_COLUMNS,
+    STAGED_COLUMNS,
+    RepositoryColumn,
+    graphql,
+    graphql_selection,
+)
+from github_etl.field_rules import BIG_COUNT, COUNT, FREE_TEXT
+from github_etl.transform import (
+    compile_plain_text,
+    compile_row_reader,
+    format_copy_line,
+    graphql_row,
+    repository_row,
+    staged_line,
+    transform_records,
+)
+
+SPEC = {column.name: column for column in REPOSITORY_SPEC}
+SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql" / "github_repositories"
+
+# A column GitHub serves that the warehouse does not keep (yet): added to the spec, and nowhere else.
+MIRROR_URL = RepositoryColumn("mirror_url", FREE_TEXT, "mirror_url", graphql("mirrorUrl"))
+REST_RECORD = {"id": 1, "node_id": "R_1", "full_name": "o/r", "name": "r", "owner": {"login": "o"}}
+GRAPHQL_NODE = {"databaseId": 1, "id": "R_1", "nameWithOwner": "o/r", "name": "r", "owner": {"login": "o"}}
+
+
+def _api_type(column: RepositoryColumn) -> Any:
+    return column.rule.python_type | None if column.nullable else column.rule.python_type
+
+
+def _table_columns(warehouse: Any, table: str) -> list[tuple[str, str, bool]]:
+    """(name, type, NOT NULL) of each column of a table, in order, as PostgreSQL itself describes them."""
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "SELECT column_name, format_type(attribute.atttypid, attribute.atttypmod), is_nullable = 'NO'"
+            " FROM information_schema.columns AS col"
+            " JOIN pg_attribute AS attribute"
+            "   ON attribute.attrelid = format('%%I.%%I', col.table_schema, col.table_name)::regclass"
+            "  AND attribute.attname = col.column_name"
+            " WHERE col.table_schema = 'github' AND col.table_name = %s ORDER BY col.ordinal_position",
+            (table,),
+        )
+        return [(str(name), str(sql_type), bool(not_null)) for name, sql_type, not_null in cur.fetchall()]
+
+
+def _spec_columns(names: tuple[str, ...]) -> list[tuple[str, str, bool]]:
+    return [(name, SPEC[name].sql_type, not SPEC[name].nullable) for name in names]
+
+
+# -- every consumer, against the spec ---------------------------------------------------------------
+
+
+def test_schema_declares_each_spec_column_in_order_with_its_type(warehouse: Any) -> None:
+    columns = _table_columns(warehouse, "repositories")
+
+    assert columns[: len(REPOSITORY_SPEC)] == _spec_columns(REPOSITORY_COLUMNS)
+    assert ROW_HASH_COLUMN in [name for name, _, _ in columns]
+
+
+def test_history_and_snapshot_tables_type_their_columns_as_the_spec(warehouse: Any) -> None:
+    history = _table_columns(warehouse, "repository_history")
+    snapshots = _table_columns(warehouse, "repository_snapshots")
+
+    assert history[-len(HISTORY_COLUMNS) :] == _spec_columns(HISTORY_COLUMNS)
+    assert snapshots[-len(SNAPSHOT_COLUMNS) :] == _spec_columns(SNAPSHOT_COLUMNS)
+
+
+def test_rows_and_staged_files_hold_the_spec_columns_in_order() -> None:
+    record = next(repository_records(1))
+
+    assert len(repository_row(record)) == len(REPOSITORY_SPEC)
+    assert (*REPOSITORY_COLUMNS, ROW_HASH_COLUMN) == STAGED_COLUMNS
+    assert format_copy_line(repository_row(record)).count("\t") == len(REPOSITORY_SPEC) - 1
+
+
+def test_graphql_query_selects_what_each_column_reads() -> None:
+    selected = GRAPHQL_REPOSITORY_FIELDS.splitlines()
+
+    for column in REPOSITORY_SPEC:
+        assert set(column.graphql.selections) <= set(selected), column.name
+    assert len(selected) == len(set(selected))
+
+
+def test_api_repository_model_has_the_spec_columns_typed_by_their_rules() -> None:
+    fields = list(Repository.model_fields.items())[: len(REPOSITORY_SPEC)]
+
+    assert [name for name, _ in fields] == list(REPOSITORY_COLUMNS)
+    assert [info.annotation for _, info in fields] == [_api_type(column) for column in REPOSITORY_SPEC]
+    assert all(info.is_required() for _, info in fields)
+    assert API_REPOSITORY_COLUMNS[: len(REPOSITORY_SPEC)] == REPOSITORY_COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("model", "columns"),
+    [(AttributeVersion, HISTORY_COLUMNS), (Snapshot, SNAPSHOT_COLUMNS)],
+    ids=["history", "snapshot"],
+)
+def test_api_models_of_tracked_columns_type_them_as_the_spec(model: Any, columns: tuple[str, ...]) -> None:
+    fields = list(model.model_fields.items())[-len(columns) :]
+
+    assert [name for name, _ in fields] == list(columns)
+    assert [info.annotation for _, info in fields] == [_api_type(SPEC[name]) for name in columns]
+
+
+def test_negative_count_check_covers_every_count_column() -> None:
+    checked = re.findall(r"repo\.(\w+) < 0", (SQL_DIR / "check_counts_not_negative.sql").read_text())
+
+    assert sorted(checked) == sorted(column.name for column in REPOSITORY_SPEC if column.rule in (COUNT, BIG_COUNT))
+
+
+def test_compiled_copy_fast_path_renders_as_the_one_renderer() -> None:
+    records = list(repository_records(3_000))
+    rows_out = io.StringIO()
+
+    transform_records(records, rows_out, io.StringIO())
+
+    assert rows_out.getvalue() == "".join(staged_line(format_copy_line(repository_row(r)))[0] for r in records)
+
+
+# -- a new column is one edit -----------------------------------------------------------------------
+
+
+def test_a_column_added_to_the_spec_reaches_readers_renderer_query_and_model() -> None:
+    spec = (*REPOSITORY_SPEC, MIRROR_URL)
+
+    rest_row = compile_row_reader(spec, "rest")({**REST_RECORD, "mirror_url": "git://m/r"})
+    node_row = compile_row_reader(spec, "graphql")({**GRAPHQL_NODE, "mirrorUrl": "git://m/r"})
+    plain = compile_plain_text(spec)(rest_row)
+    model = repository_columns_model(spec)
+
+    assert rest_row == node_row
+    assert rest_row[:-1] == repository_row(REST_RECORD) == graphql_row(GRAPHQL_NODE)
+    assert rest_row[-1] == "git://m/r"
+    assert plain.split("\t")[-1] == "git://m/r"
+    assert f"{plain}\n".replace("\x00", "\\N") == format_copy_line(rest_row)
+    assert graphql_selection(spec).splitlines()[-1] == "mirrorUrl"
+    assert list(model.model_fields)[-1] == "mirror_url"
+    assert model.model_fields["mirror_url"].annotation == str | None
