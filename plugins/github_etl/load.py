@@ -27,10 +27,10 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import psycopg2
 import psycopg2.errors
@@ -42,6 +42,7 @@ from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_
 from github_etl.line_stream import LineStream
 from github_etl.selected_lines import LineNumbers, SelectedLines, StagedFilesMismatch
 from github_etl.transform import copy_escape
+from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -97,8 +98,18 @@ class Openable(Protocol):
 RowFile = IO[str] | IO[bytes] | Openable | str | os.PathLike[str]
 
 
+class Merged(NamedTuple):
+    """What staging and merging a run's row files did (the figures of :class:`LoadResult`)."""
+
+    total: int
+    duplicates: int
+    inserted: int
+    updated: int
+    snapshots: int
+
+
 @dataclass(frozen=True)
-class LoadResult:
+class LoadResult(XComRecord):
     """What one load did to ``github.repositories``; ``inserted + updated + unchanged == total``.
 
     :param inserted: repositories new to the warehouse.
@@ -116,10 +127,6 @@ class LoadResult:
     snapshots: int
     total: int
     duplicates: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """Plain dict, e.g. for XCom."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -219,36 +226,26 @@ def load_run(
             bulk_structures = _claim_empty_warehouse(cur)
             if bulk_structures is not None:
                 total, duplicates = _bulk_load(cur, row_files, bulk_structures, observed_at)
-                inserted, updated, snapshots = total, 0, total
+                merged = Merged(total, duplicates, inserted=total, updated=0, snapshots=total)
             elif key_files is not None:
                 key_lines = _stage_keys(cur, key_files)
                 if _nothing_to_change(cur, observed_at):
                     cur.execute(load_sql("count_staged_keys.sql"))
                     total, lines = (int(value or 0) for value in cur.fetchone())
-                    duplicates = lines - total
-                    inserted = updated = snapshots = 0
+                    merged = Merged(total, lines - total, inserted=0, updated=0, snapshots=0)
                     log.info("Every staged repository is stored as staged: no row file read")
                 else:
-                    total, duplicates, inserted, updated, snapshots = _merge_staged(
-                        cur, row_files, key_lines, observed_at
-                    )
+                    merged = _merge_staged(cur, row_files, key_lines, observed_at)
             else:
-                total, duplicates, inserted, updated, snapshots = _merge(cur, row_files, observed_at)
+                merged = _merge(cur, row_files, observed_at)
             deleted = _mark_deleted(
                 cur, deleted, observed_at, checked=int(stats.get("listed", 0)), max_share=max_deleted_share
             )
             if census is not None:
                 _advance_census_cursor(cur, census, run_id)
-            if snapshots:
+            if merged.snapshots:
                 _refresh_day_summaries(cur, _snapshot_date(observed_at))
-            result = LoadResult(
-                inserted=inserted,
-                updated=updated,
-                unchanged=total - inserted - updated,
-                snapshots=snapshots,
-                total=total,
-                duplicates=duplicates,
-            )
+            result = LoadResult(**merged._asdict(), unchanged=merged.total - merged.inserted - merged.updated)
             cur.execute(
                 load_sql("record_run.sql"),
                 {
@@ -274,7 +271,7 @@ def load_run(
         "%s snapshots written, %s marked deleted",
         run_id,
         result.total,
-        duplicates,
+        result.duplicates,
         result.inserted,
         result.updated,
         result.unchanged,
@@ -660,19 +657,14 @@ def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]
 
 def _merge(
     cur: PgCursor, row_files: Iterable[RowFile], observed_at: datetime, key_lines: list[int] | None = None
-) -> tuple[int, int, int, int, int]:
-    """Stage the row files (every line, or the changed ones: see :func:`_stage`) and merge them.
-
-    :return: distinct repositories staged, duplicate lines dropped, inserted, updated, snapshots written.
-    """
+) -> Merged:
+    """Stage the row files (every line, or the changed ones: see :func:`_stage`) and merge them."""
     staged, duplicates = _stage(cur, row_files, key_lines)
     inserted, updated = _merge_repositories(cur, observed_at)
-    return staged, duplicates, inserted, updated, _merge_snapshots(cur, observed_at)
+    return Merged(staged, duplicates, inserted, updated, _merge_snapshots(cur, observed_at))
 
 
-def _merge_staged(
-    cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], observed_at: datetime
-) -> tuple[int, int, int, int, int]:
+def _merge_staged(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], observed_at: datetime) -> Merged:
     """Merge a run whose key files are staged, parsing only the lines whose data are not stored.
 
     Under the writers' lock, ``take_changed_lines.sql`` splits the staged repositories in two: those
@@ -681,8 +673,6 @@ def _merge_staged(
     (:func:`_touch_unchanged`). A daily run that sees most repositories again unchanged then parses
     and copies few lines. When a sample of the keys shows that most lines must be parsed anyway, every
     line is, as without key files.
-
-    :return: distinct repositories staged, duplicate lines, inserted, updated, snapshots written.
     """
     cur.execute(_template("changed_share.sql", sample_size=sql.Literal(CHANGE_SAMPLE_SIZE)))
     if float(cur.fetchone()[0]) > PARSE_EVERY_LINE_ABOVE:
@@ -691,18 +681,19 @@ def _merge_staged(
     total, lines = (int(value or 0) for value in cur.fetchone())
     cur.execute(load_sql("lock_repositories_writers.sql"))
     cur.execute(load_sql("take_changed_lines.sql"))
-    parsed, _, inserted, updated, snapshots = _merge(cur, row_files, observed_at, key_lines)
+    parsed = _merge(cur, row_files, observed_at, key_lines)
     touched, unchanged_snapshots = _touch_unchanged(cur, _STAGED_UNCHANGED, observed_at)
-    snapshots += unchanged_snapshots
     log.info(
         "Merged %s repositories: %s new or with other data (their lines parsed), %s stored as staged"
         " (%s with bookkeeping moved, their lines not parsed)",
         total,
-        parsed,
-        total - parsed,
+        parsed.total,
+        total - parsed.total,
         touched,
     )
-    return total, lines - total, inserted, updated + touched, snapshots
+    return Merged(
+        total, lines - total, parsed.inserted, parsed.updated + touched, parsed.snapshots + unchanged_snapshots
+    )
 
 
 def _merge_snapshots(
