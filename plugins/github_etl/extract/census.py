@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from github_etl.extract.budget import requests, summed
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.sample import ENRICH_BATCH, discover_max_id, list_repositories
-from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
 from github_etl.github.client import GitHubClient
 
 if TYPE_CHECKING:
@@ -87,32 +87,26 @@ def estimate_repositories(client: GitHubClient, since: int, until: int) -> int:
 
 
 @dataclass(frozen=True)
-class CensusShard(Shard):
-    """Every public repository with an id in ``(id_low, id_high]``, about ``expected`` of them."""
+class CensusShard(IdRangeShard):
+    """Every public repository of the id range, about ``expected`` of them."""
 
     mode = "census"
-    id_low: int
-    id_high: int
     expected: int
 
 
 def plan_census(*, since: int, until: int, shards: int, expected: int) -> list[CensusShard]:
     """Cut ``(since, until]`` into equal id ranges, one shard each, with their share of ``expected``."""
-    width = until - since
-    shards = max(1, min(shards, width))
+    if until <= since:
+        return []
+    shards = max(1, min(shards, until - since))
+    ranges, shares = equal_cuts(since, until, shards), equal_cuts(0, expected, shards)
     return [
-        CensusShard(
-            key=f"census-{index:03d}",
-            id_low=since + width * index // shards,
-            id_high=since + width * (index + 1) // shards,
-            expected=expected * (index + 1) // shards - expected * index // shards,
-        )
-        for index in range(shards if width > 0 else 0)
+        CensusShard(key=f"census-{index:03d}", id_low=low, id_high=high, expected=share[1] - share[0])
+        for index, ((low, high), share) in enumerate(zip(ranges, shares, strict=True))
     ]
 
 
 class CensusMode(Mode[CensusShard]):
-    name = "census"
     advice = "crawl a narrower range (since_id, until_id) per run"
     shard_type = CensusShard
 

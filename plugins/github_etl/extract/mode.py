@@ -67,9 +67,15 @@ class Mode(ABC, Generic[ShardT]):
     :cvar advice: what a user can lower when a run does not fit its budget.
     """
 
-    name: ClassVar[str]
     advice: ClassVar[str]
     shard_type: ClassVar[type[Shard]]
+
+    @property
+    def name(self) -> str:
+        return self.shard_type.mode
+
+    def check_params(self, params: RunParams) -> None:
+        """Raise :class:`~github_etl.errors.ConfigurationError` when ``params`` lack what the mode needs."""
 
     @abstractmethod
     def plan(self, planning: Planning) -> Planned: ...

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from github_etl.errors import ConfigurationError
 from github_etl.extract.budget import requests, summed
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient, next_link
+from github_etl.params import RunParams
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,14 @@ def _first_page(client: GitHubClient, owner: str) -> tuple[list[dict[str, Any]],
 
 
 class OwnersMode(Mode[OwnersShard]):
-    name = "owners"
     advice = "name fewer owners per run"
     shard_type = OwnersShard
+
+    def check_params(self, params: RunParams) -> None:
+        if not params.owners:
+            raise ConfigurationError(
+                "mode 'owners' needs param 'owners': a list of users or organisations, e.g. ['apache']"
+            )
 
     def plan(self, planning: Planning) -> Planned:
         owners = list(planning.params.owners)

@@ -72,7 +72,6 @@ def plan_refresh(
 
 
 class RefreshMode(Mode[RefreshShard]):
-    name = "refresh"
     advice = "set stale_days to refresh fewer repositories per run"
     shard_type = RefreshShard
 

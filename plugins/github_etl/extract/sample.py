@@ -26,7 +26,7 @@ from typing import Any
 from github_etl.extract.budget import requests, summed
 from github_etl.extract.distinct_ids import DistinctIds
 from github_etl.extract.mode import Mode, Planned, Planning
-from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
 from github_etl.github.client import GitHubClient
 
 log = logging.getLogger(__name__)
@@ -88,19 +88,16 @@ def sample_quotas(sample_size: int, shards: int) -> list[int]:
 
 
 @dataclass(frozen=True)
-class SampleShard(Shard):
-    """``quota`` repositories picked at random among the ids ``(id_low, id_high]``, by ``per_page_take`` a page."""
+class SampleShard(IdRangeShard):
+    """``quota`` repositories picked at random in the id range, by ``per_page_take`` a listing page."""
 
     mode = "sample"
-    id_low: int
-    id_high: int
     quota: int
     seed: str
     per_page_take: int
 
 
 class SampleMode(Mode[SampleShard]):
-    name = "sample"
     advice = "lower sample_size"
     shard_type = SampleShard
 
@@ -115,13 +112,15 @@ class SampleMode(Mode[SampleShard]):
             return [
                 SampleShard(
                     key=f"sample-{index:03d}",
-                    id_low=max_id * index // len(quotas),
-                    id_high=max_id * (index + 1) // len(quotas),
+                    id_low=low,
+                    id_high=high,
                     quota=quota,
                     seed=f"{seed}:{index}",
                     per_page_take=params.per_page_take,
                 )
-                for index, quota in enumerate(quotas)
+                for index, (quota, (low, high)) in enumerate(
+                    zip(quotas, equal_cuts(0, max_id, len(quotas)), strict=True)
+                )
             ]
 
         # A sample's cost does not depend on the id space: refuse an impossible one before discovering it.

@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from github_etl.errors import ConfigurationError
 from github_etl.extract.budget import requests, summed
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.search_query import SECONDS_PER_DAY, parse_search_query, render_created, render_instant
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient
+from github_etl.params import RunParams
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +147,15 @@ def _pages(total: int) -> int:
 
 
 class SearchMode(Mode[SearchShard]):
-    name = "search"
     advice = "narrow the query (a created: range, more qualifiers)"
     shard_type = SearchShard
+
+    def check_params(self, params: RunParams) -> None:
+        if not params.query:
+            raise ConfigurationError(
+                "mode 'search' needs a non-empty param 'query' in GitHub's search syntax, e.g. 'language:rust'"
+            )
+        parse_search_query(params.query)
 
     def plan(self, planning: Planning) -> Planned:
         sliced = plan_slices(planning.client, planning.params.query, now=int(planning.clock()))

@@ -39,6 +39,19 @@ class Shard(XComRecord):
 
 
 @dataclass(frozen=True)
+class IdRangeShard(Shard):
+    """A shard of the public repositories with ids in ``(id_low, id_high]``."""
+
+    id_low: int
+    id_high: int
+
+
+def equal_cuts(low: int, high: int, count: int) -> list[tuple[int, int]]:
+    """``(low, high]`` cut into ``count`` consecutive pieces whose widths differ by one at most."""
+    return [(low + (high - low) * index // count, low + (high - low) * (index + 1) // count) for index in range(count)]
+
+
+@dataclass(frozen=True)
 class ExtractResult(XComRecord):
     """What one extracted shard hands the transform: its counts and its staged summary.
 
