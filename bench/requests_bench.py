@@ -46,7 +46,7 @@ def _harvest(fake: FakeGitHub, params: dict[str, Any], root: str) -> tuple[int, 
 
 def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) -> tuple[int, int]:
     """Refresh re-enriches known repositories: its planning reads the warehouse, not GitHub."""
-    from github_etl.extract.refresh import RefreshShard, extract_refresh_shard
+    from github_etl.extract.refresh import RefreshMode, RefreshShard
     from github_etl.extract.shards import ShardRecorder
 
     client = GitHubClient(fake.base_url, [TOKEN])
@@ -54,7 +54,7 @@ def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) ->
     uri = staging.write_jsonl(ids, "plan", "refresh-000.jsonl")
     shard = RefreshShard(key="refresh-000", ids_uri=uri, count=len(ids))
     recorder = ShardRecorder(staging, shard, client)
-    extract_refresh_shard(client, recorder, shard)
+    RefreshMode().extract(client, recorder, shard)
     return client.api_requests, recorder.counts["enriched"]
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.shards import ExtractResult
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_json
 from github_etl.xcom import XComRecord
@@ -93,15 +94,10 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
         staging.writer("gone", f"{key}.jsonl") as gone_out,
     ):
         for batch_uri in read_json_uri(extracted.done_uri)["batches"]:
-            document = read_json_uri(batch_uri)
-            reasons_of = document.get("gone_reasons", {})
-            gone_out.writelines(staged_json([int(i), reasons_of[str(i)]]) + "\n" for i in document.get("gone", []))
+            batch = StagedBatch.from_json(read_json_uri(batch_uri))
+            gone_out.writelines(staged_json([int(i), batch.gone_reasons[str(i)]]) + "\n" for i in batch.gone)
             stats = transform_records(
-                document["items"],
-                rows_out,
-                rejected_out,
-                source_format=document.get("format", "rest"),
-                keys_out=keys_out,
+                batch.items, rows_out, rejected_out, source_format=batch.format, keys_out=keys_out
             )
             rows += stats.rows
             rejected += stats.rejected

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from github_etl.extract.budget import requests, summed
+from github_etl.extract.budget import requests
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.sample import ENRICH_BATCH, discover_max_id, list_repositories
 from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
@@ -151,13 +150,7 @@ class CensusMode(Mode[CensusShard]):
         if pending:
             recorder.enriched(pending)
 
-    def requests_needed(self, shards: Sequence[CensusShard], *, authenticated: bool) -> dict[str, int]:
+    def shard_requests(self, shard: CensusShard, *, authenticated: bool) -> dict[str, int]:
         # Every listing page is full but the shard's last, which may reach past its end.
-        return summed(
-            requests(
-                authenticated=authenticated,
-                core=math.ceil(shard.expected / PAGE_SIZE) + 1,
-                enriched=shard.expected,
-            )
-            for shard in shards
-        )
+        listing = math.ceil(shard.expected / PAGE_SIZE) + 1
+        return requests(authenticated=authenticated, core=listing, enriched=shard.expected)

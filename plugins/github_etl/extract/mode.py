@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from github_etl.extract.budget import summed
 from github_etl.extract.shards import Shard, ShardRecorder
 
 if TYPE_CHECKING:
@@ -85,5 +86,9 @@ class Mode(ABC, Generic[ShardT]):
         """Fetch one shard, staging what it fetches through ``recorder``."""
 
     @abstractmethod
+    def shard_requests(self, shard: ShardT, *, authenticated: bool) -> dict[str, int]:
+        """What one shard is expected to spend (see :func:`~github_etl.extract.budget.requests`)."""
+
     def requests_needed(self, shards: Sequence[ShardT], *, authenticated: bool) -> dict[str, int]:
         """Requests (GraphQL: points) per resource these shards are expected to spend; a floor, not a bound."""
+        return summed(self.shard_requests(shard, authenticated=authenticated) for shard in shards)

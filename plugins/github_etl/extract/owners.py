@@ -7,12 +7,12 @@ Both return full repository objects, 100 per page, so no enrichment is needed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from github_etl.errors import ConfigurationError
-from github_etl.extract.budget import requests, summed
+from github_etl.extract.budget import requests
+from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient, next_link
@@ -65,36 +65,31 @@ class OwnersMode(Mode[OwnersShard]):
         for owner in shard.owners:
             next_url: str | None = None
 
-            def first(owner: str = owner) -> dict[str, Any]:
+            def first(owner: str = owner) -> StagedBatch:
                 found = _first_page(client, owner)
                 if found is None:
-                    return {"format": "rest", "items": [], "gone": [], "next": None, "missing_owner": owner}
+                    return StagedBatch(missing_owner=owner)
                 items, link = found
-                return {"format": "rest", "items": items, "gone": [], "next": link}
+                return StagedBatch(items=items, next=link)
 
-            document = recorder.full_objects(first)
-            if document.get("missing_owner"):
+            batch = recorder.full_objects(first)
+            if batch.missing_owner:
                 log.warning("GitHub knows no user or organisation %r; skipped", owner)
                 missing.append(owner)
                 continue
-            recorder.counts["listed"] += len(document["items"])
-            next_url = document["next"]
+            recorder.counts["listed"] += len(batch.items)
+            next_url = batch.next
             while next_url:
 
-                def following(url: str = next_url) -> dict[str, Any]:
+                def following(url: str = next_url) -> StagedBatch:
                     response = client.get(url)
-                    return {
-                        "format": "rest",
-                        "items": list(response.data or []),
-                        "gone": [],
-                        "next": next_link(response.headers.get("link")),
-                    }
+                    return StagedBatch(items=list(response.data or []), next=next_link(response.headers.get("link")))
 
-                document = recorder.full_objects(following)
-                recorder.counts["listed"] += len(document["items"])
-                next_url = document["next"]
+                batch = recorder.full_objects(following)
+                recorder.counts["listed"] += len(batch.items)
+                next_url = batch.next
         recorder.counts["missing_owners"] = len(missing)
 
-    def requests_needed(self, shards: Sequence[OwnersShard], *, authenticated: bool) -> dict[str, int]:
+    def shard_requests(self, shard: OwnersShard, *, authenticated: bool) -> dict[str, int]:
         # An owner's first page; further pages are not known before they are listed.
-        return summed(requests(authenticated=authenticated, core=len(shard.owners)) for shard in shards)
+        return requests(authenticated=authenticated, core=len(shard.owners))

@@ -7,13 +7,12 @@ by the load; they are never dropped.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from github_etl.extract.budget import requests, summed
+from github_etl.extract.budget import requests
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient
@@ -98,5 +97,5 @@ class RefreshMode(Mode[RefreshShard]):
             recorder.enriched(batch)
         recorder.counts["listed"] = recorder.counts["enriched"] + recorder.counts["skipped"]
 
-    def requests_needed(self, shards: Sequence[RefreshShard], *, authenticated: bool) -> dict[str, int]:
-        return summed(requests(authenticated=authenticated, enriched=shard.count) for shard in shards)
+    def shard_requests(self, shard: RefreshShard, *, authenticated: bool) -> dict[str, int]:
+        return requests(authenticated=authenticated, enriched=shard.count)

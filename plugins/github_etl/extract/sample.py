@@ -19,11 +19,10 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from github_etl.extract.budget import requests, summed
+from github_etl.extract.budget import requests
 from github_etl.extract.distinct_ids import DistinctIds
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
@@ -168,12 +167,6 @@ class SampleMode(Mode[SampleShard]):
                 batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
                 recorder.enriched(batch)
 
-    def requests_needed(self, shards: Sequence[SampleShard], *, authenticated: bool) -> dict[str, int]:
-        return summed(
-            requests(
-                authenticated=authenticated,
-                core=math.ceil(shard.quota / shard.per_page_take),
-                enriched=shard.quota,
-            )
-            for shard in shards
-        )
+    def shard_requests(self, shard: SampleShard, *, authenticated: bool) -> dict[str, int]:
+        listing = math.ceil(shard.quota / shard.per_page_take)
+        return requests(authenticated=authenticated, core=listing, enriched=shard.quota)

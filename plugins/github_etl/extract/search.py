@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from github_etl.errors import ConfigurationError
-from github_etl.extract.budget import requests, summed
+from github_etl.extract.budget import requests
+from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.search_query import SECONDS_PER_DAY, parse_search_query, render_created, render_instant
 from github_etl.extract.shards import Shard, ShardRecorder
@@ -141,11 +141,6 @@ def plan_search(slices: list[dict[str, Any]], *, shards: int) -> list[SearchShar
     return [shard for shard in plan if shard.slices]
 
 
-def _pages(total: int) -> int:
-    """Search pages that read a slice of ``total`` matches: those GitHub serves."""
-    return math.ceil(min(total, MAX_RESULTS_PER_QUERY) / PER_PAGE)
-
-
 class SearchMode(Mode[SearchShard]):
     advice = "narrow the query (a created: range, more qualifiers)"
     shard_type = SearchShard
@@ -173,24 +168,22 @@ class SearchMode(Mode[SearchShard]):
             page = 1
             while True:
 
-                def fetch(page: int = page, query: str = piece["query"]) -> dict[str, Any]:
+                def fetch(page: int = page, query: str = piece["query"]) -> StagedBatch:
                     data = _search(client, query, page=page, per_page=PER_PAGE)
                     for _ in range(INCOMPLETE_RETRIES):
                         if not data.get("incomplete_results"):
                             break
                         log.info("Search page %s of %r was incomplete; asking again", page, query)
                         data = _search(client, query, page=page, per_page=PER_PAGE)
-                    return {"format": "rest", "items": data["items"], "gone": [], "total": data["total_count"]}
+                    return StagedBatch(items=data["items"], total=int(data["total_count"]))
 
-                document = recorder.full_objects(fetch)
-                recorder.counts["listed"] += len(document["items"])
-                reachable = min(int(document["total"]), MAX_RESULTS_PER_QUERY)
-                if len(document["items"]) < PER_PAGE or page * PER_PAGE >= reachable:
+                batch = recorder.full_objects(fetch)
+                recorder.counts["listed"] += len(batch.items)
+                reachable = min(batch.total or 0, MAX_RESULTS_PER_QUERY)
+                if len(batch.items) < PER_PAGE or page * PER_PAGE >= reachable:
                     break
                 page += 1
 
-    def requests_needed(self, shards: Sequence[SearchShard], *, authenticated: bool) -> dict[str, int]:
-        return summed(
-            requests(authenticated=authenticated, search=sum(_pages(piece["total"]) for piece in shard.slices))
-            for shard in shards
-        )
+    def shard_requests(self, shard: SearchShard, *, authenticated: bool) -> dict[str, int]:
+        pages = sum(math.ceil(min(piece["total"], MAX_RESULTS_PER_QUERY) / PER_PAGE) for piece in shard.slices)
+        return requests(authenticated=authenticated, search=pages)

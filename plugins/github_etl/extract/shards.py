@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
-from github_etl.extract.enrich import enrich
+from github_etl.extract.enrich import StagedBatch, enrich
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging, read_json_uri
 from github_etl.xcom import XComRecord
@@ -125,18 +125,18 @@ class ShardRecorder:
         self.pages += 1
         return self._checkpoint(name, fetch)
 
-    def enriched(self, repositories: list[dict[str, Any]], *, prefer_graphql: bool = True) -> dict[str, Any]:
-        """Enrich minimal objects (checkpointed); returns the staged batch document."""
-        return self.full_objects(lambda: enrich(self.client, repositories, prefer_graphql=prefer_graphql).to_json())
+    def enriched(self, repositories: list[dict[str, Any]], *, prefer_graphql: bool = True) -> StagedBatch:
+        """Enrich minimal objects (checkpointed)."""
+        return self.full_objects(lambda: enrich(self.client, repositories, prefer_graphql=prefer_graphql))
 
-    def full_objects(self, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Stage a batch document ``{"format", "items", "gone"}`` (checkpointed) and count it."""
+    def full_objects(self, fetch: Callable[[], StagedBatch]) -> StagedBatch:
+        """Stage a batch of full objects (checkpointed) and count it."""
         name = f"repos-{len(self.batches):06d}.json"
-        document = self._checkpoint(name, fetch)
+        batch = StagedBatch.from_json(self._checkpoint(name, lambda: fetch().to_json()))
         self.batches.append(self.staging.uri("raw", self.key, name))
-        self.counts["enriched"] += len(document["items"])
-        self.counts["skipped"] += len(document["gone"])
-        return document
+        self.counts["enriched"] += len(batch.items)
+        self.counts["skipped"] += len(batch.gone)
+        return batch
 
     def done(self) -> ExtractResult:
         """Stage the shard's summary, its completion marker, and return its result."""
