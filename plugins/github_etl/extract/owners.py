@@ -45,12 +45,6 @@ class OwnersMode(Mode[OwnersShard]):
     advice = "name fewer owners per run"
     shard_type = OwnersShard
 
-    def check_params(self, params: RunParams) -> None:
-        if not params.owners:
-            raise ConfigurationError(
-                "mode 'owners' needs param 'owners': a list of users or organisations, e.g. ['apache']"
-            )
-
     def plan(self, planning: Planning) -> Planned:
         owners = list(planning.params.owners)
         shards = max(1, min(planning.params.shards, len(owners)))
@@ -93,3 +87,9 @@ class OwnersMode(Mode[OwnersShard]):
     def shard_requests(self, shard: OwnersShard, *, authenticated: bool) -> dict[str, int]:
         # An owner's first page; further pages are not known before they are listed.
         return requests(authenticated=authenticated, core=len(shard.owners))
+
+    def check_params(self, params: RunParams) -> None:
+        if not params.owners:
+            raise ConfigurationError(
+                "mode 'owners' needs param 'owners': a list of users or organisations, e.g. ['apache']"
+            )
