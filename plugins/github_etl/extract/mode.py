@@ -79,7 +79,8 @@ class Mode(ABC, Generic[ShardT]):
         """Raise :class:`~github_etl.errors.ConfigurationError` when ``params`` lack what the mode needs."""
 
     @abstractmethod
-    def plan(self, planning: Planning) -> Planned: ...
+    def plan(self, planning: Planning) -> Planned:
+        """Split the run into shards, asking GitHub or the warehouse what the mode needs to know."""
 
     @abstractmethod
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: ShardT) -> None:

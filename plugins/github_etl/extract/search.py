@@ -132,13 +132,13 @@ class SearchShard(Shard):
 def plan_search(slices: list[dict[str, Any]], *, shards: int) -> list[SearchShard]:
     """Deal slices into at most ``shards`` shards of similar result counts."""
     shards = max(1, min(shards, len(slices) or 1))
-    plan = [SearchShard(key=f"search-{i:03d}", slices=[]) for i in range(shards)]
+    dealt: list[list[dict[str, Any]]] = [[] for _ in range(shards)]
     totals = [0] * shards
     for piece in sorted(slices, key=lambda s: -s["total"]):
         lightest = totals.index(min(totals))
-        plan[lightest].slices.append(piece)
+        dealt[lightest].append(piece)
         totals[lightest] += piece["total"]
-    return [shard for shard in plan if shard.slices]
+    return [SearchShard(key=f"search-{i:03d}", slices=pieces) for i, pieces in enumerate(dealt) if pieces]
 
 
 class SearchMode(Mode[SearchShard]):

@@ -58,7 +58,7 @@ class ExtractResult(XComRecord):
     :param shard: the shard's key.
     :param observed_at: when the shard began fetching (ISO 8601): the date its observations are stored under.
     :param done_uri: the shard's staged summary, which lists its raw batches.
-    :param missing_owners: owners: the owners GitHub knows no user or organisation by.
+    :param missing_owners: owners: how many owners GitHub knows no user or organisation by.
     """
 
     shard: str
