@@ -113,14 +113,14 @@ def one_run(root: str, base_url: str, size: int) -> dict[str, Any]:
     floor = own_rss_kib()
     began = time.perf_counter()
     params = validate({"mode": "sample", "sample_size": size, "seed": 1, "shards": 1})
-    (shard,) = plan_run(client, staging, params, logical_date=LOGICAL_DATE)["shards"]
+    (shard,) = plan_run(client, staging, params, logical_date=LOGICAL_DATE).shards
     summary = run_shard(client, staging, shard)
     seconds = time.perf_counter() - began
     return {
         "seconds": round(seconds, 1),
-        "enriched": summary["enriched"],
+        "enriched": summary.enriched,
         "api_requests": client.api_requests,
-        "repositories_per_second": round(summary["enriched"] / seconds),
+        "repositories_per_second": round(summary.enriched / seconds),
         "floor_rss_mib": None if floor is None else round(floor / 1024, 1),
         "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
     }
@@ -131,6 +131,7 @@ def census_throughput(repositories: int, slots: int, tokens: int) -> dict[str, A
     from concurrent.futures import ThreadPoolExecutor
 
     from github_etl.extract.plan import plan_run, run_shard
+    from github_etl.extract.shards import ExtractResult, Shard
     from github_etl.github.client import GitHubClient
     from github_etl.params import validate
     from github_etl.staging import RunStaging
@@ -154,18 +155,18 @@ def census_throughput(repositories: int, slots: int, tokens: int) -> dict[str, A
         params = validate({"mode": "census", "since_id": since, "until_id": until, "shards": slots})
         began = time.perf_counter()
         planner = GitHubClient(fake.base_url, token_values)
-        shards = plan_run(planner, staging, params, logical_date=LOGICAL_DATE)["shards"]
+        shards = plan_run(planner, staging, params, logical_date=LOGICAL_DATE).shards
         planned = time.perf_counter()
 
-        def extract(shard: dict[str, Any]) -> dict[str, Any]:
+        def extract(shard: Shard) -> ExtractResult:
             # One client per shard, as each extract task builds its own.
             return run_shard(GitHubClient(fake.base_url, token_values), staging, shard)
 
         with ThreadPoolExecutor(max_workers=slots) as pool:
             summaries = list(pool.map(extract, shards))
         ended = time.perf_counter()
-    enriched = sum(summary["enriched"] for summary in summaries)
-    requests = sum(summary["api_requests"] for summary in summaries)
+    enriched = sum(summary.enriched for summary in summaries)
+    requests = sum(summary.api_requests for summary in summaries)
     measured = enriched / (ended - planned)
     # Per 100 repositories a slot waits for one listing page, then one GraphQL batch.
     latency_bound = slots * 100 / ((REST_LATENCY_MS + GRAPHQL_LATENCY_MS) / 1000)

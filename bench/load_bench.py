@@ -503,7 +503,7 @@ def one_load(
         db.close()
     return {
         "seconds": round(seconds, 3),
-        "result": result.as_dict(),
+        "result": result.to_xcom(),
         "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
         "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
         "phases": phases.phases,

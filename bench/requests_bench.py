@@ -37,24 +37,24 @@ def _harvest(fake: FakeGitHub, params: dict[str, Any], root: str) -> tuple[int, 
     plan = plan_run(client, staging, validate(params), logical_date=LOGICAL_DATE)
     planning = client.api_requests
     repositories = 0
-    for shard in plan["shards"]:
+    for shard in plan.shards:
         summary = run_shard(client, staging, shard)
-        repositories += summary["enriched"]
-        read_json_uri(summary["done_uri"])
+        repositories += summary.enriched
+        read_json_uri(summary.done_uri)
     return planning, client.api_requests - planning, repositories
 
 
 def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) -> tuple[int, int]:
     """Refresh re-enriches known repositories: its planning reads the warehouse, not GitHub."""
-    from github_etl.extract.refresh import extract_refresh_shard
+    from github_etl.extract.refresh import RefreshMode, RefreshShard
     from github_etl.extract.shards import ShardRecorder
 
     client = GitHubClient(fake.base_url, [TOKEN])
     staging = RunStaging("bench", f"refresh-{time.monotonic_ns()}", root=root)
     uri = staging.write_jsonl(ids, "plan", "refresh-000.jsonl")
-    shard = {"key": "refresh-000", "mode": "refresh", "ids_uri": uri}
+    shard = RefreshShard(key="refresh-000", ids_uri=uri, count=len(ids))
     recorder = ShardRecorder(staging, shard, client)
-    extract_refresh_shard(client, recorder, shard)
+    RefreshMode().extract(client, recorder, shard)
     return client.api_requests, recorder.counts["enriched"]
 
 

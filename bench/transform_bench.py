@@ -82,7 +82,14 @@ def stage_raw_shard(root: str, count: int) -> str:
             "gone_reasons": {str(REPORTED_ID_BASE + number): "not_found"},
         }
         uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json"))
-    summary = {"shard": SHARD, "observed_at": "2025-07-01T00:00:00+00:00", "batches": uris}
+    counts = {
+        "listed": count + len(uris),
+        "enriched": count,
+        "skipped": len(uris),
+        "api_requests": 0,
+        "failed_requests": 0,
+    }
+    summary = {"shard": SHARD, **counts, "observed_at": "2025-07-01T00:00:00+00:00", "batches": uris}
     return staging.write_json(summary, "raw", SHARD, "done.json")
 
 
@@ -99,6 +106,7 @@ def _batches(count: int) -> Iterator[list[dict[str, Any]]]:
 
 def one_shard(root: str, done_uri: str) -> dict[str, Any]:
     """The child's part: import what the task imports, note the floor, transform, report."""
+    from github_etl.extract.shards import ExtractResult
     from github_etl.staging import RunStaging
     from github_etl.tasks import transform_shard
 
@@ -106,13 +114,13 @@ def one_shard(root: str, done_uri: str) -> dict[str, Any]:
     staging = RunStaging(DAG_ID, RUN_ID, root=root)
     floor = own_rss_kib()
     began = time.perf_counter()
-    result = transform_shard(staging, {"done_uri": done_uri})
+    result = transform_shard(staging, ExtractResult.read(done_uri))
     seconds = time.perf_counter() - began
     return {
         "seconds": round(seconds, 2),
-        "rows": result["rows"],
-        "rejected": result["rejected"],
-        "records_per_second": round((result["rows"] + result["rejected"]) / seconds),
+        "rows": result.rows,
+        "rejected": result.rejected,
+        "records_per_second": round((result.rows + result.rejected) / seconds),
         "floor_rss_mib": None if floor is None else round(floor / 1024, 1),
         "peak_rss_mib": round(own_peak_rss_kib() / 1024, 1),
     }

@@ -92,20 +92,22 @@ def github_repositories() -> None:
     @task
     def transform(extracted: dict[str, Any]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
+        from github_etl.extract.shards import ExtractResult
         from github_etl.staging import RunStaging
         from github_etl.tasks import transform_shard
 
         context = get_current_context()
+        staging = RunStaging(context["dag"].dag_id, context["run_id"])
         with fail_fast_on_final_errors():
-            return transform_shard(RunStaging(context["dag"].dag_id, context["run_id"]), extracted)
+            return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
 
     @task
     def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import report_task
+        from github_etl.tasks import LoadedRun, report_task
 
         with fail_fast_on_final_errors():
-            return report_task(get_current_context(), loaded, warehouse_conn_id=WAREHOUSE_CONN_ID)
+            return report_task(get_current_context(), LoadedRun.from_xcom(loaded), warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     run_params = prepare()
     planned = GitHubPlanOperator(

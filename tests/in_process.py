@@ -19,7 +19,7 @@ from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from github_etl.params import validate
 from github_etl.settings import ClientSettings
 from github_etl.staging import RunStaging
-from github_etl.tasks import load_run_task, transform_shard
+from github_etl.tasks import LoadedRun, load_run_task, transform_shard
 
 DAG_ID = "github_repositories"
 # What a repository row says about GitHub, without the bookkeeping that depends on when a run ran.
@@ -41,8 +41,8 @@ def run_pipeline(
     run_id: str,
     logical_date: datetime,
     client_factory: Callable[[], GitHubClient] | None = None,
-) -> dict[str, Any]:
-    """Run one DAG run's tasks in order; returns what the load task returns (its counts and the run id)."""
+) -> LoadedRun:
+    """Run one DAG run's tasks in order; returns what the load task returns."""
     client = client_factory() if client_factory else GitHubClient(base_url, [token] if token else [], settings=FAST)
     staging = RunStaging(DAG_ID, run_id, root=staging_url)
 
@@ -54,7 +54,7 @@ def run_pipeline(
         apply_schema(db)
     try:
         plan = plan_run(client, staging, validate(params), logical_date=logical_date, warehouse=warehouse)
-        transformed = [transform_shard(staging, run_shard(client, staging, shard)) for shard in plan["shards"]]
+        transformed = [transform_shard(staging, run_shard(client, staging, shard)) for shard in plan.shards]
     finally:
         client.close()
     context = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from github_etl.errors import ConfigurationError
-from github_etl.extract.search_query import ACCEPTED_FORMS, parse_search_query
+from github_etl.extract.search_query import ACCEPTED_FORMS
 
 MODES = ("sample", "search", "owners", "refresh", "census")
 PARAM_NAMES = (
@@ -108,17 +108,10 @@ def validate(params: dict[str, Any]) -> RunParams:
         since_id=_integer(params, "since_id", None, 0, MAX_REPOSITORY_ID),
         until_id=_integer(params, "until_id", None, 1, MAX_REPOSITORY_ID),
     )
-    if mode == "search":
-        if not run.query:
-            raise ConfigurationError(
-                "mode 'search' needs a non-empty param 'query' in GitHub's search syntax, e.g. 'language:rust'"
-            )
-        parse_search_query(run.query)
-    if mode == "owners" and not run.owners:
-        raise ConfigurationError(
-            f"mode 'owners' needs param 'owners': a list of users or organisations, e.g. ['apache']; "
-            f"got {params.get('owners')!r}"
-        )
+    # Imported here: the form's definitions above are read when the DAG is parsed, the modes only by tasks.
+    from github_etl.extract import plan
+
+    plan.MODES[mode].check_params(run)
     if run.until_id is not None:
         if run.since_id is None:
             raise ConfigurationError(

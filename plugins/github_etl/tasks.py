@@ -1,26 +1,82 @@
 """What each task of the DAG does, as plain functions: the DAG file only wires them together.
 
-Each function takes what Airflow hands a task (params, run id, logical date, upstream XCom values)
-and returns what goes to XCom: URIs and counts, never the data itself.
+Each function takes what Airflow hands a task (params, run id, logical date, upstream results) and
+returns a typed record whose XCom form holds URIs and counts, never the data itself.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
+from github_etl.extract.enrich import StagedBatch
+from github_etl.extract.shards import ExtractResult
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_json
+from github_etl.xcom import XComRecord
+
+if TYPE_CHECKING:
+    from github_etl.extract.plan import RunPlan
+    from github_etl.load import LoadResult
 
 log = logging.getLogger(__name__)
 
-# Counters summed over shards into the run's totals.
-SHARD_COUNTERS = ("listed", "enriched", "skipped", "api_requests", "failed_requests")
-TRANSFORM_COUNTERS = ("rows", "rejected")
+
+@dataclass(frozen=True)
+class TransformResult(XComRecord):
+    """One shard made ready for the load: its staged files and counts.
+
+    :param extracted: the shard's extract result.
+    :param reasons: quarantined records per reason.
+    :param keys_uri: ``id``, ``row_hash`` per row of ``rows_uri``.
+    :param gone_ids_uri: ``[id, reason]`` per line, of the repositories GitHub no longer serves.
+    """
+
+    extracted: ExtractResult
+    rows: int
+    rejected: int
+    reasons: dict[str, int]
+    rows_uri: str
+    keys_uri: str
+    rejected_uri: str
+    gone_ids_uri: str
+
+    @classmethod
+    def from_xcom(cls, data: Mapping[str, Any]) -> Self:
+        return cls(**{**data, "extracted": ExtractResult.from_xcom(data["extracted"])})
 
 
-def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RunTotals(XComRecord):
+    """The shards' counters summed, planning's requests included: the run's audit figures."""
+
+    listed: int
+    enriched: int
+    skipped: int
+    api_requests: int
+    failed_requests: int
+    rows: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class LoadedRun(XComRecord):
+    """What the load task hands the check and the report."""
+
+    run_id: str
+    totals: RunTotals
+    result: LoadResult
+
+    @classmethod
+    def from_xcom(cls, data: Mapping[str, Any]) -> Self:
+        from github_etl.load import LoadResult
+
+        return cls(data["run_id"], RunTotals.from_xcom(data["totals"]), LoadResult.from_xcom(data["result"]))
+
+
+def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformResult:
     """Turn one shard's raw batches into a COPY-ready row file, its key file and a quarantine file, streaming.
 
     The ids GitHub no longer serves (with why), which batches report beside repositories, go to a file of
@@ -28,9 +84,8 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
     """
     from github_etl.transform import transform_records
 
-    summary = read_json_uri(extracted["done_uri"])
-    key = summary["shard"]
-    totals = dict.fromkeys(TRANSFORM_COUNTERS, 0)
+    key = extracted.shard
+    rows = rejected = 0
     reasons: dict[str, int] = {}
     with (
         staging.writer("rows", f"{key}.tsv") as rows_out,
@@ -38,59 +93,52 @@ def transform_shard(staging: RunStaging, extracted: dict[str, Any]) -> dict[str,
         staging.writer("rejected", f"{key}.jsonl") as rejected_out,
         staging.writer("gone", f"{key}.jsonl") as gone_out,
     ):
-        for batch_uri in summary["batches"]:
-            document = read_json_uri(batch_uri)
-            reasons_of = document.get("gone_reasons", {})
-            gone_out.writelines(staged_json([int(i), reasons_of[str(i)]]) + "\n" for i in document.get("gone", []))
+        for batch_uri in read_json_uri(extracted.done_uri)["batches"]:
+            batch = StagedBatch.from_json(read_json_uri(batch_uri))
+            gone_out.writelines(staged_json([int(i), batch.gone_reasons[str(i)]]) + "\n" for i in batch.gone)
             stats = transform_records(
-                document["items"],
-                rows_out,
-                rejected_out,
-                source_format=document.get("format", "rest"),
-                keys_out=keys_out,
+                batch.items, rows_out, rejected_out, source_format=batch.format, keys_out=keys_out
             )
-            totals["rows"] += stats.rows
-            totals["rejected"] += stats.rejected
+            rows += stats.rows
+            rejected += stats.rejected
             for reason, count in stats.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + count
-    if totals["rejected"]:
-        log.warning("Shard %s: %s record(s) quarantined: %s", key, totals["rejected"], reasons)
-    return {
-        "shard": key,
-        "observed_at": summary["observed_at"],
-        **{name: extracted.get(name, 0) for name in SHARD_COUNTERS},
-        **totals,
-        "reasons": reasons,
-        "rows_uri": staging.uri("rows", f"{key}.tsv"),
-        "keys_uri": staging.uri("keys", f"{key}.tsv"),
-        "rejected_uri": staging.uri("rejected", f"{key}.jsonl"),
-        "gone_ids_uri": staging.uri("gone", f"{key}.jsonl"),
-    }
+    if rejected:
+        log.warning("Shard %s: %s record(s) quarantined: %s", key, rejected, reasons)
+    return TransformResult(
+        extracted=extracted,
+        rows=rows,
+        rejected=rejected,
+        reasons=reasons,
+        rows_uri=staging.uri("rows", f"{key}.tsv"),
+        keys_uri=staging.uri("keys", f"{key}.tsv"),
+        rejected_uri=staging.uri("rejected", f"{key}.jsonl"),
+        gone_ids_uri=staging.uri("gone", f"{key}.jsonl"),
+    )
 
 
-def run_totals(transformed: list[dict[str, Any]], plan: dict[str, Any]) -> dict[str, int]:
+def run_totals(transformed: list[TransformResult], plan: RunPlan) -> RunTotals:
     """Sum the shards' counters into the run's audit figures."""
-    totals = {name: 0 for name in (*SHARD_COUNTERS, *TRANSFORM_COUNTERS)}
-    for shard in transformed:
-        for name in totals:
-            totals[name] += int(shard.get(name, 0) or 0)
-    totals["api_requests"] += int(plan.get("discovery_requests", 0))
-    return totals
+    extracted = [shard.extracted for shard in transformed]
+    return RunTotals(
+        listed=sum(shard.listed for shard in extracted),
+        enriched=sum(shard.enriched for shard in extracted),
+        skipped=sum(shard.skipped for shard in extracted),
+        api_requests=plan.discovery_requests + sum(shard.api_requests for shard in extracted),
+        failed_requests=sum(shard.failed_requests for shard in extracted),
+        rows=sum(shard.rows for shard in transformed),
+        rejected=sum(shard.rejected for shard in transformed),
+    )
 
 
-def gone_ids(transformed: list[dict[str, Any]]) -> Iterator[tuple[int, str]]:
+def gone_ids(transformed: list[TransformResult]) -> Iterator[tuple[int, str]]:
     """``(id, reason)`` of the repositories GitHub no longer serves, streamed (repeats are left to the load)."""
     for shard in transformed:
-        for repo_id, reason in iter_jsonl_uri(shard["gone_ids_uri"]):
+        for repo_id, reason in iter_jsonl_uri(shard.gone_ids_uri):
             yield int(repo_id), reason
 
 
-def rejected_records(transformed: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for shard in transformed:
-        yield from iter_jsonl_uri(shard["rejected_uri"])
-
-
-def observed_at_of(transformed: list[dict[str, Any]], context: dict[str, Any]) -> datetime:
+def observed_at_of(transformed: list[TransformResult]) -> datetime:
     """When the run fetched its data: the earliest shard's start, as staged by the extract.
 
     GitHub serves only current values, so this (not the logical date) is the date every observation is
@@ -99,7 +147,7 @@ def observed_at_of(transformed: list[dict[str, Any]], context: dict[str, Any]) -
     """
     from github_etl.extract.shards import observation_clock
 
-    starts = [datetime.fromisoformat(shard["observed_at"]) for shard in transformed]
+    starts = [datetime.fromisoformat(shard.extracted.observed_at) for shard in transformed]
     return min(starts) if starts else observation_clock()
 
 
@@ -113,11 +161,9 @@ def _run_identity(context: dict[str, Any]) -> tuple[str, str, datetime]:
     return context["dag"].dag_id, context["run_id"], logical_date_of(context)
 
 
-def load_run_task(
-    context: dict[str, Any], transformed: list[dict[str, Any]], *, warehouse_conn_id: str
-) -> dict[str, Any]:
-    """Load every shard's rows in one transaction and write the audit row; returns counts for XCom."""
-    from github_etl.extract.plan import PLAN_FILE
+def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *, warehouse_conn_id: str) -> LoadedRun:
+    """Load every shard's rows in one transaction and write the audit row."""
+    from github_etl.extract.plan import PLAN_FILE, RunPlan
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load import STATS_KEYS, load_run
     from github_etl.settings import max_deleted_share
@@ -125,32 +171,32 @@ def load_run_task(
 
     dag_id, run_id, logical_date = _run_identity(context)
     staging = RunStaging(dag_id, run_id)
-    meta = staging.read_json(PLAN_FILE)
-    totals = run_totals(transformed, meta)
+    plan = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
+    totals = run_totals(transformed, plan)
     started_at = context["dag_run"].start_date
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         result = load_run(
             db,
-            row_files=[storage_path(shard["rows_uri"]) for shard in transformed],
-            key_files=[storage_path(shard["keys_uri"]) for shard in transformed],
+            row_files=[storage_path(shard.rows_uri) for shard in transformed],
+            key_files=[storage_path(shard.keys_uri) for shard in transformed],
             run_id=run_id,
             dag_id=dag_id,
             logical_date=logical_date,
-            observed_at=observed_at_of(transformed, context),
-            mode=meta.get("mode", "sample"),
-            stats={key: totals[key] for key in STATS_KEYS},
+            observed_at=observed_at_of(transformed),
+            mode=plan.mode,
+            stats={key: getattr(totals, key) for key in STATS_KEYS},
             deleted=gone_ids(transformed),
             max_deleted_share=max_deleted_share(),
             started_at=started_at,
-            unreachable=meta.get("unreachable", ()),
-            census=meta.get("census"),
+            unreachable=plan.unreachable,
+            census=plan.census,
         )
-    return {**totals, **result.as_dict(), "run_id": run_id}
+    return LoadedRun(run_id, totals, result)
 
 
 def check_task(
     context: dict[str, Any],
-    loaded: dict[str, Any],
+    loaded: LoadedRun,
     *,
     warehouse_conn_id: str,
     results: list[tuple[str, bool, str]] | None = None,
@@ -164,7 +210,7 @@ def check_task(
     from github_etl.load.checks import QUALITY_CHECKS, load_quality_checks
 
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
-        failures = load_quality_checks(db, loaded["run_id"])
+        failures = load_quality_checks(db, loaded.run_id)
     if results is not None:
         failed = {f.check: f.message for f in failures}
         results.extend((c.name, c.name not in failed, failed.get(c.name, c.expectation)) for c in QUALITY_CHECKS)
@@ -178,21 +224,12 @@ def check_task(
     return {"checks": [check.name for check in QUALITY_CHECKS], "failed": 0}
 
 
-def report_task(context: dict[str, Any], loaded: dict[str, Any], *, warehouse_conn_id: str) -> dict[str, Any]:
+def report_task(context: dict[str, Any], loaded: LoadedRun, *, warehouse_conn_id: str) -> dict[str, Any]:
     """Log the run's figures and the warehouse's total."""
     from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         total = count_repositories(db)
-    figures = {
-        name: loaded.get(name, 0)
-        for name in ("listed", "enriched", "skipped", "rejected", "inserted", "updated", "unchanged", "api_requests")
-    }
-    log.info(
-        "Run %s: listed %s, enriched %s, skipped %s, rejected %s, inserted %s, updated %s, unchanged %s, "
-        "%s API request(s)",
-        loaded["run_id"],
-        *figures.values(),
-    )
-    log.info("github.repositories holds %s repositories", total)
-    return {**figures, "total_in_table": total}
+    figures = {**loaded.totals.to_xcom(), **loaded.result.to_xcom(), "total_in_table": total}
+    log.info("Run %s: %s", loaded.run_id, ", ".join(f"{name} {value}" for name, value in figures.items()))
+    return figures

@@ -6,7 +6,14 @@ import logging
 
 import pytest
 
-from github_etl.extract.budget import BudgetTooSmallError, check_budget, fit, requests_needed
+from github_etl.extract.budget import BudgetTooSmallError, check_budget, fit
+from github_etl.extract.census import CensusShard
+from github_etl.extract.owners import OwnersShard
+from github_etl.extract.plan import MODES
+from github_etl.extract.refresh import RefreshShard
+from github_etl.extract.sample import SampleShard
+from github_etl.extract.search import SearchShard
+from github_etl.extract.shards import Shard
 from github_etl.github.ratelimit import Budget
 
 NOW = 1_800_000_000.0
@@ -85,24 +92,43 @@ def test_a_resource_whose_budget_is_unknown_is_not_judged() -> None:
     )
 
 
+def _sample(*, quota: int, per_page_take: int) -> SampleShard:
+    return SampleShard(key="k", id_low=0, id_high=10**6, quota=quota, seed="s", per_page_take=per_page_take)
+
+
+def _search(*totals: int) -> SearchShard:
+    return SearchShard(key="k", slices=[{"query": f"q{n}", "total": total} for n, total in enumerate(totals)])
+
+
+def _owners(*owners: str) -> OwnersShard:
+    return OwnersShard(key="k", owners=list(owners))
+
+
+def _refresh(count: int) -> RefreshShard:
+    return RefreshShard(key="k", ids_uri="file:///ids.jsonl", count=count)
+
+
+def _census(expected: int) -> CensusShard:
+    return CensusShard(key="k", id_low=0, id_high=10**6, expected=expected)
+
+
 @pytest.mark.parametrize(
-    ("mode", "shards", "authenticated", "needs"),
+    ("shards", "authenticated", "needs"),
     [
-        ("sample", [{"quota": 250, "per_page_take": 100}] * 2, True, {"core": 6, "graphql": 6, "search": 0}),
-        ("sample", [{"quota": 250, "per_page_take": 100}] * 2, False, {"core": 506, "graphql": 0, "search": 0}),
-        ("sample", [{"quota": 10, "per_page_take": 1}], True, {"core": 10, "graphql": 1, "search": 0}),
+        ([_sample(quota=250, per_page_take=100)] * 2, True, {"core": 6, "graphql": 6, "search": 0}),
+        ([_sample(quota=250, per_page_take=100)] * 2, False, {"core": 506, "graphql": 0, "search": 0}),
+        ([_sample(quota=10, per_page_take=1)], True, {"core": 10, "graphql": 1, "search": 0}),
         (
-            "search",
-            [{"slices": [{"total": 1000}, {"total": 1}]}, {"slices": [{"total": 5000}]}],
+            [_search(1000, 1), _search(5000)],
             True,
             {"core": 0, "graphql": 0, "search": 21},
         ),
-        ("owners", [{"owners": ["a", "b"]}, {"owners": ["c"]}], False, {"core": 3, "graphql": 0, "search": 0}),
-        ("refresh", [{"count": 150}], True, {"core": 0, "graphql": 2, "search": 0}),
-        ("refresh", [{"count": 150}], False, {"core": 150, "graphql": 0, "search": 0}),
-        ("census", [{"expected": 1000}, {"expected": 950}], True, {"core": 22, "graphql": 20, "search": 0}),
-        ("census", [{"expected": 150}], False, {"core": 3 + 150, "graphql": 0, "search": 0}),
+        ([_owners("a", "b"), _owners("c")], False, {"core": 3, "graphql": 0, "search": 0}),
+        ([_refresh(150)], True, {"core": 0, "graphql": 2, "search": 0}),
+        ([_refresh(150)], False, {"core": 150, "graphql": 0, "search": 0}),
+        ([_census(1000), _census(950)], True, {"core": 22, "graphql": 20, "search": 0}),
+        ([_census(150)], False, {"core": 3 + 150, "graphql": 0, "search": 0}),
     ],
 )
-def test_requests_needed_per_mode(mode, shards, authenticated, needs) -> None:
-    assert requests_needed(mode, shards, authenticated=authenticated) == needs
+def test_requests_needed_per_mode(shards: list[Shard], authenticated: bool, needs: dict[str, int]) -> None:
+    assert MODES[shards[0].mode].requests_needed(shards, authenticated=authenticated) == needs

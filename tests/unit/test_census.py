@@ -192,8 +192,8 @@ def test_a_range_crawl_below_the_census_widens_its_covered_range_and_one_apart_l
 
 def test_the_plan_cuts_the_range_into_equal_shards_and_estimates_from_the_first_page(fake_github_factory) -> None:
     shards = plan_census(since=100, until=1100, shards=3, expected=10)
-    assert [(s["id_low"], s["id_high"]) for s in shards] == [(100, 433), (433, 766), (766, 1100)]
-    assert sum(s["expected"] for s in shards) == 10
+    assert [(s.id_low, s.id_high) for s in shards] == [(100, 433), (433, 766), (766, 1100)]
+    assert sum(s.expected for s in shards) == 10
     assert plan_census(since=5, until=5, shards=4, expected=0) == []
 
     fake = fake_github_factory(repo_count=5000, seed=25)

@@ -35,8 +35,8 @@ def _harvest(fake: FakeGitHub, staging: RunStaging, params: dict, token: str | N
     client = _client(fake, token)
     plan = plan_run(client, staging, validate(params), logical_date=LOGICAL_DATE)
     objects = []
-    for shard in plan["shards"]:
-        summary = read_json_uri(run_shard(client, staging, shard)["done_uri"])
+    for shard in plan.shards:
+        summary = read_json_uri(run_shard(client, staging, shard).done_uri)
         for uri in summary["batches"]:
             objects.extend(read_json_uri(uri)["items"])
     return objects
@@ -131,19 +131,19 @@ def test_a_retried_shard_only_fetches_what_was_missing(fake_github_factory, tmp_
     plan = plan_run(
         client, staging, validate({"sample_size": 300, "shards": 1, "per_page_take": 50}), logical_date=LOGICAL_DATE
     )
-    (shard,) = plan["shards"]
+    (shard,) = plan.shards
     fake.reset_log()
     run_shard(client, staging, shard)
     full_cost = len(fake.requests)
     # Simulate a crash after half the work: drop the completion marker and the later checkpoints.
-    raw = sorted(staging.path("raw", shard["key"]).iterdir(), key=lambda p: p.name)
+    raw = sorted(staging.path("raw", shard.key).iterdir(), key=lambda p: p.name)
     checkpoints = [p for p in raw if p.name != "done.json"]
-    for path in [*checkpoints[len(checkpoints) // 2 :], staging.path("raw", shard["key"], "done.json")]:
+    for path in [*checkpoints[len(checkpoints) // 2 :], staging.path("raw", shard.key, "done.json")]:
         path.unlink()
     fake.reset_log()
     retried = run_shard(_client(fake), staging, shard)
     assert 0 < len(fake.requests) < full_cost
-    assert retried["enriched"] == 300
+    assert retried.enriched == 300
     fake.reset_log()
     run_shard(_client(fake), staging, shard)
     assert fake.requests == []

@@ -64,3 +64,10 @@ def test_scheduled_runs_take_their_mode_from_the_environment(monkeypatch) -> Non
     monkeypatch.setenv("GITHUB_ETL_SCHEDULED_MODE", "everything")
     with pytest.raises(ConfigurationError, match="GITHUB_ETL_SCHEDULED_MODE must be one of"):
         scheduled_mode()
+
+
+def test_the_form_offers_every_mode_there_is_and_no_other() -> None:
+    from github_etl.extract.plan import MODES as MODE_IMPLEMENTATIONS
+    from github_etl.params import MODES
+
+    assert sorted(MODES) == sorted(MODE_IMPLEMENTATIONS)

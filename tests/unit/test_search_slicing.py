@@ -34,8 +34,8 @@ def _harvest_ids(fake: FakeGitHub, staging: RunStaging, query: str) -> tuple[lis
         client, staging, validate({"mode": "search", "query": query, "shards": 3}), logical_date=datetime.now(UTC)
     )
     ids: list[int] = []
-    for shard in plan["shards"]:
-        for uri in read_json_uri(run_shard(client, staging, shard)["done_uri"])["batches"]:
+    for shard in plan.shards:
+        for uri in read_json_uri(run_shard(client, staging, shard).done_uri)["batches"]:
             ids.extend(item["id"] for item in read_json_uri(uri)["items"])
     return ids, plan
 
@@ -58,9 +58,9 @@ def test_a_day_past_1000_matches_is_cut_by_time_of_day_and_every_match_loads_onc
 
     assert sorted(ids) == expected
     assert len(ids) == len(set(ids))
-    assert plan["matches"] == len(expected)
-    assert plan["unreachable"] == []
-    slices = [piece for shard in plan["shards"] for piece in shard["slices"]]
+    assert plan.found["matches"] == len(expected)
+    assert plan.unreachable == []
+    slices = [piece for shard in plan.shards for piece in shard.slices]
     assert all(piece["total"] <= MAX_RESULTS_PER_QUERY for piece in slices)
     # The dense day could only be reached by slices shorter than a day.
     assert any("T" in piece["query"] for piece in slices)

@@ -8,16 +8,17 @@ from typing import Any
 import pytest
 
 from bench.rows import repository_records
+from github_etl.extract.shards import ExtractResult
 from github_etl.line_stream import LineStream
 from github_etl.staging import RunStaging
 from github_etl.tasks import gone_ids, transform_shard
 
 
-def _stage_shard(staging: RunStaging, batches: list[dict[str, Any]]) -> dict[str, Any]:
+def _stage_shard(staging: RunStaging, batches: list[dict[str, Any]]) -> ExtractResult:
     uris = [staging.write_json(batch, "raw", "shard-000", f"batch-{n}.json") for n, batch in enumerate(batches)]
-    summary = {"shard": "shard-000", "observed_at": "2026-03-01T12:00:00+00:00", "batches": uris}
-    done = staging.write_json(summary, "raw", "shard-000", "done.json")
-    return {"shard": "shard-000", "enriched": 3, "done_uri": done}
+    counts = {"listed": 6, "enriched": 3, "skipped": 3, "api_requests": 6, "failed_requests": 0}
+    summary = {"shard": "shard-000", **counts, "observed_at": "2026-03-01T12:00:00+00:00", "batches": uris}
+    return ExtractResult.read(staging.write_json(summary, "raw", "shard-000", "done.json"))
 
 
 def test_the_transform_stages_reports_batch_by_batch_and_the_readers_stream_them(staging_url: str) -> None:
@@ -36,7 +37,7 @@ def test_the_transform_stages_reports_batch_by_batch_and_the_readers_stream_them
 
     transformed = [transform_shard(staging, _stage_shard(staging, batches))]
 
-    assert transformed[0]["rows"] == 3
+    assert transformed[0].rows == 3
     # Repeats are the load's to collapse.
     assert list(gone_ids(transformed)) == [(7, "not_found"), (8, "legal_block"), (8, "legal_block")]
 

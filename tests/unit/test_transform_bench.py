@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench import transform_bench
+from github_etl.extract.shards import ExtractResult
 from github_etl.staging import RunStaging
 from github_etl.tasks import gone_ids, transform_shard
 
@@ -12,9 +13,9 @@ def test_the_staged_shard_is_a_rest_refresh_of_n_repositories(tmp_path) -> None:
 
     done_uri = transform_bench.stage_raw_shard(root, 250)
     staging = RunStaging(transform_bench.DAG_ID, transform_bench.RUN_ID, root=root)
-    transformed = [transform_shard(staging, {"done_uri": done_uri})]
+    transformed = [transform_shard(staging, ExtractResult.read(done_uri))]
 
-    assert (transformed[0]["rows"], transformed[0]["rejected"]) == (250, 0)
+    assert (transformed[0].rows, transformed[0].rejected) == (250, 0)
     assert len(list(gone_ids(transformed))) == 3
 
 

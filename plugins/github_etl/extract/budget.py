@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from github_etl.errors import ConfigurationError
 from github_etl.github.ratelimit import Budget
@@ -142,26 +141,20 @@ def check_budget(
 PAGE_SIZE = 100
 
 
-def requests_needed(mode: str, shards: Sequence[Mapping[str, Any]], *, authenticated: bool) -> dict[str, int]:
-    """Requests (GraphQL: points) per resource that the planned shards are expected to spend.
+def requests(*, authenticated: bool, core: int = 0, search: int = 0, enriched: int = 0) -> dict[str, int]:
+    """Requests (GraphQL: points) per resource of one shard.
 
-    A floor, not a bound: vanished repositories and owners' further pages cost a little more. With a token,
-    repositories are enriched through GraphQL (a point per 100); without one, one REST request each.
+    ``core`` and ``search`` as given, plus enriching ``enriched`` repositories: through GraphQL with a
+    token (a point per 100), one REST request each without.
     """
-    needs = {"core": 0, "graphql": 0, "search": 0}
-    enrich = "graphql" if authenticated else "core"
-    for shard in shards:
-        if mode == "sample":
-            needs["core"] += math.ceil(shard["quota"] / shard["per_page_take"])
-            needs[enrich] += math.ceil(shard["quota"] / PAGE_SIZE) if authenticated else shard["quota"]
-        elif mode == "search":
-            needs["search"] += sum(math.ceil(min(s["total"], 1000) / PAGE_SIZE) for s in shard["slices"])
-        elif mode == "owners":
-            needs["core"] += len(shard["owners"])
-        elif mode == "refresh":
-            needs[enrich] += math.ceil(shard["count"] / PAGE_SIZE) if authenticated else shard["count"]
-        elif mode == "census":
-            # Every listing page is full but the shard's last, which may reach past its end.
-            needs["core"] += math.ceil(shard["expected"] / PAGE_SIZE) + 1
-            needs[enrich] += math.ceil(shard["expected"] / PAGE_SIZE) if authenticated else shard["expected"]
-    return needs
+    graphql = math.ceil(enriched / PAGE_SIZE) if authenticated else 0
+    return {"core": core + (0 if authenticated else enriched), "graphql": graphql, "search": search}
+
+
+def summed(needs: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Every resource's requests over ``needs`` (one per shard)."""
+    total = {"core": 0, "graphql": 0, "search": 0}
+    for need in needs:
+        for resource, count in need.items():
+            total[resource] += count
+    return total

@@ -20,10 +20,14 @@ no repository is listed twice or skipped.
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from github_etl.extract.budget import requests
+from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.sample import ENRICH_BATCH, discover_max_id, list_repositories
-from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
 from github_etl.github.client import GitHubClient
 
 if TYPE_CHECKING:
@@ -81,49 +85,72 @@ def estimate_repositories(client: GitHubClient, since: int, until: int) -> int:
     return max(len(inside), round(density * (until - since)))
 
 
-def plan_census(*, since: int, until: int, shards: int, expected: int) -> list[Shard]:
+@dataclass(frozen=True)
+class CensusShard(IdRangeShard):
+    """Every public repository of the id range, about ``expected`` of them."""
+
+    mode = "census"
+    expected: int
+
+
+def plan_census(*, since: int, until: int, shards: int, expected: int) -> list[CensusShard]:
     """Cut ``(since, until]`` into equal id ranges, one shard each, with their share of ``expected``."""
-    width = until - since
-    if width <= 0:
+    if until <= since:
         return []
-    shards = max(1, min(shards, width))
-    plan: list[Shard] = []
-    for index in range(shards):
-        low = since + width * index // shards
-        high = since + width * (index + 1) // shards
-        plan.append(
-            {
-                "key": f"census-{index:03d}",
-                "mode": "census",
-                "id_low": low,
-                "id_high": high,
-                "expected": expected * (index + 1) // shards - expected * index // shards,
-            }
+    shards = max(1, min(shards, until - since))
+    ranges, shares = equal_cuts(since, until, shards), equal_cuts(0, expected, shards)
+    return [
+        CensusShard(key=f"census-{index:03d}", id_low=low, id_high=high, expected=share[1] - share[0])
+        for index, ((low, high), share) in enumerate(zip(ranges, shares, strict=True))
+    ]
+
+
+class CensusMode(Mode[CensusShard]):
+    advice = "crawl a narrower range (since_id, until_id) per run"
+    shard_type = CensusShard
+
+    def plan(self, planning: Planning) -> Planned:
+        params = planning.params
+        cursor = None
+        if params.since_id is None:
+            with planning.connect(self.name, "(its cursor) or param since_id to plan") as db:
+                cursor = stored_cursor(db)
+        client = planning.client
+        since, until, origin = census_range(client, since_id=params.since_id, until_id=params.until_id, cursor=cursor)
+        expected = estimate_repositories(client, since, until)
+        log.info("Census of ids (%s, %s], from %s: about %s public repositories", since, until, origin, expected)
+        return Planned(
+            shards=plan_census(since=since, until=until, shards=params.shards, expected=expected),
+            # The load widens the census's covered range by this one, if they touch (advance_census_cursor.sql).
+            census={"since_id": since, "until_id": until, "expected": expected},
         )
-    return plan
 
+    def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: CensusShard) -> None:
+        """List every public repository with an id in ``(id_low, id_high]`` and stage it enriched.
 
-def extract_census_shard(client: GitHubClient, recorder: ShardRecorder, shard: Shard) -> None:
-    """List every public repository with an id in ``(id_low, id_high]`` and stage it enriched.
+        Repositories listed but gone by enrichment time are staged as gone: counted as skipped, and marked
+        deleted by the load if the warehouse holds them.
+        """
+        low, high = shard.id_low, shard.id_high
+        since = low
+        pending: list[dict[str, Any]] = []
+        while True:
+            page = recorder.listing_page(lambda since=since: list_repositories(client, since))
+            inside = [{"id": int(r["id"]), "node_id": r.get("node_id")} for r in page if since < int(r["id"]) <= high]
+            pending.extend(inside)
+            recorder.counts["listed"] += len(inside)
+            while len(pending) >= ENRICH_BATCH:
+                batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
+                recorder.enriched(batch)
+            # An empty page ends the id space; a page reaching past the shard's end ends the shard. A short
+            # page that does neither (GitHub may skip ids it cannot show) just moves on.
+            if not page or int(page[-1]["id"]) >= high:
+                break
+            since = int(page[-1]["id"])
+        if pending:
+            recorder.enriched(pending)
 
-    Repositories listed but gone by enrichment time are staged as gone: counted as skipped, and marked
-    deleted by the load if the warehouse holds them.
-    """
-    low, high = shard["id_low"], shard["id_high"]
-    since = low
-    pending: list[dict[str, Any]] = []
-    while True:
-        page = recorder.listing_page(lambda since=since: list_repositories(client, since))
-        inside = [{"id": int(r["id"]), "node_id": r.get("node_id")} for r in page if since < int(r["id"]) <= high]
-        pending.extend(inside)
-        recorder.counts["listed"] += len(inside)
-        while len(pending) >= ENRICH_BATCH:
-            batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
-            recorder.enriched(batch)
-        # An empty page ends the id space; a page reaching past the shard's end ends the shard. A short
-        # page that does neither (GitHub may skip ids it cannot show) just moves on.
-        if not page or int(page[-1]["id"]) >= high:
-            break
-        since = int(page[-1]["id"])
-    if pending:
-        recorder.enriched(pending)
+    def shard_requests(self, shard: CensusShard, *, authenticated: bool) -> dict[str, int]:
+        # Every listing page is full but the shard's last, which may reach past its end.
+        listing = math.ceil(shard.expected / PAGE_SIZE) + 1
+        return requests(authenticated=authenticated, core=listing, enriched=shard.expected)

@@ -7,9 +7,9 @@ times cheaper than one REST call per repository. Without a token GraphQL is clos
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Self
 
 from github_etl.errors import GitHubUnavailableError
 from github_etl.github.client import GitHubClient
@@ -25,22 +25,33 @@ GRAPHQL = "graphql"
 
 
 @dataclass
-class EnrichedBatch:
-    """Raw objects as GitHub sent them, in the format the transform must read them in.
+class StagedBatch:
+    """Raw objects as GitHub sent them, staged as one checkpoint, in the format the transform must read them in.
 
     :param format: ``rest`` (REST repository objects) or ``graphql`` (GraphQL ``Repository`` nodes).
     :param items: the objects, one per repository found.
     :param gone: ids GitHub no longer serves (deleted, private, blocked): skipped and counted.
     :param gone_reasons: why each of them is gone, by id (as a string), one of ``GONE_REASONS``.
+    :param next: owners: the URL of the listing's next page; None on its last.
+    :param total: search: the matches GitHub counts for the slice.
+    :param missing_owner: owners: the login GitHub knows no user or organisation by.
     """
 
-    format: str
+    format: str = REST
     items: list[dict[str, Any]] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
     gone_reasons: dict[str, str] = field(default_factory=dict)
+    next: str | None = None
+    total: int | None = None
+    missing_owner: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": self.format, "items": self.items, "gone": self.gone, "gone_reasons": self.gone_reasons}
+        """The staged document, without the fields its mode leaves empty."""
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Self:
+        return cls(**document)
 
 
 def graphql_nodes_query() -> str:
@@ -52,18 +63,16 @@ def graphql_nodes_query() -> str:
     )
 
 
-def enrich(
-    client: GitHubClient, repositories: Sequence[dict[str, Any]], *, prefer_graphql: bool = True
-) -> EnrichedBatch:
+def enrich(client: GitHubClient, repositories: Sequence[dict[str, Any]], *, prefer_graphql: bool = True) -> StagedBatch:
     """Fetch full metadata for ``repositories`` (each needs ``id``, and ``node_id`` for GraphQL)."""
     if prefer_graphql and client.authenticated and all(r.get("node_id") for r in repositories):
         return enrich_graphql(client, repositories)
     return enrich_rest(client, repositories)
 
 
-def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) -> EnrichedBatch:
+def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) -> StagedBatch:
     """One GET per repository."""
-    batch = EnrichedBatch(format=REST)
+    batch = StagedBatch(format=REST)
     for repository in repositories:
         repo_id = int(repository["id"])
         # By id, not by name: ids survive renames and transfers.
@@ -76,14 +85,14 @@ def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) ->
     return batch
 
 
-def enrich_graphql(client: GitHubClient, repositories: Sequence[dict[str, Any]]) -> EnrichedBatch:
-    batch = EnrichedBatch(format=GRAPHQL)
+def enrich_graphql(client: GitHubClient, repositories: Sequence[dict[str, Any]]) -> StagedBatch:
+    batch = StagedBatch(format=GRAPHQL)
     for start in range(0, len(repositories), GRAPHQL_BATCH_SIZE):
         _enrich_graphql_chunk(client, list(repositories[start : start + GRAPHQL_BATCH_SIZE]), batch)
     return batch
 
 
-def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], batch: EnrichedBatch) -> None:
+def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], batch: StagedBatch) -> None:
     try:
         body = client.graphql(graphql_nodes_query(), {"ids": [r["node_id"] for r in chunk]})
     except GitHubUnavailableError:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from github_etl.extract.budget import requests
+from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging, iter_jsonl_uri
@@ -24,6 +27,15 @@ BATCH = 100
 FETCH_SIZE = 10_000
 
 
+@dataclass(frozen=True)
+class RefreshShard(Shard):
+    """``count`` repositories of the warehouse, their ``{"id", "node_id"}`` staged at ``ids_uri``."""
+
+    mode = "refresh"
+    ids_uri: str
+    count: int
+
+
 def plan_refresh(
     db: DatabaseConnection,
     staging: RunStaging,
@@ -31,7 +43,7 @@ def plan_refresh(
     logical_date: datetime,
     stale_days: int | None,
     shards: int,
-) -> list[Shard]:
+) -> list[RefreshShard]:
     """Write the ids to refresh into one staged file per shard (ids never travel through XCom)."""
     query = "SELECT r.id, r.node_id FROM github.repositories r WHERE r.deleted_at IS NULL"
     args: list[Any] = []
@@ -52,24 +64,38 @@ def plan_refresh(
             writers[index].write(json.dumps({"id": int(repo_id), "node_id": node_id}) + "\n")
             counts[index] += 1
     return [
-        {
-            "key": f"refresh-{i:03d}",
-            "mode": "refresh",
-            "ids_uri": staging.uri("plan", f"refresh-{i:03d}.jsonl"),
-            "count": counts[i],
-        }
+        RefreshShard(key=f"refresh-{i:03d}", ids_uri=staging.uri("plan", f"refresh-{i:03d}.jsonl"), count=counts[i])
         for i in range(shards)
         if counts[i]
     ]
 
 
-def extract_refresh_shard(client: GitHubClient, recorder: ShardRecorder, shard: Shard) -> None:
-    batch: list[dict[str, Any]] = []
-    for record in iter_jsonl_uri(shard["ids_uri"]):
-        batch.append(record)
-        if len(batch) == BATCH:
+class RefreshMode(Mode[RefreshShard]):
+    advice = "set stale_days to refresh fewer repositories per run"
+    shard_type = RefreshShard
+
+    def plan(self, planning: Planning) -> Planned:
+        params = planning.params
+        with planning.connect(self.name, "to plan") as db:
+            shards = plan_refresh(
+                db,
+                planning.staging,
+                logical_date=planning.logical_date,
+                stale_days=params.stale_days,
+                shards=params.shards,
+            )
+        return Planned(shards=shards)
+
+    def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: RefreshShard) -> None:
+        batch: list[dict[str, Any]] = []
+        for record in iter_jsonl_uri(shard.ids_uri):
+            batch.append(record)
+            if len(batch) == BATCH:
+                recorder.enriched(batch)
+                batch = []
+        if batch:
             recorder.enriched(batch)
-            batch = []
-    if batch:
-        recorder.enriched(batch)
-    recorder.counts["listed"] = recorder.counts["enriched"] + recorder.counts["skipped"]
+        recorder.counts["listed"] = recorder.counts["enriched"] + recorder.counts["skipped"]
+
+    def shard_requests(self, shard: RefreshShard, *, authenticated: bool) -> dict[str, int]:
+        return requests(authenticated=authenticated, enriched=shard.count)

@@ -17,11 +17,15 @@ page is the most random and costs a listing call per repository.
 from __future__ import annotations
 
 import logging
+import math
 import random
+from dataclasses import dataclass
 from typing import Any
 
+from github_etl.extract.budget import requests
 from github_etl.extract.distinct_ids import DistinctIds
-from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.extract.mode import Mode, Planned, Planning
+from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
 from github_etl.github.client import GitHubClient
 
 log = logging.getLogger(__name__)
@@ -82,63 +86,87 @@ def sample_quotas(sample_size: int, shards: int) -> list[int]:
     return [sample_size // shards + (1 if index < sample_size % shards else 0) for index in range(shards)]
 
 
-def plan_sample(*, max_id: int, sample_size: int, shards: int, seed: str, per_page_take: int) -> list[Shard]:
-    """Split ``(0, max_id]`` into equal id ranges with equal shares of the sample."""
-    quotas = sample_quotas(sample_size, shards)
-    shards = len(quotas)
-    plan: list[Shard] = []
-    for index, quota in enumerate(quotas):
-        low = max_id * index // shards
-        high = max_id * (index + 1) // shards
-        plan.append(
-            {
-                "key": f"sample-{index:03d}",
-                "mode": "sample",
-                "id_low": low,
-                "id_high": high,
-                "quota": quota,
-                "seed": f"{seed}:{index}",
-                "per_page_take": per_page_take,
-            }
-        )
-    return plan
+@dataclass(frozen=True)
+class SampleShard(IdRangeShard):
+    """``quota`` repositories picked at random in the id range, by ``per_page_take`` a listing page."""
+
+    mode = "sample"
+    quota: int
+    seed: str
+    per_page_take: int
 
 
-def extract_sample_shard(client: GitHubClient, recorder: ShardRecorder, shard: Shard) -> None:
-    """Pick ``quota`` distinct repositories with ids in ``(id_low, id_high]`` and stage them enriched.
+class SampleMode(Mode[SampleShard]):
+    advice = "lower sample_size"
+    shard_type = SampleShard
 
-    Repositories that vanish between listing and enrichment are counted and replaced by further picks.
-    """
-    rng = random.Random(shard["seed"])
-    low, high, quota, take = shard["id_low"], shard["id_high"], shard["quota"], shard["per_page_take"]
-    # Every pick of the shard, so that none is picked twice: 8 bytes or so each (see DistinctIds).
-    chosen = DistinctIds()
-    pending: list[dict[str, Any]] = []
-    barren = 0
-    while recorder.counts["enriched"] < quota:
-        needed = quota - recorder.counts["enriched"] - len(pending)
-        if needed > 0:
-            if barren >= MAX_BARREN_PAGES:
-                log.warning(
-                    "Shard %s: ids (%s, %s] hold no further public repository; %s of %s found",
-                    shard["key"],
-                    low,
-                    high,
-                    recorder.counts["enriched"] + len(pending),
-                    quota,
+    def plan(self, planning: Planning) -> Planned:
+        params = planning.params
+        quotas = sample_quotas(params.sample_size, params.shards)
+        # Seed material of the run's random choices: same logical date and seed, same sample.
+        seed = f"{planning.logical_date.isoformat()}|{params.seed if params.seed is not None else ''}"
+
+        def shards(max_id: int) -> list[SampleShard]:
+            """Equal id ranges of ``(0, max_id]`` with equal shares of the sample."""
+            return [
+                SampleShard(
+                    key=f"sample-{index:03d}",
+                    id_low=low,
+                    id_high=high,
+                    quota=quota,
+                    seed=f"{seed}:{index}",
+                    per_page_take=params.per_page_take,
                 )
-                if not pending:
-                    break
-            else:
-                since = rng.randrange(low, max(low + 1, high))
-                page = recorder.listing_page(lambda since=since: list_repositories(client, since))
-                candidates = [r for r in page if low < int(r["id"]) <= high and int(r["id"]) not in chosen]
-                picked = rng.sample(candidates, min(take, len(candidates), needed))
-                barren = 0 if picked else barren + 1
-                picked.sort(key=lambda r: int(r["id"]))
-                chosen.update(int(r["id"]) for r in picked)
-                pending.extend({"id": int(r["id"]), "node_id": r.get("node_id")} for r in picked)
-                recorder.counts["listed"] += len(picked)
-        if pending and (len(pending) >= ENRICH_BATCH or needed <= 0 or barren >= MAX_BARREN_PAGES):
-            batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
-            recorder.enriched(batch)
+                for index, (quota, (low, high)) in enumerate(
+                    zip(quotas, equal_cuts(0, max_id, len(quotas)), strict=True)
+                )
+            ]
+
+        # A sample's cost does not depend on the id space: refuse an impossible one before discovering it.
+        planning.check_budget(shards(0))
+        max_id = discover_max_id(planning.client)
+        log.info("Public repository ids run up to %s", max_id)
+        return Planned(shards=shards(max_id), found={"max_id": max_id})
+
+    def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: SampleShard) -> None:
+        """Pick ``quota`` distinct repositories with ids in ``(id_low, id_high]`` and stage them enriched.
+
+        Repositories that vanish between listing and enrichment are counted and replaced by further picks.
+        """
+        rng = random.Random(shard.seed)
+        low, high, quota, take = shard.id_low, shard.id_high, shard.quota, shard.per_page_take
+        # Every pick of the shard, so that none is picked twice: 8 bytes or so each (see DistinctIds).
+        chosen = DistinctIds()
+        pending: list[dict[str, Any]] = []
+        barren = 0
+        while recorder.counts["enriched"] < quota:
+            needed = quota - recorder.counts["enriched"] - len(pending)
+            if needed > 0:
+                if barren >= MAX_BARREN_PAGES:
+                    log.warning(
+                        "Shard %s: ids (%s, %s] hold no further public repository; %s of %s found",
+                        shard.key,
+                        low,
+                        high,
+                        recorder.counts["enriched"] + len(pending),
+                        quota,
+                    )
+                    if not pending:
+                        break
+                else:
+                    since = rng.randrange(low, max(low + 1, high))
+                    page = recorder.listing_page(lambda since=since: list_repositories(client, since))
+                    candidates = [r for r in page if low < int(r["id"]) <= high and int(r["id"]) not in chosen]
+                    picked = rng.sample(candidates, min(take, len(candidates), needed))
+                    barren = 0 if picked else barren + 1
+                    picked.sort(key=lambda r: int(r["id"]))
+                    chosen.update(int(r["id"]) for r in picked)
+                    pending.extend({"id": int(r["id"]), "node_id": r.get("node_id")} for r in picked)
+                    recorder.counts["listed"] += len(picked)
+            if pending and (len(pending) >= ENRICH_BATCH or needed <= 0 or barren >= MAX_BARREN_PAGES):
+                batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
+                recorder.enriched(batch)
+
+    def shard_requests(self, shard: SampleShard, *, authenticated: bool) -> dict[str, int]:
+        listing = math.ceil(shard.quota / shard.per_page_take)
+        return requests(authenticated=authenticated, core=listing, enriched=shard.quota)

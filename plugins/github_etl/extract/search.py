@@ -11,12 +11,18 @@ the client waits for its reset.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from github_etl.errors import ConfigurationError
+from github_etl.extract.budget import requests
+from github_etl.extract.enrich import StagedBatch
+from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.search_query import SECONDS_PER_DAY, parse_search_query, render_created, render_instant
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient
+from github_etl.params import RunParams
 
 log = logging.getLogger(__name__)
 
@@ -115,35 +121,69 @@ def plan_slices(client: GitHubClient, query: str, *, now: int) -> SlicePlan:
     return SlicePlan(slices, probes, unreachable)
 
 
-def plan_search(slices: list[dict[str, Any]], *, shards: int) -> list[Shard]:
+@dataclass(frozen=True)
+class SearchShard(Shard):
+    """Slices of a search, ``{"query", "total"}`` each, read page by page."""
+
+    mode = "search"
+    slices: list[dict[str, Any]]
+
+
+def plan_search(slices: list[dict[str, Any]], *, shards: int) -> list[SearchShard]:
     """Deal slices into at most ``shards`` shards of similar result counts."""
     shards = max(1, min(shards, len(slices) or 1))
-    plan: list[Shard] = [{"key": f"search-{i:03d}", "mode": "search", "slices": []} for i in range(shards)]
+    dealt: list[list[dict[str, Any]]] = [[] for _ in range(shards)]
     totals = [0] * shards
     for piece in sorted(slices, key=lambda s: -s["total"]):
         lightest = totals.index(min(totals))
-        plan[lightest]["slices"].append(piece)
+        dealt[lightest].append(piece)
         totals[lightest] += piece["total"]
-    return [shard for shard in plan if shard["slices"]]
+    return [SearchShard(key=f"search-{i:03d}", slices=pieces) for i, pieces in enumerate(dealt) if pieces]
 
 
-def extract_search_shard(client: GitHubClient, recorder: ShardRecorder, shard: Shard) -> None:
-    for piece in shard["slices"]:
-        page = 1
-        while True:
+class SearchMode(Mode[SearchShard]):
+    advice = "narrow the query (a created: range, more qualifiers)"
+    shard_type = SearchShard
 
-            def fetch(page: int = page, query: str = piece["query"]) -> dict[str, Any]:
-                data = _search(client, query, page=page, per_page=PER_PAGE)
-                for _ in range(INCOMPLETE_RETRIES):
-                    if not data.get("incomplete_results"):
-                        break
-                    log.info("Search page %s of %r was incomplete; asking again", page, query)
+    def check_params(self, params: RunParams) -> None:
+        if not params.query:
+            raise ConfigurationError(
+                "mode 'search' needs a non-empty param 'query' in GitHub's search syntax, e.g. 'language:rust'"
+            )
+        parse_search_query(params.query)
+
+    def plan(self, planning: Planning) -> Planned:
+        sliced = plan_slices(planning.client, planning.params.query, now=int(planning.clock()))
+        log.info(
+            "%s match(es) in %s slice(s), counted with %s probe(s)", sliced.matches, len(sliced.slices), sliced.probes
+        )
+        return Planned(
+            shards=plan_search(sliced.slices, shards=planning.params.shards),
+            unreachable=sliced.unreachable,
+            found={"matches": sliced.matches, "probes": sliced.probes},
+        )
+
+    def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: SearchShard) -> None:
+        for piece in shard.slices:
+            page = 1
+            while True:
+
+                def fetch(page: int = page, query: str = piece["query"]) -> StagedBatch:
                     data = _search(client, query, page=page, per_page=PER_PAGE)
-                return {"format": "rest", "items": data["items"], "gone": [], "total": data["total_count"]}
+                    for _ in range(INCOMPLETE_RETRIES):
+                        if not data.get("incomplete_results"):
+                            break
+                        log.info("Search page %s of %r was incomplete; asking again", page, query)
+                        data = _search(client, query, page=page, per_page=PER_PAGE)
+                    return StagedBatch(items=data["items"], total=int(data["total_count"]))
 
-            document = recorder.full_objects(fetch)
-            recorder.counts["listed"] += len(document["items"])
-            reachable = min(int(document["total"]), MAX_RESULTS_PER_QUERY)
-            if len(document["items"]) < PER_PAGE or page * PER_PAGE >= reachable:
-                break
-            page += 1
+                batch = recorder.full_objects(fetch)
+                recorder.counts["listed"] += len(batch.items)
+                reachable = min(batch.total or 0, MAX_RESULTS_PER_QUERY)
+                if len(batch.items) < PER_PAGE or page * PER_PAGE >= reachable:
+                    break
+                page += 1
+
+    def shard_requests(self, shard: SearchShard, *, authenticated: bool) -> dict[str, int]:
+        pages = sum(math.ceil(min(piece["total"], MAX_RESULTS_PER_QUERY) / PER_PAGE) for piece in shard.slices)
+        return requests(authenticated=authenticated, search=pages)

@@ -24,16 +24,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.load.bulk import bulk_load, claim_empty_warehouse
 from github_etl.load.deletions import mark_gone
-from github_etl.load.merge import merge_with_keys, nothing_to_change, stage_and_merge, stage_keys
+from github_etl.load.merge import Merged, merge_with_keys, nothing_to_change, stage_and_merge, stage_keys
 from github_etl.load.observation import require_aware, snapshot_date_of
 from github_etl.load.row_files import RowFile
+from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -52,7 +53,7 @@ STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class LoadResult(XComRecord):
     """What one load did to ``github.repositories``; ``inserted + updated + unchanged == total``.
 
     :param inserted: repositories new to the warehouse.
@@ -70,10 +71,6 @@ class LoadResult:
     snapshots: int
     total: int
     duplicates: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """Plain dict, e.g. for XCom."""
-        return asdict(self)
 
 
 def load_run(
@@ -139,36 +136,26 @@ def load_run(
             bulk_structures = claim_empty_warehouse(cur)
             if bulk_structures is not None:
                 total, duplicates = bulk_load(cur, row_files, bulk_structures, observed_at)
-                inserted, updated, snapshots = total, 0, total
+                merged = Merged(total, duplicates, inserted=total, updated=0, snapshots=total)
             elif key_files is not None:
                 key_lines = stage_keys(cur, key_files)
                 if nothing_to_change(cur, observed_at):
                     cur.execute(load_sql("count_staged_keys.sql"))
                     total, lines = (int(value or 0) for value in cur.fetchone())
-                    duplicates = lines - total
-                    inserted = updated = snapshots = 0
+                    merged = Merged(total, lines - total, inserted=0, updated=0, snapshots=0)
                     log.info("Every staged repository is stored as staged: no row file read")
                 else:
-                    total, duplicates, inserted, updated, snapshots = merge_with_keys(
-                        cur, row_files, key_lines, observed_at
-                    )
+                    merged = merge_with_keys(cur, row_files, key_lines, observed_at)
             else:
-                total, duplicates, inserted, updated, snapshots = stage_and_merge(cur, row_files, observed_at)
+                merged = stage_and_merge(cur, row_files, observed_at)
             deleted = mark_gone(
                 cur, deleted, observed_at, checked=int(stats.get("listed", 0)), max_share=max_deleted_share
             )
             if census is not None:
                 _advance_census_cursor(cur, census, run_id)
-            if snapshots:
+            if merged.snapshots:
                 _refresh_day_summaries(cur, snapshot_date_of(observed_at))
-            result = LoadResult(
-                inserted=inserted,
-                updated=updated,
-                unchanged=total - inserted - updated,
-                snapshots=snapshots,
-                total=total,
-                duplicates=duplicates,
-            )
+            result = LoadResult(**merged._asdict(), unchanged=merged.total - merged.inserted - merged.updated)
             cur.execute(
                 load_sql("record_run.sql"),
                 {
@@ -194,7 +181,7 @@ def load_run(
         "%s snapshots written, %s marked deleted",
         run_id,
         result.total,
-        duplicates,
+        result.duplicates,
         result.inserted,
         result.updated,
         result.unchanged,

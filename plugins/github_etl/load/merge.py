@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import psycopg2
 import psycopg2.errors
@@ -122,21 +122,26 @@ def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]
     return inserted, cur.rowcount
 
 
+class Merged(NamedTuple):
+    """What staging and merging a run's row files did (the figures of ``LoadResult``)."""
+
+    total: int
+    duplicates: int
+    inserted: int
+    updated: int
+    snapshots: int
+
+
 def stage_and_merge(
     cur: PgCursor, row_files: Iterable[RowFile], observed_at: datetime, key_lines: list[int] | None = None
-) -> tuple[int, int, int, int, int]:
-    """Stage the row files (every line, or the changed ones: see :func:`_stage`) and merge them.
-
-    :return: distinct repositories staged, duplicate lines dropped, inserted, updated, snapshots written.
-    """
+) -> Merged:
+    """Stage the row files (every line, or the changed ones: see :func:`_stage`) and merge them."""
     staged, duplicates = _stage(cur, row_files, key_lines)
     inserted, updated = _merge_repositories(cur, observed_at)
-    return staged, duplicates, inserted, updated, _merge_snapshots(cur, observed_at)
+    return Merged(staged, duplicates, inserted, updated, _merge_snapshots(cur, observed_at))
 
 
-def merge_with_keys(
-    cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], observed_at: datetime
-) -> tuple[int, int, int, int, int]:
+def merge_with_keys(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], observed_at: datetime) -> Merged:
     """Merge a run whose key files are staged, parsing only the lines whose data are not stored.
 
     Under the writers' lock, ``take_changed_lines.sql`` splits the staged repositories in two: those
@@ -145,8 +150,6 @@ def merge_with_keys(
     (:func:`_touch_unchanged`). A daily run that sees most repositories again unchanged then parses
     and copies few lines. When a sample of the keys shows that most lines must be parsed anyway, every
     line is, as without key files.
-
-    :return: distinct repositories staged, duplicate lines, inserted, updated, snapshots written.
     """
     cur.execute(template("changed_share.sql", sample_size=sql.Literal(CHANGE_SAMPLE_SIZE)))
     if float(cur.fetchone()[0]) > PARSE_EVERY_LINE_ABOVE:
@@ -155,18 +158,19 @@ def merge_with_keys(
     total, lines = (int(value or 0) for value in cur.fetchone())
     cur.execute(load_sql("lock_repositories_writers.sql"))
     cur.execute(load_sql("take_changed_lines.sql"))
-    parsed, _, inserted, updated, snapshots = stage_and_merge(cur, row_files, observed_at, key_lines)
+    parsed = stage_and_merge(cur, row_files, observed_at, key_lines)
     touched, unchanged_snapshots = _touch_unchanged(cur, _STAGED_UNCHANGED, observed_at)
-    snapshots += unchanged_snapshots
     log.info(
         "Merged %s repositories: %s new or with other data (their lines parsed), %s stored as staged"
         " (%s with bookkeeping moved, their lines not parsed)",
         total,
-        parsed,
-        total - parsed,
+        parsed.total,
+        total - parsed.total,
         touched,
     )
-    return total, lines - total, inserted, updated + touched, snapshots
+    return Merged(
+        total, lines - total, parsed.inserted, parsed.updated + touched, parsed.snapshots + unchanged_snapshots
+    )
 
 
 def _merge_snapshots(

@@ -42,7 +42,7 @@ class GitHubExtractShardOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
-        from github_etl.extract.plan import run_shard
+        from github_etl.extract.plan import run_shard, shard_from_xcom
         from github_etl.hooks.github import GitHubHook
         from github_etl.operators.deferral import defer_until_reset
         from github_etl.staging import RunStaging
@@ -51,7 +51,7 @@ class GitHubExtractShardOperator(BaseOperator):
         hook = GitHubHook(self.github_conn_id)
         try:
             with fail_fast_on_final_errors():
-                return run_shard(hook.get_conn(), staging, self.shard)
+                return run_shard(hook.get_conn(), staging, shard_from_xcom(self.shard)).to_xcom()
         except RateLimitWaitTooLong as wait:
             defer_until_reset(self, wait)
         finally:

@@ -66,7 +66,7 @@ class GitHubPlanOperator(BaseOperator):
                     logical_date=logical_date_of(context),
                     warehouse=lambda: DatabaseConnection(conn_id=self.warehouse_conn_id),
                 )
-            return planned["shards"]
+            return [shard.to_xcom() for shard in planned.shards]
         except RateLimitWaitTooLong as wait:
             defer_until_reset(self, wait)
         finally:

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from github_etl.tasks import LoadedRun
+
 _REPOSITORY_COLUMNS_SQL = (
     "SELECT column_name, data_type FROM information_schema.columns"
     " WHERE table_schema = 'github' AND table_name = 'repositories' ORDER BY ordinal_position"
@@ -43,17 +45,18 @@ class GitHubLoadOperator(BaseOperator):
         self.transformed = transformed
         self.github_conn_id = github_conn_id
         self.warehouse_conn_id = warehouse_conn_id
-        self._loaded: dict[str, Any] = {}
+        self._loaded: LoadedRun | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import load_run_task
+        from github_etl.tasks import TransformResult, load_run_task
 
         # One slice request for every shard's result: iterating would probe one index past the end and
         # log an "XCom not found" error for it.
+        transformed = [TransformResult.from_xcom(shard) for shard in self.transformed[:]]
         with fail_fast_on_final_errors():
-            self._loaded = load_run_task(context, list(self.transformed[:]), warehouse_conn_id=self.warehouse_conn_id)
-        return self._loaded
+            self._loaded = load_run_task(context, transformed, warehouse_conn_id=self.warehouse_conn_id)
+        return self._loaded.to_xcom()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """GitHub's API in; the warehouse tables out, with the schema of the repositories and the row counts."""
@@ -66,7 +69,8 @@ class GitHubLoadOperator(BaseOperator):
             cursor.execute(_REPOSITORY_COLUMNS_SQL)
             columns = [(str(name), str(kind)) for name, kind in cursor.fetchall()]
         host = BaseHook.get_connection(self.github_conn_id).host
-        return load_lineage(self._loaded, columns, github_url=host or None)
+        counts = self._loaded.result.to_xcom() if self._loaded else {}
+        return load_lineage(counts, columns, github_url=host or None)
 
 
 class GitHubCheckOperator(BaseOperator):
@@ -88,10 +92,11 @@ class GitHubCheckOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import check_task
+        from github_etl.tasks import LoadedRun, check_task
 
+        loaded = LoadedRun.from_xcom(self.loaded)
         with fail_fast_on_final_errors():
-            return check_task(context, self.loaded, warehouse_conn_id=self.warehouse_conn_id, results=self._results)
+            return check_task(context, loaded, warehouse_conn_id=self.warehouse_conn_id, results=self._results)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Every check as a data-quality assertion on ``github.repositories``, passed or not."""
