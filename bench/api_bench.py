@@ -33,9 +33,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,6 +56,8 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 from bench.http_load import run_load  # noqa: E402
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema  # noqa: E402
 from github_etl.load import MERGE_WORK_MEM  # noqa: E402
+from github_etl.settings import DEFAULT_SQL_DIR  # noqa: E402
+from tools.airflow_processes import AirflowProcesses, free_port  # noqa: E402
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
@@ -468,61 +467,29 @@ def _api_server(database_url: str, workers: int) -> Iterator[tuple[int, str]]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
         "AIRFLOW_CONN_POSTGRES_DEFAULT": database_url,
-        "GITHUB_ETL_SQL_DIR": str(PROJECT_ROOT / "include" / "sql" / "github_repositories"),
+        "GITHUB_ETL_SQL_DIR": str(DEFAULT_SQL_DIR),
     }
-    airflow = [sys.executable, "-m", "airflow"]
-    log_path = home / "api-server.log"
+    processes = AirflowProcesses(env, log_dir=home / "process-logs")
     try:
-        subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-        port = _free_port()
-        with log_path.open("wb") as log:
-            server = subprocess.Popen(
-                [*airflow, "api-server", "--host", HOST, "--port", str(port), "--workers", str(workers)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stopping it stops its workers
-            )
-        try:
-            base_url = f"http://{HOST}:{port}"
-            _wait_until_serving(base_url, server, log_path)
-            credentials = {"username": USERNAME, "password": password}
-            login = requests.post(f"{base_url}/auth/token", json=credentials, timeout=30)
-            login.raise_for_status()
-            yield port, login.json()["access_token"]
-        finally:
-            _stop(server)
+        processes.run("db", "migrate", timeout=SERVER_START_TIMEOUT)
+        port = free_port()
+        base_url = f"http://{HOST}:{port}"
+        processes.start("api-server", "api-server", "--host", HOST, "--port", str(port), "--workers", str(workers))
+        processes.wait(lambda: _serving(base_url), timeout=SERVER_START_TIMEOUT, what=f"{base_url} to serve")
+        credentials = {"username": USERNAME, "password": password}
+        login = requests.post(f"{base_url}/auth/token", json=credentials, timeout=30)
+        login.raise_for_status()
+        yield port, login.json()["access_token"]
     finally:
+        processes.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_serving(base_url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the API server exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{base_url}/github-etl/openapi.json", timeout=5).status_code == 200:
-                return
-        time.sleep(0.5)  # polling a process that is starting up; there is nothing to wait on instead
-    raise TimeoutError(f"the API server did not answer within {SERVER_START_TIMEOUT:.0f} s")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is not None:
-        return
-    os.killpg(server.pid, signal.SIGTERM)
+def _serving(base_url: str) -> bool:
     try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
+        return requests.get(f"{base_url}/github-etl/openapi.json", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 # -- the report -----------------------------------------------------------------------------------

@@ -59,11 +59,12 @@ def run(sizes: tuple[int, ...] = (100, 10_000)) -> dict[int, float]:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import resetdb
 
+    from github_etl.settings import DAG_ID
     from tests.fake_github import FakeGitHub
 
     resetdb(skip_init=False)
     server = os.environ.get("GITHUB_ETL_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags["github_repositories"]
+    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags[DAG_ID]
     timings: dict[int, float] = {}
     databases: list[str] = []
     staging = Path(tempfile.mkdtemp(prefix="github-etl-bench-"))

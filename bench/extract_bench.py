@@ -48,8 +48,8 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
 from bench.load_bench import parse_sizes, sizes_from_environment  # noqa: E402
 from bench.memory import memory_growth, own_peak_rss_kib, own_rss_kib, run_in_child  # noqa: E402
+from github_etl.settings import DAG_ID, DEFAULT_POOL_SLOTS  # noqa: E402
 
-DAG_ID = "github_repositories"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 # The fake's universe, as a multiple of the sample: sparse enough that random listing pages seldom
 # overlap, as on GitHub, where a million repositories are a fraction of a percent of all.
@@ -67,8 +67,6 @@ GRAPHQL_LATENCY_MS = 1200
 # 100 repositories costs one).
 CORE_PER_HOUR = 5000
 GRAPHQL_POINTS_PER_HOUR = 5000
-# The github_api pool's default slots (GITHUB_ETL_POOL_SLOTS).
-DEFAULT_SLOTS = 4
 DEFAULT_CENSUS_REPOSITORIES = 4000
 
 
@@ -221,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--census-only", action="store_true", help="only the census's throughput with latency")
     parser.add_argument("--census-repositories", type=int, default=DEFAULT_CENSUS_REPOSITORIES)
-    parser.add_argument("--slots", type=int, default=DEFAULT_SLOTS, help="pool slots: census shards at once")
+    parser.add_argument("--slots", type=int, default=DEFAULT_POOL_SLOTS, help="pool slots: census shards at once")
     parser.add_argument("--tokens", type=int, default=1)
     args = parser.parse_args(argv)
     if args.one_run is not None:

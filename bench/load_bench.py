@@ -73,6 +73,7 @@ from github_etl.hooks.warehouse import (  # noqa: E402
 )
 from github_etl.load import load_run  # noqa: E402
 from github_etl.load.bulk import INDEX_BUILD_MEMORY  # noqa: E402
+from github_etl.settings import DAG_ID  # noqa: E402
 from github_etl.transform import format_copy_line, row_hash  # noqa: E402
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -91,7 +92,6 @@ DAY_AFTER = NEXT_DAY + timedelta(days=1)
 THIRD_DAY = DAY_AFTER + timedelta(days=1)
 # The day after the next, one repository in this many has changed: a daily run's more usual case.
 CHANGED_EVERY = 10
-DAG_ID = "github_repositories"
 CEILING_TABLE = "ceiling_repositories"
 
 TARGET_FIRST_LOAD_VS_CEILING = 1.5

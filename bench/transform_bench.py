@@ -38,8 +38,8 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 from bench.load_bench import parse_sizes, sizes_from_environment  # noqa: E402
 from bench.memory import memory_growth, own_peak_rss_kib, own_rss_kib, run_in_child  # noqa: E402
 from bench.rows import repository_records  # noqa: E402
+from github_etl.settings import DAG_ID  # noqa: E402
 
-DAG_ID = "github_repositories"
 RUN_ID = "bench__transform"
 SHARD = "refresh-000"
 BATCH = 100

@@ -51,11 +51,11 @@ from github_etl.operators.extract import GitHubExtractShardOperator
 from github_etl.operators.plan import GitHubPlanOperator
 from github_etl.operators.warehouse import GitHubCheckOperator, GitHubLoadOperator
 from github_etl.params import trigger_form_params
-from github_etl.settings import GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID
+from github_etl.settings import DAG_ID, GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID
 
 
 @dag(
-    dag_id="github_repositories",
+    dag_id=DAG_ID,
     schedule="@daily",
     start_date=datetime(2026, 1, 1),
     catchup=False,

@@ -11,6 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from github_etl.settings import DEFAULT_SQL_DIR
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="github-etl-airflow-"))
 
@@ -22,7 +24,7 @@ os.environ.update(
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(_AIRFLOW_HOME / "logs"),
-        "GITHUB_ETL_SQL_DIR": str(PROJECT_ROOT / "include" / "sql" / "github_repositories"),
+        "GITHUB_ETL_SQL_DIR": str(DEFAULT_SQL_DIR),
         # dag.test cannot finish a run of a DAG with a deadline alert (see github_etl.alerts.late_run_alert).
         "GITHUB_ETL_RUN_DEADLINE_ALERT": "false",
         # Tests never wait for real: every back-off and rate-limit pause is scaled down here, by configuration.

@@ -17,11 +17,10 @@ from github_etl.extract.plan import plan_run, run_shard
 from github_etl.github.client import GitHubClient
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from github_etl.params import validate
-from github_etl.settings import ClientSettings
+from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID, ClientSettings
 from github_etl.staging import RunStaging
 from github_etl.tasks import LoadedRun, load_run_task, transform_shard
 
-DAG_ID = "github_repositories"
 # What a repository row says about GitHub, without the bookkeeping that depends on when a run ran.
 COMPARED_COLUMNS = (
     "id, full_name, owner_login, description, language, topics, stargazers_count, forks_count, "
@@ -68,7 +67,7 @@ def run_pipeline(
         mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": staging_url}),
         mock.patch("github_etl.hooks.warehouse.DatabaseConnection", side_effect=lambda *a, **k: warehouse()),
     ):
-        return load_run_task(context, transformed, warehouse_conn_id="postgres_default")
+        return load_run_task(context, transformed, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
 
 def warehouse_rows(pg_url: str) -> list[tuple[Any, ...]]:

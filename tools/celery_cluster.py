@@ -8,9 +8,9 @@ Usage, from the project root::
 What runs: a metadata database ``airflow_celery`` on a PostgreSQL server (the embedded one of
 :mod:`tools.embedded_postgres` by default), a Celery broker (Redis by default, RabbitMQ works too),
 ``airflow db migrate`` and the ``github_api`` pool, then ``airflow scheduler``, ``airflow dag-processor``,
-``airflow api-server``, ``airflow triggerer`` and N ``airflow celery worker`` processes. Each process runs
-in its own process group with its output in a log folder, and :class:`CeleryCluster` kills every group
-when it exits, also after a failure.
+``airflow api-server``, ``airflow triggerer`` and N ``airflow celery worker`` processes. They run under
+:class:`tools.airflow_processes.AirflowProcesses`, each in its own process group with its output in a
+log folder, and :class:`CeleryCluster` kills every group when it exits, also after a failure.
 
 Every worker reports itself as ``workerK@<host>`` (Airflow's ``hostname_callable`` points at
 :func:`worker_hostname`), so the task instances' ``hostname`` column tells which worker ran what.
@@ -24,51 +24,48 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from tools.waiting import LOG_TAIL_LINES, POLL_INTERVAL_SECONDS, poll, tail
+from github_etl.settings import DAG_ID, DEFAULT_POOL_SLOTS, github_api_pool_slots
+from tools.airflow_processes import (
+    STOP_TIMEOUT_SECONDS,
+    AirflowProcessError,
+    AirflowProcesses,
+    StopRequested,
+    airflow_env,
+    free_port,
+    metadata_query,
+    pool_command,
+    stop_on_signals,
+)
+from tools.waiting import tail
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DAG_ID = "github_repositories"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 RABBITMQ_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_DATABASE = "airflow_celery"
 DEFAULT_QUEUE = "default"
 DEFAULT_API_PORT = 8080
-# The github_api pool: tasks calling GitHub at once across all workers (same default as tools.dev).
-DEFAULT_POOL_SLOTS = 4
 # Environment variable naming a worker inside its processes; read by worker_hostname().
 WORKER_NAME_ENV = "GITHUB_ETL_WORKER_NAME"
 # Spelled out rather than derived from __name__, which is "__main__" under ``python -m``.
 HOSTNAME_CALLABLE = "tools.celery_cluster.worker_hostname"
 # A cold start of six Airflow processes on a two-core laptop takes about half a minute.
 STARTUP_TIMEOUT_SECONDS = 180.0
-# A process group gets this long to stop on SIGTERM (Celery finishes running tasks) before SIGKILL.
-STOP_TIMEOUT_SECONDS = 20.0
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 # Reads its file at every lookup, so connections can change while the cluster runs (see set_connections).
 LOCAL_SECRETS_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
 
 
-def _poll(condition: Callable[[], Any], **kwargs: Any) -> Any:
-    return poll(condition, error=ClusterError, **kwargs)
-
-
-class ClusterError(RuntimeError):
+class ClusterError(AirflowProcessError):
     """A cluster process failed to start, died, or a wait ran out of time."""
 
 
@@ -80,13 +77,6 @@ def worker_hostname() -> str:
     host = socket.gethostname()
     name = os.environ.get(WORKER_NAME_ENV, "").strip()
     return f"{name}@{host}" if name else host
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def database_url(server_url: str, database: str, *, driver: str = "postgresql") -> str:
@@ -108,46 +98,6 @@ def without_password(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-@dataclass
-class _Process:
-    name: str
-    command: list[str]
-    log_path: Path
-    env: dict[str, str]
-    popen: subprocess.Popen[bytes] | None = None
-    log_file: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        self.log_file = self.log_path.open("ab")
-        # A session of its own: one killpg reaches the process and everything it forks (task processes,
-        # API server workers, log servers), and Ctrl-C in the terminal reaches none of them directly.
-        self.popen = subprocess.Popen(
-            self.command,
-            env=self.env,
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def signal_group(self, signum: int) -> None:
-        if self.popen is None:
-            return
-        # The group outlives its leader while any child still runs, so signal it even after the leader exited.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signum)
-
-    def close_log(self) -> None:
-        if self.log_file is not None:
-            self.log_file.close()
-            self.log_file = None
 
 
 class CeleryCluster:
@@ -218,7 +168,7 @@ class CeleryCluster:
         self.connections_file = self.home / "connections.json"
         self.metadata_url = database_url(database_server_url, database)
         self.env = self._environment(env or {})
-        self._processes: list[_Process] = []
+        self.processes = AirflowProcesses(self.env, log_dir=self.log_dir, error=ClusterError, stop_timeout=stop_timeout)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -244,55 +194,21 @@ class CeleryCluster:
         self.airflow("db", "migrate")
         # The pool must exist before the first task is scheduled, not before the processes start:
         # creating it alongside them saves a CLI start-up on a busy machine.
-        pool = self._airflow_process(
-            "pools", "set", "github_api", str(self.pool_slots), "Concurrent GitHub API tasks (github_etl)"
+        pool = self.processes.begin(*pool_command(self.pool_slots))
+        self.processes.start("scheduler", "scheduler")
+        self.processes.start("dag-processor", "dag-processor")
+        self.processes.start(
+            "api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"
         )
-        try:
-            self._spawn("scheduler", ["scheduler"])
-            self._spawn("dag-processor", ["dag-processor"])
-            self._spawn(
-                "api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
-            )
-            self._spawn("triggerer", ["triggerer", "--skip-serve-logs"])
-            for number in range(1, self.workers + 1):
-                self._spawn_worker(number)
-            self._finish(pool, timeout=timeout)
-        finally:
-            if pool.poll() is None:
-                pool.kill()
-                pool.communicate()
+        self.processes.start("triggerer", "triggerer", "--skip-serve-logs")
+        for number in range(1, self.workers + 1):
+            self._start_worker(number)
+        self.processes.finish(pool, timeout=timeout)
         self._wait_until_ready(timeout)
 
     def stop(self) -> None:
-        """SIGTERM every process group, SIGKILL what is left after a grace period; idempotent.
-
-        Ctrl-C and SIGTERM are held back while stopping (and delivered afterwards), so a second Ctrl-C
-        cannot leave processes behind.
-        """
-        held = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-        try:
-            self._stop()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-    def _stop(self) -> None:
-        processes, self._processes = self._processes, []
-        for process in processes:
-            process.signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + self.stop_timeout
-        for process in processes:
-            if process.popen is None:
-                continue
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-        for process in processes:
-            # Whatever survived SIGTERM, and children whose leader already exited.
-            process.signal_group(signal.SIGKILL)
-            if process.popen is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.popen.wait(timeout=5)
-            process.close_log()
+        """Stop every process (see :meth:`AirflowProcesses.stop`), then clean up what the cluster made; idempotent."""
+        self.processes.stop()
         if self.remove_queue_on_stop:
             with contextlib.suppress(Exception):
                 self._remove_queue()
@@ -310,31 +226,7 @@ class CeleryCluster:
 
     def airflow(self, *args: str, timeout: float = 120.0) -> str:
         """Run an ``airflow`` CLI command with the cluster's environment; its output, or raise with it on failure."""
-        return self._finish(self._airflow_process(*args), timeout=timeout)
-
-    def _airflow_process(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [str(Path(sys.executable).parent / "airflow"), *args],
-            env=self.env,
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    @staticmethod
-    def _finish(command: subprocess.Popen[str], *, timeout: float) -> str:
-        try:
-            output, _ = command.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            command.kill()
-            command.communicate()
-            raise ClusterError(f"{' '.join(command.args[1:4])} did not finish within {timeout:.0f} s") from None
-        if command.returncode != 0:
-            tail = "\n".join(output.splitlines()[-LOG_TAIL_LINES:])
-            raise ClusterError(f"airflow {' '.join(command.args[1:4])} exited with {command.returncode}:\n{tail}")
-        return output
+        return self.processes.run(*args, timeout=timeout)
 
     def set_connections(self, connections: Mapping[str, str | Mapping[str, Any]]) -> None:
         """Define Airflow connections for every process at once, without a restart.
@@ -355,18 +247,7 @@ class CeleryCluster:
 
     def wait_for_dag(self, dag_id: str = DAG_ID, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
         """Wait until the DAG processor has stored the DAG; raise with its import error if it has one."""
-
-        def loaded() -> bool:
-            rows = self.query("SELECT 1 FROM dag WHERE dag_id = %s AND NOT is_stale", (dag_id,))
-            return bool(rows)
-
-        def no_import_error() -> None:
-            self.check_processes()
-            errors = self.query("SELECT filename, stacktrace FROM import_error")
-            if errors:
-                raise ClusterError(f"the DAG files do not import: {errors[0][0]}\n{errors[0][1]}")
-
-        _poll(loaded, timeout=timeout, what=f"DAG {dag_id} to be parsed", check=no_import_error)
+        self.processes.wait_for_dag(self.metadata_url, dag_id, timeout=timeout)
 
     def trigger(
         self,
@@ -404,7 +285,7 @@ class CeleryCluster:
             return state if state in FINISHED_RUN_STATES else None
 
         try:
-            state = _poll(finished, timeout=timeout, what=f"run {run_id} to finish", check=self.check_processes)
+            state = self.processes.wait(finished, timeout=timeout, what=f"run {run_id} to finish")
         except ClusterError as exc:
             raise ClusterError(f"{exc}\n{self.describe_run(run_id, dag_id=dag_id)}") from None
         if state != "success":
@@ -441,28 +322,11 @@ class CeleryCluster:
 
     def query(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the metadata database."""
-        import psycopg2
-
-        connection = psycopg2.connect(self.metadata_url)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, tuple(parameters))
-                return cursor.fetchall()
-        finally:
-            connection.close()
-
-    def check_processes(self) -> None:
-        """Raise, quoting its log, if a cluster process has exited."""
-        for process in self._processes:
-            if not process.running:
-                code = process.popen.returncode if process.popen is not None else None
-                raise ClusterError(f"{process.name} exited with {code}; its log ends:\n{tail(process.log_path)}")
+        return metadata_query(self.metadata_url, statement, parameters)
 
     # -- internals ---------------------------------------------------------------------------------
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
-        from tools.dev import airflow_env
-
         env = airflow_env({**os.environ, **extra})
         # Shared by every process: tokens the API server signs must verify in the workers.
         jwt_secret = env.get("AIRFLOW__API_AUTH__JWT_SECRET") or secrets.token_urlsafe(32)
@@ -491,8 +355,6 @@ class CeleryCluster:
         env.setdefault("AIRFLOW__SECRETS__BACKEND", LOCAL_SECRETS_BACKEND)
         if env["AIRFLOW__SECRETS__BACKEND"] == LOCAL_SECRETS_BACKEND:
             env["AIRFLOW__SECRETS__BACKEND_KWARGS"] = json.dumps({"connections_file_path": str(self.connections_file)})
-        # HOSTNAME_CALLABLE must import in every process, whatever the working directory.
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(PROJECT_ROOT), *env["PYTHONPATH"].split(os.pathsep)]))
         env.pop(WORKER_NAME_ENV, None)
         return env
 
@@ -541,61 +403,37 @@ class CeleryCluster:
         if not exists:
             self._execute_on_server(f'CREATE DATABASE "{self.database}"')
 
-    def _spawn(self, name: str, args: Sequence[str], env: Mapping[str, str] | None = None) -> _Process:
-        process = _Process(
-            name=name,
-            command=[str(Path(sys.executable).parent / "airflow"), *args],
-            log_path=self.log_dir / f"{name}.log",
-            env=dict(env or self.env),
-        )
-        self._processes.append(process)
-        process.start()
-        return process
-
-    def _spawn_worker(self, number: int) -> _Process:
+    def _start_worker(self, number: int) -> None:
         name = f"worker{number}"
-        return self._spawn(
+        self.processes.start(
             name,
-            [
-                "celery",
-                "worker",
-                "--concurrency",
-                str(self.concurrency),
-                "--celery-hostname",
-                f"{name}@%h",
-                "--queues",
-                self.queue,
-                "--pid",
-                str(self.log_dir / f"{name}.pid"),
-                # Logs are files in the shared AIRFLOW_HOME; a log server per worker would fight for one port.
-                "--skip-serve-logs",
-            ],
+            "celery",
+            "worker",
+            "--concurrency",
+            str(self.concurrency),
+            "--celery-hostname",
+            f"{name}@%h",
+            "--queues",
+            self.queue,
+            "--pid",
+            str(self.log_dir / f"{name}.pid"),
+            # Logs are files in the shared AIRFLOW_HOME; a log server per worker would fight for one port.
+            "--skip-serve-logs",
             env={**self.env, WORKER_NAME_ENV: name},
         )
-
-    def _api_healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=2) as response:  # noqa: S310
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
 
     def _workers_ready(self) -> bool:
         # Celery logs "<hostname> ready." once the worker consumes from its queues.
         return all(
-            " ready." in p.log_path.read_text(encoding="utf-8", errors="replace")
-            for p in self._processes
-            if p.name.startswith("worker")
+            " ready." in self.processes.log_path(f"worker{number}").read_text(encoding="utf-8", errors="replace")
+            for number in range(1, self.workers + 1)
         )
 
     def _wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        _poll(self._api_healthy, timeout=timeout, what="the API server", check=self.check_processes)
-        _poll(
-            self._workers_ready,
-            timeout=max(1.0, deadline - time.monotonic()),
-            what="the Celery workers",
-            check=self.check_processes,
+        self.processes.wait_until_healthy(self.api_url, timeout=timeout)
+        self.processes.wait(
+            self._workers_ready, timeout=max(1.0, deadline - time.monotonic()), what="the Celery workers"
         )
         self.wait_for_dag(timeout=max(1.0, deadline - time.monotonic()))
 
@@ -606,14 +444,9 @@ def _embedded_server_url() -> str:
     return EmbeddedPostgres().start()
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    # SIGTERM (from make, a supervisor or kill) stops the cluster the way Ctrl-C does.
-    raise KeyboardInterrupt
-
-
 def up(args: argparse.Namespace) -> int:
     """Run a cluster in the foreground until Ctrl-C (or SIGTERM); every process stops with it."""
-    from tools.dev import airflow_env, ensure_warehouse
+    from tools.dev import ensure_warehouse
 
     server_url = args.database_server or _embedded_server_url()
     extra = airflow_env()
@@ -627,12 +460,10 @@ def up(args: argparse.Namespace) -> int:
         home=args.home,
         keep_home=args.home is not None,
         queue=args.queue,
-        pool_slots=int(os.environ.get("GITHUB_ETL_POOL_SLOTS", DEFAULT_POOL_SLOTS)),
+        pool_slots=github_api_pool_slots(),
         env={k: v for k, v in extra.items() if k.startswith(("AIRFLOW_CONN_", "GITHUB_"))},
     )
-    # Installed explicitly: a shell that starts a command in the background makes it ignore Ctrl-C.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     try:
         with cluster:
             print(f"Airflow (CeleryExecutor, {args.workers} worker(s) x {args.concurrency}) at {cluster.api_url}")
@@ -640,10 +471,8 @@ def up(args: argparse.Namespace) -> int:
             print(f"Broker: {without_password(args.broker)}; process logs in {cluster.log_dir}")
             print(f"UI password of user admin: {cluster.home / 'simple_auth_manager_passwords.json.generated'}")
             print("Ctrl-C stops every process.")
-            while True:
-                cluster.check_processes()
-                time.sleep(POLL_INTERVAL_SECONDS * 4)
-    except KeyboardInterrupt:
+            cluster.processes.watch()
+    except StopRequested:
         print("Stopped every process of the cluster", file=sys.stderr)
         return 0
     except ClusterError as exc:

@@ -8,49 +8,32 @@ project's dags and plugins.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from github_etl.settings import DAG_ID, github_api_pool_slots
+from tools.airflow_processes import (
+    HEALTH_COMPONENTS,
+    AirflowProcessError,
+    AirflowProcesses,
+    StopRequested,
+    airflow_env,
+    airflow_executable,
+    pool_command,
+    stop_on_signals,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
-DAG_ID = "github_repositories"
-# Concurrent API tasks across the whole Airflow: a token allows ~100 concurrent requests, but serial is safest.
-DEFAULT_POOL_SLOTS = 4
 # Discovering the id space costs GitHub about 35 requests, enriching without a token one per repository.
 ANONYMOUS_SAMPLE_SIZE = 20
-
-
-def airflow_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment every Airflow command of the project runs with (explicit settings win)."""
-    env = dict(base if base is not None else os.environ)
-    defaults = {
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        # A laptop has a few cores: keep Airflow's own parallelism modest.
-        "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "8",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW__API__EXPOSE_CONFIG": "False",
-        "GITHUB_ETL_SQL_DIR": str(PROJECT_ROOT / "include" / "sql" / "github_repositories"),
-    }
-    for key, value in defaults.items():
-        env.setdefault(key, value)
-    # `airflow standalone` starts its components as `airflow ...` found on PATH: the project's venv first.
-    env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    return env
+# `airflow standalone` migrates, creates a user and starts four components: minutes on a busy laptop.
+STANDALONE_STARTUP_TIMEOUT_SECONDS = 300.0
+# Airflow's default API server port, unless AIRFLOW__API__PORT says otherwise.
+DEFAULT_API_PORT = 8080
 
 
 def ensure_warehouse(env: dict[str, str]) -> None:
@@ -74,15 +57,14 @@ def ensure_warehouse(env: dict[str, str]) -> None:
 
 
 def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).parent / "airflow"), *args], env=env, check=check, text=True)
+    return subprocess.run([airflow_executable(), *args], env=env, check=check, text=True)
 
 
 def setup(env: dict[str, str]) -> None:
     """Create or upgrade the metadata database and the ``github_api`` pool (idempotent)."""
-    AIRFLOW_HOME.mkdir(exist_ok=True)
+    Path(env["AIRFLOW_HOME"]).mkdir(exist_ok=True)
     airflow(env, "db", "migrate")
-    slots = env.get("GITHUB_ETL_POOL_SLOTS", str(DEFAULT_POOL_SLOTS))
-    airflow(env, "pools", "set", "github_api", slots, "Concurrent GitHub API tasks (github_etl)")
+    airflow(env, *pool_command(github_api_pool_slots()))
 
 
 def run(env: dict[str, str], params: str, date: str | None) -> int:
@@ -125,36 +107,30 @@ def anonymous_defaults(conf: dict[str, object]) -> dict[str, object]:
 
 
 def standalone(env: dict[str, str]) -> int:
-    """``airflow standalone`` in its own process group; Ctrl-C (or SIGTERM) stops every process it started."""
+    """``airflow standalone``, its output in the terminal; Ctrl-C (or SIGTERM) stops every process it started."""
     ensure_warehouse(env)
     setup(env)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "standalone"], env=env, start_new_session=True
-    )
-
-    def stop(signum: int, _frame: object) -> None:
-        # Further Ctrl-C presses must not interrupt the shutdown half-way and leave orphans behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print("Stopping Airflow (every process it started)...", file=sys.stderr)
-        _terminate_group(process)
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    return process.wait()
-
-
-def _terminate_group(process: subprocess.Popen[bytes]) -> None:
+    url = f"http://localhost:{env.get('AIRFLOW__API__PORT', DEFAULT_API_PORT)}"
+    stop_on_signals()
+    processes = AirflowProcesses(env, log_dir=None)
     try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    except ProcessLookupError:
-        return
-    # Components that outlived their parent's SIGTERM (or the parent itself) are killed outright.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+        processes.start("standalone", "standalone")
+        try:
+            processes.wait_until_healthy(url, timeout=STANDALONE_STARTUP_TIMEOUT_SECONDS, components=HEALTH_COMPONENTS)
+            print(f"Airflow is ready at {url}", file=sys.stderr)
+        except AirflowProcessError as exc:
+            processes.check()
+            # Still running, only not where it was looked for (airflow.cfg may name another port): keep it.
+            print(f"Airflow is still starting: {exc}", file=sys.stderr)
+        processes.watch()
+    except StopRequested as stop:
+        print("Stopping Airflow (every process it started)...", file=sys.stderr)
+        return 128 + stop.signum
+    except AirflowProcessError as exc:
+        print(exc, file=sys.stderr)
+        return processes.returncode("standalone") or 1
+    finally:
+        processes.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

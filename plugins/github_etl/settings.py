@@ -14,9 +14,15 @@ from github_etl.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
+DAG_ID = "github_repositories"
 GITHUB_CONN_ID = "github_default"
 WAREHOUSE_CONN_ID = "postgres_default"
 GITHUB_API_POOL = "github_api"
+POOL_SLOTS_ENV = "GITHUB_ETL_POOL_SLOTS"
+# Tasks calling GitHub at once across the whole Airflow: a token allows ~100 concurrent requests, but few is safest.
+DEFAULT_POOL_SLOTS = 4
+# The DAG's SQL files, in the folder named after it (include/sql/<dag_id>).
+DEFAULT_SQL_DIR = PROJECT_ROOT / "include" / "sql" / DAG_ID
 DEFAULT_API_URL = "https://api.github.com"
 # Airflow's own version header value that pins the REST schema we parse.
 GITHUB_API_VERSION = "2022-11-28"
@@ -58,6 +64,11 @@ def run_deadline_hours() -> float:
     return float_env("GITHUB_ETL_RUN_DEADLINE_HOURS", 24.0, minimum=0.01)
 
 
+def github_api_pool_slots() -> int:
+    """Slots of the ``github_api`` pool that the local commands create (``make run``, ``make airflow``)."""
+    return _int_env(POOL_SLOTS_ENV, DEFAULT_POOL_SLOTS, minimum=1)
+
+
 def max_deleted_share() -> float:
     """The largest share of the repositories a run checked that it may mark deleted (the deletion guard)."""
     share = float_env("GITHUB_ETL_MAX_DELETED_SHARE", 0.05)
@@ -77,7 +88,7 @@ def staging_url() -> str:
 def sql_dir() -> Path:
     """Folder of the warehouse SQL files (``GITHUB_ETL_SQL_DIR`` overrides the project's ``include/sql``)."""
     configured = os.environ.get("GITHUB_ETL_SQL_DIR", "").strip()
-    return Path(configured) if configured else PROJECT_ROOT / "include" / "sql" / "github_repositories"
+    return Path(configured) if configured else DEFAULT_SQL_DIR
 
 
 QUOTA_RESERVE_ENV = "GITHUB_ETL_QUOTA_RESERVE"

@@ -1,43 +1,43 @@
 """A real Airflow (LocalExecutor) on 127.0.0.1 for the browser test: every component as a subprocess.
 
 :class:`LocalAirflow` migrates a fresh PostgreSQL metadata database, creates the ``github_api`` pool, then
-runs ``api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` in **one process group** with their
-output in one log file each, and waits for ``/api/v2/monitor/health`` to report every component healthy.
-Stopping signals the whole group (the components and every task process they forked), also after a failure.
+runs ``api-server``, ``scheduler``, ``dag-processor`` and ``triggerer`` under
+:class:`tools.airflow_processes.AirflowProcesses` (a process group and a log file each), and waits for
+``/api/v2/monitor/health`` to report every component healthy. Stopping signals every group (the components
+and every task process they forked), also after a failure.
 
 Only triggered runs happen: the scheduler creates no scheduled run, so nothing loads data unasked.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import psycopg2
 import requests
 
+from github_etl.settings import DEFAULT_POOL_SLOTS
 from tests.fixtures.postgres import with_database
-from tools.celery_cluster import free_port
-from tools.dev import DEFAULT_POOL_SLOTS, airflow_env
-from tools.waiting import LOG_TAIL_LINES, tail
-from tools.waiting import poll as _poll_until
+from tools.airflow_processes import (
+    HEALTH_COMPONENTS,
+    AirflowProcessError,
+    AirflowProcesses,
+    airflow_env,
+    free_port,
+    metadata_query,
+    pool_command,
+)
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-HEALTH_PATH = "/api/v2/monitor/health"
 # The execution API builds its routes on its first request (13 s idle, a minute on a busy two-core machine);
 # asked once before any task starts, so the first task's start call does not time out.
 EXECUTION_WARM_UP_PATH = "/execution/health"
@@ -51,8 +51,6 @@ STARTUP_TIMEOUT_SECONDS = 240.0
 MIGRATE_TIMEOUT_SECONDS = 180.0
 # A process group gets this long to stop on SIGTERM before SIGKILL.
 STOP_TIMEOUT_SECONDS = 15.0
-# Components whose health the monitor endpoint reports; each must be "healthy" before the UI is used.
-HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 COMPONENTS: dict[str, list[str]] = {
     # Task logs are files on this machine, read by the API server: no log server (and its fixed port) needed.
     "scheduler": ["scheduler", "--skip-serve-logs"],
@@ -61,12 +59,7 @@ COMPONENTS: dict[str, list[str]] = {
 }
 
 
-def poll(condition: Callable[[], Any], **kwargs: Any) -> Any:
-    """:func:`tools.waiting.poll`, raising :class:`AirflowServerError` on timeout."""
-    return _poll_until(condition, error=AirflowServerError, **kwargs)
-
-
-class AirflowServerError(RuntimeError):
+class AirflowServerError(AirflowProcessError):
     """A component failed to start or died, or a wait ran out of time."""
 
 
@@ -101,9 +94,9 @@ class LocalAirflow:
         self._username = username
         self._password = password
         self.env = self._environment(env)
-        self._processes: dict[str, subprocess.Popen[bytes]] = {}
-        self._logs: list[IO[bytes]] = []
-        self._group: int | None = None
+        self.processes = AirflowProcesses(
+            self.env, log_dir=self.log_dir, error=AirflowServerError, stop_timeout=STOP_TIMEOUT_SECONDS
+        )
 
     @property
     def url(self) -> str:
@@ -118,65 +111,37 @@ class LocalAirflow:
         self.passwords_file.write_text(json.dumps({self._username: self._password}), encoding="utf-8")
         started = time.monotonic()
         # Alone and first: it also writes airflow.cfg once, before several processes would race to.
-        self.airflow("db", "migrate", timeout=MIGRATE_TIMEOUT_SECONDS)
+        self.processes.run("db", "migrate", timeout=MIGRATE_TIMEOUT_SECONDS)
         log.info("Metadata database migrated in %.1f s", time.monotonic() - started)
-        # The API server lives longest, so it founds the process group.
-        self._spawn("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"])
-        for name, command in COMPONENTS.items():
-            self._spawn(name, command)
-        # The pool must exist before the first task is queued, not before the components start.
-        self._spawn(
-            "pools",
-            ["pools", "set", "github_api", str(DEFAULT_POOL_SLOTS), "Concurrent GitHub API tasks (github_etl)"],
+        self.processes.start(
+            "api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"
         )
-        poll(self._healthy, timeout=timeout, what=f"{self.url}{HEALTH_PATH} to report healthy", check=self.check)
-        poll(self._pool_created, timeout=timeout, what="the github_api pool", check=self.check)
+        for name, command in COMPONENTS.items():
+            self.processes.start(name, *command)
+        # The pool must exist before the first task is queued, not before the components start.
+        pool = self.processes.begin(*pool_command(DEFAULT_POOL_SLOTS))
+        self.processes.wait_until_healthy(self.url, timeout=timeout, components=HEALTH_COMPONENTS)
+        self.processes.finish(pool, timeout=timeout)
         log.info("Airflow is healthy at %s after %.1f s", self.url, time.monotonic() - started)
         self._warm_up_execution_api()
         log.info("Execution API ready after %.1f s", time.monotonic() - started)
 
     def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL whatever is left after a grace period; idempotent."""
-        if self._group is not None:
-            self._signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-            for process in self._processes.values():
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # Whatever survived SIGTERM, and task processes whose parent already exited.
-            self._signal_group(signal.SIGKILL)
-            for process in self._processes.values():
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=5)
-            self._group = None
-        for log_file in self._logs:
-            log_file.close()
-        self._logs.clear()
+        """Stop every component and the task processes they forked (see :meth:`AirflowProcesses.stop`); idempotent."""
+        self.processes.stop()
         self.passwords_file.unlink(missing_ok=True)
 
     def wait_for_dag(self, dag_id: str, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
         """Wait until the DAG processor has stored ``dag_id``; raise with the import error if a DAG file has one."""
-
-        def stored() -> bool:
-            return bool(self.query("SELECT 1 FROM dag WHERE dag_id = %s AND NOT is_stale", (dag_id,)))
-
-        def importable() -> None:
-            self.check()
-            errors = self.query("SELECT filename, stacktrace FROM import_error")
-            if errors:
-                raise AirflowServerError(f"{errors[0][0]} does not import:\n{errors[0][1]}")
-
-        poll(stored, timeout=timeout, what=f"the DAG processor to store {dag_id}", check=importable)
+        self.processes.wait_for_dag(self.metadata_url, dag_id, timeout=timeout)
 
     def query(self, statement: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the metadata database."""
-        connection = psycopg2.connect(self.metadata_url)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, parameters)
-                return cursor.fetchall()
-        finally:
-            connection.close()
+        return metadata_query(self.metadata_url, statement, parameters)
+
+    def poll(self, condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
+        """The first truthy value of ``condition()``; raise when a component dies or ``timeout`` passes."""
+        return self.processes.wait(condition, timeout=timeout, what=what)
 
     def save_logs(self, destination: Path) -> Path:
         """Copy the component logs and the task logs to ``destination`` (replaced); returns it."""
@@ -187,30 +152,7 @@ class LocalAirflow:
             shutil.copytree(self.home / "logs", destination / "task-logs", dirs_exist_ok=True)
         return destination
 
-    # -- checks -----------------------------------------------------------------------------------
-
-    def check(self) -> None:
-        """Raise, quoting its log, if a long-running component has exited (or the pool command failed)."""
-        for name, process in self._processes.items():
-            code = process.poll()
-            if code is None or (name == "pools" and code == 0):
-                continue
-            raise AirflowServerError(f"{name} exited with {code}; its log ends:\n{tail(self._log_path(name))}")
-
-    def health(self) -> dict[str, Any] | None:
-        """The monitor endpoint's answer, or None while the API server does not answer."""
-        try:
-            response = requests.get(f"{self.url}{HEALTH_PATH}", timeout=5)
-        except requests.RequestException:
-            return None
-        return response.json() if response.ok else None
-
-    def _healthy(self) -> bool:
-        health = self.health() or {}
-        return all(health.get(component, {}).get("status") == "healthy" for component in HEALTH_COMPONENTS)
-
-    def _pool_created(self) -> bool:
-        return self._processes["pools"].poll() == 0
+    # -- internals ---------------------------------------------------------------------------------
 
     def _warm_up_execution_api(self) -> None:
         try:
@@ -219,58 +161,6 @@ class LocalAirflow:
             raise AirflowServerError(f"the execution API did not answer: {exc}") from None
         if not response.ok:
             raise AirflowServerError(f"the execution API answered {response.status_code}: {response.text[:200]}")
-
-    # -- processes --------------------------------------------------------------------------------
-
-    def airflow(self, *args: str, timeout: float) -> str:
-        """Run an ``airflow`` CLI command to completion; its output, or raise quoting it on failure."""
-        try:
-            result = subprocess.run(
-                [self._executable(), *args],
-                env=self.env,
-                cwd=PROJECT_ROOT,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise AirflowServerError(f"airflow {' '.join(args[:2])} did not finish within {timeout:.0f} s") from None
-        if result.returncode != 0:
-            output = "\n".join((result.stdout + result.stderr).splitlines()[-LOG_TAIL_LINES:])
-            raise AirflowServerError(f"airflow {' '.join(args[:2])} exited with {result.returncode}:\n{output}")
-        return result.stdout
-
-    def _spawn(self, name: str, command: list[str]) -> None:
-        log_file = self._log_path(name).open("ab")
-        self._logs.append(log_file)
-        # The first process founds the group and every later one joins it: one killpg reaches them all,
-        # with the task processes they fork, and Ctrl-C in a terminal reaches none of them directly.
-        process = subprocess.Popen(
-            [self._executable(), *command],
-            env=self.env,
-            cwd=PROJECT_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            process_group=self._group or 0,
-        )
-        if self._group is None:
-            self._group = process.pid
-        self._processes[name] = process
-
-    def _signal_group(self, signum: int) -> None:
-        # The group outlives its founder while any member still runs, so signal it even after the founder exited.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._group, signum)
-
-    def _log_path(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
-
-    @staticmethod
-    def _executable() -> str:
-        return str(Path(sys.executable).parent / "airflow")
 
     def _environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         env = airflow_env({**os.environ, **extra})

@@ -28,7 +28,8 @@ import pytest
 import requests
 from psycopg2 import sql
 
-from tests.browser.airflow_server import AirflowServerError, LocalAirflow, poll
+from github_etl.settings import DAG_ID
+from tests.browser.airflow_server import AirflowServerError, LocalAirflow
 from tests.fake_github import FakeGitHub
 from tests.fixtures.postgres import execute_autocommit
 
@@ -47,7 +48,6 @@ pytestmark = pytest.mark.browser
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = PROJECT_ROOT / ".artifacts" / "browser"
-DAG_ID = "github_repositories"
 USERNAME = "admin"
 SAMPLE_SIZE = 8
 GITHUB_TOKEN = "test-token-0123456789"  # the fake GitHub's; not a secret
@@ -300,7 +300,7 @@ def _wait_for_run(airflow: LocalAirflow, token: str, run_id: str) -> dict[str, A
         return run if run["state"] in FINISHED_RUN_STATES else None
 
     try:
-        return poll(finished, timeout=RUN_TIMEOUT_SECONDS, what=f"run {run_id} to finish", check=airflow.check)
+        return airflow.poll(finished, timeout=RUN_TIMEOUT_SECONDS, what=f"run {run_id} to finish")
     except AirflowServerError as exc:
         raise AssertionError(f"{exc}\n{_describe_run(airflow, token, run_id)}") from None
 

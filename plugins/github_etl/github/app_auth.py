@@ -150,7 +150,6 @@ class InstallationCredential:
         self._session = session or requests.Session()
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._expires_at = 0.0
         self._renew_at = 0.0
         self._cipher = app.cache_cipher()
         name = f"{self.base_url}|app:{app.app_id}|installation:{installation_id}"
@@ -192,7 +191,7 @@ class InstallationCredential:
                 shared = (token, expires_at, lifetime)
         token, expires_at, lifetime = shared
         self._on_mint(token)
-        self._token, self._expires_at = token, expires_at
+        self._token = token
         self._renew_at = _renew_at(expires_at, lifetime)
 
     def _from_store(self) -> tuple[str, float, float] | None:

@@ -1,0 +1,326 @@
+"""Airflow's processes, supervised: one environment, a log each, readiness polls and a stop that leaves nothing.
+
+``make airflow`` (``airflow standalone``), the CeleryExecutor cluster of :mod:`tools.celery_cluster` and
+the browser test's LocalExecutor Airflow all run their processes through :class:`AirflowProcesses`:
+
+- each long-running process has a session of its own, so one ``killpg`` reaches it and everything it forks
+  (task processes, API server workers), and Ctrl-C in the terminal reaches none of them directly;
+- its output goes to ``<log_dir>/<name>.log`` (or to the terminal, for ``airflow standalone``);
+- readiness is polled (the API server's health endpoint, the DAG in the metadata database), and every poll
+  stops early, quoting the log, when a process dies;
+- :meth:`AirflowProcesses.stop` sends SIGTERM to every group, then SIGKILL to whatever is left after a
+  grace period, with Ctrl-C held back meanwhile so a second press cannot leave orphans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+from github_etl.settings import DEFAULT_SQL_DIR, GITHUB_API_POOL
+from tools.waiting import LOG_TAIL_LINES, poll, tail
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
+HEALTH_PATH = "/api/v2/monitor/health"
+# What the health endpoint reports on; each must be "healthy" before the UI or a run is used.
+HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+POOL_DESCRIPTION = "Concurrent GitHub API tasks (github_etl)"
+# A process group gets this long to stop on SIGTERM (Celery finishes running tasks) before SIGKILL.
+STOP_TIMEOUT_SECONDS = 20.0
+# A CLI command such as `airflow pools set` on a busy two-core machine.
+COMMAND_TIMEOUT_SECONDS = 120.0
+# How often watch() looks at the processes: nothing waits on it, so rarely is enough.
+WATCH_INTERVAL_SECONDS = 2.0
+
+
+class AirflowProcessError(RuntimeError):
+    """An Airflow process failed to start or died, a command failed, or a wait ran out of time."""
+
+
+def airflow_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every Airflow command of the project runs with (explicit settings win)."""
+    env = dict(base if base is not None else os.environ)
+    defaults = {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        # A laptop has a few cores: keep Airflow's own parallelism modest.
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "8",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__API__EXPOSE_CONFIG": "False",
+        "GITHUB_ETL_SQL_DIR": str(DEFAULT_SQL_DIR),
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    # `airflow standalone` starts its components as `airflow ...` found on PATH: the project's venv first.
+    env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p)
+    paths = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), *env.get("PYTHONPATH", "").split(os.pathsep)]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys(paths) if p)
+    return env
+
+
+def airflow_executable() -> str:
+    """The ``airflow`` command of this interpreter's venv."""
+    return str(Path(sys.executable).parent / "airflow")
+
+
+def pool_command(slots: int) -> list[str]:
+    """Arguments of the ``airflow`` command that creates or resizes the ``github_api`` pool."""
+    return ["pools", "set", GITHUB_API_POOL, str(slots), POOL_DESCRIPTION]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def api_health(base_url: str) -> dict[str, Any] | None:
+    """The API server's health report, or None while it does not answer (or answers with an error)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}{HEALTH_PATH}", timeout=5) as response:  # noqa: S310
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def metadata_query(url: str, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a read-only query on an Airflow metadata database (``postgresql://`` URL)."""
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, tuple(parameters))
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+@dataclass
+class _Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path | None
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    def signal_group(self, signum: int) -> None:
+        # The group outlives its leader while any child still runs, so signal it even after the leader exited.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, signum)
+
+
+class AirflowProcesses:
+    """Airflow processes started with one environment, watched, and all stopped together.
+
+    :param env: environment of every process (see :func:`airflow_env`).
+    :param log_dir: folder of the processes' logs, ``<name>.log`` each; None sends output to the terminal.
+    :param error: the exception class raised when a process dies, a command fails or a wait times out.
+    :param stop_timeout: seconds a process group gets to stop on SIGTERM before SIGKILL.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        log_dir: Path | None,
+        error: type[AirflowProcessError] = AirflowProcessError,
+        stop_timeout: float = STOP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.env = dict(env)
+        self.log_dir = log_dir
+        self.error = error
+        self.stop_timeout = stop_timeout
+        self._processes: list[_Process] = []
+        self._commands: list[subprocess.Popen[str]] = []
+
+    # -- starting ---------------------------------------------------------------------------------
+
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
+        """Start ``airflow <args>`` as the long-running process ``name``, in a session of its own.
+
+        :param env: the environment instead of the common one (e.g. with a worker's name added).
+        """
+        log_path = log_file = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = self.log_path(name)
+            log_file = log_path.open("ab")
+        popen = subprocess.Popen(
+            [airflow_executable(), *args],
+            env=dict(env if env is not None else self.env),
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT if log_file is not None else None,
+            start_new_session=True,
+        )
+        self._processes.append(_Process(name, popen, log_path, log_file))
+
+    def begin(self, *args: str) -> subprocess.Popen[str]:
+        """Start the CLI command ``airflow <args>`` alongside the others; :meth:`finish` collects it."""
+        command = subprocess.Popen(
+            [airflow_executable(), *args],
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._commands.append(command)
+        return command
+
+    def finish(self, command: subprocess.Popen[str], *, timeout: float = COMMAND_TIMEOUT_SECONDS) -> str:
+        """The output of a command :meth:`begin` started; raise quoting it when it fails or outlasts ``timeout``."""
+        what = "airflow " + " ".join(command.args[1:3])
+        try:
+            output, _ = command.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            command.kill()
+            command.communicate()
+            raise self.error(f"{what} did not finish within {timeout:.0f} s") from None
+        finally:
+            if command.poll() is not None:
+                self._commands.remove(command)
+        if command.returncode != 0:
+            lines = "\n".join(output.splitlines()[-LOG_TAIL_LINES:])
+            raise self.error(f"{what} exited with {command.returncode}:\n{lines}")
+        return output
+
+    def run(self, *args: str, timeout: float = COMMAND_TIMEOUT_SECONDS) -> str:
+        """Run ``airflow <args>`` to completion; its output, or raise quoting it on failure."""
+        return self.finish(self.begin(*args), timeout=timeout)
+
+    # -- watching ---------------------------------------------------------------------------------
+
+    def log_path(self, name: str) -> Path:
+        if self.log_dir is None:
+            raise ValueError("these processes write to the terminal, not to log files")
+        return self.log_dir / f"{name}.log"
+
+    def check(self) -> None:
+        """Raise, quoting its log, if a long-running process has exited."""
+        for process in self._processes:
+            code = process.popen.poll()
+            if code is not None:
+                end = f"; its log ends:\n{tail(process.log_path)}" if process.log_path is not None else ""
+                raise self.error(f"{process.name} exited with {code}{end}")
+
+    def wait(
+        self, condition: Callable[[], Any], *, timeout: float, what: str, check: Callable[[], None] | None = None
+    ) -> Any:
+        """The first truthy value of ``condition()``, polled while every process runs (see :meth:`check`).
+
+        :param check: what to check between tries instead of :meth:`check` (it should call it too).
+        """
+        return poll(condition, timeout=timeout, what=what, check=check or self.check, error=self.error)
+
+    def wait_until_healthy(self, base_url: str, *, timeout: float, components: Sequence[str] = ()) -> None:
+        """Wait until the API server at ``base_url`` answers its health endpoint with ``components`` healthy."""
+
+        def healthy() -> bool:
+            health = api_health(base_url)
+            return health is not None and all(
+                health.get(component, {}).get("status") == "healthy" for component in components
+            )
+
+        self.wait(healthy, timeout=timeout, what=f"{base_url}{HEALTH_PATH} to report healthy")
+
+    def wait_for_dag(self, metadata_url: str, dag_id: str, *, timeout: float) -> None:
+        """Wait until the DAG processor has stored ``dag_id``; raise with the import error if a DAG file has one."""
+
+        def stored() -> bool:
+            return bool(metadata_query(metadata_url, "SELECT 1 FROM dag WHERE dag_id = %s AND NOT is_stale", (dag_id,)))
+
+        def importable() -> None:
+            self.check()
+            errors = metadata_query(metadata_url, "SELECT filename, stacktrace FROM import_error")
+            if errors:
+                raise self.error(f"{errors[0][0]} does not import:\n{errors[0][1]}")
+
+        self.wait(stored, timeout=timeout, what=f"the DAG processor to store {dag_id}", check=importable)
+
+    def watch(self) -> NoReturn:
+        """Block until a process exits, then raise (see :meth:`check`); Ctrl-C goes through."""
+        while True:
+            self.check()
+            time.sleep(WATCH_INTERVAL_SECONDS)
+
+    def returncode(self, name: str) -> int | None:
+        """The exit code of the process ``name``, None while it runs."""
+        return next(p.popen.poll() for p in self._processes if p.name == name)
+
+    # -- stopping ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """SIGTERM every process group, SIGKILL what is left after the grace period; idempotent.
+
+        Ctrl-C and SIGTERM are held back while stopping (and delivered afterwards), so a second Ctrl-C
+        cannot leave processes behind.
+        """
+        held = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            self._stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+    def _stop(self) -> None:
+        commands, self._commands = self._commands, []
+        for command in commands:
+            command.kill()
+            command.communicate()
+        processes, self._processes = self._processes, []
+        for process in processes:
+            process.signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for process in processes:
+            # Whatever survived SIGTERM, and children whose leader already exited.
+            process.signal_group(signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.popen.wait(timeout=5)
+            if process.log_file is not None:
+                process.log_file.close()
+
+
+class StopRequested(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM arrived; :attr:`signum` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _request_stop(signum: int, _frame: object) -> None:
+    raise StopRequested(signum)
+
+
+def stop_on_signals() -> None:
+    """Turn Ctrl-C and SIGTERM (from make, a supervisor or kill) into :class:`StopRequested`.
+
+    Installed explicitly: a shell that starts a command in the background makes it ignore Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
