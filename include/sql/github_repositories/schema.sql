@@ -299,21 +299,59 @@ CREATE TABLE IF NOT EXISTS github.star_gain_windows (
 CREATE OR REPLACE FUNCTION github.trending_windows() RETURNS smallint[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[1, 7, 30]::smallint[] $$;
 
+-- Planner settings of the summaries' statements. The date a load summarizes is new to the planner's
+-- statistics (autovacuum analyzes a month's partition once a tenth of it has changed: most days, never),
+-- so it expects a few of the date's rows where there are a million, and would read the whole month,
+-- sort a million rows, or probe repository by repository; it would also read github.repositories
+-- through an index-only scan that the load's own updates have turned into a heap fetch per row. Each
+-- statement names the plan methods it may use (the others are off, for the transaction only), and
+-- github.restore_plan puts back the settings as they were.
+CREATE OR REPLACE FUNCTION github.plan_methods() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['seqscan', 'indexscan', 'indexonlyscan', 'bitmapscan', 'nestloop', 'mergejoin', 'hashjoin', 'sort']
+$$;
+
+CREATE OR REPLACE FUNCTION github.allow_plan(methods text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    method text;
+BEGIN
+    FOREACH method IN ARRAY github.plan_methods() LOOP
+        PERFORM set_config('enable_' || method, CASE WHEN method = ANY (methods) THEN 'on' ELSE 'off' END, true);
+    END LOOP;
+END
+$$;
+
+-- The settings github.allow_plan changes, as they are now: for github.restore_plan.
+CREATE OR REPLACE FUNCTION github.current_plan() RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_agg(current_setting('enable_' || method) ORDER BY position)
+    FROM unnest(github.plan_methods()) WITH ORDINALITY AS methods (method, position)
+$$;
+
+CREATE OR REPLACE FUNCTION github.restore_plan(settings text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    position integer;
+BEGIN
+    FOR position IN 1 .. cardinality(settings) LOOP
+        PERFORM set_config('enable_' || (github.plan_methods())[position], settings[position], true);
+    END LOOP;
+END
+$$;
+
 -- Rebuild the gains of the windows ending on `end_day`, one pass over its snapshots for all of them:
--- the day's snapshots are joined once with those of every window's first day that was observed, and
--- the pairs are counted per window as they stream by, only the risers (a few of a million pairs) being
--- kept, in arrays. Windows whose other end has no observation get no row: no gain is invented across
--- a gap. The pairs are joined by hash, by a setting of that statement alone: the planner, seeing one
--- repository's few snapshots per probe, prefers a primary-key probe per repository (or a merge along
--- the whole key), which at a million repositories took three to four times as long. The risers then
--- take their language and topics from github.repositories by key.
+-- the day's snapshots are joined by hash once with those of every window's first day that was observed
+-- (each date's rows found through the BRIN index), and the pairs are counted per window as they stream
+-- by, only the risers (a few of a million pairs) being kept, in arrays. Windows whose other end has no
+-- observation get no row: no gain is invented across a gap. The risers then take their language and
+-- topics from github.repositories by key.
 CREATE OR REPLACE FUNCTION github.refresh_star_gains(end_day date, windows smallint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     starts date[];
     counted record;
-    nested_loops text := current_setting('enable_nestloop');
-    merge_joins text := current_setting('enable_mergejoin');
+    settings text[] := github.current_plan();
     window_list smallint[] := '{}';
     compared_list integer[] := '{}';
     rising_windows smallint[] := '{}';
@@ -331,7 +369,7 @@ BEGIN
     IF starts IS NULL THEN
         RETURN;
     END IF;
-    PERFORM set_config('enable_nestloop', 'off', true), set_config('enable_mergejoin', 'off', true);
+    PERFORM github.allow_plan(ARRAY['bitmapscan', 'hashjoin']);
     FOR counted IN
         SELECT (end_day - start_day)::smallint AS window_days, coalesce(pairs.compared, 0) AS compared,
                coalesce(pairs.ids, '{}') AS ids, coalesce(pairs.gains, '{}') AS gains,
@@ -357,8 +395,9 @@ BEGIN
         rising_gains := rising_gains || counted.gains;
         rising_stars := rising_stars || counted.stars;
     END LOOP;
-    PERFORM set_config('enable_nestloop', nested_loops, true), set_config('enable_mergejoin', merge_joins, true);
 
+    -- The risers' repositories by key, never by reading the whole table.
+    PERFORM github.allow_plan(ARRAY['indexscan', 'bitmapscan', 'nestloop', 'hashjoin', 'sort']);
     WITH risers AS MATERIALIZED (
         SELECT rising.window_days, rising.repo_id, rising.gain, rising.stargazers_count,
                repository.language, repository.topics
@@ -373,14 +412,11 @@ BEGIN
         FROM unnest(window_list, compared_list) AS listed (window_days, compared)
         LEFT JOIN risers ON risers.window_days = listed.window_days
         GROUP BY listed.window_days, listed.compared
-    ), tagged AS MATERIALIZED (
-        SELECT DISTINCT risers.window_days, topic, risers.repo_id, risers.gain, risers.stargazers_count,
-               risers.language
-        FROM risers, unnest(risers.topics) AS topic
     ), carried AS MATERIALIZED (
         -- Per window and topic, whether at least one in a hundred of the window's risers carry it.
         SELECT tagged.window_days, tagged.topic, count(*) * 100 >= min(rising.risers) AS common
-        FROM tagged JOIN rising USING (window_days)
+        FROM (SELECT risers.window_days, unnest(risers.topics) AS topic FROM risers) AS tagged
+        JOIN rising USING (window_days)
         GROUP BY tagged.window_days, tagged.topic
     ), counted_windows AS (
         INSERT INTO github.star_gain_windows (end_date, window_days, compared, rising, common_topics)
@@ -392,29 +428,41 @@ BEGIN
                )
         FROM rising
     )
+    -- DISTINCT: a topic listed twice on a repository is one row of its topic's list.
     INSERT INTO github.star_gain_topics (end_date, window_days, topic, repo_id, gain, stargazers_count, language)
-    SELECT end_day, tagged.window_days, tagged.topic, tagged.repo_id, tagged.gain, tagged.stargazers_count,
-           tagged.language
-    FROM tagged JOIN carried USING (window_days, topic)
-    WHERE NOT carried.common;
+    SELECT DISTINCT end_day, risers.window_days, tagged.topic, risers.repo_id, risers.gain, risers.stargazers_count,
+           risers.language
+    FROM risers, unnest(risers.topics) AS tagged (topic)
+    JOIN carried ON carried.topic = tagged.topic
+    WHERE carried.window_days = risers.window_days AND NOT carried.common;
+    PERFORM github.restore_plan(settings);
 END
 $$;
 
 -- Rebuild every summary that the snapshots of `day` enter: the day's language totals, the gains
 -- ending on it, and the gains starting on it (a date loaded after later ones, as a backfill does;
--- a daily load finds no later date and skips them at the cost of a lookup).
+-- a daily load finds no later date and skips them at the cost of a lookup). The day's snapshots are
+-- read once through the BRIN index, then joined by hash with one sequential read of
+-- github.repositories for their languages.
 CREATE OR REPLACE FUNCTION github.refresh_day_summaries(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     days smallint;
+    settings text[] := github.current_plan();
+    ids bigint[];
+    stars integer[];
 BEGIN
     DELETE FROM github.language_days WHERE snapshot_date = day;
+    PERFORM github.allow_plan(ARRAY['bitmapscan']);
+    SELECT array_agg(repo_id), array_agg(stargazers_count) INTO ids, stars
+    FROM github.repository_snapshots WHERE snapshot_date = day;
+    PERFORM github.allow_plan(ARRAY['seqscan', 'hashjoin']);
     INSERT INTO github.language_days (snapshot_date, language, repositories, stars)
     SELECT day, repository.language, count(*), sum(snapshot.stargazers_count)
-    FROM github.repository_snapshots AS snapshot
+    FROM unnest(ids, stars) AS snapshot (repo_id, stargazers_count)
     JOIN github.repositories AS repository ON repository.id = snapshot.repo_id
-    WHERE snapshot.snapshot_date = day
     GROUP BY repository.language;
+    PERFORM github.restore_plan(settings);
 
     PERFORM github.refresh_star_gains(day, github.trending_windows());
     FOREACH days IN ARRAY github.trending_windows() LOOP
