@@ -342,10 +342,10 @@ $$;
 
 -- Rebuild the gains of the windows ending on `end_day`, one pass over its snapshots for all of them:
 -- the day's snapshots are joined by hash once with those of every window's first day that was observed
--- (each date's rows found through the BRIN index), and the pairs are counted per window as they stream
--- by, only the risers (a few of a million pairs) being kept, in arrays. Windows whose other end has no
--- observation get no row: no gain is invented across a gap. The risers then take their language and
--- topics from github.repositories by key.
+-- (each date's rows found through the BRIN index), and the pairs are counted per window as they
+-- stream by, only the risers being kept, in arrays: no table of every pair is written. Windows whose
+-- other end has no observation get no row: no gain is invented across a gap. The risers then take
+-- their language and topics from github.repositories by key.
 CREATE OR REPLACE FUNCTION github.refresh_star_gains(end_day date, windows smallint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
