@@ -421,7 +421,10 @@ def _fill_snapshots(database_url: str, days: int) -> dict[str, Any]:
         db.connection.autocommit = True
         with db.cursor() as cur:
             # As autovacuum leaves tables written once: all-visible, so the gains' indexes answer alone.
-            cur.execute("VACUUM (ANALYZE) github.star_gains, github.language_days, github.star_gain_windows")
+            cur.execute(
+                "VACUUM (ANALYZE) github.star_gains, github.star_gain_topics, github.language_days,"
+                " github.star_gain_windows"
+            )
     finally:
         db.close()
     figures = {

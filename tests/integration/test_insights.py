@@ -186,6 +186,66 @@ def test_trending_summaries_do_not_depend_on_the_order_dates_were_loaded(client,
     assert body["compared"] == 3
 
 
+# 250 risers: "everywhere" is carried by all of them, "rare" by fewer than one in a hundred (two), and
+# each odd repository carries a topic of its own.
+MANY = range(100, 350)
+RARE = {120: "Go", 180: "Rust"}
+
+
+@pytest.fixture
+def many_risers(warehouse: DatabaseConnection) -> DatabaseConnection:
+    repositories = [
+        _repo(
+            repo_id,
+            language=RARE.get(repo_id, "Python"),
+            topics=["everywhere", *(["rare"] if repo_id in RARE else []), *([f"only{repo_id}"] if repo_id % 2 else [])],
+        )
+        for repo_id in MANY
+    ]
+    _insert(warehouse, "repositories", *repositories)
+    # Repository n gains n % 7 + 1 stars: many ties, so that paging crosses them by id.
+    _observe(warehouse, {repo_id: {0: repo_id, 1: repo_id + repo_id % 7 + 1} for repo_id in MANY})
+    return warehouse
+
+
+def _by_gain(repo_ids: Any) -> list[int]:
+    return sorted(repo_ids, key=lambda repo_id: (repo_id % 7 + 1, repo_id), reverse=True)
+
+
+def test_a_window_names_the_topics_at_least_one_in_a_hundred_risers_carry(many_risers):
+    with many_risers.cursor() as cur:
+        cur.execute("SELECT common_topics FROM github.star_gain_windows")
+        assert cur.fetchall() == [(["everywhere"],)]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"topic": "rare"}, _by_gain(RARE)),
+        ({"topic": "RARE", "language": "Rust"}, [180]),
+        ({"topic": "rare", "min_stars": 200}, []),
+        ({"topic": "rare", "min_stars": 180}, [180]),
+        ({"topic": "everywhere"}, _by_gain(MANY)),
+        ({"topic": "everywhere", "language": "Go"}, [120]),
+        ({"topic": "only101"}, [101]),
+        ({"topic": "only100"}, []),
+    ],
+)
+def test_trending_by_a_topic_few_or_many_risers_carry(client, many_risers, params, expected):
+    items, cursor = [], None
+    while True:  # ten at a time: each topic's own order pages by the same cursor
+        page = {} if cursor is None else {"cursor": cursor}
+        body = _get(client, "/trending", window_days=1, end_date=str(DAY[1]), limit=10, **params, **page)
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+
+    assert [item["id"] for item in items] == expected
+    assert all(item["gain"] == item["id"] % 7 + 1 for item in items)
+    assert body["rising"] == len(MANY)
+
+
 @pytest.mark.parametrize("params", [{"window_days": 2}, {"cursor": "30"}, {"cursor": "a.1"}, {"limit": 0}])
 def test_trending_rejects_what_its_schema_excludes(client_without_warehouse, params):
     response = client_without_warehouse.get(f"{PREFIX}/trending", params=params)

@@ -1399,6 +1399,23 @@ def test_a_backfilled_date_gets_the_gains_that_start_on_it(warehouse, tmp_path):
     assert summaries["windows"] == [(DAY_2.date(), 1, 1, 1)]
 
 
+def test_the_summaries_leave_the_planner_settings_as_they_found_them(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1))])
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=15))], DAY_2)
+    summaries = _summaries(warehouse)
+    settings = (
+        "SELECT current_setting('enable_hashjoin'), current_setting('enable_seqscan'), current_setting('enable_sort')"
+    )
+
+    with warehouse.cursor() as cur:
+        cur.execute("SET LOCAL enable_hashjoin = off")
+        cur.execute("SELECT github.refresh_day_summaries(%s)", (DAY_2.date(),))
+        cur.execute(settings)
+        assert cur.fetchone() == ("off", "on", "on")
+    assert _summaries(warehouse) == summaries
+    warehouse.rollback()
+
+
 def test_a_load_that_writes_no_snapshot_leaves_the_summaries_alone(warehouse, tmp_path):
     rows = _row_file(tmp_path, _repo(1), _repo(2))
     _load(warehouse, [rows])

@@ -247,7 +247,7 @@ CREATE INDEX IF NOT EXISTS language_days_date_idx ON github.language_days (snaps
 -- stayed or fell are counted in star_gain_windows only: a trending list never reaches them while
 -- another repository rose, and leaving them out keeps a day's rows to the few that moved. Each row
 -- carries the repository's language and topics as they were when the gain was computed, so that a
--- filtered list is read from these rows and their indexes alone, however few of the risers match.
+-- filtered list is read from the summaries alone.
 CREATE TABLE IF NOT EXISTS github.star_gains (
     end_date         date     NOT NULL,
     window_days      smallint NOT NULL,
@@ -258,20 +258,40 @@ CREATE TABLE IF NOT EXISTS github.star_gains (
     topics           text[]   COLLATE "C" NOT NULL DEFAULT '{}'
 );
 -- The trending order, read from the top and stopped after a page; the topics ride along so that a
--- topic filter reads the index alone.
+-- filter on a topic many risers carry (star_gain_windows.common_topics) reads the index alone.
 CREATE INDEX IF NOT EXISTS star_gains_order_idx
     ON github.star_gains (end_date, window_days, gain DESC, repo_id DESC) INCLUDE (stargazers_count, topics);
 -- The same order within one language.
 CREATE INDEX IF NOT EXISTS star_gains_language_idx
     ON github.star_gains (end_date, window_days, language, gain DESC, repo_id DESC) INCLUDE (stargazers_count);
 
+-- The rows of star_gains once per topic that fewer than one in a hundred of the window's risers carry,
+-- in the trending order within each topic. Walking the trending order, a filter on such a topic would
+-- read a hundred rows or more per row it keeps, and the whole window for a topic no riser carries;
+-- here it reads its own rows alone. A topic carried more widely is found within a few thousand rows
+-- of the walk, and is left out: those are the topics a day's risers share most, the bulk of the rows.
+CREATE TABLE IF NOT EXISTS github.star_gain_topics (
+    end_date         date     NOT NULL,
+    window_days      smallint NOT NULL,
+    topic            text     COLLATE "C" NOT NULL,
+    repo_id          bigint   NOT NULL,
+    gain             integer  NOT NULL,
+    stargazers_count integer  NOT NULL,
+    language         text
+);
+CREATE INDEX IF NOT EXISTS star_gain_topics_order_idx
+    ON github.star_gain_topics (end_date, window_days, topic, gain DESC, repo_id DESC)
+    INCLUDE (stargazers_count, language);
+
 -- One row per end date and window whose two dates were both observed: how many repositories were
--- observed on both (compared) and how many of them rose (the rows of star_gains).
+-- observed on both (compared), how many of them rose (the rows of star_gains), and the topics that
+-- at least one in a hundred of the risers carry (common_topics, the ones star_gain_topics leaves out).
 CREATE TABLE IF NOT EXISTS github.star_gain_windows (
-    end_date    date     NOT NULL,
-    window_days smallint NOT NULL,
-    compared    integer  NOT NULL,
-    rising      integer  NOT NULL,
+    end_date      date     NOT NULL,
+    window_days   smallint NOT NULL,
+    compared      integer  NOT NULL,
+    rising        integer  NOT NULL,
+    common_topics text[]   COLLATE "C" NOT NULL DEFAULT '{}',
     PRIMARY KEY (end_date, window_days)
 );
 
@@ -279,21 +299,68 @@ CREATE TABLE IF NOT EXISTS github.star_gain_windows (
 CREATE OR REPLACE FUNCTION github.trending_windows() RETURNS smallint[]
 LANGUAGE sql IMMUTABLE AS $$ SELECT ARRAY[1, 7, 30]::smallint[] $$;
 
+-- Planner settings of the summaries' statements. The date a load summarizes is new to the planner's
+-- statistics (autovacuum analyzes a month's partition once a tenth of it has changed: most days, never),
+-- so it expects a few of the date's rows where there are a million, and would read the whole month,
+-- sort a million rows, or probe repository by repository; it would also read github.repositories
+-- through an index-only scan that the load's own updates have turned into a heap fetch per row. Each
+-- statement names the plan methods it may use (the others are off, for the transaction only), and
+-- github.restore_plan puts back the settings as they were.
+CREATE OR REPLACE FUNCTION github.plan_methods() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['seqscan', 'indexscan', 'indexonlyscan', 'bitmapscan', 'nestloop', 'mergejoin', 'hashjoin', 'sort']
+$$;
+
+CREATE OR REPLACE FUNCTION github.allow_plan(methods text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    method text;
+BEGIN
+    FOREACH method IN ARRAY github.plan_methods() LOOP
+        PERFORM set_config('enable_' || method, CASE WHEN method = ANY (methods) THEN 'on' ELSE 'off' END, true);
+    END LOOP;
+END
+$$;
+
+-- The settings github.allow_plan changes, as they are now: for github.restore_plan.
+CREATE OR REPLACE FUNCTION github.current_plan() RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_agg(current_setting('enable_' || method) ORDER BY position)
+    FROM unnest(github.plan_methods()) WITH ORDINALITY AS methods (method, position)
+$$;
+
+CREATE OR REPLACE FUNCTION github.restore_plan(settings text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    position integer;
+BEGIN
+    FOR position IN 1 .. cardinality(settings) LOOP
+        PERFORM set_config('enable_' || (github.plan_methods())[position], settings[position], true);
+    END LOOP;
+END
+$$;
+
 -- Rebuild the gains of the windows ending on `end_day`, one pass over its snapshots for all of them:
--- the day's snapshots are joined once with those of every window's first day that was observed.
--- Windows whose other end has no observation get no row: no gain is invented across a gap.
--- The pairs are joined by hash, by a setting of this statement alone: the planner, seeing one
--- repository's few snapshots per probe, prefers a primary-key probe per repository (or a merge along
--- the whole key), which at a million repositories took three to four times as long. The few rising
--- pairs then take their language and topics from github.repositories by key.
+-- the day's snapshots are joined by hash once with those of every window's first day that was observed
+-- (each date's rows found through the BRIN index), and the pairs are counted per window as they
+-- stream by, only the risers being kept, in arrays: no table of every pair is written. Windows whose
+-- other end has no observation get no row: no gain is invented across a gap. The risers then take
+-- their language and topics from github.repositories by key.
 CREATE OR REPLACE FUNCTION github.refresh_star_gains(end_day date, windows smallint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     starts date[];
-    nested_loops text := current_setting('enable_nestloop');
-    merge_joins text := current_setting('enable_mergejoin');
+    counted record;
+    settings text[] := github.current_plan();
+    window_list smallint[] := '{}';
+    compared_list integer[] := '{}';
+    rising_windows smallint[] := '{}';
+    rising_ids bigint[] := '{}';
+    rising_gains integer[] := '{}';
+    rising_stars integer[] := '{}';
 BEGIN
     DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = ANY (windows);
+    DELETE FROM github.star_gain_topics WHERE end_date = end_day AND window_days = ANY (windows);
     DELETE FROM github.star_gain_windows WHERE end_date = end_day AND window_days = ANY (windows);
     SELECT array_agg(end_day - days) INTO starts
     FROM unnest(windows) AS days
@@ -302,50 +369,100 @@ BEGIN
     IF starts IS NULL THEN
         RETURN;
     END IF;
-    DROP TABLE IF EXISTS pg_temp.star_gain_pairs;
-    PERFORM set_config('enable_nestloop', 'off', true), set_config('enable_mergejoin', 'off', true);
-    CREATE TEMPORARY TABLE star_gain_pairs ON COMMIT DROP AS
-    SELECT (end_day - earliest.snapshot_date)::smallint AS window_days, latest.repo_id,
-           latest.stargazers_count, latest.stargazers_count - earliest.stargazers_count AS gain
-    FROM github.repository_snapshots AS latest
-    JOIN github.repository_snapshots AS earliest ON earliest.repo_id = latest.repo_id
-    WHERE latest.snapshot_date = end_day AND earliest.snapshot_date = ANY (starts);
-    PERFORM set_config('enable_nestloop', nested_loops, true), set_config('enable_mergejoin', merge_joins, true);
-    -- Its statistics tell the planner how few pairs rose, so that their repositories are looked up by key.
-    ANALYZE star_gain_pairs;
+    PERFORM github.allow_plan(ARRAY['bitmapscan', 'hashjoin']);
+    FOR counted IN
+        SELECT (end_day - start_day)::smallint AS window_days, coalesce(pairs.compared, 0) AS compared,
+               coalesce(pairs.ids, '{}') AS ids, coalesce(pairs.gains, '{}') AS gains,
+               coalesce(pairs.stars, '{}') AS stars
+        FROM unnest(starts) AS start_day
+        LEFT JOIN (
+            SELECT earliest.snapshot_date, count(*) AS compared,
+                   array_agg(latest.repo_id) FILTER (WHERE latest.stargazers_count > earliest.stargazers_count) AS ids,
+                   array_agg(latest.stargazers_count - earliest.stargazers_count)
+                       FILTER (WHERE latest.stargazers_count > earliest.stargazers_count) AS gains,
+                   array_agg(latest.stargazers_count)
+                       FILTER (WHERE latest.stargazers_count > earliest.stargazers_count) AS stars
+            FROM github.repository_snapshots AS latest
+            JOIN github.repository_snapshots AS earliest ON earliest.repo_id = latest.repo_id
+            WHERE latest.snapshot_date = end_day AND earliest.snapshot_date = ANY (starts)
+            GROUP BY earliest.snapshot_date
+        ) AS pairs ON pairs.snapshot_date = start_day
+    LOOP
+        window_list := window_list || counted.window_days;
+        compared_list := compared_list || counted.compared::integer;
+        rising_windows := rising_windows || array_fill(counted.window_days, ARRAY[cardinality(counted.ids)]);
+        rising_ids := rising_ids || counted.ids;
+        rising_gains := rising_gains || counted.gains;
+        rising_stars := rising_stars || counted.stars;
+    END LOOP;
 
-    INSERT INTO github.star_gains (end_date, window_days, repo_id, gain, stargazers_count, language, topics)
-    SELECT end_day, pairs.window_days, pairs.repo_id, pairs.gain, pairs.stargazers_count,
-           repository.language, repository.topics
-    FROM star_gain_pairs AS pairs
-    JOIN github.repositories AS repository ON repository.id = pairs.repo_id
-    WHERE pairs.gain > 0;
-    INSERT INTO github.star_gain_windows (end_date, window_days, compared, rising)
-    SELECT end_day, (end_day - start_day)::smallint, coalesce(counts.compared, 0), coalesce(counts.rising, 0)
-    FROM unnest(starts) AS start_day
-    LEFT JOIN (
-        SELECT window_days, count(*) AS compared, count(*) FILTER (WHERE gain > 0) AS rising
-        FROM star_gain_pairs GROUP BY window_days
-    ) AS counts ON counts.window_days = end_day - start_day;
-    DROP TABLE star_gain_pairs;
+    -- The risers' repositories by key, never by reading the whole table.
+    PERFORM github.allow_plan(ARRAY['indexscan', 'bitmapscan', 'nestloop', 'hashjoin', 'sort']);
+    WITH risers AS MATERIALIZED (
+        SELECT rising.window_days, rising.repo_id, rising.gain, rising.stargazers_count,
+               repository.language, repository.topics
+        FROM unnest(rising_windows, rising_ids, rising_gains, rising_stars)
+             AS rising (window_days, repo_id, gain, stargazers_count)
+        JOIN github.repositories AS repository ON repository.id = rising.repo_id
+    ), gains AS (
+        INSERT INTO github.star_gains (end_date, window_days, repo_id, gain, stargazers_count, language, topics)
+        SELECT end_day, window_days, repo_id, gain, stargazers_count, language, topics FROM risers
+    ), rising AS MATERIALIZED (
+        SELECT listed.window_days, listed.compared, count(risers.repo_id) AS risers
+        FROM unnest(window_list, compared_list) AS listed (window_days, compared)
+        LEFT JOIN risers ON risers.window_days = listed.window_days
+        GROUP BY listed.window_days, listed.compared
+    ), carried AS MATERIALIZED (
+        -- Per window and topic, whether at least one in a hundred of the window's risers carry it.
+        SELECT tagged.window_days, tagged.topic, count(*) * 100 >= min(rising.risers) AS common
+        FROM (SELECT risers.window_days, unnest(risers.topics) AS topic FROM risers) AS tagged
+        JOIN rising USING (window_days)
+        GROUP BY tagged.window_days, tagged.topic
+    ), counted_windows AS (
+        INSERT INTO github.star_gain_windows (end_date, window_days, compared, rising, common_topics)
+        SELECT end_day, rising.window_days, rising.compared, rising.risers,
+               coalesce(
+                   (SELECT array_agg(carried.topic ORDER BY carried.topic) FROM carried
+                    WHERE carried.window_days = rising.window_days AND carried.common),
+                   '{}'
+               )
+        FROM rising
+    )
+    -- DISTINCT: a topic listed twice on a repository is one row of its topic's list.
+    INSERT INTO github.star_gain_topics (end_date, window_days, topic, repo_id, gain, stargazers_count, language)
+    SELECT DISTINCT end_day, risers.window_days, tagged.topic, risers.repo_id, risers.gain, risers.stargazers_count,
+           risers.language
+    FROM risers, unnest(risers.topics) AS tagged (topic)
+    JOIN carried ON carried.topic = tagged.topic
+    WHERE carried.window_days = risers.window_days AND NOT carried.common;
+    PERFORM github.restore_plan(settings);
 END
 $$;
 
 -- Rebuild every summary that the snapshots of `day` enter: the day's language totals, the gains
 -- ending on it, and the gains starting on it (a date loaded after later ones, as a backfill does;
--- a daily load finds no later date and skips them at the cost of a lookup).
+-- a daily load finds no later date and skips them at the cost of a lookup). The day's snapshots are
+-- read once through the BRIN index, then joined by hash with one sequential read of
+-- github.repositories for their languages.
 CREATE OR REPLACE FUNCTION github.refresh_day_summaries(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     days smallint;
+    settings text[] := github.current_plan();
+    ids bigint[];
+    stars integer[];
 BEGIN
     DELETE FROM github.language_days WHERE snapshot_date = day;
+    PERFORM github.allow_plan(ARRAY['bitmapscan']);
+    SELECT array_agg(repo_id), array_agg(stargazers_count) INTO ids, stars
+    FROM github.repository_snapshots WHERE snapshot_date = day;
+    PERFORM github.allow_plan(ARRAY['seqscan', 'hashjoin']);
     INSERT INTO github.language_days (snapshot_date, language, repositories, stars)
     SELECT day, repository.language, count(*), sum(snapshot.stargazers_count)
-    FROM github.repository_snapshots AS snapshot
+    FROM unnest(ids, stars) AS snapshot (repo_id, stargazers_count)
     JOIN github.repositories AS repository ON repository.id = snapshot.repo_id
-    WHERE snapshot.snapshot_date = day
     GROUP BY repository.language;
+    PERFORM github.restore_plan(settings);
 
     PERFORM github.refresh_star_gains(day, github.trending_windows());
     FOREACH days IN ARRAY github.trending_windows() LOOP

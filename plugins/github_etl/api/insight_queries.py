@@ -7,6 +7,7 @@ snapshots. Values travel as bind parameters, identifiers are constants.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -97,9 +98,11 @@ def repository_history(db: DatabaseConnection, owner: str, name: str, days: int,
 
 
 def gain_window(db: DatabaseConnection, end: date, window_days: int) -> Row | None:
-    """``compared`` and ``rising`` of a window ending on ``end``; None unless both ends were observed."""
+    """``compared``, ``rising`` and ``common_topics`` of a window ending on ``end``; None unless both ends
+    were observed."""
     query = sql.SQL(
-        "SELECT compared, rising FROM github.star_gain_windows WHERE end_date = %(end)s AND window_days = %(days)s"
+        "SELECT compared, rising, common_topics FROM github.star_gain_windows"
+        " WHERE end_date = %(end)s AND window_days = %(days)s"
     )
     rows = _fetch(db, query, {"end": end, "days": window_days})
     return rows[0] if rows else None
@@ -112,14 +115,20 @@ def trending(
     filters: TrendingFilter,
     after: tuple[int, int] | None,
     limit: int,
+    common_topics: Collection[str],
 ) -> tuple[list[Row], tuple[int, int] | None]:
     """One page of the largest gains of the window ending on ``end``, and the position after it.
 
-    Walks ``star_gains_order_idx`` from the largest gain and stops after a page of rows that pass the
-    filters: keyset paging on (gain, id) like the repository list's.
+    Walks a trending-order index from the largest gain and stops after a page of rows that pass the
+    filters: keyset paging on (gain, id) like the repository list's. Without a topic, or with one of
+    ``common_topics``, that is ``star_gains_language_idx`` with a language and ``star_gains_order_idx``
+    without; with any other topic, the topic's own rows in ``star_gain_topics``.
 
     :param after: (gain, id) of the last row of the previous page.
+    :param common_topics: the window's topics that ``star_gain_topics`` leaves out
+        (``star_gain_windows.common_topics``).
     """
+    by_topic = filters.topic is not None and filters.topic not in common_topics
     conditions = [sql.SQL("gains.end_date = %(end)s"), sql.SQL("gains.window_days = %(days)s")]
     params: dict[str, Any] = {"end": end, "days": window_days, "limit": limit + 1}
     if after is not None:
@@ -128,18 +137,20 @@ def trending(
     if filters.min_stars is not None:
         conditions.append(sql.SQL("gains.stargazers_count >= %(min_stars)s"))
         params["min_stars"] = filters.min_stars
-    # Read from the gains alone (language and topics are copied onto them), through
-    # star_gains_language_idx with a language or star_gains_order_idx without; only the page's rows
-    # are then joined with their repositories.
+    # Read from the gains alone (language and topics are copied onto them); only the page's rows are
+    # then joined with their repositories.
     if filters.language is not None:
         conditions.append(sql.SQL("gains.language = %(language)s"))
         params["language"] = filters.language
     if filters.topic is not None:
-        conditions.append(sql.SQL("gains.topics @> ARRAY[%(topic)s]::text[]"))
         params["topic"] = filters.topic
+        if by_topic:
+            conditions.append(sql.SQL("gains.topic = %(topic)s"))
+        else:
+            conditions.append(sql.SQL("gains.topics @> ARRAY[%(topic)s]::text[]"))
     query = sql.SQL(
         "WITH page AS ("
-        "  SELECT gains.repo_id, gains.gain, gains.stargazers_count FROM github.star_gains AS gains"
+        "  SELECT gains.repo_id, gains.gain, gains.stargazers_count FROM {gains} AS gains"
         "  WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
         ")"
         " SELECT {columns}, page.stargazers_count - page.gain AS start_stargazers_count,"
@@ -147,6 +158,7 @@ def trending(
         " FROM page JOIN github.repositories AS repository ON repository.id = page.repo_id"
         " ORDER BY page.gain DESC, page.repo_id DESC"
     ).format(
+        gains=sql.Identifier("github", "star_gain_topics" if by_topic else "star_gains"),
         columns=sql.SQL(", ").join(sql.Identifier("repository", column) for column in TRENDING_COLUMNS),
         where=sql.SQL(" AND ").join(conditions),
     )

@@ -119,7 +119,9 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
             return answer | {
                 "basis": f"No observation on {named}: a gain needs an observation on both {start} and {end}."
             }
-        rows, position = insight_queries.trending(db, end, days, filters, after, query.limit)
+        rows, position = insight_queries.trending(
+            db, end, days, filters, after, query.limit, common_topics=window["common_topics"]
+        )
         return answer | {
             "compared": window["compared"],
             "rising": window["rising"],
