@@ -448,20 +448,30 @@ def _plugin_app(airflow_app: Any) -> Any:
     return mount.app
 
 
-def test_a_revoked_token_is_refused_at_once(client, credentials):
+def test_a_revoked_token_is_refused_once_its_acceptance_lapses(airflow_app, client, credentials, monkeypatch):
     from airflow.api_fastapi.app import get_auth_manager
 
+    from github_etl.api.security import AcceptedTokens
+
+    now = [0.0]
+    state = _plugin_app(airflow_app).state
+    monkeypatch.setattr(state, "accepted_tokens", AcceptedTokens(2.0, clock=lambda: now[0]), raising=False)
     username, password = credentials
     token = client.post("/auth/token", json={"username": username, "password": password}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get(f"{PREFIX}/repositories/count", headers=headers).status_code == 200
 
     get_auth_manager().revoke_token(token)
-
+    # For the seconds an acceptance is reused, the token still opens this API (GITHUB_ETL_API_AUTH_CACHE_SECONDS)...
+    assert client.get(f"{PREFIX}/repositories/count", headers=headers).status_code == 200
+    now[0] += 2.0
+    # ...then Airflow is asked again, and refuses it.
     refused = client.get(f"{PREFIX}/repositories/count", headers=headers)
     assert refused.status_code == 401
     assert refused.json() == {"detail": "Invalid JWT token"}
-    assert client.get(f"{PREFIX}/repositories/count").status_code == 200  # the client's own session still works
+    # Refusals are not remembered, and other tokens are not affected.
+    assert client.get(f"{PREFIX}/repositories/count", headers=headers).status_code == 401
+    assert client.get(f"{PREFIX}/repositories/count").status_code == 200
 
 
 def test_form_encoded_login_used_by_swagger_ui_gives_a_working_token(client, credentials):

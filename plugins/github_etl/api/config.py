@@ -16,6 +16,10 @@ class ApiSettings:
     :param connect_timeout: seconds libpq waits to connect; the API does not retry, the client may.
     :param statement_timeout: seconds a query may run; every query here is index-driven and takes
         milliseconds, so reaching it means the warehouse is in trouble.
+    :param auth_cache_seconds: seconds a bearer token that Airflow accepted is accepted again without
+        asking Airflow (never past the token's expiry). Airflow's check, about a millisecond of CPU per
+        request, is most of the cost of a cheap request; the price is that a token revoked by logging
+        out still opens this API for up to this long. 0 asks Airflow on every request.
     :param page_cache_mb: megabytes of repository list pages kept per API server process, as sent,
         until a load changes the table (see :mod:`github_etl.api.page_cache`). 0 keeps none.
     """
@@ -24,6 +28,7 @@ class ApiSettings:
     acquire_timeout: float = 5.0
     connect_timeout: int = 5
     statement_timeout: float = 10.0
+    auth_cache_seconds: float = 2.0
     page_cache_mb: float = 64.0
 
     @classmethod
@@ -34,5 +39,6 @@ class ApiSettings:
             acquire_timeout=float_env("GITHUB_ETL_API_ACQUIRE_TIMEOUT", cls.acquire_timeout, minimum=0.0),
             connect_timeout=int(float_env("GITHUB_ETL_API_CONNECT_TIMEOUT", cls.connect_timeout, minimum=1)),
             statement_timeout=float_env("GITHUB_ETL_API_STATEMENT_TIMEOUT", cls.statement_timeout, minimum=0.001),
+            auth_cache_seconds=float_env("GITHUB_ETL_API_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, minimum=0.0),
             page_cache_mb=float_env("GITHUB_ETL_API_PAGE_CACHE_MB", cls.page_cache_mb, minimum=0.0),
         )
