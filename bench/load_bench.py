@@ -64,7 +64,7 @@ sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 from bench.memory import TARGET_MEMORY_GROWTH, own_peak_rss_kib, run_in_child  # noqa: E402
 from bench.rows import DEFAULT_SEED, repository_rows, write_changed_copy, write_row_file  # noqa: E402
 from github_etl import load  # noqa: E402
-from github_etl.columns import SNAPSHOT_COLUMNS, STAGED_COLUMNS  # noqa: E402
+from github_etl.columns import SNAPSHOT_WRITTEN_COLUMNS, STAGED_COLUMNS  # noqa: E402
 from github_etl.hooks.warehouse import (  # noqa: E402
     DatabaseConnection,
     apply_schema,
@@ -558,9 +558,9 @@ def _naive(database_url: str, rows: int, *, one_transaction: bool) -> dict[str, 
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = excluded.{0}").format(sql.Identifier(column)) for column in (*STAGED_COLUMNS[1:], "last_seen_at")
     )
-    snapshot_columns = sql.SQL(", ").join(sql.Identifier(column) for column in SNAPSHOT_COLUMNS)
+    snapshot_columns = sql.SQL(", ").join(sql.Identifier(column) for column in SNAPSHOT_WRITTEN_COLUMNS)
     snapshot_updates = sql.SQL(", ").join(
-        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(column)) for column in SNAPSHOT_COLUMNS
+        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(column)) for column in SNAPSHOT_WRITTEN_COLUMNS
     )
     repository_statement = sql.SQL(
         "INSERT INTO github.repositories ({columns}, first_seen_at, last_seen_at) VALUES ({values}, %s, %s)"
@@ -568,10 +568,14 @@ def _naive(database_url: str, rows: int, *, one_transaction: bool) -> dict[str, 
     ).format(columns=columns, values=sql.SQL(", ").join(sql.Placeholder() * len(STAGED_COLUMNS)), updates=updates)
     snapshot_statement = sql.SQL(
         "INSERT INTO github.repository_snapshots (repo_id, snapshot_date, {snapshot_columns})"
-        " VALUES (%s, %s, %s, %s, %s)"
+        " VALUES (%s, %s, {values})"
         " ON CONFLICT (repo_id, snapshot_date) DO UPDATE SET {snapshot_updates}"
-    ).format(snapshot_columns=snapshot_columns, snapshot_updates=snapshot_updates)
-    counts = [STAGED_COLUMNS.index(column) for column in SNAPSHOT_COLUMNS]
+    ).format(
+        snapshot_columns=snapshot_columns,
+        values=sql.SQL(", ").join(sql.Placeholder() * len(SNAPSHOT_WRITTEN_COLUMNS)),
+        snapshot_updates=snapshot_updates,
+    )
+    counts = [STAGED_COLUMNS.index(column) for column in SNAPSHOT_WRITTEN_COLUMNS]
     # The same rows as the head of the staged file, already typed: parsing is not what is measured.
     staged = [
         (*row, row_hash(format_copy_line(row)), LOGICAL_DATE, LOGICAL_DATE)

@@ -240,6 +240,13 @@ KEY_COLUMNS: tuple[str, ...] = ("id", ROW_HASH_COLUMN)
 # Columns whose change is worth a snapshot row (how stars are tracked over time).
 SNAPSHOT_COLUMNS: tuple[str, ...] = ("stargazers_count", "forks_count", "open_issues_count")
 
+# Attributes each snapshot also records as the run saw them, so that the day summaries
+# (github.refresh_day_summaries) group a day's snapshots by language without joining github.repositories.
+SNAPSHOT_ATTRIBUTES: tuple[str, ...] = ("language",)
+
+# Columns every snapshot writer fills, after repo_id and snapshot_date.
+SNAPSHOT_WRITTEN_COLUMNS: tuple[str, ...] = (*SNAPSHOT_COLUMNS, *SNAPSHOT_ATTRIBUTES)
+
 # Attributes whose earlier values are kept when a load changes them (github.repository_history): who
 # owns a repository and under what name, license and terms, not its counts or free text.
 HISTORY_COLUMNS: tuple[str, ...] = (

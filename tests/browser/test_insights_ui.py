@@ -296,11 +296,15 @@ def _fill(db: DatabaseConnection) -> None:
         ensure_snapshot_partition(db, month)
     with db.cursor() as cur:
         for index in range(DAYS):
-            observed = [(rid, _stars(rid, index)) for rid, *_ in REPOSITORIES if _stars(rid, index) is not None]
-            for rid, stars in observed:
+            observed = [
+                (rid, language, _stars(rid, index))
+                for rid, _, _, language, _ in REPOSITORIES
+                if _stars(rid, index) is not None
+            ]
+            for rid, language, stars in observed:
                 cur.execute(
-                    "INSERT INTO github.repository_snapshots VALUES (%s, %s, %s, %s, %s)",
-                    (rid, _day(index), stars, rid, index),
+                    "INSERT INTO github.repository_snapshots VALUES (%s, %s, %s, %s, %s, %s)",
+                    (rid, _day(index), stars, rid, index, language),
                 )
             if observed:
                 cur.execute("SELECT github.refresh_day_summaries(%s)", (_day(index),))

@@ -41,7 +41,8 @@ REPOSITORIES = [
 
 
 def _observe(db: DatabaseConnection, stars: dict[int, dict[int, int]], order: list[int] | None = None) -> None:
-    """Write the snapshots, then refresh each date's summaries in ``order`` (by default oldest first)."""
+    """Write the snapshots with their repositories' languages, then refresh each date's summaries in ``order``
+    (by default oldest first)."""
     days = sorted({day for per_day in stars.values() for day in per_day})
     rows = [
         _snapshot(repo_id, DAY[day], stargazers_count=count, forks_count=repo_id, open_issues_count=day)
@@ -50,6 +51,11 @@ def _observe(db: DatabaseConnection, stars: dict[int, dict[int, int]], order: li
     ]
     _insert(db, "repository_snapshots", *rows)
     with db.cursor() as cur:
+        # Each snapshot records its repository's language, as a load writes it.
+        cur.execute(
+            "UPDATE github.repository_snapshots AS snapshot SET language = repository.language"
+            " FROM github.repositories AS repository WHERE repository.id = snapshot.repo_id"
+        )
         for day in order or days:
             cur.execute("SELECT github.refresh_day_summaries(%s)", (DAY[day],))
     db.commit()

@@ -23,6 +23,7 @@ from github_etl.columns import (
     REPOSITORY_SPEC,
     ROW_HASH_COLUMN,
     SNAPSHOT_COLUMNS,
+    SNAPSHOT_WRITTEN_COLUMNS,
     STAGED_COLUMNS,
     RepositoryColumn,
     graphql,
@@ -86,7 +87,7 @@ def test_history_and_snapshot_tables_type_their_columns_as_the_spec(warehouse: A
     snapshots = _table_columns(warehouse, "repository_snapshots")
 
     assert history[-len(HISTORY_COLUMNS) :] == _spec_columns(HISTORY_COLUMNS)
-    assert snapshots[-len(SNAPSHOT_COLUMNS) :] == _spec_columns(SNAPSHOT_COLUMNS)
+    assert snapshots[-len(SNAPSHOT_WRITTEN_COLUMNS) :] == _spec_columns(SNAPSHOT_WRITTEN_COLUMNS)
 
 
 def test_rows_and_staged_files_hold_the_spec_columns_in_order() -> None:

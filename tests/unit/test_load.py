@@ -621,9 +621,9 @@ def test_a_snapshot_another_load_commits_meanwhile_with_the_same_counts_is_not_r
     monkeypatch.setattr(load, "apply_schema", lambda db: None)
     other = psycopg2.connect(pg_url)
     try:
-        with other.cursor() as cur:  # repository 2's snapshot of the date, with the counts staged: not committed yet
+        with other.cursor() as cur:  # repository 2's snapshot of the date, with what is staged: not committed yet
             cur.execute(
-                "INSERT INTO github.repository_snapshots VALUES (2, %s, 20, 2, 0)",
+                "INSERT INTO github.repository_snapshots VALUES (2, %s, 20, 2, 0, 'Python')",
                 (DAY_1.date(),),
             )
         # Repository 1's stored snapshot stops the append; the merge then meets repository 2's in flight.
@@ -1384,6 +1384,28 @@ def test_every_load_path_keeps_the_day_summaries_of_its_date(warehouse, tmp_path
         "gains": [(DAY_2.date(), 1, 1, 5, 15), (DAY_2.date(), 1, 2, 4, 24)],
         "windows": [(DAY_2.date(), 1, 2, 2)],
     }
+
+
+def test_each_snapshot_keeps_the_language_its_run_saw_and_the_days_are_grouped_by_it(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])  # the bulk path
+    # Repository 1 moves to Go (appended from the staged rows); repository 2 is seen unchanged (from the stored row).
+    second = _row_file(tmp_path, _repo(1, language="Go"), _repo(2))
+    _load(warehouse, [second], DAY_2, key_files=[_key_file(second)])
+    # The same date loaded again with only repository 1's language changed: the merge rewrites its snapshot.
+    _load(warehouse, [_row_file(tmp_path, _repo(1, language="Rust"), _repo(2))], DAY_2)
+
+    snapshots = "SELECT repo_id, snapshot_date, language FROM github.repository_snapshots ORDER BY 2, 1"
+    assert _query(warehouse, snapshots) == [
+        (1, DAY_1.date(), "Python"),
+        (2, DAY_1.date(), "Python"),
+        (1, DAY_2.date(), "Rust"),
+        (2, DAY_2.date(), "Python"),
+    ]
+    assert _summaries(warehouse)["languages"] == [
+        (DAY_1.date(), "Python", 2, 30),
+        (DAY_2.date(), "Python", 1, 20),
+        (DAY_2.date(), "Rust", 1, 10),
+    ]
 
 
 def test_a_backfilled_date_gets_the_gains_that_start_on_it(warehouse, tmp_path):

@@ -70,6 +70,9 @@ CREATE TABLE IF NOT EXISTS github.repository_snapshots (
     stargazers_count  integer NOT NULL,
     forks_count       integer NOT NULL,
     open_issues_count integer NOT NULL,
+    -- The repository's primary language as the run saw it (github_etl.columns.SNAPSHOT_ATTRIBUTES): the
+    -- day summaries group a day's snapshots by it without joining github.repositories.
+    language          text,
     PRIMARY KEY (repo_id, snapshot_date)
 ) PARTITION BY RANGE (snapshot_date);
 
@@ -442,26 +445,20 @@ $$;
 -- Rebuild every summary that the snapshots of `day` enter: the day's language totals, the gains
 -- ending on it, and the gains starting on it (a date loaded after later ones, as a backfill does;
 -- a daily load finds no later date and skips them at the cost of a lookup). The day's snapshots are
--- read once through the BRIN index, then joined by hash with one sequential read of
--- github.repositories for their languages.
+-- read once through the BRIN index and grouped by the language each of them carries.
 CREATE OR REPLACE FUNCTION github.refresh_day_summaries(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     days smallint;
     settings text[] := github.current_plan();
-    ids bigint[];
-    stars integer[];
 BEGIN
     DELETE FROM github.language_days WHERE snapshot_date = day;
+    -- Sorting is off: the few languages are grouped by hash.
     PERFORM github.allow_plan(ARRAY['bitmapscan']);
-    SELECT array_agg(repo_id), array_agg(stargazers_count) INTO ids, stars
-    FROM github.repository_snapshots WHERE snapshot_date = day;
-    PERFORM github.allow_plan(ARRAY['seqscan', 'hashjoin']);
     INSERT INTO github.language_days (snapshot_date, language, repositories, stars)
-    SELECT day, repository.language, count(*), sum(snapshot.stargazers_count)
-    FROM unnest(ids, stars) AS snapshot (repo_id, stargazers_count)
-    JOIN github.repositories AS repository ON repository.id = snapshot.repo_id
-    GROUP BY repository.language;
+    SELECT day, language, count(*), sum(stargazers_count)
+    FROM github.repository_snapshots WHERE snapshot_date = day
+    GROUP BY language;
     PERFORM github.restore_plan(settings);
 
     PERFORM github.refresh_star_gains(day, github.trending_windows());

@@ -18,7 +18,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from github_etl.columns import SNAPSHOT_COLUMNS, STAGED_COLUMNS
+from github_etl.columns import SNAPSHOT_WRITTEN_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import load_sql
 from github_etl.load.observation import snapshot_date_of
 from github_etl.load.row_files import RowFile, copy_file, drop_duplicates
@@ -144,7 +144,7 @@ def bulk_load(
     repositories_key = next(s for s in structures if s.table == "repositories" and s.kind == "constraint")
     duplicates = _build_unique_key(cur, repositories_key, table)
     cur.execute(
-        template("bulk_snapshots.sql", snapshot_columns=identifiers(SNAPSHOT_COLUMNS)),
+        template("bulk_snapshots.sql", snapshot_columns=identifiers(SNAPSHOT_WRITTEN_COLUMNS)),
         {"snapshot_date": snapshot_date_of(observed_at)},
     )
     began = _phase(phases, "keys_and_snapshots", began)

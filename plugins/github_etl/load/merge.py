@@ -17,7 +17,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from github_etl.columns import HISTORY_COLUMNS, KEY_COLUMNS, SNAPSHOT_COLUMNS, STAGED_COLUMNS
+from github_etl.columns import HISTORY_COLUMNS, KEY_COLUMNS, SNAPSHOT_WRITTEN_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import load_sql
 from github_etl.load.observation import snapshot_date_of
 from github_etl.load.row_files import RowFile, copy_changed_lines, copy_file, drop_duplicates
@@ -192,7 +192,7 @@ def _merge_snapshots(
     cur.execute("SAVEPOINT append_snapshots")
     try:
         cur.execute(
-            template("append_snapshots.sql", snapshot_columns=identifiers(SNAPSHOT_COLUMNS), source=source),
+            template("append_snapshots.sql", snapshot_columns=identifiers(SNAPSHOT_WRITTEN_COLUMNS), source=source),
             snapshot_date,
         )
         appended = cur.rowcount
@@ -204,11 +204,11 @@ def _merge_snapshots(
     statement = template(
         "merge_snapshots.sql",
         source=source,
-        snapshot_columns=identifiers(SNAPSHOT_COLUMNS),
-        staged_counts=identifiers(SNAPSHOT_COLUMNS, "staged"),
-        existing_counts=identifiers(SNAPSHOT_COLUMNS, "existing"),
-        target_counts=identifiers(SNAPSHOT_COLUMNS, "target"),
-        excluded_counts=identifiers(SNAPSHOT_COLUMNS, "excluded"),
+        snapshot_columns=identifiers(SNAPSHOT_WRITTEN_COLUMNS),
+        staged_counts=identifiers(SNAPSHOT_WRITTEN_COLUMNS, "staged"),
+        existing_counts=identifiers(SNAPSHOT_WRITTEN_COLUMNS, "existing"),
+        target_counts=identifiers(SNAPSHOT_WRITTEN_COLUMNS, "target"),
+        excluded_counts=identifiers(SNAPSHOT_WRITTEN_COLUMNS, "excluded"),
     )
     cur.execute(statement, snapshot_date)
     return int(cur.fetchone()[0])
@@ -223,5 +223,5 @@ def _touch_unchanged(cur: PgCursor, seen: sql.Composable, observed_at: datetime)
     cur.execute(template("touch_unchanged.sql", seen=seen), {"seen_at": observed_at})
     touched = cur.rowcount
     stored = sql.SQL("(SELECT stored.id, {counts} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
-    counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_COLUMNS)
+    counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_WRITTEN_COLUMNS)
     return touched, _merge_snapshots(cur, observed_at, stored.format(counts=counts, seen=seen))
