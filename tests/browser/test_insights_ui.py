@@ -20,7 +20,7 @@ from psycopg2 import sql
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
 from tests.browser import test_ui
 from tests.browser.airflow_server import LocalAirflow
-from tests.browser.test_ui import USERNAME, _screenshot, _wait
+from tests.browser.test_ui import _log_in, _screenshot, _wait
 
 pytest.importorskip("selenium", reason="selenium is not installed (requirements.txt pins it)")
 
@@ -163,10 +163,7 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
 
 
 def _log_in_and_open_from_navigation(driver: WebDriver, airflow: LocalAirflow, password: str) -> None:
-    driver.get(f"{airflow.url}/")
-    _wait(driver).until(ec.element_to_be_clickable((By.NAME, "username"))).send_keys(USERNAME)
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    _log_in(driver, f"{airflow.url}/", password)
     link = _wait(driver).until(
         ec.element_to_be_clickable((By.CSS_SELECTOR, NAVIGATION_ITEM)),
         message="Airflow's navigation has no GitHub insights item",

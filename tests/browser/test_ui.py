@@ -18,7 +18,7 @@ import logging
 import secrets
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -36,7 +36,7 @@ from tests.fixtures.postgres import execute_autocommit
 pytest.importorskip("selenium", reason="selenium is not installed (requirements.txt pins it)")
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -243,7 +243,8 @@ def test_trigger_form_run_loads_the_sample_and_api_docs_render(
 def _log_in(driver: WebDriver, url: str, password: str) -> None:
     """Open ``url``, which sends an anonymous user to the login form, and sign in there."""
     driver.get(url)
-    _wait(driver).until(ec.element_to_be_clickable((By.NAME, "username"))).send_keys(USERNAME)
+    # Airflow's UI sends an anonymous user on to its login page: a look-up during that navigation is aborted.
+    _wait(driver).until(_through_navigation(ec.element_to_be_clickable((By.NAME, "username")))).send_keys(USERNAME)
     driver.find_element(By.NAME, "password").send_keys(password)
     submit = _wait(driver).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[type=submit]")))
     _screenshot(driver, "01-login")
@@ -316,6 +317,20 @@ def _see_run_succeeded(driver: WebDriver) -> None:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _through_navigation(condition: Callable[[WebDriver], Any]) -> Callable[[WebDriver], Any]:
+    """``condition``, not yet met while the page is navigating away (its look-ups are aborted meanwhile)."""
+
+    def check(driver: WebDriver) -> Any:
+        try:
+            return condition(driver)
+        except WebDriverException as exc:
+            if "aborted by navigation" in (exc.msg or ""):
+                return False
+            raise
+
+    return check
 
 
 def _wait(driver: WebDriver) -> WebDriverWait:
