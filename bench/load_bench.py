@@ -13,6 +13,8 @@ generated into a temporary folder (generation is not timed), then, each in a thr
     re-load from the row files alone (the merge path) and the next day's load of the same rows, a daily
     run's usual case: every repository seen again, its last_seen_at moved and a snapshot added. Each
     load runs in a child process that reports its own peak RSS, so memory is compared across sizes.
+    Before the day after, the warehouse is given observations 7 and 30 days earlier (as a month of
+    daily runs leaves them), so that day's load compares every trending window.
     The first load, the next day and the day after are loaded once more into another database with the
     API's day summaries left out (``github.refresh_day_summaries`` skipped): what the daily load cost
     before it kept them, measured in the same invocation;
@@ -92,6 +94,11 @@ DAY_AFTER = NEXT_DAY + timedelta(days=1)
 THIRD_DAY = DAY_AFTER + timedelta(days=1)
 # The day after the next, one repository in this many has changed: a daily run's more usual case.
 CHANGED_EVERY = 10
+# The day after also finds the repositories observed this many days before it, as a daily schedule
+# does once it has run for a month: every trending window is then compared, not only the one-day one.
+EARLIER_WINDOWS = (7, 30)
+# Of those earlier observations, one repository in this many had a star fewer than today's file says.
+EARLIER_RISEN_EVERY = 5
 CEILING_TABLE = "ceiling_repositories"
 
 TARGET_FIRST_LOAD_VS_CEILING = 1.5
@@ -193,6 +200,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
                 taken["next_day"] = _load_in_child(url, path, row_file.keys_path, NEXT_DAY)
                 # A day apart, autovacuum has cleaned up after the previous day's rewrite of every row.
                 _autocommit(url, sql.SQL("VACUUM (ANALYZE) github.repositories"))
+                _observe_earlier(url, DAY_AFTER)
                 taken["day_after"] = _load_in_child(url, changed.path, changed.keys_path, DAY_AFTER)
                 _autocommit(url, sql.SQL("VACUUM (ANALYZE) github.repositories"))
                 # The original file changes the same one in ten back: the same kind of day, every line parsed.
@@ -204,6 +212,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
                     url, path, row_file.keys_path, NEXT_DAY, without_summaries=True
                 )
                 _autocommit(url, sql.SQL("VACUUM (ANALYZE) github.repositories"))
+                _observe_earlier(url, DAY_AFTER)
                 taken["day_after_without_summaries"] = _load_in_child(
                     url, changed.path, changed.keys_path, DAY_AFTER, without_summaries=True
                 )
@@ -625,6 +634,39 @@ def _autocommit(url: str, statement: sql.Composable) -> None:
             cur.execute(statement)
 
 
+def _observe_earlier(url: str, day: datetime) -> None:
+    """Give the warehouse observations ``EARLIER_WINDOWS`` days before ``day``, as a month of daily runs
+    leaves them, so that the load of ``day`` compares every trending window.
+
+    Written straight into the snapshots, with each date's language totals (which mark it as observed),
+    from the next day's snapshots: one repository in ``EARLIER_RISEN_EVERY`` a star lower, as if it
+    rose since.
+    """
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn, conn.cursor() as cur:
+        for days in EARLIER_WINDOWS:
+            earlier = (day - timedelta(days=days)).date()
+            cur.execute("SELECT github.ensure_snapshot_partition(%s)", (earlier,))
+            cur.execute(
+                """
+                INSERT INTO github.repository_snapshots
+                    (repo_id, snapshot_date, stargazers_count, forks_count, open_issues_count, language)
+                SELECT repo_id, %(earlier)s, greatest(stargazers_count - (repo_id %% %(every)s = 0)::int, 0),
+                       forks_count, open_issues_count, language
+                FROM github.repository_snapshots WHERE snapshot_date = %(source)s
+                """,
+                {"earlier": earlier, "every": EARLIER_RISEN_EVERY, "source": NEXT_DAY.date()},
+            )
+            cur.execute(
+                """
+                INSERT INTO github.language_days (snapshot_date, language, repositories, stars)
+                SELECT snapshot_date, language, count(*), sum(stargazers_count)
+                FROM github.repository_snapshots WHERE snapshot_date = %s GROUP BY snapshot_date, language
+                """,
+                (earlier,),
+            )
+    _autocommit(url, sql.SQL("VACUUM (ANALYZE) github.repository_snapshots"))
+
+
 def _checkpoint(db: DatabaseConnection) -> None:
     """Flush what the previous step left dirty, so no step pays for another's writes; skipped without rights."""
     conn = db.connection
@@ -699,7 +741,7 @@ def _format_size(figures: dict[str, Any]) -> str:
             f" {next_day['summaries_seconds']:.2f} s of the {next_day['seconds']:.2f} s",
         ),
         _row(
-            f"    info: the day after, 1 in {CHANGED_EVERY} changed",
+            f"    info: the day after, 1 in {CHANGED_EVERY} changed, the 1-, 7- and 30-day windows compared",
             day_after["seconds"],
             day_after["rows_per_second"],
             f"{day_after['vs_ceiling']:.2f}x (a)  vacuumed before; key files: the changed lines alone parsed",
