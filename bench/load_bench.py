@@ -17,14 +17,16 @@ generated into a temporary folder (generation is not timed), then, each in a thr
     daily runs leaves them), so that day's load compares every trending window.
     The first load, the next day and the day after are loaded once more into another database with the
     API's day summaries left out (``github.refresh_day_summaries`` skipped): what the daily load cost
-    before it kept them, measured in the same invocation;
+    before it kept them, measured in the same invocation; and once more with the attribute history
+    (``github.repository_history``) left out, its statement skipped: what the history costs the day after;
 (c) the naive baseline: what a quick script does, for the file's first rows: upsert the repository,
     then its snapshot, each row its own transaction; extrapolated to N. The same in one transaction is
     printed for reference.
 
 The targets: first load within 1.5x of (a), re-load within 1.1x of (a), (b) at least 50x faster than
-(c), peak RSS of the largest size within 1.3x of the smallest's, and the next day and the day after
-within 1.1x of the same loads without the day summaries.
+(c), peak RSS of the largest size within 1.3x of the smallest's, the next day and the day after
+within 1.1x of the same loads without the day summaries, and the day after (one in ten changed) within
+1.1x of the same load without the attribute history.
 
 Usage::
 
@@ -73,7 +75,7 @@ from github_etl.hooks.warehouse import (  # noqa: E402
     ensure_snapshot_partition,
     load_sql,
 )
-from github_etl.load import load_run  # noqa: E402
+from github_etl.load import load_run, merge  # noqa: E402
 from github_etl.load.bulk import INDEX_BUILD_MEMORY  # noqa: E402
 from github_etl.settings import DAG_ID  # noqa: E402
 from github_etl.transform import format_copy_line, row_hash  # noqa: E402
@@ -105,6 +107,7 @@ TARGET_FIRST_LOAD_VS_CEILING = 1.5
 TARGET_RELOAD_VS_CEILING = 1.1
 TARGET_SPEEDUP_OVER_NAIVE = 50.0
 TARGET_SUMMARIES_COST = 1.1
+TARGET_HISTORY_COST = 1.1
 
 # libpq environment variables for the connection parameters psql may need: the server URL reaches psql
 # through its environment, never its command line.
@@ -217,6 +220,14 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
                     url, changed.path, changed.keys_path, DAY_AFTER, without_summaries=True
                 )
             with _throwaway_database(server_url) as url:
+                # The same days without the attribute history, after the same preparation again.
+                _load_in_child(url, path, row_file.keys_path, without_history=True)
+                _load_in_child(url, path, row_file.keys_path, NEXT_DAY, without_history=True)
+                _autocommit(url, sql.SQL("VACUUM (ANALYZE) github.repositories"))
+                taken["day_after_without_history"] = _load_in_child(
+                    url, changed.path, changed.keys_path, DAY_AFTER, without_history=True
+                )
+            with _throwaway_database(server_url) as url:
                 taken["naive"] = _naive(url, naive_rows, one_transaction=False)
             with _throwaway_database(server_url) as url:
                 taken["naive_one_transaction"] = _naive(url, naive_rows, one_transaction=True)
@@ -236,6 +247,10 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
         best[name]["vs_without_summaries"] = round(
             best[name]["seconds"] / best[f"{name}_without_summaries"]["seconds"], 2
         )
+    without_history = best["day_after_without_history"]
+    without_history["vs_ceiling"] = round(without_history["seconds"] / ceiling["seconds"], 2)
+    # The ratio of the two loads' ratios to the same run's psql \copy: the seconds' ratio.
+    best["day_after"]["vs_without_history"] = round(best["day_after"]["seconds"] / without_history["seconds"], 2)
     first["vs_indexed_copy"] = round(first["seconds"] / best["indexed_copy"]["seconds"], 2)
     floor = best["structures"]
     floor["floor_seconds"] = round(ceiling["seconds"] + floor["seconds"], 3)
@@ -284,6 +299,13 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
                 at_most=True,
             )
             for name in ("next_day", "day_after")
+        ),
+        _target(
+            size,
+            "day after vs without history",
+            best["day_after"]["vs_without_history"],
+            TARGET_HISTORY_COST,
+            at_most=True,
         ),
     ]
     return figures
@@ -435,6 +457,7 @@ def _load_in_child(
     logical_date: datetime = LOGICAL_DATE,
     *,
     without_summaries: bool = False,
+    without_history: bool = False,
 ) -> dict[str, Any]:
     """Run one load in a fresh interpreter so its peak RSS is the load's alone.
 
@@ -442,6 +465,7 @@ def _load_in_child(
         row file alone, which always takes the merge path on a warehouse that holds rows.
     :param logical_date: the run's logical date.
     :param without_summaries: skip the API's day summaries, as the load did before it kept them.
+    :param without_history: skip the attribute history, as the load did before it kept it.
     """
     db = DatabaseConnection(database_url, connect_retries=0)
     try:
@@ -454,6 +478,8 @@ def _load_in_child(
         arguments += ["--keys", str(keys_path)]
     if without_summaries:
         arguments.append("--without-summaries")
+    if without_history:
+        arguments.append("--without-history")
     return run_in_child("bench.load_bench", arguments, {CHILD_DATABASE_ENV: database_url})
 
 
@@ -464,6 +490,7 @@ def one_load(
     logical_date: datetime = LOGICAL_DATE,
     *,
     without_summaries: bool = False,
+    without_history: bool = False,
 ) -> dict[str, Any]:
     """Load one file into the database as the DAG's load task does, and report time and peak memory.
 
@@ -474,9 +501,11 @@ def one_load(
     :param keys_path: its key file, or None to load the row file alone.
     :param logical_date: the run's logical date (timezone-aware).
     :param without_summaries: skip the API's day summaries (the baseline of their cost).
+    :param without_history: skip the attribute history's statement (the baseline of its cost).
     :return: ``{"seconds", "result", "peak_rss_mib", "server_backend_peak_rss_mib", "phases",
-        "summaries_seconds"}``; the server's peak is None unless the server runs on this machine and its
-        process is readable; ``summaries_seconds`` is the time the day summaries took within ``seconds``.
+        "summaries_seconds", "history_seconds"}``; the server's peak is None unless the server runs on this
+        machine and its process is readable; ``summaries_seconds`` and ``history_seconds`` are the time the
+        day summaries and the attribute history took within ``seconds``.
     """
     # This child process loads once and exits: replacing the step here touches no other load.
     summaries: list[float] = []
@@ -488,6 +517,15 @@ def one_load(
         summaries.append(time.perf_counter() - began)
 
     load._refresh_day_summaries = (lambda cur, snapshot_date: None) if without_summaries else timed_refresh
+    history: list[float] = []
+    record = merge._record_attribute_changes
+
+    def timed_record(cur: Any, seen_at: Any) -> None:
+        began = time.perf_counter()
+        record(cur, seen_at)
+        history.append(time.perf_counter() - began)
+
+    merge._record_attribute_changes = (lambda cur, seen_at: None) if without_history else timed_record
     phases = _BulkPhases()
     logging.getLogger("github_etl.load").addHandler(phases)
     logging.getLogger("github_etl.load").setLevel(logging.INFO)
@@ -517,6 +555,7 @@ def one_load(
         "server_backend_peak_rss_mib": None if backend_peak is None else round(backend_peak / 1024, 1),
         "phases": phases.phases,
         "summaries_seconds": round(sum(summaries), 3),
+        "history_seconds": round(sum(history), 3),
     }
 
 
@@ -754,6 +793,14 @@ def _format_size(figures: dict[str, Any]) -> str:
             f" {day_after['summaries_seconds']:.2f} s of the {day_after['seconds']:.2f} s",
         ),
         _row(
+            "    info: the day after without the attribute history",
+            figures["day_after_without_history"]["seconds"],
+            round(figures["rows"] / figures["day_after_without_history"]["seconds"]),
+            f"{figures['day_after_without_history']['vs_ceiling']:.2f}x (a); with it"
+            f" {day_after['vs_without_history']:.2f}x this; its statement took"
+            f" {day_after['history_seconds']:.3f} s of the {day_after['seconds']:.2f} s",
+        ),
+        _row(
             "    info: the same kind of day, row files alone",
             day_after_parsed["seconds"],
             day_after_parsed["rows_per_second"],
@@ -823,6 +870,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--keys", type=Path, metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--logical-date", type=datetime.fromisoformat, default=LOGICAL_DATE, help=argparse.SUPPRESS)
     parser.add_argument("--without-summaries", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--without-history", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one_load is not None:
         figures = one_load(
@@ -831,6 +879,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.keys,
             args.logical_date,
             without_summaries=args.without_summaries,
+            without_history=args.without_history,
         )
         print(json.dumps(figures))
         return

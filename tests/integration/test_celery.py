@@ -58,7 +58,13 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryCluster]:
+def staging_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The staging folder every worker of the cluster writes to."""
+    return tmp_path_factory.mktemp("staging")
+
+
+@pytest.fixture(scope="module")
+def cluster(pg_server_url: str, redis_url: str, staging_root: Path) -> Iterator[CeleryCluster]:
     """Two Celery workers sharing a staging folder and, through Redis, the GitHub budget."""
     unique = uuid.uuid4().hex[:8]
     with CeleryCluster(
@@ -76,7 +82,7 @@ def cluster(pg_server_url: str, redis_url: str, tmp_path_factory: pytest.TempPat
         stop_timeout=5,
         remove_queue_on_stop=True,
         env={
-            "GITHUB_ETL_STAGING_URL": tmp_path_factory.mktemp("staging").as_uri(),
+            "GITHUB_ETL_STAGING_URL": staging_root.as_uri(),
             "GITHUB_ETL_RATE_LIMIT_STORE": redis_url,
         },
     ) as running:
@@ -213,6 +219,10 @@ SLOW_LATENCY_MS = 150
 RETRY_AFTER_SECONDS = 5
 # Small listing takes: each shard lists several pages, so its requests span the pause.
 PAGED_SAMPLE = {**SAMPLE, "per_page_take": 2}
+# How soon after the limited answer left the fake the pause is in Redis for every worker: a request that
+# arrives later than this was sent by a task that ignored the pause (its slot's previous request, sent
+# before the pause was known, waited SLOW_LATENCY_MS for its answer first).
+PAUSE_KNOWN_WITHIN_SECONDS = 1.0
 
 
 def test_a_secondary_limit_pauses_the_token_on_every_worker(
@@ -250,8 +260,10 @@ def test_a_secondary_limit_pauses_the_token_on_every_worker(
     during_pause = [
         (r.path, r.received_at - limited.at) for r in fake.requests if limited.at < r.received_at < pause_ends
     ]
-    # At most the other three slots' requests were already sent when the answer came.
+    # At most the other three slots' requests were already sent when the answer came, and only just then:
+    # none was sent once the pause was known.
     assert len(during_pause) <= WORKERS * CONCURRENCY - 1, during_pause
+    assert [(path, offset) for path, offset in during_pause if offset > PAUSE_KNOWN_WITHIN_SECONDS] == []
     # The limited task alone lists again and enriches after the pause.
     after_pause = [r for r in fake.requests if r.received_at >= pause_ends]
     assert len(after_pause) > WORKERS * CONCURRENCY
@@ -268,6 +280,7 @@ def test_workers_share_one_installation_token_and_no_secret_reaches_a_file(
     fake_github_factory: Callable[..., FakeGitHub],
     pg_url: str,
     redis_url: str,
+    staging_root: Path,
     tmp_path: Path,
 ) -> None:
     """A GitHub App connection (its key in a file outside Airflow's home, as a mounted secret would be)."""
@@ -306,9 +319,13 @@ def test_workers_share_one_installation_token_and_no_secret_reaches_a_file(
     assert len(_workers_of(cluster, run_id, "extract")) == WORKERS
     secrets = [minted.encode(), *[line.encode() for line in private_key.splitlines() if len(line) > 40][:3]]
     assert minted not in shared, "Redis holds the token in clear"
+    # Airflow's home holds the task logs; the staged files live apart from it.
+    assert staging_root not in cluster.home.parents
+    staged = [path for path in staging_root.rglob("*") if path.is_file()]
+    assert staged, "the run staged nothing: nothing was searched"
     leaks = [
         str(path)
-        for path in cluster.home.rglob("*")
+        for path in [*cluster.home.rglob("*"), *staged]
         if path.is_file() and any(secret in path.read_bytes() for secret in secrets)
     ]
     assert leaks == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -90,6 +92,51 @@ def test_graphql_and_rest_enrich_the_same_repositories(fake_github_factory) -> N
     assert rest.gone
     # Two GraphQL batches against one REST call per repository.
     assert fake.count(path_prefix="/graphql") == 2
+
+
+class _LostAccessClient(GitHubClient):
+    """GitHub's answer when the token lost access to some repositories: their nodes null, a FORBIDDEN error each."""
+
+    def __init__(self, *args: Any, lost: set[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lost = lost
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        body = super().graphql(query, variables)
+        errors = []
+        for position, node_id in enumerate((variables or {}).get("ids", [])):
+            if node_id in self.lost:
+                body["data"]["nodes"][position] = None
+                errors.append(
+                    {
+                        "type": "FORBIDDEN",
+                        "path": ["nodes", position],
+                        "message": "Resource not accessible by integration",
+                    }
+                )
+        if errors:
+            body["errors"] = errors
+        return body
+
+
+def test_a_repository_graphql_refuses_with_forbidden_is_gone_as_access_lost(fake_github_factory) -> None:
+    """The fourth reason of a vanished repository: not GitHub's 404/451/403 but the token losing access."""
+    from github_etl.extract.enrich import enrich_graphql
+
+    fake = fake_github_factory(repo_count=300, seed=4)
+    listed = _client(fake).get("/repositories", {"since": fake.ids[10]}).data
+    refused, deleted = listed[3], listed[7]
+    fake.delete_repository(deleted["id"])
+    client = _LostAccessClient(fake.base_url, [TOKEN], settings=FAST, lost={refused["node_id"]})
+    fake.reset_log()
+
+    batch = enrich_graphql(client, listed)
+
+    assert batch.gone_reasons == {str(refused["id"]): "access_lost", str(deleted["id"]): "not_found"}
+    assert sorted(batch.gone) == sorted([refused["id"], deleted["id"]])
+    assert sorted(_ids(batch.items)) == sorted(r["id"] for r in listed if r not in (refused, deleted))
+    # The refused one costs no REST request to explain it; the deleted one costs one.
+    assert fake.count(path_prefix="/repositories/") == 1
 
 
 def test_a_graphql_batch_that_times_out_is_split_until_the_halves_pass(fake_github_factory) -> None:

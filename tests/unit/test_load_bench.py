@@ -72,3 +72,18 @@ def test_the_daily_loads_are_measured_again_without_the_day_summaries(small_run:
         assert 0 < run[name]["summaries_seconds"] < run[name]["seconds"]
         assert run[f"{name}_without_summaries"]["summaries_seconds"] == 0
     assert "next day vs without summaries" in printed
+
+
+def test_the_day_after_is_measured_again_without_the_attribute_history(small_run: tuple[dict[str, Any], str]) -> None:
+    """The baseline of the history's cost (issue: at most 1.1x on the "one in ten changed" day) loads the
+    same day to the same result, only with the history's statement skipped."""
+    figures, printed = small_run
+
+    (run,) = figures["runs"]
+    with_history, without = run["day_after"], run["day_after_without_history"]
+    assert without["result"] == with_history["result"]
+    assert with_history["vs_without_history"] == pytest.approx(with_history["seconds"] / without["seconds"], abs=0.01)
+    assert 0 < with_history["history_seconds"] < with_history["seconds"]
+    assert without["history_seconds"] == 0
+    assert "day after vs without history" in printed
+    assert "the day after without the attribute history" in printed
