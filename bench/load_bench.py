@@ -224,6 +224,7 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
                 _load_in_child(url, path, row_file.keys_path, without_history=True)
                 _load_in_child(url, path, row_file.keys_path, NEXT_DAY, without_history=True)
                 _autocommit(url, sql.SQL("VACUUM (ANALYZE) github.repositories"))
+                _observe_earlier(url, DAY_AFTER)
                 taken["day_after_without_history"] = _load_in_child(
                     url, changed.path, changed.keys_path, DAY_AFTER, without_history=True
                 )
