@@ -51,7 +51,7 @@ if [[ -x $venv/bin/python ]]; then
   fi
 else
   if [[ -z ${PYTHON:-} ]]; then
-    python=$(tools/pythons.sh | head -n1 | cut -d' ' -f2)
+    python=$(tools/pythons.sh --newest) || python=
     [[ -n $python ]] || fail "No supported Python found: this project runs on Python $listed. Install one, or name it: make PYTHON=/path/to/python3.X ..."
   fi
   echo "Creating $venv with Python $("$python" -c 'import platform; print(platform.python_version())') ($python)" >&2
