@@ -31,6 +31,7 @@ if [[ -n ${PYTHON:-} ]]; then
   python=$(command -v "$PYTHON" || true)
   if [[ $PYTHON =~ ^python(3\.[0-9]+)$ ]] && ! version_of "$python" >/dev/null; then
     # A bare pythonX.Y that does not run here (a pyenv shim of a version not selected) is looked up as a version.
+    is_supported "${BASH_REMATCH[1]}" || fail "PYTHON=$PYTHON is Python ${BASH_REMATCH[1]}; this project supports Python $listed."
     python=$(tools/pythons.sh | awk -v v="${BASH_REMATCH[1]}" '$1 == v { print $2 }')
   fi
   [[ -n $python ]] || fail "PYTHON=$PYTHON is not an interpreter found on this machine. Supported: Python $listed."

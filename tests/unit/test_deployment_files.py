@@ -568,6 +568,32 @@ def test_venv_without_python_takes_the_newest_supported_one(tmp_path):
     assert f"venv asked of {newest}" in made.stderr
 
 
+@pytest.mark.parametrize("runs", [True, False], ids=["runs", "unselected-pyenv-shim"])
+def test_venv_with_an_unsupported_python_names_its_version(tmp_path, runs):
+    """PYTHON=python3.10 says Python 3.10 is not supported, also when its pyenv shim does not run here."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    if runs:
+        _stub_python(stubs, "3.10")
+    else:
+        shim = stubs / "python3.10"
+        shim.write_text("#!/bin/sh\necho 'pyenv: python3.10: command not found' >&2\nexit 127\n")
+        shim.chmod(0o755)
+    env = {
+        "PATH": f"{stubs}:/usr/bin:/bin",
+        "PYENV_ROOT": str(tmp_path / "no-pyenv"),
+        "HOME": str(tmp_path),
+        "PYTHON": "python3.10",
+    }
+    made = subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "venv.sh"), str(tmp_path / "venv")], capture_output=True, text=True, env=env
+    )
+    assert made.returncode == 1, made
+    listed = ", ".join(sorted(_supported_pythons(), key=lambda v: tuple(map(int, v.split(".")))))
+    assert made.stderr.strip() == f"PYTHON=python3.10 is Python 3.10; this project supports Python {listed}."
+    assert not (tmp_path / "venv").exists()
+
+
 def test_ci_runs_unit_tests_and_an_end_to_end_dag_run_on_every_other_python():
     whole_suite = _ci_python()
     others = [entry for entry in _ci_matrix() if entry["python"] != whole_suite]
