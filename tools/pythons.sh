@@ -3,6 +3,7 @@
 #
 #   tools/pythons.sh              "X.Y /path/to/python" for each supported version present, newest first
 #   tools/pythons.sh --supported  the supported versions, newest first, on one line
+#   tools/pythons.sh --newest     the path of the newest supported Python present (exit 1 when none)
 #
 # A version is looked for as pythonX.Y on PATH, then in pyenv's versions (a pyenv shim on PATH exists for
 # every installed version but fails for one that is not selected), then as python3. An interpreter counts
@@ -35,8 +36,15 @@ candidates() {
 for version in $SUPPORTED; do
   while read -r candidate; do
     if [[ -n $candidate && $(version_of "$candidate") == "$version" ]]; then
+      if [[ ${1:-} == --newest ]]; then
+        # Asked here rather than through `| head -n1`: under pipefail that pipe fails with SIGPIPE (141)
+        # once head has its line and this script writes the next one.
+        echo "$candidate"
+        exit 0
+      fi
       echo "$version $candidate"
       break
     fi
   done < <(candidates "$version")
 done
+[[ ${1:-} != --newest ]]

@@ -31,6 +31,7 @@ if [[ -n ${PYTHON:-} ]]; then
   python=$(command -v "$PYTHON" || true)
   if [[ $PYTHON =~ ^python(3\.[0-9]+)$ ]] && ! version_of "$python" >/dev/null; then
     # A bare pythonX.Y that does not run here (a pyenv shim of a version not selected) is looked up as a version.
+    is_supported "${BASH_REMATCH[1]}" || fail "PYTHON=$PYTHON is Python ${BASH_REMATCH[1]}; this project supports Python $listed."
     python=$(tools/pythons.sh | awk -v v="${BASH_REMATCH[1]}" '$1 == v { print $2 }')
   fi
   [[ -n $python ]] || fail "PYTHON=$PYTHON is not an interpreter found on this machine. Supported: Python $listed."
@@ -51,7 +52,7 @@ if [[ -x $venv/bin/python ]]; then
   fi
 else
   if [[ -z ${PYTHON:-} ]]; then
-    python=$(tools/pythons.sh | head -n1 | cut -d' ' -f2)
+    python=$(tools/pythons.sh --newest) || python=
     [[ -n $python ]] || fail "No supported Python found: this project runs on Python $listed. Install one, or name it: make PYTHON=/path/to/python3.X ..."
   fi
   echo "Creating $venv with Python $("$python" -c 'import platform; print(platform.python_version())') ($python)" >&2

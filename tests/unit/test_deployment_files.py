@@ -522,6 +522,78 @@ def test_requires_python_admits_exactly_the_supported_versions(minor):
     assert requires.contains(f"3.{minor}.0") == (f"3.{minor}" in _supported_pythons())
 
 
+def _stub_python(folder: Path, version: str) -> Path:
+    """A ``pythonX.Y`` that reports its version and fails ``-m venv`` with a message naming itself."""
+    stub = folder / f"python{version}"
+    stub.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f"  *platform*) echo {version}.9 ;;\n"
+        f'  *"-m venv"*) echo "venv asked of {version}" >&2; exit 3 ;;\n'
+        f"  *) echo {version} ;;\n"
+        "esac\n"
+    )
+    stub.chmod(0o755)
+    return stub
+
+
+def test_venv_without_python_takes_the_newest_supported_one(tmp_path):
+    """Without PYTHON a fresh clone's venv is made with the newest supported Python, not ended by SIGPIPE.
+
+    Taking the first line of tools/pythons.sh through ``| head -n1`` under ``pipefail`` ended the script
+    with status 141 and no message as soon as a second supported Python was present.
+    """
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    newest, older = _supported_pythons()[:2]
+    for version in (newest, older):
+        _stub_python(stubs, version)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "PYENV_ROOT": str(tmp_path / "no-pyenv"), "HOME": str(tmp_path)}
+    newest_path = subprocess.run(
+        ["bash", "-o", "pipefail", str(REPO_ROOT / "tools" / "pythons.sh"), "--newest"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout.strip()
+    assert newest_path == str(stubs / f"python{newest}")
+    made = subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "venv.sh"), str(tmp_path / "venv")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert made.returncode == 3, made
+    assert f"Creating {tmp_path / 'venv'} with Python {newest}.9" in made.stderr
+    assert f"venv asked of {newest}" in made.stderr
+
+
+@pytest.mark.parametrize("runs", [True, False], ids=["runs", "unselected-pyenv-shim"])
+def test_venv_with_an_unsupported_python_names_its_version(tmp_path, runs):
+    """PYTHON=python3.10 says Python 3.10 is not supported, also when its pyenv shim does not run here."""
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    if runs:
+        _stub_python(stubs, "3.10")
+    else:
+        shim = stubs / "python3.10"
+        shim.write_text("#!/bin/sh\necho 'pyenv: python3.10: command not found' >&2\nexit 127\n")
+        shim.chmod(0o755)
+    env = {
+        "PATH": f"{stubs}:/usr/bin:/bin",
+        "PYENV_ROOT": str(tmp_path / "no-pyenv"),
+        "HOME": str(tmp_path),
+        "PYTHON": "python3.10",
+    }
+    made = subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "venv.sh"), str(tmp_path / "venv")], capture_output=True, text=True, env=env
+    )
+    assert made.returncode == 1, made
+    listed = ", ".join(sorted(_supported_pythons(), key=lambda v: tuple(map(int, v.split(".")))))
+    assert made.stderr.strip() == f"PYTHON=python3.10 is Python 3.10; this project supports Python {listed}."
+    assert not (tmp_path / "venv").exists()
+
+
 def test_ci_runs_unit_tests_and_an_end_to_end_dag_run_on_every_other_python():
     whole_suite = _ci_python()
     others = [entry for entry in _ci_matrix() if entry["python"] != whole_suite]
