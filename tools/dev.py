@@ -88,8 +88,15 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
         conf = anonymous_defaults(conf)
     ensure_warehouse(env)
     setup(env)
+    started = datetime.now(UTC)
     result = airflow(dag_test_env(env), "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf), check=False)
-    summary = subprocess.run([sys.executable, "-m", "tools.summary"], env=env, cwd=PROJECT_ROOT, text=True, check=False)
+    summary = subprocess.run(
+        [sys.executable, "-m", "tools.summary", "--since", started.isoformat()],
+        env=env,
+        cwd=PROJECT_ROOT,
+        text=True,
+        check=False,
+    )
     return result.returncode or summary.returncode
 
 
