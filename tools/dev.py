@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from github_etl.settings import DAG_ID, github_api_pool_slots
+from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, github_api_pool_slots
 from tools.airflow_processes import (
     HEALTH_COMPONENTS,
     AirflowProcessError,
@@ -88,9 +88,26 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
         conf = anonymous_defaults(conf)
     ensure_warehouse(env)
     setup(env)
-    result = airflow(env, "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf), check=False)
-    summary = subprocess.run([sys.executable, "-m", "tools.summary"], env=env, cwd=PROJECT_ROOT, text=True, check=False)
+    started = datetime.now(UTC)
+    result = airflow(dag_test_env(env), "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf), check=False)
+    summary = subprocess.run(
+        [sys.executable, "-m", "tools.summary", "--since", started.isoformat()],
+        env=env,
+        cwd=PROJECT_ROOT,
+        text=True,
+        check=False,
+    )
     return result.returncode or summary.returncode
+
+
+def dag_test_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of ``airflow dags test``: without the late-run alert unless it is asked for explicitly.
+
+    Airflow 3.3's ``dag.test`` cannot finish a run of a DAG with a deadline alert (see
+    ``github_etl.alerts.late_run_alert``): the run succeeds, then the command ends in a traceback and
+    status 1. A run in the foreground, with nothing to call the alert back, does not need it.
+    """
+    return {DEADLINE_ALERT_ENV: "false", **env}
 
 
 def anonymous_defaults(conf: dict[str, object]) -> dict[str, object]:

@@ -1,25 +1,41 @@
-"""Print the latest run's audit row and the table's total: the last words of ``make run``."""
+"""Print the run's audit row and the table's total: the last words of ``make run``.
+
+    python -m tools.summary [--since ISO-TIMESTAMP]
+
+With ``--since`` (when ``make run`` started its run) only a load finished since then is this run's: a run
+that failed before its load says so instead of showing an earlier run's figures as if they were its own.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from datetime import datetime
 
 from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
 AUDIT_COLUMNS = ("listed", "enriched", "skipped", "rejected", "inserted", "updated", "unchanged", "api_requests")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.summary", description=__doc__.splitlines()[0])
+    parser.add_argument("--since", type=datetime.fromisoformat, default=None, help="only a load finished since then")
+    since = parser.parse_args(argv).since
     with DatabaseConnection() as db:
         with db.cursor() as cursor:
             cursor.execute(
                 "SELECT run_id, mode, " + ", ".join(AUDIT_COLUMNS) + " FROM github.load_runs"
-                " ORDER BY finished_at DESC LIMIT 1"
+                " WHERE %(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz"
+                " ORDER BY finished_at DESC LIMIT 1",
+                {"since": since},
             )
             row = cursor.fetchone()
         total = count_repositories(db)
     if row is None:
-        print("No run has been loaded yet.")
+        if since is not None:
+            print(f"This run loaded nothing: it ended before its load (see above). github.repositories holds {total}.")
+        else:
+            print("No run has been loaded yet.")
         return 1
     run_id, mode, *figures = row
     print(f"Run {run_id} (mode {mode}):")

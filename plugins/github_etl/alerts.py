@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseNotifier
 
 from github_etl.errors import ConfigurationError
-from github_etl.settings import DAG_ID, bool_env, run_deadline_hours
+from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, bool_env, run_deadline_hours
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, DeadlineAlert
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 NOTIFIER_ENV = "GITHUB_ETL_ALERT_NOTIFIER"
 NOTIFIER_KWARGS_ENV = "GITHUB_ETL_ALERT_NOTIFIER_KWARGS"
-DEADLINE_ALERT_ENV = "GITHUB_ETL_RUN_DEADLINE_ALERT"
 
 
 def late_run_alert() -> DeadlineAlert | None:

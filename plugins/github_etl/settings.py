@@ -59,6 +59,10 @@ def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
     return int(float_env(name, default, minimum=minimum))
 
 
+# "false" leaves the DAG's late-run alert out (github_etl.alerts.late_run_alert).
+DEADLINE_ALERT_ENV = "GITHUB_ETL_RUN_DEADLINE_ALERT"
+
+
 def run_deadline_hours() -> float:
     """How long a run may take, for the budget check in ``plan``: a daily run should end before the next starts."""
     return float_env("GITHUB_ETL_RUN_DEADLINE_HOURS", 24.0, minimum=0.01)

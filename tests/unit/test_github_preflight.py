@@ -12,6 +12,8 @@ from threading import Thread
 
 import pytest
 
+import tools.dev
+from github_etl.settings import DEADLINE_ALERT_ENV
 from tools.dev import ANONYMOUS_SAMPLE_SIZE, anonymous_defaults
 from tools.github_preflight import unreachable_reason
 
@@ -98,3 +100,25 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
 )
 def test_make_run_without_a_token_samples_what_the_anonymous_budget_pays_for(conf, expected):
     assert anonymous_defaults(conf) == expected
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(None, "false"), ("true", "true")])
+def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypatch, configured, expected):
+    """``airflow dags test`` of a DAG with a deadline alert ends in a traceback after the run succeeded."""
+    commands: list[tuple[tuple[str, ...], dict[str, str]]] = []
+
+    def airflow(env, *args, check=True):
+        commands.append((args, dict(env)))
+        return subprocess.CompletedProcess(args, 0)
+
+    def answered(args, **kwargs):
+        return subprocess.CompletedProcess(args, 0, stdout="http://127.0.0.1:1 token\n")
+
+    monkeypatch.setattr(tools.dev, "airflow", airflow)
+    monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
+    monkeypatch.setattr(tools.dev, "setup", lambda env: None)
+    monkeypatch.setattr(tools.dev.subprocess, "run", answered)
+    env = {} if configured is None else {DEADLINE_ALERT_ENV: configured}
+    assert tools.dev.run(env, "{}", "2026-11-01T00:00:00+00:00") == 0
+    (dag_test,) = [env for args, env in commands if args[:2] == ("dags", "test")]
+    assert dag_test[DEADLINE_ALERT_ENV] == expected

@@ -1,0 +1,45 @@
+"""``make run``'s last words: this run's audit row, never an earlier run's in its place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tools.summary import main
+
+EARLIER = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def summary_warehouse(warehouse, pg_url, monkeypatch):
+    """A warehouse holding one earlier run of 7 repositories, as postgres_default."""
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
+    with warehouse.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO github.load_runs (run_id, dag_id, logical_date, observed_at, mode, listed, inserted,"
+            " started_at, finished_at) VALUES ('earlier', 'github_repositories', %(t)s, %(t)s, 'search', 7, 7,"
+            " %(t)s, %(t)s)",
+            {"t": EARLIER},
+        )
+    warehouse.commit()
+    return warehouse
+
+
+def test_the_latest_load_is_shown(summary_warehouse, capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "Run earlier (mode search):" in out
+    assert "listed: 7" in out
+
+
+def test_a_run_that_ended_before_its_load_does_not_show_an_earlier_run(summary_warehouse, capsys):
+    assert main(["--since", (EARLIER + timedelta(minutes=5)).isoformat()]) == 1
+    out = capsys.readouterr().out
+    assert "earlier" not in out
+    assert "This run loaded nothing" in out
+
+
+def test_a_load_finished_since_the_run_started_is_shown(summary_warehouse, capsys):
+    assert main(["--since", (EARLIER - timedelta(minutes=5)).isoformat()]) == 0
+    assert "Run earlier (mode search):" in capsys.readouterr().out
