@@ -484,6 +484,23 @@ def _load_in_child(
     return run_in_child("bench.load_bench", arguments, {CHILD_DATABASE_ENV: database_url})
 
 
+def _time_or_skip(module: Any, name: str, *, skip: bool) -> list[float]:
+    """Replace the load step ``module.name`` by one that does nothing (``skip``) or by one that times each call.
+
+    :return: the seconds of each call, filled in as the load runs.
+    """
+    taken: list[float] = []
+    step = getattr(module, name)
+
+    def timed(*args: Any) -> None:
+        began = time.perf_counter()
+        step(*args)
+        taken.append(time.perf_counter() - began)
+
+    setattr(module, name, (lambda *args: None) if skip else timed)
+    return taken
+
+
 def one_load(
     path: Path,
     database_url: str,
@@ -508,25 +525,9 @@ def one_load(
         machine and its process is readable; ``summaries_seconds`` and ``history_seconds`` are the time the
         day summaries and the attribute history took within ``seconds``.
     """
-    # This child process loads once and exits: replacing the step here touches no other load.
-    summaries: list[float] = []
-    refresh = load._refresh_day_summaries
-
-    def timed_refresh(cur: Any, snapshot_date: Any) -> None:
-        began = time.perf_counter()
-        refresh(cur, snapshot_date)
-        summaries.append(time.perf_counter() - began)
-
-    load._refresh_day_summaries = (lambda cur, snapshot_date: None) if without_summaries else timed_refresh
-    history: list[float] = []
-    record = merge._record_attribute_changes
-
-    def timed_record(cur: Any, seen_at: Any) -> None:
-        began = time.perf_counter()
-        record(cur, seen_at)
-        history.append(time.perf_counter() - began)
-
-    merge._record_attribute_changes = (lambda cur, seen_at: None) if without_history else timed_record
+    # This child process loads once and exits: replacing the steps here touches no other load.
+    summaries = _time_or_skip(load, "_refresh_day_summaries", skip=without_summaries)
+    history = _time_or_skip(merge, "_record_attribute_changes", skip=without_history)
     phases = _BulkPhases()
     logging.getLogger("github_etl.load").addHandler(phases)
     logging.getLogger("github_etl.load").setLevel(logging.INFO)
