@@ -1,0 +1,159 @@
+"""The DAG's deadline alert fires in a live Airflow and reaches the configured notifier.
+
+``dag.test`` cannot run a DAG with a deadline, so this is the one place the alert is seen end to end: a
+LocalExecutor Airflow (:mod:`tests.browser.airflow_server`: scheduler, dag-processor, triggerer and the API
+server the health checks ask) parses the DAG with ``GITHUB_ETL_RUN_DEADLINE_ALERT=true`` and the smallest
+deadline ``GITHUB_ETL_RUN_DEADLINE_HOURS`` accepts (0.01 hours, 36 s). The ``github_api`` pool has no slot,
+so a triggered run gets past ``prepare`` and waits for ``plan`` forever: it cannot finish in time, whatever
+the machine's load. The scheduler marks the deadline missed, the triggerer runs ``alert_late_run``, which
+hands the alert to :class:`tests.notifiers.FileNotifier`; the test polls that notifier's file.
+
+A run that finishes in time is not shown here: a whole run of the DAG does not fit 36 s on a busy two-core
+machine, and the deadline cannot be set per run.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+import requests
+
+from github_etl.settings import DAG_ID, GITHUB_API_POOL
+from tests.browser.airflow_server import LocalAirflow
+from tests.notifiers import read_records
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+USERNAME = "admin"
+# The smallest deadline run_deadline_hours() accepts: 36 s after the run is queued.
+DEADLINE_HOURS = 0.01
+SAMPLE = {"mode": "sample", "sample_size": 8}
+# 36 s, then the scheduler's loop and the triggerer's pick-up of the callback, on a busy two-core machine.
+ALERT_TIMEOUT_SECONDS = 240.0
+# The triggerer reports the callback's end to the metadata database after the notifier returned.
+CALLBACK_TIMEOUT_SECONDS = 120.0
+API_TIMEOUT_SECONDS = 60
+
+
+@pytest.fixture
+def alerts_file(tmp_path: Path) -> Path:
+    return tmp_path / "alerts.jsonl"
+
+
+@pytest.fixture
+def airflow(
+    pg_server_url: str, pg_url: str, second_pg_url: str, alerts_file: Path, tmp_path: Path
+) -> Iterator[LocalAirflow]:
+    """A running Airflow with the deadline alert on, a 36 s deadline and a notifier that writes to a file.
+
+    ``pg_url`` is the warehouse (``prepare`` applies its schema); ``second_pg_url``'s database, empty and
+    dropped after the test, holds Airflow's metadata.
+    """
+    server = LocalAirflow(
+        pg_server_url,
+        urlsplit(second_pg_url).path.lstrip("/"),
+        tmp_path / "airflow",
+        username=USERNAME,
+        password=secrets.token_urlsafe(16),
+        env={
+            "AIRFLOW_CONN_POSTGRES_DEFAULT": pg_url,
+            "GITHUB_ETL_STAGING_URL": (tmp_path / "staging").as_uri(),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+            "GITHUB_ETL_RUN_DEADLINE_ALERT": "true",
+            "GITHUB_ETL_RUN_DEADLINE_HOURS": str(DEADLINE_HOURS),
+            "GITHUB_ETL_ALERT_NOTIFIER": "tests.notifiers.FileNotifier",
+            "GITHUB_ETL_ALERT_NOTIFIER_KWARGS": json.dumps({"path": str(alerts_file)}),
+        },
+    )
+    try:
+        server.start()
+        server.wait_for_dag(DAG_ID)
+        yield server
+    finally:
+        server.stop()
+        # The components' and tasks' logs stay in the test's tmp_path, to read after a failure.
+        server.save_logs(tmp_path / "airflow-logs")
+
+
+def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
+    airflow: LocalAirflow, alerts_file: Path
+) -> None:
+    api = _Api(airflow)
+    # No slot: plan, the first task in the pool, never starts, so the run cannot end before its deadline.
+    api.call(
+        "PATCH",
+        f"/pools/{GITHUB_API_POOL}",
+        json={"pool": GITHUB_API_POOL, "slots": 0, "include_deferred": False},
+        params={"update_mask": "slots"},
+    )
+    api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
+    run_id = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": SAMPLE})["dag_run_id"]
+
+    records = airflow.poll(
+        lambda: read_records(alerts_file), timeout=ALERT_TIMEOUT_SECONDS, what="the deadline alert's notification"
+    )
+
+    assert len(records) == 1, records
+    alert = records[0]
+    assert alert["dag_id"] == DAG_ID
+    assert alert["reason"] == f"not finished within {DEADLINE_HOURS} hours"
+    # Airflow's own context of the missed deadline: the run it was for, due the configured hours after queueing.
+    dag_run, deadline = alert["context"]["dag_run"], alert["context"]["deadline"]
+    assert (dag_run["dag_id"], dag_run["dag_run_id"]) == (DAG_ID, run_id)
+    due = datetime.fromisoformat(deadline["deadline_time"]) - datetime.fromisoformat(dag_run["queued_at"])
+    assert due == timedelta(hours=DEADLINE_HOURS)
+    # The alert was about a run still under way, held at plan.
+    run = api.call("GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}")
+    assert run["state"] == "running", run
+    plan = api.call("GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/plan")
+    assert plan["state"] in {None, "scheduled"}, plan
+    # And Airflow recorded it: the deadline is missed, its callback ran to the end on the triggerer.
+    airflow.poll(
+        lambda: _callback_states(airflow, run_id) == [("success",)],
+        timeout=CALLBACK_TIMEOUT_SECONDS,
+        what="the deadline callback to be recorded as succeeded",
+    )
+    assert _deadline_states(airflow, run_id) == [(True,)]
+
+
+class _Api:
+    """Airflow's REST API as the test's one user, with a token from the simple auth manager."""
+
+    def __init__(self, airflow: LocalAirflow) -> None:
+        self.url = airflow.url
+        response = requests.post(
+            f"{airflow.url}/auth/token",
+            json={"username": USERNAME, "password": json.loads(airflow.passwords_file.read_text())[USERNAME]},
+            timeout=API_TIMEOUT_SECONDS,
+        )
+        assert response.status_code == 201, f"POST /auth/token answered {response.status_code}: {response.text}"
+        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = requests.request(
+            method, f"{self.url}/api/v2{path}", headers=self.headers, timeout=API_TIMEOUT_SECONDS, **kwargs
+        )
+        assert response.ok, f"{method} {path} answered {response.status_code}: {response.text[:300]}"
+        return response.json()
+
+
+def _deadline_states(airflow: LocalAirflow, run_id: str) -> list[tuple[Any, ...]]:
+    return airflow.query(
+        "SELECT d.missed FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = %s AND r.run_id = %s",
+        (DAG_ID, run_id),
+    )
+
+
+def _callback_states(airflow: LocalAirflow, run_id: str) -> list[tuple[Any, ...]]:
+    return airflow.query(
+        "SELECT c.state FROM callback c JOIN deadline d ON d.callback_id = c.id JOIN dag_run r ON r.id = d.dagrun_id"
+        " WHERE r.dag_id = %s AND r.run_id = %s",
+        (DAG_ID, run_id),
+    )
