@@ -112,6 +112,36 @@ def test_history_of_an_unknown_repository_is_404(client, observed):
     assert client.get(f"{PREFIX}/repositories/octo/missing/history").status_code == 404
 
 
+def _former_name(repo_id: int, full_name: str, until: date) -> dict[str, Any]:
+    """A ``github.repository_history`` row: the repository was called ``full_name`` until ``until``."""
+    owner = full_name.split("/")[0]
+    return {"repo_id": repo_id, "valid_from": DAY[0] - timedelta(days=30), "valid_until": until} | {
+        "full_name": full_name,
+        "owner_login": owner,
+        "archived": False,
+        "fork": False,
+        "is_template": False,
+        "topics": [],
+    }
+
+
+def test_history_answers_to_a_former_name_as_the_detail_does(client, observed):
+    _insert(observed, "repository_history", _former_name(1, "old-octo/Old-Alpha", DAY[1]))
+
+    by_old = _get(client, "/repositories/OLD-OCTO/old-alpha/history", days=9)
+
+    assert by_old == _get(client, "/repositories/octo/alpha/history", days=9)
+    assert (by_old["id"], by_old["full_name"], by_old["observed_days"]) == (1, "octo/alpha", 4)
+    assert _get(client, "/repositories/old-octo/old-alpha")["id"] == 1
+
+
+def test_history_of_a_name_held_now_and_formerly_is_the_current_holders(client, observed):
+    # octo/beta (2) was once called acme/gamma, a name repository 3 carries today.
+    _insert(observed, "repository_history", _former_name(2, "acme/gamma", DAY[1]))
+
+    assert _get(client, "/repositories/acme/gamma/history")["id"] == 3
+
+
 # -- trending ---------------------------------------------------------------------------------------
 
 

@@ -56,7 +56,10 @@ async def history_endpoint(
     query: Annotated[HistoryQuery, Query()],
     warehouse: WarehouseDep,
 ) -> dict[str, Any]:
-    """Every day of a window, oldest first: the repository's counters where it was observed, nulls elsewhere."""
+    """Every day of a window, oldest first: the repository's counters where it was observed, nulls elsewhere.
+
+    A repository renamed or transferred is found by a former name too; the answer carries its current one.
+    """
 
     rows = await run_in_threadpool(
         warehouse.pool.run,
