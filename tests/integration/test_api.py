@@ -551,6 +551,9 @@ def test_invalid_list_parameters_are_422_naming_the_parameter(client_without_war
         ("/runs?limit=0", "limit"),
         ("/runs?limit=501", "limit"),
         ("/repositories/octo/hello?history_limit=0", "history_limit"),
+        # A filter the count does not take, a typo: errors, not silently ignored.
+        ("/repositories/count?language=Python", "language"),
+        ("/repositories/octo/hello?histroy_limit=5", "histroy_limit"),
     ],
 )
 def test_invalid_parameters_of_other_endpoints_are_422(client_without_warehouse, url, parameter):
@@ -685,7 +688,7 @@ def test_openapi_lists_every_operation_with_its_models(client_without_warehouse)
     for path, method in OPERATIONS:
         operation = spec["paths"][path][method]
         assert operation["security"], f"{path} declares no authentication"
-        assert {"200", "401", "503"} <= set(operation["responses"])
+        assert {"200", "401", "422", "503"} <= set(operation["responses"])
     page = spec["paths"]["/repositories"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert page == {"$ref": "#/components/schemas/RepositoryPage"}
     components = spec["components"]

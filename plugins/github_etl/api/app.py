@@ -25,8 +25,8 @@ from github_etl.api.coalesce import AsyncCoalescer
 from github_etl.api.config import ApiSettings
 from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import (
-    DEFAULT_HISTORY,
-    MAX_HISTORY,
+    CountQuery,
+    DetailQuery,
     LoadRunList,
     RepositoryCount,
     RepositoryDetail,
@@ -142,8 +142,15 @@ router = APIRouter()
     operation_id="count_repositories",
     summary="Count repositories",
     tags=["repositories"],
+    # FastAPI documents the 422 of operations with parameters only; this one refuses any parameter.
+    responses={
+        status.HTTP_422_UNPROCESSABLE_CONTENT: {
+            "description": "A query parameter was given: the count takes none.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+        }
+    },
 )
-async def count_endpoint(warehouse: WarehouseDep) -> dict[str, Any]:
+async def count_endpoint(query: Annotated[CountQuery, Query()], warehouse: WarehouseDep) -> dict[str, Any]:
     """Number of repositories in the warehouse, exact."""
     return {"count": await warehouse.count()}
 
@@ -206,10 +213,8 @@ def _json_page(body: bytes) -> Response:
 async def detail_endpoint(
     owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],
     name: Annotated[Text, Path(description="Repository name, case-insensitive.")],
+    query: Annotated[DetailQuery, Query()],
     warehouse: WarehouseDep,
-    history_limit: Annotated[
-        int, Query(ge=1, le=MAX_HISTORY, description="Most snapshots returned, newest first.")
-    ] = DEFAULT_HISTORY,
 ) -> dict[str, Any]:
     """A repository, its star, fork and issue counts per day, and the earlier versions of its attributes.
 
@@ -222,7 +227,7 @@ async def detail_endpoint(
             return None
         return {
             **repository,
-            "snapshots": queries.list_snapshots(db, repository["id"], history_limit),
+            "snapshots": queries.list_snapshots(db, repository["id"], query.history_limit),
             "history": history.list_versions(db, repository["id"]),
         }
 
