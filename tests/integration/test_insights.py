@@ -183,6 +183,13 @@ def test_trending_says_which_end_was_not_observed(client, observed):
     assert body["basis"].startswith(f"No observation on {DAY[6]}:")
 
 
+def test_trending_before_the_first_date_there_is_says_so(client, observed):
+    body = _get(client, "/trending", window_days=7, end_date="0001-01-03")
+
+    assert (body["start_date"], body["end_date"], body["compared"], body["items"]) == (None, "0001-01-03", None, [])
+    assert body["basis"] == "No date lies 7 days before 0001-01-03: a gain needs two observation dates."
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [

@@ -114,11 +114,13 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
         if end is None:
             return answer | {"basis": "The warehouse holds no observation yet: nothing to compare."}
         start = insight_queries.days_before(end, days)
+        if start is None:
+            return answer | {"basis": f"No date lies {days} days before {end}: a gain needs two observation dates."}
         answer["start_date"] = start
-        window = insight_queries.gain_window(db, end, days) if start is not None else None
+        window = insight_queries.gain_window(db, end, days)
         if window is None:
-            missing = [day for day in (start, end) if day is None or not insight_queries.is_observed(db, day)]
-            named = " or ".join(str(day) for day in missing if day is not None) or "the earlier date"
+            missing = [day for day in (start, end) if not insight_queries.is_observed(db, day)]
+            named = " or ".join(str(day) for day in missing) or "the earlier date"
             return answer | {
                 "basis": f"No observation on {named}: a gain needs an observation on both {start} and {end}."
             }
