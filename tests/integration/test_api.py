@@ -563,6 +563,24 @@ def test_invalid_parameters_of_other_endpoints_are_422(client_without_warehouse,
     assert response.json()["detail"][0]["loc"][-1] == parameter
 
 
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/repositories?language=Python&language=Go", "language"),
+        ("/repositories?limit=1&limit=2", "limit"),
+        ("/repositories/octo/hello?history_limit=1&history_limit=1", "history_limit"),
+        ("/trending?window_days=1&window_days=30", "window_days"),
+        ("/repositories/octo/hello/history?days=3&days=4", "days"),
+    ],
+)
+def test_a_parameter_given_twice_is_422_not_its_last_value(client_without_warehouse, url, parameter):
+    response = client_without_warehouse.get(f"{PREFIX}{url}")
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (["query", parameter], "Give this parameter once")
+
+
 HARMLESS_STRINGS = [
     pytest.param("' OR '1'='1", id="sql-or"),
     pytest.param("x'; DROP TABLE github.repositories; --", id="sql-drop"),

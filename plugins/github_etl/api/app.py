@@ -99,8 +99,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.warehouse_lock = threading.Lock()
     app.include_router(swagger.router)
     app.include_router(ui.router)
-    app.include_router(router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
-    app.include_router(insights.router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
+    data_dependencies = [Depends(require_airflow_user), Depends(_each_parameter_once)]
+    app.include_router(router, dependencies=data_dependencies, responses=COMMON_RESPONSES)
+    app.include_router(insights.router, dependencies=data_dependencies, responses=COMMON_RESPONSES)
     app.add_exception_handler(WarehouseError, _warehouse_unavailable)
     app.add_exception_handler(UndefinedTable, insights.warehouse_without_schema)
     return app
@@ -248,6 +249,21 @@ async def runs_endpoint(query: Annotated[RunQuery, Query()], warehouse: Warehous
     """Audit rows of the DAG runs that loaded the warehouse, newest logical date first."""
     rows = await run_in_threadpool(warehouse.pool.run, lambda db: queries.list_load_runs(db, query.limit))
     return {"items": rows}
+
+
+async def _each_parameter_once(request: Request) -> None:
+    """Refuses a query parameter given more than once: every parameter takes one value, and FastAPI would
+    silently keep the last (``language=Python&language=Go`` would list Go only)."""
+    values: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        values.setdefault(key, []).append(value)
+    errors = [
+        {"type": "value_error", "loc": ("query", key), "msg": "Give this parameter once", "input": given}
+        for key, given in values.items()
+        if len(given) > 1
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def _invalid(parameter: str, value: str, message: str) -> RequestValidationError:
