@@ -707,6 +707,10 @@ def test_openapi_lists_every_operation_with_its_models(client_without_warehouse)
         operation = spec["paths"][path][method]
         assert operation["security"], f"{path} declares no authentication"
         assert {"200", "401", "422", "503"} <= set(operation["responses"])
+        # Every error is described with its body, as docs/api.md shows it: {"detail": "..."}.
+        for code in {"401", "404", "503"} & set(operation["responses"]):
+            body = operation["responses"][code]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/ErrorMessage"}, (path, code)
     page = spec["paths"]["/repositories"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert page == {"$ref": "#/components/schemas/RepositoryPage"}
     components = spec["components"]

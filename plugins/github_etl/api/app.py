@@ -27,6 +27,7 @@ from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import (
     CountQuery,
     DetailQuery,
+    ErrorMessage,
     LoadRunList,
     RepositoryCount,
     RepositoryDetail,
@@ -54,8 +55,8 @@ Every data endpoint requires an Airflow user: send `Authorization: Bearer <token
 RETRY_AFTER_SECONDS = 5
 # 503 and 401 answers, documented on every data operation.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_401_UNAUTHORIZED: {"description": "No valid Airflow token or session."},
-    status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The warehouse is unavailable."},
+    status.HTTP_401_UNAUTHORIZED: {"description": "No valid Airflow token or session.", "model": ErrorMessage},
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The warehouse is unavailable.", "model": ErrorMessage},
 }
 
 
@@ -209,7 +210,9 @@ def _json_page(body: bytes) -> Response:
     operation_id="get_repository",
     summary="Get a repository with its history, by its current or a former name",
     tags=["repositories"],
-    responses={status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse."}},
+    responses={
+        status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse.", "model": ErrorMessage}
+    },
 )
 async def detail_endpoint(
     owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],

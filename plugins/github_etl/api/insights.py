@@ -25,7 +25,7 @@ from github_etl.api.insight_models import (
     TrendingPage,
     TrendingQuery,
 )
-from github_etl.api.models import Text
+from github_etl.api.models import ErrorMessage, Text
 from github_etl.hooks.warehouse import DatabaseConnection
 
 
@@ -48,7 +48,9 @@ router = APIRouter()
     operation_id="get_repository_history",
     summary="Daily stars, forks and open issues of a repository",
     tags=["repositories"],
-    responses={status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse."}},
+    responses={
+        status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse.", "model": ErrorMessage}
+    },
 )
 async def history_endpoint(
     owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],

@@ -95,6 +95,12 @@ class RunQuery(BaseModel):
     limit: int = Field(DEFAULT_RUNS, ge=1, le=MAX_RUNS, description="Number of runs, newest first.")
 
 
+class ErrorMessage(BaseModel):
+    """The body of a 401, 404 or 503: what went wrong, in a sentence."""
+
+    detail: str = Field(description="E.g. `Repository octo/absent not found`.")
+
+
 class RepositoryCount(BaseModel):
     """Number of repositories in the warehouse."""
 
