@@ -297,6 +297,22 @@ def test_trending_rejects_what_its_schema_excludes(client_without_warehouse, par
     assert response.json()["detail"][0]["loc"][-1] == next(iter(params))
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [("/trending", "end_date"), ("/languages", "date"), ("/repositories/octo/alpha/history", "end_date")],
+)
+@pytest.mark.parametrize("value", ["1764892800", "20261130", "2026-11-30T00:00:00Z", "30/11/2026", "2026-11-3"])
+def test_a_date_written_otherwise_than_the_document_says_is_422(client_without_warehouse, path, parameter, value):
+    response = client_without_warehouse.get(f"{PREFIX}{path}", params={parameter: value})
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (
+        ["query", parameter],
+        "Input should be a date as YYYY-MM-DD, e.g. 2026-11-30",
+    )
+
+
 # -- languages --------------------------------------------------------------------------------------
 
 
