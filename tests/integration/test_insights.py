@@ -336,6 +336,19 @@ def test_languages_on_a_date_with_the_change_over_the_window(client, observed):
     assert python["star_share_change"] == pytest.approx(48 / 223 - 10 / 160)
 
 
+def test_languages_on_a_date_without_an_observation_say_so(client, observed):
+    body = _get(client, "/languages", date=str(DAY[3]), window_days=3)
+
+    assert (body["date"], body["observed"], body["start_date"], body["start_observed"]) == (
+        str(DAY[3]),
+        False,
+        str(DAY[0]),
+        True,
+    )
+    assert (body["repositories"], body["stars"], body["items"]) == (0, 0, [])
+    assert _get(client, "/languages", date=str(DAY[7]))["observed"] is True
+
+
 def test_languages_without_an_observation_at_the_start_give_no_change(client, observed):
     body = _get(client, "/languages", date=str(DAY[7]), window_days=1)
 
@@ -364,6 +377,7 @@ def test_an_empty_warehouse_answers_with_empty_views_that_say_so(client, warehou
     assert trending["basis"] == "The warehouse holds no observation yet: nothing to compare."
     assert _get(client, "/languages") == {
         "date": None,
+        "observed": False,
         "start_date": None,
         "start_observed": False,
         "repositories": 0,

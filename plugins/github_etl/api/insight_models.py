@@ -163,6 +163,9 @@ class LanguageList(BaseModel):
     """Repositories and stars per primary language on an observation date, most stars first."""
 
     date: dt.date | None = Field(description="Observation date; null when the warehouse has none.")
+    observed: bool = Field(
+        description="Whether `date` has an observation; if not, its figures are 0 and `items` is empty."
+    )
     start_date: dt.date | None = Field(description="`date` minus the window.")
     start_observed: bool = Field(description="Whether `start_date` has an observation; if not, no change is given.")
     repositories: int

@@ -157,9 +157,8 @@ async def languages_endpoint(query: Annotated[LanguageQuery, Query()], warehouse
     def read(db: DatabaseConnection) -> dict[str, Any]:
         day = query.date or insight_queries.latest_observation(db)
         if day is None:
-            return {"date": None, "start_date": None, "start_observed": False, "repositories": 0, "stars": 0} | {
-                "items": []
-            }
+            nothing = {"date": None, "observed": False, "start_date": None, "start_observed": False}
+            return nothing | {"repositories": 0, "stars": 0, "items": []}
         start = insight_queries.days_before(day, query.window_days)
         now = insight_queries.language_totals(db, day)
         before = insight_queries.language_totals(db, start) if start is not None else []
@@ -186,6 +185,7 @@ async def languages_endpoint(query: Annotated[LanguageQuery, Query()], warehouse
             )
         return {
             "date": day,
+            "observed": bool(now),
             "start_date": start,
             "start_observed": bool(before),
             "repositories": repositories,
