@@ -108,6 +108,13 @@ def test_history_of_a_repository_never_observed_is_empty(client, observed):
     assert body == expected | {"observed_days": 0, "points": []}
 
 
+def test_history_of_a_repository_never_observed_over_a_window_asked_lists_its_days_as_gaps(client, observed):
+    body = _get(client, "/repositories/acme/never/history", days=2, end_date=str(DAY[1]))
+
+    assert (body["start_date"], body["end_date"], body["observed_days"]) == (str(DAY[0]), str(DAY[1]), 0)
+    assert body["points"] == [{"date": str(day)} | dict.fromkeys(COUNTERS) for day in DAY[:2]]
+
+
 def test_history_of_an_unknown_repository_is_404(client, observed):
     assert client.get(f"{PREFIX}/repositories/octo/missing/history").status_code == 404
 

@@ -78,8 +78,12 @@ class RepositoryHistory(BaseModel):
 
     id: int
     full_name: str
-    start_date: dt.date | None = Field(description="First day listed; null when the repository was never observed.")
-    end_date: dt.date | None = Field(description="Last day listed; null when the repository was never observed.")
+    start_date: dt.date | None = Field(
+        description="First day listed; null when the repository was never observed and no `end_date` was given."
+    )
+    end_date: dt.date | None = Field(
+        description="Last day listed; null when the repository was never observed and no `end_date` was given."
+    )
     observed_days: int = Field(description="Days of the window with an observation; the others are gaps (nulls).")
     points: list[HistoryPoint] = Field(description="One per day from `start_date` to `end_date`, oldest first.")
 
