@@ -551,6 +551,9 @@ def test_invalid_list_parameters_are_422_naming_the_parameter(client_without_war
         ("/runs?limit=0", "limit"),
         ("/runs?limit=501", "limit"),
         ("/repositories/octo/hello?history_limit=0", "history_limit"),
+        # A filter the count does not take, a typo: errors, not silently ignored.
+        ("/repositories/count?language=Python", "language"),
+        ("/repositories/octo/hello?histroy_limit=5", "histroy_limit"),
     ],
 )
 def test_invalid_parameters_of_other_endpoints_are_422(client_without_warehouse, url, parameter):
@@ -558,6 +561,24 @@ def test_invalid_parameters_of_other_endpoints_are_422(client_without_warehouse,
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == parameter
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/repositories?language=Python&language=Go", "language"),
+        ("/repositories?limit=1&limit=2", "limit"),
+        ("/repositories/octo/hello?history_limit=1&history_limit=1", "history_limit"),
+        ("/trending?window_days=1&window_days=30", "window_days"),
+        ("/repositories/octo/hello/history?days=3&days=4", "days"),
+    ],
+)
+def test_a_parameter_given_twice_is_422_not_its_last_value(client_without_warehouse, url, parameter):
+    response = client_without_warehouse.get(f"{PREFIX}{url}")
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (["query", parameter], "Give this parameter once")
 
 
 HARMLESS_STRINGS = [
@@ -685,7 +706,11 @@ def test_openapi_lists_every_operation_with_its_models(client_without_warehouse)
     for path, method in OPERATIONS:
         operation = spec["paths"][path][method]
         assert operation["security"], f"{path} declares no authentication"
-        assert {"200", "401", "503"} <= set(operation["responses"])
+        assert {"200", "401", "422", "503"} <= set(operation["responses"])
+        # Every error is described with its body, as docs/api.md shows it: {"detail": "..."}.
+        for code in {"401", "404", "503"} & set(operation["responses"]):
+            body = operation["responses"][code]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/ErrorMessage"}, (path, code)
     page = spec["paths"]["/repositories"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert page == {"$ref": "#/components/schemas/RepositoryPage"}
     components = spec["components"]

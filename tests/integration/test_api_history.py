@@ -49,6 +49,11 @@ def test_a_renamed_transferred_and_relicensed_repository_keeps_both_states_and_a
     by_old = client.get(f"{PREFIX}/repositories/{old_name.upper()}")
     assert by_new.status_code == by_old.status_code == 200, (by_new.text, by_old.text)
     assert by_old.json() == by_new.json()
+    # The daily history, which the insights page's search box reads, answers to the former name as well.
+    history_by_old = client.get(f"{PREFIX}/repositories/{old_name}/history")
+    assert history_by_old.status_code == 200, history_by_old.text
+    assert history_by_old.json() == client.get(f"{PREFIX}/repositories/acme-transferred/new-name/history").json()
+    assert history_by_old.json()["observed_days"] == 2
     body = by_new.json()
     assert (body["id"], body["full_name"], body["owner_login"], body["license_spdx_id"]) == (
         moved,

@@ -108,8 +108,45 @@ def test_history_of_a_repository_never_observed_is_empty(client, observed):
     assert body == expected | {"observed_days": 0, "points": []}
 
 
+def test_history_of_a_repository_never_observed_over_a_window_asked_lists_its_days_as_gaps(client, observed):
+    body = _get(client, "/repositories/acme/never/history", days=2, end_date=str(DAY[1]))
+
+    assert (body["start_date"], body["end_date"], body["observed_days"]) == (str(DAY[0]), str(DAY[1]), 0)
+    assert body["points"] == [{"date": str(day)} | dict.fromkeys(COUNTERS) for day in DAY[:2]]
+
+
 def test_history_of_an_unknown_repository_is_404(client, observed):
     assert client.get(f"{PREFIX}/repositories/octo/missing/history").status_code == 404
+
+
+def _former_name(repo_id: int, full_name: str, until: date) -> dict[str, Any]:
+    """A ``github.repository_history`` row: the repository was called ``full_name`` until ``until``."""
+    owner = full_name.split("/")[0]
+    return {"repo_id": repo_id, "valid_from": DAY[0] - timedelta(days=30), "valid_until": until} | {
+        "full_name": full_name,
+        "owner_login": owner,
+        "archived": False,
+        "fork": False,
+        "is_template": False,
+        "topics": [],
+    }
+
+
+def test_history_answers_to_a_former_name_as_the_detail_does(client, observed):
+    _insert(observed, "repository_history", _former_name(1, "old-octo/Old-Alpha", DAY[1]))
+
+    by_old = _get(client, "/repositories/OLD-OCTO/old-alpha/history", days=9)
+
+    assert by_old == _get(client, "/repositories/octo/alpha/history", days=9)
+    assert (by_old["id"], by_old["full_name"], by_old["observed_days"]) == (1, "octo/alpha", 4)
+    assert _get(client, "/repositories/old-octo/old-alpha")["id"] == 1
+
+
+def test_history_of_a_name_held_now_and_formerly_is_the_current_holders(client, observed):
+    # octo/beta (2) was once called acme/gamma, a name repository 3 carries today.
+    _insert(observed, "repository_history", _former_name(2, "acme/gamma", DAY[1]))
+
+    assert _get(client, "/repositories/acme/gamma/history")["id"] == 3
 
 
 # -- trending ---------------------------------------------------------------------------------------
@@ -151,6 +188,13 @@ def test_trending_says_which_end_was_not_observed(client, observed):
     assert body["items"] == [] and body["compared"] is None and body["rising"] is None
     assert body["start_date"] == str(DAY[6])
     assert body["basis"].startswith(f"No observation on {DAY[6]}:")
+
+
+def test_trending_before_the_first_date_there_is_says_so(client, observed):
+    body = _get(client, "/trending", window_days=7, end_date="0001-01-03")
+
+    assert (body["start_date"], body["end_date"], body["compared"], body["items"]) == (None, "0001-01-03", None, [])
+    assert body["basis"] == "No date lies 7 days before 0001-01-03: a gain needs two observation dates."
 
 
 @pytest.mark.parametrize(
@@ -260,6 +304,22 @@ def test_trending_rejects_what_its_schema_excludes(client_without_warehouse, par
     assert response.json()["detail"][0]["loc"][-1] == next(iter(params))
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [("/trending", "end_date"), ("/languages", "date"), ("/repositories/octo/alpha/history", "end_date")],
+)
+@pytest.mark.parametrize("value", ["1764892800", "20261130", "2026-11-30T00:00:00Z", "30/11/2026", "2026-11-3"])
+def test_a_date_written_otherwise_than_the_document_says_is_422(client_without_warehouse, path, parameter, value):
+    response = client_without_warehouse.get(f"{PREFIX}{path}", params={parameter: value})
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (
+        ["query", parameter],
+        "Input should be a date as YYYY-MM-DD, e.g. 2026-11-30",
+    )
+
+
 # -- languages --------------------------------------------------------------------------------------
 
 
@@ -281,6 +341,19 @@ def test_languages_on_a_date_with_the_change_over_the_window(client, observed):
     assert python["star_share"] == pytest.approx(48 / 223)
     assert python["start_star_share"] == pytest.approx(10 / 160)
     assert python["star_share_change"] == pytest.approx(48 / 223 - 10 / 160)
+
+
+def test_languages_on_a_date_without_an_observation_say_so(client, observed):
+    body = _get(client, "/languages", date=str(DAY[3]), window_days=3)
+
+    assert (body["date"], body["observed"], body["start_date"], body["start_observed"]) == (
+        str(DAY[3]),
+        False,
+        str(DAY[0]),
+        True,
+    )
+    assert (body["repositories"], body["stars"], body["items"]) == (0, 0, [])
+    assert _get(client, "/languages", date=str(DAY[7]))["observed"] is True
 
 
 def test_languages_without_an_observation_at_the_start_give_no_change(client, observed):
@@ -311,6 +384,7 @@ def test_an_empty_warehouse_answers_with_empty_views_that_say_so(client, warehou
     assert trending["basis"] == "The warehouse holds no observation yet: nothing to compare."
     assert _get(client, "/languages") == {
         "date": None,
+        "observed": False,
         "start_date": None,
         "start_observed": False,
         "repositories": 0,

@@ -25,8 +25,9 @@ from github_etl.api.coalesce import AsyncCoalescer
 from github_etl.api.config import ApiSettings
 from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import (
-    DEFAULT_HISTORY,
-    MAX_HISTORY,
+    CountQuery,
+    DetailQuery,
+    ErrorMessage,
     LoadRunList,
     RepositoryCount,
     RepositoryDetail,
@@ -54,8 +55,8 @@ Every data endpoint requires an Airflow user: send `Authorization: Bearer <token
 RETRY_AFTER_SECONDS = 5
 # 503 and 401 answers, documented on every data operation.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_401_UNAUTHORIZED: {"description": "No valid Airflow token or session."},
-    status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The warehouse is unavailable."},
+    status.HTTP_401_UNAUTHORIZED: {"description": "No valid Airflow token or session.", "model": ErrorMessage},
+    status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The warehouse is unavailable.", "model": ErrorMessage},
 }
 
 
@@ -99,8 +100,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.warehouse_lock = threading.Lock()
     app.include_router(swagger.router)
     app.include_router(ui.router)
-    app.include_router(router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
-    app.include_router(insights.router, dependencies=[Depends(require_airflow_user)], responses=COMMON_RESPONSES)
+    data_dependencies = [Depends(require_airflow_user), Depends(_each_parameter_once)]
+    app.include_router(router, dependencies=data_dependencies, responses=COMMON_RESPONSES)
+    app.include_router(insights.router, dependencies=data_dependencies, responses=COMMON_RESPONSES)
     app.add_exception_handler(WarehouseError, _warehouse_unavailable)
     app.add_exception_handler(UndefinedTable, insights.warehouse_without_schema)
     return app
@@ -142,8 +144,15 @@ router = APIRouter()
     operation_id="count_repositories",
     summary="Count repositories",
     tags=["repositories"],
+    # FastAPI documents the 422 of operations with parameters only; this one refuses any parameter.
+    responses={
+        status.HTTP_422_UNPROCESSABLE_CONTENT: {
+            "description": "A query parameter was given: the count takes none.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+        }
+    },
 )
-async def count_endpoint(warehouse: WarehouseDep) -> dict[str, Any]:
+async def count_endpoint(query: Annotated[CountQuery, Query()], warehouse: WarehouseDep) -> dict[str, Any]:
     """Number of repositories in the warehouse, exact."""
     return {"count": await warehouse.count()}
 
@@ -201,15 +210,15 @@ def _json_page(body: bytes) -> Response:
     operation_id="get_repository",
     summary="Get a repository with its history, by its current or a former name",
     tags=["repositories"],
-    responses={status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse."}},
+    responses={
+        status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse.", "model": ErrorMessage}
+    },
 )
 async def detail_endpoint(
     owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],
     name: Annotated[Text, Path(description="Repository name, case-insensitive.")],
+    query: Annotated[DetailQuery, Query()],
     warehouse: WarehouseDep,
-    history_limit: Annotated[
-        int, Query(ge=1, le=MAX_HISTORY, description="Most snapshots returned, newest first.")
-    ] = DEFAULT_HISTORY,
 ) -> dict[str, Any]:
     """A repository, its star, fork and issue counts per day, and the earlier versions of its attributes.
 
@@ -222,7 +231,7 @@ async def detail_endpoint(
             return None
         return {
             **repository,
-            "snapshots": queries.list_snapshots(db, repository["id"], history_limit),
+            "snapshots": queries.list_snapshots(db, repository["id"], query.history_limit),
             "history": history.list_versions(db, repository["id"]),
         }
 
@@ -243,6 +252,21 @@ async def runs_endpoint(query: Annotated[RunQuery, Query()], warehouse: Warehous
     """Audit rows of the DAG runs that loaded the warehouse, newest logical date first."""
     rows = await run_in_threadpool(warehouse.pool.run, lambda db: queries.list_load_runs(db, query.limit))
     return {"items": rows}
+
+
+async def _each_parameter_once(request: Request) -> None:
+    """Refuses a query parameter given more than once: every parameter takes one value, and FastAPI would
+    silently keep the last (``language=Python&language=Go`` would list Go only)."""
+    values: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        values.setdefault(key, []).append(value)
+    errors = [
+        {"type": "value_error", "loc": ("query", key), "msg": "Give this parameter once", "input": given}
+        for key, given in values.items()
+        if len(given) > 1
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 def _invalid(parameter: str, value: str, message: str) -> RequestValidationError:

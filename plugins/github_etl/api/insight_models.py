@@ -7,9 +7,12 @@ check, so the OpenAPI document is the exact contract.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import IntEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from github_etl.api.models import MAX_INT4, Text
 
@@ -25,6 +28,20 @@ MAX_SHARE_LANGUAGES = 50
 # A trending cursor: the gain and the id of the last row, two decimal numbers (see github_etl.api.paging).
 TRENDING_CURSOR_PATTERN = r"^[0-9]{1,19}\.[0-9]{1,19}$"
 MAX_TRENDING_CURSOR_LENGTH = 39
+# A date as the document states it (`format: date`, RFC 3339's full-date).
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    """Refuses a date written any other way than YYYY-MM-DD, which pydantic would otherwise read as it can:
+    ``1764892800`` as seconds since 1970, ``20261130`` likewise (with a message about datetimes)."""
+    if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_format", "Input should be a date as YYYY-MM-DD, e.g. 2026-11-30")
+    return value
+
+
+# A date query parameter.
+Date = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
 class TrendingWindow(IntEnum):
@@ -41,7 +58,7 @@ class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: int = Field(DEFAULT_HISTORY_DAYS, ge=1, le=MAX_DAYS, description="Days listed, ending on `end_date`.")
-    end_date: dt.date | None = Field(
+    end_date: Date | None = Field(
         None,
         description="Last day listed; the repository's latest observation when omitted.",
     )
@@ -61,8 +78,12 @@ class RepositoryHistory(BaseModel):
 
     id: int
     full_name: str
-    start_date: dt.date | None = Field(description="First day listed; null when the repository was never observed.")
-    end_date: dt.date | None = Field(description="Last day listed; null when the repository was never observed.")
+    start_date: dt.date | None = Field(
+        description="First day listed; null when the repository was never observed and no `end_date` was given."
+    )
+    end_date: dt.date | None = Field(
+        description="Last day listed; null when the repository was never observed and no `end_date` was given."
+    )
     observed_days: int = Field(description="Days of the window with an observation; the others are gaps (nulls).")
     points: list[HistoryPoint] = Field(description="One per day from `start_date` to `end_date`, oldest first.")
 
@@ -73,7 +94,7 @@ class TrendingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_days: TrendingWindow = Field(TrendingWindow.WEEK, description="Days between the two observations compared.")
-    end_date: dt.date | None = Field(None, description="Later observation date; the latest one when omitted.")
+    end_date: Date | None = Field(None, description="Later observation date; the latest one when omitted.")
     language: Text | None = Field(None, description="Primary language, exactly as GitHub spells it.")
     topic: Text | None = Field(None, description="A topic the repository carries (GitHub topics are lower case).")
     min_stars: int | None = Field(None, ge=0, le=MAX_INT4, description="Lowest star count on `end_date`.")
@@ -122,7 +143,7 @@ class LanguageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    date: dt.date | None = Field(None, description="Observation date; the latest one when omitted.")
+    date: Date | None = Field(None, description="Observation date; the latest one when omitted.")
     window_days: int = Field(
         DEFAULT_LANGUAGE_WINDOW, ge=1, le=MAX_DAYS, description="Days back to the date the shares are compared with."
     )
@@ -146,6 +167,9 @@ class LanguageList(BaseModel):
     """Repositories and stars per primary language on an observation date, most stars first."""
 
     date: dt.date | None = Field(description="Observation date; null when the warehouse has none.")
+    observed: bool = Field(
+        description="Whether `date` has an observation; if not, its figures are 0 and `items` is empty."
+    )
     start_date: dt.date | None = Field(description="`date` minus the window.")
     start_observed: bool = Field(description="Whether `start_date` has an observation; if not, no change is given.")
     repositories: int

@@ -71,16 +71,23 @@ def repository_history(db: DatabaseConnection, owner: str, name: str, days: int,
     One row per snapshot, oldest first, each with ``id``, ``full_name``, ``start_date`` and ``end_date``
     of the window; one row with null snapshot columns when the window holds none (no ``end_date`` when
     the repository was never observed); no row when there is no such repository. The repository is
-    chosen as :func:`github_etl.api.queries.get_repository` chooses it.
+    chosen as the detail chooses it: :func:`github_etl.api.queries.get_repository`, else the repository
+    that held the name last (:func:`github_etl.api.history.get_renamed_repository`).
 
     :param end: last day; the repository's latest snapshot date when None.
     """
     start = None if end is None else (days_before(end, days - 1) or date.min)
     query = sql.SQL(
         "WITH repository AS ("
-        "  SELECT id, full_name FROM github.repositories"
-        "  WHERE lower(owner_login) = lower(%(owner)s) AND lower(name) = lower(%(name)s)"
-        "  ORDER BY deleted_at IS NULL DESC, last_seen_at DESC, id DESC LIMIT 1"
+        "  SELECT id, full_name FROM ("
+        "    (SELECT id, full_name, false AS former FROM github.repositories"
+        "     WHERE lower(owner_login) = lower(%(owner)s) AND lower(name) = lower(%(name)s)"
+        "     ORDER BY deleted_at IS NULL DESC, last_seen_at DESC, id DESC LIMIT 1)"
+        "    UNION ALL"
+        "    (SELECT id, full_name, true FROM github.repositories WHERE id = ("
+        "       SELECT repo_id FROM github.repository_history WHERE lower(full_name) = lower(%(full_name)s)"
+        "       ORDER BY valid_until DESC LIMIT 1))"
+        "  ) AS found ORDER BY former LIMIT 1"
         "), bounds AS ("
         "  SELECT id, full_name, coalesce(%(end)s::date, latest) AS end_date,"
         "         coalesce(%(start)s::date, greatest(latest - %(span)s, date '0001-01-01')) AS start_date"
@@ -93,7 +100,8 @@ def repository_history(db: DatabaseConnection, owner: str, name: str, days: int,
         "   ON snapshot.repo_id = bounds.id AND snapshot.snapshot_date BETWEEN bounds.start_date AND bounds.end_date"
         " ORDER BY snapshot.snapshot_date"
     )
-    params = {"owner": owner, "name": name, "end": end, "start": start, "span": days - 1}
+    params = {"owner": owner, "name": name, "full_name": f"{owner}/{name}", "end": end, "start": start}
+    params["span"] = days - 1
     return _fetch(db, query, params)
 
 

@@ -25,7 +25,7 @@ from github_etl.api.insight_models import (
     TrendingPage,
     TrendingQuery,
 )
-from github_etl.api.models import Text
+from github_etl.api.models import ErrorMessage, Text
 from github_etl.hooks.warehouse import DatabaseConnection
 
 
@@ -48,7 +48,9 @@ router = APIRouter()
     operation_id="get_repository_history",
     summary="Daily stars, forks and open issues of a repository",
     tags=["repositories"],
-    responses={status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse."}},
+    responses={
+        status.HTTP_404_NOT_FOUND: {"description": "No such repository in the warehouse.", "model": ErrorMessage}
+    },
 )
 async def history_endpoint(
     owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],
@@ -56,7 +58,10 @@ async def history_endpoint(
     query: Annotated[HistoryQuery, Query()],
     warehouse: WarehouseDep,
 ) -> dict[str, Any]:
-    """Every day of a window, oldest first: the repository's counters where it was observed, nulls elsewhere."""
+    """Every day of a window, oldest first: the repository's counters where it was observed, nulls elsewhere.
+
+    A repository renamed or transferred is found by a former name too; the answer carries its current one.
+    """
 
     rows = await run_in_threadpool(
         warehouse.pool.run,
@@ -111,11 +116,13 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
         if end is None:
             return answer | {"basis": "The warehouse holds no observation yet: nothing to compare."}
         start = insight_queries.days_before(end, days)
+        if start is None:
+            return answer | {"basis": f"No date lies {days} days before {end}: a gain needs two observation dates."}
         answer["start_date"] = start
-        window = insight_queries.gain_window(db, end, days) if start is not None else None
+        window = insight_queries.gain_window(db, end, days)
         if window is None:
-            missing = [day for day in (start, end) if day is None or not insight_queries.is_observed(db, day)]
-            named = " or ".join(str(day) for day in missing if day is not None) or "the earlier date"
+            missing = [day for day in (start, end) if not insight_queries.is_observed(db, day)]
+            named = " or ".join(str(day) for day in missing) or "the earlier date"
             return answer | {
                 "basis": f"No observation on {named}: a gain needs an observation on both {start} and {end}."
             }
@@ -150,9 +157,8 @@ async def languages_endpoint(query: Annotated[LanguageQuery, Query()], warehouse
     def read(db: DatabaseConnection) -> dict[str, Any]:
         day = query.date or insight_queries.latest_observation(db)
         if day is None:
-            return {"date": None, "start_date": None, "start_observed": False, "repositories": 0, "stars": 0} | {
-                "items": []
-            }
+            nothing = {"date": None, "observed": False, "start_date": None, "start_observed": False}
+            return nothing | {"repositories": 0, "stars": 0, "items": []}
         start = insight_queries.days_before(day, query.window_days)
         now = insight_queries.language_totals(db, day)
         before = insight_queries.language_totals(db, start) if start is not None else []
@@ -179,6 +185,7 @@ async def languages_endpoint(query: Annotated[LanguageQuery, Query()], warehouse
             )
         return {
             "date": day,
+            "observed": bool(now),
             "start_date": start,
             "start_observed": bool(before),
             "repositories": repositories,

@@ -71,12 +71,34 @@ class RepositoryQuery(BaseModel):
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
 
 
+class CountQuery(BaseModel):
+    """Query parameters of ``GET /repositories/count``: none; a filter given is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetailQuery(BaseModel):
+    """Query parameters of ``GET /repositories/{owner}/{name}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    history_limit: int = Field(
+        DEFAULT_HISTORY, ge=1, le=MAX_HISTORY, description="Most snapshots returned, newest first."
+    )
+
+
 class RunQuery(BaseModel):
     """Query parameters of ``GET /runs``."""
 
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(DEFAULT_RUNS, ge=1, le=MAX_RUNS, description="Number of runs, newest first.")
+
+
+class ErrorMessage(BaseModel):
+    """The body of a 401, 404 or 503: what went wrong, in a sentence."""
+
+    detail: str = Field(description="E.g. `Repository octo/absent not found`.")
 
 
 class RepositoryCount(BaseModel):
