@@ -239,7 +239,7 @@ def test_list_returns_repositories_with_every_declared_field(client, warehouse):
     ("params", "expected"),
     [
         pytest.param({"language": "Go"}, [3, 2], id="language"),
-        pytest.param({"language": "go"}, [], id="language-is-exact"),
+        pytest.param({"language": "go"}, [3, 2], id="language-in-any-case"),
         pytest.param({"owner": "OCTO"}, [4, 1], id="owner-case-insensitive"),
         pytest.param({"topic": "cli"}, [5, 1], id="topic"),
         pytest.param({"topic": "CLI"}, [5, 1], id="topic-in-any-case"),

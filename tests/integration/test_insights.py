@@ -201,7 +201,7 @@ def test_trending_before_the_first_date_there_is_says_so(client, observed):
     ("params", "expected"),
     [
         ({"language": "Python"}, [1]),
-        ({"language": "python"}, []),
+        ({"language": "python"}, [1]),  # any case, as GitHub's language: qualifier
         ({"topic": "ML"}, [1]),
         ({"topic": "web", "language": "Go"}, []),
         ({"min_stars": 100}, [2]),

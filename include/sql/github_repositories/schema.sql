@@ -126,9 +126,10 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     finished_at   timestamptz NOT NULL
 );
 
--- Indexes that serve the repository API's filters and sort orders.
+-- Indexes that serve the repository API's filters and sort orders. A language is matched in any case,
+-- as GitHub's `language:` qualifier is (`python` finds Python).
 CREATE INDEX IF NOT EXISTS repositories_language_stars_idx
-    ON github.repositories (language, stargazers_count DESC, id DESC);
+    ON github.repositories (lower(language), stargazers_count DESC, id DESC);
 CREATE INDEX IF NOT EXISTS repositories_owner_login_idx
     ON github.repositories (lower(owner_login), id);
 CREATE INDEX IF NOT EXISTS repositories_stars_idx
@@ -264,9 +265,9 @@ CREATE TABLE IF NOT EXISTS github.star_gains (
 -- filter on a topic many risers carry (star_gain_windows.common_topics) reads the index alone.
 CREATE INDEX IF NOT EXISTS star_gains_order_idx
     ON github.star_gains (end_date, window_days, gain DESC, repo_id DESC) INCLUDE (stargazers_count, topics);
--- The same order within one language.
+-- The same order within one language, matched in any case.
 CREATE INDEX IF NOT EXISTS star_gains_language_idx
-    ON github.star_gains (end_date, window_days, language, gain DESC, repo_id DESC) INCLUDE (stargazers_count);
+    ON github.star_gains (end_date, window_days, lower(language), gain DESC, repo_id DESC) INCLUDE (stargazers_count);
 
 -- The rows of star_gains once per topic that fewer than one in a hundred of the window's risers carry,
 -- in the trending order within each topic. Walking the trending order, a filter on such a topic would

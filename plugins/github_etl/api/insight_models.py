@@ -95,7 +95,7 @@ class TrendingQuery(BaseModel):
 
     window_days: TrendingWindow = Field(TrendingWindow.WEEK, description="Days between the two observations compared.")
     end_date: Date | None = Field(None, description="Later observation date; the latest one when omitted.")
-    language: Text | None = Field(None, description="Primary language, exactly as GitHub spells it.")
+    language: Text | None = Field(None, description="Primary language, in any case (`python` finds `Python`).")
     topic: Text | None = Field(None, description="A topic the repository carries (GitHub topics are lower case).")
     min_stars: int | None = Field(None, ge=0, le=MAX_INT4, description="Lowest star count on `end_date`.")
     cursor: str | None = Field(

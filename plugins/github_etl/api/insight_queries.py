@@ -27,7 +27,7 @@ TRENDING_COLUMNS = ("id", "full_name", "owner_login", "name", "language", "html_
 class TrendingFilter:
     """Conditions on trending repositories; None means no condition.
 
-    :param language: exact primary language.
+    :param language: primary language, in any case.
     :param topic: a topic the repository carries.
     :param min_stars: lowest star count on the later date.
     """
@@ -148,7 +148,7 @@ def trending(
     # Read from the gains alone (language and topics are copied onto them); only the page's rows are
     # then joined with their repositories.
     if filters.language is not None:
-        conditions.append(sql.SQL("gains.language = %(language)s"))
+        conditions.append(sql.SQL("lower(gains.language) = lower(%(language)s)"))
         params["language"] = filters.language
     if filters.topic is not None:
         params["topic"] = filters.topic

@@ -53,7 +53,7 @@ class RepositoryQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language: Text | None = Field(None, description="Primary language, exactly as GitHub spells it, e.g. `Python`.")
+    language: Text | None = Field(None, description="Primary language, in any case (`python` finds `Python`).")
     owner: Text | None = Field(None, description="Owner login, case-insensitive.")
     topic: Text | None = Field(None, description="A topic the repository carries (GitHub topics are lower case).")
     min_stars: int | None = Field(

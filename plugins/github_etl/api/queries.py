@@ -59,7 +59,7 @@ SORTS: dict[RepositorySort, SortSpec] = {
 class RepositoryFilter:
     """Conditions on the repository list; None means no condition.
 
-    :param language: exact primary language.
+    :param language: primary language, in any case.
     :param owner: owner login, compared case-insensitively.
     :param topic: a topic the repository must carry.
     :param min_stars: lowest star count.
@@ -202,7 +202,8 @@ def _filter_conditions(filters: RepositoryFilter) -> tuple[list[sql.Composable],
     conditions: list[sql.Composable] = []
     params: dict[str, Any] = {}
     if filters.language is not None:
-        conditions.append(sql.SQL("language = %(language)s"))
+        # The expression of repositories_language_stars_idx: any case, as GitHub's language: qualifier.
+        conditions.append(sql.SQL("lower(language) = lower(%(language)s)"))
         params["language"] = filters.language
     if filters.owner is not None:
         # The expression of repositories_owner_login_idx.
