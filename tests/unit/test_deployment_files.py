@@ -814,6 +814,22 @@ def test_compose_refuses_to_start_while_a_required_value_is_blank(tmp_path):
     assert re.search(r"required variable \w+ is missing a value: set \w+ in \.env", result.stderr), result.stderr
 
 
+def _seconds(duration: str) -> float:
+    """A compose duration (``1m30s``, ``900s``, ``15m``) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def test_worker_is_given_as_long_to_stop_as_on_kubernetes():
+    """Warm shutdown lets running tasks finish, but compose kills a container 10 s after SIGTERM by default."""
+    worker = _services()[_service_running("celery worker")]
+    assert _environment(worker)["DUMB_INIT_SETSID"] == "0", "SIGTERM must reach Celery alone, for a warm shutdown"
+    grace = _seconds(str(worker.get("stop_grace_period", "10s")))
+    assert grace == _helm_values()["workers"]["terminationGracePeriodSeconds"]
+
+
 def test_auth_manager_is_the_one_the_user_settings_configure():
     """The SIMPLE_AUTH_MANAGER_* settings and airflow-init's password file only mean something to it."""
     from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
