@@ -7,13 +7,16 @@ a bumped Airflow pin, a moved folder or a committed secret fails here, not in a 
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
+import importlib.metadata
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from github_etl import settings
@@ -34,6 +38,7 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
+DEV_REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
 CONSTRAINTS = REPO_ROOT / "constraints.txt"
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 CI_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
@@ -653,6 +658,72 @@ def test_requirements_are_installed_as_airflow_with_the_constraints_without_pip_
     pytest.fail("the runtime stage never runs `pip install -r requirements.txt`")
 
 
+def _requirement_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _requirements(path: Path) -> list[Requirement]:
+    return [Requirement(line) for line in _requirement_lines(path) if not line.startswith("-")]
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.cache
+def _image_distributions() -> frozenset[str]:
+    """Every distribution ``pip install -r requirements.txt`` brings, from this venv's metadata.
+
+    The venv holds requirements-dev.txt resolved with the same constraints.txt, so each package's
+    requirements here are those of the version the image gets.
+    """
+    found: set[str] = set()
+    pending = [(requirement, frozenset(requirement.extras)) for requirement in _requirements(REQUIREMENTS)]
+    while pending:
+        requirement, extras = pending.pop()
+        name = _key(requirement.name)
+        if name in found and not extras:
+            continue
+        found.add(name)
+        for raw in importlib.metadata.distribution(requirement.name).requires or []:
+            needed = Requirement(raw)
+            if needed.marker is None or any(needed.marker.evaluate({"extra": extra}) for extra in extras | {""}):
+                pending.append((needed, frozenset(needed.extras)))
+    return frozenset(found)
+
+
+def test_make_installs_what_the_image_installs_and_the_tooling():
+    assert _requirement_lines(DEV_REQUIREMENTS)[0] == "-r requirements.txt"
+    assert re.search(
+        r"pip install .*-r requirements-dev\.txt -c constraints\.txt", (REPO_ROOT / "tools" / "venv.sh").read_text()
+    )
+
+
+@pytest.mark.parametrize("requirement", _requirements(DEV_REQUIREMENTS), ids=str)
+def test_image_leaves_out_the_test_tooling(requirement):
+    """pytest, moto's server, selenium, ruff, schemathesis and an embedded PostgreSQL: ~300 MB nobody runs there."""
+    assert _key(requirement.name) not in _image_distributions()
+
+
+def _third_party_imports() -> list[str]:
+    """Top-level modules that dags/ and plugins/ (what the image runs) import, past the stdlib and github_etl."""
+    modules = set()
+    for path in [*(REPO_ROOT / "dags").glob("*.py"), *(REPO_ROOT / "plugins").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    return sorted(modules - set(sys.stdlib_module_names) - {"__future__", "github_etl"})
+
+
+@pytest.mark.parametrize("module", _third_party_imports())
+def test_image_installs_what_the_pipeline_imports(module):
+    providers = {_key(name) for name in importlib.metadata.packages_distributions().get(module, [])}
+    assert providers, f"{module} is imported but no installed distribution provides it"
+    assert providers & _image_distributions(), f"{module} comes from {providers}, which requirements.txt does not bring"
+
+
 # --- .dockerignore ---------------------------------------------------------------------------------------
 
 
@@ -682,6 +753,7 @@ def test_build_context_keeps_what_the_dockerfile_copies(path):
         ".staging/runs/manifest.json",
         "logs/scheduler/latest",
         "tests/unit/test_deployment_files.py",
+        "requirements-dev.txt",
         "docs/deploy-compose.md",
         "plugins/github_etl/__pycache__/settings.cpython-311.pyc",
     ],
