@@ -514,6 +514,34 @@ def test_python_version_matches_the_image(python_of):
     assert python_of() == _base_image()["python"]
 
 
+def test_every_pin_installs_on_the_oldest_python_the_project_admits():
+    """Checked on the metadata of the pinned versions this venv holds (make builds it from constraints.txt).
+
+    soupsieve 4.1.3 required Python 3.11.5: on Debian 12's python3.11 (3.11.2) `make` ended in pip's
+    ResolutionImpossible although pyproject.toml and the README admit every 3.11.
+    """
+    oldest = f"{_pyproject_python()}.0"
+    refused, unverified = [], []
+    for line in _requirement_lines(CONSTRAINTS):
+        pin = Requirement(line)
+        if pin.marker is not None and not pin.marker.evaluate():
+            continue
+        (version,) = (specifier.version for specifier in pin.specifier)
+        try:
+            installed = importlib.metadata.distribution(pin.name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # only another Python installs it (setuptools, pyyaml-ft)
+        if installed.version != version:
+            unverified.append(f"{pin.name} {installed.version} (pinned {version})")
+            continue
+        requires_python = installed.metadata.get("Requires-Python")
+        if requires_python and not SpecifierSet(requires_python).contains(oldest):
+            refused.append(f"{pin.name}=={version} requires Python {requires_python}")
+    assert not refused, f"pyproject.toml admits Python {oldest}, which cannot install: {refused}"
+    if unverified:
+        pytest.skip(f"this venv was not built from constraints.txt: {', '.join(unverified)}")
+
+
 def test_supported_pythons_are_newest_first_and_named_alike_everywhere():
     supported = _supported_pythons()
     assert supported == sorted(supported, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
