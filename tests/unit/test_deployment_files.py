@@ -1052,6 +1052,16 @@ def test_staging_bucket_is_created_by_minio_init():
     assert staging.hostname in created
 
 
+def test_staging_lifecycle_rule_expires_what_the_runs_stage():
+    """A prefix other than the staging path's would leave every staged run in the bucket forever."""
+    staging = urlsplit(_airflow_env("GITHUB_ETL_STAGING_URL"))
+    prefixes = re.findall(r'"Prefix":\s*"([^"]*)"', _command(_services()["minio-init"]))
+    assert prefixes == [staging.path.strip("/") + "/"]
+    kubernetes_prefixes = re.findall(r'"Prefix":\s*"([^"]*)"', KUBERNETES_DOC.read_text())
+    kubernetes_staging = {item["name"]: item["value"] for item in _helm_values()["env"]}["GITHUB_ETL_STAGING_URL"]
+    assert kubernetes_prefixes == [urlsplit(kubernetes_staging).path.strip("/") + "/"]
+
+
 def test_staging_url_names_a_configured_connection():
     staging = urlsplit(_airflow_env("GITHUB_ETL_STAGING_URL"))
     assert staging.username == STAGING_CONN_ID
