@@ -861,6 +861,19 @@ def test_signing_keys_are_set_and_shared(key):
     assert _airflow_env(key)
 
 
+def test_compose_doc_restarts_every_component_that_imports_the_plugins():
+    """Every Airflow process loads plugins/: one left out keeps running the old code after an edit."""
+    (command,) = re.findall(
+        r"^docker compose restart (.+)$", (REPO_ROOT / "docs" / "deploy-compose.md").read_text(), re.M
+    )
+    always_on = {
+        name
+        for name in _airflow_service_names()
+        if _services()[name].get("restart") == "always" and not _services()[name].get("profiles")
+    }
+    assert set(command.split()) == always_on
+
+
 def test_worker_can_be_scaled():
     worker = _services()[_service_running("celery worker")]
     assert "container_name" not in worker, "a fixed container name allows one replica only"
