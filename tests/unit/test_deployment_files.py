@@ -665,6 +665,29 @@ def test_stage_copies_exactly(stage, expected_sources):
     assert set(_copies(stage)) == expected_sources
 
 
+# AIRFLOW_HOME of the official apache/airflow image.
+IMAGE_AIRFLOW_HOME = "/opt/airflow"
+
+
+@pytest.mark.parametrize(("folder", "option"), [("dags", "dags_folder"), ("plugins", "plugins_folder")])
+def test_release_image_puts_the_code_where_airflow_looks_by_default(folder, option):
+    import airflow.config_templates
+
+    sections = yaml.safe_load((Path(airflow.config_templates.__file__).parent / "config.yml").read_text())
+    default = sections["core"]["options"][option]["default"].replace("{AIRFLOW_HOME}", IMAGE_AIRFLOW_HOME)
+    assert _copies("release")[folder] == default
+
+
+def test_release_image_finds_the_sql_where_settings_look():
+    """settings.PROJECT_ROOT is two folders above plugins/github_etl/: include/ must sit beside plugins/ there."""
+    copies = _copies("release")
+    project_root = Path(copies["plugins"]).parent
+    image_settings = Path(copies["plugins"]) / Path(settings.__file__).relative_to(settings.PROJECT_ROOT / "plugins")
+    assert image_settings.parents[2] == project_root
+    image_sql_dir = project_root / settings.DEFAULT_SQL_DIR.relative_to(settings.PROJECT_ROOT)
+    assert image_sql_dir.is_relative_to(copies["include"])
+
+
 def test_release_builds_on_runtime():
     assert _stages()["release"] == "runtime"
 
