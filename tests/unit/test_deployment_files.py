@@ -14,6 +14,7 @@ import importlib.metadata
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -895,6 +896,49 @@ def test_compose_doc_restarts_every_component_that_imports_the_plugins():
         if _services()[name].get("restart") == "always" and not _services()[name].get("profiles")
     }
     assert set(command.split()) == always_on
+
+
+def _airflow_command_lines() -> list[list[str]]:
+    """The arguments of every ``airflow ...`` command the deployments run, from compose and the Helm values."""
+    texts = []
+    for name in _airflow_service_names():
+        service = _services()[name]
+        command = _command(service)
+        texts.append(command if "airflow " in command else f"airflow {command}")
+        health = (service.get("healthcheck") or {}).get("test") or []
+        texts.append(" ".join(health[1:]))
+    texts += _helm_values()["migrateDatabaseJob"]["args"]
+    commands = []
+    lines = [line for text in texts for line in text.splitlines() if not line.strip().startswith("#")]
+    for text in lines:
+        for match in re.finditer(r"(?:^|[\s;&|(/])airflow((?: +(?:\"[^\"]*\"|[^\s;&|)\\]+))+)", text):
+            commands.append(shlex.split(match[1]))
+    return commands
+
+
+def test_airflow_commands_parse_with_this_airflows_cli(tmp_path):
+    """Each sub-command and option exists (celery's only with the CeleryExecutor the deployments configure)."""
+    commands = _airflow_command_lines()
+    assert {"api-server", "scheduler", "dag-processor", "triggerer", "celery", "db", "pools", "jobs"} <= {
+        c[0] for c in commands
+    }
+    script = (
+        "import json, sys\n"
+        "from airflow.cli.cli_parser import get_parser\n"
+        "parser = get_parser()\n"
+        "for args in json.loads(sys.argv[1]):\n"
+        "    parser.parse_args(args)\n"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(commands)], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_worker_can_be_scaled():
