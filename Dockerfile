@@ -2,7 +2,8 @@
 #
 # Two targets, one dependency layer:
 #
-#   runtime  Airflow plus the pinned requirements, and no project code. docker-compose.yaml runs this
+#   runtime  Airflow plus the pinned run-time requirements (requirements.txt; the test tooling of
+#            requirements-dev.txt stays out), and no project code. docker-compose.yaml runs this
 #            target and bind-mounts dags/, plugins/ and include/, so an edit needs no rebuild.
 #   release  runtime plus the project code, baked in. Kubernetes runs this target (the last stage, so
 #            a plain `docker build .` produces it): every pod starts from the same immutable code,

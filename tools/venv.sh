@@ -4,8 +4,10 @@
 #   tools/venv.sh [VENV]   VENV defaults to .venv; PYTHON in the environment names the interpreter
 #
 # Without PYTHON, the newest supported Python present is used (tools/pythons.sh). An existing VENV is
-# kept while its Python is the one asked for; it is reinstalled only when requirements.txt or
-# constraints.txt is newer than its last install, so the check costs one interpreter start.
+# kept while its Python is the one asked for; it is reinstalled only when requirements.txt,
+# requirements-dev.txt or constraints.txt is newer than its last install, so the check costs one
+# interpreter start. It gets requirements-dev.txt: what the image installs (requirements.txt) and the
+# test tooling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +49,7 @@ if [[ -x $venv/bin/python ]]; then
   if [[ -n ${PYTHON:-} && $have != "$wanted" ]]; then
     fail "$venv was made with Python $have and PYTHON names $wanted: delete it (rm -rf $venv), or keep both with VENV=.venv-$wanted."
   fi
-  if [[ -f $stamp && $stamp -nt requirements.txt && $stamp -nt constraints.txt ]]; then
+  if [[ -f $stamp && $stamp -nt requirements.txt && $stamp -nt requirements-dev.txt && $stamp -nt constraints.txt ]]; then
     exit 0
   fi
 else
@@ -60,7 +62,7 @@ else
 fi
 
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -r requirements.txt -c constraints.txt
+"$venv/bin/python" -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 touch "$stamp"
 
 # One constraints file serves every supported Python only while it pins what each of them installs.

@@ -22,7 +22,7 @@ from tests.browser import test_ui
 from tests.browser.airflow_server import LocalAirflow
 from tests.browser.test_ui import _log_in, _screenshot, _wait
 
-pytest.importorskip("selenium", reason="selenium is not installed (requirements.txt pins it)")
+pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys

