@@ -75,13 +75,22 @@ def _owners(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        value = [v for v in re.split(r"[\s,]+", value) if v]
+        value = re.split(r"[\s,]+", value)
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ConfigurationError("param 'owners' must be a list of GitHub logins")
-    bad = [v for v in value if not _LOGIN.match(v)]
+    # GitHub writes a login as @apache; a list pasted into the form brings spaces and blank lines.
+    names = [name for v in value if (name := v.strip().removeprefix("@"))]
+    bad = [v for v in names if not _LOGIN.match(v)]
     if bad:
-        raise ConfigurationError(f"param 'owners' holds names that are not GitHub logins: {bad[:5]}")
-    return tuple(dict.fromkeys(value))
+        raise ConfigurationError(
+            f"param 'owners' holds names that are not GitHub logins: {bad[:5]}; "
+            "write the login alone, e.g. 'apache' for https://github.com/apache"
+        )
+    # Logins are case-insensitive on GitHub: apache and Apache are one owner, to be listed and counted once.
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.lower(), name)
+    return tuple(unique.values())
 
 
 def validate(params: dict[str, Any]) -> RunParams:

@@ -108,3 +108,19 @@ def test_a_run_its_budget_cannot_fit_fails_in_plan_before_any_repository_request
     output = _task_output(capfd)
     assert "needs about 5,052 GitHub core requests" in output
     assert "set a token" in output
+
+
+def test_owners_written_in_other_cases_or_as_mentions_are_listed_and_counted_once(
+    fake_github_factory, pipeline_env, run_dag, pg_url: str
+) -> None:
+    fake = fake_github_factory(repo_count=30, seed=8, owners={"apache": 130, "octocat": 6})
+    pipeline_env(fake.base_url)
+
+    result = run_dag({"mode": "owners", "owners": ["apache", "Apache", " @octocat "]}, LOGICAL_DATE)
+
+    assert result.state == "success"
+    owned = {i for i in fake.ids if fake.repository(i)["owner"]["login"] in ("apache", "octocat")}
+    assert set(_warehouse(pg_url)) == {i for i in owned if fake.verdict(i) == "load"}
+    # GitHub logins are case-insensitive: apache's listing is started once, not once per spelling.
+    assert fake.count(path_prefix="/orgs/apache/repos") + fake.count(path_prefix="/orgs/Apache/repos") == 1
+    assert _audit_row(pg_url)["listed"] == len(owned)

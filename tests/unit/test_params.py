@@ -16,6 +16,8 @@ from github_etl.params import RunParams, validate
         ({"mode": "search", "query": "   "}, "mode 'search' needs a non-empty param 'query'"),
         ({"mode": "owners", "owners": []}, "mode 'owners' needs param 'owners'"),
         ({"mode": "owners", "owners": ["ok", "not a login!"]}, "not GitHub logins"),
+        ({"mode": "owners", "owners": ["https://github.com/apache"]}, "write the login alone, e.g. 'apache'"),
+        ({"mode": "owners", "owners": ["", " "]}, "mode 'owners' needs param 'owners'"),
         ({"sample_size": 0}, "param 'sample_size' must be between 1 and"),
         ({"sample_size": -5}, "param 'sample_size' must be between 1 and"),
         ({"sample_size": "many"}, "param 'sample_size' must be a whole number"),
@@ -41,6 +43,16 @@ def test_invalid_params_are_refused_with_a_clear_message(params, message) -> Non
         (
             {"mode": "owners", "owners": "apache, octocat apache"},
             RunParams(mode="owners", owners=("apache", "octocat")),
+        ),
+        # Logins as GitHub writes them (@apache) or pasted with spaces and blank lines are the logins themselves.
+        (
+            {"mode": "owners", "owners": [" @apache ", "", "octocat\n"]},
+            RunParams(mode="owners", owners=("apache", "octocat")),
+        ),
+        # GitHub logins are case-insensitive: one owner, listed (and counted) once, as first written.
+        (
+            {"mode": "owners", "owners": ["apache", "Apache", "APACHE", "python"]},
+            RunParams(mode="owners", owners=("apache", "python")),
         ),
         ({"sample_size": "250", "seed": 7, "stale_days": None}, RunParams(sample_size=250, seed=7)),
         ({"mode": "census"}, RunParams(mode="census")),
