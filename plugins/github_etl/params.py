@@ -191,12 +191,13 @@ def trigger_form_params() -> dict[str, Any]:
             description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'; every match is "
             f"loaded, past GitHub's 1,000-result cap. At most one created: qualifier: {ACCEPTED_FORMS}.",
         ),
+        # A string too: `-c '{"owners": "apache"}'` is how one owner is naturally written, and validate() splits it.
         "owners": Param(
             None,
-            type=["null", "array"],
+            type=["null", "array", "string"],
             items={"type": "string"},
             title="Owners",
-            description="mode owners: users or organisations, e.g. apache, octocat.",
+            description="mode owners: users or organisations, a list or one string, e.g. apache, octocat.",
         ),
         "stale_days": Param(
             None,
