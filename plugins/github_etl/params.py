@@ -36,6 +36,14 @@ DEFAULT_SHARDS = 4
 DEFAULT_PER_PAGE_TAKE = 100
 # Far beyond GitHub's ids (1.1 billion in 2026), so a typo cannot ask for an endless crawl.
 MAX_REPOSITORY_ID = 1 << 40
+# The params only one mode reads; given to another mode they would be ignored without a word.
+READ_ONLY_BY = {
+    "query": "search",
+    "owners": "owners",
+    "stale_days": "refresh",
+    "since_id": "census",
+    "until_id": "census",
+}
 # GitHub logins: alphanumerics and single hyphens, at most 39 characters.
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 
@@ -117,6 +125,13 @@ def validate(params: dict[str, Any]) -> RunParams:
         since_id=_integer(params, "since_id", None, 0, MAX_REPOSITORY_ID),
         until_id=_integer(params, "until_id", None, 1, MAX_REPOSITORY_ID),
     )
+    # {"query": "language:rust"} without "mode": "search" would load a random sample and succeed.
+    for name, reader in READ_ONLY_BY.items():
+        if reader != mode and getattr(run, name) not in (None, "", ()):
+            raise ConfigurationError(
+                f"param '{name}' is read only by mode '{reader}', and this run's mode is '{mode}': "
+                f'add "mode": "{reader}", or leave \'{name}\' out'
+            )
     # Imported here: the form's definitions above are read when the DAG is parsed, the modes only by tasks.
     from github_etl.extract import plan
 

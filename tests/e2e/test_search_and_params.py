@@ -80,6 +80,8 @@ def test_a_second_with_more_than_1000_matches_is_recorded_in_the_audit_row(
         ({"mode": "owners", "owners": []}, "param 'owners'"),
         ({"mode": "owners", "owners": ["not a login!"]}, "param 'owners'"),
         ({"sample-size": 10}, "unknown param(s) 'sample-size'"),
+        # Without "mode": "search" the query was ignored and a random sample loaded.
+        ({"query": "language:go"}, "param 'query' is read only by mode 'search'"),
     ],
 )
 def test_bad_params_fail_in_prepare_on_the_first_try_without_a_github_request(

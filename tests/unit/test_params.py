@@ -28,6 +28,12 @@ from github_etl.params import RunParams, validate
         ({"mode": "census", "until_id": 500}, "param 'until_id' needs param 'since_id'"),
         ({"mode": "census", "since_id": 500, "until_id": 500}, "param 'until_id' must be above 'since_id'"),
         ({"mode": "census", "since_id": -1}, "param 'since_id' must be between 0 and"),
+        # A param of another mode would be ignored: a query without "mode": "search" loaded a random sample.
+        ({"query": "language:rust"}, "param 'query' is read only by mode 'search', and this run's mode is 'sample'"),
+        ({"mode": "search", "query": "org:x", "owners": ["x"]}, "param 'owners' is read only by mode 'owners'"),
+        ({"mode": "owners", "owners": ["x"], "stale_days": 3}, "param 'stale_days' is read only by mode 'refresh'"),
+        ({"mode": "refresh", "since_id": 5}, "param 'since_id' is read only by mode 'census'"),
+        ({"until_id": 5}, "param 'until_id' is read only by mode 'census'"),
     ],
 )
 def test_invalid_params_are_refused_with_a_clear_message(params, message) -> None:
