@@ -68,6 +68,9 @@ def _integer(params: dict[str, Any], name: str, default: int | None, low: int, h
     value = params.get(name, default)
     if value is None or value == "":
         return default
+    # JSON's 1e3 is a float, and the form's schema (JSON Schema's "integer") lets a whole one through.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigurationError(f"param '{name}' must be a whole number, got {value!r}")
     try:

@@ -22,6 +22,7 @@ from github_etl.params import RunParams, validate
         ({"sample_size": -5}, "param 'sample_size' must be between 1 and"),
         ({"sample_size": "many"}, "param 'sample_size' must be a whole number"),
         ({"sample_size": True}, "param 'sample_size' must be a whole number"),
+        ({"sample_size": 500.5}, "param 'sample_size' must be a whole number"),
         ({"per_page_take": 101}, "param 'per_page_take' must be between 1 and 100"),
         ({"shards": 0}, "param 'shards' must be between 1 and 64"),
         ({"stale_days": -1}, "param 'stale_days' must be between 0 and"),
@@ -61,6 +62,8 @@ def test_invalid_params_are_refused_with_a_clear_message(params, message) -> Non
             RunParams(mode="owners", owners=("apache", "python")),
         ),
         ({"sample_size": "250", "seed": 7, "stale_days": None}, RunParams(sample_size=250, seed=7)),
+        # 1e3 and 500.0 are floats in JSON; Airflow's form lets them through as integers, and so does prepare.
+        ({"sample_size": 1e3, "shards": 8.0}, RunParams(sample_size=1000, shards=8)),
         ({"mode": "census"}, RunParams(mode="census")),
         (
             {"mode": "census", "since_id": 0, "until_id": "1000"},
