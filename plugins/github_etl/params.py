@@ -201,10 +201,10 @@ def trigger_form_params() -> dict[str, Any]:
             "1 is the most random (one listing call per repository).",
         ),
         # Nullable: the trigger form treats a non-null string or array as required.
+        # No maxLength: GitHub's limit of 256 characters leaves qualifiers out (prepare checks it).
         "query": Param(
             None,
             type=["null", "string"],
-            maxLength=256,
             title="Search query",
             description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'; every match is "
             f"loaded, past GitHub's 1,000-result cap. At most one created: qualifier: {ACCEPTED_FORMS}.",
