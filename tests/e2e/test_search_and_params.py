@@ -126,3 +126,17 @@ def test_owners_written_in_other_cases_or_as_mentions_are_listed_and_counted_onc
     # GitHub logins are case-insensitive: apache's listing is started once, not once per spelling.
     assert fake.count(path_prefix="/orgs/apache/repos") + fake.count(path_prefix="/orgs/Apache/repos") == 1
     assert _audit_row(pg_url)["listed"] == len(owned)
+
+
+def test_a_query_naming_an_organisation_github_does_not_know_fails_in_plan_at_once(
+    fake_github, pipeline_env, run_dag, capfd
+) -> None:
+    pipeline_env(fake_github.base_url)
+    result = run_dag({"mode": "search", "query": "org:no-such-organisation"}, LOGICAL_DATE)
+    assert result.state == "failed"
+    # GitHub's 422 is the same on every try: no retry, and its reason in the log.
+    assert _states(result)["plan"] == ("failed", 1)
+    assert fake_github.count(path_prefix="/search") == 1
+    output = _task_output(capfd)
+    assert "param 'query': GitHub refused the search" in output
+    assert "cannot be searched either because the resources do not exist" in output
