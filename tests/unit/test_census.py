@@ -9,7 +9,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-from github_etl.extract.census import estimate_repositories, plan_census
+from github_etl.errors import ConfigurationError
+from github_etl.extract.census import census_range, estimate_repositories, plan_census
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging
 from tests.fake_github import FakeGitHub
@@ -188,6 +189,22 @@ def test_a_range_crawl_below_the_census_widens_its_covered_range_and_one_apart_l
     _census(fake, pg_url, staging, "below", since_id=0, until_id=middle)
     assert _cursor(pg_url) == (0, top)
     assert _loaded(pg_url) == set(fake.ids)
+
+
+def test_a_since_id_past_the_end_of_the_id_space_is_refused_before_it_moves_the_cursor(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    """A digit too many in since_id crawled nothing and started the census up there, where it stayed."""
+    fake = fake_github_factory(repo_count=300, seed=23)
+    end = max(fake.ids)
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    assert census_range(client, since_id=end, until_id=None, cursor=None) == (end, end, "param since_id")
+    with pytest.raises(ConfigurationError, match=f"param 'since_id' is {end * 10:,}, above today's end"):
+        census_range(client, since_id=end * 10, until_id=None, cursor=None)
+
+    with pytest.raises(ConfigurationError):
+        _census(fake, pg_url, tmp_path.as_uri(), "typo", since_id=end * 10)
+    assert _cursor(pg_url) is None
 
 
 def test_the_plan_cuts_the_range_into_equal_shards_and_estimates_from_the_first_page(fake_github_factory) -> None:

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from github_etl.errors import ConfigurationError
 from github_etl.extract.budget import requests
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.sample import ENRICH_BATCH, discover_max_id, list_repositories
@@ -60,6 +61,13 @@ def census_range(
     repository by accident). The end: the ``until_id`` param, else today's end of the id space.
     """
     end = discover_max_id(client) if since_id is None or until_id is None else None
+    if since_id is not None and end is not None and since_id > end:
+        # A mistyped id (a digit too many) would crawl nothing and, as a first census, start the cursor up
+        # there: every daily run after it would then crawl nothing too, and succeed.
+        raise ConfigurationError(
+            f"param 'since_id' is {since_id:,}, above today's end of GitHub's id space ({end:,}): there is "
+            "nothing to crawl. Give an id GitHub has reached, or leave since_id out to go on from the cursor"
+        )
     if since_id is not None:
         since, origin = since_id, "param since_id"
     elif cursor is not None:
