@@ -112,13 +112,15 @@ def test_a_run_its_budget_cannot_fit_fails_in_plan_before_any_repository_request
     assert "set a token" in output
 
 
+# As a list, or as one string (airflow dags trigger -c '{"owners": "apache"}'), which Airflow's form let through.
+@pytest.mark.parametrize("owners", [["apache", "Apache", " @octocat "], "apache, Apache @octocat"])
 def test_owners_written_in_other_cases_or_as_mentions_are_listed_and_counted_once(
-    fake_github_factory, pipeline_env, run_dag, pg_url: str
+    fake_github_factory, pipeline_env, run_dag, pg_url: str, owners
 ) -> None:
     fake = fake_github_factory(repo_count=30, seed=8, owners={"apache": 130, "octocat": 6})
     pipeline_env(fake.base_url)
 
-    result = run_dag({"mode": "owners", "owners": ["apache", "Apache", " @octocat "]}, LOGICAL_DATE)
+    result = run_dag({"mode": "owners", "owners": owners}, LOGICAL_DATE)
 
     assert result.state == "success"
     owned = {i for i in fake.ids if fake.repository(i)["owner"]["login"] in ("apache", "octocat")}
