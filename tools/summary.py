@@ -23,14 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     since = parser.parse_args(argv).since
     with DatabaseConnection() as db:
         with db.cursor() as cursor:
-            cursor.execute(
-                "SELECT run_id, mode, " + ", ".join(AUDIT_COLUMNS) + " FROM github.load_runs"
-                " WHERE %(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz"
-                " ORDER BY finished_at DESC LIMIT 1",
-                {"since": since},
-            )
-            row = cursor.fetchone()
-        total = count_repositories(db)
+            # A run Airflow refused before prepare (its params against the form) leaves a new warehouse
+            # without its schema: that run loaded nothing, which is what to say, not a missing table.
+            cursor.execute("SELECT to_regclass('github.load_runs') IS NOT NULL")
+            (ready,) = cursor.fetchone()
+            row = None
+            if ready:
+                cursor.execute(
+                    "SELECT run_id, mode, " + ", ".join(AUDIT_COLUMNS) + " FROM github.load_runs"
+                    " WHERE %(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz"
+                    " ORDER BY finished_at DESC LIMIT 1",
+                    {"since": since},
+                )
+                row = cursor.fetchone()
+        total = count_repositories(db) if ready else 0
     if row is None:
         if since is not None:
             print(f"This run loaded nothing: it ended before its load (see above). github.repositories holds {total}.")

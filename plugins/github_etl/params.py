@@ -36,6 +36,14 @@ DEFAULT_SHARDS = 4
 DEFAULT_PER_PAGE_TAKE = 100
 # Far beyond GitHub's ids (1.1 billion in 2026), so a typo cannot ask for an endless crawl.
 MAX_REPOSITORY_ID = 1 << 40
+# The params only one mode reads; given to another mode they would be ignored without a word.
+READ_ONLY_BY = {
+    "query": "search",
+    "owners": "owners",
+    "stale_days": "refresh",
+    "since_id": "census",
+    "until_id": "census",
+}
 # GitHub logins: alphanumerics and single hyphens, at most 39 characters.
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 
@@ -60,6 +68,9 @@ def _integer(params: dict[str, Any], name: str, default: int | None, low: int, h
     value = params.get(name, default)
     if value is None or value == "":
         return default
+    # JSON's 1e3 is a float, and the form's schema (JSON Schema's "integer") lets a whole one through.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ConfigurationError(f"param '{name}' must be a whole number, got {value!r}")
     try:
@@ -75,13 +86,22 @@ def _owners(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        value = [v for v in re.split(r"[\s,]+", value) if v]
+        value = re.split(r"[\s,]+", value)
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ConfigurationError("param 'owners' must be a list of GitHub logins")
-    bad = [v for v in value if not _LOGIN.match(v)]
+    # GitHub writes a login as @apache; a list pasted into the form brings spaces and blank lines.
+    names = [name for v in value if (name := v.strip().removeprefix("@"))]
+    bad = [v for v in names if not _LOGIN.match(v)]
     if bad:
-        raise ConfigurationError(f"param 'owners' holds names that are not GitHub logins: {bad[:5]}")
-    return tuple(dict.fromkeys(value))
+        raise ConfigurationError(
+            f"param 'owners' holds names that are not GitHub logins: {bad[:5]}; "
+            "write the login alone, e.g. 'apache' for https://github.com/apache"
+        )
+    # Logins are case-insensitive on GitHub: apache and Apache are one owner, to be listed and counted once.
+    unique: dict[str, str] = {}
+    for name in names:
+        unique.setdefault(name.lower(), name)
+    return tuple(unique.values())
 
 
 def validate(params: dict[str, Any]) -> RunParams:
@@ -108,6 +128,13 @@ def validate(params: dict[str, Any]) -> RunParams:
         since_id=_integer(params, "since_id", None, 0, MAX_REPOSITORY_ID),
         until_id=_integer(params, "until_id", None, 1, MAX_REPOSITORY_ID),
     )
+    # {"query": "language:rust"} without "mode": "search" would load a random sample and succeed.
+    for name, reader in READ_ONLY_BY.items():
+        if reader != mode and getattr(run, name) not in (None, "", ()):
+            raise ConfigurationError(
+                f"param '{name}' is read only by mode '{reader}', and this run's mode is '{mode}': "
+                f'add "mode": "{reader}", or leave \'{name}\' out'
+            )
     # Imported here: the form's definitions above are read when the DAG is parsed, the modes only by tasks.
     from github_etl.extract import plan
 
@@ -174,20 +201,21 @@ def trigger_form_params() -> dict[str, Any]:
             "1 is the most random (one listing call per repository).",
         ),
         # Nullable: the trigger form treats a non-null string or array as required.
+        # No maxLength: GitHub's limit of 256 characters leaves qualifiers out (prepare checks it).
         "query": Param(
             None,
             type=["null", "string"],
-            maxLength=256,
             title="Search query",
             description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'; every match is "
             f"loaded, past GitHub's 1,000-result cap. At most one created: qualifier: {ACCEPTED_FORMS}.",
         ),
+        # A string too: `-c '{"owners": "apache"}'` is how one owner is naturally written, and validate() splits it.
         "owners": Param(
             None,
-            type=["null", "array"],
+            type=["null", "array", "string"],
             items={"type": "string"},
             title="Owners",
-            description="mode owners: users or organisations, e.g. apache, octocat.",
+            description="mode owners: users or organisations, a list or one string, e.g. apache, octocat.",
         ),
         "stale_days": Param(
             None,

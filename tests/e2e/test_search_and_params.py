@@ -80,6 +80,8 @@ def test_a_second_with_more_than_1000_matches_is_recorded_in_the_audit_row(
         ({"mode": "owners", "owners": []}, "param 'owners'"),
         ({"mode": "owners", "owners": ["not a login!"]}, "param 'owners'"),
         ({"sample-size": 10}, "unknown param(s) 'sample-size'"),
+        # Without "mode": "search" the query was ignored and a random sample loaded.
+        ({"query": "language:go"}, "param 'query' is read only by mode 'search'"),
     ],
 )
 def test_bad_params_fail_in_prepare_on_the_first_try_without_a_github_request(
@@ -108,3 +110,35 @@ def test_a_run_its_budget_cannot_fit_fails_in_plan_before_any_repository_request
     output = _task_output(capfd)
     assert "needs about 5,052 GitHub core requests" in output
     assert "set a token" in output
+
+
+# As a list, or as one string (airflow dags trigger -c '{"owners": "apache"}'), which Airflow's form let through.
+@pytest.mark.parametrize("owners", [["apache", "Apache", " @octocat "], "apache, Apache @octocat"])
+def test_owners_written_in_other_cases_or_as_mentions_are_listed_and_counted_once(
+    fake_github_factory, pipeline_env, run_dag, pg_url: str, owners
+) -> None:
+    fake = fake_github_factory(repo_count=30, seed=8, owners={"apache": 130, "octocat": 6})
+    pipeline_env(fake.base_url)
+
+    result = run_dag({"mode": "owners", "owners": owners}, LOGICAL_DATE)
+
+    assert result.state == "success"
+    owned = {i for i in fake.ids if fake.repository(i)["owner"]["login"] in ("apache", "octocat")}
+    assert set(_warehouse(pg_url)) == {i for i in owned if fake.verdict(i) == "load"}
+    # GitHub logins are case-insensitive: apache's listing is started once, not once per spelling.
+    assert fake.count(path_prefix="/orgs/apache/repos") + fake.count(path_prefix="/orgs/Apache/repos") == 1
+    assert _audit_row(pg_url)["listed"] == len(owned)
+
+
+def test_a_query_naming_an_organisation_github_does_not_know_fails_in_plan_at_once(
+    fake_github, pipeline_env, run_dag, capfd
+) -> None:
+    pipeline_env(fake_github.base_url)
+    result = run_dag({"mode": "search", "query": "org:no-such-organisation"}, LOGICAL_DATE)
+    assert result.state == "failed"
+    # GitHub's 422 is the same on every try: no retry, and its reason in the log.
+    assert _states(result)["plan"] == ("failed", 1)
+    assert fake_github.count(path_prefix="/search") == 1
+    output = _task_output(capfd)
+    assert "param 'query': GitHub refused the search" in output
+    assert "cannot be searched either because the resources do not exist" in output

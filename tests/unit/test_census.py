@@ -9,7 +9,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-from github_etl.extract.census import estimate_repositories, plan_census
+from github_etl.errors import ConfigurationError
+from github_etl.extract.census import census_range, estimate_repositories, plan_census
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging
 from tests.fake_github import FakeGitHub
@@ -142,8 +143,9 @@ def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
 
     staging = (tmp_path / "b").as_uri()
     deaths = []
-    # Killed in the first shard's enrichment, then in its listing, then in the second shard.
-    for die_at in (3, 4, 40):
+    # Killed in the first shard's enrichment, then in its listing, then in the second shard (the first run
+    # plans too: its budget read and two listing pages, one of them the check that GitHub has reached until_id).
+    for die_at in (4, 4, 40):
         dying = DyingClient(fake.base_url, [TOKEN], settings=FAST, die_at=die_at)
         with pytest.raises(Killed) as killed:
             run_pipeline(
@@ -188,6 +190,42 @@ def test_a_range_crawl_below_the_census_widens_its_covered_range_and_one_apart_l
     _census(fake, pg_url, staging, "below", since_id=0, until_id=middle)
     assert _cursor(pg_url) == (0, top)
     assert _loaded(pg_url) == set(fake.ids)
+
+
+def test_a_since_id_past_the_end_of_the_id_space_is_refused_before_it_moves_the_cursor(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    """A digit too many in since_id crawled nothing and started the census up there, where it stayed."""
+    fake = fake_github_factory(repo_count=300, seed=23)
+    end = max(fake.ids)
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    assert census_range(client, since_id=end, until_id=None, cursor=None) == (end, end, "param since_id")
+    with pytest.raises(ConfigurationError, match=f"param 'since_id' is {end * 10:,}, above today's end"):
+        census_range(client, since_id=end * 10, until_id=None, cursor=None)
+
+    with pytest.raises(ConfigurationError):
+        _census(fake, pg_url, tmp_path.as_uri(), "typo", since_id=end * 10)
+    assert _cursor(pg_url) is None
+
+
+def test_an_until_id_past_the_end_of_the_id_space_crawls_to_the_end_and_the_cursor_stops_there(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    """until_id=99999999999 "to the end" stored the cursor up there: every later census crawled nothing."""
+    fake = fake_github_factory(repo_count=300, seed=24)
+    end = max(fake.ids)
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    # A range GitHub has reached costs one listing page more, and is kept as given.
+    assert census_range(client, since_id=0, until_id=end, cursor=None) == (0, end, "param since_id")
+    assert census_range(client, since_id=0, until_id=fake.ids[100], cursor=None)[1] == fake.ids[100]
+
+    _census(fake, pg_url, tmp_path.as_uri(), "to-the-end", since_id=fake.ids[249], until_id=end * 10)
+    assert _loaded(pg_url) == {i for i in fake.ids[250:] if fake.verdict(i) == "load"}
+    assert _cursor(pg_url) == (fake.ids[249], end)
+    new = fake.add_repositories(20)
+    _census(fake, pg_url, tmp_path.as_uri(), "next-day", day=1)
+    assert set(new) <= _loaded(pg_url)
+    assert _cursor(pg_url) == (fake.ids[249], max(new))
 
 
 def test_the_plan_cuts_the_range_into_equal_shards_and_estimates_from_the_first_page(fake_github_factory) -> None:

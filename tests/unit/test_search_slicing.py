@@ -111,3 +111,16 @@ def test_a_second_holding_more_than_1000_matches_is_reported_exactly(tmp_path) -
             }
         ]
         assert sliced.matches == len(fake.search_ids("created:2024-03-01"))
+
+
+def test_a_query_github_refuses_fails_at_once_naming_the_param_and_githubs_reason(dense_fake) -> None:
+    """A misspelt org: or user: is a 422 on every try: no retry, and GitHub's reason, not just "Validation Failed"."""
+    from github_etl.errors import FINAL_ERRORS
+
+    before = dense_fake.count(path_prefix="/search")
+    with pytest.raises(FINAL_ERRORS) as raised:
+        plan_slices(_client(dense_fake), "org:no-such-organisation language:go", now=NOW)
+    message = str(raised.value)
+    assert message.startswith("param 'query': GitHub refused the search 'org:no-such-organisation language:go")
+    assert "cannot be searched either because the resources do not exist" in message
+    assert dense_fake.count(path_prefix="/search") == before + 1

@@ -43,3 +43,12 @@ def test_a_run_that_ended_before_its_load_does_not_show_an_earlier_run(summary_w
 def test_a_load_finished_since_the_run_started_is_shown(summary_warehouse, capsys):
     assert main(["--since", (EARLIER - timedelta(minutes=5)).isoformat()]) == 0
     assert "Run earlier (mode search):" in capsys.readouterr().out
+
+
+def test_a_run_refused_before_it_made_the_schema_says_it_loaded_nothing(pg_url, monkeypatch, capsys):
+    """Airflow checks params against the form before prepare: a new warehouse may have no schema yet."""
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
+    assert main(["--since", EARLIER.isoformat()]) == 1
+    assert "This run loaded nothing: it ended before its load (see above). github.repositories holds 0." in (
+        capsys.readouterr().out
+    )

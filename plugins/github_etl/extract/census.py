@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from github_etl.errors import ConfigurationError
 from github_etl.extract.budget import requests
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.sample import ENRICH_BATCH, discover_max_id, list_repositories
@@ -57,9 +58,20 @@ def census_range(
 
     The start: the ``since_id`` param, else the stored cursor, else today's end of the id space (a first
     run without ``since_id`` loads nothing and starts the census there, rather than crawl every
-    repository by accident). The end: the ``until_id`` param, else today's end of the id space.
+    repository by accident). The end: the ``until_id`` param, else today's end of the id space; never
+    past that end, as the load records the range as crawled.
     """
     end = discover_max_id(client) if since_id is None or until_id is None else None
+    # One page tells whether GitHub has reached until_id; only when it has not is the end looked for.
+    if end is None and until_id is not None and not list_repositories(client, until_id - 1):
+        end = discover_max_id(client)
+    if since_id is not None and end is not None and since_id > end:
+        # A mistyped id (a digit too many) would crawl nothing and, as a first census, start the cursor up
+        # there: every daily run after it would then crawl nothing too, and succeed.
+        raise ConfigurationError(
+            f"param 'since_id' is {since_id:,}, above today's end of GitHub's id space ({end:,}): there is "
+            "nothing to crawl. Give an id GitHub has reached, or leave since_id out to go on from the cursor"
+        )
     if since_id is not None:
         since, origin = since_id, "param since_id"
     elif cursor is not None:
@@ -67,6 +79,11 @@ def census_range(
     else:
         since, origin = int(end or 0), "today's end of the id space (first census run)"
     until = until_id if until_id is not None else max(since, int(end or 0))
+    if end is not None and until > end:
+        # until_id=99999999999 "to the end" would store the cursor up there, and every census after it
+        # would start past every repository GitHub has yet to create.
+        log.info("param until_id %s is past today's end of the id space: crawling up to %s", until, end)
+        until = max(since, end)
     return since, until, origin
 
 

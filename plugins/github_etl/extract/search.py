@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from github_etl.errors import ConfigurationError
+from github_etl.errors import ConfigurationError, GitHubError
 from github_etl.extract.budget import requests
 from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.mode import Mode, Planned, Planning
@@ -55,7 +55,14 @@ class SlicePlan:
 
 
 def _search(client: GitHubClient, query: str, *, page: int, per_page: int) -> dict[str, Any]:
-    data = client.get(SEARCH_PATH, {"q": query, "per_page": per_page, "page": page}, resource="search").data
+    try:
+        data = client.get(SEARCH_PATH, {"q": query, "per_page": per_page, "page": page}, resource="search").data
+    except GitHubError as exc:
+        # 422 is GitHub refusing the query itself (an org: or user: that does not exist, a syntax it cannot
+        # read): the same on every try, so the run fails at once instead of retrying for minutes.
+        if exc.status == 422:
+            raise ConfigurationError(f"param 'query': GitHub refused the search {query!r}: {exc}") from exc
+        raise
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise ValueError(f"search for {query!r} did not answer an object with items")
     return data

@@ -33,6 +33,12 @@ _BOUND = re.compile(
     r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2})?)(?P<zone>Z|[+-]\d{2}:?\d{2})?)?$"
 )
 _COMPARISON = re.compile(r"^(?P<op>>=|<=|>|<)(?P<bound>.*)$")
+# GitHub's REST search answers 422 Validation Failed to a query whose words, qualifiers and operators not
+# counted, pass 256 characters, or that holds more than five AND, OR or NOT operators.
+MAX_WORDS_LENGTH = 256
+MAX_OPERATORS = 5
+_OPERATORS = frozenset(("AND", "OR", "NOT"))
+_QUALIFIER = re.compile(r"^-?[A-Za-z][\w-]*:\S")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ def parse_search_query(text: str) -> SearchQuery:
     tokens = _TOKEN.findall(text)
     if not tokens:
         raise _error(text, "it is empty; search mode needs GitHub search syntax, e.g. 'language:rust'")
+    _check_limits(text, tokens)
     created = [(index, match) for index, token in enumerate(tokens) if (match := _CREATED.match(token))]
     if not created:
         return SearchQuery(" ".join(tokens))
@@ -87,6 +94,20 @@ def render_created(low: int, high: int) -> str:
 def render_instant(second: int) -> str:
     """One second as GitHub writes date-times (UTC, ``Z``)."""
     return _instant(second)
+
+
+def _check_limits(text: str, tokens: list[str]) -> None:
+    """Refuse what GitHub would refuse, before the run spends a request (or its retries) on it."""
+    operators = sum(1 for token in tokens if token in _OPERATORS)
+    if operators > MAX_OPERATORS:
+        raise _error(text, f"it has {operators} AND, OR or NOT operators; GitHub's search takes at most five")
+    words = " ".join(token for token in tokens if token not in _OPERATORS and not _QUALIFIER.match(token))
+    if len(words) > MAX_WORDS_LENGTH:
+        raise _error(
+            text,
+            f"its words (qualifiers and operators aside) are {len(words)} characters long; GitHub's search "
+            f"takes at most {MAX_WORDS_LENGTH}",
+        )
 
 
 def _created_range(text: str, value: str) -> tuple[int | None, int | None]:

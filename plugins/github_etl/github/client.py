@@ -28,7 +28,7 @@ from github_etl.errors import (
     RateLimitWaitTooLong,
 )
 from github_etl.github.ratelimit import ANONYMOUS, Budget, BudgetStore, Credential, TokenPool, parse_budget
-from github_etl.github.responses import GitHubResponse, Outcome, classify, message_of
+from github_etl.github.responses import GitHubResponse, Outcome, classify, details_of, message_of
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
 log = logging.getLogger(__name__)
@@ -390,6 +390,8 @@ class GitHubClient:
 
     def _final_error(self, outcome: Outcome, status: int, method: str, url: str, data: Any) -> GitHubError:
         message = message_of(data) or "no message"
+        if details := details_of(data):
+            message = f"{message} ({details})"
         conn = self.conn_id or "github"
         if outcome is Outcome.BAD_CREDENTIALS:
             return BadCredentialsError(

@@ -65,6 +65,14 @@ def message_of(data: Any) -> str:
     return ""
 
 
+def details_of(data: Any) -> str:
+    """GitHub's reasons under ``errors``: a 422 says only "Validation Failed" in ``message``, and why there."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("errors"), list):
+        return ""
+    reasons = (error.get("message") or error.get("code") for error in data["errors"] if isinstance(error, Mapping))
+    return "; ".join(str(reason) for reason in reasons if reason)
+
+
 def classify(status: int, headers: Mapping[str, str], data: Any) -> Outcome:
     """Decide what a status means, from the headers and message as GitHub advises, not the status alone."""
     if 200 <= status < 300:
