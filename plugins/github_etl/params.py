@@ -206,7 +206,7 @@ def trigger_form_params() -> dict[str, Any]:
             None,
             type=["null", "string"],
             title="Search query",
-            description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'; every match is "
+            description="mode search: GitHub search syntax, e.g. 'language:rust stars:>100'; every public match is "
             f"loaded, past GitHub's 1,000-result cap. At most one created: qualifier: {ACCEPTED_FORMS}.",
         ),
         # A string too: `-c '{"owners": "apache"}'` is how one owner is naturally written, and validate() splits it.

@@ -27,31 +27,38 @@ def _at(text: str) -> int:
 @pytest.mark.parametrize(
     ("query", "base", "first", "last"),
     [
-        ("language:rust", "language:rust", None, None),
-        ("created:2024-03-01", "", "2024-03-01 00:00:00", "2024-03-01 23:59:59"),
-        ("created:>2024-02-28", "", "2024-02-29 00:00:00", None),
-        ("created:>=2024-02-28", "", "2024-02-28 00:00:00", None),
-        ("created:<2024-03-01", "", None, "2024-02-29 23:59:59"),
-        ("created:<=2024-03-01", "", None, "2024-03-01 23:59:59"),
-        ("created:2024-01-01..2024-03-31", "", "2024-01-01 00:00:00", "2024-03-31 23:59:59"),
-        ("created:2024-01-01..*", "", "2024-01-01 00:00:00", None),
-        ("created:*..2024-03-31", "", None, "2024-03-31 23:59:59"),
-        ("created:2024-03-01T12:00:00Z", "", "2024-03-01 12:00:00", "2024-03-01 12:00:00"),
-        ("created:>2024-03-01T12:00:00Z", "", "2024-03-01 12:00:01", None),
-        ("created:<2024-03-01T12:00:00Z", "", None, "2024-03-01 11:59:59"),
-        ("created:>=2024-03-01T12:00:00+01:00", "", "2024-03-01 11:00:00", None),
-        ("created:<=2024-03-01T12:00:00-0230", "", None, "2024-03-01 14:30:00"),
-        ("created:2024-03-01T10:00:00Z..2024-03-01T11:30:00Z", "", "2024-03-01 10:00:00", "2024-03-01 11:30:00"),
-        ("created:2024-03-01..2024-03-01T06:00:00Z", "", "2024-03-01 00:00:00", "2024-03-01 06:00:00"),
+        ("language:rust", "language:rust is:public", None, None),
+        ("created:2024-03-01", "is:public", "2024-03-01 00:00:00", "2024-03-01 23:59:59"),
+        ("created:>2024-02-28", "is:public", "2024-02-29 00:00:00", None),
+        ("created:>=2024-02-28", "is:public", "2024-02-28 00:00:00", None),
+        ("created:<2024-03-01", "is:public", None, "2024-02-29 23:59:59"),
+        ("created:<=2024-03-01", "is:public", None, "2024-03-01 23:59:59"),
+        ("created:2024-01-01..2024-03-31", "is:public", "2024-01-01 00:00:00", "2024-03-31 23:59:59"),
+        ("created:2024-01-01..*", "is:public", "2024-01-01 00:00:00", None),
+        ("created:*..2024-03-31", "is:public", None, "2024-03-31 23:59:59"),
+        ("created:2024-03-01T12:00:00Z", "is:public", "2024-03-01 12:00:00", "2024-03-01 12:00:00"),
+        ("created:>2024-03-01T12:00:00Z", "is:public", "2024-03-01 12:00:01", None),
+        ("created:<2024-03-01T12:00:00Z", "is:public", None, "2024-03-01 11:59:59"),
+        ("created:>=2024-03-01T12:00:00+01:00", "is:public", "2024-03-01 11:00:00", None),
+        ("created:<=2024-03-01T12:00:00-0230", "is:public", None, "2024-03-01 14:30:00"),
+        (
+            "created:2024-03-01T10:00:00Z..2024-03-01T11:30:00Z",
+            "is:public",
+            "2024-03-01 10:00:00",
+            "2024-03-01 11:30:00",
+        ),
+        ("created:2024-03-01..2024-03-01T06:00:00Z", "is:public", "2024-03-01 00:00:00", "2024-03-01 06:00:00"),
         (
             'language:python  created:2024-03-01 stars:>10 "machine learning"',
-            'language:python stars:>10 "machine learning"',
+            'language:python stars:>10 "machine learning" is:public',
             "2024-03-01 00:00:00",
             "2024-03-01 23:59:59",
         ),
-        ("Created:2024-03-01 topic:cli", "topic:cli", "2024-03-01 00:00:00", "2024-03-01 23:59:59"),
+        ("Created:2024-03-01 topic:cli", "topic:cli is:public", "2024-03-01 00:00:00", "2024-03-01 23:59:59"),
         # A quoted phrase is text, not a qualifier: GitHub matches it against names and descriptions.
-        ('"created:2024" cli', '"created:2024" cli', None, None),
+        ('"created:2024" cli', '"created:2024" cli is:public', None, None),
+        # Public repositories only: is:public is kept where the query says it, added where it does not.
+        ("IS:PUBLIC language:go", "IS:PUBLIC language:go", None, None),
     ],
 )
 def test_every_created_form_github_accepts(query: str, base: str, first: str | None, last: str | None) -> None:
@@ -104,6 +111,17 @@ def test_queries_search_mode_cannot_slice_are_refused_naming_the_param(query: st
     assert repr(query) in message
     assert reason in message
     assert "created:>=2024-03-01" in message  # the accepted forms are listed
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["is:private", "language:go is:internal", "language:go -is:public", "language:go NOT is:public", "Is:Private"],
+)
+def test_a_query_for_repositories_that_are_not_public_is_refused(query: str) -> None:
+    # A token that can read private repositories would otherwise harvest them into the warehouse.
+    with pytest.raises(ConfigurationError, match="not public") as raised:
+        validate({"mode": "search", "query": query})
+    assert str(raised.value).startswith(f"param 'query' got {query!r}")
 
 
 @pytest.mark.parametrize(

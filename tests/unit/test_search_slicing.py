@@ -64,6 +64,9 @@ def test_a_day_past_1000_matches_is_cut_by_time_of_day_and_every_match_loads_onc
     assert all(piece["total"] <= MAX_RESULTS_PER_QUERY for piece in slices)
     # The dense day could only be reached by slices shorter than a day.
     assert any("T" in piece["query"] for piece in slices)
+    # Public repositories only: a token that can read private ones would otherwise be served them too.
+    searches = [r.query["q"] for r in dense_fake.requests if r.path == "/search/repositories"]
+    assert searches and all("is:public" in q.split() for q in searches)
 
 
 def test_slices_cover_the_range_without_gap_or_overlap(dense_fake) -> None:

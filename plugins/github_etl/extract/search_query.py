@@ -3,8 +3,9 @@
 Search mode slices a query by creation time, so it must know the range the user asked for. GitHub
 accepts ``created:D``, ``>D``, ``>=D``, ``<D``, ``<=D``, ``A..B``, ``A..*`` and ``*..B``, where each bound
 is a date (``2024-03-01``, a whole UTC day) or a date-time to the second (``2024-03-01T12:00:00Z`` or
-with an offset such as ``+01:00``). Every other qualifier and word goes to GitHub unchanged, so a query
-is only refused here for a ``created:`` GitHub would not read, or one search mode cannot slice.
+with an offset such as ``+01:00``). Every other qualifier and word goes to GitHub unchanged, with
+``is:public`` added; a query is refused here for a ``created:`` GitHub would not read or search mode
+cannot slice, for limits GitHub would refuse, and for asking for repositories that are not public.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ MAX_WORDS_LENGTH = 256
 MAX_OPERATORS = 5
 _OPERATORS = frozenset(("AND", "OR", "NOT"))
 _QUALIFIER = re.compile(r"^-?[A-Za-z][\w-]*:\S")
+# The pipeline harvests public repositories. GitHub's search also returns the private and internal ones
+# a token can read unless the query says is:public, so every query sent says it.
+PUBLIC = "is:public"
+_VISIBILITY = re.compile(r"^(?P<negated>-?)is:(?P<value>public|private|internal)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ def parse_search_query(text: str) -> SearchQuery:
     if not tokens:
         raise _error(text, "it is empty; search mode needs GitHub search syntax, e.g. 'language:rust'")
     _check_limits(text, tokens)
+    tokens = _public_only(text, tokens)
     created = [(index, match) for index, token in enumerate(tokens) if (match := _CREATED.match(token))]
     if not created:
         return SearchQuery(" ".join(tokens))
@@ -108,6 +114,22 @@ def _check_limits(text: str, tokens: list[str]) -> None:
             f"its words (qualifiers and operators aside) are {len(words)} characters long; GitHub's search "
             f"takes at most {MAX_WORDS_LENGTH}",
         )
+
+
+def _public_only(text: str, tokens: list[str]) -> list[str]:
+    """``tokens`` asking for public repositories only: ``is:public`` added unless it is there already."""
+    asked = [
+        ("-" if match["negated"] or (index > 0 and tokens[index - 1] == "NOT") else "", match["value"].lower())
+        for index, token in enumerate(tokens)
+        if (match := _VISIBILITY.match(token))
+    ]
+    if any(negated or value != "public" for negated, value in asked):
+        raise ConfigurationError(
+            f"param 'query' got {text!r}: it asks for repositories that are not public "
+            f"({', '.join(f'{negated}is:{value}' for negated, value in asked)}); this pipeline harvests public "
+            f"repositories only, so leave the is: qualifier out or write is:public"
+        )
+    return tokens if asked else [*tokens, PUBLIC]
 
 
 def _created_range(text: str, value: str) -> tuple[int | None, int | None]:
