@@ -15,7 +15,7 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 | `report` | logs listed / enriched / skipped / rejected / inserted / updated and the table's total |
 
 **Modes** (trigger form or `airflow dags trigger github_repositories -c '{"mode": "search", "query": "language:rust"}'`):
-`sample` (`sample_size`, `seed`, `per_page_take`), `search` (`query`: GitHub's syntax; at most one `created:`,
+`sample` (`sample_size`, `seed`, `per_page_take`), `search` (`query`: GitHub's syntax, public repositories only; at most one `created:`,
 in any form GitHub accepts: `2024-03-01`, `>2024-03-01`, `>=`, `<`, `<=`, `A..B`, `A..*`, `*..B`, dates or
 date-times to the second), `owners` (`owners`), `refresh` (`stale_days`), `census` (every public repository
 listed since the census's cursor, or in `since_id`..`until_id`; `GITHUB_ETL_SCHEDULED_MODE=census` makes the
