@@ -27,11 +27,13 @@ def test_a_refresh_records_why_each_repository_vanished(
     observe_on(LOGICAL_DATE)
     # Small enough for both runs to fit the anonymous budget (60 requests an hour) of the REST case.
     assert run_dag({"sample_size": 10, "shards": 1}, LOGICAL_DATE).state == "success"
-    deleted, taken_down, disabled = sorted(_deleted(pg_url))[:3]
+    deleted, taken_down, disabled, made_private = sorted(_deleted(pg_url))[:4]
     fake.delete_repository(deleted)
     fake.take_down_repository(taken_down)
     fake.disable_repository(disabled)
-    monkeypatch.setenv("GITHUB_ETL_MAX_DELETED_SHARE", "0.5")  # 3 of 10 is more than the default 5%
+    # Still served to this token (as to its owner's), but no longer to everyone: not the warehouse's.
+    fake.make_repository_private(made_private)
+    monkeypatch.setenv("GITHUB_ETL_MAX_DELETED_SHARE", "0.5")  # 4 of 10 is more than the default 5%
 
     later = LOGICAL_DATE + timedelta(days=1)
     observe_on(later)
@@ -42,6 +44,7 @@ def test_a_refresh_records_why_each_repository_vanished(
         deleted: (later, "not_found"),
         taken_down: (later, "legal_block"),
         disabled: (later, "disabled"),
+        made_private: (later, "not_public"),
     }
 
 

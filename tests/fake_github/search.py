@@ -331,6 +331,8 @@ def _parse_time(value: str | None) -> int | None:
 
 def _object_matches(query: SearchQuery, obj: dict[str, Any]) -> bool:
     """The column predicate, evaluated on a full REST object (for repositories a test changed)."""
+    if query.public_only and obj.get("private"):
+        return False
     fork = bool(obj["fork"])
     if (query.fork == FORK_EXCLUDED and fork) or (query.fork == FORK_ONLY and not fork):
         return False

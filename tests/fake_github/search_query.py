@@ -55,6 +55,7 @@ class SearchQuery:
     fork: str = FORK_EXCLUDED
     archived: bool | None = None
     private_only: bool = False
+    public_only: bool = False
     sort: str | None = None  # from a ``sort:stars-desc`` qualifier (how GraphQL search sorts)
     order: str | None = None
 
@@ -126,7 +127,9 @@ def _apply_qualifier(query: SearchQuery, key: str, value: str) -> bool:
     elif key == "is":
         if lowered == "private":
             query.private_only = True
-        elif lowered != "public":
+        elif lowered == "public":
+            query.public_only = True
+        else:
             return False
     elif key != "in":
         return False

@@ -213,6 +213,10 @@ class FakeGitHub:
         """Delete a repository: gone from listings and search, 404 on its detail endpoints."""
         self.universe.delete_repository(id)
 
+    def make_repository_private(self, id: int) -> None:
+        """Make a repository private; the fake's tokens can still read it (see ``Universe.make_private``)."""
+        self.universe.make_private(id)
+
     def take_down_repository(self, id: int) -> None:
         """Block a repository for legal reasons: 451 "Repository access blocked" (DMCA) on its detail endpoints."""
         self.universe.block_repository(id, DMCA)

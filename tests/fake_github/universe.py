@@ -131,6 +131,8 @@ class Universe:
         self.version = 0
         self.overrides: dict[int, dict[str, Any]] = {}
         self.deleted: set[int] = set()
+        # Made private by a test: gone from listings, still served to the token (its owner's, say).
+        self.private: set[int] = set()
         self.blocked: dict[int, str] = {}  # id -> DMCA or DISABLED, set by a test
         self._renamed: dict[int, tuple[str, str]] = {}  # id -> (owner login, name)
         self._current_names: dict[str, int] = {}  # lower full name -> id, for renamed repositories
@@ -159,8 +161,9 @@ class Universe:
         if cached is not None and cached[0] == key:
             return cached[1]
         listed = self.ids[: self.visible_end(include_huge)]
-        if self.deleted:
-            listed = array("q", (repo_id for repo_id in listed if repo_id not in self.deleted))
+        hidden = self.deleted | self.private
+        if hidden:
+            listed = array("q", (repo_id for repo_id in listed if repo_id not in hidden))
         self._listed_cache = (key, listed)
         return listed
 
@@ -171,7 +174,7 @@ class Universe:
         page: list[int] = []
         while start < end and len(page) < limit:
             repo_id = self.ids[start]
-            if repo_id not in self.deleted:
+            if repo_id not in self.deleted and repo_id not in self.private:
                 page.append(repo_id)
             start += 1
         return page
@@ -313,7 +316,13 @@ class Universe:
             for repo_id, (owner_login, _) in renamed.items()
             if owner_login.lower() == login and repo_id not in base
         )
-        return sorted(repo_id for repo_id in held if self.detail_status(repo_id, include_huge) == OK)
+        # Private ones are left out: /users/{login}/repos lists public repositories, as /orgs/{org}/repos
+        # does with type=public (what owners mode asks for).
+        return sorted(
+            repo_id
+            for repo_id in held
+            if repo_id not in self.private and self.detail_status(repo_id, include_huge) == OK
+        )
 
     def _generated_owner_ids(self) -> dict[int, list[int]]:
         """Generated owner number -> its ids; built on first use (one pass over every id)."""
@@ -352,6 +361,17 @@ class Universe:
             raise KeyError(repo_id)
         with self._lock:
             self.deleted.add(repo_id)
+            self.version += 1
+
+    def make_private(self, repo_id: int) -> None:
+        """Make a repository private: gone from listings and ``is:public`` searches; its detail endpoints
+        and GraphQL still serve it (``"private": true``, visibility private), as GitHub does to a token
+        that can read it."""
+        if self.position(repo_id) is None:
+            raise KeyError(repo_id)
+        with self._lock:
+            self.private.add(repo_id)
+            self.overrides.setdefault(repo_id, {}).update(private=True, visibility="private")
             self.version += 1
 
     def block_repository(self, repo_id: int, how: str) -> None:

@@ -231,3 +231,24 @@ def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_gith
         for login in ("apache", "octocat")
     }
     assert by_owner == listed
+
+
+@pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])
+def test_a_repository_the_token_reads_but_the_public_cannot_is_gone_as_not_public(fake_github_factory, graphql) -> None:
+    """Enriched by id, a repository made private since it was listed is served to a token that can read it."""
+    from github_etl.extract.enrich import enrich_graphql, enrich_rest
+
+    fake = fake_github_factory(repo_count=300, seed=4)
+    client = _client(fake)
+    listed = client.get("/repositories", {"since": fake.ids[10]}).data
+    made_private = listed[5]
+    fake.make_repository_private(made_private["id"])
+    fake.reset_log()
+
+    batch = (enrich_graphql if graphql else enrich_rest)(client, listed)
+
+    assert batch.gone == [made_private["id"]]
+    assert batch.gone_reasons == {str(made_private["id"]): "not_public"}
+    assert sorted(_ids(batch.items)) == sorted(r["id"] for r in listed if r is not made_private)
+    if graphql:  # the node says why: no REST request to explain it
+        assert fake.count(path_prefix="/repositories/") == 0

@@ -1,6 +1,6 @@
 -- GitHub no longer serves the repositories in gone_ids. The rows stay (history and snapshots keep their
 -- meaning); deleted_at records the first observation time the repository was gone, deleted_reason what
--- GitHub answered then (not_found, legal_block, disabled, access_lost); the merge clears both when it
+-- GitHub answered then (not_found, legal_block, disabled, access_lost, not_public); the merge clears both when it
 -- answers again. A repository reported twice keeps one reason.
 UPDATE github.repositories AS target
 SET deleted_at = %(deleted_at)s,

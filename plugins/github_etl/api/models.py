@@ -134,7 +134,8 @@ class Repository(RepositoryColumns):  # type: ignore[misc,valid-type]
     deleted_at: datetime | None = Field(description="Set when GitHub stopped serving the repository.")
     deleted_reason: str | None = Field(
         description="What GitHub answered then: `not_found` (404: deleted or made private), `legal_block` "
-        '(451), `disabled` (403 "Repository access blocked") or `access_lost` (the token may no longer read it).'
+        '(451), `disabled` (403 "Repository access blocked"), `access_lost` (the token may no longer read it) '
+        "or `not_public` (served as private or internal, only because the token can read it)."
     )
 
 

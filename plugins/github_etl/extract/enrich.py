@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from github_etl.errors import GitHubUnavailableError
 from github_etl.github.client import GitHubClient
-from github_etl.github.responses import ACCESS_LOST, NOT_FOUND
+from github_etl.github.responses import ACCESS_LOST, NOT_FOUND, NOT_PUBLIC
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class StagedBatch:
 
     :param format: ``rest`` (REST repository objects) or ``graphql`` (GraphQL ``Repository`` nodes).
     :param items: the objects, one per repository found.
-    :param gone: ids GitHub no longer serves (deleted, private, blocked): skipped and counted.
+    :param gone: ids GitHub no longer serves to everyone (deleted, private, blocked): skipped and counted.
     :param gone_reasons: why each of them is gone, by id (as a string), one of ``GONE_REASONS``.
     :param next: owners: the URL of the listing's next page; None on its last.
     :param total: search: the matches GitHub counts for the slice.
@@ -80,6 +80,9 @@ def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) ->
         if response.gone or not isinstance(response.data, dict):
             batch.gone.append(repo_id)
             batch.gone_reasons[str(repo_id)] = response.gone_reason or NOT_FOUND
+        elif not is_public(response.data):
+            batch.gone.append(repo_id)
+            batch.gone_reasons[str(repo_id)] = NOT_PUBLIC
         else:
             batch.items.append(response.data)
     return batch
@@ -110,16 +113,33 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
         raise GitHubUnavailableError(f"GraphQL nodes() answered without the expected nodes: {messages or body!r}"[:500])
     forbidden = _forbidden_positions(body.get("errors"))
     for position, (requested, node) in enumerate(zip(chunk, nodes, strict=True)):
-        if isinstance(node, dict) and node.get("__typename", "Repository") == "Repository" and node.get("id"):
-            batch.items.append(node)
-            continue
         repo_id = int(requested["id"])
+        if isinstance(node, dict) and node.get("__typename", "Repository") == "Repository" and node.get("id"):
+            if is_public(node):
+                batch.items.append(node)
+            else:
+                batch.gone.append(repo_id)
+                batch.gone_reasons[str(repo_id)] = NOT_PUBLIC
+            continue
         reason = ACCESS_LOST if position in forbidden else _reason_over_rest(client, repo_id)
         if reason is None:
             log.warning("Repository %s: GraphQL found no node but REST serves it; left for the next run", repo_id)
             continue
         batch.gone.append(repo_id)
         batch.gone_reasons[str(repo_id)] = reason
+
+
+def is_public(repository: Mapping[str, Any]) -> bool:
+    """Whether GitHub serves a repository (REST object or GraphQL node) to everyone.
+
+    Enriching by id, a token that can read private or internal repositories (its owner's, an App
+    installation's) is served them too: one listed as public that was made private since, say. The
+    warehouse holds public repositories only, so such a repository is gone, as it is for everyone else.
+    """
+    visibility = repository.get("visibility")
+    if repository.get("private") is True or repository.get("isPrivate") is True:
+        return False
+    return not isinstance(visibility, str) or visibility.lower() == "public"
 
 
 def _forbidden_positions(errors: Any) -> set[int]:
