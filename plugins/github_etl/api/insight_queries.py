@@ -148,7 +148,15 @@ def trending(
     # Read from the gains alone (language and topics are copied onto them); only the page's rows are
     # then joined with their repositories.
     if filters.language is not None:
-        conditions.append(sql.SQL("lower(gains.language) = lower(%(language)s)"))
+        # In any case, as GitHub's language: qualifier: the date's own spelling of it, from its language
+        # totals, so that star_gains_language_idx serves the filter without an expression in the load.
+        conditions.append(
+            sql.SQL(
+                "gains.language = coalesce((SELECT days.language FROM github.language_days AS days"
+                " WHERE days.snapshot_date = %(end)s AND lower(days.language) = lower(%(language)s) LIMIT 1),"
+                " %(language)s)"
+            )
+        )
         params["language"] = filters.language
     if filters.topic is not None:
         params["topic"] = filters.topic
