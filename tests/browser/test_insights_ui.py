@@ -58,6 +58,7 @@ TRENDING_WINDOW = 7
 RUN_TIME = timedelta(minutes=3)
 # The plugin's item in the UI's navigation bar (an external view with nav_top_level).
 NAVIGATION_ITEM = "a[aria-label='GitHub insights'][href$='plugin/github-insights']"
+SECTIONS = ("history", "trending", "languages", "runs")
 
 
 def _day(index: int) -> date:
@@ -80,6 +81,12 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     db = DatabaseConnection(pg_url, connect_retries=0)
     try:
         apply_schema(db)
+        # Opened directly (a bookmark, a link from the docs) before logging in: every section asks for a
+        # login; none says the warehouse is empty.
+        browser.get(f"{airflow.url}/github-etl/ui/")
+        _wait_until_ready(browser)
+        assert _messages(browser) == dict.fromkeys(SECTIONS, "Log in to Airflow to see the warehouse.")
+
         _log_in_and_open_from_navigation(browser, airflow, password)
         _screenshot(browser, "insights-1-empty")
         messages = _messages(browser)
@@ -177,6 +184,11 @@ def _enter_page(driver: WebDriver) -> None:
     """Switch into the frame Airflow's UI shows the page in, once the page has read the API."""
     frame = _wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='github-etl/ui']")))
     driver.switch_to.frame(frame)
+    _wait_until_ready(driver)
+
+
+def _wait_until_ready(driver: WebDriver) -> None:
+    """Wait until the page (framed or not) has read the API and written every section."""
     _wait(driver).until(
         lambda d: d.execute_script("return document.body && document.body.dataset.ready === 'true'"),
         message="the insights page did not finish loading",
@@ -235,8 +247,7 @@ def _trending_rows(driver: WebDriver) -> list[dict[str, str]]:
 
 def _messages(driver: WebDriver) -> dict[str, str]:
     return {
-        section: driver.find_element(By.ID, f"{section}-message").get_attribute("textContent")
-        for section in ("history", "trending", "languages", "runs")
+        section: driver.find_element(By.ID, f"{section}-message").get_attribute("textContent") for section in SECTIONS
     }
 
 

@@ -298,13 +298,15 @@
 
     const [trending] = await Promise.all([readTrending(), guarded("languages", showLanguages), guarded("runs", showRuns)]);
     const wanted = decodeURIComponent(window.location.hash.slice(1));
-    const initial = wanted || (await firstRepository(trending).catch(() => null));
-    if (initial) {
+    // Guarded too: logged out or without a warehouse, the section says so, not that the warehouse is empty.
+    await guarded("history", async () => {
+      const initial = wanted || (await firstRepository(trending));
+      if (!initial) {
+        return say("history", "The warehouse holds no repository yet: run the github_repositories DAG first.");
+      }
       repository.value = initial;
-      await guarded("history", () => showHistory(initial, days.value));
-    } else {
-      say("history", "The warehouse holds no repository yet: run the github_repositories DAG first.");
-    }
+      return showHistory(initial, days.value);
+    });
     document.body.dataset.ready = "true";
   }
 
