@@ -157,6 +157,7 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
         per_day[str(_day(index))][0] += inserted + updated + unchanged
         per_day[str(_day(index))][1] += requests
     assert runs["labels"] == sorted(per_day)
+    assert _messages(browser)["runs"] == f"{len(RUNS)} runs over {len(per_day)} days (logical dates)."
     assert runs["series"] == {
         "rows loaded": [per_day[d][0] for d in sorted(per_day)],
         "GitHub API requests": [per_day[d][1] for d in sorted(per_day)],
@@ -173,6 +174,19 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     assert _messages(browser)["history"].startswith(f"octo/solo was observed once, on {_day(DAYS - 1)}, with 50 stars")
     assert "history" not in _visible_charts(browser)
     _screenshot(browser, "insights-5-one-observation")
+
+    # A first load: one run, one day, in the singular.
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    try:
+        with db.cursor() as cur:
+            cur.execute("DELETE FROM github.load_runs WHERE run_id <> (SELECT min(run_id) FROM github.load_runs)")
+        db.commit()
+    finally:
+        db.close()
+    browser.switch_to.default_content()
+    browser.refresh()
+    _enter_page(browser)
+    assert _messages(browser)["runs"] == "1 run over 1 day (logical dates)."
 
 
 # -- steps ----------------------------------------------------------------------------------------

@@ -50,6 +50,11 @@
     return charts[section];
   }
 
+  // "1 run", "2 runs".
+  function count(number, noun) {
+    return `${number.toLocaleString()} ${noun}${number === 1 ? "" : "s"}`;
+  }
+
   function guarded(section, work) {
     return work().catch((error) => say(section, error instanceof Unavailable ? error.message : String(error)));
   }
@@ -261,7 +266,7 @@
           },
         },
       },
-      `${body.items.length} runs over ${labels.length} days (logical dates).`,
+      `${count(body.items.length, "run")} over ${count(labels.length, "day")} (logical dates).`,
     );
   }
 
