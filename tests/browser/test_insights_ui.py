@@ -141,6 +141,12 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
         window = range(DAYS - 1 - TRENDING_WINDOW, DAYS)
         assert sparklines[names[rid]] == [_stars(rid, i) for i in window], names[rid]
 
+    # A language typed in lower case, as GitHub's language: qualifier takes it.
+    languages_of = {f"{owner}/{name}": language for _, owner, name, language, _ in REPOSITORIES}
+    expected_python = [row for row in expected_rows if languages_of[row[0]] == "Python"]
+    assert expected_python, "the fixture has a rising Python repository"
+    _filter_trending(browser, "python", expected_python)
+
     languages = _chart(browser, "languages")
     expected_shares = _expected_shares()
     assert languages["labels"] == [str(_day(i)) for i in range(DAYS)]
@@ -238,6 +244,22 @@ def _search(driver: WebDriver, repository: str, *, chart: bool = True) -> None:
             lambda d: repository in d.find_element(By.ID, "history-message").text,
             message=f"no sentence about {repository}",
         )
+
+
+def _filter_trending(driver: WebDriver, language: str, expected: list[tuple[str, str]]) -> None:
+    """Type ``language`` in the trending form and wait for the table's (repository, gain) rows to be ``expected``."""
+    field = driver.find_element(By.ID, "trending-language")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(language)
+    driver.find_element(By.ID, "trending-apply").click()
+    rows = (
+        "return Array.from(document.querySelectorAll('#trending-table tbody tr'),"
+        " (row) => [row.dataset.repository, row.cells[4].textContent]);"
+    )
+    _wait(driver).until(
+        lambda d: [tuple(row) for row in d.execute_script(rows)] == expected,
+        message=f"trending for language {language!r} did not list {expected}: {driver.execute_script(rows)}",
+    )
 
 
 def _chart(driver: WebDriver, name: str) -> dict[str, Any]:
