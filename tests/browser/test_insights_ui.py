@@ -55,6 +55,9 @@ REPOSITORIES: list[tuple[int, str, str, str | None, Any]] = [
 # logical date (day index), inserted, updated, unchanged, API requests
 RUNS = [(11, 6, 0, 0, 40), (12, 0, 2, 4, 25), (13, 1, 3, 2, 30), (13, 0, 0, 6, 12)]
 TRENDING_WINDOW = 7
+# Repositories carrying the topic "cli"; the trending form filters on it, and on this many stars.
+TOPIC_CLI = {"acme/gamma", "acme/plain"}
+MIN_STARS = 1000
 RUN_TIME = timedelta(minutes=3)
 # The plugin's item in the UI's navigation bar (an external view with nav_top_level).
 NAVIGATION_ITEM = "a[aria-label='GitHub insights'][href$='plugin/github-insights']"
@@ -141,12 +144,6 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
         window = range(DAYS - 1 - TRENDING_WINDOW, DAYS)
         assert sparklines[names[rid]] == [_stars(rid, i) for i in window], names[rid]
 
-    # A language typed in lower case, as GitHub's language: qualifier takes it.
-    languages_of = {f"{owner}/{name}": language for _, owner, name, language, _ in REPOSITORIES}
-    expected_python = [row for row in expected_rows if languages_of[row[0]] == "Python"]
-    assert expected_python, "the fixture has a rising Python repository"
-    _filter_trending(browser, "python", expected_python)
-
     languages = _chart(browser, "languages")
     expected_shares = _expected_shares()
     assert languages["labels"] == [str(_day(i)) for i in range(DAYS)]
@@ -172,6 +169,20 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     _screenshot(browser, "insights-3-page")
     browser.execute_script("document.getElementById('languages-section').scrollIntoView()")
     _screenshot(browser, "insights-4-languages-and-runs")
+
+    # A language typed in lower case, as GitHub's language: qualifier takes it.
+    languages_of = {f"{owner}/{name}": language for _, owner, name, language, _ in REPOSITORIES}
+    ids_of = {f"{owner}/{name}": rid for rid, owner, name, *_ in REPOSITORIES}
+    expected_python = [row for row in expected_rows if languages_of[row[0]] == "Python"]
+    assert expected_python, "the fixture has a rising Python repository"
+    _filter_trending(browser, {"language": "python"}, expected_python)
+    # A topic in any case (GitHub stores them in lower case), and a least number of stars on the last day.
+    expected_topic = [row for row in expected_rows if row[0] in TOPIC_CLI]
+    assert expected_topic, "the fixture has a rising repository with the topic"
+    _filter_trending(browser, {"language": "", "topic": "CLI"}, expected_topic)
+    expected_popular = [row for row in expected_rows if _stars(ids_of[row[0]], DAYS - 1) >= MIN_STARS]
+    assert 0 < len(expected_popular) < len(expected_rows), "min stars leaves some rising repositories out"
+    _filter_trending(browser, {"topic": "", "min-stars": str(MIN_STARS)}, expected_popular)
 
     _search(browser, "octo/missing", chart=False)
     assert _messages(browser)["history"] == "No repository octo/missing in the warehouse."
@@ -246,11 +257,13 @@ def _search(driver: WebDriver, repository: str, *, chart: bool = True) -> None:
         )
 
 
-def _filter_trending(driver: WebDriver, language: str, expected: list[tuple[str, str]]) -> None:
-    """Type ``language`` in the trending form and wait for the table's (repository, gain) rows to be ``expected``."""
-    field = driver.find_element(By.ID, "trending-language")
-    field.send_keys(Keys.CONTROL, "a")
-    field.send_keys(language)
+def _filter_trending(driver: WebDriver, fields: dict[str, str], expected: list[tuple[str, str]]) -> None:
+    """Type ``fields`` (``trending-<name>``: value) in the trending form, apply, and wait for the table's
+    (repository, gain) rows to be ``expected``."""
+    for name, value in fields.items():
+        field = driver.find_element(By.ID, f"trending-{name}")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value or Keys.DELETE)
     driver.find_element(By.ID, "trending-apply").click()
     rows = (
         "return Array.from(document.querySelectorAll('#trending-table tbody tr'),"
@@ -258,7 +271,7 @@ def _filter_trending(driver: WebDriver, language: str, expected: list[tuple[str,
     )
     _wait(driver).until(
         lambda d: [tuple(row) for row in d.execute_script(rows)] == expected,
-        message=f"trending for language {language!r} did not list {expected}: {driver.execute_script(rows)}",
+        message=f"trending for {fields} did not list {expected}: {driver.execute_script(rows)}",
     )
 
 
@@ -330,7 +343,8 @@ def _fill(db: DatabaseConnection) -> None:
         for rid, owner, name, language, _ in REPOSITORIES:
             cur.execute(
                 "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, language, html_url,"
-                " stargazers_count, first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " stargazers_count, topics, first_seen_at, last_seen_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     rid,
                     f"R_{rid}",
@@ -340,6 +354,7 @@ def _fill(db: DatabaseConnection) -> None:
                     language,
                     f"https://github.com/{owner}/{name}",
                     _stars(rid, DAYS - 1),
+                    ["cli"] if f"{owner}/{name}" in TOPIC_CLI else [],
                     seen,
                     seen,
                 ),

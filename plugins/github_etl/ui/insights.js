@@ -107,9 +107,10 @@
 
   // -- trending ----------------------------------------------------------------------------------
 
-  async function showTrending(windowDays, language) {
+  // filters: language, topic and min_stars as the API takes them; an empty one is left out.
+  async function showTrending(windowDays, filters) {
     const table = document.getElementById("trending-table");
-    const body = await (await get("trending", { window_days: windowDays, language, limit: TRENDING_ROWS })).json();
+    const body = await (await get("trending", { window_days: windowDays, ...filters, limit: TRENDING_ROWS })).json();
     charts.sparklines.forEach((chart) => chart.destroy());
     charts.sparklines = [];
     const message = document.getElementById("trending-message");
@@ -291,10 +292,11 @@
     const trendingForm = document.getElementById("trending-form");
     const readTrending = () =>
       guarded("trending", () =>
-        showTrending(
-          document.getElementById("trending-window").value,
-          document.getElementById("trending-language").value.trim(),
-        ),
+        showTrending(document.getElementById("trending-window").value, {
+          language: document.getElementById("trending-language").value.trim(),
+          topic: document.getElementById("trending-topic").value.trim(),
+          min_stars: document.getElementById("trending-min-stars").value,
+        }),
       );
     trendingForm.addEventListener("submit", (event) => {
       event.preventDefault();
