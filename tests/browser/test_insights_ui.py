@@ -1,10 +1,12 @@
 """The GitHub insights page in a real headless Chromium, inside a real Airflow, as a person reaches it.
 
-The test logs in through Airflow's login form, opens the page from Airflow's navigation (the plugin's
-external view, framed by the UI), first on an empty warehouse, where every section must say so in a
-sentence, then on a warehouse of known snapshots. It searches a repository and reads back what each
-Chart.js chart drew (the chart objects' data, through ``window.githubEtlCharts``) against figures computed
-here from the same snapshots; a repository not found and one observed once must each get a sentence.
+The page opened before logging in must ask for a login in every section. The test then logs in through
+Airflow's login form, opens the page from Airflow's navigation (the plugin's external view, framed by the
+UI), first on an empty warehouse, where every section must say so in a sentence, then on a warehouse of
+known snapshots. It searches a repository and reads back what each Chart.js chart drew (the chart objects'
+data, through ``window.githubEtlCharts``) against figures computed here from the same snapshots, filters
+the trending table by language, topic and least stars; a repository not found and one observed once must
+each get a sentence, and a single load run is counted in the singular.
 Screenshots go to ``.artifacts/browser/insights-*.png``.
 """
 
