@@ -215,7 +215,8 @@ def trigger_form_params() -> dict[str, Any]:
             type=["null", "array", "string"],
             items={"type": "string"},
             title="Owners",
-            description="mode owners: users or organisations, a list or one string, e.g. apache, octocat.",
+            description="mode owners: GitHub logins of users or organisations, separated by commas or one per "
+            'line, or a JSON list; e.g. apache, octocat or ["apache", "octocat"].',
         ),
         "stale_days": Param(
             None,

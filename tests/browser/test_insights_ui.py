@@ -1,10 +1,12 @@
 """The GitHub insights page in a real headless Chromium, inside a real Airflow, as a person reaches it.
 
-The test logs in through Airflow's login form, opens the page from Airflow's navigation (the plugin's
-external view, framed by the UI), first on an empty warehouse, where every section must say so in a
-sentence, then on a warehouse of known snapshots. It searches a repository and reads back what each
-Chart.js chart drew (the chart objects' data, through ``window.githubEtlCharts``) against figures computed
-here from the same snapshots; a repository not found and one observed once must each get a sentence.
+The page opened before logging in must ask for a login in every section. The test then logs in through
+Airflow's login form, opens the page from Airflow's navigation (the plugin's external view, framed by the
+UI), first on an empty warehouse, where every section must say so in a sentence, then on a warehouse of
+known snapshots. It searches a repository and reads back what each Chart.js chart drew (the chart objects'
+data, through ``window.githubEtlCharts``) against figures computed here from the same snapshots, filters
+the trending table by language, topic and least stars; a repository not found and one observed once must
+each get a sentence, and a single load run is counted in the singular.
 Screenshots go to ``.artifacts/browser/insights-*.png``.
 """
 
@@ -55,9 +57,13 @@ REPOSITORIES: list[tuple[int, str, str, str | None, Any]] = [
 # logical date (day index), inserted, updated, unchanged, API requests
 RUNS = [(11, 6, 0, 0, 40), (12, 0, 2, 4, 25), (13, 1, 3, 2, 30), (13, 0, 0, 6, 12)]
 TRENDING_WINDOW = 7
+# Repositories carrying the topic "cli"; the trending form filters on it, and on this many stars.
+TOPIC_CLI = {"acme/gamma", "acme/plain"}
+MIN_STARS = 1000
 RUN_TIME = timedelta(minutes=3)
 # The plugin's item in the UI's navigation bar (an external view with nav_top_level).
 NAVIGATION_ITEM = "a[aria-label='GitHub insights'][href$='plugin/github-insights']"
+SECTIONS = ("history", "trending", "languages", "runs")
 
 
 def _day(index: int) -> date:
@@ -80,6 +86,12 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     db = DatabaseConnection(pg_url, connect_retries=0)
     try:
         apply_schema(db)
+        # Opened directly (a bookmark, a link from the docs) before logging in: every section asks for a
+        # login; none says the warehouse is empty.
+        browser.get(f"{airflow.url}/github-etl/ui/")
+        _wait_until_ready(browser)
+        assert _messages(browser) == dict.fromkeys(SECTIONS, "Log in to Airflow to see the warehouse.")
+
         _log_in_and_open_from_navigation(browser, airflow, password)
         _screenshot(browser, "insights-1-empty")
         messages = _messages(browser)
@@ -95,6 +107,15 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
         _enter_page(browser)
     finally:
         db.close()
+
+    # The field checks owner/name before the page asks the API: Chromium compiles a pattern with the v flag,
+    # where an unescaped "/" in a class makes it invalid, and an invalid pattern checks nothing.
+    assert browser.execute_script(
+        "const field = document.getElementById('repository'); const kept = field.value;"
+        " const valid = arguments[0].map((value) => { field.value = value; return field.validity.valid; });"
+        " field.value = kept; return valid;",
+        ["octo/alpha", "https://github.com/octo/alpha", "octo/alpha/issues", "octo alpha"],
+    ) == [True, False, False, False]
 
     # The page opens on the top trending repository; search another one.
     _search(browser, "octo/alpha")
@@ -141,6 +162,7 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
         per_day[str(_day(index))][0] += inserted + updated + unchanged
         per_day[str(_day(index))][1] += requests
     assert runs["labels"] == sorted(per_day)
+    assert _messages(browser)["runs"] == f"{len(RUNS)} runs over {len(per_day)} days (logical dates)."
     assert runs["series"] == {
         "rows loaded": [per_day[d][0] for d in sorted(per_day)],
         "GitHub API requests": [per_day[d][1] for d in sorted(per_day)],
@@ -150,6 +172,20 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     browser.execute_script("document.getElementById('languages-section').scrollIntoView()")
     _screenshot(browser, "insights-4-languages-and-runs")
 
+    # A language typed in lower case, as GitHub's language: qualifier takes it.
+    languages_of = {f"{owner}/{name}": language for _, owner, name, language, _ in REPOSITORIES}
+    ids_of = {f"{owner}/{name}": rid for rid, owner, name, *_ in REPOSITORIES}
+    expected_python = [row for row in expected_rows if languages_of[row[0]] == "Python"]
+    assert expected_python, "the fixture has a rising Python repository"
+    _filter_trending(browser, {"language": "python"}, expected_python)
+    # A topic in any case (GitHub stores them in lower case), and a least number of stars on the last day.
+    expected_topic = [row for row in expected_rows if row[0] in TOPIC_CLI]
+    assert expected_topic, "the fixture has a rising repository with the topic"
+    _filter_trending(browser, {"language": "", "topic": "CLI"}, expected_topic)
+    expected_popular = [row for row in expected_rows if _stars(ids_of[row[0]], DAYS - 1) >= MIN_STARS]
+    assert 0 < len(expected_popular) < len(expected_rows), "min stars leaves some rising repositories out"
+    _filter_trending(browser, {"topic": "", "min-stars": str(MIN_STARS)}, expected_popular)
+
     _search(browser, "octo/missing", chart=False)
     assert _messages(browser)["history"] == "No repository octo/missing in the warehouse."
     assert "history" not in _visible_charts(browser)
@@ -157,6 +193,19 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     assert _messages(browser)["history"].startswith(f"octo/solo was observed once, on {_day(DAYS - 1)}, with 50 stars")
     assert "history" not in _visible_charts(browser)
     _screenshot(browser, "insights-5-one-observation")
+
+    # A first load: one run, one day, in the singular.
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    try:
+        with db.cursor() as cur:
+            cur.execute("DELETE FROM github.load_runs WHERE run_id <> (SELECT min(run_id) FROM github.load_runs)")
+        db.commit()
+    finally:
+        db.close()
+    browser.switch_to.default_content()
+    browser.refresh()
+    _enter_page(browser)
+    assert _messages(browser)["runs"] == "1 run over 1 day (logical dates)."
 
 
 # -- steps ----------------------------------------------------------------------------------------
@@ -177,6 +226,11 @@ def _enter_page(driver: WebDriver) -> None:
     """Switch into the frame Airflow's UI shows the page in, once the page has read the API."""
     frame = _wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='github-etl/ui']")))
     driver.switch_to.frame(frame)
+    _wait_until_ready(driver)
+
+
+def _wait_until_ready(driver: WebDriver) -> None:
+    """Wait until the page (framed or not) has read the API and written every section."""
     _wait(driver).until(
         lambda d: d.execute_script("return document.body && document.body.dataset.ready === 'true'"),
         message="the insights page did not finish loading",
@@ -203,6 +257,24 @@ def _search(driver: WebDriver, repository: str, *, chart: bool = True) -> None:
             lambda d: repository in d.find_element(By.ID, "history-message").text,
             message=f"no sentence about {repository}",
         )
+
+
+def _filter_trending(driver: WebDriver, fields: dict[str, str], expected: list[tuple[str, str]]) -> None:
+    """Type ``fields`` (``trending-<name>``: value) in the trending form, apply, and wait for the table's
+    (repository, gain) rows to be ``expected``."""
+    for name, value in fields.items():
+        field = driver.find_element(By.ID, f"trending-{name}")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value or Keys.DELETE)
+    driver.find_element(By.ID, "trending-apply").click()
+    rows = (
+        "return Array.from(document.querySelectorAll('#trending-table tbody tr'),"
+        " (row) => [row.dataset.repository, row.cells[4].textContent]);"
+    )
+    _wait(driver).until(
+        lambda d: [tuple(row) for row in d.execute_script(rows)] == expected,
+        message=f"trending for {fields} did not list {expected}: {driver.execute_script(rows)}",
+    )
 
 
 def _chart(driver: WebDriver, name: str) -> dict[str, Any]:
@@ -235,8 +307,7 @@ def _trending_rows(driver: WebDriver) -> list[dict[str, str]]:
 
 def _messages(driver: WebDriver) -> dict[str, str]:
     return {
-        section: driver.find_element(By.ID, f"{section}-message").get_attribute("textContent")
-        for section in ("history", "trending", "languages", "runs")
+        section: driver.find_element(By.ID, f"{section}-message").get_attribute("textContent") for section in SECTIONS
     }
 
 
@@ -274,7 +345,8 @@ def _fill(db: DatabaseConnection) -> None:
         for rid, owner, name, language, _ in REPOSITORIES:
             cur.execute(
                 "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, language, html_url,"
-                " stargazers_count, first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                " stargazers_count, topics, first_seen_at, last_seen_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     rid,
                     f"R_{rid}",
@@ -284,6 +356,7 @@ def _fill(db: DatabaseConnection) -> None:
                     language,
                     f"https://github.com/{owner}/{name}",
                     _stars(rid, DAYS - 1),
+                    ["cli"] if f"{owner}/{name}" in TOPIC_CLI else [],
                     seen,
                     seen,
                 ),

@@ -94,7 +94,9 @@ def test_the_form_offers_every_mode_there_is_and_no_other() -> None:
     assert sorted(MODES) == sorted(MODE_IMPLEMENTATIONS)
 
 
-@pytest.mark.parametrize("owners", ["apache", "apache, python", "apache python", ["apache", "python"], None])
+@pytest.mark.parametrize(
+    "owners", ["apache", "apache, python", "apache python", "apache\npython\n", ["apache", "python"], None]
+)
 def test_the_form_takes_owners_as_a_list_or_as_one_string(owners) -> None:
     """Airflow checks a trigger's conf against the form before any task: a string must get past it to validate()."""
     from github_etl.params import trigger_form_params

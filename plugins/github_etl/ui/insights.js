@@ -50,6 +50,11 @@
     return charts[section];
   }
 
+  // "1 run", "2 runs".
+  function count(number, noun) {
+    return `${number.toLocaleString()} ${noun}${number === 1 ? "" : "s"}`;
+  }
+
   function guarded(section, work) {
     return work().catch((error) => say(section, error instanceof Unavailable ? error.message : String(error)));
   }
@@ -102,9 +107,10 @@
 
   // -- trending ----------------------------------------------------------------------------------
 
-  async function showTrending(windowDays, language) {
+  // filters: language, topic and min_stars as the API takes them; an empty one is left out.
+  async function showTrending(windowDays, filters) {
     const table = document.getElementById("trending-table");
-    const body = await (await get("trending", { window_days: windowDays, language, limit: TRENDING_ROWS })).json();
+    const body = await (await get("trending", { window_days: windowDays, ...filters, limit: TRENDING_ROWS })).json();
     charts.sparklines.forEach((chart) => chart.destroy());
     charts.sparklines = [];
     const message = document.getElementById("trending-message");
@@ -261,7 +267,7 @@
           },
         },
       },
-      `${body.items.length} runs over ${labels.length} days (logical dates).`,
+      `${count(body.items.length, "run")} over ${count(labels.length, "day")} (logical dates).`,
     );
   }
 
@@ -286,10 +292,11 @@
     const trendingForm = document.getElementById("trending-form");
     const readTrending = () =>
       guarded("trending", () =>
-        showTrending(
-          document.getElementById("trending-window").value,
-          document.getElementById("trending-language").value.trim(),
-        ),
+        showTrending(document.getElementById("trending-window").value, {
+          language: document.getElementById("trending-language").value.trim(),
+          topic: document.getElementById("trending-topic").value.trim(),
+          min_stars: document.getElementById("trending-min-stars").value,
+        }),
       );
     trendingForm.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -298,13 +305,15 @@
 
     const [trending] = await Promise.all([readTrending(), guarded("languages", showLanguages), guarded("runs", showRuns)]);
     const wanted = decodeURIComponent(window.location.hash.slice(1));
-    const initial = wanted || (await firstRepository(trending).catch(() => null));
-    if (initial) {
+    // Guarded too: logged out or without a warehouse, the section says so, not that the warehouse is empty.
+    await guarded("history", async () => {
+      const initial = wanted || (await firstRepository(trending));
+      if (!initial) {
+        return say("history", "The warehouse holds no repository yet: run the github_repositories DAG first.");
+      }
       repository.value = initial;
-      await guarded("history", () => showHistory(initial, days.value));
-    } else {
-      say("history", "The warehouse holds no repository yet: run the github_repositories DAG first.");
-    }
+      return showHistory(initial, days.value);
+    });
     document.body.dataset.ready = "true";
   }
 
