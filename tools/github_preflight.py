@@ -27,7 +27,10 @@ def unreachable_reason(base_url: str) -> str | None:
     """
     try:
         # /rate_limit costs no quota; no token is sent, none is needed to learn that the host answers.
-        requests.get(f"{base_url}/rate_limit", timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        # The status line is the answer: the body is not read, so a body cut short (a transient fault
+        # the run retries) does not read as an unreachable host.
+        with requests.get(f"{base_url}/rate_limit", timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True):
+            pass
     except requests.Timeout:
         return f"no answer within {CONNECT_TIMEOUT:g} s to connect or {READ_TIMEOUT:g} s to reply"
     except requests.RequestException as exc:

@@ -28,7 +28,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from github_etl.errors import ConfigurationError
 from github_etl.settings import staging_url
 
 if TYPE_CHECKING:
@@ -94,10 +96,35 @@ class RunStaging:
         return self.uri(*parts)
 
 
+def check_staging_root(root: str | None = None) -> None:
+    """Write and remove a probe file under the staging root; a store that refuses it is a configuration error.
+
+    A bucket that does not exist, credentials the store rejects or a missing permission cannot be fixed by
+    a retry, so they fail the run at once (before any GitHub request), naming the URL and its connection.
+    A store that does not answer raises its own error and is retried like any transient fault.
+    """
+    root_uri = (root or staging_url()).rstrip("/")
+    probe = storage_path(root_uri) / f".github-etl-probe-{uuid.uuid4().hex}"
+    try:
+        with contextmanager(_atomic_open)(probe, "wb") as handle:
+            handle.write(b"")
+        probe.unlink()
+    except (FileNotFoundError, PermissionError) as exc:
+        reason = "does not exist" if isinstance(exc, FileNotFoundError) else "refused access"
+        conn_id = urlsplit(root_uri).username
+        fix = "check GITHUB_ETL_STAGING_URL" + (f" and the connection {conn_id!r}" if conn_id else "")
+        raise ConfigurationError(f"The staging store at {root_uri} {reason} ({exc}): {fix}.") from exc
+
+
+def _is_local(target: ObjectStoragePath) -> bool:
+    return target.protocol in ("file", "local", "")
+
+
 def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = "b" not in mode
-    if target.protocol not in ("file", "local", ""):
+    if not _is_local(target):
+        # No mkdir: an object store has no folders, and making one under a bucket that does not exist
+        # would create the bucket (s3fs), silently staging to a misspelt name.
         # An object store publishes whatever an interrupted upload had written so far, so the file is
         # written to a local temporary file first and uploaded only once it is complete.
         with tempfile.TemporaryFile(mode="w+b") as spool:
@@ -110,6 +137,7 @@ def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
             if text:
                 handle.detach()
         return
+    target.parent.mkdir(parents=True, exist_ok=True)
     # A local file is written with the operating system's own file object (each write through an
     # ObjectStoragePath handle costs microseconds of path bookkeeping), then renamed into place.
     final = Path(target.path)

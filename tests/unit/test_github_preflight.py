@@ -51,6 +51,14 @@ def test_an_http_error_is_an_answer():
         server.server_close()
 
 
+def test_a_truncated_body_is_an_answer(fake_github):
+    # Retried by the run like any transient fault; it is no reason to stop `make run` as unreachable.
+    fake_github.faults.truncate_next = 1
+
+    assert unreachable_reason(fake_github.base_url) is None
+    assert fake_github.faults.truncate_next == 0
+
+
 def test_a_refused_connection_says_so():
     reason = unreachable_reason(f"http://127.0.0.1:{_closed_port()}")
 

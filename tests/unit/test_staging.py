@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, safe_key
@@ -53,3 +56,46 @@ def test_default_root_is_a_folder_inside_the_project(monkeypatch) -> None:
     monkeypatch.delenv("GITHUB_ETL_STAGING_URL", raising=False)
     staging = RunStaging("d", "r")
     assert staging.root_uri == (PROJECT_ROOT / ".staging").as_uri()
+
+
+def test_a_missing_bucket_is_refused_not_created(s3_staging_url: str) -> None:
+    import boto3
+
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+    from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET
+
+    root = s3_staging_url.replace(STAGING_BUCKET, "no-such-bucket")
+    with pytest.raises(ConfigurationError, match=r"s3://aws_default@no-such-bucket/.* does not exist.*'aws_default'"):
+        check_staging_root(root)
+    with pytest.raises(FileNotFoundError):
+        RunStaging("d", "r", root=root).write_json({"a": 1}, "plan.json")
+    endpoint = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=FAKE_AWS_KEY,
+        aws_secret_access_key=FAKE_AWS_KEY,
+        region_name="us-east-1",
+    )
+    assert "no-such-bucket" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_rejected_credentials_are_a_configuration_error(s3_staging_url: str, monkeypatch) -> None:
+    from moto import settings
+
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+
+    # moto checks credentials once this count of unauthenticated requests is reached; none are known to it.
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    with pytest.raises(ConfigurationError, match=r"refused access.*'aws_default'"):
+        check_staging_root(s3_staging_url)
+
+
+def test_a_writable_root_passes_and_keeps_no_probe(staging_url: str) -> None:
+    from github_etl.staging import check_staging_root, storage_path
+
+    check_staging_root(staging_url)
+    root = storage_path(staging_url)
+    assert not root.exists() or list(root.iterdir()) == []
