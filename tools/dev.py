@@ -87,6 +87,12 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
     if preflight.stdout.strip().endswith("anonymous"):
         conf = anonymous_defaults(conf)
     ensure_warehouse(env)
+    # The same for a configured warehouse that does not answer: seconds instead of minutes of retries.
+    warehouse = subprocess.run(
+        [sys.executable, "-m", "tools.warehouse_preflight"], env=env, cwd=PROJECT_ROOT, check=False
+    )
+    if warehouse.returncode:
+        return warehouse.returncode
     setup(env)
     started = datetime.now(UTC)
     result = airflow(dag_test_env(env), "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf), check=False)

@@ -1,4 +1,4 @@
-"""``make run``'s first question: does the GitHub API it will harvest answer at all?"""
+"""``make run``'s first questions: do the GitHub API it will harvest and the warehouse it loads answer at all?"""
 
 from __future__ import annotations
 
@@ -95,6 +95,36 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
         # The hint's connection carries a token, so the run it leads to is not held by the anonymous budget.
         assert '"password": "fake-token"' in result.stderr
     assert "ghp_secret_1" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("reachable", [True, False])
+def test_the_warehouse_is_asked_once_and_an_unreachable_one_stops_make_run_at_once(pg_url, tmp_path, reachable):
+    # With nothing listening, a run retried each connection and each task: minutes before the error.
+    url = pg_url if reachable else f"postgresql://etl:pg_secret_7@127.0.0.1:{_closed_port()}/warehouse"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path),
+        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+        "AIRFLOW_CONN_POSTGRES_DEFAULT": url,
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.warehouse_preflight"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == (0 if reachable else 1), result.stderr
+    if not reachable:
+        assert "cannot connect to the warehouse at 127.0.0.1:" in result.stderr
+        assert "after 1 attempt:" in result.stderr  # once, no retries
+        assert "AIRFLOW_CONN_POSTGRES_DEFAULT" in result.stderr
+    assert "pg_secret_7" not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(

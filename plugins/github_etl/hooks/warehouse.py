@@ -103,7 +103,8 @@ class WarehouseHook(PostgresHook):
                     ) from exc
                 if attempt == attempts:
                     raise WarehouseUnavailableError(
-                        f"cannot connect to the warehouse at {_describe(params)} after {attempts} attempts: {reason}"
+                        f"cannot connect to the warehouse at {_describe(params)} after {attempts} "
+                        f"attempt{'s' if attempts > 1 else ''}: {reason}"
                     ) from exc
                 delay = self.retry_delay * 2 ** (attempt - 1)
                 log.warning(
