@@ -522,6 +522,10 @@ def test_every_pin_installs_on_the_oldest_python_the_project_admits():
     ResolutionImpossible although pyproject.toml and the README admit every 3.11.
     """
     oldest = f"{_pyproject_python()}.0"
+    if f"{sys.version_info.major}.{sys.version_info.minor}" != _pyproject_python():
+        # A newer Python's venv holds packages only it installs (pyyaml-ft on 3.13, through a marker of
+        # a dependent): the venv of the oldest minor is the one whose pins must all admit its .0.
+        pytest.skip(f"checked in a Python {_pyproject_python()} venv")
     refused, unverified = [], []
     for line in _requirement_lines(CONSTRAINTS):
         pin = Requirement(line)
