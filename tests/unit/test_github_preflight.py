@@ -26,6 +26,26 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def _preflight(module: str, home: Path, **connections: str) -> subprocess.CompletedProcess[str]:
+    """Run a preflight as ``make run`` does: its own process, an Airflow home, the connections in the environment."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "AIRFLOW_HOME": str(home),
+        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+        **connections,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", module],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 class _Unavailable(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(503)
@@ -69,23 +89,9 @@ def test_a_refused_connection_says_so():
 @pytest.mark.parametrize("reachable", [True, False])
 def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github, tmp_path, reachable):
     url = fake_github.base_url if reachable else f"http://127.0.0.1:{_closed_port()}"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "AIRFLOW_HOME": str(tmp_path),
-        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
-        "AIRFLOW_CONN_GITHUB_DEFAULT": json.dumps({"conn_type": "http", "host": url, "password": "ghp_secret_1"}),
-    }
+    connection = json.dumps({"conn_type": "http", "host": url, "password": "ghp_secret_1"})
 
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.github_preflight"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _preflight("tools.github_preflight", tmp_path, AIRFLOW_CONN_GITHUB_DEFAULT=connection)
 
     assert result.returncode == (0 if reachable else 1), result.stderr
     if reachable:
@@ -101,23 +107,8 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
 def test_the_warehouse_is_asked_once_and_an_unreachable_one_stops_make_run_at_once(pg_url, tmp_path, reachable):
     # With nothing listening, a run retried each connection and each task: minutes before the error.
     url = pg_url if reachable else f"postgresql://etl:pg_secret_7@127.0.0.1:{_closed_port()}/warehouse"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "AIRFLOW_HOME": str(tmp_path),
-        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
-        "AIRFLOW_CONN_POSTGRES_DEFAULT": url,
-    }
 
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.warehouse_preflight"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _preflight("tools.warehouse_preflight", tmp_path, AIRFLOW_CONN_POSTGRES_DEFAULT=url)
 
     assert result.returncode == (0 if reachable else 1), result.stderr
     if not reachable:
