@@ -7,6 +7,7 @@ column one rule. Plain functions over plain values: no Airflow, no database, no 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,14 @@ MAX_IDENTIFIER_CHARS = 600
 
 # GitHub allows 20 topics per repository; a list far longer is a corrupt record, not data to keep.
 MAX_TOPICS = 1000
+
+# RFC 3339's date-time, the form GitHub sends (T and Z in either case, a fraction of any length). Its
+# shape is checked here and the ranges by datetime.fromisoformat, whose accepted forms otherwise differ
+# between Python versions (3.14 also reads hour 24, as the next midnight): every supported Python then
+# keeps and quarantines the same values.
+RFC3339_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 # How much of an offending value a rejection's detail quotes: enough to recognise it, never a payload.
 MAX_DETAIL_VALUE_CHARS = 80
@@ -181,10 +190,10 @@ def timestamp(value: Any, name: str) -> datetime | None:
         # reading at a NUL, so "…Z\x00garbage" would otherwise parse.
         value = value.replace(NUL, "")
     try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            # A timestamp without an offset is ambiguous; GitHub always sends "Z".
-            raise ValueError("no UTC offset")
+        # A timestamp without an offset is ambiguous, so the pattern asks for one; GitHub always sends "Z".
+        if not RFC3339_DATE_TIME.fullmatch(value) or value[11:13] == "24":
+            raise ValueError("not an RFC 3339 date-time")
+        parsed = datetime.fromisoformat(value[:-1] + "Z" if value[-1] == "z" else value)
         if parsed.tzinfo is not UTC:
             parsed = parsed.astimezone(UTC)
     except (ValueError, OverflowError) as error:

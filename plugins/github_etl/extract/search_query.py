@@ -162,6 +162,9 @@ def _bound(text: str, value: str) -> tuple[int, int]:
         if match["time"] is None:
             start = calendar.timegm(day.timetuple())
             return start, start + SECONDS_PER_DAY - 1
+        if int(match["time"][:2]) > 23:
+            # Python 3.14's fromisoformat reads 24:00 as the next midnight; the older ones refuse it, as here.
+            raise ValueError("hour must be in 0..23")
         zone = match["zone"] or "Z"
         if zone != "Z" and ":" not in zone:
             zone = f"{zone[:3]}:{zone[3:]}"
