@@ -10,9 +10,10 @@
 # only once it has run and reported that version.
 set -uo pipefail
 
-# Airflow 3.3 supports 3.10 to 3.13; the project's code needs 3.11 (datetime.UTC, tomllib).
+# Airflow 3.3 supports 3.10 to 3.14; the providers the pipeline runs on (postgres, amazon, celery, ...)
+# require 3.11.
 # pyproject.toml's requires-python and the CI workflow name the same versions (the deployment tests check it).
-SUPPORTED="3.13 3.12 3.11"
+SUPPORTED="3.14 3.13 3.12 3.11"
 
 if [[ ${1:-} == --supported ]]; then
   echo "$SUPPORTED"
