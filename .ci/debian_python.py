@@ -7,7 +7,11 @@ This unpacks that interpreter and every library it needs, the C library included
 the interpreter at them (its ELF interpreter and RPATH, set with patchelf), so it runs beside the
 system's libraries without replacing any. Only Debian's package registry is needed.
 
-    python3 .ci/debian_python.py 3.14 DEST     prints DEST/bin/python3.14 once it runs
+    python3 .ci/debian_python.py 3.14 DEST     prints DEST/usr/bin/python3.14 once it runs
+
+DEST is laid out as the interpreter's own prefix (DEST/usr), so that a venv made from it finds its
+standard library; DEST/usr/bin keeps the interpreter alone, so that it can go on PATH without the
+unpacked packages' other programs (openssl, ...) shadowing the system's.
 
 A DEST whose interpreter already runs is kept. Standard library only: it runs on the system's python3.
 """
@@ -112,6 +116,9 @@ def relocate(root: Path, version: str) -> Path:
     for data in (root / "usr" / "lib" / f"python{version}").glob("_sysconfigdata_*.py"):
         text = data.read_text()
         data.write_text(text.replace("'/usr/share/python-wheels/'", repr(f"{root}/usr/share/python-wheels/")))
+    for program in python.parent.iterdir():
+        if program != python:
+            program.unlink()
     return python
 
 
@@ -121,8 +128,8 @@ def main() -> None:
     parser.add_argument("dest", type=Path)
     args = parser.parse_args()
     dest = args.dest.resolve()
-    link = dest / "bin" / f"python{args.version}"
-    if not runs(link, args.version):
+    python = dest / "usr" / "bin" / f"python{args.version}"
+    if not runs(python, args.version):
         for tool in ("dpkg-deb", "patchelf"):
             if shutil.which(tool) is None:
                 raise SystemExit(f"{tool} is needed (apt-get install {'dpkg' if tool == 'dpkg-deb' else tool})")
@@ -133,13 +140,11 @@ def main() -> None:
             raise SystemExit(f"Debian {SUITE} has no python{args.version}")
         packages = closure(index, [f"python{args.version}", f"python{args.version}-venv"])
         print(f"Unpacking {len(packages)} packages of Debian {SUITE} into {dest}", file=sys.stderr)
-        unpack(packages, dest / "root")
-        python = relocate(dest / "root", args.version)
-        link.parent.mkdir(parents=True)
-        link.symlink_to(python)
-        if not runs(link, args.version):
-            raise SystemExit(f"{link} was made but does not run: {CHECK}")
-    print(link)
+        unpack(packages, dest)
+        relocate(dest, args.version)
+        if not runs(python, args.version):
+            raise SystemExit(f"{python} was made but does not run: {CHECK}")
+    print(python)
 
 
 if __name__ == "__main__":
