@@ -2,7 +2,8 @@
 """Makes a Python X.Y from Debian's own packages, for CI on a machine whose Debian release has none.
 
 Debian 12 ships Python 3.11 only (this machine kind's pyenv adds 3.12 and 3.13). Python 3.14, which
-Airflow 3.3 supports, is in Debian's unstable suite, built against a newer C library than Debian 12's.
+Airflow 3.3 supports, is in Debian's testing and unstable suites, built against a newer C library than
+Debian 12's.
 This unpacks that interpreter and every library it needs, the C library included, under DEST, and points
 the interpreter at them (its ELF interpreter and RPATH, set with patchelf), so it runs beside the
 system's libraries without replacing any. Only Debian's package registry is needed.
@@ -31,7 +32,9 @@ import urllib.request
 from pathlib import Path
 
 MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
-SUITE = os.environ.get("DEBIAN_PYTHON_SUITE", "sid")
+# The first suite that has the version: testing changes less often than unstable, and keeps a version
+# for the life of its release.
+SUITES = os.environ.get("DEBIAN_PYTHON_SUITES", "forky sid").split()
 # The stdlib modules a venv and the test suite need, each backed by a library of the closure.
 CHECK = "import ctypes, bz2, decimal, lzma, sqlite3, ssl, uuid, zlib, venv, ensurepip"
 
@@ -50,9 +53,9 @@ def runs(python: Path, version: str) -> bool:
     return done.returncode == 0 and done.stdout.strip() == version
 
 
-def package_index(arch: str) -> dict[str, dict[str, str]]:
+def package_index(suite: str, arch: str) -> dict[str, dict[str, str]]:
     """The suite's binary packages by name; a virtual package's name maps to a package providing it."""
-    url = f"{MIRROR}/dists/{SUITE}/main/binary-{arch}/Packages.xz"
+    url = f"{MIRROR}/dists/{suite}/main/binary-{arch}/Packages.xz"
     with urllib.request.urlopen(url, timeout=120) as response:
         text = lzma.decompress(response.read()).decode()
     packages: dict[str, dict[str, str]] = {}
@@ -83,7 +86,7 @@ def closure(index: dict[str, dict[str, str]], roots: list[str]) -> list[dict[str
             names = [re.split(r"[\s(:]", alternative.strip())[0] for alternative in relation.split("|")]
             found = next((alternative for alternative in names if alternative in index), None)
             if found is None:
-                raise SystemExit(f"{fields['Package']} needs {relation}, which {SUITE} does not have")
+                raise SystemExit(f"{fields['Package']} needs {relation}, which the suite does not have")
             pending.append(found)
     return sorted(wanted.values(), key=lambda fields: fields["Package"])
 
@@ -97,7 +100,7 @@ def unpack(packages: list[dict[str, str]], root: Path) -> None:
             with urllib.request.urlopen(f"{MIRROR}/{fields['Filename']}", timeout=300) as response:
                 deb.write_bytes(response.read())
             if hashlib.sha256(deb.read_bytes()).hexdigest() != fields["SHA256"]:
-                raise SystemExit(f"{deb.name}: SHA-256 does not match {SUITE}'s index")
+                raise SystemExit(f"{deb.name}: SHA-256 does not match the suite's index")
             subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
 
 
@@ -135,11 +138,15 @@ def main() -> None:
                 raise SystemExit(f"{tool} is needed (apt-get install {'dpkg' if tool == 'dpkg-deb' else tool})")
         shutil.rmtree(dest, ignore_errors=True)
         arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True)
-        index = package_index(arch.stdout.strip())
-        if f"python{args.version}" not in index:
-            raise SystemExit(f"Debian {SUITE} has no python{args.version}")
-        packages = closure(index, [f"python{args.version}", f"python{args.version}-venv"])
-        print(f"Unpacking {len(packages)} packages of Debian {SUITE} into {dest}", file=sys.stderr)
+        wanted = f"python{args.version}"
+        for suite in SUITES:
+            index = package_index(suite, arch.stdout.strip())
+            if wanted in index:
+                break
+        else:
+            raise SystemExit(f"No Debian suite of {', '.join(SUITES)} has {wanted}")
+        packages = closure(index, [wanted, f"{wanted}-venv"])
+        print(f"Unpacking {len(packages)} packages of Debian {suite} into {dest}", file=sys.stderr)
         unpack(packages, dest)
         relocate(dest, args.version)
         if not runs(python, args.version):

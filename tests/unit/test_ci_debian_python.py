@@ -41,7 +41,7 @@ def _index(debian_python, monkeypatch, *stanzas: str) -> dict:
             return lzma.compress(text.encode())
 
     monkeypatch.setattr(debian_python.urllib.request, "urlopen", lambda url, timeout: Response())
-    return debian_python.package_index("amd64")
+    return debian_python.package_index("forky", "amd64")
 
 
 def test_the_closure_follows_depends_and_pre_depends_through_alternatives_and_virtual_packages(
@@ -78,5 +78,5 @@ def test_the_closure_follows_depends_and_pre_depends_through_alternatives_and_vi
 def test_a_dependency_the_suite_lacks_is_named(debian_python, monkeypatch):
     index = _index(debian_python, monkeypatch, _stanza("python3.14", depends="libgone1 | libgone2"))
 
-    with pytest.raises(SystemExit, match=r"python3\.14 needs libgone1 \| libgone2"):
+    with pytest.raises(SystemExit, match=r"python3\.14 needs libgone1 \| libgone2, which the suite does not have"):
         debian_python.closure(index, ["python3.14"])
