@@ -30,3 +30,5 @@ FROM runtime AS release
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 COPY --chown=airflow:0 include/ /opt/airflow/include/
+# Airflow imports config/airflow_local_settings.py from $AIRFLOW_HOME/config in every component.
+COPY --chown=airflow:0 config/ /opt/airflow/config/

@@ -54,6 +54,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
 
 from bench.http_load import run_load  # noqa: E402
+from config.airflow_local_settings import GC_THRESHOLD_VARIABLE  # noqa: E402
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema  # noqa: E402
 from github_etl.load import MERGE_WORK_MEM  # noqa: E402
 from github_etl.settings import DEFAULT_SQL_DIR  # noqa: E402
@@ -94,6 +95,8 @@ ENDPOINTS: dict[str, str | Sequence[str]] = {
 # week with and without filters, the languages of a random day against a random window.
 INSIGHT_CLIENTS = 20
 INSIGHT_TARGET_P95_MS = 100.0
+# GITHUB_ETL_GC_THRESHOLD of the API server in docker-compose.yaml and the Helm values.
+DEPLOYED_GC_THRESHOLD = 50_000
 # The first day of the generated snapshots; a month of 30 days, so that they fill one partition.
 FIRST_DAY = date(2025, 6, 1)
 
@@ -222,6 +225,7 @@ def run(
     days: int = 30,
     insight_clients: int = INSIGHT_CLIENTS,
     only_insights: bool = False,
+    gc_threshold: int = DEPLOYED_GC_THRESHOLD,
 ) -> dict[str, Any]:
     """Measure the API under load and return the figures.
 
@@ -232,6 +236,7 @@ def run(
     :param days: days of snapshots of every repository, at most 30 (one month's partition).
     :param insight_clients: concurrent clients of the views over time.
     :param only_insights: measure the views over time alone (no count, list or floors).
+    :param gc_threshold: the API server's ``GITHUB_ETL_GC_THRESHOLD``; 0 leaves Python's default.
     :returns: ``{"rows": ..., "clients": ..., "endpoints": {name: {"1": figures, str(clients): figures}},
         "floors": {name: {...}}, "target_met": bool, "insights": {name: {...}}, "insights_target_met": bool,
         "snapshot_fill": {...}}``, figures being ``{"requests", "errors", "rps", "p50_ms", "p95_ms",
@@ -243,7 +248,7 @@ def run(
         _fill(database_url, n_rows)
         print(f"filled {n_rows:,} repositories in {time.perf_counter() - started:.1f} s", flush=True)
         snapshot_fill = _fill_snapshots(database_url, days)
-        with _api_server(database_url, workers) as (port, token):
+        with _api_server(database_url, workers, gc_threshold) as (port, token):
             measured = {} if only_insights else ENDPOINTS
             endpoints = {name: _measure(name, port, path, token, clients, seconds) for name, path in measured.items()}
             floors = {} if only_insights else FLOORS
@@ -274,6 +279,7 @@ def run(
         "clients": clients,
         "seconds": seconds,
         "workers": workers,
+        "gc_threshold": gc_threshold or None,
         "endpoints": endpoints,
         "floors": floors,
         "target_met": met if endpoints else None,
@@ -446,8 +452,12 @@ def _fill_snapshots(database_url: str, days: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _api_server(database_url: str, workers: int) -> Iterator[tuple[int, str]]:
-    """``airflow api-server`` on a free port of 127.0.0.1; yields its port and a token of its user."""
+def _api_server(database_url: str, workers: int, gc_threshold: int) -> Iterator[tuple[int, str]]:
+    """``airflow api-server`` on a free port of 127.0.0.1; yields its port and a token of its user.
+
+    Its ``$AIRFLOW_HOME/config`` is the project's, as in the image, and ``gc_threshold`` (unless 0) its
+    ``GITHUB_ETL_GC_THRESHOLD``, as the deployment files set it.
+    """
     home = Path(tempfile.mkdtemp(prefix="github-etl-bench-airflow-"))
     password = secrets.token_urlsafe(16)
     passwords_file = home / "passwords.json"
@@ -458,6 +468,7 @@ def _api_server(database_url: str, workers: int) -> Iterator[tuple[int, str]]:
     # Airflow follows symbolic links when it scans the plugins folder.
     (plugins / "github_etl").symlink_to(PROJECT_ROOT / "plugins" / "github_etl", target_is_directory=True)
     (plugins / "bench_floor.py").write_text(FLOOR_PLUGIN)
+    (home / "config").symlink_to(PROJECT_ROOT / "config", target_is_directory=True)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -472,6 +483,9 @@ def _api_server(database_url: str, workers: int) -> Iterator[tuple[int, str]]:
         "AIRFLOW_CONN_POSTGRES_DEFAULT": database_url,
         "GITHUB_ETL_SQL_DIR": str(DEFAULT_SQL_DIR),
     }
+    env.pop(GC_THRESHOLD_VARIABLE, None)
+    if gc_threshold:
+        env[GC_THRESHOLD_VARIABLE] = str(gc_threshold)
     processes = AirflowProcesses(env, log_dir=home / "process-logs")
     try:
         processes.run("db", "migrate", timeout=SERVER_START_TIMEOUT)
@@ -524,6 +538,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--insight-clients", type=int, default=INSIGHT_CLIENTS)
     parser.add_argument("--only-insights", action="store_true", help="measure history, trending and languages alone")
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=DEPLOYED_GC_THRESHOLD,
+        help="the API server's GITHUB_ETL_GC_THRESHOLD (default: the deployment files' value); 0: Python's default",
+    )
     args = parser.parse_args()
     figures = run(
         args.rows,
@@ -533,6 +553,7 @@ def main() -> None:
         days=args.days,
         insight_clients=args.insight_clients,
         only_insights=args.only_insights,
+        gc_threshold=args.gc_threshold,
     )
     print(json.dumps(figures, indent=2, default=str))
 

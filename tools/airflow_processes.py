@@ -71,7 +71,13 @@ def airflow_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         env.setdefault(key, value)
     # `airflow standalone` starts its components as `airflow ...` found on PATH: the project's venv first.
     env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p)
-    paths = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT), *env.get("PYTHONPATH", "").split(os.pathsep)]
+    # config/ holds the airflow_local_settings.py a deployment puts in $AIRFLOW_HOME/config.
+    paths = [
+        str(PROJECT_ROOT / "plugins"),
+        str(PROJECT_ROOT),
+        str(PROJECT_ROOT / "config"),
+        *env.get("PYTHONPATH", "").split(os.pathsep),
+    ]
     env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys(paths) if p)
     return env
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import airflow_local_settings as local_settings
 import pytest
 import yaml
 from packaging.requirements import Requirement
@@ -662,7 +663,7 @@ def test_ci_entry_point_runs_what_the_workflow_runs():
     [
         # Compose mounts the code, so the image it runs holds dependencies only.
         ("runtime", {"requirements.txt", "constraints.txt"}),
-        ("release", {"dags", "plugins", "include"}),
+        ("release", {"dags", "plugins", "include", "config"}),
     ],
 )
 def test_stage_copies_exactly(stage, expected_sources):
@@ -672,6 +673,8 @@ def test_stage_copies_exactly(stage, expected_sources):
 
 # AIRFLOW_HOME of the official apache/airflow image.
 IMAGE_AIRFLOW_HOME = "/opt/airflow"
+# The API server's first-generation garbage collection threshold (docs/api.md).
+GC_THRESHOLD = 50_000
 
 
 @pytest.mark.parametrize(("folder", "option"), [("dags", "dags_folder"), ("plugins", "plugins_folder")])
@@ -681,6 +684,27 @@ def test_release_image_puts_the_code_where_airflow_looks_by_default(folder, opti
     sections = yaml.safe_load((Path(airflow.config_templates.__file__).parent / "config.yml").read_text())
     default = sections["core"]["options"][option]["default"].replace("{AIRFLOW_HOME}", IMAGE_AIRFLOW_HOME)
     assert _copies("release")[folder] == default
+
+
+def test_airflow_finds_the_local_settings_where_image_and_compose_put_them():
+    """Airflow imports airflow_local_settings from $AIRFLOW_HOME/config."""
+    config = f"{IMAGE_AIRFLOW_HOME}/config"
+    assert (REPO_ROOT / "config" / "airflow_local_settings.py").is_file()
+    assert _copies("release")["config"].rstrip("/") == config
+    for name in _airflow_service_names():
+        assert ("./config", config) in _bind_mounts(_services()[name]), name
+
+
+def test_api_server_collects_garbage_rarely_in_compose_and_helm():
+    compose = _environment(_services()[_service_running("api-server")])
+    helm = {item["name"]: item["value"] for item in _helm_values()["apiServer"]["env"]}
+    for env in (compose, helm):
+        assert local_settings.gc_threshold(env) == GC_THRESHOLD
+    # The API benchmark measures the server as deployed.
+    assert importlib.import_module("bench.api_bench").DEPLOYED_GC_THRESHOLD == GC_THRESHOLD
+    # The chart mounts its own airflow_local_settings.py over the image's unless told not to.
+    assert "airflowLocalSettings" in _helm_values()
+    assert _helm_values()["airflowLocalSettings"] is None
 
 
 def test_release_image_finds_the_sql_where_settings_look():

@@ -42,8 +42,13 @@ def _table_rows() -> dict[str, tuple[str, str]]:
 
 
 def _code_reads() -> set[str]:
-    """Environment variables named in the code the pipeline runs (the plugin package and the DAGs)."""
-    sources = [*(REPO_ROOT / "plugins").rglob("*.py"), *(REPO_ROOT / "dags").glob("*.py")]
+    """Environment variables named in the code the pipeline runs (the plugin package, the DAGs and the
+    airflow_local_settings.py of config/)."""
+    sources = [
+        *(REPO_ROOT / "plugins").rglob("*.py"),
+        *(REPO_ROOT / "dags").glob("*.py"),
+        *(REPO_ROOT / "config").glob("*.py"),
+    ]
     return {name for path in sources for name in VARIABLE.findall(path.read_text())}
 
 
@@ -123,7 +128,11 @@ def _deployment_variables() -> list[tuple[str, str]]:
         values = yaml.safe_load(block)
         if not isinstance(values, dict):
             continue
-        items = list(values.get("env") or []) + list(yaml.safe_load(values.get("extraEnv") or "[]"))
+        items = [
+            *(values.get("env") or []),
+            *yaml.safe_load(values.get("extraEnv") or "[]"),
+            *((values.get("apiServer") or {}).get("env") or []),
+        ]
         found |= {("deploy-kubernetes.md", item["name"]) for item in items}
     return sorted((where, name) for where, name in found if name.startswith(("GITHUB_ETL_", "GITHUB_API")))
 
