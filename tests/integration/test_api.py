@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -28,7 +28,7 @@ from starlette.testclient import TestClient
 from github_etl.api import queries
 from github_etl.api.coalesce import AsyncCoalescer, Coalescer
 from github_etl.api.counting import RepositoryCounter
-from github_etl.api.models import RepositorySort
+from github_etl.api.models import RepositoryPage, RepositorySort
 from github_etl.api.paging import CursorPosition
 from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
 
@@ -233,6 +233,39 @@ def test_list_returns_repositories_with_every_declared_field(client, warehouse):
     assert item["pushed_at"] is None
     assert datetime.fromisoformat(item["created_at"]) == row["created_at"]
     assert item["deleted_at"] is None
+
+
+def test_list_page_is_byte_for_byte_what_the_response_model_would_serialize(client, warehouse):
+    """The list page is serialized without the model (app.py): the same bytes, hostile text and microseconds too."""
+    hostile = 'quote " backslash \\ newline \n tab \t bell \x07 </script> \u2028 \U0001f600 ünïcode \x7f'
+    rows = [
+        _repo(
+            1,
+            description=hostile,
+            homepage="https://example.com/?a=1&b=<2>",
+            topics=["emoji-\U0001f600", "plain"],
+            owner_id=2**53 + 1,
+            fork=True,
+            is_template=True,
+            first_seen_at=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+            last_seen_at=datetime(2024, 5, 6, 7, 8, 9, 500000, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+            deleted_at=datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+            deleted_reason="not_found",
+        ),
+        _repo(2, created_at=None, pushed_at=None, language=None, description=""),
+    ]
+    _insert(warehouse, "repositories", *rows)
+
+    response = client.get(f"{PREFIX}/repositories")
+
+    with warehouse.cursor() as cur:
+        cur.execute("SET TimeZone = 'UTC'")
+        # The list's order: stars (equal here), then id, descending.
+        cur.execute(f"SELECT {', '.join(queries.REPOSITORY_COLUMNS)} FROM github.repositories ORDER BY id DESC")
+        stored = [dict(zip(queries.REPOSITORY_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+    warehouse.rollback()
+    assert response.content == RepositoryPage(items=stored, next_cursor=None).model_dump_json().encode()
+    assert response.json()["items"][1]["last_seen_at"] == "2024-05-06T01:38:09.500000Z"
 
 
 @pytest.mark.parametrize(

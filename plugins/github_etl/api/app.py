@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -192,12 +193,17 @@ async def list_endpoint(query: Annotated[RepositoryQuery, Query()], warehouse: W
     rows, next_position = await run_in_threadpool(
         warehouse.pool.run, lambda db: queries.list_repositories(db, filters, query.sort, after, query.limit)
     )
-    page = RepositoryPage(items=rows, next_cursor=encode_cursor(next_position) if next_position else None)
-    # Serialized here, as FastAPI would serialize the response model, so that the bytes can be kept.
-    body = page.model_dump_json(by_alias=True).encode()
+    page = {"items": rows, "next_cursor": encode_cursor(next_position) if next_position else None}
+    # Serialized here, so that the bytes can be kept. The rows hold exactly RepositoryPage's fields, typed
+    # by the warehouse's columns: msgspec writes the bytes the model would write (tests hold the two
+    # equal) at less than half the CPU of validating and serializing through it.
+    body = _PAGE_ENCODER.encode(page)
     if generation is not None:
         warehouse.pages.put(generation, key, body)
     return _json_page(body)
+
+
+_PAGE_ENCODER = msgspec.json.Encoder()
 
 
 def _json_page(body: bytes) -> Response:

@@ -139,11 +139,12 @@ class _PooledConnection:
             raise WarehouseUnavailableError(f"the Airflow connection {WAREHOUSE_CONN_ID!r} is not defined") from None
         if conn is not self._prepared:
             # Autocommit: one round trip per statement, no BEGIN and no ROLLBACK around reads, and no
-            # transaction left open between requests to hold back vacuum.
+            # transaction left open between requests to hold back vacuum. UTC: every timestamp an answer
+            # carries ends in Z, whatever the server's time zone (as the list's, rendered in SQL, do).
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(
-                    "SET default_transaction_read_only = on; SET statement_timeout = %s",
+                    "SET default_transaction_read_only = on; SET statement_timeout = %s; SET TimeZone = 'UTC'",
                     (self._statement_timeout_ms,),
                 )
             self._prepared = conn
