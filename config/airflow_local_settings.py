@@ -4,11 +4,11 @@ Airflow imports this module at start-up in every one of its processes (it looks 
 ``$AIRFLOW_HOME/config``); nothing here applies unless the component's environment asks for it.
 
 ``GITHUB_ETL_GC_THRESHOLD``: the first-generation threshold of Python's cyclic garbage collector
-(``gc.set_threshold``, default 700). Under load, the objects of requests in flight survive the frequent
-young collections, and their count soon triggers a full collection, which walks every object of
-Airflow's application: about 0.7 million in the API server, a quarter of a second during which no
-request moves, more than once a second at 50 concurrent clients. A threshold of 50,000 lets those
-objects die young instead. The deployment files set it on the API server alone (docs/api.md).
+(``gc.set_threshold``; Python's default is 700, 2,000 from 3.13). Under load, the objects of requests in
+flight survive the frequent young collections, and their count soon triggers a full collection, which
+walks every object of Airflow's application: about 0.7 million in the API server, a quarter of a second
+during which no request moves, more than once a second at 50 concurrent clients. A threshold of 50,000
+lets those objects die young instead. The deployment files set it on the API server alone (docs/api.md).
 """
 
 from __future__ import annotations
