@@ -19,7 +19,7 @@ from github_etl.extract.enrich import enrich_rest
 from github_etl.extract.plan import plan_run, run_shard
 from github_etl.github.client import GitHubClient
 from github_etl.params import validate
-from github_etl.staging import RunStaging, read_json_uri
+from github_etl.staging import RunStaging, read_json_uri, staged_json
 from tests.fake_github import FakeGitHub
 
 TOKEN = "ghp_benchmark_token_0000000000"
@@ -51,7 +51,9 @@ def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) ->
 
     client = GitHubClient(fake.base_url, [TOKEN])
     staging = RunStaging("bench", f"refresh-{time.monotonic_ns()}", root=root)
-    uri = staging.write_jsonl(ids, "plan", "refresh-000.jsonl")
+    with staging.writer("plan", "refresh-000.jsonl") as handle:
+        handle.writelines(staged_json(record) + "\n" for record in ids)
+    uri = staging.uri("plan", "refresh-000.jsonl")
     shard = RefreshShard(key="refresh-000", ids_uri=uri, count=len(ids))
     recorder = ShardRecorder(staging, shard, client)
     RefreshMode().extract(client, recorder, shard)

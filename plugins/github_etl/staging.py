@@ -24,7 +24,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -88,12 +88,6 @@ class RunStaging:
 
     def read_json(self, *parts: str) -> Any:
         return read_json_uri(self.uri(*parts))
-
-    def write_jsonl(self, records: Iterable[Any], *parts: str) -> str:
-        with self.writer(*parts) as handle:
-            for record in records:
-                handle.write(staged_json(record) + "\n")
-        return self.uri(*parts)
 
 
 def check_staging_root(root: str | None = None) -> None:

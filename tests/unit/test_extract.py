@@ -16,6 +16,7 @@ from github_etl.params import validate
 from github_etl.settings import ClientSettings, QuotaReserve
 from github_etl.staging import RunStaging, read_json_uri
 from tests.fake_github import FakeGitHub
+from tests.listing import listing_pages
 
 TOKEN = "ghp_extract_test_token_000111"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -227,7 +228,9 @@ def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_gith
     assert set(by_owner) == {"apache", "octocat"}
     assert len(_ids(objects)) == len(set(_ids(objects)))
     listed = {
-        login: len([r for p in _client(fake).paginate(f"/users/{login}/repos", {"per_page": 100}) for r in p.data])
+        login: len(
+            [r for p in listing_pages(_client(fake), f"/users/{login}/repos", {"per_page": 100}) for r in p.data]
+        )
         for login in ("apache", "octocat")
     }
     assert by_owner == listed

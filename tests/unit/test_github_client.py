@@ -22,6 +22,7 @@ from github_etl.github.client import GitHubClient, graphql_url, next_link
 from github_etl.hooks.github import GitHubHook
 from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
+from tests.listing import listing_pages
 
 TOKEN = "ghp_unit_test_token_0123456789"
 OTHER_TOKEN = "ghp_other_test_token_9876543210"
@@ -99,7 +100,7 @@ def test_graphql_url(base, expected) -> None:
 
 def test_listing_pages_follow_link_headers_to_the_end(fake: FakeGitHub) -> None:
     client = _client(fake)
-    ids = [repo["id"] for page in client.paginate("/repositories", {"since": 0}) for repo in page.data]
+    ids = [repo["id"] for page in listing_pages(client, "/repositories", {"since": 0}) for repo in page.data]
     assert ids == [i for i in fake.ids if i <= max(ids)]
     assert ids[-1] == max(fake.ids)
     assert client.api_requests == fake.count(path_prefix="/repositories")
@@ -107,7 +108,7 @@ def test_listing_pages_follow_link_headers_to_the_end(fake: FakeGitHub) -> None:
 
 def test_owner_listing_pages(fake: FakeGitHub) -> None:
     client = _client(fake)
-    pages = list(client.paginate("/orgs/apache/repos", {"per_page": 100}))
+    pages = list(listing_pages(client, "/orgs/apache/repos", {"per_page": 100}))
     repos = [repo for page in pages for repo in page.data]
     assert [len(p.data) for p in pages][:2] == [100, 100] and len(pages) == 3
     assert len({r["id"] for r in repos}) == len(repos)

@@ -25,7 +25,7 @@ from github_etl.errors import DeletionGuardError
 from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
 from github_etl.load import LoadResult, load_run, row_files
 from github_etl.load.checks import CheckFailure, load_quality_checks
-from github_etl.load.deletions import mark_deleted
+from github_etl.load.deletions import mark_gone
 from github_etl.selected_lines import StagedFilesMismatch
 from github_etl.transform import staged_line
 from tools.waiting import poll
@@ -130,6 +130,14 @@ def _load(db: DatabaseConnection, files: list[Any], when: datetime = DAY_1, **kw
     }
     options.update(kwargs)
     return load_run(db, row_files=files, **options)
+
+
+def mark_deleted(db: DatabaseConnection, ids: list[tuple[int, str]], observed_at: datetime) -> int:
+    """Mark ``(id, reason)`` pairs deleted at ``observed_at`` and commit; rows newly marked."""
+    with db.cursor() as cur:
+        marked = mark_gone(cur, ids, observed_at)
+    db.commit()
+    return marked
 
 
 def _query(db: DatabaseConnection, statement: str, params: Any = None) -> list[tuple[Any, ...]]:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, safe_key
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, safe_key, staged_json
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,9 @@ def test_run_folder_is_partitioned_by_dag_and_run(staging_url: str) -> None:
 def test_jsonl_round_trip_with_unicode(staging_url: str) -> None:
     staging = RunStaging("d", "r", root=staging_url)
     records = [{"id": 1, "description": "emoji 🚀, tab\t, newline\n"}, {"id": 2, "description": None}]
-    uri = staging.write_jsonl(records, "raw", "s", "x.jsonl")
+    with staging.writer("raw", "s", "x.jsonl") as handle:
+        handle.writelines(staged_json(record) + "\n" for record in records)
+    uri = staging.uri("raw", "s", "x.jsonl")
     assert list(iter_jsonl_uri(uri)) == records
 
 

@@ -50,15 +50,6 @@ def latest_observation(db: DatabaseConnection) -> date | None:
     return _fetch(db, sql.SQL("SELECT max(snapshot_date) AS day FROM github.language_days"), {})[0]["day"]
 
 
-def observed_dates(db: DatabaseConnection, start: date, end: date) -> list[date]:
-    """Dates with snapshots from ``start`` to ``end``, oldest first."""
-    query = sql.SQL(
-        "SELECT DISTINCT snapshot_date FROM github.language_days"
-        " WHERE snapshot_date BETWEEN %(start)s AND %(end)s ORDER BY snapshot_date"
-    )
-    return [row["snapshot_date"] for row in _fetch(db, query, {"start": start, "end": end})]
-
-
 def is_observed(db: DatabaseConnection, day: date) -> bool:
     """Whether ``day`` has snapshots."""
     query = sql.SQL("SELECT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = %(day)s) AS seen")

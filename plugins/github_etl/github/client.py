@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,16 +122,6 @@ class GitHubClient:
             raising (vanished repositories).
         """
         return self.request("GET", path, params=params, resource=resource, tolerate_gone=tolerate_gone)
-
-    def paginate(
-        self, path: str, params: Mapping[str, Any] | None = None, *, resource: str = "core"
-    ) -> Iterator[GitHubResponse]:
-        """Yield every page of a listing by following the ``Link: rel="next"`` header."""
-        response = self.get(path, params, resource=resource)
-        yield response
-        while next_url := next_link(response.headers.get("link")):
-            response = self.get(next_url, resource=resource)
-            yield response
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """POST a GraphQL query; returns the whole body (``data`` and any partial ``errors``)."""

@@ -16,9 +16,8 @@ import psycopg2
 from psycopg2 import sql
 
 from github_etl.errors import DeletionGuardError
-from github_etl.hooks.warehouse import DatabaseConnection, load_sql
+from github_etl.hooks.warehouse import load_sql
 from github_etl.line_stream import LineStream
-from github_etl.load.observation import require_aware
 from github_etl.load.statements import identifiers, template
 from github_etl.transform import copy_escape
 
@@ -31,27 +30,6 @@ GONE_TABLE = "gone_ids"
 # line by line in Python, and a read holds every line of its chunk as a string object of its own
 # (about 60 bytes for an id), so smaller chunks than the files' keep that under a megabyte.
 REPORTED_CHUNK_CHARS = 1 << 16
-
-
-def mark_deleted(db: DatabaseConnection, ids: Iterable[tuple[int, str]], observed_at: datetime) -> int:
-    """Mark repositories GitHub no longer serves as deleted at ``observed_at``, with why, and commit.
-
-    Rows already marked keep their first deletion date; the rows themselves stay.
-
-    :param db: warehouse connection.
-    :param ids: ``(id, reason)`` pairs.
-    :param observed_at: the run's observation time (timezone-aware).
-    :return: rows newly marked.
-    """
-    require_aware(observed_at)
-    try:
-        with db.cursor() as cur:
-            marked = mark_gone(cur, ids, observed_at)
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    return marked
 
 
 def mark_gone(
