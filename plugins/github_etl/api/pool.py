@@ -140,7 +140,7 @@ class _PooledConnection:
         if conn is not self._prepared:
             # Autocommit: one round trip per statement, no BEGIN and no ROLLBACK around reads, and no
             # transaction left open between requests to hold back vacuum. UTC: every timestamp an answer
-            # carries ends in Z, whatever the server's time zone (as the list's, rendered in SQL, do).
+            # carries ends in Z, whatever the server's time zone.
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(
