@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -319,14 +320,25 @@ class StopRequested(KeyboardInterrupt):
         self.signum = signum
 
 
+# Set once a signal has asked to stop. A signal to the process group of `make airflow` reaches this
+# process twice (directly, and passed on by make), the second possibly while the first one's stop is
+# under way: raising again there would abandon that stop with every process still running.
+_STOP_REQUESTED = threading.Event()
+
+
 def _request_stop(signum: int, _frame: object) -> None:
+    if _STOP_REQUESTED.is_set():
+        return
+    _STOP_REQUESTED.set()
     raise StopRequested(signum)
 
 
 def stop_on_signals() -> None:
     """Turn Ctrl-C and SIGTERM (from make, a supervisor or kill) into :class:`StopRequested`.
 
-    Installed explicitly: a shell that starts a command in the background makes it ignore Ctrl-C.
+    Installed explicitly: a shell that starts a command in the background makes it ignore Ctrl-C. Only
+    the first signal raises; later ones find the stop it started already under way.
     """
+    _STOP_REQUESTED.clear()
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)

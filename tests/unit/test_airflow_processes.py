@@ -1,12 +1,21 @@
-"""The supervisor of Airflow's processes reports a dead process or a failed command with its output."""
+"""The supervisor of Airflow's processes reports a dead process or a failed command with its output, and
+stops every process it started."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
 
-from tools.airflow_processes import AirflowProcessError, AirflowProcesses, airflow_env
+from tools.airflow_processes import (
+    AirflowProcessError,
+    AirflowProcesses,
+    StopRequested,
+    airflow_env,
+    stop_on_signals,
+)
 
 
 class _Failure(AirflowProcessError):
@@ -30,3 +39,29 @@ def test_a_process_that_exits_ends_a_wait_quoting_its_log(processes) -> None:
 def test_a_failed_command_raises_with_its_output(processes) -> None:
     with pytest.raises(_Failure, match=r"(?s)airflow no-such-command exited with 2:.*invalid choice"):
         processes.run("no-such-command")
+
+
+def test_a_second_signal_while_stopping_does_not_abandon_the_stop(processes, monkeypatch, tmp_path) -> None:
+    # `make airflow` killed by its process group gets SIGTERM twice: from the kill and from make.
+    sleeper = tmp_path / "airflow"
+    sleeper.write_text("#!/bin/sh\nsleep 600 &\nexec sleep 600\n")
+    sleeper.chmod(0o755)
+    monkeypatch.setattr("tools.airflow_processes.airflow_executable", lambda: str(sleeper))
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop_on_signals()
+        processes.start("standalone", "standalone")
+        group = processes._processes[0].popen.pid
+        with pytest.raises(StopRequested):
+            signal.raise_signal(signal.SIGTERM)
+        # The second lands where the first one's handler left off, before the stop has blocked signals.
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except StopRequested:
+            pytest.fail("a second SIGTERM raised again, abandoning the stop the first one began")
+        processes.stop()
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(group, 0)
