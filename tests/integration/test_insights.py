@@ -226,6 +226,31 @@ def test_trending_pages_by_cursor(client, observed):
     assert second["next_cursor"] is None
 
 
+def test_trending_lists_the_language_its_filter_matched_after_the_repository_changed_language(client, observed):
+    with observed.cursor() as cur:
+        cur.execute("UPDATE github.repositories SET language = 'Rust' WHERE id = 1")
+    observed.commit()
+
+    body = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), language="python")
+
+    assert [(item["id"], item["language"]) for item in body["items"]] == [(1, "Python")]
+    assert _get(client, "/trending", window_days=7, end_date=str(DAY[7]), language="Rust")["items"] == []
+
+
+def test_trending_pages_past_a_gain_whose_repository_was_deleted_by_hand(client, observed):
+    with observed.cursor() as cur:
+        cur.execute("DELETE FROM github.repositories WHERE id = 2")
+    observed.commit()
+
+    whole = _get(client, "/trending", window_days=7, end_date=str(DAY[7]))
+    first = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), limit=1)
+    second = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), limit=1, cursor=first["next_cursor"])
+
+    assert _gains(whole) == [(1, 10, 40, 30)]
+    assert (first["items"], first["next_cursor"]) == ([], "30.2")
+    assert ([i["id"] for i in second["items"]], second["next_cursor"]) == ([1], None)
+
+
 def test_trending_summaries_do_not_depend_on_the_order_dates_were_loaded(client, warehouse):
     _insert(warehouse, "repositories", *REPOSITORIES)
     _observe(warehouse, STARS, order=[8, 7, 1, 0])  # the latest first, the earliest last: a backfill

@@ -114,7 +114,7 @@ class TrendingRepository(BaseModel):
     full_name: str
     owner_login: str
     name: str
-    language: str | None
+    language: str | None = Field(description="Primary language on `end_date`, the one the `language` filter matches.")
     html_url: str | None
     description: str | None
     start_stargazers_count: int = Field(description="Stars on `start_date`.")

@@ -20,7 +20,8 @@ from github_etl.hooks.warehouse import DatabaseConnection
 # Largest gain and id a trending cursor may name: PostgreSQL's integer and bigint maxima.
 MAX_GAIN = 2**31 - 1
 MAX_ID = 2**63 - 1
-TRENDING_COLUMNS = ("id", "full_name", "owner_login", "name", "language", "html_url", "description")
+# A trending item's names and links, read from its repository now; its language is the gain's own.
+TRENDING_COLUMNS = ("full_name", "owner_login", "name", "html_url", "description")
 
 
 @dataclass(frozen=True)
@@ -155,14 +156,16 @@ def trending(
             conditions.append(sql.SQL("gains.topic = %(topic)s"))
         else:
             conditions.append(sql.SQL("gains.topics @> ARRAY[%(topic)s]::text[]"))
+    # The language listed is the one the gain carries, the one the language filter matched: the
+    # repository's on the end date, which a later change of language does not rewrite.
     query = sql.SQL(
         "WITH page AS ("
-        "  SELECT gains.repo_id, gains.gain, gains.stargazers_count FROM {gains} AS gains"
+        "  SELECT gains.repo_id, gains.gain, gains.stargazers_count, gains.language FROM {gains} AS gains"
         "  WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
         ")"
-        " SELECT {columns}, page.stargazers_count - page.gain AS start_stargazers_count,"
-        " page.stargazers_count, page.gain"
-        " FROM page JOIN github.repositories AS repository ON repository.id = page.repo_id"
+        " SELECT page.repo_id AS id, {columns}, page.language,"
+        " page.stargazers_count - page.gain AS start_stargazers_count, page.stargazers_count, page.gain"
+        " FROM page LEFT JOIN github.repositories AS repository ON repository.id = page.repo_id"
         " ORDER BY page.gain DESC, page.repo_id DESC"
     ).format(
         gains=sql.Identifier("github", "star_gain_topics" if by_topic else "star_gains"),
@@ -171,9 +174,12 @@ def trending(
     )
     rows = _fetch(db, query, params)
     page = rows[:limit]
+    # A gain whose repository was deleted from the warehouse by hand is left out of the page, and the
+    # page still ends where its gains end, so that the list goes on past it.
+    listed = [row for row in page if row["full_name"] is not None]
     if len(rows) <= limit:
-        return page, None
-    return page, (page[-1]["gain"], page[-1]["id"])
+        return listed, None
+    return listed, (page[-1]["gain"], page[-1]["id"])
 
 
 def language_totals(db: DatabaseConnection, day: date) -> list[Row]:
