@@ -142,3 +142,17 @@ def test_a_query_naming_an_organisation_github_does_not_know_fails_in_plan_at_on
     output = _task_output(capfd)
     assert "param 'query': GitHub refused the search" in output
     assert "cannot be searched either because the resources do not exist" in output
+
+
+def test_an_owner_github_does_not_know_fails_in_plan_at_once_naming_it(
+    fake_github_factory, pipeline_env, run_dag, capfd
+) -> None:
+    fake = fake_github_factory(repo_count=30, seed=8, owners={"apache": 20})
+    pipeline_env(fake.base_url)
+    result = run_dag({"mode": "owners", "owners": ["apache", "apachee"]}, LOGICAL_DATE)
+    assert result.state == "failed"
+    assert _states(result)["plan"] == ("failed", 1)
+    # Looked up, never listed: nothing of apache is fetched for a run that cannot be what was asked.
+    assert fake.count(path_prefix="/users/") == 2
+    assert fake.count(path_prefix="/orgs/") == 0
+    assert "param 'owners': GitHub knows no user or organisation named 'apachee'" in _task_output(capfd)

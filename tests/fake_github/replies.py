@@ -13,6 +13,7 @@ DOCS_GET_REPOSITORY = "https://docs.github.com/rest/repos/repos#get-a-repository
 DOCS_RATE_LIMIT = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"
 DOCS_SECONDARY = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 DOCS_SEARCH = "https://docs.github.com/v3/search/"
+DOCS_USER = "https://docs.github.com/rest/users/users#get-a-user"
 DOCS_USER_REPOS = "https://docs.github.com/rest/repos/repos#list-repositories-for-a-user"
 DOCS_ORG_REPOS = "https://docs.github.com/rest/repos/repos#list-organization-repositories"
 DOCS_GRAPHQL_AUTH = "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"

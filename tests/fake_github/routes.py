@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from tests.fake_github import hostile
 from tests.fake_github.faults import Faults
 from tests.fake_github.graphql import GraphQLExecutor
-from tests.fake_github.objects import encode_body, to_json
+from tests.fake_github.objects import encode_body, owner_object, to_json
 from tests.fake_github.owners import Owner
 from tests.fake_github.ratelimit import GRAPHQL, RateLimiter
 from tests.fake_github.replies import (
@@ -25,6 +25,7 @@ from tests.fake_github.replies import (
     DOCS_ORG_REPOS,
     DOCS_REDIRECTS,
     DOCS_SEARCH,
+    DOCS_USER,
     DOCS_USER_REPOS,
     Reply,
     error_reply,
@@ -86,6 +87,8 @@ class Routes:
             return self._detail_by_id(parts[1])
         if len(parts) == 3 and parts[0] == "repos":
             return self._detail_by_name(parts[1], parts[2])
+        if len(parts) == 2 and parts[0] == "users":
+            return self._user(parts[1])
         if len(parts) == 3 and parts[2] == "repos" and parts[0] in ("users", "orgs", "user", "organizations"):
             return self._owner_listing(parts[0], parts[1], query)
         if parts == ["search", "repositories"]:
@@ -175,6 +178,15 @@ class Routes:
         if link:
             reply.headers["Link"] = link
         return reply
+
+    def _user(self, login: str) -> Reply:
+        """``GET /users/{login}``: a user or an organization (``type`` says which), by login in any case."""
+        owner = self.universe.owner_by_login(login)
+        if owner is None:
+            return error_reply(404, "Not Found", DOCS_USER)
+        user = owner_object(owner, self.universe.api_root)
+        user["public_repos"] = len(self.universe.owner_repo_ids(owner, self.faults.hostile))
+        return json_reply(200, user)
 
     def _owner_for_route(self, kind: str, key: str) -> Owner | None:
         if kind in ("users", "orgs"):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from github_etl.errors import ConfigurationError
 from github_etl.extract.plan import plan_run, run_shard
 from github_etl.extract.sample import discover_max_id
 from github_etl.extract.search import MAX_RESULTS_PER_QUERY
@@ -218,10 +219,11 @@ def test_search_past_the_1000_result_cap_loads_every_match_once(fake_github_fact
 def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_github_factory, tmp_path) -> None:
     fake = fake_github_factory(repo_count=50, owners={"apache": 230, "octocat": 7})
     objects = _harvest(
-        fake,
-        RunStaging("d", "o", root=tmp_path.as_uri()),
-        {"mode": "owners", "owners": ["apache", "octocat", "no-such-owner"]},
+        fake, RunStaging("d", "o", root=tmp_path.as_uri()), {"mode": "owners", "owners": ["apache", "octocat"]}
     )
+    # Each owner is looked up once, then listed where its type says: no request tries the other route.
+    assert fake.count(path_prefix="/users/apache") == 1 and fake.count(path_prefix="/orgs/apache/repos") == 1
+    assert fake.count(path_prefix="/orgs/octocat") == 0 and fake.count(path_prefix="/users/octocat/repos") == 1
     by_owner: dict[str, int] = {}
     for o in objects:
         by_owner[o["owner"]["login"]] = by_owner.get(o["owner"]["login"], 0) + 1
@@ -234,6 +236,22 @@ def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_gith
         for login in ("apache", "octocat")
     }
     assert by_owner == listed
+
+
+def test_owners_github_does_not_know_fail_the_plan_naming_each_before_any_listing(
+    fake_github_factory, tmp_path
+) -> None:
+    fake = fake_github_factory(repo_count=50, owners={"apache": 30})
+    client = _client(fake)
+    params = validate({"mode": "owners", "owners": ["apachee", "apache", "no-such-owner"]})
+
+    with pytest.raises(ConfigurationError) as raised:
+        plan_run(client, RunStaging("d", "o", root=tmp_path.as_uri()), params, logical_date=LOGICAL_DATE)
+
+    assert "param 'owners'" in str(raised.value)
+    assert "'apachee', 'no-such-owner'" in str(raised.value)
+    assert fake.count(path_prefix="/users/") == 3
+    assert fake.count(path_prefix="/orgs/") == 0
 
 
 @pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])

@@ -1,13 +1,15 @@
 """Mode ``owners``: every public repository of the given users and organisations.
 
-``/orgs/{org}/repos`` lists an organisation's repositories; a user's are at ``/users/{login}/repos``.
-Both return full repository objects, 100 per page, so no enrichment is needed.
+Planning asks ``/users/{login}`` for each owner: a login GitHub does not know fails the run there, as a
+search naming it would, and the answer's ``type`` says where the owner's repositories are listed:
+``/orgs/{org}/repos`` for an organisation, ``/users/{login}/repos`` for a user. Both return full
+repository objects, 100 per page, so no enrichment is needed.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from github_etl.errors import ConfigurationError
@@ -26,19 +28,41 @@ PER_PAGE = 100
 
 @dataclass(frozen=True)
 class OwnersShard(Shard):
-    """Users and organisations whose public repositories are listed."""
+    """Users and organisations whose public repositories are listed.
+
+    :param organizations: those of ``owners`` that are organisations.
+    """
 
     mode = "owners"
     owners: list[str]
+    organizations: list[str] = field(default_factory=list)
 
 
-def _first_page(client: GitHubClient, owner: str) -> tuple[list[dict[str, Any]], str | None] | None:
-    params = {"per_page": PER_PAGE, "type": "public"}
-    for path in (f"/orgs/{owner}/repos", f"/users/{owner}/repos"):
-        response = client.get(path, params, tolerate_gone=True)
-        if not response.gone:
-            return list(response.data or []), next_link(response.headers.get("link"))
-    return None
+def _first_page(
+    client: GitHubClient, owner: str, *, organization: bool
+) -> tuple[list[dict[str, Any]], str | None] | None:
+    path = f"/orgs/{owner}/repos" if organization else f"/users/{owner}/repos"
+    response = client.get(path, {"per_page": PER_PAGE, "type": "public"}, tolerate_gone=True)
+    if response.gone:
+        return None
+    return list(response.data or []), next_link(response.headers.get("link"))
+
+
+def _organizations(client: GitHubClient, owners: list[str]) -> list[str]:
+    """Those of ``owners`` that are organisations; raise naming every login GitHub does not know."""
+    organizations, unknown = [], []
+    for owner in owners:
+        response = client.get(f"/users/{owner}", tolerate_gone=True)
+        if response.gone:
+            unknown.append(owner)
+        elif (response.data or {}).get("type") == "Organization":
+            organizations.append(owner)
+    if unknown:
+        raise ConfigurationError(
+            f"param 'owners': GitHub knows no user or organisation named {', '.join(map(repr, unknown))}; "
+            "check the spelling, or leave the login out"
+        )
+    return organizations
 
 
 class OwnersMode(Mode[OwnersShard]):
@@ -47,10 +71,16 @@ class OwnersMode(Mode[OwnersShard]):
 
     def plan(self, planning: Planning) -> Planned:
         owners = list(planning.params.owners)
-        shards = max(1, min(planning.params.shards, len(owners)))
+        count = max(1, min(planning.params.shards, len(owners)))
+        shards = [OwnersShard(key=f"owners-{i:03d}", owners=owners[i::count]) for i in range(count) if owners[i::count]]
+        # The lookups below cost a request per owner, as the first pages do: both must fit the budget
+        # before the first lookup is sent.
+        planning.check_budget([*shards, *shards])
+        organizations = set(_organizations(planning.client, owners))
         return Planned(
             shards=[
-                OwnersShard(key=f"owners-{i:03d}", owners=owners[i::shards]) for i in range(shards) if owners[i::shards]
+                replace(shard, organizations=[owner for owner in shard.owners if owner in organizations])
+                for shard in shards
             ]
         )
 
@@ -60,7 +90,7 @@ class OwnersMode(Mode[OwnersShard]):
             next_url: str | None = None
 
             def first(owner: str = owner) -> StagedBatch:
-                found = _first_page(client, owner)
+                found = _first_page(client, owner, organization=owner in shard.organizations)
                 if found is None:
                     return StagedBatch(missing_owner=owner)
                 items, link = found
@@ -68,7 +98,8 @@ class OwnersMode(Mode[OwnersShard]):
 
             batch = recorder.full_objects(first)
             if batch.missing_owner:
-                log.warning("GitHub knows no user or organisation %r; skipped", owner)
+                # Planning found it: deleted or renamed since.
+                log.warning("GitHub no longer knows the user or organisation %r; skipped", owner)
                 missing.append(owner)
                 continue
             recorder.counts["listed"] += len(batch.items)
