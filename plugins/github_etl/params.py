@@ -38,6 +38,9 @@ DEFAULT_PER_PAGE_TAKE = 100
 MAX_REPOSITORY_ID = 1 << 40
 # The params only one mode reads; given to another mode they would be ignored without a word.
 READ_ONLY_BY = {
+    "sample_size": "sample",
+    "seed": "sample",
+    "per_page_take": "sample",
     "query": "search",
     "owners": "owners",
     "stale_days": "refresh",
@@ -128,9 +131,11 @@ def validate(params: dict[str, Any]) -> RunParams:
         since_id=_integer(params, "since_id", None, 0, MAX_REPOSITORY_ID),
         until_id=_integer(params, "until_id", None, 1, MAX_REPOSITORY_ID),
     )
-    # {"query": "language:rust"} without "mode": "search" would load a random sample and succeed.
+    # {"query": "language:rust"} without "mode": "search" would load a random sample and succeed. Airflow
+    # hands a task every param of the form, at its default unless set: only another value was asked for.
+    defaults = RunParams()
     for name, reader in READ_ONLY_BY.items():
-        if reader != mode and getattr(run, name) not in (None, "", ()):
+        if reader != mode and getattr(run, name) != getattr(defaults, name):
             raise ConfigurationError(
                 f"param '{name}' is read only by mode '{reader}', and this run's mode is '{mode}': "
                 f'add "mode": "{reader}", or leave \'{name}\' out'

@@ -35,6 +35,9 @@ from github_etl.params import RunParams, validate
         ({"mode": "owners", "owners": ["x"], "stale_days": 3}, "param 'stale_days' is read only by mode 'refresh'"),
         ({"mode": "refresh", "since_id": 5}, "param 'since_id' is read only by mode 'census'"),
         ({"until_id": 5}, "param 'until_id' is read only by mode 'census'"),
+        ({"mode": "owners", "owners": "x", "sample_size": 5}, "param 'sample_size' is read only by mode 'sample'"),
+        ({"mode": "search", "query": "a", "seed": 3}, "param 'seed' is read only by mode 'sample'"),
+        ({"mode": "census", "per_page_take": 1}, "param 'per_page_take' is read only by mode 'sample'"),
     ],
 )
 def test_invalid_params_are_refused_with_a_clear_message(params, message) -> None:
@@ -104,3 +107,15 @@ def test_the_form_takes_owners_as_a_list_or_as_one_string(owners) -> None:
     assert trigger_form_params()["owners"].resolve(owners) == owners
     if owners is not None:
         assert validate({"mode": "owners", "owners": owners}).owners[0] == "apache"
+
+
+@pytest.mark.parametrize("mode", ["search", "owners", "refresh", "census"])
+def test_a_run_of_any_mode_passes_with_the_forms_defaults_of_the_other_modes_params(mode) -> None:
+    """Airflow hands the task every param of the form, at its default unless set: those are not "given"."""
+    from github_etl.params import trigger_form_params
+
+    conf = {name: param.value for name, param in trigger_form_params().items()}
+    conf |= {"mode": mode, "query": "language:go" if mode == "search" else None}
+    conf |= {"owners": "apache" if mode == "owners" else None}
+
+    assert validate(conf).mode == mode
