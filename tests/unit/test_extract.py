@@ -254,6 +254,27 @@ def test_owners_github_does_not_know_fail_the_plan_naming_each_before_any_listin
     assert fake.count(path_prefix="/orgs/") == 0
 
 
+def test_a_listing_or_search_that_serves_a_repository_not_public_stages_it_as_gone(
+    fake_github_factory, tmp_path
+) -> None:
+    from github_etl.extract.enrich import StagedBatch
+    from github_etl.extract.owners import OwnersShard
+    from github_etl.extract.shards import ShardRecorder
+
+    fake = fake_github_factory(repo_count=10, seed=2)
+    public, private, internal = (dict(fake.repository(i)) for i in fake.ids[:3])
+    private["private"] = True
+    internal["visibility"] = "internal"
+    recorder = ShardRecorder(RunStaging("d", "p", root=tmp_path.as_uri()), OwnersShard("k", ["x"]), _client(fake))
+
+    batch = recorder.full_objects(lambda: StagedBatch(items=[public, private, internal]))
+
+    assert _ids(batch.items) == [public["id"]]
+    assert batch.gone == [private["id"], internal["id"]]
+    assert set(batch.gone_reasons.values()) == {"not_public"}
+    assert recorder.counts["skipped"] == 2
+
+
 @pytest.mark.parametrize("graphql", [True, False], ids=["graphql", "rest"])
 def test_a_repository_the_token_reads_but_the_public_cannot_is_gone_as_not_public(fake_github_factory, graphql) -> None:
     """Enriched by id, a repository made private since it was listed is served to a token that can read it."""

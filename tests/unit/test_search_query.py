@@ -97,10 +97,9 @@ def test_open_ranges_close_at_githubs_opening_and_at_now() -> None:
         ("created:2024-01-01 created:2024-02-01", "more than one created"),
         ("language:go -created:2024-01-01", "excluded"),
         ("language:go NOT created:2024-01-01", "excluded"),
-        ('language:go "unbalanced', "double quote"),
-        # GitHub's REST search limits, which it answers with 422 Validation Failed.
-        ("a NOT b NOT c OR d AND e NOT f NOT g", "6 AND, OR or NOT operators"),
-        ("language:go " + " ".join(["word"] * 60), "299 characters long"),
+        # An OR would make the range optional: matches created at any time would come in through each slice.
+        ("rust OR created:2024-01-01", "created: is joined by OR"),
+        ("created:2024-01-01 OR rust", "created: is joined by OR"),
     ],
 )
 def test_queries_search_mode_cannot_slice_are_refused_naming_the_param(query: str, reason: str) -> None:
@@ -111,6 +110,42 @@ def test_queries_search_mode_cannot_slice_are_refused_naming_the_param(query: st
     assert repr(query) in message
     assert reason in message
     assert "created:>=2024-03-01" in message  # the accepted forms are listed
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ('language:go "unbalanced', "double quote"),
+        # GitHub's REST search limits, which it answers with 422 Validation Failed.
+        ("a NOT b NOT c OR d AND e NOT f NOT g", "6 AND, OR or NOT operators"),
+        ("language:go " + " ".join(["word"] * 60), "299 characters long"),
+        # is:public is added at the end: a trailing NOT would ask for the repositories that are not public.
+        ("language:rust NOT", "it ends with NOT, which joins nothing there"),
+        ("language:rust OR", "it ends with OR"),
+        ("OR language:rust", "it begins with OR"),
+        ("is:public OR fork:true", "is: is joined by OR"),
+    ],
+)
+def test_queries_github_would_misread_are_refused_without_listing_the_created_forms(query: str, reason: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        validate({"mode": "search", "query": query})
+    message = str(raised.value)
+    assert message.startswith(f"param 'query' got {query!r}: ")
+    assert reason in message
+    assert "Accepted created: forms" not in message
+
+
+@pytest.mark.parametrize(
+    ("query", "base"),
+    [
+        ("rust AND created:2024-01-01", "rust is:public"),
+        ("created:2024-01-01 AND rust", "rust is:public"),
+        ("NOT language:js created:2024-01-01", "NOT language:js is:public"),
+        ("rust OR go created:2024-01-01", "rust OR go is:public"),
+    ],
+)
+def test_an_and_joining_the_range_goes_with_it_and_an_or_elsewhere_stays(query: str, base: str) -> None:
+    assert parse_search_query(query) == SearchQuery(base, _at("2024-01-01 00:00:00"), _at("2024-01-01 23:59:59"))
 
 
 @pytest.mark.parametrize(

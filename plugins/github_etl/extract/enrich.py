@@ -142,6 +142,23 @@ def is_public(repository: Mapping[str, Any]) -> bool:
     return not isinstance(visibility, str) or visibility.lower() == "public"
 
 
+def public_only(batch: StagedBatch) -> StagedBatch:
+    """``batch`` with any repository not served to everyone moved to its gone ids, as ``not_public``.
+
+    A listing or a search answers a token with what it can read: no query sent asks for private
+    repositories, and this keeps the warehouse public should GitHub answer otherwise.
+    """
+    hidden = [item for item in batch.items if not is_public(item)]
+    if not hidden:
+        return batch
+    for item in hidden:
+        repo_id = int(item.get("databaseId", item.get("id")))
+        batch.gone.append(repo_id)
+        batch.gone_reasons[str(repo_id)] = NOT_PUBLIC
+    batch.items = [item for item in batch.items if is_public(item)]
+    return batch
+
+
 def _forbidden_positions(errors: Any) -> set[int]:
     """Positions of the nodes GraphQL refused with FORBIDDEN: the token lost access to them."""
     positions = set()

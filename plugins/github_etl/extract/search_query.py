@@ -69,11 +69,12 @@ class SearchQuery:
 def parse_search_query(text: str) -> SearchQuery:
     """Read ``text`` as GitHub does; raise :class:`ConfigurationError` naming ``query`` when it cannot be sliced."""
     if text.count('"') % 2:
-        raise _error(text, "it has an unbalanced double quote")
+        raise _error(text, "it has an unbalanced double quote", forms=False)
     tokens = _TOKEN.findall(text)
     if not tokens:
-        raise _error(text, "it is empty; search mode needs GitHub search syntax, e.g. 'language:rust'")
+        raise _error(text, "it is empty; search mode needs GitHub search syntax, e.g. 'language:rust'", forms=False)
     _check_limits(text, tokens)
+    _check_operators(text, tokens)
     tokens = _public_only(text, tokens)
     created = [(index, match) for index, token in enumerate(tokens) if (match := _CREATED.match(token))]
     if not created:
@@ -86,7 +87,13 @@ def parse_search_query(text: str) -> SearchQuery:
     low, high = _created_range(text, match["value"])
     if low is not None and high is not None and low > high:
         raise _error(text, "its created: range is empty (its start is after its end)")
-    base = " ".join(tokens[:index] + tokens[index + 1 :])
+    # An AND joining the range to the rest goes with it: each slice adds its own range, ANDed.
+    start, end = index, index + 1
+    if index > 0 and tokens[index - 1] == "AND":
+        start -= 1
+    elif end < len(tokens) and tokens[end] == "AND":
+        end += 1
+    base = " ".join(tokens[:start] + tokens[end:])
     return SearchQuery(base, low, high)
 
 
@@ -106,14 +113,39 @@ def _check_limits(text: str, tokens: list[str]) -> None:
     """Refuse what GitHub would refuse, before the run spends a request (or its retries) on it."""
     operators = sum(1 for token in tokens if token in _OPERATORS)
     if operators > MAX_OPERATORS:
-        raise _error(text, f"it has {operators} AND, OR or NOT operators; GitHub's search takes at most five")
+        raise _error(
+            text, f"it has {operators} AND, OR or NOT operators; GitHub's search takes at most five", forms=False
+        )
     words = " ".join(token for token in tokens if token not in _OPERATORS and not _QUALIFIER.match(token))
     if len(words) > MAX_WORDS_LENGTH:
         raise _error(
             text,
             f"its words (qualifiers and operators aside) are {len(words)} characters long; GitHub's search "
             f"takes at most {MAX_WORDS_LENGTH}",
+            forms=False,
         )
+
+
+def _check_operators(text: str, tokens: list[str]) -> None:
+    """Refuse an operator that joins nothing, and an OR around ``created:`` or ``is:``.
+
+    Search mode adds ``is:public`` at the end and replaces ``created:`` by each slice's range: an
+    operator at the end would bind to the one added, and an OR would make either qualifier optional,
+    letting other creation times (or repositories that are not public) in.
+    """
+    if tokens[-1] in _OPERATORS or tokens[0] in ("AND", "OR"):
+        where, operator = ("ends", tokens[-1]) if tokens[-1] in _OPERATORS else ("begins", tokens[0])
+        raise _error(text, f"it {where} with {operator}, which joins nothing there", forms=False)
+    for index, token in enumerate(tokens):
+        neighbours = tokens[index - 1 : index] + tokens[index + 1 : index + 2]
+        if (_CREATED.match(token) or _VISIBILITY.match(token)) and "OR" in neighbours:
+            qualifier = token.partition(":")[0].lstrip("-").lower()
+            raise _error(
+                text,
+                f"its {qualifier}: is joined by OR, which would make it optional; search mode keeps {qualifier}: "
+                "a condition every match meets, so write it apart from OR",
+                forms=qualifier == "created",
+            )
 
 
 def _public_only(text: str, tokens: list[str]) -> list[str]:
@@ -183,5 +215,7 @@ def _instant(second: int) -> str:
     return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _error(text: str, why: str) -> ConfigurationError:
-    return ConfigurationError(f"param 'query' got {text!r}: {why}. Accepted created: forms: {ACCEPTED_FORMS}")
+def _error(text: str, why: str, *, forms: bool = True) -> ConfigurationError:
+    """The refusal of ``text``, listing the accepted ``created:`` forms where ``why`` is about one."""
+    listed = f" Accepted created: forms: {ACCEPTED_FORMS}" if forms else ""
+    return ConfigurationError(f"param 'query' got {text!r}: {why}.{listed}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
-from github_etl.extract.enrich import StagedBatch, enrich
+from github_etl.extract.enrich import StagedBatch, enrich, public_only
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging, read_json_uri
 from github_etl.xcom import XComRecord
@@ -132,7 +132,7 @@ class ShardRecorder:
     def full_objects(self, fetch: Callable[[], StagedBatch]) -> StagedBatch:
         """Stage a batch of full objects (checkpointed) and count it."""
         name = f"repos-{len(self.batches):06d}.json"
-        batch = StagedBatch.from_json(self._checkpoint(name, lambda: fetch().to_json()))
+        batch = StagedBatch.from_json(self._checkpoint(name, lambda: public_only(fetch()).to_json()))
         self.batches.append(self.staging.uri("raw", self.key, name))
         self.counts["enriched"] += len(batch.items)
         self.counts["skipped"] += len(batch.gone)
