@@ -207,6 +207,18 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     _enter_page(browser)
     assert _messages(browser)["runs"] == "1 run over 1 day (logical dates)."
 
+    # A link names its repository after "#", percent-encoded or as typed; a "%" that encodes nothing is
+    # read as typed instead of stopping the page before it is drawn.
+    browser.switch_to.default_content()
+    for fragment, history in [("octo%2Falpha", "octo/alpha"), ("%E0%A4%A", None)]:
+        browser.get(f"{airflow.url}/github-etl/ui/#{fragment}")
+        browser.refresh()
+        _wait_until_ready(browser)
+        if history is None:
+            assert _messages(browser)["history"] == "Type a repository as owner/name, e.g. apache/airflow."
+        else:
+            assert list(_chart(browser, "history")["series"]) == [f"{history} stars"]
+
 
 # -- steps ----------------------------------------------------------------------------------------
 

@@ -280,6 +280,16 @@
     return page.items.length ? page.items[0].full_name : null;
   }
 
+  // The repository a link names after "#": percent-encoded or as typed (a name may hold a "%").
+  function fragmentRepository() {
+    const fragment = window.location.hash.slice(1);
+    try {
+      return decodeURIComponent(fragment);
+    } catch {
+      return fragment;
+    }
+  }
+
   async function start() {
     const historyForm = document.getElementById("history-form");
     const repository = document.getElementById("repository");
@@ -304,7 +314,7 @@
     });
 
     const [trending] = await Promise.all([readTrending(), guarded("languages", showLanguages), guarded("runs", showRuns)]);
-    const wanted = decodeURIComponent(window.location.hash.slice(1));
+    const wanted = fragmentRepository();
     // Guarded too: logged out or without a warehouse, the section says so, not that the warehouse is empty.
     await guarded("history", async () => {
       const initial = wanted || (await firstRepository(trending));
