@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from github_etl.extract.enrich import StagedBatch
@@ -157,6 +157,17 @@ def logical_date_of(context: dict[str, Any]) -> datetime:
     return value
 
 
+def run_started_at(dag_run: Any, *, now: datetime) -> datetime | None:
+    """When the run began: its start date, which ``airflow dags test`` (``make run``) sets to the logical
+    date, so bounded by when the run was created (``run_after``) and by ``now``; None when unknown."""
+    started = dag_run.start_date
+    if started is None:
+        return None
+    if dag_run.run_after is not None:
+        started = max(started, dag_run.run_after)
+    return min(started, now)
+
+
 def _run_identity(context: dict[str, Any]) -> tuple[str, str, datetime]:
     return context["dag"].dag_id, context["run_id"], logical_date_of(context)
 
@@ -173,7 +184,7 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
     staging = RunStaging(dag_id, run_id)
     plan = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
     totals = run_totals(transformed, plan)
-    started_at = context["dag_run"].start_date
+    started_at = run_started_at(context["dag_run"], now=datetime.now(UTC))
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         result = load_run(
             db,

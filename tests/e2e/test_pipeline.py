@@ -66,10 +66,14 @@ def test_sample_run_loads_exactly_sample_size_and_rerun_changes_nothing(
     pipeline_env(fake_github.base_url)
     conf = {"mode": "sample", "sample_size": 25, "seed": 3, "shards": 2}
 
+    began = datetime.now(UTC)
     first = run_dag(conf, LOGICAL_DATE)
     assert first.state == "success"
     rows = _warehouse(pg_url)
     assert len(rows) == 25
+    # airflow dags test dates the run's start at its logical date; the audit says when it really began.
+    ((started_at, finished_at),) = _rows(pg_url, "SELECT started_at, finished_at FROM github.load_runs")
+    assert began <= started_at <= finished_at
     for row in rows.values():
         assert not fake_github.is_vanished(row["id"])
         _assert_matches_fake(row, fake_github)
