@@ -142,6 +142,15 @@ def test_history_answers_to_a_former_name_as_the_detail_does(client, observed):
     assert _get(client, "/repositories/old-octo/old-alpha")["id"] == 1
 
 
+def test_a_detail_lists_the_latest_100_earlier_versions_newest_first(client, observed):
+    versions = [_former_name(1, f"octo/alpha-{n}", DAY[0] - timedelta(days=200 - n)) for n in range(101)]
+    _insert(observed, "repository_history", *versions)
+
+    history = _get(client, "/repositories/octo/alpha")["history"]
+
+    assert [version["full_name"] for version in history] == [f"octo/alpha-{n}" for n in range(100, 0, -1)]
+
+
 def test_history_of_a_name_held_now_and_formerly_is_the_current_holders(client, observed):
     # octo/beta (2) was once called acme/gamma, a name repository 3 carries today.
     _insert(observed, "repository_history", _former_name(2, "acme/gamma", DAY[1]))

@@ -177,9 +177,9 @@ class RepositoryDetail(Repository):
 
     snapshots: list[Snapshot] = Field(description="Newest first.")
     history: list[AttributeVersion] = Field(
-        description="Earlier versions, newest first; the current one is the repository itself. Empty when "
-        "its name, owner, license, archived, visibility, default branch, fork, template flag and topics never "
-        "changed while the warehouse watched."
+        description="Earlier versions, newest first, at most the latest 100; the current one is the repository "
+        "itself. Empty when its name, owner, license, archived, visibility, default branch, fork, template flag "
+        "and topics never changed while the warehouse watched; github.repository_history holds them all."
     )
 
 
