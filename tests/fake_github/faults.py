@@ -35,6 +35,7 @@ _SETTABLE = (
     "retry_after_s",
     "secondary_status",
     "truncate_next",
+    "incomplete_search_next",
     "slow_next",
     "slow_seconds",
     "bad_credentials",
@@ -90,6 +91,8 @@ class Faults:
             self.retry_after_s: int | None = DEFAULT_RETRY_AFTER_S  # None: the variant without Retry-After
             self.secondary_status: int = 403  # GitHub sends 403 or 429
             self.truncate_next: int = 0
+            # Searches answered as GitHub answers one that timed out: incomplete_results true, part found.
+            self.incomplete_search_next: int = 0
             self.slow_next: int = 0
             self.slow_seconds: float = DEFAULT_SLOW_SECONDS
             self.bad_credentials: bool = False
@@ -201,6 +204,14 @@ class Faults:
                 self.slow_next -= 1
                 return self.slow_seconds
             return 0.0
+
+    def take_incomplete_search(self) -> bool:
+        """Whether the next search timed out half way; consumes one ``incomplete_search_next``."""
+        with self._lock:
+            if self.incomplete_search_next > 0:
+                self.incomplete_search_next -= 1
+                return True
+            return False
 
     def take_truncate(self) -> bool:
         """Whether to cut the next 200 body in half; consumes one ``truncate_next``."""

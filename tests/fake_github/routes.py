@@ -247,8 +247,12 @@ class Routes:
                 },
             )
         chunk = result.ids[(page - 1) * per_page : min(page * per_page, RESULT_CAP)]
+        total, incomplete = result.total, self.faults.take_incomplete_search()
+        if incomplete:
+            # Timed out half way: GitHub counts and returns what it found by then.
+            total, chunk = total // 2, chunk[: len(chunk) // 2]
         items = self._page_of_objects(chunk, extra='"score":1.0')
-        body = f'{{"total_count":{result.total},"incomplete_results":false,"items":{items}}}'
+        body = f'{{"total_count":{total},"incomplete_results":{"true" if incomplete else "false"},"items":{items}}}'
         reply = Reply(200, encode_body(body), {})
         last_page = max(1, math.ceil(min(result.total, RESULT_CAP) / per_page))
         link = link_header(f"{self.base_url}/search/repositories", query, page, last_page)

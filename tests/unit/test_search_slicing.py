@@ -127,3 +127,54 @@ def test_a_query_github_refuses_fails_at_once_naming_the_param_and_githubs_reaso
     assert message.startswith("param 'query': GitHub refused the search 'org:no-such-organisation language:go")
     assert "cannot be searched either because the resources do not exist" in message
     assert dense_fake.count(path_prefix="/search") == before + 1
+
+
+def test_a_search_github_timed_out_on_is_asked_again_and_nothing_is_lost(tmp_path) -> None:
+    """``incomplete_results``: a count or a page holding what GitHub found in time, half of it in the fake."""
+    with FakeGitHub(repo_count=3000, seed=7, search_rate_limit=100_000) as fake:
+        fake.start()
+        # Between 1,000 and 2,000 matches: counted half by a probe that timed out, it would look like one slice.
+        query = "created:2022-01-01..2026-01-01"
+        expected = fake.search_ids(query)
+        assert MAX_RESULTS_PER_QUERY < len(expected) <= 2 * MAX_RESULTS_PER_QUERY
+        clean = plan_slices(_client(fake), query, now=NOW)
+        assert len(clean.slices) > 1
+        # The first probe and, once planned, the first page of a slice time out once each.
+        fake.faults.update({"incomplete_search_next": 1})
+        assert plan_slices(_client(fake), query, now=NOW) == clean
+        fake.faults.update({"incomplete_search_next": 1})
+        staging = RunStaging("d", "incomplete", root=tmp_path.as_uri())
+        client = _client(fake)
+        plan = plan_run(client, staging, validate({"mode": "search", "query": query}), logical_date=datetime.now(UTC))
+        fake.faults.update({"incomplete_search_next": 1})
+        ids = [
+            item["id"]
+            for shard in plan.shards
+            for uri in read_json_uri(run_shard(client, staging, shard).done_uri)["batches"]
+            for item in read_json_uri(uri)["items"]
+        ]
+        assert sorted(ids) == expected
+
+
+def test_a_search_still_timing_out_fails_as_unavailable_and_stages_nothing(tmp_path) -> None:
+    from github_etl.errors import FINAL_ERRORS, GitHubUnavailableError
+
+    with FakeGitHub(repo_count=300, seed=7, search_rate_limit=100_000) as fake:
+        fake.start()
+        staging = RunStaging("d", "timeouts", root=tmp_path.as_uri())
+        client = _client(fake)
+        plan = plan_run(
+            client, staging, validate({"mode": "search", "query": "fork:false"}), logical_date=datetime.now(UTC)
+        )
+        fake.faults.update({"incomplete_search_next": 3})
+        with pytest.raises(GitHubUnavailableError, match=r"timed out .* 3 times in a row") as raised:
+            run_shard(client, staging, plan.shards[0])
+        assert not isinstance(raised.value, FINAL_ERRORS)  # the task's retry asks again
+        assert not staging.exists("raw", plan.shards[0].key, "repos-000000.json")
+        # The retry, once GitHub answers in time, loads every match.
+        ids = [
+            item["id"]
+            for uri in read_json_uri(run_shard(client, staging, plan.shards[0]).done_uri)["batches"]
+            for item in read_json_uri(uri)["items"]
+        ]
+        assert sorted(ids) == fake.search_ids("fork:false")

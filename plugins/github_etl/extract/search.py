@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from github_etl.errors import ConfigurationError, GitHubError
+from github_etl.errors import ConfigurationError, GitHubError, GitHubUnavailableError
 from github_etl.extract.budget import requests
 from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.mode import Mode, Planned, Planning
@@ -31,7 +31,7 @@ SEARCH_PATH = "/search/repositories"
 MAX_RESULTS_PER_QUERY = 1000
 # GitHub ignores larger pages.
 PER_PAGE = 100
-# An incomplete page (GitHub timed out internally) is asked again this many times.
+# A search answered incomplete (GitHub timed out internally) is asked again this many times.
 INCOMPLETE_RETRIES = 2
 
 
@@ -55,6 +55,25 @@ class SlicePlan:
 
 
 def _search(client: GitHubClient, query: str, *, page: int, per_page: int) -> dict[str, Any]:
+    """A page of ``query``'s results, complete: a search GitHub timed out on is asked again.
+
+    A count or a page that says ``incomplete_results`` holds only what GitHub found in time: a slice
+    counted short could hold more than it serves, a page read short would end its slice early. Still
+    incomplete after :data:`INCOMPLETE_RETRIES`, it fails as GitHub being unavailable: the task is
+    retried later, from its checkpoints, instead of staging part of a page as if it were all.
+    """
+    for attempt in range(INCOMPLETE_RETRIES + 1):
+        data = _search_once(client, query, page=page, per_page=per_page)
+        if not data.get("incomplete_results"):
+            return data
+        log.info("Search page %s of %r was incomplete (attempt %s); asking again", page, query, attempt + 1)
+    raise GitHubUnavailableError(
+        f"GitHub's search timed out on {query!r} (page {page}) {INCOMPLETE_RETRIES + 1} times in a row "
+        "(incomplete_results); the task is retried later, or narrow the query"
+    )
+
+
+def _search_once(client: GitHubClient, query: str, *, page: int, per_page: int) -> dict[str, Any]:
     try:
         data = client.get(SEARCH_PATH, {"q": query, "per_page": per_page, "page": page}, resource="search").data
     except GitHubError as exc:
@@ -177,15 +196,18 @@ class SearchMode(Mode[SearchShard]):
 
                 def fetch(page: int = page, query: str = piece["query"]) -> StagedBatch:
                     data = _search(client, query, page=page, per_page=PER_PAGE)
-                    for _ in range(INCOMPLETE_RETRIES):
-                        if not data.get("incomplete_results"):
-                            break
-                        log.info("Search page %s of %r was incomplete; asking again", page, query)
-                        data = _search(client, query, page=page, per_page=PER_PAGE)
                     return StagedBatch(items=data["items"], total=int(data["total_count"]))
 
                 batch = recorder.full_objects(fetch)
                 recorder.counts["listed"] += len(batch.items)
+                if page == 1 and (batch.total or 0) > MAX_RESULTS_PER_QUERY >= piece["total"]:
+                    log.warning(
+                        "%r matches %s repositories now (%s when planned); GitHub serves 1,000 of them, the "
+                        "others are left for the next run",
+                        piece["query"],
+                        batch.total,
+                        piece["total"],
+                    )
                 reachable = min(batch.total or 0, MAX_RESULTS_PER_QUERY)
                 if len(batch.items) < PER_PAGE or page * PER_PAGE >= reachable:
                     break
