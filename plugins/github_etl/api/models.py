@@ -197,12 +197,18 @@ class LoadRun(BaseModel):
     enriched: int
     skipped: int
     rejected: int
-    inserted: int
-    updated: int
-    unchanged: int
+    inserted: int = Field(description="Repositories the warehouse did not hold.")
+    updated: int = Field(
+        description="Stored repositories whose row was written: their data changed, or they were seen at a later "
+        "time than recorded (`last_seen_at` moved), or seen again after being marked deleted."
+    )
+    unchanged: int = Field(
+        description="Stored repositories staged with the data and observation times already recorded (a run "
+        "loaded again): nothing written."
+    )
     api_requests: int
-    started_at: datetime
-    finished_at: datetime
+    started_at: datetime = Field(description="When the run began.")
+    finished_at: datetime = Field(description="When its load committed.")
 
 
 class LoadRunList(BaseModel):
