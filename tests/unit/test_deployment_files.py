@@ -807,20 +807,23 @@ def test_image_installs_what_the_pipeline_imports(module):
 # --- .dockerignore ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "requirements.txt",
-        "constraints.txt",
-        "dags/github_repositories.py",
-        "plugins/github_etl/settings.py",
-        "include/sql/github_repositories/schema.sql",
-    ],
-)
+def _copied_files() -> list[str]:
+    """Every tracked file under a source some stage's COPY names: what the build context must hold."""
+    sources = {source for stage in _stages() for source in _copies(stage)}
+    tracked = subprocess.run(
+        ["git", "ls-files", "--", *sorted(sources)], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [path for path in tracked if "__pycache__" not in path]
+
+
+def test_every_copy_source_is_a_tracked_file_or_folder():
+    copied = {path.split("/")[0] for path in _copied_files()}
+    assert copied == {source for stage in _stages() for source in _copies(stage)}
+
+
+@pytest.mark.parametrize("path", _copied_files())
 def test_build_context_keeps_what_the_dockerfile_copies(path):
-    copied = set(_copies("runtime")) | set(_copies("release"))
-    assert path.split("/")[0] in copied, f"{path} is not under a path the Dockerfile copies"
-    assert not _excluded_from_build_context(path)
+    assert not _excluded_from_build_context(path), f"{path} is copied by the Dockerfile but left out by .dockerignore"
 
 
 @pytest.mark.parametrize(
