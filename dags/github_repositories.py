@@ -6,7 +6,7 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 
 | task | what it does |
 |---|---|
-| `prepare` | validates the params (before any API call; a bad one fails the run without retries), applies the warehouse schema and checks the staging store takes a file |
+| `prepare` | validates the params and the `GITHUB_ETL_*` settings (before any API call; a bad one fails the run without retries), applies the warehouse schema and checks the staging store takes a file |
 | `plan` | splits the run into shards: random id ranges (`sample`), creation-time slices of at most 1,000 matches (`search`), owners (`owners`), warehouse ids (`refresh`) or equal id ranges (`census`); fails at once when the run cannot fit its GitHub budget before its deadline; defers on a long rate-limit wait |
 | `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
 | `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
@@ -81,10 +81,12 @@ def github_repositories() -> None:
         from github_etl.errors import fail_fast_on_final_errors
         from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
         from github_etl.params import validate
+        from github_etl.settings import check_settings
         from github_etl.staging import check_staging_root
 
         with fail_fast_on_final_errors():
             params = validate(dict(get_current_context()["params"]))
+            check_settings()
             # The first task to reach the warehouse: a warehouse refusing the login fails the run at once.
             with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:
                 apply_schema(db)

@@ -37,6 +37,9 @@ def float_env(name: str, default: float, *, minimum: float = 0.0) -> float:
         value = float(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    # float() reads "nan" and "inf" too; NaN compares false with everything, so it would pass every bound.
+    if not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number, got {raw!r}")
     if value < minimum:
         raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
     return value
@@ -55,8 +58,12 @@ def bool_env(name: str, default: bool) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {raw!r}")
 
 
-def _int_env(name: str, default: int, *, minimum: int = 0) -> int:
-    return int(float_env(name, default, minimum=minimum))
+def int_env(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number from the environment (``1e3`` too), ``default`` when unset or blank; ``2.5`` is refused."""
+    value = float_env(name, default, minimum=minimum)
+    if not float(value).is_integer():
+        raise ConfigurationError(f"{name} must be a whole number, got {os.environ[name]!r}")
+    return int(value)
 
 
 # "false" leaves the DAG's late-run alert out (github_etl.alerts.late_run_alert).
@@ -70,7 +77,7 @@ def run_deadline_hours() -> float:
 
 def github_api_pool_slots() -> int:
     """Slots of the ``github_api`` pool that the local commands create (``make run``, ``make airflow``)."""
-    return _int_env(POOL_SLOTS_ENV, DEFAULT_POOL_SLOTS, minimum=1)
+    return int_env(POOL_SLOTS_ENV, DEFAULT_POOL_SLOTS, minimum=1)
 
 
 def max_deleted_share() -> float:
@@ -79,6 +86,14 @@ def max_deleted_share() -> float:
     if share > 1:
         raise ConfigurationError(f"GITHUB_ETL_MAX_DELETED_SHARE is a share between 0 and 1, got {share}")
     return share
+
+
+def check_settings() -> None:
+    """Read every setting a run's tasks read, so that a malformed one fails the run's first task, before any
+    GitHub request, instead of the task that reads it after the extract has spent its quota."""
+    run_deadline_hours()
+    max_deleted_share()
+    ClientSettings.from_env()
 
 
 def staging_url() -> str:
@@ -209,11 +224,11 @@ class ClientSettings:
         return cls(
             connect_timeout=float_env("GITHUB_ETL_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.01),
             read_timeout=float_env("GITHUB_ETL_READ_TIMEOUT", cls.read_timeout, minimum=0.01),
-            max_retries=_int_env("GITHUB_ETL_MAX_RETRIES", cls.max_retries),
+            max_retries=int_env("GITHUB_ETL_MAX_RETRIES", cls.max_retries),
             backoff_base=float_env("GITHUB_ETL_BACKOFF_BASE", cls.backoff_base),
             backoff_max=float_env("GITHUB_ETL_BACKOFF_MAX", cls.backoff_max),
             secondary_min_wait=float_env("GITHUB_ETL_SECONDARY_MIN_WAIT", cls.secondary_min_wait),
-            secondary_max_tries=_int_env("GITHUB_ETL_SECONDARY_MAX_TRIES", cls.secondary_max_tries, minimum=1),
+            secondary_max_tries=int_env("GITHUB_ETL_SECONDARY_MAX_TRIES", cls.secondary_max_tries, minimum=1),
             max_inline_wait=float_env("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", cls.max_inline_wait),
             reset_jitter=float_env("GITHUB_ETL_RESET_JITTER", cls.reset_jitter),
             quota_reserve=QuotaReserve.from_env(),

@@ -156,3 +156,18 @@ def test_an_owner_github_does_not_know_fails_in_plan_at_once_naming_it(
     assert fake.count(path_prefix="/users/") == 2
     assert fake.count(path_prefix="/orgs/") == 0
     assert "param 'owners': GitHub knows no user or organisation named 'apachee'" in _task_output(capfd)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("GITHUB_ETL_MAX_DELETED_SHARE", "nan"), ("GITHUB_ETL_MAX_RETRIES", "2.5")]
+)
+def test_a_malformed_setting_fails_in_prepare_before_any_github_request(
+    fake_github, pipeline_env, run_dag, capfd, monkeypatch, name, value
+) -> None:
+    pipeline_env(fake_github.base_url)
+    monkeypatch.setenv(name, value)
+    result = run_dag({"sample_size": 5}, LOGICAL_DATE)
+    assert result.state == "failed"
+    assert _states(result)["prepare"] == ("failed", 1)
+    assert fake_github.requests == []
+    assert name in _task_output(capfd)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from github_etl.settings import float_env
+from github_etl.settings import float_env, int_env
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ class ApiSettings:
     def from_env(cls) -> ApiSettings:
         """Settings from ``GITHUB_ETL_API_*`` variables, defaults for those unset."""
         return cls(
-            pool_size=int(float_env("GITHUB_ETL_API_POOL_SIZE", cls.pool_size, minimum=1)),
+            pool_size=int_env("GITHUB_ETL_API_POOL_SIZE", cls.pool_size, minimum=1),
             acquire_timeout=float_env("GITHUB_ETL_API_ACQUIRE_TIMEOUT", cls.acquire_timeout, minimum=0.0),
-            connect_timeout=int(float_env("GITHUB_ETL_API_CONNECT_TIMEOUT", cls.connect_timeout, minimum=1)),
+            connect_timeout=int_env("GITHUB_ETL_API_CONNECT_TIMEOUT", cls.connect_timeout, minimum=1),
             statement_timeout=float_env("GITHUB_ETL_API_STATEMENT_TIMEOUT", cls.statement_timeout, minimum=0.001),
             auth_cache_seconds=float_env("GITHUB_ETL_API_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, minimum=0.0),
             page_cache_mb=float_env("GITHUB_ETL_API_PAGE_CACHE_MB", cls.page_cache_mb, minimum=0.0),

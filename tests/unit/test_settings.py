@@ -1,0 +1,57 @@
+"""Settings from the environment: every malformed value is refused naming its variable, NaN and infinity too."""
+
+from __future__ import annotations
+
+import pytest
+
+from github_etl.api.config import ApiSettings
+from github_etl.errors import ConfigurationError
+from github_etl.settings import ClientSettings, check_settings, float_env, int_env, max_deleted_share
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e999"])
+def test_a_number_that_is_not_finite_is_refused(monkeypatch, raw) -> None:
+    monkeypatch.setenv("GITHUB_ETL_READ_TIMEOUT", raw)
+    with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_READ_TIMEOUT must be a finite number"):
+        float_env("GITHUB_ETL_READ_TIMEOUT", 30.0)
+
+
+def test_the_deletion_guard_cannot_be_switched_off_by_nan(monkeypatch) -> None:
+    # NaN compares false with everything: "marking > nan * checked" would never stop a mass deletion.
+    monkeypatch.setenv("GITHUB_ETL_MAX_DELETED_SHARE", "nan")
+    with pytest.raises(ConfigurationError, match="GITHUB_ETL_MAX_DELETED_SHARE"):
+        max_deleted_share()
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("3", 3), ("1e3", 1000), (" 7 ", 7), ("", 5)])
+def test_a_whole_number_is_read_in_any_form_json_would_write_it(monkeypatch, raw, expected) -> None:
+    monkeypatch.setenv("GITHUB_ETL_MAX_RETRIES", raw)
+    assert int_env("GITHUB_ETL_MAX_RETRIES", 5) == expected
+
+
+@pytest.mark.parametrize("raw", ["2.7", "nan", "inf", "abc", "-1"])
+def test_a_whole_number_setting_refuses_fractions_and_names_its_variable(monkeypatch, raw) -> None:
+    monkeypatch.setenv("GITHUB_ETL_MAX_RETRIES", raw)
+    with pytest.raises(ConfigurationError, match="GITHUB_ETL_MAX_RETRIES"):
+        ClientSettings.from_env()
+    monkeypatch.setenv("GITHUB_ETL_API_POOL_SIZE", raw)
+    with pytest.raises(ConfigurationError, match="GITHUB_ETL_API_POOL_SIZE"):
+        ApiSettings.from_env()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "GITHUB_ETL_RUN_DEADLINE_HOURS",
+        "GITHUB_ETL_MAX_DELETED_SHARE",
+        "GITHUB_ETL_CONNECT_TIMEOUT",
+        "GITHUB_ETL_MAX_RETRIES",
+        "GITHUB_ETL_SECONDARY_MAX_TRIES",
+        "GITHUB_ETL_QUOTA_RESERVE",
+    ],
+)
+def test_the_run_checks_every_setting_its_tasks_read_at_once(monkeypatch, name) -> None:
+    check_settings()
+    monkeypatch.setenv(name, "abc")
+    with pytest.raises(ConfigurationError, match=name):
+        check_settings()
