@@ -363,6 +363,8 @@ def test_graphql_needs_a_token(fake: FakeGitHub) -> None:
 
 # -- the hook: connection forms -------------------------------------------------------------------------------
 
+_GITHUB = "https://api.github.com"
+
 
 @pytest.mark.parametrize(
     ("conn", "base_url", "tokens"),
@@ -382,6 +384,13 @@ def test_graphql_needs_a_token(fake: FakeGitHub) -> None:
         ),
         (json.dumps({"conn_type": "http", "host": "http://127.0.0.1", "port": 9000}), "http://127.0.0.1:9000", []),
         ("https://ghe.example.com/api%2Fv3", "https://ghe.example.com/api/v3", []),
+        # The HTTP form as the UI offers it: a bare host is https (the token travels in a header), the
+        # Schema field a scheme as for Airflow's HttpHook; plain http only to this machine or when asked.
+        (json.dumps({"conn_type": "http", "host": "api.github.com", "password": "t1234567"}), _GITHUB, ["t1234567"]),
+        (json.dumps({"conn_type": "http", "host": "api.github.com", "schema": "https"}), _GITHUB, []),
+        (json.dumps({"conn_type": "http", "host": "ghe.lan", "schema": "http", "port": 80}), "http://ghe.lan:80", []),
+        ("http://:t1234567@ghe.example.com/api%2Fv3", "https://ghe.example.com/api/v3", ["t1234567"]),
+        (json.dumps({"conn_type": "http", "host": "localhost", "port": 8765}), "http://localhost:8765", []),
     ],
 )
 def test_hook_reads_every_connection_form(monkeypatch, conn, base_url, tokens) -> None:

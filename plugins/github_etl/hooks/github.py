@@ -57,10 +57,21 @@ def base_url_of(conn: Connection) -> str:
             netloc, _, path = rest.partition("/")
             url = f"{scheme}://{netloc}:{conn.port}" + (f"/{path}" if path else "")
         return url
-    scheme = conn.conn_type if conn.conn_type in ("http", "https") else "https"
+    # A host without a scheme: the HTTP form's "Schema" field names the scheme (as for Airflow's HttpHook),
+    # or the path of a URI form (https://host/api%2Fv3); otherwise https, since the token travels in a
+    # header, except to this machine, where the fake GitHub and tunnels listen on plain http. A URI's
+    # scheme is the connection's type, not a protocol: http://:token@ghe.example.com still means https.
+    schema = (conn.schema or "").strip().strip("/")
+    if schema.lower() in ("http", "https"):
+        scheme, path = schema.lower(), ""
+    else:
+        scheme, path = ("http" if conn.conn_type == "http" and _is_loopback(host) else "https"), schema
     netloc = f"{host}:{conn.port}" if conn.port else host
-    path = (conn.schema or "").strip("/")
     return f"{scheme}://{netloc}" + (f"/{path}" if path else "")
+
+
+def _is_loopback(host: str) -> bool:
+    return host.lower() in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
 class GitHubHook(BaseHook):
