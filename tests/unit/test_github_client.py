@@ -152,6 +152,29 @@ def test_bad_credentials_fail_at_once_naming_the_connection_not_the_token(fake: 
     assert len(fake.requests) == 1
 
 
+def test_a_refused_token_among_several_is_named_by_its_position(fake_github_factory) -> None:
+    fake = fake_github_factory(repo_count=50, tokens={TOKEN})
+    client = GitHubClient(fake.base_url, [TOKEN, OTHER_TOKEN], settings=FAST, conn_id="github_default")
+    with pytest.raises(BadCredentialsError) as raised:
+        for _ in range(4):  # the pool takes each token in turn
+            client.get("/repositories", {"since": 0})
+    assert "GitHub rejected token 2 of 2 of connection 'github_default'" in str(raised.value)
+    assert OTHER_TOKEN not in str(raised.value)
+
+
+def test_tokens_from_the_environment_are_named_as_such_when_refused(fake_github_factory, monkeypatch) -> None:
+    fake = fake_github_factory(repo_count=50, tokens={TOKEN})
+    monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT", raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", fake.base_url)
+    monkeypatch.setenv("GITHUB_TOKEN", OTHER_TOKEN)
+    with pytest.raises(BadCredentialsError, match="rejected the token of GITHUB_API_URL and GITHUB_TOKEN") as raised:
+        GitHubHook(settings=FAST).get_conn().get("/repositories", {"since": 0})
+    assert "Set a valid token in GITHUB_TOKEN" in str(raised.value)
+    monkeypatch.setenv("GITHUB_API_URL", "127.0.0.1:8080")
+    with pytest.raises(ConfigurationError, match=r"^GITHUB_API_URL has no usable API base URL"):
+        GitHubHook(settings=FAST).get_conn()
+
+
 def test_permission_403_is_final_not_a_rate_limit(fake: FakeGitHub) -> None:
     fake.faults.forbidden_next = 1
     client = _client(fake)

@@ -56,7 +56,8 @@ class GitHubClient:
     :param base_url: API root, e.g. ``https://api.github.com`` or ``https://HOST/api/v3``.
     :param tokens: zero (unauthenticated), one or several tokens or credentials (GitHub App installations).
     :param settings: timeouts, retries and waits.
-    :param conn_id: the Airflow connection the client was built from, named in error messages.
+    :param conn_id: the Airflow connection the client was built from, named in error messages; None when
+        ``GITHUB_API_URL`` and ``GITHUB_TOKEN`` configured it.
     :param budget_store: where rate-limit state lives; share one to share budgets.
     :param sleep: how to wait; injectable so tests can observe waits.
     """
@@ -156,7 +157,7 @@ class GitHubClient:
             outcome = classify(status, headers, data)
             self.calls["ok" if outcome is Outcome.OK else "failed"] += 1
             if outcome is Outcome.BAD_CREDENTIALS:
-                raise self._final_error(outcome, status, "GET", url, data)
+                raise self._final_error(outcome, status, "GET", url, data, token)
             resources = data.get("resources") if outcome is Outcome.OK and isinstance(data, dict) else None
             if not isinstance(resources, dict):
                 log.warning("GitHub answered %s to GET /rate_limit; going on without its budgets", status)
@@ -252,7 +253,7 @@ class GitHubClient:
                 transient_failures += 1
                 self._after_transient(method, url, transient_failures, GitHubError(f"HTTP {status}"))
                 continue
-            raise self._final_error(outcome, status, method, url, data)
+            raise self._final_error(outcome, status, method, url, data, token)
 
     def _send(
         self,
@@ -344,7 +345,7 @@ class GitHubClient:
             raise GitHubUnavailableError(
                 f"GitHub at {self.base_url} did not answer {method} {_path_of(url)} after "
                 f"{self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). "
-                f"Check the host of connection '{self.conn_id or 'github'}' and the network.",
+                f"Check the host of {self._source()} and the network.",
                 url=url,
             ) from exc
         log.warning("Transient failure on %s %s (%s); retry %s", method, _path_of(url), _safe(exc), failures)
@@ -378,21 +379,31 @@ class GitHubClient:
         if wait > self.settings.max_inline_wait:
             raise RateLimitWaitTooLong(datetime.fromtimestamp(until, tz=UTC), "secondary")
 
-    def _final_error(self, outcome: Outcome, status: int, method: str, url: str, data: Any) -> GitHubError:
+    def _source(self) -> str:
+        return f"connection '{self.conn_id}'" if self.conn_id else "GITHUB_API_URL and GITHUB_TOKEN"
+
+    def _final_error(
+        self, outcome: Outcome, status: int, method: str, url: str, data: Any, token: Credential | None
+    ) -> GitHubError:
         message = message_of(data) or "no message"
         if details := details_of(data):
             message = f"{message} ({details})"
-        conn = self.conn_id or "github"
         if outcome is Outcome.BAD_CREDENTIALS:
+            # Which one, by position: a run with several tokens fails on the first that GitHub refuses.
+            credentials = self.tokens.tokens
+            which = "the token"
+            if len(credentials) > 1 and token in credentials:
+                which = f"token {credentials.index(token) + 1} of {len(credentials)}"
+            fix = "as the connection's password" if self.conn_id else "in GITHUB_TOKEN"
             return BadCredentialsError(
-                f"GitHub rejected the token of connection '{conn}': {status} {message}. "
-                "Set a valid token as the connection's password (or remove it to go unauthenticated).",
+                f"GitHub rejected {which} of {self._source()}: {status} {message}. "
+                f"Set a valid token {fix} (or remove it to go unauthenticated).",
                 status=status,
                 url=url,
             )
         if outcome is Outcome.FORBIDDEN:
             return ForbiddenError(
-                f"GitHub refused {method} {_path_of(url)} for connection '{conn}': {status} {message}. "
+                f"GitHub refused {method} {_path_of(url)} for {self._source()}: {status} {message}. "
                 "The token lacks a permission for this resource; this is not a rate limit.",
                 status=status,
                 url=url,

@@ -100,6 +100,8 @@ class GitHubHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.github_conn_id = github_conn_id
+        # Set when github_conn_id is not defined and GITHUB_API_URL and GITHUB_TOKEN configure the client.
+        self.from_environment = False
         self._settings = settings
         self._budget_store = budget_store
 
@@ -118,6 +120,7 @@ class GitHubHook(BaseHook):
                     f"(AIRFLOW_CONN_{self.github_conn_id.upper()}) or use '{self.default_conn_name}'."
                 ) from None
             url = os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
+            self.from_environment = True
             return url.rstrip("/"), split_tokens(os.environ.get("GITHUB_TOKEN")), None
         from github_etl.github.app_auth import GitHubApp
 
@@ -153,8 +156,9 @@ class GitHubHook(BaseHook):
 
         base_url, tokens, app = self._connection()
         if not re.match(r"^https?://[^/\s]+", base_url):
+            source = "GITHUB_API_URL" if self.from_environment else f"Connection '{self.github_conn_id}'"
             raise ConfigurationError(
-                f"Connection '{self.github_conn_id}' has no usable API base URL ({base_url!r}); "
+                f"{source} has no usable API base URL ({base_url!r}); "
                 f"expected e.g. {DEFAULT_API_URL} or https://HOST/api/v3"
             )
         for token in tokens:
@@ -176,7 +180,8 @@ class GitHubHook(BaseHook):
             else "",
             "" if credentials else " (unauthenticated: 60 requests/hour)",
         )
-        return GitHubClient(base_url, credentials, settings=settings, conn_id=self.github_conn_id, budget_store=store)
+        conn_id = None if self.from_environment else self.github_conn_id
+        return GitHubClient(base_url, credentials, settings=settings, conn_id=conn_id, budget_store=store)
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask ``/rate_limit`` (free of charge) whether the URL and token work."""
