@@ -15,6 +15,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from github_etl.errors import ConfigurationError
 from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, github_api_pool_slots
 from tools.airflow_processes import (
     HEALTH_COMPONENTS,
@@ -62,9 +63,10 @@ def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
 
 def setup(env: dict[str, str]) -> None:
     """Create or upgrade the metadata database and the ``github_api`` pool (idempotent)."""
+    slots = github_api_pool_slots()  # read first: a malformed value stops before minutes of migration
     Path(env["AIRFLOW_HOME"]).mkdir(exist_ok=True)
     airflow(env, "db", "migrate")
-    airflow(env, *pool_command(github_api_pool_slots()))
+    airflow(env, *pool_command(slots))
 
 
 def run(env: dict[str, str], params: str, date: str | None) -> int:
@@ -176,4 +178,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ConfigurationError as exc:
+        # A malformed setting (GITHUB_ETL_POOL_SLOTS=nan): its message says which and why, no traceback.
+        sys.exit(f"make: {exc}")

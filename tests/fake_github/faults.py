@@ -207,16 +207,16 @@ class Faults:
 
     def take_incomplete_search(self) -> bool:
         """Whether the next search timed out half way; consumes one ``incomplete_search_next``."""
-        with self._lock:
-            if self.incomplete_search_next > 0:
-                self.incomplete_search_next -= 1
-                return True
-            return False
+        return self._consume("incomplete_search_next")
 
     def take_truncate(self) -> bool:
         """Whether to cut the next 200 body in half; consumes one ``truncate_next``."""
+        return self._consume("truncate_next")
+
+    def _consume(self, counter: str) -> bool:
+        """Whether the switch ``counter`` (a count of next requests) is on; takes one off it if so."""
         with self._lock:
-            if self.truncate_next > 0:
-                self.truncate_next -= 1
-                return True
-            return False
+            left = getattr(self, counter)
+            if left > 0:
+                setattr(self, counter, left - 1)
+            return left > 0

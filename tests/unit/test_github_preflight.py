@@ -151,3 +151,25 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
     assert tools.dev.run(env, "{}", "2026-11-01T00:00:00+00:00") == 0
     (dag_test,) = [env for args, env in commands if args[:2] == ("dags", "test")]
     assert dag_test[DEADLINE_ALERT_ENV] == expected
+
+
+def test_a_malformed_setting_stops_the_local_commands_with_its_message_and_no_traceback(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(tmp_path),
+        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+        "AIRFLOW_CONN_POSTGRES_DEFAULT": f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
+        "GITHUB_ETL_POOL_SLOTS": "nan",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.dev", "setup"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "make: GITHUB_ETL_POOL_SLOTS must be a finite number, got 'nan'"
