@@ -93,15 +93,22 @@ def check_settings() -> None:
     GitHub request, instead of the task that reads it after the extract has spent its quota."""
     run_deadline_hours()
     max_deleted_share()
+    staging_url()
     ClientSettings.from_env()
 
 
 def staging_url() -> str:
     """Root of the staging area: ``GITHUB_ETL_STAGING_URL`` or a folder inside the project."""
     configured = os.environ.get("GITHUB_ETL_STAGING_URL", "").strip()
-    if configured:
-        return configured
-    return (PROJECT_ROOT / ".staging").as_uri()
+    if not configured:
+        return (PROJECT_ROOT / ".staging").as_uri()
+    # A relative folder would be each process's own: a task would not find what the one before it staged.
+    if "://" not in configured and not configured.startswith("/"):
+        raise ConfigurationError(
+            f"GITHUB_ETL_STAGING_URL must be a URL (s3://aws_default@bucket/prefix, file:///srv/staging) or an "
+            f"absolute folder, got {configured!r}: a relative one depends on each process's working directory"
+        )
+    return configured
 
 
 def sql_dir() -> Path:

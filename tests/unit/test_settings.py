@@ -6,7 +6,7 @@ import pytest
 
 from github_etl.api.config import ApiSettings
 from github_etl.errors import ConfigurationError
-from github_etl.settings import ClientSettings, check_settings, float_env, int_env, max_deleted_share
+from github_etl.settings import ClientSettings, check_settings, float_env, int_env, max_deleted_share, staging_url
 
 
 @pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e999"])
@@ -48,6 +48,7 @@ def test_a_whole_number_setting_refuses_fractions_and_names_its_variable(monkeyp
         "GITHUB_ETL_MAX_RETRIES",
         "GITHUB_ETL_SECONDARY_MAX_TRIES",
         "GITHUB_ETL_QUOTA_RESERVE",
+        "GITHUB_ETL_STAGING_URL",
     ],
 )
 def test_the_run_checks_every_setting_its_tasks_read_at_once(monkeypatch, name) -> None:
@@ -55,3 +56,15 @@ def test_the_run_checks_every_setting_its_tasks_read_at_once(monkeypatch, name) 
     monkeypatch.setenv(name, "abc")
     with pytest.raises(ConfigurationError, match=name):
         check_settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("s3://aws_default@bucket/runs", "s3://aws_default@bucket/runs"), ("/srv/staging", "/srv/staging")],
+)
+def test_the_staging_root_is_a_url_or_an_absolute_folder(monkeypatch, raw, expected) -> None:
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", raw)
+    assert staging_url() == expected
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", "staging/runs")
+    with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL must be a URL .* got 'staging/runs'"):
+        staging_url()
