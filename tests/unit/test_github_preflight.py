@@ -26,7 +26,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def _preflight(module: str, home: Path, **connections: str) -> subprocess.CompletedProcess[str]:
+def _preflight(module: str, home: Path, *args: str, **connections: str) -> subprocess.CompletedProcess[str]:
     """Run a preflight as ``make run`` does: its own process, an Airflow home, the connections in the environment."""
     env = {
         "PATH": "/usr/bin:/bin",
@@ -36,7 +36,7 @@ def _preflight(module: str, home: Path, **connections: str) -> subprocess.Comple
         **connections,
     }
     return subprocess.run(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -154,22 +154,12 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
 
 
 def test_a_malformed_setting_stops_the_local_commands_with_its_message_and_no_traceback(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "AIRFLOW_HOME": str(tmp_path),
-        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
-        "AIRFLOW_CONN_POSTGRES_DEFAULT": f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
-        "GITHUB_ETL_POOL_SLOTS": "nan",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.dev", "setup"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = _preflight(
+        "tools.dev",
+        tmp_path,
+        "setup",
+        AIRFLOW_CONN_POSTGRES_DEFAULT=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
+        GITHUB_ETL_POOL_SLOTS="nan",
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "make: GITHUB_ETL_POOL_SLOTS must be a finite number, got 'nan'"
