@@ -47,6 +47,19 @@ def test_a_refresh_records_why_each_repository_vanished(
         made_private: (later, "not_public"),
     }
 
+    # GitHub serves them again (a deleted repository can be restored for 90 days): the next refresh
+    # checks the repositories marked deleted too, and clears every mark.
+    for repo_id in (deleted, taken_down, disabled, made_private):
+        fake.restore_repository(repo_id)
+    again = later + timedelta(days=1)
+    observe_on(again)
+    assert run_dag({"mode": "refresh", "shards": 2}, again).state == "success"
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM github.repositories WHERE deleted_at IS NULL AND last_seen_at = %s", (again,)
+        )
+        assert cursor.fetchone()[0] == 10
+
 
 def test_a_refresh_where_a_fifth_vanish_marks_nothing_and_fails(
     fake_github_factory, pipeline_env, run_dag, pg_url: str

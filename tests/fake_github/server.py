@@ -225,6 +225,10 @@ class FakeGitHub:
         """Disable a repository: 403 "Repository access blocked" (terms of service) on its detail endpoints."""
         self.universe.block_repository(id, DISABLED)
 
+    def restore_repository(self, id: int) -> None:
+        """Undo a deletion, a move to private or a block: the repository is served publicly again."""
+        self.universe.restore_repository(id)
+
     def add_repositories(self, count: int) -> list[int]:
         """Create ``count`` public repositories now, with ids above every other; returns their ids.
 

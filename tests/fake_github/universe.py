@@ -384,6 +384,18 @@ class Universe:
             self.blocked[repo_id] = how
             self.version += 1
 
+    def restore_repository(self, repo_id: int) -> None:
+        """Serve a repository publicly again: restored after deletion, made public, or its block lifted."""
+        if self.position(repo_id) is None:
+            raise KeyError(repo_id)
+        with self._lock:
+            self.deleted.discard(repo_id)
+            self.blocked.pop(repo_id, None)
+            if repo_id in self.private:
+                self.private.discard(repo_id)
+                self.overrides.setdefault(repo_id, {}).update(private=False, visibility="public")
+            self.version += 1
+
     def rename_repository(self, repo_id: int, new_full_name: str) -> None:
         """Rename (or transfer) a repository; its former name answers 301 to ``/repositories/{id}``."""
         new_owner, slash, new_name = new_full_name.partition("/")

@@ -1,7 +1,8 @@
 """Mode ``refresh``: re-fetch repositories already in the warehouse to record today's snapshot.
 
 This is how stars are tracked over time. Repositories GitHub no longer serves get ``deleted_at`` set
-by the load; they are never dropped.
+by the load; they are never dropped, and are checked again like the others: a repository restored,
+made public again or whose takedown was lifted is served again, and the load then clears its mark.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def plan_refresh(
     shards: int,
 ) -> list[RefreshShard]:
     """Write the ids to refresh into one staged file per shard (ids never travel through XCom)."""
-    query = "SELECT r.id, r.node_id FROM github.repositories r WHERE r.deleted_at IS NULL"
+    query = "SELECT r.id, r.node_id FROM github.repositories r"
     args: list[Any] = []
     if stale_days is not None:
-        query += " AND r.last_seen_at < %s"
+        query += " WHERE r.last_seen_at < %s"
         args.append(logical_date - timedelta(days=stale_days))
     query += " ORDER BY r.id"
     shards = max(1, shards)
