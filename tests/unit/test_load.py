@@ -697,6 +697,52 @@ def test_backfill_of_an_earlier_date_moves_first_seen_back_and_keeps_last_seen(w
     assert (stored["first_seen_at"], stored["last_seen_at"]) == (DAY_0, DAY_1)
 
 
+@pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
+def test_a_run_loaded_after_a_later_one_adds_its_snapshot_but_changes_no_later_data(
+    warehouse, tmp_path, with_key_files
+):
+    def load(rows: list[dict[str, Any]], when: datetime, **kwargs: Any) -> LoadResult:
+        path = _row_file(tmp_path, *rows)
+        key_files = [_key_file(path)] if with_key_files else None
+        return _load(warehouse, [path], when=when, run_id=f"run-{when:%d}", key_files=key_files, **kwargs)
+
+    load([_repo(1), _repo(2), _repo(3), _repo(4)], DAY_0)
+    renamed_c = _repo(1, full_name="acme/c", name="c", owner_login="acme", stargazers_count=70)
+    load([renamed_c, _repo(2)], DAY_2, mode="refresh", deleted=[(3, "not_found")])
+    history = _history(warehouse)
+    later = {i: _repository(warehouse, i) for i in (1, 2, 3, 4)}
+
+    # The run of DAY_1, whose load failed and was cleared once DAY_2 had loaded: it saw repository 1 under
+    # a name it no longer has, 2 gone (it came back on DAY_2), 3 alive (gone on DAY_2), 4 as stored.
+    renamed_b = _repo(1, full_name="acme/b", name="b", owner_login="acme", stargazers_count=50)
+    # No deletion guard allows a single mark: repository 2, alive since, is not one.
+    load([renamed_b, _repo(3), _repo(4)], DAY_1, mode="refresh", deleted=[(2, "not_found")], max_deleted_share=0.0)
+
+    assert (
+        _history(warehouse) == history == [(1, DAY_0, DAY_2, "octo/repo-1", "octo", "MIT", False, ["etl", "airflow"])]
+    )
+    for repo_id in (1, 2):
+        assert _repository(warehouse, repo_id) == later[repo_id], f"repository {repo_id}"
+    # Seen alive later than before, so last seen then; 3 stays gone since DAY_2.
+    assert (later[3]["deleted_at"], later[3]["last_seen_at"]) == (DAY_2, DAY_0)
+    for repo_id in (3, 4):
+        assert _repository(warehouse, repo_id) == later[repo_id] | {"last_seen_at": DAY_1}, f"repository {repo_id}"
+    assert _query(
+        warehouse,
+        "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1",
+        (DAY_1.date(),),
+    ) == [(1, 50), (3, 30), (4, 40)]
+
+
+def test_a_run_loaded_late_still_moves_first_seen_back(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=70))], when=DAY_2)
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=50))], when=DAY_1)
+
+    stored = _repository(warehouse, 1)
+    assert (stored["first_seen_at"], stored["last_seen_at"], stored["stargazers_count"]) == (DAY_1, DAY_2, 70)
+
+
 def test_first_seen_is_never_moved_later(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0)
 
@@ -896,7 +942,6 @@ def test_a_refresh_that_would_mark_more_than_the_share_allowed_marks_nothing_and
 def test_audit_row_records_the_run(warehouse, tmp_path):
     started = datetime(2024, 5, 2, 0, 5, tzinfo=UTC)
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], run_id="manual__1", started_at=started)
-    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(3))], run_id="manual__1", started_at=started)
 
     rows = _query(
         warehouse,
@@ -904,8 +949,24 @@ def test_audit_row_records_the_run(warehouse, tmp_path):
         " unchanged, api_requests, started_at, finished_at > started_at, finished_at <= now() FROM github.load_runs",
     )
     assert rows == [
-        ("manual__1", "github_repositories", DAY_1, "search", 5, 4, 1, 0, 1, 0, 1, 7, started, True, True),
-    ], "a retried run overwrites its audit row with the attempt that committed"
+        ("manual__1", "github_repositories", DAY_1, "search", 5, 4, 1, 0, 2, 0, 0, 7, started, True, True),
+    ]
+
+
+def test_a_load_of_a_run_committed_already_keeps_its_audit_row_unless_it_changes_repositories(warehouse, tmp_path):
+    files = [_row_file(tmp_path, _repo(1), _repo(2))]
+    _load(warehouse, files, run_id="manual__1")
+    committed = _warehouse_state(warehouse)["load_runs"]
+
+    # The load task cleared and run again: it changes nothing, so the row still says what the run did.
+    assert _load(warehouse, files, run_id="manual__1").inserted == 0
+    assert _warehouse_state(warehouse)["load_runs"] == committed
+
+    # Run again over files that hold one more repository (a transform re-run by newer code): its
+    # changes add to the run's.
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2, stargazers_count=99), _repo(3))], run_id="manual__1")
+    assert _query(warehouse, "SELECT inserted, updated, unchanged FROM github.load_runs") == [(3, 1, 0)]
+    assert _query(warehouse, "SELECT sum(inserted) FROM github.load_runs") == [(3,)]
 
 
 def test_missing_stats_are_recorded_as_zero(warehouse, tmp_path):

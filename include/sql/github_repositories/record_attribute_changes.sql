@@ -3,6 +3,9 @@
 -- whose row_hash differs can differ at all, so a repository staged unchanged costs one digest comparison
 -- and adds nothing; the previous version's start is probed only for the rows kept.
 -- Parameters: seen_at, the run's observation time, when the replaced version stopped being current.
+-- A run observed before the stored row's last observation (loaded late) changes no stored data
+-- (update_repositories.sql), so it records no version either: its attributes sit in the past of
+-- versions already kept, and a version ending before it began would be a lie.
 -- {tracked}/{existing_tracked}/{staged_tracked}: the HISTORY_COLUMNS, bare and qualified.
 -- A re-run of the same load finds every row_hash equal and writes nothing; ON CONFLICT covers a second
 -- load of the same observation time.
@@ -18,5 +21,6 @@ SELECT
 FROM staged_repositories AS staged
 JOIN github.repositories AS existing ON existing.id = staged.id
 WHERE existing.row_hash IS DISTINCT FROM staged.row_hash
+  AND existing.last_seen_at <= %(seen_at)s
   AND ({existing_tracked}) IS DISTINCT FROM ({staged_tracked})
 ON CONFLICT (repo_id, valid_until) DO NOTHING;

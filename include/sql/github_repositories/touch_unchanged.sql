@@ -6,10 +6,10 @@
 UPDATE github.repositories AS target SET
     first_seen_at = LEAST(target.first_seen_at, %(seen_at)s),
     last_seen_at = GREATEST(target.last_seen_at, %(seen_at)s),
-    deleted_at = NULL,
-    deleted_reason = NULL
+    deleted_at = CASE WHEN target.deleted_at <= %(seen_at)s THEN NULL ELSE target.deleted_at END,
+    deleted_reason = CASE WHEN target.deleted_at <= %(seen_at)s THEN NULL ELSE target.deleted_reason END
 FROM {seen} AS seen
 WHERE target.id = seen.id
   AND (target.first_seen_at > %(seen_at)s
        OR target.last_seen_at < %(seen_at)s
-       OR target.deleted_at IS NOT NULL);
+       OR target.deleted_at <= %(seen_at)s);

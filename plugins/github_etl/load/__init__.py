@@ -92,8 +92,10 @@ def load_run(
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
-    Re-running a load with the same files and observation time writes nothing to the repositories and
-    snapshots (only the audit row is rewritten), so a retried task is harmless. Every stored date is
+    Re-running a load with the same files and observation time writes nothing, audit row included, so a
+    retried task is harmless. A run loaded after a later one (its load failed, then was cleared) adds its
+    snapshots and moves ``first_seen_at`` back, but changes no data, history or deletion a later
+    observation wrote. Every stored date is
     the observation time's: GitHub serves only current values, so a run of a past logical date (a
     backfill) stores what it saw under the day it saw it, never under its logical date.
 

@@ -49,7 +49,7 @@ def mark_gone(
     if not _copy_reported(cur, "create_gone_ids.sql", GONE_TABLE, ("id", "reason"), lines):
         return 0
     if max_share is not None:
-        cur.execute(load_sql("count_deletions.sql"))
+        cur.execute(load_sql("count_deletions.sql"), {"deleted_at": observed_at})
         marking = int(cur.fetchone()[0])
         if marking > max_share * max(checked, 0):
             share = f"{marking / checked:.1%}" if checked else "all"

@@ -40,6 +40,13 @@ PARSE_EVERY_LINE_ABOVE = 0.5
 # Columns an update rewrites: the staged ones but the key.
 _DATA_COLUMNS = tuple(c for c in STAGED_COLUMNS if c != "id")
 _STAGED = sql.Identifier(STAGING_TABLE)
+# Each data column of update_repositories.sql: the staged value, unless the stored row was observed later.
+_NEWEST_DATA = sql.SQL(", ").join(
+    sql.SQL("CASE WHEN target.last_seen_at <= %(seen_at)s THEN {} ELSE {} END").format(
+        sql.Identifier("staged", column), sql.Identifier("target", column)
+    )
+    for column in _DATA_COLUMNS
+)
 # Ids of repositories seen with the data stored (see touch_unchanged.sql): those staged with the stored
 # row_hash, which take_changed_lines.sql leaves in staged_keys.
 _STAGED_UNCHANGED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(KEYS_TABLE))
@@ -107,11 +114,7 @@ def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]
     inserted = cur.rowcount
     # Before the update overwrites them: the previous values of the attributes whose history is kept.
     _record_attribute_changes(cur, seen_at)
-    update = template(
-        "update_repositories.sql",
-        data_columns=identifiers(_DATA_COLUMNS),
-        staged_data=identifiers(_DATA_COLUMNS, "staged"),
-    )
+    update = template("update_repositories.sql", data_columns=identifiers(_DATA_COLUMNS), newest_data=_NEWEST_DATA)
     cur.execute(update, seen_at)
     return inserted, cur.rowcount
 
