@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from github_etl.settings import DEFAULT_SQL_DIR, GITHUB_API_POOL
+from github_etl.errors import ConfigurationError
+from github_etl.settings import DEFAULT_SQL_DIR, GITHUB_API_POOL, int_env
 from tools.waiting import LOG_TAIL_LINES, poll, tail
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
 HEALTH_PATH = "/api/v2/monitor/health"
+DEFAULT_API_PORT = 8080
 # What the health endpoint reports on; each must be "healthy" before the UI or a run is used.
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 POOL_DESCRIPTION = "Concurrent GitHub API tasks (github_etl)"
@@ -98,6 +100,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def api_port() -> int:
+    """The API server's port: ``AIRFLOW__API__PORT``, else Airflow's default."""
+    return int_env("AIRFLOW__API__PORT", DEFAULT_API_PORT, minimum=1)
+
+
+def require_free_port(port: int) -> None:
+    """Refuse a port something already listens on: its health answers would pass for ours."""
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise ConfigurationError(
+                f"port {port} is in use already (another Airflow?): stop what listens there, "
+                f"or choose another port with AIRFLOW__API__PORT={port + 1}"
+            )
 
 
 def api_health(base_url: str) -> dict[str, Any] | None:

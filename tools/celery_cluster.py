@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from github_etl.errors import ConfigurationError
 from github_etl.settings import DAG_ID, DEFAULT_POOL_SLOTS, github_api_pool_slots
 from tools.airflow_processes import (
     STOP_TIMEOUT_SECONDS,
@@ -42,9 +43,11 @@ from tools.airflow_processes import (
     AirflowProcesses,
     StopRequested,
     airflow_env,
+    api_port,
     free_port,
     metadata_query,
     pool_command,
+    require_free_port,
     stop_on_signals,
 )
 from tools.waiting import tail
@@ -53,7 +56,6 @@ DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 RABBITMQ_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_DATABASE = "airflow_celery"
 DEFAULT_QUEUE = "default"
-DEFAULT_API_PORT = 8080
 # Environment variable naming a worker inside its processes; read by worker_hostname().
 WORKER_NAME_ENV = "GITHUB_ETL_WORKER_NAME"
 # Spelled out rather than derived from __name__, which is "__main__" under ``python -m``.
@@ -448,6 +450,10 @@ def up(args: argparse.Namespace) -> int:
     """Run a cluster in the foreground until Ctrl-C (or SIGTERM); every process stops with it."""
     from tools.dev import ensure_warehouse
 
+    # Settings first: a malformed one or a port in use stops the cluster before anything starts.
+    pool_slots = github_api_pool_slots()
+    port = args.port or api_port()
+    require_free_port(port)
     server_url = args.database_server or _embedded_server_url()
     extra = airflow_env()
     ensure_warehouse(extra)
@@ -456,11 +462,12 @@ def up(args: argparse.Namespace) -> int:
         broker_url=args.broker,
         workers=args.workers,
         concurrency=args.concurrency,
-        api_port=args.port,
+        api_port=port,
+        database=args.database,
         home=args.home,
         keep_home=args.home is not None,
         queue=args.queue,
-        pool_slots=github_api_pool_slots(),
+        pool_slots=pool_slots,
         env={k: v for k, v in extra.items() if k.startswith(("AIRFLOW_CONN_", "GITHUB_"))},
     )
     stop_on_signals()
@@ -486,7 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     up_parser = commands.add_parser("up", help="run a CeleryExecutor Airflow in the foreground")
     up_parser.add_argument("--workers", type=int, default=2)
     up_parser.add_argument("--concurrency", type=int, default=2, help="tasks per worker (default: %(default)s)")
-    up_parser.add_argument("--port", type=int, default=DEFAULT_API_PORT, help="API server port (default: %(default)s)")
+    up_parser.add_argument(
+        "--port", type=int, default=None, help="API server port (default: AIRFLOW__API__PORT, else 8080)"
+    )
     up_parser.add_argument(
         "--broker",
         default=os.environ.get("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER_URL),
@@ -497,6 +506,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("GITHUB_ETL_CELERY_DATABASE_SERVER"),
         help="postgresql:// URL of the server for the metadata database (default: the embedded PostgreSQL)",
     )
+    up_parser.add_argument(
+        "--database", default=DEFAULT_DATABASE, help="metadata database on that server (default: %(default)s)"
+    )
     up_parser.add_argument("--queue", default=DEFAULT_QUEUE, help="Celery queue (default: %(default)s)")
     up_parser.add_argument("--home", type=Path, default=None, help="AIRFLOW_HOME to keep (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -504,4 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except ConfigurationError as exc:
+        # As tools.dev: a malformed setting or a port in use says which and why, no traceback.
+        sys.exit(f"make: {exc}")

@@ -24,7 +24,9 @@ from tools.airflow_processes import (
     StopRequested,
     airflow_env,
     airflow_executable,
+    api_port,
     pool_command,
+    require_free_port,
     stop_on_signals,
 )
 
@@ -33,8 +35,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ANONYMOUS_SAMPLE_SIZE = 20
 # `airflow standalone` migrates, creates a user and starts four components: minutes on a busy laptop.
 STANDALONE_STARTUP_TIMEOUT_SECONDS = 300.0
-# Airflow's default API server port, unless AIRFLOW__API__PORT says otherwise.
-DEFAULT_API_PORT = 8080
 
 
 def ensure_warehouse(env: dict[str, str]) -> None:
@@ -133,9 +133,11 @@ def anonymous_defaults(conf: dict[str, object]) -> dict[str, object]:
 
 def standalone(env: dict[str, str]) -> int:
     """``airflow standalone``, its output in the terminal; Ctrl-C (or SIGTERM) stops every process it started."""
+    port = api_port()
+    require_free_port(port)
     ensure_warehouse(env)
     setup(env)
-    url = f"http://localhost:{env.get('AIRFLOW__API__PORT', DEFAULT_API_PORT)}"
+    url = f"http://localhost:{port}"
     stop_on_signals()
     processes = AirflowProcesses(env, log_dir=None)
     try:

@@ -153,13 +153,46 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
     assert dag_test[DEADLINE_ALERT_ENV] == expected
 
 
-def test_a_malformed_setting_stops_the_local_commands_with_its_message_and_no_traceback(tmp_path):
+# make run / make airflow, and make airflow EXECUTOR=celery.
+LOCAL_COMMANDS = [
+    pytest.param(("tools.dev", "setup"), id="make run"),
+    pytest.param(("tools.dev", "airflow"), id="make airflow"),
+    pytest.param(("tools.celery_cluster", "up", "--workers", "1"), id="make airflow EXECUTOR=celery"),
+]
+
+
+@pytest.mark.parametrize("command", LOCAL_COMMANDS)
+def test_a_malformed_setting_stops_the_local_commands_with_its_message_and_no_traceback(tmp_path, command):
     result = _preflight(
-        "tools.dev",
+        *command[:1],
         tmp_path,
-        "setup",
+        *command[1:],
+        AIRFLOW__API__PORT=str(_closed_port()),
         AIRFLOW_CONN_POSTGRES_DEFAULT=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
+        GITHUB_ETL_CELERY_DATABASE_SERVER=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
         GITHUB_ETL_POOL_SLOTS="nan",
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "make: GITHUB_ETL_POOL_SLOTS must be a finite number, got 'nan'"
+
+
+@pytest.mark.parametrize("command", [c for c in LOCAL_COMMANDS if "airflow" in c.id])
+def test_an_api_port_in_use_stops_make_airflow_before_anything_starts(tmp_path, command):
+    # Another process answering there would pass for our API server's health.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _preflight(
+            *command[:1],
+            tmp_path,
+            *command[1:],
+            AIRFLOW__API__PORT=str(port),
+            AIRFLOW_CONN_POSTGRES_DEFAULT=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
+            GITHUB_ETL_CELERY_DATABASE_SERVER=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"make: port {port} is in use already (another Airflow?): stop what listens there, "
+        f"or choose another port with AIRFLOW__API__PORT={port + 1}"
+    )
