@@ -941,6 +941,8 @@ def _airflow_command_lines() -> list[list[str]]:
     texts += _helm_values()["migrateDatabaseJob"]["args"]
     commands = []
     lines = [line for text in texts for line in text.splitlines() if not line.strip().startswith("#")]
+    # A shell variable a script set before the command ("$slots") stands for a value the script checked.
+    lines = [re.sub(r'"\$\w+"', '"1"', line) for line in lines]
     for text in lines:
         for match in re.finditer(r"(?:^|[\s;&|(/])airflow((?: +(?:\"[^\"]*\"|[^\s;&|)\\]+))+)", text):
             commands.append(shlex.split(match[1]))
@@ -1119,6 +1121,37 @@ def test_pool_is_created_after_the_migration():
     assert migrate >= 0, "airflow-init must migrate the metadata database"
     assert pool, f"airflow-init must create the {settings.GITHUB_API_POOL} pool"
     assert pool.start() > migrate, "the pool table exists only after the migration"
+
+
+@pytest.mark.parametrize(
+    ("value", "slots", "error"),
+    [
+        ("", "4", None),
+        ("1e3", "1000", None),
+        ("0", None, "GITHUB_ETL_POOL_SLOTS must be >= 1"),
+        ("lots", None, "GITHUB_ETL_POOL_SLOTS must be a number"),
+    ],
+)
+def test_the_pool_size_is_read_as_make_reads_it(value, slots, error):
+    """airflow-init's own line, run as compose would run it with ``value`` in ``.env``."""
+    env = {k: v for k, v in _example_env().items() if k != "GITHUB_ETL_POOL_SLOTS"}
+    if value:
+        env["GITHUB_ETL_POOL_SLOTS"] = value
+    init = _command(_interpolate_tree(_raw_compose(), env)["services"]["airflow-init"])
+    (line,) = [line.strip() for line in init.splitlines() if line.strip().startswith("slots=")]
+    line = line.replace("/opt/airflow/plugins", str(REPO_ROOT / "plugins"))
+    result = subprocess.run(
+        ["bash", "-c", f'set -euo pipefail\n{line}\necho "$slots"'],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
+    )
+    if error is None:
+        assert (result.returncode, result.stdout.strip()) == (0, slots), result.stderr
+    else:
+        assert result.returncode != 0
+        assert error in result.stderr
 
 
 # --- docker-compose.yaml: connections and the services they point at -------------------------------------
