@@ -732,6 +732,7 @@ def test_a_run_loaded_after_a_later_one_adds_its_snapshot_but_changes_no_later_d
         "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1",
         (DAY_1.date(),),
     ) == [(1, 50), (3, 30), (4, 40)]
+    assert load_quality_checks(warehouse, "run-01") == []
 
 
 def test_a_run_loaded_late_still_moves_first_seen_back(warehouse, tmp_path):
@@ -962,11 +963,11 @@ def test_a_load_of_a_run_committed_already_keeps_its_audit_row_unless_it_changes
     assert _load(warehouse, files, run_id="manual__1").inserted == 0
     assert _warehouse_state(warehouse)["load_runs"] == committed
 
-    # Run again over files that hold one more repository (a transform re-run by newer code): its
-    # changes add to the run's.
+    # Run again over files that hold one more repository (a transform re-run by newer code): the row
+    # says what this load changed.
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2, stargazers_count=99), _repo(3))], run_id="manual__1")
-    assert _query(warehouse, "SELECT inserted, updated, unchanged FROM github.load_runs") == [(3, 1, 0)]
-    assert _query(warehouse, "SELECT sum(inserted) FROM github.load_runs") == [(3,)]
+    assert _query(warehouse, "SELECT inserted, updated, unchanged FROM github.load_runs") == [(1, 1, 1)]
+    assert load_quality_checks(warehouse, "manual__1") == []
 
 
 def test_missing_stats_are_recorded_as_zero(warehouse, tmp_path):
@@ -1281,7 +1282,7 @@ def test_loaded_count_check_spots_a_missing_row(warehouse, tmp_path):
     failures = load_quality_checks(warehouse, "run-1")
 
     assert [f.check for f in failures] == ["loaded_count"]
-    assert "seen at the observation time: 2, rows staged: 3" in failures[0].message
+    assert f"snapshots of {DAY_1.date()}: 2, repositories staged: 3" in failures[0].message
 
 
 def test_snapshots_check_spots_a_snapshot_whose_repository_is_gone(warehouse, tmp_path):

@@ -1,8 +1,8 @@
 -- The run's audit row, written last in the load's transaction so it exists if and only if a load of the
 -- run committed. A failed attempt commits nothing, so the row is the first committed load's. A load of
--- the run that commits again (its task cleared) changes the row only if it changed repositories: its
--- inserted and updated then add to the row's, so that the row keeps saying what the run did in all
--- (the inserted of every run add up to the repositories stored); the other counts become its own.
+-- the run that commits again (its task cleared) and finds nothing to change leaves the row as it is: the
+-- row keeps saying what the run did. One that changes repositories (staged files transformed anew by
+-- newer code) replaces it with its own counts, which then describe the warehouse's last change.
 -- finished_at is the wall clock at this statement, i.e. the moment just before COMMIT; now() would be
 -- the start of the transaction.
 INSERT INTO github.load_runs AS run (
@@ -19,13 +19,11 @@ VALUES (
 )
 ON CONFLICT (run_id) DO UPDATE SET
     (dag_id, logical_date, observed_at, mode,
-     listed, enriched, skipped, rejected, api_requests,
-     unreachable, finished_at)
+     listed, enriched, skipped, rejected,
+     inserted, updated, unchanged, api_requests,
+     unreachable, started_at, finished_at)
     = ROW(excluded.dag_id, excluded.logical_date, excluded.observed_at, excluded.mode,
-          excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected, excluded.api_requests,
-          excluded.unreachable, excluded.finished_at),
-    inserted = run.inserted + excluded.inserted,
-    updated = run.updated + excluded.updated,
-    -- The staged repositories that no load of the run changed.
-    unchanged = GREATEST(excluded.unchanged - run.inserted - run.updated, 0)
+          excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected,
+          excluded.inserted, excluded.updated, excluded.unchanged, excluded.api_requests,
+          excluded.unreachable, excluded.started_at, excluded.finished_at)
 WHERE excluded.inserted > 0 OR excluded.updated > 0;
