@@ -735,6 +735,27 @@ def test_a_run_loaded_after_a_later_one_adds_its_snapshot_but_changes_no_later_d
     assert load_quality_checks(warehouse, "run-01") == []
 
 
+@pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
+def test_a_run_of_the_same_day_loaded_late_replaces_no_snapshot_of_a_later_observation(
+    warehouse, tmp_path, with_key_files
+):
+    def load(stars: int, when: datetime) -> None:
+        path = _row_file(tmp_path, _repo(1, stargazers_count=stars), _repo(2))
+        key_files = [_key_file(path)] if with_key_files else None
+        _load(warehouse, [path], when=when, run_id=f"run-{when:%H}", key_files=key_files)
+
+    load(10, DAY_0)
+    load(70, DAY_1 + timedelta(hours=15))
+    load(50, DAY_1 + timedelta(hours=9))  # fetched earlier that day, loaded last
+
+    assert _query(
+        warehouse,
+        "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1",
+        (DAY_1.date(),),
+    ) == [(1, 70), (2, 20)]
+    assert _repository(warehouse, 1)["stargazers_count"] == 70
+
+
 def test_a_run_loaded_late_still_moves_first_seen_back(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=70))], when=DAY_2)
 

@@ -1,8 +1,11 @@
 -- One snapshot per staged repository for the run's date (how stars are tracked over time).
 --
--- Parameters: snapshot_date, the observation time's UTC date. {source}: as in append_snapshots.sql.
+-- Parameters: snapshot_date, the observation time's UTC date; seen_at, the observation time.
+-- {source}: as in append_snapshots.sql.
 -- As in the repository merge, a snapshot that already holds these counts is filtered out before INSERT,
--- so a re-run writes nothing; two runs on the same date keep the counts of the later load.
+-- so a re-run writes nothing. Two runs on the same date keep the counts of the later observation: a
+-- snapshot is replaced only by the repository's latest observation (its last_seen_at, which the merge
+-- has moved already), so a run loaded after a later one fills in a missing snapshot but replaces none.
 -- The existing snapshot is looked up through the primary key, one probe per staged row (LIMIT keeps
 -- the planner from turning the lookup into a join): a join would scan every date of the history to
 -- find the one date wanted, and the history grows by a full harvest every day.
@@ -22,6 +25,10 @@ WITH written AS (
     ON CONFLICT (repo_id, snapshot_date) DO UPDATE SET
         ({snapshot_columns}) = ROW({excluded_counts})
     WHERE ({target_counts}) IS DISTINCT FROM ({excluded_counts})
+      AND NOT EXISTS (
+          SELECT FROM github.repositories AS repository
+          WHERE repository.id = target.repo_id AND repository.last_seen_at > %(seen_at)s
+      )
     RETURNING 1
 )
 SELECT count(*) FROM written;

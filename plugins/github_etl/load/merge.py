@@ -198,7 +198,7 @@ def _merge_snapshots(
     :param source: the relation the counts come from (``id`` and the snapshot columns): the staging
         table, or the stored rows of repositories seen unchanged.
     """
-    snapshot_date = {"snapshot_date": snapshot_date_of(observed_at)}
+    snapshot_date = {"snapshot_date": snapshot_date_of(observed_at), "seen_at": observed_at}
     appended: int | None = None
     cur.execute("SAVEPOINT append_snapshots")
     try:
