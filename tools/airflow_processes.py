@@ -290,6 +290,10 @@ class AirflowProcesses:
             self.check()
             time.sleep(WATCH_INTERVAL_SECONDS)
 
+    def wait_for_exit(self, name: str) -> int:
+        """Block until the process ``name`` exits; its exit code. Ctrl-C and SIGTERM go through."""
+        return next(p for p in self._processes if p.name == name).popen.wait()
+
     def returncode(self, name: str) -> int | None:
         """The exit code of the process ``name``, None while it runs."""
         return next(p.popen.poll() for p in self._processes if p.name == name)

@@ -33,6 +33,9 @@ from tools.airflow_processes import (
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Discovering the id space costs GitHub about 35 requests, enriching without a token one per repository.
 ANONYMOUS_SAMPLE_SIZE = 20
+# A foreground command (`airflow dags test`) gets this long to stop on SIGTERM before SIGKILL: the
+# run's task may be in the middle of a load, which rolls back either way.
+FOREGROUND_STOP_TIMEOUT_SECONDS = 10.0
 # `airflow standalone` migrates, creates a user and starts four components: minutes on a busy laptop.
 STANDALONE_STARTUP_TIMEOUT_SECONDS = 300.0
 
@@ -97,7 +100,11 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
         return warehouse.returncode
     setup(env)
     started = datetime.now(UTC)
-    result = airflow(dag_test_env(env), "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf), check=False)
+    try:
+        returncode = foreground(dag_test_env(env), "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf))
+    except StopRequested as stop:
+        print("Stopped the run, and every process it started.", file=sys.stderr)
+        return 128 + stop.signum
     summary = subprocess.run(
         [sys.executable, "-m", "tools.summary", "--since", started.isoformat()],
         env=env,
@@ -105,7 +112,24 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
         text=True,
         check=False,
     )
-    return result.returncode or summary.returncode
+    return returncode or summary.returncode
+
+
+def foreground(env: dict[str, str], *args: str) -> int:
+    """``airflow <args>`` until it ends, its output in the terminal; its exit code.
+
+    Ctrl-C or SIGTERM raise :class:`StopRequested` once the command and every process it started have
+    stopped. ``airflow dags test`` waiting out a deferral (a spent GitHub budget, up to an hour) ignores
+    both signals itself; run in a session of its own, it is stopped as ``make airflow`` stops its
+    processes: SIGTERM to its group, SIGKILL for what still runs after the grace period.
+    """
+    stop_on_signals()
+    processes = AirflowProcesses(env, log_dir=None, stop_timeout=FOREGROUND_STOP_TIMEOUT_SECONDS)
+    try:
+        processes.start(args[0], *args)
+        return processes.wait_for_exit(args[0])
+    finally:
+        processes.stop()
 
 
 def dag_test_env(env: dict[str, str]) -> dict[str, str]:

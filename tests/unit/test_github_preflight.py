@@ -143,7 +143,12 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
     def answered(args, **kwargs):
         return subprocess.CompletedProcess(args, 0, stdout="http://127.0.0.1:1 token\n")
 
+    def foreground(env, *args):
+        commands.append((args, dict(env)))
+        return 0
+
     monkeypatch.setattr(tools.dev, "airflow", airflow)
+    monkeypatch.setattr(tools.dev, "foreground", foreground)
     monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
     monkeypatch.setattr(tools.dev, "setup", lambda env: None)
     monkeypatch.setattr(tools.dev.subprocess, "run", answered)
