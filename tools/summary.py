@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         total = count_repositories(db) if ready else 0
     if row is None:
         if since is not None:
-            print(f"This run loaded nothing: it ended before its load (see above). github.repositories holds {total}.")
+            # Whether the run was refused, failed before its load or in it, a failed load commits nothing.
+            print(f"This run committed nothing to the warehouse (see above why). github.repositories holds {total}.")
         else:
             print("No run has been loaded yet.")
         return 1

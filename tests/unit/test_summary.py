@@ -33,11 +33,11 @@ def test_the_latest_load_is_shown(summary_warehouse, capsys):
     assert "listed: 7" in out
 
 
-def test_a_run_that_ended_before_its_load_does_not_show_an_earlier_run(summary_warehouse, capsys):
+def test_a_run_that_committed_no_load_does_not_show_an_earlier_run(summary_warehouse, capsys):
     assert main(["--since", (EARLIER + timedelta(minutes=5)).isoformat()]) == 1
     out = capsys.readouterr().out
     assert "earlier" not in out
-    assert "This run loaded nothing" in out
+    assert "This run committed nothing to the warehouse" in out
 
 
 def test_a_load_finished_since_the_run_started_is_shown(summary_warehouse, capsys):
@@ -49,6 +49,6 @@ def test_a_run_refused_before_it_made_the_schema_says_it_loaded_nothing(pg_url, 
     """Airflow checks params against the form before prepare: a new warehouse may have no schema yet."""
     monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
     assert main(["--since", EARLIER.isoformat()]) == 1
-    assert "This run loaded nothing: it ended before its load (see above). github.repositories holds 0." in (
+    assert "This run committed nothing to the warehouse (see above why). github.repositories holds 0." in (
         capsys.readouterr().out
     )
