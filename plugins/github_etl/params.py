@@ -93,8 +93,10 @@ def _owners(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ConfigurationError("param 'owners' must be a list of GitHub logins")
     # GitHub writes a login as @apache; a list pasted into the form brings spaces and blank lines.
-    names = [name for v in value if (name := v.strip().removeprefix("@"))]
-    bad = [v for v in names if not _LOGIN.match(v)]
+    given = [v.strip() for v in value if v.strip()]
+    names = [v.removeprefix("@") for v in given]
+    # A bare "@" is a login left out, not a blank to skip.
+    bad = [g for g, name in zip(given, names, strict=True) if not _LOGIN.match(name)]
     if bad:
         raise ConfigurationError(
             f"param 'owners' holds names that are not GitHub logins: {bad[:5]}; "

@@ -18,6 +18,7 @@ from github_etl.params import RunParams, validate
         ({"mode": "owners", "owners": ["ok", "not a login!"]}, "not GitHub logins"),
         ({"mode": "owners", "owners": ["https://github.com/apache"]}, "write the login alone, e.g. 'apache'"),
         ({"mode": "owners", "owners": ["", " "]}, "mode 'owners' needs param 'owners'"),
+        ({"mode": "owners", "owners": "@, apache"}, r"not GitHub logins: \['@'\]"),
         ({"sample_size": 0}, "param 'sample_size' must be between 1 and"),
         ({"sample_size": -5}, "param 'sample_size' must be between 1 and"),
         ({"sample_size": "many"}, "param 'sample_size' must be a whole number"),
