@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SECONDS_PER_HOUR = 3600
 NOTIFIER_ENV = "GITHUB_ETL_ALERT_NOTIFIER"
 NOTIFIER_KWARGS_ENV = "GITHUB_ETL_ALERT_NOTIFIER_KWARGS"
 
@@ -40,8 +41,6 @@ def late_run_alert() -> DeadlineAlert | None:
     a DAG with a deadline (it looks the alerts up by their definitions instead of their ids), so the
     tests that run the DAG that way turn it off.
     """
-    from datetime import timedelta
-
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
     if not bool_env(DEADLINE_ALERT_ENV, True):
@@ -49,7 +48,10 @@ def late_run_alert() -> DeadlineAlert | None:
     hours = run_deadline_hours()
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(hours=hours),
+        # Seconds, not a timedelta: Airflow 3.3 stores a timedelta as a JSON object that its clear path
+        # cannot read (clearing a task of a run before its deadline answers 500, apache/airflow#70368),
+        # while every reader takes a number (the form intervals had before 3.3).
+        interval=hours * SECONDS_PER_HOUR,  # type: ignore[arg-type]
         callback=AsyncCallback(alert_late_run, kwargs={"dag_id": DAG_ID, "hours": hours}),
     )
 
@@ -96,8 +98,18 @@ class RunFailureNotifier(BaseNotifier):
 
 
 async def alert_late_run(dag_id: str, hours: float, **kwargs: Any) -> None:
-    """Deadline callback (run by the triggerer): a run of ``dag_id`` has not finished ``hours`` after it was queued."""
-    log.error("A run of %s has not finished %s hours after it was queued", dag_id, hours)
+    """Deadline callback (run by the triggerer): a run of ``dag_id`` has not finished ``hours`` after it was queued.
+
+    Airflow passes the run as it was when the deadline passed (``context["dag_run"]``). It drops a run's
+    deadline only when the run succeeds, so a run that failed meanwhile reaches here too: its failure was
+    told already (:class:`RunFailureNotifier`), and it is not late but over.
+    """
+    dag_run = (kwargs.get("context") or {}).get("dag_run") or {}
+    run_id = dag_run.get("dag_run_id", "?")
+    if dag_run.get("state") == "failed":
+        log.info("Run %s of %s failed before its deadline: no late-run alert", run_id, dag_id)
+        return
+    log.error("Run %s of %s has not finished %s hours after it was queued", run_id, dag_id, hours)
     notifier = configured_notifier()
     if notifier is None:
         return

@@ -34,6 +34,18 @@ def test_a_late_run_is_told_to_the_configured_notifier(monkeypatch) -> None:
     assert TOLD == [{"channel": "#data", "dag_id": "github_repositories", "reason": "not finished within 6.0 hours"}]
 
 
+def test_a_run_that_failed_before_its_deadline_is_not_told_as_late(monkeypatch, caplog) -> None:
+    TOLD.clear()
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", f"{__name__}.ListNotifier")
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", json.dumps({"channel": "#data"}))
+    context = {"dag_run": {"dag_run_id": "manual__1", "state": "failed"}}
+
+    asyncio.run(alert_late_run(dag_id="github_repositories", hours=6.0, context=context))
+
+    assert TOLD == []
+    assert "Run manual__1 of github_repositories failed before its deadline" in caplog.text
+
+
 def test_no_notifier_configured_means_log_only(monkeypatch) -> None:
     monkeypatch.delenv("GITHUB_ETL_ALERT_NOTIFIER", raising=False)
     assert configured_notifier() is None

@@ -118,5 +118,5 @@ def test_a_failed_run_alerts_and_a_late_one_fires_a_deadline_alert(monkeypatch) 
     callbacks = dag.on_failure_callback if isinstance(dag.on_failure_callback, list) else [dag.on_failure_callback]
     assert any(isinstance(callback, RunFailureNotifier) for callback in callbacks)
     (deadline,) = dag.deadline
-    assert deadline.interval == timedelta(hours=6)
+    assert timedelta(seconds=deadline.interval) == timedelta(hours=6)
     assert deadline.callback.kwargs == {"dag_id": "github_repositories", "hours": 6.0}
