@@ -159,6 +159,9 @@ def standalone(env: dict[str, str]) -> int:
     """``airflow standalone``, its output in the terminal; Ctrl-C (or SIGTERM) stops every process it started."""
     port = api_port()
     require_free_port(port)
+    # Task supervisors report to the execution API, which Airflow looks for on port 8080 whatever
+    # [api] port says: on another port every task would fail before it starts.
+    env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{port}/execution/")
     ensure_warehouse(env)
     setup(env)
     url = f"http://localhost:{port}"

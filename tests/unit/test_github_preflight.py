@@ -201,3 +201,28 @@ def test_an_api_port_in_use_stops_make_airflow_before_anything_starts(tmp_path, 
         f"make: port {port} is in use already (another Airflow?): stop what listens there, "
         f"or choose another port with AIRFLOW__API__PORT={port + 1}"
     )
+
+
+def test_make_airflow_on_another_port_points_its_tasks_at_that_api_server(monkeypatch) -> None:
+    """Airflow's task supervisors find the execution API on port 8080 unless told otherwise."""
+    started: list[dict[str, str]] = []
+
+    class Processes:
+        def __init__(self, env, **kwargs):
+            started.append(dict(env))
+
+        def start(self, *args):
+            raise tools.dev.StopRequested(2)
+
+        def stop(self):
+            pass
+
+    port = _closed_port()
+    monkeypatch.setenv("AIRFLOW__API__PORT", str(port))
+    monkeypatch.setattr(tools.dev, "AirflowProcesses", Processes)
+    monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
+    monkeypatch.setattr(tools.dev, "setup", lambda env: None)
+    monkeypatch.setattr(tools.dev, "stop_on_signals", lambda: None)
+
+    assert tools.dev.standalone({}) == 130
+    assert started[0]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://localhost:{port}/execution/"
