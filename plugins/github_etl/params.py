@@ -15,6 +15,9 @@ from github_etl.errors import ConfigurationError
 from github_etl.extract.search_query import ACCEPTED_FORMS
 
 MODES = ("sample", "search", "owners", "refresh", "census")
+# The largest whole number a browser's form keeps exact (a JavaScript number): the trigger form would
+# quietly round a larger seed, and the same seed typed there and given on the CLI must draw one sample.
+MAX_SEED = 2**53 - 1
 PARAM_NAMES = (
     "mode",
     "sample_size",
@@ -124,7 +127,7 @@ def validate(params: dict[str, Any]) -> RunParams:
     run = RunParams(
         mode=mode,
         sample_size=_integer(params, "sample_size", DEFAULT_SAMPLE_SIZE, 1, MAX_SAMPLE_SIZE),
-        seed=_integer(params, "seed", None, 0, 2**63 - 1),
+        seed=_integer(params, "seed", None, 0, MAX_SEED),
         per_page_take=_integer(params, "per_page_take", DEFAULT_PER_PAGE_TAKE, 1, 100),
         query=query.strip(),
         owners=_owners(params.get("owners")),
@@ -195,6 +198,7 @@ def trigger_form_params() -> dict[str, Any]:
             None,
             type=["null", "integer"],
             minimum=0,
+            maximum=MAX_SEED,
             title="Seed",
             description="mode sample: mixed with the logical date into the random choice; same seed, same sample.",
         ),

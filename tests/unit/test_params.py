@@ -20,6 +20,7 @@ from github_etl.params import RunParams, validate
         ({"mode": "owners", "owners": ["", " "]}, "mode 'owners' needs param 'owners'"),
         ({"mode": "owners", "owners": "@, apache"}, r"not GitHub logins: \['@'\]"),
         ({"sample_size": 0}, "param 'sample_size' must be between 1 and"),
+        ({"seed": 2**53}, "param 'seed' must be between 0 and 9007199254740991"),
         ({"sample_size": -5}, "param 'sample_size' must be between 1 and"),
         ({"sample_size": "many"}, "param 'sample_size' must be a whole number"),
         ({"sample_size": True}, "param 'sample_size' must be a whole number"),
