@@ -47,8 +47,19 @@ def test_a_refresh_records_why_each_repository_vanished(
         made_private: (later, "not_public"),
     }
 
+    # The next refresh checks the repositories marked deleted too; still gone, they keep their marks,
+    # and asking GitHub why again costs no request of its own.
+    fake.reset_log()
+    still = later + timedelta(hours=12)
+    observe_on(still)
+    assert run_dag({"mode": "refresh", "shards": 2}, still).state == "success"
+    assert _deleted(pg_url) == stored
+    asked = {r.path for r in fake.requests if r.path.startswith("/repositories/")}
+    per_repository = 1 if token is None else 0  # REST enrichment asks for every repository anyway
+    assert len(asked) == 10 * per_repository, sorted(asked)
+
     # GitHub serves them again (a deleted repository can be restored for 90 days): the next refresh
-    # checks the repositories marked deleted too, and clears every mark.
+    # clears every mark.
     for repo_id in (deleted, taken_down, disabled, made_private):
         fake.restore_repository(repo_id)
     again = later + timedelta(days=1)

@@ -121,7 +121,11 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
                 batch.gone.append(repo_id)
                 batch.gone_reasons[str(repo_id)] = NOT_PUBLIC
             continue
-        reason = ACCESS_LOST if position in forbidden else _reason_over_rest(client, repo_id)
+        if position in forbidden:
+            reason: str | None = ACCESS_LOST
+        else:
+            # A refresh passes the reason of a repository marked deleted: still gone, it costs no REST request.
+            reason = requested.get("gone") or _reason_over_rest(client, repo_id)
         if reason is None:
             log.warning("Repository %s: GraphQL found no node but REST serves it; left for the next run", repo_id)
             continue

@@ -30,7 +30,8 @@ FETCH_SIZE = 10_000
 
 @dataclass(frozen=True)
 class RefreshShard(Shard):
-    """``count`` repositories of the warehouse, their ``{"id", "node_id"}`` staged at ``ids_uri``."""
+    """``count`` repositories of the warehouse, their ``{"id", "node_id"}`` staged at ``ids_uri`` (and
+    ``"gone"``, the reason stored, for those marked deleted)."""
 
     mode = "refresh"
     ids_uri: str
@@ -46,7 +47,7 @@ def plan_refresh(
     shards: int,
 ) -> list[RefreshShard]:
     """Write the ids to refresh into one staged file per shard (ids never travel through XCom)."""
-    query = "SELECT r.id, r.node_id FROM github.repositories r"
+    query = "SELECT r.id, r.node_id, r.deleted_reason FROM github.repositories r"
     args: list[Any] = []
     if stale_days is not None:
         query += " WHERE r.last_seen_at < %s"
@@ -60,9 +61,13 @@ def plan_refresh(
         cursor = stack.enter_context(db.connection.cursor(name="github_etl_refresh_plan"))
         cursor.itersize = FETCH_SIZE
         cursor.execute(query, args)
-        for position, (repo_id, node_id) in enumerate(cursor):
+        for position, (repo_id, node_id, gone) in enumerate(cursor):
             index = (position // BATCH) % shards
-            writers[index].write(json.dumps({"id": int(repo_id), "node_id": node_id}) + "\n")
+            record = {"id": int(repo_id), "node_id": node_id}
+            if gone is not None:
+                # Known gone: if GraphQL still finds no node, no REST request asks why again.
+                record["gone"] = gone
+            writers[index].write(json.dumps(record) + "\n")
             counts[index] += 1
     return [
         RefreshShard(key=f"refresh-{i:03d}", ids_uri=staging.uri("plan", f"refresh-{i:03d}.jsonl"), count=counts[i])
