@@ -119,9 +119,9 @@ def foreground(env: dict[str, str], *args: str) -> int:
     """``airflow <args>`` until it ends, its output in the terminal; its exit code.
 
     Ctrl-C or SIGTERM raise :class:`StopRequested` once the command and every process it started have
-    stopped. ``airflow dags test`` waiting out a deferral (a spent GitHub budget, up to an hour) ignores
-    both signals itself; run in a session of its own, it is stopped as ``make airflow`` stops its
-    processes: SIGTERM to its group, SIGKILL for what still runs after the grace period.
+    stopped. ``airflow dags test`` waiting out a deferral (a spent GitHub budget, up to an hour) does not
+    stop on SIGTERM, which make passes on; run in a session of its own, it is stopped as ``make airflow``
+    stops its processes: SIGTERM to its group, SIGKILL for what still runs after the grace period.
     """
     stop_on_signals()
     processes = AirflowProcesses(env, log_dir=None, stop_timeout=FOREGROUND_STOP_TIMEOUT_SECONDS)
