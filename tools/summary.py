@@ -14,7 +14,17 @@ from datetime import datetime
 
 from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
-AUDIT_COLUMNS = ("listed", "enriched", "skipped", "rejected", "inserted", "updated", "unchanged", "api_requests")
+AUDIT_COLUMNS = (
+    "listed",
+    "enriched",
+    "skipped",
+    "rejected",
+    "inserted",
+    "updated",
+    "unchanged",
+    "duplicates",
+    "api_requests",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

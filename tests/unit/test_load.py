@@ -407,6 +407,8 @@ def test_a_repository_staged_twice_keeps_the_latest_copy_when_one_is_stored(
 
     assert result == LoadResult(inserted=0, updated=4, unchanged=0, snapshots=4, total=4, duplicates=1)
     assert _repository(warehouse, 1)["stargazers_count"] == kept_stars
+    audit = "SELECT inserted, duplicates FROM github.load_runs ORDER BY logical_date"
+    assert _query(warehouse, audit) == [(4, 0), (0, 1)]
     snapshot = "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = 1 AND snapshot_date = %s"
     assert _query(warehouse, snapshot, (DAY_2.date(),)) == [(kept_stars,)]
 
@@ -819,6 +821,8 @@ def test_duplicates_collapse_to_the_latest_row(warehouse, tmp_path, first_file, 
 
     assert result == LoadResult(inserted=2, updated=0, unchanged=0, snapshots=2, total=2, duplicates=1)
     assert _repository(warehouse, 1)["stargazers_count"] == kept_stars
+    # The audit row accounts for every staged line: 3 = 2 inserted + 1 duplicate.
+    assert _query(warehouse, "SELECT inserted, updated, unchanged, duplicates FROM github.load_runs") == [(2, 0, 0, 1)]
 
 
 def test_open_file_objects_and_paths_are_both_accepted(warehouse, tmp_path):

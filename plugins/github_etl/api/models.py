@@ -206,6 +206,10 @@ class LoadRun(BaseModel):
         description="Stored repositories staged with the data and observation times already recorded (a run "
         "loaded again): nothing written."
     )
+    duplicates: int = Field(
+        description="Staged copies of a repository the run had already staged (search pages shift while stars "
+        "move), dropped for the latest one: `enriched - rejected = inserted + updated + unchanged + duplicates`."
+    )
     api_requests: int
     started_at: datetime = Field(description="When the run began.")
     finished_at: datetime = Field(description="When its load committed.")

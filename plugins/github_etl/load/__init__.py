@@ -170,6 +170,7 @@ def load_run(
                     "inserted": result.inserted,
                     "updated": result.updated,
                     "unchanged": result.unchanged,
+                    "duplicates": result.duplicates,
                     "unreachable": json.dumps(list(unreachable)),
                     "started_at": started_at,
                 },
