@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -197,13 +198,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("airflow", help="airflow standalone with this project")
     args = parser.parse_args(argv)
     env = airflow_env()
-    if args.command == "run":
-        return run(env, args.params, args.date)
-    if args.command == "setup":
-        ensure_warehouse(env)
-        setup(env)
-        return 0
-    return standalone(env)
+    try:
+        if args.command == "run":
+            return run(env, args.params, args.date)
+        if args.command == "setup":
+            ensure_warehouse(env)
+            setup(env)
+            return 0
+        return standalone(env)
+    except KeyboardInterrupt as stop:
+        # Ctrl-C or SIGTERM between the steps that stop their processes themselves (a preflight, the
+        # migration, the summary): the step's process got the signal too, and a traceback says nothing more.
+        return 128 + getattr(stop, "signum", signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 import tools.dev
 from github_etl.settings import DEADLINE_ALERT_ENV
+from tools.airflow_processes import StopRequested
 from tools.dev import ANONYMOUS_SAMPLE_SIZE, anonymous_defaults
 from tools.github_preflight import unreachable_reason
 
@@ -156,6 +158,29 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
     assert tools.dev.run(env, "{}", "2026-11-01T00:00:00+00:00") == 0
     (dag_test,) = [env for args, env in commands if args[:2] == ("dags", "test")]
     assert dag_test[DEADLINE_ALERT_ENV] == expected
+
+
+@pytest.mark.parametrize(
+    ("interrupted", "signal_raised", "expected"),
+    [
+        pytest.param("tools.github_preflight", KeyboardInterrupt(), 130, id="ctrl-c-in-the-preflight"),
+        pytest.param("tools.summary", StopRequested(signal.SIGINT), 130, id="ctrl-c-in-the-summary"),
+        pytest.param("tools.summary", StopRequested(signal.SIGTERM), 143, id="sigterm-in-the-summary"),
+    ],
+)
+def test_make_run_stopped_between_its_steps_exits_by_the_signal_without_a_traceback(
+    monkeypatch, interrupted, signal_raised, expected
+):
+    def answered(args, **kwargs):
+        if interrupted in args:
+            raise signal_raised
+        return subprocess.CompletedProcess(args, 0, stdout="http://127.0.0.1:1 token\n")
+
+    monkeypatch.setattr(tools.dev, "foreground", lambda env, *args: 0)
+    monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
+    monkeypatch.setattr(tools.dev, "setup", lambda env: None)
+    monkeypatch.setattr(tools.dev.subprocess, "run", answered)
+    assert tools.dev.main(["run", "--params", "{}"]) == expected
 
 
 # make run / make airflow, and make airflow EXECUTOR=celery.
