@@ -37,7 +37,9 @@ FIRST_PROBE_ID = 1 << 20
 LAST_PROBE_ID = 1 << 40
 # Enrich in batches of this many repositories (GraphQL's nodes() limit).
 ENRICH_BATCH = 100
-# A range that yields no new repository for this many pages in a row is exhausted.
+# A range whose random pages yield no repository not yet picked this many times in a row is taken as
+# exhausted. It may still hold a few (a sample of nearly all of a small range); a sweep of the range to
+# find them could cost as many requests as the range has repositories.
 MAX_BARREN_PAGES = 20
 
 
@@ -144,8 +146,10 @@ class SampleMode(Mode[SampleShard]):
             if needed > 0:
                 if barren >= MAX_BARREN_PAGES:
                     log.warning(
-                        "Shard %s: ids (%s, %s] hold no further public repository; %s of %s found",
+                        "Shard %s: %s random pages of ids (%s, %s] in a row held no repository not picked yet; "
+                        "it ends with %s of its %s",
                         shard.key,
+                        MAX_BARREN_PAGES,
                         low,
                         high,
                         recorder.counts["enriched"] + len(pending),
