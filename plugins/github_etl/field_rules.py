@@ -31,6 +31,13 @@ MAX_IDENTIFIER_CHARS = 600
 # GitHub allows 20 topics per repository; a list far longer is a corrupt record, not data to keep.
 MAX_TOPICS = 1000
 
+# The whole topic list is stored in btree index entries too (star_gains_order_idx INCLUDEs it), and
+# PostgreSQL refuses an entry over about 2.7 kB: a riser's list past that would fail the load of its
+# whole day. This bounds the list's array storage (4 bytes of header and padding to 4 per topic, as
+# an array holds them), leaving room for the entry's other columns; GitHub's own limits (20 topics of
+# at most 50 characters) take about 1.1 kB.
+MAX_TOPICS_BYTES = 2400
+
 # RFC 3339's date-time, the form GitHub sends (T and Z in either case, a fraction of any length). Its
 # shape is checked here and the ranges by datetime.fromisoformat, whose accepted forms otherwise differ
 # between Python versions (3.14 also reads hour 24, as the next midnight): every supported Python then
@@ -216,7 +223,15 @@ def topics(value: Any, name: str) -> list[str]:
             raise RejectedRecord(f"wrong_type:{name}", "a topic is null")
         cleaned.append(optional_identifier(item, name))
     # Cleaning can make two topics equal (one had a NUL), so repeats are dropped afterwards.
-    return list(dict.fromkeys(cleaned)) if len(cleaned) > 1 else cleaned
+    cleaned = list(dict.fromkeys(cleaned)) if len(cleaned) > 1 else cleaned
+    # At most 7 bytes per topic and 4 per character: the exact size is only counted when it may matter.
+    if (
+        7 * len(cleaned) + 4 * sum(map(len, cleaned)) > MAX_TOPICS_BYTES
+        and (size := sum(4 + (len(topic.encode("utf-8")) + 3) // 4 * 4 for topic in cleaned)) > MAX_TOPICS_BYTES
+    ):
+        detail = f"{len(cleaned)} topics take {size} bytes stored, more than {MAX_TOPICS_BYTES}"
+        raise RejectedRecord(f"too_long:{name}", detail)
+    return cleaned
 
 
 def parent_object(value: Any, name: str, *, required: bool) -> Mapping[str, Any] | None:

@@ -496,6 +496,14 @@ def test_overlong_or_too_many_topics_are_rejected() -> None:
     assert _reason(_repo(topics=[f"t{i}" for i in range(MAX_TOPICS + 1)])) == "too_many:topics"
 
 
+def test_a_topic_list_too_big_for_an_index_entry_is_rejected() -> None:
+    """star_gains_order_idx holds the whole list; past about 2.7 kB PostgreSQL refuses the entry."""
+    at_github_limits = [f"{i:02d}" + "x" * 48 for i in range(20)]
+    assert _row(_repo(topics=at_github_limits))["topics"] == at_github_limits
+    assert _reason(_repo(topics=[f"{i:03d}" + "x" * 47 for i in range(100)])) == "too_long:topics"
+    assert _reason(_repo(topics=[f"{i}" + "\U0001f600" * 150 for i in range(5)])) == "too_long:topics"
+
+
 # -- required fields and types ---------------------------------------------------------------------
 
 

@@ -1,0 +1,101 @@
+"""Hostile records that the transform accepts must not break the load of a whole run."""
+
+from __future__ import annotations
+
+import copy
+import io
+import random
+import string
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg2 import sql
+
+from github_etl.hooks.warehouse import DatabaseConnection
+from github_etl.load import load_run
+from github_etl.transform import transform_records
+from tests.fixtures.postgres import apply_schema, execute_autocommit, with_database
+from tests.unit.test_transform import REAL_REPOSITORY
+
+DAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
+DAY_2 = DAY_1 + timedelta(days=1)
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    name = f"explore_hostile_{uuid.uuid4().hex[:12]}"
+    execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(pg_server_url, name)
+    finally:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        execute_autocommit(pg_server_url, drop)
+
+
+@pytest.fixture
+def warehouse(pg_url: str) -> Iterator[DatabaseConnection]:
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    apply_schema(db)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _record(repo_id: int, **overrides: Any) -> dict[str, Any]:
+    record = copy.deepcopy(REAL_REPOSITORY)
+    record.update(id=repo_id, node_id=f"R_{repo_id}", name=f"r{repo_id}", full_name=f"o/r{repo_id}")
+    record.update(overrides)
+    return record
+
+
+def _transform(tmp_path: Path, records: list[dict[str, Any]], name: str) -> tuple[Path, int]:
+    rows, rejected, keys = io.StringIO(), io.StringIO(), io.StringIO()
+    stats = transform_records(records, rows, rejected, keys_out=keys)
+    path = tmp_path / f"{name}.tsv"
+    path.write_text(rows.getvalue(), encoding="utf-8")
+    return path, stats.rejected
+
+
+def _load(db: DatabaseConnection, path: Path, when: datetime, rejected: int) -> Any:
+    return load_run(
+        db,
+        row_files=[path],
+        run_id=f"scheduled__{when.isoformat()}",
+        dag_id="github_repositories",
+        logical_date=when,
+        observed_at=when,
+        mode="sample",
+        stats={"listed": 2, "enriched": 2, "skipped": 0, "rejected": rejected, "api_requests": 2},
+    )
+
+
+def _count(db: DatabaseConnection, statement: str) -> int:
+    with db.cursor() as cur:
+        cur.execute(statement)
+        (value,) = cur.fetchone()
+    db.rollback()
+    return value
+
+
+def test_many_long_topics_on_a_rising_repository_do_not_fail_the_days_load(warehouse, tmp_path):
+    """A topic list the transform accepts must fit every index it reaches (star_gains INCLUDEs topics)."""
+    rng = random.Random(5)
+    alphabet = string.ascii_lowercase + string.digits
+    topics = ["".join(rng.choice(alphabet) for _ in range(50)) for _ in range(100)]
+    day_1 = [_record(1, stargazers_count=1), _record(2, stargazers_count=5, topics=topics)]
+    day_2 = [_record(1, stargazers_count=2), _record(2, stargazers_count=6, topics=topics)]
+
+    path, rejected = _transform(tmp_path, day_1, "day1")
+    _load(warehouse, path, DAY_1, rejected)
+    path, rejected = _transform(tmp_path, day_2, "day2")
+    _load(warehouse, path, DAY_2, rejected)  # failed: index row size exceeds btree maximum
+
+    # The good repository's rise is in the day's summaries; the hostile one is quarantined, not loaded.
+    assert rejected == 1
+    assert _count(warehouse, "SELECT count(*) FROM github.star_gains WHERE repo_id = 1") == 1
+    assert _count(warehouse, "SELECT count(*) FROM github.repository_snapshots WHERE repo_id = 1") == 2
