@@ -105,7 +105,18 @@ class GitHubClient:
         return sum(self.calls.values())
 
     def url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
+        """The URL of ``path`` under the API root; an absolute URL (a ``Link`` header's) must be under it too.
+
+        :raises GitHubError: for an absolute URL on another host, scheme or port: the token is sent with
+            every request, so a link GitHub (or a proxy) names elsewhere is never followed.
+        """
+        if path.lower().startswith(("http://", "https://")):
+            if _origin(path) != _origin(self.base_url):
+                raise GitHubError(
+                    f"Refusing to follow {path[:200]!r}: it is not on the GitHub API's host {self.base_url}, "
+                    "and the token is sent only there",
+                    url=path[:200],
+                )
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
@@ -423,6 +434,17 @@ def next_link(link_header: str | None) -> str | None:
         if any(p.strip() in ('rel="next"', "rel=next") for p in section[1:]):
             return url.strip("<>")
     return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a URL (the default port spelled out), for telling two hosts apart."""
+    parts = requests.utils.urlparse(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: no origin of ours
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _budget_of(values: Any) -> Budget | None:
