@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from github_etl.extract.owners import OwnersShard
 from github_etl.extract.plan import run_shard
 from github_etl.github.client import GitHubClient
 from github_etl.settings import ClientSettings, QuotaReserve
-from github_etl.staging import RunStaging
+from github_etl.staging import RunStaging, read_json_uri
 
 BASE = "https://github.test"
 TOKEN = "ghp_hostile_extract_token_0001"
@@ -75,3 +76,40 @@ def test_a_next_link_to_another_host_is_refused_and_gets_no_token(tmp_path) -> N
         run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
     assert stolen.call_count == 0, f"sent to another host: {[c.request.headers for c in stolen.calls]}"
+
+
+@responses.activate
+def test_a_next_link_that_loops_back_fails_clearly_instead_of_listing_forever(tmp_path) -> None:
+    def page(request: Any) -> tuple[int, dict[str, str], str]:
+        # Page 2 links back to page 1, as a misconfigured proxy rewriting Link headers may.
+        second = "page=2" in request.url
+        link = f'<{BASE}/orgs/acme/repos?per_page=100&page={1 if second else 2}>; rel="next"'
+        return 200, {"Link": link}, json.dumps([_repo(2 if second else 1)])
+
+    responses.add_callback(responses.GET, f"{BASE}/orgs/acme/repos", callback=_capped(page))
+    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+
+    with pytest.raises(GitHubError, match="link back to a page listed already"):
+        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+
+@pytest.mark.parametrize("body", [{"message": "Moved"}, "not a list", 7], ids=["object", "string", "number"])
+@responses.activate
+def test_an_owner_page_that_is_not_a_list_is_a_clear_github_error(tmp_path, body: Any) -> None:
+    responses.get(f"{BASE}/orgs/acme/repos", json=body)
+    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+
+    with pytest.raises(GitHubError, match="/orgs/acme/repos"):
+        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+
+@responses.activate
+def test_null_entries_of_an_owner_page_are_left_to_the_quarantine_and_the_rest_is_staged(tmp_path) -> None:
+    responses.get(f"{BASE}/orgs/acme/repos", json=[_repo(1), None, "junk", _repo(4)])
+    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+
+    result = run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+    (batch,) = read_json_uri(result.done_uri)["batches"]
+    items = read_json_uri(batch)["items"]
+    assert items == [_repo(1), None, "junk", _repo(4)]

@@ -140,6 +140,9 @@ def is_public(repository: Mapping[str, Any]) -> bool:
     installation's) is served them too: one listed as public that was made private since, say. The
     warehouse holds public repositories only, so such a repository is gone, as it is for everyone else.
     """
+    if not isinstance(repository, Mapping):
+        # Not a repository object at all: the transform quarantines it with its reason.
+        return True
     visibility = repository.get("visibility")
     if repository.get("private") is True or repository.get("isPrivate") is True:
         return False

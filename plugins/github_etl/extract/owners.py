@@ -12,12 +12,13 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from github_etl.errors import ConfigurationError
+from github_etl.errors import ConfigurationError, GitHubError
 from github_etl.extract.budget import requests
 from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient, next_link
+from github_etl.github.responses import GitHubResponse
 from github_etl.params import RunParams
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,22 @@ class OwnersShard(Shard):
     organizations: list[str] = field(default_factory=list)
 
 
+def _page_items(response: GitHubResponse) -> list[Any]:
+    """The repositories of a listing page; anything but a list is no page of one.
+
+    :raises GitHubError: naming the page, for an answer that is not a list.
+    """
+    if response.data is None:
+        return []
+    if not isinstance(response.data, list):
+        raise GitHubError(
+            f"GitHub answered {type(response.data).__name__} to {response.url}, not a list of repositories",
+            status=response.status,
+            url=response.url,
+        )
+    return response.data
+
+
 def _first_page(
     client: GitHubClient, owner: str, *, organization: bool
 ) -> tuple[list[dict[str, Any]], str | None] | None:
@@ -45,7 +62,7 @@ def _first_page(
     response = client.get(path, {"per_page": PER_PAGE, "type": "public"}, tolerate_gone=True)
     if response.gone:
         return None
-    return list(response.data or []), next_link(response.headers.get("link"))
+    return _page_items(response), next_link(response.headers.get("link"))
 
 
 def _organizations(client: GitHubClient, owners: list[str]) -> list[str]:
@@ -104,11 +121,20 @@ class OwnersMode(Mode[OwnersShard]):
                 continue
             recorder.counts["listed"] += len(batch.items)
             next_url = batch.next
+            # A Link header that leads back to a page listed before would page forever.
+            followed: set[str] = set()
             while next_url:
+                if next_url in followed:
+                    raise GitHubError(
+                        f"The repositories of {owner!r} link back to a page listed already ({next_url[:200]}): "
+                        "GitHub's (or a proxy's) Link headers loop; the listing stops here",
+                        url=next_url[:200],
+                    )
+                followed.add(next_url)
 
                 def following(url: str = next_url) -> StagedBatch:
                     response = client.get(url)
-                    return StagedBatch(items=list(response.data or []), next=next_link(response.headers.get("link")))
+                    return StagedBatch(items=_page_items(response), next=next_link(response.headers.get("link")))
 
                 batch = recorder.full_objects(following)
                 recorder.counts["listed"] += len(batch.items)
