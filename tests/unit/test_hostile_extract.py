@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 import responses
 
 from github_etl.errors import GitHubError
+from github_etl.extract.census import CensusShard
 from github_etl.extract.owners import OwnersShard
 from github_etl.extract.plan import run_shard
+from github_etl.extract.sample import SampleShard, discover_max_id
 from github_etl.github.client import GitHubClient
 from github_etl.settings import ClientSettings, QuotaReserve
 from github_etl.staging import RunStaging, read_json_uri
@@ -113,3 +116,45 @@ def test_null_entries_of_an_owner_page_are_left_to_the_quarantine_and_the_rest_i
     (batch,) = read_json_uri(result.done_uri)["batches"]
     items = read_json_uri(batch)["items"]
     assert items == [_repo(1), None, "junk", _repo(4)]
+
+
+@responses.activate
+def test_a_listing_that_ignores_since_fails_clearly_instead_of_crawling_forever(tmp_path) -> None:
+    # A proxy that drops the query string serves the first page for every since=.
+    first_page = [{"id": i} for i in range(1, 101)]
+    responses.add_callback(
+        responses.GET, f"{BASE}/repositories", callback=_capped(lambda _r: (200, {}, json.dumps(first_page)))
+    )
+    responses.add_callback(
+        responses.GET,
+        re.compile(rf"{re.escape(BASE)}/repositories/\d+"),
+        callback=lambda r: (200, {}, json.dumps(_repo(int(r.url.rsplit("/", 1)[1])))),
+    )
+    shard = CensusShard(key="census-000", id_low=0, id_high=1000, expected=1000)
+
+    with pytest.raises(GitHubError, match="since"):
+        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [None, {}, {"id": None}, {"id": "12"}, {"id": 12.5}, {"id": True}, "12", [12]],
+    ids=["null", "no-id", "null-id", "string-id", "float-id", "bool-id", "string", "list"],
+)
+@pytest.mark.parametrize("mode", ["sample", "census", "discover"])
+@responses.activate
+def test_a_malformed_listing_entry_is_a_clear_github_error(tmp_path, entry: Any, mode: str) -> None:
+    page = [_repo(1), entry, _repo(3)]
+    responses.get(f"{BASE}/repositories", json=page)
+    responses.post(f"{BASE}/graphql", json={"data": {"nodes": []}})
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    shards = {
+        "sample": SampleShard(key="sample-000", id_low=0, id_high=10, quota=3, seed="s", per_page_take=100),
+        "census": CensusShard(key="census-000", id_low=0, id_high=10, expected=3),
+    }
+
+    with pytest.raises(GitHubError, match="/repositories"):
+        if mode == "discover":
+            discover_max_id(_client())
+        else:
+            run_shard(_client(), staging, shards[mode])

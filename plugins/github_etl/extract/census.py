@@ -24,10 +24,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from github_etl.errors import ConfigurationError
+from github_etl.errors import ConfigurationError, GitHubError
 from github_etl.extract.budget import requests
 from github_etl.extract.mode import Mode, Planned, Planning
-from github_etl.extract.sample import ENRICH_BATCH, discover_max_id, list_repositories
+from github_etl.extract.sample import ENRICH_BATCH, LISTING_PATH, discover_max_id, list_repositories
 from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
 from github_etl.github.client import GitHubClient
 
@@ -163,6 +163,13 @@ class CensusMode(Mode[CensusShard]):
             # page that does neither (GitHub may skip ids it cannot show) just moves on.
             if not page or int(page[-1]["id"]) >= high:
                 break
+            if int(page[-1]["id"]) <= since:
+                # The listing did not move past since= (a proxy dropping the query string, say):
+                # asking again would crawl forever.
+                raise GitHubError(
+                    f"{LISTING_PATH}?since={since} answered ids up to {page[-1]['id']}, none above since=; "
+                    "the listing does not move forward, so the census stops here"
+                )
             since = int(page[-1]["id"])
         if pending:
             recorder.enriched(pending)

@@ -22,6 +22,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from github_etl.errors import GitHubError
 from github_etl.extract.budget import requests
 from github_etl.extract.distinct_ids import DistinctIds
 from github_etl.extract.mode import Mode, Planned, Planning
@@ -47,7 +48,15 @@ def list_repositories(client: GitHubClient, since: int) -> list[dict[str, Any]]:
     """One page of ``GET /repositories?since=``: the next public repositories above ``since``, in id order."""
     page = client.get(LISTING_PATH, {"since": since}).data
     if not isinstance(page, list):
-        raise ValueError(f"/repositories?since={since} did not answer a list")
+        raise GitHubError(f"{LISTING_PATH}?since={since} did not answer a list but {type(page).__name__}")
+    for position, entry in enumerate(page):
+        # Callers read and compare every entry's id: one that is not a positive integer is no listing.
+        repo_id = entry.get("id") if isinstance(entry, dict) else None
+        if type(repo_id) is not int or repo_id < 1:
+            raise GitHubError(
+                f"{LISTING_PATH}?since={since} answered an entry without a positive integer id at "
+                f"position {position}: {repr(entry)[:200]}"
+            )
     return page
 
 
