@@ -158,3 +158,43 @@ def test_a_malformed_listing_entry_is_a_clear_github_error(tmp_path, entry: Any,
             discover_max_id(_client())
         else:
             run_shard(_client(), staging, shards[mode])
+
+
+def _list_two_repositories() -> None:
+    def listing(request: Any) -> tuple[int, dict[str, str], str]:
+        first = request.params.get("since") == "0"
+        return 200, {}, json.dumps([_repo(1), _repo(2)] if first else [])
+
+    responses.add_callback(responses.GET, f"{BASE}/repositories", callback=listing)
+
+
+def _graphql_answer(**body: Any) -> Any:
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        ids = json.loads(request.body)["variables"]["ids"]
+        nodes = [{"__typename": "Repository", "id": node_id, "databaseId": int(node_id[2:])} for node_id in ids]
+        return 200, {}, json.dumps({"data": {"nodes": nodes}, **body})
+
+    return callback
+
+
+@pytest.mark.parametrize("errors", [["boom"], [None, 3], "boom", {"message": "x"}], ids=["str", "null", "text", "obj"])
+@responses.activate
+def test_graphql_errors_of_another_shape_beside_good_nodes_keep_the_nodes(tmp_path, errors: Any) -> None:
+    _list_two_repositories()
+    responses.add_callback(responses.POST, f"{BASE}/graphql", callback=_graphql_answer(errors=errors))
+    shard = CensusShard(key="census-000", id_low=0, id_high=10, expected=2)
+
+    result = run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+    assert (result.enriched, result.skipped) == (2, 0)
+
+
+@pytest.mark.parametrize("data", [None, [], "x", 1], ids=["null", "list", "str", "int"])
+@responses.activate
+def test_graphql_data_of_another_shape_is_a_github_error(tmp_path, data: Any) -> None:
+    _list_two_repositories()
+    responses.post(f"{BASE}/graphql", json={"data": data, "errors": [{"message": "Something went wrong"}]})
+    shard = CensusShard(key="census-000", id_low=0, id_high=10, expected=2)
+
+    with pytest.raises(GitHubError, match="Something went wrong"):
+        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)

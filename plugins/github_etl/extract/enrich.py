@@ -107,7 +107,8 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
         _enrich_graphql_chunk(client, chunk[:middle], batch)
         _enrich_graphql_chunk(client, chunk[middle:], batch)
         return
-    nodes = (body.get("data") or {}).get("nodes")
+    data = body.get("data")
+    nodes = data.get("nodes") if isinstance(data, dict) else None
     if not isinstance(nodes, list) or len(nodes) != len(chunk):
         messages = "; ".join(str(e.get("message")) for e in body.get("errors") or [] if isinstance(e, dict))
         raise GitHubUnavailableError(f"GraphQL nodes() answered without the expected nodes: {messages or body!r}"[:500])
@@ -170,7 +171,9 @@ def _forbidden_positions(errors: Any) -> set[int]:
     """Positions of the nodes GraphQL refused with FORBIDDEN: the token lost access to them."""
     positions = set()
     for error in errors if isinstance(errors, list) else []:
-        path = error.get("path") if isinstance(error, dict) else None
+        if not isinstance(error, dict):
+            continue
+        path = error.get("path")
         if error.get("type") == "FORBIDDEN" and isinstance(path, list) and path and isinstance(path[-1], int):
             positions.add(path[-1])
     return positions
