@@ -94,7 +94,35 @@ class RunFailureNotifier(BaseNotifier):
         )
         notifier = configured_notifier()
         if notifier is not None:
-            notifier(context)
+            notifier(_with_template_env(context))
+
+
+class _TemplatingDag:
+    """A DAG with a template environment: what a notifier renders its templated fields with.
+
+    ``airflow dags test`` (``make run``) hands a run's callbacks its serialized DAG, which has none, and
+    Airflow's notifiers (SMTP, Slack, any with templated fields) failed there before sending. Everything
+    else is the serialized DAG's.
+    """
+
+    def __init__(self, dag: Any) -> None:
+        self._dag = dag
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dag, name)
+
+    def get_template_env(self, *, force_sandboxed: bool = False) -> Any:
+        from jinja2.sandbox import SandboxedEnvironment
+
+        return SandboxedEnvironment(cache_size=0)
+
+
+def _with_template_env(context: Context) -> Context:
+    """The context, its DAG given a template environment where it has none (see :class:`_TemplatingDag`)."""
+    dag = context.get("dag")
+    if dag is None or hasattr(dag, "get_template_env"):
+        return context
+    return {**context, "dag": _TemplatingDag(dag)}  # type: ignore[typeddict-item]
 
 
 async def alert_late_run(dag_id: str, hours: float, **kwargs: Any) -> None:

@@ -23,18 +23,22 @@ CONSUMER = "github_repositories_consumer"
 
 
 class RecordingNotifier(BaseNotifier):
-    """A notifier a deployment could configure: this one appends what it was told to a file."""
+    """A notifier a deployment could configure: this one appends what it was told to a file.
 
-    def __init__(self, path: str) -> None:
+    Its subject is a template, rendered by Airflow as the SMTP and Slack notifiers' are.
+    """
+
+    template_fields = ("subject",)
+
+    def __init__(self, path: str, subject: str = "Run {{ dag_run.run_id }} of {{ dag.dag_id }} failed") -> None:
         super().__init__()
         self.path = path
-
-    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        """Nothing to render (and dag.test's serialized DAG has no template environment)."""
+        self.subject = subject
 
     def notify(self, context: Any) -> None:
+        told = {"run_id": context["dag_run"].run_id, "reason": str(context.get("reason")), "subject": self.subject}
         with Path(self.path).open("a") as out:
-            out.write(json.dumps({"run_id": context["dag_run"].run_id, "reason": str(context.get("reason"))}) + "\n")
+            out.write(json.dumps(told) + "\n")
 
 
 @pytest.fixture
@@ -137,3 +141,4 @@ def test_a_failed_check_fails_the_run_emits_no_asset_queues_no_consumer_and_aler
     assert not _consumer_queued()
     (alert,) = [json.loads(line) for line in alerts.read_text().splitlines()]
     assert alert["run_id"] == result.run_id
+    assert alert["subject"] == f"Run {result.run_id} of github_repositories failed"
