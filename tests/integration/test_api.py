@@ -23,6 +23,7 @@ from urllib.parse import quote
 import psycopg2
 import pytest
 from psycopg2 import sql
+from psycopg2.extras import Json
 from starlette.testclient import TestClient
 
 from github_etl.api import queries
@@ -423,7 +424,8 @@ def test_runs_are_listed_newest_first(client, warehouse):
             "finished_at": logical + timedelta(minutes=5),
         }
 
-    _insert(warehouse, "load_runs", run(1), run(3), run(2))
+    unreachable = [{"second": "2024-01-04T10:00:00Z", "matches": 1200, "unreachable": 200}]
+    _insert(warehouse, "load_runs", run(1), {**run(3), "unreachable": Json(unreachable), "duplicates": 4}, run(2))
 
     everything = client.get(f"{PREFIX}/runs").json()["items"]
     latest = client.get(f"{PREFIX}/runs", params={"limit": 2}).json()["items"]
@@ -432,6 +434,8 @@ def test_runs_are_listed_newest_first(client, warehouse):
     assert [r["run_id"] for r in latest] == ["scheduled__2024-01-04", "scheduled__2024-01-03"]
     assert everything[0]["mode"] == "search"
     assert everything[0]["observed_at"] == "2024-01-04T01:00:00Z"
+    assert (everything[0]["unreachable"], everything[0]["duplicates"]) == (unreachable, 4)
+    assert (everything[1]["unreachable"], everything[1]["duplicates"]) == ([], 0)
 
 
 # -- authentication -------------------------------------------------------------------------------

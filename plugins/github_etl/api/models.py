@@ -183,6 +183,14 @@ class RepositoryDetail(Repository):
     )
 
 
+class UnreachableSecond(BaseModel):
+    """A creation second holding more repositories matching a search than GitHub serves for one query."""
+
+    second: str = Field(description="The second, in UTC (`2024-03-01T10:00:00Z`).")
+    matches: int = Field(description="Repositories matching the run's query created in that second.")
+    unreachable: int = Field(description="How many of them no search can reach (GitHub serves 1,000).")
+
+
 class LoadRun(BaseModel):
     """The audit row of one DAG run that loaded the warehouse."""
 
@@ -211,6 +219,10 @@ class LoadRun(BaseModel):
         "move), dropped for the latest one: `enriched - rejected = inserted + updated + unchanged + duplicates`."
     )
     api_requests: int
+    unreachable: list[UnreachableSecond] = Field(
+        description="Search mode: the seconds whose matches GitHub could not serve in full, so an incomplete "
+        "search is never silent. Empty otherwise."
+    )
     started_at: datetime = Field(description="When the run began.")
     finished_at: datetime = Field(description="When its load committed.")
 
