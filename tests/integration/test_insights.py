@@ -211,6 +211,8 @@ def test_trending_before_the_first_date_there_is_says_so(client, observed):
     [
         ({"language": "Python"}, [1]),
         ({"language": "python"}, [1]),  # any case, as GitHub's language: qualifier
+        ({"language": '"Python"'}, [1]),  # quoted, as GitHub's search syntax allows
+        ({"topic": '"ml"'}, [1]),
         ({"topic": "ML"}, [1]),
         ({"topic": "web", "language": "Go"}, []),
         ({"min_stars": 100}, [2]),

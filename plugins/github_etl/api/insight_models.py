@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from github_etl.api.models import MAX_INT4, Text
+from github_etl.api.models import MAX_INT4, Name
 
 # Ten years of days: a longer window than any warehouse holds answers nothing more.
 MAX_DAYS = 3650
@@ -95,8 +95,12 @@ class TrendingQuery(BaseModel):
 
     window_days: TrendingWindow = Field(TrendingWindow.WEEK, description="Days between the two observations compared.")
     end_date: Date | None = Field(None, description="Later observation date; the latest one when omitted.")
-    language: Text | None = Field(None, description="Primary language, in any case (`python` finds `Python`).")
-    topic: Text | None = Field(None, description="A topic the repository carries (GitHub topics are lower case).")
+    language: Name | None = Field(
+        None, description='Primary language, in any case (`python` finds `Python`), quoted or not (`"C++"`).'
+    )
+    topic: Name | None = Field(
+        None, description="A topic the repository carries (GitHub topics are lower case), quoted or not."
+    )
     min_stars: int | None = Field(None, ge=0, le=MAX_INT4, description="Lowest star count on `end_date`.")
     cursor: str | None = Field(
         None,

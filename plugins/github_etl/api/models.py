@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from github_etl.columns import REPOSITORY_SPEC, RepositoryColumn
 
@@ -40,6 +40,17 @@ WITHOUT_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=WITHOUT_NUL)]
 
 
+def _unquoted(value: str) -> str:
+    """A value quoted as GitHub's search syntax teaches (``language:"C++"``): the quotes are not the name's."""
+    return value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
+
+
+# A language or topic filter, quoted or not.
+Name = Annotated[Text, AfterValidator(_unquoted)]
+# An owner filter: a login, or a mention of one (``@apache``), as the DAG's owners param takes it.
+Login = Annotated[Text, AfterValidator(lambda value: value.removeprefix("@"))]
+
+
 class RepositorySort(StrEnum):
     """Orders of the repository list, each descending, ties broken by descending id."""
 
@@ -53,9 +64,13 @@ class RepositoryQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language: Text | None = Field(None, description="Primary language, in any case (`python` finds `Python`).")
-    owner: Text | None = Field(None, description="Owner login, case-insensitive.")
-    topic: Text | None = Field(None, description="A topic the repository carries (GitHub topics are lower case).")
+    language: Name | None = Field(
+        None, description='Primary language, in any case (`python` finds `Python`), quoted or not (`"C++"`).'
+    )
+    owner: Login | None = Field(None, description="Owner login, case-insensitive, with or without `@`.")
+    topic: Name | None = Field(
+        None, description="A topic the repository carries (GitHub topics are lower case), quoted or not."
+    )
     min_stars: int | None = Field(
         None, ge=0, le=MAX_INT4, description="Only repositories with at least this many stars."
     )
