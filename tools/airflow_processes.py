@@ -118,6 +118,41 @@ def require_free_port(port: int) -> None:
             )
 
 
+# Held by `make airflow` while it runs, so that `make run` knows a scheduler serves the same metadata database.
+HOME_LOCK_NAME = "make-airflow.lock"
+
+
+@contextlib.contextmanager
+def holding_home(home: Path) -> Any:
+    """Hold ``home``'s lock while the block runs; ConfigurationError if another ``make airflow`` holds it.
+
+    An advisory ``flock``: the system releases it when its holder ends, however it ends.
+    """
+    import fcntl
+
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / HOME_LOCK_NAME).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigurationError(f"make airflow is running with AIRFLOW_HOME={home} already") from None
+        yield
+
+
+def require_home_unserved(home: Path) -> None:
+    """Refuse to run a DAG with ``airflow dags test`` where ``make airflow`` runs: its scheduler would
+    queue the same run's tasks, and the two would fail each other's (TaskAlreadyRunningError, deadlocks)."""
+    try:
+        with holding_home(home):
+            return
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"make airflow is running with AIRFLOW_HOME={home}, and its scheduler would run this run's tasks "
+            "too: trigger the run there (the UI's Trigger button, or `airflow dags trigger`), or stop make "
+            "airflow first"
+        ) from None
+
+
 def api_health(base_url: str) -> dict[str, Any] | None:
     """The API server's health report, or None while it does not answer (or answers with an error)."""
     try:

@@ -26,8 +26,10 @@ from tools.airflow_processes import (
     airflow_env,
     airflow_executable,
     api_port,
+    holding_home,
     pool_command,
     require_free_port,
+    require_home_unserved,
     stop_on_signals,
 )
 
@@ -78,6 +80,7 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
         conf = json.loads(params or "{}")
     except json.JSONDecodeError as exc:
         raise SystemExit(f"PARAMS is not JSON: {exc}") from None
+    require_home_unserved(Path(env["AIRFLOW_HOME"]))
     logical_date = date or datetime.now(UTC).replace(microsecond=0).isoformat()
     # A GitHub that cannot be reached would take minutes of retries to report; asked first, it takes seconds.
     preflight = subprocess.run(
@@ -157,9 +160,17 @@ def anonymous_defaults(conf: dict[str, object]) -> dict[str, object]:
 
 
 def standalone(env: dict[str, str]) -> int:
-    """``airflow standalone``, its output in the terminal; Ctrl-C (or SIGTERM) stops every process it started."""
+    """``airflow standalone``, its output in the terminal; Ctrl-C (or SIGTERM) stops every process it started.
+
+    It holds its AIRFLOW_HOME's lock while it runs: ``make run`` there would race its scheduler.
+    """
     port = api_port()
     require_free_port(port)
+    with holding_home(Path(env["AIRFLOW_HOME"])):
+        return _standalone(env, port)
+
+
+def _standalone(env: dict[str, str], port: int) -> int:
     # Task supervisors report to the execution API, which Airflow looks for on port 8080 whatever
     # [api] port says: on another port every task would fail before it starts.
     env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://localhost:{port}/execution/")

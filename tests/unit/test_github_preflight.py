@@ -14,8 +14,9 @@ from threading import Thread
 import pytest
 
 import tools.dev
+from github_etl.errors import ConfigurationError
 from github_etl.settings import DEADLINE_ALERT_ENV
-from tools.airflow_processes import StopRequested
+from tools.airflow_processes import StopRequested, holding_home
 from tools.dev import ANONYMOUS_SAMPLE_SIZE, anonymous_defaults
 from tools.github_preflight import unreachable_reason
 
@@ -134,7 +135,7 @@ def test_make_run_without_a_token_samples_what_the_anonymous_budget_pays_for(con
 
 
 @pytest.mark.parametrize(("configured", "expected"), [(None, "false"), ("true", "true")])
-def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypatch, configured, expected):
+def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypatch, tmp_path, configured, expected):
     """``airflow dags test`` of a DAG with a deadline alert ends in a traceback after the run succeeded."""
     commands: list[tuple[tuple[str, ...], dict[str, str]]] = []
 
@@ -154,7 +155,7 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
     monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
     monkeypatch.setattr(tools.dev, "setup", lambda env: None)
     monkeypatch.setattr(tools.dev.subprocess, "run", answered)
-    env = {} if configured is None else {DEADLINE_ALERT_ENV: configured}
+    env = {"AIRFLOW_HOME": str(tmp_path)} | ({} if configured is None else {DEADLINE_ALERT_ENV: configured})
     assert tools.dev.run(env, "{}", "2026-11-01T00:00:00+00:00") == 0
     (dag_test,) = [env for args, env in commands if args[:2] == ("dags", "test")]
     assert dag_test[DEADLINE_ALERT_ENV] == expected
@@ -169,18 +170,42 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
     ],
 )
 def test_make_run_stopped_between_its_steps_exits_by_the_signal_without_a_traceback(
-    monkeypatch, interrupted, signal_raised, expected
+    monkeypatch, tmp_path, interrupted, signal_raised, expected
 ):
     def answered(args, **kwargs):
         if interrupted in args:
             raise signal_raised
         return subprocess.CompletedProcess(args, 0, stdout="http://127.0.0.1:1 token\n")
 
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     monkeypatch.setattr(tools.dev, "foreground", lambda env, *args: 0)
     monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
     monkeypatch.setattr(tools.dev, "setup", lambda env: None)
     monkeypatch.setattr(tools.dev.subprocess, "run", answered)
     assert tools.dev.main(["run", "--params", "{}"]) == expected
+
+
+def test_make_run_refuses_while_make_airflow_serves_its_home_and_asks_nothing(monkeypatch, tmp_path):
+    # make airflow's scheduler would queue the same run's tasks: TaskAlreadyRunningError, deadlocks.
+    def asked(args, **kwargs):
+        raise AssertionError(f"nothing should run, yet {args} did")
+
+    monkeypatch.setattr(tools.dev.subprocess, "run", asked)
+    with holding_home(tmp_path), pytest.raises(ConfigurationError, match="make airflow is running") as refused:
+        tools.dev.run({"AIRFLOW_HOME": str(tmp_path)}, "{}", None)
+    assert "airflow dags trigger" in str(refused.value)
+    # Once make airflow has ended (its lock goes with it), make run goes on to its preflight.
+    with pytest.raises(AssertionError, match="github_preflight"):
+        tools.dev.run({"AIRFLOW_HOME": str(tmp_path)}, "{}", None)
+
+
+def test_a_second_make_airflow_on_the_same_home_is_refused(tmp_path):
+    with (
+        holding_home(tmp_path),
+        pytest.raises(ConfigurationError, match="make airflow is running"),
+        holding_home(tmp_path),
+    ):
+        pass
 
 
 # make run / make airflow, and make airflow EXECUTOR=celery.
@@ -228,7 +253,7 @@ def test_an_api_port_in_use_stops_make_airflow_before_anything_starts(tmp_path, 
     )
 
 
-def test_make_airflow_on_another_port_points_its_tasks_at_that_api_server(monkeypatch) -> None:
+def test_make_airflow_on_another_port_points_its_tasks_at_that_api_server(monkeypatch, tmp_path) -> None:
     """Airflow's task supervisors find the execution API on port 8080 unless told otherwise."""
     started: list[dict[str, str]] = []
 
@@ -249,5 +274,5 @@ def test_make_airflow_on_another_port_points_its_tasks_at_that_api_server(monkey
     monkeypatch.setattr(tools.dev, "setup", lambda env: None)
     monkeypatch.setattr(tools.dev, "stop_on_signals", lambda: None)
 
-    assert tools.dev.standalone({}) == 130
+    assert tools.dev.standalone({"AIRFLOW_HOME": str(tmp_path)}) == 130
     assert started[0]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://localhost:{port}/execution/"
