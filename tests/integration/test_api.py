@@ -811,7 +811,9 @@ class _RecordingConnection(DatabaseConnection):
     def cursor(self) -> Iterator[Any]:
         with super().cursor() as cur:
             yield cur
-            self.statements.append(cur.query.decode())
+            # A cursor that only rendered a statement's text (the first query of its shape) ran nothing.
+            if cur.query is not None:
+                self.statements.append(cur.query.decode())
 
 
 @pytest.fixture
