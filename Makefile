@@ -8,6 +8,9 @@ PY := $(VENV)/bin/python
 PARAMS ?= {}
 DATE ?=
 PYTEST_ARGS ?=
+# Test processes: the suite waits on Airflow, PostgreSQL and servers more than on the CPU, so three share two
+# cores well. 1 runs it in this process.
+PYTEST_WORKERS ?= 3
 EXECUTOR ?= standalone
 WORKERS ?= 2
 
@@ -38,7 +41,7 @@ run: venv
 	$(PY) -m tools.dev run
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

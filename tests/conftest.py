@@ -11,6 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from github_etl.settings import DEFAULT_SQL_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +50,20 @@ for _inherited in (
 ):
     os.environ.pop(_inherited, None)
 
+# Tests that run Airflow's own processes, a minute or more each, start first: with the suite spread over
+# workers (make test's -n), the many short tests then fill the gaps, where one long test left for last would
+# keep a worker busy while the others wait.
+LONG_FIRST = (
+    "tests/integration/test_celery.py",
+    "tests/integration/test_deadline_alert.py",
+    "tests/browser/",
+    "tests/e2e/test_make_run.py",
+    "tests/e2e/test_app_login.py",
+    "tests/unit/test_load_bench.py",
+)
+# Modules whose fixture is a cluster of processes run on one worker, so the cluster is started once.
+ONE_WORKER = {"tests/integration/test_celery.py": "celery"}
+
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.github",
@@ -59,3 +75,11 @@ pytest_plugins = [
 def pytest_unconfigure(config: object) -> None:
     """The session's Airflow home (metadata database, logs) goes with the session."""
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = ONE_WORKER.get(item.nodeid.split("::", 1)[0])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))
