@@ -6,44 +6,17 @@ import copy
 import io
 import random
 import string
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from psycopg2 import sql
-
 from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.load import load_run
 from github_etl.transform import transform_records
-from tests.fixtures.postgres import apply_schema, execute_autocommit, with_database
 from tests.unit.test_transform import REAL_REPOSITORY
 
 DAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
 DAY_2 = DAY_1 + timedelta(days=1)
-
-
-@pytest.fixture
-def pg_url(pg_server_url: str) -> Iterator[str]:
-    name = f"explore_hostile_{uuid.uuid4().hex[:12]}"
-    execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(pg_server_url, name)
-    finally:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        execute_autocommit(pg_server_url, drop)
-
-
-@pytest.fixture
-def warehouse(pg_url: str) -> Iterator[DatabaseConnection]:
-    db = DatabaseConnection(pg_url, connect_retries=0)
-    apply_schema(db)
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 def _record(repo_id: int, **overrides: Any) -> dict[str, Any]:
