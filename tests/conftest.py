@@ -69,6 +69,7 @@ pytest_plugins = [
     "tests.fixtures.github",
     "tests.fixtures.s3",
     "tests.fixtures.airflow",
+    "tests.scripted_http",
 ]
 
 

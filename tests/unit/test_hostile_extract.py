@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-import responses
 
 from github_etl.errors import GitHubError
 from github_etl.extract.census import CensusShard
@@ -17,8 +16,8 @@ from github_etl.extract.sample import SampleShard, discover_max_id
 from github_etl.github.client import GitHubClient
 from github_etl.settings import ClientSettings, QuotaReserve
 from github_etl.staging import RunStaging, read_json_uri
+from tests.scripted_http import ScriptedServer
 
-BASE = "https://github.test"
 TOKEN = "ghp_hostile_extract_token_0001"
 FAST = ClientSettings(
     backoff_base=0.01,
@@ -37,8 +36,8 @@ class Looping(Exception):
     """Raised by a mocked endpoint asked more than REQUEST_CAP times."""
 
 
-def _client() -> GitHubClient:
-    return GitHubClient(BASE, [TOKEN], settings=FAST)
+def _client(server: ScriptedServer) -> GitHubClient:
+    return GitHubClient(server.base_url, [TOKEN], settings=FAST)
 
 
 def _repo(repo_id: int, owner: str = "acme") -> dict[str, Any]:
@@ -65,75 +64,70 @@ def _capped(reply: Any) -> Any:
     return callback
 
 
-@responses.activate
-def test_a_next_link_to_another_host_is_refused_and_gets_no_token(tmp_path) -> None:
-    responses.get(
-        f"{BASE}/orgs/acme/repos",
+def test_a_next_link_to_another_host_is_refused_and_gets_no_token(tmp_path, scripted_github, other_host) -> None:
+    scripted_github.get(
+        "/orgs/acme/repos",
         json=[_repo(1)],
-        headers={"Link": '<https://evil.test/orgs/acme/repos?page=2>; rel="next"'},
+        headers={"Link": f'<{other_host.base_url}/orgs/acme/repos?page=2>; rel="next"'},
     )
-    stolen = responses.get("https://evil.test/orgs/acme/repos", json=[_repo(2)])
+    stolen = other_host.get("/orgs/acme/repos", json=[_repo(2)])
     shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
 
-    with pytest.raises(GitHubError, match=r"evil\.test"):
-        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+    with pytest.raises(GitHubError, match="not on the GitHub API's host"):
+        run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
-    assert stolen.call_count == 0, f"sent to another host: {[c.request.headers for c in stolen.calls]}"
+    assert stolen.call_count == 0, f"sent to another host: {[c.headers for c in stolen.calls]}"
 
 
-@responses.activate
-def test_a_next_link_that_loops_back_fails_clearly_instead_of_listing_forever(tmp_path) -> None:
+def test_a_next_link_that_loops_back_fails_clearly_instead_of_listing_forever(tmp_path, scripted_github) -> None:
     def page(request: Any) -> tuple[int, dict[str, str], str]:
         # Page 2 links back to page 1, as a misconfigured proxy rewriting Link headers may.
-        second = "page=2" in request.url
-        link = f'<{BASE}/orgs/acme/repos?per_page=100&page={1 if second else 2}>; rel="next"'
+        second = request.params.get("page") == "2"
+        link = f'<{scripted_github.base_url}/orgs/acme/repos?per_page=100&page={1 if second else 2}>; rel="next"'
         return 200, {"Link": link}, json.dumps([_repo(2 if second else 1)])
 
-    responses.add_callback(responses.GET, f"{BASE}/orgs/acme/repos", callback=_capped(page))
+    scripted_github.route("GET", "/orgs/acme/repos", _capped(page))
     shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
 
     with pytest.raises(GitHubError, match="link back to a page listed already"):
-        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+        run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
 
 @pytest.mark.parametrize("body", [{"message": "Moved"}, "not a list", 7], ids=["object", "string", "number"])
-@responses.activate
-def test_an_owner_page_that_is_not_a_list_is_a_clear_github_error(tmp_path, body: Any) -> None:
-    responses.get(f"{BASE}/orgs/acme/repos", json=body)
+def test_an_owner_page_that_is_not_a_list_is_a_clear_github_error(tmp_path, scripted_github, body: Any) -> None:
+    scripted_github.get("/orgs/acme/repos", json=body)
     shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
 
     with pytest.raises(GitHubError, match="/orgs/acme/repos"):
-        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+        run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
 
-@responses.activate
-def test_null_entries_of_an_owner_page_are_left_to_the_quarantine_and_the_rest_is_staged(tmp_path) -> None:
-    responses.get(f"{BASE}/orgs/acme/repos", json=[_repo(1), None, "junk", _repo(4)])
+def test_null_entries_of_an_owner_page_are_left_to_the_quarantine_and_the_rest_is_staged(
+    tmp_path, scripted_github
+) -> None:
+    scripted_github.get("/orgs/acme/repos", json=[_repo(1), None, "junk", _repo(4)])
     shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
 
-    result = run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
     (batch,) = read_json_uri(result.done_uri)["batches"]
     items = read_json_uri(batch)["items"]
     assert items == [_repo(1), None, "junk", _repo(4)]
 
 
-@responses.activate
-def test_a_listing_that_ignores_since_fails_clearly_instead_of_crawling_forever(tmp_path) -> None:
+def test_a_listing_that_ignores_since_fails_clearly_instead_of_crawling_forever(tmp_path, scripted_github) -> None:
     # A proxy that drops the query string serves the first page for every since=.
     first_page = [{"id": i} for i in range(1, 101)]
-    responses.add_callback(
-        responses.GET, f"{BASE}/repositories", callback=_capped(lambda _r: (200, {}, json.dumps(first_page)))
-    )
-    responses.add_callback(
-        responses.GET,
-        re.compile(rf"{re.escape(BASE)}/repositories/\d+"),
-        callback=lambda r: (200, {}, json.dumps(_repo(int(r.url.rsplit("/", 1)[1])))),
+    scripted_github.route("GET", "/repositories", _capped(lambda _r: (200, {}, json.dumps(first_page))))
+    scripted_github.route(
+        "GET",
+        re.compile(r"/repositories/\d+"),
+        lambda r: (200, {}, json.dumps(_repo(int(r.url.rsplit("/", 1)[1])))),
     )
     shard = CensusShard(key="census-000", id_low=0, id_high=1000, expected=1000)
 
     with pytest.raises(GitHubError, match="since"):
-        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+        run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
 
 @pytest.mark.parametrize(
@@ -142,11 +136,10 @@ def test_a_listing_that_ignores_since_fails_clearly_instead_of_crawling_forever(
     ids=["null", "no-id", "null-id", "string-id", "float-id", "bool-id", "string", "list"],
 )
 @pytest.mark.parametrize("mode", ["sample", "census", "discover"])
-@responses.activate
-def test_a_malformed_listing_entry_is_a_clear_github_error(tmp_path, entry: Any, mode: str) -> None:
+def test_a_malformed_listing_entry_is_a_clear_github_error(tmp_path, scripted_github, entry: Any, mode: str) -> None:
     page = [_repo(1), entry, _repo(3)]
-    responses.get(f"{BASE}/repositories", json=page)
-    responses.post(f"{BASE}/graphql", json={"data": {"nodes": []}})
+    scripted_github.get("/repositories", json=page)
+    scripted_github.post("/graphql", json={"data": {"nodes": []}})
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
     shards = {
         "sample": SampleShard(key="sample-000", id_low=0, id_high=10, quota=3, seed="s", per_page_take=100),
@@ -155,17 +148,17 @@ def test_a_malformed_listing_entry_is_a_clear_github_error(tmp_path, entry: Any,
 
     with pytest.raises(GitHubError, match="/repositories"):
         if mode == "discover":
-            discover_max_id(_client())
+            discover_max_id(_client(scripted_github))
         else:
-            run_shard(_client(), staging, shards[mode])
+            run_shard(_client(scripted_github), staging, shards[mode])
 
 
-def _list_two_repositories() -> None:
+def _list_two_repositories(server: ScriptedServer) -> None:
     def listing(request: Any) -> tuple[int, dict[str, str], str]:
         first = request.params.get("since") == "0"
         return 200, {}, json.dumps([_repo(1), _repo(2)] if first else [])
 
-    responses.add_callback(responses.GET, f"{BASE}/repositories", callback=listing)
+    server.route("GET", "/repositories", listing)
 
 
 def _graphql_answer(**body: Any) -> Any:
@@ -178,23 +171,23 @@ def _graphql_answer(**body: Any) -> Any:
 
 
 @pytest.mark.parametrize("errors", [["boom"], [None, 3], "boom", {"message": "x"}], ids=["str", "null", "text", "obj"])
-@responses.activate
-def test_graphql_errors_of_another_shape_beside_good_nodes_keep_the_nodes(tmp_path, errors: Any) -> None:
-    _list_two_repositories()
-    responses.add_callback(responses.POST, f"{BASE}/graphql", callback=_graphql_answer(errors=errors))
+def test_graphql_errors_of_another_shape_beside_good_nodes_keep_the_nodes(
+    tmp_path, scripted_github, errors: Any
+) -> None:
+    _list_two_repositories(scripted_github)
+    scripted_github.route("POST", "/graphql", _graphql_answer(errors=errors))
     shard = CensusShard(key="census-000", id_low=0, id_high=10, expected=2)
 
-    result = run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
     assert (result.enriched, result.skipped) == (2, 0)
 
 
 @pytest.mark.parametrize("data", [None, [], "x", 1], ids=["null", "list", "str", "int"])
-@responses.activate
-def test_graphql_data_of_another_shape_is_a_github_error(tmp_path, data: Any) -> None:
-    _list_two_repositories()
-    responses.post(f"{BASE}/graphql", json={"data": data, "errors": [{"message": "Something went wrong"}]})
+def test_graphql_data_of_another_shape_is_a_github_error(tmp_path, scripted_github, data: Any) -> None:
+    _list_two_repositories(scripted_github)
+    scripted_github.post("/graphql", json={"data": data, "errors": [{"message": "Something went wrong"}]})
     shard = CensusShard(key="census-000", id_low=0, id_high=10, expected=2)
 
     with pytest.raises(GitHubError, match="Something went wrong"):
-        run_shard(_client(), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+        run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
