@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -16,6 +17,7 @@ from github_etl.extract.sample import SampleShard, discover_max_id
 from github_etl.github.client import GitHubClient
 from github_etl.settings import ClientSettings, QuotaReserve
 from github_etl.staging import RunStaging, read_json_uri
+from github_etl.transform import transform_records
 from tests.scripted_http import ScriptedServer
 
 TOKEN = "ghp_hostile_extract_token_0001"
@@ -191,3 +193,24 @@ def test_graphql_data_of_another_shape_is_a_github_error(tmp_path, scripted_gith
 
     with pytest.raises(GitHubError, match="Something went wrong"):
         run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+
+def test_a_number_too_long_to_convert_quarantines_its_record_not_the_page(tmp_path, scripted_github) -> None:
+    # Python refuses to convert more than 4,300 digits: json.loads failed the whole page, retried as not JSON.
+    huge = "9" * 5000
+    body = json.dumps([_repo(1), {**_repo(2), "stargazers_count": 0}]).replace(
+        '"stargazers_count": 0', f'"stargazers_count": {huge}'
+    )
+    scripted_github.route("GET", "/orgs/acme/repos", lambda _request: (200, {}, body))
+    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+
+    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+    (batch,) = read_json_uri(result.done_uri)["batches"]
+    items = read_json_uri(batch)["items"]
+    assert [item["id"] for item in items] == [1, 2]
+    assert items[1]["stargazers_count"] == huge
+    rows, rejected = io.StringIO(), io.StringIO()
+    stats = transform_records(items, rows, rejected, source_format="rest")
+    assert (stats.rows, stats.rejected) == (1, 1)
+    assert "wrong_type:stargazers_count" in rejected.getvalue()

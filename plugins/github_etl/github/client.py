@@ -295,9 +295,14 @@ class GitHubClient:
             try:
                 data = json.loads(content)
             except ValueError:
-                if 200 <= response.status_code < 300:
-                    raise ValueError(f"GitHub sent a body that is not JSON ({len(content)} bytes)") from None
-                data = {"message": content[:200].decode("utf-8", "replace")}
+                try:
+                    # A number of more digits than Python converts (4,300) fails the whole page; read so,
+                    # it stays the text it is, and the transform quarantines the record holding it.
+                    data = json.loads(content, parse_int=_int_unless_huge)
+                except ValueError:
+                    if 200 <= response.status_code < 300:
+                        raise ValueError(f"GitHub sent a body that is not JSON ({len(content)} bytes)") from None
+                    data = {"message": content[:200].decode("utf-8", "replace")}
         return response.status_code, response.headers, data
 
     # -- waiting --------------------------------------------------------------------------------
@@ -434,6 +439,14 @@ def next_link(link_header: str | None) -> str | None:
         if any(p.strip() in ('rel="next"', "rel=next") for p in section[1:]):
             return url.strip("<>")
     return None
+
+
+def _int_unless_huge(digits: str) -> int | str:
+    """A JSON integer, or its text when it is longer than Python converts (``sys.get_int_max_str_digits``)."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
