@@ -116,20 +116,20 @@ def _fixed(body: Any, headers: dict[str, str] | None) -> Callable[[ScriptedReque
     return lambda _request: (200, dict(headers or {}), text)
 
 
-@pytest.fixture
-def scripted_github() -> Iterator[ScriptedServer]:
+def _serving() -> Iterator[ScriptedServer]:
     server = ScriptedServer()
     try:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def scripted_github() -> Iterator[ScriptedServer]:
+    yield from _serving()
 
 
 @pytest.fixture
 def other_host() -> Iterator[ScriptedServer]:
     """A second server: another origin (its port differs) that must never receive the client's token."""
-    server = ScriptedServer()
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from _serving()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,21 +16,14 @@ from github_etl.extract.owners import OwnersShard
 from github_etl.extract.plan import run_shard
 from github_etl.extract.sample import SampleShard, discover_max_id
 from github_etl.github.client import GitHubClient
-from github_etl.settings import ClientSettings, QuotaReserve
 from github_etl.staging import RunStaging, read_json_uri
 from github_etl.transform import transform_records
 from tests.scripted_http import ScriptedServer
+from tests.unit.test_extract import FAST as EXTRACT_TEST_SETTINGS
 
 TOKEN = "ghp_hostile_extract_token_0001"
-FAST = ClientSettings(
-    backoff_base=0.01,
-    backoff_max=0.02,
-    secondary_min_wait=0.01,
-    reset_jitter=0.01,
-    read_timeout=2,
-    max_retries=1,
-    quota_reserve=QuotaReserve(default=0.0),
-)
+# The extract tests' quick settings, with one retry: a page these tests send is as broken the second time.
+FAST = replace(EXTRACT_TEST_SETTINGS, max_retries=1)
 # More requests than any of these tests needs: a client still asking past it is looping.
 REQUEST_CAP = 60
 
