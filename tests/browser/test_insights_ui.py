@@ -7,6 +7,10 @@ known snapshots. It searches a repository and reads back what each Chart.js char
 data, through ``window.githubEtlCharts``) against figures computed here from the same snapshots, filters
 the trending table by language, topic and least stars; a repository not found and one observed once must
 each get a sentence, and a single load run is counted in the singular.
+A second test fills the warehouse with text as GitHub serves it to a careless page (markup and script in a
+language, ``javascript:`` homepages, names with dots and dashes, emoji, a right-to-left override in a name):
+nothing may run or be added to the page, every name and language must read as stored, and a name's
+override must not reverse the sentence around it.
 Screenshots go to ``.artifacts/browser/insights-*.png``.
 """
 
@@ -220,6 +224,144 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
             assert list(_chart(browser, "history")["series"]) == [f"{history} stars"]
 
 
+# Repositories as GitHub serves them, with text a careless page would run, reorder or overflow on:
+# (id, owner, name, language, star gain per day). Names hold dots, dashes and underscores (an owner may
+# end with a dash), GitHub's longest (a 39-character owner, a 100-character name without a place to
+# break), and a right-to-left override, which must not reverse the page's sentence around it.
+RTL_NAME = "rtl/\u202eeman"
+LONG_NAME = f"{'o' * 39}/{'n_' * 50}"
+HOSTILE_REPOSITORIES: list[tuple[int, str, str, str | None, int]] = [
+    (11, "x-", ".github", "C++", 1),
+    (12, "a-b", "a..b", "C#", 2),
+    (13, "owner-", "-x-", "F*", 3),
+    (14, "jup", "note_book", "Jupyter Notebook", 4),
+    (15, "vim", "vim.vim", "Vim Script", 5),
+    (16, "onec", "1c", "1C Enterprise", 6),
+    (17, "evil", "xss", "<img src=x onerror=alert(1)></script><script>alert(2)</script>", 7),
+    (18, *RTL_NAME.split("/"), "Python", 8),
+    (19, *LONG_NAME.split("/"), "JavaScript", 9),
+    (20, "emoji", "astral", "\U0001f600 \U00010348", 10),
+]
+HOSTILE_DESCRIPTION = "<img src=x onerror=alert(3)> </script> \u202e\u200b\u200d\ufeff \U0001f600 " + "x" * 2000
+HOSTILE_HOMEPAGES = ("javascript:alert(4)", " JAVASCRIPT:alert(5)", "data:text/html,<script>alert(6)</script>")
+HOSTILE_DAYS = 8
+# Records every dialog the page would open and every element added to it, from before its scripts run.
+WATCH_PAGE = """
+window.__dialogs = [];
+for (const name of ["alert", "confirm", "prompt", "print", "open"]) {
+  window[name] = (...args) => { window.__dialogs.push(`${name}(${args.join(", ")})`); };
+}
+window.__added = [];
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    for (const node of change.addedNodes) {
+      if (node.nodeType === 1 && !["TR", "TD", "BUTTON", "CANVAS"].includes(node.tagName)) {
+        window.__added.push(node.outerHTML.slice(0, 200));
+      }
+    }
+  }
+}).observe(document, { subtree: true, childList: true });
+"""
+
+
+def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
+    airflow: LocalAirflow, browser: WebDriver, pg_url: str, password: str
+) -> None:
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _fill_hostile(db)
+    finally:
+        db.close()
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_PAGE})
+    _log_in_and_open_from_navigation(browser, airflow, password)
+
+    names = {rid: f"{owner}/{name}" for rid, owner, name, *_ in HOSTILE_REPOSITORIES}
+    languages = {rid: language for rid, *_, language, _ in HOSTILE_REPOSITORIES}
+    gains = {rid: TRENDING_WINDOW * gain for rid, *_, gain in HOSTILE_REPOSITORIES}
+    by_gain = sorted(HOSTILE_REPOSITORIES, key=lambda repository: repository[-1], reverse=True)
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#trending-table tbody tr'),"
+        " (row) => [row.cells[1].textContent, row.cells[2].textContent]);"
+    )
+    assert rows == [[names[rid], languages[rid]] for rid, *_ in by_gain]
+    assert set(_sparklines(browser)) == set(names.values())
+    # The six languages with the most stars, as the legend names them.
+    assert set(_chart(browser, "languages")["series"]) == {_isolated(languages[rid]) for rid, *_ in by_gain[:6]}
+
+    for rid, owner, name, *_ in HOSTILE_REPOSITORIES:
+        _search(browser, f"{owner}/{name}")
+        # A name outside ASCII is isolated in the sentence and the legend: a right-to-left override in it
+        # reverses the name alone, not the words after it.
+        message = _messages(browser)["history"]
+        assert message.startswith(f"{_isolated(names[rid])}: {HOSTILE_DAYS} observed days"), message
+        assert list(_chart(browser, "history")["series"]) == [f"{_isolated(names[rid])} stars"]
+    missing = "rtl/\u202emissing"
+    _search(browser, missing, chart=False)
+    assert _messages(browser)["history"] == f"No repository {_isolated(missing)} in the warehouse."
+
+    for typed, rid in [("C++", 11), ("c#", 12), ("f*", 13), ("jupyter notebook", 14), ('"Vim Script"', 15)]:
+        _filter_trending(browser, {"language": typed}, [(names[rid], f"+{gains[rid]}")])
+    _filter_trending(browser, {"language": languages[17]}, [(names[17], f"+{gains[17]}")])
+
+    browser.execute_script("window.scrollTo(0, 0)")
+    _screenshot(browser, "insights-6-hostile")
+    # Nothing ran, nothing was added but the table's rows, and no link leads anywhere but the licence.
+    assert browser.execute_script("return window.__dialogs") == []
+    assert browser.execute_script("return window.__added") == []
+    assert browser.execute_script("return Array.from(document.links, (link) => link.getAttribute('href'))") == [
+        "static/chart.js-LICENSE.md"
+    ]
+    assert browser.execute_script("return Array.from(document.scripts, (script) => script.getAttribute('src'))") == [
+        "static/chart.umd.min.js",
+        "static/insights.js",
+    ]
+
+
+def _isolated(text: str) -> str:
+    """``text`` as the page writes it into a sentence: isolated from it (FSI ... PDI) unless plain ASCII."""
+    return text if text.isascii() else f"\u2068{text}\u2069"
+
+
+def _fill_hostile(db: DatabaseConnection) -> None:
+    """:data:`HOSTILE_REPOSITORIES`, observed on :data:`HOSTILE_DAYS` days, each gaining stars every day."""
+    seen = datetime.combine(_day(HOSTILE_DAYS - 1), datetime.min.time(), UTC)
+    with db.cursor() as cur:
+        for rid, owner, name, language, gain in HOSTILE_REPOSITORIES:
+            cur.execute(
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, language, html_url,"
+                " homepage, description, license_spdx_id, stargazers_count, topics, first_seen_at, last_seen_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    rid,
+                    f"R_{rid}",
+                    f"{owner}/{name}",
+                    name,
+                    owner,
+                    language,
+                    f"https://github.com/{owner}/{name}",
+                    HOSTILE_HOMEPAGES[rid % len(HOSTILE_HOMEPAGES)],
+                    HOSTILE_DESCRIPTION,
+                    "<b>MIT</b>",
+                    100 + gain * (HOSTILE_DAYS - 1),
+                    ["t" * 50, "\U0001f600"],
+                    seen,
+                    seen,
+                ),
+            )
+    db.commit()
+    ensure_snapshot_partition(db, FIRST_DAY)
+    with db.cursor() as cur:
+        for index in range(HOSTILE_DAYS):
+            for rid, _, _, language, gain in HOSTILE_REPOSITORIES:
+                cur.execute(
+                    "INSERT INTO github.repository_snapshots VALUES (%s, %s, %s, 0, 0, %s)",
+                    (rid, _day(index), 100 + gain * index, language),
+                )
+            cur.execute("SELECT github.refresh_day_summaries(%s)", (_day(index),))
+    db.commit()
+
+
 # -- steps ----------------------------------------------------------------------------------------
 
 
@@ -258,8 +400,10 @@ def _search(driver: WebDriver, repository: str, *, chart: bool = True) -> None:
     if chart:
         _wait(driver).until(
             lambda d: d.execute_script(
+                # The label as read, without the marks isolating a name outside ASCII (see _isolated).
                 "const c = window.githubEtlCharts.history;"
-                " return c && !c.$stale && c.data.datasets[0].label === arguments[0] + ' stars'",
+                " return c && !c.$stale"
+                " && c.data.datasets[0].label.replace(/[\u2068\u2069]/g, '') === arguments[0] + ' stars'",
                 repository,
             ),
             message=f"no star history drawn for {repository}",

@@ -50,6 +50,13 @@
     return charts[section];
   }
 
+  // A name or language from the warehouse as a sentence or a chart label writes it: text outside ASCII is
+  // isolated (FSI ... PDI), so that a right-to-left letter or override in it reorders itself, not the words
+  // around it. ASCII, every name GitHub allows, is left as typed.
+  function isolated(text) {
+    return /^[\x00-\x7f]*$/.test(text) ? text : `\u2068${text}\u2069`;
+  }
+
   // "1 run", "2 runs".
   function count(number, noun) {
     return `${number.toLocaleString()} ${noun}${number === 1 ? "" : "s"}`;
@@ -66,17 +73,20 @@
     if (!owner || !name) return say("history", "Type a repository as owner/name, e.g. apache/airflow.");
     const path = `repositories/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/history`;
     const response = await get(path, { days });
-    if (response.status === 404) return say("history", `No repository ${owner}/${name} in the warehouse.`);
+    if (response.status === 404) {
+      return say("history", `No repository ${isolated(`${owner}/${name}`)} in the warehouse.`);
+    }
     const body = await response.json();
+    const named = isolated(body.full_name);
     const observed = body.points.filter((point) => point.stargazers_count !== null);
     if (observed.length === 0) {
-      return say("history", `${body.full_name} is in the warehouse but has no observation yet.`);
+      return say("history", `${named} is in the warehouse but has no observation yet.`);
     }
     if (observed.length === 1) {
       const [only] = observed;
       return say(
         "history",
-        `${body.full_name} was observed once, on ${only.date}, with ${only.stargazers_count.toLocaleString()} stars: ` +
+        `${named} was observed once, on ${only.date}, with ${only.stargazers_count.toLocaleString()} stars: ` +
           "a history needs a second observation.",
       );
     }
@@ -89,7 +99,7 @@
           labels: body.points.map((point) => point.date),
           datasets: [
             {
-              label: `${body.full_name} stars`,
+              label: `${named} stars`,
               data: body.points.map((point) => point.stargazers_count),
               borderColor: COLORS[0],
               backgroundColor: COLORS[0],
@@ -100,7 +110,7 @@
         },
         options: { scales: { y: { title: { display: true, text: "stars" } } } },
       },
-      `${body.full_name}: ${observed.length} observed days from ${body.start_date} to ${body.end_date}` +
+      `${named}: ${observed.length} observed days from ${body.start_date} to ${body.end_date}` +
         (gaps ? `; ${gaps} days without an observation are left as gaps.` : "."),
     );
   }
@@ -149,7 +159,7 @@
       // Drawn at this size (the chart is not responsive), so the table keeps one line per row.
       canvas.width = 150;
       canvas.height = 32;
-      canvas.setAttribute("aria-label", `${item.full_name} stars over the window`);
+      canvas.setAttribute("aria-label", `${isolated(item.full_name)} stars over the window`);
       spark.append(canvas);
     });
     table.hidden = false;
@@ -192,13 +202,17 @@
 
   // -- language shares -----------------------------------------------------------------------------
 
+  function languageLabel(language) {
+    return language === null ? "no language" : isolated(language);
+  }
+
   async function showLanguages() {
     const body = await (await get("languages/shares", { days: 30, languages: 6 })).json();
     if (body.dates.length === 0) return say("languages", "The warehouse holds no observation yet.");
     const observed = body.dates.filter((_, index) => body.series.some((series) => series.star_share[index] !== null));
     if (observed.length === 1) {
       const shares = body.series
-        .map((series) => `${series.language ?? "no language"} ${(100 * series.star_share.at(-1)).toFixed(1)} %`)
+        .map((series) => `${languageLabel(series.language)} ${(100 * series.star_share.at(-1)).toFixed(1)} %`)
         .join(", ");
       return say("languages", `One observation so far, on ${observed[0]} (${shares}): shares over time need two.`);
     }
@@ -209,7 +223,7 @@
         data: {
           labels: body.dates,
           datasets: body.series.map((series, index) => ({
-            label: series.language ?? "no language",
+            label: languageLabel(series.language),
             data: series.star_share.map((share) => (share === null ? null : 100 * share)),
             borderColor: COLORS[index % COLORS.length],
             backgroundColor: COLORS[index % COLORS.length],
