@@ -286,6 +286,14 @@ def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
     )
     assert rows == [[names[rid], languages[rid]] for rid, *_ in by_gain]
     assert set(_sparklines(browser)) == set(names.values())
+    # GitHub's longest name wraps in its cell: the table's columns stay on the page beside it, each number
+    # on one line.
+    assert _overflow(browser) == []
+    lines = (
+        "return Array.from(document.querySelectorAll('#trending-table td.number'), (cell) => {"
+        " const text = document.createRange(); text.selectNodeContents(cell); return text.getClientRects().length; });"
+    )
+    assert set(browser.execute_script(lines)) == {1}
     # The six languages with the most stars, as the legend names them.
     assert set(_chart(browser, "languages")["series"]) == {_isolated(languages[rid]) for rid, *_ in by_gain[:6]}
 
@@ -296,6 +304,7 @@ def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
         message = _messages(browser)["history"]
         assert message.startswith(f"{_isolated(names[rid])}: {HOSTILE_DAYS} observed days"), message
         assert list(_chart(browser, "history")["series"]) == [f"{_isolated(names[rid])} stars"]
+        assert _overflow(browser) == [], names[rid]
     missing = "rtl/\u202emissing"
     _search(browser, missing, chart=False)
     assert _messages(browser)["history"] == f"No repository {_isolated(missing)} in the warehouse."
@@ -316,6 +325,16 @@ def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
         "static/chart.umd.min.js",
         "static/insights.js",
     ]
+
+
+def _overflow(driver: WebDriver) -> list[str]:
+    """Sections whose content is wider than they are, and the page itself if it scrolls sideways."""
+    return driver.execute_script(
+        "const wide = Array.from(document.querySelectorAll('section'))"
+        "  .filter((section) => section.scrollWidth > section.clientWidth).map((section) => section.id);"
+        " const page = document.documentElement;"
+        " return page.scrollWidth > page.clientWidth ? [...wide, 'page'] : wide;"
+    )
 
 
 def _isolated(text: str) -> str:
