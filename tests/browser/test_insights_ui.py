@@ -241,6 +241,8 @@ HOSTILE_REPOSITORIES: list[tuple[int, str, str, str | None, int]] = [
     (18, *RTL_NAME.split("/"), "Python", 8),
     (19, *LONG_NAME.split("/"), "JavaScript", 9),
     (20, "emoji", "astral", "\U0001f600 \U00010348", 10),
+    # Never rising, so never trending: the repository a typed "x-/." would reach if "." were a step of its URL.
+    (21, "x-", "history", None, 0),
 ]
 HOSTILE_DESCRIPTION = "<img src=x onerror=alert(3)> </script> \u202e\u200b\u200d\ufeff \U0001f600 " + "x" * 2000
 HOSTILE_HOMEPAGES = ("javascript:alert(4)", " JAVASCRIPT:alert(5)", "data:text/html,<script>alert(6)</script>")
@@ -284,8 +286,8 @@ def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
         "return Array.from(document.querySelectorAll('#trending-table tbody tr'),"
         " (row) => [row.cells[1].textContent, row.cells[2].textContent]);"
     )
-    assert rows == [[names[rid], languages[rid]] for rid, *_ in by_gain]
-    assert set(_sparklines(browser)) == set(names.values())
+    assert rows == [[names[rid], languages[rid]] for rid, *_, gain in by_gain if gain]
+    assert set(_sparklines(browser)) == {names[rid] for rid, *_, gain in by_gain if gain}
     # GitHub's longest name wraps in its cell: the table's columns stay on the page beside it, each number
     # on one line.
     assert _overflow(browser) == []
@@ -305,6 +307,9 @@ def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
         assert message.startswith(f"{_isolated(names[rid])}: {HOSTILE_DAYS} observed days"), message
         assert list(_chart(browser, "history")["series"]) == [f"{_isolated(names[rid])} stars"]
         assert _overflow(browser) == [], names[rid]
+    # "." and ".." are no names (GitHub refuses them), and in a URL they are steps to another path.
+    for typed in ["x-/.", "./x-"]:
+        _search_invalid(browser, typed)
     missing = "rtl/\u202emissing"
     _search(browser, missing, chart=False)
     assert _messages(browser)["history"] == f"No repository {_isolated(missing)} in the warehouse."
@@ -432,6 +437,20 @@ def _search(driver: WebDriver, repository: str, *, chart: bool = True) -> None:
             lambda d: repository in d.find_element(By.ID, "history-message").text,
             message=f"no sentence about {repository}",
         )
+
+
+def _search_invalid(driver: WebDriver, repository: str) -> None:
+    """Search ``repository``, no owner/name, and wait for the sentence asking for one."""
+    field = driver.find_element(By.ID, "repository")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(repository)
+    driver.execute_script("document.getElementById('history-message').textContent = ''")
+    driver.find_element(By.ID, "history-search").click()
+    _wait(driver).until(
+        lambda d: d.find_element(By.ID, "history-message").get_attribute("textContent"),
+        message=f"no sentence about {repository}",
+    )
+    assert _messages(driver)["history"] == "Type a repository as owner/name, e.g. apache/airflow.", repository
 
 
 def _filter_trending(driver: WebDriver, fields: dict[str, str], expected: list[tuple[str, str]]) -> None:

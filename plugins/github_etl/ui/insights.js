@@ -70,7 +70,10 @@
 
   async function showHistory(fullName, days) {
     const [owner, name] = fullName.trim().split("/");
-    if (!owner || !name) return say("history", "Type a repository as owner/name, e.g. apache/airflow.");
+    // "." and ".." name no repository (GitHub refuses them), and in the URL they would be steps to another path.
+    if ([owner, name].some((part) => !part || part === "." || part === "..")) {
+      return say("history", "Type a repository as owner/name, e.g. apache/airflow.");
+    }
     const path = `repositories/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/history`;
     const response = await get(path, { days });
     if (response.status === 404) {
