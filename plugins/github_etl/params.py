@@ -50,8 +50,9 @@ READ_ONLY_BY = {
     "since_id": "census",
     "until_id": "census",
 }
-# GitHub logins: alphanumerics and single hyphens, at most 39 characters.
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+# GitHub logins: alphanumerics and hyphens, at most 39 characters, beginning with an alphanumeric. New
+# accounts may not end with a hyphen or hold two in a row, but older ones do (x-, a--b) and own repositories.
+_LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}$")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from github_etl.params import RunParams, validate
         ({"mode": "owners", "owners": ["https://github.com/apache"]}, "write the login alone, e.g. 'apache'"),
         ({"mode": "owners", "owners": ["", " "]}, "mode 'owners' needs param 'owners'"),
         ({"mode": "owners", "owners": "@, apache"}, r"not GitHub logins: \['@'\]"),
+        ({"mode": "owners", "owners": ["-x", "o" * 40, "a_b"]}, r"not GitHub logins: \['-x', 'o{40}', 'a_b'\]"),
         ({"sample_size": 0}, "param 'sample_size' must be between 1 and"),
         ({"seed": 2**53}, "param 'seed' must be between 0 and 9007199254740991"),
         ({"sample_size": -5}, "param 'sample_size' must be between 1 and"),
@@ -65,6 +66,11 @@ def test_invalid_params_are_refused_with_a_clear_message(params, message) -> Non
         (
             {"mode": "owners", "owners": ["apache", "Apache", "APACHE", "python"]},
             RunParams(mode="owners", owners=("apache", "python")),
+        ),
+        # Accounts older than GitHub's rule against them keep a trailing or a doubled hyphen.
+        (
+            {"mode": "owners", "owners": "x-, a--b, " + "o" * 38 + "-"},
+            RunParams(mode="owners", owners=("x-", "a--b", "o" * 38 + "-")),
         ),
         ({"sample_size": "250", "seed": 7, "stale_days": None}, RunParams(sample_size=250, seed=7)),
         # 1e3 and 500.0 are floats in JSON; Airflow's form lets them through as integers, and so does prepare.
