@@ -248,6 +248,30 @@ def test_trending_lists_the_language_its_filter_matched_after_the_repository_cha
     assert _get(client, "/trending", window_days=7, end_date=str(DAY[7]), language="Rust")["items"] == []
 
 
+def test_trending_by_language_finds_every_spelling_of_it_on_the_date(client, warehouse):
+    """GitHub renames a language now and then (Vim script became Vim Script): repositories analysed before and
+    after the rename carry the two spellings on the same day, and the filter, in any case, finds both, as the
+    repository list's does."""
+    _insert(
+        warehouse,
+        "repositories",
+        _repo(1, language="Vim script"),
+        _repo(2, language="Vim Script"),
+        _repo(3, language="Python"),
+    )
+    _observe(warehouse, {1: {0: 10, 7: 30}, 2: {0: 10, 7: 20}, 3: {0: 10, 7: 40}})
+
+    for typed in ["Vim Script", "vim script", "Vim script"]:
+        body = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), language=typed)
+        assert [(item["id"], item["language"]) for item in body["items"]] == [(1, "Vim script"), (2, "Vim Script")]
+        first = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), language=typed, limit=1)
+        second = _get(
+            client, "/trending", window_days=7, end_date=str(DAY[7]), language=typed, cursor=first["next_cursor"]
+        )
+        assert [item["id"] for item in first["items"] + second["items"]] == [1, 2]
+        assert [item["id"] for item in _get(client, "/repositories", language=typed)["items"]] == [2, 1]
+
+
 def test_trending_pages_past_a_gain_whose_repository_was_deleted_by_hand(client, observed):
     with observed.cursor() as cur:
         cur.execute("DELETE FROM github.repositories WHERE id = 2")

@@ -268,7 +268,7 @@ CREATE TABLE IF NOT EXISTS github.star_gains (
 -- filter on a topic many risers carry (star_gain_windows.common_topics) reads the index alone.
 CREATE INDEX IF NOT EXISTS star_gains_order_idx
     ON github.star_gains (end_date, window_days, gain DESC, repo_id DESC) INCLUDE (stargazers_count, topics);
--- The same order within one language (the API looks up its spelling in the date's language_days).
+-- The same order within one language (the API looks up its spellings in the date's language_days).
 CREATE INDEX IF NOT EXISTS star_gains_language_idx
     ON github.star_gains (end_date, window_days, language, gain DESC, repo_id DESC) INCLUDE (stargazers_count);
 

@@ -24,6 +24,13 @@ MAX_ID = 2**63 - 1
 TRENDING_COLUMNS = ("full_name", "owner_login", "name", "html_url", "description")
 
 
+# The spellings of a language filter among the end date's languages, as typed in any case.
+SPELLINGS = sql.SQL(
+    "(SELECT days.language FROM github.language_days AS days"
+    " WHERE days.snapshot_date = %(end)s AND lower(days.language) = lower(%(language)s))"
+)
+
+
 @dataclass(frozen=True)
 class TrendingFilter:
     """Conditions on trending repositories; None means no condition.
@@ -140,15 +147,11 @@ def trending(
     # Read from the gains alone (language and topics are copied onto them); only the page's rows are
     # then joined with their repositories.
     if filters.language is not None:
-        # In any case, as GitHub's language: qualifier: the date's own spelling of it, from its language
-        # totals, so that star_gains_language_idx serves the filter without an expression in the load.
-        conditions.append(
-            sql.SQL(
-                "gains.language = coalesce((SELECT days.language FROM github.language_days AS days"
-                " WHERE days.snapshot_date = %(end)s AND lower(days.language) = lower(%(language)s) LIMIT 1),"
-                " %(language)s)"
-            )
-        )
+        # In any case, as GitHub's language: qualifier: each of the date's own spellings of it (two after
+        # GitHub renamed a language, Vim script to Vim Script, until every repository is analysed again),
+        # from its language totals, so that star_gains_language_idx serves the filter without an
+        # expression in the load: one walk of the index per spelling.
+        conditions.append(sql.SQL("gains.language = spelling.language"))
         params["language"] = filters.language
     if filters.topic is not None:
         params["topic"] = filters.topic
@@ -156,22 +159,28 @@ def trending(
             conditions.append(sql.SQL("gains.topic = %(topic)s"))
         else:
             conditions.append(sql.SQL("gains.topics @> ARRAY[%(topic)s]::text[]"))
+    walk = sql.SQL(
+        "SELECT gains.repo_id, gains.gain, gains.stargazers_count, gains.language FROM {gains} AS gains"
+        " WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
+    ).format(
+        gains=sql.Identifier("github", "star_gain_topics" if by_topic else "star_gains"),
+        where=sql.SQL(" AND ").join(conditions),
+    )
+    if filters.language is not None:
+        # A page per spelling, each walked in the index's order, then the page of them all.
+        walk = sql.SQL(
+            "SELECT walked.* FROM {spellings} AS spelling, LATERAL ({walk}) AS walked"
+            " ORDER BY walked.gain DESC, walked.repo_id DESC LIMIT %(limit)s"
+        ).format(spellings=SPELLINGS, walk=walk)
     # The language listed is the one the gain carries, the one the language filter matched: the
     # repository's on the end date, which a later change of language does not rewrite.
     query = sql.SQL(
-        "WITH page AS ("
-        "  SELECT gains.repo_id, gains.gain, gains.stargazers_count, gains.language FROM {gains} AS gains"
-        "  WHERE {where} ORDER BY gains.gain DESC, gains.repo_id DESC LIMIT %(limit)s"
-        ")"
+        "WITH page AS ({walk})"
         " SELECT page.repo_id AS id, {columns}, page.language,"
         " page.stargazers_count - page.gain AS start_stargazers_count, page.stargazers_count, page.gain"
         " FROM page LEFT JOIN github.repositories AS repository ON repository.id = page.repo_id"
         " ORDER BY page.gain DESC, page.repo_id DESC"
-    ).format(
-        gains=sql.Identifier("github", "star_gain_topics" if by_topic else "star_gains"),
-        columns=sql.SQL(", ").join(sql.Identifier("repository", column) for column in TRENDING_COLUMNS),
-        where=sql.SQL(" AND ").join(conditions),
-    )
+    ).format(walk=walk, columns=sql.SQL(", ").join(sql.Identifier("repository", column) for column in TRENDING_COLUMNS))
     rows = _fetch(db, query, params)
     page = rows[:limit]
     # A gain whose repository was deleted from the warehouse by hand is left out of the page, and the
