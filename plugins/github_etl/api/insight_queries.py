@@ -24,10 +24,13 @@ MAX_ID = 2**63 - 1
 TRENDING_COLUMNS = ("full_name", "owner_login", "name", "html_url", "description")
 
 
-# The spellings of a language filter among the end date's languages, as typed in any case.
+# The spellings of a language filter: the end date's languages equal to it in any case, and the value as
+# typed (a gain takes its repository's language when its summary is rebuilt, as a backfill does, which
+# may be one its end date's totals lack).
 SPELLINGS = sql.SQL(
     "(SELECT days.language FROM github.language_days AS days"
-    " WHERE days.snapshot_date = %(end)s AND lower(days.language) = lower(%(language)s))"
+    " WHERE days.snapshot_date = %(end)s AND lower(days.language) = lower(%(language)s)"
+    " UNION SELECT %(language)s)"
 )
 
 
