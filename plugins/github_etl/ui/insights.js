@@ -68,8 +68,19 @@
 
   // -- star history ------------------------------------------------------------------------------
 
+  // owner/name from what a user pastes: the name as GitHub's page header shows it ("apache / airflow"),
+  // "@apache/airflow", or the repository's address or clone URL (https://github.com/apache/airflow.git,
+  // git@github.com:apache/airflow.git), whose further path (/tree/main, ?tab=...) names the same repository.
+  function repositoryOf(typed) {
+    let text = typed.trim().replace(/^(?:[a-z+]+:\/\/)?(?:[^/@\s]+@)?(?:www\.)?github\.com[/:]/i, "");
+    text = text.replace(/[?#].*$/, "");
+    const parts = text.split("/").map((part) => part.trim());
+    const [owner, name] = [parts[0].replace(/^@/, ""), (parts[1] || "").replace(/\.git$/, "")];
+    return { owner, name };
+  }
+
   async function showHistory(fullName, days) {
-    const [owner, name] = fullName.trim().split("/");
+    const { owner, name } = repositoryOf(fullName);
     // "." and ".." name no repository (GitHub refuses them), and in the URL they would be steps to another path.
     if ([owner, name].some((part) => !part || part === "." || part === "..")) {
       return say("history", "Type a repository as owner/name, e.g. apache/airflow.");
