@@ -2,10 +2,12 @@
 
 ``POST /app/installations/{id}/access_tokens`` with ``Authorization: Bearer <JWT>`` answers 201 with
 ``{"token": "ghs_...", "expires_at": "...Z", ...}`` as GitHub does, once the JWT checks out: signed
-RS256 with the App's private key (verified against its public key), ``iss`` the App id, ``exp`` in
-the future and at most ten minutes after ``iat``. An installation token works like a personal token
-until it expires (then 401 ``Bad credentials``); its budget is the installation's, whichever of the
-installation's tokens spends it. Minted tokens stay in memory only: tests read them through
+RS256 with the App's private key (verified against its public key), ``iss`` the App id or its client
+id (:func:`client_id_of`, which GitHub now recommends), ``iat`` not in the future, ``exp`` in the
+future and at most ten minutes after ``iat``. A suspended installation (:meth:`AppInstallations.suspend`)
+gets 403 instead of a token. An installation token works like a personal token until it expires
+(then 401 ``Bad credentials``); its budget is the installation's, whichever of the installation's
+tokens spends it. Minted tokens stay in memory only: tests read them through
 :meth:`AppInstallations.issued_tokens` to check none leaked into files.
 """
 
@@ -25,6 +27,13 @@ DOCS_JWT = "https://docs.github.com/apps/creating-github-apps/authenticating-wit
 MAX_JWT_LIFETIME_SECONDS = 600
 # GitHub's installation tokens live an hour.
 DEFAULT_TOKEN_TTL_SECONDS = 3600.0
+# GitHub's client ids of Apps created since 2023: "Iv23li" and 14 more characters.
+_CLIENT_ID_PREFIX = "Iv23li"
+
+
+def client_id_of(app_id: int) -> str:
+    """The client id the fake gives the App ``app_id`` (shown on the App's settings page next to its id)."""
+    return f"{_CLIENT_ID_PREFIX}{app_id:014x}"
 
 
 def generate_app_key() -> tuple[str, str]:
@@ -83,6 +92,7 @@ class AppInstallations:
         self._clock = clock
         self._issued: dict[str, Issued] = {}
         self._revoked: set[str] = set()
+        self._suspended: set[int] = set()
         self._lock = threading.Lock()
 
     def exchange(self, installation_id: int, bearer: str | None) -> Exchange:
@@ -93,7 +103,7 @@ class AppInstallations:
             return _error(401, "A JSON web token could not be decoded", DOCS_JWT)
         try:
             claims = jwt.decode(bearer, options={"verify_signature": False})
-            app_id = int(claims["iss"])
+            app_id = self._app_of(claims["iss"])
             public_key = self.apps[app_id]
         except (jwt.PyJWTError, KeyError, TypeError, ValueError):
             return _error(401, "A JSON web token could not be decoded", DOCS_JWT)
@@ -108,12 +118,20 @@ class AppInstallations:
                 "the assertion expires",
                 DOCS_JWT,
             )
+        except jwt.ImmatureSignatureError:
+            return _error(
+                401,
+                "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
+                DOCS_JWT,
+            )
         except jwt.PyJWTError:
             return _error(401, "A JSON web token could not be decoded", DOCS_JWT)
         if int(claims["exp"]) - int(claims["iat"]) > MAX_JWT_LIFETIME_SECONDS:
             return _error(401, "'Expiration time' claim ('exp') is too far in the future", DOCS_JWT)
         if self.installations.get(installation_id) != app_id:
             return _error(404, "Not Found", DOCS_APP_TOKEN)
+        if installation_id in self._suspended:
+            return _error(403, "This installation has been suspended", DOCS_APP_TOKEN)
         token = "ghs_" + secrets.token_urlsafe(27)[:36]
         expires_at = self._clock() + self.token_ttl_s
         with self._lock:
@@ -127,6 +145,21 @@ class AppInstallations:
                 "repository_selection": "all",
             },
         )
+
+    def _app_of(self, issuer: object) -> int:
+        """The App a JWT's ``iss`` names: its id (a number or its digits) or its client id."""
+        text = str(issuer)
+        if text.isdigit():
+            return int(text)
+        for app_id in self.apps:
+            if client_id_of(app_id) == text:
+                return app_id
+        raise KeyError(text)
+
+    def suspend(self, installation_id: int) -> None:
+        """Refuse tokens to an installation from now on, as GitHub does once its account suspends it."""
+        with self._lock:
+            self._suspended.add(installation_id)
 
     def lookup(self, token: str) -> tuple[Issued | None, str | None]:
         """``(issued, refusal)`` for a token the fake minted (refusal: ``expired_token``, ``revoked_token``

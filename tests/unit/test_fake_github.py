@@ -964,18 +964,35 @@ def test_app_token_exchange_mints_a_token_that_expires(
         ({"lifetime": 660}, 9, 401, "too far in the future"),
         ({"iat_offset": -1200}, 9, 401, "'Expiration time' claim ('exp') must be"),
         ({"iss": 78}, 9, 401, "could not be decoded"),
+        ({"iss": "Iv23li0000000000004e"}, 9, 401, "could not be decoded"),
+        ({"iat_offset": 30}, 9, 401, "'Issued at' claim ('iat') must be"),
         ({}, 10, 404, "Not Found"),
+        ({}, 11, 403, "This installation has been suspended"),
     ],
 )
 def test_app_token_exchange_refuses_what_github_refuses(
     fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str], jwt_kwargs, installation, status, message
 ) -> None:
-    fake = fake_github_factory(repo_count=5, apps={APP_ID: app_key[1]}, installations={9: APP_ID, 10: 5})
+    fake = fake_github_factory(repo_count=5, apps={APP_ID: app_key[1]}, installations={9: APP_ID, 10: 5, 11: APP_ID})
+    fake.apps.suspend(11)
 
     refused = _exchange(fake, installation, _jwt(app_key[0], **jwt_kwargs))
 
     assert refused.status_code == status and message in refused.json()["message"]
     assert fake.apps.issued_tokens() == []
+
+
+def test_app_token_exchange_takes_the_client_id_as_issuer(
+    fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    from tests.fake_github.apps import client_id_of
+
+    fake = fake_github_factory(repo_count=5, apps={APP_ID: app_key[1]}, installations={9: APP_ID})
+
+    minted = _exchange(fake, 9, _jwt(app_key[0], iss=client_id_of(APP_ID)))
+
+    assert client_id_of(APP_ID).startswith("Iv23li") and len(client_id_of(APP_ID)) == 20
+    assert minted.status_code == 201 and minted.json()["token"].startswith("ghs_")
 
 
 def test_a_jwt_opens_no_api_endpoint(fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from github_etl.github.client import GitHubClient
 from github_etl.hooks.github import GitHubHook
 from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
-from tests.fake_github.apps import generate_app_key
+from tests.fake_github.apps import client_id_of, generate_app_key
 
 REDIS_URL = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APP_ID = 424242
@@ -132,6 +133,30 @@ def test_an_installation_of_another_app_fails_at_once(
 
     with pytest.raises(BadCredentialsError, match="no such installation"):
         client.get("/repositories", {"since": 0})
+
+
+def test_the_client_id_logs_in_as_the_app_id_does(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    """GitHub now recommends the App's client id as the JWT's issuer; the numeric id still works."""
+    fake = app_fake()
+    app = GitHubApp(client_id_of(APP_ID), (INSTALLATION,), app_key[0])
+    client = GitHubClient(fake.base_url, _credentials(fake, app), settings=FAST)
+
+    assert client.get("/repositories", {"since": 0}).status == 200
+    assert fake.count(path_prefix="/app/", status=201) == 1
+
+
+def test_a_worker_clock_running_fast_is_not_refused(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    """The JWT is issued a minute in the past, as GitHub advises: GitHub refuses one issued in its future."""
+    fake = app_fake()
+    credential = InstallationCredential(
+        fake.base_url, _app(app_key[0]), INSTALLATION, settings=FAST, clock=lambda: time.time() + 45
+    )
+
+    assert credential.secret.startswith("ghs_")
 
 
 def test_a_revoked_token_is_replaced_once(app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]) -> None:
