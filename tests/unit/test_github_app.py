@@ -159,6 +159,21 @@ def test_a_worker_clock_running_fast_is_not_refused(
     assert credential.secret.startswith("ghs_")
 
 
+def test_a_suspended_installation_fails_at_once_saying_so(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    fake = app_fake()
+    fake.apps.suspend(INSTALLATION)
+    client = GitHubClient(fake.base_url, _credentials(fake, _app(app_key[0])), settings=FAST)
+
+    with pytest.raises(BadCredentialsError, match="suspended") as raised:
+        client.get("/repositories", {"since": 0})
+
+    # Not the hint for a wrong key or App id: those are right, the installation's account suspended it.
+    assert "JWT" not in str(raised.value) and "private key" not in str(raised.value)
+    assert [(r.path, r.status) for r in fake.requests] == [(f"/app/installations/{INSTALLATION}/access_tokens", 403)]
+
+
 def test_a_revoked_token_is_replaced_once(app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]) -> None:
     fake = app_fake(installation_token_ttl_s=3600)
     minted: list[str] = []

@@ -274,6 +274,14 @@ class InstallationCredential:
                 "Check the installation id in the connection (the number in the installation's settings URL).",
                 status=status,
             )
+        if status == 403:
+            # The JWT checked out: the installation itself is refused (its account suspended the App).
+            return BadCredentialsError(
+                f"{where}: GitHub refuses tokens for this installation ({status} {message}). An owner of "
+                "the account it is installed on can unsuspend it (Settings → GitHub Apps → Configure), "
+                "or leave it out of the connection's installation ids.",
+                status=status,
+            )
         return BadCredentialsError(
             f"{where}: GitHub refused the App's JWT ({status} {message}). Check the App id and that the "
             "private key is the App's current one; a clock far off also makes GitHub refuse it.",
