@@ -11,6 +11,7 @@ Run with the Airflow environment of ``tools.dev`` (it resolves the connection as
 
 from __future__ import annotations
 
+import os
 import sys
 
 import requests
@@ -44,6 +45,10 @@ def unreachable_reason(base_url: str) -> str | None:
 
 def main() -> int:
     """Exit 1 with a hint when GitHub cannot be reached; else print ``authenticated`` or ``anonymous``."""
+    # Outside a task, Airflow's SDK looks for connections in the environment and secrets backends
+    # only; the run's tasks also see those stored in the metadata database (`airflow connections add`,
+    # the UI). This process sits next to that database, as Airflow's own server components do.
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
     from github_etl.hooks.github import GitHubHook
 
     hook = GitHubHook()

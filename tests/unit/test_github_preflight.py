@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -104,6 +105,38 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
         # The hint's connection carries a token, so the run it leads to is not held by the anonymous budget.
         assert '"password": "fake-token"' in result.stderr
     assert "ghp_secret_1" not in result.stderr + result.stdout
+
+
+@pytest.fixture
+def stored_github_connection(airflow_db):
+    """``github_default`` in the metadata database, as ``airflow connections add`` or the UI store it."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    def store(**fields: str) -> None:
+        with create_session() as session:
+            session.add(Connection(conn_id="github_default", conn_type="http", **fields))
+
+    yield store
+    with create_session() as session:
+        session.query(Connection).filter(Connection.conn_id == "github_default").delete()
+
+
+def test_the_command_reads_a_connection_stored_in_the_metadata_database(
+    fake_github, tmp_path, stored_github_connection
+):
+    # The run's tasks read it through the API server; the preflight, a process of its own, must find it too.
+    stored_github_connection(host=fake_github.base_url, password="ghp_secret_2")
+
+    result = _preflight(
+        "tools.github_preflight",
+        tmp_path,
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "authenticated"
+    assert "ghp_secret_2" not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("reachable", [True, False])
