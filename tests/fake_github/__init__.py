@@ -27,7 +27,8 @@ Endpoints
 ``/user/{id}/repos`` and ``/organizations/{id}/repos`` as GitHub's do), ``/search/repositories``,
 ``POST /graphql``, ``GET /rate_limit``, ``POST /app/installations/{id}/access_tokens`` (GitHub App
 login: ``apps`` and ``installations`` name the Apps' public keys and installations, tokens expire
-after ``installation_token_ttl_s``; see :mod:`tests.fake_github.apps`); control endpoints
+after ``installation_token_ttl_s``; see :mod:`tests.fake_github.apps`; standalone:
+``--apps 31337=app.pem --installations 4242=31337``); control endpoints
 ``GET /_fake/stats`` (with ``lowest_remaining``, the least each budget had left: what a client's quota
 reserve kept), ``POST /_fake/faults``, ``POST /_fake/reset_log`` (never counted, never logged).
 Search's best match is ascending id; search excludes forks unless ``fork:true|only``.

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from tests.fake_github.server import FakeGitHub
 
@@ -23,6 +24,26 @@ def _owners(text: str) -> dict[str, int]:
         login, _, number = item.partition("=")
         owners[login.strip()] = int(number)
     return owners
+
+
+def _apps(text: str) -> dict[int, str]:
+    """Parse ``31337=/path/app.pem``: each App's id and the PEM file of its key (public, or the private one)."""
+    from cryptography.hazmat.primitives import serialization
+
+    apps: dict[int, str] = {}
+    for item in filter(None, text.split(",")):
+        app_id, _, path = item.partition("=")
+        pem = Path(path.strip()).read_bytes()
+        if b"PRIVATE KEY" in pem:
+            public = serialization.load_pem_private_key(pem, password=None).public_key()
+            pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        apps[int(app_id)] = pem.decode()
+    return apps
+
+
+def _installations(text: str) -> dict[int, int]:
+    """Parse ``4242=31337,4243=31337``: each installation's id and its App's."""
+    return {int(i): int(a) for i, _, a in (item.partition("=") for item in text.split(",") if item)}
 
 
 def _day_shares(text: str) -> dict[str, float]:
@@ -51,6 +72,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--search-rate-limit", type=int, default=30, help="search requests per minute")
     parser.add_argument("--graphql-rate-limit", type=int, default=5000, help="GraphQL points per hour")
     parser.add_argument(
+        "--apps", type=_apps, default={}, help="GitHub Apps: id=PEM file of its key, e.g. 31337=app.pem"
+    )
+    parser.add_argument(
+        "--installations", type=_installations, default={}, help="App installations: id=App id, e.g. 4242=31337"
+    )
+    parser.add_argument("--installation-token-ttl", type=float, default=3600.0, help="seconds a minted token lives")
+    parser.add_argument(
         "--tokens-env",
         default=None,
         help="name of an environment variable holding comma-separated valid tokens (default: any token)",
@@ -77,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         graphql_latency_ms=args.graphql_latency_ms,
         dense_days=args.dense_days,
+        apps=args.apps,
+        installations=args.installations,
+        installation_token_ttl_s=args.installation_token_ttl,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -887,6 +887,33 @@ def test_standalone_process_prints_its_url_and_serves() -> None:
         assert process.wait(timeout=10) == 0
 
 
+def test_standalone_process_knows_the_apps_it_is_given(tmp_path: Path, app_key: tuple[str, str]) -> None:
+    from tests.fake_github.apps import client_id_of
+
+    # The App's key as GitHub hands it out (the private key's .pem): the fake takes its public half.
+    (tmp_path / "app.pem").write_text(app_key[0])
+    apps = ["--apps", f"{APP_ID}={tmp_path / 'app.pem'}", "--installations", f"9={APP_ID}"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_github", "--repos", "5", *apps],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "the fake printed no URL within 30 s"
+        base_url = process.stdout.readline().strip()
+        minted = requests.post(
+            f"{base_url}/app/installations/9/access_tokens",
+            headers={"Authorization": f"Bearer {_jwt(app_key[0], iss=client_id_of(APP_ID))}"},
+            timeout=REQUEST_TIMEOUT,
+        )
+        assert minted.status_code == 201, minted.text
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
 def test_a_million_repositories_start_fast_and_page_fast(
     fake_github_factory: Callable[..., FakeGitHub], http: requests.Session
 ) -> None:
