@@ -72,4 +72,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from github_etl.errors import ConfigurationError
+
+    try:
+        sys.exit(main())
+    except ConfigurationError as exc:
+        # A malformed connection (a GitHub App without its installation id): its message, no traceback.
+        sys.exit(f"make: {exc}")

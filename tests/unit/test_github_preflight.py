@@ -139,6 +139,17 @@ def test_the_command_reads_a_connection_stored_in_the_metadata_database(
     assert "ghp_secret_2" not in result.stderr + result.stdout
 
 
+def test_a_malformed_app_connection_stops_the_command_with_its_message_and_no_traceback(tmp_path):
+    extra = {"app_id": 31337, "private_key": "-----BEGIN RSA PRIVATE KEY-----\\nMIIsecret\\n"}
+    connection = json.dumps({"conn_type": "http", "host": "http://127.0.0.1:1", "extra": extra})
+
+    result = _preflight("tools.github_preflight", tmp_path, AIRFLOW_CONN_GITHUB_DEFAULT=connection)
+
+    assert result.returncode == 1
+    assert "'installation_id'" in result.stderr
+    assert "Traceback" not in result.stderr and "MIIsecret" not in result.stderr + result.stdout
+
+
 @pytest.mark.parametrize("reachable", [True, False])
 def test_the_warehouse_is_asked_once_and_an_unreachable_one_stops_make_run_at_once(pg_url, tmp_path, reachable):
     # With nothing listening, a run retried each connection and each task: minutes before the error.
