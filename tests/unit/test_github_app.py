@@ -230,7 +230,27 @@ def _hook(monkeypatch: pytest.MonkeyPatch, fake: FakeGitHub, extra: dict) -> Git
     return GitHubHook(settings=FAST)
 
 
-@pytest.mark.parametrize("key_in", ["text", "one-line text", "path"])
+def _pkcs8(pem: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+# The key as GitHub hands it out (PKCS#1), and as it reaches a connection after the usual handling.
+KEY_FORMS: dict[str, Callable[[str], str]] = {
+    "text": lambda pem: pem,
+    "PKCS#8 text": _pkcs8,
+    "one-line text": lambda pem: pem.replace("\n", "\\n"),
+    "Windows text": lambda pem: pem.replace("\n", "\r\n"),
+    "Windows one-line text": lambda pem: pem.replace("\n", "\\r\\n"),
+    "text in whitespace": lambda pem: f"  \n{pem}\n ",
+}
+
+
+@pytest.mark.parametrize("key_in", [*KEY_FORMS, "path", "path in whitespace"])
 def test_hook_logs_in_as_the_app(
     monkeypatch: pytest.MonkeyPatch,
     app_fake: Callable[..., FakeGitHub],
@@ -240,11 +260,13 @@ def test_hook_logs_in_as_the_app(
 ) -> None:
     fake = app_fake()
     extra: dict = {"app_id": APP_ID, "installation_ids": [INSTALLATION, OTHER_INSTALLATION]}
-    if key_in == "path":
+    if key_in.startswith("path"):
         (tmp_path / "app.pem").write_text(app_key[0])
-        extra["private_key_path"] = str(tmp_path / "app.pem")
+        path = str(tmp_path / "app.pem")
+        # A path pasted with the line end of a copy or of `$(cat path.txt)` names the same file.
+        extra["private_key_path"] = path if key_in == "path" else f" {path}\n"
     else:
-        extra["private_key"] = app_key[0] if key_in == "text" else app_key[0].replace("\n", "\\n")
+        extra["private_key"] = KEY_FORMS[key_in](app_key[0])
     hook = _hook(monkeypatch, fake, extra)
 
     ok, message = hook.test_connection()

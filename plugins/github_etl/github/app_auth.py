@@ -348,8 +348,10 @@ def _private_key(extra: Mapping[str, Any], prefix: str) -> str:
     if text and path:
         raise ConfigurationError(f"{prefix}: give 'private_key' (PEM text) or 'private_key_path', not both")
     if path:
+        # A path pasted from a terminal may carry the copy's spaces or line end.
+        path = str(path).strip()
         try:
-            text = Path(str(path)).expanduser().read_text()
+            text = Path(path).expanduser().read_text()
         except OSError as exc:
             raise ConfigurationError(f"{prefix}: cannot read 'private_key_path' {path}: {exc.strerror}") from None
     if not text or _PEM_START not in str(text):
@@ -357,5 +359,5 @@ def _private_key(extra: Mapping[str, Any], prefix: str) -> str:
             f"{prefix}: 'private_key' must hold the App's private key as PEM text (-----BEGIN ... KEY-----), "
             "or 'private_key_path' the path of the .pem file"
         )
-    # A key pasted into a one-line field arrives with literal "\n"s.
-    return str(text).replace("\\n", "\n").strip() + "\n"
+    # A key pasted into a one-line field arrives with literal "\n"s ("\r\n"s from a Windows file).
+    return str(text).replace("\\r", "").replace("\\n", "\n").strip() + "\n"
