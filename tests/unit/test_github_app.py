@@ -187,6 +187,24 @@ def test_a_revoked_token_is_replaced_once(app_fake: Callable[..., FakeGitHub], a
     assert [r.status for r in fake.requests if not r.path.startswith("/app/")] == [200, 401, 200]
 
 
+def test_minted_tokens_refused_again_fail_naming_the_installation_not_a_password(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    fake = app_fake()
+    fake.faults.bad_credentials = True  # GitHub refuses every token, a freshly minted one too
+    client = GitHubClient(fake.base_url, _credentials(fake, _app(app_key[0])), settings=FAST, conn_id="github_default")
+
+    with pytest.raises(BadCredentialsError) as raised:
+        client.get("/repositories", {"since": 0})
+
+    message = str(raised.value)
+    assert f"GitHub App {APP_ID}" in message and f"installation {INSTALLATION}" in message
+    assert "password" not in message
+    # One fresh token, then no more requests.
+    assert [r.status for r in fake.requests] == [201, 401, 201, 401]
+    assert not [t for t in fake.apps.issued_tokens() if t in message]
+
+
 @pytest.fixture
 def redis_store() -> Iterator:
     redis = pytest.importorskip("redis")

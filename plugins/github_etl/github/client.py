@@ -27,6 +27,7 @@ from github_etl.errors import (
     GitHubUnavailableError,
     RateLimitWaitTooLong,
 )
+from github_etl.github.app_auth import InstallationCredential
 from github_etl.github.ratelimit import ANONYMOUS, Budget, BudgetStore, Credential, TokenPool, parse_budget
 from github_etl.github.responses import GitHubResponse, Outcome, classify, details_of, message_of
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
@@ -404,6 +405,16 @@ class GitHubClient:
         message = message_of(data) or "no message"
         if details := details_of(data):
             message = f"{message} ({details})"
+        if outcome is Outcome.BAD_CREDENTIALS and isinstance(token, InstallationCredential):
+            # A token minted a moment ago and refused all the same: not a password to fix.
+            return BadCredentialsError(
+                f"GitHub rejected the tokens minted for GitHub App {token.app.app_id} installation "
+                f"{token.installation_id} of {self._source()}, a fresh one too: {status} {message}. "
+                "The installation may have been uninstalled or suspended meanwhile; check it in the "
+                "account's settings (GitHub Apps).",
+                status=status,
+                url=url,
+            )
         if outcome is Outcome.BAD_CREDENTIALS:
             # Which one, by position: a run with several tokens fails on the first that GitHub refuses.
             credentials = self.tokens.tokens
