@@ -295,6 +295,25 @@ def test_hook_logs_in_as_the_app(
     assert fake.count(path_prefix="/app/", status=201) == 1
 
 
+def test_a_connection_airflow_cannot_read_fails_instead_of_going_anonymous(
+    monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    """The .pem pasted as it is into the JSON: its line breaks make the JSON invalid, and Airflow ignores it."""
+    fake = app_fake()
+    extra = {"app_id": APP_ID, "installation_id": INSTALLATION, "private_key": "KEY"}
+    raw = json.dumps({"conn_type": "http", "host": fake.base_url, "extra": extra}).replace('"KEY"', f'"{app_key[0]}"')
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", raw)
+    monkeypatch.setenv("GITHUB_API_URL", fake.base_url)
+    hook = GitHubHook(settings=FAST)
+
+    with pytest.raises(ConfigurationError, match="AIRFLOW_CONN_GITHUB_DEFAULT") as raised:
+        hook.get_conn()
+
+    assert "not valid JSON" in str(raised.value) and "\\n" in str(raised.value)
+    assert app_key[0].splitlines()[1] not in str(raised.value)
+    assert fake.requests == []
+
+
 @pytest.mark.parametrize(
     ("extra", "error"),
     [
