@@ -25,7 +25,8 @@ Endpoints
 ``GET /repositories?since=``, ``/repositories/{id}``, ``/repos/{owner}/{name}``,
 ``/users/{login}/repos``, ``/orgs/{org}/repos`` (their ``Link`` headers point at
 ``/user/{id}/repos`` and ``/organizations/{id}/repos`` as GitHub's do), ``/search/repositories``,
-``POST /graphql``, ``GET /rate_limit``, ``POST /app/installations/{id}/access_tokens`` (GitHub App
+``POST /graphql``, ``GET /rate_limit``, ``GET /app/installations`` and
+``POST /app/installations/{id}/access_tokens`` (GitHub App
 login: ``apps`` and ``installations`` name the Apps' public keys and installations, tokens expire
 after ``installation_token_ttl_s``; see :mod:`tests.fake_github.apps`; standalone:
 ``--apps 31337=app.pem --installations 4242=31337``); control endpoints

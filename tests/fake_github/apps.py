@@ -63,10 +63,11 @@ class Issued:
 
 @dataclass(frozen=True)
 class Exchange:
-    """The answer to a token exchange: a status and a JSON body."""
+    """The answer to a call authenticated by a JWT: a status and a JSON body (``items``: a list's page)."""
 
     status: int
     body: dict[str, Any]
+    total: int = 0
 
 
 class AppInstallations:
@@ -74,6 +75,7 @@ class AppInstallations:
 
     :param apps: public key PEM by App id.
     :param installations: App id by installation id.
+    :param accounts: ``(login, "Organization" or "User")`` of the account each installation is on.
     :param token_ttl_s: lifetime of a minted token (GitHub: an hour; tests make it seconds).
     :param clock: epoch seconds.
     """
@@ -83,11 +85,13 @@ class AppInstallations:
         apps: Mapping[int, str],
         installations: Mapping[int, int],
         *,
+        accounts: Mapping[int, tuple[str, str]] | None = None,
         token_ttl_s: float = DEFAULT_TOKEN_TTL_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.apps = dict(apps)
         self.installations = dict(installations)
+        self.accounts = dict(accounts or {})
         self.token_ttl_s = token_ttl_s
         self._clock = clock
         self._issued: dict[str, Issued] = {}
@@ -97,6 +101,61 @@ class AppInstallations:
 
     def exchange(self, installation_id: int, bearer: str | None) -> Exchange:
         """Check the JWT and mint a token for the installation (GitHub's statuses and messages)."""
+        app_id = self._verify(bearer)
+        if isinstance(app_id, Exchange):
+            return app_id
+        if self.installations.get(installation_id) != app_id:
+            return _error(404, "Not Found", DOCS_APP_TOKEN)
+        if installation_id in self._suspended:
+            return _error(403, "This installation has been suspended", DOCS_APP_TOKEN)
+        token = "ghs_" + secrets.token_urlsafe(27)[:36]
+        expires_at = self._clock() + self.token_ttl_s
+        with self._lock:
+            self._issued[token] = Issued(installation_id, expires_at)
+        return Exchange(
+            201,
+            {
+                "token": token,
+                "expires_at": _iso(expires_at),
+                "permissions": {"metadata": "read"},
+                "repository_selection": "all",
+            },
+        )
+
+    def list_installations(self, bearer: str | None, base_url: str, page: int, per_page: int) -> Exchange:
+        """``GET /app/installations``: the JWT's App's installations, oldest first, a page of them."""
+        app_id = self._verify(bearer)
+        if isinstance(app_id, Exchange):
+            return app_id
+        ids = sorted(i for i, app in self.installations.items() if app == app_id)
+        chosen = ids[(page - 1) * per_page : page * per_page]
+        return Exchange(200, {"items": [self._installation(i, app_id, base_url) for i in chosen]}, len(ids))
+
+    def _installation(self, installation_id: int, app_id: int, base_url: str) -> dict[str, Any]:
+        """An installation object as GitHub shapes it (the fields a client reads, and a few more)."""
+        login, kind = self.accounts.get(installation_id, (f"account-{installation_id}", "Organization"))
+        suspended = installation_id in self._suspended
+        return {
+            "id": installation_id,
+            "client_id": client_id_of(app_id),
+            "account": {"login": login, "id": installation_id + 1_000_000, "type": kind},
+            "repository_selection": "all",
+            "access_tokens_url": f"{base_url}/app/installations/{installation_id}/access_tokens",
+            "html_url": f"https://github.com/{'organizations/' + login + '/' if kind == 'Organization' else ''}"
+            f"settings/installations/{installation_id}",
+            "app_id": app_id,
+            "target_id": installation_id + 1_000_000,
+            "target_type": kind,
+            "permissions": {"metadata": "read"},
+            "events": [],
+            "created_at": "2026-01-05T10:00:00Z",
+            "updated_at": "2026-01-05T10:00:00Z",
+            "suspended_by": {"login": login} if suspended else None,
+            "suspended_at": "2026-02-01T10:00:00Z" if suspended else None,
+        }
+
+    def _verify(self, bearer: str | None) -> int | Exchange:
+        """The App a JWT authenticates, or GitHub's refusal of it."""
         import jwt
 
         if not bearer:
@@ -128,23 +187,7 @@ class AppInstallations:
             return _error(401, "A JSON web token could not be decoded", DOCS_JWT)
         if int(claims["exp"]) - int(claims["iat"]) > MAX_JWT_LIFETIME_SECONDS:
             return _error(401, "'Expiration time' claim ('exp') is too far in the future", DOCS_JWT)
-        if self.installations.get(installation_id) != app_id:
-            return _error(404, "Not Found", DOCS_APP_TOKEN)
-        if installation_id in self._suspended:
-            return _error(403, "This installation has been suspended", DOCS_APP_TOKEN)
-        token = "ghs_" + secrets.token_urlsafe(27)[:36]
-        expires_at = self._clock() + self.token_ttl_s
-        with self._lock:
-            self._issued[token] = Issued(installation_id, expires_at)
-        return Exchange(
-            201,
-            {
-                "token": token,
-                "expires_at": datetime.fromtimestamp(int(expires_at), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "permissions": {"metadata": "read"},
-                "repository_selection": "all",
-            },
-        )
+        return app_id
 
     def _app_of(self, issuer: object) -> int:
         """The App a JWT's ``iss`` names: its id (a number or its digits) or its client id."""
@@ -182,6 +225,10 @@ class AppInstallations:
         """Every token minted so far (for leak checks; the request log holds only fingerprints)."""
         with self._lock:
             return list(self._issued)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _error(status: int, message: str, documentation_url: str) -> Exchange:

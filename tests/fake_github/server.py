@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import math
 import re
 import sys
 import threading
@@ -31,9 +32,11 @@ from tests.fake_github.replies import (
     DOCS_SECONDARY,
     Reply,
     error_reply,
+    int_param,
     json_reply,
+    link_header,
 )
-from tests.fake_github.routes import Routes
+from tests.fake_github.routes import DEFAULT_PER_PAGE, MAX_PER_PAGE, Routes
 from tests.fake_github.search import SearchIndex
 from tests.fake_github.search_query import SECONDS_PER_DAY, parse_query
 from tests.fake_github.universe import DISABLED, DMCA, Universe
@@ -87,6 +90,7 @@ class FakeGitHub:
     :param dense_spans: ``(start epoch, seconds, share)``, the same for any span (one second, say).
     :param apps: GitHub Apps by id: the public key PEM their JWTs are verified with.
     :param installations: the App id of each installation id (see :mod:`tests.fake_github.apps`).
+    :param installation_accounts: ``(login, "Organization" or "User")`` of each installation's account.
     :param installation_token_ttl_s: lifetime of the installation tokens the fake mints.
     """
 
@@ -108,6 +112,7 @@ class FakeGitHub:
         dense_spans: tuple[tuple[int, int, float], ...] = (),
         apps: dict[int, str] | None = None,
         installations: dict[int, int] | None = None,
+        installation_accounts: dict[int, tuple[str, str]] | None = None,
         installation_token_ttl_s: float = DEFAULT_TOKEN_TTL_SECONDS,
     ) -> None:
         spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
@@ -123,7 +128,9 @@ class FakeGitHub:
         self.latency_ms = latency_ms
         self.graphql_latency_ms = latency_ms if graphql_latency_ms is None else graphql_latency_ms
         self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
-        self.apps = AppInstallations(apps or {}, installations or {}, token_ttl_s=installation_token_ttl_s)
+        self.apps = AppInstallations(
+            apps or {}, installations or {}, accounts=installation_accounts, token_ttl_s=installation_token_ttl_s
+        )
         self.limiter = RateLimiter({CORE: rate_limit, SEARCH: search_rate_limit, GRAPHQL: graphql_rate_limit})
         self.faults = Faults(seed, self.limiter.exhaust, self.limiter.clear_exhaustion)
         self.search_index = SearchIndex(self.universe)
@@ -356,6 +363,8 @@ class FakeGitHub:
 
         if app_token is not None and method == "POST":
             reply = self._exchange(int(app_token.group(1)), token)
+        elif path == "/app/installations" and method == "GET":
+            reply = self._installations(query, token)
         elif refusal is not None:
             reply = error_reply(401, "Bad credentials")
             reply.fault = refusal
@@ -485,6 +494,22 @@ class FakeGitHub:
         reply = json_reply(exchange.status, exchange.body)
         if exchange.status != 201:
             reply.fault = "app_auth"
+        return reply
+
+    def _installations(self, query: dict[str, str], bearer: str | None) -> Reply:
+        """``GET /app/installations`` (JWT): the App's installations, paged as GitHub pages them."""
+        per_page = int_param(query, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+        page = int_param(query, "page", 1, 1, 10**9)
+        listed = self.apps.list_installations(bearer, self.base_url, page, per_page)
+        if listed.status != 200:
+            reply = json_reply(listed.status, listed.body)
+            reply.fault = "app_auth"
+            return reply
+        reply = json_reply(200, listed.body["items"])
+        last_page = max(1, math.ceil(listed.total / per_page))
+        link = link_header(f"{self.base_url}/app/installations", query, page, last_page)
+        if link:
+            reply.headers["Link"] = link
         return reply
 
     def _too_heavy(self, body: bytes) -> bool:

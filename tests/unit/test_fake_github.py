@@ -1022,6 +1022,45 @@ def test_app_token_exchange_takes_the_client_id_as_issuer(
     assert minted.status_code == 201 and minted.json()["token"].startswith("ghs_")
 
 
+def test_an_app_lists_its_installations_as_github_does(
+    fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    fake = fake_github_factory(
+        repo_count=5,
+        apps={APP_ID: app_key[1]},
+        installations={9: APP_ID, 10: 5, 11: APP_ID},
+        installation_accounts={9: ("acme", "Organization"), 11: ("octocat", "User")},
+    )
+    fake.apps.suspend(11)
+
+    def listed(**params: int) -> requests.Response:
+        return requests.get(
+            f"{fake.base_url}/app/installations",
+            params=params,
+            headers={"Authorization": f"Bearer {_jwt(app_key[0])}"},
+            timeout=REQUEST_TIMEOUT,
+        )
+
+    everything = listed().json()
+    first = listed(per_page=1)
+
+    assert [(i["id"], i["account"]["login"], i["target_type"]) for i in everything] == [
+        (9, "acme", "Organization"),
+        (11, "octocat", "User"),
+    ]
+    assert [i["suspended_at"] is not None for i in everything] == [False, True]
+    assert [i["id"] for i in first.json()] == [9] and 'rel="next"' in first.headers["Link"]
+    from tests.fake_github.apps import generate_app_key
+
+    stranger, _ = generate_app_key()
+    refused = requests.get(
+        f"{fake.base_url}/app/installations",
+        headers={"Authorization": f"Bearer {_jwt(stranger)}"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    assert refused.status_code == 401
+
+
 def test_a_jwt_opens_no_api_endpoint(fake_github_factory: Callable[..., FakeGitHub], app_key: tuple[str, str]) -> None:
     fake = fake_github_factory(repo_count=5, apps={APP_ID: app_key[1]}, installations={9: APP_ID})
 
