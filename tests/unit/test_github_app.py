@@ -315,10 +315,63 @@ def test_a_connection_airflow_cannot_read_fails_instead_of_going_anonymous(
 
 
 @pytest.mark.parametrize(
+    ("installations", "suspended", "found"),
+    [
+        ({INSTALLATION: APP_ID}, (), INSTALLATION),
+        ({INSTALLATION: APP_ID, OTHER_INSTALLATION: 5}, (), INSTALLATION),  # another App's is not this App's
+        ({INSTALLATION: APP_ID, OTHER_INSTALLATION: APP_ID}, (INSTALLATION,), OTHER_INSTALLATION),
+        ({}, (), "is installed on no account"),
+        ({INSTALLATION: APP_ID}, (INSTALLATION,), r"every installation is suspended \(acme suspended \(1001\)\)"),
+        (
+            {INSTALLATION: APP_ID, OTHER_INSTALLATION: APP_ID},
+            (),
+            r"installed on several accounts: acme \(1001\), octocat \(1002\)\. Set 'installation_ids'",
+        ),
+    ],
+)
+def test_an_app_without_an_installation_id_uses_its_one_installation(
+    monkeypatch: pytest.MonkeyPatch,
+    app_fake: Callable[..., FakeGitHub],
+    app_key: tuple[str, str],
+    installations: dict[int, int],
+    suspended: tuple[int, ...],
+    found: int | str,
+) -> None:
+    """GitHub's docs look the installation id up (GET /app/installations); the connection may leave it out."""
+    fake = app_fake(
+        installations=installations,
+        installation_accounts={INSTALLATION: ("acme", "Organization"), OTHER_INSTALLATION: ("octocat", "User")},
+    )
+    for installation in suspended:
+        fake.apps.suspend(installation)
+    hook = _hook(monkeypatch, fake, {"app_id": client_id_of(APP_ID), "private_key": app_key[0]})
+
+    if isinstance(found, int):
+        assert hook.test_connection()[0]
+        assert [c.installation_id for c in hook.client.tokens.tokens] == [found]
+        assert fake.count(path_prefix=f"/app/installations/{found}/access_tokens", status=201) == 1
+    else:
+        with pytest.raises(ConfigurationError, match=found):
+            hook.get_conn()
+        assert [(r.path, r.status) for r in fake.requests] == [("/app/installations", 200)]
+
+
+def test_the_installation_is_looked_up_over_every_page(
+    monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    monkeypatch.setattr("github_etl.github.app_auth.INSTALLATIONS_PER_PAGE", 1)
+    fake = app_fake()
+    fake.apps.suspend(INSTALLATION)
+    hook = _hook(monkeypatch, fake, {"app_id": APP_ID, "private_key": app_key[0]})
+
+    assert [c.installation_id for c in hook.get_conn().tokens.tokens] == [OTHER_INSTALLATION]
+    assert fake.count(path_prefix="/app/installations", status=200) == 2
+
+
+@pytest.mark.parametrize(
     ("extra", "error"),
     [
         ({"installation_id": INSTALLATION, "private_key": "x"}, "needs 'app_id'"),
-        ({"app_id": APP_ID, "private_key": "KEY"}, "'installation_id'"),
         ({"app_id": APP_ID, "installation_id": "one", "private_key": "KEY"}, "'installation_id'"),
         ({"app_id": APP_ID, "installation_id": INSTALLATION}, "'private_key' must hold"),
         ({"app_id": APP_ID, "installation_id": INSTALLATION, "private_key_path": "/nonexistent.pem"}, "cannot read"),

@@ -140,7 +140,7 @@ def test_the_command_reads_a_connection_stored_in_the_metadata_database(
 
 
 def test_a_malformed_app_connection_stops_the_command_with_its_message_and_no_traceback(tmp_path):
-    extra = {"app_id": 31337, "private_key": "-----BEGIN RSA PRIVATE KEY-----\\nMIIsecret\\n"}
+    extra = {"app_id": 31337, "installation_id": "one", "private_key": "-----BEGIN RSA PRIVATE KEY-----\\nMIIsecret\\n"}
     connection = json.dumps({"conn_type": "http", "host": "http://127.0.0.1:1", "extra": extra})
 
     result = _preflight("tools.github_preflight", tmp_path, AIRFLOW_CONN_GITHUB_DEFAULT=connection)

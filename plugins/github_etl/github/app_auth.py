@@ -46,6 +46,8 @@ JWT_BACKDATE_SECONDS = 60
 RENEW_BEFORE_SECONDS = 300.0
 # ... or, for tokens that live only minutes (tests), when a quarter of their life is left.
 RENEW_AT_LIFE_SHARE = 0.25
+# GitHub's largest page: an App installed on more accounts than this is looked up over several pages.
+INSTALLATIONS_PER_PAGE = 100
 _KEY_INFO = b"github-etl installation token cache"
 _PEM_START = "-----BEGIN"
 
@@ -56,6 +58,7 @@ class GitHubApp:
 
     :param app_id: the App's id (or client id), the JWT's issuer.
     :param installation_ids: the installations whose tokens the run may use; each is its own budget.
+        None named: the App's one installation, looked up (:func:`find_installation`).
     :param private_key: the App's private key, PEM text.
     """
 
@@ -222,49 +225,20 @@ class InstallationCredential:
     def _mint(self) -> tuple[str, float, float]:
         """Exchange a JWT for an installation token: ``(token, expires_at, lifetime)``; transient faults retried."""
         url = f"{self.base_url}/app/installations/{self.installation_id}/access_tokens"
-        failures = 0
-        while True:
-            now = self._clock()
-            try:
-                response = self._session.post(
-                    url,
-                    headers={
-                        "Accept": "application/vnd.github+json",
-                        "Authorization": f"Bearer {self.app.jwt(now)}",
-                        "User-Agent": self._settings.user_agent,
-                    },
-                    timeout=(self._settings.connect_timeout, self._settings.read_timeout),
-                )
-                body = response.json() if response.content else None
-            except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
-                failures += 1
-                self._after_failure(failures, f"{type(exc).__name__}")
-                continue
-            if response.status_code in (200, 201) and isinstance(body, dict) and body.get("token"):
-                expires_at = _epoch(str(body.get("expires_at") or ""))
-                log.info(
-                    "Minted a token for GitHub App %s installation %s, valid until %s",
-                    self.app.app_id,
-                    self.installation_id,
-                    body.get("expires_at"),
-                )
-                return str(body["token"]), expires_at, max(0.0, expires_at - now)
-            if response.status_code >= 500:
-                failures += 1
-                self._after_failure(failures, f"HTTP {response.status_code}")
-                continue
-            raise self._refused(response.status_code, message_of(body))
-
-    def _after_failure(self, failures: int, what: str) -> None:
-        if failures > self._settings.max_retries:
-            raise GitHubUnavailableError(
-                f"GitHub at {self.base_url} did not mint a token for App {self.app.app_id} installation "
-                f"{self.installation_id} after {self._settings.max_retries} retries ({what})"
+        what = f"mint a token for App {self.app.app_id} installation {self.installation_id}"
+        response, body, sent_at = _jwt_call(
+            self._session, "POST", url, self.app, self._settings, self._clock, what=what
+        )
+        if response.status_code in (200, 201) and isinstance(body, dict) and body.get("token"):
+            expires_at = _epoch(str(body.get("expires_at") or ""))
+            log.info(
+                "Minted a token for GitHub App %s installation %s, valid until %s",
+                self.app.app_id,
+                self.installation_id,
+                body.get("expires_at"),
             )
-        ceiling = min(self._settings.backoff_max, self._settings.backoff_base * 2 ** (failures - 1))
-        wait = random.uniform(ceiling / 2, ceiling)
-        log.warning("Minting an installation token failed (%s); retry %s in %.1f s", what, failures, wait)
-        time.sleep(wait)
+            return str(body["token"]), expires_at, max(0.0, expires_at - sent_at)
+        raise self._refused(response.status_code, message_of(body))
 
     def _refused(self, status: int, message: str) -> GitHubError:
         where = f"GitHub App {self.app.app_id}, installation {self.installation_id}"
@@ -297,15 +271,120 @@ def app_credentials(
     store: BudgetStore | None,
     on_mint: Callable[[str], None],
 ) -> list[InstallationCredential]:
-    """One credential per installation of ``app``, sharing one HTTP session for their exchanges."""
+    """One credential per installation of ``app`` (looked up when none is named), sharing one HTTP session."""
     app.signing_key()  # a key that cannot sign fails here, before any request
     session = requests.Session()
+    installation_ids = app.installation_ids or find_installation(base_url, app, settings=settings, session=session)
     return [
         InstallationCredential(
             base_url, app, installation_id, settings=settings, store=store, on_mint=on_mint, session=session
         )
-        for installation_id in app.installation_ids
+        for installation_id in installation_ids
     ]
+
+
+def find_installation(
+    base_url: str,
+    app: GitHubApp,
+    *,
+    settings: ClientSettings,
+    session: requests.Session,
+    clock: Callable[[], float] = time.time,
+) -> tuple[int]:
+    """The App's one installation that is not suspended (``GET /app/installations``), for a connection naming none.
+
+    :raises ConfigurationError: when the App is installed nowhere, or on several accounts (naming them).
+    """
+    url: str | None = f"{base_url.rstrip('/')}/app/installations?per_page={INSTALLATIONS_PER_PAGE}"
+    installations: list[dict[str, Any]] = []
+    while url:
+        response, body, _ = _jwt_call(
+            session, "GET", url, app, settings, clock, what=f"list App {app.app_id}'s installations"
+        )
+        if response.status_code != 200 or not isinstance(body, list):
+            raise BadCredentialsError(
+                f"GitHub App {app.app_id}: GitHub refused the App's JWT listing its installations "
+                f"({response.status_code} {message_of(body)}). Check the App id and that the private key is "
+                "the App's current one; a clock far off also makes GitHub refuse it.",
+                status=response.status_code,
+            )
+        installations += [i for i in body if isinstance(i, dict) and isinstance(i.get("id"), int)]
+        url = response.links.get("next", {}).get("url")
+    usable = [i for i in installations if not i.get("suspended_at")]
+    named = ", ".join(f"{_account_of(i)} ({i['id']})" for i in installations)
+    if len(usable) == 1:
+        log.info("GitHub App %s is installed on %s: using installation %s", app.app_id, named, usable[0]["id"])
+        return (int(usable[0]["id"]),)
+    prefix = f"GitHub App {app.app_id}"
+    if not installations:
+        raise ConfigurationError(
+            f"{prefix} is installed on no account: install it on one (the App's settings page, "
+            "'Install App'); its budget is the one the runs use"
+        )
+    if not usable:
+        raise ConfigurationError(
+            f"{prefix}: every installation is suspended ({named}); an owner of its account can unsuspend it"
+        )
+    raise ConfigurationError(
+        f"{prefix} is installed on several accounts: {named}. Set 'installation_ids' in the connection's "
+        "extra to those whose budgets the runs may use"
+    )
+
+
+def _account_of(installation: Mapping[str, Any]) -> str:
+    account = installation.get("account")
+    login = account.get("login") if isinstance(account, Mapping) else None
+    suspended = " suspended" if installation.get("suspended_at") else ""
+    return f"{login or '?'}{suspended}"
+
+
+def _jwt_call(
+    session: requests.Session,
+    method: str,
+    url: str,
+    app: GitHubApp,
+    settings: ClientSettings,
+    clock: Callable[[], float],
+    *,
+    what: str,
+) -> tuple[requests.Response, Any, float]:
+    """A request authenticated as the App: ``(response, parsed body, when it was sent)``; transient faults retried."""
+    failures = 0
+    while True:
+        now = clock()
+        try:
+            response = session.request(
+                method,
+                url,
+                headers={
+                    "Accept": "application/vnd.github+json",
+                    "Authorization": f"Bearer {app.jwt(now)}",
+                    "User-Agent": settings.user_agent,
+                },
+                timeout=(settings.connect_timeout, settings.read_timeout),
+            )
+            body = response.json() if response.content else None
+        except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
+            failures += 1
+            _after_failure(url, settings, failures, f"{type(exc).__name__}", what)
+            continue
+        if response.status_code >= 500:
+            failures += 1
+            _after_failure(url, settings, failures, f"HTTP {response.status_code}", what)
+            continue
+        return response, body, now
+
+
+def _after_failure(url: str, settings: ClientSettings, failures: int, why: str, what: str) -> None:
+    if failures > settings.max_retries:
+        root = url.split("/app/", 1)[0]
+        raise GitHubUnavailableError(
+            f"GitHub at {root} did not answer {what} after {settings.max_retries} retries ({why})"
+        )
+    ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** (failures - 1))
+    wait = random.uniform(ceiling / 2, ceiling)
+    log.warning("GitHub did not %s (%s); retry %s in %.1f s", what, why, failures, wait)
+    time.sleep(wait)
 
 
 def _renew_at(expires_at: float, lifetime: float) -> float:
@@ -321,6 +400,8 @@ def _epoch(iso: str) -> float:
 
 def _installation_ids(extra: Mapping[str, Any], prefix: str) -> tuple[int, ...]:
     raw: Any = extra.get("installation_ids", extra.get("installation_id"))
+    if raw in (None, "", []):
+        return ()  # looked up: the App's one installation
     values: Sequence[Any]
     if isinstance(raw, str):
         values = [v for v in raw.replace(",", " ").split() if v]

@@ -8,9 +8,10 @@ The connection (``github_default``) holds the API root in ``host`` and the token
   commas or newlines (``extra: {"tokens": [...]}`` works too). Tokens of the *same user* share one
   budget on GitHub's side, so only tokens of different users (or apps) add quota.
 - a GitHub App: ``extra: {"app_id": 123, "installation_id": 456, "private_key": "-----BEGIN ..."}``
-  (``installation_ids: [456, 789]`` for several, ``private_key_path`` for a .pem file instead of the
-  text). The hook signs a JWT with the key and exchanges it for installation tokens, renewed before
-  they expire; each installation is a budget of its own, used like one more token.
+  (``installation_ids: [456, 789]`` for several, none for the App's one installation, looked up;
+  ``private_key_path`` for a .pem file instead of the text). The hook signs a JWT with the key and
+  exchanges it for installation tokens, renewed before they expire; each installation is a budget of
+  its own, used like one more token.
 
 Without the connection, ``GITHUB_API_URL`` and ``GITHUB_TOKEN`` (comma-separated for several) are used.
 """
@@ -31,7 +32,7 @@ from github_etl.settings import DEFAULT_API_URL, GITHUB_CONN_ID, ClientSettings
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from github_etl.github.app_auth import GitHubApp
+    from github_etl.github.app_auth import GitHubApp, InstallationCredential
     from github_etl.github.client import GitHubClient
     from github_etl.github.ratelimit import BudgetStore
 
@@ -195,15 +196,17 @@ class GitHubHook(BaseHook):
         # Workers share one budget per token when GITHUB_ETL_RATE_LIMIT_STORE names a Redis.
         store = self._budget_store if self._budget_store is not None else budget_store_from_env()
         credentials: list[str | Credential] = list(tokens)
+        installations: list[InstallationCredential] = []
         if app is not None:
             mask_secret(app.private_key)
             # Minted tokens are masked as they arrive, so a log line that quotes one shows ***.
-            credentials += app_credentials(base_url, app, settings=settings, store=store, on_mint=mask_secret)
+            installations = app_credentials(base_url, app, settings=settings, store=store, on_mint=mask_secret)
+            credentials += installations
         self.log.info(
             "GitHub API at %s with %s token(s)%s%s",
             base_url,
             len(tokens),
-            f" and GitHub App {app.app_id} installation(s) {', '.join(map(str, app.installation_ids))}"
+            f" and GitHub App {app.app_id} installation(s) {', '.join(str(i.installation_id) for i in installations)}"
             if app is not None
             else "",
             "" if credentials else " (unauthenticated: 60 requests/hour)",
