@@ -356,6 +356,16 @@ def test_an_app_without_an_installation_id_uses_its_one_installation(
         assert [(r.path, r.status) for r in fake.requests] == [("/app/installations", 200)]
 
 
+def test_installation_id_and_installation_ids_both_count(
+    monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    fake = app_fake()
+    extra = {"app_id": APP_ID, "installation_id": INSTALLATION, "installation_ids": [OTHER_INSTALLATION]}
+    hook = _hook(monkeypatch, fake, {**extra, "private_key": app_key[0]})
+
+    assert [c.installation_id for c in hook.get_conn().tokens.tokens] == [INSTALLATION, OTHER_INSTALLATION]
+
+
 def test_the_installation_is_looked_up_over_every_page(
     monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
 ) -> None:
@@ -373,6 +383,8 @@ def test_the_installation_is_looked_up_over_every_page(
     [
         ({"installation_id": INSTALLATION, "private_key": "x"}, "needs 'app_id'"),
         ({"app_id": APP_ID, "installation_id": "one", "private_key": "KEY"}, "'installation_id'"),
+        ({"app_id": APP_ID, "installation_id": True, "private_key": "KEY"}, "'installation_id'"),
+        ({"app_id": APP_ID, "installation_ids": [INSTALLATION, 2.5], "private_key": "KEY"}, "'installation_id'"),
         ({"app_id": APP_ID, "installation_id": INSTALLATION}, "'private_key' must hold"),
         ({"app_id": APP_ID, "installation_id": INSTALLATION, "private_key_path": "/nonexistent.pem"}, "cannot read"),
         (

@@ -21,7 +21,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -399,21 +399,21 @@ def _epoch(iso: str) -> float:
 
 
 def _installation_ids(extra: Mapping[str, Any], prefix: str) -> tuple[int, ...]:
-    raw: Any = extra.get("installation_ids", extra.get("installation_id"))
-    if raw in (None, "", []):
+    # Both fields count: one left behind when the other was added still names an installation to use.
+    values: list[Any] = []
+    for name in ("installation_id", "installation_ids"):
+        raw = extra.get(name)
+        if isinstance(raw, str):
+            values += raw.replace(",", " ").split()
+        elif isinstance(raw, list):
+            values += raw
+        elif raw is not None:
+            values.append(raw)
+    if not values:
         return ()  # looked up: the App's one installation
-    values: Sequence[Any]
-    if isinstance(raw, str):
-        values = [v for v in raw.replace(",", " ").split() if v]
-    elif isinstance(raw, int):
-        values = [raw]
-    elif isinstance(raw, list):
-        values = raw
-    else:
-        values = []
     try:
-        ids = tuple(dict.fromkeys(int(v) for v in values))
-    except (TypeError, ValueError):
+        ids = tuple(dict.fromkeys(_numeric_id(v) for v in values))
+    except ValueError:
         ids = ()
     if not ids or any(i <= 0 for i in ids):
         raise ConfigurationError(
@@ -421,6 +421,14 @@ def _installation_ids(extra: Mapping[str, Any], prefix: str) -> tuple[int, ...]:
             "by their numeric id"
         )
     return ids
+
+
+def _numeric_id(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ValueError(value)
 
 
 def _private_key(extra: Mapping[str, Any], prefix: str) -> str:
