@@ -295,6 +295,23 @@ def test_hook_logs_in_as_the_app(
     assert fake.count(path_prefix="/app/", status=201) == 1
 
 
+@pytest.mark.parametrize("with_app", [True, False])
+def test_a_private_key_in_the_password_is_refused_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str], with_app: bool
+) -> None:
+    """The UI's Password field looks like the place for a secret: its lines would go to GitHub as tokens."""
+    fake = app_fake()
+    extra = {"app_id": APP_ID, "installation_id": INSTALLATION} if with_app else {}
+    connection = {"conn_type": "http", "host": fake.base_url, "password": app_key[0], "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(connection))
+
+    with pytest.raises(ConfigurationError, match="'private_key'") as raised:
+        GitHubHook(settings=FAST).get_conn()
+
+    assert app_key[0].splitlines()[1] not in str(raised.value)
+    assert fake.requests == []
+
+
 def test_a_connection_airflow_cannot_read_fails_instead_of_going_anonymous(
     monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
 ) -> None:

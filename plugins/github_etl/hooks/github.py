@@ -44,6 +44,16 @@ def split_tokens(raw: str | None) -> list[str]:
     return [t for t in _TOKEN_SEPARATORS.split(raw or "") if t]
 
 
+def _tokens_of(raw: str | None, where: str) -> list[str]:
+    """The tokens of a password or ``GITHUB_TOKEN``; a PEM key there is refused before its lines go out as tokens."""
+    if "-----BEGIN" in (raw or ""):
+        raise ConfigurationError(
+            f"{where} holds a private key, not tokens. A GitHub App's key goes in the connection's extra, "
+            "as 'private_key' (or the .pem file's path as 'private_key_path'), next to 'app_id'."
+        )
+    return split_tokens(raw)
+
+
 def base_url_of(conn: Connection) -> str:
     """Rebuild the API root from a connection, whichever way it was written (URI or JSON form)."""
     extra = conn.extra_dejson or {}
@@ -150,10 +160,10 @@ class GitHubHook(BaseHook):
                 ) from None
             url = os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
             self.from_environment = True
-            return url.rstrip("/"), split_tokens(os.environ.get("GITHUB_TOKEN")), None
+            return url.rstrip("/"), _tokens_of(os.environ.get("GITHUB_TOKEN"), "GITHUB_TOKEN"), None
         from github_etl.github.app_auth import GitHubApp
 
-        tokens = split_tokens(conn.password)
+        tokens = _tokens_of(conn.password, f"Connection '{self.github_conn_id}': the password")
         extra = conn.extra_dejson or {}
         extra_tokens = extra.get("tokens") or []
         if not isinstance(extra_tokens, list) or not all(isinstance(t, str) for t in extra_tokens):
