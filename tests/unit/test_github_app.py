@@ -373,6 +373,18 @@ def test_an_app_without_an_installation_id_uses_its_one_installation(
         assert [(r.path, r.status) for r in fake.requests] == [("/app/installations", 200)]
 
 
+@pytest.mark.parametrize("field", ["app_id", "client_id"])
+def test_the_extra_may_name_the_app_by_its_client_id(
+    monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str], field: str
+) -> None:
+    fake = app_fake()
+    extra = {field: client_id_of(APP_ID), "installation_id": INSTALLATION, "private_key": app_key[0]}
+
+    ok, message = _hook(monkeypatch, fake, extra).test_connection()
+
+    assert ok, message
+
+
 def test_installation_id_and_installation_ids_both_count(
     monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
 ) -> None:

@@ -68,16 +68,19 @@ class GitHubApp:
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any], conn_id: str) -> GitHubApp | None:
-        """The App of a connection's extra (``app_id``, ``installation_id(s)``, ``private_key(_path)``), or None.
+        """The App of a connection's extra (``app_id``/``client_id``, ``installation_id(s)``, ``private_key``), or None.
 
         :raises ConfigurationError: when a field is missing or malformed (naming the connection, never the key).
         """
-        app_id = extra.get("app_id")
+        # GitHub's settings page shows both; it now recommends the client id as the JWT's issuer.
+        app_id = extra.get("app_id") or extra.get("client_id")
         if app_id in (None, ""):
             if any(
                 extra.get(name) for name in ("installation_id", "installation_ids", "private_key", "private_key_path")
             ):
-                raise ConfigurationError(f"Connection '{conn_id}': a GitHub App needs 'app_id' in the extra")
+                raise ConfigurationError(
+                    f"Connection '{conn_id}': a GitHub App needs 'app_id' in the extra (its client id or App id)"
+                )
             return None
         prefix = f"Connection '{conn_id}' (GitHub App {app_id})"
         installation_ids = _installation_ids(extra, prefix)
