@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,24 @@ def test_an_installation_of_another_app_fails_at_once(
 
     with pytest.raises(BadCredentialsError, match="no such installation"):
         client.get("/repositories", {"since": 0})
+
+
+def test_a_failed_exchange_gives_back_the_request_it_reserved(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    """The first token is minted while the client learns its budget (to keep a reserve): a refusal there too."""
+    from github_etl.github.ratelimit import BudgetStore
+
+    fake = app_fake()
+    stranger, _ = generate_app_key()
+    store = BudgetStore()
+    settings = replace(FAST, quota_reserve=QuotaReserve(default=0.1))
+    client = GitHubClient(fake.base_url, _credentials(fake, _app(stranger)), settings=settings, budget_store=store)
+
+    with pytest.raises(BadCredentialsError):
+        client.get("/repositories", {"since": 0})
+
+    assert store._in_flight == {(client.tokens.tokens[0].fingerprint, "core"): 0}
 
 
 def test_the_client_id_logs_in_as_the_app_id_does(

@@ -212,7 +212,13 @@ class GitHubClient:
             if wait_until:
                 self._wait_for_reset(wait_until, resource)
                 continue
-            if self._learn_budgets(token, resource):
+            try:
+                learnt = self._learn_budgets(token, resource)
+            except BaseException:
+                # A GitHub App's first token is minted here: a refused exchange gives the reservation back too.
+                self.tokens.release(token, resource)
+                raise
+            if learnt:
                 self.tokens.release(token, resource)
                 continue
             try:
