@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -122,7 +123,7 @@ def test_a_key_that_is_not_the_apps_fails_at_once(app_fake: Callable[..., FakeGi
     with pytest.raises(BadCredentialsError, match="refused the App's JWT") as raised:
         client.get("/repositories", {"since": 0})
 
-    assert "PRIVATE KEY" not in str(raised.value)
+    assert "PRIVATE KEY" not in str(raised.value) and "This machine's clock" not in str(raised.value)
     assert [(r.path, r.status) for r in fake.requests] == [(f"/app/installations/{INSTALLATION}/access_tokens", 401)]
 
 
@@ -176,6 +177,24 @@ def test_a_worker_clock_running_fast_is_not_refused(
     )
 
     assert credential.secret.startswith("ghs_")
+
+
+@pytest.mark.parametrize(("skew", "told"), [(150, "ahead of"), (-900, "behind")])
+def test_a_clock_too_far_off_is_named_with_how_far(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str], skew: int, told: str
+) -> None:
+    fake = app_fake()
+    credential = InstallationCredential(
+        fake.base_url, _app(app_key[0]), INSTALLATION, settings=FAST, clock=lambda: time.time() + skew
+    )
+
+    with pytest.raises(BadCredentialsError, match=rf"clock is \d+ s {told} GitHub's") as raised:
+        _ = credential.secret
+
+    # GitHub's Date header is to the second.
+    told_seconds = int(re.search(r"clock is (\d+) s", str(raised.value)).group(1))
+    assert abs(skew) - 1 <= told_seconds <= abs(skew) + 2
+    assert "claim" in str(raised.value)  # GitHub's own message stays
 
 
 def test_a_suspended_installation_fails_at_once_saying_so(

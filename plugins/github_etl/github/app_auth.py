@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,8 @@ JWT_BACKDATE_SECONDS = 60
 RENEW_BEFORE_SECONDS = 300.0
 # ... or, for tokens that live only minutes (tests), when a quarter of their life is left.
 RENEW_AT_LIFE_SHARE = 0.25
+# A JWT is issued a minute back and lives nine: a clock this far from GitHub's is worth naming in an error.
+CLOCK_SKEW_WORTH_TELLING_SECONDS = 30
 # GitHub's largest page: an App installed on more accounts than this is looked up over several pages.
 INSTALLATIONS_PER_PAGE = 100
 _KEY_INFO = b"github-etl installation token cache"
@@ -241,9 +244,9 @@ class InstallationCredential:
                 body.get("expires_at"),
             )
             return str(body["token"]), expires_at, max(0.0, expires_at - sent_at)
-        raise self._refused(response.status_code, message_of(body))
+        raise self._refused(response.status_code, message_of(body), _clock_hint(response, sent_at))
 
-    def _refused(self, status: int, message: str) -> GitHubError:
+    def _refused(self, status: int, message: str, clock_hint: str = "") -> GitHubError:
         where = f"GitHub App {self.app.app_id}, installation {self.installation_id}"
         if status == 404:
             return BadCredentialsError(
@@ -261,7 +264,7 @@ class InstallationCredential:
             )
         return BadCredentialsError(
             f"{where}: GitHub refused the App's JWT ({status} {message}). Check the App id and that the "
-            "private key is the App's current one; a clock far off also makes GitHub refuse it.",
+            f"private key is the App's current one; a clock far off also makes GitHub refuse it.{clock_hint}",
             status=status,
         )
 
@@ -301,14 +304,14 @@ def find_installation(
     url: str | None = f"{base_url.rstrip('/')}/app/installations?per_page={INSTALLATIONS_PER_PAGE}"
     installations: list[dict[str, Any]] = []
     while url:
-        response, body, _ = _jwt_call(
+        response, body, sent_at = _jwt_call(
             session, "GET", url, app, settings, clock, what=f"list App {app.app_id}'s installations"
         )
         if response.status_code != 200 or not isinstance(body, list):
             raise BadCredentialsError(
                 f"GitHub App {app.app_id}: GitHub refused the App's JWT listing its installations "
                 f"({response.status_code} {message_of(body)}). Check the App id and that the private key is "
-                "the App's current one; a clock far off also makes GitHub refuse it.",
+                f"the App's current one; a clock far off also makes GitHub refuse it.{_clock_hint(response, sent_at)}",
                 status=response.status_code,
             )
         installations += [i for i in body if isinstance(i, dict) and isinstance(i.get("id"), int)]
@@ -332,6 +335,17 @@ def find_installation(
         f"{prefix} is installed on several accounts: {named}. Set 'installation_ids' in the connection's "
         "extra to those whose budgets the runs may use"
     )
+
+
+def _clock_hint(response: requests.Response, sent_at: float) -> str:
+    """How far this machine's clock is from GitHub's (its ``Date`` header), when far enough to matter."""
+    try:
+        skew = sent_at - parsedate_to_datetime(response.headers["Date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return ""
+    if abs(skew) < CLOCK_SKEW_WORTH_TELLING_SECONDS:
+        return ""
+    return f" This machine's clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} GitHub's: set it right."
 
 
 def _account_of(installation: Mapping[str, Any]) -> str:
