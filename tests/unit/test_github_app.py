@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from github_etl.errors import BadCredentialsError, ConfigurationError
+from github_etl.errors import BadCredentialsError, ConfigurationError, GitHubUnavailableError
 from github_etl.github.app_auth import GitHubApp, InstallationCredential
 from github_etl.github.client import GitHubClient
 from github_etl.hooks.github import GitHubHook
@@ -153,6 +153,24 @@ def test_a_failed_exchange_gives_back_the_request_it_reserved(
         client.get("/repositories", {"since": 0})
 
     assert store._in_flight == {(client.tokens.tokens[0].fingerprint, "core"): 0}
+
+
+def test_a_token_exchange_github_keeps_failing_ends_after_the_retries_saying_which(
+    scripted_github, app_key: tuple[str, str]
+) -> None:
+    route = scripted_github.route(
+        "POST", f"/app/installations/{INSTALLATION}/access_tokens", lambda _: (503, {}, '{"message": "Unavailable"}')
+    )
+    credential = InstallationCredential(scripted_github.base_url, _app(app_key[0]), INSTALLATION, settings=FAST)
+
+    with pytest.raises(GitHubUnavailableError) as raised:
+        _ = credential.secret
+
+    assert str(raised.value) == (
+        f"GitHub at {scripted_github.base_url} did not mint a token for App {APP_ID} installation {INSTALLATION} "
+        f"after {FAST.max_retries} retries (HTTP 503)"
+    )
+    assert route.call_count == FAST.max_retries + 1
 
 
 def test_the_client_id_logs_in_as_the_app_id_does(

@@ -395,9 +395,7 @@ def _jwt_call(
 def _after_failure(url: str, settings: ClientSettings, failures: int, why: str, what: str) -> None:
     if failures > settings.max_retries:
         root = url.split("/app/", 1)[0]
-        raise GitHubUnavailableError(
-            f"GitHub at {root} did not answer {what} after {settings.max_retries} retries ({why})"
-        )
+        raise GitHubUnavailableError(f"GitHub at {root} did not {what} after {settings.max_retries} retries ({why})")
     ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** (failures - 1))
     wait = random.uniform(ceiling / 2, ceiling)
     log.warning("GitHub did not %s (%s); retry %s in %.1f s", what, why, failures, wait)
