@@ -5,10 +5,11 @@
 RS256 with the App's private key (verified against its public key), ``iss`` the App id or its client
 id (:func:`client_id_of`, which GitHub now recommends), ``iat`` not in the future, ``exp`` in the
 future and at most ten minutes after ``iat``. A suspended installation (:meth:`AppInstallations.suspend`)
-gets 403 instead of a token. An installation token works like a personal token until it expires
-(then 401 ``Bad credentials``); its budget is the installation's, whichever of the installation's
-tokens spends it. Minted tokens stay in memory only: tests read them through
-:meth:`AppInstallations.issued_tokens` to check none leaked into files.
+gets 403 instead of a token. ``replication_lag_s`` makes a new token answer 401 ``Bad credentials``
+for that long, as GitHub's replicas do until they learn of it. An installation token works like a
+personal token until it expires (then 401 ``Bad credentials``); its budget is the installation's,
+whichever of the installation's tokens spends it. Minted tokens stay in memory only: tests read them
+through :meth:`AppInstallations.issued_tokens` to check none leaked into files.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Issued:
 
     installation_id: int
     expires_at: float
+    issued_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class AppInstallations:
         self.installations = dict(installations)
         self.accounts = dict(accounts or {})
         self.token_ttl_s = token_ttl_s
+        # GitHub's replicas learn of a new token within about a second; until then they answer 401.
+        self.replication_lag_s = 0.0
         self._clock = clock
         self._issued: dict[str, Issued] = {}
         self._revoked: set[str] = set()
@@ -111,7 +115,7 @@ class AppInstallations:
         token = "ghs_" + secrets.token_urlsafe(27)[:36]
         expires_at = self._clock() + self.token_ttl_s
         with self._lock:
-            self._issued[token] = Issued(installation_id, expires_at)
+            self._issued[token] = Issued(installation_id, expires_at, self._clock())
         return Exchange(
             201,
             {
@@ -205,8 +209,8 @@ class AppInstallations:
             self._suspended.add(installation_id)
 
     def lookup(self, token: str) -> tuple[Issued | None, str | None]:
-        """``(issued, refusal)`` for a token the fake minted (refusal: ``expired_token``, ``revoked_token``
-        or None when valid); ``(None, None)`` for any other token."""
+        """``(issued, refusal)`` for a token the fake minted (refusal: ``expired_token``, ``revoked_token``,
+        ``replication_lag`` or None when valid); ``(None, None)`` for any other token."""
         with self._lock:
             issued = self._issued.get(token)
             revoked = token in self._revoked
@@ -214,7 +218,10 @@ class AppInstallations:
             return None, None
         if revoked:
             return issued, "revoked_token"
-        return issued, "expired_token" if self._clock() >= issued.expires_at else None
+        now = self._clock()
+        if now < issued.issued_at + self.replication_lag_s:
+            return issued, "replication_lag"
+        return issued, "expired_token" if now >= issued.expires_at else None
 
     def revoke(self, token: str) -> None:
         """Refuse a minted token from now on, as GitHub does once an installation token is revoked."""

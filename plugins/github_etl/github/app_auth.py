@@ -47,6 +47,9 @@ JWT_BACKDATE_SECONDS = 60
 RENEW_BEFORE_SECONDS = 300.0
 # ... or, for tokens that live only minutes (tests), when a quarter of their life is left.
 RENEW_AT_LIFE_SHARE = 0.25
+# GitHub's replicas learn of a new installation token within about a second and answer 401 until
+# then; a token younger than this is waited for before it is taken for refused (octokit allows 5 s too).
+REPLICATION_LAG_SECONDS = 5.0
 # A JWT is issued a minute back and lives nine: a clock this far from GitHub's is worth naming in an error.
 CLOCK_SKEW_WORTH_TELLING_SECONDS = 30
 # GitHub's largest page: an App installed on more accounts than this is looked up over several pages.
@@ -160,6 +163,9 @@ class InstallationCredential:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
+        self._minted_at = 0.0
+        # Set once GitHub answered a request with the current token other than 401: it knows the token.
+        self.known = False
         self._cipher = app.cache_cipher()
         name = f"{self.base_url}|app:{app.app_id}|installation:{installation_id}"
         # The installation's budget outlives each token, so it is keyed by the installation, not the token.
@@ -178,6 +184,13 @@ class InstallationCredential:
                 self._refresh()
             assert self._token is not None
             return self._token
+
+    def fresh_for(self) -> float:
+        """Seconds GitHub may still be learning of the current token (0: it knows it, or it is older)."""
+        with self._lock:
+            if self._token is None or self.known:
+                return 0.0
+            return max(0.0, self._minted_at + REPLICATION_LAG_SECONDS - self._clock())
 
     def invalidate(self) -> None:
         """Forget the token (GitHub refused it): the next :attr:`secret` mints another."""
@@ -202,6 +215,8 @@ class InstallationCredential:
         self._on_mint(token)
         self._token = token
         self._renew_at = _renew_at(expires_at, lifetime)
+        self._minted_at = expires_at - lifetime
+        self.known = False
 
     def _from_store(self) -> tuple[str, float, float] | None:
         if self._store is None:

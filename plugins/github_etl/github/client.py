@@ -15,6 +15,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,8 @@ TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+# Waits (0.5, 1, 2 s) for GitHub to learn of a token minted a moment ago before it counts as refused.
+MAX_REPLICATION_WAITS = 3
 
 
 def graphql_url(base_url: str) -> str:
@@ -161,7 +164,7 @@ class GitHubClient:
             # What it learns here spares the request loop asking again (_learn_budgets).
             self._probed.add(token.fingerprint if token else ANONYMOUS)
             try:
-                status, headers, data = self._send("GET", url, token, None, None)
+                status, headers, data = self._rate_limit_of(url, token)
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
                 self.calls["failed"] += 1
                 log.warning("Could not read GitHub's rate limits (%s); going on without them", _safe(exc))
@@ -180,6 +183,35 @@ class GitHubClient:
                     self.tokens.record(token, name, budget)
                     budgets.setdefault(name, []).append(self._spendable(name, budget))
         return budgets
+
+    def _rate_limit_of(self, url: str, token: Credential | None) -> tuple[int, Any, Any]:
+        """``GET /rate_limit`` with one token; a GitHub App's token refused is given the request loop's chances."""
+        refused = _RefusedTokens()
+        while True:
+            status, headers, data = self._send("GET", url, token, None, None)
+            outcome = classify(status, headers, data)
+            if outcome is not Outcome.BAD_CREDENTIALS and isinstance(token, InstallationCredential):
+                token.known = True
+            if outcome is not Outcome.BAD_CREDENTIALS or not self._again_after_refusal(token, refused):
+                return status, headers, data
+            self.calls["failed"] += 1
+
+    def _again_after_refusal(self, token: Credential | None, refused: _RefusedTokens) -> bool:
+        """Whether a 401 to a GitHub App's minted token deserves another try (after a wait, or with a new token)."""
+        if not isinstance(token, InstallationCredential):
+            return False
+        fresh_for = token.fresh_for()
+        if fresh_for > 0 and refused.lag_waits < MAX_REPLICATION_WAITS:
+            # GitHub's replicas may not know a token minted a moment ago yet: the same one, a bit later.
+            refused.lag_waits += 1
+            self._wait(min(fresh_for, 0.5 * 2 ** (refused.lag_waits - 1)), "GitHub has not yet learnt of a new token")
+            return True
+        if token.fingerprint not in refused.renewed:
+            # A minted token GitHub no longer accepts (revoked, or a clock off): one fresh token, once.
+            refused.renewed.add(token.fingerprint)
+            token.invalidate()
+            return True
+        return False
 
     def _spendable(self, resource: str, budget: Budget) -> Budget:
         kept = self.tokens.kept(resource, budget)
@@ -206,7 +238,7 @@ class GitHubClient:
         url = self.url(path)
         transient_failures = 0
         secondary_hits = 0
-        renewed: set[str] = set()
+        refused = _RefusedTokens()
         while True:
             token, wait_until = self.tokens.choose(resource)
             if wait_until:
@@ -236,6 +268,8 @@ class GitHubClient:
             self._record_budget(token, resource, headers)
             self.tokens.release(token, resource)
             outcome = classify(status, headers, data)
+            if outcome is not Outcome.BAD_CREDENTIALS and isinstance(token, InstallationCredential):
+                token.known = True
             if outcome is Outcome.OK:
                 self.calls["ok"] += 1
                 rate_limited = _graphql_rate_limited(data) if resource == "graphql" else False
@@ -244,11 +278,7 @@ class GitHubClient:
                 self.tokens.exhaust(token, resource, _reset_of(headers, self._clock()))
                 continue
             self.calls["failed"] += 1
-            invalidate = getattr(token, "invalidate", None)
-            if outcome is Outcome.BAD_CREDENTIALS and invalidate is not None and token.fingerprint not in renewed:
-                # A minted token GitHub no longer accepts (revoked, or a clock off): one fresh token, once.
-                renewed.add(token.fingerprint)
-                invalidate()
+            if outcome is Outcome.BAD_CREDENTIALS and self._again_after_refusal(token, refused):
                 continue
             if outcome is Outcome.GONE and tolerate_gone:
                 # The body says why (a block's reason), which the caller records.
@@ -442,6 +472,14 @@ class GitHubClient:
                 url=url,
             )
         return GitHubError(f"GitHub answered {status} to {method} {_path_of(url)}: {message}", status=status, url=url)
+
+
+@dataclass
+class _RefusedTokens:
+    """What one request did about 401s to GitHub App tokens: waits for GitHub to learn of one, tokens renewed."""
+
+    lag_waits: int = 0
+    renewed: set[str] = field(default_factory=set)
 
 
 def next_link(link_header: str | None) -> str | None:
