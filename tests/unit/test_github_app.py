@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from github_etl.errors import BadCredentialsError, ConfigurationError, GitHubUnavailableError
+from github_etl.errors import BadCredentialsError, ConfigurationError, GitHubUnavailableError, RateLimitWaitTooLong
 from github_etl.github.app_auth import GitHubApp, InstallationCredential
 from github_etl.github.client import GitHubClient
 from github_etl.hooks.github import GitHubHook
@@ -171,6 +171,50 @@ def test_a_token_exchange_github_keeps_failing_ends_after_the_retries_saying_whi
         f"after {FAST.max_retries} retries (HTTP 503)"
     )
     assert route.call_count == FAST.max_retries + 1
+
+
+SECONDARY_LIMIT = json.dumps(
+    {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+)
+MINTED = '{"token": "ghs_minted", "expires_at": "2099-01-01T00:00:00Z"}'
+
+
+@pytest.mark.parametrize(
+    "limited",
+    [
+        (403, {"Retry-After": "0"}, SECONDARY_LIMIT),
+        (429, {}, '{"message": "Too many requests"}'),
+        (403, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "0"}, '{"message": "API rate limit exceeded"}'),
+    ],
+    ids=["secondary", "429", "primary"],
+)
+def test_a_rate_limited_token_exchange_is_waited_out_not_taken_for_a_suspension(
+    scripted_github, app_key: tuple[str, str], limited
+) -> None:
+    answers = iter([limited, (201, {}, MINTED)])
+    route = scripted_github.route("POST", f"/app/installations/{INSTALLATION}/access_tokens", lambda _: next(answers))
+    credential = InstallationCredential(scripted_github.base_url, _app(app_key[0]), INSTALLATION, settings=FAST)
+
+    assert credential.secret == "ghs_minted"
+    assert route.call_count == 2
+
+
+def test_a_token_exchange_limited_for_longer_than_a_task_may_wait_defers_it(
+    scripted_github, app_key: tuple[str, str]
+) -> None:
+    route = scripted_github.route(
+        "POST",
+        f"/app/installations/{INSTALLATION}/access_tokens",
+        lambda _: (403, {"Retry-After": "3600"}, SECONDARY_LIMIT),
+    )
+    credential = InstallationCredential(scripted_github.base_url, _app(app_key[0]), INSTALLATION, settings=FAST)
+
+    began = time.time()
+    with pytest.raises(RateLimitWaitTooLong) as raised:
+        _ = credential.secret
+
+    assert began + 3590 < raised.value.resume_at.timestamp() < time.time() + 3610
+    assert route.call_count == 1
 
 
 def test_the_client_id_logs_in_as_the_app_id_does(

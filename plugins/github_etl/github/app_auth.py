@@ -23,15 +23,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 
-from github_etl.errors import BadCredentialsError, ConfigurationError, GitHubError, GitHubUnavailableError
-from github_etl.github.responses import message_of
+from github_etl.errors import (
+    BadCredentialsError,
+    ConfigurationError,
+    GitHubError,
+    GitHubUnavailableError,
+    RateLimitWaitTooLong,
+)
+from github_etl.github.responses import Outcome, classify, message_of
 
 if TYPE_CHECKING:
     from github_etl.github.ratelimit import BudgetStore
@@ -381,7 +387,7 @@ def _jwt_call(
     what: str,
 ) -> tuple[requests.Response, Any, float]:
     """A request authenticated as the App: ``(response, parsed body, when it was sent)``; transient faults retried."""
-    failures = 0
+    failures = limited = 0
     while True:
         now = clock()
         try:
@@ -404,7 +410,36 @@ def _jwt_call(
             failures += 1
             _after_failure(url, settings, failures, f"HTTP {response.status_code}", what)
             continue
+        if classify(response.status_code, response.headers, body) in (Outcome.SECONDARY_LIMIT, Outcome.PRIMARY_LIMIT):
+            # A 403 or 429 that asks to slow down, not a refusal of the App: waited out, as any request's.
+            limited += 1
+            _after_limit(response, body, settings, limited, now, what)
+            continue
         return response, body, now
+
+
+def _after_limit(
+    response: requests.Response, body: Any, settings: ClientSettings, hits: int, now: float, what: str
+) -> None:
+    if hits > settings.secondary_max_tries:
+        raise GitHubError(
+            f"GitHub kept answering with its rate limit when asked to {what}, after "
+            f"{settings.secondary_max_tries} waits: {message_of(body)}",
+            status=response.status_code,
+        )
+    retry_after = response.headers.get("retry-after", "").strip()
+    reset = response.headers.get("x-ratelimit-reset", "").strip()
+    if retry_after.isdigit():
+        wait = float(retry_after)
+    elif response.headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        wait = float(reset) - now + random.uniform(0, settings.reset_jitter)
+    else:
+        wait = settings.secondary_min_wait * 2 ** (hits - 1) + random.uniform(0, settings.secondary_min_wait)
+    wait = max(0.0, wait)
+    if wait > settings.max_inline_wait:
+        raise RateLimitWaitTooLong(datetime.fromtimestamp(now + wait, tz=UTC), "GitHub App token")
+    log.warning("GitHub rate-limited the request to %s (%s); retry in %.1f s", what, message_of(body), wait)
+    time.sleep(wait)
 
 
 def _after_failure(url: str, settings: ClientSettings, failures: int, why: str, what: str) -> None:
