@@ -53,6 +53,16 @@ class AirflowProcessError(RuntimeError):
     """An Airflow process failed to start or died, a command failed, or a wait ran out of time."""
 
 
+def see_stored_connections() -> None:
+    """Let this process find the connections stored in the metadata database (``airflow connections add``, the UI).
+
+    Outside a task, Airflow's SDK looks for connections in the environment and secrets backends only; the
+    run's tasks also see those stored in the metadata database. A preflight sits next to that database, as
+    Airflow's own server components do. Call it before Airflow is imported.
+    """
+    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+
+
 def airflow_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every Airflow command of the project runs with (explicit settings win)."""
     env = dict(base if base is not None else os.environ)

@@ -32,6 +32,7 @@ from tools.airflow_processes import (
     require_home_unserved,
     stop_on_signals,
 )
+from tools.warehouse_preflight import UNDEFINED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Discovering the id space costs GitHub about 35 requests, enriching without a token one per repository.
@@ -44,9 +45,21 @@ STANDALONE_STARTUP_TIMEOUT_SECONDS = 300.0
 
 
 def ensure_warehouse(env: dict[str, str]) -> None:
-    """Use the configured warehouse, or start the embedded one and point ``postgres_default`` at it."""
+    """Use the configured warehouse, or start the embedded one and point ``postgres_default`` at it.
+
+    Configured means ``AIRFLOW_CONN_POSTGRES_DEFAULT``, or a ``postgres_default`` Airflow finds elsewhere:
+    a secrets backend, or stored in this home's metadata database (``airflow connections add``).
+    """
     if env.get("AIRFLOW_CONN_POSTGRES_DEFAULT"):
         return
+    defined = subprocess.run(
+        [sys.executable, "-m", "tools.warehouse_preflight", "--defined"], env=env, cwd=PROJECT_ROOT, check=False
+    )
+    if defined.returncode == 0:
+        print("Warehouse: the Airflow connection postgres_default", file=sys.stderr)
+        return
+    if defined.returncode != UNDEFINED:
+        raise SystemExit("Could not read Airflow's connections (see above).")
     result = subprocess.run(
         [sys.executable, "-m", "tools.embedded_postgres", "start"],
         cwd=PROJECT_ROOT,

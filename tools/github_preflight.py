@@ -11,10 +11,11 @@ Run with the Airflow environment of ``tools.dev`` (it resolves the connection as
 
 from __future__ import annotations
 
-import os
 import sys
 
 import requests
+
+from tools.airflow_processes import see_stored_connections
 
 # Seconds to connect and to get an answer; GitHub answers /rate_limit in well under a second.
 CONNECT_TIMEOUT = 10.0
@@ -45,10 +46,7 @@ def unreachable_reason(base_url: str) -> str | None:
 
 def main() -> int:
     """Exit 1 with a hint when GitHub cannot be reached; else print ``authenticated`` or ``anonymous``."""
-    # Outside a task, Airflow's SDK looks for connections in the environment and secrets backends
-    # only; the run's tasks also see those stored in the metadata database (`airflow connections add`,
-    # the UI). This process sits next to that database, as Airflow's own server components do.
-    os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
+    see_stored_connections()
     from github_etl.hooks.github import GitHubHook
 
     hook = GitHubHook()

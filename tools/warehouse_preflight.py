@@ -10,14 +10,29 @@ Run with the Airflow environment of ``tools.dev`` (it resolves the connection as
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+from tools.airflow_processes import see_stored_connections
 
 # Seconds libpq waits for the server; a local or nearby PostgreSQL answers in milliseconds.
 CONNECT_TIMEOUT = 10
+# The exit status of --defined when nothing defines the warehouse's connection.
+UNDEFINED = 3
 
 
-def main() -> int:
-    """Exit 1 with the reason and a hint when the warehouse refuses or cannot be reached; else 0."""
+def main(argv: list[str] | None = None) -> int:
+    """Exit 1 with the reason and a hint when the warehouse refuses or cannot be reached; else 0.
+
+    With ``--defined``, only whether Airflow finds the warehouse's connection anywhere it looks (the
+    environment, a secrets backend, the metadata database): 0 when it does, ``UNDEFINED`` when not.
+    """
+    parser = argparse.ArgumentParser(prog="python -m tools.warehouse_preflight")
+    parser.add_argument("--defined", action="store_true", help=f"exit 0 if the connection is defined, else {UNDEFINED}")
+    args = parser.parse_args(argv)
+    see_stored_connections()
+    if args.defined:
+        return 0 if _defined() else UNDEFINED
     from github_etl.errors import WarehouseError
     from github_etl.hooks.warehouse import DatabaseConnection
 
@@ -26,12 +41,26 @@ def main() -> int:
             pass
     except WarehouseError as exc:
         print(
-            f"{exc}\n`make run` loads into that warehouse: start it or correct AIRFLOW_CONN_POSTGRES_DEFAULT "
-            "(left unset, `make run` starts an embedded PostgreSQL of its own).",
+            f"{exc}\n`make run` loads into that warehouse: start it or correct the connection postgres_default "
+            "(AIRFLOW_CONN_POSTGRES_DEFAULT, or `airflow connections`); with none, `make run` starts an "
+            "embedded PostgreSQL of its own.",
             file=sys.stderr,
         )
         return 1
     return 0
+
+
+def _defined() -> bool:
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk import BaseHook
+
+    from github_etl.settings import WAREHOUSE_CONN_ID
+
+    try:
+        BaseHook.get_connection(WAREHOUSE_CONN_ID)
+    except AirflowNotFoundException:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from github_etl.settings import DEADLINE_ALERT_ENV
 from tools.airflow_processes import StopRequested, holding_home
 from tools.dev import ANONYMOUS_SAMPLE_SIZE, anonymous_defaults
 from tools.github_preflight import unreachable_reason
+from tools.warehouse_preflight import UNDEFINED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,22 +33,25 @@ def _closed_port() -> int:
 
 def _preflight(module: str, home: Path, *args: str, **connections: str) -> subprocess.CompletedProcess[str]:
     """Run a preflight as ``make run`` does: its own process, an Airflow home, the connections in the environment."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "AIRFLOW_HOME": str(home),
-        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
-        **connections,
-    }
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        env=env,
+        env=_environment(home, **connections),
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def _environment(home: Path, **variables: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "AIRFLOW_HOME": str(home),
+        "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+        **variables,
+    }
 
 
 class _Unavailable(BaseHTTPRequestHandler):
@@ -108,25 +112,26 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
 
 
 @pytest.fixture
-def stored_github_connection(airflow_db):
-    """``github_default`` in the metadata database, as ``airflow connections add`` or the UI store it."""
+def stored_connection(airflow_db):
+    """Connections in the metadata database, as ``airflow connections add`` or the UI store them."""
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 
-    def store(**fields: str) -> None:
+    stored = []
+
+    def store(conn_id: str, **fields: str) -> None:
         with create_session() as session:
-            session.add(Connection(conn_id="github_default", conn_type="http", **fields))
+            session.add(Connection(conn_id=conn_id, **fields))
+        stored.append(conn_id)
 
     yield store
     with create_session() as session:
-        session.query(Connection).filter(Connection.conn_id == "github_default").delete()
+        session.query(Connection).filter(Connection.conn_id.in_(stored)).delete()
 
 
-def test_the_command_reads_a_connection_stored_in_the_metadata_database(
-    fake_github, tmp_path, stored_github_connection
-):
+def test_the_command_reads_a_connection_stored_in_the_metadata_database(fake_github, tmp_path, stored_connection):
     # The run's tasks read it through the API server; the preflight, a process of its own, must find it too.
-    stored_github_connection(host=fake_github.base_url, password="ghp_secret_2")
+    stored_connection("github_default", conn_type="http", host=fake_github.base_url, password="ghp_secret_2")
 
     result = _preflight(
         "tools.github_preflight",
@@ -148,6 +153,22 @@ def test_a_malformed_app_connection_stops_the_command_with_its_message_and_no_tr
     assert result.returncode == 1
     assert "'installation_id'" in result.stderr
     assert "Traceback" not in result.stderr and "MIIsecret" not in result.stderr + result.stdout
+
+
+def test_a_warehouse_connection_stored_in_the_metadata_database_is_used_not_the_embedded_one(
+    pg_url, tmp_path, stored_connection
+):
+    """``airflow connections add postgres_default ...`` configures the warehouse, as the environment does."""
+    database = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]}
+    assert _preflight("tools.warehouse_preflight", tmp_path, "--defined", **database).returncode == UNDEFINED
+
+    stored_connection("postgres_default", uri=pg_url)
+    assert _preflight("tools.warehouse_preflight", tmp_path, "--defined", **database).returncode == 0
+    env = _environment(tmp_path, **database)
+    tools.dev.ensure_warehouse(env)
+
+    assert "AIRFLOW_CONN_POSTGRES_DEFAULT" not in env  # no embedded PostgreSQL put in its place
+    assert _preflight("tools.warehouse_preflight", tmp_path, **database).returncode == 0
 
 
 @pytest.mark.parametrize("reachable", [True, False])
