@@ -13,6 +13,7 @@ import sys
 from datetime import datetime
 
 from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
+from tools.airflow_processes import see_stored_connections
 
 AUDIT_COLUMNS = (
     "listed",
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.summary", description=__doc__.splitlines()[0])
     parser.add_argument("--since", type=datetime.fromisoformat, default=None, help="only a load finished since then")
     since = parser.parse_args(argv).since
+    see_stored_connections()
     with DatabaseConnection() as db:
         with db.cursor() as cursor:
             # A run Airflow refused before prepare (its params against the form) leaves a new warehouse

@@ -169,6 +169,9 @@ def test_a_warehouse_connection_stored_in_the_metadata_database_is_used_not_the_
 
     assert "AIRFLOW_CONN_POSTGRES_DEFAULT" not in env  # no embedded PostgreSQL put in its place
     assert _preflight("tools.warehouse_preflight", tmp_path, **database).returncode == 0
+    # The run's summary, a process of its own too, reads the same warehouse.
+    summary = _preflight("tools.summary", tmp_path, **database)
+    assert summary.stdout == "No run has been loaded yet.\n", summary.stderr
 
 
 @pytest.mark.parametrize("reachable", [True, False])
