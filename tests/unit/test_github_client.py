@@ -242,6 +242,50 @@ def test_primary_exhaustion_longer_than_the_inline_limit_asks_to_defer(fake: Fak
     assert raised.value.resource == "core"
 
 
+class AheadClock:
+    """Our clock ``ahead`` seconds ahead of GitHub's; a wait moves it on at once and sleeps for real only briefly."""
+
+    def __init__(self, ahead: float, real_sleep: float) -> None:
+        self.offset = ahead
+        self.real_sleep = real_sleep
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        import time
+
+        return time.time() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        import time
+
+        self.waits.append(seconds)
+        self.offset += seconds
+        time.sleep(min(seconds, self.real_sleep))
+
+
+def test_a_spent_budget_whose_reset_our_clock_has_passed_is_not_asked_again_at_once(fake: FakeGitHub) -> None:
+    # Our clock ten minutes ahead of GitHub's: its reset, a few seconds ahead for GitHub, is past for us.
+    fake.faults.exhaust("core", 0.5)
+    clock = AheadClock(ahead=600, real_sleep=0.6)
+    client = _client(fake, sleep=clock.sleep, clock=clock, settings=replace(FAST, max_inline_wait=120))
+
+    assert client.get("/repositories", {"since": 0}).status == 200
+
+    # GitHub's advice without a reset to trust: wait at least a minute, never ask again at once.
+    assert fake.count(status=403) == 1
+    assert clock.waits and max(clock.waits) >= 60
+
+
+@pytest.mark.parametrize("reset_in_s", [1e12, 86_400])
+def test_a_reset_further_ahead_than_any_github_window_waits_one_window_at_most(fake: FakeGitHub, reset_in_s) -> None:
+    import time
+
+    fake.faults.exhaust("core", reset_in_s)
+    with pytest.raises(RateLimitWaitTooLong) as raised:
+        _client(fake).get("/repositories", {"since": 0})
+    assert raised.value.resume_at.timestamp() <= time.time() + 3600 + FAST.reset_jitter + 1
+
+
 def test_exhausted_token_is_set_aside_for_the_other(fake_github_factory) -> None:
     fake = fake_github_factory(repo_count=50, rate_limit=3)
     sleep = RecordingSleep()

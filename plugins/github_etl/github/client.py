@@ -29,7 +29,16 @@ from github_etl.errors import (
     RateLimitWaitTooLong,
 )
 from github_etl.github.app_auth import InstallationCredential
-from github_etl.github.ratelimit import ANONYMOUS, Budget, BudgetStore, Credential, TokenPool, parse_budget
+from github_etl.github.ratelimit import (
+    ANONYMOUS,
+    Budget,
+    BudgetStore,
+    Credential,
+    TokenPool,
+    believable_reset,
+    parse_budget,
+    spent_until,
+)
 from github_etl.github.responses import GitHubResponse, Outcome, classify, details_of, message_of
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
@@ -180,6 +189,7 @@ class GitHubClient:
             for name, values in resources.items():
                 budget = _budget_of(values)
                 if budget is not None:
+                    budget.reset_at = believable_reset(budget.reset_at, self._clock())
                     self.tokens.record(token, name, budget)
                     budgets.setdefault(name, []).append(self._spendable(name, budget))
         return budgets
@@ -529,11 +539,12 @@ def _graphql_rate_limited(data: Any) -> bool:
 
 
 def _reset_of(headers: Mapping[str, str], now: float) -> float:
+    """When a spent budget may be asked again: its reset, or in a minute when there is none to believe."""
     try:
-        return float(headers["x-ratelimit-reset"])
+        reset_at: float | None = float(headers["x-ratelimit-reset"])
     except (KeyError, ValueError):
-        # No reset given: GitHub's primary window is an hour; try again in a minute rather than guess longer.
-        return now + 60.0
+        reset_at = None
+    return spent_until(reset_at, now)
 
 
 def _iso(epoch: float) -> str:

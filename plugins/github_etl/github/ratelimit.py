@@ -12,6 +12,7 @@ shared store makes every worker set the token aside, not only the one that learn
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +23,28 @@ from github_etl.settings import QuotaReserve
 
 # GitHub repeats the same reset epoch for a whole window; resets closer than this are one window.
 SAME_WINDOW_TOLERANCE_SECONDS = 1.0
+# GitHub's longest primary window: a reset further ahead is a clock or a header gone wrong, not a budget.
+LONGEST_WINDOW_SECONDS = 3600.0
+# GitHub's advice for a spent budget without a usable reset: wait at least a minute before asking again.
+UNKNOWN_RESET_WAIT_SECONDS = 60.0
+
+
+def believable_reset(reset_at: float, now: float) -> float:
+    """``reset_at``, but never further ahead than GitHub's longest window (nor infinite, nor not a number)."""
+    if not math.isfinite(reset_at):
+        return now + LONGEST_WINDOW_SECONDS
+    return min(reset_at, now + LONGEST_WINDOW_SECONDS)
+
+
+def spent_until(reset_at: float | None, now: float) -> float:
+    """When to ask again with a budget GitHub refused a request for.
+
+    A reset already past by our clock (ours runs ahead of GitHub's), or none, would send the next request
+    at once, into the same refusal, again and again: it waits a minute instead, as GitHub advises.
+    """
+    if reset_at is None or not math.isfinite(reset_at) or reset_at <= now:
+        return now + UNKNOWN_RESET_WAIT_SECONDS
+    return believable_reset(reset_at, now)
 
 
 @dataclass(frozen=True)
@@ -283,11 +306,14 @@ class TokenPool:
         self._store.release(self._key(token), resource)
 
     def record(self, token: Credential | None, resource: str, budget: Budget) -> None:
-        self._store.put(self._key(token), resource, budget)
+        reset_at = believable_reset(budget.reset_at, self._clock())
+        self._store.put(self._key(token), resource, replace(budget, reset_at=reset_at))
 
     def exhaust(self, token: Credential | None, resource: str, reset_at: float) -> None:
+        """Set the token aside for ``resource`` until ``reset_at`` (see :func:`spent_until`)."""
         previous = self._store.get(self._key(token), resource)
-        self._store.put(self._key(token), resource, Budget(previous.limit, 0, reset_at), force=True)
+        until = spent_until(reset_at, self._clock())
+        self._store.put(self._key(token), resource, Budget(previous.limit, 0, until), force=True)
 
     def pause(self, token: Credential | None, until: float) -> None:
         """Set the token aside for every resource until ``until``, for every user of the store."""
