@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -207,6 +208,26 @@ def test_secondary_limit_gives_up_after_bounded_tries(fake: FakeGitHub) -> None:
     assert len(fake.requests) == FAST.secondary_max_tries + 1
 
 
+def test_a_retry_after_given_as_a_date_is_waited_for(scripted_github) -> None:
+    from email.utils import formatdate
+
+    answers = iter(
+        [
+            # HTTP allows Retry-After as a date too; a proxy in front of GitHub may send one.
+            (429, {"Retry-After": formatdate(time.time() + 120, usegmt=True)}, '{"message": "Too Many Requests"}'),
+            (200, {}, "[]"),
+        ]
+    )
+    route = scripted_github.route("GET", "/repositories", lambda _request: next(answers))
+    clock = MovingClock(ahead=0, real_sleep=0)
+    settings = replace(FAST, max_inline_wait=300)
+    client = GitHubClient(scripted_github.base_url, [TOKEN], settings=settings, sleep=clock.sleep, clock=clock)
+
+    assert client.get("/repositories", {"since": 0}).status == 200
+    assert route.call_count == 2
+    assert 115 <= sum(clock.waits) <= 121
+
+
 def test_a_secondary_limit_pauses_the_token_for_every_thread(fake_github_factory) -> None:
     """After one thread's secondary limit, no thread sends with that token until Retry-After has passed."""
     threads = 4
@@ -242,8 +263,8 @@ def test_primary_exhaustion_longer_than_the_inline_limit_asks_to_defer(fake: Fak
     assert raised.value.resource == "core"
 
 
-class AheadClock:
-    """Our clock ``ahead`` seconds ahead of GitHub's; a wait moves it on at once and sleeps for real only briefly."""
+class MovingClock:
+    """Our clock, ``ahead`` seconds ahead of GitHub's; a wait moves it on at once and sleeps for real only briefly."""
 
     def __init__(self, ahead: float, real_sleep: float) -> None:
         self.offset = ahead
@@ -266,7 +287,7 @@ class AheadClock:
 def test_a_spent_budget_whose_reset_our_clock_has_passed_is_not_asked_again_at_once(fake: FakeGitHub) -> None:
     # Our clock ten minutes ahead of GitHub's: its reset, a few seconds ahead for GitHub, is past for us.
     fake.faults.exhaust("core", 0.5)
-    clock = AheadClock(ahead=600, real_sleep=0.6)
+    clock = MovingClock(ahead=600, real_sleep=0.6)
     client = _client(fake, sleep=clock.sleep, clock=clock, settings=replace(FAST, max_inline_wait=120))
 
     assert client.get("/repositories", {"since": 0}).status == 200

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -423,10 +424,8 @@ class GitHubClient:
                 f"after {self.settings.secondary_max_tries} waits: {message_of(data)}",
                 url=url,
             )
-        retry_after = headers.get("retry-after")
-        if retry_after is not None and retry_after.strip().isdigit():
-            wait = float(retry_after)
-        else:
+        wait = _retry_after(headers.get("retry-after"), self._clock())
+        if wait is None:
             wait = self.settings.secondary_min_wait * 2 ** (hits - 1)
             wait += self._random.uniform(0, self.settings.secondary_min_wait)
         until = self._clock() + wait
@@ -545,6 +544,22 @@ def _reset_of(headers: Mapping[str, str], now: float) -> float:
     except (KeyError, ValueError):
         reset_at = None
     return spent_until(reset_at, now)
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds a ``Retry-After`` asks to wait: GitHub sends seconds, HTTP allows a date too (a proxy's)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
 
 
 def _iso(epoch: float) -> str:
