@@ -228,6 +228,15 @@ def test_a_retry_after_given_as_a_date_is_waited_for(scripted_github) -> None:
     assert 115 <= sum(clock.waits) <= 121
 
 
+def test_a_retry_after_further_ahead_than_an_hour_pauses_the_token_for_an_hour(scripted_github) -> None:
+    message = '{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}'
+    scripted_github.route("GET", "/repositories", lambda _request: (403, {"Retry-After": "9" * 15}, message))
+
+    with pytest.raises(RateLimitWaitTooLong) as raised:
+        _client(scripted_github).get("/repositories", {"since": 0})
+    assert raised.value.resume_at.timestamp() <= time.time() + 3600 + 1
+
+
 def test_a_secondary_limit_pauses_the_token_for_every_thread(fake_github_factory) -> None:
     """After one thread's secondary limit, no thread sends with that token until Retry-After has passed."""
     threads = 4

@@ -424,11 +424,13 @@ class GitHubClient:
                 f"after {self.settings.secondary_max_tries} waits: {message_of(data)}",
                 url=url,
             )
-        wait = _retry_after(headers.get("retry-after"), self._clock())
+        now = self._clock()
+        wait = _retry_after(headers.get("retry-after"), now)
         if wait is None:
             wait = self.settings.secondary_min_wait * 2 ** (hits - 1)
             wait += self._random.uniform(0, self.settings.secondary_min_wait)
-        until = self._clock() + wait
+        # GitHub's pauses last minutes: a Retry-After beyond its hour-long windows is a header gone wrong.
+        until = believable_reset(now + wait, now)
         # GitHub lengthens the block for every request that ignores it: the pause is recorded for every
         # thread and worker that shares the store, and the request loop waits for it like for a reset.
         self.tokens.pause(token, until)
@@ -438,7 +440,7 @@ class GitHubClient:
             message_of(data) or "no message",
             _iso(until),
         )
-        if wait > self.settings.max_inline_wait:
+        if until - now > self.settings.max_inline_wait:
             raise RateLimitWaitTooLong(datetime.fromtimestamp(until, tz=UTC), "secondary")
 
     def _source(self) -> str:
