@@ -125,7 +125,7 @@ def run_totals(transformed: list[TransformResult], plan: RunPlan) -> RunTotals:
         enriched=sum(shard.enriched for shard in extracted),
         skipped=sum(shard.skipped for shard in extracted),
         api_requests=plan.discovery_requests + sum(shard.api_requests for shard in extracted),
-        failed_requests=sum(shard.failed_requests for shard in extracted),
+        failed_requests=plan.discovery_failed_requests + sum(shard.failed_requests for shard in extracted),
         rows=sum(shard.rows for shard in transformed),
         rejected=sum(shard.rejected for shard in transformed),
     )

@@ -294,3 +294,20 @@ def test_a_repository_the_token_reads_but_the_public_cannot_is_gone_as_not_publi
     assert sorted(_ids(batch.items)) == sorted(r["id"] for r in listed if r is not made_private)
     if graphql:  # the node says why: no REST request to explain it
         assert fake.count(path_prefix="/repositories/") == 0
+
+
+def test_the_run_counts_the_failed_requests_of_its_planning_too(fake_github_factory, tmp_path) -> None:
+    from github_etl.tasks import run_totals, transform_shard
+
+    fake = fake_github_factory(repo_count=300, seed=4)
+    # Planning's first requests (the end of the id space) meet GitHub's 5xx; the shards meet one more.
+    fake.faults.next_errors = [502, 503]
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    plan = plan_run(_client(fake), staging, validate({"sample_size": 20, "shards": 1}), logical_date=LOGICAL_DATE)
+    fake.faults.next_errors = [500]
+    transformed = [transform_shard(staging, run_shard(_client(fake), staging, shard)) for shard in plan.shards]
+
+    totals = run_totals(transformed, plan)
+
+    assert totals.api_requests == len(fake.requests)
+    assert totals.failed_requests == fake.count(status=502) + fake.count(status=503) + fake.count(status=500) == 3

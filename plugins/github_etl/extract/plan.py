@@ -46,11 +46,13 @@ class RunPlan(Planned, XComRecord):
 
     :param requests_needed: requests per resource the shards are expected to spend.
     :param discovery_requests: what planning spent asking GitHub.
+    :param discovery_failed_requests: those of them GitHub failed (0 in a plan staged before it was counted).
     """
 
     mode: str
     requests_needed: dict[str, int]
     discovery_requests: int
+    discovery_failed_requests: int = 0
 
     def to_xcom(self) -> dict[str, Any]:
         return {**super().to_xcom(), "shards": [shard.to_xcom() for shard in self.shards]}
@@ -100,6 +102,7 @@ def plan_run(
         mode=mode.name,
         requests_needed=check(planned.shards, announce=True),
         discovery_requests=client.api_requests,
+        discovery_failed_requests=client.calls["failed"],
     )
     staging.write_json(plan.to_xcom(), PLAN_FILE)
     log.info("Planned %s shard(s) with %s discovery request(s)", len(plan.shards), client.api_requests)
