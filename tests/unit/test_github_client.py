@@ -237,6 +237,16 @@ def test_a_retry_after_further_ahead_than_an_hour_pauses_the_token_for_an_hour(s
     assert raised.value.resume_at.timestamp() <= time.time() + 3600 + 1
 
 
+def test_a_page_a_proxy_answers_instead_of_github_is_named_by_its_content_type(scripted_github) -> None:
+    portal = "<html><head><title>Guest Wi-Fi</title></head><body>Please log in</body></html>"
+    route = scripted_github.route("GET", "/repositories", lambda _request: (200, {"Content-Type": "text/html"}, portal))
+
+    with pytest.raises(GitHubUnavailableError, match="text/html"):
+        _client(scripted_github).get("/repositories", {"since": 0})
+    # Retried, as a page cut short is, but boundedly.
+    assert route.call_count == FAST.max_retries + 1
+
+
 def test_a_secondary_limit_pauses_the_token_for_every_thread(fake_github_factory) -> None:
     """After one thread's secondary limit, no thread sends with that token until Retry-After has passed."""
     threads = 4

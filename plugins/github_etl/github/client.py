@@ -349,7 +349,10 @@ class GitHubClient:
                     data = json.loads(content, parse_int=_int_unless_huge)
                 except ValueError:
                     if 200 <= response.status_code < 300:
-                        raise ValueError(f"GitHub sent a body that is not JSON ({len(content)} bytes)") from None
+                        # The type tells a page cut short from a proxy's or captive portal's own page.
+                        kind = (response.headers.get("Content-Type") or "no Content-Type")[:100]
+                        size = len(content)
+                        raise ValueError(f"GitHub sent a body that is not JSON ({size} bytes, {kind})") from None
                     data = {"message": content[:200].decode("utf-8", "replace")}
         return response.status_code, response.headers, data
 
