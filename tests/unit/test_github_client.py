@@ -316,6 +316,23 @@ def test_a_spent_budget_whose_reset_our_clock_has_passed_is_not_asked_again_at_o
     assert clock.waits and max(clock.waits) >= 60
 
 
+@pytest.mark.parametrize(
+    ("reset_at", "until"),
+    [
+        (1_000_030.0, 1_000_030.0),  # ahead: the reset itself
+        (999_998.0, 1_000_003.0),  # just past: the window turned as the refusal came; once more, shortly
+        (999_000.0, 1_000_060.0),  # long past: our clock is ahead of GitHub's; a minute
+        (None, 1_000_060.0),  # none given: a minute
+        (float("nan"), 1_000_060.0),
+        (1e15, 1_003_600.0),  # beyond GitHub's longest window: an hour
+    ],
+)
+def test_when_a_spent_budget_is_asked_again(reset_at, until) -> None:
+    from github_etl.github.ratelimit import spent_until
+
+    assert spent_until(reset_at, 1_000_000.0) == until
+
+
 @pytest.mark.parametrize("reset_in_s", [1e12, 86_400])
 def test_a_reset_further_ahead_than_any_github_window_waits_one_window_at_most(fake: FakeGitHub, reset_in_s) -> None:
     import time

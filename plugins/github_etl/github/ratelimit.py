@@ -27,6 +27,8 @@ SAME_WINDOW_TOLERANCE_SECONDS = 1.0
 LONGEST_WINDOW_SECONDS = 3600.0
 # GitHub's advice for a spent budget without a usable reset: wait at least a minute before asking again.
 UNKNOWN_RESET_WAIT_SECONDS = 60.0
+# A reset past by no more than this is a window turning as the refusal travelled, or clocks a little apart.
+RECENT_RESET_SECONDS = 5.0
 
 
 def believable_reset(reset_at: float, now: float) -> float:
@@ -40,10 +42,13 @@ def spent_until(reset_at: float | None, now: float) -> float:
     """When to ask again with a budget GitHub refused a request for.
 
     A reset already past by our clock (ours runs ahead of GitHub's), or none, would send the next request
-    at once, into the same refusal, again and again: it waits a minute instead, as GitHub advises.
+    at once, into the same refusal, again and again: it waits a minute instead, as GitHub advises. One
+    just past is asked again a few seconds after it, once: a second refusal finds it longer past.
     """
-    if reset_at is None or not math.isfinite(reset_at) or reset_at <= now:
+    if reset_at is None or not math.isfinite(reset_at) or reset_at <= now - RECENT_RESET_SECONDS:
         return now + UNKNOWN_RESET_WAIT_SECONDS
+    if reset_at <= now:
+        return reset_at + RECENT_RESET_SECONDS
     return believable_reset(reset_at, now)
 
 
