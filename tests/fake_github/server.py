@@ -92,6 +92,8 @@ class FakeGitHub:
     :param installations: the App id of each installation id (see :mod:`tests.fake_github.apps`).
     :param installation_accounts: ``(login, "Organization" or "User")`` of each installation's account.
     :param installation_token_ttl_s: lifetime of the installation tokens the fake mints.
+    :param clock_skew_s: how far GitHub's clock is ahead of ours (negative: behind); its ``x-ratelimit-reset``
+        headers and ``/rate_limit`` resets are read from it, as GitHub's are from its own.
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class FakeGitHub:
         installations: dict[int, int] | None = None,
         installation_accounts: dict[int, tuple[str, str]] | None = None,
         installation_token_ttl_s: float = DEFAULT_TOKEN_TTL_SECONDS,
+        clock_skew_s: float = 0.0,
     ) -> None:
         spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
         self.universe = Universe(
@@ -131,7 +134,10 @@ class FakeGitHub:
         self.apps = AppInstallations(
             apps or {}, installations or {}, accounts=installation_accounts, token_ttl_s=installation_token_ttl_s
         )
-        self.limiter = RateLimiter({CORE: rate_limit, SEARCH: search_rate_limit, GRAPHQL: graphql_rate_limit})
+        self.limiter = RateLimiter(
+            {CORE: rate_limit, SEARCH: search_rate_limit, GRAPHQL: graphql_rate_limit},
+            clock=lambda: time.time() + clock_skew_s,
+        )
         self.faults = Faults(seed, self.limiter.exhaust, self.limiter.clear_exhaustion)
         self.search_index = SearchIndex(self.universe)
         self.routes = Routes(

@@ -219,7 +219,7 @@ def test_a_retry_after_given_as_a_date_is_waited_for(scripted_github) -> None:
         ]
     )
     route = scripted_github.route("GET", "/repositories", lambda _request: next(answers))
-    clock = MovingClock(ahead=0, real_sleep=0)
+    clock = MovingClock(real_sleep=0)
     settings = replace(FAST, max_inline_wait=300)
     client = GitHubClient(scripted_github.base_url, [TOKEN], settings=settings, sleep=clock.sleep, clock=clock)
 
@@ -283,10 +283,10 @@ def test_primary_exhaustion_longer_than_the_inline_limit_asks_to_defer(fake: Fak
 
 
 class MovingClock:
-    """Our clock, ``ahead`` seconds ahead of GitHub's; a wait moves it on at once and sleeps for real only briefly."""
+    """Our clock; a wait moves it on at once and sleeps for real only briefly."""
 
-    def __init__(self, ahead: float, real_sleep: float) -> None:
-        self.offset = ahead
+    def __init__(self, real_sleep: float) -> None:
+        self.offset = 0.0
         self.real_sleep = real_sleep
         self.waits: list[float] = []
 
@@ -303,10 +303,11 @@ class MovingClock:
         time.sleep(min(seconds, self.real_sleep))
 
 
-def test_a_spent_budget_whose_reset_our_clock_has_passed_is_not_asked_again_at_once(fake: FakeGitHub) -> None:
-    # Our clock ten minutes ahead of GitHub's: its reset, a few seconds ahead for GitHub, is past for us.
+def test_a_spent_budget_whose_reset_our_clock_has_passed_is_not_asked_again_at_once(fake_github_factory) -> None:
+    # GitHub's clock ten minutes behind ours: its reset, half a second ahead for GitHub, is long past for us.
+    fake = fake_github_factory(repo_count=50, clock_skew_s=-600)
     fake.faults.exhaust("core", 0.5)
-    clock = MovingClock(ahead=600, real_sleep=0.6)
+    clock = MovingClock(real_sleep=0.6)
     client = _client(fake, sleep=clock.sleep, clock=clock, settings=replace(FAST, max_inline_wait=120))
 
     assert client.get("/repositories", {"since": 0}).status == 200
