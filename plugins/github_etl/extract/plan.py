@@ -46,13 +46,13 @@ class RunPlan(Planned, XComRecord):
 
     :param requests_needed: requests per resource the shards are expected to spend.
     :param discovery_requests: what planning spent asking GitHub.
-    :param discovery_failed_requests: those of them GitHub failed (0 in a plan staged before it was counted).
+    :param discovery_failed_requests: those of them GitHub failed.
     """
 
     mode: str
     requests_needed: dict[str, int]
     discovery_requests: int
-    discovery_failed_requests: int = 0
+    discovery_failed_requests: int
 
     def to_xcom(self) -> dict[str, Any]:
         return {**super().to_xcom(), "shards": [shard.to_xcom() for shard in self.shards]}

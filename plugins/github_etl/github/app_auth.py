@@ -37,7 +37,8 @@ from github_etl.errors import (
     GitHubUnavailableError,
     RateLimitWaitTooLong,
 )
-from github_etl.github.responses import Outcome, classify, message_of
+from github_etl.github.ratelimit import believable_reset, spent_until
+from github_etl.github.responses import Outcome, classify, message_of, retry_after_seconds
 
 if TYPE_CHECKING:
     from github_etl.github.ratelimit import BudgetStore
@@ -427,15 +428,16 @@ def _after_limit(
             f"{settings.secondary_max_tries} waits: {message_of(body)}",
             status=response.status_code,
         )
-    retry_after = response.headers.get("retry-after", "").strip()
-    reset = response.headers.get("x-ratelimit-reset", "").strip()
-    if retry_after.isdigit():
-        wait = float(retry_after)
-    elif response.headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
-        wait = float(reset) - now + random.uniform(0, settings.reset_jitter)
+    outcome = classify(response.status_code, response.headers, body)
+    retry_after = retry_after_seconds(response.headers.get("retry-after"), now)
+    if retry_after is not None:
+        until = believable_reset(now + retry_after, now)
+    elif outcome is Outcome.PRIMARY_LIMIT:
+        reset = response.headers.get("x-ratelimit-reset", "").strip()
+        until = spent_until(float(reset) if reset.isdigit() else None, now)
     else:
-        wait = settings.secondary_min_wait * 2 ** (hits - 1) + random.uniform(0, settings.secondary_min_wait)
-    wait = max(0.0, wait)
+        until = now + settings.secondary_min_wait * 2 ** (hits - 1) + random.uniform(0, settings.secondary_min_wait)
+    wait = max(0.0, until - now)
     if wait > settings.max_inline_wait:
         raise RateLimitWaitTooLong(datetime.fromtimestamp(now + wait, tz=UTC), "GitHub App token")
     log.warning("GitHub rate-limited the request to %s (%s); retry in %.1f s", what, message_of(body), wait)

@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -40,7 +39,14 @@ from github_etl.github.ratelimit import (
     parse_budget,
     spent_until,
 )
-from github_etl.github.responses import GitHubResponse, Outcome, classify, details_of, message_of
+from github_etl.github.responses import (
+    GitHubResponse,
+    Outcome,
+    classify,
+    details_of,
+    message_of,
+    retry_after_seconds,
+)
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
 log = logging.getLogger(__name__)
@@ -428,7 +434,7 @@ class GitHubClient:
                 url=url,
             )
         now = self._clock()
-        wait = _retry_after(headers.get("retry-after"), now)
+        wait = retry_after_seconds(headers.get("retry-after"), now)
         if wait is None:
             wait = self.settings.secondary_min_wait * 2 ** (hits - 1)
             wait += self._random.uniform(0, self.settings.secondary_min_wait)
@@ -549,22 +555,6 @@ def _reset_of(headers: Mapping[str, str], now: float) -> float:
     except (KeyError, ValueError):
         reset_at = None
     return spent_until(reset_at, now)
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """Seconds a ``Retry-After`` asks to wait: GitHub sends seconds, HTTP allows a date too (a proxy's)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def _iso(epoch: float) -> str:

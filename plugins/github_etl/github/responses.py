@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 # Detail endpoints answer these for repositories that vanished since they were listed
@@ -95,6 +97,22 @@ def classify(status: int, headers: Mapping[str, str], data: Any) -> Outcome:
     if status in RETRIABLE_STATUSES:
         return Outcome.TRANSIENT
     return Outcome.FINAL
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Seconds a ``Retry-After`` asks to wait: GitHub sends seconds, HTTP allows a date too (a proxy's)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
 
 
 def _access_blocked(status: int, data: Any) -> bool:
