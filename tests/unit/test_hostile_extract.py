@@ -111,6 +111,26 @@ def test_null_entries_of_an_owner_page_are_left_to_the_quarantine_and_the_rest_i
     assert items == [_repo(1), None, "junk", _repo(4)]
 
 
+def test_an_owner_deleted_between_its_pages_keeps_what_was_listed_and_the_other_owners(
+    tmp_path, scripted_github
+) -> None:
+    # GitHub answers 404 for the rest of the listing of an account deleted (or renamed) meanwhile.
+    scripted_github.get(
+        "/orgs/acme/repos",
+        json=[_repo(1), _repo(2)],
+        headers={"Link": f'<{scripted_github.base_url}/organizations/77/repos?page=2>; rel="next"'},
+    )
+    scripted_github.route("GET", "/organizations/77/repos", lambda _r: (404, {}, '{"message": "Not Found"}'))
+    scripted_github.get("/orgs/other/repos", json=[_repo(3)])
+    shard = OwnersShard(key="owners-000", owners=["acme", "other"], organizations=["acme", "other"])
+
+    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+    staged = [item for batch in read_json_uri(result.done_uri)["batches"] for item in read_json_uri(batch)["items"]]
+    assert staged == [_repo(1), _repo(2), _repo(3)]
+    assert result.listed == 3
+
+
 def test_a_listing_that_ignores_since_fails_clearly_instead_of_crawling_forever(tmp_path, scripted_github) -> None:
     # A proxy that drops the query string serves the first page for every since=.
     first_page = [{"id": i} for i in range(1, 101)]

@@ -132,11 +132,19 @@ class OwnersMode(Mode[OwnersShard]):
                     )
                 followed.add(next_url)
 
-                def following(url: str = next_url) -> StagedBatch:
-                    response = client.get(url)
+                def following(url: str = next_url, owner: str = owner) -> StagedBatch:
+                    response = client.get(url, tolerate_gone=True)
+                    if response.gone:
+                        return StagedBatch(missing_owner=owner)
                     return StagedBatch(items=_page_items(response), next=next_link(response.headers.get("link")))
 
                 batch = recorder.full_objects(following)
+                if batch.missing_owner:
+                    # Deleted or renamed while its pages were listed: what was listed stays, as it was
+                    # public a moment ago, and the run goes on with the other owners.
+                    log.warning("GitHub stopped listing the repositories of %r (deleted or renamed meanwhile)", owner)
+                    missing.append(owner)
+                    break
                 recorder.counts["listed"] += len(batch.items)
                 next_url = batch.next
         recorder.counts["missing_owners"] = len(missing)
