@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -364,12 +364,20 @@ class AirflowProcesses:
             command.kill()
             command.communicate()
         processes, self._processes = self._processes, []
+        # Airflow runs every task in a process group of its own, which no signal to its worker's group
+        # reaches; found now, as a task whose worker dies is no longer the worker's descendant.
+        task_groups = _groups_of_descendants(p.popen.pid for p in processes)
         for process in processes:
             process.signal_group(signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
         for process in processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        task_groups |= _groups_of_descendants(p.popen.pid for p in processes)
+        for group in task_groups:
+            # Tasks still running after the grace period, which their workers would have waited for.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
         for process in processes:
             # Whatever survived SIGTERM, and children whose leader already exited.
             process.signal_group(signal.SIGKILL)
@@ -377,6 +385,20 @@ class AirflowProcesses:
                 process.popen.wait(timeout=5)
             if process.log_file is not None:
                 process.log_file.close()
+
+
+def _groups_of_descendants(pids: Iterable[int]) -> set[int]:
+    """Process groups of the processes' descendants, other than their own groups and this process's."""
+    import psutil
+
+    leaders = set(pids)
+    groups: set[int] = set()
+    for pid in leaders:
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pid).children(recursive=True):
+                with contextlib.suppress(OSError):
+                    groups.add(os.getpgid(child.pid))
+    return groups - leaders - {os.getpgrp()}
 
 
 class StopRequested(KeyboardInterrupt):

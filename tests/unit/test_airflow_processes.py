@@ -64,3 +64,60 @@ def test_a_second_signal_while_stopping_does_not_abandon_the_stop(processes, mon
             signal.signal(signum, handler)
     # Stopped and reaped by the stop itself, not left to the fixture's.
     assert standalone.returncode == -signal.SIGTERM
+
+
+# What an Airflow worker looks like to the stop: a leader that waits for its running task on SIGTERM (a Celery
+# warm shutdown), and the task itself in a process group of its own, as Airflow's supervisor starts every task.
+_WORKER_WITH_A_TASK = """\
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+task = os.fork()
+if task == 0:
+    os.setpgid(0, 0)
+    time.sleep(600)
+    os._exit(0)
+with open(sys.argv[-1], "w") as pid_file:
+    pid_file.write(str(task))
+time.sleep(600)
+"""
+
+
+def test_the_stop_kills_tasks_running_in_a_process_group_of_their_own(processes, monkeypatch, tmp_path) -> None:
+    import os
+    import sys
+    import time
+
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER_WITH_A_TASK)
+    airflow = tmp_path / "airflow"
+    airflow.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
+    airflow.chmod(0o755)
+    monkeypatch.setattr("tools.airflow_processes.airflow_executable", lambda: str(airflow))
+    processes.stop_timeout = 1
+    pid_file = tmp_path / "task.pid"
+    processes.start("worker1", "celery", "worker", str(pid_file))
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the worker never started its task"
+        time.sleep(0.05)
+    task = int(pid_file.read_text())
+
+    processes.stop()
+
+    # The task was the leader's child, not this process's: reaped by init once killed.
+    deadline = time.monotonic() + 10
+    while _running(task) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survived = _running(task)
+    if survived:
+        os.kill(task, signal.SIGKILL)
+    assert not survived, "the task process outlived the stop of its worker"
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
