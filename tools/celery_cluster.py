@@ -62,6 +62,8 @@ WORKER_NAME_ENV = "GITHUB_ETL_WORKER_NAME"
 HOSTNAME_CALLABLE = "tools.celery_cluster.worker_hostname"
 # A cold start of six Airflow processes on a two-core laptop takes about half a minute.
 STARTUP_TIMEOUT_SECONDS = 180.0
+# A broker on this machine or the local network answers in milliseconds.
+BROKER_CONNECT_TIMEOUT_SECONDS = 5.0
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 # Reads its file at every lookup, so connections can change while the cluster runs (see set_connections).
 LOCAL_SECRETS_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
@@ -79,6 +81,27 @@ def worker_hostname() -> str:
     host = socket.gethostname()
     name = os.environ.get(WORKER_NAME_ENV, "").strip()
     return f"{name}@{host}" if name else host
+
+
+def require_broker(url: str, *, timeout: float = BROKER_CONNECT_TIMEOUT_SECONDS) -> None:
+    """Refuse a broker that does not answer, before anything starts.
+
+    Otherwise every worker fails with a traceback a minute later, after the migration and the other
+    processes' start-up.
+
+    :raises ClusterError: naming the broker (without its password) and the reason.
+    """
+    import kombu
+    from kombu.exceptions import OperationalError
+
+    with kombu.Connection(url, connect_timeout=timeout) as connection:
+        try:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+        except (OSError, OperationalError, *connection.connection_errors) as exc:
+            raise ClusterError(
+                f"the Celery broker at {without_password(url)} cannot be reached ({exc}): "
+                "start it, or name another with --broker"
+            ) from None
 
 
 def database_url(server_url: str, database: str, *, driver: str = "postgresql") -> str:
@@ -187,6 +210,7 @@ class CeleryCluster:
 
     def start(self, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
         """Prepare the metadata database, start every process and wait until the cluster can run the DAG."""
+        require_broker(self.broker_url)
         self.home.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if not self.connections_file.exists():
