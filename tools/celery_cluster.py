@@ -67,6 +67,21 @@ BROKER_CONNECT_TIMEOUT_SECONDS = 5.0
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
 # Reads its file at every lookup, so connections can change while the cluster runs (see set_connections).
 LOCAL_SECRETS_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+# What the `airflow` CLI needs to reach the cluster from another shell with only AIRFLOW_HOME set; the
+# cluster's processes get them from their environment, the CLI from the home's airflow.cfg.
+CLI_SETTINGS = (
+    "AIRFLOW__CORE__EXECUTOR",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__PLUGINS_FOLDER",
+    "AIRFLOW__CORE__LOAD_EXAMPLES",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
+    "AIRFLOW__OPERATORS__DEFAULT_QUEUE",
+    "AIRFLOW__SECRETS__BACKEND",
+    "AIRFLOW__SECRETS__BACKEND_KWARGS",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER",
+)
 
 
 class ClusterError(AirflowProcessError):
@@ -218,6 +233,7 @@ class CeleryCluster:
         self._create_database()
         # Migrating first, alone, also writes airflow.cfg once, before several processes would race to.
         self.airflow("db", "migrate")
+        self._write_cli_config()
         # The pool must exist before the first task is scheduled, not before the processes start:
         # creating it alongside them saves a CLI start-up on a busy machine.
         pool = self.processes.begin(*pool_command(self.pool_slots))
@@ -384,6 +400,27 @@ class CeleryCluster:
         env.pop(WORKER_NAME_ENV, None)
         return env
 
+    def _write_cli_config(self) -> None:
+        """Put the cluster's settings into the airflow.cfg that ``airflow db migrate`` wrote in its home.
+
+        Readable by its owner only: the metadata database's URL may hold a password.
+        """
+        import configparser
+
+        path = self.home / "airflow.cfg"
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(path, encoding="utf-8")
+        for name in CLI_SETTINGS:
+            if name in self.env:
+                _, section, key = name.lower().split("__", 2)
+                if not config.has_section(section):
+                    config.add_section(section)
+                config.set(section, key, self.env[name])
+        handle, temporary = tempfile.mkstemp(dir=self.home, prefix=".airflow-", suffix=".cfg")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            config.write(file)
+        os.replace(temporary, path)
+
     def _remove_queue(self) -> None:
         """Delete the queue and its bindings from the broker, so throwaway clusters leave no keys behind."""
         if urlsplit(self.broker_url).scheme.startswith("redis"):
@@ -501,6 +538,7 @@ def up(args: argparse.Namespace) -> int:
             print(f"Metadata database: {without_password(cluster.metadata_url)}")
             print(f"Broker: {without_password(args.broker)}; process logs in {cluster.log_dir}")
             print(f"UI password of user admin: {cluster.home / 'simple_auth_manager_passwords.json.generated'}")
+            print(f"airflow CLI: AIRFLOW_HOME={cluster.home} .venv/bin/airflow dags trigger {DAG_ID} -c '{{...}}'")
             print("Ctrl-C stops every process.")
             cluster.processes.watch()
     except StopRequested:

@@ -6,7 +6,9 @@ warehouse database and token, and points the cluster's connections at them.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -16,8 +18,10 @@ from typing import Any
 import pytest
 
 from github_etl.github.shared_budget import describe_url
+from github_etl.settings import DAG_ID
 from tests.fake_github import FakeGitHub
 from tests.in_process import run_pipeline, warehouse_rows
+from tools.airflow_processes import airflow_executable
 from tools.celery_cluster import CeleryCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
@@ -166,6 +170,27 @@ def test_shards_run_on_both_workers_and_load_exactly(
     cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
 
     assert _workers_of(cluster, run_id, "extract") == {f"worker{n}" for n in range(1, WORKERS + 1)}
+    _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
+
+
+def test_the_airflow_cli_reaches_the_cluster_with_its_home_alone(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    connect: Callable[[FakeGitHub], None],
+    pg_url: str,
+) -> None:
+    """A run triggered as a deployer does, from another shell: AIRFLOW_HOME is all it says of the cluster."""
+    fake = fake_github_factory(**_fake_settings())
+    connect(fake)
+    cluster.wait_for_dag()
+    run_id = f"cli__{uuid.uuid4().hex[:8]}"
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/"), "AIRFLOW_HOME": str(cluster.home)}
+    command = [airflow_executable(), "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", json.dumps(SAMPLE)]
+
+    triggered = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=False)
+
+    assert triggered.returncode == 0, triggered.stdout[-2000:] + triggered.stderr[-2000:]
+    cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
     _assert_loaded_exactly(fake, pg_url, SAMPLE["sample_size"])
 
 
