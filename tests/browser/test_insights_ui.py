@@ -354,26 +354,18 @@ def _fill_hostile(db: DatabaseConnection) -> None:
     seen = datetime.combine(_day(HOSTILE_DAYS - 1), datetime.min.time(), UTC)
     with db.cursor() as cur:
         for rid, owner, name, language, gain in HOSTILE_REPOSITORIES:
-            cur.execute(
-                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, language, html_url,"
-                " homepage, description, license_spdx_id, stargazers_count, topics, first_seen_at, last_seen_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    rid,
-                    f"R_{rid}",
-                    f"{owner}/{name}",
-                    name,
-                    owner,
-                    language,
-                    f"https://github.com/{owner}/{name}",
-                    HOSTILE_HOMEPAGES[rid % len(HOSTILE_HOMEPAGES)],
-                    HOSTILE_DESCRIPTION,
-                    "<b>MIT</b>",
-                    100 + gain * (HOSTILE_DAYS - 1),
-                    ["t" * 50, "\U0001f600"],
-                    seen,
-                    seen,
-                ),
+            _insert_repository(
+                cur,
+                rid,
+                owner,
+                name,
+                language,
+                seen,
+                homepage=HOSTILE_HOMEPAGES[rid % len(HOSTILE_HOMEPAGES)],
+                description=HOSTILE_DESCRIPTION,
+                license_spdx_id="<b>MIT</b>",
+                stargazers_count=100 + gain * (HOSTILE_DAYS - 1),
+                topics=["t" * 50, "\U0001f600"],
             )
     db.commit()
     ensure_snapshot_partition(db, FIRST_DAY)
@@ -536,28 +528,44 @@ def _expected_shares() -> dict[str, list[float | None]]:
     }
 
 
+def _insert_repository(
+    cur: Any, rid: int, owner: str, name: str, language: str | None, seen: datetime, **columns: Any
+) -> None:
+    """One repository, named and seen as the load writes it, with ``columns`` besides."""
+    row = {
+        "id": rid,
+        "node_id": f"R_{rid}",
+        "full_name": f"{owner}/{name}",
+        "name": name,
+        "owner_login": owner,
+        "language": language,
+        "html_url": f"https://github.com/{owner}/{name}",
+        "first_seen_at": seen,
+        "last_seen_at": seen,
+        **columns,
+    }
+    cur.execute(
+        sql.SQL("INSERT INTO github.repositories ({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, row)), sql.SQL(", ").join(sql.Placeholder() * len(row))
+        ),
+        list(row.values()),
+    )
+
+
 def _fill(db: DatabaseConnection) -> None:
     """The repositories, their snapshots with each day's summaries as the load makes them, and load runs."""
     seen = datetime.combine(_day(DAYS - 1), datetime.min.time(), UTC)
     with db.cursor() as cur:
         for rid, owner, name, language, _ in REPOSITORIES:
-            cur.execute(
-                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, language, html_url,"
-                " stargazers_count, topics, first_seen_at, last_seen_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    rid,
-                    f"R_{rid}",
-                    f"{owner}/{name}",
-                    name,
-                    owner,
-                    language,
-                    f"https://github.com/{owner}/{name}",
-                    _stars(rid, DAYS - 1),
-                    ["cli"] if f"{owner}/{name}" in TOPIC_CLI else [],
-                    seen,
-                    seen,
-                ),
+            _insert_repository(
+                cur,
+                rid,
+                owner,
+                name,
+                language,
+                seen,
+                stargazers_count=_stars(rid, DAYS - 1),
+                topics=["cli"] if f"{owner}/{name}" in TOPIC_CLI else [],
             )
     db.commit()
     for month in {_day(i).replace(day=1) for i in range(DAYS)}:

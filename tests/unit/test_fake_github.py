@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import select
@@ -868,23 +869,26 @@ def test_sanitise_text_is_what_a_correct_client_stores() -> None:
 
 
 # --------------------------------------------------------------------------- standalone and scale
-def test_standalone_process_prints_its_url_and_serves() -> None:
+@contextlib.contextmanager
+def _standalone(*args: str) -> Iterator[str]:
+    """``python -m tests.fake_github *args``: the URL it prints; it must exit cleanly when terminated."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_github", "--port", "0", "--repos", "40", "--seed", "3"],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-m", "tests.fake_github", *args], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         ready, _, _ = select.select([process.stdout], [], [], 30)
         assert ready, "the fake printed no URL within 30 s"
-        base_url = process.stdout.readline().strip()
-        assert base_url.startswith("http://127.0.0.1:")
-        listed = requests.get(f"{base_url}/repositories", timeout=REQUEST_TIMEOUT).json()
-        assert [item["id"] for item in listed] == list(FakeGitHub(repo_count=40, seed=3).ids)
+        yield process.stdout.readline().strip()
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_standalone_process_prints_its_url_and_serves() -> None:
+    with _standalone("--port", "0", "--repos", "40", "--seed", "3") as base_url:
+        assert base_url.startswith("http://127.0.0.1:")
+        listed = requests.get(f"{base_url}/repositories", timeout=REQUEST_TIMEOUT).json()
+        assert [item["id"] for item in listed] == list(FakeGitHub(repo_count=40, seed=3).ids)
 
 
 def test_standalone_process_knows_the_apps_it_is_given(tmp_path: Path, app_key: tuple[str, str]) -> None:
@@ -893,25 +897,13 @@ def test_standalone_process_knows_the_apps_it_is_given(tmp_path: Path, app_key: 
     # The App's key as GitHub hands it out (the private key's .pem): the fake takes its public half.
     (tmp_path / "app.pem").write_text(app_key[0])
     apps = ["--apps", f"{APP_ID}={tmp_path / 'app.pem'}", "--installations", f"9={APP_ID}"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_github", "--repos", "5", *apps],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 30)
-        assert ready, "the fake printed no URL within 30 s"
-        base_url = process.stdout.readline().strip()
+    with _standalone("--repos", "5", *apps) as base_url:
         minted = requests.post(
             f"{base_url}/app/installations/9/access_tokens",
             headers={"Authorization": f"Bearer {_jwt(app_key[0], iss=client_id_of(APP_ID))}"},
             timeout=REQUEST_TIMEOUT,
         )
         assert minted.status_code == 201, minted.text
-    finally:
-        process.terminate()
-        assert process.wait(timeout=10) == 0
 
 
 def test_a_million_repositories_start_fast_and_page_fast(
