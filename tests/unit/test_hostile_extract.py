@@ -75,6 +75,29 @@ def test_a_next_link_to_another_host_is_refused_and_gets_no_token(tmp_path, scri
     assert stolen.call_count == 0, f"sent to another host: {[c.headers for c in stolen.calls]}"
 
 
+def test_a_redirect_to_another_host_is_refused_and_gets_no_token(scripted_github, other_host) -> None:
+    # GitHub redirects a moved repository on its own host; a proxy's redirect elsewhere is not GitHub's answer.
+    scripted_github.route(
+        "GET", "/repositories/5", lambda _r: (301, {"Location": f"{other_host.base_url}/repositories/5"}, "")
+    )
+    elsewhere = other_host.get("/repositories/5", json=_repo(5))
+
+    with pytest.raises(GitHubError, match="not on the GitHub API's host"):
+        _client(scripted_github).get("/repositories/5")
+
+    assert [call.headers.get("Authorization") for call in elsewhere.calls] == [None]
+
+
+def test_a_503_that_says_when_to_retry_is_retried_no_sooner(scripted_github) -> None:
+    answers = iter([(503, {"Retry-After": "7"}, '{"message": "Service Unavailable"}'), (200, {}, json.dumps([]))])
+    scripted_github.route("GET", "/repositories", lambda _r: next(answers))
+    waits: list[float] = []
+    client = GitHubClient(scripted_github.base_url, [TOKEN], settings=replace(FAST, backoff_max=30), sleep=waits.append)
+
+    assert client.get("/repositories").status == 200
+    assert waits and min(waits) >= 7
+
+
 def test_a_next_link_that_loops_back_fails_clearly_instead_of_listing_forever(tmp_path, scripted_github) -> None:
     def page(request: Any) -> tuple[int, dict[str, str], str]:
         # Page 2 links back to page 1, as a misconfigured proxy rewriting Link headers may.

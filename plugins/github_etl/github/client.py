@@ -316,7 +316,8 @@ class GitHubClient:
                 continue
             if outcome is Outcome.TRANSIENT:
                 transient_failures += 1
-                self._after_transient(method, url, transient_failures, GitHubError(f"HTTP {status}"))
+                retry_after = retry_after_seconds(headers.get("retry-after"), self._clock())
+                self._after_transient(method, url, transient_failures, GitHubError(f"HTTP {status}"), retry_after)
                 continue
             raise self._final_error(outcome, status, method, url, data, token)
 
@@ -344,6 +345,13 @@ class GitHubClient:
             # Reading the whole body here turns a truncated transfer into an exception, so a half-read
             # page is never parsed.
             content = response.content
+        if response.history and _origin(response.url) != _origin(self.base_url):
+            # requests followed it without the token; what another host answers is not GitHub's, as for a Link.
+            raise GitHubError(
+                f"GitHub's answer to {_path_of(url)} redirected to {response.url[:200]!r}, which is not on the "
+                f"GitHub API's host {self.base_url}: refused",
+                url=url,
+            )
         data: Any = None
         if content:
             try:
@@ -413,7 +421,10 @@ class GitHubClient:
         ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempt - 1))
         return self._random.uniform(ceiling / 2, ceiling)
 
-    def _after_transient(self, method: str, url: str, failures: int, exc: Exception) -> None:
+    def _after_transient(
+        self, method: str, url: str, failures: int, exc: Exception, retry_after: float | None = None
+    ) -> None:
+        """Back off before the next try: at least a 503's ``Retry-After``, within the longest backoff."""
         if failures > self.settings.max_retries:
             raise GitHubUnavailableError(
                 f"GitHub at {self.base_url} did not answer {method} {_path_of(url)} after "
@@ -422,7 +433,10 @@ class GitHubClient:
                 url=url,
             ) from exc
         log.warning("Transient failure on %s %s (%s); retry %s", method, _path_of(url), _safe(exc), failures)
-        self._wait(self._backoff(failures), "backoff after a transient failure")
+        wait = self._backoff(failures)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.settings.backoff_max))
+        self._wait(wait, "backoff after a transient failure")
 
     def _after_secondary_limit(
         self, token: Credential | None, url: str, headers: Mapping[str, str], data: Any, hits: int
