@@ -12,9 +12,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import requests
 
-from github_etl.errors import BadCredentialsError, ConfigurationError, GitHubUnavailableError, RateLimitWaitTooLong
-from github_etl.github.app_auth import GitHubApp, InstallationCredential
+from github_etl.errors import (
+    BadCredentialsError,
+    ConfigurationError,
+    GitHubError,
+    GitHubUnavailableError,
+    RateLimitWaitTooLong,
+)
+from github_etl.github.app_auth import GitHubApp, InstallationCredential, find_installation
 from github_etl.github.client import GitHubClient
 from github_etl.hooks.github import GitHubHook
 from github_etl.settings import ClientSettings, QuotaReserve
@@ -525,6 +532,23 @@ def test_the_installation_is_looked_up_over_every_page(
 
     assert [c.installation_id for c in hook.get_conn().tokens.tokens] == [OTHER_INSTALLATION]
     assert fake.count(path_prefix="/app/installations", status=200) == 2
+
+
+def test_the_installations_next_page_on_another_host_gets_no_jwt(
+    scripted_github, other_host, app_key: tuple[str, str]
+) -> None:
+    scripted_github.get(
+        "/app/installations",
+        json=[{"id": 1, "account": {"login": "acme"}, "suspended_at": None}],
+        headers={"Link": f'<{other_host.base_url}/app/installations?page=2>; rel="next"'},
+    )
+    elsewhere = other_host.get("/app/installations", json=[])
+    session = requests.Session()
+
+    with pytest.raises(GitHubError, match="Refusing to follow"):
+        find_installation(scripted_github.base_url, _app(app_key[0]), settings=FAST, session=session)
+
+    assert elsewhere.call_count == 0
 
 
 @pytest.mark.parametrize(

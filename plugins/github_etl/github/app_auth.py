@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -61,6 +62,10 @@ REPLICATION_LAG_SECONDS = 5.0
 CLOCK_SKEW_WORTH_TELLING_SECONDS = 30
 # GitHub's largest page: an App installed on more accounts than this is looked up over several pages.
 INSTALLATIONS_PER_PAGE = 100
+# What a refused JWT means, whichever request GitHub refused it on.
+JWT_REFUSED_HINT = (
+    "Check the App id and that the private key is the App's current one; a clock far off also makes GitHub refuse it."
+)
 _KEY_INFO = b"github-etl installation token cache"
 _PEM_START = "-----BEGIN"
 
@@ -285,8 +290,7 @@ class InstallationCredential:
                 status=status,
             )
         return BadCredentialsError(
-            f"{where}: GitHub refused the App's JWT ({status} {message}). Check the App id and that the "
-            f"private key is the App's current one; a clock far off also makes GitHub refuse it.{clock_hint}",
+            f"{where}: GitHub refused the App's JWT ({status} {message}). {JWT_REFUSED_HINT}{clock_hint}",
             status=status,
         )
 
@@ -332,12 +336,16 @@ def find_installation(
         if response.status_code != 200 or not isinstance(body, list):
             raise BadCredentialsError(
                 f"GitHub App {app.app_id}: GitHub refused the App's JWT listing its installations "
-                f"({response.status_code} {message_of(body)}). Check the App id and that the private key is "
-                f"the App's current one; a clock far off also makes GitHub refuse it.{_clock_hint(response, sent_at)}",
+                f"({response.status_code} {message_of(body)}). {JWT_REFUSED_HINT}{_clock_hint(response, sent_at)}",
                 status=response.status_code,
             )
         installations += [i for i in body if isinstance(i, dict) and isinstance(i.get("id"), int)]
         url = response.links.get("next", {}).get("url")
+        if url and urlsplit(url)[:2] != urlsplit(base_url)[:2]:
+            # Every page is asked with the App's JWT, which goes to GitHub's API host only.
+            raise GitHubError(
+                f"Refusing to follow {url[:200]!r} for App {app.app_id}'s installations: not on {base_url}"
+            )
     usable = [i for i in installations if not i.get("suspended_at")]
     named = ", ".join(f"{_account_of(i)} ({i['id']})" for i in installations)
     if len(usable) == 1:
