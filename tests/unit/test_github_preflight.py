@@ -17,7 +17,7 @@ import pytest
 import tools.dev
 from github_etl.errors import ConfigurationError
 from github_etl.settings import DEADLINE_ALERT_ENV
-from tools.airflow_processes import StopRequested, holding_home
+from tools.airflow_processes import StopRequested, airflow_executable, holding_home
 from tools.dev import ANONYMOUS_SAMPLE_SIZE, anonymous_defaults
 from tools.github_preflight import unreachable_reason
 from tools.warehouse_preflight import UNDEFINED
@@ -29,6 +29,10 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# The session's metadata database (tests/conftest.py), as the suite set it up.
+METADATA = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]}
 
 
 def _preflight(module: str, home: Path, *args: str, **connections: str) -> subprocess.CompletedProcess[str]:
@@ -112,31 +116,32 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
 
 
 @pytest.fixture
-def stored_connection(airflow_db):
-    """Connections in the metadata database, as ``airflow connections add`` or the UI store them."""
-    from airflow.models.connection import Connection
-    from airflow.utils.session import create_session
-
+def stored_connection(airflow_db, tmp_path):
+    """Connections stored as a user stores them, ``airflow connections add``, in the metadata database the
+    preflights are given (``METADATA``), whatever database this process's ORM was last pointed at."""
     stored = []
 
-    def store(conn_id: str, **fields: str) -> None:
-        with create_session() as session:
-            session.add(Connection(conn_id=conn_id, **fields))
+    def airflow(*args: str) -> None:
+        command = [airflow_executable(), "connections", *args]
+        subprocess.run(command, env=_environment(tmp_path, **METADATA), capture_output=True, timeout=120, check=True)
+
+    def store(conn_id: str, uri: str) -> None:
+        airflow("add", conn_id, "--conn-uri", uri)
         stored.append(conn_id)
 
     yield store
-    with create_session() as session:
-        session.query(Connection).filter(Connection.conn_id.in_(stored)).delete()
+    for conn_id in stored:
+        airflow("delete", conn_id)
 
 
 def test_the_command_reads_a_connection_stored_in_the_metadata_database(fake_github, tmp_path, stored_connection):
     # The run's tasks read it through the API server; the preflight, a process of its own, must find it too.
-    stored_connection("github_default", conn_type="http", host=fake_github.base_url, password="ghp_secret_2")
+    stored_connection("github_default", f"http://:ghp_secret_2@{fake_github.base_url.removeprefix('http://')}")
 
     result = _preflight(
         "tools.github_preflight",
         tmp_path,
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+        **METADATA,
     )
 
     assert result.returncode == 0, result.stderr
@@ -159,7 +164,7 @@ def test_a_warehouse_connection_stored_in_the_metadata_database_is_used_not_the_
     pg_url, tmp_path, stored_connection
 ):
     """``airflow connections add postgres_default ...`` configures the warehouse, as the environment does."""
-    database = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]}
+    database = METADATA
     assert _preflight("tools.warehouse_preflight", tmp_path, "--defined", **database).returncode == UNDEFINED
 
     stored_connection("postgres_default", uri=pg_url)
