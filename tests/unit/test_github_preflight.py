@@ -6,8 +6,10 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from threading import Thread
@@ -29,10 +31,6 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-# The session's metadata database (tests/conftest.py), as the suite set it up.
-METADATA = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]}
 
 
 def _preflight(module: str, home: Path, *args: str, **connections: str) -> subprocess.CompletedProcess[str]:
@@ -116,33 +114,34 @@ def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github
 
 
 @pytest.fixture
-def stored_connection(airflow_db, tmp_path):
-    """Connections stored as a user stores them, ``airflow connections add``, in the metadata database the
-    preflights are given (``METADATA``), whatever database this process's ORM was last pointed at."""
-    stored = []
+def metadata(airflow_db, tmp_path) -> dict[str, str]:
+    """A metadata database of the test's own, copied from the session's (tests/conftest.py) once it is set up,
+    so that nothing else in the suite holds or writes it while the preflights read it."""
+    session = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    copy = tmp_path / "airflow.db"
+    with closing(sqlite3.connect(session)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{copy}"}
 
-    def airflow(*args: str) -> None:
-        command = [airflow_executable(), "connections", *args]
-        subprocess.run(command, env=_environment(tmp_path, **METADATA), capture_output=True, timeout=120, check=True)
+
+@pytest.fixture
+def stored_connection(metadata, tmp_path):
+    """Connections stored as a user stores them, ``airflow connections add``, in the test's metadata database."""
 
     def store(conn_id: str, uri: str) -> None:
-        airflow("add", conn_id, "--conn-uri", uri)
-        stored.append(conn_id)
+        command = [airflow_executable(), "connections", "add", conn_id, "--conn-uri", uri]
+        subprocess.run(command, env=_environment(tmp_path, **metadata), capture_output=True, timeout=120, check=True)
 
-    yield store
-    for conn_id in stored:
-        airflow("delete", conn_id)
+    return store
 
 
-def test_the_command_reads_a_connection_stored_in_the_metadata_database(fake_github, tmp_path, stored_connection):
+def test_the_command_reads_a_connection_stored_in_the_metadata_database(
+    fake_github, tmp_path, metadata, stored_connection
+):
     # The run's tasks read it through the API server; the preflight, a process of its own, must find it too.
     stored_connection("github_default", f"http://:ghp_secret_2@{fake_github.base_url.removeprefix('http://')}")
 
-    result = _preflight(
-        "tools.github_preflight",
-        tmp_path,
-        **METADATA,
-    )
+    result = _preflight("tools.github_preflight", tmp_path, **metadata)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "authenticated"
@@ -161,10 +160,10 @@ def test_a_malformed_app_connection_stops_the_command_with_its_message_and_no_tr
 
 
 def test_a_warehouse_connection_stored_in_the_metadata_database_is_used_not_the_embedded_one(
-    pg_url, tmp_path, stored_connection
+    pg_url, tmp_path, metadata, stored_connection
 ):
     """``airflow connections add postgres_default ...`` configures the warehouse, as the environment does."""
-    database = METADATA
+    database = metadata
     assert _preflight("tools.warehouse_preflight", tmp_path, "--defined", **database).returncode == UNDEFINED
 
     stored_connection("postgres_default", uri=pg_url)
