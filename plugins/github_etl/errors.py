@@ -48,6 +48,10 @@ class RateLimitWaitTooLong(GitHubEtlError):
         self.resource = resource
 
 
+class BudgetStoreUnavailableError(GitHubEtlError):
+    """The shared budget store (``GITHUB_ETL_RATE_LIMIT_STORE``) did not answer; the task's retries may find it back."""
+
+
 class WarehouseError(GitHubEtlError):
     """Base class of warehouse errors."""
 

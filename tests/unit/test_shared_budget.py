@@ -7,10 +7,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from github_etl.errors import ConfigurationError
+from github_etl.errors import BudgetStoreUnavailableError, ConfigurationError
 from github_etl.github.ratelimit import Budget, BudgetStore, TokenPool
 from github_etl.github.shared_budget import (
     EXPIRY_GRACE_SECONDS,
@@ -18,6 +19,7 @@ from github_etl.github.shared_budget import (
     budget_store_from_env,
     describe_url,
 )
+from tests.ports import closed_port
 
 REDIS_URL = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FINGERPRINT = "0123456789ab"
@@ -305,3 +307,58 @@ def test_store_that_is_not_redis_is_refused_without_showing_credentials() -> Non
 )
 def test_described_url_has_no_credentials(url: str, shown: str) -> None:
     assert describe_url(url) == shown
+
+
+def _with(url: str, *, credentials: str = "", database: str | None = None) -> str:
+    """REDIS_URL with other credentials or another database number."""
+    parts = urlsplit(url)
+    netloc = f"{credentials}@{parts.hostname}:{parts.port or 6379}" if credentials else parts.netloc
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}" if database is not None else parts.path))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"credentials": "nobody:s3cret-pass"}, "invalid username-password pair"),
+        ({"database": "4096"}, "DB index is out of range"),
+    ],
+)
+def test_a_store_that_refuses_its_settings_fails_at_once_naming_the_setting(redis_client, change, reason) -> None:
+    """A retry cannot fix a wrong password or database: refused when the store is made, before any request."""
+    url = _with(REDIS_URL, **change)
+
+    with pytest.raises(ConfigurationError) as refused:
+        budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": url})
+
+    message = str(refused.value)
+    assert "GITHUB_ETL_RATE_LIMIT_STORE" in message and describe_url(url) in message and reason in message
+    assert "s3cret-pass" not in message
+
+
+def test_a_store_that_does_not_answer_is_named_and_left_to_the_task_retries() -> None:
+    unused_port = closed_port()
+    url = f"redis://:s3cret-pass@127.0.0.1:{unused_port}/0"
+
+    with pytest.raises(BudgetStoreUnavailableError) as unavailable:
+        budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": url})
+
+    message = str(unavailable.value)
+    assert "GITHUB_ETL_RATE_LIMIT_STORE" in message and f"redis://127.0.0.1:{unused_port}/0" in message
+    assert "s3cret-pass" not in message
+    assert not isinstance(unavailable.value, ConfigurationError)
+
+
+def test_a_frozen_store_times_out_instead_of_holding_the_task(redis_client) -> None:
+    """A Redis that accepts connections and never answers (stopped, or a network black hole) must not hang a
+    worker slot for ever: every call has a deadline, after which the task fails and Airflow retries it."""
+    store = budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": REDIS_URL})
+
+    kwargs = store.redis.connection_pool.connection_kwargs
+    assert 0 < kwargs["socket_connect_timeout"] <= 30
+    assert 0 < kwargs["socket_timeout"] <= 30
+
+
+def test_timeouts_given_in_the_url_are_kept(redis_client) -> None:
+    store = budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": f"{REDIS_URL}?socket_timeout=3"})
+
+    assert store.redis.connection_pool.connection_kwargs["socket_timeout"] == 3

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from github_etl.errors import ConfigurationError
+from github_etl.errors import BudgetStoreUnavailableError, ConfigurationError
 from github_etl.github.ratelimit import SAME_WINDOW_TOLERANCE_SECONDS, Budget, BudgetStore
 
 if TYPE_CHECKING:
@@ -43,6 +43,9 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 EXPIRY_GRACE_SECONDS = 60.0
 # A count of requests in flight, recorded before any answer of the window, lasts no longer than GitHub's window.
 IN_FLIGHT_EXPIRY_SECONDS = 3600.0
+# redis-py waits for ever by default: a stopped Redis or a dropped route would hold a worker slot until someone
+# kills the task. A URL's own ?socket_timeout= and ?socket_connect_timeout= win.
+SOCKET_TIMEOUT_SECONDS = 10.0
 
 # KEYS[1]: the budget hash. ARGV: limit ("" if unknown), remaining ("" if unknown), reset_at,
 # expire_at in milliseconds, same-window tolerance in seconds, "1" to record as given.
@@ -132,7 +135,13 @@ class RedisBudgetStore(BudgetStore):
         if client is None:
             import redis
 
-            client = redis.Redis.from_url(url, decode_responses=True)
+            client = redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            )
+            _check_answers(client, url)
         self.prefix = prefix
         self.redis = client
         self._put = client.register_script(_PUT_SCRIPT)
@@ -217,6 +226,19 @@ class RedisBudgetStore(BudgetStore):
         if self.redis.set(name, secret, nx=True, pxat=expire_ms):
             return secret
         return self.redis.get(name) or secret
+
+
+def _check_answers(client: Redis, url: str) -> None:
+    """Ask Redis once, before any GitHub request: credentials or a database it refuses fail the task at once."""
+    import redis
+
+    where = f"{RATE_LIMIT_STORE_ENV} ({describe_url(url)})"
+    try:
+        client.ping()
+    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        raise ConfigurationError(f"{where} refused the connection: {exc}") from exc
+    except redis.RedisError as exc:
+        raise BudgetStoreUnavailableError(f"{where} does not answer: {exc}") from exc
 
 
 def budget_store_from_env(environ: Mapping[str, str] | None = None) -> BudgetStore | None:
