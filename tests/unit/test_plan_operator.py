@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 from airflow.sdk import DAG
@@ -47,3 +49,25 @@ def test_bad_credentials_fail_the_plan_without_retries(operator, fake_github: Fa
     fake_github.faults.bad_credentials = True
     with pytest.raises(AirflowFailException, match="rejected the token of connection 'github_default'"):
         operator.execute({"run_id": "r2", "logical_date": LOGICAL_DATE})
+
+
+def test_a_budget_store_refusing_its_password_fails_the_plan_before_any_github_request(
+    operator, fake_github: FakeGitHub, monkeypatch
+) -> None:
+    import redis
+
+    configured = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(configured, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis to refuse the password: set GITHUB_ETL_TEST_REDIS_URL")
+    redis_url = urlsplit(configured)
+    monkeypatch.setenv(
+        "GITHUB_ETL_RATE_LIMIT_STORE", f"redis://nobody:s3cret-pass@{redis_url.hostname}:{redis_url.port or 6379}/0"
+    )
+
+    with pytest.raises(AirflowFailException, match="GITHUB_ETL_RATE_LIMIT_STORE") as failed:
+        operator.execute({"run_id": "r3", "logical_date": LOGICAL_DATE})
+
+    assert "s3cret-pass" not in str(failed.value)
+    assert fake_github.requests == []
