@@ -1051,3 +1051,30 @@ def test_list_pages_are_read_every_time_without_a_page_cache(airflow_app, client
         assert _ids(client.get(f"{PREFIX}/repositories")) == [1]
 
     assert len(reads) == 3
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        pytest.param("C++", [1], id="plus-signs-unencoded-as-users-type-them"),
+        pytest.param('"C++"', [1], id="quoted-and-unencoded"),
+        pytest.param("c++", [1], id="any-case"),
+        pytest.param("C%2B%2B", [1], id="encoded"),
+        pytest.param("Objective-C++", [3], id="longer-name"),
+        pytest.param("C", [2], id="the-language-without-them"),
+        pytest.param("Jupyter+Notebook", [4], id="a-plus-between-words-is-a-space"),
+    ],
+)
+def test_a_language_ending_in_plus_signs_is_found_when_typed_into_a_url_unencoded(client, warehouse, typed, expected):
+    """A query string reads ``+`` as a space: ``?language=C++`` arrives as ``C`` and two spaces, which no
+    language name ends with, so trailing spaces are read back as the plus signs they were typed as."""
+    _insert(
+        warehouse,
+        "repositories",
+        _repo(1, language="C++"),
+        _repo(2, language="C"),
+        _repo(3, language="Objective-C++"),
+        _repo(4, language="Jupyter Notebook"),
+    )
+
+    assert _ids(client.get(f"{PREFIX}/repositories?language={typed}")) == expected

@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from github_etl.api.models import MAX_INT4, Name
+from github_etl.api.models import LANGUAGE_FILTER, MAX_INT4, Language, Name
 
 # Ten years of days: a longer window than any warehouse holds answers nothing more.
 MAX_DAYS = 3650
@@ -95,9 +95,7 @@ class TrendingQuery(BaseModel):
 
     window_days: TrendingWindow = Field(TrendingWindow.WEEK, description="Days between the two observations compared.")
     end_date: Date | None = Field(None, description="Later observation date; the latest one when omitted.")
-    language: Name | None = Field(
-        None, description='Primary language, in any case (`python` finds `Python`), quoted or not (`"C++"`).'
-    )
+    language: Language | None = Field(None, description=LANGUAGE_FILTER)
     topic: Name | None = Field(
         None, description="A topic the repository carries (GitHub topics are lower case), quoted or not."
     )

@@ -45,8 +45,21 @@ def _unquoted(value: str) -> str:
     return value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
 
 
-# A language or topic filter, quoted or not.
+def _plus_signs_typed(value: str) -> str:
+    """A query string reads ``+`` as a space, so ``?language=C++`` typed into a URL arrives as ``C`` and two
+    spaces. No language name ends with a space; several end with ``+`` (C++, Objective-C++)."""
+    name = value.rstrip(" ")
+    return name + "+" * (len(value) - len(name))
+
+
+# A topic filter, quoted or not.
 Name = Annotated[Text, AfterValidator(_unquoted)]
+# A language filter: quoted or not, its trailing plus signs typed unencoded or not.
+Language = Annotated[Name, AfterValidator(_plus_signs_typed)]
+LANGUAGE_FILTER = (
+    'Primary language, in any case (`python` finds `Python`), quoted or not (`"C++"`), '
+    "its plus signs encoded (`C%2B%2B`) or not (`C++`)."
+)
 # An owner filter: a login, or a mention of one (``@apache``), as the DAG's owners param takes it.
 Login = Annotated[Text, AfterValidator(lambda value: value.removeprefix("@"))]
 
@@ -64,9 +77,7 @@ class RepositoryQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language: Name | None = Field(
-        None, description='Primary language, in any case (`python` finds `Python`), quoted or not (`"C++"`).'
-    )
+    language: Language | None = Field(None, description=LANGUAGE_FILTER)
     owner: Login | None = Field(None, description="Owner login, case-insensitive, with or without `@`.")
     topic: Name | None = Field(
         None, description="A topic the repository carries (GitHub topics are lower case), quoted or not."
