@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from github_etl.hooks.github import GitHubHook
 from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
 from tests.listing import listing_pages
+from tests.ports import closed_port
 
 TOKEN = "ghp_unit_test_token_0123456789"
 OTHER_TOKEN = "ghp_other_test_token_9876543210"
@@ -63,12 +63,6 @@ def _client(fake: FakeGitHub, tokens=(TOKEN,), **kwargs) -> GitHubClient:
     return GitHubClient(
         fake.base_url, tokens, settings=kwargs.pop("settings", FAST), conn_id="github_default", **kwargs
     )
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -476,7 +470,7 @@ def test_a_gone_repository_says_why(fake: FakeGitHub) -> None:
 
 
 def test_unreachable_host_gives_a_clear_error() -> None:
-    client = GitHubClient(f"http://127.0.0.1:{_closed_port()}", [TOKEN], settings=FAST, conn_id="github_default")
+    client = GitHubClient(f"http://127.0.0.1:{closed_port()}", [TOKEN], settings=FAST, conn_id="github_default")
     with pytest.raises(GitHubUnavailableError, match=r"did not answer GET /repositories after 3 retries"):
         client.get("/repositories")
 

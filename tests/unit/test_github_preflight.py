@@ -19,18 +19,13 @@ import pytest
 import tools.dev
 from github_etl.errors import ConfigurationError
 from github_etl.settings import DEADLINE_ALERT_ENV
+from tests.ports import closed_port
 from tools.airflow_processes import StopRequested, airflow_executable, holding_home
 from tools.dev import ANONYMOUS_SAMPLE_SIZE, anonymous_defaults
 from tools.github_preflight import unreachable_reason
 from tools.warehouse_preflight import UNDEFINED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _preflight(module: str, home: Path, *args: str, **connections: str) -> subprocess.CompletedProcess[str]:
@@ -90,7 +85,7 @@ def test_a_truncated_body_is_an_answer(fake_github):
 
 
 def test_a_refused_connection_says_so():
-    reason = unreachable_reason(f"http://127.0.0.1:{_closed_port()}")
+    reason = unreachable_reason(f"http://127.0.0.1:{closed_port()}")
 
     assert reason is not None
     assert "refused" in reason.lower()
@@ -98,7 +93,7 @@ def test_a_refused_connection_says_so():
 
 @pytest.mark.parametrize("reachable", [True, False])
 def test_the_command_resolves_the_connection_and_exits_by_its_answer(fake_github, tmp_path, reachable):
-    url = fake_github.base_url if reachable else f"http://127.0.0.1:{_closed_port()}"
+    url = fake_github.base_url if reachable else f"http://127.0.0.1:{closed_port()}"
     connection = json.dumps({"conn_type": "http", "host": url, "password": "ghp_secret_1"})
 
     result = _preflight("tools.github_preflight", tmp_path, AIRFLOW_CONN_GITHUB_DEFAULT=connection)
@@ -181,7 +176,7 @@ def test_a_warehouse_connection_stored_in_the_metadata_database_is_used_not_the_
 @pytest.mark.parametrize("reachable", [True, False])
 def test_the_warehouse_is_asked_once_and_an_unreachable_one_stops_make_run_at_once(pg_url, tmp_path, reachable):
     # With nothing listening, a run retried each connection and each task: minutes before the error.
-    url = pg_url if reachable else f"postgresql://etl:pg_secret_7@127.0.0.1:{_closed_port()}/warehouse"
+    url = pg_url if reachable else f"postgresql://etl:pg_secret_7@127.0.0.1:{closed_port()}/warehouse"
 
     result = _preflight("tools.warehouse_preflight", tmp_path, AIRFLOW_CONN_POSTGRES_DEFAULT=url)
 
@@ -294,9 +289,9 @@ def test_a_malformed_setting_stops_the_local_commands_with_its_message_and_no_tr
         *command[:1],
         tmp_path,
         *command[1:],
-        AIRFLOW__API__PORT=str(_closed_port()),
-        AIRFLOW_CONN_POSTGRES_DEFAULT=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
-        GITHUB_ETL_CELERY_DATABASE_SERVER=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
+        AIRFLOW__API__PORT=str(closed_port()),
+        AIRFLOW_CONN_POSTGRES_DEFAULT=f"postgresql://postgres@127.0.0.1:{closed_port()}/none",
+        GITHUB_ETL_CELERY_DATABASE_SERVER=f"postgresql://postgres@127.0.0.1:{closed_port()}/none",
         GITHUB_ETL_POOL_SLOTS="nan",
     )
     assert result.returncode == 1
@@ -315,8 +310,8 @@ def test_an_api_port_in_use_stops_make_airflow_before_anything_starts(tmp_path, 
             tmp_path,
             *command[1:],
             AIRFLOW__API__PORT=str(port),
-            AIRFLOW_CONN_POSTGRES_DEFAULT=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
-            GITHUB_ETL_CELERY_DATABASE_SERVER=f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
+            AIRFLOW_CONN_POSTGRES_DEFAULT=f"postgresql://postgres@127.0.0.1:{closed_port()}/none",
+            GITHUB_ETL_CELERY_DATABASE_SERVER=f"postgresql://postgres@127.0.0.1:{closed_port()}/none",
         )
     assert result.returncode == 1
     assert result.stderr.strip() == (
@@ -339,7 +334,7 @@ def test_make_airflow_on_another_port_points_its_tasks_at_that_api_server(monkey
         def stop(self):
             pass
 
-    port = _closed_port()
+    port = closed_port()
     monkeypatch.setenv("AIRFLOW__API__PORT", str(port))
     monkeypatch.setattr(tools.dev, "AirflowProcesses", Processes)
     monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)

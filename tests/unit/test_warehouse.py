@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from github_etl.errors import WarehouseError, WarehouseUnavailableError
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, count_repositories, load_sql
 from tests.fixtures.postgres import with_database
+from tests.ports import closed_port
 
 PASSWORD = "Hunter2-TopSecret"
 
@@ -28,13 +28,6 @@ def _scalar(url: str, statement: str) -> object:
             return cur.fetchone()[0]
     finally:
         conn.close()
-
-
-def _closed_port() -> int:
-    """A port nothing listens on: bound once to learn a free number, then released."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _insert_repository(db: DatabaseConnection, repo_id: int, *, table: str = "github.repositories") -> None:
@@ -106,7 +99,7 @@ def test_a_broken_connection_is_replaced_on_next_use(pg_url):
 
 
 def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(caplog):
-    port = _closed_port()
+    port = closed_port()
     db = DatabaseConnection(
         f"postgresql://etl:{PASSWORD}@127.0.0.1:{port}/analytics", connect_retries=2, retry_delay=0.001
     )
