@@ -1068,13 +1068,7 @@ def test_list_pages_are_read_every_time_without_a_page_cache(airflow_app, client
 def test_a_language_ending_in_plus_signs_is_found_when_typed_into_a_url_unencoded(client, warehouse, typed, expected):
     """A query string reads ``+`` as a space: ``?language=C++`` arrives as ``C`` and two spaces, which no
     language name ends with, so trailing spaces are read back as the plus signs they were typed as."""
-    _insert(
-        warehouse,
-        "repositories",
-        _repo(1, language="C++"),
-        _repo(2, language="C"),
-        _repo(3, language="Objective-C++"),
-        _repo(4, language="Jupyter Notebook"),
-    )
+    languages = ["C++", "C", "Objective-C++", "Jupyter Notebook"]
+    _insert(warehouse, "repositories", *(_repo(i, language=name) for i, name in enumerate(languages, start=1)))
 
     assert _ids(client.get(f"{PREFIX}/repositories?language={typed}")) == expected
