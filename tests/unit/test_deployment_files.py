@@ -1449,11 +1449,18 @@ def _git_sync_values() -> dict[str, Any]:
     return values
 
 
-def test_git_sync_values_repeat_every_environment_variable_of_the_values_file():
-    """Helm replaces a list given again in another values file: entries left out are gone, not kept."""
-    git_sync_env = {item["name"]: item["value"] for item in _git_sync_values()["env"]}
-    for item in _helm_values()["env"]:
-        assert git_sync_env.get(item["name"]) == item["value"], item["name"]
+def _list_paths(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Where ``node`` holds a list, as key paths."""
+    if isinstance(node, list):
+        yield path
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _list_paths(value, (*path, key))
+
+
+def test_git_sync_values_replace_no_list_of_the_values_file():
+    """Helm replaces a list given again in another values file: entries left out would be gone, not kept."""
+    assert not set(_list_paths(_git_sync_values())) & set(_list_paths(_helm_values()))
 
 
 def test_git_sync_values_follow_one_branch_for_either_git_sync_version():
@@ -1461,10 +1468,31 @@ def test_git_sync_values_follow_one_branch_for_either_git_sync_version():
     assert git_sync["ref"] == git_sync["branch"]
 
 
-def test_git_sync_values_point_airflow_at_the_synced_project():
-    env = {item["name"]: item["value"] for item in _git_sync_values()["env"]}
-    root = Path(env["AIRFLOW__CORE__DAGS_FOLDER"]).parent
-    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(root / "plugins")
-    assert Path(env["GITHUB_ETL_SQL_DIR"]).relative_to(root) == settings.DEFAULT_SQL_DIR.relative_to(
+# Where git-sync puts the repository, and the Airflow components the chart runs git-sync beside. The chart's
+# api-server is not one of them: it gets no copy of the synced repository.
+GIT_SYNC_ROOT = Path("/opt/airflow/dags/repo")
+GIT_SYNCED_COMPONENTS = ("dagProcessor", "triggerer", "workers")
+
+
+@pytest.mark.parametrize("component", GIT_SYNCED_COMPONENTS)
+def test_git_sync_values_point_the_synced_components_at_the_synced_project(component):
+    env = {item["name"]: item["value"] for item in _git_sync_values()[component]["env"]}
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(GIT_SYNC_ROOT / "dags")
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(GIT_SYNC_ROOT / "plugins")
+    assert Path(env["GITHUB_ETL_SQL_DIR"]).relative_to(GIT_SYNC_ROOT) == settings.DEFAULT_SQL_DIR.relative_to(
         settings.PROJECT_ROOT
     )
+
+
+def test_git_sync_values_leave_the_api_server_on_the_plugins_of_the_image():
+    """Pointed at the synced copy it does not have, the API server would serve no repository API and no insights
+    page; it keeps the release image's ``plugins/`` instead."""
+    values = _git_sync_values()
+    reaching_the_api_server = [
+        *values.get("env", []),
+        *yaml.safe_load(values.get("extraEnv") or "[]"),
+        *(values.get("apiServer") or {}).get("env", []),
+    ]
+    synced = [item["name"] for item in reaching_the_api_server if str(item.get("value")).startswith(str(GIT_SYNC_ROOT))]
+    assert not synced
+    assert "images" not in values, "the API server needs the release image: its plugins/ holds the plugin"
