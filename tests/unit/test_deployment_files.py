@@ -1349,6 +1349,60 @@ def test_ci_installs_chromium_with_apt():
 # --- Helm values in docs/deploy-kubernetes.md ------------------------------------------------------------
 
 
+# The official chart release docs/deploy-kubernetes.md's values were checked against (its values.schema.json and
+# templates): the first to name keys of a later release fails there or is ignored.
+HELM_CHART_VERSION = "1.22.0"
+
+
+def _shell_commands(text: str) -> list[list[str]]:
+    """The commands of the doc's bash blocks: continuation lines and quotes over several lines joined, comments
+    left out."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL):
+        pending = ""
+        for line in block.replace("\\\n", " ").splitlines():
+            pending += line + "\n"
+            try:
+                words = shlex.split(pending, comments=True)
+            except ValueError:  # a quote still open: the command goes on on the next line
+                continue
+            pending = ""
+            if words:
+                commands.append(words)
+    return commands
+
+
+def _helm_installs() -> list[list[str]]:
+    return [
+        words for words in _shell_commands(KUBERNETES_DOC.read_text()) if words[:3] == ["helm", "upgrade", "--install"]
+    ]
+
+
+def test_kubernetes_doc_installs_the_chart_release_its_values_are_written_for():
+    """Without --version, helm installs whatever release is newest on that day, not the one the values fit."""
+    installs = _helm_installs()
+    assert installs
+    for words in installs:
+        assert words[words.index("--version") + 1] == HELM_CHART_VERSION, words
+    assert f"chart {HELM_CHART_VERSION}" in KUBERNETES_DOC.read_text()
+
+
+def test_kubernetes_doc_creates_the_namespace_before_anything_goes_into_it():
+    """`kubectl create secret -n NS` fails in a namespace that does not exist yet."""
+    commands = _shell_commands(KUBERNETES_DOC.read_text())
+    first_secret = next(i for i, words in enumerate(commands) if words[:1] == ["kubectl"] and "secret" in words)
+    assert any(words[:1] == ["kubectl"] and "namespace" in words for words in commands[:first_secret])
+
+
+def test_kubernetes_doc_installs_keda_from_a_repository_it_adds():
+    commands = _shell_commands(KUBERNETES_DOC.read_text())
+    (install,) = [
+        i for i, words in enumerate(commands) if words[:2] == ["helm", "install"] and "kedacore/keda" in words
+    ]
+    assert ["helm", "repo", "add", "kedacore"] in [words[:4] for words in commands[:install]]
+    assert "--create-namespace" in commands[install]
+
+
 def test_helm_values_use_the_celery_executor():
     assert _helm_values()["executor"] == "CeleryExecutor"
 
