@@ -1055,7 +1055,7 @@ def test_worker_is_given_as_long_to_stop_as_on_kubernetes():
     worker = _services()[_service_running("celery worker")]
     assert _environment(worker)["DUMB_INIT_SETSID"] == "0", "SIGTERM must reach Celery alone, for a warm shutdown"
     grace = _seconds(str(worker.get("stop_grace_period", "10s")))
-    assert grace == _helm_values()["workers"]["terminationGracePeriodSeconds"]
+    assert grace == _helm_values()["workers"]["celery"]["terminationGracePeriodSeconds"]
 
 
 def test_auth_manager_is_the_one_the_user_settings_configure():
@@ -1415,6 +1415,24 @@ def test_helm_values_run_the_project_image():
     repository = _helm_values()["images"]["airflow"]["repository"]
     assert repository
     assert not repository.startswith("apache/airflow")
+
+
+def test_helm_values_set_the_celery_workers_where_the_chart_reads_them():
+    """Chart 1.20 and 1.21 moved the Celery workers' settings under ``workers.celery``: the old paths are deprecated
+    (a warning on every install, support to be dropped). ``workers.serviceAccount`` stays, as the Celery workers'
+    templates still read their service account from there alone (apache/airflow#67261)."""
+    workers = _helm_values()["workers"]
+    assert set(workers) == {"celery", "serviceAccount"}
+    assert {"keda", "persistence", "terminationGracePeriodSeconds"} <= set(workers["celery"])
+
+
+def test_helm_values_slow_the_workers_scale_down_where_keda_applies_it():
+    """KEDA's cooldownPeriod only delays scaling to zero: above minReplicaCount, the HPA's scale-down window does."""
+    keda = _helm_values()["workers"]["celery"]["keda"]
+    if keda["minReplicaCount"] > 0:
+        assert "cooldownPeriod" not in keda
+        behavior = keda["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+        assert behavior["scaleDown"]["stabilizationWindowSeconds"] > 0
 
 
 def test_helm_values_take_connections_from_a_secret():
