@@ -1435,6 +1435,19 @@ def test_helm_values_slow_the_workers_scale_down_where_keda_applies_it():
         assert behavior["scaleDown"]["stabilizationWindowSeconds"] > 0
 
 
+def test_helm_values_name_workers_and_the_triggerer_by_an_address_the_api_server_reaches():
+    """Without persistence the chart runs workers and the triggerer as Deployments, whose pod names no DNS
+    resolves: the API server, fetching the log of a running or deferred task from them by hostname, would show
+    none. By IP address it reaches them."""
+    from airflow.utils.net import get_host_ip_address
+
+    values = _helm_values()
+    persistent = values["workers"]["celery"]["persistence"]["enabled"] and values["triggerer"]["persistence"]["enabled"]
+    if not persistent:
+        module, _, name = values["config"]["core"]["hostname_callable"].rpartition(".")
+        assert getattr(importlib.import_module(module), name) is get_host_ip_address
+
+
 def test_helm_values_take_connections_from_a_secret():
     assert "secretRef" in _helm_values()["extraEnvFrom"]
 
