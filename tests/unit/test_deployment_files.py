@@ -1394,6 +1394,60 @@ def test_kubernetes_doc_creates_the_namespace_before_anything_goes_into_it():
     assert any(words[:1] == ["kubectl"] and "namespace" in words for words in commands[:first_secret])
 
 
+def _python_snippets(commands: list[list[str]]) -> list[tuple[str, str]]:
+    """``(interpreter, code)`` of every ``python -c CODE``, also inside a command substitution."""
+    text = "\n".join(" ".join(words) for words in commands)
+    return [
+        (interpreter, shlex.split(code)[0])
+        for interpreter, code in re.findall(r"\$\((python\S*) -c ('[^']*'|\"[^\"]*\")\)", text)
+    ]
+
+
+def test_kubernetes_doc_generates_the_keys_with_a_plain_python():
+    """A generator that fails inside ``$(...)`` leaves an empty key in the secret, and kubectl stores it: only
+    ``python3`` and its standard library can be counted on where the commands are typed."""
+    from cryptography.fernet import Fernet
+
+    commands = [words for words in _shell_commands(KUBERNETES_DOC.read_text()) if "secret" in words]
+    snippets = _python_snippets(commands)
+    assert snippets
+    for interpreter, code in snippets:
+        assert interpreter == "python3", code
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
+        }
+        assert imported <= sys.stdlib_module_names, code
+    (fernet_code,) = [
+        code for words in commands if "fernet-key" in " ".join(words) for _, code in _python_snippets([words])
+    ]
+    key = subprocess.run([sys.executable, "-c", fernet_code], capture_output=True, text=True, check=True).stdout
+    Fernet(key.strip())
+
+
+def test_kubernetes_doc_secrets_refuse_an_unset_variable():
+    """An unset ``$WAREHOUSE_DB_PASSWORD`` would be stored as an empty password, found out only when the first run
+    fails to log in. ``${NAME:?}`` stops the command, but only outside ``$(...)``: in the command itself."""
+    text = KUBERNETES_DOC.read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.DOTALL)
+    assigned = {name for block in blocks for name in re.findall(r"^(\w+)=", block, re.M)}
+    for words in _shell_commands(text):
+        if "kubectl" in words and "secret" in words:
+            line = " ".join(words)
+            refused = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*):\?", re.sub(r"\$\([^)]*\)", "", line)))
+            for name in re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", line):
+                assert name in assigned | refused, name
+
+
+def test_kubernetes_doc_url_encodes_the_password_in_a_database_url():
+    """A generated password holds ``@``, ``/`` or ``:`` often enough; raw in the URL, it breaks the URL."""
+    for words in _shell_commands(KUBERNETES_DOC.read_text()):
+        for url in re.findall(r"\w+://[^\s\"]*", " ".join(words)):
+            assert not re.search(r"://[^:/@]+:\$\{?\w", url), url
+
+
 def test_kubernetes_doc_installs_keda_from_a_repository_it_adds():
     commands = _shell_commands(KUBERNETES_DOC.read_text())
     (install,) = [
