@@ -1516,6 +1516,23 @@ def test_helm_migration_job_creates_the_pool():
     assert re.search(rf"airflow pools set {re.escape(settings.GITHUB_API_POOL)}\s+\d+", args)
 
 
+def test_kubernetes_checklist_finds_the_pool_where_it_stays(tmp_path):
+    """Helm deletes the migration job, and its log, as soon as it succeeds (hook-delete-policy hook-succeeded):
+    the checklist asks Airflow for the pool instead, with a command this Airflow's CLI has."""
+    checklist = KUBERNETES_DOC.read_text().partition("## Checklist before the first run")[2]
+    assert "job's log" not in checklist
+    (command,) = [
+        shlex.split(span.partition(" -- ")[2])
+        for span in re.findall(r"`(kubectl [^`]* -- airflow pools [^`]*)`", checklist)
+    ]
+    assert command[:3] == ["airflow", "pools", "get"]
+    assert command[3] == settings.GITHUB_API_POOL
+    script = "import sys\nfrom airflow.cli.cli_parser import get_parser\nget_parser().parse_args(sys.argv[1:])\n"
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "false"}
+    result = subprocess.run([sys.executable, "-c", script, *command[1:]], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_helm_values_stage_through_the_staging_connection():
     env = {item["name"]: item["value"] for item in _helm_values()["env"]}
     assert urlsplit(env["GITHUB_ETL_STAGING_URL"]).username == STAGING_CONN_ID
