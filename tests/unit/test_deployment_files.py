@@ -1473,8 +1473,8 @@ def test_helm_values_run_the_project_image():
 
 def test_helm_values_set_the_celery_workers_where_the_chart_reads_them():
     """Chart 1.20 and 1.21 moved the Celery workers' settings under ``workers.celery``: the old paths are deprecated
-    (a warning on every install, support to be dropped). ``workers.serviceAccount`` stays, as the Celery workers'
-    templates still read their service account from there alone (apache/airflow#67261)."""
+    (a warning on every install, support to be dropped). ``workers.serviceAccount`` stays, as chart 1.22.0's Celery
+    worker templates still read their service account from there alone (apache/airflow#67261)."""
     workers = _helm_values()["workers"]
     assert set(workers) == {"celery", "serviceAccount"}
     assert {"keda", "persistence", "terminationGracePeriodSeconds"} <= set(workers["celery"])
