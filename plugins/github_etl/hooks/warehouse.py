@@ -319,6 +319,14 @@ _REFUSALS = (
     "no password supplied",
     "peer authentication failed",
     "ident authentication failed",
+    # SSL as the connection asks for it (sslmode, sslrootcert, client certificates) and the server cannot
+    # give; a connection merely cut during its handshake ("SSL SYSCALL error") is still retried.
+    "does not support ssl",
+    "certificate verify failed",
+    "does not match host name",
+    "root certificate file",
+    "invalid sslmode value",
+    "private key file",
 )
 
 
