@@ -58,8 +58,17 @@ REPOSITORIES: list[tuple[int, str, str, str | None, Any]] = [
     (5, "octo", "solo", "Python", lambda d: 50 if d == DAYS - 1 else None),
     (6, "acme", "plain", None, lambda d: 120 + d),
 ]
-# logical date (day index), inserted, updated, unchanged, API requests
+# day the run fetched (day index), inserted, updated, unchanged, API requests
 RUNS = [(11, 6, 0, 0, 40), (12, 0, 2, 4, 25), (13, 1, 3, 2, 30), (13, 0, 0, 6, 12)]
+# Each run's logical date, as Airflow gives it, which is not the day it fetched: a scheduled run, a backfill
+# (`airflow dags trigger -e` of a day weeks before, in America/New_York), a run of midnight in Asia/Kolkata
+# (18:30 UTC the day before) that waited for its rate limit past midnight UTC, and one more scheduled run.
+RUN_LOGICAL_DATES = [
+    datetime(2026, 11, 12, tzinfo=UTC),
+    datetime(2026, 11, 3, 4, tzinfo=UTC),
+    datetime(2026, 11, 13, 18, 30, tzinfo=UTC),
+    datetime(2026, 11, 14, tzinfo=UTC),
+]
 TRENDING_WINDOW = 7
 # Repositories carrying the topic "cli"; the trending form filters on it, and on this many stars.
 TOPIC_CLI = {"acme/gamma", "acme/plain"}
@@ -112,6 +121,9 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     finally:
         db.close()
 
+    # A person west of UTC sees the warehouse's dates as stored, not the day before.
+    zone = browser.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
+    assert zone == test_ui.BROWSER_TIME_ZONE
     # The page opens on the top trending repository; search another one.
     _search(browser, "octo/alpha")
     history = _chart(browser, "history")
@@ -157,7 +169,7 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
         per_day[str(_day(index))][0] += inserted + updated + unchanged
         per_day[str(_day(index))][1] += requests
     assert runs["labels"] == sorted(per_day)
-    assert _messages(browser)["runs"] == f"{len(RUNS)} runs over {len(per_day)} days (logical dates)."
+    assert _messages(browser)["runs"] == f"{len(RUNS)} runs over {len(per_day)} days (observation dates, UTC)."
     assert runs["series"] == {
         "rows loaded": [per_day[d][0] for d in sorted(per_day)],
         "GitHub API requests": [per_day[d][1] for d in sorted(per_day)],
@@ -211,7 +223,7 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     browser.switch_to.default_content()
     browser.refresh()
     _enter_page(browser)
-    assert _messages(browser)["runs"] == "1 run over 1 day (logical dates)."
+    assert _messages(browser)["runs"] == "1 run over 1 day (observation dates, UTC)."
 
     # A link names its repository after "#", percent-encoded or as typed; a "%" that encodes nothing is
     # read as typed instead of stopping the page before it is drawn.
@@ -585,7 +597,8 @@ def _fill(db: DatabaseConnection) -> None:
             if observed:
                 cur.execute("SELECT github.refresh_day_summaries(%s)", (_day(index),))
         for number, (index, inserted, updated, unchanged, requests) in enumerate(RUNS):
-            logical = datetime.combine(_day(index), datetime.min.time(), UTC)
+            logical = RUN_LOGICAL_DATES[number]
+            observed = datetime.combine(_day(index), datetime.min.time(), UTC) + timedelta(hours=1)
             cur.execute(
                 sql.SQL(
                     "INSERT INTO github.load_runs (run_id, dag_id, logical_date, observed_at, mode, inserted,"
@@ -595,13 +608,13 @@ def _fill(db: DatabaseConnection) -> None:
                 (
                     f"run-{number}",
                     logical,
-                    logical,
+                    observed,
                     inserted,
                     updated,
                     unchanged,
                     requests,
-                    logical,
-                    logical + RUN_TIME,
+                    observed,
+                    observed + RUN_TIME,
                 ),
             )
     db.commit()

@@ -51,6 +51,8 @@ ARTIFACTS_DIR = PROJECT_ROOT / ".artifacts" / "browser"
 USERNAME = "admin"
 SAMPLE_SIZE = 8
 GITHUB_TOKEN = "test-token-0123456789"  # the fake GitHub's; not a secret
+# The browser's zone: west of UTC, where a warehouse date read as UTC midnight would show as the day before.
+BROWSER_TIME_ZONE = "America/New_York"
 CHROMIUM_ARGS = (
     "--headless",
     "--no-sandbox",
@@ -180,6 +182,7 @@ def browser(
     chromium, chromedriver = browser_binaries
     # selenium-manager would look for (and download) a browser or driver; the paths are given instead.
     monkeypatch.setenv("SE_OFFLINE", "true")
+    monkeypatch.setenv("TZ", BROWSER_TIME_ZONE)
     # At DEBUG it logs every command's payload, the typed password included.
     commands_log = logging.getLogger("selenium.webdriver.remote.remote_connection")
     commands_log_level = commands_log.level

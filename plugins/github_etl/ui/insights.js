@@ -258,7 +258,9 @@
     if (body.items.length === 0) return say("runs", "No load run recorded yet: trigger github_repositories.");
     const days = new Map();
     for (const run of body.items) {
-      const day = run.logical_date.slice(0, 10);
+      // The UTC day the run fetched, as its snapshots are dated: a backfill's logical date is weeks before,
+      // and a schedule in another zone than UTC gives logical dates whose UTC day is not the local one.
+      const day = run.observed_at.slice(0, 10);
       const totals = days.get(day) ?? { rows: 0, requests: 0, runs: 0 };
       totals.rows += run.inserted + run.updated + run.unchanged;
       totals.requests += run.api_requests;
@@ -295,7 +297,7 @@
           },
         },
       },
-      `${count(body.items.length, "run")} over ${count(labels.length, "day")} (logical dates).`,
+      `${count(body.items.length, "run")} over ${count(labels.length, "day")} (observation dates, UTC).`,
     );
   }
 
