@@ -235,7 +235,8 @@ def trigger_form_params() -> dict[str, Any]:
             type=["null", "integer"],
             minimum=0,
             title="Stale after (days)",
-            description="mode refresh: only repositories not seen for this many days; empty: all.",
+            description="mode refresh: only repositories not seen for this many days (UTC dates, counted back "
+            "from the day the run fetches; 1: not seen yet that day); empty: all.",
         ),
         "shards": Param(
             DEFAULT_SHARDS,

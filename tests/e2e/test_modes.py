@@ -110,6 +110,38 @@ def test_refresh_records_a_new_snapshot_and_marks_deleted_repositories(
         assert cursor.fetchone() == ("refresh", 0, 0, 0)
 
 
+def test_refresh_stale_days_counts_back_from_the_day_it_fetches_not_from_its_logical_date(
+    fake_github_factory, pipeline_env, run_dag, observe_on, pg_url: str
+) -> None:
+    fake = fake_github_factory(repo_count=60, seed=12)
+    pipeline_env(fake.base_url)
+
+    def refreshed() -> int:
+        with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT mode, enriched FROM github.load_runs ORDER BY finished_at DESC LIMIT 1")
+            mode, enriched = cursor.fetchone()
+        assert mode == "refresh"
+        return enriched
+
+    observe_on(datetime(2026, 11, 20, 0, 0, 30, tzinfo=UTC))
+    assert run_dag({"sample_size": 6, "shards": 1}, datetime(2026, 11, 20, tzinfo=UTC)).state == "success"
+    stale = {"mode": "refresh", "stale_days": 1, "shards": 1}
+    # The next day's run, its fetch a few seconds earlier in the day than the sample's: seen yesterday, the
+    # six were not seen for a day.
+    observe_on(datetime(2026, 11, 21, 0, 0, 10, tzinfo=UTC))
+    assert run_dag(stale, datetime(2026, 11, 21, tzinfo=UTC)).state == "success"
+    assert refreshed() == 6
+    # Later that UTC day: all were seen today.
+    observe_on(datetime(2026, 11, 21, 23, 59, 50, tzinfo=UTC))
+    assert run_dag(stale, datetime(2026, 11, 21, 12, tzinfo=UTC)).state == "success"
+    assert refreshed() == 0
+    # A backfill: a logical date before every observation, fetched two weeks after the last one. Its data
+    # are today's and go under today's date, so what is stale is counted from today too.
+    observe_on(datetime(2026, 12, 6, 3, 0, tzinfo=UTC))
+    assert run_dag({**stale, "stale_days": 7}, datetime(2026, 11, 1, tzinfo=UTC)).state == "success"
+    assert refreshed() == 6
+
+
 def test_rest_refresh_fetches_every_repository_and_records_what_changed(
     fake_github_factory, pipeline_env, run_dag, observe_on, pg_url: str
 ) -> None:

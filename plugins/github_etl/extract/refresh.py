@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from github_etl.extract.budget import requests
@@ -42,16 +42,22 @@ def plan_refresh(
     db: DatabaseConnection,
     staging: RunStaging,
     *,
-    logical_date: datetime,
+    today: date,
     stale_days: int | None,
     shards: int,
 ) -> list[RefreshShard]:
-    """Write the ids to refresh into one staged file per shard (ids never travel through XCom)."""
+    """Write the ids to refresh into one staged file per shard (ids never travel through XCom).
+
+    :param today: the UTC date the run fetches on; with ``stale_days``, only the repositories whose last
+        observation is that many dates before it or more are refreshed, counted in the UTC dates
+        snapshots are stored under, whatever the logical date or the zones of Airflow and the warehouse.
+    """
     query = "SELECT r.id, r.node_id, r.deleted_reason FROM github.repositories r"
     args: list[Any] = []
     if stale_days is not None:
         query += " WHERE r.last_seen_at < %s"
-        args.append(logical_date - timedelta(days=stale_days))
+        # An aware moment, not a date: the warehouse session's zone must not decide where a day begins.
+        args.append(datetime.combine(today + timedelta(days=1 - stale_days), time.min, UTC))
     query += " ORDER BY r.id"
     shards = max(1, shards)
     counts = [0] * shards
@@ -81,12 +87,17 @@ class RefreshMode(Mode[RefreshShard]):
     shard_type = RefreshShard
 
     def plan(self, planning: Planning) -> Planned:
+        from github_etl.extract import shards as shard_files
+        from github_etl.load.observation import snapshot_date_of
+
         params = planning.params
         with planning.connect(self.name, "to plan") as db:
             shards = plan_refresh(
                 db,
                 planning.staging,
-                logical_date=planning.logical_date,
+                # What is stale is counted back from the day the run fetches on, as its data will be dated;
+                # a backfill's logical date may lie weeks before.
+                today=snapshot_date_of(shard_files.observation_clock()),
                 stale_days=params.stale_days,
                 shards=params.shards,
             )
