@@ -22,7 +22,7 @@ from psycopg2 import sql
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS
 from github_etl.errors import DeletionGuardError
-from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
 from github_etl.load import LoadResult, load_run, row_files
 from github_etl.load.checks import CheckFailure, load_quality_checks
 from github_etl.load.deletions import mark_gone
@@ -229,6 +229,42 @@ def test_a_run_of_a_past_logical_date_stores_what_it_saw_under_the_day_it_saw_it
     assert after["repositories"] == before["repositories"]
     assert after["repository_snapshots"] == before["repository_snapshots"]
     assert load_quality_checks(warehouse, "backfill") == []
+
+
+def test_a_warehouse_in_another_zone_dates_a_fetch_just_before_midnight_utc_by_its_utc_date(pg_url, tmp_path):
+    # A hosted PostgreSQL defaulting to its region's zone: there, 2024-05-31 23:59:58 UTC is June 1st, 13:59.
+    database = psycopg2.extensions.parse_dsn(pg_url)["dbname"]
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("ALTER DATABASE {} SET timezone = 'Pacific/Kiritimati'").format(sql.Identifier(database))
+        )
+    conn.close()
+    fetched = datetime(2024, 5, 31, 23, 59, 58, tzinfo=UTC)
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        assert _query(db, "SHOW timezone") == [("Pacific/Kiritimati",)]
+        # The first load (bulk) fetched just before midnight UTC; the next (merge) just after.
+        _load(db, [_row_file(tmp_path, _repo(1), _repo(2))], when=fetched, run_id="before-midnight")
+        _load(db, [_row_file(tmp_path, _repo(1, stargazers_count=99))], when=fetched + timedelta(seconds=4))
+        assert _query(
+            db, "SELECT repo_id, snapshot_date, tableoid::regclass::text FROM github.repository_snapshots ORDER BY 2, 1"
+        ) == [
+            (1, date(2024, 5, 31), "github.repository_snapshots_2024_05"),
+            (2, date(2024, 5, 31), "github.repository_snapshots_2024_05"),
+            (1, date(2024, 6, 1), "github.repository_snapshots_2024_06"),
+        ]
+        assert _query(db, "SELECT snapshot_date, repositories FROM github.language_days ORDER BY 1") == [
+            (date(2024, 5, 31), 2),
+            (date(2024, 6, 1), 1),
+        ]
+        assert _query(db, "SELECT end_date, window_days, repo_id, gain FROM github.star_gains") == [
+            (date(2024, 6, 1), 1, 1, 99 - 10)
+        ]
+        assert _query(db, "SELECT first_seen_at FROM github.repositories ORDER BY id") == [(fetched,), (fetched,)]
+        assert load_quality_checks(db, "before-midnight") == []
+    finally:
+        db.close()
 
 
 def test_rerun_with_key_files_reads_no_row_file_and_rewrites_nothing(warehouse, tmp_path):
