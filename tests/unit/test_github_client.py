@@ -277,11 +277,12 @@ def test_primary_exhaustion_longer_than_the_inline_limit_asks_to_defer(fake: Fak
 
 
 class MovingClock:
-    """Our clock; a wait moves it on at once and sleeps for real only briefly."""
+    """Our clock; a wait moves it on at once and sleeps for real only briefly, then runs ``after_wait``."""
 
-    def __init__(self, real_sleep: float) -> None:
+    def __init__(self, real_sleep: float, after_wait: Callable[[], None] = lambda: None) -> None:
         self.offset = 0.0
         self.real_sleep = real_sleep
+        self.after_wait = after_wait
         self.waits: list[float] = []
 
     def __call__(self) -> float:
@@ -295,13 +296,15 @@ class MovingClock:
         self.waits.append(seconds)
         self.offset += seconds
         time.sleep(min(seconds, self.real_sleep))
+        self.after_wait()
 
 
 def test_a_spent_budget_whose_reset_our_clock_has_passed_is_not_asked_again_at_once(fake_github_factory) -> None:
-    # GitHub's clock ten minutes behind ours: its reset, half a second ahead for GitHub, is long past for us.
+    # GitHub's clock ten minutes behind ours: its reset, five minutes ahead for GitHub, is long past for us.
     fake = fake_github_factory(repo_count=50, clock_skew_s=-600)
-    fake.faults.exhaust("core", 0.5)
-    clock = MovingClock(real_sleep=0.6)
+    fake.faults.exhaust("core", 300)
+    # The budget refills once the client has waited (not after some real time, which a busy machine overruns).
+    clock = MovingClock(real_sleep=0, after_wait=fake.faults.clear)
     client = _client(fake, sleep=clock.sleep, clock=clock, settings=replace(FAST, max_inline_wait=120))
 
     assert client.get("/repositories", {"since": 0}).status == 200
