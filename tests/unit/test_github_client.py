@@ -260,11 +260,12 @@ def test_a_secondary_limit_pauses_the_token_for_every_thread(fake_github_factory
 
 
 def test_primary_exhaustion_waits_for_the_reset(fake: FakeGitHub) -> None:
-    fake.faults.exhaust("core", 1.0)
-    sleep = RecordingSleep()
-    client = _client(fake, sleep=sleep)
+    fake.faults.exhaust("core", 30)
+    # The budget refills once the client has waited, however long the machine took to send the request.
+    clock = MovingClock(real_sleep=0, after_wait=fake.faults.clear)
+    client = _client(fake, sleep=clock.sleep, clock=clock, settings=replace(FAST, max_inline_wait=120))
     assert client.get("/repositories", {"since": 0}).status == 200
-    assert sleep.waits and 0.0 < max(sleep.waits) <= 1.0 + FAST.reset_jitter + 1
+    assert clock.waits and 25.0 < max(clock.waits) <= 30.0 + FAST.reset_jitter + 1
     assert fake.count(status=200) == 1
 
 
