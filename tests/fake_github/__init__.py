@@ -74,6 +74,16 @@ visibility                                  visibility upper-cased ("PUBLIC")
 createdAt / updatedAt / pushedAt            created_at / updated_at / pushed_at (same strings)
 ==========================================  ===============================================
 
+GitHub Enterprise Server
+------------------------
+``enterprise_version="3.9.0"`` serves as GHES does: REST under ``/api/v3`` (``base_url`` ends with it, and
+so do every object URL and ``Link``), GraphQL at ``/api/graphql``, ``X-GitHub-Enterprise-Version`` on every
+API answer, an HTML 404 for any other path. ``rate_limiting=False`` is GHES with rate limiting disabled:
+``GET /rate_limit`` answers 404 "Rate limiting is not enabled.", no ``x-ratelimit-*`` headers, nothing
+refused. ``graphql_missing_fields`` are ``Repository`` fields an older GHES lacks (HTTP 200,
+``undefinedField`` errors, no ``data``). ``start(ssl_context=...)`` serves https (see
+:mod:`tests.fixtures.tls` for a CA made in the test).
+
 Faults and hostile data: see :mod:`tests.fake_github.faults` and :mod:`tests.fake_github.hostile`.
 """
 

@@ -83,6 +83,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="name of an environment variable holding comma-separated valid tokens (default: any token)",
     )
+    parser.add_argument(
+        "--enterprise-version",
+        default=None,
+        help="serve as a GitHub Enterprise Server of this version: the API under /api/v3, GraphQL at /api/graphql",
+    )
+    parser.add_argument(
+        "--no-rate-limiting", action="store_true", help="rate limiting disabled, as a GitHub Enterprise Server allows"
+    )
     return parser.parse_args(argv)
 
 
@@ -108,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         apps=args.apps,
         installations=args.installations,
         installation_token_ttl_s=args.installation_token_ttl,
+        enterprise_version=args.enterprise_version,
+        rate_limiting=not args.no_rate_limiting,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +39,11 @@ class GraphQLResult:
     data: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
+    # A query the schema refuses (an unknown field) is never executed: its answer has errors and no data at all.
+    executed: bool = True
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"data": self.data}
+        body: dict[str, Any] = {"data": self.data} if self.executed else {}
         if self.errors:
             body["errors"] = self.errors
         return body
@@ -73,11 +75,13 @@ class GraphQLExecutor:
 
     :param universe: the world to read.
     :param search_index: answers ``search(...)``.
+    :param missing_fields: ``Repository`` fields the schema lacks (an older GitHub Enterprise Server).
     """
 
-    def __init__(self, universe: Universe, search_index: SearchIndex) -> None:
+    def __init__(self, universe: Universe, search_index: SearchIndex, *, missing_fields: Sequence[str] = ()) -> None:
         self.universe = universe
         self.search_index = search_index
+        self.missing_fields = tuple(missing_fields)
 
     def execute(self, payload: Any, *, hostile_mode: bool, budget: Callable[[], Budget]) -> GraphQLResult:
         """Run one request body; ``budget`` gives the graphql budget after this query's cost."""
@@ -89,6 +93,9 @@ class GraphQLExecutor:
         variables = payload.get("variables") or {}
         if not isinstance(variables, dict):
             return GraphQLResult(errors=[{"message": "Variables are invalid JSON."}], status=400)
+        undefined = self._undefined_fields(query_text)
+        if undefined:
+            return GraphQLResult(errors=undefined, executed=False)
         try:
             data = self._data(query_text, variables, hostile_mode, budget)
         except GraphQLError as error:
@@ -129,6 +136,22 @@ class GraphQLExecutor:
                 }
             )
         return data, errors
+
+    def _undefined_fields(self, query_text: str) -> list[dict[str, Any]]:
+        """GitHub's validation errors for the missing ``Repository`` fields a query names, in its words."""
+        errors = []
+        for name in self.missing_fields:
+            match = re.search(rf"\b{re.escape(name)}\b", query_text)
+            if match is not None:
+                errors.append(
+                    {
+                        "path": ["query", "nodes", "... on Repository", name],
+                        "extensions": {"code": "undefinedField", "typeName": "Repository", "fieldName": name},
+                        "locations": [_location(query_text, match.start())],
+                        "message": f"Field '{name}' doesn't exist on type 'Repository'",
+                    }
+                )
+        return errors
 
     @staticmethod
     def _argument(raw: str, variables: dict[str, Any], name: str) -> Any:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import re
+import ssl
 import sys
 import threading
 import time
@@ -44,6 +45,10 @@ from tests.fake_github.universe import DISABLED, DMCA, Universe
 API_VERSION = "2022-11-28"
 _APP_TOKEN_PATH = re.compile(r"/app/installations/(\d+)/access_tokens")
 _REASONS = {500: "Server Error", 502: "Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}
+# Where GitHub Enterprise Server serves its REST and GraphQL APIs; every other path is its web interface.
+ENTERPRISE_REST_ROOT = "/api/v3"
+ENTERPRISE_GRAPHQL = "/api/graphql"
+DOCS_ENTERPRISE_RATE_LIMIT = "https://docs.github.com/enterprise-server@3.14/rest/rate-limit/rate-limit"
 # Budgets GitHub lists in /rate_limit that the fake never spends, so clients see the real shape.
 _UNSPENT_BUDGETS = (("integration_manifest", 5000), ("code_search", 10), ("dependency_snapshots", 100))
 
@@ -94,6 +99,13 @@ class FakeGitHub:
     :param installation_token_ttl_s: lifetime of the installation tokens the fake mints.
     :param clock_skew_s: how far GitHub's clock is ahead of ours (negative: behind); its ``x-ratelimit-reset``
         headers and ``/rate_limit`` resets are read from it, as GitHub's are from its own.
+    :param enterprise_version: serve as a GitHub Enterprise Server of this version (``"3.9.0"``): REST under
+        ``/api/v3``, GraphQL at ``/api/graphql``, every API answer with ``X-GitHub-Enterprise-Version``; any
+        other path is the appliance's web interface (an HTML 404).
+    :param rate_limiting: False: rate limiting disabled, as GHES allows: ``GET /rate_limit`` answers 404
+        "Rate limiting is not enabled.", no answer carries ``x-ratelimit-*`` headers, nothing is ever refused.
+    :param graphql_missing_fields: ``Repository`` fields this server's GraphQL schema lacks (an older GHES):
+        a query naming one answers HTTP 200 with an ``undefinedField`` error and no ``data``.
     """
 
     def __init__(
@@ -117,6 +129,9 @@ class FakeGitHub:
         installation_accounts: dict[int, tuple[str, str]] | None = None,
         installation_token_ttl_s: float = DEFAULT_TOKEN_TTL_SECONDS,
         clock_skew_s: float = 0.0,
+        enterprise_version: str | None = None,
+        rate_limiting: bool = True,
+        graphql_missing_fields: Sequence[str] = (),
     ) -> None:
         spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
         self.universe = Universe(
@@ -128,6 +143,8 @@ class FakeGitHub:
             dense_spans=spans,
         )
         self.seed = seed
+        self.enterprise_version = enterprise_version
+        self.rate_limiting = rate_limiting
         self.latency_ms = latency_ms
         self.graphql_latency_ms = latency_ms if graphql_latency_ms is None else graphql_latency_ms
         self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
@@ -143,7 +160,7 @@ class FakeGitHub:
         self.routes = Routes(
             self.universe,
             self.search_index,
-            GraphQLExecutor(self.universe, self.search_index),
+            GraphQLExecutor(self.universe, self.search_index, missing_fields=graphql_missing_fields),
             self.faults,
             self.limiter,
         )
@@ -156,14 +173,24 @@ class FakeGitHub:
         self.base_url = ""
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
-        """Serve on a background thread; returns the base URL ``http://127.0.0.1:PORT``."""
+    def start(self, port: int = 0, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> str:
+        """Serve on a background thread; returns the base URL ``http://127.0.0.1:PORT``.
+
+        :param ssl_context: a server-side TLS context: serve https (``https://127.0.0.1:PORT``) with its certificate.
+        """
         if self._server is not None:
             return self.base_url
         server = _Server((host, port), _Handler)
         server.fake = self
+        scheme = "http"
+        if ssl_context is not None:
+            # The handshake happens in the request's thread: a client refusing the certificate holds up no other.
+            server.socket = ssl_context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+            scheme = "https"
         self._server = server
-        self.base_url = f"http://{host}:{server.server_address[1]}"
+        self.base_url = f"{scheme}://{host}:{server.server_address[1]}"
+        if self.enterprise_version is not None:
+            self.base_url += ENTERPRISE_REST_ROOT
         self.universe.set_api_root(self.base_url)
         self.routes.base_url = self.base_url
         self._stopping.clear()
@@ -351,6 +378,16 @@ class FakeGitHub:
         if path.startswith("/_fake/"):
             return self._control(method, path, handler)
         received_at = time.time()
+        if self.enterprise_version is not None:
+            api_path = _enterprise_api_path(path)
+            if api_path is None:
+                reply = Reply(404, b"<!DOCTYPE html><html><body>Page not found</body></html>", {})
+                reply.headers["Content-Type"] = "text/html; charset=utf-8"
+                self._record(
+                    RecordedRequest(method, path, query, 404, None, None, time.time(), "web", False, received_at)
+                )
+                return reply
+            path = api_path
         token, auth_error = _token(handler.headers.get("Authorization"))
         # A token is valid or expired when the request arrives, whatever the latency after.
         issued, refusal = (None, None) if token is None else self.apps.lookup(token)
@@ -378,6 +415,11 @@ class FakeGitHub:
             reply = self._answer(
                 method, path, query, handler, token, auth_error, resource, identity, authenticated, issued is not None
             )
+        if not self.rate_limiting:
+            for name in [name for name in reply.headers if name.lower().startswith("x-ratelimit-")]:
+                del reply.headers[name]
+        if self.enterprise_version is not None:
+            reply.headers["X-GitHub-Enterprise-Version"] = self.enterprise_version
         self._record(
             RecordedRequest(
                 method=method,
@@ -424,6 +466,8 @@ class FakeGitHub:
             reply.headers.update(self.limiter.peek(identity, CORE, False).headers())
             reply.fault = "bad_credentials"
             return reply
+        if path == "/rate_limit" and method == "GET" and not self.rate_limiting:
+            return error_reply(404, "Rate limiting is not enabled.", DOCS_ENTERPRISE_RATE_LIMIT)
         if path == "/rate_limit" and method == "GET":
             reply = json_reply(200, self._rate_limit_body(identity, authenticated))
             reply.headers.update(self.limiter.peek(identity, CORE, authenticated).headers())
@@ -467,7 +511,11 @@ class FakeGitHub:
             return reply
 
         cost = QUERY_COST if resource == GRAPHQL else 1
-        allowed, budget = self.limiter.spend(identity, resource, authenticated, cost)
+        if self.rate_limiting:
+            allowed, budget = self.limiter.spend(identity, resource, authenticated, cost)
+        else:
+            # Nothing is spent, so nothing is ever refused.
+            allowed, budget = True, self.limiter.peek(identity, resource, authenticated)
         if not allowed:
             reply = self._rate_limited(
                 resource, budget, fingerprint=identity if authenticated else None, identity=identity
@@ -486,7 +534,7 @@ class FakeGitHub:
             ):
                 reply = Reply(304, None, {"ETag": etag})
         # GitHub does not count a 304 against the budget only when the request was authorized.
-        if reply.status == 304 and authenticated:
+        if reply.status == 304 and authenticated and self.rate_limiting:
             budget = self.limiter.refund(identity, resource, authenticated, cost)
         else:
             reply.counted = True
@@ -600,9 +648,9 @@ class _Server(ThreadingHTTPServer):
     fake: FakeGitHub
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """Ignore clients that hung up (timed out on a slow reply, read half a truncated body)."""
+        """Ignore clients that hung up (timed out on a slow reply, read half a truncated body, refused our TLS)."""
         error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError | TimeoutError):
+        if isinstance(error, ConnectionError | TimeoutError | ssl.SSLError):
             return
         super().handle_error(request, client_address)
 
@@ -669,7 +717,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        if "Content-Type" not in reply.headers:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         if truncate:
@@ -679,6 +728,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(reply.body)
+
+
+def _enterprise_api_path(path: str) -> str | None:
+    """The API path a GitHub Enterprise Server path stands for (``/api/v3/x`` is ``/x``), or None for its web pages."""
+    if path == ENTERPRISE_GRAPHQL:
+        return "/graphql"
+    if path == ENTERPRISE_REST_ROOT or path.startswith(ENTERPRISE_REST_ROOT + "/"):
+        return path[len(ENTERPRISE_REST_ROOT) :] or "/"
+    return None
 
 
 def _day_span(day: str, share: float) -> tuple[int, int, float]:

@@ -1072,3 +1072,66 @@ def test_stats_show_the_least_each_budget_had_left(fake_github_factory: Callable
         requests.get(f"{fake.base_url}/repositories", headers=AUTH, timeout=REQUEST_TIMEOUT)
 
     assert fake.stats()["lowest_remaining"][FakeGitHub.fingerprint(TOKEN)] == {"core": 6}
+
+
+def test_an_enterprise_server_serves_its_api_under_api_v3_and_graphql_beside_it(
+    fake_github_factory: Callable[..., FakeGitHub], http: requests.Session
+) -> None:
+    fake = fake_github_factory(repo_count=150, enterprise_version="3.9.0")
+    origin = fake.base_url.removesuffix("/api/v3")
+    assert fake.base_url.endswith("/api/v3")
+    listing = _get(http, fake, "/repositories")
+    assert listing.status_code == 200
+    assert listing.headers["X-GitHub-Enterprise-Version"] == "3.9.0"
+    assert listing.json()[0]["url"].startswith(fake.base_url + "/repos/")
+    assert listing.links["next"]["url"].startswith(fake.base_url + "/repositories?since=")
+    node_id = listing.json()[0]["node_id"]
+    query = {"query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", "variables": {"ids": [node_id]}}
+    graphql = http.post(origin + "/api/graphql", json=query, timeout=REQUEST_TIMEOUT)
+    assert graphql.json()["data"]["nodes"][0]["id"] == node_id
+    # The appliance's web interface answers every other path, in HTML.
+    web = http.get(origin + "/repositories", timeout=REQUEST_TIMEOUT)
+    assert web.status_code == 404 and web.headers["Content-Type"].startswith("text/html")
+
+
+def test_an_enterprise_server_without_rate_limiting(
+    fake_github_factory: Callable[..., FakeGitHub], http: requests.Session
+) -> None:
+    fake = fake_github_factory(repo_count=150, rate_limit=2, enterprise_version="3.14.0", rate_limiting=False)
+    rate_limit = _get(http, fake, "/rate_limit")
+    assert rate_limit.status_code == 404
+    assert rate_limit.json()["message"] == "Rate limiting is not enabled."
+    for _ in range(3):
+        answer = _get(http, fake, "/repositories")
+        assert answer.status_code == 200
+        assert not [name for name in answer.headers if name.lower().startswith("x-ratelimit-")]
+
+
+def test_an_older_enterprise_graphql_refuses_a_field_it_lacks(
+    fake_github_factory: Callable[..., FakeGitHub], http: requests.Session
+) -> None:
+    fake = fake_github_factory(repo_count=150, enterprise_version="3.4.0", graphql_missing_fields=["isTemplate"])
+    origin = fake.base_url.removesuffix("/api/v3")
+    query = {"query": 'query { nodes(ids: ["x"]) { ... on Repository { isTemplate } } }'}
+    answer = http.post(origin + "/api/graphql", json=query, timeout=REQUEST_TIMEOUT)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert "data" not in body
+    assert body["errors"][0]["message"] == "Field 'isTemplate' doesn't exist on type 'Repository'"
+    assert body["errors"][0]["extensions"]["code"] == "undefinedField"
+
+
+def test_the_fake_serves_https_with_a_certificate_of_the_tests_own_ca(tmp_path: Path) -> None:
+    from tests.fixtures.tls import make_certificates
+
+    certificates = make_certificates(tmp_path)
+    fake = FakeGitHub(repo_count=10)
+    fake.start(ssl_context=certificates.server_context())
+    try:
+        assert fake.base_url.startswith("https://127.0.0.1:")
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(fake.base_url + "/rate_limit", timeout=REQUEST_TIMEOUT)
+        trusted = requests.get(fake.base_url + "/rate_limit", timeout=REQUEST_TIMEOUT, verify=str(certificates.ca_file))
+        assert trusted.status_code == 200
+    finally:
+        fake.stop()
