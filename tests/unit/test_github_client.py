@@ -165,7 +165,7 @@ def test_tokens_from_the_environment_are_named_as_such_when_refused(fake_github_
     with pytest.raises(BadCredentialsError, match="rejected the token of GITHUB_API_URL and GITHUB_TOKEN") as raised:
         GitHubHook(settings=FAST).get_conn().get("/repositories", {"since": 0})
     assert "Set a valid token in GITHUB_TOKEN" in str(raised.value)
-    monkeypatch.setenv("GITHUB_API_URL", "127.0.0.1:8080")
+    monkeypatch.setenv("GITHUB_API_URL", "ftp://127.0.0.1:8080")
     with pytest.raises(ConfigurationError, match=r"^GITHUB_API_URL has no usable API base URL"):
         GitHubHook(settings=FAST).get_conn()
 
@@ -511,7 +511,11 @@ _GITHUB = "https://api.github.com"
         # Schema field a scheme as for Airflow's HttpHook; plain http only to this machine or when asked.
         (json.dumps({"conn_type": "http", "host": "api.github.com", "password": "t1234567"}), _GITHUB, ["t1234567"]),
         (json.dumps({"conn_type": "http", "host": "api.github.com", "schema": "https"}), _GITHUB, []),
-        (json.dumps({"conn_type": "http", "host": "ghe.lan", "schema": "http", "port": 80}), "http://ghe.lan:80", []),
+        (
+            json.dumps({"conn_type": "http", "host": "ghe.lan", "schema": "http", "port": 80}),
+            "http://ghe.lan:80/api/v3",
+            [],
+        ),
         ("http://:t1234567@ghe.example.com/api%2Fv3", "https://ghe.example.com/api/v3", ["t1234567"]),
         (json.dumps({"conn_type": "http", "host": "localhost", "port": 8765}), "http://localhost:8765", []),
     ],

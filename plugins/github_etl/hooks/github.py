@@ -2,7 +2,7 @@
 
 The connection (``github_default``) holds the API root in ``host`` and the token in ``password``:
 
-- ``https://api.github.com`` (default), a GitHub Enterprise root ``https://HOST/api/v3``, or any
+- ``https://api.github.com`` (default), a GitHub Enterprise root ``https://HOST/api/v3`` (or just ``HOST``), or any
   GitHub-compatible server such as ``http://127.0.0.1:8765``;
 - no password: unauthenticated requests (60 per hour); one token; or several tokens separated by
   commas or newlines (``extra: {"tokens": [...]}`` works too). Tokens of the *same user* share one
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from github_etl.github.ratelimit import BudgetStore
 
 _TOKEN_SEPARATORS = re.compile(r"[\s,]+")
+# Where a GitHub Enterprise Server serves its REST API (GraphQL: /api/graphql beside it).
+ENTERPRISE_API_PATH = "/api/v3"
 
 
 def split_tokens(raw: str | None) -> list[str]:
@@ -58,7 +60,7 @@ def base_url_of(conn: Connection) -> str:
     """Rebuild the API root from a connection, whichever way it was written (URI or JSON form)."""
     extra = conn.extra_dejson or {}
     if extra.get("base_url"):
-        return str(extra["base_url"]).rstrip("/")
+        return api_root(str(extra["base_url"]))
     host = (conn.host or "").strip()
     if not host:
         return DEFAULT_API_URL
@@ -68,7 +70,7 @@ def base_url_of(conn: Connection) -> str:
             scheme, rest = url.split("://", 1)
             netloc, _, path = rest.partition("/")
             url = f"{scheme}://{netloc}:{conn.port}" + (f"/{path}" if path else "")
-        return url
+        return api_root(url)
     # A host without a scheme: the HTTP form's "Schema" field names the scheme (as for Airflow's HttpHook),
     # or the path of a URI form (https://host/api%2Fv3); otherwise https, since the token travels in a
     # header, except to this machine, where the fake GitHub and tunnels listen on plain http. A URI's
@@ -79,7 +81,35 @@ def base_url_of(conn: Connection) -> str:
     else:
         scheme, path = ("http" if conn.conn_type == "http" and _is_loopback(host) else "https"), schema
     netloc = f"{host}:{conn.port}" if conn.port else host
-    return f"{scheme}://{netloc}" + (f"/{path}" if path else "")
+    return api_root(f"{scheme}://{netloc}" + (f"/{path}" if path else ""))
+
+
+def api_root(url: str) -> str:
+    """The API root a user means by ``url``, in any form GitHub's own tools accept.
+
+    ``https://ghe.corp``, ``ghe.corp`` and ``https://ghe.corp/api/v3/`` all mean a GitHub Enterprise Server's
+    ``https://ghe.corp/api/v3`` (as for ``gh``'s ``GH_HOST``): at its root the appliance serves its web
+    pages, which answer the API's paths with HTML. ``github.com`` and a GHE.com tenant (``corp.ghe.com``)
+    serve their APIs at the root of their ``api.`` host. A root on this machine (the fake GitHub, a tunnel)
+    is kept as given. A host without a scheme is https, but http for this machine.
+    """
+    url = url.strip()
+    if "://" not in url:
+        host = url.split("/", 1)[0].rsplit(":", 1)[0]
+        url = f"{'http' if _is_loopback(host) else 'https'}://{url}"
+    scheme, rest = url.split("://", 1)
+    netloc, _, path = rest.partition("/")
+    path = path.strip("/")
+    host = netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0].lower()
+    if path or not host or _is_loopback(host):
+        return f"{scheme}://{netloc}" + (f"/{path}" if path else "")
+    if host == "github.com":
+        return f"{scheme}://api.{netloc}"
+    if host.endswith(".ghe.com"):
+        return f"{scheme}://{netloc if host.startswith('api.') else 'api.' + netloc}"
+    if host == "api.github.com":
+        return f"{scheme}://{netloc}"
+    return f"{scheme}://{netloc}{ENTERPRISE_API_PATH}"
 
 
 def _unreadable_connection(conn_id: str) -> ConfigurationError | None:
@@ -160,7 +190,7 @@ class GitHubHook(BaseHook):
                 ) from None
             url = os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
             self.from_environment = True
-            return url.rstrip("/"), _tokens_of(os.environ.get("GITHUB_TOKEN"), "GITHUB_TOKEN"), None
+            return api_root(url), _tokens_of(os.environ.get("GITHUB_TOKEN"), "GITHUB_TOKEN"), None
         from github_etl.github.app_auth import GitHubApp
 
         tokens = _tokens_of(conn.password, f"Connection '{self.github_conn_id}': the password")

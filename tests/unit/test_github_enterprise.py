@@ -1,0 +1,141 @@
+"""The GitHub client and hook against a GitHub Enterprise Server: its API root in every form users type,
+rate limiting disabled, its own certificate authority, GraphQL fields an older version lacks, App login.
+
+The fake GitHub serves as GHES (REST under ``/api/v3``, GraphQL at ``/api/graphql``), over real HTTP or
+HTTPS with a CA made in the test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from github_etl.extract.enrich import enrich
+from github_etl.github.app_auth import GitHubApp, app_credentials
+from github_etl.github.client import GitHubClient, next_link
+from github_etl.hooks.github import GitHubHook
+from github_etl.settings import ClientSettings, QuotaReserve
+from tests.fake_github import FakeGitHub
+from tests.fake_github.apps import generate_app_key
+from tests.fixtures.tls import CorpCertificates, make_certificates
+
+TOKEN = "ghp_enterprise_test_token_0123"
+VERSION = "3.9.0"
+FAST = ClientSettings(
+    connect_timeout=2,
+    read_timeout=5,
+    max_retries=3,
+    backoff_base=0.01,
+    backoff_max=0.02,
+    max_inline_wait=10,
+    reset_jitter=0.01,
+    quota_reserve=QuotaReserve(default=0.0),
+)
+# Variables that change what requests trusts or where it connects: each test sets its own.
+TLS_AND_PROXY_VARIABLES = (
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_trust_or_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in TLS_AND_PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> CorpCertificates:
+    return make_certificates(tmp_path_factory.mktemp("corp-ca"))
+
+
+@pytest.fixture
+def ghes(fake_github_factory: Callable[..., FakeGitHub]) -> FakeGitHub:
+    """A GHES over plain http, rate limiting disabled."""
+    return fake_github_factory(repo_count=150, seed=3, enterprise_version=VERSION, rate_limiting=False)
+
+
+@pytest.fixture
+def ghes_over_tls(certificates: CorpCertificates) -> FakeGitHub:
+    fake = FakeGitHub(repo_count=150, seed=3, enterprise_version=VERSION, rate_limiting=False)
+    fake.start(ssl_context=certificates.server_context())
+    yield fake
+    fake.stop()
+
+
+def _client(fake: FakeGitHub, **kwargs) -> GitHubClient:
+    return GitHubClient(
+        fake.base_url, [TOKEN], settings=kwargs.pop("settings", FAST), conn_id="github_default", **kwargs
+    )
+
+
+# -- the API root ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [
+        ("https://ghe.corp/api/v3", "https://ghe.corp/api/v3"),
+        ("https://ghe.corp/api/v3/", "https://ghe.corp/api/v3"),
+        ("https://ghe.corp", "https://ghe.corp/api/v3"),
+        ("https://ghe.corp/", "https://ghe.corp/api/v3"),
+        ("ghe.corp", "https://ghe.corp/api/v3"),
+        ("ghe.corp/", "https://ghe.corp/api/v3"),
+        ("ghe.corp/api/v3/", "https://ghe.corp/api/v3"),
+        ("https://ghe.corp:8443", "https://ghe.corp:8443/api/v3"),
+        # GitHub.com and GHE.com (data residency) serve their APIs at the root of their api. host.
+        ("https://github.com", "https://api.github.com"),
+        ("api.github.com", "https://api.github.com"),
+        ("https://octocorp.ghe.com", "https://api.octocorp.ghe.com"),
+        ("https://api.octocorp.ghe.com/", "https://api.octocorp.ghe.com"),
+        # This machine (the fake GitHub, a tunnel) serves whatever root it is given.
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+    ],
+)
+def test_the_api_root_is_found_in_every_form_a_user_types(monkeypatch, host: str, base_url: str) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": host}))
+    assert GitHubHook().api_base_url() == base_url
+    monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT")
+    monkeypatch.setenv("GITHUB_API_URL", host)
+    assert GitHubHook().get_conn().base_url == base_url
+
+
+def test_a_listing_graphql_and_links_stay_on_the_enterprise_host(ghes: FakeGitHub) -> None:
+    client = _client(ghes)
+    page = client.get("/repositories")
+    link = next_link(page.headers.get("Link"))
+    assert link is not None and link.startswith(ghes.base_url + "/repositories?since=")
+    assert client.get(link).status == 200
+    batch = enrich(client, page.data[:5])
+    assert [item["databaseId"] for item in batch.items] == [r["id"] for r in page.data[:5]]
+    assert {request.path for request in ghes.requests} == {"/repositories", "/graphql"}
+
+
+# -- GitHub App login ------------------------------------------------------------------------------
+
+
+def test_a_github_app_logs_in_at_the_enterprise_root(fake_github_factory: Callable[..., FakeGitHub]) -> None:
+    private_key, public_key = generate_app_key()
+    fake = fake_github_factory(
+        repo_count=150, enterprise_version=VERSION, rate_limiting=False, apps={77: public_key}, installations={88: 77}
+    )
+    app = GitHubApp(app_id="77", installation_ids=(), private_key=private_key)
+    credentials = app_credentials(fake.base_url, app, settings=FAST, store=None, on_mint=lambda token: None)
+    client = GitHubClient(fake.base_url, credentials, settings=FAST)
+    assert client.get("/repositories").status == 200
+    assert [request.path for request in fake.requests][:2] == [
+        "/app/installations",
+        "/app/installations/88/access_tokens",
+    ]
