@@ -123,6 +123,26 @@ def test_a_listing_graphql_and_links_stay_on_the_enterprise_host(ghes: FakeGitHu
     assert {request.path for request in ghes.requests} == {"/repositories", "/graphql"}
 
 
+# -- rate limiting disabled ------------------------------------------------------------------------
+
+
+def test_rate_limiting_disabled_leaves_no_budget_to_judge_and_requests_go_on(ghes: FakeGitHub, caplog) -> None:
+    client = _client(ghes, settings=ClientSettings(**{**vars(FAST), "quota_reserve": QuotaReserve(default=0.1)}))
+    assert client.budgets() == {}
+    assert "Rate limiting is not enabled" in caplog.text
+    for _ in range(3):
+        assert client.get("/repositories").status == 200
+
+
+def test_the_connection_test_passes_when_rate_limiting_is_disabled(monkeypatch, ghes: FakeGitHub) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": ghes.base_url, "password": TOKEN})
+    )
+    ok, message = GitHubHook().test_connection()
+    assert ok, message
+    assert f"GitHub Enterprise Server {VERSION}" in message and "rate limiting is not enabled" in message
+
+
 # -- GitHub App login ------------------------------------------------------------------------------
 
 

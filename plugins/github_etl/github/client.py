@@ -45,7 +45,9 @@ from github_etl.github.responses import (
     classify,
     details_of,
     message_of,
+    rate_limiting_disabled,
     retry_after_seconds,
+    server_name,
 )
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
@@ -184,6 +186,15 @@ class GitHubClient:
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
                 self.calls["failed"] += 1
                 log.warning("Could not read GitHub's rate limits (%s); going on without them", _safe(exc))
+                continue
+            if rate_limiting_disabled(status, data):
+                self.calls["ok"] += 1
+                log.info(
+                    "%s at %s does not limit rates (%s): no budget to check, no quota reserve to keep",
+                    server_name(headers),
+                    self.base_url,
+                    message_of(data),
+                )
                 continue
             outcome = classify(status, headers, data)
             self.calls["ok" if outcome is Outcome.OK else "failed"] += 1

@@ -68,6 +68,17 @@ def message_of(data: Any) -> str:
     return ""
 
 
+def rate_limiting_disabled(status: int, data: Any) -> bool:
+    """Whether ``GET /rate_limit`` answered that the server does not limit rates (a GitHub Enterprise Server can)."""
+    return status == 404 and "rate limiting is not enabled" in message_of(data).lower()
+
+
+def server_name(headers: Mapping[str, str]) -> str:
+    """``GitHub Enterprise Server 3.9.0`` when the answer came from one (it says which version), else ``GitHub``."""
+    version = headers.get("x-github-enterprise-version")
+    return f"GitHub Enterprise Server {version[:40]}" if version else "GitHub"
+
+
 def details_of(data: Any) -> str:
     """GitHub's reasons under ``errors``: a 422 says only "Validation Failed" in ``message``, and why there."""
     if not isinstance(data, Mapping) or not isinstance(data.get("errors"), list):

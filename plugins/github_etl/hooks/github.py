@@ -256,9 +256,17 @@ class GitHubHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Ask ``/rate_limit`` (free of charge) whether the URL and token work."""
+        from github_etl.github.responses import message_of, rate_limiting_disabled, server_name
+
         try:
-            response = self.client.get("/rate_limit")
+            response = self.client.get("/rate_limit", tolerate_gone=True)
         except (GitHubError, ConfigurationError) as exc:
             return False, str(exc)
+        server = server_name(response.headers)
+        if rate_limiting_disabled(response.status, response.data):
+            # A GitHub Enterprise Server may run without rate limits: the token was accepted all the same.
+            return True, f"Connected to {server} at {self.client.base_url}; rate limiting is not enabled on it"
+        if response.status != 200:
+            return False, f"{server} answered {response.status} to GET /rate_limit: {message_of(response.data)[:200]}"
         core = (response.data or {}).get("resources", {}).get("core", {})
-        return True, f"Connected; core budget {core.get('remaining', '?')}/{core.get('limit', '?')}"
+        return True, f"Connected to {server}; core budget {core.get('remaining', '?')}/{core.get('limit', '?')}"
