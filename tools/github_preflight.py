@@ -27,15 +27,22 @@ def unreachable_reason(base_url: str) -> str | None:
 
     :param base_url: API root, e.g. ``https://api.github.com``.
     """
+    from github_etl.github.session import certificate_error, new_session
+
     try:
         # /rate_limit costs no quota; no token is sent, none is needed to learn that the host answers.
         # The status line is the answer: the body is not read, so a body cut short (a transient fault
-        # the run retries) does not read as an unreachable host.
-        with requests.get(f"{base_url}/rate_limit", timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True):
+        # the run retries) does not read as an unreachable host. The session trusts and proxies as the run's.
+        with (
+            new_session() as session,
+            session.get(f"{base_url}/rate_limit", timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True),
+        ):
             pass
     except requests.Timeout:
         return f"no answer within {CONNECT_TIMEOUT:g} s to connect or {READ_TIMEOUT:g} s to reply"
     except requests.RequestException as exc:
+        if untrusted := certificate_error(exc, base_url):
+            return str(untrusted)
         # The innermost cause names what failed (name resolution, refused, certificate) without the noise.
         cause: BaseException = exc
         while cause.__cause__ is not None or cause.__context__ is not None:

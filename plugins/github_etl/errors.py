@@ -32,6 +32,10 @@ class ForbiddenError(GitHubError):
     """403 that is not a rate limit: the token lacks a permission. Never retried."""
 
 
+class UntrustedCertificateError(GitHubError, ConfigurationError):
+    """GitHub's TLS certificate is not one this machine trusts (a company's own CA not configured). Never retried."""
+
+
 class GitHubUnavailableError(GitHubError):
     """The API could not be reached or kept failing after the bounded retries."""
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from github_etl.errors import FINAL_ERRORS, GitHubError
 from github_etl.extract.enrich import enrich
 from github_etl.github.app_auth import GitHubApp, app_credentials
 from github_etl.github.client import GitHubClient, next_link
@@ -141,6 +142,43 @@ def test_the_connection_test_passes_when_rate_limiting_is_disabled(monkeypatch, 
     ok, message = GitHubHook().test_connection()
     assert ok, message
     assert f"GitHub Enterprise Server {VERSION}" in message and "rate limiting is not enabled" in message
+
+
+# -- the company's certificate authority -----------------------------------------------------------
+
+
+def test_a_certificate_of_an_untrusted_authority_fails_at_once_naming_the_host_and_the_fix(
+    ghes_over_tls: FakeGitHub,
+) -> None:
+    waits: list[float] = []
+    client = _client(ghes_over_tls, sleep=waits.append)
+    with pytest.raises(GitHubError) as raised:
+        client.get("/repositories")
+    message = str(raised.value)
+    assert ghes_over_tls.base_url.removesuffix("/api/v3") in message
+    assert "REQUESTS_CA_BUNDLE" in message and "certificate" in message
+    assert isinstance(raised.value, FINAL_ERRORS)
+    assert waits == [] and client.calls["failed"] == 1
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_the_companys_ca_named_in_the_environment_is_trusted(
+    monkeypatch, ghes_over_tls: FakeGitHub, certificates: CorpCertificates, variable: str
+) -> None:
+    monkeypatch.setenv(variable, str(certificates.ca_file))
+    client = _client(ghes_over_tls)
+    assert client.get("/repositories").status == 200
+    assert client.graphql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": []}) is not None
+
+
+def test_a_proxy_named_in_the_environment_is_used_and_no_proxy_honoured(monkeypatch, ghes: FakeGitHub) -> None:
+    from tests.unit.test_github_client import _closed_port
+
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    with pytest.raises(GitHubError, match="ProxyError"):
+        _client(ghes).get("/repositories")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert _client(ghes).get("/repositories").status == 200
 
 
 # -- GitHub App login ------------------------------------------------------------------------------

@@ -84,6 +84,24 @@ def test_a_truncated_body_is_an_answer(fake_github):
     assert fake_github.faults.truncate_next == 0
 
 
+def test_a_certificate_of_the_companys_ca_is_named_with_the_fix_and_trusted_once_given(monkeypatch, tmp_path):
+    from tests.fake_github import FakeGitHub
+    from tests.fixtures.tls import make_certificates
+
+    certificates = make_certificates(tmp_path)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    fake = FakeGitHub(repo_count=10, enterprise_version="3.9.0", rate_limiting=False)
+    fake.start(ssl_context=certificates.server_context())
+    try:
+        reason = unreachable_reason(fake.base_url)
+        assert reason is not None and "REQUESTS_CA_BUNDLE" in reason and "not trusted" in reason
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca_file))
+        assert unreachable_reason(fake.base_url) is None
+    finally:
+        fake.stop()
+
+
 def test_a_refused_connection_says_so():
     reason = unreachable_reason(f"http://127.0.0.1:{closed_port()}")
 

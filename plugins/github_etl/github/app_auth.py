@@ -40,6 +40,7 @@ from github_etl.errors import (
 )
 from github_etl.github.ratelimit import believable_reset, spent_until
 from github_etl.github.responses import Outcome, classify, message_of, retry_after_seconds
+from github_etl.github.session import certificate_error, new_session
 
 if TYPE_CHECKING:
     from github_etl.github.ratelimit import BudgetStore
@@ -171,7 +172,7 @@ class InstallationCredential:
         self._store = store
         self._on_mint = on_mint
         self._clock = clock
-        self._session = session or requests.Session()
+        self._session = session or new_session()
         self._lock = threading.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
@@ -305,7 +306,7 @@ def app_credentials(
 ) -> list[InstallationCredential]:
     """One credential per installation of ``app`` (looked up when none is named), sharing one HTTP session."""
     app.signing_key()  # a key that cannot sign fails here, before any request
-    session = requests.Session()
+    session = new_session()
     installation_ids = app.installation_ids or find_installation(base_url, app, settings=settings, session=session)
     return [
         InstallationCredential(
@@ -412,6 +413,8 @@ def _jwt_call(
             )
             body = response.json() if response.content else None
         except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
+            if untrusted := certificate_error(exc, url):
+                raise untrusted from exc
             failures += 1
             _after_failure(url, settings, failures, f"{type(exc).__name__}", what)
             continue

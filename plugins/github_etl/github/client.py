@@ -49,6 +49,7 @@ from github_etl.github.responses import (
     retry_after_seconds,
     server_name,
 )
+from github_etl.github.session import certificate_error, new_session
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class GitHubClient:
         self._sleep = sleep
         self._clock = clock
         self._random = random.Random()
-        self.session = requests.Session()
+        self.session = new_session()
         self.session.headers.update(
             {
                 "Accept": "application/vnd.github+json",
@@ -286,6 +287,8 @@ class GitHubClient:
             except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
                 self.tokens.release(token, resource)
                 self.calls["failed"] += 1
+                if untrusted := certificate_error(exc, url):
+                    raise untrusted from exc
                 transient_failures += 1
                 self._after_transient(method, url, transient_failures, exc)
                 continue
