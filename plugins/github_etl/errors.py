@@ -36,6 +36,10 @@ class UntrustedCertificateError(GitHubError, ConfigurationError):
     """GitHub's TLS certificate is not one this machine trusts (a company's own CA not configured). Never retried."""
 
 
+class GraphQLSchemaError(GitHubError):
+    """GitHub's GraphQL schema refused the query (a field an older GitHub Enterprise Server lacks). Never retried."""
+
+
 class GitHubUnavailableError(GitHubError):
     """The API could not be reached or kept failing after the bounded retries."""
 
@@ -84,7 +88,14 @@ class DeletionGuardError(WarehouseError):
 
 
 # Errors that another try cannot fix: the task fails at once instead of burning its retries.
-FINAL_ERRORS = (BadCredentialsError, ForbiddenError, ConfigurationError, DataQualityError, DeletionGuardError)
+FINAL_ERRORS = (
+    BadCredentialsError,
+    ForbiddenError,
+    GraphQLSchemaError,
+    ConfigurationError,
+    DataQualityError,
+    DeletionGuardError,
+)
 
 
 @contextmanager

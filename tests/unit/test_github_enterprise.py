@@ -181,6 +181,23 @@ def test_a_proxy_named_in_the_environment_is_used_and_no_proxy_honoured(monkeypa
     assert _client(ghes).get("/repositories").status == 200
 
 
+# -- GraphQL of an older GHES ----------------------------------------------------------------------
+
+
+def test_a_graphql_field_an_older_enterprise_lacks_fails_at_once_naming_it_and_the_version(
+    fake_github_factory: Callable[..., FakeGitHub],
+) -> None:
+    fake = fake_github_factory(repo_count=150, enterprise_version="3.4.0", graphql_missing_fields=["isTemplate"])
+    client = _client(fake)
+    listed = client.get("/repositories").data[:3]
+    with pytest.raises(GitHubError) as raised:
+        enrich(client, listed)
+    message = str(raised.value)
+    assert "isTemplate" in message and "GitHub Enterprise Server 3.4.0" in message
+    assert isinstance(raised.value, FINAL_ERRORS)
+    assert fake.count(path_prefix="/graphql") == 1
+
+
 # -- GitHub App login ------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from github_etl.errors import (
     ForbiddenError,
     GitHubError,
     GitHubUnavailableError,
+    GraphQLSchemaError,
     RateLimitWaitTooLong,
 )
 from github_etl.github.app_auth import InstallationCredential
@@ -167,6 +168,15 @@ class GitHubClient:
         data = response.data
         if not isinstance(data, dict):
             raise GitHubError(f"GraphQL answered a non-object body from {response.url}", status=response.status)
+        if "data" not in data and _validation_errors(data):
+            # The schema refused the query before running it: no retry changes the schema.
+            raise GraphQLSchemaError(
+                f"{server_name(response.headers)} at {self.base_url} refused the GraphQL query: "
+                f"{_validation_errors(data)}. Its GraphQL schema lacks what this pipeline reads, as older GitHub "
+                "Enterprise Server releases do; retrying cannot change that.",
+                status=response.status,
+                url=response.url,
+            )
         return data
 
     def budgets(self) -> dict[str, list[Budget]]:
@@ -569,6 +579,17 @@ def _budget_of(values: Any) -> Budget | None:
         return Budget(limit=int(values["limit"]), remaining=int(values["remaining"]), reset_at=float(values["reset"]))
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _validation_errors(data: Mapping[str, Any]) -> str:
+    """GitHub's messages for a query its schema refused (each error has an ``extensions.code``), or ``""``."""
+    errors = data.get("errors")
+    refusals = [
+        str(error.get("message") or error["extensions"]["code"])
+        for error in (errors if isinstance(errors, list) else [])
+        if isinstance(error, dict) and isinstance(error.get("extensions"), dict) and error["extensions"].get("code")
+    ]
+    return "; ".join(refusals)[:500]
 
 
 def _graphql_rate_limited(data: Any) -> bool:
