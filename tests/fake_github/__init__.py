@@ -81,7 +81,8 @@ so do every object URL and ``Link``), GraphQL at ``/api/graphql``, ``X-GitHub-En
 API answer, an HTML 404 for any other path. ``rate_limiting=False`` is GHES with rate limiting disabled:
 ``GET /rate_limit`` answers 404 "Rate limiting is not enabled.", no ``x-ratelimit-*`` headers, nothing
 refused. ``graphql_missing_fields`` are ``Repository`` fields an older GHES lacks (HTTP 200,
-``undefinedField`` errors, no ``data``). ``start(ssl_context=...)`` serves https (see
+``undefinedField`` errors, no ``data``). ``anonymous_access=False`` is private mode: 401 "Must
+authenticate to access this API." to any request without a token. ``start(ssl_context=...)`` serves https (see
 :mod:`tests.fixtures.tls` for a CA made in the test).
 
 Faults and hostile data: see :mod:`tests.fake_github.faults` and :mod:`tests.fake_github.hostile`.

@@ -106,6 +106,8 @@ class FakeGitHub:
         "Rate limiting is not enabled.", no answer carries ``x-ratelimit-*`` headers, nothing is ever refused.
     :param graphql_missing_fields: ``Repository`` fields this server's GraphQL schema lacks (an older GHES):
         a query naming one answers HTTP 200 with an ``undefinedField`` error and no ``data``.
+    :param anonymous_access: False: every API request without a token answers 401 "Must authenticate to
+        access this API.", as a GHES in private mode (the usual setting) does.
     """
 
     def __init__(
@@ -132,6 +134,7 @@ class FakeGitHub:
         enterprise_version: str | None = None,
         rate_limiting: bool = True,
         graphql_missing_fields: Sequence[str] = (),
+        anonymous_access: bool = True,
     ) -> None:
         spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
         self.universe = Universe(
@@ -145,6 +148,7 @@ class FakeGitHub:
         self.seed = seed
         self.enterprise_version = enterprise_version
         self.rate_limiting = rate_limiting
+        self.anonymous_access = anonymous_access
         self.latency_ms = latency_ms
         self.graphql_latency_ms = latency_ms if graphql_latency_ms is None else graphql_latency_ms
         self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
@@ -465,6 +469,10 @@ class FakeGitHub:
             reply = error_reply(401, "Bad credentials")
             reply.headers.update(self.limiter.peek(identity, CORE, False).headers())
             reply.fault = "bad_credentials"
+            return reply
+        if token is None and not self.anonymous_access:
+            reply = error_reply(401, "Must authenticate to access this API.")
+            reply.fault = "anonymous"
             return reply
         if path == "/rate_limit" and method == "GET" and not self.rate_limiting:
             return error_reply(404, "Rate limiting is not enabled.", DOCS_ENTERPRISE_RATE_LIMIT)

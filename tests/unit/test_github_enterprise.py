@@ -214,3 +214,20 @@ def test_a_github_app_logs_in_at_the_enterprise_root(fake_github_factory: Callab
         "/app/installations",
         "/app/installations/88/access_tokens",
     ]
+
+
+# -- private mode ----------------------------------------------------------------------------------
+
+
+def test_an_enterprise_server_in_private_mode_asks_for_a_token_not_for_a_valid_one(
+    fake_github_factory: Callable[..., FakeGitHub], monkeypatch
+) -> None:
+    fake = fake_github_factory(repo_count=50, enterprise_version=VERSION, anonymous_access=False)
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": fake.base_url}))
+    with pytest.raises(GitHubError) as raised:
+        GitHubHook(settings=FAST).get_conn().get("/repositories")
+    message = str(raised.value)
+    assert "Must authenticate to access this API" in message
+    assert "no token" in message and "set one as the connection's password" in message
+    assert "rejected" not in message and "go unauthenticated" not in message
+    assert len(fake.requests) == 1

@@ -210,7 +210,7 @@ class GitHubClient:
             outcome = classify(status, headers, data)
             self.calls["ok" if outcome is Outcome.OK else "failed"] += 1
             if outcome is Outcome.BAD_CREDENTIALS:
-                raise self._final_error(outcome, status, "GET", url, data, token)
+                raise self._final_error(outcome, status, "GET", url, data, token, headers)
             resources = data.get("resources") if outcome is Outcome.OK and isinstance(data, dict) else None
             if not isinstance(resources, dict):
                 log.warning("GitHub answered %s to GET /rate_limit; going on without its budgets", status)
@@ -343,7 +343,7 @@ class GitHubClient:
                 retry_after = retry_after_seconds(headers.get("retry-after"), self._clock())
                 self._after_transient(method, url, transient_failures, GitHubError(f"HTTP {status}"), retry_after)
                 continue
-            raise self._final_error(outcome, status, method, url, data, token)
+            raise self._final_error(outcome, status, method, url, data, token, headers)
 
     def _send(
         self,
@@ -494,7 +494,14 @@ class GitHubClient:
         return f"connection '{self.conn_id}'" if self.conn_id else "GITHUB_API_URL and GITHUB_TOKEN"
 
     def _final_error(
-        self, outcome: Outcome, status: int, method: str, url: str, data: Any, token: Credential | None
+        self,
+        outcome: Outcome,
+        status: int,
+        method: str,
+        url: str,
+        data: Any,
+        token: Credential | None,
+        headers: Mapping[str, str],
     ) -> GitHubError:
         message = message_of(data) or "no message"
         if details := details_of(data):
@@ -506,6 +513,17 @@ class GitHubClient:
                 f"{token.installation_id} of {self._source()}, a fresh one too: {status} {message}. "
                 "The installation may have been uninstalled or suspended meanwhile; check it in the "
                 "account's settings (GitHub Apps).",
+                status=status,
+                url=url,
+            )
+        if outcome is Outcome.BAD_CREDENTIALS and token is None:
+            # No token was sent: a server that admits no anonymous requests (a GitHub Enterprise Server in
+            # private mode) asks for one, there is none to fix.
+            where = "as the connection's password" if self.conn_id else "in GITHUB_TOKEN"
+            return BadCredentialsError(
+                f"{server_name(headers)} at {self.base_url} answers no requests without a token ({status} "
+                f"{message.rstrip('.')}), and {self._source()} has no token: set one {where} "
+                "(or a GitHub App in the connection's extra).",
                 status=status,
                 url=url,
             )
