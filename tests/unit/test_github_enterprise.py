@@ -21,6 +21,7 @@ from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
 from tests.fake_github.apps import generate_app_key
 from tests.fixtures.tls import CorpCertificates, make_certificates
+from tests.unit.test_shared_budget import prefix, redis_client  # noqa: F401 (fixtures)
 
 TOKEN = "ghp_enterprise_test_token_0123"
 VERSION = "3.9.0"
@@ -133,6 +134,27 @@ def test_rate_limiting_disabled_leaves_no_budget_to_judge_and_requests_go_on(ghe
     assert "Rate limiting is not enabled" in caplog.text
     for _ in range(3):
         assert client.get("/repositories").status == 200
+
+
+def test_two_workers_sharing_a_redis_store_go_on_when_rate_limiting_is_disabled(
+    ghes: FakeGitHub,
+    prefix: str,  # noqa: F811 (the fixture imported above)
+) -> None:
+    from tests.unit.test_shared_budget import REDIS_URL, RedisBudgetStore
+
+    settings = ClientSettings(**{**vars(FAST), "quota_reserve": QuotaReserve(default=0.1)})
+    workers = [_client(ghes, settings=settings, budget_store=RedisBudgetStore(REDIS_URL, prefix=prefix)) for _ in "ab"]
+    for worker in workers:
+        assert worker.budgets() == {}
+        assert [worker.get("/repositories").status for _ in range(3)] == [200] * 3
+
+
+def test_limits_an_administrator_set_are_read_not_assumed(fake_github_factory: Callable[..., FakeGitHub]) -> None:
+    fake = fake_github_factory(repo_count=50, enterprise_version=VERSION, rate_limit=15_000, graphql_rate_limit=500)
+    budgets = _client(fake, settings=ClientSettings(**{**vars(FAST), "quota_reserve": QuotaReserve(default=0.1)}))
+    spendable = budgets.budgets()
+    assert [(b.limit, b.remaining) for b in spendable["core"]] == [(13_500, 13_500)]
+    assert [(b.limit, b.remaining) for b in spendable["graphql"]] == [(450, 450)]
 
 
 def test_the_connection_test_passes_when_rate_limiting_is_disabled(monkeypatch, ghes: FakeGitHub) -> None:
