@@ -29,6 +29,8 @@ def ghes(certificates: CorpCertificates) -> Iterator[FakeGitHub]:
     fake = FakeGitHub(
         repo_count=300,
         seed=17,
+        # An appliance's ids are few: its own repositories only.
+        max_id=20_000,
         vanished_ratio=0.02,
         owners={"platform-team": 30},
         enterprise_version=VERSION,
@@ -57,6 +59,10 @@ def test_runs_harvest_an_enterprise_server_with_its_own_ca_and_no_rate_limits(
     assert _count(pg_url, "SELECT count(*) FROM github.repositories") == 40
     assert run_dag({"mode": "owners", "owners": ["platform-team"]}, LOGICAL_DATE).state == "success"
     assert _count(pg_url, "SELECT count(*) FROM github.repositories WHERE owner_login = 'platform-team'") == 30
+
+    search = {"mode": "search", "query": "created:2024-01-01..2024-12-31"}
+    assert run_dag(search, LOGICAL_DATE).state == "success"
+    assert ghes.count(path_prefix="/search/repositories") > 0
 
     # Every request went to the API's paths (none to the appliance's web pages), GraphQL enriched.
     assert [r.path for r in ghes.requests if r.fault == "web"] == []
