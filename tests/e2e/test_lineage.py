@@ -90,3 +90,18 @@ def test_a_run_emits_lineage_with_inputs_outputs_schema_counts_and_checks(
     assert checked["name"] == "warehouse.github.repositories"
     assert {a["assertion"] for a in assertions} >= {"ids_unique_not_null", "loaded_count", "counts_not_negative"}
     assert all(a["success"] for a in assertions)
+
+
+def test_the_github_input_is_named_by_the_api_root_the_run_used_when_only_the_environment_names_it(
+    fake_github_factory, pipeline_env, run_dag, lineage_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ghes = fake_github_factory(repo_count=100, enterprise_version="3.9.0", rate_limiting=False)
+    pipeline_env(ghes.base_url)
+    monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT")
+    monkeypatch.setenv("GITHUB_API_URL", ghes.base_url + "/")
+    monkeypatch.setenv("GITHUB_TOKEN", "test-token-0123456789")
+
+    assert run_dag({"mode": "sample", "sample_size": 10, "shards": 1}, LOGICAL_DATE).state == "success"
+
+    (load,) = _events(lineage_file, "github_repositories.load", "COMPLETE")
+    assert [(d["namespace"], d["name"]) for d in load["inputs"]] == [(ghes.base_url, "/repositories")]

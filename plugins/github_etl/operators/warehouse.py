@@ -60,17 +60,17 @@ class GitHubLoadOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """GitHub's API in; the warehouse tables out, with the schema of the repositories and the row counts."""
-        from airflow.sdk import BaseHook
-
+        from github_etl.hooks.github import GitHubHook
         from github_etl.hooks.warehouse import DatabaseConnection
         from github_etl.lineage import load_lineage
 
         with DatabaseConnection(conn_id=self.warehouse_conn_id) as db, db.cursor() as cursor:
             cursor.execute(_REPOSITORY_COLUMNS_SQL)
             columns = [(str(name), str(kind)) for name, kind in cursor.fetchall()]
-        host = BaseHook.get_connection(self.github_conn_id).host
+        # The root the run's requests went to, however it was given (a bare host, GITHUB_API_URL alone).
+        github_url = GitHubHook(self.github_conn_id).api_base_url()
         counts = self._loaded.result.to_xcom() if self._loaded else {}
-        return load_lineage(counts, columns, github_url=host or None)
+        return load_lineage(counts, columns, github_url=github_url)
 
 
 class GitHubCheckOperator(BaseOperator):
