@@ -114,6 +114,19 @@ def test_the_api_root_is_found_in_every_form_a_user_types(monkeypatch, host: str
     assert GitHubHook().get_conn().base_url == base_url
 
 
+def test_a_connection_holding_only_the_token_goes_where_github_api_url_points_not_to_github_com(
+    monkeypatch, ghes: FakeGitHub
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "password": TOKEN}))
+    monkeypatch.setenv("GITHUB_API_URL", ghes.base_url)
+    client = GitHubHook(settings=FAST).get_conn()
+    assert client.base_url == ghes.base_url
+    assert client.get("/repositories").status == 200
+    assert [r.token_fingerprint for r in ghes.requests] == [FakeGitHub.fingerprint(TOKEN)]
+    monkeypatch.delenv("GITHUB_API_URL")
+    assert GitHubHook().api_base_url() == "https://api.github.com"
+
+
 def test_a_listing_graphql_and_links_stay_on_the_enterprise_host(ghes: FakeGitHub) -> None:
     client = _client(ghes)
     page = client.get("/repositories")

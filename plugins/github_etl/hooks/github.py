@@ -63,7 +63,9 @@ def base_url_of(conn: Connection) -> str:
         return api_root(str(extra["base_url"]))
     host = (conn.host or "").strip()
     if not host:
-        return DEFAULT_API_URL
+        # A connection that holds only the token: the root GITHUB_API_URL names (as on a GHES runner, which
+        # sets it), so a GitHub Enterprise token is not sent to api.github.com.
+        return api_root(os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL)
     if "://" in host:
         url = host.rstrip("/")
         if conn.port and not re.search(r":\d+$", url.split("://", 1)[1].split("/", 1)[0]):
