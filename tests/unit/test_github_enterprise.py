@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,7 @@ TLS_AND_PROXY_VARIABLES = (
     "http_proxy",
     "all_proxy",
     "no_proxy",
+    "NETRC",
 )
 
 
@@ -214,6 +216,18 @@ def test_a_proxy_named_in_the_environment_is_used_and_no_proxy_honoured(monkeypa
         _client(ghes).get("/repositories")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert _client(ghes).get("/repositories").status == 200
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_connections_token(
+    monkeypatch, ghes: FakeGitHub, tmp_path: Path
+) -> None:
+    # git users keep the appliance's credentials in ~/.netrc; requests would put them in the token's place.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password their-git-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert _client(ghes).get("/repositories").status == 200
+    assert [r.token_fingerprint for r in ghes.requests] == [FakeGitHub.fingerprint(TOKEN)]
 
 
 # -- GraphQL of an older GHES ----------------------------------------------------------------------

@@ -3,7 +3,8 @@
 A GitHub Enterprise Server usually presents a certificate of the company's own CA. ``requests`` trusts
 what ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) names and goes through ``HTTPS_PROXY`` unless
 ``NO_PROXY`` says otherwise; unlike OpenSSL, curl and most other clients it ignores ``SSL_CERT_FILE``
-and ``SSL_CERT_DIR``, which users of those set instead: the session honours them too.
+and ``SSL_CERT_DIR``, which users of those set instead: the session honours them too. The token is the
+connection's, never a ``~/.netrc`` entry's.
 """
 
 from __future__ import annotations
@@ -20,10 +21,22 @@ REQUESTS_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 OPENSSL_CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
+class _HeadersOnly(requests.auth.AuthBase):
+    """Leaves each request's own ``Authorization`` header alone.
+
+    A session that trusts the environment otherwise puts the ``~/.netrc`` entry of the host in its place:
+    git users keep their GitHub Enterprise password there, and the connection's token would go unsent.
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
 def new_session() -> requests.Session:
     """A session that takes proxies and trusted CAs from the environment, as ``requests`` users expect."""
     session = requests.Session()
     session.trust_env = True
+    session.auth = _HeadersOnly()
     if not any(os.environ.get(name) for name in REQUESTS_CA_VARIABLES):
         for name in OPENSSL_CA_VARIABLES:
             if path := os.environ.get(name, "").strip():
