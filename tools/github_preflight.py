@@ -27,7 +27,7 @@ def unreachable_reason(base_url: str) -> str | None:
 
     :param base_url: API root, e.g. ``https://api.github.com``.
     """
-    from github_etl.github.session import certificate_error, new_session
+    from github_etl.github.session import certificate_error, missing_ca_error, new_session
 
     try:
         # /rate_limit costs no quota; no token is sent, none is needed to learn that the host answers.
@@ -48,6 +48,11 @@ def unreachable_reason(base_url: str) -> str | None:
         while cause.__cause__ is not None or cause.__context__ is not None:
             cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
         return f"{type(cause).__name__}: {cause}"
+    except OSError as exc:
+        if (missing := missing_ca_error(exc)) is None:
+            raise
+        # A configuration error, which main() prints without a traceback.
+        raise missing from exc
     return None
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from github_etl.errors import FINAL_ERRORS, GitHubError
+from github_etl.errors import FINAL_ERRORS, ConfigurationError, GitHubError, GitHubEtlError
 from github_etl.extract.enrich import enrich
 from github_etl.github.app_auth import GitHubApp, app_credentials
 from github_etl.github.client import GitHubClient, next_link
@@ -206,6 +206,20 @@ def test_the_companys_ca_named_in_the_environment_is_trusted(
     client = _client(ghes_over_tls)
     assert client.get("/repositories").status == 200
     assert client.graphql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": []}) is not None
+
+
+def test_a_ca_file_that_does_not_exist_fails_at_once_naming_the_variable(
+    monkeypatch, ghes_over_tls: FakeGitHub, tmp_path: Path
+) -> None:
+    from tools.github_preflight import unreachable_reason
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "corp-ca.pem"))
+    with pytest.raises(GitHubEtlError) as raised:
+        _client(ghes_over_tls).get("/repositories")
+    assert f"REQUESTS_CA_BUNDLE={tmp_path / 'corp-ca.pem'}" in str(raised.value)
+    assert isinstance(raised.value, FINAL_ERRORS)
+    with pytest.raises(ConfigurationError, match="REQUESTS_CA_BUNDLE="):
+        unreachable_reason(ghes_over_tls.base_url)
 
 
 def test_a_proxy_named_in_the_environment_is_used_and_no_proxy_honoured(monkeypatch, ghes: FakeGitHub) -> None:

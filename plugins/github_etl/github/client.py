@@ -50,7 +50,7 @@ from github_etl.github.responses import (
     retry_after_seconds,
     server_name,
 )
-from github_etl.github.session import certificate_error, new_session
+from github_etl.github.session import certificate_error, missing_ca_error, new_session
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
 log = logging.getLogger(__name__)
@@ -302,6 +302,11 @@ class GitHubClient:
                 transient_failures += 1
                 self._after_transient(method, url, transient_failures, exc)
                 continue
+            except OSError as exc:
+                self.tokens.release(token, resource)
+                if missing := missing_ca_error(exc):
+                    raise missing from exc
+                raise
             except BaseException:
                 self.tokens.release(token, resource)
                 raise

@@ -14,7 +14,7 @@ import ssl
 
 import requests
 
-from github_etl.errors import UntrustedCertificateError
+from github_etl.errors import ConfigurationError, UntrustedCertificateError
 
 # What requests itself reads, in its order; when one is set, it decides.
 REQUESTS_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -60,6 +60,22 @@ def untrusted_certificate(exc: BaseException) -> ssl.SSLCertVerificationError | 
         inner = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
         pending.extend(cause for cause in inner if isinstance(cause, BaseException))
     return None
+
+
+def missing_ca_error(exc: BaseException) -> ConfigurationError | None:
+    """A final error naming the variable whose CA file does not exist, for the error requests raises then; else None.
+
+    requests raises a bare ``OSError`` for it (not one of its own errors), which would be retried as an
+    unknown fault although only the variable or the mount can change it.
+    """
+    if isinstance(exc, requests.RequestException) or "TLS CA certificate bundle" not in str(exc):
+        return None
+    named = [name for name in (*REQUESTS_CA_VARIABLES, *OPENSSL_CA_VARIABLES) if os.environ.get(name)]
+    where = f"{named[0]}={os.environ[named[0]]}" if named else "the CA bundle requests uses"
+    return ConfigurationError(
+        f"{where} names no CA file or folder that exists here ({exc}). Mount the company CA's PEM file wherever "
+        "the tasks run and point the variable at it."
+    )
 
 
 def certificate_error(exc: BaseException, url: str) -> UntrustedCertificateError | None:
