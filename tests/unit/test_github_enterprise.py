@@ -294,3 +294,18 @@ def test_an_enterprise_server_in_private_mode_asks_for_a_token_not_for_a_valid_o
     assert "no token" in message and "set one as the connection's password" in message
     assert "rejected" not in message and "go unauthenticated" not in message
     assert len(fake.requests) == 1
+
+
+def test_a_github_app_told_of_a_ca_file_that_does_not_exist_fails_at_once_naming_it(
+    certificates: CorpCertificates, monkeypatch, tmp_path: Path
+) -> None:
+    private_key, public_key = generate_app_key()
+    fake = FakeGitHub(repo_count=10, enterprise_version=VERSION, apps={77: public_key}, installations={88: 77})
+    fake.start(ssl_context=certificates.server_context())
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    app = GitHubApp(app_id="77", installation_ids=(), private_key=private_key)
+    try:
+        with pytest.raises(ConfigurationError, match="SSL_CERT_FILE="):
+            app_credentials(fake.base_url, app, settings=FAST, store=None, on_mint=lambda token: None)
+    finally:
+        fake.stop()

@@ -40,7 +40,7 @@ from github_etl.errors import (
 )
 from github_etl.github.ratelimit import believable_reset, spent_until
 from github_etl.github.responses import Outcome, classify, message_of, retry_after_seconds
-from github_etl.github.session import certificate_error, new_session
+from github_etl.github.session import certificate_error, missing_ca_error, new_session
 
 if TYPE_CHECKING:
     from github_etl.github.ratelimit import BudgetStore
@@ -418,6 +418,10 @@ def _jwt_call(
             failures += 1
             _after_failure(url, settings, failures, f"{type(exc).__name__}", what)
             continue
+        except OSError as exc:
+            if missing := missing_ca_error(exc):
+                raise missing from exc
+            raise
         if response.status_code >= 500:
             failures += 1
             _after_failure(url, settings, failures, f"HTTP {response.status_code}", what)
