@@ -309,3 +309,17 @@ def test_a_github_app_told_of_a_ca_file_that_does_not_exist_fails_at_once_naming
             app_credentials(fake.base_url, app, settings=FAST, store=None, on_mint=lambda token: None)
     finally:
         fake.stop()
+
+
+def test_a_github_app_refused_the_certificate_fails_at_once_naming_the_host(certificates: CorpCertificates) -> None:
+    private_key, public_key = generate_app_key()
+    fake = FakeGitHub(repo_count=10, enterprise_version=VERSION, apps={77: public_key}, installations={88: 77})
+    fake.start(ssl_context=certificates.server_context())
+    app = GitHubApp(app_id="77", installation_ids=(), private_key=private_key)
+    try:
+        with pytest.raises(GitHubError, match="is not trusted here") as raised:
+            app_credentials(fake.base_url, app, settings=FAST, store=None, on_mint=lambda token: None)
+        assert fake.base_url.removesuffix("/api/v3") in str(raised.value)
+        assert isinstance(raised.value, FINAL_ERRORS)
+    finally:
+        fake.stop()
