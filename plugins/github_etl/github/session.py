@@ -70,8 +70,7 @@ def missing_ca_error(exc: BaseException) -> ConfigurationError | None:
     """
     if isinstance(exc, requests.RequestException) or "TLS CA certificate bundle" not in str(exc):
         return None
-    named = [name for name in (*REQUESTS_CA_VARIABLES, *OPENSSL_CA_VARIABLES) if os.environ.get(name)]
-    where = f"{named[0]}={os.environ[named[0]]}" if named else "the CA bundle requests uses"
+    where = _ca_setting() or "the CA bundle requests uses"
     return ConfigurationError(
         f"{where} names no CA file or folder that exists here ({exc}). Mount the company CA's PEM file wherever "
         "the tasks run and point the variable at it."
@@ -85,14 +84,7 @@ def certificate_error(exc: BaseException, url: str) -> UntrustedCertificateError
         return None
     parts = requests.utils.urlparse(url)
     host = f"{parts.scheme}://{parts.netloc}"
-    trusted = next(
-        (
-            f"{name}={os.environ[name]}"
-            for name in (*REQUESTS_CA_VARIABLES, *OPENSSL_CA_VARIABLES)
-            if os.environ.get(name)
-        ),
-        "the default CA bundle",
-    )
+    trusted = _ca_setting() or "the default CA bundle"
     reason = refused.verify_message or str(refused)
     return UntrustedCertificateError(
         f"The TLS certificate of {host} is not trusted here ({reason}; trusting {trusted}). A GitHub Enterprise "
@@ -100,3 +92,11 @@ def certificate_error(exc: BaseException, url: str) -> UntrustedCertificateError
         "SSL_CERT_FILE) to its PEM file wherever the tasks run. Retrying cannot fix this.",
         url=url,
     )
+
+
+def _ca_setting() -> str | None:
+    """The variable that decides what the session trusts, as ``NAME=value``; None when none is set."""
+    for name in (*REQUESTS_CA_VARIABLES, *OPENSSL_CA_VARIABLES):
+        if value := os.environ.get(name, "").strip():
+            return f"{name}={value}"
+    return None
