@@ -29,6 +29,7 @@ def _clear_openlineage_settings() -> None:
 @pytest.fixture
 def lineage_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Lineage on, to a file, for this test only: the provider's listener, as a deployment configures it."""
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
     from airflow.providers.openlineage.plugins.listener import get_openlineage_listener
     from airflow.sdk.listener import get_listener_manager
 
@@ -40,6 +41,8 @@ def lineage_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD", "True")
     _clear_openlineage_settings()
     listener = get_openlineage_listener()
+    # The listener's adapter keeps the client, and so the transport, it first built: an earlier test's file.
+    listener.adapter = OpenLineageAdapter()
     manager = get_listener_manager()
     added = not manager.pm.is_registered(listener)
     if added:
