@@ -104,6 +104,8 @@ def _client(fake: FakeGitHub, **kwargs) -> GitHubClient:
         ("api.github.com", "https://api.github.com"),
         ("https://octocorp.ghe.com", "https://api.octocorp.ghe.com"),
         ("https://api.octocorp.ghe.com/", "https://api.octocorp.ghe.com"),
+        # A host named api.* is an API host of its own (a company proxy in front of api.github.com, say).
+        ("https://api.github-proxy.corp", "https://api.github-proxy.corp"),
         # This machine (the fake GitHub, a tunnel) serves whatever root it is given.
         ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
     ],

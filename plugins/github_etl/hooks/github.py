@@ -92,8 +92,9 @@ def api_root(url: str) -> str:
     ``https://ghe.corp``, ``ghe.corp`` and ``https://ghe.corp/api/v3/`` all mean a GitHub Enterprise Server's
     ``https://ghe.corp/api/v3`` (as for ``gh``'s ``GH_HOST``): at its root the appliance serves its web
     pages, which answer the API's paths with HTML. ``github.com`` and a GHE.com tenant (``corp.ghe.com``)
-    serve their APIs at the root of their ``api.`` host. A root on this machine (the fake GitHub, a tunnel)
-    is kept as given. A host without a scheme is https, but http for this machine.
+    serve their APIs at the root of their ``api.`` host; any ``api.`` host (a company proxy in front of
+    api.github.com, say) is an API root as given, as is a root on this machine (the fake GitHub, a tunnel).
+    A host without a scheme is https, but http for this machine.
     """
     url = url.strip()
     if "://" not in url:
@@ -105,12 +106,10 @@ def api_root(url: str) -> str:
     host = netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0].lower()
     if path or not host or _is_loopback(host):
         return f"{scheme}://{netloc}" + (f"/{path}" if path else "")
-    if host == "github.com":
-        return f"{scheme}://api.{netloc}"
-    if host.endswith(".ghe.com"):
-        return f"{scheme}://{netloc if host.startswith('api.') else 'api.' + netloc}"
-    if host == "api.github.com":
+    if host.startswith("api."):
         return f"{scheme}://{netloc}"
+    if host == "github.com" or host.endswith(".ghe.com"):
+        return f"{scheme}://api.{netloc}"
     return f"{scheme}://{netloc}{ENTERPRISE_API_PATH}"
 
 
