@@ -22,6 +22,7 @@ from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
 from tests.fake_github.apps import generate_app_key
 from tests.fixtures.tls import CorpCertificates, make_certificates
+from tests.ports import closed_port
 from tests.unit.test_shared_budget import prefix, redis_client  # noqa: F401 (fixtures)
 
 TOKEN = "ghp_enterprise_test_token_0123"
@@ -225,9 +226,7 @@ def test_a_ca_file_that_does_not_exist_fails_at_once_naming_the_variable(
 
 
 def test_a_proxy_named_in_the_environment_is_used_and_no_proxy_honoured(monkeypatch, ghes: FakeGitHub) -> None:
-    from tests.unit.test_github_client import _closed_port
-
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
     with pytest.raises(GitHubError, match="ProxyError"):
         _client(ghes).get("/repositories")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
