@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from github_etl.errors import ConfigurationError
-from github_etl.settings import DEFAULT_SQL_DIR, GITHUB_API_POOL, int_env
+from github_etl.settings import DEFAULT_SQL_DIR, GITHUB_API_POOL, POOL_DESCRIPTION, int_env
 from tools.waiting import LOG_TAIL_LINES, poll, tail
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,6 @@ HEALTH_PATH = "/api/v2/monitor/health"
 DEFAULT_API_PORT = 8080
 # What the health endpoint reports on; each must be "healthy" before the UI or a run is used.
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-POOL_DESCRIPTION = "Concurrent GitHub API tasks (github_etl)"
 # A process group gets this long to stop on SIGTERM (Celery finishes running tasks) before SIGKILL.
 STOP_TIMEOUT_SECONDS = 20.0
 # A CLI command such as `airflow pools set` on a busy two-core machine.
@@ -205,6 +204,7 @@ class AirflowProcesses:
     :param log_dir: folder of the processes' logs, ``<name>.log`` each; None sends output to the terminal.
     :param error: the exception class raised when a process dies, a command fails or a wait times out.
     :param stop_timeout: seconds a process group gets to stop on SIGTERM before SIGKILL.
+    :param cwd: the working directory of every process.
     """
 
     def __init__(
@@ -214,8 +214,10 @@ class AirflowProcesses:
         log_dir: Path | None,
         error: type[AirflowProcessError] = AirflowProcessError,
         stop_timeout: float = STOP_TIMEOUT_SECONDS,
+        cwd: Path = PROJECT_ROOT,
     ) -> None:
         self.env = dict(env)
+        self.cwd = cwd
         self.log_dir = log_dir
         self.error = error
         self.stop_timeout = stop_timeout
@@ -237,7 +239,7 @@ class AirflowProcesses:
         popen = subprocess.Popen(
             [airflow_executable(), *args],
             env=dict(env if env is not None else self.env),
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT if log_file is not None else None,
@@ -250,7 +252,7 @@ class AirflowProcesses:
         command = subprocess.Popen(
             [airflow_executable(), *args],
             env=self.env,
-            cwd=PROJECT_ROOT,
+            cwd=self.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -1,5 +1,6 @@
 """The Airflow plugin of this project: the repository API in Airflow's API server, the GitHub insights page in
-Airflow's navigation, and a link to the API's docs in the UI.
+Airflow's navigation, a link to the API's docs in the UI, and a scheduler listener that creates the ``github_api``
+pool when a run starts without it.
 
 Airflow finds this module by scanning the plugins folder; nothing imports it.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from github_etl import pool
 from github_etl.api.app import create_app
 
 API_URL_PREFIX = "/github-etl"
@@ -18,6 +20,8 @@ class GitHubEtlPlugin(AirflowPlugin):
     "GitHub repositories API" to the UI's Docs menu."""
 
     name = "github_etl"
+    # Creates the github_api pool when a run starts in a deployment that has none (github_etl.pool).
+    listeners = [pool]
     fastapi_apps = [
         {"app": create_app(), "url_prefix": API_URL_PREFIX, "name": "GitHub repositories API"},
     ]

@@ -18,6 +18,7 @@ DAG_ID = "github_repositories"
 GITHUB_CONN_ID = "github_default"
 WAREHOUSE_CONN_ID = "postgres_default"
 GITHUB_API_POOL = "github_api"
+POOL_DESCRIPTION = "Concurrent GitHub API tasks (github_etl)"
 POOL_SLOTS_ENV = "GITHUB_ETL_POOL_SLOTS"
 # Tasks calling GitHub at once across the whole Airflow: a token allows ~100 concurrent requests, but few is safest.
 DEFAULT_POOL_SLOTS = 4

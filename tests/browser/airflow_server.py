@@ -27,6 +27,7 @@ from github_etl.settings import DEFAULT_POOL_SLOTS
 from tests.fixtures.postgres import with_database
 from tools.airflow_processes import (
     HEALTH_COMPONENTS,
+    PROJECT_ROOT,
     AirflowProcessError,
     AirflowProcesses,
     airflow_env,
@@ -73,6 +74,8 @@ class LocalAirflow:
     :param password: its password; written to the auth manager's passwords file only.
     :param env: extra environment of every component (connections, ``GITHUB_ETL_*`` settings).
     :param port: port of the API server (UI, REST and execution API); a free one when None.
+    :param pool_slots: slots of the ``github_api`` pool created at start; None creates none.
+    :param cwd: the working directory of every component.
     """
 
     def __init__(
@@ -85,8 +88,11 @@ class LocalAirflow:
         password: str,
         env: Mapping[str, str],
         port: int | None = None,
+        pool_slots: int | None = DEFAULT_POOL_SLOTS,
+        cwd: Path = PROJECT_ROOT,
     ) -> None:
         self.home = home
+        self.pool_slots = pool_slots
         self.port = port or free_port()
         self.log_dir = home / "process-logs"
         self.passwords_file = home / "simple_auth_manager_passwords.json"
@@ -95,7 +101,7 @@ class LocalAirflow:
         self._password = password
         self.env = self._environment(env)
         self.processes = AirflowProcesses(
-            self.env, log_dir=self.log_dir, error=AirflowServerError, stop_timeout=STOP_TIMEOUT_SECONDS
+            self.env, log_dir=self.log_dir, error=AirflowServerError, stop_timeout=STOP_TIMEOUT_SECONDS, cwd=cwd
         )
 
     @property
@@ -119,9 +125,10 @@ class LocalAirflow:
         for name, command in COMPONENTS.items():
             self.processes.start(name, *command)
         # The pool must exist before the first task is queued, not before the components start.
-        pool = self.processes.begin(*pool_command(DEFAULT_POOL_SLOTS))
+        pool = None if self.pool_slots is None else self.processes.begin(*pool_command(self.pool_slots))
         self.processes.wait_until_healthy(self.url, timeout=timeout, components=HEALTH_COMPONENTS)
-        self.processes.finish(pool, timeout=timeout)
+        if pool is not None:
+            self.processes.finish(pool, timeout=timeout)
         log.info("Airflow is healthy at %s after %.1f s", self.url, time.monotonic() - started)
         self._warm_up_execution_api()
         log.info("Execution API ready after %.1f s", time.monotonic() - started)
