@@ -75,6 +75,10 @@ class WarehouseRejectedError(WarehouseUnavailableError, ConfigurationError):
     """
 
 
+class WarehouseNotConfiguredError(WarehouseUnavailableError, ConfigurationError):
+    """The warehouse's Airflow connection is not defined in this Airflow: no retry helps until someone defines it."""
+
+
 class DataQualityError(WarehouseError):
     """A data-quality check failed after a load: the committed data answer the same on every try."""
 

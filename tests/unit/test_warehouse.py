@@ -150,6 +150,25 @@ def test_a_warehouse_refusing_the_login_fails_at_once_as_a_configuration_error(p
         db.connect()
 
 
+def test_an_undefined_warehouse_connection_fails_at_once_saying_how_to_define_it(monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from github_etl.errors import ConfigurationError, fail_fast_on_final_errors
+
+    monkeypatch.delenv("AIRFLOW_CONN_POSTGRES_DEFAULT", raising=False)
+    db = DatabaseConnection(conn_id="postgres_default")
+
+    with pytest.raises(ConfigurationError) as raised:
+        db.connect()
+
+    assert isinstance(raised.value, WarehouseUnavailableError)  # the API still answers 503
+    message = str(raised.value)
+    assert "'postgres_default' is not defined" in message
+    assert "AIRFLOW_CONN_POSTGRES_DEFAULT" in message and "airflow connections add" in message
+    with pytest.raises(AirflowFailException, match="is not defined"), fail_fast_on_final_errors():
+        db.connect()
+
+
 @pytest.mark.parametrize(
     "dsn",
     [

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import psycopg2
-from airflow.sdk.exceptions import AirflowNotFoundException
 
 from github_etl.api.config import ApiSettings
 from github_etl.errors import WarehouseUnavailableError
@@ -133,10 +132,8 @@ class _PooledConnection:
         self._prepared = None
 
     def _prepare(self) -> PgConnection:
-        try:
-            conn = self._db.connection  # connects when needed; raises WarehouseUnavailableError when it cannot
-        except AirflowNotFoundException:
-            raise WarehouseUnavailableError(f"the Airflow connection {WAREHOUSE_CONN_ID!r} is not defined") from None
+        # Connects when needed; raises WarehouseUnavailableError when it cannot, or when the connection is not defined.
+        conn = self._db.connection
         if conn is not self._prepared:
             # Autocommit: one round trip per statement, no BEGIN and no ROLLBACK around reads, and no
             # transaction left open between requests to hold back vacuum. UTC: every timestamp an answer

@@ -23,7 +23,12 @@ import psycopg2.extensions
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from psycopg2 import sql
 
-from github_etl.errors import WarehouseError, WarehouseRejectedError, WarehouseUnavailableError
+from github_etl.errors import (
+    WarehouseError,
+    WarehouseNotConfiguredError,
+    WarehouseRejectedError,
+    WarehouseUnavailableError,
+)
 from github_etl.settings import WAREHOUSE_CONN_ID, sql_dir
 
 if TYPE_CHECKING:
@@ -79,13 +84,24 @@ class WarehouseHook(PostgresHook):
     def get_conn(self) -> PgConnection:
         """A new psycopg2 connection to the warehouse.
 
+        :raises WarehouseNotConfiguredError: the Airflow connection is not defined.
         :raises WarehouseRejectedError: the server refused the login (database, user, password).
         :raises WarehouseUnavailableError: every attempt failed; the message names host, port and
             database and the last reason, never the password.
         """
         if self.dsn_params is not None:
             return self._create_connection(dict(self.dsn_params))
-        return super().get_conn()
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            return super().get_conn()
+        except AirflowNotFoundException:
+            conn_id = self.postgres_conn_id
+            raise WarehouseNotConfiguredError(
+                f"the warehouse's Airflow connection '{conn_id}' is not defined: set "
+                f"AIRFLOW_CONN_{conn_id.upper()}=postgresql://user:password@host:5432/database in the environment "
+                f"of every Airflow component, or store it with `airflow connections add {conn_id} --conn-uri ...`"
+            ) from None
 
     def _create_connection(self, conn_args: dict[str, Any]) -> PgConnection:
         # PostgresHook hands psycopg 3 connections where SQLAlchemy 2 is installed; the load needs psycopg2's.
