@@ -23,7 +23,7 @@ import psycopg2
 import pytest
 import requests
 
-from github_etl.settings import DAG_ID, DEFAULT_POOL_SLOTS, GITHUB_API_POOL
+from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, DEFAULT_POOL_SLOTS, GITHUB_API_POOL
 from tests.browser.airflow_server import LocalAirflow
 from tests.fake_github import FakeGitHub
 
@@ -88,8 +88,9 @@ class DeployedAirflow(LocalAirflow):
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in env["PYTHONPATH"].split(os.pathsep) if p and not Path(p).is_relative_to(PROJECT_ROOT)
         )
-        env.pop("GITHUB_ETL_SQL_DIR", None)
-        env.pop("GITHUB_ETL_STAGING_URL", None)
+        # Settings the deployment never made: the tests' session sets some for every test.
+        for name in ("GITHUB_ETL_SQL_DIR", "GITHUB_ETL_STAGING_URL", DEADLINE_ALERT_ENV):
+            env.pop(name, None)
         return env
 
 
@@ -104,14 +105,15 @@ def _deployment(home: Path) -> None:
 
 
 @pytest.fixture
-def airflow(
+def deployment(
     pg_server_url: str, pg_url: str, second_pg_url: str, fake_github: FakeGitHub, tmp_path: Path
-) -> Iterator[LocalAirflow]:
+) -> DeployedAirflow:
+    """The deployment's Airflow, its metadata database empty, its components not started."""
     home = tmp_path / "airflow"
     _deployment(home)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    server = DeployedAirflow(
+    return DeployedAirflow(
         pg_server_url,
         urlsplit(second_pg_url).path.lstrip("/"),
         home,
@@ -129,14 +131,18 @@ def airflow(
         pool_slots=None,
         cwd=elsewhere,
     )
+
+
+@pytest.fixture
+def airflow(deployment: DeployedAirflow, tmp_path: Path) -> Iterator[LocalAirflow]:
     try:
-        server.start()
-        server.wait_for_dag(DAG_ID)
-        server.wait_for_dag(USER_DAG_ID)
-        yield server
+        deployment.start()
+        deployment.wait_for_dag(DAG_ID)
+        deployment.wait_for_dag(USER_DAG_ID)
+        yield deployment
     finally:
-        server.stop()
-        server.save_logs(tmp_path / "airflow-logs")
+        deployment.stop()
+        deployment.save_logs(tmp_path / "airflow-logs")
 
 
 def test_a_run_in_an_existing_deployment_without_the_pool_loads_the_warehouse(
@@ -167,6 +173,20 @@ def test_a_run_in_an_existing_deployment_without_the_pool_loads_the_warehouse(
     assert len(repositories["items"]) == RUN_CONF["sample_size"], repositories
     assert api.get("/theirs/hello") == {"hello": "theirs"}
     assert "swagger" in api.get_text("/github-etl/docs").lower()
+
+
+def test_airflow_dags_test_runs_the_dag_in_the_deployment(deployment: DeployedAirflow, pg_url: str) -> None:
+    deployment.processes.run("db", "migrate", timeout=RUN_TIMEOUT_SECONDS)
+
+    # Airflow's own way to try a DAG, with the deadline alert the deployment has by default.
+    output = deployment.processes.run(
+        "dags", "test", DAG_ID, "--conf", json.dumps(RUN_CONF), timeout=RUN_TIMEOUT_SECONDS
+    )
+
+    assert "DagRun Finished" in output and "state=success" in output, output[-3000:]
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM github.repositories")
+        assert cur.fetchone() == (RUN_CONF["sample_size"],)
 
 
 class _Api:
