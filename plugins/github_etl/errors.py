@@ -79,6 +79,10 @@ class WarehouseNotConfiguredError(WarehouseUnavailableError, ConfigurationError)
     """The warehouse's Airflow connection is not defined in this Airflow: no retry helps until someone defines it."""
 
 
+class WarehouseSqlNotFoundError(WarehouseError, ConfigurationError):
+    """A warehouse SQL file is not in the folder ``GITHUB_ETL_SQL_DIR`` names (or the project's ``include/sql``)."""
+
+
 class DataQualityError(WarehouseError):
     """A data-quality check failed after a load: the committed data answer the same on every try."""
 

@@ -262,11 +262,19 @@ def test_apply_schema_from_two_sessions_at_once(pg_url):
     assert _scalar(pg_url, "SELECT count(*) FROM pg_trigger WHERE tgname = 'repositories_bump_generation'") == 1
 
 
-def test_missing_sql_file_names_the_setting(monkeypatch, tmp_path):
+def test_missing_sql_file_names_the_setting_and_fails_at_once(monkeypatch, tmp_path):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from github_etl.errors import ConfigurationError, fail_fast_on_final_errors
+
     monkeypatch.setenv("GITHUB_ETL_SQL_DIR", str(tmp_path))
     load_sql.cache_clear()
     try:
-        with pytest.raises(WarehouseError, match="GITHUB_ETL_SQL_DIR"):
+        with pytest.raises(WarehouseError, match="GITHUB_ETL_SQL_DIR") as raised:
+            load_sql("schema.sql")
+        # No retry finds a file that is not there: the task fails instead of spending its retries.
+        assert isinstance(raised.value, ConfigurationError)
+        with pytest.raises(AirflowFailException, match=r"schema\.sql"), fail_fast_on_final_errors():
             load_sql("schema.sql")
     finally:
         load_sql.cache_clear()

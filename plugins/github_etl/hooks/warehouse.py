@@ -27,6 +27,7 @@ from github_etl.errors import (
     WarehouseError,
     WarehouseNotConfiguredError,
     WarehouseRejectedError,
+    WarehouseSqlNotFoundError,
     WarehouseUnavailableError,
 )
 from github_etl.settings import WAREHOUSE_CONN_ID, sql_dir
@@ -303,7 +304,10 @@ def load_sql(name: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise WarehouseError(f"SQL file {path} not found; set GITHUB_ETL_SQL_DIR to the folder holding it") from None
+        raise WarehouseSqlNotFoundError(
+            f"SQL file {path} not found; set GITHUB_ETL_SQL_DIR to the folder holding it, or copy the project's "
+            "include/ folder beside its plugins/ folder"
+        ) from None
 
 
 # -- connection parameters ------------------------------------------------------------------------
