@@ -46,6 +46,8 @@ EXECUTION_WARM_UP_TIMEOUT_SECONDS = 120.0
 # Task processes' calls to the execution API; the 5 s default is too tight for a machine that also runs
 # a browser, and a timed-out call fails the task and costs its retry delay.
 EXECUTION_API_TIMEOUT_SECONDS = 30
+# One REST call of a test to the API server.
+API_TIMEOUT_SECONDS = 60
 # Four Airflow processes start in under a minute on an idle two-core machine, in two and a half on a busy one.
 STARTUP_TIMEOUT_SECONDS = 240.0
 # `airflow db migrate` of an empty PostgreSQL database, on a busy two-core machine.
@@ -195,3 +197,33 @@ class LocalAirflow:
         if not env.get("AIRFLOW__API_AUTH__JWT_SECRET"):
             env["AIRFLOW__API_AUTH__JWT_SECRET"] = secrets.token_urlsafe(32)
         return env
+
+
+class AirflowApi:
+    """Airflow's REST API and the plugins' apps as a test's one user, with a token from the simple auth manager.
+
+    :param airflow: the running Airflow.
+    :param username: the user of :class:`LocalAirflow`, whose password its passwords file holds.
+    """
+
+    def __init__(self, airflow: LocalAirflow, username: str) -> None:
+        self.url = airflow.url
+        response = requests.post(
+            f"{airflow.url}/auth/token",
+            json={"username": username, "password": json.loads(airflow.passwords_file.read_text())[username]},
+            timeout=API_TIMEOUT_SECONDS,
+        )
+        assert response.status_code == 201, f"POST /auth/token answered {response.status_code}: {response.text}"
+        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """The JSON answer of Airflow's REST API at ``/api/v2{path}``; fails the test on an error status."""
+        return self.request(method, f"/api/v2{path}", **kwargs).json()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The answer at ``path`` under the API server's root; fails the test on an error status."""
+        response = requests.request(
+            method, f"{self.url}{path}", headers=self.headers, timeout=API_TIMEOUT_SECONDS, **kwargs
+        )
+        assert response.ok, f"{method} {path} answered {response.status_code}: {response.text[:300]}"
+        return response

@@ -16,15 +16,13 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import psycopg2
 import pytest
-import requests
 
 from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, DEFAULT_POOL_SLOTS, GITHUB_API_POOL
-from tests.browser.airflow_server import LocalAirflow
+from tests.browser.airflow_server import AirflowApi, LocalAirflow
 from tests.fake_github import FakeGitHub
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -77,7 +75,6 @@ class TheirPlugin(AirflowPlugin):
 RUN_CONF = {"mode": "sample", "sample_size": 8, "shards": 1}
 # A sample of 8 through every task, with task processes starting on a busy two-core machine.
 RUN_TIMEOUT_SECONDS = 420.0
-API_TIMEOUT_SECONDS = 60
 
 
 class DeployedAirflow(LocalAirflow):
@@ -148,7 +145,7 @@ def airflow(deployment: DeployedAirflow, tmp_path: Path) -> Iterator[LocalAirflo
 def test_a_run_in_an_existing_deployment_without_the_pool_loads_the_warehouse(
     airflow: LocalAirflow, pg_url: str
 ) -> None:
-    api = _Api(airflow)
+    api = AirflowApi(airflow, USERNAME)
     assert airflow.query("SELECT pool FROM slot_pool WHERE pool = %s", (GITHUB_API_POOL,)) == []
     api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
     run_id = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": RUN_CONF})["dag_run_id"]
@@ -169,10 +166,10 @@ def test_a_run_in_an_existing_deployment_without_the_pool_loads_the_warehouse(
     # Staged in the deployment's copy of the project, not in this checkout.
     assert list((airflow.home / ".staging").glob(f"dag_id={DAG_ID}/run_id=*"))
     # Both plugins serve from Airflow's API server.
-    repositories = api.get("/github-etl/repositories", params={"limit": 100})
+    repositories = api.request("GET", "/github-etl/repositories", params={"limit": 100}).json()
     assert len(repositories["items"]) == RUN_CONF["sample_size"], repositories
-    assert api.get("/theirs/hello") == {"hello": "theirs"}
-    assert "swagger" in api.get_text("/github-etl/docs").lower()
+    assert api.request("GET", "/theirs/hello").json() == {"hello": "theirs"}
+    assert "swagger" in api.request("GET", "/github-etl/docs").text.lower()
 
 
 def test_airflow_dags_test_runs_the_dag_in_the_deployment(deployment: DeployedAirflow, pg_url: str) -> None:
@@ -187,33 +184,3 @@ def test_airflow_dags_test_runs_the_dag_in_the_deployment(deployment: DeployedAi
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM github.repositories")
         assert cur.fetchone() == (RUN_CONF["sample_size"],)
-
-
-class _Api:
-    """Airflow's REST API and the plugins' apps as the test's one user, with a token from the simple auth manager."""
-
-    def __init__(self, airflow: LocalAirflow) -> None:
-        self.url = airflow.url
-        response = requests.post(
-            f"{airflow.url}/auth/token",
-            json={"username": USERNAME, "password": json.loads(airflow.passwords_file.read_text())[USERNAME]},
-            timeout=API_TIMEOUT_SECONDS,
-        )
-        assert response.status_code == 201, f"POST /auth/token answered {response.status_code}: {response.text}"
-        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return self._request(method, f"/api/v2{path}", **kwargs).json()
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self._request("GET", path, **kwargs).json()
-
-    def get_text(self, path: str) -> str:
-        return self._request("GET", path).text
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = requests.request(
-            method, f"{self.url}{path}", headers=self.headers, timeout=API_TIMEOUT_SECONDS, **kwargs
-        )
-        assert response.ok, f"{method} {path} answered {response.status_code}: {response.text[:300]}"
-        return response

@@ -23,10 +23,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-import requests
 
 from github_etl.settings import DAG_ID, GITHUB_API_POOL
-from tests.browser.airflow_server import LocalAirflow
+from tests.browser.airflow_server import AirflowApi, LocalAirflow
 from tests.notifiers import read_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -39,7 +38,6 @@ SAMPLE = {"mode": "sample", "sample_size": 8}
 ALERT_TIMEOUT_SECONDS = 240.0
 # The triggerer reports the callback's end to the metadata database after the notifier returned.
 CALLBACK_TIMEOUT_SECONDS = 120.0
-API_TIMEOUT_SECONDS = 60
 
 
 @pytest.fixture
@@ -91,7 +89,7 @@ def airflow(
 def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
     airflow: LocalAirflow, alerts_file: Path
 ) -> None:
-    api = _Api(airflow)
+    api = AirflowApi(airflow, USERNAME)
     # No slot: plan, the first task in the pool, never starts, so the run cannot end before its deadline.
     api.call(
         "PATCH",
@@ -132,7 +130,7 @@ def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
 # Long enough for a run to fail, be cleared and fail again well before its deadline.
 @pytest.mark.parametrize("deadline_hours", [0.1])
 def test_a_run_that_failed_before_its_deadline_can_be_cleared(airflow: LocalAirflow, deadline_hours: float) -> None:
-    api = _Api(airflow)
+    api = AirflowApi(airflow, USERNAME)
     api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
     # prepare refuses a search without a query at once, without retries: the run fails in seconds.
     run_id = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"mode": "search"}})[
@@ -156,27 +154,6 @@ def test_a_run_that_failed_before_its_deadline_can_be_cleared(airflow: LocalAirf
     # Measured again from the new queueing (Airflow takes the time for it a moment before it stores it).
     due = deadline_time - datetime.fromisoformat(run["queued_at"])
     assert abs(due - timedelta(hours=deadline_hours)) < timedelta(seconds=1), due
-
-
-class _Api:
-    """Airflow's REST API as the test's one user, with a token from the simple auth manager."""
-
-    def __init__(self, airflow: LocalAirflow) -> None:
-        self.url = airflow.url
-        response = requests.post(
-            f"{airflow.url}/auth/token",
-            json={"username": USERNAME, "password": json.loads(airflow.passwords_file.read_text())[USERNAME]},
-            timeout=API_TIMEOUT_SECONDS,
-        )
-        assert response.status_code == 201, f"POST /auth/token answered {response.status_code}: {response.text}"
-        self.headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = requests.request(
-            method, f"{self.url}/api/v2{path}", headers=self.headers, timeout=API_TIMEOUT_SECONDS, **kwargs
-        )
-        assert response.ok, f"{method} {path} answered {response.status_code}: {response.text[:300]}"
-        return response.json()
 
 
 def _deadline_states(airflow: LocalAirflow, run_id: str) -> list[tuple[Any, ...]]:
