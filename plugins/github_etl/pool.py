@@ -29,7 +29,11 @@ def ensure_pool(session: Session) -> bool:
     :returns: whether the pool was created.
     """
     from airflow.models.pool import Pool
+    from sqlalchemy import select
 
+    # Read first: a run that finds its pool, as nearly every run does, writes nothing.
+    if session.scalar(select(Pool.id).where(Pool.pool == GITHUB_API_POOL)) is not None:
+        return False
     slots = github_api_pool_slots()
     values = {"pool": GITHUB_API_POOL, "slots": slots, "description": POOL_DESCRIPTION, "include_deferred": False}
     # One statement that skips an existing pool: the scheduler's session may not commit a savepoint, and a
