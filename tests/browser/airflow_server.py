@@ -11,13 +11,14 @@ Only triggered runs happen: the scheduler creates no scheduled run, so nothing l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,18 @@ class LocalAirflow:
         """Stop every component and the task processes they forked (see :meth:`AirflowProcesses.stop`); idempotent."""
         self.processes.stop()
         self.passwords_file.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def serving(self, *dag_ids: str, logs_to: Path) -> Iterator[LocalAirflow]:
+        """Started with ``dag_ids`` stored; then stopped, its logs copied to ``logs_to`` to read after a failure."""
+        try:
+            self.start()
+            for dag_id in dag_ids:
+                self.wait_for_dag(dag_id)
+            yield self
+        finally:
+            self.stop()
+            self.save_logs(logs_to)
 
     def wait_for_dag(self, dag_id: str, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
         """Wait until the DAG processor has stored ``dag_id``; raise with the import error if a DAG file has one."""

@@ -132,14 +132,8 @@ def deployment(
 
 @pytest.fixture
 def airflow(deployment: DeployedAirflow, tmp_path: Path) -> Iterator[LocalAirflow]:
-    try:
-        deployment.start()
-        deployment.wait_for_dag(DAG_ID)
-        deployment.wait_for_dag(USER_DAG_ID)
-        yield deployment
-    finally:
-        deployment.stop()
-        deployment.save_logs(tmp_path / "airflow-logs")
+    with deployment.serving(DAG_ID, USER_DAG_ID, logs_to=tmp_path / "airflow-logs") as serving:
+        yield serving
 
 
 def test_a_run_in_an_existing_deployment_without_the_pool_loads_the_warehouse(

@@ -76,14 +76,9 @@ def airflow(
             "GITHUB_ETL_ALERT_NOTIFIER_KWARGS": json.dumps({"path": str(alerts_file)}),
         },
     )
-    try:
-        server.start()
-        server.wait_for_dag(DAG_ID)
-        yield server
-    finally:
-        server.stop()
-        # The components' and tasks' logs stay in the test's tmp_path, to read after a failure.
-        server.save_logs(tmp_path / "airflow-logs")
+    # The components' and tasks' logs stay in the test's tmp_path, to read after a failure.
+    with server.serving(DAG_ID, logs_to=tmp_path / "airflow-logs") as serving:
+        yield serving
 
 
 def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
