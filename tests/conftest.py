@@ -61,8 +61,9 @@ LONG_FIRST = (
     "tests/e2e/test_app_login.py",
     "tests/unit/test_load_bench.py",
 )
-# Modules whose fixture is a cluster of processes run on one worker, so the cluster is started once.
-ONE_WORKER = {"tests/integration/test_celery.py": "celery"}
+# Modules whose module fixture is costly (a cluster of processes, a benchmark run) run on one worker, so that
+# it is made once, not once per worker that draws one of their tests.
+ONE_WORKER = {"tests/integration/test_celery.py": "celery", "tests/unit/test_load_bench.py": "load_bench"}
 
 pytest_plugins = [
     "tests.fixtures.postgres",
