@@ -2,7 +2,15 @@
 -- Applied by the DAG on every run: every statement is idempotent (IF NOT EXISTS). It declares today's
 -- shape only; a change that must migrate a deployed warehouse will come with a migration of its own.
 
-CREATE SCHEMA IF NOT EXISTS github;
+-- Created only when missing: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even when the
+-- schema exists, and a role that owns only a schema its DBA made for it has no such privilege.
+DO $$
+BEGIN
+    IF to_regnamespace('github') IS NULL THEN
+        CREATE SCHEMA github;
+    END IF;
+END
+$$;
 
 -- One row per repository, keyed by GitHub's numeric id (stable across renames).
 -- Column names follow GitHub's REST fields so analysts can read GitHub's docs for them.
