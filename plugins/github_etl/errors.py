@@ -83,6 +83,10 @@ class WarehouseSqlNotFoundError(WarehouseError, ConfigurationError):
     """A warehouse SQL file is not in the folder ``GITHUB_ETL_SQL_DIR`` names (or the project's ``include/sql``)."""
 
 
+class WarehousePrivilegeError(WarehouseError, ConfigurationError):
+    """The warehouse's role lacks a privilege the DAG needs: no retry helps until a DBA grants it."""
+
+
 class DataQualityError(WarehouseError):
     """A data-quality check failed after a load: the committed data answer the same on every try."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from psycopg2 import sql
@@ -26,6 +27,7 @@ from psycopg2 import sql
 from github_etl.errors import (
     WarehouseError,
     WarehouseNotConfiguredError,
+    WarehousePrivilegeError,
     WarehouseRejectedError,
     WarehouseSqlNotFoundError,
     WarehouseUnavailableError,
@@ -265,6 +267,8 @@ def apply_schema(db: DatabaseConnection) -> None:
     is not safe against a concurrent twin, so a transaction-scoped advisory lock serialises them.
 
     :param db: connection to use; its open transaction, if any, is committed too.
+    :raises WarehousePrivilegeError: the role may not create the schema (it neither owns ``github`` nor may
+        create schemas in the database); the message says what to grant.
     """
     _under_schema_lock(db, load_sql(SCHEMA_FILE))
 
@@ -289,6 +293,14 @@ def _under_schema_lock(db: DatabaseConnection, statement: str, params: tuple[Any
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             cur.execute(statement, params)
         db.commit()
+    except psycopg2.errors.InsufficientPrivilege as exc:
+        db.rollback()
+        role = db.connection.info.user
+        raise WarehousePrivilegeError(
+            f"the warehouse role {role} may not create or change the warehouse schema ({str(exc).strip()}). "
+            f"It needs to own the schema github: have a DBA run "
+            f'CREATE SCHEMA github AUTHORIZATION "{role}" (see docs/deploy-kubernetes.md, "Access")'
+        ) from exc
     except Exception:
         db.rollback()
         raise
