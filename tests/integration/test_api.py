@@ -31,7 +31,7 @@ from github_etl.api.coalesce import AsyncCoalescer, Coalescer
 from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import RepositoryPage, RepositorySort
 from github_etl.api.paging import CursorPosition
-from github_etl.hooks.warehouse import DatabaseConnection, ensure_snapshot_partition
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
 
 pytestmark = pytest.mark.integration
 
@@ -1072,3 +1072,28 @@ def test_a_language_ending_in_plus_signs_is_found_when_typed_into_a_url_unencode
     _insert(warehouse, "repositories", *(_repo(i, language=name) for i, name in enumerate(languages, start=1)))
 
     assert _ids(client.get(f"{PREFIX}/repositories?language={typed}")) == expected
+
+
+# -- least privilege --------------------------------------------------------------------------------
+
+
+def test_every_endpoint_answers_on_the_read_only_role(airflow_app, token, least_privilege_roles, monkeypatch):
+    """The DAG's role owns what it created; the reader sees it, a month's partition made later included."""
+    with DatabaseConnection(least_privilege_roles.etl_url, connect_retries=0) as etl:
+        apply_schema(etl)
+        _insert(etl, "repositories", _repo(1, owner_login="octo", name="hello"))
+        days = [date(2024, 1, 31), date(2024, 2, 1)]
+        _insert(etl, "repository_snapshots", *(_snapshot(1, day, stargazers_count=n) for n, day in enumerate(days)))
+        with etl.cursor() as cur:
+            for day in days:
+                cur.execute("SELECT github.refresh_day_summaries(%s)", (day,))
+        etl.commit()
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", least_privilege_roles.reader_url)
+
+    with _client(airflow_app, token) as client:
+        responses = {url: client.get(f"{PREFIX}{url}") for url in DATA_URLS}
+        trending = client.get(f"{PREFIX}/trending", params={"window_days": 1, "end_date": "2024-02-01"})
+
+    assert {url: r.status_code for url, r in responses.items()} == dict.fromkeys(DATA_URLS, 200)
+    assert responses["/repositories/count"].json() == {"count": 1}
+    assert [item["id"] for item in trending.json()["items"]] == [1]
