@@ -55,3 +55,14 @@ def test_a_role_without_its_schema_is_told_what_the_dba_must_grant(least_privile
     message = str(raised.value)
     assert "permission denied for database" in message
     assert f'CREATE SCHEMA github AUTHORIZATION "{role}"' in message
+
+
+def test_a_schema_whose_objects_another_role_created_is_reported_with_what_to_change(least_privilege_roles, pg_url):
+    with DatabaseConnection(pg_url, connect_retries=0) as admin:
+        apply_schema(admin)  # the DBA applied the schema as themself
+    with DatabaseConnection(least_privilege_roles.etl_url, connect_retries=0) as db:
+        with pytest.raises(WarehousePrivilegeError) as raised:
+            apply_schema(db)
+        role = db.connection.info.user
+    assert "must be owner of" in str(raised.value)
+    assert f'OWNER TO "{role}"' in str(raised.value)

@@ -298,8 +298,9 @@ def _under_schema_lock(db: DatabaseConnection, statement: str, params: tuple[Any
         role = db.connection.info.user
         raise WarehousePrivilegeError(
             f"the warehouse role {role} may not create or change the warehouse schema ({str(exc).strip()}). "
-            f"It needs to own the schema github: have a DBA run "
-            f'CREATE SCHEMA github AUTHORIZATION "{role}" (see docs/deploy-kubernetes.md, "Access")'
+            f"It needs to own the schema github and what is in it: have a DBA run "
+            f'CREATE SCHEMA github AUTHORIZATION "{role}", or ALTER ... OWNER TO "{role}" for what another role '
+            f'created there (see docs/deploy-kubernetes.md, "Access")'
         ) from exc
     except Exception:
         db.rollback()
