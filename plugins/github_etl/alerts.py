@@ -132,12 +132,17 @@ async def alert_late_run(dag_id: str, hours: float, **kwargs: Any) -> None:
 
     Airflow passes the run as it was when the deadline passed (``context["dag_run"]``). It drops a run's
     deadline only when the run succeeds, so a run that failed meanwhile reaches here too: its failure was
-    told already (:class:`RunFailureNotifier`), and it is not late but over.
+    told already (:class:`RunFailureNotifier`), and it is not late but over. A backfill queues all its runs
+    at once and starts them ``max_active_runs`` at a time, so a backfill run still queued is waiting for its
+    turn, not late.
     """
     dag_run = (kwargs.get("context") or {}).get("dag_run") or {}
     run_id = dag_run.get("dag_run_id", "?")
     if dag_run.get("state") == "failed":
         log.info("Run %s of %s failed before its deadline: no late-run alert", run_id, dag_id)
+        return
+    if dag_run.get("run_type") == "backfill" and dag_run.get("state") == "queued":
+        log.info("Backfill run %s of %s is still waiting for its turn: no late-run alert", run_id, dag_id)
         return
     log.error("Run %s of %s has not finished %s hours after it was queued", run_id, dag_id, hours)
     notifier = configured_notifier()

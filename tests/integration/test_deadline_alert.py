@@ -84,15 +84,7 @@ def airflow(
 def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
     airflow: LocalAirflow, alerts_file: Path
 ) -> None:
-    api = AirflowApi(airflow, USERNAME)
-    # No slot: plan, the first task in the pool, never starts, so the run cannot end before its deadline.
-    api.call(
-        "PATCH",
-        f"/pools/{GITHUB_API_POOL}",
-        json={"pool": GITHUB_API_POOL, "slots": 0, "include_deferred": False},
-        params={"update_mask": "slots"},
-    )
-    api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
+    api = _runs_held_at_plan(airflow)
     run_id = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": SAMPLE})["dag_run_id"]
 
     records = airflow.poll(
@@ -151,6 +143,20 @@ def test_a_run_that_failed_before_its_deadline_can_be_cleared(airflow: LocalAirf
     assert abs(due - timedelta(hours=deadline_hours)) < timedelta(seconds=1), due
 
 
+def _runs_held_at_plan(airflow: LocalAirflow) -> AirflowApi:
+    """The DAG unpaused with no slot in its pool: plan, the first task in the pool, never starts, so no run
+    can end before its deadline."""
+    api = AirflowApi(airflow, USERNAME)
+    api.call(
+        "PATCH",
+        f"/pools/{GITHUB_API_POOL}",
+        json={"pool": GITHUB_API_POOL, "slots": 0, "include_deferred": False},
+        params={"update_mask": "slots"},
+    )
+    api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
+    return api
+
+
 def _deadline_states(airflow: LocalAirflow, run_id: str) -> list[tuple[Any, ...]]:
     return airflow.query(
         "SELECT d.missed FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = %s AND r.run_id = %s",
@@ -164,3 +170,40 @@ def _callback_states(airflow: LocalAirflow, run_id: str) -> list[tuple[Any, ...]
         " WHERE r.dag_id = %s AND r.run_id = %s",
         (DAG_ID, run_id),
     )
+
+
+def test_a_backfill_run_still_waiting_for_its_turn_is_not_told_as_late(
+    airflow: LocalAirflow, alerts_file: Path
+) -> None:
+    # The backfill's first run is held at plan, so its second waits behind it (max_active_runs=1).
+    api = _runs_held_at_plan(airflow)
+    # What the UI's Backfill dialog sends.
+    api.call(
+        "POST",
+        "/backfills",
+        json={
+            "dag_id": DAG_ID,
+            "from_date": "2026-03-01T00:00:00Z",
+            "to_date": "2026-03-02T00:00:00Z",
+            "max_active_runs": 1,
+            "dag_run_conf": SAMPLE,
+        },
+    )
+    runs = api.call("GET", f"/dags/{DAG_ID}/dagRuns", params={"run_type": "backfill"})["dag_runs"]
+    assert len(runs) == 2, runs
+    run_ids = [run["dag_run_id"] for run in runs]
+
+    # Both deadlines pass; the triggerer runs both callbacks to the end.
+    airflow.poll(
+        lambda: all(_callback_states(airflow, run_id) == [("success",)] for run_id in run_ids),
+        timeout=ALERT_TIMEOUT_SECONDS + CALLBACK_TIMEOUT_SECONDS,
+        what="both backfill runs' deadline callbacks to be recorded as succeeded",
+    )
+    states = {
+        run_id: api.call("GET", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}")["state"] for run_id in run_ids
+    }
+    assert sorted(states.values()) == ["queued", "running"], states
+    told = {record["context"]["dag_run"]["dag_run_id"] for record in read_records(alerts_file)}
+    # The run under way is late; the one the backfill holds back has not started, so it is not.
+    assert {run_id for run_id, state in states.items() if state == "running"} <= told
+    assert not {run_id for run_id, state in states.items() if state == "queued"} & told, told
