@@ -74,6 +74,14 @@ def _ended(api: AirflowApi) -> bool:
     return bool(runs) and all(run["state"] in {"success", "failed"} for run in runs)
 
 
+def _asset_events(airflow: LocalAirflow, run_ids: list[str]) -> list[str]:
+    rows = airflow.query(
+        "SELECT source_run_id FROM asset_event WHERE source_dag_id = %s AND source_run_id = ANY(%s) ORDER BY 1",
+        (DAG_ID, run_ids),
+    )
+    return [run_id for (run_id,) in rows]
+
+
 def _warehouse(pg_url: str, run_ids: list[str]) -> dict[str, Any]:
     with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
         cur.execute(
@@ -112,6 +120,9 @@ def test_a_backfill_of_past_days_stores_what_it_fetched_today_and_reprocessing_i
     ]
     # Every run fetched today: the day holds one snapshot per repository any run saw, no past day any.
     assert loaded["snapshots"] == [(today, loaded["repositories"], loaded["repositories"])]
+
+    # Each run emitted the checked asset once, for the consumers.
+    assert _asset_events(airflow, run_ids) == sorted(run_ids)
 
     rerun = _backfill(airflow, api, reprocess_behavior="completed")
     assert sorted(run["state"] for run in rerun) == ["success", "success"], rerun
