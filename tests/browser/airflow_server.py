@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -105,6 +106,26 @@ class LocalAirflow:
         self.env = self._environment(env)
         self.processes = AirflowProcesses(
             self.env, log_dir=self.log_dir, error=AirflowServerError, stop_timeout=STOP_TIMEOUT_SECONDS, cwd=cwd
+        )
+
+    @classmethod
+    def for_test(
+        cls, server_url: str, metadata_url: str, warehouse_url: str, tmp_path: Path, *, username: str, **env: str
+    ) -> LocalAirflow:
+        """One test's Airflow: metadata in ``metadata_url``'s (empty) database on ``server_url``, home and
+        staging under ``tmp_path``, loading into ``warehouse_url``; ``env`` adds to its environment."""
+        return cls(
+            server_url,
+            urlsplit(metadata_url).path.lstrip("/"),
+            tmp_path / "airflow",
+            username=username,
+            password=secrets.token_urlsafe(16),
+            env={
+                "AIRFLOW_CONN_POSTGRES_DEFAULT": warehouse_url,
+                "GITHUB_ETL_STAGING_URL": (tmp_path / "staging").as_uri(),
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+                **env,
+            },
         )
 
     @property

@@ -9,12 +9,10 @@ what they staged and changes nothing.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -33,24 +31,9 @@ BACKFILL_TIMEOUT_SECONDS = 600.0
 
 
 @pytest.fixture
-def airflow(
-    pg_server_url: str, pg_url: str, second_pg_url: str, fake_github: FakeGitHub, tmp_path: Path
-) -> Iterator[LocalAirflow]:
-    server = LocalAirflow(
-        pg_server_url,
-        urlsplit(second_pg_url).path.lstrip("/"),
-        tmp_path / "airflow",
-        username=USERNAME,
-        password=secrets.token_urlsafe(16),
-        env={
-            "AIRFLOW_CONN_POSTGRES_DEFAULT": pg_url,
-            "AIRFLOW_CONN_GITHUB_DEFAULT": json.dumps(
-                {"conn_type": "http", "host": fake_github.base_url, "password": "ghp_backfill_0123456789"}
-            ),
-            "GITHUB_ETL_STAGING_URL": (tmp_path / "staging").as_uri(),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-        },
-    )
+def airflow(local_airflow, fake_github: FakeGitHub, tmp_path: Path) -> Iterator[LocalAirflow]:
+    github = {"conn_type": "http", "host": fake_github.base_url, "password": "ghp_backfill_0123456789"}
+    server = local_airflow(AIRFLOW_CONN_GITHUB_DEFAULT=json.dumps(github))
     with server.serving(DAG_ID, logs_to=tmp_path / "airflow-logs") as serving:
         yield serving
 

@@ -15,12 +15,11 @@ machine, and the deadline cannot be set per run.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 
@@ -52,29 +51,13 @@ def deadline_hours() -> float:
 
 
 @pytest.fixture
-def airflow(
-    pg_server_url: str, pg_url: str, second_pg_url: str, alerts_file: Path, tmp_path: Path, deadline_hours: float
-) -> Iterator[LocalAirflow]:
-    """A running Airflow with the deadline alert on, a 36 s deadline and a notifier that writes to a file.
-
-    ``pg_url`` is the warehouse (``prepare`` applies its schema); ``second_pg_url``'s database, empty and
-    dropped after the test, holds Airflow's metadata.
-    """
-    server = LocalAirflow(
-        pg_server_url,
-        urlsplit(second_pg_url).path.lstrip("/"),
-        tmp_path / "airflow",
-        username=USERNAME,
-        password=secrets.token_urlsafe(16),
-        env={
-            "AIRFLOW_CONN_POSTGRES_DEFAULT": pg_url,
-            "GITHUB_ETL_STAGING_URL": (tmp_path / "staging").as_uri(),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-            "GITHUB_ETL_RUN_DEADLINE_ALERT": "true",
-            "GITHUB_ETL_RUN_DEADLINE_HOURS": str(deadline_hours),
-            "GITHUB_ETL_ALERT_NOTIFIER": "tests.notifiers.FileNotifier",
-            "GITHUB_ETL_ALERT_NOTIFIER_KWARGS": json.dumps({"path": str(alerts_file)}),
-        },
+def airflow(local_airflow, alerts_file: Path, tmp_path: Path, deadline_hours: float) -> Iterator[LocalAirflow]:
+    """A running Airflow with the deadline alert on, a 36 s deadline and a notifier that writes to a file."""
+    server = local_airflow(
+        GITHUB_ETL_RUN_DEADLINE_ALERT="true",
+        GITHUB_ETL_RUN_DEADLINE_HOURS=str(deadline_hours),
+        GITHUB_ETL_ALERT_NOTIFIER="tests.notifiers.FileNotifier",
+        GITHUB_ETL_ALERT_NOTIFIER_KWARGS=json.dumps({"path": str(alerts_file)}),
     )
     # The components' and tasks' logs stay in the test's tmp_path, to read after a failure.
     with server.serving(DAG_ID, logs_to=tmp_path / "airflow-logs") as serving:
