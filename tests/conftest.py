@@ -61,9 +61,6 @@ LONG_FIRST = (
     "tests/e2e/test_app_login.py",
     "tests/unit/test_load_bench.py",
 )
-# Modules whose module fixture is costly (a cluster of processes, a benchmark run) run on one worker, so that
-# it is made once, not once per worker that draws one of their tests.
-ONE_WORKER = {"tests/integration/test_celery.py": "celery", "tests/unit/test_load_bench.py": "load_bench"}
 
 pytest_plugins = [
     "tests.fixtures.postgres",
@@ -80,8 +77,4 @@ def pytest_unconfigure(config: object) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        group = ONE_WORKER.get(item.nodeid.split("::", 1)[0])
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))

@@ -24,7 +24,9 @@ from tests.in_process import run_pipeline, warehouse_rows
 from tools.airflow_processes import airflow_executable
 from tools.celery_cluster import CeleryCluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(480)]
+# One worker of make test's runs the module, so that its cluster of processes is started once, not once per
+# worker that draws one of its tests.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(480), pytest.mark.xdist_group("celery")]
 
 REDIS_URL = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BUDGET_PREFIX = "github_etl:budget:"

@@ -772,6 +772,40 @@ def _image_distributions() -> frozenset[str]:
     return frozenset(found)
 
 
+def test_make_test_runs_an_xdist_group_on_one_worker(tmp_path):
+    """The modules marked ``xdist_group`` (the Celery cluster, the load benchmark) make their costly module
+    fixture once only while make test's ``--dist loadgroup`` keeps a group on one worker, which the pinned
+    pytest and pytest-xdist must do together (with pytest 9.2 every test of a group went its own way)."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\n")
+    (suite / "test_grouped.py").write_text(
+        "import os\n"
+        "import pathlib\n"
+        "import pytest\n"
+        "\n"
+        "pytestmark = pytest.mark.xdist_group('costly')\n"
+        "\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_records_its_worker(n):\n"
+        "    record = pathlib.Path(os.environ['RECORDS']) / str(n)\n"
+        "    record.write_text(os.environ['PYTEST_XDIST_WORKER'])\n"
+    )
+    records = tmp_path / "records"
+    records.mkdir()
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "-q"],
+        cwd=suite,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RECORDS": str(records)},
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    workers = [record.read_text() for record in records.iterdir()]
+    assert len(workers) == 6
+    assert len(set(workers)) == 1, workers
+
+
 def test_make_installs_what_the_image_installs_and_the_tooling():
     assert _requirement_lines(DEV_REQUIREMENTS)[0] == "-r requirements.txt"
     assert re.search(
