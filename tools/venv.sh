@@ -61,8 +61,32 @@ else
   "$python" -m venv "$venv"
 fi
 
+# uv installs the pinned set several times faster than pip (it downloads and unpacks in parallel). It is
+# pointed at the indexes, find-links, constraints and CA bundle pip is configured with (pip.conf or PIP_*
+# variables), and weighs every index as pip does, so that it installs what pip would from where pip would.
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+"$venv/bin/python" -m pip install --quiet "$(grep '^uv==' constraints.txt)"
+declare -A pip_setting=() pip_from_env=()
+while IFS= read -r line; do
+  [[ $line =~ ^([^.]*)\.([a-z-]+)=\'(.*)\'$ ]] || continue
+  # A list is one value per line in pip.conf, which pip prints as \n.
+  scope=${BASH_REMATCH[1]} key=${BASH_REMATCH[2]}
+  read -ra words <<<"${BASH_REMATCH[3]//\\n/ }"
+  value=${words[*]}
+  # A PIP_* variable wins over the files, as in pip.
+  [[ $scope == :env: || ${pip_from_env[$key]:-} != 1 ]] && pip_setting[$key]=$value
+  [[ $scope == :env: ]] && pip_from_env[$key]=1
+done < <("$venv/bin/python" -m pip config list 2>/dev/null)
+for pair in index-url:UV_DEFAULT_INDEX extra-index-url:UV_INDEX find-links:UV_FIND_LINKS constraint:UV_CONSTRAINT \
+  cert:SSL_CERT_FILE; do
+  key=${pair%%:*} variable=${pair#*:}
+  [[ -n ${pip_setting[$key]:-} && -z ${!variable:-} ]] || continue
+  value=${pip_setting[$key]}
+  [[ $variable == UV_FIND_LINKS ]] && value=${value// /,}
+  export "$variable=$value"
+done
+export UV_INDEX_STRATEGY=${UV_INDEX_STRATEGY:-unsafe-best-match}
+"$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r requirements-dev.txt -c constraints.txt
 touch "$stamp"
 
 # One constraints file serves every supported Python only while it pins what each of them installs.

@@ -637,6 +637,53 @@ def test_venv_with_an_unsupported_python_names_its_version(tmp_path, runs):
     assert not (tmp_path / "venv").exists()
 
 
+def test_venv_installs_with_uv_from_where_pip_is_configured_to(tmp_path):
+    """uv reads neither pip.conf nor PIP_* variables: a private index configured for pip must still be used.
+
+    pip's own ``config list`` is asked (through this venv's pip), so the listing parsed is the real one.
+    """
+    newest = _supported_pythons()[0]
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in\n'
+        f"  *version_info*) echo {newest} ;;\n"
+        f'  *"pip config list"*) exec {sys.executable} "$@" ;;\n'
+        "esac\n"
+    )
+    uv = venv / "bin" / "uv"
+    uv.write_text(f'#!/bin/sh\nenv > {tmp_path / "uv-env"}\necho "$*" > {tmp_path / "uv-args"}\n')
+    for stub in (python, uv):
+        stub.chmod(0o755)
+    pip_conf = tmp_path / "pip.conf"
+    pip_conf.write_text(
+        "[global]\n"
+        "index-url = https://pip-conf.example/simple\n"
+        "extra-index-url =\n    https://a.example/simple\n    https://b.example/simple\n"
+        "find-links =\n    /wheels/one\n    /wheels/two\n"
+        "cert = /etc/corp-ca.pem\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PIP_CONFIG_FILE": str(pip_conf),
+        "PIP_INDEX_URL": "https://pip-variable.example/simple",
+    }
+    made = subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "venv.sh"), str(venv)], capture_output=True, text=True, env=env
+    )
+    assert made.returncode == 0, made
+    assert "-r requirements-dev.txt -c constraints.txt" in (tmp_path / "uv-args").read_text()
+    seen = dict(line.split("=", 1) for line in (tmp_path / "uv-env").read_text().splitlines() if "=" in line)
+    assert seen["UV_DEFAULT_INDEX"] == "https://pip-variable.example/simple"
+    assert seen["UV_INDEX"] == "https://a.example/simple https://b.example/simple"
+    assert seen["UV_FIND_LINKS"] == "/wheels/one,/wheels/two"
+    assert seen["SSL_CERT_FILE"] == "/etc/corp-ca.pem"
+    assert seen["UV_INDEX_STRATEGY"] == "unsafe-best-match"
+
+
 def test_ci_runs_unit_tests_and_an_end_to_end_dag_run_on_every_other_python():
     whole_suite = _ci_python()
     others = [entry for entry in _ci_matrix() if entry["python"] != whole_suite]
