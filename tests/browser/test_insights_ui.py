@@ -24,8 +24,8 @@ import pytest
 from psycopg2 import sql
 
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
-from tests.browser import test_ui
 from tests.browser.airflow_server import LocalAirflow
+from tests.browser.conftest import BROWSER_TIME_ZONE
 from tests.browser.test_ui import _log_in, _screenshot, _wait
 
 pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
@@ -35,15 +35,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 
-pytestmark = pytest.mark.browser
-
-# The browser test's fixtures: Airflow with this project, the browser, the artifacts folder.
-browser_binaries, artifacts_dir, metadata_database = (
-    test_ui.browser_binaries,
-    test_ui.artifacts_dir,
-    test_ui.metadata_database,
-)
-password, airflow, browser = test_ui.password, test_ui.airflow, test_ui.browser
+# One worker runs the browser tests, which share one Airflow (tests/browser/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 FIRST_DAY = date(2026, 11, 1)
 DAYS = 14
@@ -94,9 +87,9 @@ def _stars(repo_id: int, index: int) -> int | None:
 
 
 def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
-    airflow: LocalAirflow, browser: WebDriver, pg_url: str, password: str
+    airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
 ) -> None:
-    db = DatabaseConnection(pg_url, connect_retries=0)
+    db = DatabaseConnection(warehouse_url, connect_retries=0)
     try:
         apply_schema(db)
         # Opened directly (a bookmark, a link from the docs) before logging in: every section asks for a
@@ -123,7 +116,7 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
 
     # A person west of UTC sees the warehouse's dates as stored, not the day before.
     zone = browser.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone")
-    assert zone == test_ui.BROWSER_TIME_ZONE
+    assert zone == BROWSER_TIME_ZONE
     # The page opens on the top trending repository; search another one.
     _search(browser, "octo/alpha")
     history = _chart(browser, "history")
@@ -213,7 +206,7 @@ def test_insights_page_draws_the_warehouse_from_the_airflow_navigation(
     _screenshot(browser, "insights-5-one-observation")
 
     # A first load: one run, one day, in the singular.
-    db = DatabaseConnection(pg_url, connect_retries=0)
+    db = DatabaseConnection(warehouse_url, connect_retries=0)
     try:
         with db.cursor() as cur:
             cur.execute("DELETE FROM github.load_runs WHERE run_id <> (SELECT min(run_id) FROM github.load_runs)")
@@ -281,9 +274,9 @@ new MutationObserver((changes) => {
 
 
 def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
-    airflow: LocalAirflow, browser: WebDriver, pg_url: str, password: str
+    airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
 ) -> None:
-    db = DatabaseConnection(pg_url, connect_retries=0)
+    db = DatabaseConnection(warehouse_url, connect_retries=0)
     try:
         apply_schema(db)
         _fill_hostile(db)

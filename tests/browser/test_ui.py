@@ -1,10 +1,10 @@
 """The Airflow UI in a real headless Chromium, as a person uses it.
 
-A LocalExecutor Airflow (:mod:`tests.browser.airflow_server`) runs this project's DAG against the fake GitHub
-and the test's warehouse. The test logs in through the login form, triggers ``github_repositories`` from its
-trigger form with a small ``sample_size``, waits for the run to succeed, checks the warehouse, then reads the
-repository API's Swagger page. Screenshots of each step go to ``.artifacts/browser/``; after a failure also
-the page in the browser and every Airflow log.
+A LocalExecutor Airflow (:mod:`tests.browser.airflow_server`, started by tests/browser/conftest.py) runs this
+project's DAG against the fake GitHub and an emptied warehouse. The test logs in through the login form,
+triggers ``github_repositories`` from its trigger form with a small ``sample_size``, waits for the run to
+succeed, checks the warehouse, then reads the repository API's Swagger page. Screenshots of each step go to
+``.artifacts/browser/``; after a failure also the page in the browser and every Airflow log.
 
 Debian's ``chromium`` and ``chromium-driver`` packages provide the browser and its driver; nothing is
 downloaded (selenium-manager stays offline). Without them the test skips.
@@ -12,59 +12,32 @@ downloaded (selenium-manager stays offline). Without them the test skips.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-import secrets
-import shutil
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import psycopg2
 import pytest
 import requests
-from psycopg2 import sql
 
 from github_etl.settings import DAG_ID
 from tests.browser.airflow_server import AirflowServerError, LocalAirflow
-from tests.fake_github import FakeGitHub
-from tests.fixtures.postgres import execute_autocommit
+from tests.browser.conftest import ARTIFACTS_DIR, USERNAME
 
 pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
 
-from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
-pytestmark = pytest.mark.browser
+# One worker runs the browser tests, which share one Airflow (tests/browser/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS_DIR = PROJECT_ROOT / ".artifacts" / "browser"
-USERNAME = "admin"
 SAMPLE_SIZE = 8
-GITHUB_TOKEN = "test-token-0123456789"  # the fake GitHub's; not a secret
-# The browser's zone: west of UTC, where a warehouse date read as UTC midnight would show as the day before.
-BROWSER_TIME_ZONE = "America/New_York"
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Wide enough for the UI's desktop layout, tall enough for the trigger form's fields.
-    "--window-size=1400,1000",
-)
+
 # A cold page of the React UI (7 MB of scripts) on a busy two-core machine takes several seconds.
 UI_TIMEOUT_SECONDS = 60
 # An 8-repository run takes about half a minute; a retried task waits a minute more.
@@ -82,143 +55,11 @@ API_OPERATIONS = {
 }
 
 
-# -- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser_binaries() -> tuple[str, str]:
-    """Paths of Debian's chromium and chromedriver; the test skips without them."""
-    chromium = shutil.which("chromium")
-    chromedriver = shutil.which("chromedriver")
-    if not chromium or not chromedriver:
-        pytest.skip("needs Debian's chromium and chromedriver: apt-get install -y chromium chromium-driver")
-    return chromium, chromedriver
-
-
-@pytest.fixture
-def artifacts_dir() -> Path:
-    """``.artifacts/browser``, emptied: what it holds afterwards is from this run only."""
-    shutil.rmtree(ARTIFACTS_DIR, ignore_errors=True)
-    ARTIFACTS_DIR.mkdir(parents=True)
-    return ARTIFACTS_DIR
-
-
-@pytest.fixture
-def metadata_database(pg_server_url: str) -> Iterator[str]:
-    """Name of an empty database for Airflow's metadata, dropped after the test."""
-    name = f"airflow_browser_{uuid.uuid4().hex[:12]}"
-    execute_autocommit(pg_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        # FORCE ends the sessions of Airflow processes that were killed mid-transaction.
-        execute_autocommit(
-            pg_server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-@pytest.fixture
-def password() -> str:
-    """The Airflow user's password, made for this run and never printed."""
-    return secrets.token_urlsafe(16)
-
-
-@pytest.fixture
-def airflow(
-    request: pytest.FixtureRequest,
-    pg_server_url: str,
-    metadata_database: str,
-    pg_url: str,
-    fake_github: FakeGitHub,
-    password: str,
-    artifacts_dir: Path,
-    browser_binaries: tuple[str, str],
-    tmp_path: Path,
-) -> Iterator[LocalAirflow]:
-    """A running Airflow whose connections point at the fake GitHub and this test's warehouse.
-
-    Asks for ``browser_binaries`` so a machine without a browser skips before the minute-long start.
-    """
-    github = {"conn_type": "http", "host": fake_github.base_url, "password": GITHUB_TOKEN}
-    server = LocalAirflow(
-        pg_server_url,
-        metadata_database,
-        tmp_path / "airflow",
-        username=USERNAME,
-        password=password,
-        env={
-            "AIRFLOW_CONN_GITHUB_DEFAULT": json.dumps(github),
-            "AIRFLOW_CONN_POSTGRES_DEFAULT": pg_url,
-            "GITHUB_ETL_STAGING_URL": (tmp_path / "staging").as_uri(),
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
-        },
-    )
-    failures_before = request.session.testsfailed
-    try:
-        server.start()
-        server.wait_for_dag(DAG_ID)
-    except BaseException:
-        server.stop()
-        server.save_logs(artifacts_dir / "airflow-logs")
-        raise
-    try:
-        yield server
-    finally:
-        server.stop()
-        if request.session.testsfailed > failures_before:
-            server.save_logs(artifacts_dir / "airflow-logs")
-
-
-@pytest.fixture
-def browser(
-    request: pytest.FixtureRequest,
-    browser_binaries: tuple[str, str],
-    artifacts_dir: Path,
-    password: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[WebDriver]:
-    """Headless Chromium with a fresh profile; the page is saved when the test fails."""
-    chromium, chromedriver = browser_binaries
-    # selenium-manager would look for (and download) a browser or driver; the paths are given instead.
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    monkeypatch.setenv("TZ", BROWSER_TIME_ZONE)
-    # At DEBUG it logs every command's payload, the typed password included.
-    commands_log = logging.getLogger("selenium.webdriver.remote.remote_connection")
-    commands_log_level = commands_log.level
-    commands_log.setLevel(logging.INFO)
-    profile = tmp_path / "chromium-profile"
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in (*CHROMIUM_ARGS, f"--user-data-dir={profile}"):
-        options.add_argument(argument)
-    # Its INFO log records every command's payload, the typed password included.
-    service = Service(
-        executable_path=chromedriver,
-        service_args=["--log-level=WARNING"],
-        log_output=str(tmp_path / "chromedriver.log"),
-    )
-    driver = webdriver.Chrome(options=options, service=service)
-    failures_before = request.session.testsfailed
-    try:
-        yield driver
-    finally:
-        if request.session.testsfailed > failures_before:
-            with contextlib.suppress(Exception):
-                _screenshot(driver, "failure")
-                # A controlled input mirrors its value into the DOM: the login form would hold the password.
-                page = driver.page_source.replace(password, "***")
-                (artifacts_dir / "failure.html").write_text(page, encoding="utf-8")
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-        commands_log.setLevel(commands_log_level)
-
-
 # -- the test -------------------------------------------------------------------------------------
 
 
 def test_trigger_form_run_loads_the_sample_and_api_docs_render(
-    airflow: LocalAirflow, browser: WebDriver, pg_url: str, password: str
+    airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
 ) -> None:
     _log_in(browser, f"{airflow.url}/dags/{DAG_ID}", password)
 
@@ -229,7 +70,7 @@ def test_trigger_form_run_loads_the_sample_and_api_docs_render(
     assert run["state"] == "success", _describe_run(airflow, token, run_id)
     assert run["conf"]["sample_size"] == SAMPLE_SIZE
     _see_run_succeeded(browser)
-    assert _count_repositories(pg_url) == SAMPLE_SIZE
+    assert _count_repositories(warehouse_url) == SAMPLE_SIZE
 
     browser.get(f"{airflow.url}/github-etl/docs")
     _wait(browser).until(
