@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -30,12 +31,23 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from github_etl.errors import ConfigurationError
+from github_etl.errors import ConfigurationError, unreadable_connection
 from github_etl.settings import staging_url
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
+log = logging.getLogger(__name__)
+
+# The amazon provider's hooks and operators take this connection when none is named.
+DEFAULT_AWS_CONN_ID = "aws_default"
+S3_SCHEMES = ("s3", "s3a", "s3n")
+# What each step of the staging probe asks of S3, for the error when it is refused.
+S3_PERMISSIONS = {
+    "look a file up": "s3:ListBucket on the bucket",
+    "write a file": "s3:PutObject under the prefix, and a bucket policy that does not demand an encryption header",
+    "read a file": "s3:GetObject under the prefix",
+}
 # Upload buffer: large enough for throughput, small enough to keep memory flat.
 COPY_CHUNK = 8 * 1024 * 1024
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -62,7 +74,7 @@ class RunStaging:
     """
 
     def __init__(self, dag_id: str, run_id: str, root: str | None = None) -> None:
-        self.root_uri = (root or staging_url()).rstrip("/")
+        self.root_uri = staging_root(root)
         self.base = storage_path(self.root_uri) / f"dag_id={safe_key(dag_id)}" / f"run_id={safe_key(run_id)}"
 
     def path(self, *parts: str) -> ObjectStoragePath:
@@ -90,24 +102,94 @@ class RunStaging:
         return read_json_uri(self.uri(*parts))
 
 
-def check_staging_root(root: str | None = None) -> None:
-    """Write and remove a probe file under the staging root; a store that refuses it is a configuration error.
+def staging_root(root: str | None = None) -> str:
+    """The staging root URI: ``root`` or ``GITHUB_ETL_STAGING_URL``, an ``s3://`` one without a connection given
+    ``aws_default``.
 
-    A bucket that does not exist, credentials the store rejects or a missing permission cannot be fixed by
-    a retry, so they fail the run at once (before any GitHub request), naming the URL and its connection.
-    A store that does not answer raises its own error and is retried like any transient fault.
+    An ``ObjectStoragePath`` without a connection uses boto3's own chain alone and ignores the connection that
+    holds the endpoint of an S3-compatible store; the amazon provider's hooks take ``aws_default`` when none is
+    named, and fall back to boto3's chain (environment, ``AWS_PROFILE``, an instance role) when it is not defined.
     """
-    root_uri = (root or staging_url()).rstrip("/")
+    uri = (root or staging_url()).rstrip("/")
+    parts = urlsplit(uri)
+    if parts.scheme in S3_SCHEMES and "@" not in parts.netloc:
+        return parts._replace(netloc=f"{DEFAULT_AWS_CONN_ID}@{parts.netloc}").geturl()
+    return uri
+
+
+def check_staging_root(root: str | None = None) -> None:
+    """Check that the staging root takes a run's files: look a probe file up, write it, read it and remove it.
+
+    A connection that is not defined, a bucket that does not exist, credentials the store rejects or a missing
+    permission cannot be fixed by a retry, so they fail the run at once (before any GitHub request), naming the
+    URL, its connection and what was refused. A store that does not answer raises its own error and is retried
+    like any transient fault.
+    """
+    from botocore.exceptions import ProfileNotFound
+
+    root_uri = staging_root(root)
+    conn_id = urlsplit(root_uri).username
+    if conn_id:
+        _check_connection(conn_id)
+    fix = "check GITHUB_ETL_STAGING_URL" + (f" and the connection {conn_id!r}" if conn_id else "")
     probe = storage_path(root_uri) / f".github-etl-probe-{uuid.uuid4().hex}"
+    step = "look a file up"
     try:
+        # Tasks ask whether each checkpoint exists: without s3:ListBucket, S3 answers that with a refusal.
+        probe.exists()
+        step = "write a file"
         with contextmanager(_atomic_open)(probe, "wb") as handle:
             handle.write(b"")
-        probe.unlink()
-    except (FileNotFoundError, PermissionError) as exc:
-        reason = "does not exist" if isinstance(exc, FileNotFoundError) else "refused access"
-        conn_id = urlsplit(root_uri).username
-        fix = "check GITHUB_ETL_STAGING_URL" + (f" and the connection {conn_id!r}" if conn_id else "")
-        raise ConfigurationError(f"The staging store at {root_uri} {reason} ({exc}): {fix}.") from exc
+        step = "read a file"
+        probe.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigurationError(f"The staging store at {root_uri} does not exist ({exc}): {fix}.") from exc
+    except PermissionError as exc:
+        why = f"refused to {step} ({exc})"
+        if probe.protocol in S3_SCHEMES:
+            why += f"; this needs {S3_PERMISSIONS[step]}"
+            if getattr(probe.fs, "anon", False):
+                why += (
+                    "; no credentials were found (none in the connection, nor AWS_ACCESS_KEY_ID, AWS_PROFILE "
+                    "or an instance role for boto3), so the request was anonymous"
+                )
+        raise ConfigurationError(f"The staging store at {root_uri} {why}: {fix}.") from exc
+    except ProfileNotFound as exc:
+        raise ConfigurationError(
+            f"The staging store at {root_uri} cannot be reached: {exc} (AWS_PROFILE, or 'profile_name' in the "
+            f"extra of the connection {conn_id!r}, names a profile that is not in the AWS config files)."
+        ) from exc
+    _remove_probe(probe)
+
+
+def _check_connection(conn_id: str) -> None:
+    """Fail when the staging URL names a connection Airflow does not have, instead of S3 without it."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        unreadable = unreadable_connection(conn_id)
+        if unreadable is not None:
+            raise unreadable from None
+        if conn_id != DEFAULT_AWS_CONN_ID:
+            raise ConfigurationError(
+                f"The connection {conn_id!r} that GITHUB_ETL_STAGING_URL names is not defined: define it "
+                f"(AIRFLOW_CONN_{conn_id.upper()}, type aws) or name {DEFAULT_AWS_CONN_ID!r}."
+            ) from None
+
+
+def _remove_probe(probe: ObjectStoragePath) -> None:
+    try:
+        # One delete of one file: s3fs's bulk delete, behind unlink(), does not report a refusal.
+        probe.fs.rm_file(probe.path)
+    except PermissionError as exc:
+        log.warning(
+            "The staging store refused to delete the probe file %s (%s): it stays; runs delete no other file.",
+            probe,
+            exc,
+        )
 
 
 def _is_local(target: ObjectStoragePath) -> bool:

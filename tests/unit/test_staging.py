@@ -8,6 +8,7 @@ import os
 import pytest
 
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, safe_key, staged_json
+from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET
 
 
 @pytest.mark.parametrize(
@@ -65,7 +66,6 @@ def test_a_missing_bucket_is_refused_not_created(s3_staging_url: str) -> None:
 
     from github_etl.errors import ConfigurationError
     from github_etl.staging import check_staging_root
-    from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET
 
     root = s3_staging_url.replace(STAGING_BUCKET, "no-such-bucket")
     with pytest.raises(ConfigurationError, match=r"s3://aws_default@no-such-bucket/.* does not exist.*'aws_default'"):
@@ -91,7 +91,7 @@ def test_rejected_credentials_are_a_configuration_error(s3_staging_url: str, mon
 
     # moto checks credentials once this count of unauthenticated requests is reached; none are known to it.
     monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
-    with pytest.raises(ConfigurationError, match=r"refused access.*'aws_default'"):
+    with pytest.raises(ConfigurationError, match=r"refused to look a file up.*'aws_default'"):
         check_staging_root(s3_staging_url)
 
 
@@ -101,3 +101,137 @@ def test_a_writable_root_passes_and_keeps_no_probe(staging_url: str) -> None:
     check_staging_root(staging_url)
     root = storage_path(staging_url)
     assert not root.exists() or list(root.iterdir()) == []
+
+
+@pytest.fixture(autouse=True)
+def fresh_filesystems(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's connection is read afresh, as in a task's own process: Airflow keeps one filesystem per
+    connection id for the life of a process."""
+    monkeypatch.setattr("airflow.sdk.io.store._STORE_CACHE", {})
+
+
+@pytest.fixture
+def aws_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's own endpoint is a closed local port: S3 reached without the connection fails fast, offline."""
+    from tests.ports import closed_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_AWS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_AWS_KEY)
+
+
+def test_a_url_without_a_connection_stages_through_aws_default(s3_staging_url: str, aws_elsewhere: None) -> None:
+    from github_etl.staging import check_staging_root
+
+    # The AWS form, s3://bucket/prefix: the amazon provider's default connection holds the endpoint.
+    root = s3_staging_url.replace("s3://aws_default@", "s3://")
+    check_staging_root(root)
+    staging = RunStaging("d", "r", root=root)
+    assert staging.root_uri == s3_staging_url
+    assert read_json_uri(staging.write_json({"a": 1}, "plan.json")) == {"a": 1}
+
+
+def test_a_connection_the_url_names_must_be_defined(s3_staging_url: str, aws_elsewhere: None) -> None:
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+
+    root = s3_staging_url.replace("s3://aws_default@", "s3://aws_staging@")
+    with pytest.raises(ConfigurationError, match=r"'aws_staging' that GITHUB_ETL_STAGING_URL names is not defined"):
+        check_staging_root(root)
+
+
+def test_an_unreadable_aws_connection_is_named(s3_staging_url: str, aws_elsewhere: None, monkeypatch) -> None:
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", '{"conn_type": "aws", "login": "AKIA", ')
+    with pytest.raises(ConfigurationError, match=r"AIRFLOW_CONN_AWS_DEFAULT is set, but it is not valid JSON"):
+        check_staging_root(s3_staging_url)
+
+
+def test_an_aws_profile_that_does_not_exist_is_a_configuration_error(
+    s3_staging_url: str, monkeypatch, tmp_path
+) -> None:
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+
+    config = tmp_path / "aws-config"
+    config.write_text("[profile etl]\nregion = us-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "etl-typo")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": _endpoint(), "region_name": "us-east-1"}}),
+    )
+    with pytest.raises(ConfigurationError, match=r"profile \(etl-typo\) could not be found.*AWS_PROFILE"):
+        check_staging_root(s3_staging_url)
+
+
+# What the staging probe asks of S3, step by step: a role lacking one permission is refused at that step.
+READ_ONLY = ["s3:ListBucket", "s3:GetObject"]
+NO_LIST = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+NO_DELETE = ["s3:ListBucket", "s3:GetObject", "s3:PutObject"]
+
+
+@pytest.mark.parametrize(
+    ("actions", "refusal"),
+    [
+        (NO_LIST, r"refused to look a file up .* s3:ListBucket on the bucket"),
+        (READ_ONLY, r"refused to write a file .* s3:PutObject"),
+    ],
+)
+def test_a_role_without_a_permission_the_run_needs_is_refused_at_once(
+    s3_staging_url: str, monkeypatch, actions: list[str], refusal: str
+) -> None:
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+
+    _role_with(actions, monkeypatch)
+    with pytest.raises(ConfigurationError, match=refusal + r".*'aws_default'"):
+        check_staging_root(s3_staging_url)
+
+
+def test_a_role_that_may_not_delete_passes_and_says_the_probe_stays(s3_staging_url: str, monkeypatch, caplog) -> None:
+    from github_etl.staging import check_staging_root, storage_path
+
+    _role_with(NO_DELETE, monkeypatch)
+    with caplog.at_level("WARNING", logger="github_etl.staging"):
+        check_staging_root(s3_staging_url)
+    assert "refused to delete the probe file" in caplog.text
+    monkeypatch.setattr("moto.settings.INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
+    assert next(path.name for path in storage_path(s3_staging_url).iterdir()).startswith(".github-etl-probe-")
+
+
+def _endpoint() -> str:
+    return json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"]
+
+
+def _role_with(actions: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``aws_default`` log in as a new IAM user allowed only ``actions`` on the staging bucket, and make
+    moto enforce IAM from then on."""
+    import uuid
+
+    import boto3
+
+    endpoint = _endpoint()
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        aws_access_key_id=FAKE_AWS_KEY,
+        aws_secret_access_key=FAKE_AWS_KEY,
+        region_name="us-east-1",
+    )
+    user = f"staging-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    resources = [f"arn:aws:s3:::{STAGING_BUCKET}", f"arn:aws:s3:::{STAGING_BUCKET}/*"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resources}]}
+    iam.put_user_policy(UserName=user, PolicyName="staging", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    connection = {
+        "conn_type": "aws",
+        "login": key["AccessKeyId"],
+        "password": key["SecretAccessKey"],
+        "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    monkeypatch.setattr("moto.settings.INITIAL_NO_AUTH_ACTION_COUNT", 0)

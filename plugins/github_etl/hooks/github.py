@@ -18,7 +18,6 @@ Without the connection, ``GITHUB_API_URL`` and ``GITHUB_TOKEN`` (comma-separated
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from functools import cached_property
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from github_etl.errors import ConfigurationError, GitHubError
+from github_etl.errors import ConfigurationError, GitHubError, unreadable_connection
 from github_etl.settings import DEFAULT_API_URL, GITHUB_CONN_ID, ClientSettings
 
 if TYPE_CHECKING:
@@ -113,30 +112,6 @@ def api_root(url: str) -> str:
     return f"{scheme}://{netloc}{ENTERPRISE_API_PATH}"
 
 
-def _unreadable_connection(conn_id: str) -> ConfigurationError | None:
-    """The error for an ``AIRFLOW_CONN_*`` variable that is set but that Airflow could not read, or None.
-
-    Airflow reports such a connection as not defined, which would send the run to api.github.com
-    without a token; the variable's value is never quoted, as it holds secrets.
-    """
-    name = f"AIRFLOW_CONN_{conn_id.upper()}"
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    why = "Airflow cannot read it as a connection URI"
-    if raw.startswith("{"):
-        try:
-            json.loads(raw)
-            why = "Airflow cannot read it as a connection"
-        except json.JSONDecodeError as exc:
-            # Where, never what: the text around the fault may be part of a secret.
-            why = (
-                f"it is not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}); within JSON a "
-                "private key must be one line, its line breaks written as \\n (or give 'private_key_path')"
-            )
-    return ConfigurationError(f"{name} is set, but {why}.")
-
-
 def _is_loopback(host: str) -> bool:
     return host.lower() in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
@@ -181,7 +156,7 @@ class GitHubHook(BaseHook):
         try:
             conn = self.get_connection(self.github_conn_id)
         except AirflowNotFoundException:
-            unreadable = _unreadable_connection(self.github_conn_id)
+            unreadable = unreadable_connection(self.github_conn_id)
             if unreadable is not None:
                 raise unreadable from None
             if self.github_conn_id != self.default_conn_name:
