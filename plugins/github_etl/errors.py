@@ -93,6 +93,13 @@ class DataQualityError(WarehouseError):
     """A data-quality check failed after a load: the committed data answer the same on every try."""
 
 
+class StagedFileGoneError(GitHubEtlError):
+    """A staged file a task reads is not in the staging store: a lifecycle rule expired it, or it was deleted.
+
+    Retrying the task cannot bring it back; only running again the tasks that write it can.
+    """
+
+
 class DeletionGuardError(WarehouseError):
     """A run would mark more of the repositories it checked as deleted than the configured share.
 
@@ -134,6 +141,7 @@ FINAL_ERRORS = (
     ConfigurationError,
     DataQualityError,
     DeletionGuardError,
+    StagedFileGoneError,
 )
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from github_etl.errors import ConfigurationError, unreadable_connection
+from github_etl.errors import ConfigurationError, StagedFileGoneError, unreadable_connection
 from github_etl.settings import staging_url
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ class RunStaging:
     """
 
     def __init__(self, dag_id: str, run_id: str, root: str | None = None) -> None:
+        self.run_id = run_id
         self.root_uri = staging_root(root)
         self.base = storage_path(self.root_uri) / f"dag_id={safe_key(dag_id)}" / f"run_id={safe_key(run_id)}"
 
@@ -190,6 +191,20 @@ def _remove_probe(probe: ObjectStoragePath) -> None:
             probe,
             exc,
         )
+
+
+@contextmanager
+def staged_files_of(run_id: str) -> Iterator[None]:
+    """Turn a staged file that is not there into a final error saying how to stage the run's files again."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise StagedFileGoneError(
+            f"A staged file of run {run_id} is not in the staging store ({exc}): a lifecycle rule on "
+            "GITHUB_ETL_STAGING_URL expired it, or it was deleted. Retrying this task cannot bring it back: clear "
+            "the run's plan task with its downstream tasks (the run then fetches from GitHub again, dated the "
+            "day it does), or trigger a new run."
+        ) from exc
 
 
 def _is_local(target: ObjectStoragePath) -> bool:

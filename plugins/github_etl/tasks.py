@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.shards import ExtractResult
-from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_json
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
 from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
     rows = rejected = 0
     reasons: dict[str, int] = {}
     with (
+        staged_files_of(staging.run_id),
         staging.writer("rows", f"{key}.tsv") as rows_out,
         staging.writer("keys", f"{key}.tsv") as keys_out,
         staging.writer("rejected", f"{key}.jsonl") as rejected_out,
@@ -182,10 +183,11 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
 
     dag_id, run_id, logical_date = _run_identity(context)
     staging = RunStaging(dag_id, run_id)
-    plan = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
+    with staged_files_of(run_id):
+        plan = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
     totals = run_totals(transformed, plan)
     started_at = run_started_at(context["dag_run"], now=datetime.now(UTC))
-    with DatabaseConnection(conn_id=warehouse_conn_id) as db:
+    with staged_files_of(run_id), DatabaseConnection(conn_id=warehouse_conn_id) as db:
         result = load_run(
             db,
             row_files=[storage_path(shard.rows_uri) for shard in transformed],

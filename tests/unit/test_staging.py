@@ -235,3 +235,15 @@ def _role_with(actions: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     }
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
     monkeypatch.setattr("moto.settings.INITIAL_NO_AUTH_ACTION_COUNT", 0)
+
+
+@pytest.mark.parametrize("gone", ["plan.json", "raw/s/done.json"])
+def test_a_staged_file_that_is_gone_is_a_final_error_saying_what_to_clear(staging_url: str, gone: str) -> None:
+    from github_etl.errors import FINAL_ERRORS, StagedFileGoneError
+    from github_etl.staging import staged_files_of
+
+    staging = RunStaging("d", "scheduled__2026-01-01", root=staging_url)
+    expected = r"run scheduled__2026-01-01 .*lifecycle rule.*clear the run's plan"
+    with pytest.raises(StagedFileGoneError, match=expected), staged_files_of("scheduled__2026-01-01"):
+        staging.read_json(*gone.split("/"))
+    assert issubclass(StagedFileGoneError, FINAL_ERRORS)

@@ -45,12 +45,13 @@ class GitHubExtractShardOperator(BaseOperator):
         from github_etl.extract.plan import run_shard, shard_from_xcom
         from github_etl.hooks.github import GitHubHook
         from github_etl.operators.deferral import defer_until_reset
-        from github_etl.staging import RunStaging
+        from github_etl.staging import RunStaging, staged_files_of
 
         staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
         hook = GitHubHook(self.github_conn_id)
         try:
-            with fail_fast_on_final_errors():
+            # A refresh shard reads the ids its plan staged.
+            with fail_fast_on_final_errors(), staged_files_of(context["run_id"]):
                 return run_shard(hook.get_conn(), staging, shard_from_xcom(self.shard)).to_xcom()
         except RateLimitWaitTooLong as wait:
             defer_until_reset(self, wait)
