@@ -9,6 +9,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from github_etl.errors import ConfigurationError
 
@@ -108,6 +109,12 @@ def staging_url() -> str:
         raise ConfigurationError(
             f"GITHUB_ETL_STAGING_URL must be a URL (s3://aws_default@bucket/prefix, file:///srv/staging) or an "
             f"absolute folder, got {configured!r}: a relative one depends on each process's working directory"
+        )
+    # Staged files' URIs carry the root into XCom and logs; the value is never quoted, as it holds a secret.
+    if "@" in configured and urlsplit(configured).password is not None:
+        raise ConfigurationError(
+            "GITHUB_ETL_STAGING_URL holds a password (key:secret@): put the keys in an Airflow connection of "
+            "type aws and name only the connection, s3://<aws_conn_id>@bucket/prefix"
         )
     return configured
 

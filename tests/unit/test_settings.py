@@ -68,3 +68,11 @@ def test_the_staging_root_is_a_url_or_an_absolute_folder(monkeypatch, raw, expec
     monkeypatch.setenv("GITHUB_ETL_STAGING_URL", "staging/runs")
     with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL must be a URL .* got 'staging/runs'"):
         staging_url()
+
+
+def test_a_staging_url_holding_keys_is_refused_without_repeating_them(monkeypatch) -> None:
+    secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", f"s3://AKIAIOSFODNN7EXAMPLE:{secret}@bucket/runs")
+    with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL holds a password") as refused:
+        staging_url()
+    assert secret not in str(refused.value) and "AKIAIOSFODNN7EXAMPLE" not in str(refused.value)
