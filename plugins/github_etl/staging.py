@@ -194,16 +194,23 @@ def _remove_probe(probe: ObjectStoragePath) -> None:
 
 
 @contextmanager
-def staged_files_of(run_id: str) -> Iterator[None]:
-    """Turn a staged file that is not there into a final error saying how to stage the run's files again."""
+def staged_files_of(staging: RunStaging) -> Iterator[None]:
+    """Turn a staged file that is not there into a final error saying why it may be gone and how to stage the
+    run's files again: no retry of the task that reads it brings it back."""
     try:
         yield
     except FileNotFoundError as exc:
+        if _is_local(staging.base):
+            why = (
+                "it was deleted, or the task that staged it ran on another machine, whose folder this is not "
+                "(workers on several machines need a shared GITHUB_ETL_STAGING_URL, such as s3://bucket/prefix)"
+            )
+        else:
+            why = "a lifecycle rule on GITHUB_ETL_STAGING_URL expired it, or it was deleted"
         raise StagedFileGoneError(
-            f"A staged file of run {run_id} is not in the staging store ({exc}): a lifecycle rule on "
-            "GITHUB_ETL_STAGING_URL expired it, or it was deleted. Retrying this task cannot bring it back: clear "
-            "the run's plan task with its downstream tasks (the run then fetches from GitHub again, dated the "
-            "day it does), or trigger a new run."
+            f"A staged file of run {staging.run_id} is not in the staging store ({exc}): {why}. Retrying this "
+            "task cannot bring it back: clear the run's plan task with its downstream tasks (the run then fetches "
+            "from GitHub again, dated the day it does), or trigger a new run."
         ) from exc
 
 

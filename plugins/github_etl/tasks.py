@@ -88,7 +88,7 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
     rows = rejected = 0
     reasons: dict[str, int] = {}
     with (
-        staged_files_of(staging.run_id),
+        staged_files_of(staging),
         staging.writer("rows", f"{key}.tsv") as rows_out,
         staging.writer("keys", f"{key}.tsv") as keys_out,
         staging.writer("rejected", f"{key}.jsonl") as rejected_out,
@@ -183,11 +183,11 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
 
     dag_id, run_id, logical_date = _run_identity(context)
     staging = RunStaging(dag_id, run_id)
-    with staged_files_of(run_id):
+    with staged_files_of(staging):
         plan = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
     totals = run_totals(transformed, plan)
     started_at = run_started_at(context["dag_run"], now=datetime.now(UTC))
-    with staged_files_of(run_id), DatabaseConnection(conn_id=warehouse_conn_id) as db:
+    with staged_files_of(staging), DatabaseConnection(conn_id=warehouse_conn_id) as db:
         result = load_run(
             db,
             row_files=[storage_path(shard.rows_uri) for shard in transformed],

@@ -51,7 +51,7 @@ class GitHubExtractShardOperator(BaseOperator):
         hook = GitHubHook(self.github_conn_id)
         try:
             # A refresh shard reads the ids its plan staged.
-            with fail_fast_on_final_errors(), staged_files_of(context["run_id"]):
+            with fail_fast_on_final_errors(), staged_files_of(staging):
                 return run_shard(hook.get_conn(), staging, shard_from_xcom(self.shard)).to_xcom()
         except RateLimitWaitTooLong as wait:
             defer_until_reset(self, wait)
