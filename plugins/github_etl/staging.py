@@ -164,12 +164,13 @@ def check_staging_root(root: str | None = None) -> None:
 
 
 def _check_connection(conn_id: str) -> None:
-    """Fail when the staging URL names a connection Airflow does not have, instead of S3 without it."""
+    """Fail when the staging URL names a connection Airflow does not have, or one whose endpoint the amazon
+    provider would ignore, instead of reaching AWS's S3 without it."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
-        BaseHook.get_connection(conn_id)
+        connection = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         unreadable = unreadable_connection(conn_id)
         if unreadable is not None:
@@ -179,6 +180,16 @@ def _check_connection(conn_id: str) -> None:
                 f"The connection {conn_id!r} that GITHUB_ETL_STAGING_URL names is not defined: define it "
                 f"(AIRFLOW_CONN_{conn_id.upper()}, type aws) or name {DEFAULT_AWS_CONN_ID!r}."
             ) from None
+        return
+    extra = connection.extra_dejson or {}
+    s3_config = (extra.get("service_config") or {}).get("s3") or {}
+    # An aws connection's host is never read (aws://KEY:SECRET@minio:9000 looks as if it named the store).
+    if connection.host and not (extra.get("endpoint_url") or s3_config.get("endpoint_url")):
+        raise ConfigurationError(
+            f"The connection {conn_id!r} has the host {connection.host!r}, which the amazon provider ignores: "
+            'put the S3-compatible store\'s address in its extra as "endpoint_url" (http://host:port) and leave '
+            "the host empty."
+        )
 
 
 def _remove_probe(probe: ObjectStoragePath) -> None:

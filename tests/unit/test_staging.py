@@ -140,6 +140,26 @@ def test_a_connection_the_url_names_must_be_defined(s3_staging_url: str, aws_els
         check_staging_root(root)
 
 
+@pytest.mark.parametrize("form", ["uri", "json"])
+def test_an_endpoint_given_as_the_connection_host_is_refused(
+    s3_staging_url: str, aws_elsewhere: None, monkeypatch, form: str
+) -> None:
+    from urllib.parse import urlsplit
+
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+
+    endpoint = urlsplit(_endpoint()).netloc
+    connection = (
+        f"aws://{FAKE_AWS_KEY}:{FAKE_AWS_KEY}@{endpoint}/"
+        if form == "uri"
+        else json.dumps({"conn_type": "aws", "login": FAKE_AWS_KEY, "password": FAKE_AWS_KEY, "host": endpoint})
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", connection)
+    with pytest.raises(ConfigurationError, match=r"'aws_default' has the host .* ignores: .* \"endpoint_url\""):
+        check_staging_root(s3_staging_url)
+
+
 def test_an_unreadable_aws_connection_is_named(s3_staging_url: str, aws_elsewhere: None, monkeypatch) -> None:
     from github_etl.errors import ConfigurationError
     from github_etl.staging import check_staging_root
