@@ -110,8 +110,14 @@ def staging_url() -> str:
             f"GITHUB_ETL_STAGING_URL must be a URL (s3://aws_default@bucket/prefix, file:///srv/staging) or an "
             f"absolute folder, got {configured!r}: a relative one depends on each process's working directory"
         )
+    parts = urlsplit(configured)
+    if parts.scheme in ("s3", "s3a", "s3n") and not parts.hostname:
+        raise ConfigurationError(
+            f"GITHUB_ETL_STAGING_URL names no bucket, got {configured!r}: s3://bucket/prefix or "
+            "s3://<aws_conn_id>@bucket/prefix"
+        )
     # Staged files' URIs carry the root into XCom and logs; the value is never quoted, as it holds a secret.
-    if "@" in configured and urlsplit(configured).password is not None:
+    if "@" in configured and parts.password is not None:
         raise ConfigurationError(
             "GITHUB_ETL_STAGING_URL holds a password (key:secret@): put the keys in an Airflow connection of "
             "type aws and name only the connection, s3://<aws_conn_id>@bucket/prefix"

@@ -126,7 +126,7 @@ def check_staging_root(root: str | None = None) -> None:
     URL, its connection and what was refused. A store that does not answer raises its own error and is retried
     like any transient fault.
     """
-    from botocore.exceptions import ProfileNotFound
+    from botocore.exceptions import ParamValidationError, ProfileNotFound
 
     root_uri = staging_root(root)
     conn_id = urlsplit(root_uri).username
@@ -155,6 +155,9 @@ def check_staging_root(root: str | None = None) -> None:
                     "or an instance role for boto3), so the request was anonymous"
                 )
         raise ConfigurationError(f"The staging store at {root_uri} {why}: {fix}.") from exc
+    except ParamValidationError as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigurationError(f"The staging store at {root_uri} cannot be named so ({reason}): {fix}.") from exc
     except ProfileNotFound as exc:
         raise ConfigurationError(
             f"The staging store at {root_uri} cannot be reached: {exc} (AWS_PROFILE, or 'profile_name' in the "

@@ -76,3 +76,10 @@ def test_a_staging_url_holding_keys_is_refused_without_repeating_them(monkeypatc
     with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL holds a password") as refused:
         staging_url()
     assert secret not in str(refused.value) and "AKIAIOSFODNN7EXAMPLE" not in str(refused.value)
+
+
+@pytest.mark.parametrize("raw", ["s3:///runs", "s3://aws_default@/runs"])
+def test_an_s3_staging_url_without_a_bucket_is_refused(monkeypatch, raw: str) -> None:
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", raw)
+    with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL names no bucket"):
+        staging_url()

@@ -160,6 +160,14 @@ def test_an_endpoint_given_as_the_connection_host_is_refused(
         check_staging_root(s3_staging_url)
 
 
+def test_a_bucket_name_s3_refuses_is_a_configuration_error(s3_staging_url: str) -> None:
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+
+    with pytest.raises(ConfigurationError, match=r"cannot be named so \(.*Invalid bucket name \"github etl\""):
+        check_staging_root(s3_staging_url.replace(STAGING_BUCKET, "github etl"))
+
+
 def test_an_unreadable_aws_connection_is_named(s3_staging_url: str, aws_elsewhere: None, monkeypatch) -> None:
     from github_etl.errors import ConfigurationError
     from github_etl.staging import check_staging_root
