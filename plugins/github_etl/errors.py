@@ -93,6 +93,10 @@ class DataQualityError(WarehouseError):
     """A data-quality check failed after a load: the committed data answer the same on every try."""
 
 
+class StagingUnavailableError(GitHubEtlError):
+    """The staging store did not answer (endpoint down or wrong, network): the task's retries may find it back."""
+
+
 class StagedFileGoneError(GitHubEtlError):
     """A staged file a task reads is not in the staging store: a lifecycle rule expired it, or it was deleted.
 

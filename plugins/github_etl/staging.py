@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from github_etl.errors import ConfigurationError, StagedFileGoneError, unreadable_connection
+from github_etl.errors import ConfigurationError, StagedFileGoneError, StagingUnavailableError, unreadable_connection
 from github_etl.settings import staging_url
 
 if TYPE_CHECKING:
@@ -123,10 +123,10 @@ def check_staging_root(root: str | None = None) -> None:
 
     A connection that is not defined, a bucket that does not exist, credentials the store rejects or a missing
     permission cannot be fixed by a retry, so they fail the run at once (before any GitHub request), naming the
-    URL, its connection and what was refused. A store that does not answer raises its own error and is retried
-    like any transient fault.
+    URL, its connection and what was refused. A store that does not answer raises
+    :class:`~github_etl.errors.StagingUnavailableError`, which the task's retries repeat.
     """
-    from botocore.exceptions import ParamValidationError, ProfileNotFound
+    from botocore.exceptions import EndpointConnectionError, ParamValidationError, ProfileNotFound
 
     root_uri = staging_root(root)
     conn_id = urlsplit(root_uri).username
@@ -155,6 +155,12 @@ def check_staging_root(root: str | None = None) -> None:
                     "or an instance role for boto3), so the request was anonymous"
                 )
         raise ConfigurationError(f"The staging store at {root_uri} {why}: {fix}.") from exc
+    except EndpointConnectionError as exc:
+        where = f"the endpoint_url of the connection {conn_id!r}" if conn_id else "GITHUB_ETL_STAGING_URL"
+        raise StagingUnavailableError(
+            f"The staging store at {root_uri} did not answer ({exc}): check {where}, and that the store is up "
+            "and reachable from here."
+        ) from exc
     except ParamValidationError as exc:
         reason = " ".join(str(exc).split())
         raise ConfigurationError(f"The staging store at {root_uri} cannot be named so ({reason}): {fix}.") from exc

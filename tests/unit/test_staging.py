@@ -168,6 +168,23 @@ def test_a_bucket_name_s3_refuses_is_a_configuration_error(s3_staging_url: str) 
         check_staging_root(s3_staging_url.replace(STAGING_BUCKET, "github etl"))
 
 
+def test_an_endpoint_that_does_not_answer_is_named_and_left_to_the_retries(
+    s3_staging_url: str, aws_elsewhere: None, monkeypatch
+) -> None:
+    from github_etl.errors import FINAL_ERRORS, StagingUnavailableError
+    from github_etl.staging import check_staging_root
+    from tests.ports import closed_port
+
+    # One attempt: botocore would retry the refused connection a few times before giving up.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    down = f"http://127.0.0.1:{closed_port()}"
+    connection = {"conn_type": "aws", "login": FAKE_AWS_KEY, "password": FAKE_AWS_KEY, "extra": {"endpoint_url": down}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    with pytest.raises(StagingUnavailableError, match=r"did not answer .*endpoint_url of the connection 'aws_default'"):
+        check_staging_root(s3_staging_url)
+    assert not issubclass(StagingUnavailableError, FINAL_ERRORS)
+
+
 def test_an_unreadable_aws_connection_is_named(s3_staging_url: str, aws_elsewhere: None, monkeypatch) -> None:
     from github_etl.errors import ConfigurationError
     from github_etl.staging import check_staging_root
