@@ -59,6 +59,9 @@ LONG_FIRST = (
     "tests/browser/",
     "tests/e2e/test_make_run.py",
     "tests/e2e/test_app_login.py",
+    "tests/e2e/test_backfill.py",
+    "tests/e2e/test_existing_deployment.py",
+    "tests/e2e/test_s3_lifecycle.py",
     "tests/unit/test_load_bench.py",
 )
 
