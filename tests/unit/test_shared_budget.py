@@ -362,3 +362,17 @@ def test_timeouts_given_in_the_url_are_kept(redis_client) -> None:
     store = budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": f"{REDIS_URL}?socket_timeout=3"})
 
     assert store.redis.connection_pool.connection_kwargs["socket_timeout"] == 3
+
+
+@pytest.mark.parametrize("password", ["s3cret/Xq9z", "s3cret#Xq9z", "s3cret?Xq9z", "12345/s3cretXq9z"])
+def test_a_password_not_percent_encoded_is_refused_without_quoting_any_of_it(password: str) -> None:
+    """Base64-style passwords hold '/': unencoded, a URL parser reads their first part as the port and quotes it."""
+    import traceback
+
+    url = f"redis://:{password}@cache.internal:6379/0"
+
+    with pytest.raises(ConfigurationError, match="percent-encoded") as refused:
+        budget_store_from_env({"GITHUB_ETL_RATE_LIMIT_STORE": url})
+
+    shown = "".join(traceback.format_exception(refused.value))
+    assert [part for part in ("s3cret", "Xq9z", "12345") if part in shown] == []

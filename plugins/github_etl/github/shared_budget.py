@@ -127,20 +127,20 @@ class RedisBudgetStore(BudgetStore):
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, client: Redis | None = None) -> None:
         super().__init__()
-        if urlsplit(url).scheme not in REDIS_SCHEMES:
-            raise ConfigurationError(
-                f"{RATE_LIMIT_STORE_ENV} must be a Redis URL ({', '.join(s + '://' for s in REDIS_SCHEMES)}); "
-                f"got a URL with scheme {urlsplit(url).scheme!r}"
-            )
+        _check_readable(url)
         if client is None:
             import redis
 
-            client = redis.Redis.from_url(
-                url,
-                decode_responses=True,
-                socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-                socket_timeout=SOCKET_TIMEOUT_SECONDS,
-            )
+            try:
+                client = redis.Redis.from_url(
+                    url,
+                    decode_responses=True,
+                    socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+                    socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                )
+            except ValueError as exc:
+                # redis-py names the query parameter it cannot read, never the credentials.
+                raise ConfigurationError(f"{RATE_LIMIT_STORE_ENV} ({describe_url(url)}): {exc}") from None
             _check_answers(client, url)
         self.prefix = prefix
         self.redis = client
@@ -226,6 +226,31 @@ class RedisBudgetStore(BudgetStore):
         if self.redis.set(name, secret, nx=True, pxat=expire_ms):
             return secret
         return self.redis.get(name) or secret
+
+
+def _check_readable(url: str) -> None:
+    """Refuse a value that is not a Redis URL, or that a URL parser misreads, without quoting any of it.
+
+    A password holding ``/``, ``?`` or ``#`` unencoded ends the host part early: the parser then reads what
+    follows its ``:`` as the port and quotes it in its error, a piece of the password in the task log (or, all
+    digits, takes it for the port, and the rest of the password for the database, which messages name).
+    """
+    schemes = ", ".join(s + "://" for s in REDIS_SCHEMES)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+        misread = parts.scheme != "unix" and "@" in url.partition("://")[2][len(parts.netloc) :]
+    except ValueError:
+        misread = True
+    if misread:
+        raise ConfigurationError(
+            f"{RATE_LIMIT_STORE_ENV} is not a URL that can be read ({schemes}): a password holding '/', '?' or '#' "
+            "is percent-encoded in a URL, '/' as %2F (urllib.parse.quote(password, safe=''))"
+        ) from None
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigurationError(
+            f"{RATE_LIMIT_STORE_ENV} must be a Redis URL ({schemes}); got a URL with scheme {parts.scheme!r}"
+        )
 
 
 def _check_answers(client: Redis, url: str) -> None:
