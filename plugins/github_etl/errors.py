@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -78,7 +76,8 @@ class WarehouseRejectedError(WarehouseUnavailableError, ConfigurationError):
 
 
 class WarehouseNotConfiguredError(WarehouseUnavailableError, ConfigurationError):
-    """The warehouse's Airflow connection is not defined in this Airflow: no retry helps until someone defines it."""
+    """The warehouse's Airflow connection is not defined in this Airflow, or cannot be read: no retry helps until
+    someone fixes it."""
 
 
 class WarehouseSqlNotFoundError(WarehouseError, ConfigurationError):
@@ -110,31 +109,6 @@ class DeletionGuardError(WarehouseError):
     An outage or a token that lost access looks like mass deletion; nothing is marked, and the run
     fails for a person to look.
     """
-
-
-def unreadable_connection(conn_id: str) -> ConfigurationError | None:
-    """The error for an ``AIRFLOW_CONN_*`` variable that is set but that Airflow could not read, or None.
-
-    Airflow reports such a connection as not defined, and its hooks then carry on without it (GitHub's hook to
-    api.github.com without a token, the S3 filesystem to AWS without the endpoint and keys); the variable's
-    value is never quoted, as it holds secrets.
-    """
-    name = f"AIRFLOW_CONN_{conn_id.upper()}"
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    why = "Airflow cannot read it as a connection URI"
-    if raw.startswith("{"):
-        try:
-            json.loads(raw)
-            why = "Airflow cannot read it as a connection"
-        except json.JSONDecodeError as exc:
-            # Where, never what: the text around the fault may be part of a secret.
-            why = (
-                f"it is not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}); within JSON a "
-                "private key must be one line, its line breaks written as \\n (or give 'private_key_path')"
-            )
-    return ConfigurationError(f"{name} is set, but {why}.")
 
 
 # Errors that another try cannot fix: the task fails at once instead of burning its retries.

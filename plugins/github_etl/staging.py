@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from github_etl.errors import ConfigurationError, StagedFileGoneError, StagingUnavailableError, unreadable_connection
+from github_etl.errors import ConfigurationError, StagedFileGoneError, StagingUnavailableError
+from github_etl.hooks.env_connection import unreadable_connection
 from github_etl.settings import staging_url
 
 if TYPE_CHECKING:

@@ -169,6 +169,42 @@ def test_an_undefined_warehouse_connection_fails_at_once_saying_how_to_define_it
         db.connect()
 
 
+# Pieces of a password holding what ends a URI's host part as typed: a parser's reading of the URI shows them.
+SLASHED = "Pw@Tq7/Hunter2:TopSecret"
+SLASHED_PIECES = ("Tq7", "Hunter2", "TopSecret")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://etl:{SLASHED}@127.0.0.1:5432/db",
+        "postgresql://etl:Hunter2/TopSecret@127.0.0.1:5432/db",
+        "postgresql://etl:12345/TopSecret@127.0.0.1:5432/db",
+    ],
+)
+@pytest.mark.parametrize("given_as", ["dsn", "airflow connection"])
+def test_a_uri_password_not_percent_encoded_fails_at_once_without_a_piece_of_it(url, given_as, monkeypatch, caplog):
+    """Generated passwords hold '/' (base64): as typed in a URI, the parser reads its pieces as port and database."""
+    from github_etl.errors import ConfigurationError
+
+    if given_as == "dsn":
+        db = DatabaseConnection(url, connect_retries=0)
+    else:
+        monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_UNDER_TEST", url)
+        db = DatabaseConnection(conn_id="warehouse_under_test", connect_retries=0)
+
+    with pytest.raises(ConfigurationError) as raised:
+        db.connect()
+
+    message = str(raised.value)
+    assert "percent-encoded" in message
+    assert [piece for piece in SLASHED_PIECES if piece in message + caplog.text] == []
+    assert raised.value.__cause__ is None or [p for p in SLASHED_PIECES if p in str(raised.value.__cause__)] == []
+    if given_as == "airflow connection" and "12345" not in url and "Pw@" not in url:
+        # Airflow cannot read it at all and reports it as not defined: it is defined.
+        assert "AIRFLOW_CONN_WAREHOUSE_UNDER_TEST is set, but" in message
+
+
 @pytest.mark.parametrize(
     "dsn",
     [

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from github_etl.errors import ConfigurationError, GitHubError, unreadable_connection
+from github_etl.errors import ConfigurationError, GitHubError
+from github_etl.hooks.env_connection import unreadable_connection
 from github_etl.settings import DEFAULT_API_URL, GITHUB_CONN_ID, ClientSettings
 
 if TYPE_CHECKING:

@@ -32,6 +32,7 @@ from github_etl.errors import (
     WarehouseSqlNotFoundError,
     WarehouseUnavailableError,
 )
+from github_etl.hooks.env_connection import PERCENT_ENCODING_HINT, unreadable_connection
 from github_etl.settings import WAREHOUSE_CONN_ID, sql_dir
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class WarehouseHook(PostgresHook):
             return super().get_conn()
         except AirflowNotFoundException:
             conn_id = self.postgres_conn_id
+            unreadable = unreadable_connection(conn_id, WarehouseNotConfiguredError)
+            if unreadable is not None:
+                raise unreadable from None
             raise WarehouseNotConfiguredError(
                 f"the warehouse's Airflow connection '{conn_id}' is not defined: set "
                 f"AIRFLOW_CONN_{conn_id.upper()}=postgresql://user:password@host:5432/database in the environment "
@@ -109,6 +113,12 @@ class WarehouseHook(PostgresHook):
     def _create_connection(self, conn_args: dict[str, Any]) -> PgConnection:
         # PostgresHook hands psycopg 3 connections where SQLAlchemy 2 is installed; the load needs psycopg2's.
         params = {**self.defaults, **{k: v for k, v in conn_args.items() if v not in (None, "")}}
+        if _misread(params):
+            # The parts a message names (host, port, database) would hold pieces of the password.
+            raise WarehouseNotConfiguredError(
+                f"{self.source} names a host, port or database holding '@': it is a URI whose password (or "
+                f"user) a parser misread; {PERCENT_ENCODING_HINT}"
+            )
         attempts = self.connect_retries + 1
         for attempt in range(1, attempts + 1):
             try:
@@ -361,6 +371,17 @@ _REFUSALS = (
     "invalid sslmode value",
     "private key file",
 )
+
+
+def _misread(params: dict[str, Any]) -> bool:
+    """Whether a URI's parser took part of its password for the host, port or database (or a query option).
+
+    In ``postgresql://user:pa/ss@host/db`` the host part ends at the ``/``: ``pa`` is read as the port and
+    ``ss@host/db`` as the database. An ``@`` is in no host, port or option name, and in no database name
+    written in a URI, where it is percent-encoded.
+    """
+    named = (str(params.get(key) or "") for key in ("host", "port", "dbname"))
+    return any("@" in text for text in (*named, *params))
 
 
 def _is_refusal(reason: str) -> bool:
