@@ -74,7 +74,9 @@ def configured_notifier() -> BaseNotifier | None:
     except json.JSONDecodeError as exc:
         raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object: {exc}") from None
     if not isinstance(kwargs, dict):
-        raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object, got {raw!r}")
+        # Its kind, never its text: the value is a notifier's settings, a webhook URL with its token say.
+        kind = {list: "an array", str: "a string"}.get(type(kwargs), "a " + type(kwargs).__name__)
+        raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object of keyword arguments, got {kind}")
     return notifier_class(**kwargs)
 
 

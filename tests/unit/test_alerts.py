@@ -64,3 +64,15 @@ def test_a_notifier_that_cannot_be_built_is_a_configuration_error(monkeypatch, p
     monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", kwargs)
     with pytest.raises(ConfigurationError, match=message):
         configured_notifier()
+
+
+@pytest.mark.parametrize("kwargs", ['"https://hooks.example.com/services/T0/s3cret-webhook"', '["s3cret-webhook"]'])
+def test_notifier_settings_that_are_not_an_object_are_refused_without_quoting_them(monkeypatch, kwargs) -> None:
+    """A notifier's settings may hold its credentials (a webhook URL): the error, in the task log, never shows them."""
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", f"{__name__}.ListNotifier")
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", kwargs)
+
+    with pytest.raises(ConfigurationError, match="must be a JSON object") as refused:
+        configured_notifier()
+
+    assert "s3cret" not in str(refused.value)
