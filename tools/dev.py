@@ -40,6 +40,12 @@ ANONYMOUS_SAMPLE_SIZE = 20
 # A foreground command (`airflow dags test`) gets this long to stop on SIGTERM before SIGKILL: the
 # run's task may be in the middle of a load, which rolls back either way.
 FOREGROUND_STOP_TIMEOUT_SECONDS = 10.0
+# Airflow's in-process runner of `airflow dags test` logs each secret a task asks it to mask, in clear, at DEBUG
+# (Airflow 3.3; the supervisor of `make airflow` and of a deployment omits those messages' bodies).
+DEBUG_SHOWS_SECRETS = (
+    "AIRFLOW__LOGGING__LOGGING_LEVEL=DEBUG: `airflow dags test` prints every secret the run masks (tokens, "
+    "passwords, keys) in clear, in its 'Sending request ... MaskSecret' lines: keep this output private, or use INFO."
+)
 # `airflow standalone` migrates, creates a user and starts four components: minutes on a busy laptop.
 STANDALONE_STARTUP_TIMEOUT_SECONDS = 300.0
 
@@ -116,6 +122,8 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
     if warehouse.returncode:
         return warehouse.returncode
     setup(env)
+    if env.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "").strip().upper() == "DEBUG":
+        print(DEBUG_SHOWS_SECRETS, file=sys.stderr)
     started = datetime.now(UTC)
     try:
         returncode = foreground(dag_test_env(env), "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf))

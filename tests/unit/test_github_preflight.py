@@ -246,6 +246,21 @@ def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypat
     assert dag_test[DEADLINE_ALERT_ENV] == expected
 
 
+@pytest.mark.parametrize(("level", "warned"), [("DEBUG", True), ("debug", True), ("INFO", False), (None, False)])
+def test_make_run_at_debug_warns_that_dag_test_prints_masked_secrets(monkeypatch, tmp_path, capsys, level, warned):
+    """Airflow's in-process runner of ``airflow dags test`` logs each MaskSecret request, secret included, at DEBUG."""
+    monkeypatch.setattr(tools.dev, "foreground", lambda env, *args: 0)
+    monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
+    monkeypatch.setattr(tools.dev, "setup", lambda env: None)
+    monkeypatch.setattr(
+        tools.dev.subprocess, "run", lambda args, **kwargs: subprocess.CompletedProcess(args, 0, stdout="token\n")
+    )
+    env = {"AIRFLOW_HOME": str(tmp_path)} | ({} if level is None else {"AIRFLOW__LOGGING__LOGGING_LEVEL": level})
+
+    assert tools.dev.run(env, "{}", "2026-11-01T00:00:00+00:00") == 0
+    assert ("prints every secret the run masks" in capsys.readouterr().err) is warned
+
+
 @pytest.mark.parametrize(
     ("interrupted", "signal_raised", "expected"),
     [
