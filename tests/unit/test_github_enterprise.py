@@ -119,6 +119,29 @@ def test_the_api_root_is_found_in_every_form_a_user_types(monkeypatch, host: str
     assert GitHubHook().get_conn().base_url == base_url
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://x-access-token:ghp_s3cretInTheUrl@api.github.com",
+        "x-access-token:ghp_s3cretInTheUrl@ghe.corp",
+        "https://ghp_s3cretInTheUrl@ghe.corp/api/v3",
+    ],
+)
+def test_a_token_written_into_the_api_url_is_refused_without_quoting_it(monkeypatch, caplog, host: str) -> None:
+    """Sent to no one (the token goes in a header, the URL's own credentials are dropped) but shown everywhere the
+    API root is: the hook's log line, errors, OpenLineage's dataset namespace."""
+    from github_etl.errors import ConfigurationError
+
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": host}))
+    with pytest.raises(ConfigurationError, match="password") as refused:
+        GitHubHook().get_conn()
+    assert "s3cretInTheUrl" not in str(refused.value) + caplog.text
+    monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT")
+    monkeypatch.setenv("GITHUB_API_URL", host)
+    with pytest.raises(ConfigurationError, match="GITHUB_TOKEN"):
+        GitHubHook().api_base_url()
+
+
 def test_a_connection_holding_only_the_token_goes_where_github_api_url_points_not_to_github_com(
     monkeypatch, ghes: FakeGitHub
 ) -> None:

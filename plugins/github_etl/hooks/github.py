@@ -95,6 +95,8 @@ def api_root(url: str) -> str:
     serve their APIs at the root of their ``api.`` host; any ``api.`` host (a company proxy in front of
     api.github.com, say) is an API root as given, as is a root on this machine (the fake GitHub, a tunnel).
     A host without a scheme is https, but http for this machine.
+
+    :raises ConfigurationError: the URL holds credentials (``user:token@host``); never quoted.
     """
     url = url.strip()
     if "://" not in url:
@@ -103,7 +105,14 @@ def api_root(url: str) -> str:
     scheme, rest = url.split("://", 1)
     netloc, _, path = rest.partition("/")
     path = path.strip("/")
-    host = netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0].lower()
+    if "@" in netloc:
+        # A token written as user:token@host would be sent to no one (requests takes the Authorization header
+        # given) and shown wherever the root is: the task log, errors, the OpenLineage dataset's namespace.
+        raise ConfigurationError(
+            "The GitHub API URL holds credentials (user:token@host), which GitHub is never sent: put the token in "
+            "the connection's password (or GITHUB_TOKEN), and the URL without them in its host"
+        )
+    host = netloc.lower().rsplit(":", 1)[0]
     if path or not host or _is_loopback(host):
         return f"{scheme}://{netloc}" + (f"/{path}" if path else "")
     if host.startswith("api."):
