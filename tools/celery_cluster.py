@@ -131,13 +131,16 @@ def database_url(server_url: str, database: str, *, driver: str = "postgresql") 
 
 
 def without_password(url: str) -> str:
-    """A URL fit for printing: the password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """A URL fit for printing: the password replaced by ``***``.
+
+    Everything before the last ``@`` is the user and password, as a URL parser does not see it when the
+    password holds a ``/``, ``?`` or ``#`` as typed (it would return no password, and the URL whole).
+    """
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not separator or not at or ":" not in userinfo:
         return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 class CeleryCluster:
@@ -558,10 +561,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     up_parser.add_argument(
         "--port", type=int, default=None, help="API server port (default: AIRFLOW__API__PORT, else 8080)"
     )
+    broker = os.environ.get("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER_URL)
     up_parser.add_argument(
         "--broker",
-        default=os.environ.get("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER_URL),
-        help=f"Celery broker (default: %(default)s; RabbitMQ: {RABBITMQ_BROKER_URL})",
+        default=broker,
+        # Not %(default)s, which is the URL with its password; argparse formats the rest, so its % are doubled.
+        help=f"Celery broker (default: {without_password(broker).replace('%', '%%')}; RabbitMQ: {RABBITMQ_BROKER_URL})",
     )
     up_parser.add_argument(
         "--database-server",

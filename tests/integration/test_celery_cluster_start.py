@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tools.airflow_processes import free_port
-from tools.celery_cluster import CeleryCluster, ClusterError
+from tools.celery_cluster import CeleryCluster, ClusterError, main, without_password
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -46,3 +46,25 @@ def test_a_broker_that_does_not_answer_stops_the_start_before_anything_runs(pg_s
     finally:
         cluster.stop()
     assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("amqp://guest:p@ss/s3cret@rabbit:5672//", "amqp://guest:***@rabbit:5672//"),
+        ("redis://:ab/s3cret#x@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_a_printed_broker_url_never_shows_its_password(url: str, shown: str) -> None:
+    """A password holding '/' as typed hides from a URL parser, which would hand the URL back whole."""
+    assert without_password(url) == shown
+
+
+def test_the_help_names_the_broker_of_the_environment_without_its_password(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("AIRFLOW__CELERY__BROKER_URL", "redis://:s3cret%2Fpass@cache:6379/1")
+    with pytest.raises(SystemExit):
+        main(["up", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "redis://:***@cache:6379/1" in shown and "s3cret" not in shown
