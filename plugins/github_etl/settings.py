@@ -104,6 +104,13 @@ def staging_url() -> str:
     configured = os.environ.get("GITHUB_ETL_STAGING_URL", "").strip()
     if not configured:
         return (PROJECT_ROOT / ".staging").as_uri()
+    # Keys written before the @ (Hadoop's s3a://KEY:SECRET@bucket) would be read as a connection id and ride in
+    # every staged file's URI (XCom, the task log, lineage): refused first, as every later message quotes the URL.
+    if ":" in configured.split("://", 1)[-1].rpartition("@")[0]:
+        raise ConfigurationError(
+            "GITHUB_ETL_STAGING_URL holds a password (key:secret@): put the keys in an Airflow connection of "
+            "type aws and name only the connection, s3://<aws_conn_id>@bucket/prefix"
+        )
     # A relative folder would be each process's own: a task would not find what the one before it staged.
     if "://" not in configured and not configured.startswith("/"):
         raise ConfigurationError(
@@ -115,12 +122,6 @@ def staging_url() -> str:
         raise ConfigurationError(
             f"GITHUB_ETL_STAGING_URL names no bucket, got {configured!r}: s3://bucket/prefix or "
             "s3://<aws_conn_id>@bucket/prefix"
-        )
-    # Staged files' URIs carry the root into XCom and logs; the value is never quoted, as it holds a secret.
-    if "@" in configured and parts.password is not None:
-        raise ConfigurationError(
-            "GITHUB_ETL_STAGING_URL holds a password (key:secret@): put the keys in an Airflow connection of "
-            "type aws and name only the connection, s3://<aws_conn_id>@bucket/prefix"
         )
     return configured
 

@@ -70,12 +70,21 @@ def test_the_staging_root_is_a_url_or_an_absolute_folder(monkeypatch, raw, expec
         staging_url()
 
 
-def test_a_staging_url_holding_keys_is_refused_without_repeating_them(monkeypatch) -> None:
-    secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
-    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", f"s3://AKIAIOSFODNN7EXAMPLE:{secret}@bucket/runs")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY@bucket/runs",
+        "s3a://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY@bucket/runs",
+        "s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY@/runs",
+        "AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY@bucket/runs",
+    ],
+)
+def test_a_staging_url_holding_keys_is_refused_without_repeating_them(monkeypatch, raw: str) -> None:
+    """Read as a connection id, the keys would ride in every staged file's URI: XCom, the task log, lineage."""
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", raw)
     with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL holds a password") as refused:
         staging_url()
-    assert secret not in str(refused.value) and "AKIAIOSFODNN7EXAMPLE" not in str(refused.value)
+    assert "wJalr" not in str(refused.value) and "AKIAIOSFODNN7EXAMPLE" not in str(refused.value)
 
 
 @pytest.mark.parametrize("raw", ["s3:///runs", "s3://aws_default@/runs"])
