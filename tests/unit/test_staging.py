@@ -95,6 +95,23 @@ def test_rejected_credentials_are_a_configuration_error(s3_staging_url: str, mon
         check_staging_root(s3_staging_url)
 
 
+def test_a_store_connection_airflow_cannot_read_is_refused_not_replaced_by_the_machines_credentials(
+    monkeypatch,
+) -> None:
+    """An AWS secret key holding '/' as typed makes the URI unreadable; Airflow's S3 would go on without it."""
+    from github_etl.errors import ConfigurationError
+    from github_etl.staging import check_staging_root
+    from tests.ports import closed_port
+
+    # Where Airflow's S3 would go on with the machine's own credentials: this machine, nothing listening.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", "aws://AKIAEXAMPLE:wJalr/S3cretKey@")
+
+    with pytest.raises(ConfigurationError, match="AIRFLOW_CONN_AWS_DEFAULT is set, but Airflow cannot read") as refused:
+        check_staging_root("s3://aws_default@bucket/runs")
+    assert "S3cret" not in str(refused.value) and "wJalr" not in str(refused.value)
+
+
 def test_a_writable_root_passes_and_keeps_no_probe(staging_url: str) -> None:
     from github_etl.staging import check_staging_root, storage_path
 
