@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 
 from airflow.listeners import hookimpl
 
-from github_etl.settings import DAG_ID, GITHUB_API_POOL, POOL_DESCRIPTION, POOL_SLOTS_ENV, github_api_pool_slots
+from github_etl.errors import ConfigurationError
+from github_etl.settings import (
+    DAG_ID,
+    DEFAULT_POOL_SLOTS,
+    GITHUB_API_POOL,
+    POOL_DESCRIPTION,
+    POOL_SLOTS_ENV,
+    github_api_pool_slots,
+)
 
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
@@ -34,7 +42,7 @@ def ensure_pool(session: Session) -> bool:
     # Read first: a run that finds its pool, as nearly every run does, writes nothing.
     if session.scalar(select(Pool.id).where(Pool.pool == GITHUB_API_POOL)) is not None:
         return False
-    slots = github_api_pool_slots()
+    slots = _configured_slots()
     values = {"pool": GITHUB_API_POOL, "slots": slots, "description": POOL_DESCRIPTION, "include_deferred": False}
     # One statement that skips an existing pool: the scheduler's session may not commit a savepoint, and a
     # failed insert would break the scheduler's whole transaction.
@@ -57,6 +65,19 @@ def ensure_pool(session: Session) -> bool:
         DAG_ID,
     )
     return True
+
+
+def _configured_slots() -> int:
+    """``GITHUB_ETL_POOL_SLOTS``; the default when it is malformed, said in an error.
+
+    Failing instead would leave the pool missing and every run waiting for ever, with this listener's
+    error in the scheduler's log only.
+    """
+    try:
+        return github_api_pool_slots()
+    except ConfigurationError as exc:
+        log.error("%s; creating the Airflow pool %r with %s slots instead", exc, GITHUB_API_POOL, DEFAULT_POOL_SLOTS)
+        return DEFAULT_POOL_SLOTS
 
 
 @hookimpl

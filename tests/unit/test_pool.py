@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from github_etl.pool import ensure_pool
-from github_etl.settings import GITHUB_API_POOL, POOL_DESCRIPTION, POOL_SLOTS_ENV
+from github_etl.settings import DEFAULT_POOL_SLOTS, GITHUB_API_POOL, POOL_DESCRIPTION, POOL_SLOTS_ENV
 
 
 def _pool():
@@ -54,3 +54,20 @@ def test_an_existing_pool_keeps_the_size_the_deployment_gave_it(no_pool, monkeyp
         assert ensure_pool(session) is False
 
     assert _pool() == (2, "theirs", True)
+
+
+@pytest.mark.parametrize("malformed", ["eight", "0", "2.5"])
+def test_a_malformed_slot_count_still_creates_the_pool_with_the_default_and_says_why(
+    no_pool, monkeypatch, caplog, malformed: str
+) -> None:
+    """Without the pool every run would wait for ever; the listener's errors reach only the scheduler's log."""
+    from airflow.utils.session import create_session
+
+    monkeypatch.setenv(POOL_SLOTS_ENV, malformed)
+    with create_session() as session:
+        assert ensure_pool(session) is True
+
+    assert _pool() == (DEFAULT_POOL_SLOTS, POOL_DESCRIPTION, False)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    said = [message for message in errors if POOL_SLOTS_ENV in message and f"{DEFAULT_POOL_SLOTS} slots" in message]
+    assert said, caplog.text
