@@ -1,0 +1,83 @@
+"""A run whose staged files are gone (a retention rule, a clean-up) and whose transform or load is cleared later.
+
+Clearing those tasks reads the files again; the error says they are gone and what brings the run back, on a
+local folder and on S3, and clearing the run's plan with it fetches and loads the run again.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+
+from github_etl.errors import StagedFileGoneError
+from github_etl.extract.plan import plan_run, run_shard
+from github_etl.github.client import GitHubClient
+from github_etl.params import validate
+from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID
+from github_etl.staging import RunStaging
+from github_etl.tasks import load_run_task, transform_shard
+from tests.in_process import FAST, run_pipeline
+
+LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+RUN_ID = "scheduled__2026-11-01T00:00:00+00:00"
+
+
+def _prune(staging: RunStaging) -> None:
+    """What a retention rule does to a run: every file under its folder goes."""
+    staging.base.fs.rm(staging.base.path, recursive=True)
+
+
+def test_clearing_transform_or_load_of_a_pruned_run_says_the_files_are_gone_and_what_to_clear(
+    fake_github, staging_url: str
+) -> None:
+    staging = RunStaging(DAG_ID, RUN_ID, root=staging_url)
+    client = GitHubClient(fake_github.base_url, ["test-token-0123456789"], settings=FAST)
+    try:
+        plan = plan_run(client, staging, validate({"sample_size": 5, "shards": 1}), logical_date=LOGICAL_DATE)
+        extracted = run_shard(client, staging, plan.shards[0])
+    finally:
+        client.close()
+    transformed = transform_shard(staging, extracted)
+    _prune(staging)
+
+    with pytest.raises(StagedFileGoneError) as transform_error:
+        transform_shard(staging, extracted)
+    assert RUN_ID in str(transform_error.value)
+    assert "clear the run's plan task with its downstream tasks" in str(transform_error.value)
+
+    context = {
+        "dag": SimpleNamespace(dag_id=DAG_ID),
+        "run_id": RUN_ID,
+        "logical_date": LOGICAL_DATE,
+        "dag_run": SimpleNamespace(start_date=None, run_after=LOGICAL_DATE),
+    }
+    with (
+        mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": staging_url}),
+        pytest.raises(StagedFileGoneError) as load_error,
+    ):
+        load_run_task(context, [transformed], warehouse_conn_id=WAREHOUSE_CONN_ID)
+    message = str(load_error.value)
+    assert "plan.json" in message and RUN_ID in message
+    assert "clear the run's plan task with its downstream tasks" in message
+
+
+def test_the_whole_run_cleared_after_its_files_were_pruned_plans_fetches_and_loads_again(
+    fake_github, pg_url: str, tmp_path
+) -> None:
+    staging_url = (tmp_path / "staging").as_uri()
+    params = {"sample_size": 5, "shards": 2}
+    run = {"pg_url": pg_url, "staging_url": staging_url, "run_id": RUN_ID, "logical_date": LOGICAL_DATE}
+    first = run_pipeline(fake_github.base_url, "test-token-0123456789", params, **run)
+    requests_before = len(fake_github.requests)
+    _prune(RunStaging(DAG_ID, RUN_ID, root=staging_url))
+
+    again = run_pipeline(fake_github.base_url, "test-token-0123456789", params, **run)
+
+    # Nothing staged to reuse: the run spent its requests again and loaded the same sample.
+    assert len(fake_github.requests) - requests_before == first.totals.api_requests
+    assert again.totals.rows == first.totals.rows == 5
+    assert again.result.inserted == 0
