@@ -395,7 +395,10 @@ def _log_in_and_open_from_navigation(driver: WebDriver, airflow: LocalAirflow, p
         message="Airflow's navigation has no GitHub insights item",
     )
     link.click()
-    _wait(driver).until(lambda d: d.current_url.endswith("/plugin/github-insights"))
+    _wait(driver).until(
+        lambda d: d.current_url.endswith("/plugin/github-insights"),
+        message="the navigation item did not open the page /plugin/github-insights",
+    )
     _enter_page(driver)
 
 
