@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from psycopg2 import sql
@@ -30,6 +31,7 @@ from tests.browser.test_ui import _log_in, _screenshot, _wait
 
 pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
 
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -395,10 +397,10 @@ def _log_in_and_open_from_navigation(driver: WebDriver, airflow: LocalAirflow, p
         message="Airflow's navigation has no GitHub insights item",
     )
     link.click()
-    _wait(driver).until(
-        lambda d: d.current_url.endswith("/plugin/github-insights"),
-        message="the navigation item did not open the page /plugin/github-insights",
-    )
+    try:
+        _wait(driver).until(lambda d: urlsplit(d.current_url).path.rstrip("/").endswith("/plugin/github-insights"))
+    except TimeoutException:
+        raise AssertionError(f"the navigation item did not open the page: at {driver.current_url}") from None
     _enter_page(driver)
 
 
