@@ -192,6 +192,26 @@ def test_a_range_crawl_below_the_census_widens_its_covered_range_and_one_apart_l
     assert _loaded(pg_url) == set(fake.ids)
 
 
+def test_a_range_crawl_before_the_first_census_does_not_start_its_cursor(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    """A trial range crawl of old ids started the cursor there: the first daily census crawled every id above it."""
+    fake = fake_github_factory(repo_count=600, seed=28)
+    staging = tmp_path.as_uri()
+    end = max(fake.ids)
+
+    _census(fake, pg_url, staging, "trial", since_id=fake.ids[10], until_id=fake.ids[20])
+    assert _loaded(pg_url) == set(fake.ids[11:21])
+    assert _cursor(pg_url) is None
+
+    _census(fake, pg_url, staging, "daily", day=1)
+    assert _loaded(pg_url) == set(fake.ids[11:21])
+    assert _cursor(pg_url) == (end, end)
+    # Once the census has a cursor, a range crawl that touches it widens it.
+    _census(fake, pg_url, staging, "below", day=2, since_id=fake.ids[500], until_id=end)
+    assert _cursor(pg_url) == (fake.ids[500], end)
+
+
 def test_a_since_id_past_the_end_of_the_id_space_is_refused_before_it_moves_the_cursor(
     fake_github_factory, pg_url: str, tmp_path
 ) -> None:
@@ -199,7 +219,7 @@ def test_a_since_id_past_the_end_of_the_id_space_is_refused_before_it_moves_the_
     fake = fake_github_factory(repo_count=300, seed=23)
     end = max(fake.ids)
     client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
-    assert census_range(client, since_id=end, until_id=None, cursor=None) == (end, end, "param since_id")
+    assert census_range(client, since_id=end, until_id=None, cursor=None) == (end, end, "param since_id", True)
     with pytest.raises(ConfigurationError, match=f"param 'since_id' is {end * 10:,}, above today's end"):
         census_range(client, since_id=end * 10, until_id=None, cursor=None)
 
@@ -216,8 +236,12 @@ def test_an_until_id_past_the_end_of_the_id_space_crawls_to_the_end_and_the_curs
     end = max(fake.ids)
     client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
     # A range GitHub has reached costs one listing page more, and is kept as given.
-    assert census_range(client, since_id=0, until_id=end, cursor=None) == (0, end, "param since_id")
-    assert census_range(client, since_id=0, until_id=fake.ids[100], cursor=None)[1] == fake.ids[100]
+    assert census_range(client, since_id=0, until_id=end, cursor=None) == (0, end, "param since_id", True)
+    assert census_range(client, since_id=0, until_id=fake.ids[100], cursor=None)[1:] == (
+        fake.ids[100],
+        "param since_id",
+        False,
+    )
 
     _census(fake, pg_url, tmp_path.as_uri(), "to-the-end", since_id=fake.ids[249], until_id=end * 10)
     assert _loaded(pg_url) == {i for i in fake.ids[250:] if fake.verdict(i) == "load"}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from github_etl.errors import ConfigurationError, GitHubError
 from github_etl.extract.budget import requests
@@ -51,9 +51,19 @@ def stored_cursor(db: DatabaseConnection) -> int | None:
     return None if row is None else int(row[0])
 
 
+class CensusRange(NamedTuple):
+    """The ids ``(since, until]`` a census run crawls, where ``since`` came from, and whether ``until`` is
+    today's end of the id space (only such a crawl may start a census that has no cursor yet)."""
+
+    since: int
+    until: int
+    origin: str
+    reaches_end: bool
+
+
 def census_range(
     client: GitHubClient, *, since_id: int | None, until_id: int | None, cursor: int | None
-) -> tuple[int, int, str]:
+) -> CensusRange:
     """The id range ``(since, until]`` a census run crawls, and where its start came from.
 
     The start: the ``since_id`` param, else the stored cursor, else today's end of the id space (a first
@@ -62,9 +72,12 @@ def census_range(
     past that end, as the load records the range as crawled.
     """
     end = discover_max_id(client) if since_id is None or until_id is None else None
-    # One page tells whether GitHub has reached until_id; only when it has not is the end looked for.
-    if end is None and until_id is not None and not list_repositories(client, until_id - 1):
-        end = discover_max_id(client)
+    above_until: list[dict[str, Any]] = []
+    if end is None and until_id is not None:
+        # One page tells whether GitHub has reached until_id; only when it has not is the end looked for.
+        above_until = list_repositories(client, until_id - 1)
+        if not above_until:
+            end = discover_max_id(client)
     if since_id is not None and end is not None and since_id > end:
         # A mistyped id (a digit too many) would crawl nothing and, as a first census, start the cursor up
         # there: every daily run after it would then crawl nothing too, and succeed.
@@ -84,7 +97,9 @@ def census_range(
         # would start past every repository GitHub has yet to create.
         log.info("param until_id %s is past today's end of the id space: crawling up to %s", until, end)
         until = max(since, end)
-    return since, until, origin
+    # Without the end looked for, until_id is today's end when GitHub lists nothing above it.
+    reaches_end = until >= end if end is not None else int(above_until[-1]["id"]) <= until
+    return CensusRange(since, until, origin, reaches_end)
 
 
 def estimate_repositories(client: GitHubClient, since: int, until: int) -> int:
@@ -133,13 +148,17 @@ class CensusMode(Mode[CensusShard]):
             with planning.connect(self.name, "(its cursor) or param since_id to plan") as db:
                 cursor = stored_cursor(db)
         client = planning.client
-        since, until, origin = census_range(client, since_id=params.since_id, until_id=params.until_id, cursor=cursor)
+        since, until, origin, reaches_end = census_range(
+            client, since_id=params.since_id, until_id=params.until_id, cursor=cursor
+        )
         expected = estimate_repositories(client, since, until)
         log.info("Census of ids (%s, %s], from %s: about %s public repositories", since, until, origin, expected)
+        # A range short of today's end does not start a census that has no cursor yet: a trial crawl of old
+        # ids would have the first daily census crawl every id above them.
         return Planned(
             shards=plan_census(since=since, until=until, shards=params.shards, expected=expected),
             # The load widens the census's covered range by this one, if they touch (advance_census_cursor.sql).
-            census={"since_id": since, "until_id": until, "expected": expected},
+            census={"since_id": since, "until_id": until, "expected": expected, "reaches_end": int(reaches_end)},
         )
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: CensusShard) -> None:

@@ -52,7 +52,8 @@ class Planned:
 
     :param shards: one mapped extract task each.
     :param unreachable: search: the seconds whose matches GitHub cannot serve in full (recorded by the load).
-    :param census: census: the id range ``{"since_id", "until_id", "expected"}`` whose cursor the load moves.
+    :param census: census: the id range ``{"since_id", "until_id", "expected", "reaches_end"}`` whose cursor the
+        load moves (``reaches_end``: 1 when ``until_id`` is today's end of the id space, which may start the cursor).
     :param found: what planning learnt on the way, for the staged plan's reader (``max_id``, ``matches``, ``probes``).
     """
 

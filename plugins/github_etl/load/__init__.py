@@ -122,8 +122,8 @@ def load_run(
     :param unreachable: search mode: the seconds whose matches GitHub could not serve in full, recorded.
     :param key_files: the row files' key files (``id``, ``row_hash`` per row, as the transform writes
         them), all of them or None; with them, a load that would change nothing reads only these.
-    :param census: census mode: the id range crawled, ``{"since_id", "until_id"}``; the census's cursor
-        moves over it in this transaction (``advance_census_cursor.sql``).
+    :param census: census mode: the id range crawled, ``{"since_id", "until_id", "reaches_end"}``; the census's
+        cursor moves over it in this transaction (``advance_census_cursor.sql``).
     """
     require_aware(logical_date)
     require_aware(observed_at)
@@ -216,8 +216,19 @@ def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], run_id: str
     from github_etl.extract.census import CENSUS_NAME
 
     crawled = {"since_id": int(census["since_id"]), "until_id": int(census["until_id"])}
-    cur.execute(load_sql("advance_census_cursor.sql"), {"census": CENSUS_NAME, "run_id": run_id, **crawled})
-    if not cur.rowcount:
+    reaches_end = bool(census["reaches_end"])
+    cur.execute(
+        load_sql("advance_census_cursor.sql"),
+        {"census": CENSUS_NAME, "run_id": run_id, "reaches_end": reaches_end, **crawled},
+    )
+    if not cur.rowcount and not reaches_end:
+        log.info(
+            "The census crawled ids (%s, %s], short of the end of the id space: its cursor stays, and a census "
+            "without a cursor is not started here (a census run without until_id starts it)",
+            crawled["since_id"],
+            crawled["until_id"],
+        )
+    elif not cur.rowcount:
         log.info(
             "The census crawled ids (%s, %s], within or apart from the range it covers: its cursor stays",
             crawled["since_id"],
