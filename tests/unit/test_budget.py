@@ -85,6 +85,22 @@ def test_an_impossible_run_fails_with_the_numbers_and_the_fix() -> None:
     assert "lower sample_size (about 30% of this run fits)" in message
 
 
+def test_the_resource_that_fits_the_least_names_the_fix() -> None:
+    """A run short of two budgets was told the share of the first it checked: cut to it, it still did not fit."""
+    with pytest.raises(BudgetTooSmallError) as raised:
+        check_budget(
+            {"core": 200, "graphql": 400},
+            {"core": [Budget(100, 100, NOW + HOUR)], "graphql": [Budget(100, 100, NOW + HOUR)]},
+            now=NOW,
+            deadline_hours=1,
+            authenticated=True,
+            advice=lambda fitting: f"take {fitting:.2f} of it",
+        )
+    message = str(raised.value)
+    assert "needs about 400 GitHub graphql requests" in message
+    assert "take 0.50 of it (about 50% of this run fits)" in message
+
+
 def test_a_resource_whose_budget_is_unknown_is_not_judged() -> None:
     assert (
         check_budget({"graphql": 10**9}, {}, now=NOW, deadline_hours=1, authenticated=True, advice="lower sample_size")

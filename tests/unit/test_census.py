@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,11 @@ import psycopg2
 import pytest
 
 from github_etl.errors import ConfigurationError
+from github_etl.extract.budget import BudgetTooSmallError
 from github_etl.extract.census import census_range, estimate_repositories, plan_census
+from github_etl.extract.plan import plan_run
 from github_etl.github.client import GitHubClient
+from github_etl.params import validate
 from github_etl.staging import RunStaging
 from tests.fake_github import FakeGitHub
 from tests.in_process import DAG_ID, FAST, run_pipeline, warehouse_rows
@@ -210,6 +214,35 @@ def test_a_range_crawl_before_the_first_census_does_not_start_its_cursor(
     # Once the census has a cursor, a range crawl that touches it widens it.
     _census(fake, pg_url, staging, "below", day=2, since_id=fake.ids[500], until_id=end)
     assert _cursor(pg_url) == (fake.ids[500], end)
+
+
+def test_a_census_too_large_for_its_budget_names_the_range_from_its_cursor_that_fits(
+    fake_github_factory, pg_url: str, tmp_path, monkeypatch
+) -> None:
+    """A daily census that fell behind failed each day saying "crawl a narrower range", naming no ids."""
+    fake = fake_github_factory(repo_count=3000, seed=29, max_id=6000, graphql_rate_limit=100)
+    monkeypatch.setenv("GITHUB_ETL_RUN_DEADLINE_HOURS", "1")
+    staging = tmp_path.as_uri()
+    _census(fake, pg_url, staging, "first")
+    ((_, cursor),) = [_cursor(pg_url)]
+    fake.add_repositories(20_000)
+
+    with pytest.raises(BudgetTooSmallError) as raised:
+        _census(fake, pg_url, staging, "behind", day=1, shards=2)
+    message = str(raised.value)
+    suggested = re.search(r'\{"mode": "census", "since_id": (\d+), "until_id": (\d+)\}', message)
+    assert suggested, message
+    since_id, until_id = int(suggested[1]), int(suggested[2])
+    assert since_id == cursor and cursor < until_id < max(fake.ids)
+    assert "first, then on from its until_id (about 90% of this run fits)" in message
+
+    # The range named fits: its plan passes the same budget check.
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    params = validate({"mode": "census", "since_id": since_id, "until_id": until_id, "shards": 2})
+    staged = RunStaging(DAG_ID, "caught_up", root=staging)
+    plan = plan_run(client, staged, params, logical_date=LOGICAL_DATE, warehouse=lambda: None)
+    assert plan.census["until_id"] == until_id
+    assert _cursor(pg_url) == (cursor, cursor)
 
 
 def test_a_since_id_past_the_end_of_the_id_space_is_refused_before_it_moves_the_cursor(

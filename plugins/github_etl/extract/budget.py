@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -87,7 +87,7 @@ def check_budget(
     now: float,
     deadline_hours: float,
     authenticated: bool,
-    advice: str,
+    advice: str | Callable[[float], str],
     announce: bool = True,
 ) -> list[Fit]:
     """Fail when a resource cannot give what the run needs before the deadline; announce expected waits.
@@ -96,7 +96,8 @@ def check_budget(
     :param budgets: each token's budget per resource (``GitHubClient.budgets``); a resource without one is not judged.
     :param deadline_hours: how long the run may take.
     :param authenticated: whether the run has a token (the advice differs).
-    :param advice: what the user can lower, in this mode's words (e.g. "lower sample_size").
+    :param advice: what the user can lower, in this mode's words (e.g. "lower sample_size"), or a function of
+        the share of the run that fits giving it.
     :param announce: log the waits the run should expect (once per run: at its last check).
     :raise BudgetTooSmallError: a resource's need exceeds what it gives before the deadline.
     """
@@ -108,20 +109,24 @@ def check_budget(
     ]
     tokens = len(budgets.get("core", [])) or 1
     who = ("the token" if tokens == 1 else f"the {tokens} tokens") if authenticated else "the anonymous budget"
-    for judged in fits:
-        if not judged.fits:
-            share = f"about {judged.capacity / judged.needed:.0%} of this run fits"
-            fix = (
-                f"{advice} ({share}), add tokens, or raise GITHUB_ETL_RUN_DEADLINE_HOURS"
-                if authenticated
-                else f"set a token as the password of the GitHub connection ({TOKEN_CORE_LIMIT:,} requests an hour "
-                f"instead of 60), or {advice} ({share})"
-            )
-            raise BudgetTooSmallError(
-                f"This run needs about {judged.needed:,} GitHub {judged.resource} requests, but {who} can give only "
-                f"{judged.capacity:,} within the run's deadline of {deadline_hours:g} h "
-                f"({judged.remaining:,} now, then each reset's limit). To fix: {fix}."
-            )
+    short = [judged for judged in fits if not judged.fits]
+    if short:
+        # The resource that fits the smallest share names the fix: a run cut to it fits the others too.
+        judged = min(short, key=lambda judged: judged.capacity / judged.needed)
+        fitting = judged.capacity / judged.needed
+        share = f"about {fitting:.0%} of this run fits"
+        lower = advice(fitting) if callable(advice) else advice
+        fix = (
+            f"{lower} ({share}), add tokens, or raise GITHUB_ETL_RUN_DEADLINE_HOURS"
+            if authenticated
+            else f"set a token as the password of the GitHub connection ({TOKEN_CORE_LIMIT:,} requests an hour "
+            f"instead of 60), or {lower} ({share})"
+        )
+        raise BudgetTooSmallError(
+            f"This run needs about {judged.needed:,} GitHub {judged.resource} requests, but {who} can give only "
+            f"{judged.capacity:,} within the run's deadline of {deadline_hours:g} h "
+            f"({judged.remaining:,} now, then each reset's limit). To fix: {fix}."
+        )
     for judged in fits if announce else ():
         if judged.waits:
             log.warning(

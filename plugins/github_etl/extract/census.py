@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 CENSUS_NAME = "repositories"
 # GitHub's listing page: always 100 repositories but at the end of the id space.
 PAGE_SIZE = 100
+# Share of the ids that fit a run's budget that the narrower range a too-large run suggests takes.
+FITTING_MARGIN = 0.9
 
 
 def stored_cursor(db: DatabaseConnection) -> int | None:
@@ -160,6 +163,22 @@ class CensusMode(Mode[CensusShard]):
             # The load widens the census's covered range by this one, if they touch (advance_census_cursor.sql).
             census={"since_id": since, "until_id": until, "expected": expected, "reaches_end": int(reaches_end)},
         )
+
+    def budget_advice(self, planned: Planned) -> str | Callable[[float], str]:
+        if planned.census is None:
+            return self.advice
+        since, until = planned.census["since_id"], planned.census["until_id"]
+
+        def advice(fitting: float) -> str:
+            # Requests grow with the ids crawled; the margin covers the shards' part-filled pages and batches
+            # and ids denser than the first page's.
+            first = since + max(1, math.floor((until - since) * fitting * FITTING_MARGIN))
+            return (
+                f'crawl a narrower range per run, e.g. {{"mode": "census", "since_id": {since}, "until_id": {first}}} '
+                "first, then on from its until_id"
+            )
+
+        return advice
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: CensusShard) -> None:
         """List every public repository with an id in ``(id_low, id_high]`` and stage it enriched.

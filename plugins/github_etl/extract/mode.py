@@ -91,6 +91,10 @@ class Mode(ABC, Generic[ShardT]):
     def shard_requests(self, shard: ShardT, *, authenticated: bool) -> dict[str, int]:
         """What one shard is expected to spend (see :func:`~github_etl.extract.budget.requests`)."""
 
+    def budget_advice(self, planned: Planned) -> str | Callable[[float], str]:
+        """What to lower when the planned run does not fit its budget, or a function of the share that fits."""
+        return self.advice
+
     def requests_needed(self, shards: Sequence[ShardT], *, authenticated: bool) -> dict[str, int]:
         """Requests (GraphQL: points) per resource these shards are expected to spend; a floor, not a bound."""
         return summed(self.shard_requests(shard, authenticated=authenticated) for shard in shards)

@@ -80,7 +80,9 @@ def plan_run(
         return RunPlan.from_xcom(staging.read_json(PLAN_FILE))
     mode = MODES[params.mode]
 
-    def check(shards: Sequence[Shard], *, announce: bool) -> dict[str, int]:
+    def check(
+        shards: Sequence[Shard], *, announce: bool, advice: str | Callable[[float], str] = mode.advice
+    ) -> dict[str, int]:
         needs = mode.requests_needed(shards, authenticated=client.authenticated)
         check_budget(
             needs,
@@ -88,7 +90,7 @@ def plan_run(
             now=clock(),
             deadline_hours=run_deadline_hours(),
             authenticated=client.authenticated,
-            advice=mode.advice,
+            advice=advice,
             announce=announce,
         )
         return needs
@@ -100,7 +102,7 @@ def plan_run(
     plan = RunPlan(
         **vars(planned),
         mode=mode.name,
-        requests_needed=check(planned.shards, announce=True),
+        requests_needed=check(planned.shards, announce=True, advice=mode.budget_advice(planned)),
         discovery_requests=client.api_requests,
         discovery_failed_requests=client.calls["failed"],
     )
