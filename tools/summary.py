@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                     {"since": since},
                 )
                 row = cursor.fetchone()
+            census = None
+            if row is not None and row[1] == "census":
+                cursor.execute("SELECT since_id, cursor_id, run_id FROM github.census_cursor")
+                census = cursor.fetchone()
         total = count_repositories(db) if ready else 0
     if row is None:
         if since is not None:
@@ -60,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Run {run_id} (mode {mode}):")
     for name, value in zip(AUDIT_COLUMNS, figures, strict=True):
         print(f"  {name:>13}: {value}")
+    if mode == "census":
+        # A first census loads nothing: the range it starts is what the run did.
+        print(
+            f"  the census covers ids ({census[0]}, {census[1]}], last widened by run {census[2]}"
+            if census
+            else "  the census has no cursor yet: only a run up to today's end of the id space starts it"
+        )
     print(f"  github.repositories now holds {total} repositories")
     return 0
 

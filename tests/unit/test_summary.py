@@ -33,6 +33,30 @@ def test_the_latest_load_is_shown(summary_warehouse, capsys):
     assert "listed: 7" in out
 
 
+def test_a_census_run_shows_the_range_its_census_covers(summary_warehouse, capsys):
+    """A first census loads nothing: its summary of zeros did not say it had started the census."""
+    with summary_warehouse.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO github.load_runs (run_id, dag_id, logical_date, observed_at, mode, started_at, finished_at)"
+            " VALUES ('first_census', 'github_repositories', %(t)s, %(t)s, 'census', %(t)s, %(t)s)",
+            {"t": EARLIER + timedelta(days=1)},
+        )
+    summary_warehouse.commit()
+    assert main([]) == 0
+    assert "the census has no cursor yet" in capsys.readouterr().out
+
+    with summary_warehouse.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO github.census_cursor VALUES ('repositories', 1000, 1000, 'first_census', %(t)s)",
+            {"t": EARLIER + timedelta(days=1)},
+        )
+    summary_warehouse.commit()
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "Run first_census (mode census):" in out
+    assert "the census covers ids (1000, 1000], last widened by run first_census" in out
+
+
 def test_a_run_that_committed_no_load_does_not_show_an_earlier_run(summary_warehouse, capsys):
     assert main(["--since", (EARLIER + timedelta(minutes=5)).isoformat()]) == 1
     out = capsys.readouterr().out
