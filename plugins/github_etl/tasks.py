@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from github_etl.extract.enrich import StagedBatch
+from github_etl.extract.enrich import REST, StagedBatch
 from github_etl.extract.shards import ExtractResult
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
 from github_etl.xcom import XComRecord
@@ -97,13 +97,16 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
         for batch_uri in read_json_uri(extracted.done_uri)["batches"]:
             batch = StagedBatch.from_json(read_json_uri(batch_uri))
             gone_out.writelines(staged_json([int(i), batch.gone_reasons[str(i)]]) + "\n" for i in batch.gone)
-            stats = transform_records(
-                batch.items, rows_out, rejected_out, source_format=batch.format, keys_out=keys_out
-            )
-            rows += stats.rows
-            rejected += stats.rejected
-            for reason, count in stats.reasons.items():
-                reasons[reason] = reasons.get(reason, 0) + count
+            parts = [(batch.items, batch.format), (batch.rest_items or [], REST)]
+            for stats in (
+                transform_records(items, rows_out, rejected_out, source_format=source, keys_out=keys_out)
+                for items, source in parts
+                if items
+            ):
+                rows += stats.rows
+                rejected += stats.rejected
+                for reason, count in stats.reasons.items():
+                    reasons[reason] = reasons.get(reason, 0) + count
     if rejected:
         log.warning("Shard %s: %s record(s) quarantined: %s", key, rejected, reasons)
     return TransformResult(

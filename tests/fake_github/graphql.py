@@ -199,7 +199,11 @@ class GraphQLExecutor:
         nodes: list[dict[str, Any] | None] = []
         for index, node_id in enumerate(ids):
             repo_id = decode_repository_node_id(node_id)
-            if repo_id is None or self.universe.detail_status(repo_id, hostile_mode) != OK:
+            if (
+                repo_id is None
+                or self.universe.detail_status(repo_id, hostile_mode) != OK
+                or repo_id in self.universe.graphql_hidden
+            ):
                 nodes.append(None)
                 errors.append(
                     {

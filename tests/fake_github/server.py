@@ -269,6 +269,10 @@ class FakeGitHub:
         """Disable a repository: 403 "Repository access blocked" (terms of service) on its detail endpoints."""
         self.universe.block_repository(id, DISABLED)
 
+    def hide_from_graphql(self, id: int) -> None:
+        """GraphQL's ``nodes`` answers no node for this repository (NOT_FOUND) while REST still serves it."""
+        self.universe.hide_from_graphql(id)
+
     def restore_repository(self, id: int) -> None:
         """Undo a deletion, a move to private or a block: the repository is served publicly again."""
         self.universe.restore_repository(id)

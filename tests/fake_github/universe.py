@@ -134,6 +134,8 @@ class Universe:
         # Made private by a test: gone from listings, still served to the token (its owner's, say).
         self.private: set[int] = set()
         self.blocked: dict[int, str] = {}  # id -> DMCA or DISABLED, set by a test
+        # Served over REST but given no node by GraphQL, set by a test.
+        self.graphql_hidden: set[int] = set()
         self._renamed: dict[int, tuple[str, str]] = {}  # id -> (owner login, name)
         self._current_names: dict[str, int] = {}  # lower full name -> id, for renamed repositories
         self._old_names: dict[str, int] = {}  # lower former full name -> id
@@ -382,6 +384,11 @@ class Universe:
             raise ValueError(f"expected {DMCA!r} or {DISABLED!r}, got {how!r}")
         with self._lock:
             self.blocked[repo_id] = how
+            self.version += 1
+
+    def hide_from_graphql(self, repo_id: int) -> None:
+        with self._lock:
+            self.graphql_hidden.add(repo_id)
             self.version += 1
 
     def restore_repository(self, repo_id: int) -> None:

@@ -180,6 +180,29 @@ def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
     assert fake.count(path_prefix="/graphql") < 12
 
 
+def test_a_repository_graphql_gives_no_node_for_but_rest_serves_is_loaded_from_rest(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    """Such a repository was "left for the next run": a census never lists its id again, so it was lost, uncounted."""
+    fake = fake_github_factory(repo_count=500, seed=30, vanished_ratio=0.05)
+    since = fake.ids[199]
+    loadable = [i for i in fake.ids[200:] if fake.verdict(i) == "load"]
+    hidden = loadable[3], loadable[150], loadable[-1]
+    for repo_id in hidden:
+        fake.hide_from_graphql(repo_id)
+
+    _census(fake, pg_url, tmp_path.as_uri(), "r", since_id=since, shards=2)
+
+    assert _loaded(pg_url) == set(loadable)
+    audit = _audit(pg_url, "r")
+    assert audit["listed"] == audit["enriched"] + audit["skipped"] == 300
+    assert audit["inserted"] == len(loadable)
+    rows = {row[0]: row for row in warehouse_rows(pg_url)}
+    for repo_id in hidden:
+        expected = fake.repository(repo_id)
+        assert rows[repo_id][1:3] == (expected["full_name"], expected["owner"]["login"])
+
+
 def test_a_range_crawl_below_the_census_widens_its_covered_range_and_one_apart_leaves_it(
     fake_github_factory, pg_url: str, tmp_path
 ) -> None:

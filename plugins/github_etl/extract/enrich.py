@@ -35,6 +35,8 @@ class StagedBatch:
     :param next: owners: the URL of the listing's next page; None on its last.
     :param total: search: the matches GitHub counts for the slice.
     :param missing_owner: owners: the login GitHub knows no user or organisation by.
+    :param rest_items: a ``graphql`` batch's repositories GraphQL gave no node for but REST served, as REST
+        objects (read in the ``rest`` format).
     """
 
     format: str = REST
@@ -44,6 +46,7 @@ class StagedBatch:
     next: str | None = None
     total: int | None = None
     missing_owner: str | None = None
+    rest_items: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The staged document, without the fields its mode leaves empty."""
@@ -122,16 +125,21 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
                 batch.gone.append(repo_id)
                 batch.gone_reasons[str(repo_id)] = NOT_PUBLIC
             continue
+        served: dict[str, Any] | None = None
         if position in forbidden:
             reason: str | None = ACCESS_LOST
-        else:
+        elif requested.get("gone"):
             # A refresh passes the reason of a repository marked deleted: still gone, it costs no REST request.
-            reason = requested.get("gone") or _reason_over_rest(client, repo_id)
-        if reason is None:
-            log.warning("Repository %s: GraphQL found no node but REST serves it; left for the next run", repo_id)
+            reason = requested["gone"]
+        else:
+            reason, served = _over_rest(client, repo_id)
+        if served is not None and is_public(served):
+            # Kept from the REST answer: a census never lists this id again, so leaving it would lose it.
+            log.warning("Repository %s: GraphQL found no node but REST serves it; staged from REST", repo_id)
+            batch.rest_items = [*(batch.rest_items or []), served]
             continue
         batch.gone.append(repo_id)
-        batch.gone_reasons[str(repo_id)] = reason
+        batch.gone_reasons[str(repo_id)] = reason or NOT_PUBLIC
 
 
 def is_public(repository: Mapping[str, Any]) -> bool:
@@ -179,10 +187,13 @@ def _forbidden_positions(errors: Any) -> set[int]:
     return positions
 
 
-def _reason_over_rest(client: GitHubClient, repo_id: int) -> str | None:
-    """Why a repository is gone: GraphQL says only that a node is missing, its REST status says why.
+def _over_rest(client: GitHubClient, repo_id: int) -> tuple[str | None, dict[str, Any] | None]:
+    """Why a repository is gone, or its REST object: GraphQL says only that a node is missing, REST says why.
 
-    One request per missing repository, a small share of any batch. None when REST serves it after all.
+    One request per missing repository, a small share of any batch: ``(reason, None)`` when REST finds it
+    gone too, ``(None, object)`` when REST serves it after all.
     """
     response = client.get(f"/repositories/{repo_id}", tolerate_gone=True)
-    return response.gone_reason if response.gone else None
+    if response.gone:
+        return response.gone_reason, None
+    return (None, response.data) if isinstance(response.data, dict) else (NOT_FOUND, None)

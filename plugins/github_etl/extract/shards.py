@@ -134,7 +134,7 @@ class ShardRecorder:
         name = f"repos-{len(self.batches):06d}.json"
         batch = StagedBatch.from_json(self._checkpoint(name, lambda: public_only(fetch()).to_json()))
         self.batches.append(self.staging.uri("raw", self.key, name))
-        self.counts["enriched"] += len(batch.items)
+        self.counts["enriched"] += len(batch.items) + len(batch.rest_items or ())
         self.counts["skipped"] += len(batch.gone)
         return batch
 
