@@ -221,16 +221,10 @@ def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], run_id: str
         load_sql("advance_census_cursor.sql"),
         {"census": CENSUS_NAME, "run_id": run_id, "reaches_end": reaches_end, **crawled},
     )
-    if not cur.rowcount and not reaches_end:
+    if not cur.rowcount:
         log.info(
-            "The census crawled ids (%s, %s], short of the end of the id space: its cursor stays, and a census "
-            "without a cursor is not started here (a census run without until_id starts it)",
+            "The census crawled ids (%s, %s], within or apart from the range it covers%s: its cursor stays",
             crawled["since_id"],
             crawled["until_id"],
-        )
-    elif not cur.rowcount:
-        log.info(
-            "The census crawled ids (%s, %s], within or apart from the range it covers: its cursor stays",
-            crawled["since_id"],
-            crawled["until_id"],
+            "" if reaches_end else " (short of today's end of the id space, it starts none either)",
         )
