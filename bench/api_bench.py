@@ -144,7 +144,7 @@ BEYOND_TARGET = {"filtered_list_distinct"}
 FLOOR_PREFIX = "/bench-floor"
 # What any plugin route costs before its own work, under the same load.
 FLOORS = {
-    # A route of a second plugin behind the API's own login dependency, doing nothing: the floor of a plugin route.
+    # A route of a second plugin behind the API's own login and DAG permission check, doing nothing: the floor.
     "floor_plugin_login": f"{FLOOR_PREFIX}/ping",
     # The same without login: what Airflow's server, middlewares and the mount cost alone.
     "floor_plugin_anonymous": f"{FLOOR_PREFIX}/ping-anonymous",
@@ -158,12 +158,12 @@ from typing import Annotated
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI
 
-from github_etl.api.security import require_airflow_user
+from github_etl.api.security import require_dag_reader
 
 app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
 
-@app.get("/ping", dependencies=[Depends(require_airflow_user)])
+@app.get("/ping", dependencies=[Depends(require_dag_reader)])
 async def ping() -> dict:
     return {{"ok": True}}
 

@@ -1,8 +1,9 @@
-"""The repository API: FastAPI routes over the warehouse, for authenticated Airflow users.
+"""The repository API: FastAPI routes over the warehouse, for Airflow users who may read its DAG.
 
 Mounted by Airflow's API server at ``/github-etl`` (see ``github_etl.plugin``). The data routes require an
-Airflow login (:mod:`github_etl.api.security`); the OpenAPI document and the Swagger UI page describe the
-API, hold no data, and are public like Airflow's own ``/docs``.
+Airflow login and the permission to read the ``github_repositories`` DAG (:mod:`github_etl.api.security`); the
+OpenAPI document and the Swagger UI page describe the API, hold no data, and are public like Airflow's own
+``/docs``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from github_etl.api.models import (
 from github_etl.api.page_cache import PageCache
 from github_etl.api.paging import InvalidCursorError, decode_cursor, encode_cursor
 from github_etl.api.pool import WarehousePool
-from github_etl.api.security import require_airflow_user
+from github_etl.api.security import require_dag_reader
 from github_etl.errors import WarehouseError
 from github_etl.hooks.warehouse import DatabaseConnection
 
@@ -49,14 +50,19 @@ log = logging.getLogger(__name__)
 TITLE = "GitHub repositories API"
 DESCRIPTION = """Repositories harvested by the `github_repositories` DAG, read from the PostgreSQL warehouse.
 
-Every data endpoint requires an Airflow user: send `Authorization: Bearer <token>` with a token from
-`POST /auth/token`, or call from a browser logged in to the Airflow UI. In Swagger UI, use **Authorize**.
+Every data endpoint requires an Airflow user whom Airflow lets read the `github_repositories` DAG: send
+`Authorization: Bearer <token>` with a token from `POST /auth/token`, or call from a browser logged in to the
+Airflow UI. In Swagger UI, use **Authorize**.
 """
 # Seconds a client should wait before retrying when the warehouse is down.
 RETRY_AFTER_SECONDS = 5
-# 503 and 401 answers, documented on every data operation.
+# 401, 403 and 503 answers, documented on every data operation.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_401_UNAUTHORIZED: {"description": "No valid Airflow token or session.", "model": ErrorMessage},
+    status.HTTP_403_FORBIDDEN: {
+        "description": "The Airflow user may not read the `github_repositories` DAG.",
+        "model": ErrorMessage,
+    },
     status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The warehouse is unavailable.", "model": ErrorMessage},
 }
 
@@ -101,7 +107,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.warehouse_lock = threading.Lock()
     app.include_router(swagger.router)
     app.include_router(ui.router)
-    data_dependencies = [Depends(require_airflow_user), Depends(_each_parameter_once)]
+    data_dependencies = [Depends(require_dag_reader), Depends(_each_parameter_once)]
     app.include_router(router, dependencies=data_dependencies, responses=COMMON_RESPONSES)
     app.include_router(insights.router, dependencies=data_dependencies, responses=COMMON_RESPONSES)
     app.add_exception_handler(WarehouseError, _warehouse_unavailable)

@@ -1,14 +1,18 @@
-"""Authentication of API requests by Airflow itself: the JWT of Airflow's REST API or the UI's session cookie.
+"""Authentication and authorization of API requests by Airflow itself: the JWT of Airflow's REST API or the UI's
+session cookie, and the user's permission to read the ``github_repositories`` DAG.
 
 No user store here: the token is checked by Airflow's own ``get_user`` (``airflow.api_fastapi.core_api
-.security``), which asks the configured auth manager. Airflow's core API is imported when the first request
-is authenticated, not when the plugin is imported: every Airflow process loads plugins, and only the API
-server serves requests.
+.security``), which asks the configured auth manager; so is the permission (``is_authorized_dag``). The
+warehouse holds what the DAG's runs loaded, so whoever may read the DAG in Airflow may read the API, as
+Airflow's own REST API shows a DAG's runs and XComs to those who may read the DAG. Airflow's core API is
+imported when the first request is authenticated, not when the plugin is imported: every Airflow process
+loads plugins, and only the API server serves requests.
 
 Airflow's check costs about a millisecond of CPU per request (signature, claims, and a query of the
 metadata database for revoked tokens, run synchronously on the event loop): more than the whole work of
-most routes here. A bearer token Airflow accepted is therefore remembered for a few seconds
-(:class:`AcceptedTokens`, ``GITHUB_ETL_API_AUTH_CACHE_SECONDS``), never past its own expiry.
+most routes here. A bearer token Airflow accepted, of a user it lets read the DAG, is therefore remembered
+for a few seconds (:class:`AcceptedTokens`, ``GITHUB_ETL_API_AUTH_CACHE_SECONDS``), never past its own
+expiry: a permission withdrawn applies to it once its entry lapses.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from github_etl.api.config import ApiSettings
+from github_etl.settings import DAG_ID
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -38,6 +43,8 @@ oauth2_scheme = OAuth2PasswordBearer(
 bearer_scheme = HTTPBearer(auto_error=False)
 # RFC 6750: a 401 tells the client which scheme to authenticate with.
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# The answer to a user Airflow knows but does not let read the DAG; names no more than the API's description does.
+FORBIDDEN = f"Airflow does not let this user read the DAG {DAG_ID}, whose data this API serves"
 # Distinct tokens remembered per API server process; the oldest is forgotten first.
 MAX_ACCEPTED_TOKENS = 4096
 
@@ -117,12 +124,13 @@ def _accepted_tokens(request: Request) -> AcceptedTokens:
     return accepted
 
 
-async def require_airflow_user(
+async def require_dag_reader(
     request: Request,
     oauth_token: Annotated[str | None, Depends(oauth2_scheme)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> BaseUser:
-    """The Airflow user behind the request's bearer token or Airflow UI session cookie; 401 without one.
+    """The Airflow user behind the request's bearer token or Airflow UI session cookie, if Airflow lets them read
+    the ``github_repositories`` DAG; 401 without a user, 403 without the permission.
 
     Airflow's core API answers 403 to a token it cannot decode; here any rejected credential is a 401,
     so a client knows to fetch a new token rather than to ask for more permissions.
@@ -144,6 +152,25 @@ async def require_airflow_user(
         if exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=exc.detail, headers=CHALLENGE) from None
         raise
+    if not _may_read_the_dag(user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=FORBIDDEN)
     if token:
         accepted.put(token, user)
     return user
+
+
+def _may_read_the_dag(user: BaseUser) -> bool:
+    """Whether the configured auth manager lets ``user`` read the DAG, as Airflow's ``requires_access_dag`` asks."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+    from airflow.configuration import conf
+
+    team_name = None
+    # A DAG belongs to a team only in multi-team mode: the metadata database is asked only then.
+    if conf.getboolean("core", "multi_team", fallback=False):
+        from airflow.models.dag import DagModel
+
+        team_name = DagModel.get_team_name(DAG_ID)
+    return get_auth_manager().is_authorized_dag(
+        method="GET", details=DagDetails(id=DAG_ID, team_name=team_name), user=user
+    )

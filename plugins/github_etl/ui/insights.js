@@ -20,6 +20,9 @@
     }
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (response.status === 401) throw new Unavailable("Log in to Airflow to see the warehouse.");
+    if (response.status === 403) {
+      throw new Unavailable("Airflow does not let this user read the github_repositories DAG, whose data this page shows.");
+    }
     if (response.status === 503) {
       const reason = await response.json().catch(() => ({}));
       throw new Unavailable(reason.detail ?? "The warehouse is unavailable right now; reload in a moment.");
