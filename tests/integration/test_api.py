@@ -782,6 +782,28 @@ def test_swagger_ui_is_served_from_this_server_only(client_without_warehouse):
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
 
 
+def test_swagger_ui_logs_in_at_airflow_s_token_endpoint_under_its_base_path(monkeypatch):
+    from fastapi import FastAPI
+
+    from github_etl.api.app import create_app
+
+    # Served under a path, Airflow's app has that root path and mounts the plugin's app below it.
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1/airflow/")
+    airflow = FastAPI(root_path="/airflow")
+    airflow.mount(PREFIX, create_app())
+    client = TestClient(airflow, base_url="http://127.0.0.1")
+
+    spec = client.get(f"/airflow{PREFIX}/openapi.json").json()
+    page = client.get(f"/airflow{PREFIX}/docs").text
+
+    # Authorize posts the login to tokenUrl on this host: /auth/token would miss Airflow (405).
+    assert spec["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == (
+        "/airflow/auth/token"
+    )
+    assert spec["servers"] == [{"url": f"/airflow{PREFIX}"}]
+    assert f"url: '/airflow{PREFIX}/openapi.json'" in page
+
+
 @pytest.mark.parametrize("name", ["../../../../etc/passwd", "swagger-editor-bundle.js", "index.html"])
 def test_only_the_swagger_ui_assets_are_served(client_without_warehouse, name):
     assert client_without_warehouse.get(f"{PREFIX}/static/{quote(name, safe='')}").status_code == 404

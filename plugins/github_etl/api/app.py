@@ -97,8 +97,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         title=TITLE,
         description=DESCRIPTION,
         version=__version__,
-        openapi_url="/openapi.json",
-        # Replaced by github_etl.api.swagger, which serves Swagger UI from the installation, not a CDN.
+        # Both served by github_etl.api.swagger: the document with Airflow's token URL, Swagger UI from the
+        # installation, not a CDN.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
         lifespan=_lifespan,

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 
 # Airflow's token endpoint; declared like Airflow's core API declares it, so Swagger UI offers the same login.
+# The OpenAPI document serves it under Airflow's base path (token_url).
 TOKEN_URL = "/auth/token"  # noqa: S105 - a URL, not a secret
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
@@ -108,6 +110,14 @@ class AcceptedTokens:
         if len(self._entries) >= self._max_entries:
             self._entries.popitem(last=False)
         self._entries[_digest(token)] = (user, self._clock() + self.ttl, float(expires))
+
+
+def token_url() -> str:
+    """Path of Airflow's token endpoint on this host: ``/auth/token`` under the path of ``[api] base_url``."""
+    from airflow.configuration import conf
+
+    base_path = urlsplit(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+    return f"{base_path}{TOKEN_URL}"
 
 
 def _digest(token: str) -> bytes:

@@ -1,11 +1,13 @@
 """Swagger UI served from the installation: the page works offline and names no host but this server.
 
 The JavaScript and CSS come from the ``swagger-ui-py`` distribution's ``static`` folder; FastAPI's own
-``/docs`` would load them from a CDN.
+``/docs`` would load them from a CDN. The OpenAPI document is served here too, so that its login (the
+password flow of **Authorize**) names Airflow's token endpoint under the path Airflow is served at.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 from functools import cache
@@ -13,7 +15,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from github_etl.api.security import token_url
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'self'"
 )
+
+OPENAPI_PATH = "/openapi.json"
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,7 +65,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
     # Mounted at /github-etl (under Airflow's base URL path, if any): every URL carries that prefix.
     root = request.scope.get("root_path", "").rstrip("/")
     page = get_swagger_ui_html(
-        openapi_url=f"{root}{request.app.openapi_url}",
+        openapi_url=f"{root}{OPENAPI_PATH}",
         title=f"{request.app.title} - Swagger UI",
         swagger_js_url=f"{root}/static/swagger-ui-bundle.js",
         swagger_css_url=f"{root}/static/swagger-ui.css",
@@ -81,3 +87,21 @@ def swagger_asset(filename: str) -> FileResponse:
     return FileResponse(
         folder / filename, media_type=ASSETS[filename], headers={"Cache-Control": "public, max-age=86400"}
     )
+
+
+@router.get(OPENAPI_PATH)
+def openapi_document(request: Request) -> JSONResponse:
+    """The OpenAPI document, its server and token URL under the path Airflow is served at.
+
+    Swagger UI posts the login of **Authorize** to the password flow's ``tokenUrl`` on this host: an absolute
+    ``/auth/token`` misses Airflow's token endpoint when Airflow is served under a path
+    (``[api] base_url = https://host/airflow/``).
+    """
+    document = copy.deepcopy(request.app.openapi())
+    root = request.scope.get("root_path", "").rstrip("/")
+    if root:
+        document["servers"] = [{"url": root}]
+    for scheme in document.get("components", {}).get("securitySchemes", {}).values():
+        if password_flow := scheme.get("flows", {}).get("password"):
+            password_flow["tokenUrl"] = token_url()
+    return JSONResponse(document)
