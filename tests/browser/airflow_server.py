@@ -74,8 +74,11 @@ class LocalAirflow:
     :param server_url: ``postgresql://`` URL of a server where ``database`` exists (empty) for the metadata.
     :param database: name of the metadata database.
     :param home: AIRFLOW_HOME (airflow.cfg, task logs, component logs under ``process-logs/``).
-    :param username: the one Airflow user (role admin).
+    :param username: an Airflow user of role admin.
     :param password: its password; written to the auth manager's passwords file only.
+    :param other_users: more users, each name with its ``simple_auth_manager_users`` role (``viewer``) or role
+        and teams (``viewer:team_a|team_b``); passwords made here, in the passwords file.
+    :param teams: teams created before any component starts (``[core] multi_team`` mode).
     :param env: extra environment of every component (connections, ``GITHUB_ETL_*`` settings).
     :param port: port of the API server (UI, REST and execution API); a free one when None.
     :param pool_slots: slots of the ``github_api`` pool created at start; None creates none.
@@ -94,6 +97,8 @@ class LocalAirflow:
         port: int | None = None,
         pool_slots: int | None = DEFAULT_POOL_SLOTS,
         cwd: Path = PROJECT_ROOT,
+        other_users: Mapping[str, str] | None = None,
+        teams: tuple[str, ...] = (),
     ) -> None:
         self.home = home
         self.pool_slots = pool_slots
@@ -102,7 +107,9 @@ class LocalAirflow:
         self.passwords_file = home / "simple_auth_manager_passwords.json"
         self.metadata_url = with_database(server_url, database)
         self._username = username
-        self._password = password
+        self._users = {username: "admin", **(other_users or {})}
+        self._passwords = {name: secrets.token_urlsafe(16) for name in self._users} | {username: password}
+        self._teams = teams
         self.env = self._environment(env)
         self.processes = AirflowProcesses(
             self.env, log_dir=self.log_dir, error=AirflowServerError, stop_timeout=STOP_TIMEOUT_SECONDS, cwd=cwd
@@ -110,7 +117,16 @@ class LocalAirflow:
 
     @classmethod
     def for_test(
-        cls, server_url: str, metadata_url: str, warehouse_url: str, tmp_path: Path, *, username: str, **env: str
+        cls,
+        server_url: str,
+        metadata_url: str,
+        warehouse_url: str,
+        tmp_path: Path,
+        *,
+        username: str,
+        other_users: Mapping[str, str] | None = None,
+        teams: tuple[str, ...] = (),
+        **env: str,
     ) -> LocalAirflow:
         """One test's Airflow: metadata in ``metadata_url``'s (empty) database on ``server_url``, home and
         staging under ``tmp_path``, loading into ``warehouse_url``; ``env`` adds to its environment."""
@@ -120,6 +136,8 @@ class LocalAirflow:
             tmp_path / "airflow",
             username=username,
             password=secrets.token_urlsafe(16),
+            other_users=other_users,
+            teams=teams,
             env={
                 "AIRFLOW_CONN_POSTGRES_DEFAULT": warehouse_url,
                 "GITHUB_ETL_STAGING_URL": (tmp_path / "staging").as_uri(),
@@ -138,10 +156,13 @@ class LocalAirflow:
         """Migrate the metadata database, start every component and wait until all report healthy."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.passwords_file.touch(mode=0o600)
-        self.passwords_file.write_text(json.dumps({self._username: self._password}), encoding="utf-8")
+        self.passwords_file.write_text(json.dumps(self._passwords), encoding="utf-8")
         started = time.monotonic()
         # Alone and first: it also writes airflow.cfg once, before several processes would race to.
         self.processes.run("db", "migrate", timeout=MIGRATE_TIMEOUT_SECONDS)
+        # Before the DAG processor, which refuses a bundle of a team that does not exist.
+        for team in self._teams:
+            self.processes.run("teams", "create", team)
         log.info("Metadata database migrated in %.1f s", time.monotonic() - started)
         self.processes.start(
             "api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"
@@ -214,7 +235,7 @@ class LocalAirflow:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
                 "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self._username}:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{n}:{r}" for n, r in self._users.items()),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
