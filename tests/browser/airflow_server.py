@@ -64,6 +64,21 @@ COMPONENTS: dict[str, list[str]] = {
 }
 
 
+def dags_folder_of_team(team: str) -> dict[str, str]:
+    """Environment of an Airflow in multi-team mode whose DAGs folder (its one bundle) belongs to ``team``; the
+    team must exist before the DAG processor starts (:class:`LocalAirflow`'s ``teams``)."""
+    bundle = {
+        "name": "dags-folder",
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {},
+        "team_name": team,
+    }
+    return {
+        "AIRFLOW__CORE__MULTI_TEAM": "True",
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([bundle]),
+    }
+
+
 class AirflowServerError(AirflowProcessError):
     """A component failed to start or died, or a wait ran out of time."""
 

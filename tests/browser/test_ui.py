@@ -85,11 +85,11 @@ def test_trigger_form_run_loads_the_sample_and_api_docs_render(
 # -- steps ----------------------------------------------------------------------------------------
 
 
-def _log_in(driver: WebDriver, url: str, password: str) -> None:
+def _log_in(driver: WebDriver, url: str, password: str, username: str = USERNAME) -> None:
     """Open ``url``, which sends an anonymous user to the login form, and sign in there."""
     driver.get(url)
     # Airflow's UI sends an anonymous user on to its login page: a look-up during that navigation is aborted.
-    _wait(driver).until(_through_navigation(ec.element_to_be_clickable((By.NAME, "username")))).send_keys(USERNAME)
+    _wait(driver).until(_through_navigation(ec.element_to_be_clickable((By.NAME, "username")))).send_keys(username)
     driver.find_element(By.NAME, "password").send_keys(password)
     submit = _wait(driver).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[type=submit]")))
     _screenshot(driver, "01-login")

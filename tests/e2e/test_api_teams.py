@@ -16,18 +16,10 @@ import requests
 
 from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.settings import DAG_ID
-from tests.browser.airflow_server import API_TIMEOUT_SECONDS, LocalAirflow
+from tests.browser.airflow_server import API_TIMEOUT_SECONDS, LocalAirflow, dags_folder_of_team
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-BUNDLES = [
-    {
-        "name": "dags-folder",
-        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-        "kwargs": {},
-        "team_name": "team_a",
-    }
-]
 FORBIDDEN = {"detail": f"Airflow does not let this user read the DAG {DAG_ID}, whose data this API serves"}
 
 
@@ -36,8 +28,7 @@ def airflow(local_airflow, warehouse: DatabaseConnection, tmp_path: Path) -> Ite
     server = local_airflow(
         other_users={"alice": "viewer:team_a", "carol": "viewer:team_b"},
         teams=("team_a", "team_b"),
-        AIRFLOW__CORE__MULTI_TEAM="True",
-        AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(BUNDLES),
+        **dags_folder_of_team("team_a"),
     )
     with server.serving(DAG_ID, logs_to=tmp_path / "airflow-logs") as serving:
         yield serving
