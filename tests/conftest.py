@@ -62,7 +62,7 @@ LONG_FIRST = (
     "tests/e2e/test_backfill.py",
     "tests/e2e/test_existing_deployment.py",
     "tests/e2e/test_s3_lifecycle.py",
-    "tests/e2e/test_api_teams.py",
+    "tests/browser/test_access.py",
     "tests/unit/test_load_bench.py",
 )
 

@@ -72,7 +72,7 @@ def artifacts_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _database(server_url: str, prefix: str) -> Iterator[str]:
+def new_database(server_url: str, prefix: str) -> Iterator[str]:
     """Name of a new empty database, dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     execute_autocommit(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -92,7 +92,7 @@ def password() -> str:
 @pytest.fixture(scope="session")
 def shared_warehouse_url(pg_server_url: str) -> Iterator[str]:
     """The warehouse database the shared Airflow's ``postgres_default`` names."""
-    with _database(pg_server_url, "github_etl_browser") as name:
+    with new_database(pg_server_url, "github_etl_browser") as name:
         yield with_database(pg_server_url, name)
 
 
@@ -123,7 +123,10 @@ def airflow(
     Asks for ``browser_binaries`` so a machine without a browser skips before the minute-long start.
     """
     home = tmp_path_factory.mktemp("browser-airflow")
-    with _database(pg_server_url, "airflow_browser") as metadata_database, FakeGitHub(**DEFAULT_FAKE_SETTINGS) as fake:
+    with (
+        new_database(pg_server_url, "airflow_browser") as metadata_database,
+        FakeGitHub(**DEFAULT_FAKE_SETTINGS) as fake,
+    ):
         github = {"conn_type": "http", "host": fake.base_url, "password": GITHUB_TOKEN}
         server = LocalAirflow(
             pg_server_url,
