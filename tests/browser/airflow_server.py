@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import requests
 
 from github_etl.settings import DEFAULT_POOL_SLOTS
+from tests.fixtures.airflow import SIMPLE_AUTH_MANAGER
 from tests.fixtures.postgres import with_database
 from tools.airflow_processes import (
     HEALTH_COMPONENTS,
@@ -40,7 +41,7 @@ from tools.airflow_processes import (
 
 log = logging.getLogger(__name__)
 
-SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
 # The execution API builds its routes on its first request (13 s idle, a minute on a busy two-core machine);
 # asked once before any task starts, so the first task's start call does not time out.
 EXECUTION_WARM_UP_PATH = "/execution/health"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import secrets
 import socket
@@ -32,12 +31,12 @@ from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import RepositoryPage, RepositorySort
 from github_etl.api.paging import CursorPosition
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
+from tests.fixtures.airflow import api_server_app
 
 pytestmark = pytest.mark.integration
 
 PREFIX = "/github-etl"
 USERNAME = "analyst"
-SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 WAREHOUSE_PASSWORD = "Warehouse-Pa55word"
 OPERATIONS = {
@@ -78,21 +77,8 @@ def airflow_app(
     """Airflow's API server app, built as ``airflow api-server`` builds it, with authentication on."""
     username, password = credentials
     passwords_file = tmp_path_factory.mktemp("auth") / "simple_auth_manager_passwords.json"
-    passwords_file.write_text(json.dumps({username: password}))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AIRFLOW__CORE__AUTH_MANAGER", SIMPLE_AUTH_MANAGER)
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", f"{username}:viewer")
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords_file))
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
-        env.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(64))
-        from airflow.api_fastapi.app import create_app, purge_cached_app
-
-        # Another module may have built an app, and with it an auth manager, under other settings.
-        purge_cached_app()
-        try:
-            yield create_app(apps="all")
-        finally:
-            purge_cached_app()
+    with api_server_app(passwords_file, {username: ("viewer", password)}) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ user ``outsider`` may not read ``github_repositories``, as a role of another tea
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleA
 from starlette.testclient import TestClient
 
 from github_etl.settings import DAG_ID
+from tests.fixtures.airflow import api_server_app
 
 pytestmark = pytest.mark.integration
 
@@ -37,21 +37,10 @@ class OneDagWithheldAuthManager(SimpleAuthManager):
 @pytest.fixture(scope="module")
 def airflow_app(airflow_db: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     passwords_file = tmp_path_factory.mktemp("auth") / "simple_auth_manager_passwords.json"
-    passwords_file.write_text(json.dumps(PASSWORDS))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AIRFLOW__CORE__AUTH_MANAGER", f"{__name__}.{OneDagWithheldAuthManager.__name__}")
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "reader:viewer,outsider:viewer,boss:admin")
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords_file))
-        env.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
-        env.setenv("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_urlsafe(64))
-        from airflow.api_fastapi.app import create_app, purge_cached_app
-
-        # Another module may have built an app, and with it an auth manager, under other settings.
-        purge_cached_app()
-        try:
-            yield create_app(apps="all")
-        finally:
-            purge_cached_app()
+    roles = {"reader": "viewer", "outsider": "viewer", "boss": "admin"}
+    users = {name: (role, PASSWORDS[name]) for name, role in roles.items()}
+    with api_server_app(passwords_file, users, auth_manager=f"{__name__}.{OneDagWithheldAuthManager.__name__}") as app:
+        yield app
 
 
 @pytest.fixture
