@@ -56,12 +56,7 @@ def run_pipeline(
         transformed = [transform_shard(staging, run_shard(client, staging, shard)) for shard in plan.shards]
     finally:
         client.close()
-    context = {
-        "dag": SimpleNamespace(dag_id=DAG_ID),
-        "run_id": run_id,
-        "logical_date": logical_date,
-        "dag_run": SimpleNamespace(start_date=None, run_after=logical_date),
-    }
+    context = task_context(run_id, logical_date)
     # The load task reads the staging root from the environment and the warehouse from its connection.
     with (
         mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": staging_url}),
@@ -81,3 +76,13 @@ def warehouse_rows(pg_url: str) -> list[tuple[Any, ...]]:
             return cursor.fetchall()
     finally:
         connection.close()
+
+
+def task_context(run_id: str, logical_date: datetime) -> dict[str, Any]:
+    """What the load task reads of Airflow's context, for a run ``run_id`` of the DAG at ``logical_date``."""
+    return {
+        "dag": SimpleNamespace(dag_id=DAG_ID),
+        "run_id": run_id,
+        "logical_date": logical_date,
+        "dag_run": SimpleNamespace(start_date=None, run_after=logical_date),
+    }

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import psycopg2
 import pytest
 
@@ -23,7 +22,7 @@ from github_etl.settings import DAG_ID
 from github_etl.staging import safe_key
 from tests.browser.airflow_server import AirflowApi, LocalAirflow
 from tests.fake_github import FakeGitHub
-from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET
+from tests.fixtures.s3 import STAGING_BUCKET, moto_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -61,13 +60,7 @@ def test_a_run_whose_staged_files_expired_fails_its_cleared_load_at_once_and_loa
     loaded = _warehouse(pg_url)
     assert loaded["repositories"] == 6
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        aws_access_key_id=FAKE_AWS_KEY,
-        aws_secret_access_key=FAKE_AWS_KEY,
-        region_name="us-east-1",
-    )
+    s3 = moto_client("s3", s3_endpoint)
     run_prefix = f"{staging_prefix}/dag_id={DAG_ID}/run_id={safe_key(run_id)}/"
     staged = [item["Key"] for item in s3.list_objects_v2(Bucket=STAGING_BUCKET, Prefix=run_prefix)["Contents"]]
     assert f"{run_prefix}plan.json" in staged

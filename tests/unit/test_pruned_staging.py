@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from unittest import mock
 
 import pytest
@@ -20,7 +19,7 @@ from github_etl.params import validate
 from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID
 from github_etl.staging import RunStaging
 from github_etl.tasks import load_run_task, transform_shard
-from tests.in_process import FAST, run_pipeline
+from tests.in_process import FAST, run_pipeline, task_context
 
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 RUN_ID = "scheduled__2026-11-01T00:00:00+00:00"
@@ -49,12 +48,7 @@ def test_clearing_transform_or_load_of_a_pruned_run_says_the_files_are_gone_and_
     assert RUN_ID in str(transform_error.value)
     assert "clear the run's plan task with its downstream tasks" in str(transform_error.value)
 
-    context = {
-        "dag": SimpleNamespace(dag_id=DAG_ID),
-        "run_id": RUN_ID,
-        "logical_date": LOGICAL_DATE,
-        "dag_run": SimpleNamespace(start_date=None, run_after=LOGICAL_DATE),
-    }
+    context = task_context(RUN_ID, LOGICAL_DATE)
     with (
         mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": staging_url}),
         pytest.raises(StagedFileGoneError) as load_error,

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, safe_key, staged_json
-from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET
+from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET, moto_client
 
 
 @pytest.mark.parametrize(
@@ -62,7 +62,6 @@ def test_default_root_is_a_folder_inside_the_project(monkeypatch) -> None:
 
 
 def test_a_missing_bucket_is_refused_not_created(s3_staging_url: str) -> None:
-    import boto3
 
     from github_etl.errors import ConfigurationError
     from github_etl.staging import check_staging_root
@@ -73,13 +72,7 @@ def test_a_missing_bucket_is_refused_not_created(s3_staging_url: str) -> None:
     with pytest.raises(FileNotFoundError):
         RunStaging("d", "r", root=root).write_json({"a": 1}, "plan.json")
     endpoint = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=FAKE_AWS_KEY,
-        aws_secret_access_key=FAKE_AWS_KEY,
-        region_name="us-east-1",
-    )
+    s3 = moto_client("s3", endpoint)
     assert "no-such-bucket" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
 
@@ -273,16 +266,8 @@ def _role_with(actions: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     moto enforce IAM from then on."""
     import uuid
 
-    import boto3
-
     endpoint = _endpoint()
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        aws_access_key_id=FAKE_AWS_KEY,
-        aws_secret_access_key=FAKE_AWS_KEY,
-        region_name="us-east-1",
-    )
+    iam = moto_client("iam", endpoint)
     user = f"staging-{uuid.uuid4().hex[:8]}"
     iam.create_user(UserName=user)
     resources = [f"arn:aws:s3:::{STAGING_BUCKET}", f"arn:aws:s3:::{STAGING_BUCKET}/*"]
