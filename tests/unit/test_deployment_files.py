@@ -34,6 +34,8 @@ from packaging.specifiers import SpecifierSet
 from github_etl import settings
 from github_etl.github.shared_budget import RATE_LIMIT_STORE_ENV
 
+pytestmark = pytest.mark.same_on_every_python
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -689,8 +691,10 @@ def test_ci_runs_unit_tests_and_an_end_to_end_dag_run_on_every_other_python():
     others = [entry for entry in _ci_matrix() if entry["python"] != whole_suite]
     assert others, "only one supported Python"
     for entry in others:
-        paths = [arg for arg in entry["pytest-args"].split() if arg.startswith("tests/")]
+        args = shlex.split(entry["pytest-args"])
+        paths = [arg for arg in args if arg.startswith("tests/")]
         assert "tests/unit" in paths, entry
+        assert args[args.index("-m") + 1] == "not same_on_every_python", entry
         (e2e,) = [path for path in paths if path.startswith("tests/e2e/")]
         module, _, name = e2e.partition("::")
         assert re.search(rf"^def {re.escape(name)}\(", (REPO_ROOT / module).read_text(), re.MULTILINE), e2e

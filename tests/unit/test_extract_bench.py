@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import extract_bench
+
+pytestmark = pytest.mark.same_on_every_python
 
 
 def test_a_run_extracts_each_sample_size_in_a_child_and_reports_the_memory_ratio(capsys) -> None:

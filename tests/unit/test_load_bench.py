@@ -15,6 +15,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("psql") is None, reason="the benchmark's ceiling is psql's \\copy"),
     # One worker of make test's runs the module, so that its benchmark run is made once.
     pytest.mark.xdist_group("load_bench"),
+    pytest.mark.same_on_every_python,
 ]
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import transform_bench
 from github_etl.extract.shards import ExtractResult
 from github_etl.staging import RunStaging
 from github_etl.tasks import gone_ids, transform_shard
+
+pytestmark = pytest.mark.same_on_every_python
 
 
 def test_the_staged_shard_is_a_rest_refresh_of_n_repositories(tmp_path) -> None:
