@@ -8,6 +8,7 @@ lock in ``pg_locks`` (never a sleep).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -362,3 +363,95 @@ def test_a_retried_load_beside_its_still_running_first_attempt_loads_the_run_onc
     ]
     assert state["history"] == [(3, DAY_0, AFTERNOON, "octo/repo-3")]
     assert state["languages"][-1] == (DAY_1.date(), "Python", 3, 97)
+
+
+@pytest.mark.parametrize("with_keys", [True, False], ids=["key-files", "row-files-only"])
+@pytest.mark.parametrize("order", [("owners", "sample"), ("sample", "owners")], ids=["owners-first", "sample-first"])
+def test_the_attribute_history_of_two_overlapping_runs_is_the_same_in_either_commit_order(
+    warehouse, pg_url, tmp_path, loads, order, with_keys
+):
+    _seed(warehouse, tmp_path)
+    renamed_3 = _repo(3, full_name="acme/c", owner_login="acme")
+    runs = {
+        # Both runs see repository 3 renamed: it was renamed before the morning. Repository 4 is new to both, and
+        # transferred between the morning and the afternoon.
+        "owners": _run(tmp_path, [renamed_3, _repo(4)], MORNING, "manual__owners", "owners", with_keys),
+        "sample": _run(
+            tmp_path,
+            [renamed_3, _repo(4, full_name="acme/d", owner_login="acme")],
+            AFTERNOON,
+            "scheduled__sample",
+            "sample",
+            with_keys,
+        ),
+    }
+    first_name, second_name = order
+    first = LoadThread(pg_url, runs[first_name], stops=(WRITTEN,))
+    second = LoadThread(pg_url, runs[second_name])
+    loads.extend([first, second])
+    first.start().reach(WRITTEN)
+    second.start()
+    wait_until_blocked(pg_url, second)
+    first.go_on(WRITTEN)
+    first.result()
+    second.result()
+
+    assert _query(
+        warehouse, "SELECT repo_id, valid_from, valid_until, full_name FROM github.repository_history ORDER BY 1, 3"
+    ) == [(3, DAY_0, MORNING, "octo/repo-3"), (4, MORNING, AFTERNOON, "octo/repo-4")]
+    assert _query(
+        warehouse, "SELECT id, full_name, first_seen_at FROM github.repositories WHERE id > 2 ORDER BY 1"
+    ) == [
+        (3, "acme/c", DAY_0),
+        (4, "acme/d", MORNING),
+    ]
+
+
+_NAMED = {name: _repo(1, full_name=f"{name}/r", owner_login=name) for name in ("x", "y", "z")}
+
+
+@pytest.mark.parametrize(
+    ("seen", "with_keys"),
+    [
+        pytest.param("xyz", True, id="three-names"),
+        pytest.param("xyz", False, id="three-names-row-files-only"),
+        pytest.param("xyy", True, id="renamed-by-the-second"),
+        pytest.param("xxy", True, id="renamed-by-the-third"),
+    ],
+)
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=lambda order: "-".join(map(str, order)))
+def test_the_attribute_history_is_the_same_whatever_order_three_days_commit_in(
+    warehouse, tmp_path, seen, with_keys, order
+):
+    days = (DAY_0, DAY_1, DAY_1 + timedelta(days=1))
+    for index in order:
+        path = _row_file(tmp_path, _NAMED[seen[index]])
+        key_files = [_key_file(path)] if with_keys else None
+        _load(warehouse, [path], when=days[index], run_id=f"run-{index}", key_files=key_files)
+
+    versions = [(days[0], seen[0])]
+    for day, name in zip(days[1:], seen[1:], strict=True):
+        if name != versions[-1][1]:
+            versions.append((day, name))
+    expected = [(1, start, end, f"{name}/r") for (start, name), (end, _) in itertools.pairwise(versions)]
+    assert (
+        _query(
+            warehouse, "SELECT repo_id, valid_from, valid_until, full_name FROM github.repository_history ORDER BY 3"
+        )
+        == expected
+    )
+    assert _query(warehouse, "SELECT full_name, first_seen_at, last_seen_at FROM github.repositories") == [
+        (f"{seen[-1]}/r", days[0], days[-1])
+    ]
+
+
+def test_a_late_run_that_saw_the_next_kept_version_moves_the_change_between_two_kept_versions(warehouse, tmp_path):
+    days = [DAY_0 + timedelta(days=n) for n in range(4)]
+    for day, name in [(days[0], "x"), (days[2], "y"), (days[3], "z"), (days[1], "y")]:
+        path = _row_file(tmp_path, _NAMED[name])
+        _load(warehouse, [path], when=day, run_id=f"run-{day:%d}", key_files=[_key_file(path)])
+
+    assert _query(warehouse, "SELECT valid_from, valid_until, full_name FROM github.repository_history ORDER BY 2") == [
+        (days[0], days[1], "x/r"),
+        (days[1], days[3], "y/r"),
+    ]

@@ -736,7 +736,7 @@ def test_backfill_of_an_earlier_date_moves_first_seen_back_and_keeps_last_seen(w
 
 
 @pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
-def test_a_run_loaded_after_a_later_one_adds_its_snapshot_but_changes_no_later_data(
+def test_a_run_loaded_after_a_later_one_adds_its_snapshot_and_history_but_changes_no_later_data(
     warehouse, tmp_path, with_key_files
 ):
     def load(rows: list[dict[str, Any]], when: datetime, **kwargs: Any) -> LoadResult:
@@ -756,9 +756,12 @@ def test_a_run_loaded_after_a_later_one_adds_its_snapshot_but_changes_no_later_d
     # No deletion guard allows a single mark: repository 2, alive since, is not one.
     load([renamed_b, _repo(3), _repo(4)], DAY_1, mode="refresh", deleted=[(2, "not_found")], max_deleted_share=0.0)
 
-    assert (
-        _history(warehouse) == history == [(1, DAY_0, DAY_2, "octo/repo-1", "octo", "MIT", False, ["etl", "airflow"])]
-    )
+    assert history == [(1, DAY_0, DAY_2, "octo/repo-1", "octo", "MIT", False, ["etl", "airflow"])]
+    # Its name is placed between the two kept, as if it had loaded in its turn.
+    assert _history(warehouse) == [
+        (1, DAY_0, DAY_1, "octo/repo-1", "octo", "MIT", False, ["etl", "airflow"]),
+        (1, DAY_1, DAY_2, "acme/b", "acme", "MIT", False, ["etl", "airflow"]),
+    ]
     for repo_id in (1, 2):
         assert _repository(warehouse, repo_id) == later[repo_id], f"repository {repo_id}"
     # Seen alive later than before, so last seen then; 3 stays gone since DAY_2.

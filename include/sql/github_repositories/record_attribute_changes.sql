@@ -4,8 +4,8 @@
 -- and adds nothing; the previous version's start is probed only for the rows kept.
 -- Parameters: seen_at, the run's observation time, when the replaced version stopped being current.
 -- A run observed before the stored row's last observation (loaded late) changes no stored data
--- (update_repositories.sql), so it records no version either: its attributes sit in the past of
--- versions already kept, and a version ending before it began would be a lie.
+-- (update_repositories.sql) and records no version here: its attributes sit in the past of versions
+-- already kept, where record_late_attributes.sql places them.
 -- {tracked}/{existing_tracked}/{staged_tracked}: the HISTORY_COLUMNS, bare and qualified.
 -- A re-run of the same load finds every row_hash equal and writes nothing; ON CONFLICT covers a second
 -- load of the same observation time.

@@ -93,9 +93,10 @@ def load_run(
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
     Re-running a load with the same files and observation time writes nothing, audit row included, so a
-    retried task is harmless. A run loaded after a later one (its load failed, then was cleared) adds its
-    snapshots and moves ``first_seen_at`` back, but changes no data, history or deletion a later
-    observation wrote. Every stored date is
+    retried task is harmless. A run loaded after a later one (its load failed, then was cleared; or it
+    overlapped a run that fetched later and committed first) adds its snapshots, moves ``first_seen_at``
+    back and places what it saw among the kept versions of the attribute history, but changes no data or
+    deletion a later observation wrote. Every stored date is
     the observation time's: GitHub serves only current values, so a run of a past logical date (a
     backfill) stores what it saw under the day it saw it, never under its logical date.
 

@@ -50,6 +50,8 @@ _NEWEST_DATA = sql.SQL(", ").join(
 # Ids of repositories seen with the data stored (see touch_unchanged.sql): those staged with the stored
 # row_hash, which take_changed_lines.sql leaves in staged_keys.
 _STAGED_UNCHANGED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifier(KEYS_TABLE))
+# The relations of record_late_attributes.sql whose tracked columns it names.
+_LATE_RELATIONS = ("seen", "current", "covering", "following", "kept", "late", "earliest")
 
 
 def _stage(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int] | None = None) -> tuple[int, int]:
@@ -114,6 +116,7 @@ def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]
     inserted = cur.rowcount
     # Before the update overwrites them: the previous values of the attributes whose history is kept.
     _record_attribute_changes(cur, seen_at)
+    _record_late_attributes(cur, observed_at, _STAGED)
     update = template("update_repositories.sql", data_columns=identifiers(_DATA_COLUMNS), newest_data=_NEWEST_DATA)
     cur.execute(update, seen_at)
     return inserted, cur.rowcount
@@ -131,6 +134,23 @@ def _record_attribute_changes(cur: PgCursor, seen_at: dict[str, datetime]) -> No
         staged_tracked=identifiers(HISTORY_COLUMNS, "staged"),
     )
     cur.execute(history, seen_at)
+
+
+def _record_late_attributes(cur: PgCursor, observed_at: datetime, source: sql.Composable) -> None:
+    """Place the tracked attributes of a run observed before a later one already loaded among the versions kept
+    (``record_late_attributes.sql``), before the merge moves ``first_seen_at`` back.
+
+    Only when a run observed later has loaded: no stored observation can be later otherwise, and a daily load
+    then pays one look at ``github.load_runs``.
+
+    :param source: the run's repositories, ``id`` and the tracked columns.
+    """
+    cur.execute("SELECT EXISTS (SELECT FROM github.load_runs WHERE observed_at > %s)", (observed_at,))
+    if not cur.fetchone()[0]:
+        return
+    fragments = {f"{name}_tracked": identifiers(HISTORY_COLUMNS, name) for name in _LATE_RELATIONS}
+    statement = template("record_late_attributes.sql", source=source, tracked=identifiers(HISTORY_COLUMNS), **fragments)
+    cur.execute(statement, {"seen_at": observed_at})
 
 
 class Merged(NamedTuple):
@@ -231,8 +251,10 @@ def _touch_unchanged(cur: PgCursor, seen: sql.Composable, observed_at: datetime)
     :param seen: a relation of their ids (``_STAGED_UNCHANGED``).
     :return: rows whose bookkeeping moved, snapshots written.
     """
+    stored = sql.SQL("(SELECT stored.id, {columns} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
+    # Seen with the data stored, so with the stored row's tracked attributes.
+    _record_late_attributes(cur, observed_at, stored.format(columns=identifiers(HISTORY_COLUMNS, "stored"), seen=seen))
     cur.execute(template("touch_unchanged.sql", seen=seen), {"seen_at": observed_at})
     touched = cur.rowcount
-    stored = sql.SQL("(SELECT stored.id, {counts} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
     counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_WRITTEN_COLUMNS)
-    return touched, _merge_snapshots(cur, observed_at, stored.format(counts=counts, seen=seen))
+    return touched, _merge_snapshots(cur, observed_at, stored.format(columns=counts, seen=seen))
