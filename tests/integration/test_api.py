@@ -341,6 +341,55 @@ def test_cursor_paging_visits_every_row_once_in_order(client, warehouse, sort, l
     assert len(seen) == len(set(seen)) == len(rows)
 
 
+def _walk(client: TestClient, sort: str, between_pages: Any) -> list[int]:
+    """Every id of a paging through the list, two at a time, calling ``between_pages(page_number)`` after each page."""
+    seen: list[int] = []
+    cursor = None
+    for number in range(100):
+        params = {"sort": sort, "limit": 2} | ({"cursor": cursor} if cursor else {})
+        response = client.get(f"{PREFIX}/repositories", params=params)
+        seen += _ids(response)
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return seen
+        between_pages(number)
+    raise AssertionError("the paging never ended")
+
+
+def test_paging_by_creation_sees_every_repository_once_while_loads_commit_between_pages(client, warehouse):
+    rows = [_repo(i, stargazers_count=i) for i in range(1, 10)]
+    _insert(warehouse, "repositories", *rows)
+
+    def load(number: int) -> None:
+        # What a load commits: every repository's stars and push time move (the keys of the other sorts),
+        # and a new one is created, dated after all the others.
+        with warehouse.cursor() as cur:
+            cur.execute(
+                "UPDATE github.repositories SET stargazers_count = 100 - stargazers_count,"
+                " pushed_at = pushed_at + interval '1 day' * (id * %s)",
+                (number + 1,),
+            )
+        warehouse.commit()
+        _insert(warehouse, "repositories", _repo(100 + number, created_at=BASE_TIME + timedelta(days=500)))
+
+    seen = _walk(client, "created", load)
+
+    assert seen == [i for i in range(9, 0, -1)]
+
+
+def test_paging_by_stars_skips_a_repository_whose_stars_rise_past_the_page_meanwhile(client, warehouse):
+    _insert(warehouse, "repositories", *(_repo(i, stargazers_count=i) for i in range(1, 10)))
+
+    def load(number: int) -> None:
+        if number == 0:  # repository 5, not listed yet, rises above the pages already read
+            with warehouse.cursor() as cur:
+                cur.execute("UPDATE github.repositories SET stargazers_count = 50 WHERE id = 5")
+            warehouse.commit()
+
+    # The documented limit of keyset paging over a key that changes: only creation order is safe.
+    assert _walk(client, "stars", load) == [9, 8, 7, 6, 4, 3, 2, 1]
+
+
 def test_cursor_paging_keeps_the_filters(client, warehouse):
     _insert(
         warehouse,
