@@ -9,6 +9,7 @@ lock in ``pg_locks`` (never a sleep).
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -277,6 +278,36 @@ def test_two_overlapping_loads_of_one_day_both_commit_as_if_one_ran_after_the_ot
     }
     for run_id in RUN_IDS.values():
         assert load_quality_checks(warehouse, run_id) == []
+
+
+def test_a_load_beside_the_initial_bulk_load_waits_for_it_then_merges(warehouse, pg_url, tmp_path, loads, caplog):
+    caplog.set_level(logging.INFO, logger="github_etl.load")
+    first = LoadThread(
+        pg_url, _run(tmp_path, [_repo(1), _repo(2)], MORNING, "first", "sample", True), stops=(BEFORE_WRITING, WRITTEN)
+    )
+    second = LoadThread(
+        pg_url,
+        _run(tmp_path, [_repo(2, stargazers_count=21), _repo(3)], AFTERNOON, "second", "owners", True),
+        stops=(BEFORE_WRITING,),
+    )
+    loads.extend([first, second])
+    first.start().reach(BEFORE_WRITING)
+    second.start().reach(BEFORE_WRITING)
+    first.go_on(BEFORE_WRITING)
+    first.reach(WRITTEN)  # the empty warehouse claimed, its tables locked: the bulk path
+    second.go_on(BEFORE_WRITING)
+    wait_until_blocked(pg_url, second)
+    first.go_on(WRITTEN)
+
+    assert first.result() == LoadResult(inserted=2, updated=0, unchanged=0, snapshots=2, total=2)
+    assert caplog.text.count("Empty warehouse: bulk load") == 1
+    assert second.result() == LoadResult(inserted=1, updated=1, unchanged=0, snapshots=2, total=2)
+    assert _state(warehouse)["repositories"] == [
+        (1, "octo/repo-1", 10, MORNING, MORNING),
+        (2, "octo/repo-2", 21, MORNING, AFTERNOON),
+        (3, "octo/repo-3", 30, AFTERNOON, AFTERNOON),
+    ]
+    assert _state(warehouse)["languages"] == [(DAY_1.date(), "Python", 3, 61)]
 
 
 def _census_cursor(db: DatabaseConnection) -> list[tuple[Any, ...]]:
