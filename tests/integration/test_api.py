@@ -786,6 +786,11 @@ def test_openapi_lists_every_operation_with_its_models(client_without_warehouse)
         for code in {"401", "404", "503"} & set(operation["responses"]):
             body = operation["responses"][code]["content"]["application/json"]["schema"]
             assert body == {"$ref": "#/components/schemas/ErrorMessage"}, (path, code)
+        # The headers a client acts on, as docs/api.md names them: whom to log in with, and when to retry.
+        headers = {code: operation["responses"][code].get("headers", {}) for code in ("401", "503")}
+        assert headers["401"]["WWW-Authenticate"]["required"] is True, path
+        assert headers["503"]["Retry-After"]["required"] is True, path
+        assert headers["503"]["Retry-After"]["schema"]["type"] == "integer", path
     page = spec["paths"]["/repositories"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert page == {"$ref": "#/components/schemas/RepositoryPage"}
     components = spec["components"]

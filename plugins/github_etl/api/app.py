@@ -56,14 +56,34 @@ Airflow UI. In Swagger UI, use **Authorize**.
 """
 # Seconds a client should wait before retrying when the warehouse is down.
 RETRY_AFTER_SECONDS = 5
-# 401, 403 and 503 answers, documented on every data operation.
+# 401, 403 and 503 answers, documented on every data operation, with the headers a client acts on.
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_401_UNAUTHORIZED: {"description": "No valid Airflow token or session.", "model": ErrorMessage},
+    status.HTTP_401_UNAUTHORIZED: {
+        "description": "No valid Airflow token or session.",
+        "model": ErrorMessage,
+        "headers": {
+            "WWW-Authenticate": {
+                "description": "`Bearer`: get a token from Airflow's `POST /auth/token`.",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    },
     status.HTTP_403_FORBIDDEN: {
         "description": "The Airflow user may not read the `github_repositories` DAG.",
         "model": ErrorMessage,
     },
-    status.HTTP_503_SERVICE_UNAVAILABLE: {"description": "The warehouse is unavailable.", "model": ErrorMessage},
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "description": "The warehouse is unavailable, or has no tables before the DAG's first run.",
+        "model": ErrorMessage,
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    },
 }
 
 

@@ -122,7 +122,7 @@ class RunQuery(BaseModel):
 
 
 class ErrorMessage(BaseModel):
-    """The body of a 401, 404 or 503: what went wrong, in a sentence."""
+    """The body of a 401, 403, 404 or 503: what went wrong, in a sentence."""
 
     detail: str = Field(description="E.g. `Repository octo/absent not found`.")
 
