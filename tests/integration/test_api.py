@@ -702,6 +702,21 @@ def test_nul_bytes_and_huge_strings_in_the_path_are_422(client_without_warehouse
     assert client_without_warehouse.get(f"{PREFIX}{path}").status_code == 422
 
 
+@pytest.mark.parametrize("value", ["octo/hello", ".", "..", "oc\nto"])
+@pytest.mark.parametrize("path", ["/repositories/{owner}/{name}", "/repositories/{owner}/{name}/history"])
+def test_the_document_allows_no_path_segment_a_url_cannot_carry(client_without_warehouse, path, value):
+    # A slash splits the segment, a client resolves . and .. away, and the route of Airflow's mount of the plugin
+    # matches no line feed: such a request never reaches the operation, so the document must not allow it.
+    del client_without_warehouse.headers["Authorization"]
+    spec = client_without_warehouse.get(f"{PREFIX}/openapi.json").json()
+
+    for parameter in spec["paths"][path]["get"]["parameters"]:
+        if parameter["in"] == "path":
+            assert not re.search(parameter["schema"]["pattern"], value), (parameter["name"], value)
+            for name in (".github", "...", "a.b-c_d", "ünïcødé"):  # names GitHub allows, or may one day
+                assert re.search(parameter["schema"]["pattern"], name), (parameter["name"], name)
+
+
 def test_unicode_values_match_exactly(client, warehouse):
     _insert(warehouse, "repositories", _repo(1, language="日本語"), _repo(2, language="Python"))
 

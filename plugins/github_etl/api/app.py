@@ -36,7 +36,7 @@ from github_etl.api.models import (
     RepositoryPage,
     RepositoryQuery,
     RunQuery,
-    Text,
+    Segment,
 )
 from github_etl.api.page_cache import PageCache
 from github_etl.api.paging import InvalidCursorError, decode_cursor, encode_cursor
@@ -248,8 +248,8 @@ def _json_page(body: bytes) -> Response:
     },
 )
 async def detail_endpoint(
-    owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],
-    name: Annotated[Text, Path(description="Repository name, case-insensitive.")],
+    owner: Annotated[Segment, Path(description="Owner login, case-insensitive.")],
+    name: Annotated[Segment, Path(description="Repository name, case-insensitive.")],
     query: Annotated[DetailQuery, Query()],
     warehouse: WarehouseDep,
 ) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from github_etl.api.insight_models import (
     TrendingPage,
     TrendingQuery,
 )
-from github_etl.api.models import ErrorMessage, Text
+from github_etl.api.models import ErrorMessage, Segment
 from github_etl.hooks.warehouse import DatabaseConnection
 
 
@@ -53,8 +53,8 @@ router = APIRouter()
     },
 )
 async def history_endpoint(
-    owner: Annotated[Text, Path(description="Owner login, case-insensitive.")],
-    name: Annotated[Text, Path(description="Repository name, case-insensitive.")],
+    owner: Annotated[Segment, Path(description="Owner login, case-insensitive.")],
+    name: Annotated[Segment, Path(description="Repository name, case-insensitive.")],
     query: Annotated[HistoryQuery, Query()],
     warehouse: WarehouseDep,
 ) -> dict[str, Any]:

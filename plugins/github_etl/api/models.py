@@ -36,8 +36,15 @@ MAX_CURSOR_LENGTH = 41
 # request. A pattern rather than a check in code, so that the OpenAPI document says it too.
 WITHOUT_NUL = r"^[^\x00]*$"
 
-# A string parameter (filter or path segment): non-empty, bounded, and free of NUL.
+# A string filter: non-empty, bounded, and free of NUL.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=WITHOUT_NUL)]
+
+
+# A path segment: free of NUL, of "/" (which would split it) and of a line feed (Starlette's route of the
+# plugin's mount does not match one), and not "." or ".." (which a client's URL resolution removes), so that
+# every value the OpenAPI document allows reaches the operation. Without lookahead: pydantic's regex has none.
+SEGMENT = r"^(?:[^\x00\n/.]|\.[^\x00\n/.]|\.\.[^\x00\n/])[^\x00\n/]*$"
+Segment = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH, pattern=SEGMENT)]
 
 
 def _unquoted(value: str) -> str:
