@@ -27,9 +27,11 @@ from starlette.testclient import TestClient
 
 from github_etl.api import queries
 from github_etl.api.coalesce import AsyncCoalescer, Coalescer
+from github_etl.api.config import ApiSettings
 from github_etl.api.counting import RepositoryCounter
 from github_etl.api.models import RepositoryPage, RepositorySort
 from github_etl.api.paging import CursorPosition
+from github_etl.api.pool import WarehousePool
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
 from tests.fixtures.airflow import api_server_app
 
@@ -776,6 +778,41 @@ def test_pooled_connections_killed_by_the_server_are_replaced(client, warehouse,
         admin.close()
 
     assert _ids(client.get(f"{PREFIX}/repositories")) == [1]
+
+
+SESSION_SETTINGS = "SELECT current_setting('statement_timeout'), current_setting('default_transaction_read_only')"
+
+
+def test_api_statements_are_read_only_and_timed_out_without_leaving_a_setting_on_the_session(warehouse, pg_url):
+    """Behind PgBouncer in transaction mode, the server connection that ran an API statement goes next to
+    another client of the same role, a load say, with whatever the statement left on its session."""
+    with psycopg2.connect(pg_url) as fresh, fresh.cursor() as cur:
+        cur.execute(SESSION_SETTINGS)
+        role_settings = cur.fetchone()
+    fresh.close()
+
+    def read_write_and_wait(db: DatabaseConnection) -> tuple[Any, Any]:
+        with db.cursor() as cur:
+            cur.execute("SELECT current_setting('statement_timeout'), current_setting('transaction_read_only')")
+            within = cur.fetchone()
+            with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+                cur.execute("CREATE TEMPORARY TABLE written (id integer)")
+            with pytest.raises(psycopg2.errors.QueryCanceled):
+                cur.execute("SELECT pg_sleep(60)")
+        # A cursor of psycopg2's own class, as the pooler's next client would use the server session.
+        with psycopg2.extensions.cursor(db.connection) as cur:
+            cur.execute(SESSION_SETTINGS)
+            return within, cur.fetchone()
+
+    pool = WarehousePool(ApiSettings(statement_timeout=0.05), dsn=pg_url)
+    try:
+        within, after = pool.run(read_write_and_wait)
+        assert pool.run(queries.generation_and_count) == (0, 0)  # an explicit transaction works too
+    finally:
+        pool.close()
+
+    assert within == ("50ms", "on")
+    assert after == role_settings
 
 
 # -- documentation ----------------------------------------------------------------------------------

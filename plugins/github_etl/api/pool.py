@@ -2,7 +2,8 @@
 
 Opening a PostgreSQL connection forks a server process: several milliseconds of CPU per request on both
 sides. The pool keeps up to ``pool_size`` :class:`~github_etl.hooks.warehouse.DatabaseConnection` objects
-open, each prepared once for read-only autocommit work under a statement timeout.
+open, each prepared once for autocommit work; each statement the API begins outside a transaction runs as a
+read-only transaction under the statement timeout (see :func:`_read_only_cursor`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
 
 from github_etl.api.config import ApiSettings
 from github_etl.errors import WarehouseUnavailableError
@@ -99,7 +103,8 @@ class WarehousePool:
 
 
 class _PooledConnection:
-    """A DatabaseConnection plus the psycopg2 connection it last prepared (autocommit, read-only, statement timeout).
+    """A DatabaseConnection plus the psycopg2 connection it last prepared (autocommit, read-only, statement timeout,
+    UTC).
 
     Each statement is its own transaction: a request's two statements may see two states of the warehouse,
     which a read of the latest load tolerates (paging by key is built for a list that changes).
@@ -139,13 +144,33 @@ class _PooledConnection:
             # transaction left open between requests to hold back vacuum. UTC: every timestamp an answer
             # carries ends in Z, whatever the server's time zone.
             conn.autocommit = True
+            # Read-only and the timeout are the transaction's own, never the session's: behind a transaction
+            # pooler (PgBouncer) a session setting stays on the server connection, which the pooler hands
+            # to the next client, a load of the same role included. TimeZone is one PgBouncer carries.
+            conn.cursor_factory = _read_only_cursor(self._statement_timeout_ms)
             with conn.cursor() as cur:
-                cur.execute(
-                    "SET default_transaction_read_only = on; SET statement_timeout = %s; SET TimeZone = 'UTC'",
-                    (self._statement_timeout_ms,),
-                )
+                cur.execute("SET TimeZone = 'UTC'")
             self._prepared = conn
         return conn
+
+
+@cache
+def _read_only_cursor(statement_timeout_ms: int) -> type[psycopg2.extensions.cursor]:
+    """A cursor class that runs each statement begun outside a transaction as a read-only transaction under
+    the statement timeout, in the same round trip: the statements of one query string are one transaction,
+    which the settings end with. An explicit transaction (``START TRANSACTION``) takes them from its first
+    statement; the statements within it, its ``COMMIT`` or ``ROLLBACK`` included, are sent as they are.
+    """
+    prefix = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; SET TRANSACTION READ ONLY; "
+
+    class ReadOnlyCursor(psycopg2.extensions.cursor):
+        def execute(self, query: Any, vars: Any = None) -> None:
+            if self.connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                text = query.as_string(self) if isinstance(query, sql.Composable) else query
+                query = prefix + text if isinstance(text, str) else prefix.encode() + text
+            super().execute(query, vars)
+
+    return ReadOnlyCursor
 
 
 def _first_line(exc: BaseException) -> str:
