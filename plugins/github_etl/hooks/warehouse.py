@@ -370,6 +370,9 @@ _REFUSALS = (
     "root certificate file",
     "invalid sslmode value",
     "private key file",
+    # PgBouncer's own refusals of a user or database it does not know (its other errors may pass).
+    "no such user",
+    "no such database",
 )
 
 
