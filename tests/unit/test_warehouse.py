@@ -187,7 +187,9 @@ def _pooler_refusing_logins(message: str) -> Iterator[int]:
         thread.join()
 
 
-@pytest.mark.parametrize("refusal", ["no such user", "no such database: analytics"])
+@pytest.mark.parametrize(
+    "refusal", ["no such user", "no such database: analytics", "unsupported startup parameter: options"]
+)
 def test_a_pooler_refusing_the_login_fails_at_once_as_a_configuration_error(refusal, caplog):
     from github_etl.errors import WarehouseRejectedError
 

@@ -370,9 +370,11 @@ _REFUSALS = (
     "root certificate file",
     "invalid sslmode value",
     "private key file",
-    # PgBouncer's own refusals of a user or database it does not know (its other errors may pass).
+    # PgBouncer's own refusals: a user or database it does not know, a connection option it does not pass
+    # on (options=-c ... in the connection's extras; its other errors, a full pool say, may pass).
     "no such user",
     "no such database",
+    "unsupported startup parameter",
 )
 
 
