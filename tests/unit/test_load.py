@@ -1555,6 +1555,25 @@ def test_a_backfilled_date_gets_the_gains_that_start_on_it(warehouse, tmp_path):
     assert summaries["windows"] == [(DAY_2.date(), 1, 1, 1)]
 
 
+def test_a_window_starting_on_a_day_whose_snapshots_were_dropped_gets_no_gain(warehouse, tmp_path):
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=10))], DAY_0)
+    # Retention as deploy-kubernetes.md describes it: the month detached and dropped, its day summaries kept.
+    month = sql.Identifier("github", f"repository_snapshots_{DAY_0:%Y_%m}")
+    with warehouse.cursor() as cur:
+        cur.execute(sql.SQL("ALTER TABLE github.repository_snapshots DETACH PARTITION {}").format(month))
+        cur.execute(sql.SQL("DROP TABLE {}").format(month))
+    warehouse.commit()
+
+    end = DAY_0 + timedelta(days=30)
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=50))], end)
+
+    summaries = _summaries(warehouse)
+    # No repository can be compared with a day whose snapshots are gone: no window, as for a day never observed,
+    # rather than one saying that none of the repositories were observed on both days.
+    assert summaries["windows"] == []
+    assert [day for day, *_ in summaries["languages"]] == [DAY_0.date(), end.date()]
+
+
 def test_the_summaries_leave_the_planner_settings_as_they_found_them(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))])
     _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=15))], DAY_2)

@@ -380,7 +380,9 @@ BEGIN
     SELECT array_agg(end_day - days) INTO starts
     FROM unnest(windows) AS days
     WHERE EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day)
-      AND EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day - days);
+      AND EXISTS (SELECT FROM github.language_days WHERE snapshot_date = end_day - days)
+      -- A month of snapshots dropped for retention keeps its language_days: its days compare with nothing.
+      AND EXISTS (SELECT FROM github.repository_snapshots WHERE snapshot_date = end_day - days);
     IF starts IS NULL THEN
         RETURN;
     END IF;
