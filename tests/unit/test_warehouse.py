@@ -11,6 +11,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import psycopg2
@@ -18,7 +19,13 @@ import psycopg2.errors
 import pytest
 
 from github_etl.errors import WarehouseError, WarehouseUnavailableError
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, count_repositories, load_sql
+from github_etl.hooks.warehouse import (
+    DatabaseConnection,
+    apply_schema,
+    count_repositories,
+    ensure_snapshot_partition,
+    load_sql,
+)
 from tests.fixtures.postgres import with_database
 from tests.ports import closed_port
 
@@ -323,6 +330,34 @@ def test_apply_schema_is_idempotent(warehouse):
     apply_schema(warehouse)
 
     assert count_repositories(warehouse) == 1
+
+
+def test_apply_schema_again_waits_for_no_writer_or_vacuum_of_the_tables(warehouse, pg_url):
+    """Every run applies the schema first: it must not queue behind a load still writing, an analyst's write
+    or a DBA's VACUUM or REINDEX ... CONCURRENTLY, nor hold back the writers queued after it."""
+    ensure_snapshot_partition(warehouse, date(2024, 5, 1))
+    other = psycopg2.connect(pg_url)
+    try:
+        with other.cursor() as cur:
+            cur.execute(
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at,"
+                " last_seen_at) VALUES (1, 'R', 'o/r', 'r', 'o', now(), now())"
+            )
+            cur.execute(
+                "SELECT string_agg(oid::regclass::text, ', ') FROM pg_class"
+                " WHERE relnamespace = 'github'::regnamespace AND relkind IN ('r', 'p')"
+            )
+            tables = cur.fetchone()[0]
+            cur.execute(f"LOCK TABLE {tables} IN ROW EXCLUSIVE MODE")
+            cur.execute(f"LOCK TABLE {tables} IN SHARE UPDATE EXCLUSIVE MODE")
+        # A bound, not a measure: without it a schema step that waits would wait for the test's end.
+        with warehouse.cursor() as cur:
+            cur.execute("SET lock_timeout = '5s'")
+        warehouse.commit()
+
+        apply_schema(warehouse)
+    finally:
+        other.close()
 
 
 def test_apply_schema_from_two_sessions_at_once(pg_url):

@@ -139,25 +139,48 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
 
 -- Indexes that serve the repository API's filters and sort orders. A language is matched in any case,
 -- as GitHub's `language:` qualifier is (`python` finds Python).
-CREATE INDEX IF NOT EXISTS repositories_language_stars_idx
-    ON github.repositories (lower(language), stargazers_count DESC, id DESC);
-CREATE INDEX IF NOT EXISTS repositories_owner_login_idx
-    ON github.repositories (lower(owner_login), id);
-CREATE INDEX IF NOT EXISTS repositories_stars_idx
-    ON github.repositories (stargazers_count DESC, id DESC);
-CREATE INDEX IF NOT EXISTS repositories_created_idx
-    ON github.repositories (created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS repositories_pushed_idx
-    ON github.repositories (pushed_at DESC NULLS LAST, id DESC);
-CREATE INDEX IF NOT EXISTS repositories_topics_idx
-    ON github.repositories USING gin (topics);
--- No index on last_seen_at: it would make every daily bookkeeping update a non-HOT one.
--- Snapshots arrive a day at a time and are appended in date order, so a BRIN index (a few pages, next
--- to nothing to maintain) finds one date's rows without reading the whole history.
-CREATE INDEX IF NOT EXISTS repository_snapshots_date_brin
-    ON github.repository_snapshots USING brin (snapshot_date);
-CREATE INDEX IF NOT EXISTS load_runs_logical_date_idx
-    ON github.load_runs (logical_date DESC);
+-- Created only when missing, here and below: CREATE INDEX IF NOT EXISTS takes a SHARE lock on its table
+-- even when the index exists, so every run would wait for any open writer of the table (or a VACUUM, or a
+-- REINDEX ... CONCURRENTLY) and hold back new writers meanwhile.
+DO $$
+BEGIN
+    IF to_regclass('github.repositories_language_stars_idx') IS NULL THEN
+        CREATE INDEX repositories_language_stars_idx
+            ON github.repositories (lower(language), stargazers_count DESC, id DESC);
+    END IF;
+    IF to_regclass('github.repositories_owner_login_idx') IS NULL THEN
+        CREATE INDEX repositories_owner_login_idx
+            ON github.repositories (lower(owner_login), id);
+    END IF;
+    IF to_regclass('github.repositories_stars_idx') IS NULL THEN
+        CREATE INDEX repositories_stars_idx
+            ON github.repositories (stargazers_count DESC, id DESC);
+    END IF;
+    IF to_regclass('github.repositories_created_idx') IS NULL THEN
+        CREATE INDEX repositories_created_idx
+            ON github.repositories (created_at DESC, id DESC);
+    END IF;
+    IF to_regclass('github.repositories_pushed_idx') IS NULL THEN
+        CREATE INDEX repositories_pushed_idx
+            ON github.repositories (pushed_at DESC NULLS LAST, id DESC);
+    END IF;
+    IF to_regclass('github.repositories_topics_idx') IS NULL THEN
+        CREATE INDEX repositories_topics_idx
+            ON github.repositories USING gin (topics);
+    END IF;
+    -- No index on last_seen_at: it would make every daily bookkeeping update a non-HOT one.
+    -- Snapshots arrive a day at a time and are appended in date order, so a BRIN index (a few pages, next
+    -- to nothing to maintain) finds one date's rows without reading the whole history.
+    IF to_regclass('github.repository_snapshots_date_brin') IS NULL THEN
+        CREATE INDEX repository_snapshots_date_brin
+            ON github.repository_snapshots USING brin (snapshot_date);
+    END IF;
+    IF to_regclass('github.load_runs_logical_date_idx') IS NULL THEN
+        CREATE INDEX load_runs_logical_date_idx
+            ON github.load_runs (logical_date DESC);
+    END IF;
+END
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Repository count in O(1) for the API (github_etl.api.counting): a generation number that every
@@ -177,7 +200,10 @@ CREATE TABLE IF NOT EXISTS github.repositories_generation (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     generation bigint  NOT NULL
 );
-INSERT INTO github.repositories_generation (generation) VALUES (0) ON CONFLICT DO NOTHING;
+-- Only when missing: a conflict with the row would wait for a writer holding its lock to commit.
+INSERT INTO github.repositories_generation (generation)
+SELECT 0 WHERE NOT EXISTS (SELECT FROM github.repositories_generation)
+ON CONFLICT DO NOTHING;
 
 CREATE OR REPLACE FUNCTION github.bump_repositories_generation() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -226,8 +252,14 @@ CREATE TABLE IF NOT EXISTS github.repository_history (
     PRIMARY KEY (repo_id, valid_until)
 );
 -- A renamed or transferred repository is found by its former full name (the API's detail endpoint).
-CREATE INDEX IF NOT EXISTS repository_history_full_name_idx
-    ON github.repository_history (lower(full_name), valid_until DESC);
+DO $$
+BEGIN
+    IF to_regclass('github.repository_history_full_name_idx') IS NULL THEN
+        CREATE INDEX repository_history_full_name_idx
+            ON github.repository_history (lower(full_name), valid_until DESC);
+    END IF;
+END
+$$;
 
 -- The census's cursor (mode census, docs/census.md): the warehouse holds every repository that
 -- GET /repositories listed with an id in (since_id, cursor_id] when a census crawled it. Only a
@@ -255,7 +287,13 @@ CREATE TABLE IF NOT EXISTS github.language_days (
     repositories  integer NOT NULL,
     stars         bigint  NOT NULL
 );
-CREATE INDEX IF NOT EXISTS language_days_date_idx ON github.language_days (snapshot_date);
+DO $$
+BEGIN
+    IF to_regclass('github.language_days_date_idx') IS NULL THEN
+        CREATE INDEX language_days_date_idx ON github.language_days (snapshot_date);
+    END IF;
+END
+$$;
 
 -- Star gains over the trending windows: for each end date and window (in days) observed at both
 -- ends, one row per repository observed on both dates whose stars rose. Repositories whose stars
@@ -274,11 +312,19 @@ CREATE TABLE IF NOT EXISTS github.star_gains (
 );
 -- The trending order, read from the top and stopped after a page; the topics ride along so that a
 -- filter on a topic many risers carry (star_gain_windows.common_topics) reads the index alone.
-CREATE INDEX IF NOT EXISTS star_gains_order_idx
-    ON github.star_gains (end_date, window_days, gain DESC, repo_id DESC) INCLUDE (stargazers_count, topics);
--- The same order within one language (the API looks up its spellings in the date's language_days).
-CREATE INDEX IF NOT EXISTS star_gains_language_idx
-    ON github.star_gains (end_date, window_days, language, gain DESC, repo_id DESC) INCLUDE (stargazers_count);
+DO $$
+BEGIN
+    IF to_regclass('github.star_gains_order_idx') IS NULL THEN
+        CREATE INDEX star_gains_order_idx
+            ON github.star_gains (end_date, window_days, gain DESC, repo_id DESC) INCLUDE (stargazers_count, topics);
+    END IF;
+    -- The same order within one language (the API looks up its spellings in the date's language_days).
+    IF to_regclass('github.star_gains_language_idx') IS NULL THEN
+        CREATE INDEX star_gains_language_idx
+            ON github.star_gains (end_date, window_days, language, gain DESC, repo_id DESC) INCLUDE (stargazers_count);
+    END IF;
+END
+$$;
 
 -- The rows of star_gains once per topic that fewer than one in a hundred of the window's risers carry,
 -- in the trending order within each topic. Walking the trending order, a filter on such a topic would
@@ -294,9 +340,15 @@ CREATE TABLE IF NOT EXISTS github.star_gain_topics (
     stargazers_count integer  NOT NULL,
     language         text
 );
-CREATE INDEX IF NOT EXISTS star_gain_topics_order_idx
-    ON github.star_gain_topics (end_date, window_days, topic, gain DESC, repo_id DESC)
-    INCLUDE (stargazers_count, language);
+DO $$
+BEGIN
+    IF to_regclass('github.star_gain_topics_order_idx') IS NULL THEN
+        CREATE INDEX star_gain_topics_order_idx
+            ON github.star_gain_topics (end_date, window_days, topic, gain DESC, repo_id DESC)
+            INCLUDE (stargazers_count, language);
+    END IF;
+END
+$$;
 
 -- One row per end date and window whose two dates were both observed: how many repositories were
 -- observed on both (compared), how many of them rose (the rows of star_gains), and the topics that
