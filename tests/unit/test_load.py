@@ -1245,6 +1245,51 @@ def test_load_process_killed_during_copy_leaves_the_warehouse_untouched_and_a_re
     assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE last_seen_at = %s", (DAY_2,)) == [(3,)]
 
 
+def test_load_process_killed_while_its_statement_runs_ends_its_session_and_frees_the_writers_lock(
+    warehouse, pg_url, tmp_path
+):
+    # Without a check of the client, a killed load's backend runs its statement to the end (here: waits for the
+    # writers' lock as long as another writer holds it), keeping its locks, and the retry queues behind it.
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], when=DAY_1)
+    ensure_snapshot_partition(warehouse, DAY_2.date())
+    rows = _row_file(tmp_path, _repo(1, stargazers_count=99), _repo(3))
+    holder = psycopg2.connect(pg_url)
+    try:
+        with holder.cursor() as cur:
+            cur.execute(load.load_sql("lock_repositories_writers.sql"))
+        process = subprocess.Popen(
+            [sys.executable, "-c", _LOAD_PROCESS, str(rows), DAY_2.isoformat()],
+            env={**os.environ, "KILLED_LOAD_URL": pg_url, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        try:
+            (victim,) = poll(
+                lambda: _query(
+                    warehouse,
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    " AND backend_type = 'client backend'",
+                ),
+                timeout=60,
+                what="the load to wait for the writers' lock",
+                check=lambda: _still_running(process),
+            )
+            process.kill()
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        # The lock is still held: only the server noticing its client is gone can end the session.
+        poll(
+            lambda: not _query(warehouse, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (victim[0],)),
+            timeout=60,
+            what="the killed load's session to end while the writers' lock is held",
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    retried = _load(warehouse, [rows], when=DAY_2)
+    assert (retried.inserted, retried.updated) == (1, 1)
+
+
 def _still_running(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         raise AssertionError(f"the load process ended early with {process.returncode}")

@@ -48,6 +48,9 @@ MERGE_WORK_MEM = "256MB"
 # a million staged rows take about 400 MB, and spilling them to disk would make every later pass over
 # them read it back. Memory is taken only as the table grows.
 STAGING_TEMP_BUFFERS = "1GB"
+# How often the server checks, while a load's statement runs, that the load's process is still there.
+CLIENT_CHECK_INTERVAL = "2s"
+CLIENT_CHECK_MIN_SERVER_VERSION = 140000
 # Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
 STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
 
@@ -201,6 +204,11 @@ def _tune_transaction(cur: PgCursor) -> None:
     # JIT would compile the merge's many-column comparisons anew on every load; at these row counts
     # compiling costs more than it saves.
     cur.execute("SET LOCAL jit = off")
+    # A load whose task process dies (SIGKILL, OOM, a lost worker) would otherwise have its server session run
+    # the statement to its end, holding the writers' lock (or the bulk load's exclusive lock, which blocks every
+    # reader) while the retry queues behind it. PostgreSQL 14 and later can check for a vanished client.
+    if cur.connection.server_version >= CLIENT_CHECK_MIN_SERVER_VERSION:
+        cur.execute("SET LOCAL client_connection_check_interval = %s", (CLIENT_CHECK_INTERVAL,))
     # temp_buffers only counts before the session first touches a temporary table, hence the check.
     cur.execute("SELECT pg_my_temp_schema() = 0")
     if cur.fetchone()[0]:
