@@ -96,6 +96,11 @@ class StagingUnavailableError(GitHubEtlError):
     """The staging store did not answer (endpoint down or wrong, network): the task's retries may find it back."""
 
 
+class StagingFullError(StagingUnavailableError):
+    """A staged file could not be written: the disk under the staging folder (or the local temporary folder
+    an upload is spooled in) is full, over quota or read-only. Retried: files staged before stay checkpoints."""
+
+
 class StagedFileGoneError(GitHubEtlError):
     """A staged file a task reads is not in the staging store: a lifecycle rule expired it, or it was deleted.
 

@@ -17,6 +17,7 @@ when their upload completes), so a file that exists is a checkpoint a retried ta
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from github_etl.errors import ConfigurationError, StagedFileGoneError, StagingUnavailableError
+from github_etl.errors import ConfigurationError, StagedFileGoneError, StagingFullError, StagingUnavailableError
 from github_etl.hooks.env_connection import unreadable_connection
 from github_etl.settings import staging_url
 
@@ -51,6 +52,8 @@ S3_PERMISSIONS = {
 }
 # Upload buffer: large enough for throughput, small enough to keep memory flat.
 COPY_CHUNK = 8 * 1024 * 1024
+# Write errors of a disk that a retry succeeds on once someone frees space or remounts it, and how to say so.
+_DISK_STATES = {errno.ENOSPC: "full", errno.EDQUOT: "over its quota", errno.EROFS: "read-only"}
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]+")
 
 
@@ -240,6 +243,25 @@ def _is_local(target: ObjectStoragePath) -> bool:
 
 
 def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
+    try:
+        yield from _atomic_open_unchecked(target, mode)
+    except OSError as exc:
+        state = _DISK_STATES.get(exc.errno)
+        if state is None:
+            raise
+        if _is_local(target):
+            where = f"the disk under the staging folder {Path(target.path).parent} is {state}"
+            fix = "Free space there, or point GITHUB_ETL_STAGING_URL at a folder with room"
+        else:
+            where = f"the local temporary folder {tempfile.gettempdir()}, where uploads are spooled, is {state}"
+            fix = "Free space there, or set TMPDIR to a folder with room"
+        raise StagingFullError(
+            f"Cannot stage {target}: {where} ({exc.strerror}). {fix}: the task's retry (or clearing the task "
+            "once its retries ran out) resumes from the files staged before; a file cut short is never used."
+        ) from exc
+
+
+def _atomic_open_unchecked(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
     text = "b" not in mode
     if not _is_local(target):
         # No mkdir: an object store has no folders, and making one under a bucket that does not exist

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from github_etl.errors import StagingFullError
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, safe_key, staged_json
 from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET, moto_client
 
@@ -296,3 +301,51 @@ def test_a_staged_file_that_is_gone_is_a_final_error_saying_what_to_clear(stagin
     with pytest.raises(StagedFileGoneError, match=expected), staged_files_of(staging):
         staging.read_json(*gone.split("/"))
     assert issubclass(StagedFileGoneError, FINAL_ERRORS)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Callable[..., Path]]:
+    """A 64 KiB tmpfs at ``tmp_path/disk``; the callable remounts it with other options (``size=1m``, ``ro``)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
+
+    def remount(options: str) -> Path:
+        subprocess.run(["mount", "-o", f"remount,{options}", str(disk)], check=True)
+        return disk
+
+    try:
+        yield remount
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+@pytest.mark.parametrize("where", ["local folder", "upload spool"])
+def test_a_full_or_read_only_disk_is_named_and_a_retry_after_space_is_freed_stages_the_whole_file(
+    small_disk, request, monkeypatch, where: str
+) -> None:
+    disk = small_disk("size=64k")
+    if where == "local folder":
+        root, names = disk.as_uri(), ["the staging folder", "GITHUB_ETL_STAGING_URL"]
+    else:
+        # An object store's file is spooled in the temporary folder, then uploaded once complete.
+        monkeypatch.setattr(tempfile, "tempdir", str(disk))
+        root, names = request.getfixturevalue("s3_staging_url"), [f"the local temporary folder {disk}", "TMPDIR"]
+    staging = RunStaging("d", "r", root=root)
+    page = [{"id": i, "description": "x" * 200} for i in range(1000)]  # about 220 KB
+
+    with pytest.raises(StagingFullError) as full:
+        staging.write_json(page, "raw", "s", "listing-000000.json")
+
+    assert "is full (No space left on device)" in str(full.value)
+    assert all(name in str(full.value) for name in names), full.value
+    assert not staging.exists("raw", "s", "listing-000000.json")
+    assert [p.name for p in disk.rglob("*") if p.is_file()] == []  # no part of the file left behind
+    small_disk("size=1m")
+    staging.write_json(page, "raw", "s", "listing-000000.json")
+    assert staging.read_json("raw", "s", "listing-000000.json") == page
+
+    small_disk("ro")
+    with pytest.raises(StagingFullError, match=r"is read-only \(Read-only file system\)"):
+        staging.write_json(page, "raw", "s", "listing-000001.json")
