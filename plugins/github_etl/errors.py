@@ -108,6 +108,11 @@ class StagedFileGoneError(GitHubEtlError):
     """
 
 
+class WarehouseConnectionLostError(WarehouseUnavailableError):
+    """The warehouse connection broke in the middle of a task (server restarted, session terminated, network
+    cut): the server rolled back what was not committed; the task's retry runs it again."""
+
+
 class DeletionGuardError(WarehouseError):
     """A run would mark more of the repositories it checked as deleted than the configured share.
 

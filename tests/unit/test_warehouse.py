@@ -9,16 +9,18 @@ import socket
 import struct
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import psycopg2.errors
 import pytest
 
-from github_etl.errors import WarehouseError, WarehouseUnavailableError
+from github_etl.errors import WarehouseConnectionLostError, WarehouseError, WarehouseUnavailableError
 from github_etl.hooks.warehouse import (
     DatabaseConnection,
     apply_schema,
@@ -108,6 +110,23 @@ def test_a_broken_connection_is_replaced_on_next_use(pg_url):
             assert cur.fetchone()[0] != victim
     finally:
         db.close()
+
+
+def test_a_connection_lost_in_the_middle_of_a_task_names_the_warehouse_and_what_the_retry_does(pg_url):
+    table = f"lost_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(WarehouseConnectionLostError) as lost, DatabaseConnection(pg_url) as db, db.cursor() as cur:
+        cur.execute(f"CREATE TABLE {table} (x int)")
+        cur.execute(f"INSERT INTO {table} VALUES (1)")
+        assert _scalar(pg_url, f"SELECT pg_terminate_backend({db.connection.get_backend_pid()}, 10000)") is True
+        cur.execute(f"INSERT INTO {table} VALUES (2)")
+
+    parts = urlsplit(pg_url)
+    message = str(lost.value)
+    assert f"warehouse at {parts.hostname}:{parts.port}{parts.path} was lost" in message
+    assert "server closed the connection unexpectedly" in message
+    assert "none of it is stored; the task's retry runs it again" in message
+    assert isinstance(lost.value, WarehouseUnavailableError), "retried by Airflow, as any unavailable warehouse"
+    assert _scalar(pg_url, f"SELECT to_regclass('{table}') IS NULL") is True, "nothing of the transaction stays"
 
 
 def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(caplog):

@@ -25,6 +25,7 @@ from airflow.providers.postgres.hooks.postgres import PostgresHook
 from psycopg2 import sql
 
 from github_etl.errors import (
+    WarehouseConnectionLostError,
     WarehouseError,
     WarehouseNotConfiguredError,
     WarehousePrivilegeError,
@@ -236,16 +237,37 @@ class DatabaseConnection:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        where = self._where()
         try:
             if exc_type is None:
                 self.commit()
             else:
                 self.rollback()
+            lost = isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError) and (
+                self._conn is None or self._conn.closed
+            )
         finally:
             self.close()
+        if lost:
+            # psycopg2 says only "server closed the connection unexpectedly": say where, and what became of
+            # the work, so that no one wonders whether half a load is stored.
+            reason = " ".join(str(exc).split())
+            raise WarehouseConnectionLostError(
+                f"The connection to the warehouse at {where} was lost in the middle of the task ({reason}): the "
+                "server restarted, the session was terminated or the network cut it. The server rolls back what "
+                "the task had not committed, so none of it is stored; the task's retry runs it again (a load that "
+                "committed just before the cut is found loaded, and changes nothing)."
+            ) from exc
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.hook.describe()})"
+
+    def _where(self) -> str:
+        """``host:port/dbname`` of the open connection (never its password), else what the hook was given."""
+        if self._conn is not None:
+            with contextlib.suppress(psycopg2.Error):
+                return _describe(self._conn.get_dsn_parameters())
+        return self.hook.describe()
 
 
 # -- helpers on the warehouse ---------------------------------------------------------------------
