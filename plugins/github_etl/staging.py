@@ -249,12 +249,13 @@ def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
         state = _DISK_STATES.get(exc.errno)
         if state is None:
             raise
+        free = "Remount it read-write" if exc.errno == errno.EROFS else "Free space there"
         if _is_local(target):
             where = f"the disk under the staging folder {Path(target.path).parent} is {state}"
-            fix = "Free space there, or point GITHUB_ETL_STAGING_URL at a folder with room"
+            fix = f"{free}, or point GITHUB_ETL_STAGING_URL at a writable folder with room"
         else:
             where = f"the local temporary folder {tempfile.gettempdir()}, where uploads are spooled, is {state}"
-            fix = "Free space there, or set TMPDIR to a folder with room"
+            fix = f"{free}, or set TMPDIR to a writable folder with room"
         raise StagingFullError(
             f"Cannot stage {target}: {where} ({exc.strerror}). {fix}: the task's retry (or clearing the task "
             "once its retries ran out) resumes from the files staged before; a file cut short is never used."

@@ -338,7 +338,7 @@ def test_a_full_or_read_only_disk_is_named_and_a_retry_after_space_is_freed_stag
     with pytest.raises(StagingFullError) as full:
         staging.write_json(page, "raw", "s", "listing-000000.json")
 
-    assert "is full (No space left on device)" in str(full.value)
+    assert "is full (No space left on device). Free space there" in str(full.value)
     assert all(name in str(full.value) for name in names), full.value
     assert not staging.exists("raw", "s", "listing-000000.json")
     assert [p.name for p in disk.rglob("*") if p.is_file()] == []  # no part of the file left behind
@@ -347,5 +347,5 @@ def test_a_full_or_read_only_disk_is_named_and_a_retry_after_space_is_freed_stag
     assert staging.read_json("raw", "s", "listing-000000.json") == page
 
     small_disk("ro")
-    with pytest.raises(StagingFullError, match=r"is read-only \(Read-only file system\)"):
+    with pytest.raises(StagingFullError, match=r"is read-only \(Read-only file system\)\. Remount it read-write"):
         staging.write_json(page, "raw", "s", "listing-000001.json")
