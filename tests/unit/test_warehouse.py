@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import struct
@@ -127,6 +128,27 @@ def test_a_connection_lost_in_the_middle_of_a_task_names_the_warehouse_and_what_
     assert "none of it is stored; the task's retry runs it again" in message
     assert isinstance(lost.value, WarehouseUnavailableError), "retried by Airflow, as any unavailable warehouse"
     assert _scalar(pg_url, f"SELECT to_regclass('{table}') IS NULL") is True, "nothing of the transaction stays"
+
+
+def _keepalive_of(db: DatabaseConnection) -> tuple[int, int, int, int]:
+    """The TCP keepalive settings of the connection's own socket: what the kernel does, not what was asked."""
+    with socket.socket(fileno=os.dup(db.connection.fileno())) as sock:
+        return (
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        )
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"), reason="TCP keepalive settings are Linux's")
+def test_a_silent_network_cut_ends_a_wait_on_the_warehouse_within_a_minute_not_hours(pg_url):
+    # A cut that sends no reset leaves a task waiting for a statement's answer until TCP keepalive gives up:
+    # with the system's defaults (Linux: 2 hours idle, then 9 probes 75 s apart), for over two hours.
+    with DatabaseConnection(pg_url) as db:
+        assert _keepalive_of(db) == (1, 30, 10, 3)
+    with DatabaseConnection(f"{pg_url}?keepalives_idle=5") as db:
+        assert _keepalive_of(db) == (1, 5, 10, 3), "the connection's own settings win"
 
 
 def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(caplog):

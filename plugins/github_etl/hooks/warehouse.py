@@ -50,6 +50,12 @@ SCHEMA_FILE = "schema.sql"
 SCHEMA_LOCK_KEY = 0x6769746875625F65
 
 
+# TCP keepalive of every warehouse connection, unless the connection sets its own: a network cut that sends no
+# reset (a firewall or NAT forgetting the connection, a failover) then ends a task's wait for an answer after
+# about a minute of silence, instead of the system's default of over two hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
 class WarehouseHook(PostgresHook):
     """``PostgresHook`` whose ``get_conn`` opens a psycopg2 connection with bounded retries.
 
@@ -82,7 +88,7 @@ class WarehouseHook(PostgresHook):
         self.dsn_params: dict[str, Any] | None = None if dsn is None else _parse_dsn(dsn)
         self.connect_retries = connect_retries
         self.retry_delay = retry_delay
-        self.defaults = {"connect_timeout": connect_timeout, "application_name": application_name}
+        self.defaults = {"connect_timeout": connect_timeout, "application_name": application_name, **KEEPALIVES}
         # Where the settings come from, for messages that say what to fix.
         self.source = "the connection string" if dsn is not None else f"the Airflow connection '{postgres_conn_id}'"
 
