@@ -113,9 +113,14 @@ def test_a_broken_connection_is_replaced_on_next_use(pg_url):
         db.close()
 
 
-def test_a_connection_lost_in_the_middle_of_a_task_names_the_warehouse_and_what_the_retry_does(pg_url):
+@pytest.mark.parametrize("given_as", ["Airflow connection", "connection string"])
+def test_a_connection_lost_in_the_middle_of_a_task_names_the_warehouse_and_what_the_retry_does(
+    pg_url, monkeypatch, given_as
+):
     table = f"lost_{uuid.uuid4().hex[:8]}"
-    with pytest.raises(WarehouseConnectionLostError) as lost, DatabaseConnection(pg_url) as db, db.cursor() as cur:
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_UNDER_TEST", pg_url)
+    options = {"conn_id": "warehouse_under_test"} if given_as == "Airflow connection" else {"dsn": pg_url}
+    with pytest.raises(WarehouseConnectionLostError) as lost, DatabaseConnection(**options) as db, db.cursor() as cur:
         cur.execute(f"CREATE TABLE {table} (x int)")
         cur.execute(f"INSERT INTO {table} VALUES (1)")
         assert _scalar(pg_url, f"SELECT pg_terminate_backend({db.connection.get_backend_pid()}, 10000)") is True

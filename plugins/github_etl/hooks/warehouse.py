@@ -183,6 +183,7 @@ class DatabaseConnection:
     def __init__(self, dsn: str | None = None, *, conn_id: str = WAREHOUSE_CONN_ID, **hook_options: Any) -> None:
         self.hook = WarehouseHook(conn_id, dsn=dsn, **hook_options)
         self._conn: PgConnection | None = None
+        self._described: str | None = None
 
     # -- connection lifecycle --------------------------------------------------------------------
 
@@ -195,6 +196,8 @@ class DatabaseConnection:
         """Open the connection unless it is open already (see :meth:`WarehouseHook.get_conn`)."""
         if self._conn is None or self._conn.closed:
             self._conn = self.hook.get_conn()
+            # Kept for messages: a connection the server closed no longer says where it led.
+            self._described = _describe(self._conn.get_dsn_parameters())
         return self._conn
 
     @contextlib.contextmanager
@@ -269,11 +272,8 @@ class DatabaseConnection:
         return f"{type(self).__name__}({self.hook.describe()})"
 
     def _where(self) -> str:
-        """``host:port/dbname`` of the open connection (never its password), else what the hook was given."""
-        if self._conn is not None:
-            with contextlib.suppress(psycopg2.Error):
-                return _describe(self._conn.get_dsn_parameters())
-        return self.hook.describe()
+        """``host:port/dbname`` of the last connection (never its password), else what the hook was given."""
+        return self._described or self.hook.describe()
 
 
 # -- helpers on the warehouse ---------------------------------------------------------------------
