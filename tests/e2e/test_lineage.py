@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -61,10 +62,17 @@ def _events(path: Path, job: str, event_type: str) -> list[dict[str, Any]]:
     return [e for e in events if e["job"]["name"] == job and e["eventType"] == event_type]
 
 
+def _postgres_name(pg_url: str) -> tuple[str, str]:
+    """OpenLineage's namespace of the test's server and its database: ``postgres://host:port``, ``database``."""
+    parts = urlsplit(pg_url)
+    return f"postgres://{parts.hostname}:{parts.port or 5432}", parts.path.lstrip("/")
+
+
 def test_a_run_emits_lineage_with_inputs_outputs_schema_counts_and_checks(
-    fake_github: FakeGitHub, pipeline_env, run_dag, lineage_file: Path
+    fake_github: FakeGitHub, pipeline_env, run_dag, lineage_file: Path, pg_url: str
 ) -> None:
     pipeline_env(fake_github.base_url)
+    namespace, database = _postgres_name(pg_url)
 
     assert run_dag({"mode": "sample", "sample_size": 10, "shards": 1}, LOGICAL_DATE).state == "success"
 
@@ -72,25 +80,39 @@ def test_a_run_emits_lineage_with_inputs_outputs_schema_counts_and_checks(
     assert [(d["namespace"], d["name"]) for d in load["inputs"]] == [
         (fake_github.base_url.rstrip("/"), "/repositories")
     ]
+    # Named as OpenLineage names a PostgreSQL table: the server the connection leads to, database.schema.table.
+    assert {d["namespace"] for d in load["outputs"]} == {namespace}
     outputs = {d["name"]: d for d in load["outputs"]}
     assert set(outputs) == {
-        "warehouse.github.repositories",
-        "warehouse.github.repository_snapshots",
-        "warehouse.github.repository_history",
-        "warehouse.github.load_runs",
+        f"{database}.github.repositories",
+        f"{database}.github.repository_snapshots",
+        f"{database}.github.repository_history",
+        f"{database}.github.load_runs",
     }
-    repositories = outputs["warehouse.github.repositories"]
-    fields = [f["name"] for f in repositories["facets"]["schema"]["fields"]]
-    assert fields[:3] == ["id", "node_id", "full_name"]
+    repositories = outputs[f"{database}.github.repositories"]
+    fields = {f["name"]: f["type"] for f in repositories["facets"]["schema"]["fields"]}
+    assert list(fields)[:3] == ["id", "node_id", "full_name"]
     assert {"stargazers_count", "first_seen_at", "deleted_reason"} <= set(fields)
+    # Types as PostgreSQL spells them: information_schema says only ARRAY.
+    assert (fields["id"], fields["topics"]) == ("bigint", "text[]")
+    # Every table written has its schema.
+    for output in outputs.values():
+        assert output["facets"]["schema"]["fields"], output["name"]
+    snapshot_fields = [
+        f["name"] for f in outputs[f"{database}.github.repository_snapshots"]["facets"]["schema"]["fields"]
+    ]
+    assert {"repo_id", "snapshot_date"} <= set(snapshot_fields)
     assert repositories["outputFacets"]["outputStatistics"]["rowCount"] == 10
-    snapshots = outputs["warehouse.github.repository_snapshots"]
+    snapshots = outputs[f"{database}.github.repository_snapshots"]
     assert snapshots["outputFacets"]["outputStatistics"]["rowCount"] == 10
 
+    # The check reads the table the load wrote, under the same name from its start on.
+    (started,) = _events(lineage_file, "github_repositories.check", "START")
+    assert [(d["namespace"], d["name"]) for d in started["inputs"]] == [(namespace, f"{database}.github.repositories")]
     (check,) = _events(lineage_file, "github_repositories.check", "COMPLETE")
     (checked,) = check["inputs"]
     assertions = checked["inputFacets"]["dataQualityAssertions"]["assertions"]
-    assert checked["name"] == "warehouse.github.repositories"
+    assert (checked["namespace"], checked["name"]) == (namespace, f"{database}.github.repositories")
     assert {a["assertion"] for a in assertions} >= {"ids_unique_not_null", "loaded_count", "counts_not_negative"}
     assert all(a["success"] for a in assertions)
 

@@ -15,9 +15,13 @@ if TYPE_CHECKING:
 
     from github_etl.tasks import LoadedRun
 
-_REPOSITORY_COLUMNS_SQL = (
-    "SELECT column_name, data_type FROM information_schema.columns"
-    " WHERE table_schema = 'github' AND table_name = 'repositories' ORDER BY ordinal_position"
+# Each column's type as PostgreSQL spells it (text[], not information_schema's ARRAY).
+_COLUMNS_SQL = (
+    "SELECT c.relname, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)"
+    " FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = 'github' AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped"
+    " ORDER BY c.relname, a.attnum"
 )
 
 
@@ -59,18 +63,20 @@ class GitHubLoadOperator(BaseOperator):
         return self._loaded.to_xcom()
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """GitHub's API in; the warehouse tables out, with the schema of the repositories and the row counts."""
+        """GitHub's API in; the warehouse tables out, with their schemas and the row counts."""
         from github_etl.hooks.github import GitHubHook
         from github_etl.hooks.warehouse import DatabaseConnection
-        from github_etl.lineage import load_lineage
+        from github_etl.lineage import LOAD_OUTPUTS, load_lineage, warehouse_of
 
+        columns: dict[str, list[tuple[str, str]]] = {}
         with DatabaseConnection(conn_id=self.warehouse_conn_id) as db, db.cursor() as cursor:
-            cursor.execute(_REPOSITORY_COLUMNS_SQL)
-            columns = [(str(name), str(kind)) for name, kind in cursor.fetchall()]
+            cursor.execute(_COLUMNS_SQL, ([table for table, _ in LOAD_OUTPUTS],))
+            for table, name, kind in cursor.fetchall():
+                columns.setdefault(str(table), []).append((str(name), str(kind)))
         # The root the run's requests went to, however it was given (a bare host, GITHUB_API_URL alone).
         github_url = GitHubHook(self.github_conn_id).api_base_url()
         counts = self._loaded.result.to_xcom() if self._loaded else {}
-        return load_lineage(counts, columns, github_url=github_url)
+        return load_lineage(counts, columns, warehouse_of(self.warehouse_conn_id), github_url=github_url)
 
 
 class GitHubCheckOperator(BaseOperator):
@@ -100,9 +106,15 @@ class GitHubCheckOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Every check as a data-quality assertion on ``github.repositories``, passed or not."""
-        from github_etl.lineage import check_lineage
+        from github_etl.lineage import check_lineage, warehouse_of
 
-        return check_lineage(self._results)
+        return check_lineage(self._results, warehouse_of(self.warehouse_conn_id))
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage:
+        """The table the checks read, named as the load names it (rather than after the asset's logical URI)."""
+        from github_etl.lineage import check_lineage, warehouse_of
+
+        return check_lineage((), warehouse_of(self.warehouse_conn_id))
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
         return self.get_openlineage_facets_on_complete(task_instance)
