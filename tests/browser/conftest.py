@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from github_etl.settings import DAG_ID
 from tests.browser.airflow_server import LocalAirflow
 from tests.fake_github import FakeGitHub
 from tests.fixtures.github import DEFAULT_FAKE_SETTINGS
-from tests.fixtures.postgres import execute_autocommit, with_database
+from tests.fixtures.postgres import execute_autocommit, new_database, with_database
 
 pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
 
@@ -69,18 +68,6 @@ def artifacts_dir() -> Path:
     shutil.rmtree(ARTIFACTS_DIR, ignore_errors=True)
     ARTIFACTS_DIR.mkdir(parents=True)
     return ARTIFACTS_DIR
-
-
-@contextlib.contextmanager
-def new_database(server_url: str, prefix: str) -> Iterator[str]:
-    """Name of a new empty database, dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    execute_autocommit(server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        # FORCE ends the sessions of Airflow processes that were killed mid-transaction.
-        execute_autocommit(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")

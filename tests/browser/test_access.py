@@ -17,8 +17,7 @@ import requests
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from github_etl.settings import DAG_ID
 from tests.browser.airflow_server import API_TIMEOUT_SECONDS, LocalAirflow, dags_folder_of_team
-from tests.browser.conftest import new_database
-from tests.fixtures.postgres import with_database
+from tests.fixtures.postgres import new_database, with_database
 
 pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
 

@@ -14,6 +14,7 @@ machine, and the deadline cannot be set per run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -25,9 +26,15 @@ import pytest
 
 from github_etl.settings import DAG_ID, GITHUB_API_POOL
 from tests.browser.airflow_server import AirflowApi, LocalAirflow
+from tests.fixtures.postgres import new_database, with_database
 from tests.notifiers import read_records
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(600),
+    # One worker runs the module, so that the tests on the 36 s deadline share one Airflow.
+    pytest.mark.xdist_group("deadline"),
+]
 
 USERNAME = "admin"
 # The smallest deadline run_deadline_hours() accepts: 36 s after the run is queued.
@@ -39,29 +46,41 @@ ALERT_TIMEOUT_SECONDS = 240.0
 CALLBACK_TIMEOUT_SECONDS = 120.0
 
 
-@pytest.fixture
-def alerts_file(tmp_path: Path) -> Path:
-    return tmp_path / "alerts.jsonl"
+@pytest.fixture(scope="module")
+def alerts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("alerts") / "alerts.jsonl"
 
 
-@pytest.fixture
-def deadline_hours() -> float:
-    """The run deadline the Airflow of a test gets; a test parametrized with this name sets its own."""
-    return DEADLINE_HOURS
+@pytest.fixture(scope="module")
+def airflow(pg_server_url: str, alerts_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAirflow]:
+    """The Airflow of the tests on the 36 s deadline, shared by them: each reads only its own runs' alerts."""
+    with _deadline_airflow(pg_server_url, tmp_path_factory.mktemp("deadline"), alerts_file, DEADLINE_HOURS) as server:
+        yield server
 
 
-@pytest.fixture
-def airflow(local_airflow, alerts_file: Path, tmp_path: Path, deadline_hours: float) -> Iterator[LocalAirflow]:
-    """A running Airflow with the deadline alert on, a 36 s deadline and a notifier that writes to a file."""
-    server = local_airflow(
-        GITHUB_ETL_RUN_DEADLINE_ALERT="true",
-        GITHUB_ETL_RUN_DEADLINE_HOURS=str(deadline_hours),
-        GITHUB_ETL_ALERT_NOTIFIER="tests.notifiers.FileNotifier",
-        GITHUB_ETL_ALERT_NOTIFIER_KWARGS=json.dumps({"path": str(alerts_file)}),
-    )
-    # The components' and tasks' logs stay in the test's tmp_path, to read after a failure.
-    with server.serving(DAG_ID, logs_to=tmp_path / "airflow-logs") as serving:
-        yield serving
+@contextlib.contextmanager
+def _deadline_airflow(
+    pg_server_url: str, home: Path, alerts_file: Path, deadline_hours: float
+) -> Iterator[LocalAirflow]:
+    """A running Airflow with the deadline alert on, the given deadline and a notifier that writes to a file."""
+    with (
+        new_database(pg_server_url, "airflow_deadline") as metadata,
+        new_database(pg_server_url, "github_etl_deadline") as warehouse,
+    ):
+        server = LocalAirflow.for_test(
+            pg_server_url,
+            with_database(pg_server_url, metadata),
+            with_database(pg_server_url, warehouse),
+            home,
+            username=USERNAME,
+            GITHUB_ETL_RUN_DEADLINE_ALERT="true",
+            GITHUB_ETL_RUN_DEADLINE_HOURS=str(deadline_hours),
+            GITHUB_ETL_ALERT_NOTIFIER="tests.notifiers.FileNotifier",
+            GITHUB_ETL_ALERT_NOTIFIER_KWARGS=json.dumps({"path": str(alerts_file)}),
+        )
+        # The components' and tasks' logs stay in the test's home, to read after a failure.
+        with server.serving(DAG_ID, logs_to=home / "airflow-logs") as serving:
+            yield serving
 
 
 def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
@@ -71,7 +90,9 @@ def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
     run_id = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": SAMPLE})["dag_run_id"]
 
     records = airflow.poll(
-        lambda: read_records(alerts_file), timeout=ALERT_TIMEOUT_SECONDS, what="the deadline alert's notification"
+        lambda: _records_of(alerts_file, run_id),
+        timeout=ALERT_TIMEOUT_SECONDS,
+        what="the deadline alert's notification",
     )
 
     assert len(records) == 1, records
@@ -95,35 +116,8 @@ def test_a_run_not_finished_by_its_deadline_alerts_the_configured_notifier(
         what="the deadline callback to be recorded as succeeded",
     )
     assert _deadline_states(airflow, run_id) == [(True,)]
-
-
-# Long enough for a run to fail, be cleared and fail again well before its deadline.
-@pytest.mark.parametrize("deadline_hours", [0.1])
-def test_a_run_that_failed_before_its_deadline_can_be_cleared(airflow: LocalAirflow, deadline_hours: float) -> None:
-    api = AirflowApi(airflow, USERNAME)
-    api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
-    # prepare refuses a search without a query at once, without retries: the run fails in seconds.
-    run_id = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"mode": "search"}})[
-        "dag_run_id"
-    ]
-    run_path = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
-    airflow.poll(lambda: api.call("GET", run_path)["state"] == "failed", timeout=240, what="the run to fail")
-    assert _deadline_states(airflow, run_id) == [(False,)], "the deadline passed first: nothing was tested"
-
-    # What the docs' recovery does (fix the cause, then clear): Airflow 3.3 answered 500 to it while a
-    # deadline measured from the run's queueing was pending.
-    api.call("POST", f"{run_path}/clear", json={"dry_run": False, "only_failed": True})
-
-    airflow.poll(lambda: api.call("GET", run_path)["state"] == "failed", timeout=240, what="the cleared run to end")
-    run = api.call("GET", run_path)
-    ((deadline_time,),) = airflow.query(
-        "SELECT d.deadline_time FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = %s"
-        " AND r.run_id = %s",
-        (DAG_ID, run_id),
-    )
-    # Measured again from the new queueing (Airflow takes the time for it a moment before it stores it).
-    due = deadline_time - datetime.fromisoformat(run["queued_at"])
-    assert abs(due - timedelta(hours=deadline_hours)) < timedelta(seconds=1), due
+    # The DAG runs one run at a time: the next test's runs wait for none of this one.
+    api.call("PATCH", f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}", json={"state": "failed"})
 
 
 def _runs_held_at_plan(airflow: LocalAirflow) -> AirflowApi:
@@ -138,6 +132,10 @@ def _runs_held_at_plan(airflow: LocalAirflow) -> AirflowApi:
     )
     api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
     return api
+
+
+def _records_of(alerts_file: Path, run_id: str) -> list[dict[str, Any]]:
+    return [record for record in read_records(alerts_file) if record["context"]["dag_run"]["dag_run_id"] == run_id]
 
 
 def _deadline_states(airflow: LocalAirflow, run_id: str) -> list[tuple[Any, ...]]:
@@ -190,3 +188,39 @@ def test_a_backfill_run_still_waiting_for_its_turn_is_not_told_as_late(
     # The run under way is late; the one the backfill holds back has not started, so it is not.
     assert {run_id for run_id, state in states.items() if state == "running"} <= told
     assert not {run_id for run_id, state in states.items() if state == "queued"} & told, told
+
+
+# Long enough for a run to fail, be cleared and fail again well before its deadline.
+CLEARED_DEADLINE_HOURS = 0.1
+
+
+def test_a_run_that_failed_before_its_deadline_can_be_cleared(pg_server_url: str, tmp_path: Path) -> None:
+    with _deadline_airflow(pg_server_url, tmp_path, tmp_path / "alerts.jsonl", CLEARED_DEADLINE_HOURS) as airflow:
+        _fail_clear_and_fail_again(airflow, CLEARED_DEADLINE_HOURS)
+
+
+def _fail_clear_and_fail_again(airflow: LocalAirflow, deadline_hours: float) -> None:
+    api = AirflowApi(airflow, USERNAME)
+    api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
+    # prepare refuses a search without a query at once, without retries: the run fails in seconds.
+    run_id = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"mode": "search"}})[
+        "dag_run_id"
+    ]
+    run_path = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+    airflow.poll(lambda: api.call("GET", run_path)["state"] == "failed", timeout=240, what="the run to fail")
+    assert _deadline_states(airflow, run_id) == [(False,)], "the deadline passed first: nothing was tested"
+
+    # What the docs' recovery does (fix the cause, then clear): Airflow 3.3 answered 500 to it while a
+    # deadline measured from the run's queueing was pending.
+    api.call("POST", f"{run_path}/clear", json={"dry_run": False, "only_failed": True})
+
+    airflow.poll(lambda: api.call("GET", run_path)["state"] == "failed", timeout=240, what="the cleared run to end")
+    run = api.call("GET", run_path)
+    ((deadline_time,),) = airflow.query(
+        "SELECT d.deadline_time FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = %s"
+        " AND r.run_id = %s",
+        (DAG_ID, run_id),
+    )
+    # Measured again from the new queueing (Airflow takes the time for it a moment before it stores it).
+    due = deadline_time - datetime.fromisoformat(run["queued_at"])
+    assert abs(due - timedelta(hours=deadline_hours)) < timedelta(seconds=1), due
