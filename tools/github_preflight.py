@@ -82,10 +82,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from github_etl.errors import ConfigurationError
+    from github_etl.errors import ConfigurationError, SecretsBackendUnavailableError
 
     try:
         sys.exit(main())
-    except ConfigurationError as exc:
+    except (ConfigurationError, SecretsBackendUnavailableError) as exc:
         # A malformed connection (a GitHub App without its installation id): its message, no traceback.
         sys.exit(f"make: {exc}")

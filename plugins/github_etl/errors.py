@@ -60,6 +60,11 @@ class BudgetStoreUnavailableError(GitHubEtlError):
     """The shared budget store (``GITHUB_ETL_RATE_LIMIT_STORE``) did not answer; the task's retries may find it back."""
 
 
+class SecretsBackendUnavailableError(GitHubEtlError):
+    """The secrets backend could not be asked for a connection (unreachable, refused); the task's retries may find
+    it back."""
+
+
 class WarehouseError(GitHubEtlError):
     """Base class of warehouse errors."""
 

@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from github_etl.errors import ConfigurationError, StagedFileGoneError, StagingFullError, StagingUnavailableError
-from github_etl.hooks.env_connection import unreadable_connection
+from github_etl.hooks.env_connection import unreadable_connection, where_to_define
 from github_etl.settings import staging_url
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def _check_connection(conn_id: str) -> None:
         if conn_id != DEFAULT_AWS_CONN_ID:
             raise ConfigurationError(
                 f"The connection {conn_id!r} that GITHUB_ETL_STAGING_URL names is not defined: define it "
-                f"(AIRFLOW_CONN_{conn_id.upper()}, type aws) or name {DEFAULT_AWS_CONN_ID!r}."
+                f"({where_to_define(conn_id)}, type aws) or name {DEFAULT_AWS_CONN_ID!r}."
             ) from None
         return
     extra = connection.extra_dejson or {}

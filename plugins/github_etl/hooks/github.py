@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from github_etl.errors import ConfigurationError, GitHubError
-from github_etl.hooks.env_connection import unreadable_connection
+from github_etl.hooks.env_connection import unreadable_connection, where_to_define
 from github_etl.settings import DEFAULT_API_URL, GITHUB_CONN_ID, ClientSettings
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class GitHubHook(BaseHook):
             if self.github_conn_id != self.default_conn_name:
                 raise ConfigurationError(
                     f"The GitHub connection '{self.github_conn_id}' is not defined. Define it "
-                    f"(AIRFLOW_CONN_{self.github_conn_id.upper()}) or use '{self.default_conn_name}'."
+                    f"({where_to_define(self.github_conn_id)}) or use '{self.default_conn_name}'."
                 ) from None
             url = os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL
             self.from_environment = True

@@ -33,7 +33,12 @@ from github_etl.errors import (
     WarehouseSqlNotFoundError,
     WarehouseUnavailableError,
 )
-from github_etl.hooks.env_connection import PERCENT_ENCODING_HINT, unreadable_connection
+from github_etl.hooks.env_connection import (
+    PERCENT_ENCODING_HINT,
+    secrets_backends,
+    unreadable_connection,
+    where_to_define,
+)
 from github_etl.settings import WAREHOUSE_CONN_ID, sql_dir
 
 if TYPE_CHECKING:
@@ -108,9 +113,15 @@ class WarehouseHook(PostgresHook):
             return super().get_conn()
         except AirflowNotFoundException:
             conn_id = self.postgres_conn_id
-            unreadable = unreadable_connection(conn_id, WarehouseNotConfiguredError)
+            unreadable = unreadable_connection(conn_id, WarehouseNotConfiguredError, WarehouseUnavailableError)
             if unreadable is not None:
                 raise unreadable from None
+            if secrets_backends():
+                raise WarehouseNotConfiguredError(
+                    f"the warehouse's Airflow connection '{conn_id}' is not defined: store it "
+                    f"{where_to_define(conn_id)} (postgresql://user:password@host:5432/database, or Airflow's "
+                    f"connection JSON), where every Airflow component finds it"
+                ) from None
             raise WarehouseNotConfiguredError(
                 f"the warehouse's Airflow connection '{conn_id}' is not defined: set "
                 f"AIRFLOW_CONN_{conn_id.upper()}=postgresql://user:password@host:5432/database in the environment "
