@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     see_stored_connections()
     if args.defined:
-        return 0 if _defined() else UNDEFINED
+        return _defined()
     from github_etl.errors import WarehouseError
     from github_etl.hooks.warehouse import DatabaseConnection
 
@@ -50,17 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _defined() -> bool:
+def _defined() -> int:
     from airflow.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
+    from github_etl.hooks.env_connection import unreadable_connection
     from github_etl.settings import WAREHOUSE_CONN_ID
 
     try:
         BaseHook.get_connection(WAREHOUSE_CONN_ID)
     except AirflowNotFoundException:
-        return False
-    return True
+        # A connection Airflow cannot read is not one to replace with an embedded warehouse.
+        if (unreadable := unreadable_connection(WAREHOUSE_CONN_ID)) is not None:
+            print(unreadable, file=sys.stderr)
+            return 1
+        return UNDEFINED
+    return 0
 
 
 if __name__ == "__main__":

@@ -129,6 +129,18 @@ def test_an_unreadable_aws_default_is_refused_not_replaced_by_the_machines_crede
         check_staging_root(f"s3://{STAGING_BUCKET}/runs")
 
 
+def test_make_run_does_not_replace_an_unreadable_warehouse_with_an_embedded_one(monkeypatch, tmp_path, capsys) -> None:
+    from tools.warehouse_preflight import UNDEFINED, main
+
+    monkeypatch.setenv("_AIRFLOW_PROCESS_CONTEXT", "server")
+    connections_file(monkeypatch, tmp_path / "connections.json", '{"postgres_default": {"conn_type": "postgres",}}')
+    assert main(["--defined"]) == 1
+    assert "cannot parse the connections file" in capsys.readouterr().err
+
+    connections_file(monkeypatch, tmp_path / "connections.json", "{}")
+    assert main(["--defined"]) == UNDEFINED
+
+
 def test_a_secrets_manager_secret_that_is_not_json_is_named_not_quoted(monkeypatch, s3_endpoint: str) -> None:
     from github_etl.errors import ConfigurationError
     from github_etl.hooks.github import GitHubHook
