@@ -229,10 +229,7 @@ class CeleryCluster:
     def start(self, *, timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
         """Prepare the metadata database, start every process and wait until the cluster can run the DAG."""
         require_broker(self.broker_url)
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        if not self.connections_file.exists():
-            self.set_connections({})
+        self._prepare_home()
         self._create_database()
         # Migrating first, alone, also writes airflow.cfg once, before several processes would race to.
         self.airflow("db", "migrate")
@@ -250,6 +247,21 @@ class CeleryCluster:
             self._start_worker(number)
         self.processes.finish(pool, timeout=timeout)
         self._wait_until_ready(timeout)
+
+    def _prepare_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        # A secrets backend of the user's own (Vault, Secrets Manager, their connections file) keeps its connections.
+        if self._owns_connections() and not self.connections_file.exists():
+            self.set_connections({})
+
+    def _owns_connections(self) -> bool:
+        """Whether the cluster's connections live in its own file (set_connections), not a backend of the user's."""
+        kwargs = json.dumps({"connections_file_path": str(self.connections_file)})
+        return (
+            self.env.get("AIRFLOW__SECRETS__BACKEND") == LOCAL_SECRETS_BACKEND
+            and self.env.get("AIRFLOW__SECRETS__BACKEND_KWARGS") == kwargs
+        )
 
     def stop(self) -> None:
         """Stop every process (see :meth:`AirflowProcesses.stop`), then clean up what the cluster made; idempotent."""
@@ -282,8 +294,10 @@ class CeleryCluster:
 
         :param connections: connection id to a URI or to a JSON connection (``conn_type``, ``host``, ...).
         """
-        if self.env.get("AIRFLOW__SECRETS__BACKEND") != LOCAL_SECRETS_BACKEND:
-            raise ClusterError("connections cannot be set: AIRFLOW__SECRETS__BACKEND names another secrets backend")
+        if not self._owns_connections():
+            raise ClusterError(
+                "connections cannot be set: AIRFLOW__SECRETS__BACKEND and _KWARGS name a secrets backend of their own"
+            )
         self.home.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.home, prefix=".connections-", suffix=".json")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -398,7 +412,11 @@ class CeleryCluster:
             }
         )
         env.setdefault("AIRFLOW__SECRETS__BACKEND", LOCAL_SECRETS_BACKEND)
-        if env["AIRFLOW__SECRETS__BACKEND"] == LOCAL_SECRETS_BACKEND:
+        # A connections file of the user's own (backend kwargs given) stays theirs.
+        if (
+            env["AIRFLOW__SECRETS__BACKEND"] == LOCAL_SECRETS_BACKEND
+            and not env.get("AIRFLOW__SECRETS__BACKEND_KWARGS", "").strip()
+        ):
             env["AIRFLOW__SECRETS__BACKEND_KWARGS"] = json.dumps({"connections_file_path": str(self.connections_file)})
         env.pop(WORKER_NAME_ENV, None)
         return env

@@ -1,7 +1,9 @@
-"""Starting a CeleryExecutor cluster whose broker does not answer: refused at once, naming the broker."""
+"""Starting a CeleryExecutor cluster: a broker that does not answer is refused at once, naming the broker; a secrets
+backend of the user's own is kept."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -68,3 +70,37 @@ def test_the_help_names_the_broker_of_the_environment_without_its_password(monke
         main(["up", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "redis://:***@cache:6379/1" in shown and "s3cret" not in shown
+
+
+@pytest.mark.parametrize(
+    ("backend", "kwargs"),
+    [
+        ("airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend", '{"connections_prefix": "etl"}'),
+        ("airflow.secrets.local_filesystem.LocalFilesystemBackend", '{"connections_file_path": "/etc/etl/conns.json"}'),
+    ],
+)
+def test_a_secrets_backend_of_the_users_own_is_kept(tmp_path, backend: str, kwargs: str) -> None:
+    """Its connections are the cluster's: the start neither refuses it nor puts an empty file in its place."""
+    import psycopg2
+
+    broker = os.environ.get("GITHUB_ETL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    # A database server that does not answer ends the start after the home is prepared, before Airflow runs.
+    cluster = CeleryCluster(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
+        broker_url=broker,
+        workers=1,
+        home=tmp_path / "home",
+        env={"AIRFLOW__SECRETS__BACKEND": backend, "AIRFLOW__SECRETS__BACKEND_KWARGS": kwargs},
+        stop_timeout=1,
+    )
+    try:
+        with pytest.raises(psycopg2.OperationalError):
+            cluster.start()
+    finally:
+        cluster.stop()
+    assert (cluster.env["AIRFLOW__SECRETS__BACKEND"], cluster.env["AIRFLOW__SECRETS__BACKEND_KWARGS"]) == (
+        backend,
+        kwargs,
+    )
+    with pytest.raises(ClusterError, match="a secrets backend of their own"):
+        cluster.set_connections({})
