@@ -129,3 +129,36 @@ def test_sample_run_stages_on_s3(
 
     staged = {p.name for p in ObjectStoragePath(s3_staging_url).rglob("*") if p.is_file()}
     assert {"plan.json", "done.json", "sample-000.tsv"} <= staged
+
+
+def test_sample_run_with_its_connections_only_in_a_secrets_backend(
+    fake_github: FakeGitHub, run_dag, pg_url: str, s3_endpoint: str, monkeypatch, tmp_path
+) -> None:
+    """github_default, postgres_default and aws_default in Airflow's LocalFilesystemBackend, none in the environment."""
+    import json
+
+    from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET
+
+    aws = {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}
+    connections = {
+        "github_default": {"conn_type": "http", "host": fake_github.base_url, "password": "backend-token-0123456789"},
+        "postgres_default": pg_url,
+        "aws_default": {"conn_type": "aws", "login": FAKE_AWS_KEY, "password": FAKE_AWS_KEY, "extra": aws},
+    }
+    (tmp_path / "connections.json").write_text(json.dumps(connections))
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "airflow.secrets.local_filesystem.LocalFilesystemBackend")
+    monkeypatch.setenv(
+        "AIRFLOW__SECRETS__BACKEND_KWARGS", json.dumps({"connections_file_path": str(tmp_path / "connections.json")})
+    )
+    monkeypatch.setattr("airflow.sdk.configuration._secrets_backend_cache", {})
+    monkeypatch.setattr("airflow.sdk.io.store._STORE_CACHE", {})
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", f"s3://{STAGING_BUCKET}/backend-{tmp_path.name}")
+
+    result = run_dag({"mode": "sample", "sample_size": 6, "shards": 2}, LOGICAL_DATE)
+    assert result.state == "success"
+    rows = _warehouse(pg_url)
+    assert len(rows) == 6
+    for row in rows.values():
+        _assert_matches_fake(row, fake_github)
+    # The token reached GitHub: the run enriched over GraphQL, which takes one.
+    assert fake_github.count(path_prefix="/graphql") > 0
