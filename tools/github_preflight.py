@@ -59,6 +59,7 @@ def unreachable_reason(base_url: str) -> str | None:
 def main() -> int:
     """Exit 1 with a hint when GitHub cannot be reached; else print ``authenticated`` or ``anonymous``."""
     see_stored_connections()
+    from github_etl.hooks.env_connection import backend_holding
     from github_etl.hooks.github import GitHubHook
 
     hook = GitHubHook()
@@ -68,13 +69,18 @@ def main() -> int:
         print("authenticated" if hook.has_credentials() else "anonymous")
         return 0
     # The fake accepts any token; with one, the run enriches through GraphQL and ends in seconds.
+    fake = '{"conn_type": "http", "host": "http://127.0.0.1:8765", "password": "fake-token"}'
+    if (place := backend_holding(hook.github_conn_id)) is not None:
+        # Airflow reads the backend's entry before any variable: an AIRFLOW_CONN_GITHUB_DEFAULT would change nothing.
+        point = f"  and make {hook.github_conn_id} in {place} {fake}\n"
+    else:
+        point = f"  export AIRFLOW_CONN_GITHUB_DEFAULT='{fake}'\n"
     print(
         f"GitHub at {base_url} cannot be reached from here ({reason}).\n"
         "`make run` harvests from that API: check the network or the proxy (HTTPS_PROXY), or point the "
         "connection elsewhere, e.g. at the project's fake GitHub, which accepts any token:\n"
         "  .venv/bin/python -m tests.fake_github --port 8765 &\n"
-        '  export AIRFLOW_CONN_GITHUB_DEFAULT=\'{"conn_type": "http", "host": "http://127.0.0.1:8765", '
-        '"password": "fake-token"}\'\n'
+        f"{point}"
         "  make run",
         file=sys.stderr,
     )

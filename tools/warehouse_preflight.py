@@ -40,10 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         with DatabaseConnection(connect_retries=0, connect_timeout=CONNECT_TIMEOUT):
             pass
     except WarehouseError as exc:
+        from github_etl.hooks.env_connection import backend_holding
+        from github_etl.settings import WAREHOUSE_CONN_ID
+
+        # Airflow reads the backend's entry before any variable: there is the one to correct.
+        place = backend_holding(WAREHOUSE_CONN_ID)
+        where = f"in {place}" if place else "(AIRFLOW_CONN_POSTGRES_DEFAULT, or `airflow connections`)"
         print(
             f"{exc}\n`make run` loads into that warehouse: start it or correct the connection postgres_default "
-            "(AIRFLOW_CONN_POSTGRES_DEFAULT, or `airflow connections`); with none, `make run` starts an "
-            "embedded PostgreSQL of its own.",
+            f"{where}; with none, `make run` starts an embedded PostgreSQL of its own.",
             file=sys.stderr,
         )
         return 1

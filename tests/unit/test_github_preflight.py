@@ -206,6 +206,28 @@ def test_the_warehouse_is_asked_once_and_an_unreachable_one_stops_make_run_at_on
     assert "pg_secret_7" not in result.stderr + result.stdout
 
 
+def test_with_connections_in_a_secrets_backend_the_hints_name_its_entries(tmp_path):
+    """Airflow reads the backend's entry before any AIRFLOW_CONN_* variable: a hint to export one changed nothing."""
+    github = {"conn_type": "http", "host": f"http://127.0.0.1:{closed_port()}", "password": "ghp_secret_1"}
+    warehouse = f"postgresql://etl:pg_secret_7@127.0.0.1:{closed_port()}/warehouse"
+    connections = tmp_path / "connections.json"
+    connections.write_text(json.dumps({"github_default": github, "postgres_default": warehouse}))
+    backend = {
+        "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": str(connections)}),
+    }
+
+    to_github = _preflight("tools.github_preflight", tmp_path, **backend)
+    assert to_github.returncode == 1, to_github.stderr
+    assert f"make github_default in the connections file {connections}" in to_github.stderr
+    assert "export AIRFLOW_CONN_GITHUB_DEFAULT" not in to_github.stderr
+    to_warehouse = _preflight("tools.warehouse_preflight", tmp_path, **backend)
+    assert to_warehouse.returncode == 1, to_warehouse.stderr
+    assert f"correct the connection postgres_default in the connections file {connections}" in to_warehouse.stderr
+    shown = to_github.stderr + to_github.stdout + to_warehouse.stderr + to_warehouse.stdout
+    assert "ghp_secret_1" not in shown and "pg_secret_7" not in shown
+
+
 @pytest.mark.parametrize(
     ("conf", "expected"),
     [

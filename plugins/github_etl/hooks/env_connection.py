@@ -8,6 +8,7 @@ S3 with the machine's own credentials, and ``make run`` would start an embedded 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -53,6 +54,19 @@ def where_to_define(conn_id: str) -> str:
     if not backends:
         return variable
     return f"in {_place_of(backends[0], conn_id)}, or as {variable}"
+
+
+def backend_holding(conn_id: str) -> str | None:
+    """Where the secrets backend that serves ``conn_id`` keeps it, or None when no backend of the deployment does.
+
+    Airflow asks such a backend before ``AIRFLOW_CONN_*`` variables: a variable set beside it is not read.
+    """
+    for backend in secrets_backends():
+        # A backend that cannot be asked or read holds nothing usable, as for Airflow.
+        with contextlib.suppress(Exception):
+            if backend.get_connection(conn_id=conn_id) is not None:
+                return _place_of(backend, conn_id)
+    return None
 
 
 def secrets_backends() -> list[Any]:
