@@ -48,6 +48,8 @@ CHROMIUM_ARGS = (
     # Wide enough for the UI's desktop layout, tall enough for the trigger form's fields.
     "--window-size=1400,1000",
 )
+# Longer than any wait of a browser test (tests/browser/test_ui.py's UI_TIMEOUT_SECONDS).
+API_STATEMENT_TIMEOUT_SECONDS = 300
 # Emptying the warehouse waits this long for a lock the shared Airflow might still hold.
 EMPTY_WAREHOUSE_LOCK_TIMEOUT = "30s"
 
@@ -126,6 +128,9 @@ def airflow(
                 "AIRFLOW_CONN_POSTGRES_DEFAULT": shared_warehouse_url,
                 "GITHUB_ETL_STAGING_URL": (home / "staging").as_uri(),
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
+                # A test keeps one section of the insights page waiting on a lock it holds: the API's 10 s
+                # would answer 503 meanwhile on a busy machine.
+                "GITHUB_ETL_API_STATEMENT_TIMEOUT": str(API_STATEMENT_TIMEOUT_SECONDS),
             },
         )
         failures_before = request.session.testsfailed

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg2
 import pytest
 from psycopg2 import sql
 
@@ -339,6 +340,146 @@ def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
         "static/chart.umd.min.js",
         "static/insights.js",
     ]
+
+
+# What the page reads off itself: its theme, its text's colour, and the colours each chart drew its axes in
+# (Chart.js resolves them on drawing), against the page's own colours.
+PAGE_COLOURS = """
+const style = getComputedStyle(document.documentElement);
+const charts = {};
+for (const name of ["history", "languages", "runs"]) {
+  const chart = window.githubEtlCharts[name];
+  if (!chart) continue;
+  charts[name] = Object.values(chart.scales).map((scale) => [scale.options.ticks.color, scale.options.grid.color]);
+}
+return {
+  theme: document.documentElement.dataset.theme,
+  text: getComputedStyle(document.body).color,
+  muted: style.getPropertyValue("--muted").trim(),
+  grid: style.getPropertyValue("--grid").trim(),
+  charts: charts,
+};
+"""
+# The form controls and table boxes whose right edge passes their section's: cut off on a narrow window.
+CUT_OFF = """
+return Array.from(document.querySelectorAll("section input, section select, section button, section .table-box"))
+  .filter((element) => element.getClientRects().length)
+  .filter((element) => {
+    const section = element.closest("section").getBoundingClientRect();
+    return element.getBoundingClientRect().right > section.right + 0.5;
+  })
+  .map((element) => element.id || element.className);
+"""
+
+
+def test_insights_page_follows_airflow_dark_mode_says_what_it_waits_for_and_fits_a_narrow_window(
+    airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
+) -> None:
+    db = DatabaseConnection(warehouse_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _fill(db)
+    finally:
+        db.close()
+    _log_in(browser, f"{airflow.url}/", password)
+    _choose_airflow_theme(browser, "dark")
+
+    # A load holds the runs table: the other sections draw meanwhile, and the runs' section says it waits.
+    blocker = psycopg2.connect(warehouse_url)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("LOCK TABLE github.load_runs IN ACCESS EXCLUSIVE MODE")
+        _wait(browser).until(ec.element_to_be_clickable((By.CSS_SELECTOR, NAVIGATION_ITEM))).click()
+        frame = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[src*='github-etl/ui']")))
+        browser.switch_to.frame(frame)
+        _wait(browser).until(
+            lambda d: d.execute_script(
+                "return !!(window.githubEtlCharts.history && window.githubEtlCharts.languages)"
+                " && !document.getElementById('trending-table-box').hidden"
+            ),
+            message="history, trending and languages were not drawn while the load runs were locked",
+        )
+        browser.execute_script("document.getElementById('runs-section').scrollIntoView()")
+        _screenshot(browser, "insights-7-dark-runs-waiting")
+        waiting = browser.execute_script(
+            "const section = document.getElementById('runs-section');"
+            " const title = getComputedStyle(section.querySelector('h2'), '::after').content;"
+            " return [section.getAttribute('aria-busy'), title, document.getElementById('runs-chart-box').hidden];"
+        )
+        assert waiting == ["true", '" — loading…"', True]
+    finally:
+        blocker.rollback()
+        blocker.close()
+    _wait_until_ready(browser)
+    assert browser.execute_script("return document.getElementById('runs-section').getAttribute('aria-busy')") is None
+
+    # Airflow's dark mode: light text, and every chart's ticks and grid in the page's colours, not Chart.js's greys.
+    colours = browser.execute_script(PAGE_COLOURS)
+    _screenshot(browser, "insights-8-dark")
+    assert colours["theme"] == "dark"
+    assert _luminance(colours["text"]) > 0.6, colours["text"]
+    assert set(colours["charts"]) == {"history", "languages", "runs"}
+    for name, scales in colours["charts"].items():
+        assert all(scale == [colours["muted"], colours["grid"]] for scale in scales), (name, scales)
+
+    # A chart is an image with its figures in words; the table's columns have headers.
+    history = _chart(browser, "history")["data"]
+    label = browser.execute_script(
+        "const chart = document.getElementById('history-chart');"
+        " return [chart.getAttribute('role'), chart.getAttribute('aria-label')];"
+    )
+    observed = [value for value in history if value is not None]
+    assert label[0] == "img"
+    assert f"{observed[0]:,} on" in label[1] and f"{observed[-1]:,} on" in label[1], label
+    assert (
+        browser.execute_script("return Array.from(document.querySelectorAll('#trending-table th'), (th) => th.scope)")
+        == ["col"] * 6
+    )
+    # The warehouse's UTC days beside the zone Airflow shows its times in (the browser's, by default).
+    assert f"not always the day in {BROWSER_TIME_ZONE}" in browser.find_element(By.CSS_SELECTOR, ".lead").text
+
+    # Airflow switched back to light with the page open: the page and its charts follow at once.
+    browser.switch_to.default_content()
+    _choose_airflow_theme(browser, "light")
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe[src*='github-etl/ui']"))
+    _wait(browser).until(lambda d: d.execute_script(PAGE_COLOURS)["theme"] == "light", message="the page stayed dark")
+    colours = browser.execute_script(PAGE_COLOURS)
+    assert _luminance(colours["text"]) < 0.2, colours["text"]
+    for name, scales in colours["charts"].items():
+        assert all(scale == [colours["muted"], colours["grid"]] for scale in scales), (name, scales)
+
+    # A laptop's split screen and a phone: nothing cut off or pushing the page sideways; the table scrolls in its box.
+    for width in (800, 420):
+        browser.set_window_size(width, 1000)
+        browser.execute_script("window.scrollTo(0, 0)")
+        _screenshot(browser, f"insights-9-width-{width}")
+        assert _overflow(browser) == [], width
+        assert browser.execute_script(CUT_OFF) == [], width
+    browser.set_window_size(1400, 1000)
+
+
+def _choose_airflow_theme(driver: WebDriver, theme: str) -> None:
+    """Pick ``theme`` (light or dark) in Airflow's user menu, Appearance, as a person switches its UI's look."""
+    _wait(driver).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "button[aria-label='User']"))).click()
+    _wait(driver).until(
+        ec.element_to_be_clickable((By.XPATH, "//*[@role='menuitem'][normalize-space(.)='Appearance']"))
+    ).click()
+    _wait(driver).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, f"[role=menuitemradio][data-value='{theme}']"))
+    ).click()
+    _wait(driver).until(
+        lambda d: d.execute_script("return document.documentElement.classList.contains(arguments[0])", theme),
+        message=f"Airflow's UI did not switch to {theme}",
+    )
+    # The menu closes on the click; Escape in case it stays open over the page.
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+
+
+def _luminance(colour: str) -> float:
+    """Relative luminance (0 black, 1 white) of a CSS ``rgb(r, g, b)`` colour."""
+    channels = [int(part) / 255 for part in colour[colour.index("(") + 1 : colour.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 def _overflow(driver: WebDriver) -> list[str]:

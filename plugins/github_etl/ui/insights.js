@@ -10,15 +10,25 @@
   const TRENDING_ROWS = 10;
   const charts = { history: null, sparklines: [], languages: null, runs: null };
   window.githubEtlCharts = charts;
+  // Each section's request under way, stopped when the section asks again (a second search, another filter):
+  // an earlier answer arriving late must not replace the later one.
+  const pending = {};
 
   class Unavailable extends Error {}
 
-  async function get(path, params = {}) {
+  async function get(path, params = {}, signal = undefined) {
     const url = new URL(path, API);
     for (const [key, value] of Object.entries(params)) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
     }
-    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    let response;
+    try {
+      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, signal });
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      // The network or Airflow's API server is down: fetch says only "Failed to fetch".
+      throw new Unavailable("Airflow's API server did not answer; reload the page in a moment.");
+    }
     if (response.status === 401) throw new Unavailable("Log in to Airflow to see the warehouse.");
     if (response.status === 403) {
       throw new Unavailable("Airflow does not let this user read the github_repositories DAG, whose data this page shows.");
@@ -33,24 +43,140 @@
     return response;
   }
 
+  // The box of a section's chart, or of the trending table.
+  function boxOf(section) {
+    return document.getElementById(`${section}-chart-box`) ?? document.getElementById(`${section}-table-box`);
+  }
+
   // A section shows either its chart or a sentence saying why there is none, never an empty chart.
   function say(section, sentence) {
     document.getElementById(`${section}-message`).textContent = sentence;
-    const box = document.getElementById(`${section}-chart-box`);
-    if (box) box.hidden = true;
+    boxOf(section).hidden = true;
     if (charts[section] && !Array.isArray(charts[section])) {
       charts[section].destroy();
       charts[section] = null;
     }
   }
 
-  function draw(section, config, note = "") {
+  // unit: written after each figure of the chart's text alternative (" %").
+  function draw(section, config, note = "", unit = "") {
     document.getElementById(`${section}-message`).textContent = note;
     document.getElementById(`${section}-chart-box`).hidden = false;
     if (charts[section]) charts[section].destroy();
     config.options = { animation: false, maintainAspectRatio: false, ...config.options };
-    charts[section] = new window.Chart(document.getElementById(`${section}-chart`), config);
+    const canvas = document.getElementById(`${section}-chart`);
+    charts[section] = new window.Chart(canvas, config);
+    paint(charts[section]);
+    // A canvas is a blank image to a screen reader: its label says what the chart shows, in figures.
+    canvas.dataset.title ??= canvas.getAttribute("aria-label");
+    canvas.setAttribute("aria-label", `${canvas.dataset.title}. ${describe(config.data, unit)}`);
     return charts[section];
+  }
+
+  // "octo/alpha stars: 500 on 2026-11-01, 669 on 2026-11-14 (lowest 500, highest 669)": each series' first
+  // and last observed values and its range, for a chart's text alternative.
+  function describe(data, unit = "") {
+    return data.datasets
+      .map((dataset) => {
+        const observed = dataset.data
+          .map((value, index) => [value, data.labels[index]])
+          .filter(([value]) => value !== null && value !== undefined);
+        if (observed.length === 0) return `${dataset.label}: no observation`;
+        const [[first, from], [last, to]] = [observed[0], observed.at(-1)];
+        const values = observed.map(([value]) => value);
+        return (
+          `${dataset.label}: ${figure(first)}${unit} on ${from}, ${figure(last)}${unit} on ${to} ` +
+          `(lowest ${figure(Math.min(...values))}${unit}, highest ${figure(Math.max(...values))}${unit})`
+        );
+      })
+      .join("; ");
+  }
+
+  function figure(value) {
+    return value.toLocaleString(undefined, { maximumFractionDigits: 1 });
+  }
+
+  // -- light or dark, as Airflow's UI around the page ----------------------------------------------
+
+  // Airflow's UI marks its root element "dark" or "light", and keeps its user's choice under "theme" in this
+  // origin's storage ("system" follows the system's). Framed by it, the page reads its root; opened alone, the
+  // stored choice.
+  function airflowTheme() {
+    try {
+      const root = window.parent === window ? null : window.parent.document.documentElement;
+      if (root?.classList.contains("dark")) return "dark";
+      if (root?.classList.contains("light")) return "light";
+    } catch {
+      // Framed by a page of another origin, whose theme is not readable.
+    }
+    let chosen = null;
+    try {
+      chosen = window.localStorage.getItem("theme");
+    } catch {
+      // Storage refused (a privacy setting): the system's theme.
+    }
+    if (chosen === "dark" || chosen === "light") return chosen;
+    return window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+
+  // Chart.js draws its text and grid in fixed greys; these follow the page's colours instead.
+  function paint(chart) {
+    const style = getComputedStyle(document.documentElement);
+    const [text, muted, grid] = ["--text", "--muted", "--grid"].map((name) => style.getPropertyValue(name).trim());
+    for (const scale of Object.values(chart.options.scales ?? {})) {
+      scale.ticks.color = muted;
+      scale.grid.color = grid;
+      scale.border.color = grid;
+      scale.title.color = text;
+    }
+    chart.options.plugins.legend.labels.color = text;
+    chart.update("none");
+  }
+
+  function applyTheme() {
+    const theme = airflowTheme();
+    if (document.documentElement.dataset.theme === theme) return;
+    document.documentElement.dataset.theme = theme;
+    for (const chart of [charts.history, charts.languages, charts.runs]) if (chart) paint(chart);
+  }
+
+  function followTheme() {
+    applyTheme();
+    try {
+      if (window.parent !== window) {
+        const root = window.parent.document.documentElement;
+        new MutationObserver(applyTheme).observe(root, { attributes: true, attributeFilter: ["class"] });
+      }
+    } catch {
+      // Framed by another origin: the stored choice and the system's theme only.
+    }
+    window.addEventListener("storage", (event) => {
+      if (event.key === "theme") applyTheme();
+      if (event.key === "timezone") noteZone();
+    });
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyTheme);
+  }
+
+  // -- time zone -------------------------------------------------------------------------------------
+
+  // Airflow's UI shows times in the zone its user picked (stored under "timezone", as JSON), by default the
+  // browser's. The warehouse's dates are UTC days: said beside that zone, so a run Airflow shows on the 14th
+  // does not silently appear under the 13th here.
+  function airflowZone() {
+    try {
+      const chosen = JSON.parse(window.localStorage.getItem("timezone") ?? "null");
+      if (typeof chosen === "string" && chosen) return chosen;
+    } catch {
+      // Nothing stored, or not JSON: the browser's zone, as Airflow's UI falls back to.
+    }
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  }
+
+  function noteZone() {
+    const zone = airflowZone();
+    document.getElementById("zone-note").textContent = ["UTC", "Etc/UTC", "GMT", "Etc/GMT"].includes(zone)
+      ? ""
+      : `, which is not always the day in ${zone}, where Airflow shows its times`;
   }
 
   // A name or language from the warehouse as a sentence or a chart label writes it: text outside ASCII is
@@ -65,8 +191,25 @@
     return `${number.toLocaleString()} ${noun}${number === 1 ? "" : "s"}`;
   }
 
-  function guarded(section, work) {
-    return work().catch((error) => say(section, error instanceof Unavailable ? error.message : String(error)));
+  // Runs a section's work with the signal that stops it, dimming what the section shows until it answers;
+  // an error becomes the section's sentence.
+  async function guarded(section, work) {
+    pending[section]?.abort();
+    const request = new AbortController();
+    pending[section] = request;
+    const box = document.getElementById(`${section}-section`);
+    box.setAttribute("aria-busy", "true");
+    try {
+      return await work(request.signal);
+    } catch (error) {
+      if (request.signal.aborted) return undefined;
+      return say(section, error instanceof Unavailable ? error.message : String(error));
+    } finally {
+      if (pending[section] === request) {
+        box.removeAttribute("aria-busy");
+        delete pending[section];
+      }
+    }
   }
 
   // -- star history ------------------------------------------------------------------------------
@@ -82,18 +225,19 @@
     return { owner, name };
   }
 
-  async function showHistory(fullName, days) {
+  async function showHistory(fullName, days, signal) {
     const { owner, name } = repositoryOf(fullName);
     // "." and ".." name no repository (GitHub refuses them), and in the URL they would be steps to another path.
     if ([owner, name].some((part) => !part || part === "." || part === "..")) {
       return say("history", "Type a repository as owner/name, e.g. apache/airflow.");
     }
     const path = `repositories/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/history`;
-    const response = await get(path, { days });
+    const response = await get(path, { days }, signal);
     if (response.status === 404) {
       return say("history", `No repository ${isolated(`${owner}/${name}`)} in the warehouse.`);
     }
     const body = await response.json();
+    if (signal.aborted) return undefined;
     const named = isolated(body.full_name);
     const observed = body.points.filter((point) => point.stargazers_count !== null);
     if (observed.length === 0) {
@@ -135,16 +279,16 @@
   // -- trending ----------------------------------------------------------------------------------
 
   // filters: language, topic and min_stars as the API takes them; an empty one is left out.
-  async function showTrending(windowDays, filters) {
+  async function showTrending(windowDays, filters, signal) {
     const table = document.getElementById("trending-table");
-    const body = await (await get("trending", { window_days: windowDays, ...filters, limit: TRENDING_ROWS })).json();
+    const answer = await get("trending", { window_days: windowDays, ...filters, limit: TRENDING_ROWS }, signal);
+    const body = await answer.json();
+    if (signal.aborted) return undefined;
     charts.sparklines.forEach((chart) => chart.destroy());
     charts.sparklines = [];
     const message = document.getElementById("trending-message");
     if (body.items.length === 0) {
-      table.hidden = true;
-      message.textContent =
-        body.compared === null ? body.basis : `${body.basis} None matches the filters: no repository to list.`;
+      say("trending", body.compared === null ? body.basis : `${body.basis} None matches the filters: no repository to list.`);
       return body;
     }
     message.textContent = body.basis;
@@ -160,7 +304,8 @@
       open.textContent = item.full_name;
       open.addEventListener("click", () => {
         document.getElementById("repository").value = item.full_name;
-        guarded("history", () => showHistory(item.full_name, document.getElementById("history-days").value));
+        const days = document.getElementById("history-days").value;
+        guarded("history", (history) => showHistory(item.full_name, days, history));
       });
       row.insertCell().append(open);
       row.insertCell().textContent = item.language ?? "";
@@ -176,22 +321,24 @@
       // Drawn at this size (the chart is not responsive), so the table keeps one line per row.
       canvas.width = 150;
       canvas.height = 32;
+      canvas.setAttribute("role", "img");
       canvas.setAttribute("aria-label", `${isolated(item.full_name)} stars over the window`);
       spark.append(canvas);
     });
-    table.hidden = false;
-    await Promise.all(body.items.map((item, index) => sparkline(item, body, rows.rows[index].cells[5])));
+    boxOf("trending").hidden = false;
+    await Promise.all(body.items.map((item, index) => sparkline(item, body, rows.rows[index].cells[5], signal)));
     return body;
   }
 
-  async function sparkline(item, trending, cell) {
+  async function sparkline(item, trending, cell, signal) {
     const path = `repositories/${encodeURIComponent(item.owner_login)}/${encodeURIComponent(item.name)}/history`;
-    const response = await get(path, { days: trending.window_days + 1, end_date: trending.end_date });
+    const response = await get(path, { days: trending.window_days + 1, end_date: trending.end_date }, signal);
     if (!response.ok) {
       cell.textContent = "no history";
       return;
     }
     const history = await response.json();
+    if (signal.aborted) return;
     const chart = new window.Chart(cell.querySelector("canvas"), {
       type: "line",
       data: {
@@ -214,6 +361,8 @@
       },
     });
     chart.$repository = item.full_name;
+    const series = { label: `${isolated(item.full_name)} stars`, data: chart.data.datasets[0].data };
+    chart.canvas.setAttribute("aria-label", describe({ labels: chart.data.labels, datasets: [series] }));
     charts.sparklines.push(chart);
   }
 
@@ -223,8 +372,8 @@
     return language === null ? "no language" : isolated(language);
   }
 
-  async function showLanguages() {
-    const body = await (await get("languages/shares", { days: 30, languages: 6 })).json();
+  async function showLanguages(signal) {
+    const body = await (await get("languages/shares", { days: 30, languages: 6 }, signal)).json();
     if (body.dates.length === 0) return say("languages", "The warehouse holds no observation yet.");
     const observed = body.dates.filter((_, index) => body.series.some((series) => series.star_share[index] !== null));
     if (observed.length === 1) {
@@ -251,13 +400,14 @@
         options: { scales: { y: { min: 0, title: { display: true, text: "% of the day's stars" } } } },
       },
       `Share of the stars per primary language, the ${body.series.length} leading languages of ${body.dates.at(-1)}.`,
+      " %",
     );
   }
 
   // -- load runs -----------------------------------------------------------------------------------
 
-  async function showRuns() {
-    const body = await (await get("runs", { limit: 500 })).json();
+  async function showRuns(signal) {
+    const body = await (await get("runs", { limit: 500 }, signal)).json();
     if (body.items.length === 0) return say("runs", "No load run recorded yet: trigger github_repositories.");
     const days = new Map();
     for (const run of body.items) {
@@ -306,9 +456,9 @@
 
   // -- wiring --------------------------------------------------------------------------------------
 
-  async function firstRepository(trending) {
+  async function firstRepository(trending, signal) {
     if (trending && trending.items.length) return trending.items[0].full_name;
-    const response = await get("repositories", { limit: 1 });
+    const response = await get("repositories", { limit: 1 }, signal);
     const page = await response.json();
     return page.items.length ? page.items[0].full_name : null;
   }
@@ -324,39 +474,50 @@
   }
 
   async function start() {
+    followTheme();
+    noteZone();
     const historyForm = document.getElementById("history-form");
     const repository = document.getElementById("repository");
     const days = document.getElementById("history-days");
     historyForm.addEventListener("submit", (event) => {
       event.preventDefault();
       window.location.hash = repository.value.trim();
-      guarded("history", () => showHistory(repository.value, days.value));
+      guarded("history", (signal) => showHistory(repository.value, days.value, signal));
     });
     const trendingForm = document.getElementById("trending-form");
     const readTrending = () =>
-      guarded("trending", () =>
-        showTrending(document.getElementById("trending-window").value, {
-          language: document.getElementById("trending-language").value.trim(),
-          topic: document.getElementById("trending-topic").value.trim(),
-          min_stars: document.getElementById("trending-min-stars").value,
-        }),
+      guarded("trending", (signal) =>
+        showTrending(
+          document.getElementById("trending-window").value,
+          {
+            language: document.getElementById("trending-language").value.trim(),
+            topic: document.getElementById("trending-topic").value.trim(),
+            min_stars: document.getElementById("trending-min-stars").value,
+          },
+          signal,
+        ),
       );
     trendingForm.addEventListener("submit", (event) => {
       event.preventDefault();
       readTrending();
     });
 
-    const [trending] = await Promise.all([readTrending(), guarded("languages", showLanguages), guarded("runs", showRuns)]);
+    // Each section draws as soon as its own answer arrives: a slow one keeps only itself waiting.
+    const trending = readTrending();
+    const others = [trending, guarded("languages", showLanguages), guarded("runs", showRuns)];
     const wanted = fragmentRepository();
     // Guarded too: logged out or without a warehouse, the section says so, not that the warehouse is empty.
-    await guarded("history", async () => {
-      const initial = wanted || (await firstRepository(trending));
+    const history = guarded("history", async (signal) => {
+      const initial = wanted || (await firstRepository(await trending, signal));
+      // A search typed meanwhile has taken the section over.
+      if (signal.aborted) return undefined;
       if (!initial) {
         return say("history", "The warehouse holds no repository yet: run the github_repositories DAG first.");
       }
       repository.value = initial;
-      return showHistory(initial, days.value);
+      return showHistory(initial, days.value, signal);
     });
+    await Promise.all([history, ...others]);
     document.body.dataset.ready = "true";
   }
 
