@@ -161,6 +161,16 @@ def test_history_of_a_name_held_now_and_formerly_is_the_current_holders(client, 
 # -- trending ---------------------------------------------------------------------------------------
 
 
+def test_trending_basis_writes_thousands_for_reading(client, warehouse):
+    # A real warehouse compares a million repositories: "1000001" is hard to read in a sentence.
+    many = range(1, 1002)
+    _insert(warehouse, "repositories", *(_repo(repo_id) for repo_id in many))
+    _observe(warehouse, {repo_id: {0: 1, 7: 2} for repo_id in many})
+    body = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), limit=1)
+    assert (body["compared"], body["rising"]) == (1001, 1001)
+    assert "counting only the 1,001 repositories observed on both dates; 1,001 of them gained stars." in body["basis"]
+
+
 def test_trending_compares_only_repositories_observed_at_both_ends(client, observed):
     body = _get(client, "/trending", window_days=7, end_date=str(DAY[7]))
 

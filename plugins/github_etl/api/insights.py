@@ -133,8 +133,8 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
             "compared": window["compared"],
             "rising": window["rising"],
             "basis": (
-                f"Star gains from {start} to {end}, counting only the {window['compared']} repositories observed "
-                f"on both dates; {window['rising']} of them gained stars."
+                f"Star gains from {start} to {end}, counting only the {window['compared']:,} repositories observed "
+                f"on both dates; {window['rising']:,} of them gained stars."
             ),
             "items": rows,
             "next_cursor": f"{position[0]}.{position[1]}" if position else None,
