@@ -73,6 +73,10 @@ class WarehouseUnavailableError(WarehouseError):
     """The warehouse could not be reached after the bounded retries."""
 
 
+class WarehouseBusyError(WarehouseUnavailableError):
+    """Every pooled connection of the repository API stayed busy for the acquire timeout."""
+
+
 class WarehouseRejectedError(WarehouseUnavailableError, ConfigurationError):
     """The warehouse answered and refused the connection for a reason only its configuration can change.
 

@@ -18,7 +18,7 @@ import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from psycopg2.errors import UndefinedTable
+from psycopg2.errors import QueryCanceled, UndefinedTable
 from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
@@ -42,7 +42,13 @@ from github_etl.api.page_cache import PageCache
 from github_etl.api.paging import InvalidCursorError, decode_cursor, encode_cursor
 from github_etl.api.pool import WarehousePool
 from github_etl.api.security import require_dag_reader
-from github_etl.errors import WarehouseError
+from github_etl.errors import (
+    WarehouseBusyError,
+    WarehouseError,
+    WarehouseNotConfiguredError,
+    WarehouseRejectedError,
+    WarehouseUnavailableError,
+)
 from github_etl.hooks.warehouse import DatabaseConnection
 
 log = logging.getLogger(__name__)
@@ -309,9 +315,26 @@ def _invalid(parameter: str, value: str, message: str) -> RequestValidationError
 
 
 async def _warehouse_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The cause names the warehouse's host and database, or the secrets backend's entry: for the API server's
+    # log, where its operators look, not for every reader of the API.
     log.warning("Answering 503 to %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        content={"detail": f"The warehouse is unavailable: {exc}"},
+        content={"detail": f"The warehouse is unavailable: {_public_reason(exc)}. The API server's log says why."},
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+def _public_reason(exc: Exception) -> str:
+    """What a 503 may tell any reader of the API: the kind of fault, nothing of the deployment's settings."""
+    if isinstance(exc, WarehouseNotConfiguredError):
+        return "the API server's connection to it is not defined or cannot be read"
+    if isinstance(exc, WarehouseRejectedError):
+        return "it refused the API server's login"
+    if isinstance(exc, WarehouseBusyError):
+        return "every connection to it stayed busy"
+    if isinstance(exc.__cause__, QueryCanceled):
+        return "the query ran past the statement timeout"
+    if isinstance(exc, WarehouseUnavailableError):
+        return "it cannot be reached, or the connection to it was lost"
+    return "it could not answer"

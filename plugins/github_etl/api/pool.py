@@ -19,7 +19,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from github_etl.api.config import ApiSettings
-from github_etl.errors import WarehouseUnavailableError
+from github_etl.errors import WarehouseBusyError, WarehouseUnavailableError
 from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.settings import WAREHOUSE_CONN_ID
 
@@ -60,7 +60,7 @@ class WarehousePool:
         :raises WarehouseUnavailableError: no connection could be had, or it broke during the work.
         """
         if not self._slots.acquire(timeout=self._settings.acquire_timeout):
-            raise WarehouseUnavailableError(
+            raise WarehouseBusyError(
                 f"all {self._settings.pool_size} connections stayed busy for {self._settings.acquire_timeout:g} s"
             )
         try:
