@@ -80,12 +80,15 @@ class RepositoryColumn:
     :param rest: the dotted path of its value in a REST repository object; rejection reasons quote it,
         whichever API the record came from.
     :param graphql: how it is read from a GraphQL node.
+    :param description: what it holds, for the warehouse's readers (the column's comment, which SQL clients
+        show) and the API's (the field's description in its OpenAPI document).
     """
 
     name: str
     rule: Rule
     rest: str
     graphql: GraphQLRead
+    description: str
 
     @property
     def sql_type(self) -> str:
@@ -168,52 +171,132 @@ def _lower_case_visibility(node: Mapping[str, Any]) -> Any:
 # stargazerCount twice. One known difference remains: for an empty repository REST still names the
 # configured default branch, while GraphQL's defaultBranchRef is null.
 REPOSITORY_SPEC: tuple[RepositoryColumn, ...] = (
-    RepositoryColumn("id", ID, "id", graphql("databaseId")),
-    RepositoryColumn("node_id", IDENTIFIER, "node_id", graphql("id")),
-    RepositoryColumn("full_name", IDENTIFIER, "full_name", graphql("nameWithOwner")),
-    RepositoryColumn("name", IDENTIFIER, "name", graphql("name")),
-    RepositoryColumn("owner_login", IDENTIFIER, "owner.login", graphql(_OWNER, read="owner.login")),
-    RepositoryColumn("owner_id", OPTIONAL_ID, "owner.id", graphql(_OWNER, read="owner.databaseId")),
-    RepositoryColumn("owner_type", OPTIONAL_IDENTIFIER, "owner.type", graphql(_OWNER, read="owner.__typename")),
-    RepositoryColumn("description", FREE_TEXT, "description", graphql("description")),
-    RepositoryColumn("homepage", NON_EMPTY_FREE_TEXT, "homepage", graphql("homepageUrl")),
-    RepositoryColumn("html_url", FREE_TEXT, "html_url", graphql("url")),
     RepositoryColumn(
-        "language", OPTIONAL_IDENTIFIER, "language", graphql("primaryLanguage { name }", read="primaryLanguage.name")
+        "id",
+        ID,
+        "id",
+        graphql("databaseId"),
+        "GitHub's numeric id of the repository; it stays the same when the repository is renamed or transferred.",
+    ),
+    RepositoryColumn("node_id", IDENTIFIER, "node_id", graphql("id"), "GitHub's global node id (GraphQL's `id`)."),
+    RepositoryColumn(
+        "full_name", IDENTIFIER, "full_name", graphql("nameWithOwner"), "`owner/name`, as GitHub last served it."
+    ),
+    RepositoryColumn("name", IDENTIFIER, "name", graphql("name"), "The repository's name, without its owner."),
+    RepositoryColumn(
+        "owner_login",
+        IDENTIFIER,
+        "owner.login",
+        graphql(_OWNER, read="owner.login"),
+        "Login of the user or organization that owns the repository.",
+    ),
+    RepositoryColumn(
+        "owner_id",
+        OPTIONAL_ID,
+        "owner.id",
+        graphql(_OWNER, read="owner.databaseId"),
+        "GitHub's numeric id of the owner.",
+    ),
+    RepositoryColumn(
+        "owner_type",
+        OPTIONAL_IDENTIFIER,
+        "owner.type",
+        graphql(_OWNER, read="owner.__typename"),
+        "`User` or `Organization`.",
+    ),
+    RepositoryColumn(
+        "description",
+        FREE_TEXT,
+        "description",
+        graphql("description"),
+        "The description its owner wrote; NUL characters dropped, cut after 65,536 characters.",
+    ),
+    RepositoryColumn(
+        "homepage",
+        NON_EMPTY_FREE_TEXT,
+        "homepage",
+        graphql("homepageUrl"),
+        "The website its owner named; null when none.",
+    ),
+    RepositoryColumn("html_url", FREE_TEXT, "html_url", graphql("url"), "The repository's page on GitHub."),
+    RepositoryColumn(
+        "language",
+        OPTIONAL_IDENTIFIER,
+        "language",
+        graphql("primaryLanguage { name }", read="primaryLanguage.name"),
+        "Primary language, as GitHub detects it (`Python`); null when GitHub detected none.",
     ),
     RepositoryColumn(
         "license_spdx_id",
         OPTIONAL_IDENTIFIER,
         "license.spdx_id",
         graphql("licenseInfo { spdxId }", read="licenseInfo.spdxId"),
+        "SPDX id of the license GitHub detected (`MIT`, `Apache-2.0`; `NOASSERTION` for a license it could not "
+        "identify); null when it found none.",
     ),
-    RepositoryColumn("topics", TOPICS, "topics", graphql(_TOPICS, read=_graphql_topics)),
-    RepositoryColumn("stargazers_count", COUNT, "stargazers_count", graphql("stargazerCount")),
-    RepositoryColumn("forks_count", COUNT, "forks_count", graphql("forkCount")),
+    RepositoryColumn(
+        "topics",
+        TOPICS,
+        "topics",
+        graphql(_TOPICS, read=_graphql_topics),
+        "Topics, in lower case, as GitHub lists them.",
+    ),
+    RepositoryColumn("stargazers_count", COUNT, "stargazers_count", graphql("stargazerCount"), "Stars."),
+    RepositoryColumn("forks_count", COUNT, "forks_count", graphql("forkCount"), "Forks."),
     RepositoryColumn(
         "open_issues_count",
         COUNT,
         "open_issues_count",
         graphql(_OPEN_ISSUES, _OPEN_PULL_REQUESTS, read=_open_issues_and_pull_requests),
+        "Open issues and open pull requests together, as GitHub's REST API counts them.",
     ),
-    RepositoryColumn("watchers_count", COUNT, "watchers_count", graphql("stargazerCount")),
-    RepositoryColumn("size", BIG_COUNT, "size", graphql("diskUsage")),  # kilobytes, hence a bigint
+    RepositoryColumn(
+        "watchers_count",
+        COUNT,
+        "watchers_count",
+        graphql("stargazerCount"),
+        "Stars again: GitHub's REST API names the star count so. People watching the repository are not counted.",
+    ),
+    # kilobytes, hence a bigint
+    RepositoryColumn("size", BIG_COUNT, "size", graphql("diskUsage"), "Size in kilobytes, as GitHub reports it."),
     RepositoryColumn(
         "default_branch",
         OPTIONAL_IDENTIFIER,
         "default_branch",
         graphql("defaultBranchRef { name }", read="defaultBranchRef.name"),
+        "Name of the default branch; null for an empty repository read through GraphQL.",
     ),
-    RepositoryColumn("fork", FLAG, "fork", graphql("isFork")),
-    RepositoryColumn("archived", FLAG, "archived", graphql("isArchived")),
-    RepositoryColumn("disabled", FLAG, "disabled", graphql("isDisabled")),
-    RepositoryColumn("is_template", FLAG, "is_template", graphql("isTemplate")),
+    RepositoryColumn("fork", FLAG, "fork", graphql("isFork"), "True for a fork of another repository."),
     RepositoryColumn(
-        "visibility", OPTIONAL_IDENTIFIER, "visibility", graphql("visibility", read=_lower_case_visibility)
+        "archived", FLAG, "archived", graphql("isArchived"), "True once its owner archived it (read-only)."
     ),
-    RepositoryColumn("created_at", TIMESTAMP, "created_at", graphql("createdAt")),
-    RepositoryColumn("updated_at", TIMESTAMP, "updated_at", graphql("updatedAt")),
-    RepositoryColumn("pushed_at", TIMESTAMP, "pushed_at", graphql("pushedAt")),
+    RepositoryColumn("disabled", FLAG, "disabled", graphql("isDisabled"), "True when GitHub disabled it."),
+    RepositoryColumn("is_template", FLAG, "is_template", graphql("isTemplate"), "True for a template repository."),
+    RepositoryColumn(
+        "visibility",
+        OPTIONAL_IDENTIFIER,
+        "visibility",
+        graphql("visibility", read=_lower_case_visibility),
+        "`public`. A private or internal repository that only the token may read is not stored; one stored "
+        "before is marked deleted (`not_public`).",
+    ),
+    RepositoryColumn(
+        "created_at", TIMESTAMP, "created_at", graphql("createdAt"), "When the repository was created on GitHub."
+    ),
+    RepositoryColumn(
+        "updated_at",
+        TIMESTAMP,
+        "updated_at",
+        graphql("updatedAt"),
+        "When GitHub last changed the repository's record: any change, a new star included.",
+    ),
+    RepositoryColumn(
+        "pushed_at",
+        TIMESTAMP,
+        "pushed_at",
+        graphql("pushedAt"),
+        "When a commit was last pushed to any of its branches.",
+    ),
 )
 
 REPOSITORY_COLUMNS: tuple[str, ...] = tuple(column.name for column in REPOSITORY_SPEC)
@@ -230,6 +313,17 @@ GRAPHQL_REPOSITORY_FIELDS = graphql_selection(REPOSITORY_SPEC)
 
 # Digest of a staged line's data columns (see github_etl.transform.staged_line); bookkeeping, not GitHub data.
 ROW_HASH_COLUMN = "row_hash"
+
+# The columns of github.repositories that the load keeps, after GitHub's: what each holds.
+BOOKKEEPING_DESCRIPTIONS: Mapping[str, str] = {
+    "first_seen_at": "When a run first fetched the repository from GitHub.",
+    "last_seen_at": "When the latest run that saw the repository fetched it.",
+    "deleted_at": "Set when GitHub stopped serving the repository.",
+    "deleted_reason": "What GitHub answered then: `not_found` (404: deleted or made private), `legal_block` (451), "
+    '`disabled` (403 "Repository access blocked"), `access_lost` (the token may no longer read it) or `not_public` '
+    "(served as private or internal, only because the token can read it).",
+    ROW_HASH_COLUMN: "Digest of the GitHub columns as last loaded: equal digests, equal data.",
+}
 
 # Columns of a staged row file, in order: the data columns, then the digest.
 STAGED_COLUMNS: tuple[str, ...] = (*REPOSITORY_COLUMNS, ROW_HASH_COLUMN)
@@ -261,3 +355,21 @@ HISTORY_COLUMNS: tuple[str, ...] = (
     "is_template",
     "topics",
 )
+
+
+def column_descriptions() -> dict[str, dict[str, str]]:
+    """The comment of each column of the warehouse tables that hold the spec's columns, by table then column.
+
+    The other tables' columns, and every table, are described in ``schema.sql`` beside their definitions.
+    """
+    spec = {column.name: column.description for column in REPOSITORY_SPEC}
+    return {
+        "repositories": {**spec, **BOOKKEEPING_DESCRIPTIONS},
+        "repository_snapshots": {
+            name: f"github.repositories.{name} as the run saw it on snapshot_date: {spec[name]}"
+            for name in SNAPSHOT_WRITTEN_COLUMNS
+        },
+        "repository_history": {
+            name: f"github.repositories.{name} in this version: {spec[name]}" for name in HISTORY_COLUMNS
+        },
+    }

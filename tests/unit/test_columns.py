@@ -17,6 +17,7 @@ from bench.rows import repository_records
 from github_etl.api.models import AttributeVersion, Repository, Snapshot, repository_columns_model
 from github_etl.api.queries import REPOSITORY_COLUMNS as API_REPOSITORY_COLUMNS
 from github_etl.columns import (
+    BOOKKEEPING_DESCRIPTIONS,
     GRAPHQL_REPOSITORY_FIELDS,
     HISTORY_COLUMNS,
     REPOSITORY_COLUMNS,
@@ -26,6 +27,7 @@ from github_etl.columns import (
     SNAPSHOT_WRITTEN_COLUMNS,
     STAGED_COLUMNS,
     RepositoryColumn,
+    column_descriptions,
     graphql,
     graphql_selection,
 )
@@ -44,7 +46,9 @@ SPEC = {column.name: column for column in REPOSITORY_SPEC}
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql" / "github_repositories"
 
 # A column GitHub serves that the warehouse does not keep (yet): added to the spec, and nowhere else.
-MIRROR_URL = RepositoryColumn("mirror_url", FREE_TEXT, "mirror_url", graphql("mirrorUrl"))
+MIRROR_URL = RepositoryColumn(
+    "mirror_url", FREE_TEXT, "mirror_url", graphql("mirrorUrl"), "The URL of the repository it mirrors."
+)
 REST_RECORD = {"id": 1, "node_id": "R_1", "full_name": "o/r", "name": "r", "owner": {"login": "o"}}
 GRAPHQL_NODE = {"databaseId": 1, "id": "R_1", "nameWithOwner": "o/r", "name": "r", "owner": {"login": "o"}}
 
@@ -125,6 +129,62 @@ def test_api_models_of_tracked_columns_type_them_as_the_spec(model: Any, columns
 
     assert [name for name, _ in fields] == list(columns)
     assert [info.annotation for _, info in fields] == [_api_type(SPEC[name]) for name in columns]
+
+
+def test_every_field_of_the_api_repository_has_the_description_of_its_column() -> None:
+    properties = Repository.model_json_schema()["properties"]
+
+    assert {name: properties[name].get("description") for name in REPOSITORY_COLUMNS} == {
+        column.name: column.description for column in REPOSITORY_SPEC
+    }
+    assert all(properties[name].get("description") for name in properties)
+
+
+def _comments(warehouse: Any) -> dict[tuple[str, str | None], str | None]:
+    """The comment of each table of the schema github (its partitions aside) and of each of its columns."""
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "SELECT relation.relname, NULL, obj_description(relation.oid, 'pg_class')"
+            " FROM pg_class AS relation"
+            " WHERE relation.relnamespace = 'github'::regnamespace AND relation.relkind IN ('r', 'p')"
+            "   AND NOT relation.relispartition"
+            " UNION ALL"
+            " SELECT relation.relname, attribute.attname, col_description(relation.oid, attribute.attnum)"
+            " FROM pg_class AS relation"
+            " JOIN pg_attribute AS attribute ON attribute.attrelid = relation.oid"
+            " WHERE relation.relnamespace = 'github'::regnamespace AND relation.relkind IN ('r', 'p')"
+            "   AND NOT relation.relispartition AND attribute.attnum > 0 AND NOT attribute.attisdropped"
+        )
+        return {(table, column): comment for table, column, comment in cur.fetchall()}
+
+
+def test_the_warehouse_describes_every_table_and_column_and_the_spec_columns_as_the_spec(warehouse: Any) -> None:
+    """What psql's \\d+ and SQL clients show an analyst: no table or column left without its meaning."""
+    comments = _comments(warehouse)
+
+    assert [place for place, comment in comments.items() if not comment] == []
+    repositories = {column: comment for (table, column), comment in comments.items() if table == "repositories"}
+    assert repositories == {
+        None: repositories[None],
+        **{column.name: column.description for column in REPOSITORY_SPEC},
+        **BOOKKEEPING_DESCRIPTIONS,
+    }
+    assert comments[("repository_history", "full_name")].endswith(SPEC["full_name"].description)
+    assert comments[("repository_snapshots", "stargazers_count")].endswith(SPEC["stargazers_count"].description)
+
+
+def test_a_description_changed_in_the_spec_reaches_the_warehouse_on_the_next_run(
+    warehouse: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from github_etl.hooks import warehouse as warehouse_module
+
+    described = column_descriptions()
+    described["repositories"]["size"] = "Size in kibibytes."
+    monkeypatch.setattr(warehouse_module, "column_descriptions", lambda: described)
+
+    warehouse_module.apply_schema(warehouse)
+
+    assert _comments(warehouse)[("repositories", "size")] == "Size in kibibytes."
 
 
 def test_negative_count_check_covers_every_count_column() -> None:

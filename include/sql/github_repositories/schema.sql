@@ -538,3 +538,120 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- What each table and column holds, as comments: psql's \d+ and SQL clients show them to analysts.
+-- The columns that hold GitHub's data are described in github_etl.columns, beside their spec, and set
+-- by the schema step after this file (github_etl.hooks.warehouse.apply_schema).
+-- A comment is set only when it differs: COMMENT takes a SHARE UPDATE EXCLUSIVE lock on its table, which
+-- would wait for a VACUUM or an index built concurrently on every run.
+CREATE OR REPLACE FUNCTION github.describe(relation regclass, column_name text, description text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    position smallint;
+BEGIN
+    IF column_name IS NULL THEN
+        IF obj_description(relation, 'pg_class') IS DISTINCT FROM description THEN
+            EXECUTE format('COMMENT ON TABLE %s IS %L', relation, description);
+        END IF;
+        RETURN;
+    END IF;
+    SELECT attnum INTO STRICT position
+    FROM pg_attribute WHERE attrelid = relation AND attname = column_name AND NOT attisdropped;
+    IF col_description(relation, position) IS DISTINCT FROM description THEN
+        EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', relation, column_name, description);
+    END IF;
+END
+$$;
+
+SELECT github.describe(relation::regclass, column_name, description)
+FROM (VALUES
+    ('github.repositories', NULL,
+     'One row per public repository the runs fetched, keyed by GitHub''s id; columns named after GitHub''s REST '
+     'fields. Deleted repositories stay, with deleted_at set.'),
+    ('github.repository_snapshots', NULL,
+     'Stars, forks and open issues of each repository on each day (UTC) a run observed it; a day without a row '
+     'was not observed. Partitioned by month.'),
+    ('github.repository_snapshots', 'repo_id', 'The repository (github.repositories.id).'),
+    ('github.repository_snapshots', 'snapshot_date', 'The day (UTC) the run fetched the counts.'),
+    ('github.repository_history', NULL,
+     'Earlier versions of each repository''s name, owner, license and terms, one row per version a load '
+     'replaced; the current version is the github.repositories row.'),
+    ('github.repository_history', 'repo_id', 'The repository (github.repositories.id).'),
+    ('github.repository_history', 'valid_from', 'When a run first fetched this version.'),
+    ('github.repository_history', 'valid_until', 'When a run fetched the version that replaced it.'),
+    ('github.load_runs', NULL, 'One row per DAG run that loaded, written in its load''s transaction.'),
+    ('github.load_runs', 'run_id', 'Airflow''s run id.'),
+    ('github.load_runs', 'dag_id', 'Airflow''s DAG id.'),
+    ('github.load_runs', 'logical_date', 'The run''s logical date (which day it was scheduled for).'),
+    ('github.load_runs', 'observed_at',
+     'When the run fetched its data: its repositories'' last_seen_at and its snapshots'' date.'),
+    ('github.load_runs', 'mode', 'sample, search, owners, refresh or census.'),
+    ('github.load_runs', 'listed', 'Repositories the run listed, found or was asked for.'),
+    ('github.load_runs', 'enriched', 'Repositories whose full metadata the run staged.'),
+    ('github.load_runs', 'skipped',
+     'Listed repositories GitHub no longer served to everyone when the run fetched them (deleted, made private, '
+     'blocked).'),
+    ('github.load_runs', 'rejected', 'Records quarantined with a reason (in the run''s staged rejected/ files).'),
+    ('github.load_runs', 'inserted', 'Repositories the warehouse did not hold.'),
+    ('github.load_runs', 'updated',
+     'Stored repositories whose row was written: their data changed, or they were seen at a later time than '
+     'recorded (last_seen_at moved), or seen again after being marked deleted.'),
+    ('github.load_runs', 'unchanged',
+     'Stored repositories staged with the data and observation times already recorded (a run loaded again): '
+     'nothing written.'),
+    ('github.load_runs', 'duplicates',
+     'Staged copies of a repository the run had already staged (search pages shift while stars move), dropped '
+     'for the latest one: enriched - rejected = inserted + updated + unchanged + duplicates.'),
+    ('github.load_runs', 'api_requests', 'GitHub API requests the run''s extract made.'),
+    ('github.load_runs', 'unreachable',
+     'Search mode: each second with more matches than GitHub serves for one query, as '
+     '{"second", "matches", "unreachable"}; empty when the search was complete.'),
+    ('github.load_runs', 'started_at', 'When the run began.'),
+    ('github.load_runs', 'finished_at', 'When its load committed.'),
+    ('github.census_cursor', NULL,
+     'How far the census has crawled GET /repositories: the warehouse holds every repository listed with an id '
+     'in (since_id, cursor_id].'),
+    ('github.census_cursor', 'census', 'The census''s name.'),
+    ('github.census_cursor', 'since_id', 'The id the census started after.'),
+    ('github.census_cursor', 'cursor_id', 'The highest id crawled so far.'),
+    ('github.census_cursor', 'run_id', 'The run whose load moved the cursor last.'),
+    ('github.census_cursor', 'moved_at', 'When that load committed.'),
+    ('github.repositories_generation', NULL,
+     'A number every write to github.repositories moves forward; the repository API counts rows by it.'),
+    ('github.repositories_generation', 'singleton', 'Always true: the table has one row.'),
+    ('github.repositories_generation', 'generation', 'Moved forward by every statement writing github.repositories.'),
+    ('github.language_days', NULL,
+     'Repositories and stars per primary language among the repositories observed each day; kept by the load.'),
+    ('github.language_days', 'snapshot_date', 'The day (UTC).'),
+    ('github.language_days', 'language', 'Primary language; null for none.'),
+    ('github.language_days', 'repositories', 'Repositories observed that day with this language.'),
+    ('github.language_days', 'stars', 'Their stars that day.'),
+    ('github.star_gains', NULL,
+     'Repositories whose stars rose over a trending window (1, 7 or 30 days) ending on end_date, both ends '
+     'observed; kept by the load.'),
+    ('github.star_gains', 'end_date', 'The window''s last day (UTC).'),
+    ('github.star_gains', 'window_days', 'The window''s length in days: it starts on end_date - window_days.'),
+    ('github.star_gains', 'repo_id', 'The repository (github.repositories.id).'),
+    ('github.star_gains', 'gain', 'Stars on end_date minus stars on the window''s first day.'),
+    ('github.star_gains', 'stargazers_count', 'Stars on end_date.'),
+    ('github.star_gains', 'language', 'Primary language when the gain was computed.'),
+    ('github.star_gains', 'topics', 'Topics when the gain was computed.'),
+    ('github.star_gain_topics', NULL,
+     'The rows of github.star_gains once per topic that fewer than one in a hundred of the window''s risers '
+     'carry (an index for filtering the trending list by a rare topic).'),
+    ('github.star_gain_topics', 'end_date', 'As github.star_gains.end_date.'),
+    ('github.star_gain_topics', 'window_days', 'As github.star_gains.window_days.'),
+    ('github.star_gain_topics', 'topic', 'The topic.'),
+    ('github.star_gain_topics', 'repo_id', 'As github.star_gains.repo_id.'),
+    ('github.star_gain_topics', 'gain', 'As github.star_gains.gain.'),
+    ('github.star_gain_topics', 'stargazers_count', 'As github.star_gains.stargazers_count.'),
+    ('github.star_gain_topics', 'language', 'As github.star_gains.language.'),
+    ('github.star_gain_windows', NULL, 'One row per trending window whose two days were both observed.'),
+    ('github.star_gain_windows', 'end_date', 'As github.star_gains.end_date.'),
+    ('github.star_gain_windows', 'window_days', 'As github.star_gains.window_days.'),
+    ('github.star_gain_windows', 'compared', 'Repositories observed on both days.'),
+    ('github.star_gain_windows', 'rising', 'How many of them gained stars (their rows in github.star_gains).'),
+    ('github.star_gain_windows', 'common_topics',
+     'Topics at least one in a hundred of the risers carry (left out of github.star_gain_topics).')
+) AS described (relation, column_name, description);

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
-from github_etl.columns import REPOSITORY_SPEC, RepositoryColumn
+from github_etl.columns import BOOKKEEPING_DESCRIPTIONS, REPOSITORY_SPEC, RepositoryColumn
 
 # Bounds of PostgreSQL's integer type, which the counters use: a larger bound could never match.
 MAX_INT4 = 2**31 - 1
@@ -150,7 +150,7 @@ def repository_columns_model(spec: Sequence[RepositoryColumn]) -> type[BaseModel
     return create_model(
         "RepositoryColumns",
         __doc__="A repository's GitHub data, one field per column of the spec (github_etl.columns).",
-        **{column.name: (_field_type(column), ...) for column in spec},
+        **{column.name: (_field_type(column), Field(description=column.description)) for column in spec},
     )
 
 
@@ -162,14 +162,10 @@ RepositoryColumns = repository_columns_model(REPOSITORY_SPEC)
 class Repository(RepositoryColumns):  # type: ignore[misc,valid-type]
     """A repository as the warehouse holds it; field names follow GitHub's REST API."""
 
-    first_seen_at: datetime = Field(description="When a run first fetched the repository from GitHub.")
-    last_seen_at: datetime = Field(description="When the latest run that saw the repository fetched it.")
-    deleted_at: datetime | None = Field(description="Set when GitHub stopped serving the repository.")
-    deleted_reason: str | None = Field(
-        description="What GitHub answered then: `not_found` (404: deleted or made private), `legal_block` "
-        '(451), `disabled` (403 "Repository access blocked"), `access_lost` (the token may no longer read it) '
-        "or `not_public` (served as private or internal, only because the token can read it)."
-    )
+    first_seen_at: datetime = Field(description=BOOKKEEPING_DESCRIPTIONS["first_seen_at"])
+    last_seen_at: datetime = Field(description=BOOKKEEPING_DESCRIPTIONS["last_seen_at"])
+    deleted_at: datetime | None = Field(description=BOOKKEEPING_DESCRIPTIONS["deleted_at"])
+    deleted_reason: str | None = Field(description=BOOKKEEPING_DESCRIPTIONS["deleted_reason"])
 
 
 class RepositoryPage(BaseModel):

@@ -24,6 +24,7 @@ import psycopg2.extensions
 from airflow.providers.postgres.hooks.postgres import PostgresHook
 from psycopg2 import sql
 
+from github_etl.columns import column_descriptions
 from github_etl.errors import (
     WarehouseConnectionLostError,
     WarehouseError,
@@ -50,6 +51,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEMA_FILE = "schema.sql"
+# The comments of the columns that hold the spec's columns (github_etl.columns.column_descriptions).
+DESCRIBE_COLUMNS = (
+    "SELECT github.describe(relation::regclass, column_name, description)"
+    " FROM unnest(%s::text[], %s::text[], %s::text[]) AS described (relation, column_name, description)"
+)
 # Any constant works as long as every process applying the schema uses the same one; this one spells
 # "github_etl" in ASCII so it is recognisable in pg_locks.
 SCHEMA_LOCK_KEY = 0x6769746875625F65
@@ -319,7 +325,16 @@ def apply_schema(db: DatabaseConnection) -> None:
     :raises WarehousePrivilegeError: the role may not create the schema (it neither owns ``github`` nor may
         create schemas in the database); the message says what to grant.
     """
-    _under_schema_lock(db, load_sql(SCHEMA_FILE))
+    described = [
+        (f"github.{table}", column, text)
+        for table, columns in column_descriptions().items()
+        for column, text in columns.items()
+    ]
+    _under_schema_lock(
+        db,
+        load_sql(SCHEMA_FILE),
+        (DESCRIBE_COLUMNS, tuple(list(values) for values in zip(*described, strict=True))),
+    )
 
 
 def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
@@ -332,15 +347,17 @@ def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
     :param db: connection to use; its open transaction, if any, is committed too.
     :param day: a snapshot date.
     """
-    _under_schema_lock(db, "SELECT github.ensure_snapshot_partition(%s)", (day,))
+    _under_schema_lock(db, ("SELECT github.ensure_snapshot_partition(%s)", (day,)))
 
 
-def _under_schema_lock(db: DatabaseConnection, statement: str, params: tuple[Any, ...] | None = None) -> None:
-    """Run a schema statement in a transaction of its own, after any concurrent one, and commit."""
+def _under_schema_lock(db: DatabaseConnection, *statements: str | tuple[str, tuple[Any, ...]]) -> None:
+    """Run schema statements (each alone or with its parameters) in a transaction of their own, after any
+    concurrent one, and commit."""
     try:
         with db.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-            cur.execute(statement, params)
+            for statement in statements:
+                cur.execute(*((statement,) if isinstance(statement, str) else statement))
         db.commit()
     except psycopg2.errors.InsufficientPrivilege as exc:
         db.rollback()
