@@ -857,6 +857,22 @@ def test_openapi_lists_every_operation_with_its_models(client_without_warehouse)
     assert components["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/auth/token"
 
 
+def test_openapi_describes_every_field_of_every_answer(client_without_warehouse):
+    """A client developer reads what each field holds in Swagger; GitHub's columns as the warehouse says."""
+    spec = client_without_warehouse.get(f"{PREFIX}/openapi.json").json()
+
+    undescribed = [
+        f"{name}.{field}"
+        for name, schema in spec["components"]["schemas"].items()
+        if name not in ("HTTPValidationError", "ValidationError")
+        for field, definition in schema.get("properties", {}).items()
+        if not definition.get("description")
+    ]
+    assert undescribed == []
+    properties = spec["components"]["schemas"]["Repository"]["properties"]
+    assert properties["watchers_count"]["description"].startswith("Stars again")
+
+
 def test_swagger_ui_is_served_from_this_server_only(client_without_warehouse):
     del client_without_warehouse.headers["Authorization"]
 

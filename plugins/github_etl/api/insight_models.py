@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from github_etl.api.models import LANGUAGE_FILTER, MAX_INT4, Language, Name
+from github_etl.api.models import LANGUAGE_FILTER, MAX_INT4, Language, Name, described_as
 
 # Ten years of days: a longer window than any warehouse holds answers nothing more.
 MAX_DAYS = 3650
@@ -67,17 +67,19 @@ class HistoryQuery(BaseModel):
 class HistoryPoint(BaseModel):
     """Counters of a repository on one day; all null on a day it was not observed."""
 
-    date: dt.date
-    stargazers_count: int | None
-    forks_count: int | None
-    open_issues_count: int | None
+    date: dt.date = Field(description="The day (UTC).")
+    stargazers_count: int | None = Field(description="Stars that day; null when the day has no observation.")
+    forks_count: int | None = Field(description="Forks that day; null when the day has no observation.")
+    open_issues_count: int | None = Field(
+        description="Open issues and open pull requests together that day; null when the day has no observation."
+    )
 
 
 class RepositoryHistory(BaseModel):
     """Every day of a window, oldest first, with the repository's counters where it was observed."""
 
-    id: int
-    full_name: str
+    id: int = described_as("id")
+    full_name: str = described_as("full_name")
     start_date: dt.date | None = Field(
         description="First day listed; null when the repository was never observed and no `end_date` was given."
     )
@@ -112,13 +114,13 @@ class TrendingQuery(BaseModel):
 class TrendingRepository(BaseModel):
     """A repository and its star gain over the window."""
 
-    id: int
-    full_name: str
-    owner_login: str
-    name: str
+    id: int = described_as("id")
+    full_name: str = described_as("full_name")
+    owner_login: str = described_as("owner_login")
+    name: str = described_as("name")
     language: str | None = Field(description="Primary language on `end_date`, the one the `language` filter matches.")
-    html_url: str | None
-    description: str | None
+    html_url: str | None = described_as("html_url")
+    description: str | None = described_as("description")
     start_stargazers_count: int = Field(description="Stars on `start_date`.")
     stargazers_count: int = Field(description="Stars on `end_date`.")
     gain: int = Field(description="`stargazers_count - start_stargazers_count`, always positive.")
@@ -127,7 +129,7 @@ class TrendingRepository(BaseModel):
 class TrendingPage(BaseModel):
     """Largest star gains between two observation dates, largest first (ties by descending id)."""
 
-    window_days: int
+    window_days: int = Field(description="Days between the two observations compared.")
     start_date: dt.date | None = Field(description="Earlier observation date; null when the warehouse has none.")
     end_date: dt.date | None = Field(description="Later observation date; null when the warehouse has none.")
     compared: int | None = Field(
@@ -136,7 +138,7 @@ class TrendingPage(BaseModel):
     )
     rising: int | None = Field(description="Of those, the repositories whose stars rose: the whole list.")
     basis: str = Field(description="What the list counts, in a sentence.")
-    items: list[TrendingRepository]
+    items: list[TrendingRepository] = Field(description="Largest gain first.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
@@ -155,13 +157,13 @@ class LanguageShare(BaseModel):
     """One primary language on a date, and on the date the window starts."""
 
     language: str | None = Field(description="Null: repositories without a primary language.")
-    repositories: int
-    stars: int
+    repositories: int = Field(description="Repositories observed on `date` with this language.")
+    stars: int = Field(description="Their stars on `date`.")
     repository_share: float = Field(description="Fraction of the date's repositories, 0 to 1.")
     star_share: float = Field(description="Fraction of the date's stars, 0 to 1 (0 when no stars at all).")
     start_repositories: int | None = Field(description="Null when the start date has no observation.")
-    start_stars: int | None
-    start_star_share: float | None
+    start_stars: int | None = Field(description="Stars of this language on `start_date`; null when not observed.")
+    start_star_share: float | None = Field(description="Fraction of `start_date`'s stars; null when not observed.")
     star_share_change: float | None = Field(description="`star_share - start_star_share`.")
 
 
@@ -174,9 +176,9 @@ class LanguageList(BaseModel):
     )
     start_date: dt.date | None = Field(description="`date` minus the window.")
     start_observed: bool = Field(description="Whether `start_date` has an observation; if not, no change is given.")
-    repositories: int
-    stars: int
-    items: list[LanguageShare]
+    repositories: int = Field(description="Repositories observed on `date`.")
+    stars: int = Field(description="Their stars on `date`.")
+    items: list[LanguageShare] = Field(description="Most stars first.")
 
 
 class ShareQuery(BaseModel):
@@ -195,7 +197,7 @@ class ShareQuery(BaseModel):
 class LanguageSeries(BaseModel):
     """A language's share of the stars on each listed date."""
 
-    language: str | None
+    language: str | None = Field(description="Null: repositories without a primary language.")
     star_share: list[float | None] = Field(description="Per entry of `dates`; null where the date has no observation.")
 
 
@@ -203,4 +205,4 @@ class LanguageShares(BaseModel):
     """Star shares of the leading languages (those of the latest date) on every day of a window."""
 
     dates: list[dt.date] = Field(description="Every day from the first to the latest observation in the window.")
-    series: list[LanguageSeries]
+    series: list[LanguageSeries] = Field(description="One per language, most stars on the latest date first.")

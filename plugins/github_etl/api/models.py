@@ -140,6 +140,14 @@ class RepositoryCount(BaseModel):
     count: int = Field(description="Rows of `github.repositories`, deleted repositories included.")
 
 
+def described_as(column: str) -> Any:
+    """A response field that holds a column of ``github.repositories``, described as the column spec does."""
+    return Field(description=_SPEC_DESCRIPTIONS[column])
+
+
+_SPEC_DESCRIPTIONS = {column.name: column.description for column in REPOSITORY_SPEC}
+
+
 def _field_type(column: RepositoryColumn) -> Any:
     """A column's type in a response: its rule's Python type, or None where the column may be NULL."""
     return column.rule.python_type | None if column.nullable else column.rule.python_type
@@ -171,17 +179,17 @@ class Repository(RepositoryColumns):  # type: ignore[misc,valid-type]
 class RepositoryPage(BaseModel):
     """One page of repositories."""
 
-    items: list[Repository]
+    items: list[Repository] = Field(description="At most `limit` repositories, in the order asked for.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 class Snapshot(BaseModel):
     """Counters of a repository on one day (UTC) a run fetched it."""
 
-    snapshot_date: date
-    stargazers_count: int
-    forks_count: int
-    open_issues_count: int
+    snapshot_date: date = Field(description="The day (UTC) a run fetched the counters.")
+    stargazers_count: int = described_as("stargazers_count")
+    forks_count: int = described_as("forks_count")
+    open_issues_count: int = described_as("open_issues_count")
 
 
 class AttributeVersion(BaseModel):
@@ -189,16 +197,16 @@ class AttributeVersion(BaseModel):
 
     valid_from: datetime = Field(description="When this version was first seen (or the repository first fetched).")
     valid_until: datetime = Field(description="When a run fetched the version that replaced it.")
-    full_name: str
-    owner_login: str
-    owner_id: int | None
-    license_spdx_id: str | None
-    archived: bool
-    visibility: str | None
-    default_branch: str | None
-    fork: bool
-    is_template: bool
-    topics: list[str]
+    full_name: str = described_as("full_name")
+    owner_login: str = described_as("owner_login")
+    owner_id: int | None = described_as("owner_id")
+    license_spdx_id: str | None = described_as("license_spdx_id")
+    archived: bool = described_as("archived")
+    visibility: str | None = described_as("visibility")
+    default_branch: str | None = described_as("default_branch")
+    fork: bool = described_as("fork")
+    is_template: bool = described_as("is_template")
+    topics: list[str] = described_as("topics")
 
 
 class RepositoryDetail(Repository):
@@ -223,17 +231,20 @@ class UnreachableSecond(BaseModel):
 class LoadRun(BaseModel):
     """The audit row of one DAG run that loaded the warehouse."""
 
-    run_id: str
-    dag_id: str
-    logical_date: datetime
+    run_id: str = Field(description="Airflow's run id.")
+    dag_id: str = Field(description="Airflow's DAG id.")
+    logical_date: datetime = Field(description="The run's logical date (which day it was scheduled for).")
     observed_at: datetime = Field(
         description="When the run fetched its data: the date its observations are stored under."
     )
-    mode: str
-    listed: int
-    enriched: int
-    skipped: int
-    rejected: int
+    mode: str = Field(description="`sample`, `search`, `owners`, `refresh` or `census`.")
+    listed: int = Field(description="Repositories the run listed, found or was asked for.")
+    enriched: int = Field(description="Repositories whose full metadata the run staged.")
+    skipped: int = Field(
+        description="Listed repositories GitHub no longer served to everyone when the run fetched them (deleted, "
+        "made private, blocked)."
+    )
+    rejected: int = Field(description="Records quarantined with a reason (in the run's staged `rejected/` files).")
     inserted: int = Field(description="Repositories the warehouse did not hold.")
     updated: int = Field(
         description="Stored repositories whose row was written: their data changed, or they were seen at a later "
@@ -247,7 +258,7 @@ class LoadRun(BaseModel):
         description="Staged copies of a repository the run had already staged (search pages shift while stars "
         "move), dropped for the latest one: `enriched - rejected = inserted + updated + unchanged + duplicates`."
     )
-    api_requests: int
+    api_requests: int = Field(description="GitHub API requests the run's extract made.")
     unreachable: list[UnreachableSecond] = Field(
         description="Search mode: the seconds whose matches GitHub could not serve in full, so an incomplete "
         "search is never silent. Empty otherwise."
@@ -259,4 +270,4 @@ class LoadRun(BaseModel):
 class LoadRunList(BaseModel):
     """Load runs, newest logical date first."""
 
-    items: list[LoadRun]
+    items: list[LoadRun] = Field(description="At most `limit` runs, newest logical date first.")
