@@ -203,6 +203,32 @@ def test_rerun_of_the_same_logical_date_rewrites_nothing(warehouse, tmp_path):
     assert after["repository_snapshots"] == before["repository_snapshots"]
 
 
+def test_the_load_logs_its_counts_its_duration_and_the_warehouse_it_wrote_to_without_the_password(
+    pg_url, tmp_path, caplog
+):
+    password = "s3cret-load-password"
+    with_password = pg_url.replace("://postgres@", f"://postgres:{password}@", 1)
+    assert password in with_password
+    db = DatabaseConnection(with_password, connect_retries=0)
+    database = pg_url.rsplit("/", 1)[1]
+    try:
+        _load(db, [_row_file(tmp_path, _repo(1), _repo(2))])
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="github_etl.load"):
+            _load(db, [_row_file(tmp_path, _repo(1), _repo(2, stargazers_count=3), _repo(3))], when=DAY_2)
+    finally:
+        db.close()
+
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Loaded run ")]
+    assert line.startswith(
+        f"Loaded run scheduled__{DAY_2.isoformat()} into the warehouse at 127.0.0.1:5432/{database} ("
+    )
+    assert " s: 3 staged (0 duplicates dropped), 1 inserted, 2 updated, 0 unchanged, 3 snapshots written" in line
+    seconds = float(line.split(") in ", 1)[1].split(" s: ", 1)[0])
+    assert 0 <= seconds < 60
+    assert password not in caplog.text
+
+
 @pytest.mark.parametrize("bulk", [True, False], ids=["initial load", "merge"])
 def test_a_run_of_a_past_logical_date_stores_what_it_saw_under_the_day_it_saw_it(warehouse, tmp_path, bulk):
     if not bulk:

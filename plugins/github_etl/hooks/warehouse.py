@@ -288,6 +288,11 @@ class DatabaseConnection:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.hook.describe()})"
 
+    @property
+    def where(self) -> str:
+        """``host:port/dbname`` the connection leads to, never its password: what a log line may name."""
+        return self._where()
+
     def _where(self) -> str:
         """``host:port/dbname`` of the last connection (never its password), else what the hook was given."""
         return self._described or self.hook.describe()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -134,6 +135,7 @@ def load_run(
     unknown = set(stats) - set(STATS_KEYS)
     if unknown:
         log.warning("Ignoring unknown load stats %s; known: %s", sorted(unknown), ", ".join(STATS_KEYS))
+    began = time.monotonic()
     apply_schema(db)
     ensure_snapshot_partition(db, snapshot_date_of(observed_at))
     try:
@@ -183,10 +185,14 @@ def load_run(
     except BaseException:
         db.rollback()
         raise
+    seconds = time.monotonic() - began
     log.info(
-        "Loaded run %s: %s staged (%s duplicates dropped), %s inserted, %s updated, %s unchanged, "
-        "%s snapshots written, %s marked deleted",
+        "Loaded run %s into the warehouse at %s (%s) in %.1f s: %s staged (%s duplicates dropped), %s inserted, "
+        "%s updated, %s unchanged, %s snapshots written, %s marked deleted",
         run_id,
+        db.where,
+        db.hook.source,
+        seconds,
         result.total,
         result.duplicates,
         result.inserted,
