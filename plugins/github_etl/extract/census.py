@@ -212,6 +212,9 @@ class CensusMode(Mode[CensusShard]):
         if pending:
             recorder.enriched(pending)
 
+    def expected_repositories(self, shard: CensusShard) -> int:
+        return shard.expected
+
     def shard_requests(self, shard: CensusShard, *, authenticated: bool) -> dict[str, int]:
         # Every listing page is full but the shard's last, which may reach past its end.
         listing = math.ceil(shard.expected / PAGE_SIZE) + 1

@@ -91,6 +91,10 @@ class Mode(ABC, Generic[ShardT]):
     def shard_requests(self, shard: ShardT, *, authenticated: bool) -> dict[str, int]:
         """What one shard is expected to spend (see :func:`~github_etl.extract.budget.requests`)."""
 
+    def expected_repositories(self, shard: ShardT) -> int | None:
+        """Repositories the shard is expected to stage, for its progress lines; None when only listing tells."""
+        return None
+
     def budget_advice(self, planned: Planned) -> str | Callable[[float], str]:
         """What to lower when the planned run does not fit its budget, or a function of the share that fits."""
         return self.advice

@@ -16,7 +16,7 @@ from github_etl.extract.owners import OwnersMode
 from github_etl.extract.refresh import RefreshMode
 from github_etl.extract.sample import SampleMode
 from github_etl.extract.search import SearchMode
-from github_etl.extract.shards import ExtractResult, Shard, ShardRecorder
+from github_etl.extract.shards import PROGRESS_EVERY_S, ExtractResult, Shard, ShardRecorder, duration
 from github_etl.github.client import GitHubClient
 from github_etl.params import RunParams
 from github_etl.settings import run_deadline_hours
@@ -111,21 +111,45 @@ def plan_run(
     return plan
 
 
-def run_shard(client: GitHubClient, staging: RunStaging, shard: Shard) -> ExtractResult:
-    """Extract one shard, resuming from its checkpoints; returns its counts and the URI of its summary."""
-    recorder = ShardRecorder(staging, shard, client)
+def run_shard(
+    client: GitHubClient, staging: RunStaging, shard: Shard, *, monotonic: Callable[[], float] = time.monotonic
+) -> ExtractResult:
+    """Extract one shard, resuming from its checkpoints; returns its counts and the URI of its summary.
+
+    It logs how far it is every :data:`~github_etl.extract.shards.PROGRESS_EVERY_S` by ``monotonic``.
+    """
+    mode = MODES[shard.mode]
+    needs = {
+        name: count for name, count in mode.shard_requests(shard, authenticated=client.authenticated).items() if count
+    }
+    recorder = ShardRecorder(
+        staging, shard, client, expected=mode.expected_repositories(shard), resources=list(needs), monotonic=monotonic
+    )
     finished = recorder.already_done()
     if finished is not None:
         log.info("Shard %s is already staged; nothing to fetch", shard.key)
         return finished
-    MODES[shard.mode].extract(client, recorder, shard)
+    log.info(
+        "Shard %s: %s, about %s; progress every %s",
+        shard.key,
+        f"about {recorder.expected:,} repositories to stage" if recorder.expected else "repositories to list",
+        " and ".join(f"{count:,} {name} request(s)" for name, count in needs.items()) or "no request",
+        duration(PROGRESS_EVERY_S),
+    )
+    try:
+        mode.extract(client, recorder, shard)
+    except BaseException:
+        recorder.interrupted()
+        raise
     result = recorder.done()
     log.info(
-        "Shard %s: listed %s, enriched %s, skipped %s, %s API request(s)",
+        "Shard %s done: listed %s, enriched %s, skipped %s, %s API request(s) (%s failed) in %s",
         shard.key,
-        result.listed,
-        result.enriched,
-        result.skipped,
-        result.api_requests,
+        f"{result.listed:,}",
+        f"{result.enriched:,}",
+        f"{result.skipped:,}",
+        f"{result.api_requests:,}",
+        f"{result.failed_requests:,}",
+        duration(recorder.elapsed()),
     )
     return result

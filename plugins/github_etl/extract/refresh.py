@@ -114,5 +114,8 @@ class RefreshMode(Mode[RefreshShard]):
             recorder.enriched(batch)
         recorder.counts["listed"] = recorder.counts["enriched"] + recorder.counts["skipped"]
 
+    def expected_repositories(self, shard: RefreshShard) -> int:
+        return shard.count
+
     def shard_requests(self, shard: RefreshShard, *, authenticated: bool) -> dict[str, int]:
         return requests(authenticated=authenticated, enriched=shard.count)

@@ -180,6 +180,9 @@ class SampleMode(Mode[SampleShard]):
                 batch, pending = pending[:ENRICH_BATCH], pending[ENRICH_BATCH:]
                 recorder.enriched(batch)
 
+    def expected_repositories(self, shard: SampleShard) -> int:
+        return shard.quota
+
     def shard_requests(self, shard: SampleShard, *, authenticated: bool) -> dict[str, int]:
         listing = math.ceil(shard.quota / shard.per_page_take)
         return requests(authenticated=authenticated, core=listing, enriched=shard.quota)

@@ -213,6 +213,9 @@ class SearchMode(Mode[SearchShard]):
                     break
                 page += 1
 
+    def expected_repositories(self, shard: SearchShard) -> int:
+        return sum(int(piece["total"]) for piece in shard.slices)
+
     def shard_requests(self, shard: SearchShard, *, authenticated: bool) -> dict[str, int]:
         pages = sum(math.ceil(min(piece["total"], MAX_RESULTS_PER_QUERY) / PER_PAGE) for piece in shard.slices)
         return requests(authenticated=authenticated, search=pages)

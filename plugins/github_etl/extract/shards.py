@@ -7,7 +7,8 @@ without touching the others, and any worker can run any shard.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 # The staged summary of a finished shard; its list of batches stays there, out of XCom.
 DONE_FILE = "done.json"
+# Seconds between two progress lines of a running shard: a line a minute tells how far
+# a shard of hours has come without one line per request.
+PROGRESS_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -93,16 +97,35 @@ class ShardRecorder:
     work that was not finished.
     """
 
-    def __init__(self, staging: RunStaging, shard: Shard, client: GitHubClient) -> None:
+    def __init__(
+        self,
+        staging: RunStaging,
+        shard: Shard,
+        client: GitHubClient,
+        *,
+        expected: int | None = None,
+        resources: Sequence[str] = ("core", "graphql", "search"),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """:param expected: repositories the shard is expected to stage, for its progress lines; None: unknown.
+        :param resources: the budgets the shard spends, whose remains its progress lines tell.
+        :param monotonic: the clock of the progress lines, injectable for tests."""
         self.staging = staging
         self.key = shard.key
         self.client = client
         self.pages = 0
         self.batches: list[str] = []
         self.counts = {"listed": 0, "enriched": 0, "skipped": 0}
+        self.expected = expected
+        self.resources = tuple(resources)
         self._requests_at_start = client.api_requests
         self._failed_at_start = client.calls["failed"]
         self.observed_at = self._observation_start()
+        self._monotonic = monotonic
+        self._started = self._last_report = monotonic()
+        # Checkpoints an earlier attempt staged, read back; and the repositories this attempt fetched.
+        self.read_back = 0
+        self._fetched = 0
 
     def _observation_start(self) -> str:
         """When the shard first began fetching: staged once, so a retry stores what it saw at the same time."""
@@ -114,6 +137,7 @@ class ShardRecorder:
 
     def _checkpoint(self, name: str, fetch: Callable[[], Any]) -> Any:
         if self.staging.exists("raw", self.key, name):
+            self.read_back += 1
             return self.staging.read_json("raw", self.key, name)
         value = fetch()
         self.staging.write_json(value, "raw", self.key, name)
@@ -121,9 +145,10 @@ class ShardRecorder:
 
     def listing_page(self, fetch: Callable[[], Any]) -> Any:
         """A raw listing page (checkpointed)."""
-        name = f"listing-{self.pages:06d}.json"
+        page = self._checkpoint(f"listing-{self.pages:06d}.json", fetch)
         self.pages += 1
-        return self._checkpoint(name, fetch)
+        self._progress()
+        return page
 
     def enriched(self, repositories: list[dict[str, Any]], *, prefer_graphql: bool = True) -> StagedBatch:
         """Enrich minimal objects (checkpointed)."""
@@ -132,11 +157,68 @@ class ShardRecorder:
     def full_objects(self, fetch: Callable[[], StagedBatch]) -> StagedBatch:
         """Stage a batch of full objects (checkpointed) and count it."""
         name = f"repos-{len(self.batches):06d}.json"
+        read_back = self.read_back
         batch = StagedBatch.from_json(self._checkpoint(name, lambda: public_only(fetch()).to_json()))
         self.batches.append(self.staging.uri("raw", self.key, name))
-        self.counts["enriched"] += len(batch.items) + len(batch.rest_items or ())
+        staged = len(batch.items) + len(batch.rest_items or ())
+        self.counts["enriched"] += staged
         self.counts["skipped"] += len(batch.gone)
+        if self.read_back == read_back:
+            self._fetched += staged + len(batch.gone)
+        self._progress()
         return batch
+
+    @property
+    def staged(self) -> int:
+        """Repositories staged so far, gone ones included: what ``expected`` counts."""
+        return self.counts["enriched"] + self.counts["skipped"]
+
+    def elapsed(self) -> float:
+        """Seconds since this attempt at the shard began."""
+        return self._monotonic() - self._started
+
+    def _progress(self, *, now_or_never: bool = False) -> None:
+        """Every :data:`PROGRESS_EVERY_S`: a line telling how far the shard is.
+
+        :param now_or_never: report now, whenever the last report was (the shard is about to stop).
+        """
+        now = self._monotonic()
+        if now - self._last_report < PROGRESS_EVERY_S and not now_or_never:
+            return
+        self._last_report = now
+        elapsed = now - self._started
+        done = self.staged
+        if self.expected:
+            share = min(100.0, 100.0 * done / self.expected)
+            how_far = f"{done:,} of about {self.expected:,} repositories staged ({share:.0f}%)"
+        else:
+            how_far = f"{done:,} repositories staged"
+        left = ""
+        if self.expected and self._fetched and done < self.expected:
+            left = f"; about {duration((self.expected - done) * elapsed / self._fetched)} left at this pace"
+        requests = self.client.api_requests - self._requests_at_start
+        failed = self.client.calls["failed"] - self._failed_at_start
+        log.info(
+            "Shard %s: %s, %s gone; %s listing page(s) and %s batch(es)%s; %s API request(s)%s in %s%s%s",
+            self.key,
+            how_far,
+            f"{self.counts['skipped']:,}",
+            f"{self.pages:,}",
+            f"{len(self.batches):,}",
+            f" ({self.read_back:,} read back from an earlier attempt)" if self.read_back else "",
+            f"{requests:,}",
+            f" ({failed:,} failed)" if failed else "",
+            duration(elapsed),
+            left,
+            budget_text(self.client, self.resources),
+        )
+
+    def interrupted(self) -> None:
+        """The attempt stops before the shard's end (a deferral, an error): how far it came, for the resumption."""
+        try:
+            self._progress(now_or_never=True)
+        except Exception as exc:  # the error that stopped the shard is the one to see
+            log.debug("Could not report the progress of shard %s: %s", self.key, exc)
 
     def done(self) -> ExtractResult:
         """Stage the shard's summary, its completion marker, and return its result."""
@@ -154,3 +236,25 @@ class ShardRecorder:
         if not self.staging.exists("raw", self.key, DONE_FILE):
             return None
         return ExtractResult.read(self.staging.uri("raw", self.key, DONE_FILE))
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min 5 s``, ``3 h 20 min``: a span as someone watching a log reads it."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def budget_text(client: GitHubClient, resources: Sequence[str]) -> str:
+    """``; budget left: core 4,210 until 12:58:00 UTC, …`` as GitHub last told, or nothing when it told nothing."""
+    left = client.budget_left(resources)
+    if not left:
+        return ""
+    parts = (
+        f"{resource} {remaining:,} until {datetime.fromtimestamp(reset_at, tz=UTC):%H:%M:%S} UTC"
+        for resource, (remaining, reset_at) in left.items()
+    )
+    return "; budget left: " + ", ".join(parts)

@@ -223,6 +223,22 @@ class GitHubClient:
                     budgets.setdefault(name, []).append(self._spendable(name, budget))
         return budgets
 
+    def budget_left(self, resources: Sequence[str] = ("core", "graphql", "search")) -> dict[str, tuple[int, float]]:
+        """``(remaining, reset_at)`` per resource as GitHub last told: the tokens' requests left in their
+        windows (the quota reserve included) and the earliest of their resets; a resource whose window
+        is not known, or is over, is left out. Asks GitHub nothing."""
+        now = self._clock()
+        left: dict[str, tuple[int, float]] = {}
+        for resource in resources:
+            known = [
+                budget
+                for budget in (self.tokens.budget(token, resource) for token in self.tokens.tokens or [None])
+                if budget.remaining is not None and budget.reset_at > now
+            ]
+            if known:
+                left[resource] = (sum(b.remaining or 0 for b in known), min(b.reset_at for b in known))
+        return left
+
     def _rate_limit_of(self, url: str, token: Credential | None) -> tuple[int, Any, Any]:
         """``GET /rate_limit`` with one token; a GitHub App's token refused is given the request loop's chances."""
         refused = _RefusedTokens()
