@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from github_etl import metrics
 from github_etl.extract.enrich import REST, StagedBatch
 from github_etl.extract.shards import ExtractResult
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
@@ -109,6 +110,7 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
                     reasons[reason] = reasons.get(reason, 0) + count
     if rejected:
         log.warning("Shard %s: %s record(s) quarantined: %s", key, rejected, reasons)
+    metrics.incr(metrics.TRANSFORM_QUARANTINED, rejected)
     return TransformResult(
         extracted=extracted,
         rows=rows,

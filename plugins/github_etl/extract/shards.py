@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
+from github_etl import metrics
 from github_etl.extract.enrich import StagedBatch, enrich, public_only
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging, read_json_uri
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # The staged summary of a finished shard; its list of batches stays there, out of XCom.
 DONE_FILE = "done.json"
-# Seconds between two progress lines of a running shard: a line a minute tells how far
+# Seconds between two progress lines (and metric updates) of a running shard: a line a minute tells how far
 # a shard of hours has come without one line per request.
 PROGRESS_EVERY_S = 60.0
 
@@ -108,7 +109,7 @@ class ShardRecorder:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """:param expected: repositories the shard is expected to stage, for its progress lines; None: unknown.
-        :param resources: the budgets the shard spends, whose remains its progress lines tell.
+        :param resources: the budgets the shard spends, whose remains its progress lines and metrics tell.
         :param monotonic: the clock of the progress lines, injectable for tests."""
         self.staging = staging
         self.key = shard.key
@@ -126,6 +127,8 @@ class ShardRecorder:
         # Checkpoints an earlier attempt staged, read back; and the repositories this attempt fetched.
         self.read_back = 0
         self._fetched = 0
+        # What the metrics were last told, so each update sends what happened since.
+        self._sent = {"requests": self._requests_at_start, "failed": self._failed_at_start, "staged": 0}
 
     def _observation_start(self) -> str:
         """When the shard first began fetching: staged once, so a retry stores what it saw at the same time."""
@@ -178,7 +181,7 @@ class ShardRecorder:
         return self._monotonic() - self._started
 
     def _progress(self, *, now_or_never: bool = False) -> None:
-        """Every :data:`PROGRESS_EVERY_S`: a line telling how far the shard is.
+        """Every :data:`PROGRESS_EVERY_S`: a line telling how far the shard is, and the metrics updated.
 
         :param now_or_never: report now, whenever the last report was (the shard is about to stop).
         """
@@ -186,6 +189,7 @@ class ShardRecorder:
         if now - self._last_report < PROGRESS_EVERY_S and not now_or_never:
             return
         self._last_report = now
+        self.send_metrics()
         elapsed = now - self._started
         done = self.staged
         if self.expected:
@@ -220,6 +224,17 @@ class ShardRecorder:
         except Exception as exc:  # the error that stopped the shard is the one to see
             log.debug("Could not report the progress of shard %s: %s", self.key, exc)
 
+    def send_metrics(self) -> None:
+        """Tell the metrics what the shard did since they were last told, and the budget left."""
+        # Repositories this attempt fetched: those an earlier attempt staged were counted then.
+        counts = {"requests": self.client.api_requests, "failed": self.client.calls["failed"], "staged": self._fetched}
+        metrics.incr(metrics.EXTRACT_REQUESTS, counts["requests"] - self._sent["requests"])
+        metrics.incr(metrics.EXTRACT_FAILED_REQUESTS, counts["failed"] - self._sent["failed"])
+        metrics.incr(metrics.EXTRACT_REPOSITORIES, counts["staged"] - self._sent["staged"])
+        self._sent = counts
+        for resource, (remaining, _) in self.client.budget_left(self.resources).items():
+            metrics.gauge(f"{metrics.RATE_LIMIT_REMAINING}.{resource}", remaining)
+
     def done(self) -> ExtractResult:
         """Stage the shard's summary, its completion marker, and return its result."""
         summary = {
@@ -230,7 +245,9 @@ class ShardRecorder:
             "failed_requests": self.client.calls["failed"] - self._failed_at_start,
             "batches": self.batches,
         }
-        return ExtractResult.read(self.staging.write_json(summary, "raw", self.key, DONE_FILE))
+        result = ExtractResult.read(self.staging.write_json(summary, "raw", self.key, DONE_FILE))
+        self.send_metrics()
+        return result
 
     def already_done(self) -> ExtractResult | None:
         if not self.staging.exists("raw", self.key, DONE_FILE):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from github_etl import metrics
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.load.bulk import bulk_load, claim_empty_warehouse
 from github_etl.load.deletions import mark_gone
@@ -201,6 +202,10 @@ def load_run(
         result.snapshots,
         deleted,
     )
+    metrics.incr(metrics.LOAD_INSERTED, result.inserted)
+    metrics.incr(metrics.LOAD_UPDATED, result.updated)
+    metrics.incr(metrics.LOAD_UNCHANGED, result.unchanged)
+    metrics.timing(metrics.LOAD_DURATION, seconds)
     return result
 
 
