@@ -110,3 +110,20 @@ def test_a_task_resuming_from_deferral_logs_in_as_the_app_anew(
     assert fake.requests[0].path == "/app/installations/2/access_tokens"
     (after,) = set(fake.apps.issued_tokens()) - {before}
     assert {r.token_fingerprint for r in fake.requests[1:]} == {FakeGitHub.fingerprint(after)}
+
+
+def test_a_deferral_after_a_secondary_limit_says_so_and_until_when(
+    operator, fake_github: FakeGitHub, capsys, caplog
+) -> None:
+    fake_github.faults.secondary_limit_next = 1
+    fake_github.faults.retry_after_s = 600
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"run_id": "r3"})
+    # The operator's own lines go through Airflow's task logger, which prints them.
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "deferring" in line]
+    assert (
+        f"GitHub's secondary rate limit pauses the token until {deferred.value.trigger.moment.isoformat()}; "
+        "deferring: the triggerer waits, and the task resumes then"
+    ) in line
+    (progress,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Shard sample-000: 0 of about")]
+    assert "paused until " in progress and "(secondary rate limit)" in progress

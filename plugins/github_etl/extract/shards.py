@@ -266,12 +266,16 @@ def duration(seconds: float) -> str:
 
 
 def budget_text(client: GitHubClient, resources: Sequence[str]) -> str:
-    """``; budget left: core 4,210 until 12:58:00 UTC, …`` as GitHub last told, or nothing when it told nothing."""
+    """``; budget left: core 4,210 until 12:58:00 UTC, …`` as GitHub last told, and the tokens a secondary rate
+    limit paused; nothing when GitHub told nothing."""
     left = client.budget_left(resources)
-    if not left:
-        return ""
-    parts = (
+    parts = [
         f"{resource} {remaining:,} until {datetime.fromtimestamp(reset_at, tz=UTC):%H:%M:%S} UTC"
         for resource, (remaining, reset_at) in left.items()
-    )
-    return "; budget left: " + ", ".join(parts)
+    ]
+    text = "; budget left: " + ", ".join(parts) if parts else ""
+    if pauses := client.pauses():
+        # A paused token's budget is there, but GitHub asked for none of it to be spent yet.
+        end = datetime.fromtimestamp(min(pauses), tz=UTC)
+        text += f"; {len(pauses)} token(s) paused until {end:%H:%M:%S} UTC (secondary rate limit)"
+    return text

@@ -239,6 +239,12 @@ class GitHubClient:
                 left[resource] = (sum(b.remaining or 0 for b in known), min(b.reset_at for b in known))
         return left
 
+    def pauses(self) -> list[float]:
+        """When each token paused after a secondary rate limit may send again (epoch seconds); asks GitHub nothing."""
+        now = self._clock()
+        ends = (self.tokens.paused_until(token) for token in self.tokens.tokens or [None])
+        return [end for end in ends if end > now]
+
     def _rate_limit_of(self, url: str, token: Credential | None) -> tuple[int, Any, Any]:
         """``GET /rate_limit`` with one token; a GitHub App's token refused is given the request loop's chances."""
         refused = _RefusedTokens()

@@ -324,5 +324,9 @@ class TokenPool:
         """Set the token aside for every resource until ``until``, for every user of the store."""
         self._store.pause(self._key(token), until)
 
+    def paused_until(self, token: Credential | None) -> float:
+        """When a secondary-limit pause of the token ends (0 or past: not paused)."""
+        return self._store.paused_until(self._key(token))
+
     def budget(self, token: Credential | None, resource: str) -> Budget:
         return self._store.get(self._key(token), resource)

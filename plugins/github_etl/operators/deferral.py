@@ -19,6 +19,12 @@ def defer_until_reset(operator: BaseOperator, wait: RateLimitWaitTooLong) -> NoR
     """
     from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-    operator.log.info("GitHub %s budget spent until %s; deferring", wait.resource, wait.resume_at.isoformat())
+    # "secondary" is no budget: GitHub paused the token after a burst (its Retry-After).
+    why = "GitHub's secondary rate limit pauses the token" if wait.resource == "secondary" else None
+    operator.log.info(
+        "%s until %s; deferring: the triggerer waits, and the task resumes then",
+        why or f"GitHub {wait.resource} budget spent",
+        wait.resume_at.isoformat(),
+    )
     operator.defer(trigger=DateTimeTrigger(moment=wait.resume_at), method_name="execute_complete")
     raise AssertionError("BaseOperator.defer returned instead of raising TaskDeferred")  # pragma: no cover
