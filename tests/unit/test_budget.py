@@ -113,7 +113,9 @@ def _sample(*, quota: int, per_page_take: int) -> SampleShard:
 
 
 def _search(*totals: int) -> SearchShard:
-    return SearchShard(key="k", slices=[{"query": f"q{n}", "total": total} for n, total in enumerate(totals)])
+    return SearchShard.of(
+        "k", [{"query": f"q{n}", "total": total} for n, total in enumerate(totals)], "file:///k.jsonl"
+    )
 
 
 def _owners(*owners: str) -> OwnersShard:

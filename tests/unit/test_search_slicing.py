@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import itertools
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +15,7 @@ from github_etl.extract.search_query import parse_search_query
 from github_etl.github.client import GitHubClient
 from github_etl.params import validate
 from github_etl.settings import ClientSettings
-from github_etl.staging import RunStaging, read_json_uri
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri
 from tests.fake_github import FakeGitHub
 
 TOKEN = "ghp_slicing_test_token_0042"
@@ -60,13 +61,28 @@ def test_a_day_past_1000_matches_is_cut_by_time_of_day_and_every_match_loads_onc
     assert len(ids) == len(set(ids))
     assert plan.found["matches"] == len(expected)
     assert plan.unreachable == []
-    slices = [piece for shard in plan.shards for piece in shard.slices]
+    slices = [piece for shard in plan.shards for piece in iter_jsonl_uri(shard.slices_uri)]
+    assert sum(shard.slices for shard in plan.shards) == len(slices)
     assert all(piece["total"] <= MAX_RESULTS_PER_QUERY for piece in slices)
     # The dense day could only be reached by slices shorter than a day.
     assert any("T" in piece["query"] for piece in slices)
     # Public repositories only: a token that can read private ones would otherwise be served them too.
     searches = [r.query["q"] for r in dense_fake.requests if r.path == "/search/repositories"]
     assert searches and all("is:public" in q.split() for q in searches)
+
+
+def test_the_plan_of_a_search_hands_its_slices_on_by_reference(dense_fake, tmp_path) -> None:
+    """XCom carries a staged file's address per shard, whatever the number of slices (thousands for a
+    search of millions), never the slices' queries."""
+    staging = RunStaging("d", "by-reference", root=tmp_path.as_uri())
+    params = validate({"mode": "search", "query": "created:>2024-02-28", "shards": 2})
+
+    plan = plan_run(_client(dense_fake), staging, params, logical_date=datetime.now(UTC))
+
+    assert sum(shard.slices for shard in plan.shards) > 10
+    for shard in plan.to_xcom()["shards"]:
+        assert "created:" not in json.dumps(shard)
+        assert len(json.dumps(shard)) < 400
 
 
 def test_slices_cover_the_range_without_gap_or_overlap(dense_fake) -> None:

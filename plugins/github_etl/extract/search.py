@@ -10,6 +10,7 @@ the client waits for its reset.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from github_etl.extract.search_query import SECONDS_PER_DAY, parse_search_query,
 from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient
 from github_etl.params import RunParams
+from github_etl.staging import RunStaging, iter_jsonl_uri
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +151,26 @@ def plan_slices(client: GitHubClient, query: str, *, now: int) -> SlicePlan:
 
 @dataclass(frozen=True)
 class SearchShard(Shard):
-    """Slices of a search, ``{"query", "total"}`` each, read page by page."""
+    """``slices`` slices of a search, ``{"query", "total"}`` each, staged at ``slices_uri`` and read page by page:
+    a search of millions has thousands of slices, which stay out of XCom. ``matches`` and ``pages`` are
+    what the slices held when counted."""
 
     mode = "search"
-    slices: list[dict[str, Any]]
+    slices_uri: str
+    slices: int
+    matches: int
+    pages: int
+
+    @classmethod
+    def of(cls, key: str, pieces: list[dict[str, Any]], slices_uri: str) -> SearchShard:
+        """The shard of ``pieces`` staged at ``slices_uri``."""
+        pages = sum(math.ceil(min(piece["total"], MAX_RESULTS_PER_QUERY) / PER_PAGE) for piece in pieces)
+        matches = sum(int(piece["total"]) for piece in pieces)
+        return cls(key=key, slices_uri=slices_uri, slices=len(pieces), matches=matches, pages=pages)
 
 
-def plan_search(slices: list[dict[str, Any]], *, shards: int) -> list[SearchShard]:
-    """Deal slices into at most ``shards`` shards of similar result counts."""
+def plan_search(slices: list[dict[str, Any]], staging: RunStaging, *, shards: int) -> list[SearchShard]:
+    """Deal slices into at most ``shards`` shards of similar result counts, each shard's slices staged."""
     shards = max(1, min(shards, len(slices) or 1))
     dealt: list[list[dict[str, Any]]] = [[] for _ in range(shards)]
     totals = [0] * shards
@@ -164,7 +178,15 @@ def plan_search(slices: list[dict[str, Any]], *, shards: int) -> list[SearchShar
         lightest = totals.index(min(totals))
         dealt[lightest].append(piece)
         totals[lightest] += piece["total"]
-    return [SearchShard(key=f"search-{i:03d}", slices=pieces) for i, pieces in enumerate(dealt) if pieces]
+    planned = []
+    for index, pieces in enumerate(dealt):
+        if not pieces:
+            continue
+        key = f"search-{index:03d}"
+        with staging.writer("plan", f"{key}.jsonl") as out:
+            out.writelines(json.dumps(piece) + "\n" for piece in pieces)
+        planned.append(SearchShard.of(key, pieces, staging.uri("plan", f"{key}.jsonl")))
+    return planned
 
 
 class SearchMode(Mode[SearchShard]):
@@ -184,13 +206,13 @@ class SearchMode(Mode[SearchShard]):
             "%s match(es) in %s slice(s), counted with %s probe(s)", sliced.matches, len(sliced.slices), sliced.probes
         )
         return Planned(
-            shards=plan_search(sliced.slices, shards=planning.params.shards),
+            shards=plan_search(sliced.slices, planning.staging, shards=planning.params.shards),
             unreachable=sliced.unreachable,
             found={"matches": sliced.matches, "probes": sliced.probes},
         )
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: SearchShard) -> None:
-        for piece in shard.slices:
+        for piece in iter_jsonl_uri(shard.slices_uri):
             page = 1
             while True:
 
@@ -214,8 +236,7 @@ class SearchMode(Mode[SearchShard]):
                 page += 1
 
     def expected_repositories(self, shard: SearchShard) -> int:
-        return sum(int(piece["total"]) for piece in shard.slices)
+        return shard.matches
 
     def shard_requests(self, shard: SearchShard, *, authenticated: bool) -> dict[str, int]:
-        pages = sum(math.ceil(min(piece["total"], MAX_RESULTS_PER_QUERY) / PER_PAGE) for piece in shard.slices)
-        return requests(authenticated=authenticated, search=pages)
+        return requests(authenticated=authenticated, search=shard.pages)
