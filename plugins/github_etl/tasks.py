@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -60,6 +60,8 @@ class RunTotals(XComRecord):
     failed_requests: int
     rows: int
     rejected: int
+    # Quarantined records per reason, over every shard (none in the XCom of an earlier version).
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,16 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
                 rejected += stats.rejected
                 for reason, count in stats.reasons.items():
                     reasons[reason] = reasons.get(reason, 0) + count
+    rejected_uri = staging.uri("rejected", f"{key}.jsonl")
     if rejected:
-        log.warning("Shard %s: %s record(s) quarantined: %s", key, rejected, reasons)
+        # Where the records are, so that whoever reads the task log need not know the staging layout.
+        log.warning(
+            "Shard %s: %s record(s) quarantined (%s), each with its id, reason and record in %s",
+            key,
+            rejected,
+            describe_reasons(reasons),
+            rejected_uri,
+        )
     metrics.incr(metrics.TRANSFORM_QUARANTINED, rejected)
     return TransformResult(
         extracted=extracted,
@@ -118,14 +128,25 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
         reasons=reasons,
         rows_uri=staging.uri("rows", f"{key}.tsv"),
         keys_uri=staging.uri("keys", f"{key}.tsv"),
-        rejected_uri=staging.uri("rejected", f"{key}.jsonl"),
+        rejected_uri=rejected_uri,
         gone_ids_uri=staging.uri("gone", f"{key}.jsonl"),
+    )
+
+
+def describe_reasons(reasons: Mapping[str, int]) -> str:
+    """``3 wrong_type:stargazers_count, 1 missing_field:full_name``: the commonest reason first."""
+    return ", ".join(
+        f"{count} {reason}" for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
     )
 
 
 def run_totals(transformed: list[TransformResult], plan: RunPlan) -> RunTotals:
     """Sum the shards' counters into the run's audit figures."""
     extracted = [shard.extracted for shard in transformed]
+    reasons: dict[str, int] = {}
+    for shard in transformed:
+        for reason, count in shard.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
     return RunTotals(
         listed=sum(shard.listed for shard in extracted),
         enriched=sum(shard.enriched for shard in extracted),
@@ -134,6 +155,7 @@ def run_totals(transformed: list[TransformResult], plan: RunPlan) -> RunTotals:
         failed_requests=plan.discovery_failed_requests + sum(shard.failed_requests for shard in extracted),
         rows=sum(shard.rows for shard in transformed),
         rejected=sum(shard.rejected for shard in transformed),
+        rejected_reasons=reasons,
     )
 
 
@@ -191,6 +213,17 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
     with staged_files_of(staging):
         plan = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
     totals = run_totals(transformed, plan)
+    quarantined = [shard.rejected_uri for shard in transformed if shard.rejected]
+    if quarantined:
+        # The run's one place that tells every shard's quarantine, beside the count the audit row keeps.
+        log.warning(
+            "Run %s: %s record(s) quarantined by the transform, not loaded (%s), each with its id, reason and "
+            "record in %s (docs/error-handling.md#bad-data: loading them once their cause is fixed)",
+            run_id,
+            totals.rejected,
+            describe_reasons(totals.rejected_reasons),
+            ", ".join(quarantined),
+        )
     started_at = run_started_at(context["dag_run"], now=datetime.now(UTC))
     with staged_files_of(staging), DatabaseConnection(conn_id=warehouse_conn_id) as db:
         result = load_run(

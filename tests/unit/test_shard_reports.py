@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bench.rows import repository_records
 from github_etl.extract.shards import ExtractResult
 from github_etl.line_stream import LineStream
-from github_etl.staging import RunStaging
+from github_etl.staging import RunStaging, iter_jsonl_uri
 from github_etl.tasks import gone_ids, transform_shard
 
 
@@ -70,3 +71,20 @@ def test_a_line_stream_pulls_lines_only_as_they_are_read() -> None:
     assert first == "0\n1\n2\n3\n4\n"
     assert len(pulled) < 10
     assert io.StringIO(first + stream.read()).read().count("\n") == 1000
+
+
+def test_the_transform_log_names_the_quarantine_file_and_its_reasons(staging_url: str, caplog) -> None:
+    staging = RunStaging("github_repositories", "manual__1", root=staging_url)
+    good, bad = repository_records(2)
+    bad = {**bad, "stargazers_count": "many"}
+    batches = [{"format": "rest", "items": [good, bad]}]
+
+    with caplog.at_level(logging.WARNING, logger="github_etl.tasks"):
+        (transformed,) = [transform_shard(staging, _stage_shard(staging, batches))]
+
+    assert (transformed.rows, transformed.rejected) == (1, 1)
+    # Whoever reads the task log finds the file from it, in whatever store the run stages in.
+    assert transformed.rejected_uri in caplog.text
+    assert "1 wrong_type:stargazers_count" in caplog.text
+    (entry,) = iter_jsonl_uri(transformed.rejected_uri)
+    assert (entry["id"], entry["reason"]) == (bad["id"], "wrong_type:stargazers_count")
