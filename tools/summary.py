@@ -13,6 +13,7 @@ import sys
 from datetime import datetime
 
 from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
+from github_etl.staging import RunStaging
 from tools.airflow_processes import see_stored_connections
 
 AUDIT_COLUMNS = (
@@ -42,14 +43,14 @@ def main(argv: list[str] | None = None) -> int:
             row = None
             if ready:
                 cursor.execute(
-                    "SELECT run_id, mode, " + ", ".join(AUDIT_COLUMNS) + " FROM github.load_runs"
+                    "SELECT run_id, dag_id, mode, " + ", ".join(AUDIT_COLUMNS) + " FROM github.load_runs"
                     " WHERE %(since)s::timestamptz IS NULL OR finished_at >= %(since)s::timestamptz"
                     " ORDER BY finished_at DESC LIMIT 1",
                     {"since": since},
                 )
                 row = cursor.fetchone()
             census = None
-            if row is not None and row[1] == "census":
+            if row is not None and row[2] == "census":
                 cursor.execute("SELECT since_id, cursor_id, run_id FROM github.census_cursor")
                 census = cursor.fetchone()
         total = count_repositories(db) if ready else 0
@@ -60,10 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("No run has been loaded yet.")
         return 1
-    run_id, mode, *figures = row
+    run_id, dag_id, mode, *figures = row
     print(f"Run {run_id} (mode {mode}):")
     for name, value in zip(AUDIT_COLUMNS, figures, strict=True):
         print(f"  {name:>13}: {value}")
+    if figures[AUDIT_COLUMNS.index("rejected")]:
+        # A count alone leaves whoever ran it to find the staging layout; the run's folder says which and why.
+        print(
+            f"  the rejected records, one JSON line each with its reason: {RunStaging(dag_id, run_id).uri('rejected')}"
+        )
     if mode == "census":
         # A first census loads nothing: the range it starts is what the run did.
         print(

@@ -76,3 +76,27 @@ def test_a_run_refused_before_it_made_the_schema_says_it_loaded_nothing(pg_url, 
     assert "This run committed nothing to the warehouse (see above why). github.repositories holds 0." in (
         capsys.readouterr().out
     )
+
+
+def test_a_run_that_quarantined_records_says_where_they_are(summary_warehouse, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", (tmp_path / "staging").as_uri())
+    with summary_warehouse.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO github.load_runs (run_id, dag_id, logical_date, observed_at, mode, enriched, rejected,"
+            " inserted, started_at, finished_at) VALUES ('manual__2026-11-02T00:00:00+00:00',"
+            " 'github_repositories', %(t)s, %(t)s, 'sample', 5, 2, 3, %(t)s, %(t)s)",
+            {"t": EARLIER + timedelta(days=1)},
+        )
+    summary_warehouse.commit()
+
+    assert main([]) == 0
+
+    out = capsys.readouterr().out
+    assert "rejected: 2" in out
+    folder = f"{(tmp_path / 'staging').as_uri()}/dag_id=github_repositories/run_id=manual__2026-11-02T00_00_00_00_00"
+    assert f"one JSON line each with its reason: {folder}/rejected" in out
+
+
+def test_a_run_that_quarantined_nothing_says_nothing_of_rejected_records(summary_warehouse, capsys):
+    assert main([]) == 0
+    assert "rejected records" not in capsys.readouterr().out
