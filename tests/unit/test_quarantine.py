@@ -87,9 +87,8 @@ def test_the_load_log_says_how_many_records_were_quarantined_why_and_in_which_fi
 
 
 def test_quarantined_records_load_when_the_run_is_transformed_again_after_a_fix(
-    hostile_github: FakeGitHub, pg_url: str, tmp_path, monkeypatch
+    hostile_github: FakeGitHub, pg_url: str, staging_url: str, monkeypatch
 ) -> None:
-    staging_url = (tmp_path / "staging").as_uri()
     staging = RunStaging(DAG_ID, RUN_ID, root=staging_url)
     params = {"sample_size": _sample_size(hostile_github), "shards": 2}
     run = {"pg_url": pg_url, "staging_url": staging_url, "run_id": RUN_ID, "logical_date": LOGICAL_DATE}

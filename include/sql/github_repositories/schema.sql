@@ -592,7 +592,9 @@ FROM (VALUES
     ('github.load_runs', 'skipped',
      'Listed repositories GitHub no longer served to everyone when the run fetched them (deleted, made private, '
      'blocked).'),
-    ('github.load_runs', 'rejected', 'Records quarantined with a reason (in the run''s staged rejected/ files).'),
+    ('github.load_runs', 'rejected',
+     'Records the transform quarantined, not loaded: each with its reason in the run''s staged '
+     'rejected/<shard>.jsonl files, which the transform and load task logs name.'),
     ('github.load_runs', 'inserted', 'Repositories the warehouse did not hold.'),
     ('github.load_runs', 'updated',
      'Stored repositories whose row was written: their data changed, or they were seen at a later time than '

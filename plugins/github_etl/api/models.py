@@ -244,7 +244,10 @@ class LoadRun(BaseModel):
         description="Listed repositories GitHub no longer served to everyone when the run fetched them (deleted, "
         "made private, blocked)."
     )
-    rejected: int = Field(description="Records quarantined with a reason (in the run's staged `rejected/` files).")
+    rejected: int = Field(
+        description="Records the transform quarantined, not loaded: each with its reason in the run's staged "
+        "`rejected/<shard>.jsonl` files, which the transform and load task logs name."
+    )
     inserted: int = Field(description="Repositories the warehouse did not hold.")
     updated: int = Field(
         description="Stored repositories whose row was written: their data changed, or they were seen at a later "
