@@ -251,3 +251,23 @@ def test_a_number_too_long_to_convert_quarantines_its_record_not_the_page(tmp_pa
     stats = transform_records(items, rows, rejected, source_format="rest")
     assert (stats.rows, stats.rejected) == (1, 1)
     assert "wrong_type:stargazers_count" in rejected.getvalue()
+
+
+@pytest.mark.parametrize("bad_id", [None, "5", True, 5.5, -5], ids=["null", "string", "bool", "float", "negative"])
+def test_a_private_entry_without_a_usable_id_is_quarantined_not_a_crash_nor_a_deletion(
+    tmp_path, scripted_github, bad_id: Any
+) -> None:
+    private = {**_repo(5), "id": bad_id, "private": True, "visibility": "private"}
+    scripted_github.get("/orgs/acme/repos", json=[_repo(1), private, _repo(4)])
+    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+
+    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+    (batch_uri,) = read_json_uri(result.done_uri)["batches"]
+    batch = read_json_uri(batch_uri)
+    # No id to mark deleted (True or "5" would name another repository): the transform quarantines it.
+    assert not batch.get("gone")
+    rows, rejected = io.StringIO(), io.StringIO()
+    stats = transform_records(batch["items"], rows, rejected)
+    assert (stats.rows, stats.rejected) == (2, 1)
+    assert json.loads(rejected.getvalue())["reason"] in ("missing_field:id", "wrong_type:id", "out_of_range:id")

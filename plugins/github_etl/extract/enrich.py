@@ -164,15 +164,26 @@ def public_only(batch: StagedBatch) -> StagedBatch:
     A listing or a search answers a token with what it can read: no query sent asks for private
     repositories, and this keeps the warehouse public should GitHub answer otherwise.
     """
-    hidden = [item for item in batch.items if not is_public(item)]
+    hidden = {id(item): repo_id for item in batch.items if (repo_id := _hidden_id(item)) is not None}
     if not hidden:
         return batch
-    for item in hidden:
-        repo_id = int(item.get("databaseId", item.get("id")))
+    for repo_id in hidden.values():
         batch.gone.append(repo_id)
         batch.gone_reasons[str(repo_id)] = NOT_PUBLIC
-    batch.items = [item for item in batch.items if is_public(item)]
+    batch.items = [item for item in batch.items if id(item) not in hidden]
     return batch
+
+
+def _hidden_id(item: Any) -> int | None:
+    """The id of a repository not served to everyone, or None: public, or no id to mark deleted.
+
+    A private entry whose id is no positive integer stays for the transform to quarantine: ``true`` or
+    ``"5"`` would otherwise mark another repository deleted, and null would fail the whole page.
+    """
+    if is_public(item):
+        return None
+    repo_id = item.get("databaseId", item.get("id"))
+    return repo_id if type(repo_id) is int and repo_id > 0 else None
 
 
 def _forbidden_positions(errors: Any) -> set[int]:
