@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 MAX_QUARANTINE_STRING_CHARS = 4 * 1024
 MAX_QUARANTINE_ITEMS = 1000
 MAX_QUARANTINE_DEPTH = 32
+# Cut strings and lists still add up (1,000 fields of 4 Ki characters): past this a line keeps the fields
+# that identify the record, whose whole is in the run's raw pages.
+MAX_QUARANTINE_LINE_CHARS = 64 * 1024
+_IDENTIFYING_FIELDS = ("id", "databaseId", "node_id", "full_name", "nameWithOwner", "name", "html_url", "url")
 
 _COPY_NULL = "\\N"
 
@@ -340,6 +344,20 @@ def _quarantine_line(record: Any, rejection: RejectedRecord, id_field: str = "id
         "detail": rejection.detail,
         "record": _bounded(record),
     }
+    line = json.dumps(entry, ensure_ascii=True, allow_nan=False) + "\n"
+    if len(line) <= MAX_QUARANTINE_LINE_CHARS:
+        return line
+    bounded = entry["record"] if isinstance(entry["record"], dict) else {}
+    kept = {
+        key: bounded[key]
+        for key in _IDENTIFYING_FIELDS
+        if key in bounded and (bounded[key] is None or isinstance(bounded[key], str | int | float))
+    }
+    kept["...truncated"] = (
+        f"the record took {len(line)} characters here; only the fields that identify it are kept, and the run's "
+        "raw/ pages hold it whole"
+    )
+    entry["record"] = kept
     return json.dumps(entry, ensure_ascii=True, allow_nan=False) + "\n"
 
 

@@ -20,6 +20,7 @@ import pytest
 from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS, REPOSITORY_COLUMNS, STAGED_COLUMNS
 from github_etl.field_rules import MAX_FREE_TEXT_CHARS, MAX_IDENTIFIER_CHARS, MAX_TOPICS, RejectedRecord
 from github_etl.transform import (
+    MAX_QUARANTINE_LINE_CHARS,
     MAX_QUARANTINE_STRING_CHARS,
     TransformStats,
     format_copy_line,
@@ -967,6 +968,35 @@ def test_quarantine_lines_stay_small_and_valid_json_for_hostile_records() -> Non
     assert record["nested"]["deep"]["er"]["list"][0].endswith("[truncated 5904 characters]")
     assert record["ratio"] == "nan"
     assert record["blob"] == repr(b"\xff\xfe")
+
+
+def test_a_quarantine_line_stays_small_however_many_long_fields_the_record_has() -> None:
+    # Each string and list is cut, but 1,500 fields of 5,000 characters made a line of 4 MB.
+    hostile = _repo(id=9, stargazers_count="many", **{f"x{i}": "y" * 5000 for i in range(1500)})
+    rejected_out = io.StringIO()
+
+    transform_records([hostile], io.StringIO(), rejected_out)
+
+    text = rejected_out.getvalue()
+    assert len(text) <= MAX_QUARANTINE_LINE_CHARS
+    (entry,) = _rejections(text)
+    assert (entry["id"], entry["reason"]) == (9, "wrong_type:stargazers_count")
+    record = entry["record"]
+    # What identifies the repository is kept; the rest is said to be in the run's raw pages.
+    assert (record["id"], record["full_name"], record["html_url"]) == (9, hostile["full_name"], hostile["html_url"])
+    assert "x0" not in record
+    assert "raw/" in record["...truncated"]
+
+
+def test_a_huge_record_that_is_no_object_is_cut_to_a_small_line_too() -> None:
+    rejected_out = io.StringIO()
+
+    transform_records([["id", *["z" * 5000] * 1500]], io.StringIO(), rejected_out)
+
+    (entry,) = _rejections(rejected_out.getvalue())
+    assert len(rejected_out.getvalue()) <= MAX_QUARANTINE_LINE_CHARS
+    assert (entry["id"], entry["reason"]) == (None, "wrong_type:record")
+    assert list(entry["record"]) == ["...truncated"]
 
 
 def test_deeply_nested_garbage_is_quarantined_not_raised() -> None:
