@@ -241,6 +241,7 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
             started_at=started_at,
             unreachable=plan.unreachable,
             census=plan.census,
+            rejected_reasons=totals.rejected_reasons,
         )
     return LoadedRun(run_id, totals, result)
 

@@ -465,7 +465,14 @@ def test_runs_are_listed_newest_first(client, warehouse):
         }
 
     unreachable = [{"second": "2024-01-04T10:00:00Z", "matches": 1200, "unreachable": 200}]
-    _insert(warehouse, "load_runs", run(1), {**run(3), "unreachable": Json(unreachable), "duplicates": 4}, run(2))
+    reasons = {"wrong_type:stargazers_count": 2, "missing_field:full_name": 1}
+    _insert(
+        warehouse,
+        "load_runs",
+        run(1),
+        {**run(3), "unreachable": Json(unreachable), "duplicates": 4, "rejected": 3, "rejected_reasons": Json(reasons)},
+        run(2),
+    )
 
     everything = client.get(f"{PREFIX}/runs").json()["items"]
     latest = client.get(f"{PREFIX}/runs", params={"limit": 2}).json()["items"]
@@ -476,6 +483,8 @@ def test_runs_are_listed_newest_first(client, warehouse):
     assert everything[0]["observed_at"] == "2024-01-04T01:00:00Z"
     assert (everything[0]["unreachable"], everything[0]["duplicates"]) == (unreachable, 4)
     assert (everything[1]["unreachable"], everything[1]["duplicates"]) == ([], 0)
+    assert (everything[0]["rejected"], everything[0]["rejected_reasons"]) == (3, reasons)
+    assert (everything[1]["rejected"], everything[1]["rejected_reasons"]) == (0, {})
 
 
 # -- authentication -------------------------------------------------------------------------------

@@ -74,7 +74,10 @@ def test_the_load_log_says_how_many_records_were_quarantined_why_and_in_which_fi
 
     quarantined = _quarantined(RunStaging(DAG_ID, RUN_ID, root=staging_url))
     assert loaded.totals.rejected == len(quarantined) > 0
-    assert _query(pg_url, "SELECT rejected FROM github.load_runs") == [(len(quarantined),)]
+    reasons: dict[str, int] = {}
+    for entry in quarantined:
+        reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+    assert _query(pg_url, "SELECT rejected, rejected_reasons FROM github.load_runs") == [(len(quarantined), reasons)]
     (run_line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"Run {RUN_ID}:")]
     assert f"{len(quarantined)} record(s) quarantined" in run_line
     for reason, count in loaded.totals.rejected_reasons.items():
@@ -131,4 +134,6 @@ def test_quarantined_records_load_when_the_run_is_transformed_again_after_a_fix(
     after = {row[0] for row in _query(pg_url, "SELECT id FROM github.repositories")}
     assert after == stored | quarantined_ids
     # The audit row tells this load: nothing quarantined any more, the rescued records inserted.
-    assert _query(pg_url, "SELECT rejected, inserted FROM github.load_runs") == [(0, len(quarantined_ids))]
+    assert _query(pg_url, "SELECT rejected, rejected_reasons, inserted FROM github.load_runs") == [
+        (0, {}, len(quarantined_ids))
+    ]

@@ -7,23 +7,23 @@
 -- the start of the transaction.
 INSERT INTO github.load_runs AS run (
     run_id, dag_id, logical_date, observed_at, mode,
-    listed, enriched, skipped, rejected,
+    listed, enriched, skipped, rejected, rejected_reasons,
     inserted, updated, unchanged, duplicates, api_requests,
     unreachable, started_at, finished_at
 )
 VALUES (
     %(run_id)s, %(dag_id)s, %(logical_date)s, %(observed_at)s, %(mode)s,
-    %(listed)s, %(enriched)s, %(skipped)s, %(rejected)s,
+    %(listed)s, %(enriched)s, %(skipped)s, %(rejected)s, %(rejected_reasons)s::jsonb,
     %(inserted)s, %(updated)s, %(unchanged)s, %(duplicates)s, %(api_requests)s,
     %(unreachable)s::jsonb, COALESCE(%(started_at)s, now()), clock_timestamp()
 )
 ON CONFLICT (run_id) DO UPDATE SET
     (dag_id, logical_date, observed_at, mode,
-     listed, enriched, skipped, rejected,
+     listed, enriched, skipped, rejected, rejected_reasons,
      inserted, updated, unchanged, duplicates, api_requests,
      unreachable, started_at, finished_at)
     = ROW(excluded.dag_id, excluded.logical_date, excluded.observed_at, excluded.mode,
-          excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected,
+          excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected, excluded.rejected_reasons,
           excluded.inserted, excluded.updated, excluded.unchanged, excluded.duplicates, excluded.api_requests,
           excluded.unreachable, excluded.started_at, excluded.finished_at)
 WHERE excluded.inserted > 0 OR excluded.updated > 0;

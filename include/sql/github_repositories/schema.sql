@@ -123,6 +123,9 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     enriched      integer     NOT NULL DEFAULT 0,
     skipped       integer     NOT NULL DEFAULT 0,
     rejected      integer     NOT NULL DEFAULT 0,
+    -- How many of them for each reason ({"wrong_type:stargazers_count": 2}), so that a run's quarantine is
+    -- explained without reading its staged files.
+    rejected_reasons jsonb    NOT NULL DEFAULT '{}',
     inserted      integer     NOT NULL DEFAULT 0,
     updated       integer     NOT NULL DEFAULT 0,
     unchanged     integer     NOT NULL DEFAULT 0,
@@ -595,6 +598,8 @@ FROM (VALUES
     ('github.load_runs', 'rejected',
      'Records the transform quarantined, not loaded: each with its reason in the run''s staged '
      'rejected/<shard>.jsonl files, which the transform and load task logs name.'),
+    ('github.load_runs', 'rejected_reasons',
+     'How many records were quarantined for each reason, as {"reason": count}; empty when none.'),
     ('github.load_runs', 'inserted', 'Repositories the warehouse did not hold.'),
     ('github.load_runs', 'updated',
      'Stored repositories whose row was written: their data changed, or they were seen at a later time than '

@@ -248,6 +248,9 @@ class LoadRun(BaseModel):
         description="Records the transform quarantined, not loaded: each with its reason in the run's staged "
         "`rejected/<shard>.jsonl` files, which the transform and load task logs name."
     )
+    rejected_reasons: dict[str, int] = Field(
+        description='How many for each reason (`{"wrong_type:stargazers_count": 2}`); empty when none.'
+    )
     inserted: int = Field(description="Repositories the warehouse did not hold.")
     updated: int = Field(
         description="Stored repositories whose row was written: their data changed, or they were seen at a later "

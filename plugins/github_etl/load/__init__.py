@@ -94,6 +94,7 @@ def load_run(
     key_files: Iterable[RowFile] | None = None,
     unreachable: Iterable[Mapping[str, Any]] = (),
     census: Mapping[str, int] | None = None,
+    rejected_reasons: Mapping[str, int] | None = None,
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
@@ -130,6 +131,7 @@ def load_run(
         them), all of them or None; with them, a load that would change nothing reads only these.
     :param census: census mode: the id range crawled, ``{"since_id", "until_id", "reaches_end"}``; the census's
         cursor moves over it in this transaction (``advance_census_cursor.sql``).
+    :param rejected_reasons: records the transform quarantined, per reason; recorded in the audit row.
     """
     require_aware(logical_date)
     require_aware(observed_at)
@@ -179,6 +181,7 @@ def load_run(
                     "unchanged": result.unchanged,
                     "duplicates": result.duplicates,
                     "unreachable": json.dumps(list(unreachable)),
+                    "rejected_reasons": json.dumps(dict(rejected_reasons or {})),
                     "started_at": started_at,
                 },
             )
