@@ -5,6 +5,8 @@ from __future__ import annotations
 import calendar
 import itertools
 import json
+import logging
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -83,6 +85,23 @@ def test_the_plan_of_a_search_hands_its_slices_on_by_reference(dense_fake, tmp_p
     for shard in plan.to_xcom()["shards"]:
         assert "created:" not in json.dumps(shard)
         assert len(json.dumps(shard)) < 400
+
+
+def test_a_long_slicing_tells_how_far_it_is_about_once_a_minute(dense_fake, caplog) -> None:
+    """Slicing a search of millions takes an hour and more at the search budget: the plan's log says how far."""
+    ticks = itertools.count()
+    with caplog.at_level(logging.INFO, logger="github_etl.extract.search"):
+        # Each probe takes 20 s on this clock (read once per probe).
+        sliced = plan_slices(
+            _client(dense_fake), "created:2024-02-20..2024-03-10", now=NOW, monotonic=lambda: next(ticks) * 20.0
+        )
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Slicing")]
+    assert sliced.probes > 9
+    assert len(lines) in range(sliced.probes // 3 - 1, sliced.probes // 3 + 2)
+    assert "counted up to 2024-" in lines[-1] and "of 2024-02-20T00:00:00Z..2024-03-10T23:59:59Z" in lines[-1]
+    counted = [int(re.search(r"slice\(s\) holding ([0-9,]+)", line)[1].replace(",", "")) for line in lines]
+    assert counted == sorted(counted) and counted[-1] <= sliced.matches
 
 
 def test_slices_cover_the_range_without_gap_or_overlap(dense_fake) -> None:

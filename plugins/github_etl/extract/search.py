@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +23,7 @@ from github_etl.extract.budget import requests
 from github_etl.extract.enrich import StagedBatch
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.search_query import SECONDS_PER_DAY, parse_search_query, render_created, render_instant
-from github_etl.extract.shards import Shard, ShardRecorder
+from github_etl.extract.shards import PROGRESS_EVERY_S, Shard, ShardRecorder, duration
 from github_etl.github.client import GitHubClient
 from github_etl.params import RunParams
 from github_etl.staging import RunStaging, iter_jsonl_uri
@@ -108,11 +110,17 @@ def _halve(low: int, high: int) -> int:
     return min(max(nearest, first_midnight), last_midnight) - 1
 
 
-def plan_slices(client: GitHubClient, query: str, *, now: int) -> SlicePlan:
+def plan_slices(
+    client: GitHubClient, query: str, *, now: int, monotonic: Callable[[], float] = time.monotonic
+) -> SlicePlan:
     """Cut ``query`` into creation-time slices of at most 1,000 results each (probing with 1-result pages).
+
+    A search of millions takes thousands of probes, an hour and more at the search budget's 30 a minute;
+    every :data:`~github_etl.extract.shards.PROGRESS_EVERY_S` a line tells how far the slicing is.
 
     :param query: the user's query; its ``created:`` range (or all time) is what is sliced.
     :param now: epoch seconds closing an open-ended range.
+    :param monotonic: the clock of the progress lines, injectable for tests.
     """
     parsed = parse_search_query(query)
     low, high = parsed.bounds(now=now)
@@ -120,8 +128,24 @@ def plan_slices(client: GitHubClient, query: str, *, now: int) -> SlicePlan:
     unreachable: list[dict[str, Any]] = []
     probes = 0
     stack = [(low, high)] if low <= high else []
+    started = last_report = monotonic()
     while stack:
         first, last = stack.pop()
+        now_s = monotonic()
+        if now_s - last_report >= PROGRESS_EVERY_S:
+            last_report = now_s
+            # Slices come in creation order: everything created before `first` is counted.
+            log.info(
+                "Slicing %r: counted up to %s of %s..%s, %s slice(s) holding %s match(es), %s probe(s) in %s",
+                parsed.base,
+                render_instant(first),
+                render_instant(low),
+                render_instant(high),
+                f"{len(slices):,}",
+                f"{sum(piece['total'] for piece in slices):,}",
+                f"{probes:,}",
+                duration(now_s - started),
+            )
         text = _sliced(parsed.base, first, last)
         total = int(_search(client, text, page=1, per_page=1)["total_count"])
         probes += 1
