@@ -233,9 +233,19 @@ def staged_files_of(staging: RunStaging) -> Iterator[None]:
             why = "a lifecycle rule on GITHUB_ETL_STAGING_URL expired it, or it was deleted"
         raise StagedFileGoneError(
             f"A staged file of run {staging.run_id} is not in the staging store ({exc}): {why}. Retrying this "
-            "task cannot bring it back: clear the run's plan task with its downstream tasks (the run then fetches "
-            "from GitHub again, dated the day it does), or trigger a new run."
+            f"task cannot bring it back: delete what is left of the run's folder {run_folder(staging)} (a cleared "
+            "run reuses every file still there, the plan and the summary of a shard whose pages are gone too), "
+            "then clear the run's plan task with its downstream tasks (the run then fetches from GitHub again, "
+            "dated the day it does); or trigger a new run."
         ) from exc
+
+
+def run_folder(staging: RunStaging) -> str:
+    """Where a run's files are, as its store's own tools name it: a local path, or ``s3://bucket/...`` without
+    the connection id that ``GITHUB_ETL_STAGING_URL`` may carry."""
+    if _is_local(staging.base):
+        return staging.base.path
+    return staging.base.fs.unstrip_protocol(staging.base.path)
 
 
 def _is_local(target: ObjectStoragePath) -> bool:

@@ -7,6 +7,7 @@ local folder and on S3, and clearing the run's plan with it fetches and loads th
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from unittest import mock
 
@@ -74,4 +75,36 @@ def test_the_whole_run_cleared_after_its_files_were_pruned_plans_fetches_and_loa
     # Nothing staged to reuse: the run spent its requests again and loaded the same sample.
     assert len(fake_github.requests) - requests_before == first.totals.api_requests
     assert again.totals.rows == first.totals.rows == 5
+    assert again.result.inserted == 0
+
+
+def test_a_run_that_lost_one_raw_batch_loads_again_by_doing_what_the_error_says(
+    fake_github, staging_url: str, pg_url: str
+) -> None:
+    """Part of a run's files gone (a file deleted by hand, an expiry over two days): clearing ``plan`` alone would
+    find the shard's summary still staged, skip its extract and fail the transform again on the same missing file.
+    The error names the run's folder, whose remains go first."""
+    params = {"sample_size": 8, "shards": 2}
+    run = {"pg_url": pg_url, "staging_url": staging_url, "run_id": RUN_ID, "logical_date": LOGICAL_DATE}
+    first = run_pipeline(fake_github.base_url, "test-token-0123456789", params, **run)
+    staging = RunStaging(DAG_ID, RUN_ID, root=staging_url)
+    lost = staging.path("raw", "sample-000", "repos-000000.json")
+    assert lost.exists(), "the shard staged no batch: nothing was tested"
+    lost.fs.rm_file(lost.path)
+
+    with pytest.raises(StagedFileGoneError) as cleared_plan:
+        # What clearing plan with its downstream tasks does when the remains are kept: the same failure.
+        run_pipeline(fake_github.base_url, "test-token-0123456789", params, **run)
+    message = str(cleared_plan.value)
+    folder = re.search(r"delete what is left of the run's folder (\S+) ", message)
+    assert folder, message
+    # What the store's own tools take: a local path, or s3://bucket/... without the connection id.
+    assert folder.group(1) == (staging.base.path if staging_url.startswith("file:") else f"s3://{staging.base.path}")
+    requests_before = len(fake_github.requests)
+    staging.base.fs.rm(folder.group(1), recursive=True)
+
+    again = run_pipeline(fake_github.base_url, "test-token-0123456789", params, **run)
+
+    assert len(fake_github.requests) - requests_before == again.totals.api_requests > 0
+    assert again.totals.rows == first.totals.rows == 8
     assert again.result.inserted == 0
