@@ -233,11 +233,17 @@ def staged_files_of(staging: RunStaging) -> Iterator[None]:
             why = "a lifecycle rule on GITHUB_ETL_STAGING_URL expired it, or it was deleted"
         raise StagedFileGoneError(
             f"A staged file of run {staging.run_id} is not in the staging store ({exc}): {why}. Retrying this "
-            f"task cannot bring it back: delete what is left of the run's folder {run_folder(staging)} (a cleared "
-            "run reuses every file still there, the plan and the summary of a shard whose pages are gone too), "
-            "then clear the run's plan task with its downstream tasks (the run then fetches from GitHub again, "
-            "dated the day it does); or trigger a new run."
+            f"task cannot bring it back: {stage_again(staging)}"
         ) from exc
+
+
+def stage_again(staging: RunStaging) -> str:
+    """How to stage a run again whose files are partly gone."""
+    return (
+        f"delete what is left of the run's folder {run_folder(staging)} (a cleared run reuses every file still "
+        "there, the plan and the summary of a shard whose pages are gone too), then clear the run's plan task with "
+        "its downstream tasks (the run then fetches from GitHub again, dated the day it does); or trigger a new run."
+    )
 
 
 def run_folder(staging: RunStaging) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from github_etl.errors import ConfigurationError
+from github_etl.errors import ConfigurationError, StagedFileGoneError
 from github_etl.extract.budget import BudgetTooSmallError
 from github_etl.extract.census import census_range, estimate_repositories, plan_census
 from github_etl.extract.plan import plan_run
@@ -336,3 +336,31 @@ def test_without_a_token_the_census_enriches_over_rest_and_loads_the_same(
     assert fake.count(path_prefix="/repositories/") == 40  # one detail request per listed repository
     assert warehouse_rows(second_pg_url) == warehouse_rows(pg_url)
     assert {row[0] for row in warehouse_rows(pg_url)} == {i for i in fake.ids[200:240] if fake.verdict(i) == "load"}
+
+
+def test_a_census_whose_plan_is_gone_but_not_its_shards_plans_again_only_once_their_remains_are_deleted(
+    fake_github_factory, pg_url: str, tmp_path
+) -> None:
+    """Shards are named by their place in the plan: a plan made again beside the lost one's shards would take
+    their pages for its own range, and the load would move the cursor over ids nothing listed, for good."""
+    fake = fake_github_factory(repo_count=400, seed=21)
+    staging = tmp_path.as_uri()
+    _census(fake, pg_url, staging, "census_1", since_id=fake.ids[99], shards=2)
+    first_new = fake.add_repositories(100)
+    _census(fake, pg_url, staging, "census_2", day=1, shards=2)
+    assert _cursor(pg_url) == (fake.ids[99], max(first_new))
+    run = RunStaging(DAG_ID, "census_2", root=staging)
+    run.base.fs.rm_file(run.path("plan.json").path)
+    second_new = fake.add_repositories(100)
+
+    # The run's plan cleared with its downstream tasks.
+    with pytest.raises(StagedFileGoneError) as refused:
+        _census(fake, pg_url, staging, "census_2", day=1, shards=2)
+    assert _cursor(pg_url) == (fake.ids[99], max(first_new))
+    folder = re.search(r"delete what is left of the run's folder (\S+) ", str(refused.value))
+    assert folder and folder.group(1) == run.base.path, str(refused.value)
+
+    run.base.fs.rm(folder.group(1), recursive=True)
+    _census(fake, pg_url, staging, "census_2", day=1, shards=2)
+    assert set(second_new) <= _loaded(pg_url)
+    assert _cursor(pg_url) == (fake.ids[99], max(second_new))

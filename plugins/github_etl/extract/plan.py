@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from github_etl.errors import StagedFileGoneError
 from github_etl.extract.budget import check_budget
 from github_etl.extract.census import CensusMode
 from github_etl.extract.mode import Mode, Planned, Planning
@@ -20,7 +21,7 @@ from github_etl.extract.shards import PROGRESS_EVERY_S, ExtractResult, Shard, Sh
 from github_etl.github.client import GitHubClient
 from github_etl.params import RunParams
 from github_etl.settings import run_deadline_hours
-from github_etl.staging import RunStaging
+from github_etl.staging import RunStaging, stage_again
 from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAN_FILE = "plan.json"
+# Where the extract stages each shard's pages (ShardRecorder).
+RAW_FOLDER = "raw"
 
 MODES: dict[str, Mode[Any]] = {
     mode.name: mode for mode in (SampleMode(), SearchMode(), OwnersMode(), RefreshMode(), CensusMode())
@@ -78,6 +81,14 @@ def plan_run(
     if staging.exists(PLAN_FILE):
         log.info("Reusing the staged plan %s", staging.uri(PLAN_FILE))
         return RunPlan.from_xcom(staging.read_json(PLAN_FILE))
+    if staging.exists(RAW_FOLDER):
+        # Shards are named by their place in the plan, so a new plan's shards would take the lost plan's staged
+        # pages as their own: a census would then move its cursor over ids that no page listed.
+        raise StagedFileGoneError(
+            f"The plan of run {staging.run_id} is not in the staging store, but shards its extract staged are "
+            f"({staging.uri(RAW_FOLDER)}): planning again would reuse them for other shards. To plan and fetch "
+            f"the run again, {stage_again(staging)}"
+        )
     mode = MODES[params.mode]
 
     def check(
