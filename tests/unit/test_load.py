@@ -1670,3 +1670,28 @@ def test_a_load_that_writes_no_snapshot_leaves_the_summaries_alone(warehouse, tm
     _load(warehouse, [rows], key_files=[_key_file(rows)])
 
     assert _query(warehouse, "SELECT xmin::text, * FROM github.language_days ORDER BY language") == before
+
+
+def test_a_run_loaded_after_a_later_one_that_saw_a_repository_gone_first_dates_its_deletion_back(warehouse, tmp_path):
+    """Runs re-loaded in another order than they ran (a restored dump, a cleared load) keep the first observation
+    of a repository gone as its deleted_at, as loading them in their order does."""
+
+    def load(rows: list[dict[str, Any]], when: datetime, deleted: list[tuple[int, str]]) -> None:
+        path = _row_file(tmp_path, *rows)
+        _load(
+            warehouse,
+            [path],
+            when=when,
+            run_id=f"run-{when:%d}",
+            mode="refresh",
+            deleted=deleted,
+            max_deleted_share=0.5,
+        )
+
+    load([_repo(1), _repo(2), _repo(3)], DAY_0, [])
+    load([_repo(1)], DAY_2, [(2, "legal_block"), (3, "not_found")])
+    # Loaded last: it saw 2 gone already, and 3 still alive.
+    load([_repo(1), _repo(3)], DAY_1, [(2, "not_found")])
+
+    gone = _query(warehouse, "SELECT id, deleted_at, deleted_reason FROM github.repositories WHERE id > 1 ORDER BY 1")
+    assert gone == [(2, DAY_1, "not_found"), (3, DAY_2, "not_found")]

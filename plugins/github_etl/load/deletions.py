@@ -59,6 +59,7 @@ def mark_gone(
                 "An outage or a token that lost access looks like this: check GitHub's status and the token, "
                 "and raise GITHUB_ETL_MAX_DELETED_SHARE for a run that really sees that many go."
             )
+    cur.execute(load_sql("backdate_deleted.sql"), {"deleted_at": observed_at})
     cur.execute(load_sql("mark_deleted.sql"), {"deleted_at": observed_at})
     return cur.rowcount
 
