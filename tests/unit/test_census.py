@@ -364,3 +364,26 @@ def test_a_census_whose_plan_is_gone_but_not_its_shards_plans_again_only_once_th
     _census(fake, pg_url, staging, "census_2", day=1, shards=2)
     assert set(second_new) <= _loaded(pg_url)
     assert _cursor(pg_url) == (fake.ids[99], max(second_new))
+
+
+def test_census_runs_loaded_again_in_any_order_leave_the_cursor_where_they_left_it(
+    fake_github_factory, pg_url: str, second_pg_url: str, tmp_path
+) -> None:
+    """A warehouse rebuilt from staging (restored from an older dump, or lost) by clearing the loads of the census
+    runs since: one loaded before the census that ran before it widens the cursor once that one is loaded."""
+    fake = fake_github_factory(repo_count=300, seed=29)
+    staging = tmp_path.as_uri()
+    runs = [("census_1", 0, {"since_id": fake.ids[99]})]
+    _census(fake, pg_url, staging, "census_1", since_id=fake.ids[99], shards=2)
+    for day in (1, 2, 3):
+        fake.add_repositories(40)
+        runs.append((f"census_{day + 1}", day, {}))
+        _census(fake, pg_url, staging, f"census_{day + 1}", day=day, shards=2)
+    assert _cursor(pg_url) == (fake.ids[99], max(fake.ids))
+
+    # The same staged runs loaded again (a cleared load reads what its run staged), the last ones out of order.
+    for run_id, day, params in (runs[0], runs[3], runs[1], runs[2]):
+        _census(fake, second_pg_url, staging, run_id, day=day, shards=2, **params)
+
+    assert _cursor(second_pg_url) == _cursor(pg_url)
+    assert _loaded(second_pg_url) == _loaded(pg_url)

@@ -276,6 +276,17 @@ CREATE TABLE IF NOT EXISTS github.census_cursor (
     CHECK (since_id <= cursor_id)
 );
 
+-- The id range each census load crawled, kept so that the covered range takes in a range once a
+-- range it touches is covered: census runs loaded again out of their order (a warehouse rebuilt from
+-- staging after a restore) leave the cursor where loading them in order does (absorb_census_ranges.sql).
+CREATE TABLE IF NOT EXISTS github.census_ranges (
+    census   text   NOT NULL,
+    run_id   text   NOT NULL,
+    since_id bigint NOT NULL,
+    until_id bigint NOT NULL,
+    PRIMARY KEY (census, run_id)
+);
+
 -- Day summaries for the API's trending and language views (github_etl.api.insights). Answering
 -- those from the snapshots would join or aggregate a whole day of them (a million rows) per request;
 -- these tables hold the answers, a few rows per language and one per repository whose stars rose.

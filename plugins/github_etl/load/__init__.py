@@ -240,11 +240,16 @@ def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], run_id: str
 
     crawled = {"since_id": int(census["since_id"]), "until_id": int(census["until_id"])}
     reaches_end = bool(census["reaches_end"])
-    cur.execute(
-        load_sql("advance_census_cursor.sql"),
-        {"census": CENSUS_NAME, "run_id": run_id, "reaches_end": reaches_end, **crawled},
-    )
-    if not cur.rowcount:
+    named = {"census": CENSUS_NAME, "run_id": run_id}
+    cur.execute(load_sql("record_census_range.sql"), {**named, **crawled})
+    cur.execute(load_sql("advance_census_cursor.sql"), {**named, "reaches_end": reaches_end, **crawled})
+    moved = cur.rowcount
+    while True:
+        cur.execute(load_sql("absorb_census_ranges.sql"), named)
+        if not cur.rowcount:
+            break
+        moved += cur.rowcount
+    if not moved:
         log.info(
             "The census crawled ids (%s, %s], within or apart from the range it covers%s: its cursor stays",
             crawled["since_id"],
