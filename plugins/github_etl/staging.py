@@ -5,6 +5,7 @@ local folder)::
 
     dag_id=<dag>/run_id=<run>/
         plan.json                         the shards the run was split into
+        params.json                       the params they were planned for
         raw/<shard>/listing-<n>.json      listing pages, exactly as GitHub sent them
         raw/<shard>/repos-<n>.jsonl       full repository objects (REST) or GraphQL nodes
         raw/<shard>/done.json             the shard's counts; its presence means the shard is complete

@@ -177,9 +177,8 @@ def test_a_retried_shard_only_fetches_what_was_missing(fake_github_factory, tmp_
     fake = fake_github_factory(repo_count=2000, seed=9)
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
     client = _client(fake)
-    plan = plan_run(
-        client, staging, validate({"sample_size": 300, "shards": 1, "per_page_take": 50}), logical_date=LOGICAL_DATE
-    )
+    params = validate({"sample_size": 300, "shards": 1, "per_page_take": 50})
+    plan = plan_run(client, staging, params, logical_date=LOGICAL_DATE)
     (shard,) = plan.shards
     fake.reset_log()
     run_shard(client, staging, shard)
@@ -197,7 +196,9 @@ def test_a_retried_shard_only_fetches_what_was_missing(fake_github_factory, tmp_
     run_shard(_client(fake), staging, shard)
     assert fake.requests == []
     # The plan itself is a checkpoint too.
-    assert plan_run(client, staging, validate({"sample_size": 1}), logical_date=LOGICAL_DATE) == plan
+    fake.reset_log()
+    assert plan_run(client, staging, params, logical_date=LOGICAL_DATE) == plan
+    assert fake.requests == []
 
 
 def test_search_past_the_1000_result_cap_loads_every_match_once(fake_github_factory, tmp_path) -> None:

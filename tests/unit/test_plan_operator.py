@@ -71,3 +71,27 @@ def test_a_budget_store_refusing_its_password_fails_the_plan_before_any_github_r
 
     assert "s3cret-pass" not in str(failed.value)
     assert fake_github.requests == []
+
+
+def test_a_run_id_given_again_with_other_params_is_refused_rather_than_loading_the_old_runs_plan(
+    operator, fake_github, tmp_path
+) -> None:
+    """After ``airflow db reset`` a run triggered for the same logical date gets the id of a run before it, whose
+    plan is still staged: it would have loaded that run's sample as its census."""
+    context = {"run_id": "manual__2026-03-01T00:00:00+00:00", "logical_date": LOGICAL_DATE}
+    operator.execute(context)
+    with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+        census = GitHubPlanOperator(
+            task_id="plan", run_params={"mode": "census", "shards": 2}, staging_root=tmp_path.as_uri()
+        )
+
+    with pytest.raises(AirflowFailException) as refused:
+        census.execute(context)
+
+    message = str(refused.value)
+    assert "mode 'sample' there, 'census' now" in message
+    assert f"delete what is left of the run's folder {tmp_path}/dag_id=github_repositories/" in message
+    # The same params plan from the staged plan, as a retried or cleared plan does.
+    fake_github.reset_log()
+    assert [shard["mode"] for shard in operator.execute(context)] == ["sample", "sample"]
+    assert fake_github.requests == []

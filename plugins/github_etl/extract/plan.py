@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
-from github_etl.errors import StagedFileGoneError
+from github_etl.errors import ConfigurationError, StagedFileGoneError
 from github_etl.extract.budget import check_budget
 from github_etl.extract.census import CensusMode
 from github_etl.extract.mode import Mode, Planned, Planning
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAN_FILE = "plan.json"
+# The params the staged plan was made for, written before it.
+PARAMS_FILE = "params.json"
 # Where the extract stages each shard's pages (ShardRecorder).
 RAW_FOLDER = "raw"
 
@@ -79,6 +82,7 @@ def plan_run(
     :raise BudgetTooSmallError: the shards need more requests than GitHub gives before the run's deadline.
     """
     if staging.exists(PLAN_FILE):
+        _check_planned_params(staging, params)
         log.info("Reusing the staged plan %s", staging.uri(PLAN_FILE))
         return RunPlan.from_xcom(staging.read_json(PLAN_FILE))
     if staging.exists(RAW_FOLDER):
@@ -117,9 +121,33 @@ def plan_run(
         discovery_requests=client.api_requests,
         discovery_failed_requests=client.calls["failed"],
     )
+    staging.write_json(_params_json(params), PARAMS_FILE)
     staging.write_json(plan.to_xcom(), PLAN_FILE)
     log.info("Planned %s shard(s) with %s discovery request(s)", len(plan.shards), client.api_requests)
     return plan
+
+
+def _params_json(params: RunParams) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(params)))
+
+
+def _check_planned_params(staging: RunStaging, params: RunParams) -> None:
+    """Refuse to reuse a staged plan made for other params: Airflow gives a run id again after its metadata
+    database was reset or cleaned (a scheduled run of the same time, a run triggered for the same logical date),
+    and the staged files of the run that had it before would be loaded as this run's."""
+    if not staging.exists(PARAMS_FILE):
+        return
+    staged = staging.read_json(PARAMS_FILE)
+    asked = _params_json(params)
+    differing = sorted(name for name in staged.keys() & asked.keys() if staged[name] != asked[name])
+    if differing:
+        changes = ", ".join(f"{name} {staged[name]!r} there, {asked[name]!r} now" for name in differing)
+        raise ConfigurationError(
+            f"Run {staging.run_id} has a plan staged for other params ({changes}): a run of this id staged it "
+            "before (Airflow gives an id again once its metadata database was reset or cleaned), or this run's "
+            "params changed since it planned (a cleared run then loads what it staged when only its load task is "
+            f"cleared). To plan for these params, {stage_again(staging)}"
+        )
 
 
 def run_shard(
