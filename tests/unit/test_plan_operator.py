@@ -76,8 +76,9 @@ def test_a_budget_store_refusing_its_password_fails_the_plan_before_any_github_r
 def test_a_run_id_given_again_with_other_params_is_refused_rather_than_loading_the_old_runs_plan(
     operator, fake_github, tmp_path
 ) -> None:
-    """After ``airflow db reset`` a run triggered for the same logical date gets the id of a run before it, whose
-    plan is still staged: it would have loaded that run's sample as its census."""
+    """Once Airflow's metadata database was reset or cleaned, a backfill of dates backfilled before (or the scheduled
+    run of a time that had run) gets the id of the run before it, whose plan is still staged: asked for a census,
+    it would have loaded that run's sample."""
     context = {"run_id": "manual__2026-03-01T00:00:00+00:00", "logical_date": LOGICAL_DATE}
     operator.execute(context)
     with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):

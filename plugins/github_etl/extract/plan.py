@@ -133,8 +133,8 @@ def _params_json(params: RunParams) -> dict[str, Any]:
 
 def _check_planned_params(staging: RunStaging, params: RunParams) -> None:
     """Refuse to reuse a staged plan made for other params: Airflow gives a run id again after its metadata
-    database was reset or cleaned (a scheduled run of the same time, a run triggered for the same logical date),
-    and the staged files of the run that had it before would be loaded as this run's."""
+    database was reset or cleaned (the scheduled run of the same time, a backfill of the same dates), and the
+    staged files of the run that had it before would be loaded as this run's."""
     if not staging.exists(PARAMS_FILE):
         return
     staged = staging.read_json(PARAMS_FILE)
