@@ -635,6 +635,13 @@ FROM (VALUES
     ('github.census_cursor', 'cursor_id', 'The highest id crawled so far.'),
     ('github.census_cursor', 'run_id', 'The run whose load moved the cursor last.'),
     ('github.census_cursor', 'moved_at', 'When that load committed.'),
+    ('github.census_ranges', NULL,
+     'The id range each census load crawled: the cursor takes in a range once it touches the covered one, so '
+     'census runs loaded out of their order leave it where loading them in order does.'),
+    ('github.census_ranges', 'census', 'The census''s name (github.census_cursor.census).'),
+    ('github.census_ranges', 'run_id', 'The run that crawled the range.'),
+    ('github.census_ranges', 'since_id', 'The id the range starts after.'),
+    ('github.census_ranges', 'until_id', 'The highest id of the range.'),
     ('github.repositories_generation', NULL,
      'A number every write to github.repositories moves forward; the repository API counts rows by it.'),
     ('github.repositories_generation', 'singleton', 'Always true: the table has one row.'),
