@@ -113,3 +113,20 @@ def test_a_deferred_shard_says_how_far_it_came_and_its_resumption_what_it_read_b
         monotonic=SteppingClock(30.0),
     )
     assert any("read back from an earlier attempt)" in line for line in _progress_lines(caplog, shard.key))
+
+
+def test_an_owners_shard_says_its_requests_are_a_floor_not_an_estimate(fake_github_factory, tmp_path, caplog) -> None:
+    """An owner's pages are known once listed: the start line must not promise one request for a big owner."""
+    fake = fake_github_factory(repo_count=300, seed=5)
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    staging = RunStaging("d", "owners", root=tmp_path.as_uri())
+    owner = fake.repository(fake.ids[0])["owner"]["login"]
+    (shard,) = plan_run(
+        client, staging, validate({"mode": "owners", "owners": [owner]}), logical_date=LOGICAL_DATE
+    ).shards
+    caplog.set_level(logging.INFO, logger="github_etl")
+
+    run_shard(client, staging, shard)
+
+    started = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"Shard {shard.key}: repositories")]
+    assert started == [f"Shard {shard.key}: repositories to list, at least 1 core request(s); progress every 1 min 0 s"]

@@ -168,10 +168,12 @@ def run_shard(
     if finished is not None:
         log.info("Shard %s is already staged; nothing to fetch", shard.key)
         return finished
+    # Without an expected count (an owner's pages are known once listed), the requests are a floor.
     log.info(
-        "Shard %s: %s, about %s; progress every %s",
+        "Shard %s: %s, %s %s; progress every %s",
         shard.key,
         f"about {recorder.expected:,} repositories to stage" if recorder.expected else "repositories to list",
+        "about" if recorder.expected else "at least",
         " and ".join(f"{count:,} {name} request(s)" for name, count in needs.items()) or "no request",
         duration(PROGRESS_EVERY_S),
     )
