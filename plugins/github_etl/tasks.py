@@ -242,6 +242,7 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
             unreachable=plan.unreachable,
             census=plan.census,
             rejected_reasons=totals.rejected_reasons,
+            source=plan.source,
         )
     return LoadedRun(run_id, totals, result)
 

@@ -263,7 +263,7 @@ def test_a_census_too_large_for_its_budget_names_the_range_from_its_cursor_that_
     client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
     params = validate({"mode": "census", "since_id": since_id, "until_id": until_id, "shards": 2})
     staged = RunStaging(DAG_ID, "caught_up", root=staging)
-    plan = plan_run(client, staged, params, logical_date=LOGICAL_DATE, warehouse=lambda: None)
+    plan = plan_run(client, staged, params, logical_date=LOGICAL_DATE, warehouse=None)
     assert plan.census["until_id"] == until_id
     assert _cursor(pg_url) == (cursor, cursor)
 

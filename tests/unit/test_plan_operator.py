@@ -20,7 +20,9 @@ PARAMS = {"mode": "sample", "sample_size": 40, "shards": 2}
 
 
 @pytest.fixture
-def operator(tmp_path, github_connection_to_fake: FakeGitHub) -> GitHubPlanOperator:
+def operator(tmp_path, github_connection_to_fake: FakeGitHub, warehouse, pg_url, monkeypatch) -> GitHubPlanOperator:
+    # The warehouse prepare applied the schema to: plan reads which GitHub it holds.
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
     with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
         return GitHubPlanOperator(task_id="plan", run_params=PARAMS, staging_root=tmp_path.as_uri())
 

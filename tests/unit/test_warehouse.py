@@ -429,8 +429,8 @@ def test_apply_schema_from_two_sessions_at_once(pg_url):
 
     assert errors == []
     # repositories, repository_snapshots, load_runs, repositories_generation, repository_history, census_cursor,
-    # census_ranges, and the day summaries language_days, star_gains, star_gain_topics, star_gain_windows.
-    assert _scalar(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'github'") == 11
+    # census_ranges, source, and the day summaries language_days, star_gains, star_gain_topics, star_gain_windows.
+    assert _scalar(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'github'") == 12
     assert _scalar(pg_url, "SELECT count(*) FROM pg_trigger WHERE tgname = 'repositories_bump_generation'") == 1
 
 

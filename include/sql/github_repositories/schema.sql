@@ -111,6 +111,17 @@ BEGIN
 END
 $$;
 
+-- The GitHub whose data the warehouse holds, by its API root: recorded by the first load, in its transaction.
+-- Two GitHubs (github.com and a GitHub Enterprise Server, say) number their repositories, node ids and
+-- owners independently, so one id names two different repositories: plan and load refuse a run of
+-- another GitHub (github_etl.load.source) instead of overwriting these rows and marking them deleted.
+CREATE TABLE IF NOT EXISTS github.source (
+    singleton   boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    api_url     text        NOT NULL,
+    run_id      text        NOT NULL,
+    recorded_at timestamptz NOT NULL
+);
+
 -- Audit trail: one row per DAG run, written in the load transaction.
 CREATE TABLE IF NOT EXISTS github.load_runs (
     run_id        text        PRIMARY KEY,
@@ -594,6 +605,13 @@ FROM (VALUES
     ('github.repository_history', 'repo_id', 'The repository (github.repositories.id).'),
     ('github.repository_history', 'valid_from', 'When a run first fetched this version.'),
     ('github.repository_history', 'valid_until', 'When a run fetched the version that replaced it.'),
+    ('github.source', NULL,
+     'The GitHub whose repositories the warehouse holds: ids of two GitHubs name different repositories, so runs '
+     'of another GitHub are refused (docs/github-enterprise.md).'),
+    ('github.source', 'singleton', 'Always true: the table has one row.'),
+    ('github.source', 'api_url', 'The GitHub''s API root, e.g. https://api.github.com or https://HOST/api/v3.'),
+    ('github.source', 'run_id', 'The run whose load recorded it.'),
+    ('github.source', 'recorded_at', 'When that load committed.'),
     ('github.load_runs', NULL, 'One row per DAG run that loaded, written in its load''s transaction.'),
     ('github.load_runs', 'run_id', 'Airflow''s run id.'),
     ('github.load_runs', 'dag_id', 'Airflow''s DAG id.'),

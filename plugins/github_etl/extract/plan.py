@@ -20,6 +20,7 @@ from github_etl.extract.sample import SampleMode
 from github_etl.extract.search import SearchMode
 from github_etl.extract.shards import PROGRESS_EVERY_S, ExtractResult, Shard, ShardRecorder, duration
 from github_etl.github.client import GitHubClient
+from github_etl.load.source import check_source, same_github
 from github_etl.params import RunParams
 from github_etl.settings import run_deadline_hours
 from github_etl.staging import RunStaging, stage_again
@@ -53,12 +54,15 @@ class RunPlan(Planned, XComRecord):
     :param requests_needed: requests per resource the shards are expected to spend.
     :param discovery_requests: what planning spent asking GitHub.
     :param discovery_failed_requests: those of them GitHub failed.
+    :param source: the API root of the GitHub the run harvests, which the load records in the warehouse (None
+        in a plan staged without it).
     """
 
     mode: str
     requests_needed: dict[str, int]
     discovery_requests: int
     discovery_failed_requests: int
+    source: str | None = None
 
     def to_xcom(self) -> dict[str, Any]:
         return {**super().to_xcom(), "shards": [shard.to_xcom() for shard in self.shards]}
@@ -80,11 +84,24 @@ def plan_run(
     """Decide the run's shards (once: a retried run reuses the staged plan) and check they fit the budget.
 
     :raise BudgetTooSmallError: the shards need more requests than GitHub gives before the run's deadline.
+    :raise OtherGitHubError: the warehouse holds the data of another GitHub; raised before any request.
     """
+    if warehouse is not None:
+        # Before any request, and before refresh plans from ids that would name other repositories here.
+        with warehouse() as db, db.cursor() as cur:
+            check_source(cur, client.base_url, where=db.where)
     if staging.exists(PLAN_FILE):
         _check_planned_params(staging, params)
+        staged = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
+        if staged.source is not None and not same_github(staged.source, client.base_url):
+            raise ConfigurationError(
+                f"Run {staging.run_id} planned against the GitHub at {staged.source} and staged what it fetched "
+                f"there, but its GitHub connection now leads to {client.base_url}: the two number their "
+                f"repositories independently. Point the connection back, or to harvest {client.base_url} in this "
+                f"run, {stage_again(staging)}"
+            )
         log.info("Reusing the staged plan %s", staging.uri(PLAN_FILE))
-        return RunPlan.from_xcom(staging.read_json(PLAN_FILE))
+        return staged
     if staging.exists(RAW_FOLDER):
         # Shards are named by their place in the plan, so a new plan's shards would take the lost plan's staged
         # pages as their own: a census would then move its cursor over ids that no page listed.
@@ -120,6 +137,7 @@ def plan_run(
         requests_needed=check(planned.shards, announce=True, advice=mode.budget_advice(planned)),
         discovery_requests=client.api_requests,
         discovery_failed_requests=client.calls["failed"],
+        source=client.base_url,
     )
     staging.write_json(_params_json(params), PARAMS_FILE)
     staging.write_json(plan.to_xcom(), PLAN_FILE)

@@ -36,6 +36,7 @@ from github_etl.load.deletions import mark_gone
 from github_etl.load.merge import Merged, merge_with_keys, nothing_to_change, stage_and_merge, stage_keys
 from github_etl.load.observation import require_aware, snapshot_date_of
 from github_etl.load.row_files import RowFile
+from github_etl.load.source import claim_source
 from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ def load_run(
     unreachable: Iterable[Mapping[str, Any]] = (),
     census: Mapping[str, int] | None = None,
     rejected_reasons: Mapping[str, int] | None = None,
+    source: str | None = None,
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
@@ -132,6 +134,9 @@ def load_run(
     :param census: census mode: the id range crawled, ``{"since_id", "until_id", "reaches_end"}``; the census's
         cursor moves over it in this transaction (``advance_census_cursor.sql``).
     :param rejected_reasons: records the transform quarantined, per reason; recorded in the audit row.
+    :param source: the API root of the GitHub the run harvested: recorded in ``github.source`` by the first
+        load; a warehouse holding another GitHub's data refuses the load (:class:`OtherGitHubError`) before
+        it writes anything. None: neither recorded nor checked.
     """
     require_aware(logical_date)
     require_aware(observed_at)
@@ -144,6 +149,8 @@ def load_run(
     try:
         with db.cursor() as cur:
             _tune_transaction(cur)
+            if source is not None:
+                claim_source(cur, source, run_id=run_id, where=db.where)
             bulk_structures = claim_empty_warehouse(cur)
             if bulk_structures is not None:
                 total, duplicates = bulk_load(cur, row_files, bulk_structures, observed_at)
