@@ -4,6 +4,7 @@ own CA, rate limiting disabled, and an older release whose GraphQL lacks a field
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg2
@@ -100,3 +101,30 @@ def test_an_older_enterprise_graphql_fails_the_extract_once_naming_the_field_and
     assert "Field 'isTemplate' doesn't exist on type 'Repository'" in output.out + output.err
     assert "GitHub Enterprise Server 3.4.0" in output.out + output.err
     assert fake.count(path_prefix="/graphql") == 1
+
+
+def test_a_warehouse_of_github_com_refuses_the_enterprise_servers_run_in_plan_at_once(
+    fake_github_factory, pipeline_env, run_dag, pg_url: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Both number their repositories from 1: the same id is another repository on each."""
+    dotcom = fake_github_factory(repo_count=100, max_id=100, seed=8)
+    ghes = fake_github_factory(repo_count=100, max_id=100, seed=9, enterprise_version=VERSION, rate_limiting=False)
+    pipeline_env(dotcom.base_url)
+    assert run_dag({"mode": "sample", "sample_size": 30, "shards": 1}, LOGICAL_DATE).state == "success"
+    stored = _count(pg_url, "SELECT count(*) FROM github.repositories")
+    names = _count(pg_url, "SELECT count(DISTINCT full_name) FROM github.repositories")
+    capfd.readouterr()
+
+    pipeline_env(ghes.base_url)
+    result = run_dag({"mode": "sample", "sample_size": 30, "shards": 1}, LOGICAL_DATE + timedelta(days=1))
+
+    assert result.state == "failed"
+    states = {ti.task_id: (ti.state, ti.try_number) for ti in result.get_task_instances()}
+    assert states["plan"] == ("failed", 1)
+    output = capfd.readouterr()
+    assert f"holds the repositories of the GitHub at {dotcom.base_url}" in output.out + output.err
+    assert f"this run harvests the GitHub at {ghes.base_url}" in output.out + output.err
+    assert ghes.requests == []
+    assert _count(pg_url, "SELECT count(*) FROM github.repositories") == stored
+    assert _count(pg_url, "SELECT count(DISTINCT full_name) FROM github.repositories") == names
+    assert _count(pg_url, "SELECT count(*) FROM github.load_runs") == 1
