@@ -54,15 +54,14 @@ class RunPlan(Planned, XComRecord):
     :param requests_needed: requests per resource the shards are expected to spend.
     :param discovery_requests: what planning spent asking GitHub.
     :param discovery_failed_requests: those of them GitHub failed.
-    :param source: the API root of the GitHub the run harvests, which the load records in the warehouse (None
-        in a plan staged without it).
+    :param source: the API root of the GitHub the run harvests, which the load records in the warehouse.
     """
 
     mode: str
     requests_needed: dict[str, int]
     discovery_requests: int
     discovery_failed_requests: int
-    source: str | None = None
+    source: str
 
     def to_xcom(self) -> dict[str, Any]:
         return {**super().to_xcom(), "shards": [shard.to_xcom() for shard in self.shards]}
@@ -93,7 +92,7 @@ def plan_run(
     if staging.exists(PLAN_FILE):
         _check_planned_params(staging, params)
         staged = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
-        if staged.source is not None and not same_github(staged.source, client.base_url):
+        if not same_github(staged.source, client.base_url):
             raise ConfigurationError(
                 f"Run {staging.run_id} planned against the GitHub at {staged.source} and staged what it fetched "
                 f"there, but its GitHub connection now leads to {client.base_url}: the two number their "
