@@ -331,6 +331,14 @@ STAGED_COLUMNS: tuple[str, ...] = (*REPOSITORY_COLUMNS, ROW_HASH_COLUMN)
 # Columns of a staged key file, one line per staged row: enough to tell whether a load changes anything.
 KEY_COLUMNS: tuple[str, ...] = ("id", ROW_HASH_COLUMN)
 
+
+def count_columns(spec: tuple[RepositoryColumn, ...]) -> tuple[str, ...]:
+    """The columns of ``spec`` that hold a count or a size, which the quality check holds not negative."""
+    return tuple(column.name for column in spec if column.rule in (COUNT, BIG_COUNT))
+
+
+COUNT_COLUMNS: tuple[str, ...] = count_columns(REPOSITORY_SPEC)
+
 # Columns whose change is worth a snapshot row (how stars are tracked over time).
 SNAPSHOT_COLUMNS: tuple[str, ...] = ("stargazers_count", "forks_count", "open_issues_count")
 

@@ -7,11 +7,10 @@ a real PostgreSQL); these tests fail when a consumer keeps a list of its own.
 from __future__ import annotations
 
 import io
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg2 import sql
 
 from bench.rows import repository_records
 from github_etl.api.models import AttributeVersion, Repository, Snapshot, repository_columns_model
@@ -43,11 +42,18 @@ from github_etl.transform import (
 )
 
 SPEC = {column.name: column for column in REPOSITORY_SPEC}
-SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql" / "github_repositories"
 
 # A column GitHub serves that the warehouse does not keep (yet): added to the spec, and nowhere else.
 MIRROR_URL = RepositoryColumn(
     "mirror_url", FREE_TEXT, "mirror_url", graphql("mirrorUrl"), "The URL of the repository it mirrors."
+)
+# A count GitHub serves that the warehouse does not keep (yet).
+SUBSCRIBERS_COUNT = RepositoryColumn(
+    "subscribers_count",
+    COUNT,
+    "subscribers_count",
+    graphql("watchers { totalCount }", read="watchers.totalCount"),
+    "People watching the repository.",
 )
 REST_RECORD = {"id": 1, "node_id": "R_1", "full_name": "o/r", "name": "r", "owner": {"login": "o"}}
 GRAPHQL_NODE = {"databaseId": 1, "id": "R_1", "nameWithOwner": "o/r", "name": "r", "owner": {"login": "o"}}
@@ -187,10 +193,56 @@ def test_a_description_changed_in_the_spec_reaches_the_warehouse_on_the_next_run
     assert _comments(warehouse)[("repositories", "size")] == "Size in kibibytes."
 
 
-def test_negative_count_check_covers_every_count_column() -> None:
-    checked = re.findall(r"repo\.(\w+) < 0", (SQL_DIR / "check_counts_not_negative.sql").read_text())
+def _negative_counts(warehouse: Any, statement: Any, repositories: list[dict[str, int]]) -> tuple[int, list[int]]:
+    """Failing rows and ids of the negative-count check over ``repositories`` (id and the values to store)."""
+    seen = "2026-11-01T00:00:00Z"
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "INSERT INTO github.load_runs (run_id, dag_id, logical_date, observed_at, mode, started_at, finished_at)"
+            " VALUES ('run-1', 'github_repositories', %(seen)s, %(seen)s, 'sample', %(seen)s, %(seen)s)",
+            {"seen": seen},
+        )
+        for values in repositories:
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO github.repositories (node_id, full_name, name, owner_login, first_seen_at,"
+                    " last_seen_at, {columns}) VALUES ('R', 'o/r', 'r', 'o', %(seen)s, %(seen)s, {values})"
+                ).format(
+                    columns=sql.SQL(", ").join(map(sql.Identifier, values)),
+                    values=sql.SQL(", ").join(map(sql.Placeholder, values)),
+                ),
+                {**values, "seen": seen},
+            )
+        cur.execute(statement, {"run_id": "run-1", "sample_size": 20})
+        found = cur.fetchone()
+    warehouse.rollback()
+    return (0, []) if found is None else (found[0], found[1])
 
-    assert sorted(checked) == sorted(column.name for column in REPOSITORY_SPEC if column.rule in (COUNT, BIG_COUNT))
+
+def test_negative_count_check_covers_every_count_column(warehouse: Any) -> None:
+    from github_etl.load.checks import counts_not_negative_check
+
+    counts = [column.name for column in REPOSITORY_SPEC if column.rule in (COUNT, BIG_COUNT)]
+    repositories = [{"id": number, name: -1} for number, name in enumerate(counts, start=1)]
+
+    assert _negative_counts(warehouse, counts_not_negative_check(), repositories) == (
+        len(counts),
+        list(range(1, len(counts) + 1)),
+    )
+
+
+def test_a_count_column_added_to_the_spec_is_held_not_negative(warehouse: Any) -> None:
+    from github_etl.columns import count_columns
+    from github_etl.load.checks import counts_not_negative_check
+
+    spec = (*REPOSITORY_SPEC, SUBSCRIBERS_COUNT)
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repositories ADD COLUMN subscribers_count integer NOT NULL DEFAULT 0")
+    warehouse.commit()
+
+    statement = counts_not_negative_check(count_columns(spec))
+
+    assert _negative_counts(warehouse, statement, [{"id": 7, "subscribers_count": -1}, {"id": 8}]) == (1, [7])
 
 
 def test_compiled_copy_fast_path_renders_as_the_one_renderer() -> None:

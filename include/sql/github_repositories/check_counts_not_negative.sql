@@ -1,4 +1,5 @@
--- Quality check: no repository the run saw has a negative star, fork, issue, watcher count or size.
+-- Quality check: no repository the run saw has a negative count or size.
+-- {negative}: one comparison per count column of the spec (github_etl.columns.COUNT_COLUMNS), joined by OR.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
 WITH run AS (
     SELECT observed_at FROM github.load_runs WHERE run_id = %(run_id)s
@@ -7,11 +8,7 @@ failing AS (
     SELECT repo.id
     FROM github.repositories AS repo
     JOIN run ON repo.last_seen_at = run.observed_at
-    WHERE repo.stargazers_count < 0
-       OR repo.forks_count < 0
-       OR repo.open_issues_count < 0
-       OR repo.watchers_count < 0
-       OR repo.size < 0
+    WHERE {negative}
 )
 SELECT
     count(*) AS failing_rows,

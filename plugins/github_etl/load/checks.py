@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from psycopg2 import sql
+
+from github_etl.columns import COUNT_COLUMNS
 from github_etl.hooks.warehouse import DatabaseConnection, load_sql
+from github_etl.load.statements import template
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +37,25 @@ class _QualityCheck:
     name: str
     sql_file: str
     expectation: str
+    # The file with its {placeholders} filled in from the column spec; None: the file names no columns.
+    statement: Callable[[], sql.Composable] | None = None
+
+
+def counts_not_negative_check(columns: Iterable[str] = COUNT_COLUMNS) -> sql.Composed:
+    """The statement of the check ``counts_not_negative`` over ``columns`` (every count column of the spec)."""
+    negative = sql.SQL(" OR ").join(sql.SQL("{} < 0").format(sql.Identifier("repo", column)) for column in columns)
+    return template("check_counts_not_negative.sql", negative=negative)
 
 
 QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
     _QualityCheck("ids_unique_not_null", "check_ids_unique.sql", "repository ids are unique and not null"),
     _QualityCheck("loaded_count", "check_loaded_count.sql", "the warehouse holds every row the run staged"),
-    _QualityCheck("counts_not_negative", "check_counts_not_negative.sql", "counts and sizes are not negative"),
+    _QualityCheck(
+        "counts_not_negative",
+        "check_counts_not_negative.sql",
+        "counts and sizes are not negative",
+        counts_not_negative_check,
+    ),
     _QualityCheck("created_at_in_range", "check_created_at_range.sql", "created_at is between 2007-10-01 and tomorrow"),
     _QualityCheck(
         "snapshots_reference_repositories",
@@ -64,7 +82,8 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
             if cur.fetchone() is None:
                 return [CheckFailure("run_recorded", f"no row for run {run_id!r} in github.load_runs")]
             for check in QUALITY_CHECKS:
-                cur.execute(load_sql(check.sql_file), {"run_id": run_id, "sample_size": CHECK_SAMPLE_SIZE})
+                statement = load_sql(check.sql_file) if check.statement is None else check.statement()
+                cur.execute(statement, {"run_id": run_id, "sample_size": CHECK_SAMPLE_SIZE})
                 row = cur.fetchone()
                 if row is None:
                     continue
