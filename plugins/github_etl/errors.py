@@ -93,6 +93,10 @@ class WarehouseSqlNotFoundError(WarehouseError, ConfigurationError):
     """A warehouse SQL file is not in the folder ``GITHUB_ETL_SQL_DIR`` names (or the project's ``include/sql``)."""
 
 
+class WarehouseSchemaError(WarehouseError, ConfigurationError):
+    """The warehouse's tables lack a column the DAG's code declares: no retry helps until someone adds it."""
+
+
 class WarehousePrivilegeError(WarehouseError, ConfigurationError):
     """The warehouse's role lacks a privilege the DAG needs: no retry helps until a DBA grants it."""
 

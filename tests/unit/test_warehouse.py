@@ -378,6 +378,37 @@ def test_apply_schema_is_idempotent(warehouse):
     assert count_repositories(warehouse) == 1
 
 
+def test_a_warehouse_created_before_a_column_of_the_spec_fails_saying_how_to_add_it(warehouse):
+    """schema.sql creates missing tables only: a column added to the spec since is not in an existing warehouse."""
+    from github_etl.errors import ConfigurationError, WarehouseSchemaError
+
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repositories DROP COLUMN homepage, DROP COLUMN is_template")
+    warehouse.commit()
+
+    with pytest.raises(WarehouseSchemaError) as raised:
+        apply_schema(warehouse)
+
+    message = str(raised.value)
+    assert isinstance(raised.value, ConfigurationError)
+    assert "no column github.repositories.homepage, github.repositories.is_template," in message
+    fix = (
+        "ALTER TABLE github.repositories ADD COLUMN homepage text; "
+        "ALTER TABLE github.repositories ADD COLUMN is_template boolean NOT NULL DEFAULT false;"
+    )
+    assert fix in message
+    with warehouse.cursor() as cur:
+        cur.execute(fix)
+    warehouse.commit()
+    apply_schema(warehouse)
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "SELECT col_description(attrelid, attnum) FROM pg_attribute"
+            " WHERE attrelid = 'github.repositories'::regclass AND attname = 'is_template'"
+        )
+        assert cur.fetchone()[0] == "True for a template repository."
+
+
 def test_apply_schema_again_waits_for_no_writer_or_vacuum_of_the_tables(warehouse, pg_url):
     """Every run applies the schema first: it must not queue behind a load still writing, an analyst's write
     or a DBA's VACUUM or REINDEX ... CONCURRENTLY, nor hold back the writers queued after it."""

@@ -1,6 +1,8 @@
 -- Warehouse schema for the github_repositories DAG.
 -- Applied by the DAG on every run: every statement is idempotent (IF NOT EXISTS). It declares today's
--- shape only; a change that must migrate a deployed warehouse will come with a migration of its own.
+-- shape only; a change that must migrate a deployed warehouse will come with a migration of its own. A
+-- column added to a table below is not added to a table that exists: the schema step then fails, naming
+-- the ALTER TABLE that adds it (github_etl.hooks.warehouse.apply_schema).
 
 -- Created only when missing: CREATE SCHEMA IF NOT EXISTS asks for CREATE on the database even when the
 -- schema exists, and a role that owns only a schema its DBA made for it has no such privilege.

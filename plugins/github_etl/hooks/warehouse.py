@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -31,6 +32,7 @@ from github_etl.errors import (
     WarehouseNotConfiguredError,
     WarehousePrivilegeError,
     WarehouseRejectedError,
+    WarehouseSchemaError,
     WarehouseSqlNotFoundError,
     WarehouseUnavailableError,
 )
@@ -335,11 +337,55 @@ def apply_schema(db: DatabaseConnection) -> None:
         for table, columns in column_descriptions().items()
         for column, text in columns.items()
     ]
+    schema = load_sql(SCHEMA_FILE)
     _under_schema_lock(
         db,
-        load_sql(SCHEMA_FILE),
+        schema,
+        lambda cur: _check_spec_columns(cur, schema),
         (DESCRIBE_COLUMNS, tuple(list(values) for values in zip(*described, strict=True))),
     )
+
+
+def _check_spec_columns(cur: PgCursor, schema: str) -> None:
+    """Fail, saying what to run, when a table ``schema.sql`` found in place lacks a column of the spec.
+
+    ``schema.sql`` creates a table only when it is missing, so a warehouse created before a column was
+    added to the spec (``github_etl.columns``) does not have it; every load would fail on it.
+
+    :raises WarehouseSchemaError: naming each missing column and the statement that adds it.
+    """
+    cur.execute(
+        "SELECT relation.relname, attribute.attname FROM pg_attribute AS attribute"
+        " JOIN pg_class AS relation ON relation.oid = attribute.attrelid"
+        " WHERE relation.relnamespace = 'github'::regnamespace AND attribute.attnum > 0 AND NOT attribute.attisdropped"
+    )
+    present = set(cur.fetchall())
+    missing = [
+        (table, column)
+        for table, columns in column_descriptions().items()
+        for column in columns
+        if (table, column) not in present
+    ]
+    if not missing:
+        return
+    names = ", ".join(f"github.{table}.{column}" for table, column in missing)
+    statements = " ".join(
+        f"ALTER TABLE github.{table} ADD COLUMN {column} {_declaration(schema, table, column)};"
+        for table, column in missing
+    )
+    raise WarehouseSchemaError(
+        f"the warehouse has no column {names}, which github_etl.columns declares: its tables were created before "
+        f"the column was added, and schema.sql creates only missing tables. Add it as schema.sql declares it, "
+        f"with github_repositories paused (ALTER TABLE locks the table; docs/warehouse-dba.md): {statements} "
+        f"Each run after that fills it in for the repositories it sees"
+    )
+
+
+def _declaration(schema: str, table: str, column: str) -> str:
+    """A column's type and constraints as the ``CREATE TABLE github.<table>`` of ``schema.sql`` declares them."""
+    body = re.search(rf"CREATE TABLE IF NOT EXISTS github\.{table} \((.*?)\n\)", schema, re.DOTALL)
+    declared = body and re.search(rf"^\s+{re.escape(column)}\s+(.+?),?\s*$", body.group(1), re.MULTILINE)
+    return " ".join(declared.group(1).split()) if declared else "<its type as schema.sql declares it>"
 
 
 def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
@@ -355,14 +401,19 @@ def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
     _under_schema_lock(db, ("SELECT github.ensure_snapshot_partition(%s)", (day,)))
 
 
-def _under_schema_lock(db: DatabaseConnection, *statements: str | tuple[str, tuple[Any, ...]]) -> None:
-    """Run schema statements (each alone or with its parameters) in a transaction of their own, after any
-    concurrent one, and commit."""
+def _under_schema_lock(
+    db: DatabaseConnection, *statements: str | tuple[str, tuple[Any, ...]] | Callable[[PgCursor], None]
+) -> None:
+    """Run schema statements (each alone, with its parameters, or a step given the cursor) in a transaction
+    of their own, after any concurrent one, and commit."""
     try:
         with db.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             for statement in statements:
-                cur.execute(*((statement,) if isinstance(statement, str) else statement))
+                if callable(statement):
+                    statement(cur)
+                else:
+                    cur.execute(*((statement,) if isinstance(statement, str) else statement))
         db.commit()
     except psycopg2.errors.InsufficientPrivilege as exc:
         db.rollback()
