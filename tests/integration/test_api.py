@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import secrets
 import socket
@@ -775,6 +776,26 @@ def test_undefined_warehouse_connection_is_503(client_without_warehouse):
         "The warehouse is unavailable: the API server's connection to it is not defined or cannot be read. "
         "The API server's log says why."
     )
+
+
+@pytest.mark.parametrize("path", ["/repositories", "/repositories/octo/alpha"])
+def test_a_warehouse_created_before_a_column_of_the_api_is_503_saying_what_adds_it(client, warehouse, path, caplog):
+    """An API server upgraded before the DAG's next run reads a column the warehouse does not have yet."""
+    _insert(warehouse, "repositories", _repo(1, owner_login="octo", name="alpha"))
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repositories DROP COLUMN is_template")
+    warehouse.commit()
+
+    with caplog.at_level(logging.WARNING):
+        response = client.get(f"{PREFIX}{path}")
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert response.json()["detail"] == (
+        "The warehouse lacks a column this version reads, as it was created before the column was added: the next "
+        "run of the github_repositories DAG fails naming the ALTER TABLE that adds it."
+    )
+    assert 'column "is_template" does not exist' in caplog.text
 
 
 def test_pooled_connections_killed_by_the_server_are_replaced(client, warehouse, pg_url):

@@ -18,7 +18,7 @@ import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from psycopg2.errors import QueryCanceled, UndefinedTable
+from psycopg2.errors import QueryCanceled, UndefinedColumn, UndefinedTable
 from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
@@ -139,6 +139,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(insights.router, dependencies=data_dependencies, responses=COMMON_RESPONSES)
     app.add_exception_handler(WarehouseError, _warehouse_unavailable)
     app.add_exception_handler(UndefinedTable, insights.warehouse_without_schema)
+    app.add_exception_handler(UndefinedColumn, insights.warehouse_behind_the_code)
     return app
 
 

@@ -7,6 +7,7 @@ up from its neighbours, and a comparison is only made between two dates that wer
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -27,6 +28,8 @@ from github_etl.api.insight_models import (
 )
 from github_etl.api.models import ErrorMessage, Segment
 from github_etl.hooks.warehouse import DatabaseConnection
+
+log = logging.getLogger(__name__)
 
 
 async def _warehouse(request: Request) -> Any:
@@ -240,6 +243,19 @@ async def warehouse_without_schema(request: Request, exc: Exception) -> JSONResp
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": "The warehouse has no tables yet: run the github_repositories DAG once."},
+        headers={"Retry-After": "60"},
+    )
+
+
+async def warehouse_behind_the_code(request: Request, exc: Exception) -> JSONResponse:
+    """A 503 for a warehouse created before a column the code reads was added (``github_etl.columns``)."""
+    log.warning("Answering 503 to %s %s: %s", request.method, request.url.path, str(exc).strip())
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={
+            "detail": "The warehouse lacks a column this version reads, as it was created before the column was "
+            "added: the next run of the github_repositories DAG fails naming the ALTER TABLE that adds it."
+        },
         headers={"Retry-After": "60"},
     )
 
