@@ -46,7 +46,8 @@ answers HTTP 200 with ``errors[0].type == "RATE_LIMITED"`` (``faults.graphql_rat
 
 GraphQL ``Repository`` fields and the REST field each equals
 ------------------------------------------------------------
-Every field below is returned whatever the selection set asks for.
+Every field below is returned whatever the selection set asks for; a query selecting another
+``Repository`` field is refused (``undefinedField``, naming where to add it), never answered without it.
 
 ==========================================  ===============================================
 GraphQL                                     REST (same id)
@@ -65,6 +66,7 @@ repositoryTopics{nodes{topic{name}}}        topics (same order)
 stargazerCount                              stargazers_count == watchers_count == watchers
 forkCount                                   forks_count == forks == network_count
 issues{totalCount}                          open_issues_count == open_issues (here: no PRs)
+pullRequests{totalCount}                    0 (no PRs here)
 watchers{totalCount}                        subscribers_count (GitHub's "watchers" are subscribers)
 diskUsage                                   size (KB)
 defaultBranchRef{name}                      default_branch (never null here, even when empty)

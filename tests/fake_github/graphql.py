@@ -29,6 +29,9 @@ _LEGACY_REPOSITORY = re.compile(r"^010:Repository(\d+)$")
 _NODES = re.compile(r"(?:(?P<alias>\w+)\s*:\s*)?\bnodes\s*\(\s*ids\s*:\s*(?P<ids>\$\w+|\[[^\]]*\])\s*\)")
 _SEARCH = re.compile(r"(?:(?P<alias>\w+)\s*:\s*)?\bsearch\s*\((?P<args>[^)]*)\)")
 _ARGUMENT = re.compile(r'(\w+)\s*:\s*(\$\w+|"(?:[^"\\]|\\.)*"|-?\d+|\w+)')
+_REPOSITORY_FRAGMENT = re.compile(r"\.\.\.\s*on\s+Repository\s*\{")
+_SPREAD = re.compile(r"\.\.\.\s*(?:on\s+\w+)?")
+_SELECTED_FIELD = re.compile(r"(?:\w+\s*:\s*)?(?P<name>\w+)")
 _RATE_LIMIT = re.compile(r"(?:(?P<alias>\w+)\s*:\s*)?\brateLimit\b")
 
 
@@ -93,7 +96,7 @@ class GraphQLExecutor:
         variables = payload.get("variables") or {}
         if not isinstance(variables, dict):
             return GraphQLResult(errors=[{"message": "Variables are invalid JSON."}], status=400)
-        undefined = self._undefined_fields(query_text)
+        undefined = self._undefined_fields(query_text) or self._unserved_fields(query_text)
         if undefined:
             return GraphQLResult(errors=undefined, executed=False)
         try:
@@ -152,6 +155,28 @@ class GraphQLExecutor:
                     }
                 )
         return errors
+
+    def _unserved_fields(self, query_text: str) -> list[dict[str, Any]]:
+        """Refusals of the ``Repository`` fields a query selects that this fake does not serve.
+
+        GitHub answers every field a query selects, or refuses the query; a node silently without a
+        field would load a column as if GitHub had sent null (a flag as false, a count as 0).
+        """
+        if not self.universe.ids:
+            return []
+        served = set(graphql_repository(self.universe.full(self.universe.ids[0])))
+        return [
+            {
+                "path": ["query", "... on Repository", name],
+                "extensions": {"code": "undefinedField", "typeName": "Repository", "fieldName": name},
+                "locations": [_location(query_text, offset)],
+                "message": f"This fake GitHub serves no Repository field '{name}': add it to "
+                "tests.fake_github.objects.graphql_repository, equal to its REST field, and to the table of "
+                "the package docstring",
+            }
+            for name, offset in _repository_selections(query_text)
+            if name not in served
+        ]
 
     @staticmethod
     def _argument(raw: str, variables: dict[str, Any], name: str) -> Any:
@@ -287,6 +312,26 @@ def _cursor_offset(cursor: Any) -> int:
         raise GraphQLError(
             {"type": "INVALID_CURSOR_ARGUMENTS", "message": f"`{cursor}` does not appear to be a valid cursor."}
         ) from error
+
+
+def _repository_selections(query_text: str) -> list[tuple[str, int]]:
+    """The fields (name, offset) each ``... on Repository { }`` of a query selects at its own level."""
+    selected = []
+    for fragment in _REPOSITORY_FRAGMENT.finditer(query_text):
+        depth, position = 1, fragment.end()
+        while depth and position < len(query_text):
+            if depth == 1 and (spread := _SPREAD.match(query_text, position)):
+                position = spread.end()
+            elif depth == 1 and (field := _SELECTED_FIELD.match(query_text, position)):
+                selected.append((field["name"], field.start("name")))
+                position = field.end()
+            else:
+                char = query_text[position]
+                depth += {"{": 1, "}": -1}.get(char, 0)
+                if char == "(":
+                    position = query_text.find(")", position)
+                position += 1
+    return selected
 
 
 def _location(text: str, offset: int) -> dict[str, int]:

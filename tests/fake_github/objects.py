@@ -287,6 +287,7 @@ def graphql_repository(rest: dict[str, Any]) -> dict[str, Any]:
         "stargazerCount": rest["stargazers_count"],
         "forkCount": rest["forks_count"],
         "issues": {"totalCount": rest["open_issues_count"]},
+        "pullRequests": {"totalCount": 0},
         "watchers": {"totalCount": rest["subscribers_count"]},
         "diskUsage": rest["size"],
         "defaultBranchRef": {"name": rest["default_branch"]},

@@ -1121,6 +1121,22 @@ def test_an_older_enterprise_graphql_refuses_a_field_it_lacks(
     assert body["errors"][0]["extensions"]["code"] == "undefinedField"
 
 
+def test_a_repository_field_the_fake_does_not_serve_is_refused_naming_it_not_left_out(
+    fake_github: FakeGitHub, http: requests.Session
+) -> None:
+    """GitHub answers every field a query selects: a node without one would load its column as null or false."""
+    node_id = fake_github.repository(_available(fake_github)[0])["node_id"]
+    query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Repository { databaseId a: mirrorUrl owner { login } } } }"
+
+    body = _graphql(http, fake_github, query, ids=[node_id]).json()
+
+    assert "data" not in body
+    assert [error["extensions"] for error in body["errors"]] == [
+        {"code": "undefinedField", "typeName": "Repository", "fieldName": "mirrorUrl"}
+    ]
+    assert "add it to tests.fake_github.objects.graphql_repository" in body["errors"][0]["message"]
+
+
 def test_the_fake_serves_https_with_a_certificate_of_the_tests_own_ca(tmp_path: Path) -> None:
     from tests.fixtures.tls import make_certificates
 
