@@ -237,7 +237,9 @@ def test_a_count_column_added_to_the_spec_is_held_not_negative(warehouse: Any) -
 
     spec = (*REPOSITORY_SPEC, SUBSCRIBERS_COUNT)
     with warehouse.cursor() as cur:
-        cur.execute("ALTER TABLE github.repositories ADD COLUMN subscribers_count integer NOT NULL DEFAULT 0")
+        cur.execute(
+            "ALTER TABLE github.repositories ADD COLUMN IF NOT EXISTS subscribers_count integer NOT NULL DEFAULT 0"
+        )
     warehouse.commit()
 
     statement = counts_not_negative_check(count_columns(spec))

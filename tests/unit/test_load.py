@@ -20,8 +20,9 @@ import pytest
 from psycopg2 import sql
 
 from github_etl import load
-from github_etl.columns import REPOSITORY_COLUMNS
+from github_etl.columns import REPOSITORY_COLUMNS, REPOSITORY_SPEC, RepositoryColumn
 from github_etl.errors import DeletionGuardError
+from github_etl.field_rules import RejectedRecord
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
 from github_etl.load import LoadResult, load_run, row_files
 from github_etl.load.checks import CheckFailure, load_quality_checks
@@ -42,8 +43,18 @@ STATS = {"listed": 5, "enriched": 4, "skipped": 1, "rejected": 0, "api_requests"
 # -- builders -------------------------------------------------------------------------------------
 
 
+def _absent(column: RepositoryColumn) -> Any:
+    """What the transform stores for a field GitHub left out: the rule's default, None for a required one."""
+    try:
+        return column.rule.check(None, column.rest, *column.rule.check_arguments)
+    except RejectedRecord:
+        return None
+
+
 def _repo(repo_id: int = 1, **overrides: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
+    """A row of every spec column: those named here as given, a column added to the spec since as GitHub left out."""
+    row: dict[str, Any] = {column.name: _absent(column) for column in REPOSITORY_SPEC}
+    row |= {
         "id": repo_id,
         "node_id": f"R_{repo_id}",
         "full_name": f"octo/repo-{repo_id}",
