@@ -18,8 +18,9 @@ that a run changes nothing before it parses any row file.
 A repository's columns are declared once, in ``REPOSITORY_SPEC``: each column's name, its rule (the
 PostgreSQL type, validation and COPY rendering, :mod:`github_etl.field_rules`), where REST keeps it and
 how GraphQL selects it. The transform's readers and renderer, the GraphQL selection, the column lists of
-the SQL and the API model are all made from it, so a new column is one entry here (and its line in
-``schema.sql``, which a test holds equal to the spec).
+the SQL, the quality check of counts and the API model are all made from it, so a new column is one entry
+here (and its line in ``schema.sql``, which a test holds equal to the spec; a warehouse created before it
+gets it from the ``ALTER TABLE`` its next run names). docs/design.md says what the tests' data need.
 """
 
 from __future__ import annotations
