@@ -121,6 +121,10 @@ class StagedFileGoneError(GitHubEtlError):
     """
 
 
+class StagedFileFormatError(GitHubEtlError):
+    """A staged row file has other columns than this version stages: another version of the transform wrote it."""
+
+
 class WarehouseConnectionLostError(WarehouseUnavailableError):
     """The warehouse connection broke in the middle of a task (server restarted, session terminated, network
     cut): the server rolled back what was not committed; the task's retry runs it again."""
@@ -143,6 +147,7 @@ FINAL_ERRORS = (
     DataQualityError,
     DeletionGuardError,
     StagedFileGoneError,
+    StagedFileFormatError,
 )
 
 

@@ -21,7 +21,7 @@ from psycopg2 import sql
 
 from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS, REPOSITORY_SPEC, RepositoryColumn
-from github_etl.errors import DeletionGuardError
+from github_etl.errors import DeletionGuardError, GitHubEtlError
 from github_etl.field_rules import RejectedRecord
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
 from github_etl.load import LoadResult, load_run, row_files
@@ -420,6 +420,33 @@ def test_lines_of_repositories_stored_as_staged_are_never_parsed(warehouse, tmp_
     assert result == LoadResult(inserted=1, updated=5, unchanged=0, snapshots=6, total=6)
     assert _repository(warehouse, 2)["stargazers_count"] == 99
     assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE last_seen_at = %s", (DAY_2,)) == [(6,)]
+
+
+def _staged_by_an_older_version(path: Path) -> Path:
+    """The same rows as a transform without the spec's last column stages them: one column fewer, own digests."""
+    lines = [line.split("\t")[:-2] for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text("".join(staged_line("\t".join(fields) + "\n")[0] for fields in lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["first-load", "merge-with-keys"])
+def test_a_row_file_staged_with_other_columns_fails_saying_to_transform_it_again(warehouse, tmp_path, stored):
+    """A run transformed before an upgrade added a column, and loaded after it."""
+    if stored:
+        first = _row_file(tmp_path, _repo(1))
+        _load(warehouse, [first], key_files=[_key_file(first)])
+    older = _staged_by_an_older_version(_row_file(tmp_path, _repo(1, stargazers_count=5), _repo(2)))
+
+    with pytest.raises(GitHubEtlError) as raised:
+        _load(warehouse, [older], when=DAY_2, key_files=[_key_file(older)])
+
+    assert type(raised.value).__name__ == "StagedFileFormatError"
+    assert str(raised.value) == (
+        f"staged file {older} has {len(REPOSITORY_COLUMNS)} columns per line where this version stages "
+        f"{len(REPOSITORY_COLUMNS) + 1} (github_etl.columns): a version with other columns transformed it. Clear "
+        "the run's transform tasks and its load, to transform its staged pages again with this version"
+    )
+    assert _query(warehouse, "SELECT count(*) FROM github.repositories") == [(1 if stored else 0,)]
 
 
 def test_a_backfill_with_key_files_moves_first_seen_back_without_parsing(warehouse, tmp_path):

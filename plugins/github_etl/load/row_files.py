@@ -19,6 +19,7 @@ import psycopg2
 from psycopg2 import sql
 
 from github_etl.columns import STAGED_COLUMNS
+from github_etl.errors import StagedFileFormatError
 from github_etl.load.statements import identifiers, template
 from github_etl.selected_lines import LineNumbers, SelectedLines, StagedFilesMismatch
 
@@ -49,8 +50,12 @@ def copy_file(
     :param freeze: write the rows frozen (``COPY ... FREEZE``); the table must have been created or
         truncated in the current transaction.
     """
-    with _opened(row_file) as stream:
-        return _copy_stream(cur, stream, _name_of(row_file), table, columns, freeze=freeze)
+    try:
+        with _opened(row_file) as stream:
+            return _copy_stream(cur, stream, _name_of(row_file), table, columns, freeze=freeze)
+    except psycopg2.Error as exc:
+        _check_width(row_file, columns, exc)
+        raise
 
 
 def _copy_stream(
@@ -98,11 +103,41 @@ def copy_changed_lines(cur: PgCursor, row_files: Iterable[RowFile], key_lines: l
             first = next(wanted, None)
             if first is None:
                 continue
-            with _opened(row_file) as stream:
-                name = _name_of(row_file)
-                selected = SelectedLines(stream, itertools.chain([first], wanted), name)
-                copied += _copy_stream(cur, selected, name, table, STAGED_COLUMNS)
+            try:
+                with _opened(row_file) as stream:
+                    name = _name_of(row_file)
+                    selected = SelectedLines(stream, itertools.chain([first], wanted), name)
+                    copied += _copy_stream(cur, selected, name, table, STAGED_COLUMNS)
+            except psycopg2.Error as exc:
+                _check_width(row_file, STAGED_COLUMNS, exc)
+                raise
     return copied
+
+
+def _check_width(row_file: RowFile, columns: tuple[str, ...], error: psycopg2.Error) -> None:
+    """After a failed COPY: raise a clear error when the file's lines have another number of columns.
+
+    A run transformed before an upgrade changed the columns (github_etl.columns) and loaded after it
+    would otherwise fail on a value in the wrong column, a digest read as a flag or a date.
+    """
+    try:
+        with _opened(row_file) as stream:
+            if hasattr(stream, "seek"):
+                stream.seek(0)
+            first = stream.readline()
+    except (OSError, ValueError):
+        return
+    if isinstance(first, bytes):
+        first = first.decode("utf-8", "replace")
+    width = first.rstrip("\n").count("\t") + 1
+    if not first or width == len(columns):
+        return
+    where = _name_of(row_file) if hasattr(row_file, "read") else row_file
+    raise StagedFileFormatError(
+        f"staged file {where} has {width} columns per line where this version stages {len(columns)} "
+        f"(github_etl.columns): a version with other columns transformed it. Clear the run's transform tasks and "
+        f"its load, to transform its staged pages again with this version"
+    ) from error
 
 
 def drop_duplicates(cur: PgCursor, table: sql.Identifier) -> int:
