@@ -27,7 +27,14 @@ SHARD = {
 @pytest.fixture
 def operator(tmp_path, github_connection_to_fake: FakeGitHub) -> GitHubExtractShardOperator:
     with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
-        return GitHubExtractShardOperator(task_id="extract", shard=SHARD, staging_root=tmp_path.as_uri())
+        return GitHubExtractShardOperator(
+            task_id="extract", shard=_planned(SHARD, github_connection_to_fake), staging_root=tmp_path.as_uri()
+        )
+
+
+def _planned(shard: dict, fake: FakeGitHub) -> dict:
+    """An extract task's input as the plan hands it: the shard and the GitHub it was planned against."""
+    return {**shard, "github": fake.base_url}
 
 
 def test_a_long_wait_defers_until_the_reset_and_resumes(operator, fake_github: FakeGitHub, tmp_path) -> None:
@@ -64,7 +71,9 @@ def test_overlapping_listing_pages_never_pick_a_repository_twice(
     window = github_connection_to_fake.ids[:200]
     # Three quarters of the repositories in a narrow id range, a few per page: nearly every random
     # page overlaps pages listed before it.
-    shard = {**SHARD, "id_high": window[-1], "quota": 150, "per_page_take": 7, "seed": "dense"}
+    shard = _planned(
+        {**SHARD, "id_high": window[-1], "quota": 150, "per_page_take": 7, "seed": "dense"}, github_connection_to_fake
+    )
     with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
         operator = GitHubExtractShardOperator(task_id="extract", shard=shard, staging_root=tmp_path.as_uri())
 
@@ -95,7 +104,9 @@ def test_a_task_resuming_from_deferral_logs_in_as_the_app_anew(
     )
     monkeypatch.setenv("GITHUB_ETL_MAX_RATE_LIMIT_WAIT", "1")
     with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
-        operator = GitHubExtractShardOperator(task_id="extract", shard=SHARD, staging_root=tmp_path.as_uri())
+        operator = GitHubExtractShardOperator(
+            task_id="extract", shard=_planned(SHARD, fake), staging_root=tmp_path.as_uri()
+        )
     fake.faults.exhaust("graphql", 600)
 
     with pytest.raises(TaskDeferred) as deferred:

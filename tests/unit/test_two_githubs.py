@@ -3,6 +3,7 @@ repositories on each, so a run of the other GitHub is refused, naming the fix, b
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -159,6 +160,36 @@ def test_a_staged_plan_is_not_reused_for_another_github(two_githubs, tmp_path) -
         first.close()
         retried.close()
     assert ghes.requests == []
+
+
+def test_an_extract_whose_connection_changed_since_the_plan_fails_before_any_request(
+    two_githubs, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An extract cleared or retried after the connection was edited would stage the other GitHub's pages as the
+    plan's shard, and the load would record them under the planned GitHub's ids."""
+    from airflow.sdk import DAG
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from github_etl.extract.plan import extract_inputs
+    from github_etl.operators.extract import GitHubExtractShardOperator
+
+    dotcom, ghes = two_githubs
+    root = tmp_path.as_uri()
+    planner = GitHubClient(dotcom.base_url, [TOKEN], settings=FAST)
+    try:
+        plan = plan_run(planner, RunStaging(DAG_ID, "r", root=root), validate(SAMPLE), logical_date=LOGICAL_DATE)
+    finally:
+        planner.close()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": ghes.base_url, "password": TOKEN})
+    )
+    with DAG(DAG_ID, schedule=None, start_date=LOGICAL_DATE):
+        extract = GitHubExtractShardOperator(task_id="extract", shard=extract_inputs(plan)[0], staging_root=root)
+
+    with pytest.raises(AirflowFailException, match=f"planned against the GitHub at {dotcom.base_url}"):
+        extract.execute({"run_id": "r"})
+    assert ghes.requests == []
+    assert not RunStaging(DAG_ID, "r", root=root).exists("raw")
 
 
 @pytest.mark.parametrize(

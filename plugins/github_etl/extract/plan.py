@@ -92,13 +92,7 @@ def plan_run(
     if staging.exists(PLAN_FILE):
         _check_planned_params(staging, params)
         staged = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
-        if not same_github(staged.source, client.base_url):
-            raise ConfigurationError(
-                f"Run {staging.run_id} planned against the GitHub at {staged.source} and staged what it fetched "
-                f"there, but its GitHub connection now leads to {client.base_url}: the two number their "
-                f"repositories independently. Point the connection back, or to harvest {client.base_url} in this "
-                f"run, {stage_again(staging)}"
-            )
+        _check_planned_github(staged.source, client, staging)
         log.info("Reusing the staged plan %s", staging.uri(PLAN_FILE))
         return staged
     if staging.exists(RAW_FOLDER):
@@ -142,6 +136,34 @@ def plan_run(
     staging.write_json(plan.to_xcom(), PLAN_FILE)
     log.info("Planned %s shard(s) with %s discovery request(s)", len(plan.shards), client.api_requests)
     return plan
+
+
+def extract_inputs(plan: RunPlan) -> list[dict[str, Any]]:
+    """The extract tasks' inputs: each shard's XCom form with the GitHub its plan was made against."""
+    return [{**shard.to_xcom(), "github": plan.source} for shard in plan.shards]
+
+
+def planned_shard(extract_input: Mapping[str, Any], client: GitHubClient, staging: RunStaging) -> Shard:
+    """The shard of an extract task's input, once the client leads to the GitHub it was planned against.
+
+    A connection changed since the plan (an extract cleared or retried after the edit) would stage the other
+    GitHub's pages under this plan's shards, and the load would record them as the planned GitHub's.
+
+    :raise ConfigurationError: the client leads to another GitHub; raised before any request.
+    """
+    fields = dict(extract_input)
+    _check_planned_github(fields.pop("github"), client, staging)
+    return shard_from_xcom(fields)
+
+
+def _check_planned_github(planned: str, client: GitHubClient, staging: RunStaging) -> None:
+    if not same_github(planned, client.base_url):
+        raise ConfigurationError(
+            f"Run {staging.run_id} planned against the GitHub at {planned} and staged what it fetched there, but "
+            f"its GitHub connection now leads to {client.base_url}: the two number their repositories "
+            f"independently. Point the connection back, or to harvest {client.base_url} in this run, "
+            f"{stage_again(staging)}"
+        )
 
 
 def _params_json(params: RunParams) -> dict[str, Any]:

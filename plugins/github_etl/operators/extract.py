@@ -19,7 +19,8 @@ class GitHubExtractShardOperator(BaseOperator):
     When every token's budget is spent for longer than ``GITHUB_ETL_MAX_RATE_LIMIT_WAIT``, the task
     defers to the triggerer until the reset and then resumes from its checkpoints.
 
-    :param shard: the shard to extract, as planned by the run's plan task (templated).
+    :param shard: the shard to extract and the GitHub it was planned against, as the run's plan task hands them
+        (templated).
     :param github_conn_id: the GitHub connection.
     :param staging_root: staging root URI; ``GITHUB_ETL_STAGING_URL`` by default.
     """
@@ -42,7 +43,7 @@ class GitHubExtractShardOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
-        from github_etl.extract.plan import run_shard, shard_from_xcom
+        from github_etl.extract.plan import planned_shard, run_shard
         from github_etl.hooks.github import GitHubHook
         from github_etl.operators.deferral import defer_until_reset
         from github_etl.staging import RunStaging, staged_files_of
@@ -52,7 +53,8 @@ class GitHubExtractShardOperator(BaseOperator):
         try:
             # A refresh shard reads the ids its plan staged.
             with fail_fast_on_final_errors(), staged_files_of(staging):
-                return run_shard(hook.get_conn(), staging, shard_from_xcom(self.shard)).to_xcom()
+                client = hook.get_conn()
+                return run_shard(client, staging, planned_shard(self.shard, client, staging)).to_xcom()
         except RateLimitWaitTooLong as wait:
             defer_until_reset(self, wait)
         finally:

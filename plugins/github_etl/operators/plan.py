@@ -47,7 +47,7 @@ class GitHubPlanOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
-        from github_etl.extract.plan import plan_run
+        from github_etl.extract.plan import extract_inputs, plan_run
         from github_etl.hooks.github import GitHubHook
         from github_etl.hooks.warehouse import DatabaseConnection
         from github_etl.operators.deferral import defer_until_reset
@@ -66,7 +66,7 @@ class GitHubPlanOperator(BaseOperator):
                     logical_date=logical_date_of(context),
                     warehouse=lambda: DatabaseConnection(conn_id=self.warehouse_conn_id),
                 )
-            return [shard.to_xcom() for shard in planned.shards]
+            return extract_inputs(planned)
         except RateLimitWaitTooLong as wait:
             defer_until_reset(self, wait)
         finally:
