@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -51,7 +51,10 @@ class TransformResult(XComRecord):
 
 @dataclass(frozen=True)
 class RunTotals(XComRecord):
-    """The shards' counters summed, planning's requests included: the run's audit figures."""
+    """The shards' counters summed, planning's requests included: the run's audit figures.
+
+    :param rejected_reasons: quarantined records per reason, over every shard.
+    """
 
     listed: int
     enriched: int
@@ -60,8 +63,7 @@ class RunTotals(XComRecord):
     failed_requests: int
     rows: int
     rejected: int
-    # Quarantined records per reason, over every shard (none in the XCom of an earlier version).
-    rejected_reasons: dict[str, int] = field(default_factory=dict)
+    rejected_reasons: dict[str, int]
 
 
 @dataclass(frozen=True)
