@@ -53,7 +53,9 @@ def run_pipeline(
         apply_schema(db)
     try:
         plan = plan_run(client, staging, validate(params), logical_date=logical_date, warehouse=warehouse)
-        transformed = [transform_shard(staging, run_shard(client, staging, shard)) for shard in plan.shards]
+        transformed = [
+            transform_shard(staging, run_shard(client, staging, shard, plan_id=plan.plan_id)) for shard in plan.shards
+        ]
     finally:
         client.close()
     context = task_context(run_id, logical_date)

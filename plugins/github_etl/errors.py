@@ -121,6 +121,11 @@ class StagedFileGoneError(GitHubEtlError):
     """
 
 
+class StagingCollisionError(ConfigurationError):
+    """Another run of the same id (another Airflow with the same staging URL) staged its plan or shards in this
+    run's folder: loading them as this run's would mix two plans."""
+
+
 class StagedFileFormatError(GitHubEtlError):
     """A staged row file has other columns than this version stages: another version of the transform wrote it."""
 

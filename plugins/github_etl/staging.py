@@ -33,7 +33,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from github_etl.errors import ConfigurationError, StagedFileGoneError, StagingFullError, StagingUnavailableError
+from github_etl.errors import (
+    ConfigurationError,
+    StagedFileGoneError,
+    StagingCollisionError,
+    StagingFullError,
+    StagingUnavailableError,
+)
 from github_etl.hooks.env_connection import unreadable_connection, where_to_define
 from github_etl.settings import staging_url
 
@@ -244,6 +250,18 @@ def stage_again(staging: RunStaging) -> str:
         f"delete what is left of the run's folder {run_folder(staging)} (a cleared run reuses every file still "
         "there, the plan and the summary of a shard whose pages are gone too), then clear the run's plan task with "
         "its downstream tasks (the run then fetches from GitHub again, dated the day it does); or trigger a new run."
+    )
+
+
+def collision(staging: RunStaging, what: str) -> StagingCollisionError:
+    """The error of a run that finds another run of its id staging in its folder: what it found, why, the fix."""
+    return StagingCollisionError(
+        f"Run {staging.run_id} found another run of the same id staging in its folder {run_folder(staging)}: "
+        f"{what}. Two Airflows run this DAG with the same GITHUB_ETL_STAGING_URL (blue/green deployments, or a "
+        "development Airflow pointed at this store), and each would load the other's files as its own. Give each "
+        "Airflow its own GITHUB_ETL_STAGING_URL (s3://bucket/blue, s3://bucket/green), or pause the DAG in all but "
+        "one; then clear this run's plan task with its downstream tasks "
+        "(docs/deploy-kubernetes.md#two-airflows-one-staging-store)."
     )
 
 

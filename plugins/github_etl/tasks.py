@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from github_etl import metrics
 from github_etl.extract.enrich import REST, StagedBatch
 from github_etl.extract.shards import ExtractResult
-from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
+from github_etl.staging import RunStaging, collision, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
 from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
@@ -214,6 +214,16 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
     staging = RunStaging(dag_id, run_id)
     with staged_files_of(staging):
         plan = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
+    for shard in transformed:
+        # Another run of this id planned over this one's plan after its shards were staged: the staged plan (its
+        # census range, its mode) no longer describes the rows, so loading them would move the cursor over ids no
+        # shard listed.
+        if shard.extracted.plan_id != plan.plan_id:
+            raise collision(
+                staging,
+                f"its staged plan is plan {plan.plan_id}, but shard {shard.extracted.shard} was staged for plan "
+                f"{shard.extracted.plan_id}",
+            )
     totals = run_totals(transformed, plan)
     quarantined = [shard.rejected_uri for shard in transformed if shard.rejected]
     if quarantined:

@@ -33,8 +33,8 @@ def operator(tmp_path, github_connection_to_fake: FakeGitHub) -> GitHubExtractSh
 
 
 def _planned(shard: dict, fake: FakeGitHub) -> dict:
-    """An extract task's input as the plan hands it: the shard and the GitHub it was planned against."""
-    return {**shard, "github": fake.base_url}
+    """An extract task's input as the plan hands it: the shard, its plan (none here) and the plan's GitHub."""
+    return {**shard, "plan": "", "github": fake.base_url}
 
 
 def test_a_long_wait_defers_until_the_reset_and_resumes(operator, fake_github: FakeGitHub, tmp_path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ from github_etl.github.client import GitHubClient
 from github_etl.load.source import check_source, same_github
 from github_etl.params import RunParams
 from github_etl.settings import run_deadline_hours
-from github_etl.staging import RunStaging, stage_again
+from github_etl.staging import RunStaging, collision, stage_again
 from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ class RunPlan(Planned, XComRecord):
     :param discovery_requests: what planning spent asking GitHub.
     :param discovery_failed_requests: those of them GitHub failed.
     :param source: the API root of the GitHub the run harvests, which the load records in the warehouse.
+    :param plan_id: drawn once per plan and staged with it: the shards and the load check that the staged plan
+        is still the one they were planned by, not one another run of the same id staged over it since (another
+        Airflow with the same staging URL).
     """
 
     mode: str
@@ -62,6 +66,7 @@ class RunPlan(Planned, XComRecord):
     discovery_requests: int
     discovery_failed_requests: int
     source: str
+    plan_id: str
 
     def to_xcom(self) -> dict[str, Any]:
         return {**super().to_xcom(), "shards": [shard.to_xcom() for shard in self.shards]}
@@ -131,6 +136,7 @@ def plan_run(
         discovery_requests=client.api_requests,
         discovery_failed_requests=client.calls["failed"],
         source=client.base_url,
+        plan_id=uuid.uuid4().hex,
     )
     staging.write_json(_params_json(params), PARAMS_FILE)
     staging.write_json(plan.to_xcom(), PLAN_FILE)
@@ -139,12 +145,13 @@ def plan_run(
 
 
 def extract_inputs(plan: RunPlan) -> list[dict[str, Any]]:
-    """The extract tasks' inputs: each shard's XCom form with the GitHub its plan was made against."""
-    return [{**shard.to_xcom(), "github": plan.source} for shard in plan.shards]
+    """The extract tasks' inputs: each shard's XCom form with the plan it belongs to and that plan's GitHub."""
+    return [{**shard.to_xcom(), "plan": plan.plan_id, "github": plan.source} for shard in plan.shards]
 
 
-def planned_shard(extract_input: Mapping[str, Any], client: GitHubClient, staging: RunStaging) -> Shard:
-    """The shard of an extract task's input, once the client leads to the GitHub it was planned against.
+def planned_shard(extract_input: Mapping[str, Any], client: GitHubClient, staging: RunStaging) -> tuple[Shard, str]:
+    """The shard of an extract task's input and its plan's id, once the client leads to the GitHub it was planned
+    against.
 
     A connection changed since the plan (an extract cleared or retried after the edit) would stage the other
     GitHub's pages under this plan's shards, and the load would record them as the planned GitHub's.
@@ -152,8 +159,9 @@ def planned_shard(extract_input: Mapping[str, Any], client: GitHubClient, stagin
     :raise ConfigurationError: the client leads to another GitHub; raised before any request.
     """
     fields = dict(extract_input)
+    plan_id = fields.pop("plan")
     _check_planned_github(fields.pop("github"), client, staging)
-    return shard_from_xcom(fields)
+    return shard_from_xcom(fields), plan_id
 
 
 def _check_planned_github(planned: str, client: GitHubClient, staging: RunStaging) -> None:
@@ -189,19 +197,45 @@ def _check_planned_params(staging: RunStaging, params: RunParams) -> None:
         )
 
 
+def check_same_plan(staging: RunStaging, plan_id: str) -> None:
+    """Refuse to go on with a run whose staged plan is no longer the one ``plan_id`` names: another run of the same
+    id planned over it (two Airflows with one staging URL plan their scheduled run of a time at once, and the last
+    plan staged wins), so this run's shards and the staged plan describe different id ranges or queries."""
+    if not plan_id:
+        return
+    staged = staging.read_json(PLAN_FILE)["plan_id"]
+    if staged != plan_id:
+        raise collision(staging, f"its staged plan is plan {staged}, not plan {plan_id} that this run's shards have")
+
+
 def run_shard(
-    client: GitHubClient, staging: RunStaging, shard: Shard, *, monotonic: Callable[[], float] = time.monotonic
+    client: GitHubClient,
+    staging: RunStaging,
+    shard: Shard,
+    *,
+    plan_id: str = "",
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> ExtractResult:
     """Extract one shard, resuming from its checkpoints; returns its counts and the URI of its summary.
 
     It logs how far it is every :data:`~github_etl.extract.shards.PROGRESS_EVERY_S` by ``monotonic``.
+
+    :param plan_id: the plan the shard belongs to (its XCom's ``plan``): the staged plan and the shard's checkpoints
+        must be that plan's (:func:`check_same_plan`); empty for a shard extracted outside a plan (tests, benchmarks).
     """
+    check_same_plan(staging, plan_id)
     mode = MODES[shard.mode]
     needs = {
         name: count for name, count in mode.shard_requests(shard, authenticated=client.authenticated).items() if count
     }
     recorder = ShardRecorder(
-        staging, shard, client, expected=mode.expected_repositories(shard), resources=list(needs), monotonic=monotonic
+        staging,
+        shard,
+        client,
+        expected=mode.expected_repositories(shard),
+        resources=list(needs),
+        monotonic=monotonic,
+        plan_id=plan_id,
     )
     finished = recorder.already_done()
     if finished is not None:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self
 from github_etl import metrics
 from github_etl.extract.enrich import StagedBatch, enrich, public_only
 from github_etl.github.client import GitHubClient
-from github_etl.staging import RunStaging, read_json_uri
+from github_etl.staging import RunStaging, collision, read_json_uri
 from github_etl.xcom import XComRecord
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class ExtractResult(XComRecord):
     :param observed_at: when the shard began fetching (ISO 8601): the date its observations are stored under.
     :param done_uri: the shard's staged summary, which lists its raw batches.
     :param missing_owners: owners: how many owners GitHub knows no user or organisation by.
+    :param plan_id: the plan whose shard this is (:class:`~github_etl.extract.plan.RunPlan`); empty for a shard
+        extracted outside a plan (tests, benchmarks).
     """
 
     shard: str
@@ -74,6 +76,7 @@ class ExtractResult(XComRecord):
     api_requests: int
     failed_requests: int
     done_uri: str
+    plan_id: str
     missing_owners: int = 0
 
     @classmethod
@@ -107,12 +110,16 @@ class ShardRecorder:
         expected: int | None = None,
         resources: Sequence[str] = ("core", "graphql", "search"),
         monotonic: Callable[[], float] = time.monotonic,
+        plan_id: str = "",
     ) -> None:
         """:param expected: repositories the shard is expected to stage, for its progress lines; None: unknown.
         :param resources: the budgets the shard spends, whose remains its progress lines and metrics tell.
-        :param monotonic: the clock of the progress lines, injectable for tests."""
+        :param monotonic: the clock of the progress lines, injectable for tests.
+        :param plan_id: the plan the shard belongs to, staged with its first checkpoint and its summary: checkpoints
+            another plan's shard of the same key staged are refused, not read back. Empty outside a plan: not checked."""
         self.staging = staging
         self.key = shard.key
+        self.plan_id = plan_id
         self.client = client
         self.pages = 0
         self.batches: list[str] = []
@@ -133,10 +140,19 @@ class ShardRecorder:
     def _observation_start(self) -> str:
         """When the shard first began fetching: staged once, so a retry stores what it saw at the same time."""
         if self.staging.exists("raw", self.key, "observed.json"):
-            return str(self.staging.read_json("raw", self.key, "observed.json")["observed_at"])
+            observed = self.staging.read_json("raw", self.key, "observed.json")
+            self._check_plan(observed["plan"])
+            return str(observed["observed_at"])
         observed_at = observation_clock().isoformat()
-        self.staging.write_json({"observed_at": observed_at}, "raw", self.key, "observed.json")
+        self.staging.write_json({"observed_at": observed_at, "plan": self.plan_id}, "raw", self.key, "observed.json")
         return observed_at
+
+    def _check_plan(self, staged: str) -> None:
+        if self.plan_id and staged != self.plan_id:
+            raise collision(
+                self.staging,
+                f"shard {self.key} was staged for plan {staged}, not for plan {self.plan_id} that this run's shard has",
+            )
 
     def _checkpoint(self, name: str, fetch: Callable[[], Any]) -> Any:
         if self.staging.exists("raw", self.key, name):
@@ -243,6 +259,7 @@ class ShardRecorder:
             "observed_at": self.observed_at,
             "api_requests": self.client.api_requests - self._requests_at_start,
             "failed_requests": self.client.calls["failed"] - self._failed_at_start,
+            "plan_id": self.plan_id,
             "batches": self.batches,
         }
         result = ExtractResult.read(self.staging.write_json(summary, "raw", self.key, DONE_FILE))
@@ -252,7 +269,9 @@ class ShardRecorder:
     def already_done(self) -> ExtractResult | None:
         if not self.staging.exists("raw", self.key, DONE_FILE):
             return None
-        return ExtractResult.read(self.staging.uri("raw", self.key, DONE_FILE))
+        result = ExtractResult.read(self.staging.uri("raw", self.key, DONE_FILE))
+        self._check_plan(result.plan_id)
+        return result
 
 
 def duration(seconds: float) -> str:

@@ -54,7 +54,8 @@ class GitHubExtractShardOperator(BaseOperator):
             # A refresh shard reads the ids its plan staged.
             with fail_fast_on_final_errors(), staged_files_of(staging):
                 client = hook.get_conn()
-                return run_shard(client, staging, planned_shard(self.shard, client, staging)).to_xcom()
+                shard, plan_id = planned_shard(self.shard, client, staging)
+                return run_shard(client, staging, shard, plan_id=plan_id).to_xcom()
         except RateLimitWaitTooLong as wait:
             defer_until_reset(self, wait)
         finally:
