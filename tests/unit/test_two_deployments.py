@@ -218,3 +218,22 @@ def test_two_airflows_with_their_own_staging_urls_load_the_same_run_once(
     assert _query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id") == audit
     assert _cursor(pg_url) == max(created)
     assert _query(pg_url, "SELECT count(*) FROM github.census_ranges") == [(2,)]
+
+
+def test_another_airflows_run_of_the_same_id_with_other_params_is_refused_naming_both_fixes(
+    github_connection_to_fake: FakeGitHub, census_day0, tmp_path, pg_url: str
+) -> None:
+    """Green runs the scheduled census, blue (its scheduled mode not yet switched) a sample of the same time. The
+    error must not only say to delete the run's folder, which is green's run's too."""
+    staging_url = (tmp_path / "staging").as_uri()
+    census_day0(staging_url)
+    Deployment(staging_url).run(CENSUS, RUN1, DAY1)
+    loaded = _loaded(pg_url)
+
+    with pytest.raises(AirflowFailException) as refused:
+        Deployment(staging_url).plan({"mode": "sample", "sample_size": 5, "shards": 2}, RUN1, DAY1)
+
+    message = str(refused.value)
+    assert "mode 'census' there, 'sample' now" in message
+    assert "another Airflow" in message and "its own GITHUB_ETL_STAGING_URL" in message, message
+    assert _loaded(pg_url) == loaded

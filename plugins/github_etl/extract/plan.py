@@ -193,7 +193,10 @@ def _check_planned_params(staging: RunStaging, params: RunParams) -> None:
             f"Run {staging.run_id} has a plan staged for other params ({changes}): a run of this id staged it "
             "before (Airflow gives an id again once its metadata database was reset or cleaned), or this run's "
             "params changed since it planned (a cleared run then loads what it staged when only its load task is "
-            f"cleared). To plan for these params, {stage_again(staging)}"
+            "cleared), or another Airflow with the same GITHUB_ETL_STAGING_URL runs this DAG (blue/green "
+            "deployments, a development Airflow pointed at this store): then give this Airflow its own "
+            "GITHUB_ETL_STAGING_URL and clear this run's plan task with its downstream tasks, leaving the folder to "
+            f"the other's run. Otherwise, to plan for these params, {stage_again(staging)}"
         )
 
 
