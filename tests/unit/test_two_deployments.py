@@ -66,13 +66,18 @@ class Deployment:
 
 
 @pytest.fixture
-def census_day0(github_connection_to_fake: FakeGitHub, warehouse, pg_url: str, monkeypatch) -> Callable[[str], None]:
-    """The census as it stood before DAY1 (the schema applied, as prepare does): run once from an id, so that
-    DAY1's runs start from its cursor."""
+def airflow_env(github_connection_to_fake: FakeGitHub, warehouse, pg_url: str, monkeypatch) -> FakeGitHub:
+    """The connections both Airflows have (the fake GitHub, the warehouse), the schema applied as prepare does."""
     monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
+    return github_connection_to_fake
+
+
+@pytest.fixture
+def census_day0(airflow_env: FakeGitHub) -> Callable[[str], None]:
+    """The census as it stood before DAY1: run once from an id, so that DAY1's runs start from its cursor."""
 
     def run(staging_url: str) -> None:
-        since = github_connection_to_fake.ids[100]
+        since = airflow_env.ids[100]
         Deployment(staging_url).run({**CENSUS, "since_id": since}, "scheduled__2026-11-01T00:00:00+00:00", DAY0)
 
     return run
@@ -204,8 +209,8 @@ def test_the_same_run_in_two_airflows_one_after_the_other_loads_once_and_moves_t
 def test_two_airflows_with_their_own_staging_urls_load_the_same_run_once(
     github_connection_to_fake: FakeGitHub, census_day0, tmp_path, pg_url: str
 ) -> None:
-    """The configuration the deploy docs give: each Airflow its own GITHUB_ETL_STAGING_URL, one warehouse. Both
-    fetch; the second load finds every repository stored and changes nothing, the audit row the first's."""
+    """The configuration the deploy docs give: each Airflow its own GITHUB_ETL_STAGING_URL, one warehouse. Green's
+    census plans from the cursor blue's load moved, so it loads nothing again; the audit row stays blue's."""
     fake = github_connection_to_fake
     census_day0((tmp_path / "blue").as_uri())
     created = fake.add_repositories(30)
@@ -237,3 +242,31 @@ def test_another_airflows_run_of_the_same_id_with_other_params_is_refused_naming
     assert "mode 'census' there, 'sample' now" in message
     assert "another Airflow" in message and "its own GITHUB_ETL_STAGING_URL" in message, message
     assert _loaded(pg_url) == loaded
+
+
+def test_one_airflows_run_cleared_after_the_other_loaded_the_same_id_later_keeps_the_later_observation(
+    airflow_env: FakeGitHub, tmp_path, pg_url: str
+) -> None:
+    """Blue and green (each its own staging URL) load the run of one id, green later, after stars moved; then
+    blue's load is cleared and runs again from blue's staged files: green's later observation stays, and the audit
+    row is green's, which changed the warehouse last."""
+    fake = airflow_env
+    owners = {"mode": "owners", "owners": ["octocat"], "shards": 1}
+    blue, green = Deployment((tmp_path / "blue").as_uri()), Deployment((tmp_path / "green").as_uri())
+    blue_extracted = [blue.extract(shard, RUN1) for shard in blue.plan(owners, RUN1, DAY1)]
+    blue_transformed = [blue.transform(shard, RUN1) for shard in blue_extracted]
+    blue.load(blue_transformed, RUN1, DAY1)
+    ((repo_id,),) = _query(pg_url, "SELECT min(id) FROM github.repositories")
+    fake.set_repository(repo_id, stargazers_count=4242)
+    green_loaded = green.run(owners, RUN1, DAY1)
+    audit = _query(pg_url, f"SELECT * FROM github.load_runs WHERE run_id = '{RUN1}'")
+
+    again = blue.load(blue_transformed, RUN1, DAY1)
+
+    # Every repository's last_seen_at moved; one snapshot changed.
+    assert (green_loaded.result.updated, green_loaded.result.snapshots) == (7, 1)
+    assert (again.result.inserted, again.result.updated) == (0, 0)
+    assert _query(pg_url, f"SELECT stargazers_count FROM github.repositories WHERE id = {repo_id}") == [(4242,)]
+    snapshots = f"SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = {repo_id}"
+    assert _query(pg_url, snapshots) == [(4242,)]
+    assert _query(pg_url, f"SELECT * FROM github.load_runs WHERE run_id = '{RUN1}'") == audit
