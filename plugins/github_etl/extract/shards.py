@@ -116,7 +116,8 @@ class ShardRecorder:
         :param resources: the budgets the shard spends, whose remains its progress lines and metrics tell.
         :param monotonic: the clock of the progress lines, injectable for tests.
         :param plan_id: the plan the shard belongs to, staged with its first checkpoint and its summary: checkpoints
-            another plan's shard of the same key staged are refused, not read back. Empty outside a plan: not checked."""
+            another plan's shard of the same key staged are refused, not read back; empty outside a plan: not
+            checked."""
         self.staging = staging
         self.key = shard.key
         self.plan_id = plan_id
