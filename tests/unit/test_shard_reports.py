@@ -18,7 +18,13 @@ from github_etl.tasks import gone_ids, transform_shard
 def _stage_shard(staging: RunStaging, batches: list[dict[str, Any]]) -> ExtractResult:
     uris = [staging.write_json(batch, "raw", "shard-000", f"batch-{n}.json") for n, batch in enumerate(batches)]
     counts = {"listed": 6, "enriched": 3, "skipped": 3, "api_requests": 6, "failed_requests": 0}
-    summary = {"shard": "shard-000", **counts, "observed_at": "2026-03-01T12:00:00+00:00", "batches": uris}
+    summary = {
+        "shard": "shard-000",
+        **counts,
+        "observed_at": "2026-03-01T12:00:00+00:00",
+        "plan_id": "",
+        "batches": uris,
+    }
     return ExtractResult.read(staging.write_json(summary, "raw", "shard-000", "done.json"))
 
 

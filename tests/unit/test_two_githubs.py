@@ -113,7 +113,9 @@ def test_a_load_planned_on_an_empty_warehouse_is_refused_once_another_githubs_lo
         apply_schema(db)
     # The GHES run plans and fetches before the github.com run's load commits.
     plan = plan_run(client, staging, validate(SAMPLE), logical_date=LOGICAL_DATE, warehouse=warehouse)
-    transformed = [transform_shard(staging, run_shard(client, staging, shard)) for shard in plan.shards]
+    transformed = [
+        transform_shard(staging, run_shard(client, staging, shard, plan_id=plan.plan_id)) for shard in plan.shards
+    ]
     client.close()
     _run(dotcom, {"mode": "census", "since_id": 0, "until_id": 200, "shards": 2}, pg_url, tmp_path, "dotcom")
     stored = warehouse_rows(pg_url)
