@@ -89,7 +89,7 @@ def stage_raw_shard(root: str, count: int) -> str:
         "api_requests": 0,
         "failed_requests": 0,
     }
-    summary = {"shard": SHARD, **counts, "observed_at": "2025-07-01T00:00:00+00:00", "batches": uris}
+    summary = {"shard": SHARD, **counts, "observed_at": "2025-07-01T00:00:00+00:00", "plan_id": "", "batches": uris}
     return staging.write_json(summary, "raw", SHARD, "done.json")
 
 
