@@ -27,26 +27,41 @@ def unreachable_reason(base_url: str) -> str | None:
 
     :param base_url: API root, e.g. ``https://api.github.com``.
     """
-    from github_etl.github.session import certificate_error, missing_ca_error, new_session
+    from github_etl.github.session import (
+        certificate_error,
+        missing_ca_error,
+        new_session,
+        proxy_authentication_error,
+        proxy_refusal,
+        through_proxy,
+    )
 
+    url = f"{base_url}/rate_limit"
     try:
         # /rate_limit costs no quota; no token is sent, none is needed to learn that the host answers.
         # The status line is the answer: the body is not read, so a body cut short (a transient fault
         # the run retries) does not read as an unreachable host. The session trusts and proxies as the run's.
         with (
             new_session() as session,
-            session.get(f"{base_url}/rate_limit", timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True),
+            session.get(url, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True) as response,
         ):
-            pass
+            if response.status_code == 407:
+                # The proxy's answer to a plain-http request: GitHub was not asked, and the run would fail.
+                return str(proxy_authentication_error(url, "407 Proxy Authentication Required"))
     except requests.Timeout:
         return f"no answer within {CONNECT_TIMEOUT:g} s to connect or {READ_TIMEOUT:g} s to reply"
     except requests.RequestException as exc:
         if untrusted := certificate_error(exc, base_url):
             return str(untrusted)
+        if refused := proxy_refusal(exc, url):
+            return str(refused)
         # The innermost cause names what failed (name resolution, refused, certificate) without the noise.
         cause: BaseException = exc
         while cause.__cause__ is not None or cause.__context__ is not None:
             cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+        if proxy := through_proxy(exc, url):
+            # A refused connection is the proxy's, not GitHub's: say whose.
+            return f"{proxy} did not let the request through: {type(cause).__name__}: {cause}"
         return f"{type(cause).__name__}: {cause}"
     except OSError as exc:
         if (missing := missing_ca_error(exc)) is None:

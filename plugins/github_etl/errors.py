@@ -36,6 +36,10 @@ class UntrustedCertificateError(GitHubError, ConfigurationError):
     """GitHub's TLS certificate is not one this machine trusts (a company's own CA not configured). Never retried."""
 
 
+class ProxyAuthenticationError(GitHubError, ConfigurationError):
+    """407: the HTTP proxy the environment names wants other credentials than its URL holds. Never retried."""
+
+
 class GraphQLSchemaError(GitHubError):
     """GitHub's GraphQL schema refused the query (a field an older GitHub Enterprise Server lacks). Never retried."""
 

@@ -40,7 +40,14 @@ from github_etl.errors import (
 )
 from github_etl.github.ratelimit import believable_reset, spent_until
 from github_etl.github.responses import Outcome, classify, message_of, retry_after_seconds
-from github_etl.github.session import certificate_error, missing_ca_error, new_session
+from github_etl.github.session import (
+    certificate_error,
+    missing_ca_error,
+    new_session,
+    proxy_authentication_error,
+    proxy_refusal,
+    through_proxy,
+)
 
 if TYPE_CHECKING:
     from github_etl.github.ratelimit import BudgetStore
@@ -415,13 +422,19 @@ def _jwt_call(
         except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
             if untrusted := certificate_error(exc, url):
                 raise untrusted from exc
+            if refused_by_proxy := proxy_refusal(exc, url):
+                raise refused_by_proxy from exc
             failures += 1
-            _after_failure(url, settings, failures, f"{type(exc).__name__}", what)
+            proxy = through_proxy(exc, url)
+            _after_failure(url, settings, failures, type(exc).__name__ + (f" from {proxy}" if proxy else ""), what)
             continue
         except OSError as exc:
             if missing := missing_ca_error(exc):
                 raise missing from exc
             raise
+        if response.status_code == 407:
+            # A proxy's answer to a plain-http request (an https one is refused in the tunnel, above).
+            raise proxy_authentication_error(url, "407 Proxy Authentication Required")
         if response.status_code >= 500:
             failures += 1
             _after_failure(url, settings, failures, f"HTTP {response.status_code}", what)

@@ -50,7 +50,14 @@ from github_etl.github.responses import (
     retry_after_seconds,
     server_name,
 )
-from github_etl.github.session import certificate_error, missing_ca_error, new_session
+from github_etl.github.session import (
+    certificate_error,
+    missing_ca_error,
+    new_session,
+    proxy_authentication_error,
+    proxy_refusal,
+    through_proxy,
+)
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
 log = logging.getLogger(__name__)
@@ -250,6 +257,9 @@ class GitHubClient:
         refused = _RefusedTokens()
         while True:
             status, headers, data = self._send("GET", url, token, None, None)
+            if status == 407:
+                # A proxy's answer to a plain-http request (an https one is refused in the tunnel, above).
+                raise proxy_authentication_error(url, f"407 {message_of(data) or 'Proxy Authentication Required'}")
             outcome = classify(status, headers, data)
             if outcome is not Outcome.BAD_CREDENTIALS and isinstance(token, InstallationCredential):
                 token.known = True
@@ -321,6 +331,8 @@ class GitHubClient:
                 self.calls["failed"] += 1
                 if untrusted := certificate_error(exc, url):
                     raise untrusted from exc
+                if refused_by_proxy := proxy_refusal(exc, url):
+                    raise refused_by_proxy from exc
                 transient_failures += 1
                 self._after_transient(method, url, transient_failures, exc)
                 continue
@@ -335,6 +347,9 @@ class GitHubClient:
             # The answer's headers count this request from now on, so it is no longer in flight.
             self._record_budget(token, resource, headers)
             self.tokens.release(token, resource)
+            if status == 407:
+                # A proxy's answer to a plain-http request (an https one is refused in the tunnel, above).
+                raise proxy_authentication_error(url, f"407 {message_of(data) or 'Proxy Authentication Required'}")
             outcome = classify(status, headers, data)
             if outcome is not Outcome.BAD_CREDENTIALS and isinstance(token, InstallationCredential):
                 token.known = True
@@ -476,6 +491,16 @@ class GitHubClient:
         self, method: str, url: str, failures: int, exc: Exception, retry_after: float | None = None
     ) -> None:
         """Back off before the next try: at least a 503's ``Retry-After``, within the longest backoff."""
+        proxy = through_proxy(exc, url)
+        if failures > self.settings.max_retries and proxy:
+            # The proxy is down or refuses the tunnel: GitHub was never asked, its host is not what to check.
+            raise GitHubUnavailableError(
+                f"{proxy[0].upper()}{proxy[1:]} did not let {method} {_path_of(url)} through to GitHub at "
+                f"{self.base_url} after {self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). "
+                "Check that the proxy is up and lets this host through, or add the host to NO_PROXY if it is "
+                "reached directly.",
+                url=url,
+            ) from exc
         if failures > self.settings.max_retries:
             raise GitHubUnavailableError(
                 f"GitHub at {self.base_url} did not answer {method} {_path_of(url)} after "
@@ -483,7 +508,8 @@ class GitHubClient:
                 f"Check the host of {self._source()} and the network.",
                 url=url,
             ) from exc
-        log.warning("Transient failure on %s %s (%s); retry %s", method, _path_of(url), _safe(exc), failures)
+        via = f" through {proxy}" if proxy else ""
+        log.warning("Transient failure on %s %s%s (%s); retry %s", method, _path_of(url), via, _safe(exc), failures)
         wait = self._backoff(failures)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.settings.backoff_max))

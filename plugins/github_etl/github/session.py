@@ -5,16 +5,22 @@ what ``REQUESTS_CA_BUNDLE`` (or ``CURL_CA_BUNDLE``) names and goes through ``HTT
 ``NO_PROXY`` says otherwise; unlike OpenSSL, curl and most other clients it ignores ``SSL_CERT_FILE``
 and ``SSL_CERT_DIR``, which users of those set instead: the session honours them too. The token is the
 connection's, never a ``~/.netrc`` entry's.
+
+A proxy's faults are told apart from GitHub's: a 407 (the proxy wants other credentials) is final, a proxy
+down or refusing a tunnel is retried like an outage, and both name the proxy and its variable, with the
+password of its URL replaced by ``***``.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Iterator
+from urllib.parse import unquote
 
 import requests
 
-from github_etl.errors import ConfigurationError, UntrustedCertificateError
+from github_etl.errors import ConfigurationError, ProxyAuthenticationError, UntrustedCertificateError
 
 # What requests itself reads, in its order; when one is set, it decides.
 REQUESTS_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -45,8 +51,8 @@ def new_session() -> requests.Session:
     return session
 
 
-def untrusted_certificate(exc: BaseException) -> ssl.SSLCertVerificationError | None:
-    """The certificate verification failure inside a ``requests`` error, or None when it is another fault."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every error inside it."""
     pending: list[BaseException] = [exc]
     seen: set[int] = set()
     while pending:
@@ -54,12 +60,94 @@ def untrusted_certificate(exc: BaseException) -> ssl.SSLCertVerificationError | 
         if id(error) in seen:
             continue
         seen.add(id(error))
-        if isinstance(error, ssl.SSLCertVerificationError):
-            return error
-        # requests wraps urllib3's MaxRetryError, whose reason wraps the ssl module's error.
+        yield error
+        # requests wraps urllib3's MaxRetryError, whose reason wraps the ssl module's or the proxy's error.
         inner = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
         pending.extend(cause for cause in inner if isinstance(cause, BaseException))
+
+
+def untrusted_certificate(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure inside a ``requests`` error, or None when it is another fault."""
+    return next((error for error in _causes(exc) if isinstance(error, ssl.SSLCertVerificationError)), None)
+
+
+def proxy_of(url: str) -> str | None:
+    """The proxy requests goes through for ``url`` (NO_PROXY honoured), as ``the proxy URL (VARIABLE)`` with
+    the password replaced by ``***``; None when the request goes direct."""
+    found = _proxy_for(url)
+    return f"the proxy {found[0]} ({found[1]})" if found else None
+
+
+def _proxy_for(url: str) -> tuple[str, str] | None:
+    """The proxy for ``url`` as shown in a log, and the variable naming it; None when the request goes direct."""
+    proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+    if not proxy:
+        return None
+    scheme = requests.utils.urlparse(url).scheme.lower()
+    # urllib reads each *_proxy variable in either case, the lower-case one winning.
+    names = [name for name, value in os.environ.items() if value == proxy]
+    names = sorted((name for name in names if name.lower() in (f"{scheme}_proxy", "all_proxy")), key=str.isupper)
+    return shown_proxy(proxy), (names[0] if names else f"{scheme.upper()}_PROXY")
+
+
+def shown_proxy(proxy: str) -> str:
+    """A proxy URL fit for a log: its password (or a lone user part, which may be a token) as ``***``."""
+    scheme, separator, rest = proxy.partition("://")
+    if not separator:
+        scheme, rest = "http", proxy
+    netloc = rest.split("/", 1)[0]
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:***@{hostport}" if colon else f"***@{hostport}"
+    return f"{scheme}://{netloc}"
+
+
+def proxy_passwords() -> set[str]:
+    """The passwords of the proxy URLs the environment names, as written and percent-decoded, for masking."""
+    found: set[str] = set()
+    for name, value in os.environ.items():
+        if not name.lower().endswith("_proxy") or name.lower() == "no_proxy":
+            continue
+        userinfo, at, _ = value.partition("://")[2].split("/", 1)[0].rpartition("@")
+        secret = userinfo.partition(":")[2] if ":" in userinfo else userinfo
+        if at and secret:
+            found |= {secret, unquote(secret)}
+    return found
+
+
+def proxy_refusal(exc: BaseException, url: str) -> ProxyAuthenticationError | None:
+    """A final error naming the proxy when it refused the tunnel with 407; None for any other fault."""
+    for error in _causes(exc):
+        # http.client's words when a CONNECT is answered with anything but 200.
+        if not isinstance(error, requests.RequestException) and str(error).startswith("Tunnel connection failed: 407"):
+            return proxy_authentication_error(url, str(error).removeprefix("Tunnel connection failed: "))
     return None
+
+
+def proxy_authentication_error(url: str, answer: str) -> ProxyAuthenticationError:
+    """The proxy answered ``answer`` (a 407): the credentials in its URL are missing or refused."""
+    parts = requests.utils.urlparse(url)
+    if found := _proxy_for(url):
+        proxy, variable = f"The proxy {found[0]} ({found[1]})", found[1]
+    else:
+        # A proxy no variable names (a transparent one) asks all the same; only a variable can answer it.
+        proxy, variable = "A proxy none of the *_PROXY variables names", f"{parts.scheme.upper()}_PROXY"
+    return ProxyAuthenticationError(
+        f"{proxy} answered {answer} on the way to {parts.hostname}: it wants credentials its URL lacks, or "
+        f"other ones. Put the proxy's user and password in {variable} wherever the tasks run, as "
+        "http://USER:PASSWORD@PROXY:PORT (characters such as @ : / # percent-encoded), or add the host to "
+        "NO_PROXY if it is reached directly. Retrying cannot fix this.",
+        status=407,
+        url=url,
+    )
+
+
+def through_proxy(exc: BaseException, url: str) -> str | None:
+    """``the proxy URL (VARIABLE)`` when ``exc`` is the proxy's fault (down, or refusing the tunnel); else None."""
+    if not any(isinstance(error, requests.exceptions.ProxyError) for error in _causes(exc)):
+        return None
+    return proxy_of(url) or "the proxy"
 
 
 def missing_ca_error(exc: BaseException) -> ConfigurationError | None:
@@ -86,10 +174,16 @@ def certificate_error(exc: BaseException, url: str) -> UntrustedCertificateError
     host = f"{parts.scheme}://{parts.netloc}"
     trusted = _ca_setting() or "the default CA bundle"
     reason = refused.verify_message or str(refused)
+    inspected = ""
+    if proxy := proxy_of(url):
+        inspected = (
+            f" Requests to it go through {proxy}: a proxy that inspects TLS presents certificates of its own "
+            "CA, which needs trusting too (one PEM file may hold both CAs)."
+        )
     return UntrustedCertificateError(
         f"The TLS certificate of {host} is not trusted here ({reason}; trusting {trusted}). A GitHub Enterprise "
         "Server with a certificate of your company's own CA needs that CA: set REQUESTS_CA_BUNDLE (or "
-        "SSL_CERT_FILE) to its PEM file wherever the tasks run. Retrying cannot fix this.",
+        f"SSL_CERT_FILE) to its PEM file wherever the tasks run.{inspected} Retrying cannot fix this.",
         url=url,
     )
 

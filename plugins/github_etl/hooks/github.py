@@ -207,6 +207,7 @@ class GitHubHook(BaseHook):
         from github_etl.github.app_auth import app_credentials
         from github_etl.github.client import GitHubClient
         from github_etl.github.ratelimit import Credential
+        from github_etl.github.session import proxy_passwords
         from github_etl.github.shared_budget import budget_store_from_env
 
         base_url, tokens, app = self._connection()
@@ -218,6 +219,9 @@ class GitHubHook(BaseHook):
             )
         for token in tokens:
             mask_secret(token)
+        # The password of an HTTPS_PROXY URL is no connection's, so Airflow knows nothing to mask of it.
+        for password in proxy_passwords():
+            mask_secret(password)
         settings = self._settings or ClientSettings.from_env()
         # Workers share one budget per token when GITHUB_ETL_RATE_LIMIT_STORE names a Redis.
         store = self._budget_store if self._budget_store is not None else budget_store_from_env()

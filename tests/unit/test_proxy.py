@@ -1,0 +1,262 @@
+"""GitHub through a company HTTP proxy: tunnels for https, NO_PROXY, proxy credentials, a proxy down or
+refusing, a TLS-inspecting proxy's CA, and the proxy's password kept out of every message.
+
+A real proxy (tests/fixtures/proxy.py) and the fake GitHub over TLS with a company CA, on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from github_etl.errors import FINAL_ERRORS, ConfigurationError, GitHubError, GitHubUnavailableError
+from github_etl.github.app_auth import GitHubApp, app_credentials
+from github_etl.github.client import GitHubClient
+from github_etl.hooks.github import GitHubHook
+from github_etl.settings import ClientSettings, QuotaReserve
+from tests.fake_github import FakeGitHub
+from tests.fake_github.apps import generate_app_key
+from tests.fixtures.proxy import HttpProxy
+from tests.fixtures.tls import CorpCertificates, make_certificates
+from tests.ports import closed_port
+from tests.unit.test_github_enterprise import TLS_AND_PROXY_VARIABLES
+
+TOKEN = "ghp_proxy_test_token_0123"
+USER = "svc-airflow"
+PASSWORD = "Pr0xy-S3cret"
+FAST = ClientSettings(
+    connect_timeout=2,
+    read_timeout=5,
+    max_retries=2,
+    backoff_base=0.01,
+    backoff_max=0.02,
+    max_inline_wait=10,
+    reset_jitter=0.01,
+    quota_reserve=QuotaReserve(default=0.0),
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_trust_or_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in TLS_AND_PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def corp_ca(tmp_path_factory: pytest.TempPathFactory) -> CorpCertificates:
+    return make_certificates(tmp_path_factory.mktemp("corp-ca"))
+
+
+@pytest.fixture(scope="module")
+def inspection_ca(tmp_path_factory: pytest.TempPathFactory) -> CorpCertificates:
+    return make_certificates(tmp_path_factory.mktemp("inspection-ca"), common_name="Corp TLS Inspection CA")
+
+
+@pytest.fixture
+def ghes(corp_ca: CorpCertificates, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """A GitHub Enterprise Server over https with the company's CA, which the environment trusts."""
+    fake = FakeGitHub(repo_count=60, seed=5, enterprise_version="3.12.0", rate_limiting=False)
+    fake.start(ssl_context=corp_ca.server_context())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(corp_ca.ca_file))
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def proxies() -> Iterator[list[HttpProxy]]:
+    started: list[HttpProxy] = []
+    yield started
+    for proxy in started:
+        proxy.stop()
+
+
+def _proxy(proxies: list[HttpProxy], **kwargs) -> HttpProxy:
+    proxy = HttpProxy(**kwargs).start()
+    proxies.append(proxy)
+    return proxy
+
+
+def _client(fake: FakeGitHub, waits: list[float] | None = None) -> GitHubClient:
+    sleep = waits.append if waits is not None else (lambda seconds: None)
+    return GitHubClient(fake.base_url, [TOKEN], settings=FAST, conn_id="github_default", sleep=sleep)
+
+
+def _assert_secret_kept(message: str, caplog: pytest.LogCaptureFixture) -> None:
+    assert PASSWORD not in message
+    assert PASSWORD not in caplog.text
+
+
+# -- the proxy is used, and NO_PROXY honoured ------------------------------------------------------
+
+
+def test_rest_and_graphql_go_through_the_proxy_with_its_credentials_and_no_proxy_hosts_bypass_it(
+    monkeypatch, ghes: FakeGitHub, proxies
+) -> None:
+    proxy = _proxy(proxies, user=USER, password=PASSWORD)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url(user=USER, password=PASSWORD))
+    client = _client(ghes)
+    assert client.get("/repositories").status == 200
+    assert client.graphql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": []}) is not None
+    host = ghes.base_url.split("://")[1].split("/")[0]
+    assert {(r.method, r.target) for r in proxy.requests} == {("CONNECT", host)}
+    assert all(r.authorization and r.authorization.startswith("Basic ") for r in proxy.requests)
+    # The GitHub token travels inside the tunnel, never to the proxy.
+    assert all(TOKEN not in (r.authorization or "") for r in proxy.requests)
+
+    seen = len(proxy.requests)
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert _client(ghes).get("/repositories").status == 200
+    assert len(proxy.requests) == seen
+
+
+# -- the proxy refusing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [None, "wrong-password"])
+def test_a_proxy_asking_for_credentials_fails_at_once_naming_it_and_the_variable_never_the_password(
+    monkeypatch, ghes: FakeGitHub, proxies, caplog, given: str | None
+) -> None:
+    proxy = _proxy(proxies, user=USER, password="the-right-one")
+    # A password the proxy refuses is a secret all the same.
+    url = proxy.url(user=USER, password=PASSWORD) if given else proxy.url()
+    monkeypatch.setenv("HTTPS_PROXY", url)
+    waits: list[float] = []
+    with caplog.at_level(logging.DEBUG), pytest.raises(GitHubError) as raised:
+        _client(ghes, waits).get("/repositories")
+    message = str(raised.value)
+    assert isinstance(raised.value, FINAL_ERRORS)
+    assert waits == [] and len(proxy.requests) == 1
+    assert f"127.0.0.1:{proxy.port}" in message and "HTTPS_PROXY" in message and "407" in message
+    _assert_secret_kept(message, caplog)
+
+
+@pytest.mark.parametrize("answer", ["down", "502 Bad Gateway", "503 Service Unavailable"])
+def test_a_proxy_down_or_refusing_the_tunnel_is_retried_and_named_not_github(
+    monkeypatch, ghes: FakeGitHub, proxies, caplog, answer: str
+) -> None:
+    if answer == "down":
+        address = f"127.0.0.1:{closed_port()}"
+    else:
+        address = f"127.0.0.1:{_proxy(proxies, refuse_connect=answer).port}"
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{USER}:{PASSWORD}@{address}")
+    waits: list[float] = []
+    with caplog.at_level(logging.DEBUG), pytest.raises(GitHubUnavailableError) as raised:
+        _client(ghes, waits).get("/repositories")
+    message = str(raised.value)
+    assert not isinstance(raised.value, FINAL_ERRORS)
+    assert len(waits) == FAST.max_retries
+    assert f"proxy http://{USER}:***@{address}" in message and "HTTPS_PROXY" in message
+    assert "Check the host of connection" not in message
+    _assert_secret_kept(message, caplog)
+
+
+def test_a_plain_http_github_behind_a_proxy_asking_for_credentials_names_the_proxy(
+    monkeypatch, fake_github: FakeGitHub, proxies, caplog
+) -> None:
+    proxy = _proxy(proxies, user=USER, password="the-right-one")
+    monkeypatch.setenv("HTTP_PROXY", proxy.url(user=USER, password=PASSWORD))
+    with caplog.at_level(logging.DEBUG), pytest.raises(ConfigurationError) as raised:
+        _client(fake_github).get("/repositories")
+    message = str(raised.value)
+    assert f"127.0.0.1:{proxy.port}" in message and "HTTP_PROXY" in message and "407" in message
+    assert not fake_github.requests
+    _assert_secret_kept(message, caplog)
+
+
+# -- a TLS-inspecting proxy ------------------------------------------------------------------------
+
+
+def _inspecting_proxy(proxies, inspection_ca: CorpCertificates) -> tuple[HttpProxy, FakeGitHub]:
+    """A proxy that answers every tunnel itself, with a certificate of the inspection CA."""
+    interceptor = FakeGitHub(repo_count=60, seed=5, enterprise_version="3.12.0", rate_limiting=False)
+    interceptor.start(ssl_context=inspection_ca.server_context())
+    port = int(interceptor.base_url.split(":")[2].split("/")[0])
+    return _proxy(proxies, tunnel_to=("127.0.0.1", port)), interceptor
+
+
+def test_a_tls_inspecting_proxy_fails_at_once_naming_the_proxy_and_the_ca_setting_until_its_ca_is_trusted(
+    monkeypatch, ghes: FakeGitHub, proxies, corp_ca: CorpCertificates, inspection_ca: CorpCertificates, tmp_path: Path
+) -> None:
+    proxy, interceptor = _inspecting_proxy(proxies, inspection_ca)
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url(user=USER, password=PASSWORD))
+        waits: list[float] = []
+        with pytest.raises(GitHubError) as raised:
+            _client(ghes, waits).get("/repositories")
+        message = str(raised.value)
+        assert isinstance(raised.value, FINAL_ERRORS) and waits == []
+        assert f"REQUESTS_CA_BUNDLE={corp_ca.ca_file}" in message
+        assert f"127.0.0.1:{proxy.port}" in message and "HTTPS_PROXY" in message and "inspect" in message
+        assert PASSWORD not in message
+        # One bundle with both CAs, the usual fix: the inspection CA for the tunnel, the company's beside it.
+        bundle = tmp_path / "corp-bundle.pem"
+        bundle.write_bytes(corp_ca.ca_file.read_bytes() + inspection_ca.ca_file.read_bytes())
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        assert _client(ghes).get("/repositories").status == 200
+    finally:
+        interceptor.stop()
+
+
+# -- the GitHub App's token exchange ---------------------------------------------------------------
+
+
+def test_a_github_app_behind_a_proxy_asking_for_credentials_fails_at_once_naming_it(
+    monkeypatch, corp_ca: CorpCertificates, proxies, caplog
+) -> None:
+    private_key, public_key = generate_app_key()
+    fake = FakeGitHub(repo_count=10, enterprise_version="3.12.0", apps={77: public_key}, installations={88: 77})
+    fake.start(ssl_context=corp_ca.server_context())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(corp_ca.ca_file))
+    proxy = _proxy(proxies, user=USER, password="the-right-one")
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url(user=USER, password=PASSWORD))
+    app = GitHubApp(app_id="77", installation_ids=(), private_key=private_key)
+    try:
+        with caplog.at_level(logging.DEBUG), pytest.raises(ConfigurationError) as raised:
+            app_credentials(fake.base_url, app, settings=FAST, store=None, on_mint=lambda token: None)
+        message = str(raised.value)
+        assert f"127.0.0.1:{proxy.port}" in message and "HTTPS_PROXY" in message and "407" in message
+        assert len(proxy.requests) == 1
+        _assert_secret_kept(message, caplog)
+    finally:
+        fake.stop()
+
+
+# -- the hook masks the proxy's password -----------------------------------------------------------
+
+
+def test_the_hook_registers_the_proxys_password_with_the_secrets_masker(monkeypatch, ghes: FakeGitHub) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": ghes.base_url}))
+    # Percent-encoded in the URL, as a password with an @ must be; both spellings are masked.
+    monkeypatch.setenv("https_proxy", f"http://{USER}:{PASSWORD}%40x@127.0.0.1:{closed_port()}")
+    GitHubHook(settings=FAST).get_conn()
+    shown = redact(f"url http://{USER}:{PASSWORD}%40x@proxy and {PASSWORD}@x")
+    assert PASSWORD not in shown
+
+
+# -- make run's preflight --------------------------------------------------------------------------
+
+
+def test_the_preflight_names_the_proxy_that_asks_for_credentials_or_is_down(
+    monkeypatch, ghes: FakeGitHub, fake_github: FakeGitHub, proxies
+) -> None:
+    from tools.github_preflight import unreachable_reason
+
+    proxy = _proxy(proxies, user=USER, password="the-right-one")
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url(user=USER, password=PASSWORD))
+    monkeypatch.setenv("HTTP_PROXY", proxy.url(user=USER, password=PASSWORD))
+    for base_url in (ghes.base_url, fake_github.base_url):
+        reason = unreachable_reason(base_url)
+        assert reason is not None and "407" in reason and f"127.0.0.1:{proxy.port}" in reason, base_url
+        assert PASSWORD not in reason
+    address = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{USER}:{PASSWORD}@{address}")
+    reason = unreachable_reason(ghes.base_url)
+    assert reason is not None and f"proxy http://{USER}:***@{address}" in reason and PASSWORD not in reason
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url(user=USER, password="the-right-one"))
+    assert unreachable_reason(ghes.base_url) is None
