@@ -137,7 +137,7 @@ def check_staging_root(root: str | None = None) -> None:
     URL, its connection and what was refused. A store that does not answer raises
     :class:`~github_etl.errors.StagingUnavailableError`, which the task's retries repeat.
     """
-    from botocore.exceptions import EndpointConnectionError, ParamValidationError, ProfileNotFound
+    from botocore.exceptions import EndpointConnectionError, ParamValidationError, ProfileNotFound, ProxyConnectionError
 
     root_uri = staging_root(root)
     conn_id = urlsplit(root_uri).username
@@ -166,6 +166,22 @@ def check_staging_root(root: str | None = None) -> None:
                     "or an instance role for boto3), so the request was anonymous"
                 )
         raise ConfigurationError(f"The staging store at {root_uri} {why}: {fix}.") from exc
+    except ProxyConnectionError as exc:
+        # botocore's message shows the proxy's URL with its credentials as ***.
+        raise StagingUnavailableError(
+            f"The staging store at {root_uri} could not be reached through {_proxy_of(probe)} ({exc}): check that "
+            "the proxy is up, or add the store's host to NO_PROXY if it is reached directly (a VPC endpoint)."
+        ) from exc
+    except OSError as exc:
+        # s3fs turns a proxy's 407 into an OSError quoting it; only the proxy's URL can answer it.
+        if "(407)" not in str(exc):
+            raise
+        raise ConfigurationError(
+            f"The staging store at {root_uri} cannot be reached: {_proxy_of(probe)} answered 407 Proxy "
+            "Authentication Required. Put the proxy's user and password in that variable wherever the tasks run, "
+            "as http://USER:PASSWORD@PROXY:PORT (characters such as @ : / # percent-encoded), or add the store's "
+            "host to NO_PROXY if it is reached directly."
+        ) from exc
     except EndpointConnectionError as exc:
         where = f"the endpoint_url of the connection {conn_id!r}" if conn_id else "GITHUB_ETL_STAGING_URL"
         raise StagingUnavailableError(
@@ -181,6 +197,15 @@ def check_staging_root(root: str | None = None) -> None:
             f"extra of the connection {conn_id!r}, names a profile that is not in the AWS config files)."
         ) from exc
     _remove_probe(probe)
+
+
+def _proxy_of(probe: ObjectStoragePath) -> str:
+    """The proxy (and its variable) botocore goes through to the store of ``probe``, its password as ``***``."""
+    from github_etl.github.session import proxy_of
+
+    fs = probe.fs
+    endpoint = getattr(fs, "endpoint_url", None) or (getattr(fs, "client_kwargs", None) or {}).get("endpoint_url")
+    return proxy_of(endpoint or "https://s3.amazonaws.com") or "the proxy"
 
 
 def _check_connection(conn_id: str) -> None:

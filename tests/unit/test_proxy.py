@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,66 @@ def test_the_preflight_names_the_proxy_that_asks_for_credentials_or_is_down(
     assert reason is not None and f"proxy http://{USER}:***@{address}" in reason and PASSWORD not in reason
     monkeypatch.setenv("HTTPS_PROXY", proxy.url(user=USER, password="the-right-one"))
     assert unreachable_reason(ghes.base_url) is None
+
+
+# -- S3 staging through the same proxy -------------------------------------------------------------
+
+
+@pytest.fixture
+def s3_through(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
+    """A staging URL on moto under a connection of its own, so no file system cached by another test serves it."""
+    from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET
+
+    def staging_url() -> str:
+        conn_id = f"aws_proxied_{uuid.uuid4().hex[:8]}"
+        extra = {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}
+        connection = {"conn_type": "aws", "login": FAKE_AWS_KEY, "password": FAKE_AWS_KEY, "extra": extra}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+        return f"s3://{conn_id}@{STAGING_BUCKET}/runs-{uuid.uuid4().hex[:8]}"
+
+    # One attempt: botocore would retry a refused connection a few times before giving up.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    return staging_url
+
+
+def test_staging_on_s3_goes_through_the_proxy_and_bypasses_it_for_no_proxy(monkeypatch, s3_through, proxies) -> None:
+    from github_etl.staging import check_staging_root
+
+    proxy = _proxy(proxies, user=USER, password=PASSWORD)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url(user=USER, password=PASSWORD))
+    check_staging_root(s3_through())
+    assert proxy.requests and all(r.target.startswith("http://127.0.0.1:") for r in proxy.requests)
+    seen = len(proxy.requests)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    check_staging_root(s3_through())
+    assert len(proxy.requests) == seen
+
+
+def test_staging_behind_a_proxy_asking_for_credentials_fails_at_once_naming_it(
+    monkeypatch, s3_through, proxies, caplog
+) -> None:
+    from github_etl.staging import check_staging_root
+
+    proxy = _proxy(proxies, user=USER, password="the-right-one")
+    monkeypatch.setenv("HTTP_PROXY", proxy.url(user=USER, password=PASSWORD))
+    with caplog.at_level(logging.DEBUG), pytest.raises(ConfigurationError) as raised:
+        check_staging_root(s3_through())
+    message = str(raised.value)
+    assert f"127.0.0.1:{proxy.port}" in message and "HTTP_PROXY" in message and "407" in message
+    _assert_secret_kept(message, caplog)
+
+
+def test_staging_behind_a_proxy_that_is_down_is_left_to_the_retries_naming_the_proxy(
+    monkeypatch, s3_through, caplog
+) -> None:
+    from github_etl.errors import StagingUnavailableError
+    from github_etl.staging import check_staging_root
+
+    address = f"127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("HTTP_PROXY", f"http://{USER}:{PASSWORD}@{address}")
+    with caplog.at_level(logging.DEBUG), pytest.raises(StagingUnavailableError) as raised:
+        check_staging_root(s3_through())
+    message = str(raised.value)
+    assert not isinstance(raised.value, FINAL_ERRORS)
+    assert f"proxy http://{USER}:***@{address}" in message and "HTTP_PROXY" in message
+    _assert_secret_kept(message, caplog)
