@@ -324,3 +324,35 @@ def test_staging_behind_a_proxy_that_is_down_is_left_to_the_retries_naming_the_p
     assert not isinstance(raised.value, FINAL_ERRORS)
     assert f"proxy http://{USER}:***@{address}" in message and "HTTP_PROXY" in message
     _assert_secret_kept(message, caplog)
+
+
+# -- HttpHook's session options in the connection's extra ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "named", "variable"),
+    [
+        ({"verify": "/etc/ssl/corp-ca.pem"}, "verify", "REQUESTS_CA_BUNDLE"),
+        ({"verify_ssl": False}, "verify_ssl", "REQUESTS_CA_BUNDLE"),
+        ({"proxies": {"https": f"http://{USER}:{PASSWORD}@proxy.corp:3128"}}, "proxies", "HTTPS_PROXY"),
+        ({"proxy": f"http://{USER}:{PASSWORD}@proxy.corp:3128"}, "proxy", "HTTPS_PROXY"),
+        ({"trust_env": False}, "trust_env", "NO_PROXY"),
+    ],
+)
+def test_session_options_an_http_connection_takes_elsewhere_are_refused_naming_the_variable_to_set(
+    monkeypatch, ghes: FakeGitHub, extra: dict, named: str, variable: str
+) -> None:
+    # Airflow's HttpHook reads these from an http connection's extra; this hook would go on without them.
+    connection = {"conn_type": "http", "host": ghes.base_url, "password": TOKEN, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(connection))
+    with pytest.raises(ConfigurationError) as raised:
+        GitHubHook(settings=FAST).get_conn()
+    message = str(raised.value)
+    assert f"'{named}'" in message and variable in message and "github_default" in message
+    assert PASSWORD not in message
+
+
+def test_verify_true_in_the_extra_changes_nothing_and_is_accepted(monkeypatch, ghes: FakeGitHub) -> None:
+    connection = {"conn_type": "http", "host": ghes.base_url, "password": TOKEN, "extra": {"verify": True}}
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(connection))
+    assert GitHubHook(settings=FAST).get_conn().get("/repositories").status == 200

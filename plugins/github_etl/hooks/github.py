@@ -56,6 +56,30 @@ def _tokens_of(raw: str | None, where: str) -> list[str]:
     return split_tokens(raw)
 
 
+# What Airflow's HttpHook reads from an http connection's extra to set up its session, and what sets the
+# same here: the environment, which every request to GitHub (and S3's) follows.
+_SESSION_OPTIONS = {
+    "verify": "REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) naming the CA's PEM file",
+    "verify_ssl": "REQUESTS_CA_BUNDLE (or SSL_CERT_FILE) naming the CA's PEM file",
+    "proxies": "HTTPS_PROXY (and NO_PROXY)",
+    "proxy": "HTTPS_PROXY (and NO_PROXY)",
+    "trust_env": "NO_PROXY naming the hosts to reach without the proxy",
+}
+
+
+def _refuse_session_options(extra: dict[str, Any], conn_id: str) -> None:
+    """Refuse HttpHook's session options, which this hook would go on without (trusting or proxying otherwise).
+
+    ``verify: true`` is the default and changes nothing. The values are never quoted: a proxy's holds its password.
+    """
+    for name, instead in _SESSION_OPTIONS.items():
+        if name in extra and not (name in ("verify", "verify_ssl") and extra[name] is True):
+            raise ConfigurationError(
+                f"Connection '{conn_id}': the extra's '{name}' is not read (Airflow's HttpHook reads it, this hook "
+                f"does not). Remove it and set {instead} in the environment wherever the tasks run."
+            )
+
+
 def base_url_of(conn: Connection) -> str:
     """Rebuild the API root from a connection, whichever way it was written (URI or JSON form)."""
     extra = conn.extra_dejson or {}
@@ -181,6 +205,7 @@ class GitHubHook(BaseHook):
 
         tokens = _tokens_of(conn.password, f"Connection '{self.github_conn_id}': the password")
         extra = conn.extra_dejson or {}
+        _refuse_session_options(extra, self.github_conn_id)
         extra_tokens = extra.get("tokens") or []
         if not isinstance(extra_tokens, list) or not all(isinstance(t, str) for t in extra_tokens):
             raise ConfigurationError(f"Connection '{self.github_conn_id}': extra 'tokens' must be a list of strings")
