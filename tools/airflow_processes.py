@@ -38,6 +38,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW_HOME = PROJECT_ROOT / ".airflow"
 HEALTH_PATH = "/api/v2/monitor/health"
 DEFAULT_API_PORT = 8080
+# This machine, as NO_PROXY names it when a proxy is set (see airflow_env).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 # What the health endpoint reports on; each must be "healthy" before the UI or a run is used.
 HEALTH_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 # A process group gets this long to stop on SIGTERM (Celery finishes running tasks) before SIGKILL.
@@ -81,6 +83,7 @@ def airflow_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
+    _loopback_without_proxy(env)
     # `airflow standalone` starts its components as `airflow ...` found on PATH: the project's venv first.
     env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p)
     # config/ holds the airflow_local_settings.py a deployment puts in $AIRFLOW_HOME/config.
@@ -92,6 +95,17 @@ def airflow_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     ]
     env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys(paths) if p)
     return env
+
+
+def _loopback_without_proxy(env: dict[str, str]) -> None:
+    """Add this machine to NO_PROXY when a proxy is set: Airflow's task client (httpx) and urllib send even
+    requests to localhost through HTTP_PROXY otherwise, and the proxy cannot reach this machine's API server."""
+    if not any(env.get(name) for name in env if name.lower() in ("http_proxy", "https_proxy", "all_proxy")):
+        return
+    hosts = [host.strip() for name in ("no_proxy", "NO_PROXY") for host in env.get(name, "").split(",")]
+    merged = ",".join(dict.fromkeys(host for host in [*hosts, *LOOPBACK_HOSTS] if host))
+    # urllib reads either spelling (the lower-case one winning), httpx too: both say the same.
+    env["NO_PROXY"] = env["no_proxy"] = merged
 
 
 def airflow_executable() -> str:
@@ -164,8 +178,10 @@ def require_home_unserved(home: Path) -> None:
 
 def api_health(base_url: str) -> dict[str, Any] | None:
     """The API server's health report, or None while it does not answer (or answers with an error)."""
+    # The server is this machine's: asked directly, never through a proxy the environment names.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(f"{base_url}{HEALTH_PATH}", timeout=5) as response:  # noqa: S310
+        with opener.open(f"{base_url}{HEALTH_PATH}", timeout=5) as response:
             return json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None

@@ -356,3 +356,27 @@ def test_verify_true_in_the_extra_changes_nothing_and_is_accepted(monkeypatch, g
     connection = {"conn_type": "http", "host": ghes.base_url, "password": TOKEN, "extra": {"verify": True}}
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(connection))
     assert GitHubHook(settings=FAST).get_conn().get("/repositories").status == 200
+
+
+# -- make airflow / make run on a machine with a proxy set -----------------------------------------
+
+
+def test_airflow_commands_reach_their_own_api_server_directly_whatever_proxy_is_set() -> None:
+    from tools.airflow_processes import airflow_env
+
+    # Airflow's task client (httpx) and urllib proxy loopback addresses too, unless NO_PROXY names them.
+    env = airflow_env({"HTTP_PROXY": "http://proxy.corp:3128", "no_proxy": "ghe.corp,.internal"})
+    for name in ("NO_PROXY", "no_proxy"):
+        hosts = env[name].split(",")
+        assert {"localhost", "127.0.0.1", "ghe.corp", ".internal"} <= set(hosts), name
+    assert "NO_PROXY" not in airflow_env({"PATH": "/usr/bin"})
+
+
+def test_the_api_servers_health_is_asked_directly_not_through_the_proxy(monkeypatch, fake_github, proxies) -> None:
+    from tools.airflow_processes import api_health
+
+    proxy = _proxy(proxies, refuse_connect="503 Service Unavailable")
+    monkeypatch.setenv("HTTP_PROXY", proxy.url())
+    monkeypatch.setattr("tools.airflow_processes.HEALTH_PATH", "/rate_limit")
+    assert api_health(fake_github.base_url) is not None
+    assert proxy.requests == []
