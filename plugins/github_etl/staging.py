@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import ssl
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -137,7 +138,15 @@ def check_staging_root(root: str | None = None) -> None:
     URL, its connection and what was refused. A store that does not answer raises
     :class:`~github_etl.errors.StagingUnavailableError`, which the task's retries repeat.
     """
-    from botocore.exceptions import EndpointConnectionError, ParamValidationError, ProfileNotFound, ProxyConnectionError
+    from botocore.exceptions import (
+        EndpointConnectionError,
+        ParamValidationError,
+        ProfileNotFound,
+        ProxyConnectionError,
+        SSLError,
+    )
+
+    from github_etl.github.session import untrusted_certificate
 
     root_uri = staging_root(root)
     conn_id = urlsplit(root_uri).username
@@ -166,10 +175,15 @@ def check_staging_root(root: str | None = None) -> None:
                     "or an instance role for boto3), so the request was anonymous"
                 )
         raise ConfigurationError(f"The staging store at {root_uri} {why}: {fix}.") from exc
+    except SSLError as exc:
+        if (refused := untrusted_certificate(exc)) is None:
+            raise
+        raise ConfigurationError(_untrusted_store(root_uri, probe, refused)) from exc
     except ProxyConnectionError as exc:
         # botocore's message shows the proxy's URL with its credentials as ***.
+        proxy = _proxy_of(probe) or "the proxy"
         raise StagingUnavailableError(
-            f"The staging store at {root_uri} could not be reached through {_proxy_of(probe)} ({exc}): check that "
+            f"The staging store at {root_uri} could not be reached through {proxy} ({exc}): check that "
             "the proxy is up, or add the store's host to NO_PROXY if it is reached directly (a VPC endpoint)."
         ) from exc
     except OSError as exc:
@@ -177,7 +191,7 @@ def check_staging_root(root: str | None = None) -> None:
         if "(407)" not in str(exc):
             raise
         raise ConfigurationError(
-            f"The staging store at {root_uri} cannot be reached: {_proxy_of(probe)} answered 407 Proxy "
+            f"The staging store at {root_uri} cannot be reached: {_proxy_of(probe) or 'the proxy'} answered 407 Proxy "
             "Authentication Required. Put the proxy's user and password in that variable wherever the tasks run, "
             "as http://USER:PASSWORD@PROXY:PORT (characters such as @ : / # percent-encoded), or add the store's "
             "host to NO_PROXY if it is reached directly."
@@ -199,13 +213,31 @@ def check_staging_root(root: str | None = None) -> None:
     _remove_probe(probe)
 
 
-def _proxy_of(probe: ObjectStoragePath) -> str:
-    """The proxy (and its variable) botocore goes through to the store of ``probe``, its password as ``***``."""
+def _untrusted_store(root_uri: str, probe: ObjectStoragePath, refused: ssl.CertificateError) -> str:
+    """Why the store's certificate was refused and the variable to fix: botocore's, not the GitHub requests' one."""
+    trusted = f"AWS_CA_BUNDLE={os.environ['AWS_CA_BUNDLE']}" if os.environ.get("AWS_CA_BUNDLE") else "certifi's bundle"
+    reason = getattr(refused, "verify_message", None) or refused
+    message = (
+        f"The TLS certificate of the staging store at {root_uri} is not trusted here ({reason}; trusting "
+        f"{trusted}). S3 staging trusts the PEM file AWS_CA_BUNDLE names, not REQUESTS_CA_BUNDLE or "
+        "SSL_CERT_FILE: set it to the company CA's file wherever the tasks run."
+    )
+    if proxy := _proxy_of(probe):
+        message += (
+            f" Requests to it go through {proxy}: a proxy that inspects TLS presents certificates of its own CA, "
+            "which that file needs too."
+        )
+    return message + " Retrying cannot fix this."
+
+
+def _proxy_of(probe: ObjectStoragePath) -> str | None:
+    """The proxy (and its variable) botocore goes through to the store of ``probe``, its password as ``***``;
+    None when the environment names none for it."""
     from github_etl.github.session import proxy_of
 
     fs = probe.fs
     endpoint = getattr(fs, "endpoint_url", None) or (getattr(fs, "client_kwargs", None) or {}).get("endpoint_url")
-    return proxy_of(endpoint or "https://s3.amazonaws.com") or "the proxy"
+    return proxy_of(endpoint or "https://s3.amazonaws.com")
 
 
 def _check_connection(conn_id: str) -> None:

@@ -380,3 +380,36 @@ def test_the_api_servers_health_is_asked_directly_not_through_the_proxy(monkeypa
     monkeypatch.setattr("tools.airflow_processes.HEALTH_PATH", "/rate_limit")
     assert api_health(fake_github.base_url) is not None
     assert proxy.requests == []
+
+
+def test_staging_behind_a_tls_inspecting_proxy_fails_at_once_naming_the_ca_variable_s3_reads(
+    monkeypatch, proxies, inspection_ca: CorpCertificates, caplog
+) -> None:
+    from github_etl.staging import check_staging_root
+    from tests.fixtures.s3 import FAKE_AWS_KEY
+
+    proxy, interceptor = _inspecting_proxy(proxies, inspection_ca)
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url(user=USER, password=PASSWORD))
+        # What the GitHub requests trust; botocore does not read it for the object-storage path.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(inspection_ca.ca_file))
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+        extra = {"endpoint_url": "https://s3.corp.test", "region_name": "us-east-1"}
+        connection = {"conn_type": "aws", "login": FAKE_AWS_KEY, "password": FAKE_AWS_KEY, "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_INSPECTED", json.dumps(connection))
+        with caplog.at_level(logging.DEBUG), pytest.raises(ConfigurationError) as raised:
+            check_staging_root("s3://aws_inspected@github-etl-staging/runs")
+        message = str(raised.value)
+        assert "AWS_CA_BUNDLE" in message and "certificate" in message
+        assert f"127.0.0.1:{proxy.port}" in message and "HTTPS_PROXY" in message
+        _assert_secret_kept(message, caplog)
+        # Trusted through AWS_CA_BUNDLE, the tunnel's TLS holds (the interceptor, no S3, then answers 501).
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(inspection_ca.ca_file))
+        connection["extra"] = {"endpoint_url": "https://localhost", "region_name": "us-east-1"}
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_INSPECTED_TRUSTED", json.dumps(connection))
+        # Whatever a server that is no S3 answers becomes; not a certificate failure.
+        with pytest.raises(Exception) as answered:
+            check_staging_root("s3://aws_inspected_trusted@github-etl-staging/runs")
+        assert "certificate" not in str(answered.value) and "Not Implemented" in str(answered.value)
+    finally:
+        interceptor.stop()
