@@ -32,6 +32,7 @@ def unreachable_reason(base_url: str) -> str | None:
         missing_ca_error,
         new_session,
         proxy_authentication_error,
+        proxy_of,
         proxy_refusal,
         through_proxy,
     )
@@ -49,7 +50,8 @@ def unreachable_reason(base_url: str) -> str | None:
                 # The proxy's answer to a plain-http request: GitHub was not asked, and the run would fail.
                 return str(proxy_authentication_error(url, "407 Proxy Authentication Required"))
     except requests.Timeout:
-        return f"no answer within {CONNECT_TIMEOUT:g} s to connect or {READ_TIMEOUT:g} s to reply"
+        routed = f" (through {proxy})" if (proxy := proxy_of(url)) else ""
+        return f"no answer within {CONNECT_TIMEOUT:g} s to connect or {READ_TIMEOUT:g} s to reply{routed}"
     except requests.RequestException as exc:
         if untrusted := certificate_error(exc, base_url):
             return str(untrusted)

@@ -413,3 +413,27 @@ def test_staging_behind_a_tls_inspecting_proxy_fails_at_once_naming_the_ca_varia
         assert "certificate" not in str(answered.value) and "Not Implemented" in str(answered.value)
     finally:
         interceptor.stop()
+
+
+def test_a_proxy_that_never_answers_the_tunnel_is_named_beside_github(monkeypatch, caplog) -> None:
+    import socket
+
+    from tools import github_preflight
+
+    # A proxy that takes the connection and never answers the CONNECT: a timeout, as GitHub's slowness would be.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{USER}:{PASSWORD}@{address}")
+        quick = ClientSettings(
+            connect_timeout=0.3, read_timeout=0.3, max_retries=1, backoff_base=0.01, backoff_max=0.02
+        )
+        client = GitHubClient("https://ghe.corp.test/api/v3", [TOKEN], settings=quick, sleep=lambda seconds: None)
+        with caplog.at_level(logging.DEBUG), pytest.raises(GitHubUnavailableError) as raised:
+            client.get("/repositories")
+        message = str(raised.value)
+        assert f"proxy http://{USER}:***@{address} (HTTPS_PROXY)" in message
+        _assert_secret_kept(message, caplog)
+        monkeypatch.setattr(github_preflight, "CONNECT_TIMEOUT", 0.3)
+        monkeypatch.setattr(github_preflight, "READ_TIMEOUT", 0.3)
+        reason = github_preflight.unreachable_reason("https://ghe.corp.test/api/v3")
+        assert reason is not None and f"proxy http://{USER}:***@{address} (HTTPS_PROXY)" in reason

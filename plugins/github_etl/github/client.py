@@ -55,6 +55,7 @@ from github_etl.github.session import (
     missing_ca_error,
     new_session,
     proxy_authentication_error,
+    proxy_of,
     proxy_refusal,
     through_proxy,
 )
@@ -502,10 +503,13 @@ class GitHubClient:
                 url=url,
             ) from exc
         if failures > self.settings.max_retries:
+            check = f"the host of {self._source()} and the network"
+            # A proxy that never answers a tunnel times out like GitHub would: it is named as a suspect too.
+            if isinstance(exc, requests.RequestException) and (routed := proxy_of(url)):
+                check = f"the host of {self._source()}, the network and {routed}, which requests to it go through"
             raise GitHubUnavailableError(
                 f"GitHub at {self.base_url} did not answer {method} {_path_of(url)} after "
-                f"{self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). "
-                f"Check the host of {self._source()} and the network.",
+                f"{self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). Check {check}.",
                 url=url,
             ) from exc
         via = f" through {proxy}" if proxy else ""
