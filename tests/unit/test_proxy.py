@@ -235,9 +235,11 @@ def test_the_hook_registers_the_proxys_password_with_the_secrets_masker(monkeypa
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": ghes.base_url}))
     # Percent-encoded in the URL, as a password with an @ must be; both spellings are masked.
     monkeypatch.setenv("https_proxy", f"http://{USER}:{PASSWORD}%40x@127.0.0.1:{closed_port()}")
+    # requests takes a proxy without a scheme as http://.
+    monkeypatch.setenv("ALL_PROXY", f"{USER}:Other-Secret-9@127.0.0.1:{closed_port()}")
     GitHubHook(settings=FAST).get_conn()
-    shown = redact(f"url http://{USER}:{PASSWORD}%40x@proxy and {PASSWORD}@x")
-    assert PASSWORD not in shown
+    shown = redact(f"url http://{USER}:{PASSWORD}%40x@proxy and {PASSWORD}@x, Other-Secret-9")
+    assert PASSWORD not in shown and "Other-Secret-9" not in shown
 
 
 # -- make run's preflight --------------------------------------------------------------------------

@@ -109,7 +109,9 @@ def proxy_passwords() -> set[str]:
     for name, value in os.environ.items():
         if not name.lower().endswith("_proxy") or name.lower() == "no_proxy":
             continue
-        userinfo, at, _ = value.partition("://")[2].split("/", 1)[0].rpartition("@")
+        # requests takes a proxy without a scheme (user:password@proxy:3128) as http://.
+        address = value.partition("://")[2] if "://" in value else value
+        userinfo, at, _ = address.split("/", 1)[0].rpartition("@")
         secret = userinfo.partition(":")[2] if ":" in userinfo else userinfo
         if at and secret:
             found |= {secret, unquote(secret)}
