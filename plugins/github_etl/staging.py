@@ -219,8 +219,8 @@ def _untrusted_store(root_uri: str, probe: ObjectStoragePath, refused: ssl.Certi
     reason = getattr(refused, "verify_message", None) or refused
     message = (
         f"The TLS certificate of the staging store at {root_uri} is not trusted here ({reason}; trusting "
-        f"{trusted}). S3 staging trusts the PEM file AWS_CA_BUNDLE names, not REQUESTS_CA_BUNDLE or "
-        "SSL_CERT_FILE: set it to the company CA's file wherever the tasks run."
+        f"{trusted}). S3 staging trusts the PEM file AWS_CA_BUNDLE names (REQUESTS_CA_BUNDLE only without a "
+        "proxy, SSL_CERT_FILE never): set it to the company CA's file wherever the tasks run."
     )
     if proxy := _proxy_of(probe):
         message += (
