@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from tests.browser.test_ui import _log_in, _screenshot, _wait
 pytest.importorskip("selenium", reason="selenium is not installed (requirements-dev.txt pins it)")
 
 from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -257,7 +259,8 @@ HOSTILE_REPOSITORIES: list[tuple[int, str, str, str | None, int]] = [
 HOSTILE_DESCRIPTION = "<img src=x onerror=alert(3)> </script> \u202e\u200b\u200d\ufeff \U0001f600 " + "x" * 2000
 HOSTILE_HOMEPAGES = ("javascript:alert(4)", " JAVASCRIPT:alert(5)", "data:text/html,<script>alert(6)</script>")
 HOSTILE_DAYS = 8
-# Records every dialog the page would open and every element added to it, from before its scripts run.
+# Records every dialog the page would open and every element added to it but a table's rows and cells (the
+# trending table's, the charts' figures), from before its scripts run.
 WATCH_PAGE = """
 window.__dialogs = [];
 for (const name of ["alert", "confirm", "prompt", "print", "open"]) {
@@ -267,7 +270,7 @@ window.__added = [];
 new MutationObserver((changes) => {
   for (const change of changes) {
     for (const node of change.addedNodes) {
-      if (node.nodeType === 1 && !["TR", "TD", "BUTTON", "CANVAS"].includes(node.tagName)) {
+      if (node.nodeType === 1 && !["TR", "TH", "TD", "BUTTON", "CANVAS"].includes(node.tagName)) {
         window.__added.push(node.outerHTML.slice(0, 200));
       }
     }
@@ -330,7 +333,7 @@ def test_hostile_repository_text_shows_as_text_and_keeps_the_page_drawn(
 
     browser.execute_script("window.scrollTo(0, 0)")
     _screenshot(browser, "insights-6-hostile")
-    # Nothing ran, nothing was added but the table's rows, and no link leads anywhere but the licence.
+    # Nothing ran, nothing was added but the tables' rows, and no link leads anywhere but the licence.
     assert browser.execute_script("return window.__dialogs") == []
     assert browser.execute_script("return window.__added") == []
     assert browser.execute_script("return Array.from(document.links, (link) => link.getAttribute('href'))") == [
@@ -757,3 +760,154 @@ def _fill(db: DatabaseConnection) -> None:
                 ),
             )
     db.commit()
+
+
+# -- keyboard, screen reader and axe ---------------------------------------------------------------
+
+# What has the keys, as a test names it: its id, or for a <summary> its <details>' id, or a row's repository.
+FOCUSED = """
+const element = document.activeElement;
+if (element === document.body) return { name: "body" };
+const style = getComputedStyle(element);
+const name = element.tagName === "SUMMARY" ? `${element.parentElement.id} summary`
+  : element.id || element.closest("tr")?.dataset.repository || element.textContent.trim();
+const box = element.getBoundingClientRect();
+return {
+  name: name,
+  outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 1,
+  inView: box.bottom > 0 && box.top < innerHeight && box.right > 0 && box.left < innerWidth,
+};
+"""
+# The WCAG 2.0 and 2.1 A and AA rules of axe-core.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_RUN = """
+const done = arguments[arguments.length - 1];
+axe.run(document, { runOnly: { type: "tag", values: arguments[0] } }).then(
+  (results) => done(results.violations.map((v) => [v.id, v.impact, v.nodes.map((n) => n.target.join(" "))])),
+  (error) => done(String(error)),
+);
+"""
+
+
+def _axe_violations(driver: WebDriver) -> list[tuple[str, str, list[str]]]:
+    """The serious and critical WCAG 2 A/AA violations axe-core finds on the current document."""
+    axe = pytest.importorskip("selenium_axe_python", reason="needs selenium-axe-python (requirements-dev.txt)")
+    script = (Path(axe.__file__).parent / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
+    # Injected through the driver, which the page's Content-Security-Policy does not govern.
+    driver.execute_script(script)
+    violations = driver.execute_async_script(AXE_RUN, AXE_TAGS)
+    assert isinstance(violations, list), violations
+    return [(rule, impact, nodes) for rule, impact, nodes in violations if impact in ("serious", "critical")]
+
+
+def _tab(driver: WebDriver, key: str = Keys.TAB) -> dict[str, Any]:
+    ActionChains(driver).send_keys(key).perform()
+    return driver.execute_script(FOCUSED)
+
+
+def _figures(driver: WebDriver, section: str) -> list[list[str]]:
+    """The rows (header row first) of the table that gives a chart's figures in words."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(`#${arguments[0]}-figures tr`),"
+        " (row) => Array.from(row.cells, (cell) => cell.textContent));",
+        section,
+    )
+
+
+def test_insights_page_works_from_the_keyboard_reads_out_its_charts_and_passes_axe_in_both_themes(
+    airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
+) -> None:
+    db = DatabaseConnection(warehouse_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _fill(db)
+    finally:
+        db.close()
+    _log_in(browser, f"{airflow.url}/", password)
+    _choose_airflow_theme(browser, "dark")
+    _wait(browser).until(ec.element_to_be_clickable((By.CSS_SELECTOR, NAVIGATION_ITEM))).click()
+    _enter_page(browser)
+    # axe-core's WCAG 2 A/AA rules in Airflow's dark mode (light mode at the end): nothing serious.
+    assert _axe_violations(browser) == []
+
+    # Tab from the top of the page reaches every control in reading order, each showing where the keys are.
+    browser.execute_script("document.activeElement.blur(); window.focus(); window.scrollTo(0, 0)")
+    steps = []
+    for _ in range(30):
+        step = _tab(browser)
+        # Past the page's last control the keys leave its frame for Airflow's UI.
+        if step["name"] == "body" or (step["name"] == "repository" and steps):
+            break
+        steps.append(step)
+    rising = [row["repository"] for row in _trending_rows(browser)]
+    assert [step["name"] for step in steps] == [
+        "repository",
+        "history-days",
+        "history-search",
+        "history-figures summary",
+        "trending-window",
+        "trending-language",
+        "trending-topic",
+        "trending-min-stars",
+        "trending-apply",
+        "trending-table-box",
+        *rising,
+        "languages-figures summary",
+        "runs-figures summary",
+        "Chart.js",
+    ]
+    assert [step["name"] for step in steps if not (step["outline"] and step["inView"])] == []
+
+    # A search typed and sent with Enter; the days chosen with the arrow keys and shown with Space.
+    field = browser.find_element(By.ID, "repository")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("octo/alpha", Keys.ENTER)
+    _wait(browser).until(lambda d: (_chart(d, "history") or {}).get("series", {}).keys() == {"octo/alpha stars"})
+    assert _tab(browser)["name"] == "history-days"
+    _tab(browser, Keys.ARROW_DOWN)
+    assert browser.find_element(By.ID, "history-days").get_attribute("value") == "90"
+    assert _tab(browser)["name"] == "history-search"
+    _tab(browser, Keys.SPACE)
+    _wait(browser).until(lambda d: len(_chart(d, "history")["labels"]) == 90, message="Space did not show 90 days")
+
+    # The chart's figures day by day, as a table a screen reader reads and the keys open (the tooltips
+    # follow the mouse only).
+    assert _tab(browser)["name"] == "history-figures summary"
+    _tab(browser, Keys.ENTER)
+    assert browser.execute_script("return document.getElementById('history-figures').open") is True
+    history = _chart(browser, "history")
+    figures = _figures(browser, "history")
+    assert figures[0] == ["Date", "octo/alpha stars"]
+    assert figures[1:] == [
+        [day, "no observation" if value is None else f"{value:,}"]
+        for day, value in zip(history["labels"], history["data"], strict=True)
+    ]
+    for section in ("languages", "runs"):
+        chart = _chart(browser, section)
+        rows = _figures(browser, section)
+        assert rows[0][0] == "Date" and sorted(rows[0][1:]) == sorted(chart["series"]), section
+        assert [row[0] for row in rows[1:]] == chart["labels"], section
+        assert {len(row) for row in rows} == {1 + len(chart["series"])}, section
+
+    # The trending window with the arrow keys, applied with Enter in a field; a repository of the table
+    # opened with Enter.
+    window = browser.find_element(By.ID, "trending-window")
+    window.send_keys(Keys.ARROW_UP)
+    assert window.get_attribute("value") == "1"
+    browser.find_element(By.ID, "trending-language").send_keys(Keys.ENTER)
+    _wait(browser).until(
+        lambda d: f"from {_day(DAYS - 2)} to {_day(DAYS - 1)}" in d.find_element(By.ID, "trending-message").text,
+        message="Enter in the trending form did not apply the 1-day window",
+    )
+    first = browser.find_element(By.CSS_SELECTOR, "#trending-table tbody tr button")
+    repository = first.text
+    first.send_keys(Keys.ENTER)
+    _wait(browser).until(lambda d: (_chart(d, "history") or {}).get("series", {}).keys() == {f"{repository} stars"})
+
+    # With the figures open and a search shown, in dark mode and then in Airflow's light mode.
+    assert _axe_violations(browser) == []
+    browser.switch_to.default_content()
+    _choose_airflow_theme(browser, "light")
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe[src*='github-etl/ui']"))
+    _wait(browser).until(lambda d: d.execute_script(PAGE_COLOURS)["theme"] == "light", message="the page stayed dark")
+    assert _axe_violations(browser) == []

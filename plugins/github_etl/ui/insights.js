@@ -52,6 +52,8 @@
   function say(section, sentence) {
     document.getElementById(`${section}-message`).textContent = sentence;
     boxOf(section).hidden = true;
+    const figures = document.getElementById(`${section}-figures`);
+    if (figures) figures.hidden = true;
     if (charts[section] && !Array.isArray(charts[section])) {
       charts[section].destroy();
       charts[section] = null;
@@ -70,7 +72,37 @@
     // A canvas is a blank image to a screen reader: its label says what the chart shows, in figures.
     canvas.dataset.title ??= canvas.getAttribute("aria-label");
     canvas.setAttribute("aria-label", `${canvas.dataset.title}. ${describe(config.data, unit)}`);
+    tabulate(section, config.data, unit);
     return charts[section];
+  }
+
+  // The chart's figures as a table under it, a row per date and a column per series: what the tooltips show
+  // a mouse, for a screen reader and the keys.
+  function tabulate(section, data, unit) {
+    const figures = document.getElementById(`${section}-figures`);
+    const table = figures.querySelector("table");
+    const heading = (text, scope) => {
+      const cell = document.createElement("th");
+      cell.scope = scope;
+      cell.textContent = text;
+      return cell;
+    };
+    const head = table.tHead.rows[0] ?? table.tHead.insertRow();
+    head.replaceChildren(heading("Date", "col"), ...data.datasets.map((dataset) => heading(dataset.label, "col")));
+    for (const cell of [...head.cells].slice(1)) cell.className = "number";
+    const rows = table.tBodies[0];
+    rows.replaceChildren();
+    data.labels.forEach((label, index) => {
+      const row = rows.insertRow();
+      row.append(heading(label, "row"));
+      for (const dataset of data.datasets) {
+        const value = dataset.data[index];
+        const cell = row.insertCell();
+        cell.className = "number";
+        cell.textContent = value === null || value === undefined ? "no observation" : `${figure(value)}${unit}`;
+      }
+    });
+    figures.hidden = false;
   }
 
   // "octo/alpha stars: 500 on 2026-11-01, 669 on 2026-11-14 (lowest 500, highest 669)": each series' first
