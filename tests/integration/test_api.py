@@ -925,6 +925,8 @@ def test_swagger_ui_is_served_from_this_server_only(client_without_warehouse):
         assert asset.status_code == 200, url
         assert len(asset.content) > 100, url
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    # A screen reader reads the page in its language only when the page names it (axe-core: html-has-lang).
+    assert re.search(r"<html[^>]*\blang=\"en\"", page.text), page.text[:200]
 
 
 def test_swagger_ui_logs_in_at_airflow_s_token_endpoint_under_its_base_path(monkeypatch):
