@@ -8,8 +8,8 @@ Harvests public GitHub repository metadata into the warehouse (`github.repositor
 |---|---|
 | `prepare` | validates the params and the `GITHUB_ETL_*` settings (before any API call; a bad one fails the run without retries), applies the warehouse schema and checks the staging store takes a file |
 | `plan` | splits the run into shards: random id ranges (`sample`), creation-time slices of at most 1,000 matches (`search`), owners (`owners`), warehouse ids (`refresh`) or equal id ranges (`census`); fails at once when the run cannot fit its GitHub budget before its deadline; defers on a long rate-limit wait |
-| `extract` | one mapped task per shard: fetches from GitHub within its rate limits and stages raw responses |
-| `transform` | one mapped task per shard: raw objects → typed COPY rows; bad records quarantined with a reason |
+| `extract` | one mapped task per shard, listed by its key (`sample-003`): fetches from GitHub within its rate limits and stages raw responses |
+| `transform` | one mapped task per shard, listed by its key: raw objects → typed COPY rows; bad records quarantined with a reason |
 | `load` | COPY + merge of every shard in **one transaction**, snapshots, attribute history, audit row, the census's cursor |
 | `check` | data-quality checks on what the run loaded; only when they pass is the `github.repositories` asset emitted, so consumers never start on data that failed them |
 | `report` | logs listed / enriched / skipped / rejected / inserted / updated and the table's total |
@@ -94,7 +94,8 @@ def github_repositories() -> None:
             check_staging_root()
         return asdict(params)
 
-    @task
+    # The UI and `airflow tasks` list each mapped task by its shard's key (sample-003), not by a bare index.
+    @task(map_index_template="{{ shard }}")
     def transform(extracted: dict[str, Any]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
         from github_etl.extract.shards import ExtractResult
@@ -102,6 +103,7 @@ def github_repositories() -> None:
         from github_etl.tasks import transform_shard
 
         context = get_current_context()
+        context["shard"] = extracted["shard"]
         staging = RunStaging(context["dag"].dag_id, context["run_id"])
         with fail_fast_on_final_errors():
             return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
@@ -123,7 +125,10 @@ def github_repositories() -> None:
         warehouse_conn_id=WAREHOUSE_CONN_ID,
     )
     extracted = GitHubExtractShardOperator.partial(
-        task_id="extract", pool=GITHUB_API_POOL, github_conn_id=GITHUB_CONN_ID
+        task_id="extract",
+        pool=GITHUB_API_POOL,
+        github_conn_id=GITHUB_CONN_ID,
+        map_index_template="{{ task.shard.key }}",
     ).expand(shard=planned.output)
     transformed = transform.expand(extracted=extracted.output)
     # Runs when the plan found nothing to extract too, so every run leaves its audit row.

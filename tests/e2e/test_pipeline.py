@@ -121,6 +121,10 @@ def test_sample_run_stages_on_s3(
     pipeline_env(fake_github.base_url, staging_url=s3_staging_url)
     result = run_dag({"mode": "sample", "sample_size": 12, "shards": 3}, LOGICAL_DATE)
     assert result.state == "success"
+    # The UI lists the mapped tasks by their shards' keys.
+    for task_id in ("extract", "transform"):
+        named = sorted(ti.rendered_map_index for ti in result.get_task_instances() if ti.task_id == task_id)
+        assert named == ["sample-000", "sample-001", "sample-002"], task_id
     rows = _warehouse(pg_url)
     assert len(rows) == 12
     for row in rows.values():
