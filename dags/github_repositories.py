@@ -45,13 +45,18 @@ from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
-from github_etl.alerts import RunFailureNotifier, late_run_alert
-from github_etl.assets import REPOSITORIES_ASSET
-from github_etl.operators.extract import GitHubExtractShardOperator
-from github_etl.operators.plan import GitHubPlanOperator
-from github_etl.operators.warehouse import GitHubCheckOperator, GitHubLoadOperator
-from github_etl.params import trigger_form_params
-from github_etl.settings import DAG_ID, GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID
+from github_etl import airflow_version
+
+# An Airflow too old for the pipeline is named in the DAG's import error, before anything fails less clearly.
+airflow_version.require_supported()
+
+from github_etl.alerts import RunFailureNotifier, late_run_alert  # noqa: E402
+from github_etl.assets import REPOSITORIES_ASSET  # noqa: E402
+from github_etl.operators.extract import GitHubExtractShardOperator  # noqa: E402
+from github_etl.operators.plan import GitHubPlanOperator  # noqa: E402
+from github_etl.operators.warehouse import GitHubCheckOperator, GitHubLoadOperator  # noqa: E402
+from github_etl.params import trigger_form_params  # noqa: E402
+from github_etl.settings import DAG_ID, GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID  # noqa: E402
 
 
 @dag(

@@ -18,10 +18,12 @@ import json
 import logging
 import os
 import sys
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
+from github_etl import airflow_version
 from github_etl.errors import ConfigurationError
 from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, bool_env, run_deadline_hours
 
@@ -38,22 +40,30 @@ NOTIFIER_KWARGS_ENV = "GITHUB_ETL_ALERT_NOTIFIER_KWARGS"
 def late_run_alert() -> DeadlineAlert | None:
     """The DAG's deadline: a run not finished ``GITHUB_ETL_RUN_DEADLINE_HOURS`` after it was queued alerts.
 
+    Airflow 3.1 has no such alert (``AsyncCallback``): there it fails, naming the setting that turns it off.
     None when ``GITHUB_ETL_RUN_DEADLINE_ALERT`` is false, or in the process of ``airflow dags test``: Airflow
     3.3's ``dag.test`` cannot finish a run of a DAG with a deadline (it looks the alerts up by their
     definitions instead of their ids): the tests that run the DAG that way turn it off, and
     ``airflow dags test``, which parses the DAG in its own process, gets it without one.
     """
-    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
-
     if not bool_env(DEADLINE_ALERT_ENV, True) or sys.argv[1:3] == ["dags", "test"]:
         return None
+    if not airflow_version.at_least(airflow_version.DEADLINE_MINIMUM):
+        raise ConfigurationError(
+            f"the late-run alert of github-etl (a DAG deadline) needs Airflow >= "
+            f"{'.'.join(map(str, airflow_version.DEADLINE_MINIMUM))}; this is Airflow {airflow_version.installed()}. "
+            f"Set {DEADLINE_ALERT_ENV}=false in every component's environment to run the DAG without it"
+        )
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
     hours = run_deadline_hours()
+    # Seconds, not a timedelta, from Airflow 3.3 on: 3.3 stores a timedelta as a JSON object that its clear
+    # path cannot read (clearing a task of a run before its deadline answers 500, apache/airflow#70368), while
+    # every reader takes a number. Airflow 3.2's serializer takes only a timedelta (it stores its seconds).
+    interval: Any = hours * SECONDS_PER_HOUR if airflow_version.at_least((3, 3)) else timedelta(hours=hours)
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        # Seconds, not a timedelta: Airflow 3.3 stores a timedelta as a JSON object that its clear path
-        # cannot read (clearing a task of a run before its deadline answers 500, apache/airflow#70368),
-        # while every reader takes a number (the form intervals had before 3.3).
-        interval=hours * SECONDS_PER_HOUR,  # type: ignore[arg-type]
+        interval=interval,
         callback=AsyncCallback(alert_late_run, kwargs={"dag_id": DAG_ID, "hours": hours}),
     )
 

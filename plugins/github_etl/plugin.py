@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from github_etl import pool
-from github_etl.api.app import create_app
+from github_etl import airflow_version
+
+# On an Airflow too old for it, the plugin fails to load saying so (``airflow plugins`` lists the error).
+airflow_version.require_supported()
+
+from github_etl import pool  # noqa: E402
+from github_etl.api.app import create_app  # noqa: E402
 
 API_URL_PREFIX = "/github-etl"
 

@@ -244,7 +244,8 @@ def _check_connection(conn_id: str) -> None:
     """Fail when the staging URL names a connection Airflow does not have, or one whose endpoint the amazon
     provider would ignore, instead of reaching AWS's S3 without it."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from github_etl.airflow_version import AirflowNotFoundException
 
     try:
         connection = BaseHook.get_connection(conn_id)

@@ -185,7 +185,7 @@ class GitHubHook(BaseHook):
         return self._connection()[:2]
 
     def _connection(self) -> tuple[str, list[str], GitHubApp | None]:
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from github_etl.airflow_version import AirflowNotFoundException
 
         try:
             conn = self.get_connection(self.github_conn_id)

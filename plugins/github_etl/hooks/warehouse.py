@@ -115,7 +115,7 @@ class WarehouseHook(PostgresHook):
         """
         if self.dsn_params is not None:
             return self._create_connection(dict(self.dsn_params))
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from github_etl.airflow_version import AirflowNotFoundException
 
         try:
             return super().get_conn()
