@@ -147,6 +147,12 @@ class DeletionGuardError(WarehouseError):
     """
 
 
+class IncompleteRunError(GitHubEtlError):
+    """The load was handed fewer shards than the run planned: an extract or transform marked success or skipped
+    without running hands nothing on. Retrying the load gets the same; clearing the extract with its downstream
+    tasks runs the missing shards."""
+
+
 # Errors that another try cannot fix: the task fails at once instead of burning its retries.
 FINAL_ERRORS = (
     BadCredentialsError,
@@ -157,6 +163,7 @@ FINAL_ERRORS = (
     DeletionGuardError,
     StagedFileGoneError,
     StagedFileFormatError,
+    IncompleteRunError,
 )
 
 

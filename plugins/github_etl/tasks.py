@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from github_etl import metrics
+from github_etl.errors import IncompleteRunError
 from github_etl.extract.enrich import REST, StagedBatch
 from github_etl.extract.shards import ExtractResult
 from github_etl.staging import RunStaging, collision, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
@@ -224,6 +225,7 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
                 f"its staged plan is plan {plan.plan_id}, but shard {shard.extracted.shard} was staged for plan "
                 f"{shard.extracted.plan_id}",
             )
+    _require_every_shard(plan, transformed, run_id)
     totals = run_totals(transformed, plan)
     quarantined = [shard.rejected_uri for shard in transformed if shard.rejected]
     if quarantined:
@@ -257,6 +259,31 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
             source=plan.source,
         )
     return LoadedRun(run_id, totals, result)
+
+
+def _require_every_shard(plan: RunPlan, transformed: list[TransformResult], run_id: str) -> None:
+    """Refuse a load handed fewer shards than the run planned.
+
+    Airflow hands the load the results of the transform instances that returned one, and expands the transform
+    over the extract instances that returned one: an extract marked success without running (Mark Success)
+    leaves its shard out, and one marked skipped skips every transform. Loaded as the whole run, the rest would
+    be recorded as the run's result, and a census would move its cursor over ids no page listed.
+    """
+    handed = {shard.extracted.shard for shard in transformed}
+    # Each shard's extract instance is its place in the plan (extract_inputs keeps the plan's order).
+    missing = [(index, shard.key) for index, shard in enumerate(plan.shards) if shard.key not in handed]
+    if not missing:
+        return
+    named = ", ".join(f"extract [{index}] (shard {key})" for index, key in missing[:20])
+    more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+    raise IncompleteRunError(
+        f"Run {run_id} planned {len(plan.shards)} shards, but no result of {named}{more} reached the load: an extract "
+        "or transform marked success or skipped without running hands nothing on (an extract marked skipped skips "
+        "every transform). Nothing was loaded, so no part of the run is recorded as the whole"
+        f"{' and the census cursor stays' if plan.census else ''}. Clear the run's extract task (the map indexes "
+        "named, or all of it) with its downstream tasks: finished shards are read back from staging, not fetched "
+        "again, and the missing ones run."
+    )
 
 
 def check_task(

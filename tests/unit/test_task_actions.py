@@ -1,0 +1,121 @@
+"""What Airflow's task-instance actions (Mark Success, Mark Failed, Clear, Skip) hand the tasks after them.
+
+Airflow expands ``transform`` over the extract instances that returned a result, in map-index order, and hands
+``load`` the results of the transform instances that returned one: an extract or transform marked success or
+skipped without running hands on nothing, so the load receives fewer shards than the run planned. Each case is driven
+here through the operators and task functions with exactly what Airflow then hands them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+from unittest import mock
+
+import psycopg2
+import pytest
+from airflow.sdk import DAG
+from airflow.sdk.exceptions import AirflowFailException
+
+from github_etl.extract.shards import ExtractResult
+from github_etl.operators.extract import GitHubExtractShardOperator
+from github_etl.operators.plan import GitHubPlanOperator
+from github_etl.operators.warehouse import GitHubLoadOperator
+from github_etl.settings import DAG_ID
+from github_etl.staging import RunStaging
+from github_etl.tasks import transform_shard
+from tests.fake_github import FakeGitHub
+from tests.in_process import task_context
+
+DAY = datetime(2026, 11, 1, tzinfo=UTC)
+RUN = "manual__2026-11-01T00:00:00+00:00"
+
+
+class Run:
+    """One DAG run's tasks, each handed what Airflow would hand it."""
+
+    def __init__(self, staging_url: str) -> None:
+        self.staging_url = staging_url
+        self.context = task_context(RUN, DAY)
+
+    def _dag(self) -> DAG:
+        return DAG(DAG_ID, schedule=None, start_date=DAY)
+
+    def plan(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._dag():
+            operator = GitHubPlanOperator(task_id="plan", run_params=params, staging_root=self.staging_url)
+        return operator.execute(self.context)
+
+    def extract(self, shard: dict[str, Any]) -> dict[str, Any]:
+        with self._dag():
+            operator = GitHubExtractShardOperator(task_id="extract", shard=shard, staging_root=self.staging_url)
+        return operator.execute(self.context)
+
+    def transform(self, extracted: dict[str, Any]) -> dict[str, Any]:
+        staging = RunStaging(DAG_ID, RUN, root=self.staging_url)
+        return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
+
+    def load(self, transformed: list[dict[str, Any]]) -> dict[str, Any]:
+        with self._dag():
+            operator = GitHubLoadOperator(task_id="load", transformed=transformed)
+        with mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": self.staging_url}):
+            return operator.execute(self.context)
+
+
+@pytest.fixture
+def run(github_connection_to_fake: FakeGitHub, warehouse, pg_url: str, tmp_path, monkeypatch) -> Run:
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", pg_url)
+    return Run((tmp_path / "staging").as_uri())
+
+
+def _query(pg_url: str, statement: str) -> list[tuple[Any, ...]]:
+    connection = psycopg2.connect(pg_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def test_a_census_with_an_extract_marked_success_fails_its_load_naming_the_shard_and_moves_no_cursor(
+    run: Run, github_connection_to_fake: FakeGitHub, pg_url: str
+) -> None:
+    """Mark Success on extract [1] of three: Airflow expands transform over the two results there are, and the
+    load gets two shards. Loading them would store two thirds of the census as the whole and move the census's
+    cursor over the ids shard 1 never listed: the next census would never crawl them."""
+    fake = github_connection_to_fake
+    shards = run.plan({"mode": "census", "since_id": fake.ids[100], "shards": 3})
+    assert len(shards) == 3
+    extracted = [run.extract(shard) for index, shard in enumerate(shards) if index != 1]
+
+    with pytest.raises(AirflowFailException) as refused:
+        run.load([run.transform(shard) for shard in extracted])
+
+    message = str(refused.value)
+    assert "extract [1]" in message and shards[1]["key"] in message, message
+    assert "Clear" in message, message
+    assert _query(pg_url, "SELECT count(*) FROM github.repositories") == [(0,)]
+    assert _query(pg_url, "SELECT count(*) FROM github.census_cursor") == [(0,)]
+    assert _query(pg_url, "SELECT count(*) FROM github.load_runs") == [(0,)]
+
+    # Cleared with its downstream tasks: the shard runs, and the load takes the whole run.
+    everything = [run.transform(run.extract(shard)) for shard in shards]
+    loaded = run.load(everything)
+    assert loaded["totals"]["listed"] == len([i for i in fake.ids if i > fake.ids[100]])
+    assert _query(pg_url, "SELECT cursor_id FROM github.census_cursor") == [(max(fake.ids),)]
+
+
+def test_a_transform_marked_success_or_an_extract_skipped_fails_the_load(run: Run, pg_url: str) -> None:
+    """Transform [0] marked success: the load gets the others. Any extract marked skipped: Airflow skips the whole
+    transform (its trigger rule is all_success), and the load (none_failed) runs with no shard at all."""
+    shards = run.plan({"mode": "sample", "sample_size": 60, "seed": 3})
+    assert len(shards) > 1
+    transformed = [run.transform(run.extract(shard)) for shard in shards]
+
+    with pytest.raises(AirflowFailException, match=r"extract \[0\]"):
+        run.load(transformed[1:])
+    with pytest.raises(AirflowFailException, match=rf"extract \[{len(shards) - 1}\]"):
+        run.load([])
+    assert _query(pg_url, "SELECT count(*) FROM github.load_runs") == [(0,)]
