@@ -114,12 +114,14 @@ def github_repositories() -> None:
             return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
 
     @task
-    def report(loaded: dict[str, Any], checked: dict[str, Any]) -> dict[str, Any]:
+    def report(loaded: dict[str, Any] | None, checked: dict[str, Any]) -> dict[str, Any]:
         from github_etl.errors import fail_fast_on_final_errors
         from github_etl.tasks import LoadedRun, report_task
 
         with fail_fast_on_final_errors():
-            return report_task(get_current_context(), LoadedRun.from_xcom(loaded), warehouse_conn_id=WAREHOUSE_CONN_ID)
+            # None when the load was marked success without running: the report reads the run's audit row.
+            run = LoadedRun.from_xcom(loaded) if loaded is not None else None
+            return report_task(get_current_context(), run, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     run_params = prepare()
     planned = GitHubPlanOperator(

@@ -148,9 +148,9 @@ class DeletionGuardError(WarehouseError):
 
 
 class IncompleteRunError(GitHubEtlError):
-    """The load was handed fewer shards than the run planned: an extract or transform marked success or skipped
-    without running hands nothing on. Retrying the load gets the same; clearing the extract with its downstream
-    tasks runs the missing shards."""
+    """A task was handed less of the run than it needs because a task before it was marked success or skipped
+    without running: the load fewer shards than the run planned, or the report no committed load. Retrying gets
+    the same; clearing the task that handed nothing on, with its downstream tasks, runs it."""
 
 
 # Errors that another try cannot fix: the task fails at once instead of burning its retries.

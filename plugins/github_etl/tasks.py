@@ -288,13 +288,15 @@ def _require_every_shard(plan: RunPlan, transformed: list[TransformResult], run_
 
 def check_task(
     context: dict[str, Any],
-    loaded: LoadedRun,
+    loaded: LoadedRun | None,
     *,
     warehouse_conn_id: str,
     results: list[tuple[str, bool, str]] | None = None,
 ) -> dict[str, Any]:
     """Run the data-quality checks; a failure names the check and the offending ids.
 
+    :param loaded: the load's result; None when the load task was marked success or skipped without running:
+        the run is then checked as the warehouse recorded it, and fails when no load of it committed.
     :param results: filled with ``(check, passed, message)`` of every check, failed or not (for lineage).
     """
     from github_etl.errors import DataQualityError
@@ -302,7 +304,7 @@ def check_task(
     from github_etl.load.checks import QUALITY_CHECKS, load_quality_checks
 
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
-        failures = load_quality_checks(db, loaded.run_id)
+        failures = load_quality_checks(db, loaded.run_id if loaded is not None else context["run_id"])
     if results is not None:
         failed = {f.check: f.message for f in failures}
         results.extend((c.name, c.name not in failed, failed.get(c.name, c.expectation)) for c in QUALITY_CHECKS)
@@ -316,12 +318,39 @@ def check_task(
     return {"checks": [check.name for check in QUALITY_CHECKS], "failed": 0}
 
 
-def report_task(context: dict[str, Any], loaded: LoadedRun, *, warehouse_conn_id: str) -> dict[str, Any]:
-    """Log the run's figures and the warehouse's total."""
+# The audit row's figures the report logs when the load handed it none.
+_RECORDED_FIGURES = ("listed", "enriched", "skipped", "rejected", "api_requests", "inserted", "updated", "unchanged")
+
+
+def _recorded_figures(db: Any, run_id: str) -> dict[str, Any]:
+    """The run's figures as its audit row keeps them; fails when no load of the run committed."""
+    with db.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(_RECORDED_FIGURES)} FROM github.load_runs WHERE run_id = %s", (run_id,))
+        row = cursor.fetchone()
+    if row is None:
+        raise IncompleteRunError(
+            f"Run {run_id} has no row in github.load_runs: no load of it committed (a load task marked success or "
+            "skipped without running loads nothing). Clear the run's load task with its downstream tasks to load "
+            "what the run staged."
+        )
+    return dict(zip(_RECORDED_FIGURES, row, strict=True))
+
+
+def report_task(context: dict[str, Any], loaded: LoadedRun | None, *, warehouse_conn_id: str) -> dict[str, Any]:
+    """Log the run's figures and the warehouse's total.
+
+    :param loaded: the load's result; None when the load task was marked success without running: the figures
+        are then the run's audit row, and the task fails when no load of the run committed.
+    """
     from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
+    run_id = loaded.run_id if loaded is not None else context["run_id"]
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         total = count_repositories(db)
-    figures = {**loaded.totals.to_xcom(), **loaded.result.to_xcom(), "total_in_table": total}
-    log.info("Run %s: %s", loaded.run_id, ", ".join(f"{name} {value}" for name, value in figures.items()))
+        if loaded is not None:
+            figures = {**loaded.totals.to_xcom(), **loaded.result.to_xcom()}
+        else:
+            figures = _recorded_figures(db, run_id)
+    figures["total_in_table"] = total
+    log.info("Run %s: %s", run_id, ", ".join(f"{name} {value}" for name, value in figures.items()))
     return figures

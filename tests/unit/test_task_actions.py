@@ -2,7 +2,8 @@
 
 Airflow expands ``transform`` over the extract instances that returned a result, in map-index order, and hands
 ``load`` the results of the transform instances that returned one: an extract or transform marked success or
-skipped without running hands on nothing, so the load receives fewer shards than the run planned. Each case is driven
+skipped without running hands on nothing, so the load receives fewer shards than the run planned. A ``load``
+marked success without running returns nothing, so ``check`` and ``report`` receive None. Each case is driven
 here through the operators and task functions with exactly what Airflow then hands them.
 """
 
@@ -18,13 +19,14 @@ import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
 
+from github_etl.errors import IncompleteRunError
 from github_etl.extract.shards import ExtractResult
 from github_etl.operators.extract import GitHubExtractShardOperator
 from github_etl.operators.plan import GitHubPlanOperator
-from github_etl.operators.warehouse import GitHubLoadOperator
-from github_etl.settings import DAG_ID
+from github_etl.operators.warehouse import GitHubCheckOperator, GitHubLoadOperator
+from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID
 from github_etl.staging import RunStaging
-from github_etl.tasks import transform_shard
+from github_etl.tasks import LoadedRun, report_task, transform_shard
 from tests.fake_github import FakeGitHub
 from tests.in_process import task_context
 
@@ -61,6 +63,15 @@ class Run:
             operator = GitHubLoadOperator(task_id="load", transformed=transformed)
         with mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": self.staging_url}):
             return operator.execute(self.context)
+
+    def check(self, loaded: dict[str, Any] | None) -> dict[str, Any]:
+        with self._dag():
+            operator = GitHubCheckOperator(task_id="check", loaded=loaded)
+        return operator.execute(self.context)
+
+    def report(self, loaded: dict[str, Any] | None) -> dict[str, Any]:
+        run = LoadedRun.from_xcom(loaded) if loaded is not None else None
+        return report_task(self.context, run, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
 
 @pytest.fixture
@@ -119,3 +130,32 @@ def test_a_transform_marked_success_or_an_extract_skipped_fails_the_load(run: Ru
     with pytest.raises(AirflowFailException, match=rf"extract \[{len(shards) - 1}\]"):
         run.load([])
     assert _query(pg_url, "SELECT count(*) FROM github.load_runs") == [(0,)]
+
+
+def test_a_load_marked_success_without_running_fails_its_check_saying_nothing_was_loaded(run: Run) -> None:
+    """Its XCom is None; the checks must not pass over a run the warehouse never received (nor crash on None)."""
+    with pytest.raises(AirflowFailException) as refused:
+        run.check(None)
+    message = str(refused.value)
+    assert RUN in message and "load" in message and "Clear" in message, message
+
+
+def test_a_load_marked_success_after_it_committed_is_checked_and_reported_from_its_audit_row(
+    run: Run, pg_url: str
+) -> None:
+    """The load committed but its result never reached Airflow (the API server was down as it ended), and someone
+    marked it success: check and report read the run from the warehouse."""
+    shards = run.plan({"mode": "sample", "sample_size": 40, "seed": 5})
+    loaded = run.load([run.transform(run.extract(shard)) for shard in shards])
+
+    assert run.check(None)["failed"] == 0
+    figures = run.report(None)
+    assert figures["inserted"] == loaded["result"]["inserted"] > 0
+    assert figures["listed"] == loaded["totals"]["listed"]
+    assert figures["total_in_table"] == _query(pg_url, "SELECT count(*) FROM github.repositories")[0][0]
+
+
+def test_a_report_after_a_load_and_check_marked_success_without_running_fails_saying_so(run: Run) -> None:
+    with pytest.raises(IncompleteRunError, match="no load of it committed") as refused:
+        run.report(None)
+    assert RUN in str(refused.value)

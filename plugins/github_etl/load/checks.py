@@ -80,7 +80,14 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
         with db.cursor() as cur:
             cur.execute("SELECT 1 FROM github.load_runs WHERE run_id = %s", (run_id,))
             if cur.fetchone() is None:
-                return [CheckFailure("run_recorded", f"no row for run {run_id!r} in github.load_runs")]
+                return [
+                    CheckFailure(
+                        "run_recorded",
+                        f"no row for run {run_id!r} in github.load_runs: no load of the run committed (a load task "
+                        "marked success or skipped without running loads nothing). Clear the run's load task to "
+                        "load what the run staged",
+                    )
+                ]
             for check in QUALITY_CHECKS:
                 statement = load_sql(check.sql_file) if check.statement is None else check.statement()
                 cur.execute(statement, {"run_id": run_id, "sample_size": CHECK_SAMPLE_SIZE})

@@ -100,7 +100,8 @@ class GitHubCheckOperator(BaseOperator):
         from github_etl.errors import fail_fast_on_final_errors
         from github_etl.tasks import LoadedRun, check_task
 
-        loaded = LoadedRun.from_xcom(self.loaded)
+        # None when the load was marked success (or skipped) without running: the checks then look the run up.
+        loaded = LoadedRun.from_xcom(self.loaded) if self.loaded is not None else None
         with fail_fast_on_final_errors():
             return check_task(context, loaded, warehouse_conn_id=self.warehouse_conn_id, results=self._results)
 
