@@ -159,3 +159,27 @@ def test_a_report_after_a_load_and_check_marked_success_without_running_fails_sa
     with pytest.raises(IncompleteRunError, match="no load of it committed") as refused:
         run.report(None)
     assert RUN in str(refused.value)
+
+
+def test_a_transform_cleared_alone_and_a_load_cleared_twice_change_nothing(run: Run, pg_url: str) -> None:
+    """Clear on one transform instance writes its shard's files again, the same; Clear on the load loads the same
+    files again: nothing is duplicated, and the audit row keeps what the first load did."""
+    shards = run.plan({"mode": "sample", "sample_size": 40, "seed": 7})
+    transformed = [run.transform(run.extract(shard)) for shard in shards]
+    first = run.load(transformed)
+    tables = (
+        "SELECT (SELECT count(*) FROM github.repositories), (SELECT count(*) FROM github.repository_snapshots), "
+        "(SELECT array_agg(row(run_id, inserted, updated, finished_at)::text) FROM github.load_runs)"
+    )
+    stored = _query(pg_url, tables)
+    rows_file = RunStaging(DAG_ID, RUN, root=run.staging_url).path("rows", f"{shards[0]['key']}.tsv")
+    staged = rows_file.read_bytes()
+
+    extracted = run.extract(shards[0])
+    assert run.transform(extracted) == transformed[0]
+    assert rows_file.read_bytes() == staged
+    for _ in range(2):
+        again = run.load(transformed)
+        assert (again["result"]["inserted"], again["result"]["updated"]) == (0, 0)
+        assert again["result"]["total"] == first["result"]["total"]
+    assert _query(pg_url, tables) == stored
