@@ -183,3 +183,12 @@ def test_a_transform_cleared_alone_and_a_load_cleared_twice_change_nothing(run: 
         assert (again["result"]["inserted"], again["result"]["updated"]) == (0, 0)
         assert again["result"]["total"] == first["result"]["total"]
     assert _query(pg_url, tables) == stored
+
+
+def test_a_plan_after_prepare_was_marked_success_fails_at_once_saying_so(run: Run, github_connection_to_fake) -> None:
+    """prepare marked success without running returns no params: the plan names it instead of a TypeError that
+    Airflow would retry."""
+    with pytest.raises(AirflowFailException, match="prepare") as refused:
+        run.plan(None)
+    assert "Clear" in str(refused.value)
+    assert github_connection_to_fake.requests == []

@@ -46,7 +46,7 @@ class GitHubPlanOperator(BaseOperator):
         self.staging_root = staging_root
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
+        from github_etl.errors import IncompleteRunError, RateLimitWaitTooLong, fail_fast_on_final_errors
         from github_etl.extract.plan import extract_inputs, plan_run
         from github_etl.hooks.github import GitHubHook
         from github_etl.hooks.warehouse import DatabaseConnection
@@ -55,6 +55,15 @@ class GitHubPlanOperator(BaseOperator):
         from github_etl.staging import RunStaging
         from github_etl.tasks import logical_date_of
 
+        if self.run_params is None:
+            # prepare returned nothing: it was marked success or skipped without running, so neither were the
+            # params checked nor the warehouse's schema applied.
+            with fail_fast_on_final_errors():
+                raise IncompleteRunError(
+                    f"Run {context['run_id']} has no params from its prepare task: prepare was marked success or "
+                    "skipped without running, so the params were not checked nor the warehouse schema applied. Clear "
+                    "the run's prepare task with its downstream tasks."
+                )
         staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
         hook = GitHubHook(self.github_conn_id)
         try:
