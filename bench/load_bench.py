@@ -362,15 +362,18 @@ def _ceiling(database_url: str, path: Path) -> tuple[dict[str, Any], dict[str, A
         apply_schema(db)
         with db.cursor() as cur:
             cur.execute(
-                sql.SQL("CREATE TABLE {} AS SELECT {} FROM github.repositories WITH NO DATA").format(
+                # With the generation too, which an index of the table is built on (null: the file has none).
+                sql.SQL("CREATE TABLE {} AS SELECT {}, generation FROM github.repositories WITH NO DATA").format(
                     sql.Identifier(CEILING_TABLE), columns
                 )
             )
-            # The staged file has no bookkeeping columns; defaults fill them as the load's merge would.
+            # The staged file has no bookkeeping columns; defaults fill them as the load's merge would, the
+            # generation with one number as the load's does (not the default's function call per row).
             cur.execute(
                 "ALTER TABLE github.repositories"
                 " ALTER COLUMN first_seen_at SET DEFAULT %(seen_at)s,"
-                " ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s",
+                " ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s,"
+                " ALTER COLUMN generation SET DEFAULT 1",
                 {"seen_at": LOGICAL_DATE},
             )
         db.commit()

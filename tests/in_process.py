@@ -19,7 +19,7 @@ from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from github_etl.params import validate
 from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID, ClientSettings
 from github_etl.staging import RunStaging
-from github_etl.tasks import LoadedRun, load_run_task, transform_shard
+from github_etl.tasks import LoadedRun, TransformResult, load_run_task, transform_shard
 
 # What a repository row says about GitHub, without the bookkeeping that depends on when a run ran.
 COMPARED_COLUMNS = (
@@ -42,6 +42,31 @@ def run_pipeline(
     client_factory: Callable[[], GitHubClient] | None = None,
 ) -> LoadedRun:
     """Run one DAG run's tasks in order; returns what the load task returns."""
+    transformed = stage_run(
+        base_url,
+        token,
+        params,
+        pg_url=pg_url,
+        staging_url=staging_url,
+        run_id=run_id,
+        logical_date=logical_date,
+        client_factory=client_factory,
+    )
+    return load_staged(transformed, pg_url=pg_url, staging_url=staging_url, run_id=run_id, logical_date=logical_date)
+
+
+def stage_run(
+    base_url: str,
+    token: str | None,
+    params: dict[str, Any],
+    *,
+    pg_url: str,
+    staging_url: str,
+    run_id: str,
+    logical_date: datetime,
+    client_factory: Callable[[], GitHubClient] | None = None,
+) -> list[TransformResult]:
+    """Run a DAG run's tasks up to its load (prepare, plan, extract, transform); returns the transform results."""
     client = client_factory() if client_factory else GitHubClient(base_url, [token] if token else [], settings=FAST)
     staging = RunStaging(DAG_ID, run_id, root=staging_url)
 
@@ -53,11 +78,21 @@ def run_pipeline(
         apply_schema(db)
     try:
         plan = plan_run(client, staging, validate(params), logical_date=logical_date, warehouse=warehouse)
-        transformed = [
+        return [
             transform_shard(staging, run_shard(client, staging, shard, plan_id=plan.plan_id)) for shard in plan.shards
         ]
     finally:
         client.close()
+
+
+def load_staged(
+    transformed: list[TransformResult], *, pg_url: str, staging_url: str, run_id: str, logical_date: datetime
+) -> LoadedRun:
+    """The load task of a run :func:`stage_run` staged: a run's load can so come after a later run's."""
+
+    def warehouse() -> DatabaseConnection:
+        return DatabaseConnection(pg_url, connect_retries=0)
+
     context = task_context(run_id, logical_date)
     # The load task reads the staging root from the environment and the warehouse from its connection.
     with (

@@ -289,7 +289,8 @@ REPOSITORY_SPEC: tuple[RepositoryColumn, ...] = (
         TIMESTAMP,
         "updated_at",
         graphql("updatedAt"),
-        "When GitHub last changed the repository's record: any change, a new star included.",
+        "When GitHub last changed the repository's record: any change, a new star included. GitHub's time, not "
+        "the warehouse's: not a watermark for reading changes (a load may store an earlier one; read by generation).",
     ),
     RepositoryColumn(
         "pushed_at",
@@ -315,15 +316,25 @@ GRAPHQL_REPOSITORY_FIELDS = graphql_selection(REPOSITORY_SPEC)
 # Digest of a staged line's data columns (see github_etl.transform.staged_line); bookkeeping, not GitHub data.
 ROW_HASH_COLUMN = "row_hash"
 
+# Why no time column is a watermark for reading changes, said where an analyst looks (docs/history.md).
+NOT_A_WATERMARK = (
+    "Not a watermark for reading changes: a run loaded after a later one (a backfill, a cleared load, two loads at "
+    "once) writes earlier times than those already read; read by generation."
+)
+
 # The columns of github.repositories that the load keeps, after GitHub's: what each holds.
 BOOKKEEPING_DESCRIPTIONS: Mapping[str, str] = {
-    "first_seen_at": "When a run first fetched the repository from GitHub.",
-    "last_seen_at": "When the latest run that saw the repository fetched it.",
-    "deleted_at": "Set when GitHub stopped serving the repository.",
+    "first_seen_at": f"When a run first fetched the repository from GitHub. {NOT_A_WATERMARK}",
+    "last_seen_at": f"When the latest run that saw the repository fetched it. {NOT_A_WATERMARK}",
+    "deleted_at": "Set when GitHub stopped serving the repository: when a run first found it gone, which a run "
+    "loaded later can move back. Not a watermark for reading deletions: read by generation.",
     "deleted_reason": "What GitHub answered then: `not_found` (404: deleted or made private), `legal_block` (451), "
     '`disabled` (403 "Repository access blocked"), `access_lost` (the token may no longer read it) or `not_public` '
     "(served as private or internal, only because the token can read it).",
     ROW_HASH_COLUMN: "Digest of the GitHub columns as last loaded: equal digests, equal data.",
+    "generation": "The write generation of the load that last inserted the row or changed its data, first_seen_at "
+    "or deletion (not last_seen_at alone), in the order loads commit: read rows with a generation above the "
+    "greatest read before to get every change once (docs/history.md#reading-changes-incrementally).",
 }
 
 # Columns of a staged row file, in order: the data columns, then the digest.

@@ -295,16 +295,22 @@ def check_task(
 ) -> dict[str, Any]:
     """Run the data-quality checks; a failure names the check and the offending ids.
 
+    When they pass, the ``github.repositories`` asset event the task emits (``outlet_events``, when Airflow hands
+    it) carries :func:`asset_event_extra`: what a consumer needs to read exactly the changes up to this run's.
+
     :param loaded: the load's result; None when the load task was marked success or skipped without running:
         the run is then checked as the warehouse recorded it, and fails when no load of it committed.
     :param results: filled with ``(check, passed, message)`` of every check, failed or not (for lineage).
     """
+    from github_etl.assets import REPOSITORIES_ASSET
     from github_etl.errors import DataQualityError
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load.checks import QUALITY_CHECKS, load_quality_checks
 
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
-        failures = load_quality_checks(db, loaded.run_id if loaded is not None else context["run_id"])
+        run_id = loaded.run_id if loaded is not None else context["run_id"]
+        failures = load_quality_checks(db, run_id)
+        extra = {} if failures else asset_event_extra(db, run_id)
     if results is not None:
         failed = {f.check: f.message for f in failures}
         results.extend((c.name, c.name not in failed, failed.get(c.name, c.expectation)) for c in QUALITY_CHECKS)
@@ -315,7 +321,28 @@ def check_task(
         details = "; ".join(f"{f.check}: {f.message} (ids {list(f.ids)})" for f in failures)
         raise DataQualityError(f"{len(failures)} data-quality check(s) failed: {details}")
     log.info("All %s data-quality checks passed", len(QUALITY_CHECKS))
+    outlet_events = context.get("outlet_events")
+    if outlet_events is not None:
+        outlet_events[REPOSITORIES_ASSET].extra.update(extra)
     return {"checks": [check.name for check in QUALITY_CHECKS], "failed": 0}
+
+
+def asset_event_extra(db: Any, run_id: str) -> dict[str, Any]:
+    """The asset event's ``extra`` for a run: its id, observation time and its load's write generation.
+
+    Every row a load changes carries its generation, and generations follow the order loads commit in
+    (``github.write_generation``): the rows with ``generation`` at most this one are all committed, and a
+    consumer that read up to an earlier event's generation reads the rest with ``generation > last AND
+    generation <= this`` (docs/history.md#reading-changes-incrementally). ``generation = this`` alone is the
+    rows this run changed that no later load changed again.
+    """
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT generation, observed_at FROM github.load_runs WHERE run_id = %s", (run_id,))
+            generation, observed_at = cur.fetchone()
+    finally:
+        db.rollback()
+    return {"run_id": run_id, "generation": int(generation), "observed_at": observed_at.isoformat()}
 
 
 # The audit row's figures the report logs when the load handed it none.

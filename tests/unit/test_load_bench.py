@@ -51,6 +51,7 @@ def test_the_floor_builds_every_structure_of_the_repositories_table(small_run: t
     floor = run["structures"]
     assert sorted(floor["each"]) == [
         "repositories_created_idx",
+        "repositories_generation_idx",
         "repositories_language_stars_idx",
         "repositories_owner_login_idx",
         "repositories_pkey",

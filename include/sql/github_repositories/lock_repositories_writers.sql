@@ -3,4 +3,6 @@
 -- schema.sql does, before any row of the table), and holds it to commit. Taken here, in a statement of
 -- its own, before the merge: the merge's statements then start after every earlier writer committed,
 -- so the update sees every stored repository and no other load can insert one before the insert.
-SELECT generation FROM github.repositories_generation FOR UPDATE;
+-- Taken as the load's write generation (github.write_generation), which locks that row: the value the load's
+-- statements stamp on the rows they change (their generation parameter).
+SELECT github.write_generation();

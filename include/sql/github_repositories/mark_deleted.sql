@@ -5,7 +5,8 @@
 -- repository's last one marks it: a run loaded late must not call gone what a later run saw alive.
 UPDATE github.repositories AS target
 SET deleted_at = %(deleted_at)s,
-    deleted_reason = gone.reason
+    deleted_reason = gone.reason,
+    generation = %(generation)s
 FROM (SELECT DISTINCT ON (id) id, reason FROM gone_ids ORDER BY id, reason) AS gone
 WHERE target.id = gone.id
   AND target.deleted_at IS NULL

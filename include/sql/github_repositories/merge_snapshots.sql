@@ -1,6 +1,7 @@
 -- One snapshot per staged repository for the run's date (how stars are tracked over time).
 --
--- Parameters: snapshot_date, the observation time's UTC date; seen_at, the observation time.
+-- Parameters: snapshot_date, the observation time's UTC date; seen_at, the observation time; generation, the
+-- load's write generation, which every snapshot written takes.
 -- {source}: as in append_snapshots.sql.
 -- As in the repository merge, a snapshot that already holds these counts is filtered out before INSERT,
 -- so a re-run writes nothing. Two runs on the same date keep the counts of the later observation: a
@@ -10,8 +11,8 @@
 -- the planner from turning the lookup into a join): a join would scan every date of the history to
 -- find the one date wanted, and the history grows by a full harvest every day.
 WITH written AS (
-    INSERT INTO github.repository_snapshots AS target (repo_id, snapshot_date, {snapshot_columns})
-    SELECT staged.id, %(snapshot_date)s, {staged_counts}
+    INSERT INTO github.repository_snapshots AS target (repo_id, snapshot_date, {snapshot_columns}, generation)
+    SELECT staged.id, %(snapshot_date)s, {staged_counts}, %(generation)s
     FROM {source} AS staged
     LEFT JOIN LATERAL (
         SELECT true AS found, {snapshot_columns}
@@ -23,7 +24,7 @@ WITH written AS (
     WHERE existing.found IS NULL
        OR ({existing_counts}) IS DISTINCT FROM ({staged_counts})
     ON CONFLICT (repo_id, snapshot_date) DO UPDATE SET
-        ({snapshot_columns}) = ROW({excluded_counts})
+        ({snapshot_columns}, generation) = ROW({excluded_counts}, excluded.generation)
     WHERE ({target_counts}) IS DISTINCT FROM ({excluded_counts})
       AND NOT EXISTS (
           SELECT FROM github.repositories AS repository

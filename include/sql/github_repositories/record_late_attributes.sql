@@ -10,7 +10,9 @@
 --   own, until the first observation.
 -- Observed inside the current version with other attributes, it is not placed: when they changed back is not
 -- known. Run before the merge moves first_seen_at back, and only when a run observed later has loaded.
--- Parameters: seen_at. {source}: the run's repositories, id and the tracked columns; {tracked}: the
+-- Parameters: seen_at; generation, the load's write generation, which every version it writes or changes takes
+-- (a changed version may change its key, valid_until: a reader of changes re-reads the repository's versions).
+-- {source}: the run's repositories, id and the tracked columns; {tracked}: the
 -- HISTORY_COLUMNS, and {seen_tracked} and the like the same qualified by a relation of the statement.
 DROP TABLE IF EXISTS pg_temp.late_versions;
 CREATE TEMPORARY TABLE late_versions ON COMMIT DROP AS
@@ -37,7 +39,8 @@ WHERE current.last_seen_at > %(seen_at)s
 -- Inside a version, having seen the next one: the change came by seen_at.
 UPDATE github.repository_history AS version
 SET valid_from = CASE WHEN version.valid_until = late.following_until THEN %(seen_at)s ELSE version.valid_from END,
-    valid_until = CASE WHEN version.valid_until = late.covering_until THEN %(seen_at)s ELSE version.valid_until END
+    valid_until = CASE WHEN version.valid_until = late.covering_until THEN %(seen_at)s ELSE version.valid_until END,
+    generation = %(generation)s
 FROM late_versions AS late
 WHERE late.joins_following
   AND version.repo_id = late.id
@@ -45,19 +48,19 @@ WHERE late.joins_following
 
 -- Inside a version, having seen neither it nor the next: the kept version until seen_at (a key of its own),
 -- then the run's from seen_at under the kept version's key.
-INSERT INTO github.repository_history (repo_id, valid_from, valid_until, {tracked})
-SELECT kept.repo_id, kept.valid_from, %(seen_at)s, {kept_tracked}
+INSERT INTO github.repository_history (repo_id, valid_from, valid_until, {tracked}, generation)
+SELECT kept.repo_id, kept.valid_from, %(seen_at)s, {kept_tracked}, %(generation)s
 FROM late_versions AS late
 JOIN github.repository_history AS kept ON kept.repo_id = late.id AND kept.valid_until = late.covering_until
 WHERE NOT late.joins_following;
 UPDATE github.repository_history AS version
-SET valid_from = %(seen_at)s, ({tracked}) = ROW({late_tracked})
+SET valid_from = %(seen_at)s, ({tracked}) = ROW({late_tracked}), generation = %(generation)s
 FROM late_versions AS late
 WHERE NOT late.joins_following AND version.repo_id = late.id AND version.valid_until = late.covering_until;
 
 -- Before the first observation, having seen the first version kept: it begins at seen_at.
 UPDATE github.repository_history AS earliest
-SET valid_from = %(seen_at)s
+SET valid_from = %(seen_at)s, generation = %(generation)s
 FROM {source} AS seen
 JOIN github.repositories AS current ON current.id = seen.id
 WHERE earliest.repo_id = seen.id
@@ -66,8 +69,8 @@ WHERE earliest.repo_id = seen.id
   AND ({seen_tracked}) IS NOT DISTINCT FROM ({earliest_tracked});
 
 -- Before the first observation, having seen other attributes than the first version: a version until then.
-INSERT INTO github.repository_history (repo_id, valid_from, valid_until, {tracked})
-SELECT seen.id, %(seen_at)s, current.first_seen_at, {seen_tracked}
+INSERT INTO github.repository_history (repo_id, valid_from, valid_until, {tracked}, generation)
+SELECT seen.id, %(seen_at)s, current.first_seen_at, {seen_tracked}, %(generation)s
 FROM {source} AS seen
 JOIN github.repositories AS current ON current.id = seen.id
 LEFT JOIN LATERAL (

@@ -4,26 +4,32 @@
 -- row keeps saying what the run did. One that changes repositories (staged files transformed anew by
 -- newer code) replaces it with its own counts, which then describe the warehouse's last change.
 -- finished_at is the wall clock at this statement, i.e. the moment just before COMMIT; now() would be
--- the start of the transaction.
+-- the start of the transaction. generation: the load's write generation when it took one (it wrote anything); a
+-- load that wrote nothing takes one only for a row of its own (a run's row kept as it is keeps its generation).
 INSERT INTO github.load_runs AS run (
     run_id, dag_id, logical_date, observed_at, mode,
     listed, enriched, skipped, rejected, rejected_reasons,
     inserted, updated, unchanged, duplicates, api_requests,
-    unreachable, started_at, finished_at
+    unreachable, started_at, finished_at, generation
 )
 VALUES (
     %(run_id)s, %(dag_id)s, %(logical_date)s, %(observed_at)s, %(mode)s,
     %(listed)s, %(enriched)s, %(skipped)s, %(rejected)s, %(rejected_reasons)s::jsonb,
     %(inserted)s, %(updated)s, %(unchanged)s, %(duplicates)s, %(api_requests)s,
-    %(unreachable)s::jsonb, COALESCE(%(started_at)s, now()), clock_timestamp()
+    %(unreachable)s::jsonb, COALESCE(%(started_at)s, now()), clock_timestamp(),
+    COALESCE(
+        nullif(current_setting('github_etl.write_generation', true), '')::bigint,
+        (SELECT generation FROM github.load_runs WHERE run_id = %(run_id)s),
+        github.write_generation()
+    )
 )
 ON CONFLICT (run_id) DO UPDATE SET
     (dag_id, logical_date, observed_at, mode,
      listed, enriched, skipped, rejected, rejected_reasons,
      inserted, updated, unchanged, duplicates, api_requests,
-     unreachable, started_at, finished_at)
+     unreachable, started_at, finished_at, generation)
     = ROW(excluded.dag_id, excluded.logical_date, excluded.observed_at, excluded.mode,
           excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected, excluded.rejected_reasons,
           excluded.inserted, excluded.updated, excluded.unchanged, excluded.duplicates, excluded.api_requests,
-          excluded.unreachable, excluded.started_at, excluded.finished_at)
+          excluded.unreachable, excluded.started_at, excluded.finished_at, excluded.generation)
 WHERE excluded.inserted > 0 OR excluded.updated > 0;

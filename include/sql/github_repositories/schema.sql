@@ -14,6 +14,28 @@ BEGIN
 END
 $$;
 
+-- The write generation of the transaction that calls it: a number greater than every generation a committed
+-- transaction wrote, the same for every call in the transaction. Taking it takes the writers' lock (the row of
+-- github.repositories_generation, below) until commit, so the generations rows carry follow the order their
+-- writes commit in: a reader that has read every row up to generation G has read every committed change up to
+-- G, and no transaction can commit one later with a generation of G or below (docs/history.md#reading-changes-incrementally).
+-- The load calls it once and passes the value to its statements; it is also the columns' default, so that a
+-- row inserted by hand gets a generation too. Kept for the transaction in a setting of its own (undone with it).
+CREATE OR REPLACE FUNCTION github.write_generation() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    claimed text := current_setting('github_etl.write_generation', true);
+    taken bigint;
+BEGIN
+    IF claimed IS NOT NULL AND claimed <> '' THEN
+        RETURN claimed::bigint;
+    END IF;
+    UPDATE github.repositories_generation SET generation = generation + 1 RETURNING generation INTO taken;
+    PERFORM set_config('github_etl.write_generation', taken::text, true);
+    RETURN taken;
+END
+$$;
+
 -- One row per repository, keyed by GitHub's numeric id (stable across renames).
 -- Column names follow GitHub's REST fields so analysts can read GitHub's docs for them.
 --
@@ -57,7 +79,12 @@ CREATE TABLE IF NOT EXISTS github.repositories (
     deleted_at        timestamptz,
     deleted_reason    text,
     -- Digest of the data columns as last loaded (see github_etl.columns): equal digests, equal data.
-    row_hash          bigint
+    row_hash          bigint,
+    -- The write generation (github.write_generation) of the load that last changed the row: inserted it, changed
+    -- its data, first_seen_at or deletion. Not moved when only last_seen_at moves (a repository seen again
+    -- unchanged, most rows of a daily run): that keeps the daily update HOT despite the index on it, and the
+    -- observation itself is the snapshot, which carries a generation of its own.
+    generation        bigint      NOT NULL DEFAULT github.write_generation()
 )
 -- Half of every page is left free for the next version of its rows: a daily run moves the last_seen_at
 -- of most stored repositories, and with room on the same page that is a HOT update (no index touched)
@@ -83,6 +110,8 @@ CREATE TABLE IF NOT EXISTS github.repository_snapshots (
     -- The repository's primary language as the run saw it (github_etl.columns.SNAPSHOT_ATTRIBUTES): the
     -- day summaries group a day's snapshots by it without joining github.repositories.
     language          text,
+    -- The write generation of the load that wrote or last changed the snapshot (see github.repositories).
+    generation        bigint  NOT NULL DEFAULT github.write_generation(),
     PRIMARY KEY (repo_id, snapshot_date)
 ) PARTITION BY RANGE (snapshot_date);
 
@@ -150,7 +179,10 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     -- ({"second", "matches", "unreachable"}), so an incomplete search is never silent.
     unreachable   jsonb       NOT NULL DEFAULT '[]',
     started_at    timestamptz NOT NULL,
-    finished_at   timestamptz NOT NULL
+    finished_at   timestamptz NOT NULL,
+    -- The write generation of the load that wrote the row (see github.repositories): the rows that load changed
+    -- carry it, unless a later load changed them again.
+    generation    bigint      NOT NULL DEFAULT github.write_generation()
 );
 
 -- Indexes that serve the repository API's filters and sort orders. A language is matched in any case,
@@ -184,12 +216,22 @@ BEGIN
         CREATE INDEX repositories_topics_idx
             ON github.repositories USING gin (topics);
     END IF;
-    -- No index on last_seen_at: it would make every daily bookkeeping update a non-HOT one.
+    -- No index on last_seen_at: it would make every daily bookkeeping update a non-HOT one. generation does
+    -- not move on those updates (see the column), so its index costs only the rows whose content changed.
+    IF to_regclass('github.repositories_generation_idx') IS NULL THEN
+        CREATE INDEX repositories_generation_idx ON github.repositories (generation);
+    END IF;
     -- Snapshots arrive a day at a time and are appended in date order, so a BRIN index (a few pages, next
     -- to nothing to maintain) finds one date's rows without reading the whole history.
     IF to_regclass('github.repository_snapshots_date_brin') IS NULL THEN
         CREATE INDEX repository_snapshots_date_brin
             ON github.repository_snapshots USING brin (snapshot_date);
+    END IF;
+    -- A load appends its snapshots together, all with its generation: a BRIN index finds those newer than a
+    -- reader's last generation in each month's partition, for next to nothing.
+    IF to_regclass('github.repository_snapshots_generation_brin') IS NULL THEN
+        CREATE INDEX repository_snapshots_generation_brin
+            ON github.repository_snapshots USING brin (generation);
     END IF;
     IF to_regclass('github.load_runs_logical_date_idx') IS NULL THEN
         CREATE INDEX load_runs_logical_date_idx
@@ -265,6 +307,8 @@ CREATE TABLE IF NOT EXISTS github.repository_history (
     fork             boolean     NOT NULL,
     is_template      boolean     NOT NULL,
     topics           text[]      COLLATE "C" NOT NULL,
+    -- The write generation of the load that wrote or last changed the version (see github.repositories).
+    generation       bigint      NOT NULL DEFAULT github.write_generation(),
     PRIMARY KEY (repo_id, valid_until)
 );
 -- A renamed or transferred repository is found by its former full name (the API's detail endpoint).
@@ -273,6 +317,9 @@ BEGIN
     IF to_regclass('github.repository_history_full_name_idx') IS NULL THEN
         CREATE INDEX repository_history_full_name_idx
             ON github.repository_history (lower(full_name), valid_until DESC);
+    END IF;
+    IF to_regclass('github.repository_history_generation_idx') IS NULL THEN
+        CREATE INDEX repository_history_generation_idx ON github.repository_history (generation);
     END IF;
 END
 $$;
@@ -600,13 +647,23 @@ FROM (VALUES
      'Stars, forks and open issues of each repository on each day (UTC) a run observed it; a day without a row '
      'was not observed. Partitioned by month.'),
     ('github.repository_snapshots', 'repo_id', 'The repository (github.repositories.id).'),
-    ('github.repository_snapshots', 'snapshot_date', 'The day (UTC) the run fetched the counts.'),
+    ('github.repository_snapshots', 'snapshot_date',
+     'The day (UTC) the run fetched the counts. Not a watermark for reading new snapshots: a run loaded after a later '
+     'one writes an earlier day; read by generation.'),
+    ('github.repository_snapshots', 'generation',
+     'The write generation of the load that wrote the snapshot or last changed its counts, in the order loads '
+     'commit (github.repositories.generation).'),
     ('github.repository_history', NULL,
      'Earlier versions of each repository''s name, owner, license and terms, one row per version a load '
      'replaced; the current version is the github.repositories row.'),
     ('github.repository_history', 'repo_id', 'The repository (github.repositories.id).'),
     ('github.repository_history', 'valid_from', 'When a run first fetched this version.'),
-    ('github.repository_history', 'valid_until', 'When a run fetched the version that replaced it.'),
+    ('github.repository_history', 'valid_until',
+     'When a run fetched the version that replaced it. A run loaded late may end a kept version earlier, changing '
+     'this key: read changes by generation, and a repository''s versions again whole.'),
+    ('github.repository_history', 'generation',
+     'The write generation of the load that wrote or last changed the version, in the order loads commit '
+     '(github.repositories.generation).'),
     ('github.source', NULL,
      'The GitHub whose repositories the warehouse holds: ids of two GitHubs name different repositories, so runs '
      'of another GitHub are refused (docs/github-enterprise.md).'),
@@ -617,9 +674,12 @@ FROM (VALUES
     ('github.load_runs', NULL, 'One row per DAG run that loaded, written in its load''s transaction.'),
     ('github.load_runs', 'run_id', 'Airflow''s run id.'),
     ('github.load_runs', 'dag_id', 'Airflow''s DAG id.'),
-    ('github.load_runs', 'logical_date', 'The run''s logical date (which day it was scheduled for).'),
+    ('github.load_runs', 'logical_date',
+     'The run''s logical date (which day it was scheduled for). Not a watermark for reading changes: a backfill '
+     'loads past logical dates after later ones; read by generation.'),
     ('github.load_runs', 'observed_at',
-     'When the run fetched its data: its repositories'' last_seen_at and its snapshots'' date.'),
+     'When the run fetched its data: its repositories'' last_seen_at and its snapshots'' date. Not a watermark '
+     'for reading changes: a run loaded after a later one has an earlier one; read by generation.'),
     ('github.load_runs', 'mode', 'sample, search, owners, refresh or census.'),
     ('github.load_runs', 'listed', 'Repositories the run listed, found or was asked for.'),
     ('github.load_runs', 'enriched', 'Repositories whose full metadata the run staged.'),
@@ -646,7 +706,13 @@ FROM (VALUES
      'Search mode: each second with more matches than GitHub serves for one query, as '
      '{"second", "matches", "unreachable"}; empty when the search was complete.'),
     ('github.load_runs', 'started_at', 'When the run began.'),
-    ('github.load_runs', 'finished_at', 'When its load committed.'),
+    ('github.load_runs', 'finished_at',
+     'When its load committed (the wall clock just before). Not a watermark for reading changes: the rows it '
+     'wrote carry observation times, not this; read by generation.'),
+    ('github.load_runs', 'generation',
+     'The write generation of the load that wrote the row: the rows of github.repositories, repository_snapshots '
+     'and repository_history it changed carry it, unless a later load changed them again. The asset event names '
+     'it too.'),
     ('github.census_cursor', NULL,
      'How far the census has crawled GET /repositories: the warehouse holds every repository listed with an id '
      'in (since_id, cursor_id].'),
@@ -663,9 +729,12 @@ FROM (VALUES
     ('github.census_ranges', 'since_id', 'The id the range starts after.'),
     ('github.census_ranges', 'until_id', 'The highest id of the range.'),
     ('github.repositories_generation', NULL,
-     'A number every write to github.repositories moves forward; the repository API counts rows by it.'),
+     'A number every write to github.repositories moves forward; the repository API counts rows by it, and each '
+     'load takes its write generation from it (github.write_generation).'),
     ('github.repositories_generation', 'singleton', 'Always true: the table has one row.'),
-    ('github.repositories_generation', 'generation', 'Moved forward by every statement writing github.repositories.'),
+    ('github.repositories_generation', 'generation',
+     'Moved forward by every statement writing github.repositories and every write generation taken; every '
+     'committed row''s generation is at most this.'),
     ('github.language_days', NULL,
      'Repositories and stars per primary language among the repositories observed each day; kept by the load.'),
     ('github.language_days', 'snapshot_date', 'The day (UTC).'),

@@ -20,6 +20,7 @@ from psycopg2 import sql
 
 from github_etl.columns import SNAPSHOT_WRITTEN_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import load_sql
+from github_etl.load.generation import write_generation
 from github_etl.load.observation import snapshot_date_of
 from github_etl.load.row_files import RowFile, copy_file, drop_duplicates
 from github_etl.load.statements import identifiers, template
@@ -112,7 +113,7 @@ def bulk_load(
     and no staging table to write first: the rows are parsed and written once, as ``psql``'s ``\\copy``
     would, and frozen. Duplicates are then dropped, snapshots inserted from the new rows, and every
     structure is rebuilt from all rows at once. The bookkeeping columns, absent from the files, take the
-    observation time through column defaults set for this transaction only.
+    observation time and the load's write generation through column defaults set for this transaction only.
 
     :return: distinct repositories loaded, duplicate rows dropped.
     """
@@ -121,10 +122,12 @@ def bulk_load(
     for structure in reversed(structures):
         cur.execute(structure.drop())
     log.info("Empty warehouse: bulk load, rebuilding %s afterwards", ", ".join(s.name for s in structures))
+    generation = write_generation(cur)
     cur.execute(
         "ALTER TABLE github.repositories"
-        " ALTER COLUMN first_seen_at SET DEFAULT %(seen_at)s, ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s",
-        {"seen_at": observed_at},
+        " ALTER COLUMN first_seen_at SET DEFAULT %(seen_at)s, ALTER COLUMN last_seen_at SET DEFAULT %(seen_at)s,"
+        " ALTER COLUMN generation SET DEFAULT %(generation)s",
+        {"seen_at": observed_at, "generation": generation},
     )
     # The table is empty and locked against every other session; truncating it anyway lets COPY write
     # the rows frozen and their pages all-visible. Without that, the first scan after the commit would
@@ -137,7 +140,7 @@ def bulk_load(
     copied = sum(copy_file(cur, row_file, table, STAGED_COLUMNS, freeze=True) for row_file in row_files)
     cur.execute(
         "ALTER TABLE github.repositories ALTER COLUMN first_seen_at DROP DEFAULT,"
-        " ALTER COLUMN last_seen_at DROP DEFAULT"
+        " ALTER COLUMN last_seen_at DROP DEFAULT, ALTER COLUMN generation SET DEFAULT github.write_generation()"
     )
     began = _phase(phases, "copy", began)
     cur.execute("SET LOCAL maintenance_work_mem = %s", (INDEX_BUILD_MEMORY,))
@@ -145,7 +148,7 @@ def bulk_load(
     duplicates = _build_unique_key(cur, repositories_key, table)
     cur.execute(
         template("bulk_snapshots.sql", snapshot_columns=identifiers(SNAPSHOT_WRITTEN_COLUMNS)),
-        {"snapshot_date": snapshot_date_of(observed_at)},
+        {"snapshot_date": snapshot_date_of(observed_at), "generation": generation},
     )
     began = _phase(phases, "keys_and_snapshots", began)
     for structure in structures:

@@ -18,6 +18,7 @@ from psycopg2 import sql
 from github_etl.errors import DeletionGuardError
 from github_etl.hooks.warehouse import load_sql
 from github_etl.line_stream import LineStream
+from github_etl.load.generation import write_generation
 from github_etl.load.statements import identifiers, template
 from github_etl.transform import copy_escape
 
@@ -59,8 +60,9 @@ def mark_gone(
                 "An outage or a token that lost access looks like this: check GitHub's status and the token, "
                 "and raise GITHUB_ETL_MAX_DELETED_SHARE for a run that really sees that many go."
             )
-    cur.execute(load_sql("backdate_deleted.sql"), {"deleted_at": observed_at})
-    cur.execute(load_sql("mark_deleted.sql"), {"deleted_at": observed_at})
+    marking = {"deleted_at": observed_at, "generation": write_generation(cur)}
+    cur.execute(load_sql("backdate_deleted.sql"), marking)
+    cur.execute(load_sql("mark_deleted.sql"), marking)
     return cur.rowcount
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg2
 import psycopg2.errors
@@ -19,6 +19,7 @@ from psycopg2 import sql
 
 from github_etl.columns import HISTORY_COLUMNS, KEY_COLUMNS, SNAPSHOT_WRITTEN_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import load_sql
+from github_etl.load.generation import write_generation
 from github_etl.load.observation import snapshot_date_of
 from github_etl.load.row_files import RowFile, copy_changed_lines, copy_file, drop_duplicates
 from github_etl.load.statements import identifiers, template
@@ -105,8 +106,7 @@ def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]
 
     :return: (inserted, updated).
     """
-    cur.execute(load_sql("lock_repositories_writers.sql"))
-    seen_at = {"seen_at": observed_at}
+    seen_at = {"seen_at": observed_at, "generation": write_generation(cur)}
     insert = template(
         "insert_repositories.sql",
         columns=identifiers(STAGED_COLUMNS),
@@ -116,13 +116,13 @@ def _merge_repositories(cur: PgCursor, observed_at: datetime) -> tuple[int, int]
     inserted = cur.rowcount
     # Before the update overwrites them: the previous values of the attributes whose history is kept.
     _record_attribute_changes(cur, seen_at)
-    _record_late_attributes(cur, observed_at, _STAGED)
+    _record_late_attributes(cur, seen_at, _STAGED)
     update = template("update_repositories.sql", data_columns=identifiers(_DATA_COLUMNS), newest_data=_NEWEST_DATA)
     cur.execute(update, seen_at)
     return inserted, cur.rowcount
 
 
-def _record_attribute_changes(cur: PgCursor, seen_at: dict[str, datetime]) -> None:
+def _record_attribute_changes(cur: PgCursor, seen_at: dict[str, Any]) -> None:
     """Keep, in ``github.repository_history``, the tracked attributes of the stored rows the staged ones change.
 
     A step of its own so the load benchmark can time it and measure the load without it.
@@ -136,21 +136,22 @@ def _record_attribute_changes(cur: PgCursor, seen_at: dict[str, datetime]) -> No
     cur.execute(history, seen_at)
 
 
-def _record_late_attributes(cur: PgCursor, observed_at: datetime, source: sql.Composable) -> None:
+def _record_late_attributes(cur: PgCursor, seen_at: dict[str, Any], source: sql.Composable) -> None:
     """Place the tracked attributes of a run observed before a later one already loaded among the versions kept
     (``record_late_attributes.sql``), before the merge moves ``first_seen_at`` back.
 
     Only when a run observed later has loaded: no stored observation can be later otherwise, and a daily load
     then pays one look at ``github.load_runs``.
 
+    :param seen_at: the statements' parameters: ``seen_at``, the observation time, and the load's ``generation``.
     :param source: the run's repositories, ``id`` and the tracked columns.
     """
-    cur.execute("SELECT EXISTS (SELECT FROM github.load_runs WHERE observed_at > %s)", (observed_at,))
+    cur.execute("SELECT EXISTS (SELECT FROM github.load_runs WHERE observed_at > %(seen_at)s)", seen_at)
     if not cur.fetchone()[0]:
         return
     fragments = {f"{name}_tracked": identifiers(HISTORY_COLUMNS, name) for name in _LATE_RELATIONS}
     statement = template("record_late_attributes.sql", source=source, tracked=identifiers(HISTORY_COLUMNS), **fragments)
-    cur.execute(statement, {"seen_at": observed_at})
+    cur.execute(statement, seen_at)
 
 
 class Merged(NamedTuple):
@@ -187,7 +188,7 @@ def merge_with_keys(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list
         return stage_and_merge(cur, row_files, observed_at)
     cur.execute(load_sql("count_staged_keys.sql"))
     total, lines = (int(value or 0) for value in cur.fetchone())
-    cur.execute(load_sql("lock_repositories_writers.sql"))
+    write_generation(cur)
     cur.execute(load_sql("take_changed_lines.sql"))
     parsed = stage_and_merge(cur, row_files, observed_at, key_lines)
     touched, unchanged_snapshots = _touch_unchanged(cur, _STAGED_UNCHANGED, observed_at)
@@ -218,7 +219,11 @@ def _merge_snapshots(
     :param source: the relation the counts come from (``id`` and the snapshot columns): the staging
         table, or the stored rows of repositories seen unchanged.
     """
-    snapshot_date = {"snapshot_date": snapshot_date_of(observed_at), "seen_at": observed_at}
+    snapshot_date = {
+        "snapshot_date": snapshot_date_of(observed_at),
+        "seen_at": observed_at,
+        "generation": write_generation(cur),
+    }
     appended: int | None = None
     cur.execute("SAVEPOINT append_snapshots")
     try:
@@ -252,9 +257,10 @@ def _touch_unchanged(cur: PgCursor, seen: sql.Composable, observed_at: datetime)
     :return: rows whose bookkeeping moved, snapshots written.
     """
     stored = sql.SQL("(SELECT stored.id, {columns} FROM github.repositories AS stored JOIN {seen} AS seen USING (id))")
+    seen_at = {"seen_at": observed_at, "generation": write_generation(cur)}
     # Seen with the data stored, so with the stored row's tracked attributes.
-    _record_late_attributes(cur, observed_at, stored.format(columns=identifiers(HISTORY_COLUMNS, "stored"), seen=seen))
-    cur.execute(template("touch_unchanged.sql", seen=seen), {"seen_at": observed_at})
+    _record_late_attributes(cur, seen_at, stored.format(columns=identifiers(HISTORY_COLUMNS, "stored"), seen=seen))
+    cur.execute(template("touch_unchanged.sql", seen=seen), seen_at)
     touched = cur.rowcount
     counts = sql.SQL(", ").join(sql.Identifier("stored", c) for c in SNAPSHOT_WRITTEN_COLUMNS)
     return touched, _merge_snapshots(cur, observed_at, stored.format(columns=counts, seen=seen))
