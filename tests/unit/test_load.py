@@ -1733,3 +1733,15 @@ def test_a_run_loaded_after_a_later_one_that_saw_a_repository_gone_first_dates_i
 
     gone = _query(warehouse, "SELECT id, deleted_at, deleted_reason FROM github.repositories WHERE id > 1 ORDER BY 1")
     assert gone == [(2, DAY_1, "not_found"), (3, DAY_2, "not_found")]
+
+
+def test_quality_checks_cover_what_a_run_loaded_after_a_later_one_wrote(warehouse, tmp_path):
+    # A backfill (or a cleared load) of DAY_1 committed after DAY_2's run: repository 7 keeps DAY_2's data
+    # and last_seen_at, but DAY_1's snapshot of it is the late run's own observation, with its counts.
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(7))], when=DAY_2, run_id="run-2")
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(7, stargazers_count=-1))], when=DAY_1, run_id="run-1")
+
+    snapshots = "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = 7 ORDER BY 1"
+    assert _query(warehouse, snapshots) == [(-1,), (_repo(7)["stargazers_count"],)]
+    assert [(f.check, f.ids) for f in load_quality_checks(warehouse, "run-1")] == [("counts_not_negative", (7,))]
+    assert load_quality_checks(warehouse, "run-2") == []

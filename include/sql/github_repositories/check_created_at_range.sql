@@ -1,15 +1,15 @@
--- Quality check: every repository the run saw was created between GitHub's launch and tomorrow.
+-- Quality check: every repository the run wrote (its generation, see check_ids_unique.sql) was created between GitHub's launch and tomorrow.
 -- GitHub opened in October 2007 (repository 1 dates from 2007-10-29); the day of slack at the other
 -- end absorbs clock skew between GitHub and this server. A missing created_at fails too: GitHub
 -- always sends one.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
 WITH run AS (
-    SELECT observed_at FROM github.load_runs WHERE run_id = %(run_id)s
+    SELECT generation FROM github.load_runs WHERE run_id = %(run_id)s
 ),
 failing AS (
     SELECT repo.id
     FROM github.repositories AS repo
-    JOIN run ON repo.last_seen_at = run.observed_at
+    JOIN run ON repo.generation = run.generation
     WHERE repo.created_at IS NULL
        OR repo.created_at < TIMESTAMPTZ '2007-10-01 00:00:00+00'
        OR repo.created_at > now() + INTERVAL '1 day'

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from psycopg2 import sql
 
-from github_etl.columns import COUNT_COLUMNS
+from github_etl.columns import COUNT_COLUMNS, SNAPSHOT_COLUMNS
 from github_etl.hooks.warehouse import DatabaseConnection, load_sql
 from github_etl.load.statements import template
 
@@ -42,9 +42,18 @@ class _QualityCheck:
 
 
 def counts_not_negative_check(columns: Iterable[str] = COUNT_COLUMNS) -> sql.Composed:
-    """The statement of the check ``counts_not_negative`` over ``columns`` (every count column of the spec)."""
-    negative = sql.SQL(" OR ").join(sql.SQL("{} < 0").format(sql.Identifier("repo", column)) for column in columns)
-    return template("check_counts_not_negative.sql", negative=negative)
+    """The statement of the check ``counts_not_negative`` over ``columns`` (every count column of the spec), in
+    the run's repositories and, for those a snapshot holds, in its snapshots."""
+    columns = tuple(columns)
+
+    def negative(table: str, names: Iterable[str]) -> sql.Composable:
+        return sql.SQL(" OR ").join(sql.SQL("{} < 0").format(sql.Identifier(table, name)) for name in names)
+
+    return template(
+        "check_counts_not_negative.sql",
+        negative=negative("repo", columns),
+        negative_snapshot=negative("snapshot", (name for name in SNAPSHOT_COLUMNS if name in columns)),
+    )
 
 
 QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
@@ -68,8 +77,9 @@ QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
 def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailure]:
     """Run the data-quality checks over the repositories a committed run loaded.
 
-    A run's repositories are those whose ``last_seen_at`` is its observation time, so run the checks right
-    after the load, before a later observation time is loaded.
+    A run's rows are those that carry its write generation (``github.load_runs.generation``): what its load
+    inserted or changed, in whatever order runs were loaded. Run the checks right after the load: a row a
+    later load changes again carries that load's generation, and is that load's to check.
 
     :param db: warehouse connection (read only; its transaction is rolled back).
     :param run_id: the run, as recorded in ``github.load_runs``.
