@@ -1,17 +1,24 @@
 -- Quality check: every repository the run saw has an id, and only one row.
 -- The primary key guarantees it today; the check guards against a schema that loses it.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
--- A run's repositories are the rows that carry its write generation (github.load_runs.generation): those it
--- inserted or changed, whatever order runs were loaded in, found through repositories_generation_idx. A
--- repository it saw unchanged was checked by the load that wrote it. Run the checks right after the load:
--- a row a later load changes again is that load's to check.
+-- A run's checks cover the rows written since the last run whose checks passed: a generation above the greatest
+-- of such a run's (github.load_runs.checks_passed_at) up to the run's own. Normally just what the run inserted or
+-- changed, whatever order runs were loaded in; after a run whose checks failed, its rows too, so that the
+-- next event (which covers its generation) never vouches for rows that failed. Values, not joins, so that
+-- repositories_generation_idx and the snapshots' generation BRIN indexes find them. A repository a run saw
+-- unchanged was covered by the checks of the load that wrote it. Run the checks right after the load: a row a
+-- later load changes again is that load's to check.
 WITH run AS (
-    SELECT generation FROM github.load_runs WHERE run_id = %(run_id)s
+    SELECT this.generation AS upto,
+           coalesce((SELECT max(passed.generation) FROM github.load_runs AS passed
+                     WHERE passed.checks_passed_at IS NOT NULL AND passed.generation < this.generation), 0) AS after
+    FROM github.load_runs AS this
+    WHERE this.run_id = %(run_id)s
 ),
 failing AS (
     SELECT repo.id
     FROM github.repositories AS repo
-    JOIN run ON repo.generation = run.generation
+    WHERE repo.generation > (SELECT after FROM run) AND repo.generation <= (SELECT upto FROM run)
     GROUP BY repo.id
     HAVING count(*) > 1 OR repo.id IS NULL
 )

@@ -6,6 +6,7 @@
 -- finished_at is the wall clock at this statement, i.e. the moment just before COMMIT; now() would be
 -- the start of the transaction. generation: the load's write generation when it took one (it wrote anything); a
 -- load that wrote nothing takes one only for a row of its own (a run's row kept as it is keeps its generation).
+-- A row replaced loses its checks_passed_at: the rows its new generation marks are not checked yet.
 INSERT INTO github.load_runs AS run (
     run_id, dag_id, logical_date, observed_at, mode,
     listed, enriched, skipped, rejected, rejected_reasons,
@@ -27,9 +28,9 @@ ON CONFLICT (run_id) DO UPDATE SET
     (dag_id, logical_date, observed_at, mode,
      listed, enriched, skipped, rejected, rejected_reasons,
      inserted, updated, unchanged, duplicates, api_requests,
-     unreachable, started_at, finished_at, generation)
+     unreachable, started_at, finished_at, generation, checks_passed_at)
     = ROW(excluded.dag_id, excluded.logical_date, excluded.observed_at, excluded.mode,
           excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected, excluded.rejected_reasons,
           excluded.inserted, excluded.updated, excluded.unchanged, excluded.duplicates, excluded.api_requests,
-          excluded.unreachable, excluded.started_at, excluded.finished_at, excluded.generation)
+          excluded.unreachable, excluded.started_at, excluded.finished_at, excluded.generation, NULL)
 WHERE excluded.inserted > 0 OR excluded.updated > 0;

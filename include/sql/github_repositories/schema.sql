@@ -182,7 +182,10 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     finished_at   timestamptz NOT NULL,
     -- The write generation of the load that wrote the row (see github.repositories): the rows that load changed
     -- carry it, unless a later load changed them again.
-    generation    bigint      NOT NULL DEFAULT github.write_generation()
+    generation    bigint      NOT NULL DEFAULT github.write_generation(),
+    -- When the run's quality checks passed (github_etl.load.checks); NULL until then, and again when a later
+    -- load of the run changes rows. The next run's checks cover every row written since the last pass.
+    checks_passed_at timestamptz
 );
 
 -- Indexes that serve the repository API's filters and sort orders. A language is matched in any case,
@@ -713,6 +716,10 @@ FROM (VALUES
      'The write generation of the load that wrote the row: the rows of github.repositories, repository_snapshots '
      'and repository_history it changed carry it, unless a later load changed them again. The asset event names '
      'it too.'),
+    ('github.load_runs', 'checks_passed_at',
+     'When the run''s quality checks passed; NULL until then, or since a later load of the run changed rows. A '
+     'run''s checks cover every row with a generation above the greatest generation of a run whose checks '
+     'passed, up to its own.'),
     ('github.census_cursor', NULL,
      'How far the census has crawled GET /repositories: the warehouse holds every repository listed with an id '
      'in (since_id, cursor_id].'),

@@ -77,11 +77,13 @@ QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
 def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailure]:
     """Run the data-quality checks over the repositories a committed run loaded.
 
-    A run's rows are those that carry its write generation (``github.load_runs.generation``): what its load
-    inserted or changed, in whatever order runs were loaded. Run the checks right after the load: a row a
+    A run's checks cover the rows written since the last run whose checks passed, found by their write
+    generation (``check_ids_unique.sql``): normally what its load inserted or changed, in whatever order runs
+    were loaded, and after a failed run that run's rows too, since this run's asset event covers them. When
+    all pass, ``github.load_runs.checks_passed_at`` records it. Run the checks right after the load: a row a
     later load changes again carries that load's generation, and is that load's to check.
 
-    :param db: warehouse connection (read only; its transaction is rolled back).
+    :param db: warehouse connection (it commits only the run's ``checks_passed_at``).
     :param run_id: the run, as recorded in ``github.load_runs``.
     :return: the failed checks, empty when all pass.
     """
@@ -109,6 +111,11 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
                 failures.append(
                     CheckFailure(check.name, f"{message} ({detail})" if detail else message, tuple(sample_ids or ()))
                 )
+            if not failures:
+                cur.execute(
+                    "UPDATE github.load_runs SET checks_passed_at = clock_timestamp() WHERE run_id = %s", (run_id,)
+                )
+                db.commit()
     finally:
         db.rollback()
     for failure in failures:
