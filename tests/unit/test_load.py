@@ -1770,3 +1770,17 @@ def test_a_failed_runs_rows_fail_the_next_runs_checks_until_one_passes(warehouse
     warehouse.commit()
     _load(warehouse, [_row_file(tmp_path, _repo(9))], when=DAY_2 + timedelta(days=2), run_id="run-4")
     assert load_quality_checks(warehouse, "run-4") == []
+
+
+def test_a_reload_that_changes_rows_unmarks_the_runs_passed_checks(warehouse, tmp_path):
+    passed = "SELECT checks_passed_at IS NOT NULL FROM github.load_runs WHERE run_id = 'run-1'"
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], run_id="run-1")
+    assert load_quality_checks(warehouse, "run-1") == []
+    assert _query(warehouse, passed) == [(True,)]
+
+    # Cleared and loaded again, changing nothing: the mark holds. Changing a row: its new generation is unchecked.
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], run_id="run-1")
+    assert _query(warehouse, passed) == [(True,)]
+    _load(warehouse, [_row_file(tmp_path, _repo(1, created_at=None))], run_id="run-1")
+    assert _query(warehouse, passed) == [(False,)]
+    assert [f.check for f in load_quality_checks(warehouse, "run-1")] == ["created_at_in_range"]
