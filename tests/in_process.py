@@ -102,17 +102,22 @@ def load_staged(
         return load_run_task(context, transformed, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
 
-def warehouse_rows(pg_url: str) -> list[tuple[Any, ...]]:
-    """Every repository of a warehouse, by id, in :data:`COMPARED_COLUMNS`."""
+def query(pg_url: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+    """The rows ``statement`` (with ``args`` as its parameters) returns from the database at ``pg_url``."""
     import psycopg2
 
     connection = psycopg2.connect(pg_url)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {COMPARED_COLUMNS} FROM github.repositories ORDER BY id")
+            cursor.execute(statement, args or None)
             return cursor.fetchall()
     finally:
         connection.close()
+
+
+def warehouse_rows(pg_url: str) -> list[tuple[Any, ...]]:
+    """Every repository of a warehouse, by id, in :data:`COMPARED_COLUMNS`."""
+    return query(pg_url, f"SELECT {COMPARED_COLUMNS} FROM github.repositories ORDER BY id")
 
 
 def task_context(run_id: str, logical_date: datetime) -> dict[str, Any]:

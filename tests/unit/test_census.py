@@ -7,7 +7,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg2
 import pytest
 
 from github_etl.errors import ConfigurationError, StagedFileGoneError
@@ -18,7 +17,7 @@ from github_etl.github.client import GitHubClient
 from github_etl.params import validate
 from github_etl.staging import RunStaging
 from tests.fake_github import FakeGitHub
-from tests.in_process import DAG_ID, FAST, run_pipeline, warehouse_rows
+from tests.in_process import DAG_ID, FAST, query, run_pipeline, warehouse_rows
 
 TOKEN = "ghp_census_test_token_0001"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -43,27 +42,17 @@ class DyingClient(GitHubClient):
         return super().request(method, path, **kwargs)
 
 
-def _query(pg_url: str, statement: str, *args: Any) -> list[tuple[Any, ...]]:
-    connection = psycopg2.connect(pg_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, args)
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 def _loaded(pg_url: str) -> set[int]:
-    return {row[0] for row in _query(pg_url, "SELECT id FROM github.repositories")}
+    return {row[0] for row in query(pg_url, "SELECT id FROM github.repositories")}
 
 
 def _cursor(pg_url: str) -> tuple[int, int] | None:
-    rows = _query(pg_url, "SELECT since_id, cursor_id FROM github.census_cursor")
+    rows = query(pg_url, "SELECT since_id, cursor_id FROM github.census_cursor")
     return rows[0] if rows else None
 
 
 def _audit(pg_url: str, run_id: str) -> dict[str, int]:
-    ((listed, enriched, skipped, inserted),) = _query(
+    ((listed, enriched, skipped, inserted),) = query(
         pg_url, "SELECT listed, enriched, skipped, inserted FROM github.load_runs WHERE run_id = %s", run_id
     )
     return {"listed": listed, "enriched": enriched, "skipped": skipped, "inserted": inserted}

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
-import psycopg2
 import pytest
 
 import github_etl.transform as transform_module
@@ -21,7 +20,7 @@ from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID
 from github_etl.staging import RunStaging, iter_jsonl_uri, storage_path
 from github_etl.tasks import load_run_task, transform_shard
 from tests.fake_github import FakeGitHub
-from tests.in_process import run_pipeline, task_context
+from tests.in_process import query, run_pipeline, task_context
 
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 RUN_ID = "scheduled__2026-11-01T00:00:00+00:00"
@@ -38,16 +37,6 @@ def hostile_github(fake_github_factory) -> FakeGitHub:
 def _sample_size(fake: FakeGitHub) -> int:
     # As tests/e2e/test_faults.py: the first ids are rarely reachable by a random listing page.
     return len([i for i in fake.ids if fake.verdict(i) not in ("gone", "absent")]) - 3
-
-
-def _query(pg_url: str, statement: str) -> list[tuple[Any, ...]]:
-    connection = psycopg2.connect(pg_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchall()
-    finally:
-        connection.close()
 
 
 def _quarantined(staging: RunStaging) -> list[dict[str, Any]]:
@@ -77,7 +66,7 @@ def test_the_load_log_says_how_many_records_were_quarantined_why_and_in_which_fi
     reasons: dict[str, int] = {}
     for entry in quarantined:
         reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
-    assert _query(pg_url, "SELECT rejected, rejected_reasons FROM github.load_runs") == [(len(quarantined), reasons)]
+    assert query(pg_url, "SELECT rejected, rejected_reasons FROM github.load_runs") == [(len(quarantined), reasons)]
     (run_line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"Run {RUN_ID}:")]
     assert f"{len(quarantined)} record(s) quarantined" in run_line
     for reason, count in loaded.totals.rejected_reasons.items():
@@ -98,7 +87,7 @@ def test_quarantined_records_load_when_the_run_is_transformed_again_after_a_fix(
     first = run_pipeline(hostile_github.base_url, TOKEN, params, **run)
     quarantined_ids = {entry["id"] for entry in _quarantined(staging)}
     assert quarantined_ids and {hostile_github.verdict(i) for i in quarantined_ids} == {"quarantine"}
-    stored = {row[0] for row in _query(pg_url, "SELECT id FROM github.repositories")}
+    stored = {row[0] for row in query(pg_url, "SELECT id FROM github.repositories")}
     assert not stored & quarantined_ids
 
     # The fix: a transform that reads what it rejected (here from the fake's undamaged REST object).
@@ -131,9 +120,9 @@ def test_quarantined_records_load_when_the_run_is_transformed_again_after_a_fix(
     assert again.totals.rejected == 0
     assert again.result.inserted == len(quarantined_ids)
     assert again.result.unchanged == first.result.inserted
-    after = {row[0] for row in _query(pg_url, "SELECT id FROM github.repositories")}
+    after = {row[0] for row in query(pg_url, "SELECT id FROM github.repositories")}
     assert after == stored | quarantined_ids
     # The audit row tells this load: nothing quarantined any more, the rescued records inserted.
-    assert _query(pg_url, "SELECT rejected, rejected_reasons, inserted FROM github.load_runs") == [
+    assert query(pg_url, "SELECT rejected, rejected_reasons, inserted FROM github.load_runs") == [
         (0, {}, len(quarantined_ids))
     ]

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
-import psycopg2
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
@@ -28,7 +27,7 @@ from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID
 from github_etl.staging import RunStaging
 from github_etl.tasks import LoadedRun, report_task, transform_shard
 from tests.fake_github import FakeGitHub
-from tests.in_process import task_context
+from tests.in_process import query, task_context
 
 DAY = datetime(2026, 11, 1, tzinfo=UTC)
 RUN = "manual__2026-11-01T00:00:00+00:00"
@@ -80,16 +79,6 @@ def run(github_connection_to_fake: FakeGitHub, warehouse, pg_url: str, tmp_path,
     return Run((tmp_path / "staging").as_uri())
 
 
-def _query(pg_url: str, statement: str) -> list[tuple[Any, ...]]:
-    connection = psycopg2.connect(pg_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 def test_a_census_with_an_extract_marked_success_fails_its_load_naming_the_shard_and_moves_no_cursor(
     run: Run, github_connection_to_fake: FakeGitHub, pg_url: str
 ) -> None:
@@ -107,15 +96,15 @@ def test_a_census_with_an_extract_marked_success_fails_its_load_naming_the_shard
     message = str(refused.value)
     assert "extract [1]" in message and shards[1]["key"] in message, message
     assert "Clear" in message, message
-    assert _query(pg_url, "SELECT count(*) FROM github.repositories") == [(0,)]
-    assert _query(pg_url, "SELECT count(*) FROM github.census_cursor") == [(0,)]
-    assert _query(pg_url, "SELECT count(*) FROM github.load_runs") == [(0,)]
+    assert query(pg_url, "SELECT count(*) FROM github.repositories") == [(0,)]
+    assert query(pg_url, "SELECT count(*) FROM github.census_cursor") == [(0,)]
+    assert query(pg_url, "SELECT count(*) FROM github.load_runs") == [(0,)]
 
     # Cleared with its downstream tasks: the shard runs, and the load takes the whole run.
     everything = [run.transform(run.extract(shard)) for shard in shards]
     loaded = run.load(everything)
     assert loaded["totals"]["listed"] == len([i for i in fake.ids if i > fake.ids[100]])
-    assert _query(pg_url, "SELECT cursor_id FROM github.census_cursor") == [(max(fake.ids),)]
+    assert query(pg_url, "SELECT cursor_id FROM github.census_cursor") == [(max(fake.ids),)]
 
 
 def test_a_transform_marked_success_or_an_extract_skipped_fails_the_load(run: Run, pg_url: str) -> None:
@@ -129,7 +118,7 @@ def test_a_transform_marked_success_or_an_extract_skipped_fails_the_load(run: Ru
         run.load(transformed[1:])
     with pytest.raises(AirflowFailException, match=rf"extract \[{len(shards) - 1}\]"):
         run.load([])
-    assert _query(pg_url, "SELECT count(*) FROM github.load_runs") == [(0,)]
+    assert query(pg_url, "SELECT count(*) FROM github.load_runs") == [(0,)]
 
 
 def test_a_load_marked_success_without_running_fails_its_check_saying_nothing_was_loaded(run: Run) -> None:
@@ -152,7 +141,7 @@ def test_a_load_marked_success_after_it_committed_is_checked_and_reported_from_i
     figures = run.report(None)
     assert figures["inserted"] == loaded["result"]["inserted"] > 0
     assert figures["listed"] == loaded["totals"]["listed"]
-    assert figures["total_in_table"] == _query(pg_url, "SELECT count(*) FROM github.repositories")[0][0]
+    assert figures["total_in_table"] == query(pg_url, "SELECT count(*) FROM github.repositories")[0][0]
 
 
 def test_a_report_after_a_load_and_check_marked_success_without_running_fails_saying_so(run: Run) -> None:
@@ -171,7 +160,7 @@ def test_a_transform_cleared_alone_and_a_load_cleared_twice_change_nothing(run: 
         "SELECT (SELECT count(*) FROM github.repositories), (SELECT count(*) FROM github.repository_snapshots), "
         "(SELECT array_agg(row(run_id, inserted, updated, finished_at)::text) FROM github.load_runs)"
     )
-    stored = _query(pg_url, tables)
+    stored = query(pg_url, tables)
     rows_file = RunStaging(DAG_ID, RUN, root=run.staging_url).path("rows", f"{shards[0]['key']}.tsv")
     staged = rows_file.read_bytes()
 
@@ -182,7 +171,7 @@ def test_a_transform_cleared_alone_and_a_load_cleared_twice_change_nothing(run: 
         again = run.load(transformed)
         assert (again["result"]["inserted"], again["result"]["updated"]) == (0, 0)
         assert again["result"]["total"] == first["result"]["total"]
-    assert _query(pg_url, tables) == stored
+    assert query(pg_url, tables) == stored
 
 
 def test_a_plan_after_prepare_was_marked_success_fails_at_once_saying_so(run: Run, github_connection_to_fake) -> None:

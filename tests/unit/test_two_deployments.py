@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
-import psycopg2
 import pytest
 from airflow.sdk import DAG
 from airflow.sdk.exceptions import AirflowFailException
@@ -26,7 +25,7 @@ from github_etl.settings import DAG_ID, WAREHOUSE_CONN_ID
 from github_etl.staging import RunStaging
 from github_etl.tasks import LoadedRun, TransformResult, load_run_task, transform_shard
 from tests.fake_github import FakeGitHub
-from tests.in_process import task_context
+from tests.in_process import query, task_context
 
 DAY0 = datetime(2026, 11, 1, tzinfo=UTC)
 DAY1 = DAY0 + timedelta(days=1)
@@ -83,18 +82,8 @@ def census_day0(airflow_env: FakeGitHub) -> Callable[[str], None]:
     return run
 
 
-def _query(pg_url: str, statement: str) -> list[tuple[Any, ...]]:
-    connection = psycopg2.connect(pg_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-            return cursor.fetchall()
-    finally:
-        connection.close()
-
-
 def _loaded(pg_url: str) -> set[int]:
-    return {row[0] for row in _query(pg_url, "SELECT id FROM github.repositories")}
+    return {row[0] for row in query(pg_url, "SELECT id FROM github.repositories")}
 
 
 def _public(fake: FakeGitHub, ids: list[int]) -> set[int]:
@@ -103,7 +92,7 @@ def _public(fake: FakeGitHub, ids: list[int]) -> set[int]:
 
 
 def _cursor(pg_url: str) -> int:
-    ((cursor_id,),) = _query(pg_url, "SELECT cursor_id FROM github.census_cursor")
+    ((cursor_id,),) = query(pg_url, "SELECT cursor_id FROM github.census_cursor")
     return cursor_id
 
 
@@ -194,16 +183,16 @@ def test_the_same_run_in_two_airflows_one_after_the_other_loads_once_and_moves_t
     census_day0(staging_url)
     created = fake.add_repositories(30)
     first = Deployment(staging_url).run(CENSUS, RUN1, DAY1)
-    audit = _query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id")
+    audit = query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id")
     fake.reset_log()
 
     again = Deployment(staging_url).run(CENSUS, RUN1, DAY1)
 
     assert fake.requests == []
     assert (first.result.inserted, again.result.inserted, again.result.updated) == (len(_public(fake, created)), 0, 0)
-    assert _query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id") == audit
+    assert query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id") == audit
     assert _cursor(pg_url) == max(created)
-    assert _query(pg_url, "SELECT count(*) = count(DISTINCT repo_id) FROM github.repository_snapshots") == [(True,)]
+    assert query(pg_url, "SELECT count(*) = count(DISTINCT repo_id) FROM github.repository_snapshots") == [(True,)]
 
 
 def test_two_airflows_with_their_own_staging_urls_load_the_same_run_once(
@@ -215,14 +204,14 @@ def test_two_airflows_with_their_own_staging_urls_load_the_same_run_once(
     census_day0((tmp_path / "blue").as_uri())
     created = fake.add_repositories(30)
     blue = Deployment((tmp_path / "blue").as_uri()).run(CENSUS, RUN1, DAY1)
-    audit = _query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id")
+    audit = query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id")
 
     green = Deployment((tmp_path / "green").as_uri()).run(CENSUS, RUN1, DAY1)
 
     assert (blue.result.inserted, green.result.inserted, green.result.updated) == (len(_public(fake, created)), 0, 0)
-    assert _query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id") == audit
+    assert query(pg_url, "SELECT * FROM github.load_runs ORDER BY run_id") == audit
     assert _cursor(pg_url) == max(created)
-    assert _query(pg_url, "SELECT count(*) FROM github.census_ranges") == [(2,)]
+    assert query(pg_url, "SELECT count(*) FROM github.census_ranges") == [(2,)]
 
 
 def test_another_airflows_run_of_the_same_id_with_other_params_is_refused_naming_both_fixes(
@@ -256,17 +245,17 @@ def test_one_airflows_run_cleared_after_the_other_loaded_the_same_id_later_keeps
     blue_extracted = [blue.extract(shard, RUN1) for shard in blue.plan(owners, RUN1, DAY1)]
     blue_transformed = [blue.transform(shard, RUN1) for shard in blue_extracted]
     blue.load(blue_transformed, RUN1, DAY1)
-    ((repo_id,),) = _query(pg_url, "SELECT min(id) FROM github.repositories")
+    ((repo_id,),) = query(pg_url, "SELECT min(id) FROM github.repositories")
     fake.set_repository(repo_id, stargazers_count=4242)
     green_loaded = green.run(owners, RUN1, DAY1)
-    audit = _query(pg_url, f"SELECT * FROM github.load_runs WHERE run_id = '{RUN1}'")
+    audit = query(pg_url, f"SELECT * FROM github.load_runs WHERE run_id = '{RUN1}'")
 
     again = blue.load(blue_transformed, RUN1, DAY1)
 
     # Every repository's last_seen_at moved; one snapshot changed.
     assert (green_loaded.result.updated, green_loaded.result.snapshots) == (7, 1)
     assert (again.result.inserted, again.result.updated) == (0, 0)
-    assert _query(pg_url, f"SELECT stargazers_count FROM github.repositories WHERE id = {repo_id}") == [(4242,)]
+    assert query(pg_url, f"SELECT stargazers_count FROM github.repositories WHERE id = {repo_id}") == [(4242,)]
     snapshots = f"SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = {repo_id}"
-    assert _query(pg_url, snapshots) == [(4242,)]
-    assert _query(pg_url, f"SELECT * FROM github.load_runs WHERE run_id = '{RUN1}'") == audit
+    assert query(pg_url, snapshots) == [(4242,)]
+    assert query(pg_url, f"SELECT * FROM github.load_runs WHERE run_id = '{RUN1}'") == audit

@@ -22,7 +22,7 @@ from github_etl.settings import WAREHOUSE_CONN_ID
 from github_etl.staging import RunStaging
 from github_etl.tasks import load_run_task, transform_shard
 from tests.fake_github import FakeGitHub
-from tests.in_process import DAG_ID, FAST, run_pipeline, task_context, warehouse_rows
+from tests.in_process import DAG_ID, FAST, query, run_pipeline, task_context, warehouse_rows
 
 TOKEN = "ghp_two_githubs_token_0001"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -51,12 +51,6 @@ def _run(fake: FakeGitHub, params: dict[str, Any], pg_url: str, tmp_path, run_id
     )
 
 
-def _query(pg_url: str, statement: str) -> list[tuple[Any, ...]]:
-    with psycopg2.connect(pg_url) as connection, connection.cursor() as cursor:
-        cursor.execute(statement)
-        return cursor.fetchall()
-
-
 @pytest.mark.parametrize(
     "params",
     [SAMPLE, {"mode": "refresh", "shards": 2}, {"mode": "census", "shards": 2}],
@@ -82,19 +76,19 @@ def test_a_run_of_another_github_is_refused_before_any_request_and_changes_nothi
     assert isinstance(refused.value, ConfigurationError)
     assert ghes.requests == []
     assert warehouse_rows(pg_url) == stored
-    assert _query(pg_url, "SELECT run_id FROM github.load_runs") == [("dotcom",)]
-    assert _query(pg_url, "SELECT since_id, cursor_id FROM github.census_cursor") == [(0, 200)]
+    assert query(pg_url, "SELECT run_id FROM github.load_runs") == [("dotcom",)]
+    assert query(pg_url, "SELECT since_id, cursor_id FROM github.census_cursor") == [(0, 200)]
 
 
 def test_the_first_load_records_its_github_and_a_run_of_it_again_loads(two_githubs, pg_url: str, tmp_path) -> None:
     dotcom, _ = two_githubs
     _run(dotcom, SAMPLE, pg_url, tmp_path, "first")
-    assert _query(pg_url, "SELECT api_url, run_id FROM github.source") == [(dotcom.base_url, "first")]
+    assert query(pg_url, "SELECT api_url, run_id FROM github.source") == [(dotcom.base_url, "first")]
 
     loaded = _run(dotcom, {"mode": "refresh", "shards": 2}, pg_url, tmp_path, "again", day=1)
 
     assert loaded.result.updated == 40
-    assert _query(pg_url, "SELECT api_url, run_id FROM github.source") == [(dotcom.base_url, "first")]
+    assert query(pg_url, "SELECT api_url, run_id FROM github.source") == [(dotcom.base_url, "first")]
 
 
 def test_a_load_planned_on_an_empty_warehouse_is_refused_once_another_githubs_load_committed(
@@ -128,7 +122,7 @@ def test_a_load_planned_on_an_empty_warehouse_is_refused_once_another_githubs_lo
         load_run_task(task_context("ghes", LOGICAL_DATE), transformed, warehouse_conn_id=WAREHOUSE_CONN_ID)
 
     assert warehouse_rows(pg_url) == stored
-    assert _query(pg_url, "SELECT run_id FROM github.load_runs") == [("dotcom",)]
+    assert query(pg_url, "SELECT run_id FROM github.load_runs") == [("dotcom",)]
 
 
 def test_the_same_github_at_a_new_address_loads_once_the_warehouse_records_it(
