@@ -214,7 +214,8 @@ def _negative_counts(warehouse: Any, statement: Any, repositories: list[dict[str
                 ),
                 {**values, "seen": seen},
             )
-        cur.execute(statement, {"run_id": "run-1", "sample_size": 20})
+        # Every row written here is the run's: the check covers all generations.
+        cur.execute(statement, {"run_id": "run-1", "after_generation": 0, "upto_generation": 2**62, "sample_size": 20})
         found = cur.fetchone()
     warehouse.rollback()
     return (0, []) if found is None else (found[0], found[1])

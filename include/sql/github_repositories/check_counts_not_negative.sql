@@ -5,22 +5,15 @@
 -- {negative}: one comparison per count column of the spec (github_etl.columns.COUNT_COLUMNS), joined by OR;
 -- {negative_snapshot}: the same over the count columns a snapshot holds.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
-WITH run AS (
-    SELECT this.generation AS upto,
-           coalesce((SELECT max(passed.generation) FROM github.load_runs AS passed
-                     WHERE passed.checks_passed_at IS NOT NULL AND passed.generation < this.generation), 0) AS after
-    FROM github.load_runs AS this
-    WHERE this.run_id = %(run_id)s
-),
-failing AS (
+WITH failing AS (
     SELECT repo.id
     FROM github.repositories AS repo
-    WHERE repo.generation > (SELECT after FROM run) AND repo.generation <= (SELECT upto FROM run)
+    WHERE repo.generation > %(after_generation)s AND repo.generation <= %(upto_generation)s
       AND ({negative})
     UNION
     SELECT snapshot.repo_id
     FROM github.repository_snapshots AS snapshot
-    WHERE snapshot.generation > (SELECT after FROM run) AND snapshot.generation <= (SELECT upto FROM run)
+    WHERE snapshot.generation > %(after_generation)s AND snapshot.generation <= %(upto_generation)s
       AND ({negative_snapshot})
 )
 SELECT

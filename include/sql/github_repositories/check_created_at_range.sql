@@ -4,17 +4,10 @@
 -- end absorbs clock skew between GitHub and this server. A missing created_at fails too: GitHub
 -- always sends one.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
-WITH run AS (
-    SELECT this.generation AS upto,
-           coalesce((SELECT max(passed.generation) FROM github.load_runs AS passed
-                     WHERE passed.checks_passed_at IS NOT NULL AND passed.generation < this.generation), 0) AS after
-    FROM github.load_runs AS this
-    WHERE this.run_id = %(run_id)s
-),
-failing AS (
+WITH failing AS (
     SELECT repo.id
     FROM github.repositories AS repo
-    WHERE repo.generation > (SELECT after FROM run) AND repo.generation <= (SELECT upto FROM run)
+    WHERE repo.generation > %(after_generation)s AND repo.generation <= %(upto_generation)s
       AND (repo.created_at IS NULL
            OR repo.created_at < TIMESTAMPTZ '2007-10-01 00:00:00+00'
            OR repo.created_at > now() + INTERVAL '1 day')

@@ -4,21 +4,15 @@
 -- A run's checks cover the rows written since the last run whose checks passed: a generation above the greatest
 -- of such a run's (github.load_runs.checks_passed_at) up to the run's own. Normally just what the run inserted or
 -- changed, whatever order runs were loaded in; after a run whose checks failed, its rows too, so that the
--- next event (which covers its generation) never vouches for rows that failed. Values, not joins, so that
+-- next event (which covers its generation) never vouches for rows that failed. after_generation and
+-- upto_generation (github_etl.load.checks) are values, not joins, so that
 -- repositories_generation_idx and the snapshots' generation BRIN indexes find them. A repository a run saw
 -- unchanged was covered by the checks of the load that wrote it. Run the checks right after the load: a row a
 -- later load changes again is that load's to check.
-WITH run AS (
-    SELECT this.generation AS upto,
-           coalesce((SELECT max(passed.generation) FROM github.load_runs AS passed
-                     WHERE passed.checks_passed_at IS NOT NULL AND passed.generation < this.generation), 0) AS after
-    FROM github.load_runs AS this
-    WHERE this.run_id = %(run_id)s
-),
-failing AS (
+WITH failing AS (
     SELECT repo.id
     FROM github.repositories AS repo
-    WHERE repo.generation > (SELECT after FROM run) AND repo.generation <= (SELECT upto FROM run)
+    WHERE repo.generation > %(after_generation)s AND repo.generation <= %(upto_generation)s
     GROUP BY repo.id
     HAVING count(*) > 1 OR repo.id IS NULL
 )

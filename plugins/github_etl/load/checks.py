@@ -90,8 +90,20 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
     failures: list[CheckFailure] = []
     try:
         with db.cursor() as cur:
-            cur.execute("SELECT 1 FROM github.load_runs WHERE run_id = %s", (run_id,))
-            if cur.fetchone() is None:
+            # The generations the checks cover: above the greatest of a run whose checks passed, up to the run's.
+            cur.execute(
+                """
+                SELECT coalesce((SELECT max(passed.generation) FROM github.load_runs AS passed
+                                 WHERE passed.checks_passed_at IS NOT NULL AND passed.generation < this.generation),
+                                0),
+                       this.generation
+                FROM github.load_runs AS this
+                WHERE this.run_id = %s
+                """,
+                (run_id,),
+            )
+            covered = cur.fetchone()
+            if covered is None:
                 return [
                     CheckFailure(
                         "run_recorded",
@@ -102,7 +114,15 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
                 ]
             for check in QUALITY_CHECKS:
                 statement = load_sql(check.sql_file) if check.statement is None else check.statement()
-                cur.execute(statement, {"run_id": run_id, "sample_size": CHECK_SAMPLE_SIZE})
+                cur.execute(
+                    statement,
+                    {
+                        "run_id": run_id,
+                        "after_generation": covered[0],
+                        "upto_generation": covered[1],
+                        "sample_size": CHECK_SAMPLE_SIZE,
+                    },
+                )
                 row = cur.fetchone()
                 if row is None:
                     continue
