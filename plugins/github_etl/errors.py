@@ -98,7 +98,8 @@ class WarehouseSqlNotFoundError(WarehouseError, ConfigurationError):
 
 
 class WarehouseSchemaError(WarehouseError, ConfigurationError):
-    """The warehouse's tables lack a column the DAG's code declares: no retry helps until someone adds it."""
+    """The warehouse cannot hold what the DAG writes (a column its tables lack, a database not in UTF8): no
+    retry helps until someone changes it."""
 
 
 class WarehousePrivilegeError(WarehouseError, ConfigurationError):

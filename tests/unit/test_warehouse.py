@@ -409,6 +409,67 @@ def test_a_warehouse_created_before_a_column_of_the_spec_fails_saying_how_to_add
         assert cur.fetchone()[0] == "True for a template repository."
 
 
+@contextmanager
+def _database_encoded(server_url: str, encoding: str) -> Iterator[str]:
+    """A database of this test's own in ``encoding`` (what a DBA's ``CREATE DATABASE`` may have given)."""
+    from psycopg2 import sql
+
+    from tests.fixtures.postgres import execute_autocommit
+
+    name = f"github_etl_test_{uuid.uuid4().hex[:12]}"
+    create = "CREATE DATABASE {} ENCODING {} LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    execute_autocommit(server_url, sql.SQL(create).format(sql.Identifier(name), sql.Literal(encoding)))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        execute_autocommit(server_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.mark.parametrize("encoding", ["LATIN1", "SQL_ASCII"])
+def test_a_warehouse_database_not_in_utf8_fails_at_once_saying_how_to_create_it(pg_server_url, encoding):
+    """LATIN1 stored "café 😀" as "cafÃ© ð…" without an error; SQL_ASCII stored bytes no reader could decode."""
+    from github_etl.errors import ConfigurationError, WarehouseSchemaError
+
+    with _database_encoded(pg_server_url, encoding) as url, DatabaseConnection(url, connect_retries=0) as db:
+        with pytest.raises(WarehouseSchemaError) as raised:
+            apply_schema(db)
+
+        message = str(raised.value)
+        assert isinstance(raised.value, ConfigurationError)
+        assert f"is encoded {encoding}" in message
+        assert "ENCODING 'UTF8'" in message
+        assert _scalar(url, "SELECT to_regnamespace('github') IS NULL") is True
+
+
+@pytest.mark.parametrize("where", ["database setting", "PGCLIENTENCODING"])
+def test_text_is_stored_as_github_sent_it_whatever_client_encoding_is_set_around_the_connection(
+    pg_url, tmp_path, monkeypatch, where
+):
+    """A database's or environment's default client encoding must not re-read the UTF-8 rows the load sends."""
+    from psycopg2 import sql
+
+    from tests.fixtures.postgres import execute_autocommit
+    from tests.unit.test_hostile_load import DAY_1, _load, _record, _transform
+
+    if where == "database setting":
+        database = urlsplit(pg_url).path.lstrip("/")
+        alter = sql.SQL("ALTER DATABASE {} SET client_encoding = 'LATIN1'").format(sql.Identifier(database))
+        execute_autocommit(pg_url, alter)
+    else:
+        monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    text = "caf\u00e9 \U0001f600 \u4e2d\u6587"
+    path, rejected = _transform(tmp_path, [_record(1, description=text, topics=["\u00fc"])], "day1")
+
+    with DatabaseConnection(pg_url, connect_retries=0) as db:
+        apply_schema(db)
+        _load(db, path, DAY_1, rejected)
+    monkeypatch.delenv("PGCLIENTENCODING", raising=False)
+
+    with DatabaseConnection(pg_url, connect_retries=0) as db, db.cursor() as cur:
+        cur.execute("SELECT convert_to(description || topics[1], 'UTF8') FROM github.repositories")
+        assert bytes(cur.fetchone()[0]).decode() == text + "\u00fc"
+
+
 def test_apply_schema_again_waits_for_no_writer_or_vacuum_of_the_tables(warehouse, pg_url):
     """Every run applies the schema first: it must not queue behind a load still writing, an analyst's write
     or a DBA's VACUUM or REINDEX ... CONCURRENTLY, nor hold back the writers queued after it."""

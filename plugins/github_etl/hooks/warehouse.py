@@ -67,6 +67,9 @@ SCHEMA_LOCK_KEY = 0x6769746875625F65
 # reset (a firewall or NAT forgetting the connection, a failover) then ends a task's wait for an answer after
 # about a minute of silence, instead of the system's default of over two hours.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+# The rows COPY sends are UTF-8 bytes: any other client encoding (a database's or role's default, the worker's
+# PGCLIENTENCODING) would make the server re-read them as that encoding and store them garbled, without an error.
+CLIENT_ENCODING = "UTF8"
 
 
 class WarehouseHook(PostgresHook):
@@ -139,6 +142,7 @@ class WarehouseHook(PostgresHook):
     def _create_connection(self, conn_args: dict[str, Any]) -> PgConnection:
         # PostgresHook hands psycopg 3 connections where SQLAlchemy 2 is installed; the load needs psycopg2's.
         params = {**self.defaults, **{k: v for k, v in conn_args.items() if v not in (None, "")}}
+        params["client_encoding"] = CLIENT_ENCODING
         if _misread(params):
             # The parts a message names (host, port, database) would hold pieces of the password.
             raise WarehouseNotConfiguredError(
@@ -340,9 +344,32 @@ def apply_schema(db: DatabaseConnection) -> None:
     schema = load_sql(SCHEMA_FILE)
     _under_schema_lock(
         db,
+        _check_encoding,
         schema,
         lambda cur: _check_spec_columns(cur, schema),
         (DESCRIBE_COLUMNS, tuple(list(values) for values in zip(*described, strict=True))),
+    )
+
+
+def _check_encoding(cur: PgCursor) -> None:
+    """Fail, before anything is created, when the warehouse database cannot hold GitHub's text as sent.
+
+    GitHub's text is any language and emoji. A LATIN1 (or other single-language) database refuses or
+    garbles it, and a SQL_ASCII one stores bytes nothing checks, which readers then fail to decode.
+
+    :raises WarehouseSchemaError: naming the database, its encoding and how to create one in UTF8.
+    """
+    cur.execute(
+        "SELECT current_database(), pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
+    )
+    database, encoding = cur.fetchone()
+    if encoding == CLIENT_ENCODING:
+        return
+    raise WarehouseSchemaError(
+        f"the warehouse database {database} is encoded {encoding}: GitHub's text (any language, emoji) needs "
+        f"UTF8, and {encoding} would garble or refuse it. A database's encoding cannot be changed: create the "
+        f"warehouse as CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0 and point the connection at it "
+        f"(docs/warehouse-dba.md)"
     )
 
 
