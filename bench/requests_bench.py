@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from github_etl.extract.enrich import enrich_rest
@@ -30,8 +31,11 @@ DENSE_DAY = "2024-03-01"
 DENSE_QUERY = "created:>2024-02-28"
 
 
-def _harvest(fake: FakeGitHub, params: dict[str, Any], root: str) -> tuple[int, int, int]:
-    """Run plan + every shard; returns (planning requests, extraction requests, repositories)."""
+def _harvest(fake: FakeGitHub, params: dict[str, Any], root: str, sizes: dict[str, Any]) -> tuple[int, int, int]:
+    """Run plan + every shard; returns (planning requests, extraction requests, repositories).
+
+    Records the run's raw staged bytes, and those of the same documents as plain JSON, in ``sizes``.
+    """
     client = GitHubClient(fake.base_url, [TOKEN])
     staging = RunStaging("bench", f"run-{time.monotonic_ns()}", root=root)
     plan = plan_run(client, staging, validate(params), logical_date=LOGICAL_DATE)
@@ -41,10 +45,20 @@ def _harvest(fake: FakeGitHub, params: dict[str, Any], root: str) -> tuple[int, 
         summary = run_shard(client, staging, shard)
         repositories += summary.enriched
         read_json_uri(summary.done_uri)
+    sizes[params.get("mode", "sample")] = (*_raw_bytes(staging), repositories)
     return planning, client.api_requests - planning, repositories
 
 
-def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) -> tuple[int, int]:
+def _raw_bytes(staging: RunStaging) -> tuple[int, int]:
+    """Bytes the run's GitHub pages and batches take in staging, and as the JSON they hold."""
+    stored = as_json = 0
+    for path in Path(staging.path("raw").path).glob("*/[lr]*"):
+        stored += path.stat().st_size
+        as_json += len(staged_json(read_json_uri(f"file://{path}")))
+    return stored, as_json
+
+
+def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str, sizes: dict[str, Any]) -> tuple[int, int]:
     """Refresh re-enriches known repositories: its planning reads the warehouse, not GitHub."""
     from github_etl.extract.refresh import RefreshMode, RefreshShard
     from github_etl.extract.shards import ShardRecorder
@@ -57,35 +71,41 @@ def _refresh_requests(fake: FakeGitHub, ids: list[dict[str, Any]], root: str) ->
     shard = RefreshShard(key="refresh-000", ids_uri=uri, count=len(ids))
     recorder = ShardRecorder(staging, shard, client)
     RefreshMode().extract(client, recorder, shard)
+    sizes["refresh"] = (*_raw_bytes(staging), recorder.counts["enriched"])
     return client.api_requests, recorder.counts["enriched"]
 
 
 def run(repositories: int = 5000) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"staged": {}}
     with (
         tempfile.TemporaryDirectory() as tmp,
         FakeGitHub(repo_count=20_000, seed=1, owners={"apache": repositories}, search_rate_limit=10_000) as fake,
     ):
         root = f"file://{tmp}"
-        planning, extraction, loaded = _harvest(fake, {"sample_size": repositories, "shards": 1}, root)
+        staged = results["staged"]
+        planning, extraction, loaded = _harvest(fake, {"sample_size": repositories, "shards": 1}, root, staged)
         results["sample"] = (planning, extraction, loaded)
         # Everything created in a date range holding `repositories` matches.
         planning, extraction, loaded = _harvest(
-            fake, {"mode": "search", "query": "created:2008-01-01..2026-11-01 fork:true", "shards": 1}, root
+            fake, {"mode": "search", "query": "created:2008-01-01..2026-11-01 fork:true", "shards": 1}, root, staged
         )
         results["search"] = (planning, extraction, loaded)
-        planning, extraction, loaded = _harvest(fake, {"mode": "owners", "owners": ["apache"], "shards": 1}, root)
+        planning, extraction, loaded = _harvest(
+            fake, {"mode": "owners", "owners": ["apache"], "shards": 1}, root, staged
+        )
         results["owners"] = (planning, extraction, loaded)
         known = [{"id": i, "node_id": fake.repository(i)["node_id"]} for i in list(fake.ids)[:repositories]]
-        extraction, loaded = _refresh_requests(fake, known, root)
+        extraction, loaded = _refresh_requests(fake, known, root, staged)
         results["refresh"] = (0, extraction, loaded)
         # A daily census: from a cursor `repositories` ids below the end of the id space, to the end.
         since = fake.ids[-repositories - 1]
-        planning, extraction, loaded = _harvest(fake, {"mode": "census", "since_id": since, "shards": 1}, root)
+        planning, extraction, loaded = _harvest(fake, {"mode": "census", "since_id": since, "shards": 1}, root, staged)
         results["census"] = (planning, extraction, loaded)
         with FakeGitHub(repo_count=4000, seed=5, dense_days={DENSE_DAY: 0.7}, search_rate_limit=100_000) as dense:
             dense.start()
-            planning, extraction, loaded = _harvest(dense, {"mode": "search", "query": DENSE_QUERY, "shards": 1}, root)
+            planning, extraction, loaded = _harvest(
+                dense, {"mode": "search", "query": DENSE_QUERY, "shards": 1}, root, {}
+            )
             results["search_dense_day"] = (planning, extraction, loaded)
             results["dense_day_matches"] = len(dense.search_ids(f"created:{DENSE_DAY}"))
         client = GitHubClient(fake.base_url, [TOKEN])
@@ -120,6 +140,13 @@ def report(results: dict[str, Any]) -> list[str]:
         f"REST baseline (listing + one GET per repository): {baseline} per 1,000 "
         f"-> sample costs {baseline / sample_cost:.0f}x fewer requests"
     )
+    lines.append("Raw staging (GitHub's pages and batches) per 1,000 repositories, against the same documents as JSON")
+    for mode in ("sample", "search", "owners", "refresh", "census"):
+        stored, as_json, loaded = results["staged"][mode]
+        lines.append(
+            f"{mode:<9}{stored / max(1, loaded):>8.0f} KB stored{as_json / max(1, loaded):>8.0f} KB as JSON"
+            f"{as_json / max(1, stored):>6.1f}x smaller"
+        )
     return lines
 
 

@@ -81,7 +81,7 @@ def stage_raw_shard(root: str, count: int) -> str:
             "gone": [REPORTED_ID_BASE + number],
             "gone_reasons": {str(REPORTED_ID_BASE + number): "not_found"},
         }
-        uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json"))
+        uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json.gz"))
     counts = {
         "listed": count + len(uris),
         "enriched": count,

@@ -6,11 +6,15 @@ local folder)::
     dag_id=<dag>/run_id=<run>/
         plan.json                         the shards the run was split into
         params.json                       the params they were planned for
-        raw/<shard>/listing-<n>.json      listing pages, exactly as GitHub sent them
-        raw/<shard>/repos-<n>.jsonl       full repository objects (REST) or GraphQL nodes
+        raw/<shard>/listing-<n>.json.gz   listing pages, exactly as GitHub sent them (gzip)
+        raw/<shard>/repos-<n>.json.gz     full repository objects (REST) or GraphQL nodes (gzip)
         raw/<shard>/done.json             the shard's counts; its presence means the shard is complete
         rows/<shard>.tsv                  typed rows, PostgreSQL COPY text format
         rejected/<shard>.jsonl            quarantined records with their reason
+
+GitHub's pages are most of a run's files, and their JSON repeats the same URLs for every repository:
+gzip stores them in about a tenth of the bytes for a millisecond of CPU per page. A name ending in
+``.gz`` is what makes :meth:`RunStaging.write_json` and :func:`read_json_uri` compress.
 
 Every file appears whole or not at all (write to a temporary name, then rename; S3 objects appear only
 when their upload completes), so a file that exists is a checkpoint a retried task can trust.
@@ -19,6 +23,7 @@ when their upload completes), so a file that exists is a checkpoint a retried ta
 from __future__ import annotations
 
 import errno
+import gzip
 import io
 import json
 import logging
@@ -60,6 +65,9 @@ S3_PERMISSIONS = {
 }
 # Upload buffer: large enough for throughput, small enough to keep memory flat.
 COPY_CHUNK = 8 * 1024 * 1024
+GZIP_SUFFIX = ".gz"
+# Level 1 compresses GitHub's pages within a few percent of level 9's size at a fifth of its CPU.
+RAW_COMPRESSLEVEL = 1
 # Write errors of a disk that a retry succeeds on once someone frees space or remounts it, and how to say so.
 _DISK_STATES = {errno.ENOSPC: "full", errno.EDQUOT: "over its quota", errno.EROFS: "read-only"}
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._=-]+")
@@ -106,9 +114,12 @@ class RunStaging:
         yield from _atomic_open(target, mode)
 
     def write_json(self, obj: Any, *parts: str) -> str:
-        with self.writer(*parts) as handle:
+        """Stage ``obj`` as JSON, gzip-compressed when the file's name ends in ``.gz``; returns its URI."""
+        compressed = parts[-1].endswith(GZIP_SUFFIX)
+        with self.writer(*parts, mode="wb" if compressed else "w") as handle:
             # One write: json.dump's many small writes are slow through an object-storage file handle.
-            handle.write(staged_json(obj))
+            text = staged_json(obj)
+            handle.write(gzip.compress(text.encode("ascii"), RAW_COMPRESSLEVEL, mtime=0) if compressed else text)
         return self.uri(*parts)
 
     def read_json(self, *parts: str) -> Any:
@@ -394,6 +405,10 @@ def staged_json(value: Any) -> str:
 
 
 def read_json_uri(uri: str) -> Any:
+    """A staged JSON file's value (decompressed when its name ends in ``.gz``)."""
+    if uri.endswith(GZIP_SUFFIX):
+        with storage_path(uri).open("rb") as handle:
+            return json.loads(gzip.decompress(handle.read()))
     with storage_path(uri).open("r", encoding="utf-8") as handle:
         return json.load(handle)
 

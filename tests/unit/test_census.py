@@ -155,7 +155,7 @@ def test_a_census_killed_mid_shard_resumes_to_exactly_the_uninterrupted_result(
     assert any("/graphql" in death for death in deaths) and any("/repositories" in death for death in deaths)
     staged = RunStaging(DAG_ID, "r", root=staging)
     assert staged.exists("raw", "census-000", "done.json"), "the first shard never finished: nothing was tested"
-    assert staged.exists("raw", "census-001", "listing-000000.json")
+    assert staged.exists("raw", "census-001", "listing-000000.json.gz")
     assert not staged.exists("raw", "census-001", "done.json")
     assert _loaded(pg_url) == set() and _cursor(pg_url) is None
     fake.reset_log()

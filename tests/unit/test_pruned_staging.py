@@ -88,7 +88,7 @@ def test_a_run_that_lost_one_raw_batch_loads_again_by_doing_what_the_error_says(
     run = {"pg_url": pg_url, "staging_url": staging_url, "run_id": RUN_ID, "logical_date": LOGICAL_DATE}
     first = run_pipeline(fake_github.base_url, "test-token-0123456789", params, **run)
     staging = RunStaging(DAG_ID, RUN_ID, root=staging_url)
-    lost = staging.path("raw", "sample-000", "repos-000000.json")
+    lost = staging.path("raw", "sample-000", "repos-000000.json.gz")
     assert lost.exists(), "the shard staged no batch: nothing was tested"
     lost.fs.rm_file(lost.path)
 

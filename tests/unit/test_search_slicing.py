@@ -205,7 +205,7 @@ def test_a_search_still_timing_out_fails_as_unavailable_and_stages_nothing(tmp_p
         with pytest.raises(GitHubUnavailableError, match=r"timed out .* 3 times in a row") as raised:
             run_shard(client, staging, plan.shards[0])
         assert not isinstance(raised.value, FINAL_ERRORS)  # the task's retry asks again
-        assert not staging.exists("raw", plan.shards[0].key, "repos-000000.json")
+        assert not staging.exists("raw", plan.shards[0].key, "repos-000000.json.gz")
         # The retry, once GitHub answers in time, loads every match.
         ids = [
             item["id"]

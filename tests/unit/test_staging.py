@@ -7,6 +7,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ import pytest
 from github_etl.errors import StagingFullError
 from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri, safe_key, staged_json
 from tests.fixtures.s3 import FAKE_AWS_KEY, STAGING_BUCKET, moto_client
+
+NOV_1 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +49,40 @@ def test_jsonl_round_trip_with_unicode(staging_url: str) -> None:
         handle.writelines(staged_json(record) + "\n" for record in records)
     uri = staging.uri("raw", "s", "x.jsonl")
     assert list(iter_jsonl_uri(uri)) == records
+
+
+def test_a_gz_file_is_staged_compressed_and_read_back_as_github_sent_it(staging_url: str) -> None:
+    staging = RunStaging("d", "r", root=staging_url)
+    page = [{"id": 1, "description": "emoji 🚀, tab\t, a lone \ud800 surrogate", "url": "https://x/" * 50}] * 50
+
+    uri = staging.write_json(page, "raw", "s", "listing-000000.json.gz")
+
+    with staging.path("raw", "s", "listing-000000.json.gz").open("rb") as handle:
+        stored = handle.read()
+    assert stored[:2] == b"\x1f\x8b", "not gzip"
+    assert len(stored) * 10 < len(staged_json(page))
+    assert read_json_uri(uri) == page
+
+
+def test_a_runs_github_pages_are_staged_in_a_fraction_of_their_json(tmp_path: Path) -> None:
+    """A listing page is about 400 KB of JSON repeating the same URLs; S3 and local disks held each whole."""
+    from github_etl.extract.plan import plan_run, run_shard
+    from github_etl.github.client import GitHubClient
+    from github_etl.params import validate
+    from tests.fake_github import FakeGitHub
+    from tests.in_process import FAST
+
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    with FakeGitHub(repo_count=600, seed=3) as fake:
+        client = GitHubClient(fake.base_url, ["ghp_staging_test_token_000000000"], settings=FAST)
+        plan = plan_run(client, staging, validate({"sample_size": 300, "shards": 1}), logical_date=NOV_1)
+        run_shard(client, staging, plan.shards[0])
+
+    pages = sorted(Path(staging.path("raw").path).glob("*/[lr]*"))
+    assert {page.name.split("-")[0] for page in pages} == {"listing", "repos"}
+    stored = sum(page.stat().st_size for page in pages)
+    as_json = sum(len(staged_json(read_json_uri(f"file://{page}"))) for page in pages)
+    assert stored * 5 < as_json, f"{stored:,} bytes staged for {as_json:,} bytes of JSON"
 
 
 def test_a_failed_write_leaves_no_file(staging_url: str) -> None:

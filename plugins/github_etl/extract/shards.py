@@ -165,7 +165,7 @@ class ShardRecorder:
 
     def listing_page(self, fetch: Callable[[], Any]) -> Any:
         """A raw listing page (checkpointed)."""
-        page = self._checkpoint(f"listing-{self.pages:06d}.json", fetch)
+        page = self._checkpoint(f"listing-{self.pages:06d}.json.gz", fetch)
         self.pages += 1
         self._progress()
         return page
@@ -176,7 +176,7 @@ class ShardRecorder:
 
     def full_objects(self, fetch: Callable[[], StagedBatch]) -> StagedBatch:
         """Stage a batch of full objects (checkpointed) and count it."""
-        name = f"repos-{len(self.batches):06d}.json"
+        name = f"repos-{len(self.batches):06d}.json.gz"
         read_back = self.read_back
         batch = StagedBatch.from_json(self._checkpoint(name, lambda: public_only(fetch()).to_json()))
         self.batches.append(self.staging.uri("raw", self.key, name))
