@@ -40,6 +40,7 @@ def run_pipeline(
     run_id: str,
     logical_date: datetime,
     client_factory: Callable[[], GitHubClient] | None = None,
+    dag_id: str = DAG_ID,
 ) -> LoadedRun:
     """Run one DAG run's tasks in order; returns what the load task returns."""
     transformed = stage_run(
@@ -51,8 +52,11 @@ def run_pipeline(
         run_id=run_id,
         logical_date=logical_date,
         client_factory=client_factory,
+        dag_id=dag_id,
     )
-    return load_staged(transformed, pg_url=pg_url, staging_url=staging_url, run_id=run_id, logical_date=logical_date)
+    return load_staged(
+        transformed, pg_url=pg_url, staging_url=staging_url, run_id=run_id, logical_date=logical_date, dag_id=dag_id
+    )
 
 
 def stage_run(
@@ -65,10 +69,11 @@ def stage_run(
     run_id: str,
     logical_date: datetime,
     client_factory: Callable[[], GitHubClient] | None = None,
+    dag_id: str = DAG_ID,
 ) -> list[TransformResult]:
     """Run a DAG run's tasks up to its load (prepare, plan, extract, transform); returns the transform results."""
     client = client_factory() if client_factory else GitHubClient(base_url, [token] if token else [], settings=FAST)
-    staging = RunStaging(DAG_ID, run_id, root=staging_url)
+    staging = RunStaging(dag_id, run_id, root=staging_url)
 
     def warehouse() -> DatabaseConnection:
         return DatabaseConnection(pg_url, connect_retries=0)
@@ -86,14 +91,20 @@ def stage_run(
 
 
 def load_staged(
-    transformed: list[TransformResult], *, pg_url: str, staging_url: str, run_id: str, logical_date: datetime
+    transformed: list[TransformResult],
+    *,
+    pg_url: str,
+    staging_url: str,
+    run_id: str,
+    logical_date: datetime,
+    dag_id: str = DAG_ID,
 ) -> LoadedRun:
     """The load task of a run :func:`stage_run` staged: a run's load can so come after a later run's."""
 
     def warehouse() -> DatabaseConnection:
         return DatabaseConnection(pg_url, connect_retries=0)
 
-    context = task_context(run_id, logical_date)
+    context = task_context(run_id, logical_date, dag_id=dag_id)
     # The load task reads the staging root from the environment and the warehouse from its connection.
     with (
         mock.patch.dict(os.environ, {"GITHUB_ETL_STAGING_URL": staging_url}),
@@ -120,10 +131,10 @@ def warehouse_rows(pg_url: str) -> list[tuple[Any, ...]]:
     return query(pg_url, f"SELECT {COMPARED_COLUMNS} FROM github.repositories ORDER BY id")
 
 
-def task_context(run_id: str, logical_date: datetime) -> dict[str, Any]:
-    """What the load task reads of Airflow's context, for a run ``run_id`` of the DAG at ``logical_date``."""
+def task_context(run_id: str, logical_date: datetime, *, dag_id: str = DAG_ID) -> dict[str, Any]:
+    """What the load task reads of Airflow's context, for a run ``run_id`` of the DAG ``dag_id`` at ``logical_date``."""
     return {
-        "dag": SimpleNamespace(dag_id=DAG_ID),
+        "dag": SimpleNamespace(dag_id=dag_id),
         "run_id": run_id,
         "logical_date": logical_date,
         "dag_run": SimpleNamespace(start_date=None, run_after=logical_date),

@@ -307,10 +307,11 @@ def check_task(
     from github_etl.hooks.warehouse import DatabaseConnection
     from github_etl.load.checks import QUALITY_CHECKS, load_quality_checks
 
+    dag_id = context["dag"].dag_id
     with DatabaseConnection(conn_id=warehouse_conn_id) as db:
         run_id = loaded.run_id if loaded is not None else context["run_id"]
-        failures = load_quality_checks(db, run_id)
-        extra = {} if failures else asset_event_extra(db, run_id)
+        failures = load_quality_checks(db, dag_id, run_id)
+        extra = {} if failures else asset_event_extra(db, dag_id, run_id)
     if results is not None:
         failed = {f.check: f.message for f in failures}
         results.extend((c.name, c.name not in failed, failed.get(c.name, c.expectation)) for c in QUALITY_CHECKS)
@@ -327,8 +328,8 @@ def check_task(
     return {"checks": [check.name for check in QUALITY_CHECKS], "failed": 0}
 
 
-def asset_event_extra(db: Any, run_id: str) -> dict[str, Any]:
-    """The asset event's ``extra`` for a run: its id, observation time and its load's write generation.
+def asset_event_extra(db: Any, dag_id: str, run_id: str) -> dict[str, Any]:
+    """The asset event's ``extra`` for a run: its DAG and id, observation time and its load's write generation.
 
     Every row a load changes carries its generation, and generations follow the order loads commit in
     (``github.write_generation``): the rows with ``generation`` at most this one are all committed, and a
@@ -338,27 +339,33 @@ def asset_event_extra(db: Any, run_id: str) -> dict[str, Any]:
     """
     try:
         with db.cursor() as cur:
-            cur.execute("SELECT generation, observed_at FROM github.load_runs WHERE run_id = %s", (run_id,))
+            cur.execute(
+                "SELECT generation, observed_at FROM github.load_runs WHERE dag_id = %s AND run_id = %s",
+                (dag_id, run_id),
+            )
             generation, observed_at = cur.fetchone()
     finally:
         db.rollback()
-    return {"run_id": run_id, "generation": int(generation), "observed_at": observed_at.isoformat()}
+    return {"dag_id": dag_id, "run_id": run_id, "generation": int(generation), "observed_at": observed_at.isoformat()}
 
 
 # The audit row's figures the report logs when the load handed it none.
 _RECORDED_FIGURES = ("listed", "enriched", "skipped", "rejected", "api_requests", "inserted", "updated", "unchanged")
 
 
-def _recorded_figures(db: Any, run_id: str) -> dict[str, Any]:
+def _recorded_figures(db: Any, dag_id: str, run_id: str) -> dict[str, Any]:
     """The run's figures as its audit row keeps them; fails when no load of the run committed."""
     with db.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(_RECORDED_FIGURES)} FROM github.load_runs WHERE run_id = %s", (run_id,))
+        cursor.execute(
+            f"SELECT {', '.join(_RECORDED_FIGURES)} FROM github.load_runs WHERE dag_id = %s AND run_id = %s",
+            (dag_id, run_id),
+        )
         row = cursor.fetchone()
     if row is None:
         raise IncompleteRunError(
-            f"Run {run_id} has no row in github.load_runs: no load of it committed (a load task marked success or "
-            "skipped without running loads nothing). Clear the run's load task with its downstream tasks to load "
-            "what the run staged."
+            f"Run {run_id} of {dag_id} has no row in github.load_runs: no load of it committed (a load task marked "
+            "success or skipped without running loads nothing). Clear the run's load task with its downstream tasks "
+            "to load what the run staged."
         )
     return dict(zip(_RECORDED_FIGURES, row, strict=True))
 
@@ -377,7 +384,7 @@ def report_task(context: dict[str, Any], loaded: LoadedRun | None, *, warehouse_
         if loaded is not None:
             figures = {**loaded.totals.to_xcom(), **loaded.result.to_xcom()}
         else:
-            figures = _recorded_figures(db, run_id)
+            figures = _recorded_figures(db, context["dag"].dag_id, run_id)
     figures["total_in_table"] = total
     log.info("Run %s: %s", run_id, ", ".join(f"{name} {value}" for name, value in figures.items()))
     return figures

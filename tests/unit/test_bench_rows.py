@@ -18,6 +18,7 @@ from bench.rows import (
 from github_etl.columns import REPOSITORY_COLUMNS, STAGED_COLUMNS
 from github_etl.load import load_run
 from github_etl.load.checks import load_quality_checks
+from github_etl.settings import DAG_ID
 from github_etl.transform import format_copy_line, row_hash, staged_line
 
 # Enough rows that every rare case of the generator (pasted READMEs are 0.5 %) shows up several times.
@@ -128,7 +129,7 @@ def test_a_generated_file_loads_into_the_warehouse_and_passes_the_quality_checks
     )
 
     assert (result.inserted, result.snapshots, result.total) == (ROWS, ROWS, ROWS)
-    assert load_quality_checks(warehouse, RUN_ID) == []
+    assert load_quality_checks(warehouse, DAG_ID, RUN_ID) == []
 
 
 def test_a_changed_copy_stars_one_repository_in_n_once_more_with_digests_and_keys_to_match(tmp_path):

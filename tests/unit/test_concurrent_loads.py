@@ -24,6 +24,7 @@ from github_etl import load
 from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.load import LoadResult
 from github_etl.load.checks import load_quality_checks
+from github_etl.settings import DAG_ID
 from tests.unit.test_load import DAY_1, _key_file, _load, _query, _repo, _row_file
 from tools.waiting import poll
 
@@ -277,7 +278,7 @@ def test_two_overlapping_loads_of_one_day_both_commit_as_if_one_ran_after_the_ot
         RUN_IDS[name]: (done.inserted, done.updated, done.unchanged) for name, done in AUDIT[order].items()
     }
     for run_id in RUN_IDS.values():
-        assert load_quality_checks(warehouse, run_id) == []
+        assert load_quality_checks(warehouse, DAG_ID, run_id) == []
 
 
 def test_a_load_beside_the_initial_bulk_load_waits_for_it_then_merges(warehouse, pg_url, tmp_path, loads, caplog):

@@ -28,6 +28,7 @@ from github_etl.load import LoadResult, load_run, row_files
 from github_etl.load.checks import CheckFailure, load_quality_checks
 from github_etl.load.deletions import mark_gone
 from github_etl.selected_lines import StagedFilesMismatch
+from github_etl.settings import DAG_ID
 from github_etl.transform import staged_line
 from tools.waiting import poll
 
@@ -265,7 +266,7 @@ def test_a_run_of_a_past_logical_date_stores_what_it_saw_under_the_day_it_saw_it
     after = _warehouse_state(warehouse)
     assert after["repositories"] == before["repositories"]
     assert after["repository_snapshots"] == before["repository_snapshots"]
-    assert load_quality_checks(warehouse, "backfill") == []
+    assert load_quality_checks(warehouse, DAG_ID, "backfill") == []
 
 
 def test_a_warehouse_in_another_zone_dates_a_fetch_just_before_midnight_utc_by_its_utc_date(pg_url, tmp_path):
@@ -299,7 +300,7 @@ def test_a_warehouse_in_another_zone_dates_a_fetch_just_before_midnight_utc_by_i
             (date(2024, 6, 1), 1, 1, 99 - 10)
         ]
         assert _query(db, "SELECT first_seen_at FROM github.repositories ORDER BY id") == [(fetched,), (fetched,)]
-        assert load_quality_checks(db, "before-midnight") == []
+        assert load_quality_checks(db, DAG_ID, "before-midnight") == []
     finally:
         db.close()
 
@@ -837,7 +838,7 @@ def test_a_run_loaded_after_a_later_one_adds_its_snapshot_and_history_but_change
         "SELECT repo_id, stargazers_count FROM github.repository_snapshots WHERE snapshot_date = %s ORDER BY 1",
         (DAY_1.date(),),
     ) == [(1, 50), (3, 30), (4, 40)]
-    assert load_quality_checks(warehouse, "run-01") == []
+    assert load_quality_checks(warehouse, DAG_ID, "run-01") == []
 
 
 @pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
@@ -1095,7 +1096,7 @@ def test_a_load_of_a_run_committed_already_keeps_its_audit_row_unless_it_changes
     # says what this load changed.
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2, stargazers_count=99), _repo(3))], run_id="manual__1")
     assert _query(warehouse, "SELECT inserted, updated, unchanged FROM github.load_runs") == [(1, 1, 1)]
-    assert load_quality_checks(warehouse, "manual__1") == []
+    assert load_quality_checks(warehouse, DAG_ID, "manual__1") == []
 
 
 def test_missing_stats_are_recorded_as_zero(warehouse, tmp_path):
@@ -1408,7 +1409,7 @@ def test_session_terminated_during_copy_leaves_the_warehouse_untouched_and_a_ret
 def test_quality_checks_pass_on_good_data(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], run_id="run-1")
 
-    assert load_quality_checks(warehouse, "run-1") == []
+    assert load_quality_checks(warehouse, DAG_ID, "run-1") == []
 
 
 @pytest.mark.parametrize(
@@ -1430,7 +1431,7 @@ def test_quality_checks_pass_on_good_data(warehouse, tmp_path):
 def test_quality_checks_name_the_check_and_the_offending_ids(warehouse, tmp_path, bad_rows, check):
     _load(warehouse, [_row_file(tmp_path, _repo(1), *bad_rows)], run_id="run-1")
 
-    failures = load_quality_checks(warehouse, "run-1")
+    failures = load_quality_checks(warehouse, DAG_ID, "run-1")
 
     assert [(f.check, f.ids) for f in failures] == [(check, (7, 8))]
     assert "2 rows fail" in failures[0].message
@@ -1439,7 +1440,7 @@ def test_quality_checks_name_the_check_and_the_offending_ids(warehouse, tmp_path
 def test_offending_ids_are_capped(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, *(_repo(i, forks_count=-1) for i in range(1, 31)))], run_id="run-1")
 
-    (failure,) = load_quality_checks(warehouse, "run-1")
+    (failure,) = load_quality_checks(warehouse, DAG_ID, "run-1")
 
     assert failure.ids == tuple(range(1, 21))
     assert "30 rows fail" in failure.message
@@ -1452,7 +1453,7 @@ def test_loaded_count_check_spots_a_missing_row(warehouse, tmp_path):
         cur.execute("DELETE FROM github.repositories WHERE id = 2")
     warehouse.commit()
 
-    failures = load_quality_checks(warehouse, "run-1")
+    failures = load_quality_checks(warehouse, DAG_ID, "run-1")
 
     assert [f.check for f in failures] == ["loaded_count"]
     assert f"snapshots of {DAY_1.date()}: 2, repositories staged: 3" in failures[0].message
@@ -1466,7 +1467,7 @@ def test_snapshots_check_spots_a_snapshot_whose_repository_is_gone(warehouse, tm
         cur.execute("DELETE FROM github.repositories WHERE id IN (1, 3)")
     warehouse.commit()
 
-    failures = {f.check: f for f in load_quality_checks(warehouse, "run-2")}
+    failures = {f.check: f for f in load_quality_checks(warehouse, DAG_ID, "run-2")}
 
     orphans = failures["snapshots_reference_repositories"]
     assert orphans.ids == (1, 3)
@@ -1480,14 +1481,14 @@ def test_ids_check_spots_duplicates_once_the_primary_key_is_gone(warehouse, tmp_
         cur.execute("INSERT INTO github.repositories SELECT * FROM github.repositories WHERE id = 2")
     warehouse.commit()
 
-    failures = load_quality_checks(warehouse, "run-1")
+    failures = load_quality_checks(warehouse, DAG_ID, "run-1")
 
     expected = CheckFailure("ids_unique_not_null", "expected repository ids are unique and not null; 1 rows fail", (2,))
     assert expected in failures
 
 
 def test_quality_checks_of_an_unknown_run_fail(warehouse):
-    assert [f.check for f in load_quality_checks(warehouse, "never-ran")] == ["run_recorded"]
+    assert [f.check for f in load_quality_checks(warehouse, DAG_ID, "never-ran")] == ["run_recorded"]
 
 
 # -- schema -------------------------------------------------------------------------------------------
@@ -1743,8 +1744,10 @@ def test_quality_checks_cover_what_a_run_loaded_after_a_later_one_wrote(warehous
 
     snapshots = "SELECT stargazers_count FROM github.repository_snapshots WHERE repo_id = 7 ORDER BY 1"
     assert _query(warehouse, snapshots) == [(-1,), (_repo(7)["stargazers_count"],)]
-    assert [(f.check, f.ids) for f in load_quality_checks(warehouse, "run-1")] == [("counts_not_negative", (7,))]
-    assert load_quality_checks(warehouse, "run-2") == []
+    assert [(f.check, f.ids) for f in load_quality_checks(warehouse, DAG_ID, "run-1")] == [
+        ("counts_not_negative", (7,))
+    ]
+    assert load_quality_checks(warehouse, DAG_ID, "run-2") == []
 
 
 def test_a_failed_runs_rows_fail_the_next_runs_checks_until_one_passes(warehouse, tmp_path):
@@ -1753,10 +1756,12 @@ def test_a_failed_runs_rows_fail_the_next_runs_checks_until_one_passes(warehouse
     # last run whose checks passed.
     too_old = _repo(7, created_at=datetime(2001, 1, 1, tzinfo=UTC))
     _load(warehouse, [_row_file(tmp_path, _repo(1), too_old)], run_id="run-1")
-    assert [f.check for f in load_quality_checks(warehouse, "run-1")] == ["created_at_in_range"]
+    assert [f.check for f in load_quality_checks(warehouse, DAG_ID, "run-1")] == ["created_at_in_range"]
     _load(warehouse, [_row_file(tmp_path, _repo(1), too_old)], when=DAY_2, run_id="run-2")
 
-    assert [(f.check, f.ids) for f in load_quality_checks(warehouse, "run-2")] == [("created_at_in_range", (7,))]
+    assert [(f.check, f.ids) for f in load_quality_checks(warehouse, DAG_ID, "run-2")] == [
+        ("created_at_in_range", (7,))
+    ]
 
     # Repaired by hand, taking a generation as docs/history.md says: the next run checks the repair and passes,
     # and the one after it looks only at rows written since.
@@ -1764,18 +1769,18 @@ def test_a_failed_runs_rows_fail_the_next_runs_checks_until_one_passes(warehouse
         cur.execute("UPDATE github.repositories SET created_at = %s, generation = github.write_generation()", (DAY_0,))
     warehouse.commit()
     _load(warehouse, [_row_file(tmp_path, _repo(8))], when=DAY_2 + timedelta(days=1), run_id="run-3")
-    assert load_quality_checks(warehouse, "run-3") == []
+    assert load_quality_checks(warehouse, DAG_ID, "run-3") == []
     with warehouse.cursor() as cur:
         cur.execute("UPDATE github.repositories SET created_at = %s WHERE id = 8", (datetime(2001, 1, 1, tzinfo=UTC),))
     warehouse.commit()
     _load(warehouse, [_row_file(tmp_path, _repo(9))], when=DAY_2 + timedelta(days=2), run_id="run-4")
-    assert load_quality_checks(warehouse, "run-4") == []
+    assert load_quality_checks(warehouse, DAG_ID, "run-4") == []
 
 
 def test_a_reload_that_changes_rows_unmarks_the_runs_passed_checks(warehouse, tmp_path):
     passed = "SELECT checks_passed_at IS NOT NULL FROM github.load_runs WHERE run_id = 'run-1'"
     _load(warehouse, [_row_file(tmp_path, _repo(1))], run_id="run-1")
-    assert load_quality_checks(warehouse, "run-1") == []
+    assert load_quality_checks(warehouse, DAG_ID, "run-1") == []
     assert _query(warehouse, passed) == [(True,)]
 
     # Cleared and loaded again, changing nothing: the mark holds. Changing a row: its new generation is unchecked.
@@ -1783,4 +1788,4 @@ def test_a_reload_that_changes_rows_unmarks_the_runs_passed_checks(warehouse, tm
     assert _query(warehouse, passed) == [(True,)]
     _load(warehouse, [_row_file(tmp_path, _repo(1, created_at=None))], run_id="run-1")
     assert _query(warehouse, passed) == [(False,)]
-    assert [f.check for f in load_quality_checks(warehouse, "run-1")] == ["created_at_in_range"]
+    assert [f.check for f in load_quality_checks(warehouse, DAG_ID, "run-1")] == ["created_at_in_range"]

@@ -47,7 +47,8 @@ def test_a_census_run_shows_the_range_its_census_covers(summary_warehouse, capsy
 
     with summary_warehouse.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO github.census_cursor VALUES ('repositories', 1000, 1000, 'first_census', %(t)s)",
+            "INSERT INTO github.census_cursor"
+            " VALUES ('repositories', 1000, 1000, 'github_repositories', 'first_census', %(t)s)",
             {"t": EARLIER + timedelta(days=1)},
         )
     summary_warehouse.commit()

@@ -5,6 +5,7 @@
 UPDATE github.census_cursor AS stored
 SET since_id = LEAST(stored.since_id, touching.since_id),
     cursor_id = GREATEST(stored.cursor_id, touching.until_id),
+    dag_id = %(dag_id)s,
     run_id = %(run_id)s,
     moved_at = clock_timestamp()
 FROM (

@@ -4,12 +4,13 @@
 -- census load that crawled up to the end of the id space (reaches_end) starts the covered range; a range
 -- crawl short of it starts none, as the next daily census would then crawl every id above it. Writes no
 -- row when the crawl was apart from the covered range or started nothing.
-INSERT INTO github.census_cursor AS stored (census, since_id, cursor_id, run_id, moved_at)
-SELECT %(census)s, %(since_id)s, %(until_id)s, %(run_id)s, clock_timestamp()
+INSERT INTO github.census_cursor AS stored (census, since_id, cursor_id, dag_id, run_id, moved_at)
+SELECT %(census)s, %(since_id)s, %(until_id)s, %(dag_id)s, %(run_id)s, clock_timestamp()
 WHERE %(reaches_end)s OR EXISTS (SELECT FROM github.census_cursor WHERE census = %(census)s)
 ON CONFLICT (census) DO UPDATE SET
     since_id = LEAST(stored.since_id, excluded.since_id),
     cursor_id = GREATEST(stored.cursor_id, excluded.cursor_id),
+    dag_id = excluded.dag_id,
     run_id = excluded.run_id,
     moved_at = excluded.moved_at
 WHERE excluded.since_id <= stored.cursor_id

@@ -7,7 +7,7 @@
 WITH run AS (
     SELECT (observed_at AT TIME ZONE 'UTC')::date AS snapshot_date, inserted + updated + unchanged AS staged
     FROM github.load_runs
-    WHERE run_id = %(run_id)s
+    WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s
 ),
 loaded AS (
     -- A value, not a join, so that only the date's partition is read, through its BRIN index.

@@ -3,7 +3,9 @@
 -- writes in the same transaction, and this check verifies that after every run.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
 WITH run AS (
-    SELECT (observed_at AT TIME ZONE 'UTC')::date AS snapshot_date FROM github.load_runs WHERE run_id = %(run_id)s
+    SELECT (observed_at AT TIME ZONE 'UTC')::date AS snapshot_date
+    FROM github.load_runs
+    WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s
 ),
 orphans AS (
     SELECT snapshot.repo_id AS id

@@ -20,16 +20,16 @@ VALUES (
     %(unreachable)s::jsonb, COALESCE(%(started_at)s, now()), clock_timestamp(),
     COALESCE(
         nullif(current_setting('github_etl.write_generation', true), '')::bigint,
-        (SELECT generation FROM github.load_runs WHERE run_id = %(run_id)s),
+        (SELECT generation FROM github.load_runs WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s),
         github.write_generation()
     )
 )
-ON CONFLICT (run_id) DO UPDATE SET
-    (dag_id, logical_date, observed_at, mode,
+ON CONFLICT (dag_id, run_id) DO UPDATE SET
+    (logical_date, observed_at, mode,
      listed, enriched, skipped, rejected, rejected_reasons,
      inserted, updated, unchanged, duplicates, api_requests,
      unreachable, started_at, finished_at, generation, checks_passed_at)
-    = ROW(excluded.dag_id, excluded.logical_date, excluded.observed_at, excluded.mode,
+    = ROW(excluded.logical_date, excluded.observed_at, excluded.mode,
           excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected, excluded.rejected_reasons,
           excluded.inserted, excluded.updated, excluded.unchanged, excluded.duplicates, excluded.api_requests,
           excluded.unreachable, excluded.started_at, excluded.finished_at, excluded.generation, NULL)

@@ -153,9 +153,10 @@ CREATE TABLE IF NOT EXISTS github.source (
     recorded_at timestamptz NOT NULL
 );
 
--- Audit trail: one row per DAG run, written in the load transaction.
+-- Audit trail: one row per DAG run, written in the load transaction. A run is its DAG's id and its run id:
+-- two DAGs harvesting into the warehouse on one schedule give their runs the same run ids.
 CREATE TABLE IF NOT EXISTS github.load_runs (
-    run_id        text        PRIMARY KEY,
+    run_id        text        NOT NULL,
     dag_id        text        NOT NULL,
     logical_date  timestamptz NOT NULL,
     -- When the run fetched its data: its rows' last_seen_at and its snapshots' date.
@@ -185,7 +186,8 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     generation    bigint      NOT NULL DEFAULT github.write_generation(),
     -- When the run's quality checks passed (github_etl.load.checks); NULL until then, and again when a later
     -- load of the run changes rows. The next run's checks cover every row written since the last pass.
-    checks_passed_at timestamptz
+    checks_passed_at timestamptz,
+    PRIMARY KEY (dag_id, run_id)
 );
 
 -- Indexes that serve the repository API's filters and sort orders. A language is matched in any case,
@@ -334,6 +336,7 @@ CREATE TABLE IF NOT EXISTS github.census_cursor (
     census    text        PRIMARY KEY,
     since_id  bigint      NOT NULL,
     cursor_id bigint      NOT NULL,
+    dag_id    text        NOT NULL,
     run_id    text        NOT NULL,
     moved_at  timestamptz NOT NULL,
     CHECK (since_id <= cursor_id)
@@ -344,10 +347,11 @@ CREATE TABLE IF NOT EXISTS github.census_cursor (
 -- staging after a restore) leave the cursor where loading them in order does (absorb_census_ranges.sql).
 CREATE TABLE IF NOT EXISTS github.census_ranges (
     census   text   NOT NULL,
+    dag_id   text   NOT NULL,
     run_id   text   NOT NULL,
     since_id bigint NOT NULL,
     until_id bigint NOT NULL,
-    PRIMARY KEY (census, run_id)
+    PRIMARY KEY (census, dag_id, run_id)
 );
 
 -- Day summaries for the API's trending and language views (github_etl.api.insights). Answering
@@ -675,8 +679,8 @@ FROM (VALUES
     ('github.source', 'run_id', 'The run whose load recorded it.'),
     ('github.source', 'recorded_at', 'When that load committed.'),
     ('github.load_runs', NULL, 'One row per DAG run that loaded, written in its load''s transaction.'),
-    ('github.load_runs', 'run_id', 'Airflow''s run id.'),
-    ('github.load_runs', 'dag_id', 'Airflow''s DAG id.'),
+    ('github.load_runs', 'run_id', 'Airflow''s run id: a run is its DAG id and its run id.'),
+    ('github.load_runs', 'dag_id', 'Airflow''s DAG id: two DAGs may harvest into one warehouse.'),
     ('github.load_runs', 'logical_date',
      'The run''s logical date (which day it was scheduled for). Not a watermark for reading changes: a backfill '
      'loads past logical dates after later ones; read by generation.'),
@@ -726,12 +730,14 @@ FROM (VALUES
     ('github.census_cursor', 'census', 'The census''s name.'),
     ('github.census_cursor', 'since_id', 'The id the census started after.'),
     ('github.census_cursor', 'cursor_id', 'The highest id crawled so far.'),
+    ('github.census_cursor', 'dag_id', 'The DAG of the run whose load moved the cursor last.'),
     ('github.census_cursor', 'run_id', 'The run whose load moved the cursor last.'),
     ('github.census_cursor', 'moved_at', 'When that load committed.'),
     ('github.census_ranges', NULL,
      'The id range each census load crawled: the cursor takes in a range once it touches the covered one, so '
      'census runs loaded out of their order leave it where loading them in order does.'),
     ('github.census_ranges', 'census', 'The census''s name (github.census_cursor.census).'),
+    ('github.census_ranges', 'dag_id', 'The DAG of the run that crawled the range.'),
     ('github.census_ranges', 'run_id', 'The run that crawled the range.'),
     ('github.census_ranges', 'since_id', 'The id the range starts after.'),
     ('github.census_ranges', 'until_id', 'The highest id of the range.'),

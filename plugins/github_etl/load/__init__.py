@@ -113,7 +113,8 @@ def load_run(
     :param row_files: staged files in COPY text format, ``STAGED_COLUMNS`` (see :mod:`github_etl.columns`):
         open file objects (left open) or paths (opened and closed here). Streamed, never read whole;
         not read at all when the key files show that nothing would change.
-    :param run_id: Airflow run id, the audit row's key.
+    :param run_id: Airflow run id; with ``dag_id`` the audit row's key (two DAGs may harvest into one
+        warehouse, and on one schedule their runs have the same ids).
     :param dag_id: Airflow DAG id.
     :param logical_date: the run's logical date (timezone-aware), recorded in the audit row only.
     :param observed_at: when the run's data were fetched from GitHub (timezone-aware), as staged by the
@@ -170,7 +171,7 @@ def load_run(
                 cur, deleted, observed_at, checked=int(stats.get("listed", 0)), max_share=max_deleted_share
             )
             if census is not None:
-                _advance_census_cursor(cur, census, run_id)
+                _advance_census_cursor(cur, census, dag_id, run_id)
             if merged.snapshots:
                 _refresh_day_summaries(cur, snapshot_date_of(observed_at))
             result = LoadResult(**merged._asdict(), unchanged=merged.total - merged.inserted - merged.updated)
@@ -242,12 +243,12 @@ def _refresh_day_summaries(cur: PgCursor, snapshot_date: date) -> None:
     cur.execute("SELECT github.refresh_day_summaries(%s)", (snapshot_date,))
 
 
-def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], run_id: str) -> None:
+def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], dag_id: str, run_id: str) -> None:
     from github_etl.extract.census import CENSUS_NAME
 
     crawled = {"since_id": int(census["since_id"]), "until_id": int(census["until_id"])}
     reaches_end = bool(census["reaches_end"])
-    named = {"census": CENSUS_NAME, "run_id": run_id}
+    named = {"census": CENSUS_NAME, "dag_id": dag_id, "run_id": run_id}
     cur.execute(load_sql("record_census_range.sql"), {**named, **crawled})
     cur.execute(load_sql("advance_census_cursor.sql"), {**named, "reaches_end": reaches_end, **crawled})
     moved = cur.rowcount

@@ -74,7 +74,7 @@ QUALITY_CHECKS: tuple[_QualityCheck, ...] = (
 )
 
 
-def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailure]:
+def load_quality_checks(db: DatabaseConnection, dag_id: str, run_id: str) -> list[CheckFailure]:
     """Run the data-quality checks over the repositories a committed run loaded.
 
     A run's checks cover the rows written since the last run whose checks passed, found by their write
@@ -84,7 +84,8 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
     later load changes again carries that load's generation, and is that load's to check.
 
     :param db: warehouse connection (it commits only the run's ``checks_passed_at``).
-    :param run_id: the run, as recorded in ``github.load_runs``.
+    :param dag_id: the run's DAG.
+    :param run_id: the run, as recorded in ``github.load_runs`` with ``dag_id``.
     :return: the failed checks, empty when all pass.
     """
     failures: list[CheckFailure] = []
@@ -98,18 +99,18 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
                                 0),
                        this.generation
                 FROM github.load_runs AS this
-                WHERE this.run_id = %s
+                WHERE this.dag_id = %s AND this.run_id = %s
                 """,
-                (run_id,),
+                (dag_id, run_id),
             )
             covered = cur.fetchone()
             if covered is None:
                 return [
                     CheckFailure(
                         "run_recorded",
-                        f"no row for run {run_id!r} in github.load_runs: no load of the run committed (a load task "
-                        "marked success or skipped without running loads nothing). Clear the run's load task to "
-                        "load what the run staged",
+                        f"no row for run {run_id!r} of {dag_id} in github.load_runs: no load of the run committed "
+                        "(a load task marked success or skipped without running loads nothing). Clear the run's load "
+                        "task to load what the run staged",
                     )
                 ]
             for check in QUALITY_CHECKS:
@@ -117,6 +118,7 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
                 cur.execute(
                     statement,
                     {
+                        "dag_id": dag_id,
                         "run_id": run_id,
                         "after_generation": covered[0],
                         "upto_generation": covered[1],
@@ -133,7 +135,9 @@ def load_quality_checks(db: DatabaseConnection, run_id: str) -> list[CheckFailur
                 )
             if not failures:
                 cur.execute(
-                    "UPDATE github.load_runs SET checks_passed_at = clock_timestamp() WHERE run_id = %s", (run_id,)
+                    "UPDATE github.load_runs SET checks_passed_at = clock_timestamp()"
+                    " WHERE dag_id = %s AND run_id = %s",
+                    (dag_id, run_id),
                 )
                 db.commit()
     finally:
