@@ -25,7 +25,7 @@ from airflow.sdk import BaseNotifier
 
 from github_etl import airflow_version
 from github_etl.errors import ConfigurationError
-from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, bool_env, run_deadline_hours
+from github_etl.settings import DEADLINE_ALERT_ENV, bool_env, run_deadline_hours
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, DeadlineAlert
@@ -64,7 +64,9 @@ def late_run_alert() -> DeadlineAlert | None:
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=interval,
-        callback=AsyncCallback(alert_late_run, kwargs={"dag_id": DAG_ID, "hours": hours}),
+        # No DAG id here: the callback names the DAG of the late run, so a second DAG made from this one
+        # (docs/existing-airflow.md#a-second-harvest) is told under its own id.
+        callback=AsyncCallback(alert_late_run, kwargs={"hours": hours}),
     )
 
 
@@ -139,17 +141,17 @@ def _with_template_env(context: Context) -> Context:
     return {**context, "dag": _TemplatingDag(dag)}  # type: ignore[typeddict-item]
 
 
-async def alert_late_run(dag_id: str, hours: float, **kwargs: Any) -> None:
-    """Deadline callback (run by the triggerer): a run of ``dag_id`` has not finished ``hours`` after it was queued.
+async def alert_late_run(hours: float, **kwargs: Any) -> None:
+    """Deadline callback (run by the triggerer): a run has not finished ``hours`` after it was queued.
 
-    Airflow passes the run as it was when the deadline passed (``context["dag_run"]``). It drops a run's
-    deadline only when the run succeeds, so a run that failed meanwhile reaches here too: its failure was
+    Airflow passes the run as it was when the deadline passed (``context["dag_run"]``), its DAG id with it. It
+    drops a run's deadline only when the run succeeds, so a run that failed meanwhile reaches here too: its failure was
     told already (:class:`RunFailureNotifier`), and it is not late but over. A backfill queues all its runs
     at once and starts them ``max_active_runs`` at a time, so a backfill run still queued is waiting for its
     turn, not late.
     """
     dag_run = (kwargs.get("context") or {}).get("dag_run") or {}
-    run_id = dag_run.get("dag_run_id", "?")
+    dag_id, run_id = dag_run.get("dag_id", "?"), dag_run.get("dag_run_id", "?")
     if dag_run.get("state") == "failed":
         log.info("Run %s of %s failed before its deadline: no late-run alert", run_id, dag_id)
         return

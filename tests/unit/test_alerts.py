@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk import BaseNotifier
 
-from github_etl.alerts import alert_late_run, configured_notifier
+from github_etl.alerts import alert_late_run, configured_notifier, late_run_alert
 from github_etl.errors import ConfigurationError
 
 TOLD: list[dict[str, Any]] = []
@@ -29,18 +29,44 @@ def test_a_late_run_is_told_to_the_configured_notifier(monkeypatch) -> None:
     monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", f"{__name__}.ListNotifier")
     monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", json.dumps({"channel": "#data"}))
 
-    asyncio.run(alert_late_run(dag_id="github_repositories", hours=6.0))
+    context = {"dag_run": {"dag_id": "github_repositories", "dag_run_id": "manual__1", "state": "running"}}
 
-    assert TOLD == [{"channel": "#data", "dag_id": "github_repositories", "reason": "not finished within 6.0 hours"}]
+    asyncio.run(alert_late_run(hours=6.0, context=context))
+
+    (told,) = TOLD
+    assert told == {
+        "channel": "#data",
+        "dag_id": "github_repositories",
+        "reason": "not finished within 6.0 hours",
+        "context": context,
+    }
+
+
+def test_a_late_run_of_a_second_dag_made_from_the_projects_is_told_under_its_own_dag_id(monkeypatch) -> None:
+    """A second harvest (docs/existing-airflow.md#a-second-harvest) attaches the same deadline alert: the notifier
+    must be told which DAG's run is late, not the project's DAG id."""
+    TOLD.clear()
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", f"{__name__}.ListNotifier")
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", json.dumps({"channel": "#data"}))
+    monkeypatch.setenv("GITHUB_ETL_RUN_DEADLINE_ALERT", "true")
+    callback = late_run_alert().callback
+    assert callback.path == f"{alert_late_run.__module__}.{alert_late_run.__name__}"
+    # What Airflow hands the callback: its kwargs and the run the deadline was for.
+    context = {"dag_run": {"dag_id": "github_search_rust", "dag_run_id": "scheduled__1", "state": "running"}}
+
+    asyncio.run(alert_late_run(**callback.kwargs, context=context))
+
+    (told,) = TOLD
+    assert told["dag_id"] == "github_search_rust"
 
 
 def test_a_run_that_failed_before_its_deadline_is_not_told_as_late(monkeypatch, caplog) -> None:
     TOLD.clear()
     monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", f"{__name__}.ListNotifier")
     monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", json.dumps({"channel": "#data"}))
-    context = {"dag_run": {"dag_run_id": "manual__1", "state": "failed"}}
+    context = {"dag_run": {"dag_id": "github_repositories", "dag_run_id": "manual__1", "state": "failed"}}
 
-    asyncio.run(alert_late_run(dag_id="github_repositories", hours=6.0, context=context))
+    asyncio.run(alert_late_run(hours=6.0, context=context))
 
     assert TOLD == []
     assert "Run manual__1 of github_repositories failed before its deadline" in caplog.text

@@ -119,4 +119,4 @@ def test_a_failed_run_alerts_and_a_late_one_fires_a_deadline_alert(monkeypatch) 
     assert any(isinstance(callback, RunFailureNotifier) for callback in callbacks)
     (deadline,) = dag.deadline
     assert timedelta(seconds=deadline.interval) == timedelta(hours=6)
-    assert deadline.callback.kwargs == {"dag_id": "github_repositories", "hours": 6.0}
+    assert deadline.callback.kwargs == {"hours": 6.0}
