@@ -43,7 +43,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import DAG, dag, get_current_context, task
 
 from github_etl import airflow_version
 
@@ -59,94 +59,104 @@ from github_etl.params import trigger_form_params  # noqa: E402
 from github_etl.settings import DAG_ID, GITHUB_API_POOL, GITHUB_CONN_ID, WAREHOUSE_CONN_ID  # noqa: E402
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    doc_md=__doc__,
-    params=trigger_form_params(),
-    tags=["github", "warehouse", "etl"],
-    on_failure_callback=RunFailureNotifier(),
-    # A daily run should end before the next one starts; the budget check in plan uses the same time.
-    deadline=late_run_alert(),
-    default_args={
-        "owner": "data-engineering",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": True,
-    },
-)
-def github_repositories() -> None:
-    @task
-    def prepare() -> dict[str, Any]:
-        from dataclasses import asdict
+def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **param_defaults: Any) -> DAG:
+    """The harvest DAG, under ``dag_id`` on ``schedule``, its params' defaults (what a scheduled run does) overridden
+    by ``param_defaults`` (``mode="search", query="language:rust"``).
 
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
-        from github_etl.params import validate
-        from github_etl.settings import check_settings
-        from github_etl.staging import check_staging_root
+    More DAGs made with it harvest into the same warehouse, each on its own schedule, sharing the ``github_api``
+    pool and GitHub's budget: see docs/existing-airflow.md#a-second-harvest.
+    """
 
-        with fail_fast_on_final_errors():
-            params = validate(dict(get_current_context()["params"]))
-            check_settings()
-            # The first task to reach the warehouse: a warehouse refusing the login fails the run at once.
-            with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:
-                apply_schema(db)
-            # A staging store that refuses the run (no such bucket, wrong credentials) fails it here too.
-            check_staging_root()
-        return asdict(params)
-
-    # The UI and `airflow tasks` list each mapped task by its shard's key (sample-003), not by a bare index.
-    @task(map_index_template="{{ shard }}")
-    def transform(extracted: dict[str, Any]) -> dict[str, Any]:
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.extract.shards import ExtractResult
-        from github_etl.staging import RunStaging
-        from github_etl.tasks import transform_shard
-
-        context = get_current_context()
-        context["shard"] = extracted["shard"]
-        staging = RunStaging(context["dag"].dag_id, context["run_id"])
-        with fail_fast_on_final_errors():
-            return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
-
-    @task
-    def report(loaded: dict[str, Any] | None, checked: dict[str, Any]) -> dict[str, Any]:
-        from github_etl.errors import fail_fast_on_final_errors
-        from github_etl.tasks import LoadedRun, report_task
-
-        with fail_fast_on_final_errors():
-            # None when the load was marked success without running: the report reads the run's audit row.
-            run = LoadedRun.from_xcom(loaded) if loaded is not None else None
-            return report_task(get_current_context(), run, warehouse_conn_id=WAREHOUSE_CONN_ID)
-
-    run_params = prepare()
-    planned = GitHubPlanOperator(
-        task_id="plan",
-        run_params=run_params,
-        pool=GITHUB_API_POOL,
-        github_conn_id=GITHUB_CONN_ID,
-        warehouse_conn_id=WAREHOUSE_CONN_ID,
+    @dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=__doc__,
+        params=trigger_form_params(**param_defaults),
+        tags=["github", "warehouse", "etl"],
+        on_failure_callback=RunFailureNotifier(),
+        # A daily run should end before the next one starts; the budget check in plan uses the same time.
+        deadline=late_run_alert(),
+        default_args={
+            "owner": "data-engineering",
+            "retries": 2,
+            "retry_delay": timedelta(minutes=1),
+            "retry_exponential_backoff": True,
+        },
     )
-    extracted = GitHubExtractShardOperator.partial(
-        task_id="extract",
-        pool=GITHUB_API_POOL,
-        github_conn_id=GITHUB_CONN_ID,
-        map_index_template="{{ task.shard.key }}",
-    ).expand(shard=planned.output)
-    transformed = transform.expand(extracted=extracted.output)
-    # Runs when the plan found nothing to extract too, so every run leaves its audit row.
-    loaded = GitHubLoadOperator(
-        task_id="load", transformed=transformed, trigger_rule="none_failed", warehouse_conn_id=WAREHOUSE_CONN_ID
-    )
-    # The asset is emitted here, not by load: a failed check fails the run and emits nothing.
-    checked = GitHubCheckOperator(
-        task_id="check", loaded=loaded.output, outlets=[REPOSITORIES_ASSET], warehouse_conn_id=WAREHOUSE_CONN_ID
-    )
-    report(loaded.output, checked.output)
+    def github_repositories() -> None:
+        @task
+        def prepare() -> dict[str, Any]:
+            from dataclasses import asdict
+
+            from github_etl.errors import fail_fast_on_final_errors
+            from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
+            from github_etl.params import validate
+            from github_etl.settings import check_settings
+            from github_etl.staging import check_staging_root
+
+            with fail_fast_on_final_errors():
+                params = validate(dict(get_current_context()["params"]))
+                check_settings()
+                # The first task to reach the warehouse: a warehouse refusing the login fails the run at once.
+                with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:
+                    apply_schema(db)
+                # A staging store that refuses the run (no such bucket, wrong credentials) fails it here too.
+                check_staging_root()
+            return asdict(params)
+
+        # The UI and `airflow tasks` list each mapped task by its shard's key (sample-003), not by a bare index.
+        @task(map_index_template="{{ shard }}")
+        def transform(extracted: dict[str, Any]) -> dict[str, Any]:
+            from github_etl.errors import fail_fast_on_final_errors
+            from github_etl.extract.shards import ExtractResult
+            from github_etl.staging import RunStaging
+            from github_etl.tasks import transform_shard
+
+            context = get_current_context()
+            context["shard"] = extracted["shard"]
+            staging = RunStaging(context["dag"].dag_id, context["run_id"])
+            with fail_fast_on_final_errors():
+                return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
+
+        @task
+        def report(loaded: dict[str, Any] | None, checked: dict[str, Any]) -> dict[str, Any]:
+            from github_etl.errors import fail_fast_on_final_errors
+            from github_etl.tasks import LoadedRun, report_task
+
+            with fail_fast_on_final_errors():
+                # None when the load was marked success without running: the report reads the run's audit row.
+                run = LoadedRun.from_xcom(loaded) if loaded is not None else None
+                return report_task(get_current_context(), run, warehouse_conn_id=WAREHOUSE_CONN_ID)
+
+        run_params = prepare()
+        planned = GitHubPlanOperator(
+            task_id="plan",
+            run_params=run_params,
+            pool=GITHUB_API_POOL,
+            github_conn_id=GITHUB_CONN_ID,
+            warehouse_conn_id=WAREHOUSE_CONN_ID,
+        )
+        extracted = GitHubExtractShardOperator.partial(
+            task_id="extract",
+            pool=GITHUB_API_POOL,
+            github_conn_id=GITHUB_CONN_ID,
+            map_index_template="{{ task.shard.key }}",
+        ).expand(shard=planned.output)
+        transformed = transform.expand(extracted=extracted.output)
+        # Runs when the plan found nothing to extract too, so every run leaves its audit row.
+        loaded = GitHubLoadOperator(
+            task_id="load", transformed=transformed, trigger_rule="none_failed", warehouse_conn_id=WAREHOUSE_CONN_ID
+        )
+        # The asset is emitted here, not by load: a failed check fails the run and emits nothing.
+        checked = GitHubCheckOperator(
+            task_id="check", loaded=loaded.output, outlets=[REPOSITORIES_ASSET], warehouse_conn_id=WAREHOUSE_CONN_ID
+        )
+        report(loaded.output, checked.output)
+
+    return github_repositories()
 
 
-github_repositories()
+harvest_dag()

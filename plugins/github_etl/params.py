@@ -174,11 +174,16 @@ def scheduled_mode() -> str:
     return mode
 
 
-def trigger_form_params() -> dict[str, Any]:
-    """The DAG's ``params``: each a :class:`~airflow.sdk.Param` so the trigger form validates and explains it."""
+def trigger_form_params(**defaults: Any) -> dict[str, Any]:
+    """The DAG's ``params``: each a :class:`~airflow.sdk.Param` so the trigger form validates and explains it.
+
+    :param defaults: new defaults for some of them, what a scheduled run of the DAG does (a second harvest's
+        ``mode="search", query="language:rust"``); checked together as a run's params are, so that a DAG
+        whose scheduled runs would all fail does not parse, its import error naming the param.
+    """
     from airflow.sdk import Param
 
-    return {
+    params = {
         "mode": Param(
             scheduled_mode(),
             enum=list(MODES),
@@ -265,3 +270,12 @@ def trigger_form_params() -> dict[str, Any]:
             "the id space.",
         ),
     }
+    for name, value in defaults.items():
+        if name not in params:
+            raise ConfigurationError(f"no param {name!r} to give a default; the DAG's params: {', '.join(params)}")
+        params[name] = Param(value, params[name].description, schema=params[name].schema)
+    try:
+        validate({name: param.value for name, param in params.items()})
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"the DAG's param defaults {defaults} would fail every scheduled run: {exc}") from None
+    return params

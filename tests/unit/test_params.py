@@ -127,3 +127,31 @@ def test_a_run_of_any_mode_passes_with_the_forms_defaults_of_the_other_modes_par
     conf |= {"owners": "apache" if mode == "owners" else None}
 
     assert validate(conf).mode == mode
+
+
+def test_a_second_harvest_gives_its_params_new_defaults_checked_as_a_run_would_be() -> None:
+    from github_etl.params import trigger_form_params
+
+    params = trigger_form_params(mode="search", query="language:rust")
+
+    assert (params["mode"].value, params["query"].value) == ("search", "language:rust")
+    # The form still explains and checks them.
+    assert params["mode"].schema == trigger_form_params()["mode"].schema
+    assert params["query"].description == trigger_form_params()["query"].description
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        ({"mode": "search"}, "would fail every scheduled run: mode 'search' needs a non-empty param 'query'"),
+        ({"owner": "apache"}, "no param 'owner' to give a default"),
+        ({"mode": "owners", "query": "language:rust"}, "param 'query' is read only by mode 'search'"),
+    ],
+)
+def test_param_defaults_every_scheduled_run_would_fail_on_are_refused_when_the_dag_parses(
+    defaults: dict[str, str], message: str
+) -> None:
+    from github_etl.params import trigger_form_params
+
+    with pytest.raises(ConfigurationError, match=message):
+        trigger_form_params(**defaults)
