@@ -1,9 +1,12 @@
-"""The ``github_api`` pool, created by the scheduler when a run of the DAG starts and the deployment has none.
+"""The ``github_api`` pool, created by the scheduler when a run of a DAG with tasks in it starts and the deployment
+has none.
 
 Airflow never schedules a task whose pool does not exist: its run stays "running" with the task
 "scheduled" for ever, and only the scheduler's log says why. A deployment that copies the DAG and the
 plugin in (and never ran ``make``) has no such pool, so the plugin's listener creates it with
 ``GITHUB_ETL_POOL_SLOTS`` slots. An existing pool is left as it is: its size is the deployment's choice.
+Any DAG whose tasks use the pool counts, not only the project's DAG id: a second harvest made from the DAG
+file (docs/existing-airflow.md#a-second-harvest) may be the first, or the only one, to run.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from airflow.listeners import hookimpl
 
 from github_etl.errors import ConfigurationError
 from github_etl.settings import (
-    DAG_ID,
     DEFAULT_POOL_SLOTS,
     GITHUB_API_POOL,
     POOL_DESCRIPTION,
@@ -57,12 +59,11 @@ def ensure_pool(session: Session) -> bool:
     if session.execute(statement).rowcount != 1:
         return False
     log.warning(
-        "Created the Airflow pool %r with %s slots (%s), which the %s DAG's GitHub tasks need; "
+        "Created the Airflow pool %r with %s slots (%s), which the GitHub tasks of the github_etl DAGs need; "
         "resize it under Admin > Pools or with `airflow pools set`",
         GITHUB_API_POOL,
         slots,
         POOL_SLOTS_ENV,
-        DAG_ID,
     )
     return True
 
@@ -80,10 +81,16 @@ def _configured_slots() -> int:
         return DEFAULT_POOL_SLOTS
 
 
+def _uses_pool(dag_run: DagRun) -> bool:
+    """Whether a task of the run's DAG runs in the ``github_api`` pool."""
+    dag = getattr(dag_run, "dag", None)
+    return dag is not None and any(getattr(task, "pool", None) == GITHUB_API_POOL for task in dag.tasks)
+
+
 @hookimpl
 def on_dag_run_running(dag_run: DagRun, msg: str) -> None:
-    """Called by the scheduler as it starts a run, before it schedules the run's tasks."""
-    if dag_run.dag_id != DAG_ID:
+    """Called by the scheduler as it starts a run, before it schedules the run's tasks (the run's DAG set)."""
+    if not _uses_pool(dag_run):
         return
     from sqlalchemy.orm import object_session
 
