@@ -84,10 +84,13 @@ class EmbeddedPostgres:
     """A PostgreSQL server whose data directory belongs to this project (or to a test session).
 
     :param data_dir: the PGDATA directory; created and initialised on the first ``start()``.
+    :param binaries: the folder of ``initdb``, ``pg_ctl`` and ``postgres``; the embedded ones by default (which
+        are built without SSL: a test of TLS passes a system PostgreSQL's).
     """
 
-    def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR) -> None:
+    def __init__(self, data_dir: Path | str = DEFAULT_DATA_DIR, *, binaries: Path = POSTGRES_BIN_PATH) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
+        self.binaries = Path(binaries)
 
     def start(self) -> str:
         """Start the server unless it already runs, and return its URL.
@@ -171,12 +174,12 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if account is not None:
             _ensure_traversable(self.data_dir.parent)
-            _ensure_traversable(POSTGRES_BIN_PATH)
+            _ensure_traversable(self.binaries)
             os.chown(self.data_dir, account.uid, account.gid)
         log.info("Initialising a PostgreSQL data directory in %s", self.data_dir)
         self._run(
             [
-                str(POSTGRES_BIN_PATH / "initdb"),
+                str(self.binaries / "initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -194,7 +197,7 @@ class EmbeddedPostgres:
     def _check_major_version(self) -> None:
         """Refuse a data directory of another major version: the server would only log a cryptic FATAL."""
         data_version = (self.data_dir / "PG_VERSION").read_text(encoding="utf-8").strip()
-        binaries_version = binaries_major_version()
+        binaries_version = binaries_major_version(self.binaries)
         if data_version != binaries_version:
             raise EmbeddedPostgresError(
                 f"{self.data_dir} holds a PostgreSQL {data_version} cluster and the embedded binaries are "
@@ -228,7 +231,7 @@ class EmbeddedPostgres:
         return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
 
     def _pg_ctl(self, args: Sequence[str], account: _Account | None, *, check: bool = True) -> int:
-        return self._run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), *args], account, check=check)
+        return self._run([str(self.binaries / "pg_ctl"), "-D", str(self.data_dir), *args], account, check=check)
 
     def _run(self, command: Sequence[str], account: _Account | None, *, check: bool = True) -> int:
         """Run a PostgreSQL program, as ``account`` when given.
@@ -269,11 +272,10 @@ class EmbeddedPostgres:
         return f"\nLast lines of {server_log}:\n" + "\n".join(tail)
 
 
-def binaries_major_version() -> str:
-    """Major version of the bundled PostgreSQL binaries, as a data directory's PG_VERSION file writes it."""
-    printed = subprocess.run(
-        [str(POSTGRES_BIN_PATH / "initdb"), "--version"], capture_output=True, text=True, check=True
-    ).stdout
+def binaries_major_version(binaries: Path = POSTGRES_BIN_PATH) -> str:
+    """Major version of PostgreSQL binaries (the bundled ones by default), as a data directory's PG_VERSION file
+    writes it."""
+    printed = subprocess.run([str(binaries / "initdb"), "--version"], capture_output=True, text=True, check=True).stdout
     match = _SERVER_VERSION.search(printed)
     if match is None:
         raise EmbeddedPostgresError(f"cannot read a PostgreSQL version in {printed!r}")

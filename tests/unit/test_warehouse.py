@@ -182,8 +182,6 @@ def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(
     [
         pytest.param({"dbname": "github_etl_no_such_database"}, "does not exist", id="no-such-database"),
         pytest.param({"user": "github_etl_no_such_role"}, "does not exist", id="no-such-role"),
-        # Whether or not the server offers SSL, a client that requires a certificate it cannot check stops.
-        pytest.param({"sslmode": "verify-full", "sslrootcert": "/nonexistent/root.crt"}, "ssl", id="ssl-unverifiable"),
     ],
 )
 def test_a_warehouse_refusing_the_login_fails_at_once_as_a_configuration_error(pg_url, caplog, target, refusal):

@@ -154,12 +154,9 @@ class WarehouseHook(PostgresHook):
             try:
                 self.conn = psycopg2.connect(**params)
             except psycopg2.OperationalError as exc:
-                reason = _redact(str(exc).strip(), params.get("password"))
+                reason = _one_line(_redact(str(exc), params.get("password")))
                 if _is_refusal(reason):
-                    raise WarehouseRejectedError(
-                        f"the warehouse at {_describe(params)} refused the connection: {reason}. "
-                        f"Check {self.source} (database, user, password)."
-                    ) from exc
+                    raise WarehouseRejectedError(_refusal(reason, params, self.source)) from exc
                 if attempt == attempts:
                     raise WarehouseUnavailableError(
                         f"cannot connect to the warehouse at {_describe(params)} after {attempts} "
@@ -501,12 +498,15 @@ _REFUSALS = (
     "no password supplied",
     "peer authentication failed",
     "ident authentication failed",
-    # SSL as the connection asks for it (sslmode, sslrootcert, client certificates) and the server cannot
-    # give; a connection merely cut during its handshake ("SSL SYSCALL error") is still retried.
+    # TLS as the connection asks for it and the server cannot give (sslmode, sslrootcert, a host its
+    # certificate does not name), or as the server asks for it and the connection does not give (a client
+    # certificate, sslcert and sslkey, missing or signed by a CA it does not trust); a connection merely
+    # cut during its handshake ("SSL SYSCALL error", "unexpected eof") is still retried.
     "does not support ssl",
-    "certificate verify failed",
+    "certificate",
     "does not match host name",
-    "root certificate file",
+    "unknown ca",
+    "alert protocol version",
     "invalid sslmode value",
     "private key file",
     # PgBouncer's own refusals: a user or database it does not know, a connection option it does not pass
@@ -531,6 +531,40 @@ def _misread(params: dict[str, Any]) -> bool:
 def _is_refusal(reason: str) -> bool:
     lowered = reason.lower()
     return any(refusal in lowered for refusal in _REFUSALS)
+
+
+# Refusals about TLS: what to fix is the connection's TLS settings, not its login.
+_TLS_REFUSALS = ("ssl", "certificate", "unknown ca", "alert protocol version", "private key file")
+_TLS_HINT = (
+    "sslmode (verify-full to check the server's certificate and name), sslrootcert (the file of the CA that signed "
+    "the server's certificate: a managed PostgreSQL's CA bundle, or sslrootcert=system for the system's trusted "
+    "roots), a host that certificate names, and sslcert and sslkey when the server requires a client "
+    'certificate (docs/warehouse-dba.md, "TLS")'
+)
+
+
+def _refusal(reason: str, params: dict[str, Any], source: str) -> str:
+    """The message of a refused connection: what was refused, and the settings of ``source`` that can change it."""
+    lowered = reason.lower()
+    where = _describe(params)
+    if params.get("sslmode") == "disable" and "no pg_hba.conf entry" in lowered:
+        # A managed PostgreSQL that forces TLS (rds.force_ssl, Azure's require_secure_transport, Cloud SQL's
+        # ssl mode) refuses an unencrypted login this way, as does a hostssl-only pg_hba.conf.
+        return (
+            f"the warehouse at {where} refused the connection: {reason}. The server accepts only TLS "
+            f"connections and {source} sets sslmode=disable: set sslmode=verify-full and sslrootcert to the "
+            f'file of the CA that signed the server\'s certificate (docs/warehouse-dba.md, "TLS").'
+        )
+    if any(marker in lowered for marker in _TLS_REFUSALS):
+        return f"the TLS connection to the warehouse at {where} failed: {reason}. Check in {source}: {_TLS_HINT}."
+    return f"the warehouse at {where} refused the connection: {reason}. Check {source} (database, user, password)."
+
+
+def _one_line(message: str) -> str:
+    """libpq's message as one sentence or more without the full stop a message of ours adds: its hints follow on
+    indented lines, each line without a stop of its own."""
+    lines = [" ".join(line.split()) for line in message.splitlines() if line.strip()]
+    return " ".join(line if line.endswith((".", "?", "!")) else f"{line}." for line in lines).rstrip(".")
 
 
 def _redact(message: str, password: str | None) -> str:

@@ -1,0 +1,242 @@
+"""The warehouse as a managed PostgreSQL is reached: over TLS.
+
+The TLS server is a real PostgreSQL of this test module's own, started from binaries built with OpenSSL (the
+embedded ones are not), whose pg_hba.conf accepts TCP logins over TLS only, as RDS with rds.force_ssl does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+
+from github_etl.errors import ConfigurationError, WarehouseRejectedError
+from github_etl.hooks.warehouse import DatabaseConnection
+from tests.fixtures.tls import make_certificates
+
+PASSWORD = "Hunter2-TopSecret"
+# A role the server accepts only with a client certificate its CA signed (Cloud SQL's "trusted client
+# certificate required").
+CERT_ROLE = "github_etl_cert_only"
+
+
+@dataclass(frozen=True)
+class TlsServer:
+    port: int
+    ca_file: Path
+    other_ca_file: Path
+    # A certificate and key another CA signed: one the server does not trust as a client's.
+    untrusted_cert_file: Path
+    untrusted_key_file: Path
+    socket_dir: Path
+
+
+def _binaries_with_ssl() -> Path | None:
+    """The folder of a PostgreSQL server built with OpenSSL: the one ``pg_config`` on PATH names, or Debian's."""
+    candidates = []
+    if pg_config := shutil.which("pg_config"):
+        candidates.append(Path(pg_config).resolve().parent)
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for folder in candidates:
+        if not (folder / "postgres").exists() or not (folder / "pg_config").exists():
+            continue
+        configured = subprocess.run([folder / "pg_config", "--configure"], capture_output=True, text=True).stdout
+        if "openssl" in configured:
+            return folder
+    return None
+
+
+def _install(source: Path, target: Path, owner: os.stat_result) -> None:
+    """Copy a file where the server reads it, as its account's own (it refuses a key others may read)."""
+    shutil.copyfile(source, target)
+    target.chmod(0o600)
+    if os.geteuid() == 0:
+        os.chown(target, owner.st_uid, owner.st_gid)
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[TlsServer]:
+    from tools.embedded_postgres import EmbeddedPostgres
+
+    binaries = _binaries_with_ssl()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server built with OpenSSL here (the embedded binaries are built without SSL)")
+    # Not pytest's tmp_path: run as root, the server runs as another account that must traverse the parent.
+    parent = Path(tempfile.mkdtemp(prefix="github-etl-pg-tls-"))
+    server = EmbeddedPostgres(parent / "pgdata", binaries=binaries)
+    try:
+        url = server.start()
+        certificates = make_certificates(parent / "ca", common_name="Managed PostgreSQL CA")
+        other = make_certificates(parent / "other-ca", common_name="Another CA")
+        # libpq refuses a client key that others may read.
+        other.server_key_file.chmod(0o600)
+        data_dir = server.data_dir
+        owner = data_dir.stat()
+        _install(certificates.server_cert_file, data_dir / "server.crt", owner)
+        _install(certificates.server_key_file, data_dir / "server.key", owner)
+        _install(certificates.ca_file, data_dir / "root.crt", owner)
+        socket_dir = parent / "socket"
+        socket_dir.mkdir()
+        if os.geteuid() == 0:
+            os.chown(socket_dir, owner.st_uid, owner.st_gid)
+        # postgresql.auto.conf is read last, after the embedded tool's own settings (which open no socket).
+        (data_dir / "postgresql.auto.conf").write_text(
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'root.crt'\n"
+            f"unix_socket_directories = '{socket_dir}'\n"
+        )
+        (data_dir / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            f"hostssl all {CERT_ROLE} 127.0.0.1/32 trust clientcert=verify-ca\n"
+            "hostssl all all 127.0.0.1/32 trust\n"
+        )
+        # A socket directory is read at start only.
+        server.stop()
+        server.start()
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        with psycopg2.connect(host=str(socket_dir), port=port, user="postgres", dbname="postgres") as admin:
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute(f"CREATE ROLE {CERT_ROLE} LOGIN")
+        admin.close()
+        yield TlsServer(
+            port=port,
+            ca_file=certificates.ca_file,
+            other_ca_file=other.ca_file,
+            untrusted_cert_file=other.server_cert_file,
+            untrusted_key_file=other.server_key_file,
+            socket_dir=socket_dir,
+        )
+    finally:
+        server.stop()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _warehouse(monkeypatch: pytest.MonkeyPatch, connection: str | dict) -> DatabaseConnection:
+    """The warehouse as the DAG's tasks and the API reach it: through the Airflow connection postgres_default."""
+    value = connection if isinstance(connection, str) else json.dumps(connection)
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", value)
+    return DatabaseConnection(connect_retries=3, retry_delay=0.001)
+
+
+def _session_ssl(db: DatabaseConnection) -> bool:
+    with db.cursor() as cur:
+        cur.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("form", ["uri", "json"])
+def test_verify_full_reaches_the_warehouse_over_tls(tls_server, monkeypatch, form):
+    """As RDS, Cloud SQL and Azure document it: sslmode=verify-full and the provider's CA file."""
+    if form == "uri":
+        connection = (
+            f"postgresql://postgres:{PASSWORD}@127.0.0.1:{tls_server.port}/postgres"
+            f"?sslmode=verify-full&sslrootcert={quote(str(tls_server.ca_file))}"
+        )
+    else:
+        connection = {
+            "conn_type": "postgres",
+            "host": "127.0.0.1",
+            "port": tls_server.port,
+            "login": "postgres",
+            "password": PASSWORD,
+            "schema": "postgres",
+            "extra": {"sslmode": "verify-full", "sslrootcert": str(tls_server.ca_file)},
+        }
+
+    with _warehouse(monkeypatch, connection) as db:
+        assert _session_ssl(db) is True
+
+
+@pytest.mark.parametrize(
+    ("settings", "login", "said", "setting"),
+    [
+        pytest.param(
+            {"sslmode": "verify-full", "sslrootcert": "other_ca"},
+            "postgres",
+            "certificate verify failed",
+            "sslrootcert",
+            id="untrusted-ca",
+        ),
+        pytest.param(
+            # The host a certificate must name; hostaddr says where to connect without a DNS name.
+            {"sslmode": "verify-full", "sslrootcert": "ca", "host": "db.other.example", "hostaddr": "127.0.0.1"},
+            "postgres",
+            "does not match host name",
+            "a host that certificate names",
+            id="other-host-name",
+        ),
+        pytest.param(
+            {"sslmode": "verify-full", "sslrootcert": "ca"},
+            CERT_ROLE,
+            "client certificate",
+            "sslcert",
+            id="client-certificate-missing",
+        ),
+        pytest.param(
+            {"sslmode": "verify-full", "sslrootcert": "ca", "sslcert": "untrusted_cert", "sslkey": "untrusted_key"},
+            CERT_ROLE,
+            "unknown ca",
+            "sslcert",
+            id="client-certificate-untrusted",
+        ),
+        pytest.param({"sslmode": "disable"}, "postgres", "no encryption", "sslmode=verify-full", id="tls-required"),
+    ],
+)
+def test_tls_a_connection_cannot_have_fails_at_once_naming_the_setting(
+    tls_server, monkeypatch, caplog, settings, login, said, setting
+):
+    files = {
+        "ca": tls_server.ca_file,
+        "other_ca": tls_server.other_ca_file,
+        "untrusted_cert": tls_server.untrusted_cert_file,
+        "untrusted_key": tls_server.untrusted_key_file,
+    }
+    extra = {key: str(files.get(value, value)) for key, value in settings.items()}
+    connection = {
+        "conn_type": "postgres",
+        "host": "127.0.0.1",
+        "port": tls_server.port,
+        "login": login,
+        "password": PASSWORD,
+        "schema": "postgres",
+        "extra": extra,
+    }
+
+    with caplog.at_level(logging.WARNING), pytest.raises(WarehouseRejectedError) as raised:
+        _warehouse(monkeypatch, connection).connect()
+
+    message = str(raised.value)
+    assert isinstance(raised.value, ConfigurationError), "no retry of the task can help"
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert said in message.lower()
+    assert "the Airflow connection 'postgres_default'" in message
+    assert setting in message
+    assert "(database, user, password)" not in message, "the login is not what to fix"
+    assert PASSWORD not in message + caplog.text
+
+
+def test_a_ca_file_that_is_not_there_fails_at_once_naming_sslrootcert(pg_url, caplog):
+    """Whether or not the server offers TLS, a client told to check its certificate against no CA stops."""
+    dsn = psycopg2.extensions.make_dsn(
+        pg_url, password=PASSWORD, sslmode="verify-full", sslrootcert="/nonexistent/root.crt"
+    )
+
+    with caplog.at_level(logging.WARNING), pytest.raises(WarehouseRejectedError) as raised:
+        DatabaseConnection(dsn, connect_retries=3, retry_delay=0.001).connect()
+
+    message = str(raised.value)
+    # libpq says the file is missing, or first that the server offers no TLS: the same settings fix either.
+    assert "Check in the connection string: sslmode" in message and "sslrootcert (" in message
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert PASSWORD not in message + caplog.text
