@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import socket
-import struct
 import tempfile
 import threading
 import uuid
@@ -29,7 +27,7 @@ from github_etl.hooks.warehouse import (
     ensure_snapshot_partition,
     load_sql,
 )
-from tests.fixtures.postgres import with_database
+from tests.fixtures.postgres import server_refusing_logins, with_database
 from tests.ports import closed_port
 
 PASSWORD = "Hunter2-TopSecret"
@@ -206,45 +204,13 @@ def test_a_warehouse_refusing_the_login_fails_at_once_as_a_configuration_error(p
         db.connect()
 
 
-@contextmanager
-def _pooler_refusing_logins(message: str) -> Iterator[int]:
-    """A port where a pooler answers every login with ``FATAL: message``, as PgBouncer refuses a user or
-    database it does not know (it never hands the login to the server, whose wording it does not use)."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def refuse(conn: socket.socket) -> None:
-        with conn, conn.makefile("rb") as stream:
-            while True:
-                length, code = struct.unpack("!ii", stream.read(8))
-                stream.read(length - 8)
-                if code not in (80877103, 80877104):  # SSLRequest, GSSENCRequest: declined, then the login
-                    break
-                conn.sendall(b"N")
-            fields = b"SFATAL\0VFATAL\0C08P01\0M" + message.encode() + b"\0\0"
-            conn.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):  # the socket closed: the test is over
-            while True:
-                refuse(server.accept()[0])
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        server.shutdown(socket.SHUT_RDWR)
-        server.close()
-        thread.join()
-
-
 @pytest.mark.parametrize(
     "refusal", ["no such user", "no such database: analytics", "unsupported startup parameter: options"]
 )
 def test_a_pooler_refusing_the_login_fails_at_once_as_a_configuration_error(refusal, caplog):
     from github_etl.errors import WarehouseRejectedError
 
-    with _pooler_refusing_logins(refusal) as port:
+    with server_refusing_logins(refusal) as port:
         db = DatabaseConnection(
             f"postgresql://etl:{PASSWORD}@127.0.0.1:{port}/analytics", connect_retries=3, retry_delay=0.001
         )

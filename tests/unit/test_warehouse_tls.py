@@ -1,4 +1,4 @@
-"""The warehouse as a managed PostgreSQL is reached: over TLS.
+"""The warehouse as a managed PostgreSQL is reached: over TLS, through a unix socket, with IAM authentication.
 
 The TLS server is a real PostgreSQL of this test module's own, started from binaries built with OpenSSL (the
 embedded ones are not), whose pg_hba.conf accepts TCP logins over TLS only, as RDS with rds.force_ssl does.
@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import psycopg2
 import psycopg2.extensions
@@ -240,3 +240,101 @@ def test_a_ca_file_that_is_not_there_fails_at_once_naming_sslrootcert(pg_url, ca
     assert "Check in the connection string: sslmode" in message and "sslrootcert (" in message
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
     assert PASSWORD not in message + caplog.text
+
+
+# -- IAM authentication ------------------------------------------------------------------------------
+# The Postgres provider's "iam": true has boto3 sign a token (generate_db_auth_token, locally, no request) and
+# uses it as the password. The test warehouse trusts every login, so the token's signature is never checked:
+# what is checked is that the hook's connection carries it.
+
+
+@pytest.fixture
+def aws_environment(monkeypatch, tmp_path):
+    """Credentials boto3 finds first in the environment (fake: nothing is asked of AWS), and nothing else."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    # No profile, config file or instance metadata service to fall back on.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def _iam_connection(pg_url: str, **extra: object) -> dict:
+    parts = urlsplit(pg_url)
+    return {
+        "conn_type": "postgres",
+        "host": parts.hostname,
+        "port": parts.port,
+        "login": extra.pop("login", parts.username),
+        "schema": parts.path.lstrip("/"),
+        "extra": {"iam": True, "aws_conn_id": "aws_default", **extra},
+    }
+
+
+@pytest.mark.parametrize("redshift", [None, False])
+def test_iam_authentication_connects_with_the_providers_token(pg_url, aws_environment, monkeypatch, redshift):
+    extra = {} if redshift is None else {"redshift": redshift}
+
+    with _warehouse(monkeypatch, _iam_connection(pg_url, **extra)) as db, db.cursor() as cur:
+        cur.execute("SELECT current_user")
+        assert cur.fetchone()[0] == urlsplit(pg_url).username
+        token = db.connection.info.password
+    assert "Action=connect" in token and "X-Amz-Signature=" in token, "the password is the provider's IAM token"
+
+
+def test_an_iam_token_is_in_no_message_of_a_refused_login(pg_url, aws_environment, monkeypatch, caplog):
+    connection = _iam_connection(pg_url, login="github_etl_no_such_role")
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(WarehouseRejectedError) as raised:
+        _warehouse(monkeypatch, connection).connect()
+
+    assert 'role "github_etl_no_such_role" does not exist' in str(raised.value)
+    assert "X-Amz-Signature" not in str(raised.value) + caplog.text
+
+
+@pytest.mark.parametrize(
+    ("removed", "said", "setting"),
+    [
+        pytest.param(("AWS_DEFAULT_REGION",), "no AWS region", "region_name", id="no-region"),
+        pytest.param(
+            ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), "no AWS credentials", "rds-db:connect", id="no-credentials"
+        ),
+    ],
+)
+def test_iam_authentication_boto3_cannot_sign_fails_at_once_naming_the_connections(
+    pg_url, aws_environment, monkeypatch, removed, said, setting
+):
+    for name in removed:
+        monkeypatch.delenv(name)
+
+    with pytest.raises(ConfigurationError) as raised:
+        _warehouse(monkeypatch, _iam_connection(pg_url)).connect()
+
+    message = str(raised.value)
+    assert "the Airflow connection 'postgres_default' asks for IAM authentication" in message
+    assert said in message
+    assert setting in message and "the AWS connection 'aws_default'" in message
+
+
+def test_iam_authentication_the_database_refuses_fails_at_once_saying_what_iam_needs(
+    aws_environment, monkeypatch, caplog
+):
+    """RDS refuses an IAM token it cannot accept (no rds_iam grant, no rds-db:connect, signed for another
+    region) as PAM authentication: no retry can change it, and the login's password is not what to check."""
+    from tests.fixtures.postgres import server_refusing_logins
+
+    with server_refusing_logins('PAM authentication failed for user "github_etl"') as port:
+        connection = _iam_connection(f"postgresql://github_etl@127.0.0.1:{port}/warehouse")
+        with caplog.at_level(logging.WARNING), pytest.raises(WarehouseRejectedError) as raised:
+            _warehouse(monkeypatch, connection).connect()
+
+    message = str(raised.value)
+    assert 'PAM authentication failed for user "github_etl"' in message
+    assert "rds_iam" in message and "rds-db:connect" in message and "the AWS connection 'aws_default'" in message
+    assert "(database, user, password)" not in message
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert "X-Amz-Signature" not in message + caplog.text

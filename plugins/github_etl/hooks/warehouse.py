@@ -47,6 +47,7 @@ from github_etl.settings import WAREHOUSE_CONN_ID, sql_dir
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from airflow.sdk import Connection
     from psycopg2.extensions import connection as PgConnection
     from psycopg2.extensions import cursor as PgCursor
 
@@ -107,6 +108,8 @@ class WarehouseHook(PostgresHook):
         self.defaults = {"connect_timeout": connect_timeout, "application_name": application_name, **KEEPALIVES}
         # Where the settings come from, for messages that say what to fix.
         self.source = "the connection string" if dsn is not None else f"the Airflow connection '{postgres_conn_id}'"
+        # The AWS connection that signed the login's IAM token, when the connection asks for one.
+        self.iam_aws_conn_id: str | None = None
 
     def get_conn(self) -> PgConnection:
         """A new psycopg2 connection to the warehouse.
@@ -139,6 +142,36 @@ class WarehouseHook(PostgresHook):
                 f"of every Airflow component, or store it with `airflow connections add {conn_id} --conn-uri ...`"
             ) from None
 
+    def get_iam_token(self, conn: Connection) -> tuple[str, str, int]:
+        """The provider's IAM token for an ``"iam": true`` connection, its failures said as the warehouse's.
+
+        :raises WarehouseNotConfiguredError: boto3 has no region or no credentials to sign the token with.
+        :raises WarehouseUnavailableError: AWS could not be asked (Redshift's credentials, an STS role).
+        """
+        if conn.extra_dejson.get("azure_conn_id"):
+            # Microsoft Entra ID's token, which the Azure provider gets: none of AWS's settings apply.
+            return super().get_iam_token(conn)
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+        aws_conn_id = self.iam_aws_conn_id = conn.extra_dejson.get("aws_conn_id", "aws_default")
+        asks = f'{self.source} asks for IAM authentication ("iam": true in its extra)'
+        try:
+            return super().get_iam_token(conn)
+        except NoRegionError:
+            raise WarehouseNotConfiguredError(
+                f"{asks}, and boto3 finds no AWS region to sign its token for: set region_name in the extra of the "
+                f"AWS connection '{aws_conn_id}', or AWS_DEFAULT_REGION wherever the tasks and the API run"
+            ) from None
+        except NoCredentialsError:
+            raise WarehouseNotConfiguredError(
+                f"{asks}, and boto3 finds no AWS credentials to sign its token with: none in the AWS connection "
+                f"'{aws_conn_id}', the environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_WEB_IDENTITY_TOKEN_FILE) "
+                f"or an instance role; give the pods an IAM role allowed rds-db:connect "
+                f'(docs/warehouse-dba.md, "IAM authentication")'
+            ) from None
+        except (BotoCoreError, ClientError) as exc:
+            raise WarehouseUnavailableError(f"{asks}, and its token could not be had from AWS: {exc}") from exc
+
     def _create_connection(self, conn_args: dict[str, Any]) -> PgConnection:
         # PostgresHook hands psycopg 3 connections where SQLAlchemy 2 is installed; the load needs psycopg2's.
         params = {**self.defaults, **{k: v for k, v in conn_args.items() if v not in (None, "")}}
@@ -156,7 +189,7 @@ class WarehouseHook(PostgresHook):
             except psycopg2.OperationalError as exc:
                 reason = _one_line(_redact(str(exc), params.get("password")))
                 if _is_refusal(reason):
-                    raise WarehouseRejectedError(_refusal(reason, params, self.source)) from exc
+                    raise WarehouseRejectedError(_refusal(reason, params, self.source, self.iam_aws_conn_id)) from exc
                 if attempt == attempts:
                     raise WarehouseUnavailableError(
                         f"cannot connect to the warehouse at {_describe(params)} after {attempts} "
@@ -498,6 +531,8 @@ _REFUSALS = (
     "no password supplied",
     "peer authentication failed",
     "ident authentication failed",
+    # RDS's refusal of an IAM token it cannot accept.
+    "pam authentication failed",
     # TLS as the connection asks for it and the server cannot give (sslmode, sslrootcert, a host its
     # certificate does not name), or as the server asks for it and the connection does not give (a client
     # certificate, sslcert and sslkey, missing or signed by a CA it does not trust); a connection merely
@@ -543,10 +578,20 @@ _TLS_HINT = (
 )
 
 
-def _refusal(reason: str, params: dict[str, Any], source: str) -> str:
-    """The message of a refused connection: what was refused, and the settings of ``source`` that can change it."""
+def _refusal(reason: str, params: dict[str, Any], source: str, iam_aws_conn_id: str | None = None) -> str:
+    """The message of a refused connection: what was refused, and the settings of ``source`` that can change it.
+
+    :param iam_aws_conn_id: the AWS connection that signed the login's IAM token, if the login used one.
+    """
     lowered = reason.lower()
     where = _describe(params)
+    if iam_aws_conn_id is not None and "authentication failed" in lowered:
+        return (
+            f"the warehouse at {where} refused the connection: {reason}. {source} logs in with an IAM token, "
+            f'which RDS accepts when the user is granted rds_iam (GRANT rds_iam TO "{params.get("user")}"), the '
+            f"IAM identity of the AWS connection '{iam_aws_conn_id}' is allowed rds-db:connect for that user, "
+            f"and that connection's region is the database's (docs/warehouse-dba.md, \"IAM authentication\")."
+        )
     if params.get("sslmode") == "disable" and "no pg_hba.conf entry" in lowered:
         # A managed PostgreSQL that forces TLS (rds.force_ssl, Azure's require_secure_transport, Cloud SQL's
         # ssl mode) refuses an unencrypted login this way, as does a hostssl-only pg_hba.conf.
