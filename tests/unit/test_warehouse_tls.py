@@ -338,3 +338,88 @@ def test_iam_authentication_the_database_refuses_fails_at_once_saying_what_iam_n
     assert "(database, user, password)" not in message
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
     assert "X-Amz-Signature" not in message + caplog.text
+
+
+# -- a unix socket --------------------------------------------------------------------------------------
+# Cloud SQL's Auth Proxy (and a sidecar or a local server) listens on a socket in a directory, which the
+# connection names as its host: /cloudsql/PROJECT:REGION:INSTANCE.
+
+
+@pytest.fixture
+def short_tmp_path() -> Iterator[Path]:
+    """A folder of the test's own whose path leaves room for a socket's (at most 107 bytes); pytest's is longer."""
+    folder = Path(tempfile.mkdtemp(prefix="ge-sock-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def cloud_sql_socket(tls_server, short_tmp_path) -> Path:
+    """A directory named as Cloud SQL's Auth Proxy names its sockets, where the server's socket is found."""
+    directory = short_tmp_path / "cloudsql" / "my-project:europe-west1:warehouse"
+    directory.mkdir(parents=True)
+    name = f".s.PGSQL.{tls_server.port}"
+    (directory / name).symlink_to(tls_server.socket_dir / name)
+    return directory
+
+
+@pytest.mark.parametrize("form", ["json", "uri", "uri-query"])
+def test_a_socket_directory_as_the_host_reaches_the_warehouse_and_names_it(
+    tls_server, cloud_sql_socket, monkeypatch, form
+):
+    connection = {
+        "json": {"conn_type": "postgres", "host": str(cloud_sql_socket), "port": tls_server.port, "login": "postgres"},
+        # The whole directory percent-encoded as the URI's host, or given in its query.
+        "uri": f"postgresql://postgres@{quote(str(cloud_sql_socket), safe='')}:{tls_server.port}/postgres",
+        "uri-query": f"postgresql://postgres@/postgres?host={quote(str(cloud_sql_socket))}&port={tls_server.port}",
+    }[form]
+
+    with _warehouse(monkeypatch, connection) as db, db.cursor() as cur:
+        cur.execute("SELECT inet_server_addr()")
+        assert cur.fetchone()[0] is None, "a unix socket has no server address"
+        assert db.where == f"{cloud_sql_socket}/.s.PGSQL.{tls_server.port} (database postgres)"
+
+
+def test_a_socket_directory_without_a_server_is_named_as_a_socket(short_tmp_path, caplog):
+    """The proxy not started yet: retried, as a server restarting is, and said as the socket it is."""
+    from github_etl.errors import WarehouseUnavailableError
+
+    directory = short_tmp_path / "cloudsql" / "my-project:europe-west1:warehouse"
+    directory.mkdir(parents=True)
+    db = DatabaseConnection(f"host={directory} dbname=warehouse user=github_etl", connect_retries=1, retry_delay=0.001)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(WarehouseUnavailableError) as raised:
+        db.connect()
+
+    assert f"the warehouse at {directory}/.s.PGSQL.5432 (database warehouse) after 2 attempts" in str(raised.value)
+    assert "retrying" in caplog.text
+
+
+def test_a_socket_path_too_long_for_the_system_fails_at_once(tmp_path, caplog):
+    """A long instance name under a long folder: no retry makes the path shorter."""
+    directory = tmp_path / "cloudsql" / ("my-project:europe-west1:" + "w" * 60)
+    db = DatabaseConnection(f"host={directory} dbname=warehouse user=github_etl", connect_retries=3, retry_delay=0.001)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(WarehouseRejectedError) as raised:
+        db.connect()
+
+    message = str(raised.value)
+    assert "is too long (maximum 107 bytes)" in message
+    assert "Check the connection string: a shorter socket directory" in message and "unix-socket-path" in message
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
+def test_a_socket_directory_left_unencoded_in_a_uri_is_said_so(monkeypatch):
+    """Its colons end the URI's host: Airflow cannot read it, and the password is not what to fix."""
+    from github_etl.errors import WarehouseNotConfiguredError
+
+    connection = "postgresql://github_etl@%2Fcloudsql%2Fmy-project:europe-west1:warehouse:5432/warehouse"
+
+    with pytest.raises(WarehouseNotConfiguredError) as raised:
+        _warehouse(monkeypatch, connection).connect()
+
+    message = str(raised.value)
+    assert "AIRFLOW_CONN_POSTGRES_DEFAULT" in message
+    assert "socket directory" in message and "%3A" in message and "?host=" in message

@@ -79,12 +79,24 @@ def secrets_backends() -> list[Any]:
 def _why_unreadable(raw: str) -> str:
     """Why a connection's serialized value is not one, naming where in it and never what."""
     if not raw.startswith("{"):
+        if _host_of(raw).lower().startswith("%2f"):
+            return (
+                "Airflow cannot read it as a connection URI: its host is a socket directory, which is "
+                "percent-encoded whole, '/' as %2F and ':' as %3A (urllib.parse.quote(directory, safe='')), or "
+                "given in the query instead (postgresql://user@/database?host=/cloudsql/PROJECT:REGION:INSTANCE)"
+            )
         return f"Airflow cannot read it as a connection URI: {PERCENT_ENCODING_HINT}"
     try:
         json.loads(raw)
     except json.JSONDecodeError as exc:
         return _json_error(exc)
     return "Airflow cannot read it as a connection"
+
+
+def _host_of(uri: str) -> str:
+    """What follows the last ``@`` of a URI's authority: its host and port, when nothing in it is misread."""
+    authority = uri.partition("://")[2].partition("/")[0].partition("?")[0]
+    return authority.rpartition("@")[2]
 
 
 def _json_error(exc: json.JSONDecodeError) -> str:

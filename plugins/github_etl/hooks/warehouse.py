@@ -514,10 +514,16 @@ def _parse_dsn(dsn: str) -> dict[str, Any]:
 
 
 def _describe(params: dict[str, Any]) -> str:
-    """``host:port/dbname`` of a parameter set, for messages; never includes the password."""
-    host = params.get("host") or "localhost"
+    """``host:port/dbname`` of a parameter set, for messages; never includes the password.
+
+    A host that is a directory is where libpq finds the server's unix socket (Cloud SQL's Auth Proxy names it
+    ``/cloudsql/PROJECT:REGION:INSTANCE``, whose colons would read as a port): the socket's own path is named.
+    """
+    host = str(params.get("host") or "localhost")
     port = params.get("port") or 5432
     dbname = params.get("dbname") or params.get("user") or "postgres"
+    if host.startswith("/"):
+        return f"{host.rstrip('/')}/.s.PGSQL.{port} (database {dbname})"
     return f"{host}:{port}/{dbname}"
 
 
@@ -533,6 +539,8 @@ _REFUSALS = (
     "ident authentication failed",
     # RDS's refusal of an IAM token it cannot accept.
     "pam authentication failed",
+    # A socket directory whose path leaves no room for the socket's name (at most 107 bytes on Linux).
+    "unix-domain socket path",
     # TLS as the connection asks for it and the server cannot give (sslmode, sslrootcert, a host its
     # certificate does not name), or as the server asks for it and the connection does not give (a client
     # certificate, sslcert and sslkey, missing or signed by a CA it does not trust); a connection merely
@@ -591,6 +599,11 @@ def _refusal(reason: str, params: dict[str, Any], source: str, iam_aws_conn_id: 
             f'which RDS accepts when the user is granted rds_iam (GRANT rds_iam TO "{params.get("user")}"), the '
             f"IAM identity of the AWS connection '{iam_aws_conn_id}' is allowed rds-db:connect for that user, "
             f"and that connection's region is the database's (docs/warehouse-dba.md, \"IAM authentication\")."
+        )
+    if "unix-domain socket path" in lowered:
+        return (
+            f"cannot connect to the warehouse at {where}: {reason}. Check {source}: a shorter socket directory as "
+            f"its host (Cloud SQL's Auth Proxy puts an instance's socket where its unix-socket-path option says)."
         )
     if params.get("sslmode") == "disable" and "no pg_hba.conf entry" in lowered:
         # A managed PostgreSQL that forces TLS (rds.force_ssl, Azure's require_secure_transport, Cloud SQL's
