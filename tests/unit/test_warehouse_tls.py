@@ -407,7 +407,7 @@ def test_a_socket_path_too_long_for_the_system_fails_at_once(tmp_path, caplog):
 
     message = str(raised.value)
     assert "is too long (maximum 107 bytes)" in message
-    assert "Check the connection string: a shorter socket directory" in message and "unix-socket-path" in message
+    assert "Check the connection string: a shorter socket directory" in message
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
 
 

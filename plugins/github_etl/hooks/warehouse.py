@@ -603,7 +603,7 @@ def _refusal(reason: str, params: dict[str, Any], source: str, iam_aws_conn_id: 
     if "unix-domain socket path" in lowered:
         return (
             f"cannot connect to the warehouse at {where}: {reason}. Check {source}: a shorter socket directory as "
-            f"its host (Cloud SQL's Auth Proxy puts an instance's socket where its unix-socket-path option says)."
+            f"its host (Cloud SQL's Auth Proxy: a shorter --unix-socket folder, docs/warehouse-dba.md)."
         )
     if params.get("sslmode") == "disable" and "no pg_hba.conf entry" in lowered:
         # A managed PostgreSQL that forces TLS (rds.force_ssl, Azure's require_secure_transport, Cloud SQL's
