@@ -36,6 +36,9 @@ class TlsServer:
     port: int
     ca_file: Path
     other_ca_file: Path
+    # The certificate and key of CERT_ROLE, which the server's CA signed.
+    client_cert_file: Path
+    client_key_file: Path
     # A certificate and key another CA signed: one the server does not trust as a client's.
     untrusted_cert_file: Path
     untrusted_key_file: Path
@@ -77,7 +80,7 @@ def tls_server() -> Iterator[TlsServer]:
     server = EmbeddedPostgres(parent / "pgdata", binaries=binaries)
     try:
         url = server.start()
-        certificates = make_certificates(parent / "ca", common_name="Managed PostgreSQL CA")
+        certificates = make_certificates(parent / "ca", common_name="Managed PostgreSQL CA", client_name=CERT_ROLE)
         other = make_certificates(parent / "other-ca", common_name="Another CA")
         # libpq refuses a client key that others may read.
         other.server_key_file.chmod(0o600)
@@ -113,6 +116,8 @@ def tls_server() -> Iterator[TlsServer]:
             port=port,
             ca_file=certificates.ca_file,
             other_ca_file=other.ca_file,
+            client_cert_file=certificates.client_cert_file,
+            client_key_file=certificates.client_key_file,
             untrusted_cert_file=other.server_cert_file,
             untrusted_key_file=other.server_key_file,
             socket_dir=socket_dir,
@@ -135,10 +140,25 @@ def _session_ssl(db: DatabaseConnection) -> bool:
         return cur.fetchone()[0]
 
 
-@pytest.mark.parametrize("form", ["uri", "json"])
+@pytest.mark.parametrize("form", ["uri", "json", "json-client-certificate"])
 def test_verify_full_reaches_the_warehouse_over_tls(tls_server, monkeypatch, form):
-    """As RDS, Cloud SQL and Azure document it: sslmode=verify-full and the provider's CA file."""
-    if form == "uri":
+    """As RDS, Cloud SQL and Azure document it: sslmode=verify-full and the provider's CA file (and the client
+    certificate a server may require)."""
+    if form == "json-client-certificate":
+        connection = {
+            "conn_type": "postgres",
+            "host": "127.0.0.1",
+            "port": tls_server.port,
+            "login": CERT_ROLE,
+            "schema": "postgres",
+            "extra": {
+                "sslmode": "verify-full",
+                "sslrootcert": str(tls_server.ca_file),
+                "sslcert": str(tls_server.client_cert_file),
+                "sslkey": str(tls_server.client_key_file),
+            },
+        }
+    elif form == "uri":
         connection = (
             f"postgresql://postgres:{PASSWORD}@127.0.0.1:{tls_server.port}/postgres"
             f"?sslmode=verify-full&sslrootcert={quote(str(tls_server.ca_file))}"
