@@ -93,12 +93,14 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
 
             from github_etl.errors import fail_fast_on_final_errors
             from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
-            from github_etl.params import validate
+            from github_etl.params import require_conf_applied, validate
             from github_etl.settings import check_settings
             from github_etl.staging import check_staging_root
 
+            context = get_current_context()
             with fail_fast_on_final_errors():
-                params = validate(dict(get_current_context()["params"]))
+                require_conf_applied(context["dag_run"].conf, context["params"])
+                params = validate(dict(context["params"]))
                 check_settings()
                 # The first task to reach the warehouse: a warehouse refusing the login fails the run at once.
                 with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:

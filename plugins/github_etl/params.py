@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,26 @@ def _owners(value: Any) -> tuple[str, ...]:
     for name in names:
         unique.setdefault(name.lower(), name)
     return tuple(unique.values())
+
+
+def require_conf_applied(conf: Mapping[str, Any] | None, params: Mapping[str, Any]) -> None:
+    """Refuse a run whose conf asks for what its params do not hold.
+
+    Airflow applies a run's conf to its params only while ``[core] dag_run_conf_overrides_params`` is on (its
+    default); a deployment that turns it off hands the tasks the params' defaults, so a census triggered with
+    ``-c`` would run as the default sample and succeed. A conf value equal to its param's (the trigger form
+    sends every field) asks for nothing that is lost.
+
+    :raises ConfigurationError: naming the conf's keys that did not reach the params, and the setting.
+    """
+    lost = sorted(name for name, value in (conf or {}).items() if name not in params or params[name] != value)
+    if lost:
+        raise ConfigurationError(
+            f"this run's conf sets {', '.join(map(repr, lost))}, but Airflow did not apply it to the run's params: "
+            "this deployment has [core] dag_run_conf_overrides_params = False, so the run would harvest what the "
+            "params' defaults say instead. Set AIRFLOW__CORE__DAG_RUN_CONF_OVERRIDES_PARAMS=True (Airflow's "
+            "default), or trigger the run without conf"
+        )
 
 
 def validate(params: dict[str, Any]) -> RunParams:

@@ -171,3 +171,25 @@ def test_a_malformed_setting_fails_in_prepare_before_any_github_request(
     assert _states(result)["prepare"] == ("failed", 1)
     assert fake_github.requests == []
     assert name in _task_output(capfd)
+
+
+def test_a_run_whose_conf_airflow_does_not_apply_fails_in_prepare_naming_the_setting(
+    fake_github_factory, pipeline_env, run_dag, pg_url: str, capfd, monkeypatch
+) -> None:
+    # A deployment that keeps a run's conf out of its params: the census asked for would run as the default sample.
+    monkeypatch.setenv("AIRFLOW__CORE__DAG_RUN_CONF_OVERRIDES_PARAMS", "False")
+    fake = fake_github_factory(repo_count=60, seed=5)
+    pipeline_env(fake.base_url)
+
+    result = run_dag({"mode": "census", "since_id": fake.ids[29], "shards": 1}, LOGICAL_DATE)
+
+    assert result.state == "failed"
+    assert _states(result)["prepare"] == ("failed", 1)
+    assert fake.requests == []
+    # Failed before the schema is applied: nothing of the run reached the warehouse.
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('github.load_runs')")
+        assert cursor.fetchone() == (None,)
+    output = _task_output(capfd)
+    assert "dag_run_conf_overrides_params" in output
+    assert "'mode', 'shards', 'since_id'" in output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from github_etl.errors import ConfigurationError
-from github_etl.params import RunParams, validate
+from github_etl.params import RunParams, require_conf_applied, validate
 
 
 @pytest.mark.parametrize(
@@ -155,3 +155,20 @@ def test_param_defaults_every_scheduled_run_would_fail_on_are_refused_when_the_d
 
     with pytest.raises(ConfigurationError, match=message):
         trigger_form_params(**defaults)
+
+
+def test_a_conf_airflow_applied_or_that_asks_for_the_params_values_passes() -> None:
+    params = {"mode": "sample", "sample_size": 100, "seed": None, "owners": []}
+    require_conf_applied(None, params)
+    require_conf_applied({}, params)
+    # The trigger form sends every field; those left at their defaults ask for nothing that is lost.
+    require_conf_applied({"mode": "sample", "seed": None, "owners": []}, params)
+
+
+def test_a_conf_that_did_not_reach_the_params_is_refused_naming_its_keys_and_the_setting() -> None:
+    params = {"mode": "sample", "sample_size": 100}
+    with pytest.raises(ConfigurationError) as raised:
+        require_conf_applied({"mode": "census", "sample_size": 100, "since_id": 7}, params)
+    message = str(raised.value)
+    assert "conf sets 'mode', 'since_id'," in message
+    assert "AIRFLOW__CORE__DAG_RUN_CONF_OVERRIDES_PARAMS=True" in message
