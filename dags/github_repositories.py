@@ -87,7 +87,9 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
         },
     )
     def github_repositories() -> None:
-        @task
+        # multiple_outputs=False: Airflow would also push a dict result key by key, one XCom (one object, in an
+        # object-storage XCom backend) per key, which no task reads.
+        @task(multiple_outputs=False)
         def prepare() -> dict[str, Any]:
             from dataclasses import asdict
 
@@ -110,7 +112,7 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
             return asdict(params)
 
         # The UI and `airflow tasks` list each mapped task by its shard's key (sample-003), not by a bare index.
-        @task(map_index_template="{{ shard }}")
+        @task(map_index_template="{{ shard }}", multiple_outputs=False)
         def transform(extracted: dict[str, Any]) -> dict[str, Any]:
             from github_etl.errors import fail_fast_on_final_errors
             from github_etl.extract.shards import ExtractResult
@@ -123,7 +125,7 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
             with fail_fast_on_final_errors():
                 return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
 
-        @task
+        @task(multiple_outputs=False)
         def report(loaded: dict[str, Any] | None, checked: dict[str, Any]) -> dict[str, Any]:
             from github_etl.errors import fail_fast_on_final_errors
             from github_etl.tasks import LoadedRun, report_task

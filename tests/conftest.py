@@ -58,6 +58,7 @@ LONG_FIRST = (
     "tests/integration/test_deadline_alert.py",
     "tests/browser/",
     "tests/e2e/test_make_run.py",
+    "tests/e2e/test_xcom_backend.py",
     "tests/e2e/test_app_login.py",
     "tests/e2e/test_backfill.py",
     "tests/e2e/test_existing_deployment.py",
