@@ -472,7 +472,7 @@ def test_runs_are_listed_newest_first(client, warehouse):
         "load_runs",
         run(1),
         {**run(3), "unreachable": Json(unreachable), "duplicates": 4, "rejected": 3, "rejected_reasons": Json(reasons)},
-        run(2),
+        {**run(2), "checks_passed_at": BASE_TIME + timedelta(days=2, minutes=6), "generation": 7},
     )
 
     everything = client.get(f"{PREFIX}/runs").json()["items"]
@@ -486,6 +486,10 @@ def test_runs_are_listed_newest_first(client, warehouse):
     assert (everything[1]["unreachable"], everything[1]["duplicates"]) == ([], 0)
     assert (everything[0]["rejected"], everything[0]["rejected_reasons"]) == (3, reasons)
     assert (everything[1]["rejected"], everything[1]["rejected_reasons"]) == (0, {})
+    # Whether a run's data passed its quality checks (null: not, or not yet), and the write generation an
+    # incremental reader stops at.
+    assert (everything[1]["checks_passed_at"], everything[1]["generation"]) == ("2024-01-03T00:06:00Z", 7)
+    assert everything[0]["checks_passed_at"] is None
 
 
 # -- authentication -------------------------------------------------------------------------------

@@ -271,6 +271,15 @@ class LoadRun(BaseModel):
     )
     started_at: datetime = Field(description="When the run began.")
     finished_at: datetime = Field(description="When its load committed.")
+    checks_passed_at: datetime | None = Field(
+        description="When the data-quality checks passed over what the run loaded (and every row written since the "
+        "last run whose checks passed); null while they have not: failed, not run yet, or a later load of the run "
+        "changed rows."
+    )
+    generation: int = Field(
+        description="The write generation of the run's load: the rows it changed carry it. An incremental reader "
+        'reads `generation > last AND generation <= this` (docs/history.md, "Reading changes incrementally").'
+    )
 
 
 class LoadRunList(BaseModel):
