@@ -11,6 +11,8 @@ A second test fills the warehouse with text as GitHub serves it to a careless pa
 language, ``javascript:`` homepages, names with dots and dashes, emoji, a right-to-left override in a name):
 nothing may run or be added to the page, every name and language must read as stored, and a name's
 override must not reverse the sentence around it.
+A later test reads the sentence saying when the warehouse was last loaded and whether that load passed its
+checks.
 Screenshots go to ``.artifacts/browser/insights-*.png``.
 """
 
@@ -459,6 +461,57 @@ def test_insights_page_follows_airflow_dark_mode_says_what_it_waits_for_and_fits
         assert _overflow(browser) == [], width
         assert browser.execute_script(CUT_OFF) == [], width
     browser.set_window_size(1400, 1000)
+
+
+def test_insights_page_says_when_the_warehouse_was_last_loaded_and_whether_its_checks_passed(
+    airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
+) -> None:
+    db = DatabaseConnection(warehouse_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        # Opened directly, as a bookmark does: logged out, the freshness is not known, for the reason the
+        # sections give; logged in, on a warehouse nothing has loaded, the sentence says so.
+        browser.get(f"{airflow.url}/github-etl/ui/")
+        _wait_until_ready(browser)
+        assert _freshness(browser) == "Log in to Airflow to see the warehouse."
+        _log_in(browser, f"{airflow.url}/", password)
+        browser.get(f"{airflow.url}/github-etl/ui/")
+        _wait_until_ready(browser)
+        assert _freshness(browser) == "The warehouse has not been loaded yet: no load run is recorded."
+
+        # The latest load (the last to finish) passed its checks.
+        _fill(db)
+        with db.cursor() as cur:
+            cur.execute("UPDATE github.load_runs SET checks_passed_at = finished_at + interval '1 minute'")
+        db.commit()
+        latest = _day(RUNS[-1][0])
+        browser.refresh()
+        _wait_until_ready(browser)
+        assert _freshness(browser) == f"Latest load: data fetched {latest} 01:00 UTC, quality checks passed."
+        _screenshot(browser, "insights-10-fresh")
+
+        # Its checks have not passed: said in words, with the last load whose checks did.
+        with db.cursor() as cur:
+            cur.execute(
+                "UPDATE github.load_runs SET checks_passed_at = NULL"
+                " WHERE observed_at = (SELECT max(observed_at) FROM github.load_runs)"
+            )
+        db.commit()
+        browser.refresh()
+        _wait_until_ready(browser)
+        assert _freshness(browser) == (
+            f"Latest load: data fetched {latest} 01:00 UTC, quality checks not passed (failed or not run yet);"
+            f" the last load that passed them fetched its data {_day(RUNS[-1][0] - 1)} 01:00 UTC."
+        )
+        _screenshot(browser, "insights-11-checks-not-passed")
+    finally:
+        db.close()
+
+
+def _freshness(driver: WebDriver) -> str:
+    return driver.execute_script(
+        "const line = document.getElementById('freshness'); return line ? line.textContent : null;"
+    )
 
 
 def _choose_airflow_theme(driver: WebDriver, theme: str) -> None:

@@ -438,8 +438,45 @@
 
   // -- load runs -----------------------------------------------------------------------------------
 
+  // "2026-11-14 01:00 UTC" from an API timestamp.
+  function utcMinute(timestamp) {
+    return `${new Date(timestamp).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  }
+
+  // The sentence under the page's title saying how fresh its figures are: when the last load to finish
+  // fetched its data, and whether that load's quality checks passed, in words (not a colour).
+  function freshness(runs) {
+    if (runs.length === 0) return "The warehouse has not been loaded yet: no load run is recorded.";
+    // The last to finish, not the newest logical date: a backfill's logical date is weeks back.
+    const lastFinished = (among) =>
+      among.reduce(
+        (last, run) => (last === null || Date.parse(run.finished_at) > Date.parse(last.finished_at) ? run : last),
+        null,
+      );
+    const latest = lastFinished(runs);
+    const fetched = `Latest load: data fetched ${utcMinute(latest.observed_at)}`;
+    if (latest.checks_passed_at !== null) return `${fetched}, quality checks passed.`;
+    const lastPassed = lastFinished(runs.filter((run) => run.checks_passed_at !== null));
+    return (
+      `${fetched}, quality checks not passed (failed or not run yet); ` +
+      (lastPassed
+        ? `the last load that passed them fetched its data ${utcMinute(lastPassed.observed_at)}.`
+        : "no load has passed them yet.")
+    );
+  }
+
   async function showRuns(signal) {
-    const body = await (await get("runs", { limit: 500 }, signal)).json();
+    const line = document.getElementById("freshness");
+    let body;
+    try {
+      body = await (await get("runs", { limit: 500 }, signal)).json();
+    } catch (error) {
+      // Logged out, not allowed, or no warehouse: the freshness is not known, for the section's reason.
+      if (error instanceof Unavailable) line.textContent = error.message;
+      throw error;
+    }
+    if (signal.aborted) return undefined;
+    line.textContent = freshness(body.items);
     if (body.items.length === 0) return say("runs", "No load run recorded yet: trigger github_repositories.");
     const days = new Map();
     for (const run of body.items) {
