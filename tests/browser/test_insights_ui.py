@@ -11,8 +11,8 @@ A second test fills the warehouse with text as GitHub serves it to a careless pa
 language, ``javascript:`` homepages, names with dots and dashes, emoji, a right-to-left override in a name):
 nothing may run or be added to the page, every name and language must read as stored, and a name's
 override must not reverse the sentence around it.
-A later test reads the sentence saying when the warehouse was last loaded and whether that load passed its
-checks.
+Later tests: the sentence saying when the warehouse was last loaded and whether that load passed its checks;
+the page at 320 and 640 CSS pixels wide (a browser zoomed to 400 % and 200 %) in both themes.
 Screenshots go to ``.artifacts/browser/insights-*.png``.
 """
 
@@ -463,6 +463,19 @@ def test_insights_page_follows_airflow_dark_mode_says_what_it_waits_for_and_fits
     browser.set_window_size(1400, 1000)
 
 
+# Each chart's plot (Chart.js's chartArea, inside its legend and axes) and the chart's own size.
+PLOT_AREAS = """
+const areas = {};
+for (const name of ["history", "languages", "runs"]) {
+  const chart = window.githubEtlCharts[name];
+  if (chart) areas[name] = [chart.chartArea.width, chart.chartArea.height, chart.height];
+}
+return areas;
+"""
+# A chart narrower than this, or shorter, shows its dates and figures too close to tell apart.
+LEAST_PLOT_SIDE = 150
+
+
 def test_insights_page_says_when_the_warehouse_was_last_loaded_and_whether_its_checks_passed(
     airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
 ) -> None:
@@ -506,6 +519,48 @@ def test_insights_page_says_when_the_warehouse_was_last_loaded_and_whether_its_c
         _screenshot(browser, "insights-11-checks-not-passed")
     finally:
         db.close()
+
+
+def test_insights_page_reflows_at_320_and_640_css_pixels_in_both_themes(
+    airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
+) -> None:
+    db = DatabaseConnection(warehouse_url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _fill(db)
+    finally:
+        db.close()
+    _log_in(browser, f"{airflow.url}/", password)
+    browser.get(f"{airflow.url}/github-etl/ui/")
+    # WCAG 2.1 reflow: at 320 CSS pixels (a 1280-pixel window zoomed to 400 %) and 640 (200 %), in either theme,
+    # nothing widens the page or is cut off, and each chart keeps a plot wide and tall enough to read.
+    try:
+        for theme in ("light", "dark"):
+            browser.execute_script("localStorage.setItem('theme', arguments[0])", theme)
+            for width in (320, 640):
+                browser.execute_cdp_cmd(
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": False},
+                )
+                browser.refresh()
+                _wait_until_ready(browser)
+                assert browser.execute_script("return document.documentElement.dataset.theme") == theme
+                browser.execute_script("window.scrollTo(0, 0)")
+                _screenshot(browser, f"insights-12-{theme}-{width}")
+                browser.execute_script("document.getElementById('languages-section').scrollIntoView()")
+                _screenshot(browser, f"insights-13-{theme}-{width}-languages")
+                assert _overflow(browser) == [], (theme, width)
+                assert browser.execute_script(CUT_OFF) == [], (theme, width)
+                areas = browser.execute_script(PLOT_AREAS)
+                assert set(areas) == {"history", "languages", "runs"}
+                small = {
+                    name: area
+                    for name, area in areas.items()
+                    if min(area[0], area[1]) < LEAST_PLOT_SIDE or area[1] < area[2] / 2
+                }
+                assert small == {}, (theme, width, small)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def _freshness(driver: WebDriver) -> str:
