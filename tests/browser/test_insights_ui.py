@@ -380,12 +380,7 @@ return Array.from(document.querySelectorAll("section input, section select, sect
 def test_insights_page_follows_airflow_dark_mode_says_what_it_waits_for_and_fits_a_narrow_window(
     airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
 ) -> None:
-    db = DatabaseConnection(warehouse_url, connect_retries=0)
-    try:
-        apply_schema(db)
-        _fill(db)
-    finally:
-        db.close()
+    _filled_warehouse(warehouse_url)
     _log_in(browser, f"{airflow.url}/", password)
     _choose_airflow_theme(browser, "dark")
 
@@ -524,12 +519,7 @@ def test_insights_page_says_when_the_warehouse_was_last_loaded_and_whether_its_c
 def test_insights_page_reflows_at_320_and_640_css_pixels_in_both_themes(
     airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
 ) -> None:
-    db = DatabaseConnection(warehouse_url, connect_retries=0)
-    try:
-        apply_schema(db)
-        _fill(db)
-    finally:
-        db.close()
+    _filled_warehouse(warehouse_url)
     _log_in(browser, f"{airflow.url}/", password)
     browser.get(f"{airflow.url}/github-etl/ui/")
     # WCAG 2.1 reflow: at 320 CSS pixels (a 1280-pixel window zoomed to 400 %) and 640 (200 %), in either theme,
@@ -814,6 +804,16 @@ def _insert_repository(
     )
 
 
+def _filled_warehouse(url: str) -> None:
+    """The warehouse at ``url`` with its schema and :func:`_fill`'s rows."""
+    db = DatabaseConnection(url, connect_retries=0)
+    try:
+        apply_schema(db)
+        _fill(db)
+    finally:
+        db.close()
+
+
 def _fill(db: DatabaseConnection) -> None:
     """The repositories, their snapshots with each day's summaries as the load makes them, and load runs."""
     seen = datetime.combine(_day(DAYS - 1), datetime.min.time(), UTC)
@@ -925,12 +925,7 @@ def _figures(driver: WebDriver, section: str) -> list[list[str]]:
 def test_insights_page_works_from_the_keyboard_reads_out_its_charts_and_passes_axe_in_both_themes(
     airflow: LocalAirflow, browser: WebDriver, warehouse_url: str, password: str
 ) -> None:
-    db = DatabaseConnection(warehouse_url, connect_retries=0)
-    try:
-        apply_schema(db)
-        _fill(db)
-    finally:
-        db.close()
+    _filled_warehouse(warehouse_url)
     _log_in(browser, f"{airflow.url}/", password)
     _choose_airflow_theme(browser, "dark")
     _wait(browser).until(ec.element_to_be_clickable((By.CSS_SELECTOR, NAVIGATION_ITEM))).click()
