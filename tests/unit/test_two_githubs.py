@@ -69,7 +69,7 @@ def test_a_run_of_another_github_is_refused_before_any_request_and_changes_nothi
         _run(ghes, params, pg_url, tmp_path, "ghes", day=1)
 
     message = str(refused.value)
-    assert f"holds the repositories of the GitHub at {dotcom.base_url} (recorded by run dotcom)" in message
+    assert f"holds the repositories of the GitHub at {dotcom.base_url} (recorded by run dotcom of {DAG_ID})" in message
     assert f"this run harvests the GitHub at {ghes.base_url}" in message
     assert "docs/github-enterprise.md#two-githubs-two-warehouses" in message
     # A final error: the task fails without spending its retries on it.

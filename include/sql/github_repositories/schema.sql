@@ -149,6 +149,7 @@ $$;
 CREATE TABLE IF NOT EXISTS github.source (
     singleton   boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
     api_url     text        NOT NULL,
+    dag_id      text        NOT NULL,
     run_id      text        NOT NULL,
     recorded_at timestamptz NOT NULL
 );
@@ -676,6 +677,7 @@ FROM (VALUES
      'of another GitHub are refused (docs/github-enterprise.md).'),
     ('github.source', 'singleton', 'Always true: the table has one row.'),
     ('github.source', 'api_url', 'The GitHub''s API root, e.g. https://api.github.com or https://HOST/api/v3.'),
+    ('github.source', 'dag_id', 'The DAG of the run whose load recorded it.'),
     ('github.source', 'run_id', 'The run whose load recorded it.'),
     ('github.source', 'recorded_at', 'When that load committed.'),
     ('github.load_runs', NULL, 'One row per DAG run that loaded, written in its load''s transaction.'),

@@ -151,7 +151,7 @@ def load_run(
         with db.cursor() as cur:
             _tune_transaction(cur)
             if source is not None:
-                claim_source(cur, source, run_id=run_id, where=db.where)
+                claim_source(cur, source, dag_id=dag_id, run_id=run_id, where=db.where)
             bulk_structures = claim_empty_warehouse(cur)
             if bulk_structures is not None:
                 total, duplicates = bulk_load(cur, row_files, bulk_structures, observed_at)

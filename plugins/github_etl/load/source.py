@@ -36,32 +36,33 @@ def check_source(cur: PgCursor, api_url: str, *, where: str) -> None:
     :param where: the warehouse, as a message may name it (``host:port/db``).
     :raises OtherGitHubError: the recorded GitHub is another one; the message names both and the fixes.
     """
-    cur.execute("SELECT api_url, run_id FROM github.source")
+    cur.execute("SELECT api_url, run_id, dag_id FROM github.source")
     row = cur.fetchone()
     if row is not None and not same_github(row[0], api_url):
-        recorded, run_id = row
+        recorded, run_id, dag_id = row
         raise OtherGitHubError(
             f"The warehouse at {where} holds the repositories of the GitHub at {recorded} (recorded by run "
-            f"{run_id}), and this run harvests the GitHub at {api_url}. Two GitHubs number their repositories "
-            "independently (the same id is another repository), so this run would overwrite those rows and mark "
-            "them deleted. Harvest each GitHub into a database (or warehouse connection) of its own: point this "
-            "DAG's postgres_default at another database, as docs/github-enterprise.md#two-githubs-two-warehouses "
-            f"shows. If {api_url} is the same GitHub under another address (a proxy, a renamed host), record it "
-            f"in the warehouse first: UPDATE github.source SET api_url = '{api_url}'"
+            f"{run_id} of {dag_id}), and this run harvests the GitHub at {api_url}. Two GitHubs number their "
+            "repositories independently (the same id is another repository), so this run would overwrite those "
+            "rows and mark them deleted. Harvest each GitHub into a database (or warehouse connection) of its own: "
+            "point this DAG's postgres_default at another database, as "
+            "docs/github-enterprise.md#two-githubs-two-warehouses shows. If "
+            f"{api_url} is the same GitHub under another address (a proxy, a renamed host), record it in the "
+            f"warehouse first: UPDATE github.source SET api_url = '{api_url}'"
         )
 
 
-def claim_source(cur: PgCursor, api_url: str, *, run_id: str, where: str) -> None:
+def claim_source(cur: PgCursor, api_url: str, *, dag_id: str, run_id: str, where: str) -> None:
     """Record ``api_url`` as the warehouse's GitHub unless one is recorded, then refuse another GitHub's run.
 
     In the load's transaction: of two first loads of two GitHubs at once, the second waits for the first to
     commit its record (the one row's key), and is then refused.
     """
     cur.execute(
-        "INSERT INTO github.source (api_url, run_id, recorded_at)"
-        " SELECT %s, %s, now() WHERE NOT EXISTS (SELECT FROM github.source)"
+        "INSERT INTO github.source (api_url, dag_id, run_id, recorded_at)"
+        " SELECT %s, %s, %s, now() WHERE NOT EXISTS (SELECT FROM github.source)"
         " ON CONFLICT (singleton) DO NOTHING",
-        (api_url, run_id),
+        (api_url, dag_id, run_id),
     )
     check_source(cur, api_url, where=where)
 
