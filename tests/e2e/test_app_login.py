@@ -20,7 +20,8 @@ INSTALLATION = 4242
 # Short enough that the plan task alone outlasts a token; long enough that the renewal margin (a quarter
 # of a token's life) covers a request's way to the fake on a busy machine.
 TOKEN_TTL_SECONDS = 3.0
-# Slow answers stretch the run over several tokens' lives.
+# Slow answers stretch the app's run over several tokens' lives (the token run, which only says what to expect,
+# goes without them).
 LATENCY_MS = 250
 CONF = {"mode": "sample", "sample_size": 40, "seed": 5, "shards": 2}
 
@@ -43,7 +44,6 @@ def test_app_run_with_expiring_tokens_loads_what_a_token_run_loads(
         repo_count=500,
         seed=13,
         vanished_ratio=0.03,
-        latency_ms=LATENCY_MS,
         apps={APP_ID: public_key},
         installations={INSTALLATION: APP_ID},
         installation_token_ttl_s=TOKEN_TTL_SECONDS,
@@ -54,6 +54,7 @@ def test_app_run_with_expiring_tokens_loads_what_a_token_run_loads(
     assert len(expected) == CONF["sample_size"]
 
     fake.reset_log()
+    fake.latency_ms = fake.graphql_latency_ms = LATENCY_MS
     pipeline_env(fake.base_url, token=None, staging_url=(tmp_path / "app-run").as_uri())
     monkeypatch.setenv(
         "AIRFLOW_CONN_GITHUB_DEFAULT",
