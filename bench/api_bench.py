@@ -207,10 +207,10 @@ FROM generate_series(1, {rows}) AS g
 # One day of snapshots of every repository, in id order. Stars grow by a few a day for one repository in
 # ten (a month of growth ending on the repository's current count) and stay put for the others.
 SNAPSHOT_DAY_SQL = """
-INSERT INTO {partition} (repo_id, snapshot_date, stargazers_count, forks_count, open_issues_count)
+INSERT INTO {partition} (repo_id, snapshot_date, stargazers_count, forks_count, open_issues_count, generation)
 SELECT id, %(day)s,
        greatest(0, stargazers_count - CASE WHEN id %% 10 = 0 THEN (id * 31 %% 50) * %(days_left)s ELSE 0 END),
-       forks_count, open_issues_count
+       forks_count, open_issues_count, generation
 FROM github.repositories
 ORDER BY id
 """

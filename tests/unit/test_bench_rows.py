@@ -165,3 +165,21 @@ def test_a_changed_copy_loaded_with_its_key_files_updates_the_changed_repositori
 
     changed_rows = len(range(0, ROWS, 10))
     assert (result.updated, result.unchanged, result.snapshots) == (changed_rows, ROWS - changed_rows, changed_rows)
+
+
+def test_the_api_benchmark_fills_a_warehouse_the_schema_accepts_with_a_days_summaries(pg_url):
+    """`make bench BENCH=api` fills its warehouse outside the load: a column the schema adds must be filled there too
+    (the snapshots' generation was not, and the benchmark stopped on its first insert)."""
+    from bench.api_bench import _fill, _fill_snapshots
+    from tests.in_process import query
+
+    _fill(pg_url, 200)
+    _fill_snapshots(pg_url, 2)
+
+    assert query(pg_url, "SELECT count(*) FROM github.repository_snapshots") == [(400,)]
+    assert query(
+        pg_url,
+        "SELECT count(*) FROM github.repository_snapshots AS s JOIN github.repositories AS r ON r.id = s.repo_id"
+        " WHERE s.generation = r.generation",
+    ) == [(400,)]
+    assert query(pg_url, "SELECT count(DISTINCT snapshot_date) FROM github.language_days") == [(2,)]
