@@ -65,6 +65,7 @@ LONG_FIRST = (
     "tests/e2e/test_s3_lifecycle.py",
     "tests/browser/test_access.py",
     "tests/unit/test_load_bench.py",
+    "tests/unit/test_dag_bench.py",
 )
 
 pytest_plugins = [
