@@ -63,6 +63,7 @@ LONG_FIRST = (
     "tests/e2e/test_backfill.py",
     "tests/e2e/test_existing_deployment.py",
     "tests/e2e/test_s3_lifecycle.py",
+    "tests/e2e/test_no_triggerer.py",
     "tests/browser/test_access.py",
     "tests/unit/test_load_bench.py",
     "tests/unit/test_dag_bench.py",

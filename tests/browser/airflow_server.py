@@ -101,6 +101,8 @@ class LocalAirflow:
     :param port: port of the API server (UI, REST and execution API); a free one when None.
     :param pool_slots: slots of the ``github_api`` pool created at start; None creates none.
     :param cwd: the working directory of every component.
+    :param triggerer: start a triggerer; without one, deferred tasks wait for their timeout, as in a deployment
+        that runs none.
     """
 
     def __init__(
@@ -117,8 +119,10 @@ class LocalAirflow:
         cwd: Path = PROJECT_ROOT,
         other_users: Mapping[str, str] | None = None,
         teams: tuple[str, ...] = (),
+        triggerer: bool = True,
     ) -> None:
         self.home = home
+        self.components = {name: command for name, command in COMPONENTS.items() if triggerer or name != "triggerer"}
         self.pool_slots = pool_slots
         self.port = port or free_port()
         self.log_dir = home / "process-logs"
@@ -144,6 +148,7 @@ class LocalAirflow:
         username: str,
         other_users: Mapping[str, str] | None = None,
         teams: tuple[str, ...] = (),
+        triggerer: bool = True,
         **env: str,
     ) -> LocalAirflow:
         """One test's Airflow: metadata in ``metadata_url``'s (empty) database on ``server_url``, home and
@@ -156,6 +161,7 @@ class LocalAirflow:
             password=secrets.token_urlsafe(16),
             other_users=other_users,
             teams=teams,
+            triggerer=triggerer,
             env={
                 "AIRFLOW_CONN_POSTGRES_DEFAULT": warehouse_url,
                 "GITHUB_ETL_STAGING_URL": (tmp_path / "staging").as_uri(),
@@ -185,11 +191,13 @@ class LocalAirflow:
         self.processes.start(
             "api-server", "api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"
         )
-        for name, command in COMPONENTS.items():
+        for name, command in self.components.items():
             self.processes.start(name, *command)
         # The pool must exist before the first task is queued, not before the components start.
         pool = None if self.pool_slots is None else self.processes.begin(*pool_command(self.pool_slots))
-        self.processes.wait_until_healthy(self.url, timeout=timeout, components=HEALTH_COMPONENTS)
+        # Without a triggerer, its health is not waited for.
+        healthy = [name for name in HEALTH_COMPONENTS if name != "triggerer" or "triggerer" in self.components]
+        self.processes.wait_until_healthy(self.url, timeout=timeout, components=healthy)
         if pool is not None:
             self.processes.finish(pool, timeout=timeout)
         log.info("Airflow is healthy at %s after %.1f s", self.url, time.monotonic() - started)

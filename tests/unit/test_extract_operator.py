@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+from airflow.sdk.exceptions import AirflowFailException, TaskDeferralError, TaskDeferred
 
+from github_etl.operators.deferral import MIN_TRIGGERER_GRACE
 from github_etl.operators.extract import GitHubExtractShardOperator
 from github_etl.staging import RunStaging
 from tests.fake_github import FakeGitHub
@@ -138,3 +140,28 @@ def test_a_deferral_after_a_secondary_limit_says_so_and_until_when(
     ) in line
     (progress,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Shard sample-000: 0 of about")]
     assert "paused until " in progress and "(secondary rate limit)" in progress
+
+
+def test_a_wait_the_scheduler_ends_on_its_timeout_goes_on_as_after_the_reset(
+    operator, fake_github: FakeGitHub, capsys
+) -> None:
+    """Without a triggerer, Airflow's scheduler resumes a deferred task once the deferral's timeout passed."""
+    fake_github.faults.exhaust("graphql", 600)
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute({"run_id": "r4"})
+    # Past the reset by the grace: GITHUB_ETL_MAX_RATE_LIMIT_WAIT is 1 s here, below the least grace.
+    past_reset = deferred.value.timeout - (deferred.value.trigger.moment - datetime.now(UTC))
+    assert abs(past_reset - MIN_TRIGGERER_GRACE).total_seconds() < 5
+    fake_github.faults.clear()
+
+    summary = operator.resume_execution(
+        TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, {"run_id": "r4"}
+    )
+
+    assert summary["enriched"] == 20
+    assert "No triggerer ended this task's wait for GitHub's reset" in capsys.readouterr().out
+
+
+def test_a_trigger_that_failed_fails_the_task_as_airflow_has_it(operator) -> None:
+    with pytest.raises(TaskDeferralError):
+        operator.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_FAILURE}, {"run_id": "r5"})

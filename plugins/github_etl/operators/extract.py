@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from github_etl.operators.deferral import DefersUntilReset
 from github_etl.settings import GITHUB_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class GitHubExtractShardOperator(BaseOperator):
+class GitHubExtractShardOperator(DefersUntilReset, BaseOperator):
     """Extract one shard of a run from GitHub into the run's staging folder.
 
     When every token's budget is spent for longer than ``GITHUB_ETL_MAX_RATE_LIMIT_WAIT``, the task
@@ -45,7 +46,6 @@ class GitHubExtractShardOperator(BaseOperator):
         from github_etl.errors import RateLimitWaitTooLong, fail_fast_on_final_errors
         from github_etl.extract.plan import planned_shard, run_shard
         from github_etl.hooks.github import GitHubHook
-        from github_etl.operators.deferral import defer_until_reset
         from github_etl.staging import RunStaging, staged_files_of
 
         staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
@@ -57,11 +57,7 @@ class GitHubExtractShardOperator(BaseOperator):
                 shard, plan_id = planned_shard(self.shard, client, staging)
                 return run_shard(client, staging, shard, plan_id=plan_id).to_xcom()
         except RateLimitWaitTooLong as wait:
-            defer_until_reset(self, wait)
+            self.defer_until_reset(wait)
         finally:
             if "client" in hook.__dict__:
                 hook.client.close()
-
-    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
-        """Resume after the reset: the staged checkpoints make this a continuation, not a restart."""
-        return self.execute(context)

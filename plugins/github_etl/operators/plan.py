@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from github_etl.operators.deferral import DefersUntilReset
 from github_etl.settings import GITHUB_CONN_ID, WAREHOUSE_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class GitHubPlanOperator(BaseOperator):
+class GitHubPlanOperator(DefersUntilReset, BaseOperator):
     """Decide the shards of a run (``sample`` id ranges, ``search`` date slices, ``owners``, ``refresh`` ids).
 
     Planning asks GitHub too (the end of the id space, the size of search slices). When every token's
@@ -50,7 +51,6 @@ class GitHubPlanOperator(BaseOperator):
         from github_etl.extract.plan import extract_inputs, plan_run
         from github_etl.hooks.github import GitHubHook
         from github_etl.hooks.warehouse import DatabaseConnection
-        from github_etl.operators.deferral import defer_until_reset
         from github_etl.params import validate
         from github_etl.staging import RunStaging
         from github_etl.tasks import logical_date_of
@@ -77,11 +77,7 @@ class GitHubPlanOperator(BaseOperator):
                 )
             return extract_inputs(planned)
         except RateLimitWaitTooLong as wait:
-            defer_until_reset(self, wait)
+            self.defer_until_reset(wait)
         finally:
             if "client" in hook.__dict__:
                 hook.client.close()
-
-    def execute_complete(self, context: Context, event: Any = None) -> list[dict[str, Any]]:
-        """Plan again after the reset."""
-        return self.execute(context)
