@@ -10,6 +10,7 @@ import calendar
 import json
 import math
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from urllib.parse import unquote
 
@@ -73,6 +74,9 @@ class Routes:
         self.faults = faults
         self.limiter = limiter
         self.base_url = ""  # set when the server starts
+        # Called with a search's parameters once its page is answered: a test changes the universe there,
+        # as GitHub's index changes between two pages of one search.
+        self.after_search_page: Callable[[dict[str, str]], None] | None = None
 
     def route(self, method: str, path: str, query: dict[str, str], body: bytes, identity: str) -> Reply:
         """Answer one request that passed authentication, faults and budget checks."""
@@ -258,6 +262,8 @@ class Routes:
         link = link_header(f"{self.base_url}/search/repositories", query, page, last_page)
         if link:
             reply.headers["Link"] = link
+        if self.after_search_page is not None:
+            self.after_search_page(query)
         return reply
 
     def _graphql(self, body: bytes, identity: str) -> Reply:

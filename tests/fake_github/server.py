@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -288,6 +288,10 @@ class FakeGitHub:
     def rename_repository(self, id: int, new_full_name: str) -> None:
         """Rename or transfer a repository; the old ``/repos/{owner}/{name}`` answers 301."""
         self.universe.rename_repository(id, new_full_name)
+
+    def between_search_pages(self, change: Callable[[dict[str, str]], None] | None) -> None:
+        """Call ``change`` with each search's parameters after its page is answered (None: stop)."""
+        self.routes.after_search_page = change
 
     def search_ids(self, q: str) -> list[int]:
         """Every id a repository search for ``q`` matches, ascending, past the 1,000 a search serves."""

@@ -907,22 +907,17 @@ def test_standalone_process_knows_the_apps_it_is_given(tmp_path: Path, app_key: 
         assert minted.status_code == 201, minted.text
 
 
-def test_a_million_repositories_start_fast_and_page_fast(
+def test_a_million_repositories_list_and_search_across_the_whole_id_space(
     fake_github_factory: Callable[..., FakeGitHub], http: requests.Session
 ) -> None:
-    started = time.monotonic()
+    # How fast the fake starts and pages shows in the benchmarks that use it, not as a timed assertion here.
     fake = fake_github_factory(repo_count=1_000_000, seed=1)
-    assert time.monotonic() - started < 5
     assert len(fake.ids) == 1_000_000
 
-    durations = []
     for since in range(100_000_000, 1_100_000_000, 100_000_000):
-        begin = time.monotonic()
         page = _get(http, fake, "/repositories", params={"since": since}).json()
-        durations.append(time.monotonic() - begin)
         assert len(page) == 100
         assert page[0]["id"] > since
-    assert sorted(durations)[len(durations) // 2] < 0.1  # a 100-item page is a few milliseconds of work
 
     window = _get(http, fake, "/search/repositories", params={"q": "created:2024-01-01..2024-01-03 stars:>1"})
     assert window.status_code == 200

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from github_etl.extract.plan import plan_run, run_shard
-from github_etl.extract.search import MAX_RESULTS_PER_QUERY, plan_slices
+from github_etl.extract.search import MAX_RESULTS_PER_QUERY, MAX_SLICE_READINGS, PER_PAGE, plan_slices
 from github_etl.extract.search_query import parse_search_query
 from github_etl.github.client import GitHubClient
 from github_etl.params import validate
@@ -213,3 +213,104 @@ def test_a_search_still_timing_out_fails_as_unavailable_and_stages_nothing(tmp_p
             for item in read_json_uri(uri)["items"]
         ]
         assert sorted(ids) == fake.search_ids("fork:false")
+
+
+def _search_pages(fake: FakeGitHub) -> list[str]:
+    return [
+        r.query.get("page", "1")
+        for r in fake.requests
+        if r.path == "/search/repositories" and r.query["per_page"] != "1"
+    ]
+
+
+def _harvest_while_changing(fake: FakeGitHub, tmp_path, query: str, change) -> tuple[list[int], list[str]]:
+    """Harvest ``query`` (one slice of 200-1,000 matches) while ``change`` runs after every page."""
+    staging = RunStaging("d", "changing", root=tmp_path.as_uri())
+    client = _client(fake)
+    plan = plan_run(client, staging, validate({"mode": "search", "query": query}), logical_date=datetime.now(UTC))
+    assert [shard.slices for shard in plan.shards] == [1]
+    fake.reset_log()
+    fake.between_search_pages(change)
+    try:
+        done = run_shard(client, staging, plan.shards[0])
+    finally:
+        fake.between_search_pages(None)
+    ids = [item["id"] for uri in read_json_uri(done.done_uri)["batches"] for item in read_json_uri(uri)["items"]]
+    return ids, _search_pages(fake)
+
+
+def test_a_repository_that_stops_matching_between_pages_costs_no_other_match(tmp_path, caplog) -> None:
+    """Each page is a fresh search: one repository leaving page 1 after it was read moves the first of
+    page 2 onto page 1, where no later page serves it. The count changes, so the slice is read again."""
+    with FakeGitHub(repo_count=1000, seed=11, search_rate_limit=100_000) as fake:
+        fake.start()
+        query = "fork:false"
+        expected = fake.search_ids(query)
+        assert 200 < len(expected) <= MAX_RESULTS_PER_QUERY
+        leaving, moved = expected[0], expected[PER_PAGE]
+        pages = -(-len(expected) // PER_PAGE)
+
+        deleted = []
+
+        def delete_once(params: dict[str, str]) -> None:
+            if params["page"] == "1" and not deleted:
+                fake.delete_repository(leaving)
+                deleted.append(leaving)
+
+        with caplog.at_level(logging.WARNING, logger="github_etl.extract.search"):
+            ids, pages_read = _harvest_while_changing(fake, tmp_path, query, delete_once)
+
+    assert moved in ids
+    assert set(ids) == set(expected)  # the one deleted was read before it went
+    assert pages_read.count("1") == 2 and len(pages_read) <= 2 * pages  # read twice, and no more
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and f"counted {len(expected) - 1:,} to {len(expected):,}" in warnings[0]
+    assert "reading it again" in warnings[0]
+
+
+def test_a_repository_that_moves_up_the_order_between_pages_is_read_again(tmp_path, caplog) -> None:
+    """Sorted by stars (`sort:stars`, as on github.com), a repository gaining stars after page 1 was read
+    jumps onto it: the count holds, but the last of page 1 is served again on page 2, which shows it."""
+    with FakeGitHub(repo_count=1000, seed=11, search_rate_limit=100_000) as fake:
+        fake.start()
+        query = "fork:false sort:stars"
+        expected = fake.search_ids(query)
+        by_stars = sorted(expected, key=lambda repo_id: (-fake.repository(repo_id)["stargazers_count"], repo_id))
+        rising = by_stars[2 * PER_PAGE + 50]
+        top = fake.repository(by_stars[0])["stargazers_count"]
+        raised = []
+
+        def raise_once(params: dict[str, str]) -> None:
+            if params["page"] == "1" and not raised:
+                fake.set_repository(rising, stargazers_count=top + 1000)
+                raised.append(rising)
+
+        with caplog.at_level(logging.WARNING, logger="github_etl.extract.search"):
+            ids, pages_read = _harvest_while_changing(fake, tmp_path, query, raise_once)
+
+    assert rising in ids
+    assert set(ids) == set(expected)
+    assert pages_read.count("1") == 2
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "1 served twice" in warnings[0] and "counted" not in warnings[0]
+
+
+def test_a_slice_that_never_holds_still_is_read_three_times_and_the_run_goes_on(tmp_path, caplog) -> None:
+    with FakeGitHub(repo_count=1000, seed=11, search_rate_limit=100_000) as fake:
+        fake.start()
+        query = "fork:false"
+        expected = fake.search_ids(query)
+        leaving = iter(expected)
+
+        def delete_each_time(params: dict[str, str]) -> None:
+            fake.delete_repository(next(leaving))
+
+        with caplog.at_level(logging.WARNING, logger="github_etl.extract.search"):
+            ids, pages_read = _harvest_while_changing(fake, tmp_path, query, delete_each_time)
+
+    assert pages_read.count("1") == MAX_SLICE_READINGS == 3
+    assert len(pages_read) <= MAX_SLICE_READINGS * -(-len(expected) // PER_PAGE)
+    assert set(ids) <= set(expected) and len(set(ids)) > len(expected) - 3 * len(pages_read)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 3
+    assert "still changed on reading 3" in warnings[-1] and "may be missing from this run" in warnings[-1]

@@ -37,6 +37,9 @@ MAX_RESULTS_PER_QUERY = 1000
 PER_PAGE = 100
 # A search answered incomplete (GitHub timed out internally) is asked again this many times.
 INCOMPLETE_RETRIES = 2
+# A slice whose matches changed while its pages were read is read again, this many readings in all: the
+# reading that finds them still is complete, and the earlier ones add what has since moved out of reach.
+MAX_SLICE_READINGS = 3
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,51 @@ def _search_once(client: GitHubClient, query: str, *, page: int, per_page: int) 
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise ValueError(f"search for {query!r} did not answer an object with items")
     return data
+
+
+def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, Any]) -> str | None:
+    """Read a slice's pages; say how its matches changed meanwhile, or None when they held still.
+
+    Each page is a fresh search, so a repository that starts or stops matching, or moves in the order,
+    between two pages shifts the ones after it: one is then served twice and another not at all. A
+    count that differs between pages, or a repository served twice, shows such a shift.
+    """
+    totals: set[int] = set()
+    seen: set[int] = set()
+    repeated = 0
+    page = 1
+    while True:
+
+        def fetch(page: int = page, query: str = piece["query"]) -> StagedBatch:
+            data = _search(client, query, page=page, per_page=PER_PAGE)
+            return StagedBatch(items=data["items"], total=int(data["total_count"]))
+
+        batch = recorder.full_objects(fetch)
+        recorder.counts["listed"] += len(batch.items)
+        totals.add(batch.total or 0)
+        ids = [item.get("id") for item in batch.items if isinstance(item, dict)] + batch.gone
+        for repo_id in ids:
+            if type(repo_id) is int:
+                repeated += repo_id in seen
+                seen.add(repo_id)
+        if page == 1 and (batch.total or 0) > MAX_RESULTS_PER_QUERY >= piece["total"]:
+            log.warning(
+                "%r matches %s repositories now (%s when planned); GitHub serves 1,000 of them, the "
+                "others are left for the next run",
+                piece["query"],
+                batch.total,
+                piece["total"],
+            )
+        reachable = min(batch.total or 0, MAX_RESULTS_PER_QUERY)
+        if len(batch.items) < PER_PAGE or page * PER_PAGE >= reachable:
+            break
+        page += 1
+    changes = []
+    if len(totals) > 1:
+        changes.append(f"counted {min(totals):,} to {max(totals):,}")
+    if repeated:
+        changes.append(f"{repeated:,} served twice")
+    return ", ".join(changes) or None
 
 
 def _sliced(base: str, low: int, high: int) -> str:
@@ -237,27 +285,22 @@ class SearchMode(Mode[SearchShard]):
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: SearchShard) -> None:
         for piece in iter_jsonl_uri(shard.slices_uri):
-            page = 1
-            while True:
-
-                def fetch(page: int = page, query: str = piece["query"]) -> StagedBatch:
-                    data = _search(client, query, page=page, per_page=PER_PAGE)
-                    return StagedBatch(items=data["items"], total=int(data["total_count"]))
-
-                batch = recorder.full_objects(fetch)
-                recorder.counts["listed"] += len(batch.items)
-                if page == 1 and (batch.total or 0) > MAX_RESULTS_PER_QUERY >= piece["total"]:
-                    log.warning(
-                        "%r matches %s repositories now (%s when planned); GitHub serves 1,000 of them, the "
-                        "others are left for the next run",
-                        piece["query"],
-                        batch.total,
-                        piece["total"],
-                    )
-                reachable = min(batch.total or 0, MAX_RESULTS_PER_QUERY)
-                if len(batch.items) < PER_PAGE or page * PER_PAGE >= reachable:
+            for reading in range(1, MAX_SLICE_READINGS + 1):
+                change = _read_slice(client, recorder, piece)
+                if change is None:
                     break
-                page += 1
+                if reading < MAX_SLICE_READINGS:
+                    log.warning(
+                        "The matches of %r changed while it was read (%s); reading it again", piece["query"], change
+                    )
+                else:
+                    log.warning(
+                        "The matches of %r still changed on reading %s (%s); a match that moved between its pages "
+                        "may be missing from this run, and is read by the next",
+                        piece["query"],
+                        reading,
+                        change,
+                    )
 
     def expected_repositories(self, shard: SearchShard) -> int:
         return shard.matches
