@@ -314,3 +314,19 @@ def test_a_slice_that_never_holds_still_is_read_three_times_and_the_run_goes_on(
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 3
     assert "still changed on reading 3" in warnings[-1] and "may be missing from this run" in warnings[-1]
+
+
+def test_a_repository_repeated_within_one_page_is_no_shift(tmp_path, caplog) -> None:
+    """GitHub serving one repository twice on a page (the hostile fake repeats each page's first) is no sign
+    that the matches moved: the slice is read once."""
+    with FakeGitHub(repo_count=1000, seed=11, search_rate_limit=100_000) as fake:
+        fake.start()
+        fake.faults.update({"hostile": True})
+        query = "fork:false"
+        pages = -(-min(len(fake.search_ids(query)), MAX_RESULTS_PER_QUERY) // PER_PAGE)
+        with caplog.at_level(logging.WARNING, logger="github_etl.extract.search"):
+            ids, pages_read = _harvest_while_changing(fake, tmp_path, query, None)
+
+    assert len(ids) - len(set(ids)) == pages  # each page's first item twice
+    assert len(pages_read) == pages
+    assert not [r for r in caplog.records if "changed while it was read" in r.getMessage()]

@@ -114,11 +114,11 @@ def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, 
         batch = recorder.full_objects(fetch)
         recorder.counts["listed"] += len(batch.items)
         totals.add(batch.total or 0)
-        ids = [item.get("id") for item in batch.items if isinstance(item, dict)] + batch.gone
-        for repo_id in ids:
-            if type(repo_id) is int:
-                repeated += repo_id in seen
-                seen.add(repo_id)
+        # Only a repository an earlier page served shows a shift; one repeated within a page does not.
+        ids = {repo_id for item in batch.items if isinstance(item, dict) and type(repo_id := item.get("id")) is int}
+        ids.update(batch.gone)
+        repeated += len(ids & seen)
+        seen |= ids
         if page == 1 and (batch.total or 0) > MAX_RESULTS_PER_QUERY >= piece["total"]:
             log.warning(
                 "%r matches %s repositories now (%s when planned); GitHub serves 1,000 of them, the "
