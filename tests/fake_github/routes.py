@@ -74,9 +74,9 @@ class Routes:
         self.faults = faults
         self.limiter = limiter
         self.base_url = ""  # set when the server starts
-        # Called with a search's parameters once its page is answered: a test changes the universe there,
-        # as GitHub's index changes between two pages of one search.
-        self.after_search_page: Callable[[dict[str, str]], None] | None = None
+        # Called with a page's path and parameters once a search or an owner's listing answered it: a test
+        # changes the universe there, as GitHub's data change between two pages of one listing.
+        self.after_page: Callable[[str, dict[str, str]], None] | None = None
 
     def route(self, method: str, path: str, query: dict[str, str], body: bytes, identity: str) -> Reply:
         """Answer one request that passed authentication, faults and budget checks."""
@@ -181,6 +181,8 @@ class Routes:
         link = link_header(route, query, page, last_page)
         if link:
             reply.headers["Link"] = link
+        if self.after_page is not None:
+            self.after_page(f"/{kind}/{key}/repos", query)
         return reply
 
     def _user(self, login: str) -> Reply:
@@ -262,8 +264,8 @@ class Routes:
         link = link_header(f"{self.base_url}/search/repositories", query, page, last_page)
         if link:
             reply.headers["Link"] = link
-        if self.after_search_page is not None:
-            self.after_search_page(query)
+        if self.after_page is not None:
+            self.after_page("/search/repositories", query)
         return reply
 
     def _graphql(self, body: bytes, identity: str) -> Reply:

@@ -289,9 +289,10 @@ class FakeGitHub:
         """Rename or transfer a repository; the old ``/repos/{owner}/{name}`` answers 301."""
         self.universe.rename_repository(id, new_full_name)
 
-    def between_search_pages(self, change: Callable[[dict[str, str]], None] | None) -> None:
-        """Call ``change`` with each search's parameters after its page is answered (None: stop)."""
-        self.routes.after_search_page = change
+    def between_pages(self, change: Callable[[str, dict[str, str]], None] | None) -> None:
+        """Call ``change`` with the path and parameters of each page of a search or an owner's listing once it
+        is answered (None: stop)."""
+        self.routes.after_page = change
 
     def search_ids(self, q: str) -> list[int]:
         """Every id a repository search for ``q`` matches, ascending, past the 1,000 a search serves."""

@@ -312,3 +312,27 @@ def test_the_run_counts_the_failed_requests_of_its_planning_too(fake_github_fact
 
     assert totals.api_requests == len(fake.requests)
     assert totals.failed_requests == fake.count(status=502) + fake.count(status=503) + fake.count(status=500) == 3
+
+
+def test_a_repository_renamed_while_its_owner_is_listed_moves_no_other_off_the_pages(
+    fake_github_factory, tmp_path
+) -> None:
+    """GitHub lists a user's repositories by name unless asked otherwise: one renamed to the front after
+    page 1 was read would be on no page read later, and would push page 1's last onto page 2."""
+    fake = fake_github_factory(repo_count=50, owners={"octocat": 250})
+    listed = [r["id"] for p in listing_pages(_client(fake), "/users/octocat/repos", {"per_page": 100}) for r in p.data]
+    last = listed[-1]  # by name
+    renamed = []
+
+    def rename_once(path: str, params: dict[str, str]) -> None:
+        if path.endswith("/repos") and not renamed:
+            fake.rename_repository(last, "octocat/aaaa-first-by-name")
+            renamed.append(last)
+
+    fake.between_pages(rename_once)
+    objects = _harvest(
+        fake, RunStaging("d", "renamed", root=tmp_path.as_uri()), {"mode": "owners", "owners": ["octocat"]}
+    )
+
+    assert renamed == [last]
+    assert sorted(_ids(objects)) == sorted(listed)

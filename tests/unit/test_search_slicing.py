@@ -230,11 +230,11 @@ def _harvest_while_changing(fake: FakeGitHub, tmp_path, query: str, change) -> t
     plan = plan_run(client, staging, validate({"mode": "search", "query": query}), logical_date=datetime.now(UTC))
     assert [shard.slices for shard in plan.shards] == [1]
     fake.reset_log()
-    fake.between_search_pages(change)
+    fake.between_pages(change)
     try:
         done = run_shard(client, staging, plan.shards[0])
     finally:
-        fake.between_search_pages(None)
+        fake.between_pages(None)
     ids = [item["id"] for uri in read_json_uri(done.done_uri)["batches"] for item in read_json_uri(uri)["items"]]
     return ids, _search_pages(fake)
 
@@ -252,7 +252,7 @@ def test_a_repository_that_stops_matching_between_pages_costs_no_other_match(tmp
 
         deleted = []
 
-        def delete_once(params: dict[str, str]) -> None:
+        def delete_once(path: str, params: dict[str, str]) -> None:
             if params["page"] == "1" and not deleted:
                 fake.delete_repository(leaving)
                 deleted.append(leaving)
@@ -280,7 +280,7 @@ def test_a_repository_that_moves_up_the_order_between_pages_is_read_again(tmp_pa
         top = fake.repository(by_stars[0])["stargazers_count"]
         raised = []
 
-        def raise_once(params: dict[str, str]) -> None:
+        def raise_once(path: str, params: dict[str, str]) -> None:
             if params["page"] == "1" and not raised:
                 fake.set_repository(rising, stargazers_count=top + 1000)
                 raised.append(rising)
@@ -302,7 +302,7 @@ def test_a_slice_that_never_holds_still_is_read_three_times_and_the_run_goes_on(
         expected = fake.search_ids(query)
         leaving = iter(expected)
 
-        def delete_each_time(params: dict[str, str]) -> None:
+        def delete_each_time(path: str, params: dict[str, str]) -> None:
             fake.delete_repository(next(leaving))
 
         with caplog.at_level(logging.WARNING, logger="github_etl.extract.search"):

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 
 # GitHub ignores larger pages.
 PER_PAGE = 100
+# Each page of a listing is read anew, so a repository that moves in the order between two pages shifts the
+# ones after it onto pages read already. Oldest first, a repository created, renamed or transferred in
+# meanwhile goes to the end or stays where it was; GitHub's defaults (users by name, organisations newest
+# first) would move it to the front.
+LISTING_ORDER = {"sort": "created", "direction": "asc"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ def _first_page(
     client: GitHubClient, owner: str, *, organization: bool
 ) -> tuple[list[dict[str, Any]], str | None] | None:
     path = f"/orgs/{owner}/repos" if organization else f"/users/{owner}/repos"
-    response = client.get(path, {"per_page": PER_PAGE, "type": "public"}, tolerate_gone=True)
+    response = client.get(path, {"per_page": PER_PAGE, "type": "public", **LISTING_ORDER}, tolerate_gone=True)
     if response.gone:
         return None
     return _page_items(response), next_link(response.headers.get("link"))
