@@ -185,3 +185,34 @@ def test_githubs_256_characters_leave_qualifiers_and_operators_out() -> None:
     # Airflow checks the form before prepare runs: a long query of qualifiers must get past it.
     assert trigger_form_params()["query"].resolve(query) == query
     assert validate({"mode": "search", "query": query}).query == query
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        (
+            "https://github.com/search?q=language%3Arust+stars%3A%3E500&type=repositories",
+            "it is a URL; write the search itself, as typed in GitHub's search box: 'language:rust stars:>500'",
+        ),
+        ("github.com/search?q=topic%3Aairflow&type=repositories", "box: 'topic:airflow'"),
+        ("https://ghe.example.com/search?type=repositories", "box: 'language:rust stars:>500'"),
+        (
+            "language%3Arust+stars%3A%3E500",
+            "it is URL-encoded; write it as typed in GitHub's search box: 'language:rust stars:>500'",
+        ),
+        ("language%3Arust%20stars%3A%3E500", "box: 'language:rust stars:>500'"),
+    ],
+)
+def test_a_search_pasted_from_githubs_address_bar_is_refused_with_the_search_itself(query: str, said: str) -> None:
+    """GitHub would search for the text of a URL, or of an encoded query, find nothing, and the run would succeed
+    with nothing loaded."""
+    with pytest.raises(ConfigurationError) as raised:
+        validate({"mode": "search", "query": query})
+    message = str(raised.value)
+    assert message.startswith(f"param 'query' got {query!r}: ")
+    assert said in message
+
+
+@pytest.mark.parametrize("query", ["100% rust", "50%25 discount", "awesome-python in:name", "site https://x"])
+def test_text_with_a_percent_or_a_url_inside_is_searched_as_written(query: str) -> None:
+    assert parse_search_query(query).base == f"{query} is:public"

@@ -14,6 +14,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from github_etl.errors import ConfigurationError
 
@@ -43,6 +44,9 @@ _QUALIFIER = re.compile(r"^-?[A-Za-z][\w-]*:\S")
 # The pipeline harvests public repositories. GitHub's search also returns the private and internal ones
 # a token can read unless the query says is:public, so every query sent says it.
 PUBLIC = "is:public"
+# A search is often built on github.com first: its URL, or its q= value still encoded, gets pasted instead.
+_URL = re.compile(r"^(?:https?://|github\.com/)", re.IGNORECASE)
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 _VISIBILITY = re.compile(r"^(?P<negated>-?)is:(?P<value>public|private|internal)$", re.IGNORECASE)
 
 
@@ -68,6 +72,7 @@ class SearchQuery:
 
 def parse_search_query(text: str) -> SearchQuery:
     """Read ``text`` as GitHub does; raise :class:`ConfigurationError` naming ``query`` when it cannot be sliced."""
+    _check_not_pasted(text)
     if text.count('"') % 2:
         raise _error(text, "it has an unbalanced double quote", forms=False)
     tokens = _TOKEN.findall(text)
@@ -107,6 +112,22 @@ def render_created(low: int, high: int) -> str:
 def render_instant(second: int) -> str:
     """One second as GitHub writes date-times (UTC, ``Z``)."""
     return _instant(second)
+
+
+def _check_not_pasted(text: str) -> None:
+    """Refuse a search page's URL, or its encoded ``q=``: GitHub would search for the text, find nothing, and
+    the run would load nothing and succeed."""
+    if _URL.match(text):
+        url = text if "://" in text else f"https://{text}"
+        q = parse_qs(urlsplit(url).query).get("q", [""])[0].strip()
+        example = repr(q) if q else "'language:rust stars:>500'"
+        raise _error(
+            text, f"it is a URL; write the search itself, as typed in GitHub's search box: {example}", forms=False
+        )
+    if ":" not in text and _ENCODED.search(text) and ":" in (decoded := unquote_plus(text)):
+        raise _error(
+            text, f"it is URL-encoded; write it as typed in GitHub's search box: {decoded.strip()!r}", forms=False
+        )
 
 
 def _check_limits(text: str, tokens: list[str]) -> None:
