@@ -329,7 +329,7 @@ BOOKKEEPING_DESCRIPTIONS: Mapping[str, str] = {
     "deleted_at": "Set when GitHub stopped serving the repository: when a run first found it gone, which a run "
     "loaded later can move back. Not a watermark for reading deletions: read by generation.",
     "deleted_reason": "What GitHub answered then: `not_found` (404: deleted or made private), `legal_block` (451), "
-    '`disabled` (403 "Repository access blocked"), `access_lost` (the token may no longer read it) or `not_public` '
+    '`disabled` (403 "Repository access blocked") or `not_public` '
     "(served as private or internal, only because the token can read it).",
     ROW_HASH_COLUMN: "Digest of the GitHub columns as last loaded: equal digests, equal data.",
     "generation": "The write generation of the load that last inserted the row or changed its data, first_seen_at "

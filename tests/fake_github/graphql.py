@@ -239,6 +239,19 @@ class GraphQLExecutor:
                     }
                 )
                 continue
+            if repo_id in self.universe.saml_protected:
+                nodes.append(None)
+                errors.append(
+                    {
+                        "type": "FORBIDDEN",
+                        "path": [alias, index],
+                        "extensions": {"saml_failure": True},
+                        "locations": [location],
+                        "message": "Resource protected by organization SAML enforcement. You must grant your "
+                        "Personal Access token access to this organization.",
+                    }
+                )
+                continue
             nodes.append(self.repository_node(repo_id, hostile_mode))
         return nodes
 

@@ -273,6 +273,11 @@ class FakeGitHub:
         """GraphQL's ``nodes`` answers no node for this repository (NOT_FOUND) while REST still serves it."""
         self.universe.hide_from_graphql(id)
 
+    def protect_by_saml(self, id: int) -> None:
+        """GraphQL refuses this public repository's node with FORBIDDEN (``saml_failure``), as GitHub does to a token
+        of an enterprise member not authorized for the owner's SAML single sign-on; REST still serves it."""
+        self.universe.protect_by_saml(id)
+
     def restore_repository(self, id: int) -> None:
         """Undo a deletion, a move to private or a block: the repository is served publicly again."""
         self.universe.restore_repository(id)

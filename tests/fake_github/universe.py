@@ -136,6 +136,7 @@ class Universe:
         self.blocked: dict[int, str] = {}  # id -> DMCA or DISABLED, set by a test
         # Served over REST but given no node by GraphQL, set by a test.
         self.graphql_hidden: set[int] = set()
+        self.saml_protected: set[int] = set()
         self._renamed: dict[int, tuple[str, str]] = {}  # id -> (owner login, name)
         self._current_names: dict[str, int] = {}  # lower full name -> id, for renamed repositories
         self._old_names: dict[str, int] = {}  # lower former full name -> id
@@ -389,6 +390,11 @@ class Universe:
     def hide_from_graphql(self, repo_id: int) -> None:
         with self._lock:
             self.graphql_hidden.add(repo_id)
+            self.version += 1
+
+    def protect_by_saml(self, repo_id: int) -> None:
+        with self._lock:
+            self.saml_protected.add(repo_id)
             self.version += 1
 
     def restore_repository(self, repo_id: int) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -96,49 +95,31 @@ def test_graphql_and_rest_enrich_the_same_repositories(fake_github_factory) -> N
     assert fake.count(path_prefix="/graphql") == 2
 
 
-class _LostAccessClient(GitHubClient):
-    """GitHub's answer when the token lost access to some repositories: their nodes null, a FORBIDDEN error each."""
-
-    def __init__(self, *args: Any, lost: set[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lost = lost
-
-    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        body = super().graphql(query, variables)
-        errors = []
-        for position, node_id in enumerate((variables or {}).get("ids", [])):
-            if node_id in self.lost:
-                body["data"]["nodes"][position] = None
-                errors.append(
-                    {
-                        "type": "FORBIDDEN",
-                        "path": ["nodes", position],
-                        "message": "Resource not accessible by integration",
-                    }
-                )
-        if errors:
-            body["errors"] = errors
-        return body
-
-
-def test_a_repository_graphql_refuses_with_forbidden_is_gone_as_access_lost(fake_github_factory) -> None:
-    """The fourth reason of a vanished repository: not GitHub's 404/451/403 but the token losing access."""
+def test_a_public_repository_graphql_refuses_for_saml_is_read_over_rest_and_never_marked_deleted(
+    fake_github_factory, caplog
+) -> None:
+    """GraphQL refuses the public repositories of an organization whose SAML single sign-on the token is not
+    authorized for (FORBIDDEN, ``saml_failure``), where REST serves them: a refusal is no deletion."""
     from github_etl.extract.enrich import enrich_graphql
 
     fake = fake_github_factory(repo_count=300, seed=4)
     listed = _client(fake).get("/repositories", {"since": fake.ids[10]}).data
-    refused, deleted = listed[3], listed[7]
+    protected, deleted = listed[3], listed[7]
+    fake.protect_by_saml(protected["id"])
     fake.delete_repository(deleted["id"])
-    client = _LostAccessClient(fake.base_url, [TOKEN], settings=FAST, lost={refused["node_id"]})
     fake.reset_log()
 
-    batch = enrich_graphql(client, listed)
+    with caplog.at_level(logging.WARNING, logger="github_etl.extract.enrich"):
+        batch = enrich_graphql(_client(fake), listed)
 
-    assert batch.gone_reasons == {str(refused["id"]): "access_lost", str(deleted["id"]): "not_found"}
-    assert sorted(batch.gone) == sorted([refused["id"], deleted["id"]])
-    assert sorted(_ids(batch.items)) == sorted(r["id"] for r in listed if r not in (refused, deleted))
-    # The refused one costs no REST request to explain it; the deleted one costs one.
-    assert fake.count(path_prefix="/repositories/") == 1
+    assert batch.gone_reasons == {str(deleted["id"]): "not_found"}
+    assert batch.gone == [deleted["id"]]
+    assert [item["id"] for item in batch.rest_items] == [protected["id"]]
+    assert sorted(_ids(batch.items)) == sorted(r["id"] for r in listed if r not in (protected, deleted))
+    # One REST request each explains them.
+    assert fake.count(path_prefix="/repositories/") == 2
+    refused = [r.getMessage() for r in caplog.records if "GraphQL refused" in r.getMessage()]
+    assert len(refused) == 1 and "1 repositories" in refused[0] and "SAML enforcement" in refused[0]
 
 
 def test_a_graphql_batch_that_times_out_is_split_until_the_halves_pass(fake_github_factory) -> None:

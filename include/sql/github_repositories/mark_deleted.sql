@@ -1,6 +1,6 @@
 -- GitHub no longer serves the repositories in gone_ids. The rows stay (history and snapshots keep their
 -- meaning); deleted_at records the first observation time the repository was gone, deleted_reason what
--- GitHub answered then (not_found, legal_block, disabled, access_lost, not_public); the merge clears both when it
+-- GitHub answered then (not_found, legal_block, disabled, not_public); the merge clears both when it
 -- answers again. A repository reported twice keeps one reason. Only an observation no earlier than the
 -- repository's last one marks it: a run loaded late must not call gone what a later run saw alive.
 UPDATE github.repositories AS target

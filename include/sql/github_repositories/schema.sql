@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS github.repositories (
     first_seen_at     timestamptz NOT NULL,
     last_seen_at      timestamptz NOT NULL,
     -- Set when GitHub no longer serves a repository we hold, with what it answered: not_found
-    -- (404/410), legal_block (451), disabled (403 "Repository access blocked"), access_lost, not_public.
+    -- (404/410), legal_block (451), disabled (403 "Repository access blocked"), not_public.
     deleted_at        timestamptz,
     deleted_reason    text,
     -- Digest of the data columns as last loaded (see github_etl.columns): equal digests, equal data.

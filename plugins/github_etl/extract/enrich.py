@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from github_etl.errors import GitHubUnavailableError
 from github_etl.github.client import GitHubClient
-from github_etl.github.responses import ACCESS_LOST, NOT_FOUND, NOT_PUBLIC
+from github_etl.github.responses import NOT_FOUND, NOT_PUBLIC
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,14 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
     if not isinstance(nodes, list) or len(nodes) != len(chunk):
         messages = "; ".join(str(e.get("message")) for e in body.get("errors") or [] if isinstance(e, dict))
         raise GitHubUnavailableError(f"GraphQL nodes() answered without the expected nodes: {messages or body!r}"[:500])
-    forbidden = _forbidden_positions(body.get("errors"))
-    for position, (requested, node) in enumerate(zip(chunk, nodes, strict=True)):
+    refusals = _refusals(body.get("errors"))
+    if refusals:
+        log.warning(
+            "GraphQL refused %s repositories of this batch (%s); read over REST instead, one request each",
+            len(refusals),
+            next(iter(refusals.values())),
+        )
+    for requested, node in zip(chunk, nodes, strict=True):
         repo_id = int(requested["id"])
         if isinstance(node, dict) and node.get("__typename", "Repository") == "Repository" and node.get("id"):
             if is_public(node):
@@ -126,11 +132,9 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
                 batch.gone_reasons[str(repo_id)] = NOT_PUBLIC
             continue
         served: dict[str, Any] | None = None
-        if position in forbidden:
-            reason: str | None = ACCESS_LOST
-        elif requested.get("gone"):
+        if requested.get("gone"):
             # A refresh passes the reason of a repository marked deleted: still gone, it costs no REST request.
-            reason = requested["gone"]
+            reason: str | None = requested["gone"]
         else:
             reason, served = _over_rest(client, repo_id)
         if served is not None and is_public(served):
@@ -186,16 +190,20 @@ def _hidden_id(item: Any) -> int | None:
     return repo_id if type(repo_id) is int and repo_id > 0 else None
 
 
-def _forbidden_positions(errors: Any) -> set[int]:
-    """Positions of the nodes GraphQL refused with FORBIDDEN: the token lost access to them."""
-    positions = set()
+def _refusals(errors: Any) -> dict[int, str]:
+    """GitHub's message for each node position GraphQL refused with ``FORBIDDEN``.
+
+    GraphQL refuses even a public repository to a token that SAML single sign-on or an IP allow list keeps
+    from its owner's resources, where REST serves it: a refusal says nothing of whether it is gone.
+    """
+    refused = {}
     for error in errors if isinstance(errors, list) else []:
         if not isinstance(error, dict):
             continue
         path = error.get("path")
         if error.get("type") == "FORBIDDEN" and isinstance(path, list) and path and isinstance(path[-1], int):
-            positions.add(path[-1])
-    return positions
+            refused[path[-1]] = str(error.get("message"))[:300]
+    return refused
 
 
 def _over_rest(client: GitHubClient, repo_id: int) -> tuple[str | None, dict[str, Any] | None]:

@@ -20,9 +20,8 @@ ACCESS_BLOCKED_MESSAGE = "repository access blocked"
 NOT_FOUND = "not_found"  # 404/410: deleted, or made private
 LEGAL_BLOCK = "legal_block"  # 451: blocked for legal reasons (a DMCA takedown)
 DISABLED = "disabled"  # 403 "Repository access blocked": disabled by GitHub
-ACCESS_LOST = "access_lost"  # GraphQL FORBIDDEN: the token may no longer read it
 NOT_PUBLIC = "not_public"  # served as private or internal: only the token's access shows it
-GONE_REASONS = (NOT_FOUND, LEGAL_BLOCK, DISABLED, ACCESS_LOST, NOT_PUBLIC)
+GONE_REASONS = (NOT_FOUND, LEGAL_BLOCK, DISABLED, NOT_PUBLIC)
 
 
 class Outcome(enum.Enum):
