@@ -108,6 +108,8 @@ class FakeGitHub:
         a query naming one answers HTTP 200 with an ``undefinedField`` error and no ``data``.
     :param anonymous_access: False: every API request without a token answers 401 "Must authenticate to
         access this API.", as a GHES in private mode (the usual setting) does.
+    :param token_expirations: the expiry of tokens made to expire, as GitHub writes it in the
+        ``GitHub-Authentication-Token-Expiration`` header of every answer to them (``"2026-12-10 12:00:00 UTC"``).
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class FakeGitHub:
         rate_limiting: bool = True,
         graphql_missing_fields: Sequence[str] = (),
         anonymous_access: bool = True,
+        token_expirations: dict[str, str] | None = None,
     ) -> None:
         spans = (*dense_spans, *(_day_span(day, share) for day, share in (dense_days or {}).items()))
         self.universe = Universe(
@@ -152,6 +155,7 @@ class FakeGitHub:
         self.latency_ms = latency_ms
         self.graphql_latency_ms = latency_ms if graphql_latency_ms is None else graphql_latency_ms
         self._token_fingerprints = None if tokens is None else {self.fingerprint(token) for token in tokens}
+        self._token_expirations = dict(token_expirations or {})
         self.apps = AppInstallations(
             apps or {}, installations or {}, accounts=installation_accounts, token_ttl_s=installation_token_ttl_s
         )
@@ -433,6 +437,8 @@ class FakeGitHub:
             reply = self._answer(
                 method, path, query, handler, token, auth_error, resource, identity, authenticated, issued is not None
             )
+        if token in self._token_expirations:
+            reply.headers["GitHub-Authentication-Token-Expiration"] = self._token_expirations[token]
         if not self.rate_limiting:
             for name in [name for name in reply.headers if name.lower().startswith("x-ratelimit-")]:
                 del reply.headers[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -561,3 +562,42 @@ def test_request_headers(fake: FakeGitHub) -> None:
     assert headers["Accept"] == "application/vnd.github+json"
     assert headers["X-GitHub-Api-Version"] == "2022-11-28"
     assert headers["User-Agent"].startswith("github-etl/")
+
+
+def test_a_token_that_expires_within_a_week_is_said_so_when_the_budgets_are_read(fake_github_factory, caplog) -> None:
+    """GitHub names an expiring token's end on each answer; from then on every run would fail at once with 401."""
+    now = time.time()
+    soon = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now + 3 * 86_400 + 2 * 3600 + 60))
+    later = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now + 30 * 86_400))
+    fake = fake_github_factory(repo_count=10, token_expirations={TOKEN: later, OTHER_TOKEN: soon})
+
+    with caplog.at_level(logging.WARNING, logger="github_etl.github.client"):
+        _client(fake, tokens=(TOKEN, OTHER_TOKEN)).budgets()
+
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [
+        f"Token 2 of 2 of connection 'github_default' expires on {soon[:16]} UTC, in 3 day(s) 2 hour(s): GitHub then "
+        "rejects it and runs fail at once. Renew it on GitHub (Settings, Developer settings, Personal access "
+        "tokens) and store the new one in its place"
+    ]
+    assert TOKEN not in caplog.text and OTHER_TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("2026-12-10 12:00:00 UTC", "2026-12-10T12:00:00+00:00"),
+        ("2026-12-10 12:00:00 -0700", "2026-12-10T19:00:00+00:00"),
+        ("2026-12-10 12:00:00 +02:00", "2026-12-10T10:00:00+00:00"),
+        ("2026-02-30 12:00:00 UTC", None),
+        ("next week", None),
+        ("", None),
+    ],
+)
+def test_the_expiry_header_is_read_in_utc_and_anything_else_is_no_expiry(header: str, expected: str | None) -> None:
+    from requests.structures import CaseInsensitiveDict
+
+    from github_etl.github.responses import token_expiry
+
+    expiry = token_expiry(CaseInsensitiveDict({"github-authentication-token-expiration": header}))
+    assert (expiry.isoformat() if expiry else None) == expected

@@ -49,6 +49,7 @@ from github_etl.github.responses import (
     rate_limiting_disabled,
     retry_after_seconds,
     server_name,
+    token_expiry,
 )
 from github_etl.github.session import (
     certificate_error,
@@ -72,6 +73,8 @@ TRANSIENT_EXCEPTIONS = (
 )
 # Waits (0.5, 1, 2 s) for GitHub to learn of a token minted a moment ago before it counts as refused.
 MAX_REPLICATION_WAITS = 3
+# A token that expires within this many days is said so in the log of each run's plan.
+EXPIRY_WARNING_DAYS = 7
 
 
 def graphql_url(base_url: str) -> str:
@@ -219,6 +222,8 @@ class GitHubClient:
             self.calls["ok" if outcome is Outcome.OK else "failed"] += 1
             if outcome is Outcome.BAD_CREDENTIALS:
                 raise self._final_error(outcome, status, "GET", url, data, token, headers)
+            if outcome is Outcome.OK:
+                self._warn_if_expiring(token, headers)
             resources = data.get("resources") if outcome is Outcome.OK and isinstance(data, dict) else None
             if not isinstance(resources, dict):
                 log.warning("GitHub answered %s to GET /rate_limit; going on without its budgets", status)
@@ -230,6 +235,27 @@ class GitHubClient:
                     self.tokens.record(token, name, budget)
                     budgets.setdefault(name, []).append(self._spendable(name, budget))
         return budgets
+
+    def _warn_if_expiring(self, token: Credential | None, headers: Mapping[str, str]) -> None:
+        """Say so when a token expires within :data:`EXPIRY_WARNING_DAYS`: from then on GitHub rejects it, and
+        every run fails at once, so the warning comes while there is time to renew it."""
+        expires = token_expiry(headers)
+        if expires is None or token is None or isinstance(token, InstallationCredential):
+            # An App's installation tokens last an hour by design, and are minted anew before they end.
+            return
+        left = expires.timestamp() - self._clock()
+        if left > EXPIRY_WARNING_DAYS * 86_400:
+            return
+        credentials = self.tokens.tokens
+        which = f"Token {credentials.index(token) + 1} of {len(credentials)}" if len(credentials) > 1 else "The token"
+        log.warning(
+            "%s of %s expires on %s UTC, in %s: GitHub then rejects it and runs fail at once. Renew it on GitHub "
+            "(Settings, Developer settings, Personal access tokens) and store the new one in its place",
+            which,
+            self._source(),
+            expires.strftime("%Y-%m-%d %H:%M"),
+            _days_and_hours(left),
+        )
 
     def budget_left(self, resources: Sequence[str] = ("core", "graphql", "search")) -> dict[str, tuple[int, float]]:
         """``(remaining, reset_at)`` per resource as GitHub last told: the tokens' requests left in their
@@ -692,3 +718,9 @@ def _path_of(url: str) -> str:
 def _safe(exc: Exception) -> str:
     # requests' messages contain the URL but never our headers; keep them short for logs.
     return str(exc)[:300]
+
+
+def _days_and_hours(seconds: float) -> str:
+    hours = max(0, int(seconds // 3600))
+    days, hours = divmod(hours, 24)
+    return f"{days} day(s) {hours} hour(s)" if days else f"{hours} hour(s)"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -123,6 +124,25 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
+
+
+# GitHub says on each answer to a personal access token made to expire when it will ("2026-12-10 12:00:00 UTC").
+EXPIRATION_HEADER = "GitHub-Authentication-Token-Expiration"
+_EXPIRATION = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) ?(UTC|[+-]\d{2}:?\d{2})$")
+
+
+def token_expiry(headers: Mapping[str, str]) -> datetime | None:
+    """When the token this answer was sent with stops working; None when it does not expire or says so unreadably."""
+    match = _EXPIRATION.match((headers.get(EXPIRATION_HEADER) or "").strip())
+    if match is None:
+        return None
+    moment, zone = match.groups()
+    try:
+        if zone == "UTC":
+            return datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        return datetime.fromisoformat(f"{moment}{zone}").astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def _access_blocked(status: int, data: Any) -> bool:
