@@ -320,7 +320,7 @@ class Universe:
             if owner_login.lower() == login and repo_id not in base
         )
         # Private ones are left out: /users/{login}/repos lists public repositories, as /orgs/{org}/repos
-        # does with type=public (what owners mode asks for).
+        # does with type=public (what owners mode asks of an organization).
         return sorted(
             repo_id
             for repo_id in held

@@ -206,6 +206,12 @@ def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_gith
     # Each owner is looked up once, then listed where its type says: no request tries the other route.
     assert fake.count(path_prefix="/users/apache") == 1 and fake.count(path_prefix="/orgs/apache/repos") == 1
     assert fake.count(path_prefix="/orgs/octocat") == 0 and fake.count(path_prefix="/users/octocat/repos") == 1
+    # Each route with the values its documentation lists (a user's type is all, owner or member), oldest first.
+    first_pages = {r.path: r.query for r in fake.requests if r.path.endswith("/repos") and "page" not in r.query}
+    assert first_pages == {
+        "/orgs/apache/repos": {"per_page": "100", "type": "public", "sort": "created", "direction": "asc"},
+        "/users/octocat/repos": {"per_page": "100", "type": "owner", "sort": "created", "direction": "asc"},
+    }
     by_owner: dict[str, int] = {}
     for o in objects:
         by_owner[o["owner"]["login"]] = by_owner.get(o["owner"]["login"], 0) + 1

@@ -63,8 +63,10 @@ def _page_items(response: GitHubResponse) -> list[Any]:
 def _first_page(
     client: GitHubClient, owner: str, *, organization: bool
 ) -> tuple[list[dict[str, Any]], str | None] | None:
-    path = f"/orgs/{owner}/repos" if organization else f"/users/{owner}/repos"
-    response = client.get(path, {"per_page": PER_PAGE, "type": "public", **LISTING_ORDER}, tolerate_gone=True)
+    # An organization's listing takes type=public; a user's lists public repositories only and takes all, owner
+    # or member, of which owner leaves out those of others the user may push to.
+    path, kind = (f"/orgs/{owner}/repos", "public") if organization else (f"/users/{owner}/repos", "owner")
+    response = client.get(path, {"per_page": PER_PAGE, "type": kind, **LISTING_ORDER}, tolerate_gone=True)
     if response.gone:
         return None
     return _page_items(response), next_link(response.headers.get("link"))
