@@ -296,24 +296,51 @@ def test_a_repository_that_moves_up_the_order_between_pages_is_read_again(tmp_pa
 
 
 def test_a_slice_that_never_holds_still_is_read_three_times_and_the_run_goes_on(tmp_path, caplog) -> None:
+    """A fork unforked after every page: a new match ahead of where the reading is, so each reading finds
+    what the one before missed, up to the third."""
     with FakeGitHub(repo_count=1000, seed=11, search_rate_limit=100_000) as fake:
         fake.start()
         query = "fork:false"
         expected = fake.search_ids(query)
-        leaving = iter(expected)
+        forks = iter(sorted(set(fake.search_ids("fork:true")) - set(expected)))
+        joined = []
 
-        def delete_each_time(path: str, params: dict[str, str]) -> None:
-            fake.delete_repository(next(leaving))
+        def unfork_each_time(path: str, params: dict[str, str]) -> None:
+            joined.append(next(forks))
+            fake.set_repository(joined[-1], fork=False)
 
         with caplog.at_level(logging.WARNING, logger="github_etl.extract.search"):
-            ids, pages_read = _harvest_while_changing(fake, tmp_path, query, delete_each_time)
+            ids, pages_read = _harvest_while_changing(fake, tmp_path, query, unfork_each_time)
 
     assert pages_read.count("1") == MAX_SLICE_READINGS == 3
-    assert len(pages_read) <= MAX_SLICE_READINGS * -(-len(expected) // PER_PAGE)
-    assert set(ids) <= set(expected) and len(set(ids)) > len(expected) - 3 * len(pages_read)
+    assert len(pages_read) <= MAX_SLICE_READINGS * -(-(len(expected) + len(joined)) // PER_PAGE)
+    assert set(expected) <= set(ids) <= set(expected) | set(joined)
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 3
     assert "still changed on reading 3" in warnings[-1] and "may be missing from this run" in warnings[-1]
+
+
+def test_counts_that_change_with_nothing_missed_end_the_reading_at_the_second(tmp_path, caplog) -> None:
+    """Matches leaving behind where the reading is change the count and move nothing onto a page read
+    already: the second reading finds nothing the first missed, and no third is spent."""
+    with FakeGitHub(repo_count=1000, seed=11, search_rate_limit=100_000) as fake:
+        fake.start()
+        query = "fork:false"
+        expected = fake.search_ids(query)
+        last_first = iter(reversed(expected))
+        pages = -(-len(expected) // PER_PAGE)
+
+        def delete_the_last(path: str, params: dict[str, str]) -> None:
+            fake.delete_repository(next(last_first))
+
+        with caplog.at_level(logging.INFO, logger="github_etl.extract.search"):
+            ids, pages_read = _harvest_while_changing(fake, tmp_path, query, delete_the_last)
+
+    assert pages_read.count("1") == 2 and len(pages_read) <= 2 * pages
+    assert set(ids) == set(expected[: len(set(ids))])  # the first ones, none skipped
+    said = [r.getMessage() for r in caplog.records if "matches of" in r.getMessage()]
+    assert len(said) == 2 and "reading it again" in said[0]
+    assert "reading 2 found none the earlier reading(s) missed; going on" in said[1]
 
 
 def test_a_repository_repeated_within_one_page_is_no_shift(tmp_path, caplog) -> None:

@@ -94,8 +94,8 @@ def _search_once(client: GitHubClient, query: str, *, page: int, per_page: int) 
     return data
 
 
-def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, Any]) -> str | None:
-    """Read a slice's pages; say how its matches changed meanwhile, or None when they held still.
+def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, Any]) -> tuple[str | None, set[int]]:
+    """Read a slice's pages: how its matches changed meanwhile (None when they held still), and the ids read.
 
     Each page is a fresh search, so a repository that starts or stops matching, or moves in the order,
     between two pages shifts the ones after it: one is then served twice and another not at all. A
@@ -136,7 +136,7 @@ def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, 
         changes.append(f"counted {min(totals):,} to {max(totals):,}")
     if repeated:
         changes.append(f"{repeated:,} served twice")
-    return ", ".join(changes) or None
+    return ", ".join(changes) or None, seen
 
 
 def _sliced(base: str, low: int, high: int) -> str:
@@ -285,9 +285,23 @@ class SearchMode(Mode[SearchShard]):
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: SearchShard) -> None:
         for piece in iter_jsonl_uri(shard.slices_uri):
+            read: set[int] = set()
             for reading in range(1, MAX_SLICE_READINGS + 1):
-                change = _read_slice(client, recorder, piece)
+                change, ids = _read_slice(client, recorder, piece)
+                missed = ids - read if reading > 1 else ids
+                read |= ids
                 if change is None:
+                    break
+                if reading > 1 and not missed:
+                    # Counts that differ from page to page with nothing missed (GitHub's replicas answering
+                    # one search apiece, say) would have every slice read three times for nothing.
+                    log.info(
+                        "The matches of %r changed again (%s), but reading %s found none the earlier reading(s) "
+                        "missed; going on",
+                        piece["query"],
+                        change,
+                        reading,
+                    )
                     break
                 if reading < MAX_SLICE_READINGS:
                     log.warning(
