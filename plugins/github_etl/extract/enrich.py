@@ -193,8 +193,8 @@ def _hidden_id(item: Any) -> int | None:
 def _refusals(errors: Any) -> dict[int, str]:
     """GitHub's message for each node position GraphQL refused with ``FORBIDDEN``.
 
-    GraphQL refuses even a public repository to a token that SAML single sign-on or an IP allow list keeps
-    from its owner's resources, where REST serves it: a refusal says nothing of whether it is gone.
+    GraphQL refuses even a public repository of an organization under SAML single sign-on to a token not
+    authorized for it (``saml_failure``), where REST serves it: a refusal says nothing of whether it is gone.
     """
     refused = {}
     for error in errors if isinstance(errors, list) else []:
