@@ -2,7 +2,8 @@
 
 GitHub serves only current values, so each backfill run stores what it fetched under the day it fetched
 it (docs/backfill.md): two past days backfilled today leave two audit rows with their own logical dates,
-both observed today, and one snapshot per repository, dated today. Reprocessing the completed runs reuses
+both observed today, and one snapshot per repository, dated today (the day after, for a run that fetched
+past midnight UTC). Reprocessing the completed runs reuses
 what they staged and changes nothing.
 """
 
@@ -74,7 +75,8 @@ def _warehouse(pg_url: str, run_ids: list[str]) -> dict[str, Any]:
         )
         runs = cur.fetchall()
         cur.execute(
-            "SELECT snapshot_date, count(*), count(DISTINCT repo_id) FROM github.repository_snapshots GROUP BY 1"
+            "SELECT snapshot_date, count(*), count(DISTINCT repo_id) FROM github.repository_snapshots"
+            " GROUP BY 1 ORDER BY 1"
         )
         snapshots = cur.fetchall()
         cur.execute("SELECT count(*) FROM github.repositories")
@@ -90,19 +92,23 @@ def test_a_backfill_of_past_days_stores_what_it_fetched_today_and_reprocessing_i
     api = AirflowApi(airflow, USERNAME)
     # A paused DAG starts no backfill run.
     api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}, params={"update_mask": "is_paused"})
+    began = datetime.now(UTC).date()
     runs = _backfill(airflow, api)
     assert sorted(run["state"] for run in runs) == ["success", "success"], runs
     run_ids = [run["dag_run_id"] for run in runs]
     airflow.poll(lambda: _ended(api), timeout=BACKFILL_TIMEOUT_SECONDS, what="the scheduled run to end")
+    ended = datetime.now(UTC).date()
 
-    today = datetime.now(UTC).date()
     loaded = _warehouse(pg_url, run_ids)
-    assert [(logical.date().isoformat(), observed) for logical, observed in loaded["runs"]] == [
-        ("2026-03-01", today),
-        ("2026-03-02", today),
-    ]
-    # Every run fetched today: the day holds one snapshot per repository any run saw, no past day any.
-    assert loaded["snapshots"] == [(today, loaded["repositories"], loaded["repositories"])]
+    assert [logical.date().isoformat() for logical, _ in loaded["runs"]] == ["2026-03-01", "2026-03-02"]
+    # Every run stored what it fetched under the day it fetched it, never its past logical date: today (or
+    # tomorrow, for a run that fetched after midnight UTC struck during the test).
+    observed = sorted({day for _, day in loaded["runs"]})
+    assert set(observed) <= {began, ended}
+    # A day observed holds one snapshot per repository any run saw that day; no past day holds any.
+    assert [day for day, _, _ in loaded["snapshots"]] == observed
+    assert all(rows == distinct <= loaded["repositories"] for _, rows, distinct in loaded["snapshots"])
+    assert sum(rows for _, rows, _ in loaded["snapshots"]) >= loaded["repositories"]
 
     # Each run emitted the checked asset once, for the consumers.
     assert _asset_events(airflow, run_ids) == sorted(run_ids)

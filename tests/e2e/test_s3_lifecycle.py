@@ -85,8 +85,16 @@ def test_a_run_whose_staged_files_expired_fails_its_cleared_load_at_once_and_loa
     _clear(api, run_id, "plan")
     _wait_for(airflow, api, run_path, "success")
     assert fake_github.count() > fetched, "the run was not fetched again"
-    # The same run loaded again: its audit row replaced, no repository or snapshot twice.
-    assert _warehouse(pg_url) == loaded
+    # The same run loaded again: its audit row replaced, no repository twice, no snapshot twice on a day. Fetched
+    # again past midnight UTC, it observed the next day too, which it keeps beside the first.
+    reloaded = _warehouse(pg_url)
+    ((_, enriched, refetched_on),) = reloaded["runs"]
+    assert reloaded == {
+        "repositories": 6,
+        "snapshots": sorted({*loaded["snapshots"], (refetched_on, 6, 6)}),
+        "runs": [(run_id, enriched, refetched_on)],
+    }
+    assert [(run, enriched) for run, enriched, _ in loaded["runs"]] == [(run_id, enriched)]
 
 
 def _wait_for(airflow: LocalAirflow, api: AirflowApi, run_path: str, state: str) -> None:
@@ -128,9 +136,12 @@ def _warehouse(pg_url: str) -> dict[str, Any]:
         repositories, distinct = cur.fetchone()
         assert repositories == distinct
         cur.execute(
-            "SELECT snapshot_date, count(*), count(DISTINCT repo_id) FROM github.repository_snapshots GROUP BY 1"
+            "SELECT snapshot_date, count(*), count(DISTINCT repo_id) FROM github.repository_snapshots"
+            " GROUP BY 1 ORDER BY 1"
         )
         snapshots = cur.fetchall()
-        cur.execute("SELECT run_id, enriched FROM github.load_runs ORDER BY run_id")
+        cur.execute(
+            "SELECT run_id, enriched, (observed_at AT TIME ZONE 'UTC')::date FROM github.load_runs ORDER BY run_id"
+        )
         runs = cur.fetchall()
     return {"repositories": repositories, "snapshots": snapshots, "runs": runs}
