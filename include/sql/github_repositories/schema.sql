@@ -708,8 +708,9 @@ FROM (VALUES
      'Stored repositories staged with the data and observation times already recorded (a run loaded again): '
      'nothing written.'),
     ('github.load_runs', 'duplicates',
-     'Staged copies of a repository the run had already staged (search pages shift while stars move), dropped '
-     'for the latest one: enriched - rejected = inserted + updated + unchanged + duplicates.'),
+     'Staged copies of a repository the run had already staged (search pages shift while stars move, and a '
+     'slice that shifted is read again), dropped for the latest one: enriched - rejected = inserted + updated + '
+     'unchanged + duplicates.'),
     ('github.load_runs', 'api_requests', 'GitHub API requests the run''s extract made.'),
     ('github.load_runs', 'unreachable',
      'Search mode: each second with more matches than GitHub serves for one query, as '
