@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
 from github_etl.errors import GitHubUnavailableError
@@ -49,8 +49,12 @@ class StagedBatch:
     rest_items: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The staged document, without the fields its mode leaves empty."""
-        return {name: value for name, value in asdict(self).items() if value is not None}
+        """The staged document, without the fields its mode leaves empty.
+
+        Field by field, not ``asdict``: that would copy every node of GitHub's objects, which are written as
+        they are, and took a third of a pipeline run's time.
+        """
+        return {item.name: value for item in fields(self) if (value := getattr(self, item.name)) is not None}
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Self:
