@@ -288,13 +288,13 @@ class SearchMode(Mode[SearchShard]):
             read: set[int] = set()
             for reading in range(1, MAX_SLICE_READINGS + 1):
                 change, ids = _read_slice(client, recorder, piece)
-                missed = ids - read if reading > 1 else ids
+                missed = ids - read
                 read |= ids
                 if change is None:
                     break
                 if reading > 1 and not missed:
-                    # Counts that differ from page to page with nothing missed (GitHub's replicas answering
-                    # one search apiece, say) would have every slice read three times for nothing.
+                    # Counts that change with nothing moved onto a page read already (matches leaving after
+                    # where the reading is) would have such a slice read three times for nothing.
                     log.info(
                         "The matches of %r changed again (%s), but reading %s found none the earlier reading(s) "
                         "missed; going on",
