@@ -601,3 +601,28 @@ def test_the_expiry_header_is_read_in_utc_and_anything_else_is_no_expiry(header:
 
     expiry = token_expiry(CaseInsensitiveDict({"github-authentication-token-expiration": header}))
     assert (expiry.isoformat() if expiry else None) == expected
+
+
+@pytest.mark.parametrize("written", [f"Bearer {TOKEN}", f"token {TOKEN}", f"Authorization: Bearer {TOKEN}"])
+@pytest.mark.parametrize("where", ["connection", "GITHUB_TOKEN"])
+def test_a_token_copied_with_its_header_word_is_refused_before_any_request(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, written: str, where: str
+) -> None:
+    """GitHub's docs show tokens in their header ("Authorization: Bearer ghp_…"): the word would go as a token."""
+    monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT", raising=False)
+    if where == "connection":
+        connection = {"conn_type": "http", "host": fake.base_url, "password": written}
+        monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(connection))
+        said = "Connection 'github_default': the password holds"
+    else:
+        monkeypatch.setenv("GITHUB_API_URL", fake.base_url)
+        monkeypatch.setenv("GITHUB_TOKEN", written)
+        said = "GITHUB_TOKEN holds"
+
+    with pytest.raises(ConfigurationError) as raised:
+        GitHubHook(settings=FAST).get_conn()
+
+    message = str(raised.value)
+    assert message.startswith(said) and "write the token alone" in message
+    assert TOKEN not in message
+    assert fake.requests == []

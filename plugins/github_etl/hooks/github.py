@@ -41,6 +41,10 @@ _TOKEN_SEPARATORS = re.compile(r"[\s,]+")
 ENTERPRISE_API_PATH = "/api/v3"
 
 
+# The words that go before a token in an Authorization header (and the header's own name).
+_AUTH_WORDS = frozenset(("bearer", "token", "authorization"))
+
+
 def split_tokens(raw: str | None) -> list[str]:
     """Tokens from a password or env value holding one or several, separated by commas or whitespace."""
     return [t for t in _TOKEN_SEPARATORS.split(raw or "") if t]
@@ -53,7 +57,16 @@ def _tokens_of(raw: str | None, where: str) -> list[str]:
             f"{where} holds a private key, not tokens. A GitHub App's key goes in the connection's extra, "
             "as 'private_key' (or the .pem file's path as 'private_key_path'), next to 'app_id'."
         )
-    return split_tokens(raw)
+    tokens = split_tokens(raw)
+    # GitHub's docs show a token in its header ("Authorization: Bearer ghp_…"); copied with it, the word would go
+    # to GitHub as a token of its own, and the 401 would name a token the user never set.
+    scheme = next((word for word in tokens if word.rstrip(":").lower() in _AUTH_WORDS), None)
+    if scheme is not None:
+        raise ConfigurationError(
+            f"{where} holds {scheme!r}, a word of the Authorization header, beside its token(s): write the token "
+            "alone (several: separated by commas)."
+        )
+    return tokens
 
 
 # What Airflow's HttpHook reads from an http connection's extra to set up its session, and what sets the
