@@ -626,3 +626,19 @@ def test_a_token_copied_with_its_header_word_is_refused_before_any_request(
     assert message.startswith(said) and "write the token alone" in message
     assert TOKEN not in message
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("written", [f'"{TOKEN}"', f"'{TOKEN}'", f"{OTHER_TOKEN},\u201c{TOKEN}\u201d"])
+def test_a_token_in_quotes_is_refused_before_any_request(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, written: str
+) -> None:
+    """An .env file or a secret written from a shell may keep the quotes, which GitHub reads as part of the token."""
+    monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT", raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", fake.base_url)
+    monkeypatch.setenv("GITHUB_TOKEN", written)
+
+    with pytest.raises(ConfigurationError, match=r"^GITHUB_TOKEN holds a token in quotes") as raised:
+        GitHubHook(settings=FAST).get_conn()
+
+    assert TOKEN not in str(raised.value) and OTHER_TOKEN not in str(raised.value)
+    assert fake.requests == []

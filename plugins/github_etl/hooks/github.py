@@ -43,6 +43,7 @@ ENTERPRISE_API_PATH = "/api/v3"
 
 # The words that go before a token in an Authorization header (and the header's own name).
 _AUTH_WORDS = frozenset(("bearer", "token", "authorization"))
+_QUOTES = frozenset("\"'`\u201c\u201d\u2018\u2019")
 
 
 def split_tokens(raw: str | None) -> list[str]:
@@ -66,6 +67,9 @@ def _tokens_of(raw: str | None, where: str) -> list[str]:
             f"{where} holds {scheme!r}, a word of the Authorization header, beside its token(s): write the token "
             "alone (several: separated by commas)."
         )
+    # Quotes kept by an .env file or a secret written from a shell go to GitHub as part of the token.
+    if any(token[0] in _QUOTES or token[-1] in _QUOTES for token in tokens):
+        raise ConfigurationError(f"{where} holds a token in quotes, which GitHub would reject: write it without them.")
     return tokens
 
 
