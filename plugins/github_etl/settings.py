@@ -118,6 +118,14 @@ def staging_url() -> str:
             f"absolute folder, got {configured!r}: a relative one depends on each process's working directory"
         )
     parts = urlsplit(configured)
+    # Other stores (gs://, abfs://) would fail in prepare with fsspec's own import or lookup error, after
+    # retries; the S3 protocol reaches MinIO, Ceph, R2 and the like through aws_default's endpoint_url.
+    if parts.scheme not in ("", "file", "s3", "s3a", "s3n"):
+        raise ConfigurationError(
+            f"GITHUB_ETL_STAGING_URL names a store of scheme {parts.scheme!r}, which staging does not support: "
+            "use s3://<aws_conn_id>@bucket/prefix (any S3-compatible store, through the connection's endpoint_url), "
+            "a file:// URL or an absolute folder"
+        )
     if parts.scheme in ("s3", "s3a", "s3n") and not parts.hostname:
         raise ConfigurationError(
             f"GITHUB_ETL_STAGING_URL names no bucket, got {configured!r}: s3://bucket/prefix or "

@@ -92,3 +92,13 @@ def test_an_s3_staging_url_without_a_bucket_is_refused(monkeypatch, raw: str) ->
     monkeypatch.setenv("GITHUB_ETL_STAGING_URL", raw)
     with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL names no bucket"):
         staging_url()
+
+
+@pytest.mark.parametrize("raw", ["gs://bucket/runs", "abfs://container/runs", "memory://runs", "https://bucket/runs"])
+def test_a_staging_url_of_a_store_staging_does_not_support_is_refused_naming_what_it_takes(monkeypatch, raw) -> None:
+    """fsspec would fail in prepare with its own import or lookup error, and only after the task's retries."""
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", raw)
+    with pytest.raises(
+        ConfigurationError, match=r"names a store of scheme '[a-z]+', which staging does not support: use s3://"
+    ):
+        check_settings()
