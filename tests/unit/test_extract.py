@@ -323,3 +323,23 @@ def test_a_repository_renamed_while_its_owner_is_listed_moves_no_other_off_the_p
 
     assert renamed == [last]
     assert sorted(_ids(objects)) == sorted(listed)
+
+
+def test_a_refused_repository_a_refresh_holds_as_deleted_costs_no_rest_request_and_no_warning(
+    fake_github_factory, caplog
+) -> None:
+    """A refresh passes the reason of a repository marked deleted already: it keeps it, and asks REST nothing."""
+    from github_etl.extract.enrich import enrich_graphql
+
+    fake = fake_github_factory(repo_count=300, seed=4)
+    listed = _client(fake).get("/repositories", {"since": fake.ids[10]}).data
+    fake.protect_by_saml(listed[3]["id"])
+    listed[3] = {**listed[3], "gone": "not_found"}
+    fake.reset_log()
+
+    with caplog.at_level(logging.WARNING, logger="github_etl.extract.enrich"):
+        batch = enrich_graphql(_client(fake), listed)
+
+    assert batch.gone_reasons == {str(listed[3]["id"]): "not_found"}
+    assert fake.count(path_prefix="/repositories/") == 0
+    assert not [r for r in caplog.records if "GraphQL refused" in r.getMessage()]

@@ -119,7 +119,12 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
     if not isinstance(nodes, list) or len(nodes) != len(chunk):
         messages = "; ".join(str(e.get("message")) for e in body.get("errors") or [] if isinstance(e, dict))
         raise GitHubUnavailableError(f"GraphQL nodes() answered without the expected nodes: {messages or body!r}"[:500])
-    refusals = _refusals(body.get("errors"))
+    # A refresh passes the reason of a repository marked deleted already: that one is not asked over REST.
+    refusals = {
+        position: message
+        for position, message in _refusals(body.get("errors")).items()
+        if position < len(chunk) and not chunk[position].get("gone")
+    }
     if refusals:
         log.warning(
             "GraphQL refused %s repositories of this batch (%s); read over REST instead, one request each",
