@@ -224,7 +224,9 @@ def _search_pages(fake: FakeGitHub) -> list[str]:
 
 
 def _harvest_while_changing(fake: FakeGitHub, tmp_path, query: str, change) -> tuple[list[int], list[str]]:
-    """Harvest ``query`` (one slice of 200-1,000 matches) while ``change`` runs after every page."""
+    """Harvest ``query`` (one slice of 200-1,000 matches) while ``change`` runs after every page.
+
+    Whatever the readings, the shard counts each repository it listed once."""
     staging = RunStaging("d", "changing", root=tmp_path.as_uri())
     client = _client(fake)
     plan = plan_run(client, staging, validate({"mode": "search", "query": query}), logical_date=datetime.now(UTC))
@@ -236,6 +238,7 @@ def _harvest_while_changing(fake: FakeGitHub, tmp_path, query: str, change) -> t
     finally:
         fake.between_pages(None)
     ids = [item["id"] for uri in read_json_uri(done.done_uri)["batches"] for item in read_json_uri(uri)["items"]]
+    assert done.listed == len(set(ids))
     return ids, _search_pages(fake)
 
 

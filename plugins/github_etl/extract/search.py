@@ -94,8 +94,11 @@ def _search_once(client: GitHubClient, query: str, *, page: int, per_page: int) 
     return data
 
 
-def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, Any]) -> tuple[str | None, set[int]]:
-    """Read a slice's pages: how its matches changed meanwhile (None when they held still), and the ids read.
+def _read_slice(
+    client: GitHubClient, recorder: ShardRecorder, piece: dict[str, Any]
+) -> tuple[str | None, set[int], int]:
+    """Read a slice's pages: how its matches changed meanwhile (None when they held still), the ids read, and
+    how many entries had no id (the transform quarantines them).
 
     Each page is a fresh search, so a repository that starts or stops matching, or moves in the order,
     between two pages shifts the ones after it: one is then served twice and another not at all. A
@@ -104,6 +107,7 @@ def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, 
     totals: set[int] = set()
     seen: set[int] = set()
     repeated = 0
+    without_id = 0
     page = 1
     while True:
 
@@ -112,10 +116,10 @@ def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, 
             return StagedBatch(items=data["items"], total=int(data["total_count"]))
 
         batch = recorder.full_objects(fetch)
-        recorder.counts["listed"] += len(batch.items)
         totals.add(batch.total or 0)
         # Only a repository an earlier page served shows a shift; one repeated within a page does not.
         ids = {repo_id for item in batch.items if isinstance(item, dict) and type(repo_id := item.get("id")) is int}
+        without_id += sum(1 for item in batch.items if not isinstance(item, dict) or type(item.get("id")) is not int)
         ids.update(batch.gone)
         repeated += len(ids & seen)
         seen |= ids
@@ -136,7 +140,7 @@ def _read_slice(client: GitHubClient, recorder: ShardRecorder, piece: dict[str, 
         changes.append(f"counted {min(totals):,} to {max(totals):,}")
     if repeated:
         changes.append(f"{repeated:,} served twice")
-    return ", ".join(changes) or None, seen
+    return ", ".join(changes) or None, seen, without_id
 
 
 def _sliced(base: str, low: int, high: int) -> str:
@@ -287,7 +291,7 @@ class SearchMode(Mode[SearchShard]):
         for piece in iter_jsonl_uri(shard.slices_uri):
             read: set[int] = set()
             for reading in range(1, MAX_SLICE_READINGS + 1):
-                change, ids = _read_slice(client, recorder, piece)
+                change, ids, without_id = _read_slice(client, recorder, piece)
                 missed = ids - read
                 read |= ids
                 if change is None:
@@ -315,6 +319,8 @@ class SearchMode(Mode[SearchShard]):
                         reading,
                         change,
                     )
+            # A repository served by several readings, or twice by one, was listed once.
+            recorder.counts["listed"] += len(read) + without_id
 
     def expected_repositories(self, shard: SearchShard) -> int:
         return shard.matches
