@@ -102,3 +102,17 @@ def test_a_staging_url_of_a_store_staging_does_not_support_is_refused_naming_wha
         ConfigurationError, match=r"names a store of scheme '[a-z]+', which staging does not support: use s3://"
     ):
         check_settings()
+
+
+def test_the_api_lets_in_the_readers_of_the_dag_github_etl_api_dag_id_names(monkeypatch) -> None:
+    monkeypatch.delenv("GITHUB_ETL_API_DAG_ID", raising=False)
+    assert ApiSettings.from_env().dag_id == "github_repositories"
+    monkeypatch.setenv("GITHUB_ETL_API_DAG_ID", " github_search_rust ")
+    assert ApiSettings.from_env().dag_id == "github_search_rust"
+
+
+@pytest.mark.parametrize("raw", ["github search", "team/github", "github_repositories,github_census", "x" * 251])
+def test_an_api_dag_id_airflow_would_refuse_is_refused_naming_the_variable(monkeypatch, raw) -> None:
+    monkeypatch.setenv("GITHUB_ETL_API_DAG_ID", raw)
+    with pytest.raises(ConfigurationError, match="GITHUB_ETL_API_DAG_ID must be a DAG id"):
+        ApiSettings.from_env()

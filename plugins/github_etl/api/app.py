@@ -1,7 +1,7 @@
 """The repository API: FastAPI routes over the warehouse, for Airflow users who may read its DAG.
 
 Mounted by Airflow's API server at ``/github-etl`` (see ``github_etl.plugin``). The data routes require an
-Airflow login and the permission to read the ``github_repositories`` DAG (:mod:`github_etl.api.security`); the
+Airflow login and the permission to read the harvest DAG (:mod:`github_etl.api.security`); the
 OpenAPI document and the Swagger UI page describe the API, hold no data, and are public like Airflow's own
 ``/docs``.
 """
@@ -54,9 +54,9 @@ from github_etl.hooks.warehouse import DatabaseConnection
 log = logging.getLogger(__name__)
 
 TITLE = "GitHub repositories API"
-DESCRIPTION = """Repositories harvested by the `github_repositories` DAG, read from the PostgreSQL warehouse.
+DESCRIPTION = """Repositories harvested by Airflow DAGs, read from the PostgreSQL warehouse.
 
-Every data endpoint requires an Airflow user whom Airflow lets read the `github_repositories` DAG: send
+Every data endpoint requires an Airflow user whom Airflow lets read the `{dag_id}` DAG: send
 `Authorization: Bearer <token>` with a token from `POST /auth/token`, or call from a browser logged in to the
 Airflow UI. In Swagger UI, use **Authorize**.
 """
@@ -76,7 +76,7 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     status.HTTP_403_FORBIDDEN: {
-        "description": "The Airflow user may not read the `github_repositories` DAG.",
+        "description": "The Airflow user may not read the harvest DAG that the description names.",
         "model": ErrorMessage,
     },
     status.HTTP_503_SERVICE_UNAVAILABLE: {
@@ -119,9 +119,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     :param settings: knobs; from ``GITHUB_ETL_API_*`` environment variables when omitted.
     """
+    settings = settings or ApiSettings.from_env()
     app = FastAPI(
         title=TITLE,
-        description=DESCRIPTION,
+        description=DESCRIPTION.format(dag_id=settings.dag_id),
         version=__version__,
         # Both served by github_etl.api.swagger: the document with Airflow's token URL, Swagger UI from the
         # installation, not a CDN.
@@ -130,7 +131,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=_lifespan,
     )
-    app.state.settings = settings or ApiSettings.from_env()
+    app.state.settings = settings
     app.state.warehouse_lock = threading.Lock()
     app.include_router(swagger.router)
     app.include_router(ui.router)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 
-from github_etl.settings import float_env, int_env
+from github_etl.errors import ConfigurationError
+from github_etl.settings import DAG_ID, float_env, int_env
+
+DAG_ID_ENV = "GITHUB_ETL_API_DAG_ID"
+# Airflow's own rule for a DAG id (``airflow.utils.helpers.validate_key``).
+_DAG_ID = re.compile(r"[\w.-]{1,250}")
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,8 @@ class ApiSettings:
         out still opens this API for up to this long. 0 asks Airflow on every request.
     :param page_cache_mb: megabytes of repository list pages kept per API server process, as sent,
         until a load changes the table (see :mod:`github_etl.api.page_cache`). 0 keeps none.
+    :param dag_id: the DAG whose readers in Airflow may read the API and the insights page: a deployment whose
+        harvests have other ids names one of them.
     """
 
     pool_size: int = 10
@@ -30,6 +39,7 @@ class ApiSettings:
     statement_timeout: float = 10.0
     auth_cache_seconds: float = 2.0
     page_cache_mb: float = 64.0
+    dag_id: str = DAG_ID
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -41,4 +51,16 @@ class ApiSettings:
             statement_timeout=float_env("GITHUB_ETL_API_STATEMENT_TIMEOUT", cls.statement_timeout, minimum=0.001),
             auth_cache_seconds=float_env("GITHUB_ETL_API_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, minimum=0.0),
             page_cache_mb=float_env("GITHUB_ETL_API_PAGE_CACHE_MB", cls.page_cache_mb, minimum=0.0),
+            dag_id=_dag_id_env(),
         )
+
+
+def _dag_id_env() -> str:
+    raw = os.environ.get(DAG_ID_ENV, "").strip()
+    if not raw:
+        return DAG_ID
+    if not _DAG_ID.fullmatch(raw):
+        raise ConfigurationError(
+            f"{DAG_ID_ENV} must be a DAG id (letters, digits, '_', '.' and '-', at most 250), got {raw!r}"
+        )
+    return raw

@@ -242,7 +242,7 @@ async def warehouse_without_schema(request: Request, exc: Exception) -> JSONResp
     """A 503 for a warehouse the DAG has not created yet (``make airflow`` before the first run)."""
     return JSONResponse(
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        content={"detail": "The warehouse has no tables yet: run the github_repositories DAG once."},
+        content={"detail": f"The warehouse has no tables yet: run the {request.app.state.settings.dag_id} DAG once."},
         headers={"Retry-After": "60"},
     )
 
@@ -254,7 +254,8 @@ async def warehouse_behind_the_code(request: Request, exc: Exception) -> JSONRes
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={
             "detail": "The warehouse lacks a column this version reads, as it was created before the column was "
-            "added: the next run of the github_repositories DAG fails naming the ALTER TABLE that adds it."
+            f"added: the next run of the {request.app.state.settings.dag_id} DAG fails naming the ALTER TABLE that "
+            "adds it."
         },
         headers={"Retry-After": "60"},
     )

@@ -1,5 +1,6 @@
 """Authentication and authorization of API requests by Airflow itself: the JWT of Airflow's REST API or the UI's
-session cookie, and the user's permission to read the ``github_repositories`` DAG.
+session cookie, and the user's permission to read the harvest DAG (``github_repositories``, or the one
+``GITHUB_ETL_API_DAG_ID`` names).
 
 No user store here: the token is checked by Airflow's own ``get_user`` (``airflow.api_fastapi.core_api
 .security``), which asks the configured auth manager; so is the permission (``is_authorized_dag``). The
@@ -29,7 +30,6 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
 from github_etl.api.config import ApiSettings
-from github_etl.settings import DAG_ID
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -45,8 +45,6 @@ oauth2_scheme = OAuth2PasswordBearer(
 bearer_scheme = HTTPBearer(auto_error=False)
 # RFC 6750: a 401 tells the client which scheme to authenticate with.
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
-# The answer to a user Airflow knows but does not let read the DAG; names no more than the API's description does.
-FORBIDDEN = f"Airflow does not let this user read the DAG {DAG_ID}, whose data this API serves"
 # Distinct tokens remembered per API server process; the oldest is forgotten first.
 MAX_ACCEPTED_TOKENS = 4096
 
@@ -124,13 +122,26 @@ def _digest(token: str) -> bytes:
     return hashlib.blake2b(token.encode(), digest_size=32).digest()
 
 
+def forbidden(dag_id: str) -> str:
+    """The answer to a user Airflow knows but does not let read the DAG; names no more than the API's description."""
+    return f"Airflow does not let this user read the DAG {dag_id}, whose data this API serves"
+
+
+def _settings(request: Request) -> ApiSettings:
+    """The app's settings; read on first use (an app built without :func:`~github_etl.api.app.create_app`)."""
+    state = request.app.state
+    settings = getattr(state, "settings", None)
+    if settings is None:
+        settings = state.settings = ApiSettings.from_env()
+    return settings
+
+
 def _accepted_tokens(request: Request) -> AcceptedTokens:
-    """The app's token cache; made on first use (an app built without :func:`~github_etl.api.app.create_app`)."""
+    """The app's token cache; made on first use."""
     state = request.app.state
     accepted = getattr(state, "accepted_tokens", None)
     if accepted is None:
-        settings = getattr(state, "settings", None) or ApiSettings.from_env()
-        accepted = state.accepted_tokens = AcceptedTokens(settings.auth_cache_seconds)
+        accepted = state.accepted_tokens = AcceptedTokens(_settings(request).auth_cache_seconds)
     return accepted
 
 
@@ -140,7 +151,7 @@ async def require_dag_reader(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> BaseUser:
     """The Airflow user behind the request's bearer token or Airflow UI session cookie, if Airflow lets them read
-    the ``github_repositories`` DAG; 401 without a user, 403 without the permission.
+    the harvest DAG (:attr:`ApiSettings.dag_id`); 401 without a user, 403 without the permission.
 
     Airflow's core API answers 403 to a token it cannot decode; here any rejected credential is a 401,
     so a client knows to fetch a new token rather than to ask for more permissions.
@@ -162,15 +173,16 @@ async def require_dag_reader(
         if exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=exc.detail, headers=CHALLENGE) from None
         raise
-    if not _may_read_the_dag(user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=FORBIDDEN)
+    dag_id = _settings(request).dag_id
+    if not _may_read_the_dag(user, dag_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=forbidden(dag_id))
     if token:
         accepted.put(token, user)
     return user
 
 
-def _may_read_the_dag(user: BaseUser) -> bool:
-    """Whether the configured auth manager lets ``user`` read the DAG, as Airflow's ``requires_access_dag`` asks."""
+def _may_read_the_dag(user: BaseUser, dag_id: str) -> bool:
+    """Whether the configured auth manager lets ``user`` read ``dag_id``, as Airflow's ``requires_access_dag`` asks."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
     from airflow.configuration import conf
@@ -180,7 +192,7 @@ def _may_read_the_dag(user: BaseUser) -> bool:
     if conf.getboolean("core", "multi_team", fallback=False):
         from airflow.models.dag import DagModel
 
-        team_name = DagModel.get_team_name(DAG_ID)
+        team_name = DagModel.get_team_name(dag_id)
     return get_auth_manager().is_authorized_dag(
-        method="GET", details=DagDetails(id=DAG_ID, team_name=team_name), user=user
+        method="GET", details=DagDetails(id=dag_id, team_name=team_name), user=user
     )

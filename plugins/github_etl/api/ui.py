@@ -8,10 +8,11 @@ host. Airflow's UI shows it in an iframe under its own navigation (see :mod:`git
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, status
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 UI_DIR = Path(__file__).resolve().parents[1] / "ui"
 # The only files served, by the name the page asks for; nothing else of the folder is reachable.
@@ -39,10 +40,11 @@ def insights_root() -> RedirectResponse:
 
 
 @router.get("/ui/")
-def insights_page() -> FileResponse:
-    """The GitHub insights page."""
-    return FileResponse(
-        UI_DIR / "index.html",
+def insights_page(request: Request) -> Response:
+    """The GitHub insights page, naming the DAG whose readers may read its data."""
+    page = (UI_DIR / "index.html").read_text(encoding="utf-8")
+    return Response(
+        page.replace("__DAG_ID__", html.escape(request.app.state.settings.dag_id)),
         media_type="text/html; charset=utf-8",
         headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache"},
     )

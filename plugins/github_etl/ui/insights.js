@@ -6,6 +6,8 @@
 (() => {
   // The page is served at <prefix>/ui/; the API lives at <prefix>/.
   const API = new URL("../", window.location.href);
+  // The DAG whose readers may read the data (GITHUB_ETL_API_DAG_ID), written into the page by the server.
+  const DAG = document.querySelector('meta[name="github-etl-dag"]').content;
   const COLORS = ["#017cee", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#1098ad", "#e03131", "#5c940d"];
   const TRENDING_ROWS = 10;
   const charts = { history: null, sparklines: [], languages: null, runs: null };
@@ -31,7 +33,7 @@
     }
     if (response.status === 401) throw new Unavailable("Log in to Airflow to see the warehouse.");
     if (response.status === 403) {
-      throw new Unavailable("Airflow does not let this user read the github_repositories DAG, whose data this page shows.");
+      throw new Unavailable(`Airflow does not let this user read the ${DAG} DAG, whose data this page shows.`);
     }
     if (response.status === 503) {
       const reason = await response.json().catch(() => ({}));
@@ -477,7 +479,7 @@
     }
     if (signal.aborted) return undefined;
     line.textContent = freshness(body.items);
-    if (body.items.length === 0) return say("runs", "No load run recorded yet: trigger github_repositories.");
+    if (body.items.length === 0) return say("runs", `No load run recorded yet: trigger ${DAG}.`);
     const days = new Map();
     for (const run of body.items) {
       // The UTC day the run fetched, as its snapshots are dated: a backfill's logical date is weeks before,
@@ -581,7 +583,7 @@
       // A search typed meanwhile has taken the section over.
       if (signal.aborted) return undefined;
       if (!initial) {
-        return say("history", "The warehouse holds no repository yet: run the github_repositories DAG first.");
+        return say("history", `The warehouse holds no repository yet: run the ${DAG} DAG first.`);
       }
       repository.value = initial;
       return showHistory(initial, days.value, signal);
