@@ -512,6 +512,28 @@ def test_insights_page_says_when_the_warehouse_was_last_loaded_and_whether_its_c
             f" the last load that passed them fetched its data {_day(RUNS[-1][0] - 1)} 01:00 UTC."
         )
         _screenshot(browser, "insights-11-checks-not-passed")
+
+        # A backfill of 500 days a year back loaded after them, none of its checks passed yet: the latest load
+        # is its last to finish, whose logical date is the oldest of all, and the last load that passed its
+        # checks is further back than the 500 runs the runs chart reads.
+        backfill_end = datetime.combine(_day(RUNS[-1][0] + 1), datetime.min.time(), UTC) + timedelta(hours=2)
+        with db.cursor() as cur:
+            cur.execute(
+                "INSERT INTO github.load_runs (run_id, dag_id, logical_date, observed_at, mode, started_at,"
+                " finished_at)"
+                " SELECT 'backfill__' || n, 'github_repositories', %(year_ago)s + (500 - n) * interval '1 day',"
+                " finish - interval '2 minutes', 'sample', finish - interval '3 minutes', finish"
+                " FROM generate_series(1, 500) AS n,"
+                " LATERAL (SELECT %(end)s - (500 - n) * interval '1 minute' AS finish) AS finished",
+                {"year_ago": RUN_LOGICAL_DATES[0] - timedelta(days=365), "end": backfill_end},
+            )
+        db.commit()
+        browser.refresh()
+        _wait_until_ready(browser)
+        assert _freshness(browser) == (
+            f"Latest load: data fetched {_day(RUNS[-1][0] + 1)} 01:58 UTC, quality checks not passed (failed or not"
+            f" run yet); the last load that passed them fetched its data {_day(RUNS[-1][0] - 1)} 01:00 UTC."
+        )
     finally:
         db.close()
 

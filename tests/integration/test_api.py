@@ -492,6 +492,45 @@ def test_runs_are_listed_newest_first(client, warehouse):
     assert everything[0]["checks_passed_at"] is None
 
 
+def test_runs_are_listed_by_when_they_finished_and_whether_their_checks_passed(client, warehouse):
+    """A backfill of a month back that loads after today's run: last to finish, whatever its logical date."""
+
+    def run(run_id: str, logical_day: int, finished_day: int, *, passed: bool) -> dict[str, Any]:
+        logical = BASE_TIME + timedelta(days=logical_day)
+        finished = BASE_TIME + timedelta(days=finished_day, minutes=5)
+        return {
+            "run_id": run_id,
+            "dag_id": "github_repositories",
+            "logical_date": logical,
+            "observed_at": finished - timedelta(minutes=4),
+            "mode": "sample",
+            "started_at": finished - timedelta(minutes=5),
+            "finished_at": finished,
+            "checks_passed_at": finished + timedelta(minutes=1) if passed else None,
+        }
+
+    _insert(
+        warehouse,
+        "load_runs",
+        run("today", 40, 40, passed=True),
+        run("backfill_a", 10, 41, passed=False),
+        run("backfill_b", 11, 42, passed=False),
+        run("yesterday", 39, 39, passed=True),
+    )
+
+    def run_ids(**params: Any) -> list[str]:
+        response = client.get(f"{PREFIX}/runs", params=params)
+        assert response.status_code == 200, response.text
+        return [item["run_id"] for item in response.json()["items"]]
+
+    assert run_ids() == ["today", "yesterday", "backfill_b", "backfill_a"]
+    assert run_ids(sort="finished") == ["backfill_b", "backfill_a", "today", "yesterday"]
+    assert run_ids(sort="finished", limit=1) == ["backfill_b"]
+    assert run_ids(sort="finished", checks_passed="true", limit=1) == ["today"]
+    assert run_ids(checks_passed="false") == ["backfill_b", "backfill_a"]
+    assert client.get(f"{PREFIX}/runs", params={"sort": "started"}).status_code == 422
+
+
 # -- authentication -------------------------------------------------------------------------------
 
 

@@ -120,11 +120,26 @@ class DetailQuery(BaseModel):
     )
 
 
+class RunSort(StrEnum):
+    """Orders of the run list, newest first."""
+
+    LOGICAL_DATE = "logical_date"
+    FINISHED = "finished"
+
+
 class RunQuery(BaseModel):
     """Query parameters of ``GET /runs``."""
 
     model_config = ConfigDict(extra="forbid")
 
+    sort: RunSort = Field(
+        RunSort.LOGICAL_DATE,
+        description="`logical_date`: the day each run was scheduled for, newest first; `finished`: the last load "
+        "to commit first (a backfill's runs, whose logical dates are weeks back, come first when they loaded last).",
+    )
+    checks_passed: bool | None = Field(
+        None, description="Only runs whose quality checks passed (`true`), or only those whose did not (`false`)."
+    )
     limit: int = Field(DEFAULT_RUNS, ge=1, le=MAX_RUNS, description="Number of runs, newest first.")
 
 

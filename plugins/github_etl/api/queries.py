@@ -12,7 +12,7 @@ from typing import Any
 
 from psycopg2 import sql
 
-from github_etl.api.models import LoadRun, Repository, RepositorySort, Snapshot
+from github_etl.api.models import LoadRun, Repository, RepositorySort, RunSort, Snapshot
 from github_etl.api.paging import CursorPosition
 from github_etl.hooks.warehouse import DatabaseConnection, count_repositories
 
@@ -152,15 +152,29 @@ def list_snapshots(db: DatabaseConnection, repo_id: int, limit: int) -> list[Row
     return _fetch(db, query, {"repo_id": repo_id, "limit": limit})
 
 
-def list_load_runs(db: DatabaseConnection, limit: int) -> list[Row]:
-    """Audit rows of the latest load runs, newest logical date first.
+# The orders of the run list, each total: ties fall to the run id.
+RUN_ORDERS: dict[RunSort, sql.Composable] = {
+    RunSort.LOGICAL_DATE: sql.SQL("logical_date DESC, started_at DESC, run_id DESC, dag_id DESC"),
+    RunSort.FINISHED: sql.SQL("finished_at DESC, run_id DESC, dag_id DESC"),
+}
+
+
+def list_load_runs(
+    db: DatabaseConnection, limit: int, sort: RunSort = RunSort.LOGICAL_DATE, checks_passed: bool | None = None
+) -> list[Row]:
+    """Audit rows of the latest load runs, newest first.
 
     :param db: warehouse connection.
     :param limit: most runs returned.
+    :param sort: newest logical date first, or the last to finish first.
+    :param checks_passed: only the runs whose quality checks passed (True) or did not (False); None: all.
     """
-    query = sql.SQL(
-        "SELECT {columns} FROM {table} ORDER BY logical_date DESC, started_at DESC, run_id DESC LIMIT %(limit)s"
-    ).format(columns=_columns(LOAD_RUN_COLUMNS), table=LOAD_RUNS)
+    where = sql.SQL("")
+    if checks_passed is not None:
+        where = sql.SQL("WHERE checks_passed_at IS {} NULL").format(sql.SQL("NOT" if checks_passed else ""))
+    query = sql.SQL("SELECT {columns} FROM {table} {where} ORDER BY {order} LIMIT %(limit)s").format(
+        columns=_columns(LOAD_RUN_COLUMNS), table=LOAD_RUNS, where=where, order=RUN_ORDERS[sort]
+    )
     return _fetch(db, query, {"limit": limit})
 
 

@@ -446,19 +446,17 @@
   }
 
   // The sentence under the page's title saying how fresh its figures are: when the last load to finish
-  // fetched its data, and whether that load's quality checks passed, in words (not a colour).
-  function freshness(runs) {
+  // fetched its data, and whether that load's quality checks passed, in words (not a colour). ``runs`` are
+  // the last to finish first (a backfill's logical date is weeks back); the last that passed its checks is
+  // asked for when none of them did.
+  async function freshness(runs, signal) {
     if (runs.length === 0) return "The warehouse has not been loaded yet: no load run is recorded.";
-    // The last to finish, not the newest logical date: a backfill's logical date is weeks back.
-    const lastFinished = (among) =>
-      among.reduce(
-        (last, run) => (last === null || Date.parse(run.finished_at) > Date.parse(last.finished_at) ? run : last),
-        null,
-      );
-    const latest = lastFinished(runs);
+    const latest = runs[0];
     const fetched = `Latest load: data fetched ${utcMinute(latest.observed_at)}`;
     if (latest.checks_passed_at !== null) return `${fetched}, quality checks passed.`;
-    const lastPassed = lastFinished(runs.filter((run) => run.checks_passed_at !== null));
+    const lastPassed =
+      runs.find((run) => run.checks_passed_at !== null) ??
+      (await (await get("runs", { sort: "finished", checks_passed: true, limit: 1 }, signal)).json()).items[0];
     return (
       `${fetched}, quality checks not passed (failed or not run yet); ` +
       (lastPassed
@@ -470,15 +468,17 @@
   async function showRuns(signal) {
     const line = document.getElementById("freshness");
     let body;
+    let sentence;
     try {
-      body = await (await get("runs", { limit: 500 }, signal)).json();
+      body = await (await get("runs", { sort: "finished", limit: 500 }, signal)).json();
+      sentence = await freshness(body.items, signal);
     } catch (error) {
       // Logged out, not allowed, or no warehouse: the freshness is not known, for the section's reason.
       if (error instanceof Unavailable) line.textContent = error.message;
       throw error;
     }
     if (signal.aborted) return undefined;
-    line.textContent = freshness(body.items);
+    line.textContent = sentence;
     if (body.items.length === 0) return say("runs", `No load run recorded yet: trigger ${DAG}.`);
     const days = new Map();
     for (const run of body.items) {
