@@ -492,15 +492,17 @@ def test_runs_are_listed_newest_first(client, warehouse):
     assert everything[0]["checks_passed_at"] is None
 
 
-def test_runs_are_listed_by_when_they_finished_and_whether_their_checks_passed(client, warehouse):
+def test_runs_are_listed_by_when_they_finished_whether_their_checks_passed_and_their_dag(client, warehouse):
     """A backfill of a month back that loads after today's run: last to finish, whatever its logical date."""
 
-    def run(run_id: str, logical_day: int, finished_day: int, *, passed: bool) -> dict[str, Any]:
+    def run(
+        run_id: str, logical_day: int, finished_day: int, *, passed: bool, dag_id: str = "github_repositories"
+    ) -> dict[str, Any]:
         logical = BASE_TIME + timedelta(days=logical_day)
         finished = BASE_TIME + timedelta(days=finished_day, minutes=5)
         return {
             "run_id": run_id,
-            "dag_id": "github_repositories",
+            "dag_id": dag_id,
             "logical_date": logical,
             "observed_at": finished - timedelta(minutes=4),
             "mode": "sample",
@@ -516,6 +518,7 @@ def test_runs_are_listed_by_when_they_finished_and_whether_their_checks_passed(c
         run("backfill_a", 10, 41, passed=False),
         run("backfill_b", 11, 42, passed=False),
         run("yesterday", 39, 39, passed=True),
+        run("rust", 39, 39, passed=True, dag_id="github_search_rust"),
     )
 
     def run_ids(**params: Any) -> list[str]:
@@ -523,12 +526,18 @@ def test_runs_are_listed_by_when_they_finished_and_whether_their_checks_passed(c
         assert response.status_code == 200, response.text
         return [item["run_id"] for item in response.json()["items"]]
 
-    assert run_ids() == ["today", "yesterday", "backfill_b", "backfill_a"]
-    assert run_ids(sort="finished") == ["backfill_b", "backfill_a", "today", "yesterday"]
+    harvest = {"dag_id": "github_repositories"}
+    assert run_ids(**harvest) == ["today", "yesterday", "backfill_b", "backfill_a"]
+    assert run_ids(sort="finished", **harvest) == ["backfill_b", "backfill_a", "today", "yesterday"]
     assert run_ids(sort="finished", limit=1) == ["backfill_b"]
     assert run_ids(sort="finished", checks_passed="true", limit=1) == ["today"]
     assert run_ids(checks_passed="false") == ["backfill_b", "backfill_a"]
-    assert client.get(f"{PREFIX}/runs", params={"sort": "started"}).status_code == 422
+    # Each harvest's runs, or every DAG's (the same logical date: the run ids, descending, decide).
+    assert run_ids(dag_id="github_search_rust") == ["rust"]
+    assert run_ids(checks_passed="true") == ["today", "yesterday", "rust"]
+    assert run_ids(dag_id="github_absent") == []
+    for refused in ({"sort": "started"}, {"dag_id": "two words"}, {"dag_id": ""}):
+        assert client.get(f"{PREFIX}/runs", params=refused).status_code == 422, refused
 
 
 # -- authentication -------------------------------------------------------------------------------

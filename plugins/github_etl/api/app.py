@@ -292,7 +292,8 @@ async def detail_endpoint(
 async def runs_endpoint(query: Annotated[RunQuery, Query()], warehouse: WarehouseDep) -> dict[str, Any]:
     """Audit rows of the DAG runs that loaded the warehouse, newest logical date first, or the last to finish first."""
     rows = await run_in_threadpool(
-        warehouse.pool.run, lambda db: queries.list_load_runs(db, query.limit, query.sort, query.checks_passed)
+        warehouse.pool.run,
+        lambda db: queries.list_load_runs(db, query.limit, query.sort, query.checks_passed, query.dag_id),
     )
     return {"items": rows}
 

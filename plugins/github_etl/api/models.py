@@ -140,6 +140,9 @@ class RunQuery(BaseModel):
     checks_passed: bool | None = Field(
         None, description="Only runs whose quality checks passed (`true`), or only those whose did not (`false`)."
     )
+    dag_id: Annotated[str, StringConstraints(min_length=1, max_length=250, pattern=r"^[\w.-]+$")] | None = Field(
+        None, description="Only the runs of this DAG (a warehouse several harvests load holds the runs of each)."
+    )
     limit: int = Field(DEFAULT_RUNS, ge=1, le=MAX_RUNS, description="Number of runs, newest first.")
 
 

@@ -160,7 +160,11 @@ RUN_ORDERS: dict[RunSort, sql.Composable] = {
 
 
 def list_load_runs(
-    db: DatabaseConnection, limit: int, sort: RunSort = RunSort.LOGICAL_DATE, checks_passed: bool | None = None
+    db: DatabaseConnection,
+    limit: int,
+    sort: RunSort = RunSort.LOGICAL_DATE,
+    checks_passed: bool | None = None,
+    dag_id: str | None = None,
 ) -> list[Row]:
     """Audit rows of the latest load runs, newest first.
 
@@ -168,14 +172,20 @@ def list_load_runs(
     :param limit: most runs returned.
     :param sort: newest logical date first, or the last to finish first.
     :param checks_passed: only the runs whose quality checks passed (True) or did not (False); None: all.
+    :param dag_id: only the runs of this DAG; None: every DAG's.
     """
-    where = sql.SQL("")
+    conditions: list[sql.Composable] = [sql.SQL("true")]
     if checks_passed is not None:
-        where = sql.SQL("WHERE checks_passed_at IS {} NULL").format(sql.SQL("NOT" if checks_passed else ""))
-    query = sql.SQL("SELECT {columns} FROM {table} {where} ORDER BY {order} LIMIT %(limit)s").format(
-        columns=_columns(LOAD_RUN_COLUMNS), table=LOAD_RUNS, where=where, order=RUN_ORDERS[sort]
+        conditions.append(sql.SQL("checks_passed_at IS {} NULL").format(sql.SQL("NOT" if checks_passed else "")))
+    if dag_id is not None:
+        conditions.append(sql.SQL("dag_id = %(dag_id)s"))
+    query = sql.SQL("SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} LIMIT %(limit)s").format(
+        columns=_columns(LOAD_RUN_COLUMNS),
+        table=LOAD_RUNS,
+        where=sql.SQL(" AND ").join(conditions),
+        order=RUN_ORDERS[sort],
     )
-    return _fetch(db, query, {"limit": limit})
+    return _fetch(db, query, {"limit": limit, "dag_id": dag_id})
 
 
 def repositories_generation(db: DatabaseConnection) -> int:
