@@ -662,7 +662,9 @@ def _log_in_and_open_from_navigation(driver: WebDriver, airflow: LocalAirflow, p
     )
     link.click()
     try:
-        _wait(driver).until(lambda d: urlsplit(d.current_url).path.rstrip("/").endswith("/plugin/github-insights"))
+        # Once the page loads in its frame, Airflow writes the frame's path after its own (a link to the frame's
+        # page): /plugin/github-insights/github-etl/ui/.
+        _wait(driver).until(lambda d: "/plugin/github-insights" in urlsplit(d.current_url).path)
     except TimeoutException:
         raise AssertionError(f"the navigation item did not open the page: at {driver.current_url}") from None
     _enter_page(driver)
