@@ -10,8 +10,10 @@ from github_etl.errors import ConfigurationError
 from github_etl.settings import DAG_ID, float_env, int_env
 
 DAG_ID_ENV = "GITHUB_ETL_API_DAG_ID"
-# Airflow's own rule for a DAG id (``airflow.utils.helpers.validate_key``).
-_DAG_ID = re.compile(r"[\w.-]{1,250}")
+# Airflow's own rule for a DAG id (``airflow.utils.helpers.validate_key``), for the setting and the API's parameter.
+# The length apart: a bounded repetition of Unicode's word characters compiles past pydantic's regex size limit.
+DAG_ID_PATTERN = r"^[\w.-]+$"
+MAX_DAG_ID_LENGTH = 250
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def _dag_id_env() -> str:
     raw = os.environ.get(DAG_ID_ENV, "").strip()
     if not raw:
         return DAG_ID
-    if not _DAG_ID.fullmatch(raw):
+    if len(raw) > MAX_DAG_ID_LENGTH or not re.fullmatch(DAG_ID_PATTERN, raw):
         raise ConfigurationError(
             f"{DAG_ID_ENV} must be a DAG id (letters, digits, '_', '.' and '-', at most 250), got {raw!r}"
         )

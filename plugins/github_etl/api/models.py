@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from github_etl.api.config import DAG_ID_PATTERN, MAX_DAG_ID_LENGTH
 from github_etl.columns import BOOKKEEPING_DESCRIPTIONS, REPOSITORY_SPEC, RepositoryColumn
 
 # Bounds of PostgreSQL's integer type, which the counters use: a larger bound could never match.
@@ -140,7 +141,7 @@ class RunQuery(BaseModel):
     checks_passed: bool | None = Field(
         None, description="Only runs whose quality checks passed (`true`), or only those whose did not (`false`)."
     )
-    dag_id: Annotated[str, StringConstraints(min_length=1, max_length=250, pattern=r"^[\w.-]+$")] | None = Field(
+    dag_id: Annotated[str, StringConstraints(max_length=MAX_DAG_ID_LENGTH, pattern=DAG_ID_PATTERN)] | None = Field(
         None, description="Only the runs of this DAG (a warehouse several harvests load holds the runs of each)."
     )
     limit: int = Field(DEFAULT_RUNS, ge=1, le=MAX_RUNS, description="Number of runs, newest first.")
