@@ -265,7 +265,16 @@ def test_a_netrc_entry_for_the_host_does_not_replace_the_connections_token(
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
     assert _client(ghes).get("/repositories").status == 200
-    assert [r.token_fingerprint for r in ghes.requests] == [FakeGitHub.fingerprint(TOKEN)]
+    # requests reads the entry again on every redirect it follows: a renamed repository's 301.
+    renamed = ghes.ids[3]
+    former = ghes.repository(renamed)["full_name"]
+    ghes.rename_repository(renamed, "octocat/renamed-meanwhile")
+    assert _client(ghes).get(f"/repos/{former}").data["id"] == renamed
+    assert [(r.status, r.token_fingerprint) for r in ghes.requests] == [
+        (200, FakeGitHub.fingerprint(TOKEN)),
+        (301, FakeGitHub.fingerprint(TOKEN)),
+        (200, FakeGitHub.fingerprint(TOKEN)),
+    ]
 
 
 # -- GraphQL of an older GHES ----------------------------------------------------------------------

@@ -38,9 +38,20 @@ class _HeadersOnly(requests.auth.AuthBase):
         return request
 
 
+class _TokenSession(requests.Session):
+    """A session whose redirects keep the token on GitHub's host and drop it elsewhere, and never take a
+    ``~/.netrc`` entry in its place: ``requests`` reads one on every redirect (a renamed repository's 301)."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        if "Authorization" in prepared_request.headers and self.should_strip_auth(
+            response.request.url, prepared_request.url
+        ):
+            del prepared_request.headers["Authorization"]
+
+
 def new_session() -> requests.Session:
     """A session that takes proxies and trusted CAs from the environment, as ``requests`` users expect."""
-    session = requests.Session()
+    session = _TokenSession()
     session.trust_env = True
     session.auth = _HeadersOnly()
     if not any(os.environ.get(name) for name in REQUESTS_CA_VARIABLES):
