@@ -20,6 +20,7 @@ from github_etl.errors import (
     RateLimitWaitTooLong,
 )
 from github_etl.github.client import GitHubClient, graphql_url, next_link
+from github_etl.github.ratelimit import BudgetStore
 from github_etl.hooks.github import GitHubHook
 from github_etl.settings import ClientSettings, QuotaReserve
 from tests.fake_github import FakeGitHub
@@ -201,6 +202,23 @@ def test_secondary_limit_gives_up_after_bounded_tries(fake: FakeGitHub) -> None:
     with pytest.raises(GitHubError, match="secondary rate limit"):
         _client(fake).get("/repositories", {"since": 0})
     assert len(fake.requests) == FAST.secondary_max_tries + 1
+
+
+def test_the_secondary_limit_that_ends_the_tries_pauses_the_token_for_every_client_of_the_store(
+    fake: FakeGitHub,
+) -> None:
+    """GitHub's last Retry-After holds after the client gives up: a worker sharing the budget store (or the task's
+    retry) does not send into the limit."""
+    store = BudgetStore()
+    fake.faults.secondary_limit_next = 10
+    fake.faults.retry_after_s = 30
+    clock = MovingClock(real_sleep=0)
+    settings = replace(FAST, max_inline_wait=60)
+    with pytest.raises(GitHubError, match="secondary rate limit"):
+        _client(fake, settings=settings, budget_store=store, sleep=clock.sleep, clock=clock).get("/repositories")
+    assert clock.waits == pytest.approx([30] * FAST.secondary_max_tries, abs=1)
+    (pause,) = _client(fake, budget_store=store, clock=clock).pauses()
+    assert pause == pytest.approx(clock() + 30, abs=5)
 
 
 def test_a_retry_after_given_as_a_date_is_waited_for(scripted_github) -> None:
@@ -642,3 +660,45 @@ def test_a_token_in_quotes_is_refused_before_any_request(
 
     assert TOKEN not in str(raised.value) and OTHER_TOKEN not in str(raised.value)
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("password", "extra_tokens", "said"),
+    [
+        # Copied from a web page: a zero-width space, which is not whitespace, so it stays inside the token.
+        (f"{TOKEN[:9]}\u200b{TOKEN[9:]}", [], "U+200B ZERO WIDTH SPACE, at position 10 of token 1 of 1"),
+        # A secret file an editor saved with a byte-order mark.
+        (f"\ufeff{TOKEN}", [], "U+FEFF ZERO WIDTH NO-BREAK SPACE, at position 1 of token 1 of 1"),
+        (None, [OTHER_TOKEN, f"{TOKEN}\x7f"], "U+007F without a name, at position 31 of token 2 of 2"),
+    ],
+)
+def test_a_token_with_a_character_no_header_can_carry_is_refused_before_any_request(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, password: str | None, extra_tokens: list[str], said: str
+) -> None:
+    """Sent, such a token fails in the HTTP library, as if the network had, on every retry, its header quoted."""
+    connection = {"conn_type": "http", "host": fake.base_url, "password": password, "extra": {"tokens": extra_tokens}}
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(connection))
+
+    with pytest.raises(ConfigurationError) as raised:
+        GitHubHook(settings=FAST).get_conn()
+
+    assert said in str(raised.value) and "type or paste the token again" in str(raised.value)
+    assert TOKEN[4:] not in str(raised.value) and OTHER_TOKEN[4:] not in str(raised.value)
+    assert fake.requests == []
+
+
+def test_tokens_of_the_extras_list_are_read_as_the_passwords_are(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two tokens written on two lines of one entry (a YAML block string) are two tokens, as in the password."""
+    connection = {"conn_type": "http", "host": fake.base_url, "extra": {"tokens": [f"{TOKEN}\n{OTHER_TOKEN}\n"]}}
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps(connection))
+
+    client = GitHubHook(settings=FAST).get_conn()
+    for _ in range(4):
+        assert client.get("/repositories", {"since": 0}).status == 200
+
+    assert {request.token_fingerprint for request in fake.requests} >= {
+        FakeGitHub.fingerprint(TOKEN),
+        FakeGitHub.fingerprint(OTHER_TOKEN),
+    }

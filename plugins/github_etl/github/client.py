@@ -548,12 +548,6 @@ class GitHubClient:
     def _after_secondary_limit(
         self, token: Credential | None, url: str, headers: Mapping[str, str], data: Any, hits: int
     ) -> None:
-        if hits > self.settings.secondary_max_tries:
-            raise GitHubError(
-                f"GitHub kept answering with its secondary rate limit for {_path_of(url)} "
-                f"after {self.settings.secondary_max_tries} waits: {message_of(data)}",
-                url=url,
-            )
         now = self._clock()
         wait = retry_after_seconds(headers.get("retry-after"), now)
         if wait is None:
@@ -562,8 +556,15 @@ class GitHubClient:
         # GitHub's pauses last minutes: a Retry-After beyond its hour-long windows is a header gone wrong.
         until = believable_reset(now + wait, now)
         # GitHub lengthens the block for every request that ignores it: the pause is recorded for every
-        # thread and worker that shares the store, and the request loop waits for it like for a reset.
+        # thread and worker that shares the store, and the request loop waits for it like for a reset. The
+        # answer that ends the tries is recorded too, so that no other request (a retry of the task) ignores it.
         self.tokens.pause(token, until)
+        if hits > self.settings.secondary_max_tries:
+            raise GitHubError(
+                f"GitHub kept answering with its secondary rate limit for {_path_of(url)} "
+                f"after {self.settings.secondary_max_tries} waits: {message_of(data)}",
+                url=url,
+            )
         log.warning(
             "Secondary rate limit on token %s (%s): no request with it until %s",
             token.fingerprint if token else "anonymous",

@@ -70,7 +70,22 @@ def _tokens_of(raw: str | None, where: str) -> list[str]:
     # Quotes kept by an .env file or a secret written from a shell go to GitHub as part of the token.
     if any(token[0] in _QUOTES or token[-1] in _QUOTES for token in tokens):
         raise ConfigurationError(f"{where} holds a token in quotes, which GitHub would reject: write it without them.")
+    # A token goes in an HTTP header, which takes printable ASCII alone; a zero-width space copied from a web page
+    # or a byte-order mark an editor saved cannot be sent, and would fail every request as if the network had.
+    for number, token in enumerate(tokens, start=1):
+        if odd := next((char for char in token if not (char.isascii() and char.isprintable())), None):
+            raise ConfigurationError(
+                f"{where} holds a token with a character no token has, {_named(odd)}, at position "
+                f"{token.index(odd) + 1} of token {number} of {len(tokens)} (often invisible, copied with it): "
+                "type or paste the token again."
+            )
     return tokens
+
+
+def _named(char: str) -> str:
+    import unicodedata
+
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'without a name')}"
 
 
 # What Airflow's HttpHook reads from an http connection's extra to set up its session, and what sets the
@@ -226,8 +241,9 @@ class GitHubHook(BaseHook):
         extra_tokens = extra.get("tokens") or []
         if not isinstance(extra_tokens, list) or not all(isinstance(t, str) for t in extra_tokens):
             raise ConfigurationError(f"Connection '{self.github_conn_id}': extra 'tokens' must be a list of strings")
+        tokens += _tokens_of(",".join(extra_tokens), f"Connection '{self.github_conn_id}': extra 'tokens'")
         app = GitHubApp.from_extra(extra, self.github_conn_id)
-        return base_url_of(conn), tokens + [t for t in extra_tokens if t], app
+        return base_url_of(conn), tokens, app
 
     def api_base_url(self) -> str:
         """The API root this hook's connection resolves to (the connection, ``GITHUB_API_URL`` or GitHub's)."""
