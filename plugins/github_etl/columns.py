@@ -32,6 +32,7 @@ from typing import Any
 from github_etl.field_rules import (
     BIG_COUNT,
     COUNT,
+    CREATION_TIME,
     FLAG,
     FREE_TEXT,
     ID,
@@ -39,6 +40,7 @@ from github_etl.field_rules import (
     NON_EMPTY_FREE_TEXT,
     OPTIONAL_ID,
     OPTIONAL_IDENTIFIER,
+    OPTIONAL_LABEL,
     TIMESTAMP,
     TOPICS,
     RejectedRecord,
@@ -222,7 +224,7 @@ REPOSITORY_SPEC: tuple[RepositoryColumn, ...] = (
     RepositoryColumn("html_url", FREE_TEXT, "html_url", graphql("url"), "The repository's page on GitHub."),
     RepositoryColumn(
         "language",
-        OPTIONAL_IDENTIFIER,
+        OPTIONAL_LABEL,
         "language",
         graphql("primaryLanguage { name }", read="primaryLanguage.name"),
         "Primary language, as GitHub detects it (`Python`); null when GitHub detected none.",
@@ -282,7 +284,7 @@ REPOSITORY_SPEC: tuple[RepositoryColumn, ...] = (
         "before is marked deleted (`not_public`).",
     ),
     RepositoryColumn(
-        "created_at", TIMESTAMP, "created_at", graphql("createdAt"), "When the repository was created on GitHub."
+        "created_at", CREATION_TIME, "created_at", graphql("createdAt"), "When the repository was created on GitHub."
     ),
     RepositoryColumn(
         "updated_at",

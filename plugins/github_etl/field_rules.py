@@ -8,6 +8,7 @@ column one rule. Plain functions over plain values: no Airflow, no database, no 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,9 @@ MAX_FREE_TEXT_CHARS = 64 * 1024
 # index entry over about 2.7 kB, which would fail the whole COPY batch; 600 characters of 4-byte
 # UTF-8 stay under that. A longer value means a corrupt record, so it is rejected, not truncated.
 MAX_IDENTIFIER_CHARS = 600
+# A topic and a language share one index entry (star_gain_topics_order_idx), so each may take half of that.
+# GitHub's own are far shorter: topics 50 characters, languages' names about 30.
+MAX_LABEL_CHARS = 300
 
 # GitHub allows 20 topics per repository; a list far longer is a corrupt record, not data to keep.
 MAX_TOPICS = 1000
@@ -45,6 +49,11 @@ MAX_TOPICS_BYTES = 2400
 RFC3339_DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
+
+# GitHub opened in October 2007. A repository created before, or more than a day (clock skew between GitHub
+# and this machine) after now, is a corrupt record; loaded, it would fail the run's created_at check.
+GITHUB_LAUNCH = datetime(2007, 10, 1, tzinfo=UTC)
+CLOCK_SKEW_SECONDS = 86400
 
 # How much of an offending value a rejection's detail quotes: enough to recognise it, never a payload.
 MAX_DETAIL_VALUE_CHARS = 80
@@ -134,8 +143,9 @@ def _exact_str(value: Any, name: str) -> str:
     return str.__str__(value)
 
 
-def optional_identifier(value: Any, name: str) -> str | None:
-    """Validate a short identifier-like string; too long means a corrupt record, so it is rejected."""
+def optional_identifier(value: Any, name: str, maximum: int = MAX_IDENTIFIER_CHARS) -> str | None:
+    """Validate a short identifier-like string; longer than ``maximum`` characters means a corrupt record, so it
+    is rejected."""
     if value is None:
         return None
     if type(value) is not str:
@@ -143,8 +153,8 @@ def optional_identifier(value: Any, name: str) -> str | None:
     # Inline fast path of clean_text: this runs a dozen times per record.
     if not value.isascii() or NUL in value:
         value = clean_text(value)
-    if len(value) > MAX_IDENTIFIER_CHARS:
-        detail = f"{name} has {len(value)} characters, more than {MAX_IDENTIFIER_CHARS}"
+    if len(value) > maximum:
+        detail = f"{name} has {len(value)} characters, more than {maximum}"
         raise RejectedRecord(f"too_long:{name}", detail)
     return value
 
@@ -209,6 +219,19 @@ def timestamp(value: Any, name: str) -> datetime | None:
     return parsed
 
 
+def creation_time(value: Any, name: str) -> datetime:
+    """Parse a repository's creation time, which GitHub always sends, between its launch and tomorrow."""
+    parsed = timestamp(value, name)
+    if parsed is None:
+        raise RejectedRecord(f"missing_field:{name}", f"{name} is missing")
+    if parsed < GITHUB_LAUNCH or parsed.timestamp() > time.time() + CLOCK_SKEW_SECONDS:
+        detail = (
+            f"{name} must lie between GitHub's launch ({GITHUB_LAUNCH:%Y-%m-%d}) and tomorrow, got {describe(value)}"
+        )
+        raise RejectedRecord(f"out_of_range:{name}", detail)
+    return parsed
+
+
 def topics(value: Any, name: str) -> list[str]:
     """Validate a topic list, cleaning every topic and dropping repeats while keeping order."""
     if value is None:
@@ -221,7 +244,7 @@ def topics(value: Any, name: str) -> list[str]:
     for item in value:
         if item is None:
             raise RejectedRecord(f"wrong_type:{name}", "a topic is null")
-        cleaned.append(optional_identifier(item, name))
+        cleaned.append(optional_identifier(item, name, MAX_LABEL_CHARS))
     # Cleaning can make two topics equal (one had a NUL), so repeats are dropped afterwards.
     cleaned = list(dict.fromkeys(cleaned)) if len(cleaned) > 1 else cleaned
     # At most 7 bytes per topic and 4 per character: the exact size is only counted when it may matter.
@@ -290,6 +313,9 @@ ID = Rule(required_id, "bigint", int, nullable=False, copy_text=_AS_IS)
 OPTIONAL_ID = Rule(optional_id, "bigint", int, nullable=True, copy_text=_NULL_OR_AS_IS)
 IDENTIFIER = Rule(required_identifier, "text", str, nullable=False, copy_text=_AS_IS)
 OPTIONAL_IDENTIFIER = Rule(optional_identifier, "text", str, nullable=True, copy_text=_NULL_OR_AS_IS)
+OPTIONAL_LABEL = Rule(
+    optional_identifier, "text", str, nullable=True, copy_text=_NULL_OR_AS_IS, check_arguments=(MAX_LABEL_CHARS,)
+)
 FREE_TEXT = Rule(free_text, "text", str, nullable=True, copy_text=_NULL_OR_AS_IS)
 NON_EMPTY_FREE_TEXT = Rule(non_empty_free_text, "text", str, nullable=True, copy_text=_NULL_OR_AS_IS)
 TOPICS = Rule(topics, "text[]", list[str], nullable=False, copy_text="array_literal({value})")
@@ -297,6 +323,9 @@ TOPICS = Rule(topics, "text[]", list[str], nullable=False, copy_text="array_lite
 COUNT = Rule(count, "integer", int, nullable=False, copy_text=_AS_IS, check_arguments=(MAX_INTEGER,))
 BIG_COUNT = Rule(count, "bigint", int, nullable=False, copy_text=_AS_IS, check_arguments=(MAX_BIGINT,))
 FLAG = Rule(flag, "boolean", bool, nullable=False, copy_text='"t" if {value} else "f"')
+CREATION_TIME = Rule(
+    creation_time, "timestamp with time zone", datetime, nullable=False, copy_text="{value}.isoformat()"
+)
 TIMESTAMP = Rule(
     timestamp,
     "timestamp with time zone",

@@ -816,6 +816,7 @@ def _insert_repository(
         "owner_login": owner,
         "language": language,
         "html_url": f"https://github.com/{owner}/{name}",
+        "created_at": datetime(2015, 1, 1, tzinfo=UTC),
         "first_seen_at": seen,
         "last_seen_at": seen,
         **columns,

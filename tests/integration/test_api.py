@@ -242,7 +242,7 @@ def test_list_page_is_byte_for_byte_what_the_response_model_would_serialize(clie
             deleted_at=datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
             deleted_reason="not_found",
         ),
-        _repo(2, created_at=None, pushed_at=None, language=None, description=""),
+        _repo(2, pushed_at=None, language=None, description=""),
     ]
     _insert(warehouse, "repositories", *rows)
 
@@ -295,9 +295,11 @@ def test_sort_orders_descending_with_id_tie_breaker_and_missing_dates_last(clien
     rows = [
         _repo(1, stargazers_count=5, created_at=BASE_TIME, pushed_at=None),
         _repo(2, stargazers_count=5, created_at=BASE_TIME, pushed_at=BASE_TIME),
-        _repo(3, stargazers_count=9, created_at=None, pushed_at=BASE_TIME + timedelta(hours=1)),
+        _repo(
+            3, stargazers_count=9, created_at=BASE_TIME - timedelta(days=1), pushed_at=BASE_TIME + timedelta(hours=1)
+        ),
         _repo(4, stargazers_count=1, created_at=BASE_TIME + timedelta(days=3), pushed_at=None),
-        _repo(5, stargazers_count=5, created_at=None, pushed_at=BASE_TIME),
+        _repo(5, stargazers_count=5, created_at=BASE_TIME - timedelta(days=1), pushed_at=BASE_TIME),
     ]
     _insert(warehouse, "repositories", *rows)
 
@@ -316,12 +318,12 @@ def test_default_sort_is_stars(client, warehouse):
 @pytest.mark.parametrize("sort", ["stars", "created", "pushed"])
 @pytest.mark.parametrize("limit", [1, 2, 7])
 def test_cursor_paging_visits_every_row_once_in_order(client, warehouse, sort, limit):
-    # Few distinct keys (ties across page boundaries) and some missing dates (the last segment).
+    # Few distinct keys (ties across page boundaries) and some missing push dates (the last segment).
     rows = [
         _repo(
             i,
             stargazers_count=i % 4,
-            created_at=None if i % 5 == 0 else BASE_TIME + timedelta(days=i % 3),
+            created_at=BASE_TIME + timedelta(days=i % 3),
             pushed_at=None if i % 3 == 0 else BASE_TIME + timedelta(hours=i % 2),
         )
         for i in range(1, 24)

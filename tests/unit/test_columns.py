@@ -55,8 +55,23 @@ SUBSCRIBERS_COUNT = RepositoryColumn(
     graphql("watchers { totalCount }", read="watchers.totalCount"),
     "People watching the repository.",
 )
-REST_RECORD = {"id": 1, "node_id": "R_1", "full_name": "o/r", "name": "r", "owner": {"login": "o"}}
-GRAPHQL_NODE = {"databaseId": 1, "id": "R_1", "nameWithOwner": "o/r", "name": "r", "owner": {"login": "o"}}
+CREATED = "2020-02-02T02:02:02Z"
+REST_RECORD = {
+    "id": 1,
+    "node_id": "R_1",
+    "full_name": "o/r",
+    "name": "r",
+    "owner": {"login": "o"},
+    "created_at": CREATED,
+}
+GRAPHQL_NODE = {
+    "databaseId": 1,
+    "id": "R_1",
+    "nameWithOwner": "o/r",
+    "name": "r",
+    "owner": {"login": "o"},
+    "createdAt": CREATED,
+}
 
 
 def _api_type(column: RepositoryColumn) -> Any:
@@ -206,8 +221,8 @@ def _negative_counts(warehouse: Any, statement: Any, repositories: list[dict[str
         for values in repositories:
             cur.execute(
                 sql.SQL(
-                    "INSERT INTO github.repositories (node_id, full_name, name, owner_login, first_seen_at,"
-                    " last_seen_at, {columns}) VALUES ('R', 'o/r', 'r', 'o', %(seen)s, %(seen)s, {values})"
+                    "INSERT INTO github.repositories (node_id, full_name, name, owner_login, created_at, first_seen_at,"
+                    " last_seen_at, {columns}) VALUES ('R', 'o/r', 'r', 'o', %(seen)s, %(seen)s, %(seen)s, {values})"
                 ).format(
                     columns=sql.SQL(", ").join(map(sql.Identifier, values)),
                     values=sql.SQL(", ").join(map(sql.Placeholder, values)),

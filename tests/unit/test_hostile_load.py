@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from github_etl.field_rules import MAX_LABEL_CHARS
 from github_etl.hooks.warehouse import DatabaseConnection
 from github_etl.load import load_run
 from github_etl.transform import transform_records
@@ -72,3 +73,25 @@ def test_many_long_topics_on_a_rising_repository_do_not_fail_the_days_load(wareh
     assert rejected == 1
     assert _count(warehouse, "SELECT count(*) FROM github.star_gains WHERE repo_id = 1") == 1
     assert _count(warehouse, "SELECT count(*) FROM github.repository_snapshots WHERE repo_id = 1") == 2
+
+
+def test_a_topic_and_a_language_each_at_their_cap_fit_the_index_entry_they_share(warehouse, tmp_path):
+    """star_gain_topics_order_idx holds a rare topic and the riser's language in one entry: at the longest the
+    transform accepts, 4-byte characters that do not compress, that entry must fit PostgreSQL's 2.7 kB."""
+    rng = random.Random(1)
+
+    def astral(length: int) -> str:
+        return "".join(chr(rng.randrange(0x20000, 0x2A6DF)) for _ in range(length))
+
+    widest = {"language": astral(MAX_LABEL_CHARS), "topics": [astral(MAX_LABEL_CHARS)]}
+    # Every one rises; the others share a topic, so the widest one's is rare (star_gain_topics holds it).
+    day_1 = [_record(1, stargazers_count=1, **widest), *(_record(i, stargazers_count=1) for i in range(2, 150))]
+    day_2 = [_record(1, stargazers_count=2, **widest), *(_record(i, stargazers_count=2) for i in range(2, 150))]
+
+    path, rejected = _transform(tmp_path, day_1, "day1")
+    _load(warehouse, path, DAY_1, rejected)
+    path, rejected = _transform(tmp_path, day_2, "day2")
+    _load(warehouse, path, DAY_2, rejected)  # failed at 600 characters: index row size exceeds btree maximum
+
+    assert rejected == 0
+    assert _count(warehouse, "SELECT count(*) FROM github.star_gain_topics WHERE repo_id = 1") == 1

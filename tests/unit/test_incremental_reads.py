@@ -264,9 +264,9 @@ def test_a_row_inserted_by_hand_gets_a_generation_above_every_committed_one(ware
     reader.read(warehouse)
     with warehouse.cursor() as cur:
         cur.execute(
-            "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at, last_seen_at)"
-            " VALUES (9, 'R_9', 'octo/nine', 'nine', 'octo', %s, %s)",
-            (DAY_0, DAY_0),
+            "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, created_at, first_seen_at,"
+            " last_seen_at) VALUES (9, 'R_9', 'octo/nine', 'nine', 'octo', %s, %s, %s)",
+            (DAY_0, DAY_0, DAY_0),
         )
     warehouse.commit()
 

@@ -672,9 +672,9 @@ def test_a_repository_another_load_inserts_meanwhile_is_updated_not_duplicated(
     try:
         with other.cursor() as cur:  # another load, of another date, inserting repository 1: not committed yet
             cur.execute(
-                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at,"
-                " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, 0)",
-                (DAY_0, DAY_0),
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, created_at, first_seen_at,"
+                " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, %s, 0)",
+                (DAY_0, DAY_0, DAY_0),
             )
         result = _load_behind(other, "transactionid", warehouse, pg_url, [_row_file(tmp_path, _repo(1), _repo(2))])
     finally:
@@ -710,9 +710,9 @@ def test_a_row_a_writer_bypassing_the_lock_inserts_meanwhile_is_compared_by_its_
         with other.cursor() as cur:  # a writer of the same date with triggers off: it takes no writers' lock
             cur.execute("SET session_replication_role = replica")
             cur.execute(
-                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at,"
-                " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, %s)",
-                (DAY_1, DAY_1, digest),
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, created_at, first_seen_at,"
+                " last_seen_at, row_hash) VALUES (1, 'R_1', 'octo/old-name', 'old-name', 'octo', %s, %s, %s, %s)",
+                (_repo(1)["created_at"], DAY_1, DAY_1, digest),
             )
         result = _load_behind(other, "transactionid", warehouse, pg_url, [_row_file(tmp_path, _repo(1), _repo(2))])
     finally:
@@ -1417,9 +1417,12 @@ def test_quality_checks_pass_on_good_data(warehouse, tmp_path):
     [
         pytest.param([_repo(7, stargazers_count=-1), _repo(8, size=-5)], "counts_not_negative", id="negative"),
         pytest.param(
-            [_repo(7, created_at=datetime(2001, 1, 1, tzinfo=UTC)), _repo(8, created_at=None)],
+            [
+                _repo(7, created_at=datetime(2001, 1, 1, tzinfo=UTC)),
+                _repo(8, created_at=datetime(2007, 9, 30, tzinfo=UTC)),
+            ],
             "created_at_in_range",
-            id="too-old-or-missing",
+            id="too-old",
         ),
         pytest.param(
             [_repo(7, created_at=datetime.now(UTC) + timedelta(days=3)), _repo(8, created_at=FAR_FUTURE)],
@@ -1786,6 +1789,6 @@ def test_a_reload_that_changes_rows_unmarks_the_runs_passed_checks(warehouse, tm
     # Cleared and loaded again, changing nothing: the mark holds. Changing a row: its new generation is unchecked.
     _load(warehouse, [_row_file(tmp_path, _repo(1))], run_id="run-1")
     assert _query(warehouse, passed) == [(True,)]
-    _load(warehouse, [_row_file(tmp_path, _repo(1, created_at=None))], run_id="run-1")
+    _load(warehouse, [_row_file(tmp_path, _repo(1, created_at=datetime(2001, 1, 1, tzinfo=UTC)))], run_id="run-1")
     assert _query(warehouse, passed) == [(False,)]
     assert [f.check for f in load_quality_checks(warehouse, DAG_ID, "run-1")] == ["created_at_in_range"]

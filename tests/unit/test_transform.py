@@ -18,7 +18,13 @@ import psycopg2
 import pytest
 
 from github_etl.columns import GRAPHQL_REPOSITORY_FIELDS, REPOSITORY_COLUMNS, STAGED_COLUMNS
-from github_etl.field_rules import MAX_FREE_TEXT_CHARS, MAX_IDENTIFIER_CHARS, MAX_TOPICS, RejectedRecord
+from github_etl.field_rules import (
+    MAX_FREE_TEXT_CHARS,
+    MAX_IDENTIFIER_CHARS,
+    MAX_LABEL_CHARS,
+    MAX_TOPICS,
+    RejectedRecord,
+)
 from github_etl.transform import (
     MAX_QUARANTINE_LINE_CHARS,
     MAX_QUARANTINE_STRING_CHARS,
@@ -385,10 +391,28 @@ def test_timestamps_become_aware_utc_datetimes(text: str, expected: datetime) ->
         assert row[column].tzinfo is UTC
 
 
-@pytest.mark.parametrize("column", ["created_at", "updated_at", "pushed_at"])
+@pytest.mark.parametrize("column", ["updated_at", "pushed_at"])
 @pytest.mark.parametrize("absent", [None, MISSING], ids=["null", "missing"])
 def test_absent_timestamps_are_null(column: str, absent: Any) -> None:
     assert _row(_repo(**{column: absent}))[column] is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        pytest.param(None, "missing_field", id="null"),
+        pytest.param(MISSING, "missing_field", id="missing"),
+        pytest.param("2007-09-30T23:59:59Z", "out_of_range", id="before-github"),
+        pytest.param("1970-01-01T00:00:00Z", "out_of_range", id="epoch"),
+        pytest.param(
+            (datetime.now(UTC) + timedelta(days=2)).isoformat().replace("+00:00", "Z"), "out_of_range", id="future"
+        ),
+    ],
+)
+def test_a_creation_time_github_never_sends_is_rejected(value: Any, reason: str) -> None:
+    """GitHub always sends one, after its launch: loaded, the row would fail the run's created_at check."""
+    assert _reason(_repo(created_at=value)) == f"{reason}:created_at"
+    assert _row(_repo(created_at="2007-10-01T00:00:00Z"))["created_at"] == datetime(2007, 10, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("column", ["created_at", "updated_at", "pushed_at"])
@@ -486,14 +510,15 @@ def test_empty_description_is_kept_as_sent() -> None:
 
 @pytest.mark.parametrize(("field", "column"), list(IDENTIFIER_FIELDS.items()))
 def test_identifier_fields_past_their_cap_are_rejected(field: str, column: str) -> None:
-    at_cap = "x" * MAX_IDENTIFIER_CHARS
+    at_cap = "x" * (MAX_LABEL_CHARS if column == "language" else MAX_IDENTIFIER_CHARS)
 
     assert _row(_repo(**{field: at_cap}))[column] == at_cap
     assert _reason(_repo(**{field: at_cap + "x"})) == f"too_long:{field.replace('__', '.')}"
 
 
 def test_overlong_or_too_many_topics_are_rejected() -> None:
-    assert _reason(_repo(topics=["x" * (MAX_IDENTIFIER_CHARS + 1)])) == "too_long:topics"
+    assert _row(_repo(topics=["x" * MAX_LABEL_CHARS]))["topics"] == ["x" * MAX_LABEL_CHARS]
+    assert _reason(_repo(topics=["x" * (MAX_LABEL_CHARS + 1)])) == "too_long:topics"
     assert _reason(_repo(topics=[f"t{i}" for i in range(MAX_TOPICS + 1)])) == "too_many:topics"
 
 

@@ -46,8 +46,8 @@ def _scalar(url: str, statement: str) -> object:
 def _insert_repository(db: DatabaseConnection, repo_id: int, *, table: str = "github.repositories") -> None:
     with db.cursor() as cur:
         cur.execute(
-            f"INSERT INTO {table} (id, node_id, full_name, name, owner_login, first_seen_at, last_seen_at)"
-            " VALUES (%s, 'R', 'o/r', 'r', 'o', now(), now())",
+            f"INSERT INTO {table} (id, node_id, full_name, name, owner_login, created_at, first_seen_at, last_seen_at)"
+            " VALUES (%s, 'R', 'o/r', 'r', 'o', now(), now(), now())",
             (repo_id,),
         )
 
@@ -442,8 +442,8 @@ def test_apply_schema_again_waits_for_no_writer_or_vacuum_of_the_tables(warehous
     try:
         with other.cursor() as cur:
             cur.execute(
-                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, first_seen_at,"
-                " last_seen_at) VALUES (1, 'R', 'o/r', 'r', 'o', now(), now())"
+                "INSERT INTO github.repositories (id, node_id, full_name, name, owner_login, created_at,"
+                " first_seen_at, last_seen_at) VALUES (1, 'R', 'o/r', 'r', 'o', now(), now(), now())"
             )
             cur.execute(
                 "SELECT string_agg(oid::regclass::text, ', ') FROM pg_class"

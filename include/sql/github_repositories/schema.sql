@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS github.repositories (
     disabled          boolean     NOT NULL DEFAULT false,
     is_template       boolean     NOT NULL DEFAULT false,
     visibility        text,
-    created_at        timestamptz,
+    created_at        timestamptz NOT NULL,
     updated_at        timestamptz,
     pushed_at         timestamptz,
     -- Bookkeeping: set from when the run fetched the data (staged with them), never from the logical

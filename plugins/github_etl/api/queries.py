@@ -48,8 +48,8 @@ class SortSpec:
 SORTS: dict[RepositorySort, SortSpec] = {
     # repositories_stars_idx (stargazers_count DESC, id DESC), or the language one when filtering by language.
     RepositorySort.STARS: SortSpec("stargazers_count", nullable=False, nulls="NULLS FIRST"),
-    # repositories_created_idx (created_at DESC, id DESC): DESC puts NULLS FIRST.
-    RepositorySort.CREATED: SortSpec("created_at", nullable=True, nulls="NULLS FIRST"),
+    # repositories_created_idx (created_at DESC, id DESC).
+    RepositorySort.CREATED: SortSpec("created_at", nullable=False, nulls="NULLS FIRST"),
     # repositories_pushed_idx (pushed_at DESC NULLS LAST, id DESC).
     RepositorySort.PUSHED: SortSpec("pushed_at", nullable=True, nulls="NULLS LAST"),
 }
