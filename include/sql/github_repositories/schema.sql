@@ -381,8 +381,8 @@ $$;
 -- ends, one row per repository observed on both dates whose stars rose. Repositories whose stars
 -- stayed or fell are counted in star_gain_windows only: a trending list never reaches them while
 -- another repository rose, and leaving them out keeps a day's rows to the few that moved. Each row
--- carries the repository's language and topics as they were when the gain was computed, so that a
--- filtered list is read from the summaries alone.
+-- carries the repository's language on the end date and its topics as they were when the gain was
+-- computed, so that a filtered list is read from the summaries alone.
 CREATE TABLE IF NOT EXISTS github.star_gains (
     end_date         date     NOT NULL,
     window_days      smallint NOT NULL,
@@ -507,6 +507,7 @@ DECLARE
     rising_ids bigint[] := '{}';
     rising_gains integer[] := '{}';
     rising_stars integer[] := '{}';
+    rising_languages text[] := '{}';
 BEGIN
     DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = ANY (windows);
     DELETE FROM github.star_gain_topics WHERE end_date = end_day AND window_days = ANY (windows);
@@ -524,7 +525,7 @@ BEGIN
     FOR counted IN
         SELECT (end_day - start_day)::smallint AS window_days, coalesce(pairs.compared, 0) AS compared,
                coalesce(pairs.ids, '{}') AS ids, coalesce(pairs.gains, '{}') AS gains,
-               coalesce(pairs.stars, '{}') AS stars
+               coalesce(pairs.stars, '{}') AS stars, coalesce(pairs.languages, '{}') AS languages
         FROM unnest(starts) AS start_day
         LEFT JOIN (
             SELECT earliest.snapshot_date, count(*) AS compared,
@@ -532,7 +533,9 @@ BEGIN
                    array_agg(latest.stargazers_count - earliest.stargazers_count)
                        FILTER (WHERE latest.stargazers_count > earliest.stargazers_count) AS gains,
                    array_agg(latest.stargazers_count)
-                       FILTER (WHERE latest.stargazers_count > earliest.stargazers_count) AS stars
+                       FILTER (WHERE latest.stargazers_count > earliest.stargazers_count) AS stars,
+                   array_agg(latest.language)
+                       FILTER (WHERE latest.stargazers_count > earliest.stargazers_count) AS languages
             FROM github.repository_snapshots AS latest
             JOIN github.repository_snapshots AS earliest ON earliest.repo_id = latest.repo_id
             WHERE latest.snapshot_date = end_day AND earliest.snapshot_date = ANY (starts)
@@ -545,16 +548,18 @@ BEGIN
         rising_ids := rising_ids || counted.ids;
         rising_gains := rising_gains || counted.gains;
         rising_stars := rising_stars || counted.stars;
+        rising_languages := rising_languages || counted.languages;
     END LOOP;
 
-    -- The risers' repositories: by key when they are few, in one pass over the table when they are
-    -- many (the planner knows how many from the arrays; probing half the table by key took 5 s at 1M).
+    -- The risers' topics: by key when they are few, in one pass over the table when they are many (the
+    -- planner knows how many from the arrays; probing half the table by key took 5 s at 1M). The language is
+    -- the end day's snapshot's, so that it is one the day's language_days spells (the API's filter reads them).
     PERFORM github.allow_plan(ARRAY['seqscan', 'indexscan', 'bitmapscan', 'nestloop', 'hashjoin', 'sort']);
     WITH risers AS MATERIALIZED (
         SELECT rising.window_days, rising.repo_id, rising.gain, rising.stargazers_count,
-               repository.language, repository.topics
-        FROM unnest(rising_windows, rising_ids, rising_gains, rising_stars)
-             AS rising (window_days, repo_id, gain, stargazers_count)
+               rising.language, repository.topics
+        FROM unnest(rising_windows, rising_ids, rising_gains, rising_stars, rising_languages)
+             AS rising (window_days, repo_id, gain, stargazers_count, language)
         JOIN github.repositories AS repository ON repository.id = rising.repo_id
     ), gains AS (
         INSERT INTO github.star_gains (end_date, window_days, repo_id, gain, stargazers_count, language, topics)

@@ -24,13 +24,11 @@ MAX_ID = 2**63 - 1
 TRENDING_COLUMNS = ("full_name", "owner_login", "name", "html_url", "description")
 
 
-# The spellings of a language filter: the end date's languages equal to it in any case, and the value as
-# typed (a gain takes its repository's language when its summary is rebuilt, as a backfill does, which
-# may be one its end date's totals lack).
+# The spellings of a language filter: the end date's languages equal to it in any case (a gain carries its
+# repository's language on the end date, one of these).
 SPELLINGS = sql.SQL(
     "(SELECT days.language FROM github.language_days AS days"
-    " WHERE days.snapshot_date = %(end)s AND lower(days.language) = lower(%(language)s)"
-    " UNION SELECT %(language)s)"
+    " WHERE days.snapshot_date = %(end)s AND lower(days.language) = lower(%(language)s))"
 )
 
 
