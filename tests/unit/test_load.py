@@ -1015,6 +1015,27 @@ def test_a_repository_seen_again_is_no_longer_deleted(warehouse, tmp_path):
     assert (_repository(warehouse, 1)["deleted_at"], _repository(warehouse, 1)["deleted_reason"]) == (None, None)
 
 
+def test_a_load_cleared_after_a_later_run_marked_one_of_its_repositories_gone_writes_nothing(warehouse, tmp_path):
+    """Yesterday's load cleared and run again, over the files the DAG staged (rows and keys), after today's run
+    marked one of its repositories gone: the mark stands (yesterday saw it alive, before it went), and the
+    load writes nothing, its audit row (counts, generation, passed checks) included."""
+    files = [_row_file(tmp_path, _repo(1), _repo(2))]
+    keys = [_key_file(files[0])]
+    _load(warehouse, files, when=DAY_1, run_id="run-1", key_files=keys)
+    assert load_quality_checks(warehouse, DAG_ID, "run-1") == []
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2, mode="refresh", deleted=[(2, "not_found")])
+    before = _warehouse_state(warehouse)
+
+    result = _load(warehouse, files, when=DAY_1, run_id="run-1", key_files=keys)
+
+    assert (result.updated, result.unchanged) == (0, 2)
+    assert _warehouse_state(warehouse) == before
+    assert (_repository(warehouse, 2)["deleted_at"], _repository(warehouse, 2)["deleted_reason"]) == (
+        DAY_2,
+        "not_found",
+    )
+
+
 def test_mark_deleted_keeps_the_first_deletion_date(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
 

@@ -15,7 +15,8 @@ WHERE existing.id IS NULL
    OR existing.row_hash IS DISTINCT FROM staged.row_hash
    OR existing.first_seen_at > %(seen_at)s
    OR existing.last_seen_at < %(seen_at)s
-   OR existing.deleted_at IS NOT NULL
+   -- Marked gone at or before the run saw it: the mark is cleared. One marked after is kept as it is.
+   OR existing.deleted_at <= %(seen_at)s
    OR snapshot.repo_id IS NULL
    OR (snapshot.stargazers_count, snapshot.forks_count, snapshot.open_issues_count)
       IS DISTINCT FROM (existing.stargazers_count, existing.forks_count, existing.open_issues_count);
