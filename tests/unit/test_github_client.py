@@ -19,7 +19,7 @@ from github_etl.errors import (
     GitHubUnavailableError,
     RateLimitWaitTooLong,
 )
-from github_etl.github.client import GitHubClient, graphql_url, next_link
+from github_etl.github.client import MAX_LIMIT_ANSWERS_PER_TOKEN, GitHubClient, graphql_url, next_link
 from github_etl.github.ratelimit import BudgetStore
 from github_etl.hooks.github import GitHubHook
 from github_etl.settings import ClientSettings, QuotaReserve
@@ -219,6 +219,27 @@ def test_the_secondary_limit_that_ends_the_tries_pauses_the_token_for_every_clie
     assert clock.waits == pytest.approx([30] * FAST.secondary_max_tries, abs=1)
     (pause,) = _client(fake, budget_store=store, clock=clock).pauses()
     assert pause == pytest.approx(clock() + 30, abs=5)
+
+
+def test_a_server_refusing_every_request_as_over_its_budget_fails_after_bounded_waits(scripted_github) -> None:
+    """GitHub serves a request once the reset it named has passed; a server that refuses whatever the time (a proxy,
+    an appliance) is given a few resets per token, not waited for forever."""
+    refusal = (403, {"X-RateLimit-Remaining": "0"}, '{"message": "API rate limit exceeded"}')
+    route = scripted_github.route("GET", "/repositories", lambda _request: refusal)
+    clock = MovingClock(real_sleep=0)
+    settings = replace(FAST, max_inline_wait=300)
+    client = GitHubClient(
+        scripted_github.base_url, [TOKEN, OTHER_TOKEN], settings=settings, sleep=clock.sleep, clock=clock
+    )
+
+    with pytest.raises(GitHubError, match="kept answering that the core budget is spent") as raised:
+        client.get("/repositories", {"since": 0})
+
+    assert route.call_count == 2 * MAX_LIMIT_ANSWERS_PER_TOKEN + 1
+    assert "after waiting for each reset it named: API rate limit exceeded" in str(raised.value)
+    assert not isinstance(raised.value, RateLimitWaitTooLong)
+    # Without a reset to believe, a minute each time both tokens were refused.
+    assert sum(clock.waits) == pytest.approx(60 * MAX_LIMIT_ANSWERS_PER_TOKEN, abs=5)
 
 
 def test_a_retry_after_given_as_a_date_is_waited_for(scripted_github) -> None:

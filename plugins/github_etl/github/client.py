@@ -71,6 +71,10 @@ TRANSIENT_EXCEPTIONS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+# GitHub refuses a request for a spent budget once per token, then serves it after the reset. A server that
+# still refuses after this many resets per token keeps no budget GitHub's way (a proxy or an appliance
+# answering so whatever the time): the request fails instead of waiting forever, as GitHub asks of clients.
+MAX_LIMIT_ANSWERS_PER_TOKEN = 3
 # Waits (0.5, 1, 2 s) for GitHub to learn of a token minted a moment ago before it counts as refused.
 MAX_REPLICATION_WAITS = 3
 # A token that expires within this many days is said so in the log of each run's plan.
@@ -336,6 +340,7 @@ class GitHubClient:
         url = self.url(path)
         transient_failures = 0
         secondary_hits = 0
+        primary_hits = 0
         refused = _RefusedTokens()
         while True:
             token, wait_until = self.tokens.choose(resource)
@@ -394,6 +399,15 @@ class GitHubClient:
                 # The body says why (a block's reason), which the caller records.
                 return GitHubResponse(status, url, headers, data)
             if outcome is Outcome.PRIMARY_LIMIT:
+                primary_hits += 1
+                if primary_hits > MAX_LIMIT_ANSWERS_PER_TOKEN * max(1, len(self.tokens.tokens)):
+                    raise GitHubError(
+                        f"GitHub at {self.base_url} kept answering that the {resource} budget is spent for "
+                        f"{_path_of(url)}, {primary_hits} times, after waiting for each reset it named: "
+                        f"{message_of(data) or 'no message'}",
+                        status=status,
+                        url=url,
+                    )
                 reset_at = _reset_of(headers, self._clock())
                 log.warning(
                     "GitHub %s budget of token %s spent; it resets at %s",
