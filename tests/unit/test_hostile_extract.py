@@ -45,6 +45,7 @@ def _repo(repo_id: int, owner: str = "acme") -> dict[str, Any]:
         "private": False,
         "visibility": "public",
         "owner": {"login": owner, "id": 7, "type": "Organization"},
+        "created_at": "2020-01-01T00:00:00Z",
     }
 
 

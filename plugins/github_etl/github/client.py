@@ -424,7 +424,8 @@ class GitHubClient:
             if outcome is Outcome.TRANSIENT:
                 transient_failures += 1
                 retry_after = retry_after_seconds(headers.get("retry-after"), self._clock())
-                self._after_transient(method, url, transient_failures, GitHubError(f"HTTP {status}"), retry_after)
+                answered = GitHubError(f"HTTP {status}", status=status, url=url)
+                self._after_transient(method, url, transient_failures, answered, retry_after)
                 continue
             raise self._final_error(outcome, status, method, url, data, token, headers)
 
@@ -540,6 +541,14 @@ class GitHubClient:
                 f"{self.base_url} after {self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). "
                 "Check that the proxy is up and lets this host through, or add the host to NO_PROXY if it is "
                 "reached directly.",
+                url=url,
+            ) from exc
+        if failures > self.settings.max_retries and isinstance(exc, GitHubError) and exc.status:
+            raise GitHubUnavailableError(
+                f"GitHub at {self.base_url} answered {method} {_path_of(url)} with HTTP {exc.status} "
+                f"{failures} times in a row: its service is failing (githubstatus.com tells, or an appliance's "
+                "own status page); the task is retried later.",
+                status=exc.status,
                 url=url,
             ) from exc
         if failures > self.settings.max_retries:
