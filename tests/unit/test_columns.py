@@ -64,13 +64,8 @@ REST_RECORD = {
     "owner": {"login": "o"},
     "created_at": CREATED,
 }
-GRAPHQL_NODE = {
-    "databaseId": 1,
-    "id": "R_1",
-    "nameWithOwner": "o/r",
-    "name": "r",
-    "owner": {"login": "o"},
-    "createdAt": CREATED,
+GRAPHQL_NODE = {"databaseId": 1, "id": "R_1", "nameWithOwner": "o/r", "name": "r", "owner": {"login": "o"}} | {
+    "createdAt": CREATED
 }
 
 
