@@ -18,7 +18,7 @@ import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from psycopg2.errors import QueryCanceled, UndefinedColumn, UndefinedTable
+from psycopg2.errors import InsufficientPrivilege, QueryCanceled, UndefinedColumn, UndefinedTable
 from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
@@ -141,6 +141,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_exception_handler(WarehouseError, _warehouse_unavailable)
     app.add_exception_handler(UndefinedTable, insights.warehouse_without_schema)
     app.add_exception_handler(UndefinedColumn, insights.warehouse_behind_the_code)
+    app.add_exception_handler(InsufficientPrivilege, insights.warehouse_withheld)
     return app
 
 

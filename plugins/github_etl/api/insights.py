@@ -8,6 +8,7 @@ up from its neighbours, and a comparison is only made between two dates that wer
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -256,6 +257,22 @@ async def warehouse_behind_the_code(request: Request, exc: Exception) -> JSONRes
             "detail": "The warehouse lacks a column this version reads, as it was created before the column was "
             f"added: the next run of the {request.app.state.settings.dag_id} DAG fails naming the ALTER TABLE that "
             "adds it."
+        },
+        headers={"Retry-After": "60"},
+    )
+
+
+async def warehouse_withheld(request: Request, exc: Exception) -> JSONResponse:
+    """A 503 for a table (or the schema) the API server's role may not read: a grant the DBA left out."""
+    log.warning("Answering 503 to %s %s: %s", request.method, request.url.path, str(exc).strip())
+    denied = re.search(r"permission denied for (table|schema|relation) (\w+)", str(exc))
+    what = "a table of the schema github" if denied is None else f"the {denied[1]} {denied[2]}"
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={
+            "detail": f"The warehouse does not let the API server's role read {what}: a DBA grants it USAGE on the "
+            "schema github and SELECT on its tables, by default privileges for those the load creates later "
+            "(docs/api.md, Operation)."
         },
         headers={"Retry-After": "60"},
     )
