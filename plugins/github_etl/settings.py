@@ -227,6 +227,8 @@ class ClientSettings:
 
     :param connect_timeout: seconds to open a TCP/TLS connection.
     :param read_timeout: seconds to wait for response bytes; GitHub's slow pages take up to ~10 s.
+    :param answer_deadline: seconds for a whole answer, headers to last byte: a body trickling in, each piece
+        within the read timeout, is given up then and retried. Four read timeouts when read from the environment.
     :param max_retries: retries of one request on transient faults (5xx, resets, timeouts, bad bodies).
     :param backoff_base: first backoff in seconds; doubles on each retry, with full jitter.
     :param backoff_max: cap of one backoff.
@@ -239,6 +241,7 @@ class ClientSettings:
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    answer_deadline: float = 120.0
     max_retries: int = 5
     backoff_base: float = 1.0
     backoff_max: float = 60.0
@@ -251,9 +254,11 @@ class ClientSettings:
 
     @classmethod
     def from_env(cls) -> ClientSettings:
+        read_timeout = float_env("GITHUB_ETL_READ_TIMEOUT", cls.read_timeout, minimum=0.01)
         return cls(
             connect_timeout=float_env("GITHUB_ETL_CONNECT_TIMEOUT", cls.connect_timeout, minimum=0.01),
-            read_timeout=float_env("GITHUB_ETL_READ_TIMEOUT", cls.read_timeout, minimum=0.01),
+            read_timeout=read_timeout,
+            answer_deadline=4 * read_timeout,
             max_retries=int_env("GITHUB_ETL_MAX_RETRIES", cls.max_retries),
             backoff_base=float_env("GITHUB_ETL_BACKOFF_BASE", cls.backoff_base),
             backoff_max=float_env("GITHUB_ETL_BACKOFF_MAX", cls.backoff_max),

@@ -17,6 +17,9 @@ from typing import Any
 DEFAULT_ERROR_STATUSES: tuple[int, ...] = (500, 502, 503)
 # Long enough to exceed any sensible client read timeout in tests; stop() interrupts it.
 DEFAULT_SLOW_SECONDS = 30.0
+# A trickled body comes in pieces of this many bytes, each well within a client's read timeout of the last.
+TRICKLE_PIECE_BYTES = 64
+DEFAULT_TRICKLE_INTERVAL_S = 0.1
 # GitHub's usual advice after a secondary limit.
 DEFAULT_RETRY_AFTER_S = 60
 # How long requests at a rendezvous wait for the others before the rendezvous is called off.
@@ -38,6 +41,8 @@ _SETTABLE = (
     "incomplete_search_next",
     "slow_next",
     "slow_seconds",
+    "trickle_next",
+    "trickle_interval_s",
     "bad_credentials",
     "forbidden_next",
     "hostile",
@@ -95,6 +100,10 @@ class Faults:
             self.incomplete_search_next: int = 0
             self.slow_next: int = 0
             self.slow_seconds: float = DEFAULT_SLOW_SECONDS
+            # Bodies sent a piece at a time, as a congested link or a stuck proxy delivers them: every read
+            # gets bytes before its timeout, so only a deadline for the whole answer ends the wait.
+            self.trickle_next: int = 0
+            self.trickle_interval_s: float = DEFAULT_TRICKLE_INTERVAL_S
             self.bad_credentials: bool = False
             self.forbidden_next: int = 0
             self.hostile: bool = False
@@ -203,6 +212,14 @@ class Faults:
             if self.slow_next > 0:
                 self.slow_next -= 1
                 return self.slow_seconds
+            return 0.0
+
+    def take_trickle(self) -> float:
+        """Seconds between pieces of the next body (0 when sent whole); consumes one ``trickle_next``."""
+        with self._lock:
+            if self.trickle_next > 0:
+                self.trickle_next -= 1
+                return self.trickle_interval_s
             return 0.0
 
     def take_incomplete_search(self) -> bool:

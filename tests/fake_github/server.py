@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tests.fake_github import hostile
 from tests.fake_github.apps import DEFAULT_TOKEN_TTL_SECONDS, AppInstallations
-from tests.fake_github.faults import FORBIDDEN, SECONDARY_LIMIT, Faults, InjectedFailure
+from tests.fake_github.faults import FORBIDDEN, SECONDARY_LIMIT, TRICKLE_PIECE_BYTES, Faults, InjectedFailure
 from tests.fake_github.graphql import QUERY_COST, GraphQLExecutor
 from tests.fake_github.ratelimit import CORE, GRAPHQL, RESOURCES, SEARCH, Budget, RateLimiter
 from tests.fake_github.replies import (
@@ -732,9 +732,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # stopping: drop the stalled request unanswered
             return
         truncate = not is_control and reply.status == 200 and reply.body is not None and fake.faults.take_truncate()
-        self._send(reply, fake.next_request_number(), truncate)
+        trickle = 0.0 if is_control or reply.body is None else fake.faults.take_trickle()
+        self._send(reply, fake.next_request_number(), truncate, trickle)
 
-    def _send(self, reply: Reply, request_number: int, truncate: bool) -> None:
+    def _send(self, reply: Reply, request_number: int, truncate: bool, trickle: float = 0.0) -> None:
         self.send_response(reply.status)
         self.send_header("x-github-api-version-selected", API_VERSION)
         self.send_header("x-github-media-type", "github.v3; format=json")
@@ -753,6 +754,14 @@ class _Handler(BaseHTTPRequestHandler):
             # Looks like a complete 200 until the body stops halfway and the connection closes.
             self.wfile.write(reply.body[: len(reply.body) // 2])
             self.wfile.flush()
+            self.close_connection = True
+            return
+        if trickle:
+            for start in range(0, len(reply.body), TRICKLE_PIECE_BYTES):
+                self.wfile.write(reply.body[start : start + TRICKLE_PIECE_BYTES])
+                self.wfile.flush()
+                if self.server.fake.wait_or_stop(trickle):
+                    break
             self.close_connection = True
             return
         self.wfile.write(reply.body)

@@ -180,6 +180,18 @@ def test_a_token_exchange_github_keeps_failing_ends_after_the_retries_saying_whi
     assert route.call_count == FAST.max_retries + 1
 
 
+def test_a_token_exchange_answer_trickling_in_is_given_up_at_the_deadline_and_tried_again(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str]
+) -> None:
+    fake = app_fake()
+    fake.faults.trickle_next = 1  # the exchange is the first request: its answer comes 64 bytes every 0.1 s
+    settings = replace(FAST, answer_deadline=0.15)
+    credential = InstallationCredential(fake.base_url, _app(app_key[0]), INSTALLATION, settings=settings)
+
+    assert credential.secret.startswith("ghs_")
+    assert fake.count(path_prefix=f"/app/installations/{INSTALLATION}/access_tokens") == 2
+
+
 SECONDARY_LIMIT = json.dumps(
     {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
 )

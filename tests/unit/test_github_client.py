@@ -139,6 +139,26 @@ def test_truncated_or_slow_response_is_retried_never_used(fake: FakeGitHub, faul
     assert client.calls["failed"] == 1
 
 
+def test_an_answer_trickling_in_within_each_read_timeout_is_given_up_at_the_deadline_and_retried(
+    fake: FakeGitHub,
+) -> None:
+    # 64 bytes every 0.1 s: each read gets bytes well before its timeout, and the page would take minutes.
+    fake.faults.trickle_next = 1
+    client = _client(fake, settings=replace(FAST, answer_deadline=1.0))
+    response = client.get("/repositories", {"since": 0})
+    assert [r["id"] for r in response.data] == list(fake.ids[:100])
+    assert client.calls["failed"] == 1
+    assert len(fake.requests) == 2
+
+
+def test_an_answer_that_keeps_trickling_fails_saying_so(fake: FakeGitHub) -> None:
+    fake.faults.trickle_next = 10
+    client = _client(fake, settings=replace(FAST, answer_deadline=0.5, max_retries=1))
+    with pytest.raises(GitHubUnavailableError, match=r"answer took longer than 0\.5 s"):
+        client.get("/repositories", {"since": 0})
+    assert len(fake.requests) == 2
+
+
 def test_bad_credentials_fail_at_once_naming_the_connection_not_the_token(fake: FakeGitHub) -> None:
     fake.faults.bad_credentials = True
     client = _client(fake)

@@ -41,11 +41,13 @@ from github_etl.errors import (
 from github_etl.github.ratelimit import believable_reset, spent_until
 from github_etl.github.responses import Outcome, classify, message_of, retry_after_seconds
 from github_etl.github.session import (
+    TRANSPORT_FAULTS,
     certificate_error,
     missing_ca_error,
     new_session,
     proxy_authentication_error,
     proxy_refusal,
+    read_body,
     through_proxy,
 )
 
@@ -407,6 +409,7 @@ def _jwt_call(
     failures = limited = 0
     while True:
         now = clock()
+        started = time.monotonic()
         try:
             response = session.request(
                 method,
@@ -417,9 +420,11 @@ def _jwt_call(
                     "User-Agent": settings.user_agent,
                 },
                 timeout=(settings.connect_timeout, settings.read_timeout),
+                stream=True,
             )
-            body = response.json() if response.content else None
-        except (requests.ConnectionError, requests.Timeout, ValueError) as exc:
+            content = read_body(response, started, settings.answer_deadline)
+            body = json.loads(content) if content else None
+        except (*TRANSPORT_FAULTS, ValueError) as exc:
             if untrusted := certificate_error(exc, url):
                 raise untrusted from exc
             if refused_by_proxy := proxy_refusal(exc, url):

@@ -52,25 +52,20 @@ from github_etl.github.responses import (
     token_expiry,
 )
 from github_etl.github.session import (
+    TRANSPORT_FAULTS,
     certificate_error,
     missing_ca_error,
     new_session,
     proxy_authentication_error,
     proxy_of,
     proxy_refusal,
+    read_body,
     through_proxy,
 )
 from github_etl.settings import GITHUB_API_VERSION, ClientSettings
 
 log = logging.getLogger(__name__)
 
-# Faults of the connection or of the body: the request may be repeated safely (all are reads).
-TRANSIENT_EXCEPTIONS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
 # GitHub refuses a request for a spent budget once per token, then serves it after the reset. A server that
 # still refuses after this many resets per token keeps no budget GitHub's way (a proxy or an appliance
 # answering so whatever the time): the request fails instead of waiting forever, as GitHub asks of clients.
@@ -209,7 +204,7 @@ class GitHubClient:
             self._probed.add(token.fingerprint if token else ANONYMOUS)
             try:
                 status, headers, data = self._rate_limit_of(url, token)
-            except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
+            except (*TRANSPORT_FAULTS, ValueError) as exc:
                 self.calls["failed"] += 1
                 log.warning("Could not read GitHub's rate limits (%s); going on without them", _safe(exc))
                 continue
@@ -358,7 +353,7 @@ class GitHubClient:
                 continue
             try:
                 status, headers, data = self._send(method, url, token, params, json_body)
-            except (*TRANSIENT_EXCEPTIONS, ValueError) as exc:
+            except (*TRANSPORT_FAULTS, ValueError) as exc:
                 self.tokens.release(token, resource)
                 self.calls["failed"] += 1
                 if untrusted := certificate_error(exc, url):
@@ -442,6 +437,7 @@ class GitHubClient:
             headers["Authorization"] = f"Bearer {token.secret}"
         # GitHub asks for serial requests per token; the lock makes threads of one process take turns.
         with self.tokens.lock_for(token):
+            started = time.monotonic()
             response = self.session.request(
                 method,
                 url,
@@ -449,10 +445,11 @@ class GitHubClient:
                 json=json_body,
                 headers=headers,
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                stream=True,
             )
             # Reading the whole body here turns a truncated transfer into an exception, so a half-read
             # page is never parsed.
-            content = response.content
+            content = read_body(response, started, self.settings.answer_deadline)
         if response.history and _origin(response.url) != _origin(self.base_url):
             # requests followed it without the token; what another host answers is not GitHub's, as for a Link.
             raise GitHubError(
@@ -494,7 +491,7 @@ class GitHubClient:
             return False
         try:
             status, _, data = self._send("GET", self.url("/rate_limit"), token, None, None)
-        except (*TRANSIENT_EXCEPTIONS, ValueError):
+        except (*TRANSPORT_FAULTS, ValueError):
             return False
         resources = data.get("resources") if status == 200 and isinstance(data, dict) else None
         if not isinstance(resources, dict):

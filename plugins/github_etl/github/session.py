@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from collections.abc import Iterator
 from urllib.parse import unquote
 
 import requests
+import urllib3.exceptions
 
 from github_etl.errors import ConfigurationError, ProxyAuthenticationError, UntrustedCertificateError
 
+# Bytes asked of the socket at a time; read1 returns what has arrived, up to this, without waiting for more.
+_READ_SIZE = 256 * 1024
+# What sending a request and reading its answer raise when the network or the answer fails, not the request:
+# each is worth another try.
+TRANSPORT_FAULTS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 # What requests itself reads, in its order; when one is set, it decides.
 REQUESTS_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 OPENSSL_CA_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
@@ -60,6 +72,37 @@ def new_session() -> requests.Session:
                 session.verify = path
                 break
     return session
+
+
+class SlowAnswerError(requests.Timeout):
+    """An answer whose body was still coming in at the deadline for the whole answer."""
+
+
+def read_body(response: requests.Response, started: float, allowed: float) -> bytes:
+    """The whole body of a streamed ``response`` sent at ``started`` (``time.monotonic()``), within ``allowed`` s.
+
+    A read timeout bounds each wait for bytes, not the answer: a link or a proxy that delivers a few bytes
+    within every timeout would hold the worker for hours. A truncated transfer raises, as ``requests`` does.
+    """
+    body = bytearray()
+    try:
+        while chunk := response.raw.read1(_READ_SIZE, decode_content=True):
+            body += chunk
+            if time.monotonic() - started > allowed:
+                response.close()
+                raise SlowAnswerError(
+                    f"the answer took longer than {allowed:g} s: {len(body):,} bytes had come in, and more were coming"
+                )
+    # The errors requests raises when it reads a body itself, so callers tell faults apart the same way.
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.ConnectionError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    return bytes(body)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
