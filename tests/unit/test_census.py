@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from github_etl.errors import ConfigurationError, StagedFileGoneError
+from github_etl.errors import ConfigurationError, GitHubError, StagedFileGoneError
 from github_etl.extract.budget import BudgetTooSmallError
 from github_etl.extract.census import census_range, estimate_repositories, plan_census
 from github_etl.extract.plan import plan_run
@@ -17,7 +18,7 @@ from github_etl.github.client import GitHubClient
 from github_etl.params import validate
 from github_etl.staging import RunStaging
 from tests.fake_github import FakeGitHub
-from tests.in_process import DAG_ID, FAST, query, run_pipeline, warehouse_rows
+from tests.in_process import DAG_ID, FAST, query, run_pipeline, stage_run, warehouse_rows
 
 TOKEN = "ghp_census_test_token_0001"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -40,6 +41,23 @@ class DyingClient(GitHubClient):
         if self.sent == self.die_at:
             raise Killed(f"killed before request {self.sent}: {method} {path}")
         return super().request(method, path, **kwargs)
+
+
+class GarbledListing(GitHubClient):
+    """A client whose listing page after ``since`` comes back garbled once: ``garble(params)`` are the
+    parameters really sent (a proxy dropping the query string), or ``garble(None)`` an empty page."""
+
+    def __init__(self, *args: Any, since: int, garble: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.since, self.garble, self.garbled = since, garble, False
+
+    def get(self, path: str, params: Any = None, **kwargs: Any) -> Any:
+        hit = path == "/repositories" and params == {"since": self.since} and not self.garbled
+        self.garbled = self.garbled or hit
+        if hit and self.garble == "no query string":
+            return super().get(path, {}, **kwargs)
+        response = super().get(path, params, **kwargs)
+        return dataclasses.replace(response, data=[]) if hit and self.garble == "empty" else response
 
 
 def _loaded(pg_url: str) -> set[int]:
@@ -376,3 +394,32 @@ def test_census_runs_loaded_again_in_any_order_leave_the_cursor_where_they_left_
 
     assert _cursor(second_pg_url) == _cursor(pg_url)
     assert _loaded(second_pg_url) == _loaded(pg_url)
+
+
+@pytest.mark.parametrize(
+    ("garble", "error"),
+    [
+        # A proxy dropping the query string: the first page again, no id above since=.
+        ("no query string", "the listing does not move forward"),
+        # An empty page in the middle of the id space: taken for its end, the cursor would pass over the rest.
+        ("empty", "answered no repositories, yet GitHub lists some above id"),
+    ],
+)
+def test_a_listing_page_garbled_once_fails_the_shard_unstaged_so_its_retry_lists_on(
+    fake_github_factory, pg_url: str, tmp_path, garble: str, error: str
+) -> None:
+    fake = fake_github_factory(repo_count=1000, seed=53)
+    staging = tmp_path.as_uri()
+    params = {"mode": "census", "since_id": fake.ids[99], "shards": 2}
+    # The second page of the first shard, which ends near fake.ids[549].
+    garbled = GarbledListing(fake.base_url, [TOKEN], settings=FAST, since=fake.ids[199], garble=garble)
+    common = {"pg_url": pg_url, "staging_url": staging, "run_id": "r", "logical_date": LOGICAL_DATE}
+
+    with pytest.raises(GitHubError, match=error):
+        stage_run(fake.base_url, TOKEN, params, client_factory=lambda: garbled, **common)
+    assert garbled.garbled
+    # The task's retry, GitHub answering as it should: the garbled page was not staged to be read back.
+    run_pipeline(fake.base_url, TOKEN, params, **common)
+
+    assert _loaded(pg_url) == {i for i in fake.ids[100:] if fake.verdict(i) == "load"}
+    assert _cursor(pg_url) == (fake.ids[99], max(fake.ids))

@@ -190,7 +190,7 @@ class CensusMode(Mode[CensusShard]):
         since = low
         pending: list[dict[str, Any]] = []
         while True:
-            page = recorder.listing_page(lambda since=since: list_repositories(client, since))
+            page = recorder.listing_page(lambda since=since: _listing_page(client, since, high))
             inside = [{"id": int(r["id"]), "node_id": r.get("node_id")} for r in page if since < int(r["id"]) <= high]
             pending.extend(inside)
             recorder.counts["listed"] += len(inside)
@@ -201,13 +201,6 @@ class CensusMode(Mode[CensusShard]):
             # page that does neither (GitHub may skip ids it cannot show) just moves on.
             if not page or int(page[-1]["id"]) >= high:
                 break
-            if int(page[-1]["id"]) <= since:
-                # The listing did not move past since= (a proxy dropping the query string, say):
-                # asking again would crawl forever.
-                raise GitHubError(
-                    f"{LISTING_PATH}?since={since} answered ids up to {page[-1]['id']}, none above since=; "
-                    "the listing does not move forward, so the census stops here"
-                )
             since = int(page[-1]["id"])
         if pending:
             recorder.enriched(pending)
@@ -219,3 +212,24 @@ class CensusMode(Mode[CensusShard]):
         # Every listing page is full but the shard's last, which may reach past its end.
         listing = math.ceil(shard.expected / PAGE_SIZE) + 1
         return requests(authenticated=authenticated, core=listing, enriched=shard.expected)
+
+
+def _listing_page(client: GitHubClient, since: int, high: int) -> list[dict[str, Any]]:
+    """The listing page after ``since``, refused before it is staged when it cannot be a true one: a staged
+    page is read back by every retry, so a page lost on the way would fail the shard, or end it, for good."""
+    page = list_repositories(client, since)
+    if page and int(page[-1]["id"]) <= since:
+        # The listing did not move past since= (a proxy dropping the query string, say): asking on from
+        # there would crawl forever.
+        raise GitHubError(
+            f"{LISTING_PATH}?since={since} answered ids up to {page[-1]['id']}, none above since=; "
+            "the listing does not move forward, so the shard stops here and is tried again"
+        )
+    if not page and since < high and list_repositories(client, high):
+        # Nothing after since= yet something after the shard's end: the page was lost on the way. Taken for
+        # the end of the id space, it would have the cursor pass over ids no page listed.
+        raise GitHubError(
+            f"{LISTING_PATH}?since={since} answered no repositories, yet GitHub lists some above id {high}; "
+            "the page was lost on the way, so the shard stops here and is tried again"
+        )
+    return page
