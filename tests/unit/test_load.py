@@ -1613,6 +1613,36 @@ def test_a_rename_transfer_and_relicense_keep_the_previous_values(warehouse, tmp
     assert (current["full_name"], current["archived"], current["topics"]) == ("acme/new", True, ["etl"])
 
 
+@pytest.mark.parametrize("with_key_files", [True, False], ids=["key-files", "row-files-only"])
+@pytest.mark.parametrize("afternoon_first", [False, True], ids=["in-fetch-order", "afternoon-committed-first"])
+@pytest.mark.parametrize(
+    "change",
+    [{"full_name": "acme/new", "name": "new", "owner_login": "acme"}, {"license_spdx_id": None}],
+    ids=["rename", "license-removed"],
+)
+def test_a_change_two_runs_of_a_day_saw_is_dated_by_the_first_whichever_commits_first(
+    warehouse, tmp_path, with_key_files, afternoon_first, change
+):
+    """Both runs of a day saw the change; the afternoon's load commits first when their loads overlap, or when
+    the morning's failed and was cleared after. The morning run saw the current data (no row to write), yet
+    it dates the change: the old version ends at its observation, whatever the order and the files."""
+    morning, afternoon = DAY_1 + timedelta(hours=9), DAY_1 + timedelta(hours=15)
+
+    def load(row: dict[str, Any], when: datetime) -> None:
+        path = _row_file(tmp_path, row)
+        keys = [_key_file(path)] if with_key_files else None
+        _load(warehouse, [path], when=when, run_id=f"run-{when:%d-%H}", key_files=keys)
+
+    load(_repo(1), DAY_0)
+    for when in [afternoon, morning] if afternoon_first else [morning, afternoon]:
+        load(_repo(1, **change), when)
+
+    old = _repo(1)
+    assert _history(warehouse) == [
+        (1, DAY_0, morning, old["full_name"], old["owner_login"], old["license_spdx_id"], False, ["etl", "airflow"])
+    ]
+
+
 # -- day summaries ----------------------------------------------------------------------------------
 
 

@@ -19,4 +19,12 @@ WHERE existing.id IS NULL
    OR existing.deleted_at <= %(seen_at)s
    OR snapshot.repo_id IS NULL
    OR (snapshot.stargazers_count, snapshot.forks_count, snapshot.open_issues_count)
-      IS DISTINCT FROM (existing.stargazers_count, existing.forks_count, existing.open_issues_count);
+      IS DISTINCT FROM (existing.stargazers_count, existing.forks_count, existing.open_issues_count)
+   -- Seen, before a later run's observation, inside a version the history kept: the merge places the
+   -- observation among the versions (record_late_attributes.sql), so the history does not depend on the
+   -- order loads commit in.
+   OR (existing.last_seen_at > %(seen_at)s AND EXISTS (
+          SELECT FROM github.repository_history AS version
+          WHERE version.repo_id = staged.id
+            AND version.valid_until > %(seen_at)s
+            AND version.valid_from < %(seen_at)s));
