@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -132,6 +133,50 @@ def test_record_expires_a_little_after_its_reset(store: RedisBudgetStore, redis_
     ttl = redis_client.pttl(store.key(FINGERPRINT, "core")) / 1000
 
     assert 30 < ttl <= 30 + EXPIRY_GRACE_SECONDS + 1
+
+
+def test_a_request_whose_worker_died_before_its_answer_is_forgotten_when_a_new_window_begins(
+    store: RedisBudgetStore,
+) -> None:
+    """A worker killed while its request is out (out of memory, a lost node) never releases it."""
+    store.put(FINGERPRINT, "core", _budget(remaining=10))
+    assert store.take(FINGERPRINT, "core")  # and the worker dies
+    assert store.get(FINGERPRINT, "core").remaining == 9
+
+    # GitHub's next window: one request left, and nothing of this window is on its way any more.
+    store.put(FINGERPRINT, "core", _budget(remaining=1, reset_at=RESET + 3600))
+
+    assert store.get(FINGERPRINT, "core").remaining == 1
+    assert store.take(FINGERPRINT, "core")
+
+
+def test_records_last_as_long_on_a_redis_whose_clock_is_ahead_of_the_workers(
+    store: RedisBudgetStore, redis_client, monkeypatch
+) -> None:
+    """Redis reads an expiry moment on its own clock: a host minutes ahead would drop a spent budget, a pause or
+    a shared token as it is written. Lengths are the same on every clock."""
+    import github_etl.github.shared_budget as shared_budget
+
+    def worker_clock() -> float:
+        return time.time() - 150
+
+    monkeypatch.setattr(shared_budget, "time", SimpleNamespace(time=worker_clock))
+    now = worker_clock()
+
+    store.put(FINGERPRINT, "core", _budget(remaining=0, reset_at=now + 40))
+    store.pause(FINGERPRINT, now + 60)
+    store.share_secret("installation-1", "minted", now + 20)
+
+    assert store.get(FINGERPRINT, "core") == _budget(remaining=0, reset_at=now + 40)
+    assert (
+        39 + EXPIRY_GRACE_SECONDS
+        < redis_client.pttl(store.key(FINGERPRINT, "core")) / 1000
+        <= 40 + EXPIRY_GRACE_SECONDS
+    )
+    assert store.paused_until(FINGERPRINT) == pytest.approx(now + 60, abs=0.01)
+    assert 59 < redis_client.pttl(f"{store.prefix}pause:{FINGERPRINT}") / 1000 <= 60
+    assert store.load_secret("installation-1") == "minted"
+    assert 19 < redis_client.pttl(f"{store.prefix}secret:installation-1") / 1000 <= 20
 
 
 def test_concurrent_answers_leave_the_lowest_remaining(prefix: str) -> None:

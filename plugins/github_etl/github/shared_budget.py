@@ -48,8 +48,10 @@ IN_FLIGHT_EXPIRY_SECONDS = 3600.0
 SOCKET_TIMEOUT_SECONDS = 10.0
 
 # KEYS[1]: the budget hash. ARGV: limit ("" if unknown), remaining ("" if unknown), reset_at,
-# expire_at in milliseconds, same-window tolerance in seconds, "1" to record as given.
+# time to live in milliseconds, same-window tolerance in seconds, "1" to record as given.
 # Returns 1 when the record changed, 0 when the answer was older than what is stored.
+# The first answer of a new window forgets the requests counted in flight: one whose worker was killed before
+# its answer came is never released, and would otherwise be taken off every later window's budget.
 _PUT_SCRIPT = """
 local new_reset = tonumber(ARGV[3])
 local tolerance = tonumber(ARGV[5])
@@ -72,8 +74,11 @@ if old_reset and ARGV[6] ~= '1' then
     end
   end
 end
+if old_reset and new_reset > old_reset + tolerance then
+  redis.call('HDEL', KEYS[1], 'in_flight')
+end
 redis.call('HSET', KEYS[1], 'limit', ARGV[1], 'remaining', remaining, 'reset_at', reset)
-redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 """
 
@@ -104,7 +109,7 @@ end
 return 1
 """
 
-# KEYS[1]: the token's pause key. ARGV: pause end in epoch milliseconds.
+# KEYS[1]: the token's pause key. ARGV: pause end in epoch milliseconds, the pause's length in milliseconds.
 # Only lengthens a pause: a shorter Retry-After from another worker's request never cuts one short.
 _PAUSE_SCRIPT = """
 local until_ms = tonumber(ARGV[1])
@@ -112,7 +117,7 @@ local stored = tonumber(redis.call('GET', KEYS[1]))
 if stored and stored >= until_ms then
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PXAT', until_ms)
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
@@ -171,14 +176,17 @@ class RedisBudgetStore(BudgetStore):
 
         :param force: record as given (GitHub refused a request: the budget is spent whatever was stored).
         """
-        expire_at = max(budget.reset_at, time.time()) + EXPIRY_GRACE_SECONDS
+        # Expiries are lengths, not moments: Redis would read a moment on its own clock, and a Redis host a few
+        # minutes ahead of the workers would drop a spent budget as it is written.
+        now = time.time()
+        time_to_live = max(budget.reset_at, now) + EXPIRY_GRACE_SECONDS - now
         self._put(
             keys=[self.key(fingerprint, resource)],
             args=[
                 "" if budget.limit is None else budget.limit,
                 "" if budget.remaining is None else budget.remaining,
                 repr(float(budget.reset_at)),
-                int(expire_at * 1000),
+                max(1, int(time_to_live * 1000)),
                 SAME_WINDOW_TOLERANCE_SECONDS,
                 "1" if force else "0",
             ],
@@ -206,7 +214,11 @@ class RedisBudgetStore(BudgetStore):
 
     def pause(self, fingerprint: str, until: float) -> None:
         """Set the token aside for every worker until ``until`` (epoch seconds); the key expires then."""
-        self._pause(keys=[f"{self.prefix}pause:{fingerprint}"], args=[int(until * 1000)])
+        length = until - time.time()
+        if length > 0:
+            self._pause(
+                keys=[f"{self.prefix}pause:{fingerprint}"], args=[int(until * 1000), max(1, int(length * 1000))]
+            )
 
     def paused_until(self, fingerprint: str) -> float:
         """When the token's pause ends for every worker (0: not paused)."""
@@ -220,10 +232,10 @@ class RedisBudgetStore(BudgetStore):
     def share_secret(self, key: str, secret: str, expires_at: float) -> str:
         """Store ``secret`` until ``expires_at`` unless another worker stored one first; the one to use."""
         name = f"{self.prefix}secret:{key}"
-        expire_ms = int(expires_at * 1000)
-        if expire_ms <= int(time.time() * 1000):
+        length_ms = int((expires_at - time.time()) * 1000)
+        if length_ms <= 0:
             return secret
-        if self.redis.set(name, secret, nx=True, pxat=expire_ms):
+        if self.redis.set(name, secret, nx=True, px=length_ms):
             return secret
         return self.redis.get(name) or secret
 
