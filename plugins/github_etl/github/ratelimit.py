@@ -1,8 +1,9 @@
 """Rate-limit bookkeeping: what each token has left, per resource, and which token to use next.
 
 GitHub counts budgets per *user* and resource (``core``, ``search``, ``graphql``); every response tells
-what is left in ``x-ratelimit-*`` headers. Two tokens of the same user share one budget: the pool then
-sees both drop together, which is harmless — it merely learns it sooner.
+what is left in ``x-ratelimit-*`` headers. Two tokens of the same user share one budget, which the pool
+cannot tell from their answers: it sees both drop together, the plan counts the budget once per token, and
+the quota reserve may be undercut by a request per extra token. Only tokens of different users add quota.
 
 A token is set aside while its budget is down to the quota reserve (until the reset), and while it is
 paused after a secondary rate limit (until ``Retry-After`` has passed). Both live in the store, so a
