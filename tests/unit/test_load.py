@@ -1036,6 +1036,24 @@ def test_a_load_cleared_after_a_later_run_marked_one_of_its_repositories_gone_wr
     )
 
 
+@pytest.mark.parametrize("starred", [(1,), (1, 3, 4)], ids=["few-lines-changed", "most-lines-changed"])
+def test_a_load_cleared_after_a_later_run_changed_some_and_marked_one_gone_writes_nothing(warehouse, tmp_path, starred):
+    """As above, but the later run also changed other repositories' stars, so the cleared load merges: the
+    repository marked gone is no more rewritten than the others, and the audit row stays whole."""
+    files = [_row_file(tmp_path, *(_repo(n) for n in range(1, 5)))]
+    keys = [_key_file(files[0])]
+    _load(warehouse, files, when=DAY_1, run_id="run-1", key_files=keys)
+    assert load_quality_checks(warehouse, DAG_ID, "run-1") == []
+    later = _row_file(tmp_path, *(_repo(n, stargazers_count=900 + n) for n in starred))
+    _load(warehouse, [later], DAY_2, key_files=[_key_file(later)], mode="refresh", deleted=[(2, "not_found")])
+    before = _warehouse_state(warehouse)
+
+    result = _load(warehouse, files, when=DAY_1, run_id="run-1", key_files=keys)
+
+    assert result.updated == 0
+    assert _warehouse_state(warehouse) == before
+
+
 def test_mark_deleted_keeps_the_first_deletion_date(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
 

@@ -5,8 +5,6 @@
 -- Parameters: seen_at, the run's observation time; generation, the load's write generation, taken only by a
 -- row whose first_seen_at or deletion changes (update_repositories.sql). {seen}: a relation of their ids, one
 -- row per id.
--- A deleted repository is written even when a late run keeps its mark (the values stay the same):
--- comparing deleted_at with seen_at in the WHERE made a daily load take 1.4 times as long.
 UPDATE github.repositories AS target SET
     first_seen_at = LEAST(target.first_seen_at, %(seen_at)s),
     last_seen_at = GREATEST(target.last_seen_at, %(seen_at)s),
@@ -18,4 +16,4 @@ FROM {seen} AS seen
 WHERE target.id = seen.id
   AND (target.first_seen_at > %(seen_at)s
        OR target.last_seen_at < %(seen_at)s
-       OR target.deleted_at IS NOT NULL);
+       OR target.deleted_at <= %(seen_at)s);

@@ -31,4 +31,4 @@ WHERE target.id = staged.id
   AND (target.last_seen_at < %(seen_at)s
        OR (target.last_seen_at = %(seen_at)s AND target.row_hash IS DISTINCT FROM staged.row_hash)
        OR target.first_seen_at > %(seen_at)s
-       OR target.deleted_at IS NOT NULL);
+       OR target.deleted_at <= %(seen_at)s);
