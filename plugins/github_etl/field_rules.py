@@ -233,7 +233,11 @@ def creation_time(value: Any, name: str) -> datetime:
 
 
 def topics(value: Any, name: str) -> list[str]:
-    """Validate a topic list, cleaning every topic and dropping repeats while keeping order."""
+    """Validate a topic list, cleaning every topic and dropping repeats, in code point order.
+
+    Topics are a set: REST lists them sorted, GraphQL's ``repositoryTopics`` need not, and an owner who removes
+    and adds one back moves it. Sorted, none of these reads as a change of the repository's history.
+    """
     if value is None:
         return []
     if not isinstance(value, list | tuple):
@@ -246,7 +250,7 @@ def topics(value: Any, name: str) -> list[str]:
             raise RejectedRecord(f"wrong_type:{name}", "a topic is null")
         cleaned.append(optional_identifier(item, name, MAX_LABEL_CHARS))
     # Cleaning can make two topics equal (one had a NUL), so repeats are dropped afterwards.
-    cleaned = list(dict.fromkeys(cleaned)) if len(cleaned) > 1 else cleaned
+    cleaned = sorted(set(cleaned)) if len(cleaned) > 1 else cleaned
     # At most 7 bytes per topic and 4 per character: the exact size is only counted when it may matter.
     if (
         7 * len(cleaned) + 4 * sum(map(len, cleaned)) > MAX_TOPICS_BYTES
