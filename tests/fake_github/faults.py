@@ -208,19 +208,11 @@ class Faults:
 
     def take_slow(self) -> float:
         """Seconds to stall the next response (0 when not slow); consumes one ``slow_next``."""
-        with self._lock:
-            if self.slow_next > 0:
-                self.slow_next -= 1
-                return self.slow_seconds
-            return 0.0
+        return self.slow_seconds if self._consume("slow_next") else 0.0
 
     def take_trickle(self) -> float:
         """Seconds between pieces of the next body (0 when sent whole); consumes one ``trickle_next``."""
-        with self._lock:
-            if self.trickle_next > 0:
-                self.trickle_next -= 1
-                return self.trickle_interval_s
-            return 0.0
+        return self.trickle_interval_s if self._consume("trickle_next") else 0.0
 
     def take_incomplete_search(self) -> bool:
         """Whether the next search timed out half way; consumes one ``incomplete_search_next``."""
