@@ -129,6 +129,18 @@ def test_a_load_marked_success_without_running_fails_its_check_saying_nothing_wa
     assert RUN in message and "load" in message and "Clear" in message, message
 
 
+def test_the_lineage_of_a_check_of_a_run_never_loaded_claims_no_check_passed(run: Run) -> None:
+    """No check ran: the failure's lineage names why, and no quality check as a success."""
+    with DAG(DAG_ID, schedule=None, start_date=DAY):
+        operator = GitHubCheckOperator(task_id="check", loaded=None)
+    with pytest.raises(AirflowFailException):
+        operator.execute(run.context)
+
+    (checked,) = operator.get_openlineage_facets_on_failure(None).inputs
+    assertions = checked.inputFacets["dataQualityAssertions"].assertions
+    assert [(assertion.assertion, assertion.success) for assertion in assertions] == [("run_recorded", False)]
+
+
 def test_a_load_marked_success_after_it_committed_is_checked_and_reported_from_its_audit_row(
     run: Run, pg_url: str
 ) -> None:

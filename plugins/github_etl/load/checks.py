@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 # Offending ids a failed quality check names: enough to start investigating, short enough to read.
 CHECK_SAMPLE_SIZE = 20
+# The failure of a run no load of which committed: then no check runs.
+RUN_RECORDED = "run_recorded"
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def load_quality_checks(db: DatabaseConnection, dag_id: str, run_id: str) -> lis
             if covered is None:
                 return [
                     CheckFailure(
-                        "run_recorded",
+                        RUN_RECORDED,
                         f"no row for run {run_id!r} of {dag_id} in github.load_runs: no load of the run committed "
                         "(a load task marked success or skipped without running loads nothing). Clear the run's load "
                         "task to load what the run staged",
