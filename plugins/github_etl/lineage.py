@@ -59,7 +59,8 @@ def warehouse_of(conn_id: str) -> Warehouse:
 
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson or {}
-    host = str(extra.get("host") or conn.host or "").split(",")[0].strip()
+    # Lower-cased as a URI connection's host is by Airflow, and by Airflow's own SQL operators' lineage.
+    host = str(extra.get("host") or conn.host or "").split(",")[0].strip().lower()
     # A socket directory (or no host at all) is this machine's server.
     if not host or host.startswith("/"):
         host = DEFAULT_HOST

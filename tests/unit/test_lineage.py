@@ -25,6 +25,9 @@ FORMS = [
     # No host: the server of this machine, through its socket; no database: the user's name, as libpq reads it.
     (json.dumps({"conn_type": "postgres", "login": "etl"}), "postgres://localhost:5432", "etl"),
     (json.dumps({"conn_type": "postgres", "host": "::1", "schema": "analytics"}), "postgres://[::1]:5432", "analytics"),
+    # A host name in capitals: Airflow lower-cases it in a URI, and so do its own SQL operators' lineage.
+    ("postgresql://etl:pw@DB.Corp.Example/analytics", None, None),
+    (json.dumps({"conn_type": "postgres", "host": "DB.Corp.Example", "schema": "analytics"}), None, None),
 ]
 
 
