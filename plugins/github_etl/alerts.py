@@ -89,7 +89,16 @@ def configured_notifier() -> BaseNotifier | None:
         # Its kind, never its text: the value is a notifier's settings, a webhook URL with its token say.
         kind = {list: "an array", str: "a string"}.get(type(kwargs), "a " + type(kwargs).__name__)
         raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object of keyword arguments, got {kind}")
-    return notifier_class(**kwargs)
+    try:
+        return notifier_class(**kwargs)
+    except TypeError as exc:
+        # Python names a missing or unexpected argument, never its value.
+        raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} does not build {path}: {exc}") from None
+    except ValueError as exc:
+        # The class's own message may quote a value (a webhook URL with its token): its arguments' names only.
+        raise ConfigurationError(
+            f"{NOTIFIER_KWARGS_ENV} does not build {path}: {type(exc).__name__} for the arguments {sorted(kwargs)}"
+        ) from None
 
 
 class RunFailureNotifier(BaseNotifier):

@@ -83,6 +83,7 @@ def test_no_notifier_configured_means_log_only(monkeypatch) -> None:
         ("no.such.module.Notifier", "{}", "names no importable notifier class"),
         (f"{__name__}.ListNotifier", "[1]", "must be a JSON object"),
         (f"{__name__}.ListNotifier", "{", "must be a JSON object"),
+        (f"{__name__}.ListNotifier", '{"chanel": "#data"}', "unexpected keyword argument 'chanel'"),
     ],
 )
 def test_a_notifier_that_cannot_be_built_is_a_configuration_error(monkeypatch, path, kwargs, message) -> None:
