@@ -25,7 +25,7 @@ DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 5432
 # Output tables of a load, and the counts of the load's result that say how many rows each received.
 LOAD_OUTPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("repositories", ("inserted", "updated")),
+    ("repositories", ("inserted", "updated", "marked_deleted")),
     ("repository_snapshots", ("snapshots",)),
     ("repository_history", ()),
     ("load_runs", ()),

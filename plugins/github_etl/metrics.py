@@ -28,6 +28,7 @@ TRANSFORM_QUARANTINED = f"{PREFIX}.transform.quarantined"
 LOAD_INSERTED = f"{PREFIX}.load.inserted"
 LOAD_UPDATED = f"{PREFIX}.load.updated"
 LOAD_UNCHANGED = f"{PREFIX}.load.unchanged"
+LOAD_MARKED_DELETED = f"{PREFIX}.load.marked_deleted"
 LOAD_DURATION = f"{PREFIX}.load.duration"
 
 

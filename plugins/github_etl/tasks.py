@@ -352,7 +352,17 @@ def asset_event_extra(db: Any, dag_id: str, run_id: str) -> dict[str, Any]:
 
 
 # The audit row's figures the report logs when the load handed it none.
-_RECORDED_FIGURES = ("listed", "enriched", "skipped", "rejected", "api_requests", "inserted", "updated", "unchanged")
+_RECORDED_FIGURES = (
+    "listed",
+    "enriched",
+    "skipped",
+    "rejected",
+    "api_requests",
+    "inserted",
+    "updated",
+    "unchanged",
+    "marked_deleted",
+)
 
 
 def _recorded_figures(db: Any, dag_id: str, run_id: str) -> dict[str, Any]:

@@ -44,3 +44,14 @@ def test_every_form_of_a_connection_names_the_server_with_its_port_and_the_datab
         database or "analytics",
     )
     assert warehouse.table("repositories") == f"{warehouse.database}.github.repositories"
+
+
+def test_the_rows_a_load_wrote_count_the_repositories_it_marked_deleted() -> None:
+    from github_etl.lineage import Warehouse, load_lineage
+
+    loaded = {"inserted": 1, "updated": 2, "unchanged": 5, "marked_deleted": 3, "snapshots": 3}
+    lineage = load_lineage(loaded, {}, Warehouse(namespace="postgres://localhost:5432", database="analytics"))
+
+    written = {output.name: output.outputFacets.get("outputStatistics") for output in lineage.outputs}
+    assert written["analytics.github.repositories"].rowCount == 6
+    assert written["analytics.github.repository_snapshots"].rowCount == 3

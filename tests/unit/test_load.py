@@ -1077,6 +1077,24 @@ def test_refresh_load_marks_deleted_ids_in_the_same_transaction(warehouse, tmp_p
     assert _repository(warehouse, 1)["deleted_at"] is None
 
 
+def test_a_load_that_marks_repositories_deleted_counts_them_in_its_result_and_audit_row(warehouse, tmp_path):
+    """Its only writes may be those marks: the result (XCom, report, lineage, metrics) and audit row say so."""
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2), _repo(3))], when=DAY_1, run_id="run-1")
+    gone = {
+        "mode": "refresh",
+        "run_id": "run-2",
+        "stats": {"listed": 2},
+        "deleted": [(2, "not_found"), (3, "not_found")],
+    }
+
+    result = _load(warehouse, [], when=DAY_2, key_files=[], **gone)
+    again = _load(warehouse, [], when=DAY_2, key_files=[], **gone)
+
+    assert (result.inserted, result.updated, result.marked_deleted) == (0, 0, 2)
+    assert again.marked_deleted == 0
+    assert _query(warehouse, "SELECT marked_deleted FROM github.load_runs WHERE run_id = 'run-2'") == [(2,)]
+
+
 @pytest.mark.parametrize(
     ("gone", "marked"),
     [

@@ -176,6 +176,8 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     -- Staged lines dropped because another line of the run had the same id (search pages that shifted
     -- while stars moved): enriched - rejected = inserted + updated + unchanged + duplicates.
     duplicates    integer     NOT NULL DEFAULT 0,
+    -- Stored repositories the run found gone (deleted, made private, blocked) and marked deleted.
+    marked_deleted integer    NOT NULL DEFAULT 0,
     api_requests  integer     NOT NULL DEFAULT 0,
     -- Search mode: each second holding more matches than GitHub serves for one query
     -- ({"second", "matches", "unreachable"}), so an incomplete search is never silent.

@@ -283,6 +283,9 @@ class LoadRun(BaseModel):
         description="Staged copies of a repository the run had already staged (search pages shift while stars "
         "move), dropped for the latest one: `enriched - rejected = inserted + updated + unchanged + duplicates`."
     )
+    marked_deleted: int = Field(
+        description="Stored repositories the run found gone (deleted, made private, blocked) and marked deleted."
+    )
     api_requests: int = Field(description="GitHub API requests the run's extract made.")
     unreachable: list[UnreachableSecond] = Field(
         description="Search mode: the seconds whose matches GitHub could not serve in full, so an incomplete "

@@ -69,6 +69,7 @@ class LoadResult(XComRecord):
     :param total: distinct repositories staged (a repository staged more than once counted once).
     :param duplicates: staged lines dropped because another line of the run had the same id (search
         pages that shifted while stars moved); the load keeps the freshest (``dedupe_staged.sql``).
+    :param marked_deleted: stored repositories the run found gone and marked deleted (rows written too).
     """
 
     inserted: int
@@ -77,6 +78,7 @@ class LoadResult(XComRecord):
     snapshots: int
     total: int
     duplicates: int = 0
+    marked_deleted: int = 0
 
 
 def load_run(
@@ -174,7 +176,11 @@ def load_run(
                 _advance_census_cursor(cur, census, dag_id, run_id)
             if merged.snapshots:
                 _refresh_day_summaries(cur, snapshot_date_of(observed_at))
-            result = LoadResult(**merged._asdict(), unchanged=merged.total - merged.inserted - merged.updated)
+            result = LoadResult(
+                **merged._asdict(),
+                unchanged=merged.total - merged.inserted - merged.updated,
+                marked_deleted=deleted,
+            )
             cur.execute(
                 load_sql("record_run.sql"),
                 {
@@ -188,6 +194,7 @@ def load_run(
                     "updated": result.updated,
                     "unchanged": result.unchanged,
                     "duplicates": result.duplicates,
+                    "marked_deleted": result.marked_deleted,
                     "unreachable": json.dumps(list(unreachable)),
                     "rejected_reasons": json.dumps(dict(rejected_reasons or {})),
                     "started_at": started_at,
@@ -211,11 +218,12 @@ def load_run(
         result.updated,
         result.unchanged,
         result.snapshots,
-        deleted,
+        result.marked_deleted,
     )
     metrics.incr(metrics.LOAD_INSERTED, result.inserted)
     metrics.incr(metrics.LOAD_UPDATED, result.updated)
     metrics.incr(metrics.LOAD_UNCHANGED, result.unchanged)
+    metrics.incr(metrics.LOAD_MARKED_DELETED, result.marked_deleted)
     metrics.timing(metrics.LOAD_DURATION, seconds)
     return result
 
