@@ -203,14 +203,17 @@ def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_gith
     objects = _harvest(
         fake, RunStaging("d", "o", root=tmp_path.as_uri()), {"mode": "owners", "owners": ["apache", "octocat"]}
     )
-    # Each owner is looked up once, then listed where its type says: no request tries the other route.
-    assert fake.count(path_prefix="/users/apache") == 1 and fake.count(path_prefix="/orgs/apache/repos") == 1
-    assert fake.count(path_prefix="/orgs/octocat") == 0 and fake.count(path_prefix="/users/octocat/repos") == 1
+    apache, octocat = (fake.universe.named_owners[login].id for login in ("apache", "octocat"))
+    # Each owner is looked up once, then listed by its id where its type says, the routes of GitHub's own Link
+    # headers: no request tries the other route, or the login, which a rename would take away.
+    assert fake.count(path_prefix="/users/") == 2
+    assert fake.count(path_prefix=f"/organizations/{apache}/repos") > 1 and fake.count(path_prefix="/orgs/") == 0
+    assert fake.count(path_prefix=f"/user/{octocat}/repos") == 1
     # Each route with the values its documentation lists (a user's type is all, owner or member), oldest first.
     first_pages = {r.path: r.query for r in fake.requests if r.path.endswith("/repos") and "page" not in r.query}
     assert first_pages == {
-        "/orgs/apache/repos": {"per_page": "100", "type": "public", "sort": "created", "direction": "asc"},
-        "/users/octocat/repos": {"per_page": "100", "type": "owner", "sort": "created", "direction": "asc"},
+        f"/organizations/{apache}/repos": {"per_page": "100", "type": "public", "sort": "created", "direction": "asc"},
+        f"/user/{octocat}/repos": {"per_page": "100", "type": "owner", "sort": "created", "direction": "asc"},
     }
     by_owner: dict[str, int] = {}
     for o in objects:
@@ -224,6 +227,23 @@ def test_owners_mode_loads_every_repository_of_users_and_organisations(fake_gith
         for login in ("apache", "octocat")
     }
     assert by_owner == listed
+
+
+def test_an_owner_renamed_between_the_plan_and_the_extract_is_listed_whole(fake_github_factory, tmp_path) -> None:
+    """GitHub answers 404 to a renamed account's old login (or another account's, once someone takes it)."""
+    fake = fake_github_factory(repo_count=20, seed=3, owners={"apache": 30, "octocat": 12})
+    client = _client(fake)
+    staging = RunStaging("d", "o", root=tmp_path.as_uri())
+    plan = plan_run(
+        client, staging, validate({"mode": "owners", "owners": ["apache", "octocat"]}), logical_date=LOGICAL_DATE
+    )
+    renamed = fake.universe.owner_by_login
+    fake.universe.owner_by_login = lambda login: None if login.lower() == "octocat" else renamed(login)
+
+    results = [run_shard(client, staging, shard) for shard in plan.shards]
+
+    assert sum(result.listed for result in results) == 42
+    assert sum(result.missing_owners for result in results) == 0
 
 
 def test_owners_github_does_not_know_fail_the_plan_naming_each_before_any_listing(

@@ -1,9 +1,11 @@
 """Mode ``owners``: every public repository of the given users and organisations.
 
 Planning asks ``/users/{login}`` for each owner: a login GitHub does not know fails the run there, as a
-search naming it would, and the answer's ``type`` says where the owner's repositories are listed:
-``/orgs/{org}/repos`` for an organisation, ``/users/{login}/repos`` for a user. Both return full
-repository objects, 100 per page, so no enrichment is needed.
+search naming it would, and the answer's ``type`` and ``id`` say where the owner's repositories are listed:
+``/organizations/{id}/repos`` for an organisation, ``/user/{id}/repos`` for a user, the routes GitHub's own
+``Link`` headers lead to. By id, an owner renamed between the plan and the extract (its old login then
+answers 404, or another owner's) is still the one listed. Both return full repository objects, 100 per
+page, so no enrichment is needed.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ class OwnersShard(Shard):
     """Users and organisations whose public repositories are listed.
 
     :param organizations: those of ``owners`` that are organisations.
+    :param owner_ids: each owner's account id, as the plan found it; an owner without one is listed by login.
     """
 
     mode = "owners"
     owners: list[str]
     organizations: list[str] = field(default_factory=list)
+    owner_ids: dict[str, int] = field(default_factory=dict)
 
 
 def _page_items(response: GitHubResponse) -> list[Any]:
@@ -61,32 +65,41 @@ def _page_items(response: GitHubResponse) -> list[Any]:
 
 
 def _first_page(
-    client: GitHubClient, owner: str, *, organization: bool
+    client: GitHubClient, owner: str, owner_id: int | None, *, organization: bool
 ) -> tuple[list[dict[str, Any]], str | None] | None:
     # An organization's listing takes type=public; a user's lists public repositories only and takes all, owner
     # or member, of which owner leaves out those of others the user may push to.
-    path, kind = (f"/orgs/{owner}/repos", "public") if organization else (f"/users/{owner}/repos", "owner")
+    if owner_id is not None:
+        path = f"/organizations/{owner_id}/repos" if organization else f"/user/{owner_id}/repos"
+    else:
+        path = f"/orgs/{owner}/repos" if organization else f"/users/{owner}/repos"
+    kind = "public" if organization else "owner"
     response = client.get(path, {"per_page": PER_PAGE, "type": kind, **LISTING_ORDER}, tolerate_gone=True)
     if response.gone:
         return None
     return _page_items(response), next_link(response.headers.get("link"))
 
 
-def _organizations(client: GitHubClient, owners: list[str]) -> list[str]:
-    """Those of ``owners`` that are organisations; raise naming every login GitHub does not know."""
-    organizations, unknown = [], []
+def _accounts(client: GitHubClient, owners: list[str]) -> tuple[list[str], dict[str, int]]:
+    """Those of ``owners`` that are organisations, and each one's account id; raise naming every login GitHub
+    does not know."""
+    organizations, ids, unknown = [], {}, []
     for owner in owners:
         response = client.get(f"/users/{owner}", tolerate_gone=True)
         if response.gone:
             unknown.append(owner)
-        elif (response.data or {}).get("type") == "Organization":
+            continue
+        account = response.data if isinstance(response.data, dict) else {}
+        if account.get("type") == "Organization":
             organizations.append(owner)
+        if type(account.get("id")) is int:
+            ids[owner] = account["id"]
     if unknown:
         raise ConfigurationError(
             f"param 'owners': GitHub knows no user or organisation named {', '.join(map(repr, unknown))}; "
             "check the spelling, or leave the login out"
         )
-    return organizations
+    return organizations, ids
 
 
 class OwnersMode(Mode[OwnersShard]):
@@ -100,10 +113,14 @@ class OwnersMode(Mode[OwnersShard]):
         # The lookups below cost a request per owner, as the first pages do: both must fit the budget
         # before the first lookup is sent.
         planning.check_budget([*shards, *shards])
-        organizations = set(_organizations(planning.client, owners))
+        organizations, ids = _accounts(planning.client, owners)
         return Planned(
             shards=[
-                replace(shard, organizations=[owner for owner in shard.owners if owner in organizations])
+                replace(
+                    shard,
+                    organizations=[owner for owner in shard.owners if owner in organizations],
+                    owner_ids={owner: ids[owner] for owner in shard.owners if owner in ids},
+                )
                 for shard in shards
             ]
         )
@@ -114,7 +131,9 @@ class OwnersMode(Mode[OwnersShard]):
             next_url: str | None = None
 
             def first(owner: str = owner) -> StagedBatch:
-                found = _first_page(client, owner, organization=owner in shard.organizations)
+                found = _first_page(
+                    client, owner, shard.owner_ids.get(owner), organization=owner in shard.organizations
+                )
                 if found is None:
                     return StagedBatch(missing_owner=owner)
                 items, link = found
