@@ -55,6 +55,8 @@ class RunTotals(XComRecord):
     """The shards' counters summed, planning's requests included: the run's audit figures.
 
     :param rejected_reasons: quarantined records per reason, over every shard.
+    :param missing_owners: owners mode: owners the plan found that GitHub no longer knew when they were listed
+        (deleted or renamed meanwhile): their repositories are missing from the run.
     """
 
     listed: int
@@ -65,6 +67,7 @@ class RunTotals(XComRecord):
     rows: int
     rejected: int
     rejected_reasons: dict[str, int]
+    missing_owners: int
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,7 @@ def run_totals(transformed: list[TransformResult], plan: RunPlan) -> RunTotals:
         rows=sum(shard.rows for shard in transformed),
         rejected=sum(shard.rejected for shard in transformed),
         rejected_reasons=reasons,
+        missing_owners=sum(shard.missing_owners for shard in extracted),
     )
 
 
@@ -362,6 +366,7 @@ _RECORDED_FIGURES = (
     "updated",
     "unchanged",
     "marked_deleted",
+    "missing_owners",
 )
 
 
@@ -399,4 +404,11 @@ def report_task(context: dict[str, Any], loaded: LoadedRun | None, *, warehouse_
             figures = _recorded_figures(db, context["dag"].dag_id, run_id)
     figures["total_in_table"] = total
     log.info("Run %s: %s", run_id, ", ".join(f"{name} {value}" for name, value in figures.items()))
+    if figures.get("missing_owners"):
+        log.warning(
+            "Run %s: %s owner(s) were deleted or renamed on GitHub after the plan found them; their repositories "
+            "are missing from this run (the extract logs name them)",
+            run_id,
+            figures["missing_owners"],
+        )
     return figures

@@ -107,6 +107,20 @@ def test_a_census_with_an_extract_marked_success_fails_its_load_naming_the_shard
     assert query(pg_url, "SELECT cursor_id FROM github.census_cursor") == [(max(fake.ids),)]
 
 
+def test_an_owner_deleted_between_the_plan_and_the_extract_is_counted_in_the_runs_figures_and_audit_row(
+    run: Run, github_connection_to_fake: FakeGitHub, pg_url: str
+) -> None:
+    """Its repositories are missing from the run: the figures say so rather than show a smaller run."""
+    shards = run.plan({"mode": "owners", "owners": ["apache", "octocat"]})
+    github_connection_to_fake.universe.named_owners.pop("octocat")
+
+    loaded = run.load([run.transform(run.extract(shard)) for shard in shards])
+
+    assert loaded["totals"]["missing_owners"] == 1
+    assert run.report(loaded)["missing_owners"] == 1
+    assert query(pg_url, "SELECT missing_owners FROM github.load_runs") == [(1,)]
+
+
 def test_a_transform_marked_success_or_an_extract_skipped_fails_the_load(run: Run, pg_url: str) -> None:
     """Transform [0] marked success: the load gets the others. Any extract marked skipped: Airflow skips the whole
     transform (its trigger rule is all_success), and the load (none_failed) runs with no shard at all."""

@@ -178,6 +178,8 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     duplicates    integer     NOT NULL DEFAULT 0,
     -- Stored repositories the run found gone (deleted, made private, blocked) and marked deleted.
     marked_deleted integer    NOT NULL DEFAULT 0,
+    -- Owners mode: owners GitHub no longer knew when they were listed (deleted or renamed since the plan).
+    missing_owners integer    NOT NULL DEFAULT 0,
     api_requests  integer     NOT NULL DEFAULT 0,
     -- Search mode: each second holding more matches than GitHub serves for one query
     -- ({"second", "matches", "unreachable"}), so an incomplete search is never silent.

@@ -287,6 +287,10 @@ class LoadRun(BaseModel):
         description="Stored repositories the run found gone (deleted, made private, blocked) and marked deleted."
     )
     api_requests: int = Field(description="GitHub API requests the run's extract made.")
+    missing_owners: int = Field(
+        description="Owners mode: owners the plan found that GitHub no longer knew when their repositories were "
+        "listed (deleted or renamed since): their repositories are missing from the run."
+    )
     unreachable: list[UnreachableSecond] = Field(
         description="Search mode: the seconds whose matches GitHub could not serve in full, so an incomplete "
         "search is never silent. Empty otherwise."

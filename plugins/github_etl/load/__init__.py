@@ -55,7 +55,7 @@ STAGING_TEMP_BUFFERS = "1GB"
 CLIENT_CHECK_INTERVAL = "2s"
 CLIENT_CHECK_MIN_SERVER_VERSION = 140000
 # Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
-STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests")
+STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests", "missing_owners")
 
 
 @dataclass(frozen=True)
