@@ -1126,6 +1126,18 @@ def test_a_refresh_that_would_mark_more_than_the_share_allowed_marks_nothing_and
     assert _query(warehouse, "SELECT count(*) FROM github.repositories WHERE deleted_at IS NOT NULL") == [(marked,)]
 
 
+def test_a_refresh_of_the_stale_repositories_takes_the_share_of_the_warehouse(warehouse, tmp_path):
+    """Daily owners runs stop finding a deleted repository; the weekly refresh of the stale ones checks just it."""
+    _load(warehouse, [_row_file(tmp_path, *(_repo(n) for n in range(1, 41)))], when=DAY_1)
+    stale = {"when": DAY_2, "mode": "refresh", "stats": {"listed": 1}, "max_deleted_share": 0.05}
+
+    _load(warehouse, [], key_files=[], deleted=[(7, "not_found")], **stale)
+
+    assert _query(warehouse, "SELECT id FROM github.repositories WHERE deleted_at IS NOT NULL") == [(7,)]
+    with pytest.raises(DeletionGuardError, match=r"mark 3 of the 39 repositories the warehouse holds as deleted"):
+        _load(warehouse, [], key_files=[], deleted=[(n, "not_found") for n in (1, 2, 3)], **stale)
+
+
 def test_audit_row_records_the_run(warehouse, tmp_path):
     started = datetime(2024, 5, 2, 0, 5, tzinfo=UTC)
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))], run_id="manual__1", started_at=started)

@@ -170,7 +170,12 @@ def load_run(
             else:
                 merged = stage_and_merge(cur, row_files, observed_at)
             deleted = mark_gone(
-                cur, deleted, observed_at, checked=int(stats.get("listed", 0)), max_share=max_deleted_share
+                cur,
+                deleted,
+                observed_at,
+                checked=int(stats.get("listed", 0)),
+                max_share=max_deleted_share,
+                of_warehouse=mode == "refresh",
             )
             if census is not None:
                 _advance_census_cursor(cur, census, dag_id, run_id)

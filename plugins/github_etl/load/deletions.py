@@ -40,11 +40,16 @@ def mark_gone(
     *,
     checked: int = 0,
     max_share: float | None = None,
+    of_warehouse: bool = False,
 ) -> int:
     """Mark the repositories GitHub no longer serves, unless there are implausibly many of them.
 
     An outage, a token that lost access or a bug looks like mass deletion from here: past
     ``max_share`` of the ``checked`` repositories, nothing is marked and the load fails.
+
+    :param of_warehouse: a refresh: the share is of the warehouse's repositories not marked deleted, when they
+        are more than it checked. A refresh of the stale ones checks those other runs stopped finding, mostly
+        gone: of those alone, any deletion would be too many.
     """
     lines = (f"{int(repo_id)}\t{copy_escape(reason)}\n" for repo_id, reason in gone)
     if not _copy_reported(cur, "create_gone_ids.sql", GONE_TABLE, ("id", "reason"), lines):
@@ -52,10 +57,15 @@ def mark_gone(
     if max_share is not None:
         cur.execute(load_sql("count_deletions.sql"), {"deleted_at": observed_at})
         marking = int(cur.fetchone()[0])
+        whose = "it checked"
+        if marking > max_share * max(checked, 0) and of_warehouse:
+            cur.execute("SELECT count(*) FROM github.repositories WHERE deleted_at IS NULL")
+            if (stored := int(cur.fetchone()[0])) > checked:
+                checked, whose = stored, "the warehouse holds"
         if marking > max_share * max(checked, 0):
             share = f"{marking / checked:.1%}" if checked else "all"
             raise DeletionGuardError(
-                f"The run would mark {marking} of the {checked} repositories it checked as deleted ({share}), "
+                f"The run would mark {marking} of the {checked} repositories {whose} as deleted ({share}), "
                 f"more than the {max_share:.0%} GITHUB_ETL_MAX_DELETED_SHARE allows; nothing was loaded or marked. "
                 "An outage or a token that lost access looks like this: check GitHub's status and the token, "
                 "and raise GITHUB_ETL_MAX_DELETED_SHARE for a run that really sees that many go."
