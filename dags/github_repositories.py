@@ -102,7 +102,7 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
             context = get_current_context()
             with fail_fast_on_final_errors():
                 require_conf_applied(context["dag_run"].conf, context["params"])
-                params = validate(dict(context["params"]))
+                params = validate(dict(context["params"]), dag_defaults=context["dag"].params.dump())
                 check_settings()
                 # The first task to reach the warehouse: a warehouse refusing the login fails the run at once.
                 with DatabaseConnection(conn_id=WAREHOUSE_CONN_ID) as db:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from github_etl.errors import ConfigurationError
@@ -40,6 +40,8 @@ DEFAULT_SHARDS = 4
 DEFAULT_PER_PAGE_TAKE = 100
 # Far beyond GitHub's ids (1.1 billion in 2026), so a typo cannot ask for an endless crawl.
 MAX_REPOSITORY_ID = 1 << 40
+# A century: a bound the form states, so a typo is refused as the run is created.
+MAX_STALE_DAYS = 36_500
 # The params only one mode reads; given to another mode they would be ignored without a word.
 READ_ONLY_BY = {
     "sample_size": "sample",
@@ -134,8 +136,13 @@ def require_conf_applied(conf: Mapping[str, Any] | None, params: Mapping[str, An
         )
 
 
-def validate(params: dict[str, Any]) -> RunParams:
-    """Check the parameters together; raise :class:`ConfigurationError` with a message a user understands."""
+def validate(params: dict[str, Any], dag_defaults: Mapping[str, Any] | None = None) -> RunParams:
+    """Check the parameters together; raise :class:`ConfigurationError` with a message a user understands.
+
+    :param dag_defaults: the DAG's own param defaults (a second harvest's, ``harvest_dag(mode="search",
+        query=...)``), which Airflow hands the run like the rest: a value of another mode equal to them was not
+        asked for, any more than one equal to the project's defaults.
+    """
     unknown = sorted(set(params) - set(PARAM_NAMES))
     if unknown:
         names = ", ".join(map(repr, unknown))
@@ -143,30 +150,20 @@ def validate(params: dict[str, Any]) -> RunParams:
     mode = params.get("mode") or "sample"
     if mode not in MODES:
         raise ConfigurationError(f"param 'mode' must be one of {', '.join(MODES)}; got {mode!r}")
-    query = params.get("query") or ""
-    if not isinstance(query, str):
-        raise ConfigurationError(f"param 'query' must be a string, got {query!r}")
-    run = RunParams(
-        mode=mode,
-        sample_size=_integer(params, "sample_size", DEFAULT_SAMPLE_SIZE, 1, MAX_SAMPLE_SIZE),
-        seed=_integer(params, "seed", None, 0, MAX_SEED),
-        per_page_take=_integer(params, "per_page_take", DEFAULT_PER_PAGE_TAKE, 1, 100),
-        query=query.strip(),
-        owners=_owners(params.get("owners")),
-        stale_days=_integer(params, "stale_days", None, 0, 36_500),
-        shards=_integer(params, "shards", DEFAULT_SHARDS, 1, MAX_SHARDS),
-        since_id=_integer(params, "since_id", None, 0, MAX_REPOSITORY_ID),
-        until_id=_integer(params, "until_id", None, 1, MAX_REPOSITORY_ID),
-    )
+    run = _read(params, mode)
     # {"query": "language:rust"} without "mode": "search" would load a random sample and succeed. Airflow
     # hands a task every param of the form, at its default unless set: only another value was asked for.
     defaults = RunParams()
+    unasked = _read(dag_defaults, mode) if dag_defaults else defaults
     for name, reader in READ_ONLY_BY.items():
-        if reader != mode and getattr(run, name) != getattr(defaults, name):
+        if reader == mode:
+            continue
+        if getattr(run, name) not in (getattr(defaults, name), getattr(unasked, name)):
             raise ConfigurationError(
                 f"param '{name}' is read only by mode '{reader}', and this run's mode is '{mode}': "
                 f'add "mode": "{reader}", or leave \'{name}\' out'
             )
+        run = replace(run, **{name: getattr(defaults, name)})
     # Imported here: the form's definitions above are read when the DAG is parsed, the modes only by tasks.
     from github_etl.extract import plan
 
@@ -182,6 +179,25 @@ def validate(params: dict[str, Any]) -> RunParams:
                 f"param 'until_id' must be above 'since_id'; got since_id={run.since_id}, until_id={run.until_id}"
             )
     return run
+
+
+def _read(params: Mapping[str, Any], mode: str) -> RunParams:
+    """The parameters of a run of ``mode`` as given, each checked alone."""
+    query = params.get("query") or ""
+    if not isinstance(query, str):
+        raise ConfigurationError(f"param 'query' must be a string, got {query!r}")
+    return RunParams(
+        mode=mode,
+        sample_size=_integer(params, "sample_size", DEFAULT_SAMPLE_SIZE, 1, MAX_SAMPLE_SIZE),
+        seed=_integer(params, "seed", None, 0, MAX_SEED),
+        per_page_take=_integer(params, "per_page_take", DEFAULT_PER_PAGE_TAKE, 1, 100),
+        query=query.strip(),
+        owners=_owners(params.get("owners")),
+        stale_days=_integer(params, "stale_days", None, 0, MAX_STALE_DAYS),
+        shards=_integer(params, "shards", DEFAULT_SHARDS, 1, MAX_SHARDS),
+        since_id=_integer(params, "since_id", None, 0, MAX_REPOSITORY_ID),
+        until_id=_integer(params, "until_id", None, 1, MAX_REPOSITORY_ID),
+    )
 
 
 def scheduled_mode() -> str:
@@ -260,6 +276,7 @@ def trigger_form_params(**defaults: Any) -> dict[str, Any]:
             None,
             type=["null", "integer"],
             minimum=0,
+            maximum=MAX_STALE_DAYS,
             title="Stale after (days)",
             description="mode refresh: only repositories not seen for this many days (UTC dates, counted back "
             "from the day the run fetches; 1: not seen yet that day); empty: all.",

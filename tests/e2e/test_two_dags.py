@@ -82,3 +82,10 @@ def test_two_harvests_at_one_time_both_land_and_neither_undoes_the_other(
     ]
     generations = dict(query(pg_url, "SELECT dag_id, generation FROM github.load_runs"))
     assert [event["generation"] for event in events] == [generations[DAG_ID], generations[OWNERS_DAG]]
+
+    # Triggered in another mode: its own owners default is not taken for a param the sample was given.
+    later = LOGICAL_DATE.replace(hour=1)
+    sample = {"mode": "sample", "sample_size": 10}
+    resampled = two_harvests[OWNERS_DAG].test(logical_date=later, run_after=later, run_conf=sample)
+    assert resampled.state == "success"
+    assert query(pg_url, "SELECT mode FROM github.load_runs WHERE run_id = %s", resampled.run_id) == [("sample",)]

@@ -141,6 +141,49 @@ def test_a_second_harvest_gives_its_params_new_defaults_checked_as_a_run_would_b
 
 
 @pytest.mark.parametrize(
+    ("defaults", "conf"),
+    [
+        # docs/existing-airflow.md's two examples, triggered in another mode: "a trigger's conf still overrides them".
+        ({"mode": "search", "query": "language:rust"}, {"mode": "owners", "owners": "apache"}),
+        ({"mode": "owners", "owners": "apache"}, {"mode": "sample"}),
+        ({"mode": "owners", "owners": "apache"}, {"mode": "census", "since_id": 0, "until_id": 1000}),
+        ({"sample_size": 500}, {"mode": "refresh"}),
+    ],
+)
+def test_a_second_harvest_triggered_in_another_mode_runs_it_its_own_defaults_not_taken_as_asked(defaults, conf) -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+
+    from github_etl.params import trigger_form_params
+
+    form = ParamsDict(trigger_form_params(**defaults)).dump()
+
+    # What Airflow hands the run: every param, the conf's over the DAG's defaults.
+    assert validate(form | conf, dag_defaults=form) == validate(conf)
+
+
+def test_a_second_harvest_triggered_in_another_mode_still_refuses_a_param_of_its_own_mode_given_anew() -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+
+    from github_etl.params import trigger_form_params
+
+    form = ParamsDict(trigger_form_params(mode="search", query="language:rust")).dump()
+    conf = {"mode": "owners", "owners": "apache", "query": "language:go"}
+
+    with pytest.raises(ConfigurationError, match="param 'query' is read only by mode 'search'"):
+        validate(form | conf, dag_defaults=form)
+
+
+def test_the_form_refuses_what_the_run_would_refuse_as_it_is_created() -> None:
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    from github_etl.params import trigger_form_params
+
+    with pytest.raises(ParamValidationError):
+        trigger_form_params()["stale_days"].resolve(36_501)
+    assert trigger_form_params()["stale_days"].resolve(36_500) == 36_500
+
+
+@pytest.mark.parametrize(
     ("defaults", "message"),
     [
         ({"mode": "search"}, "would fail every scheduled run: mode 'search' needs a non-empty param 'query'"),
