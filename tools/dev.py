@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from github_etl.errors import ConfigurationError
+from github_etl.params import scheduled_mode
 from github_etl.settings import DAG_ID, DEADLINE_ALERT_ENV, github_api_pool_slots
 from tools.airflow_processes import (
     HEALTH_COMPONENTS,
@@ -169,7 +170,7 @@ def dag_test_env(env: dict[str, str]) -> dict[str, str]:
 
 def anonymous_defaults(conf: dict[str, object]) -> dict[str, object]:
     """Without a token, a default sample the anonymous budget pays for at once instead of after an hour's wait."""
-    if conf.get("mode", "sample") != "sample" or "sample_size" in conf:
+    if conf.get("mode", scheduled_mode()) != "sample" or "sample_size" in conf:
         return conf
     print(
         f"No GitHub token: sampling {ANONYMOUS_SAMPLE_SIZE} repositories, what GitHub's anonymous budget "

@@ -241,6 +241,12 @@ def test_make_run_without_a_token_samples_what_the_anonymous_budget_pays_for(con
     assert anonymous_defaults(conf) == expected
 
 
+def test_make_run_without_a_token_leaves_a_scheduled_census_as_it_is(monkeypatch):
+    """A conf without a mode runs the DAG's: with GITHUB_ETL_SCHEDULED_MODE=census, no sample_size to refuse."""
+    monkeypatch.setenv("GITHUB_ETL_SCHEDULED_MODE", "census")
+    assert anonymous_defaults({}) == {}
+
+
 @pytest.mark.parametrize(("configured", "expected"), [(None, "false"), ("true", "true")])
 def test_make_run_leaves_out_the_deadline_alert_dag_test_cannot_finish(monkeypatch, tmp_path, configured, expected):
     """``airflow dags test`` of a DAG with a deadline alert ends in a traceback after the run succeeded."""
