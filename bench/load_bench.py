@@ -265,15 +265,16 @@ def _measure_size(server_url: str, size: int, folder: Path, repeats: int) -> dic
         best[name]["extrapolated_seconds"] = round(size / best[name]["rows_per_second"], 1)
     speedup = round(first["rows_per_second"] / naive["rows_per_second"], 1)
     # The generated ids are distinct: no line may be reported as a duplicate.
-    expected_reload = {"inserted": 0, "updated": 0, "unchanged": size, "snapshots": 0, "total": size, "duplicates": 0}
-    expected_next_day = {
+    expected_reload = {
         "inserted": 0,
-        "updated": size,
-        "unchanged": 0,
-        "snapshots": size,
+        "updated": 0,
+        "unchanged": size,
+        "snapshots": 0,
         "total": size,
         "duplicates": 0,
+        "marked_deleted": 0,
     }
+    expected_next_day = {**expected_reload, "updated": size, "unchanged": 0, "snapshots": size}
     figures = {
         "rows": size,
         "file_mib": round(row_file.bytes / 2**20, 1),

@@ -720,6 +720,11 @@ FROM (VALUES
      'Staged copies of a repository the run had already staged (search pages shift while stars move, and a '
      'slice that shifted is read again), dropped for the latest one: enriched - rejected = inserted + updated + '
      'unchanged + duplicates.'),
+    ('github.load_runs', 'marked_deleted',
+     'Stored repositories the run found gone (deleted, made private, blocked) and marked deleted.'),
+    ('github.load_runs', 'missing_owners',
+     'Owners mode: owners the plan found that GitHub no longer knew when their repositories were listed '
+     '(deleted or renamed since): their repositories are missing from the run.'),
     ('github.load_runs', 'api_requests', 'GitHub API requests the run''s extract made.'),
     ('github.load_runs', 'unreachable',
      'Search mode: each second with more matches than GitHub serves for one query, as '
