@@ -126,7 +126,8 @@ def test_owners_written_in_other_cases_or_as_mentions_are_listed_and_counted_onc
     owned = {i for i in fake.ids if fake.repository(i)["owner"]["login"] in ("apache", "octocat")}
     assert set(_warehouse(pg_url)) == {i for i in owned if fake.verdict(i) == "load"}
     # GitHub logins are case-insensitive: apache's listing is started once, not once per spelling.
-    assert fake.count(path_prefix="/orgs/apache/repos") + fake.count(path_prefix="/orgs/Apache/repos") == 1
+    listing = f"/organizations/{fake.universe.named_owners['apache'].id}/repos"
+    assert [r.query.get("page") for r in fake.requests if r.path == listing] == [None, "2"]
     assert _audit_row(pg_url)["listed"] == len(owned)
 
 

@@ -62,7 +62,7 @@ homepageUrl                                 homepage (null and "" kept as they a
 url                                         html_url
 primaryLanguage{name} | null                language
 licenseInfo{spdxId, key, name} | null       license{spdx_id, key, name}
-repositoryTopics{nodes{topic{name}}}        topics (same order)
+repositoryTopics{nodes{topic{name}}}        topics (reversed: REST's are sorted)
 stargazerCount                              stargazers_count == watchers_count == watchers
 forkCount                                   forks_count == forks == network_count
 issues{totalCount}                          open_issues_count == open_issues (here: no PRs)

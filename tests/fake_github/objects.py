@@ -236,7 +236,8 @@ def full_object(
     obj["allow_forking"] = flags >> 34 & 0x3F != 0
     obj["is_template"] = facts.is_template
     obj["web_commit_signoff_required"] = flags >> 40 & 0x3F == 0
-    obj["topics"] = topics_from_mask(facts.topic_mask)
+    # GitHub's REST answers list topics sorted.
+    obj["topics"] = sorted(topics_from_mask(facts.topic_mask))
     obj["visibility"] = "public"
     obj["forks"] = facts.forks
     obj["open_issues"] = facts.open_issues
@@ -282,7 +283,8 @@ def graphql_repository(rest: dict[str, Any]) -> dict[str, Any]:
         },
         "repositoryTopics": {
             "totalCount": len(rest["topics"]),
-            "nodes": [{"topic": {"name": topic}} for topic in rest["topics"]],
+            # In another order than REST's, as GraphQL's need not be sorted: the warehouse must not mind.
+            "nodes": [{"topic": {"name": topic}} for topic in reversed(rest["topics"])],
         },
         "stargazerCount": rest["stargazers_count"],
         "forkCount": rest["forks_count"],

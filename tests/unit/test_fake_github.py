@@ -486,7 +486,8 @@ def _graphql_row(node: dict[str, Any]) -> dict[str, Any]:
         "html_url": node["url"],
         "language": (node["primaryLanguage"] or {}).get("name"),
         "license_spdx_id": (node["licenseInfo"] or {}).get("spdxId"),
-        "topics": [topic["topic"]["name"] for topic in node["repositoryTopics"]["nodes"]],
+        # The same topics; GraphQL's in another order than REST's sorted ones.
+        "topics": sorted(topic["topic"]["name"] for topic in node["repositoryTopics"]["nodes"]),
         "stargazers_count": node["stargazerCount"],
         "forks_count": node["forkCount"],
         "open_issues_count": node["issues"]["totalCount"],
