@@ -77,7 +77,8 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
         params=trigger_form_params(**param_defaults),
         tags=["github", "warehouse", "etl"],
         on_failure_callback=RunFailureNotifier(),
-        # A daily run should end before the next one starts; the budget check in plan uses the same time.
+        # A daily run should end before the next one starts; the budget check in plan allows the same time, from
+        # when plan runs (a run waiting in the queue first has less before its alert).
         deadline=late_run_alert(),
         default_args={
             "owner": "data-engineering",

@@ -154,15 +154,16 @@ async def alert_late_run(hours: float, **kwargs: Any) -> None:
     """Deadline callback (run by the triggerer): a run has not finished ``hours`` after it was queued.
 
     Airflow passes the run as it was when the deadline passed (``context["dag_run"]``), its DAG id with it. It
-    drops a run's deadline only when the run succeeds, so a run that failed meanwhile reaches here too: its failure was
-    told already (:class:`RunFailureNotifier`), and it is not late but over. A backfill queues all its runs
+    drops a run's deadline only when its scheduler sees the run succeed, so a run that failed meanwhile reaches here
+    too (its failure was told already, :class:`RunFailureNotifier`), and so does one marked success by hand: neither
+    is late, both are over. A backfill queues all its runs
     at once and starts them ``max_active_runs`` at a time, so a backfill run still queued is waiting for its
     turn, not late.
     """
     dag_run = (kwargs.get("context") or {}).get("dag_run") or {}
     dag_id, run_id = dag_run.get("dag_id", "?"), dag_run.get("dag_run_id", "?")
-    if dag_run.get("state") == "failed":
-        log.info("Run %s of %s failed before its deadline: no late-run alert", run_id, dag_id)
+    if dag_run.get("state") in ("failed", "success"):
+        log.info("Run %s of %s ended (%s) before its deadline: no late-run alert", run_id, dag_id, dag_run["state"])
         return
     if dag_run.get("run_type") == "backfill" and dag_run.get("state") == "queued":
         log.info("Backfill run %s of %s is still waiting for its turn: no late-run alert", run_id, dag_id)
