@@ -70,6 +70,7 @@ def run(sizes: Sequence[int] | None = None) -> dict[str, Any]:
 
 def stage_raw_shard(root: str, count: int) -> str:
     """Stage ``count`` repositories as one shard's raw batches under ``root``; returns its ``done.json`` URI."""
+    from github_etl.extract.shards import batch_name
     from github_etl.staging import RunStaging
 
     staging = RunStaging(DAG_ID, RUN_ID, root=root)
@@ -81,7 +82,7 @@ def stage_raw_shard(root: str, count: int) -> str:
             "gone": [REPORTED_ID_BASE + number],
             "gone_reasons": {str(REPORTED_ID_BASE + number): "not_found"},
         }
-        uris.append(staging.write_json(document, "raw", SHARD, f"repos-{number:06d}.json.gz"))
+        uris.append(staging.write_json(document, "raw", SHARD, batch_name(number)))
     counts = {
         "listed": count + len(uris),
         "enriched": count,
@@ -89,7 +90,8 @@ def stage_raw_shard(root: str, count: int) -> str:
         "api_requests": 0,
         "failed_requests": 0,
     }
-    summary = {"shard": SHARD, **counts, "observed_at": "2025-07-01T00:00:00+00:00", "plan_id": "", "batches": uris}
+    observed_at = "2025-07-01T00:00:00+00:00"
+    summary = {"shard": SHARD, **counts, "observed_at": observed_at, "plan_id": "", "batches": len(uris)}
     return staging.write_json(summary, "raw", SHARD, "done.json")
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from github_etl import metrics
 from github_etl.errors import IncompleteRunError
 from github_etl.extract.enrich import REST, StagedBatch
-from github_etl.extract.shards import ExtractResult
+from github_etl.extract.shards import ExtractResult, batch_uris
 from github_etl.staging import RunStaging, collision, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
 from github_etl.xcom import XComRecord
 
@@ -103,7 +103,7 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
         staging.writer("rejected", f"{key}.jsonl") as rejected_out,
         staging.writer("gone", f"{key}.jsonl") as gone_out,
     ):
-        for batch_uri in read_json_uri(extracted.done_uri)["batches"]:
+        for batch_uri in batch_uris(staging, extracted):
             batch = StagedBatch.from_json(read_json_uri(batch_uri))
             gone_out.writelines(staged_json([int(i), batch.gone_reasons[str(i)]]) + "\n" for i in batch.gone)
             parts = [(batch.items, batch.format), (batch.rest_items or [], REST)]

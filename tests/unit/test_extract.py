@@ -11,6 +11,7 @@ from github_etl.errors import ConfigurationError
 from github_etl.extract.plan import plan_run, run_shard
 from github_etl.extract.sample import discover_max_id
 from github_etl.extract.search import MAX_RESULTS_PER_QUERY
+from github_etl.extract.shards import batch_uris
 from github_etl.github.client import GitHubClient
 from github_etl.params import validate
 from github_etl.settings import ClientSettings, QuotaReserve
@@ -39,8 +40,7 @@ def _harvest(fake: FakeGitHub, staging: RunStaging, params: dict, token: str | N
     plan = plan_run(client, staging, validate(params), logical_date=LOGICAL_DATE)
     objects = []
     for shard in plan.shards:
-        summary = read_json_uri(run_shard(client, staging, shard).done_uri)
-        for uri in summary["batches"]:
+        for uri in batch_uris(staging, run_shard(client, staging, shard)):
             objects.extend(read_json_uri(uri)["items"])
     return objects
 

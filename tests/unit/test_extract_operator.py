@@ -10,6 +10,7 @@ from airflow.sdk import DAG
 from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferralError, TaskDeferred
 
+from github_etl.extract.shards import ExtractResult, batch_uris
 from github_etl.operators.deferral import MIN_TRIGGERER_GRACE
 from github_etl.operators.extract import GitHubExtractShardOperator
 from github_etl.staging import RunStaging
@@ -82,7 +83,8 @@ def test_overlapping_listing_pages_never_pick_a_repository_twice(
     summary = operator.execute({"run_id": "dense"})
 
     picked = []
-    for batch_uri in read_json_uri(summary["done_uri"])["batches"]:
+    staging = RunStaging("github_repositories", "dense", root=tmp_path.as_uri())
+    for batch_uri in batch_uris(staging, ExtractResult.from_xcom(summary)):
         batch = read_json_uri(batch_uri)
         picked += [int(item["databaseId"]) for item in batch["items"]] + [int(i) for i in batch.get("gone", [])]
     assert summary["enriched"] == 150

@@ -15,6 +15,7 @@ from github_etl.extract.census import CensusShard
 from github_etl.extract.owners import OwnersShard
 from github_etl.extract.plan import run_shard
 from github_etl.extract.sample import SampleShard, discover_max_id
+from github_etl.extract.shards import batch_uris
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging, read_json_uri
 from github_etl.transform import transform_records
@@ -128,9 +129,10 @@ def test_null_entries_of_an_owner_page_are_left_to_the_quarantine_and_the_rest_i
     scripted_github.get("/orgs/acme/repos", json=[_repo(1), None, "junk", _repo(4)])
     shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
 
-    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    result = run_shard(_client(scripted_github), staging, shard)
 
-    (batch,) = read_json_uri(result.done_uri)["batches"]
+    (batch,) = batch_uris(staging, result)
     items = read_json_uri(batch)["items"]
     assert items == [_repo(1), None, "junk", _repo(4)]
 
@@ -148,9 +150,10 @@ def test_an_owner_deleted_between_its_pages_keeps_what_was_listed_and_the_other_
     scripted_github.get("/orgs/other/repos", json=[_repo(3)])
     shard = OwnersShard(key="owners-000", owners=["acme", "other"], organizations=["acme", "other"])
 
-    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    result = run_shard(_client(scripted_github), staging, shard)
 
-    staged = [item for batch in read_json_uri(result.done_uri)["batches"] for item in read_json_uri(batch)["items"]]
+    staged = [item for batch in batch_uris(staging, result) for item in read_json_uri(batch)["items"]]
     assert staged == [_repo(1), _repo(2), _repo(3)]
     assert result.listed == 3
 
@@ -242,9 +245,10 @@ def test_a_number_too_long_to_convert_quarantines_its_record_not_the_page(tmp_pa
     scripted_github.route("GET", "/orgs/acme/repos", lambda _request: (200, {}, body))
     shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
 
-    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    result = run_shard(_client(scripted_github), staging, shard)
 
-    (batch,) = read_json_uri(result.done_uri)["batches"]
+    (batch,) = batch_uris(staging, result)
     items = read_json_uri(batch)["items"]
     assert [item["id"] for item in items] == [1, 2]
     assert items[1]["stargazers_count"] == huge
@@ -262,9 +266,10 @@ def test_a_private_entry_without_a_usable_id_is_quarantined_not_a_crash_nor_a_de
     scripted_github.get("/orgs/acme/repos", json=[_repo(1), private, _repo(4)])
     shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
 
-    result = run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    result = run_shard(_client(scripted_github), staging, shard)
 
-    (batch_uri,) = read_json_uri(result.done_uri)["batches"]
+    (batch_uri,) = batch_uris(staging, result)
     batch = read_json_uri(batch_uri)
     # No id to mark deleted (True or "5" would name another repository): the transform quarantines it.
     assert not batch.get("gone")

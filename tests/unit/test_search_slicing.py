@@ -14,6 +14,7 @@ import pytest
 from github_etl.extract.plan import plan_run, run_shard
 from github_etl.extract.search import MAX_RESULTS_PER_QUERY, MAX_SLICE_READINGS, PER_PAGE, plan_slices
 from github_etl.extract.search_query import parse_search_query
+from github_etl.extract.shards import batch_uris
 from github_etl.github.client import GitHubClient
 from github_etl.params import validate
 from github_etl.settings import ClientSettings
@@ -38,7 +39,7 @@ def _harvest_ids(fake: FakeGitHub, staging: RunStaging, query: str) -> tuple[lis
     )
     ids: list[int] = []
     for shard in plan.shards:
-        for uri in read_json_uri(run_shard(client, staging, shard).done_uri)["batches"]:
+        for uri in batch_uris(staging, run_shard(client, staging, shard)):
             ids.extend(item["id"] for item in read_json_uri(uri)["items"])
     return ids, plan
 
@@ -185,7 +186,7 @@ def test_a_search_github_timed_out_on_is_asked_again_and_nothing_is_lost(tmp_pat
         ids = [
             item["id"]
             for shard in plan.shards
-            for uri in read_json_uri(run_shard(client, staging, shard).done_uri)["batches"]
+            for uri in batch_uris(staging, run_shard(client, staging, shard))
             for item in read_json_uri(uri)["items"]
         ]
         assert sorted(ids) == expected
@@ -209,7 +210,7 @@ def test_a_search_still_timing_out_fails_as_unavailable_and_stages_nothing(tmp_p
         # The retry, once GitHub answers in time, loads every match.
         ids = [
             item["id"]
-            for uri in read_json_uri(run_shard(client, staging, plan.shards[0]).done_uri)["batches"]
+            for uri in batch_uris(staging, run_shard(client, staging, plan.shards[0]))
             for item in read_json_uri(uri)["items"]
         ]
         assert sorted(ids) == fake.search_ids("fork:false")
@@ -237,7 +238,7 @@ def _harvest_while_changing(fake: FakeGitHub, tmp_path, query: str, change) -> t
         done = run_shard(client, staging, plan.shards[0])
     finally:
         fake.between_pages(None)
-    ids = [item["id"] for uri in read_json_uri(done.done_uri)["batches"] for item in read_json_uri(uri)["items"]]
+    ids = [item["id"] for uri in batch_uris(staging, done) for item in read_json_uri(uri)["items"]]
     assert done.listed == len(set(ids))
     return ids, _search_pages(fake)
 

@@ -9,21 +9,22 @@ from typing import Any
 import pytest
 
 from bench.rows import repository_records
-from github_etl.extract.shards import ExtractResult
+from github_etl.extract.shards import ExtractResult, batch_name
 from github_etl.line_stream import LineStream
 from github_etl.staging import RunStaging, iter_jsonl_uri
 from github_etl.tasks import gone_ids, transform_shard
 
 
 def _stage_shard(staging: RunStaging, batches: list[dict[str, Any]]) -> ExtractResult:
-    uris = [staging.write_json(batch, "raw", "shard-000", f"batch-{n}.json") for n, batch in enumerate(batches)]
+    for number, batch in enumerate(batches):
+        staging.write_json(batch, "raw", "shard-000", batch_name(number))
     counts = {"listed": 6, "enriched": 3, "skipped": 3, "api_requests": 6, "failed_requests": 0}
     summary = {
         "shard": "shard-000",
         **counts,
         "observed_at": "2026-03-01T12:00:00+00:00",
         "plan_id": "",
-        "batches": uris,
+        "batches": len(batches),
     }
     return ExtractResult.read(staging.write_json(summary, "raw", "shard-000", "done.json"))
 

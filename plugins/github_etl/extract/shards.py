@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
@@ -62,7 +62,8 @@ class ExtractResult(XComRecord):
 
     :param shard: the shard's key.
     :param observed_at: when the shard began fetching (ISO 8601): the date its observations are stored under.
-    :param done_uri: the shard's staged summary, which lists its raw batches.
+    :param done_uri: the shard's staged summary.
+    :param batches: how many batches of full objects the shard staged (:func:`batch_uris` names them).
     :param missing_owners: owners: how many owners GitHub knows no user or organisation by.
     :param plan_id: the plan whose shard this is (:class:`~github_etl.extract.plan.RunPlan`); empty for a shard
         extracted outside a plan (tests, benchmarks).
@@ -77,15 +78,25 @@ class ExtractResult(XComRecord):
     failed_requests: int
     done_uri: str
     plan_id: str
+    batches: int
     missing_owners: int = 0
 
     @classmethod
     def read(cls, done_uri: str) -> Self:
         """The result of the shard whose summary is staged at ``done_uri``."""
-        summary = read_json_uri(done_uri)
-        return cls.from_xcom(
-            {name: value for name, value in summary.items() if name != "batches"} | {"done_uri": done_uri}
-        )
+        return cls.from_xcom(read_json_uri(done_uri) | {"done_uri": done_uri})
+
+
+def batch_name(index: int) -> str:
+    """The staged file of a shard's ``index``-th batch of full objects, counted from 0."""
+    return f"repos-{index:06d}.json.gz"
+
+
+def batch_uris(staging: RunStaging, result: ExtractResult) -> Iterator[str]:
+    """Where an extracted shard's batches are staged, in the order they were: named by their number, so that
+    neither the extract nor the transform holds a list that grows with the shard."""
+    for index in range(result.batches):
+        yield staging.uri("raw", result.shard, batch_name(index))
 
 
 def observation_clock() -> datetime:
@@ -123,7 +134,7 @@ class ShardRecorder:
         self.plan_id = plan_id
         self.client = client
         self.pages = 0
-        self.batches: list[str] = []
+        self.batches = 0
         self.counts = {"listed": 0, "enriched": 0, "skipped": 0}
         self.expected = expected
         self.resources = tuple(resources)
@@ -176,10 +187,10 @@ class ShardRecorder:
 
     def full_objects(self, fetch: Callable[[], StagedBatch]) -> StagedBatch:
         """Stage a batch of full objects (checkpointed) and count it."""
-        name = f"repos-{len(self.batches):06d}.json.gz"
         read_back = self.read_back
-        batch = StagedBatch.from_json(self._checkpoint(name, lambda: public_only(fetch()).to_json()))
-        self.batches.append(self.staging.uri("raw", self.key, name))
+        staged_batch = self._checkpoint(batch_name(self.batches), lambda: public_only(fetch()).to_json())
+        batch = StagedBatch.from_json(staged_batch)
+        self.batches += 1
         staged = len(batch.items) + len(batch.rest_items or ())
         self.counts["enriched"] += staged
         self.counts["skipped"] += len(batch.gone)
@@ -225,7 +236,7 @@ class ShardRecorder:
             how_far,
             f"{self.counts['skipped']:,}",
             f"{self.pages:,}",
-            f"{len(self.batches):,}",
+            f"{self.batches:,}",
             f" ({self.read_back:,} read back from an earlier attempt)" if self.read_back else "",
             f"{requests:,}",
             f" ({failed:,} failed)" if failed else "",
