@@ -93,10 +93,15 @@ def max_deleted_share() -> float:
 def check_settings() -> None:
     """Read every setting a run's tasks read, so that a malformed one fails the run's first task, before any
     GitHub request, instead of the task that reads it after the extract has spent its quota."""
+    # Imported here: alerts builds on these settings. A notifier that cannot be built would otherwise surface
+    # only when a run fails or is late, and that alert would be lost.
+    from github_etl.alerts import configured_notifier
+
     run_deadline_hours()
     max_deleted_share()
     staging_url()
     ClientSettings.from_env()
+    configured_notifier()
 
 
 def staging_url() -> str:
@@ -180,6 +185,7 @@ class QuotaReserve:
         """Read ``10%``, ``500``, or per resource ``core=500,search=10%,graphql=5%`` (unnamed: the default 10%)."""
         default = cls.default
         per_resource: dict[str, float] = {}
+        seen: set[str] = set()
         for part in (p.strip() for p in raw.split(",")):
             if not part:
                 continue
@@ -190,6 +196,13 @@ class QuotaReserve:
                     f"{QUOTA_RESERVE_ENV}: unknown resource {name!r}; expected one of {', '.join(RESERVE_RESOURCES)}"
                 )
             amount = _reserve_amount(value.strip(), raw)
+            # "1,000" would otherwise be two amounts, the later ("000") silently winning.
+            if (name or "the default") in seen:
+                raise ConfigurationError(
+                    f"{QUOTA_RESERVE_ENV}={raw!r} gives {name or 'an unnamed amount'} twice; write a count without "
+                    "thousands separators (1000), and each resource once (core=500,search=10%)"
+                )
+            seen.add(name or "the default")
             if name:
                 per_resource[name] = amount
             else:

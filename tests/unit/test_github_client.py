@@ -433,7 +433,10 @@ def test_quota_reserve_amounts(raw: str, resource: str, limit: int | None, kept:
     assert QuotaReserve.parse(raw).kept(resource, limit) == kept
 
 
-@pytest.mark.parametrize("raw", ["100%", "0.1", "-5", "core=", "rest=10%", "ten"])
+# "1,000" is the README's way of writing a thousand; read as "1" then "000" it kept no reserve at all.
+@pytest.mark.parametrize(
+    "raw", ["100%", "0.1", "-5", "core=", "rest=10%", "ten", "1,000", "500,10%", "core=500,core=10"]
+)
 def test_quota_reserve_rejects_what_it_cannot_read(monkeypatch, raw: str) -> None:
     monkeypatch.setenv("GITHUB_ETL_QUOTA_RESERVE", raw)
     with pytest.raises(ConfigurationError, match="GITHUB_ETL_QUOTA_RESERVE"):

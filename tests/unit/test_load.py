@@ -1095,6 +1095,13 @@ def test_a_load_that_marks_repositories_deleted_counts_them_in_its_result_and_au
     assert _query(warehouse, "SELECT marked_deleted FROM github.load_runs WHERE run_id = 'run-2'") == [(2,)]
 
 
+def test_the_deletion_guard_quotes_a_share_below_one_percent_as_set(warehouse, tmp_path) -> None:
+    _load(warehouse, [_row_file(tmp_path, *(_repo(n) for n in range(1, 201)))], when=DAY_1)
+    with warehouse.cursor() as cur, pytest.raises(DeletionGuardError, match=r"more than the 0\.5% GITHUB_ETL_MAX"):
+        mark_gone(cur, [(1, "not_found"), (2, "not_found")], DAY_2, checked=200, max_share=0.005)
+    warehouse.rollback()
+
+
 @pytest.mark.parametrize(
     ("gone", "marked"),
     [

@@ -58,6 +58,23 @@ def test_the_run_checks_every_setting_its_tasks_read_at_once(monkeypatch, name) 
         check_settings()
 
 
+# A notifier that cannot be built would otherwise be found only when a run fails or is late: that alert lost.
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GITHUB_ETL_ALERT_NOTIFIER", "airflow.providers.smtp.notifications.smtp.SmtpNotifer"),
+        ("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", "{'to': 'oncall@example.com'}"),
+    ],
+)
+def test_the_run_checks_its_alert_notifier_at_once(monkeypatch, name, value) -> None:
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER", "airflow.providers.smtp.notifications.smtp.SmtpNotifier")
+    monkeypatch.setenv("GITHUB_ETL_ALERT_NOTIFIER_KWARGS", '{"from_email": "a@example.com", "to": "b@example.com"}')
+    check_settings()
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=name):
+        check_settings()
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("s3://aws_default@bucket/runs", "s3://aws_default@bucket/runs"), ("/srv/staging", "/srv/staging")],

@@ -66,7 +66,8 @@ def mark_gone(
             share = f"{marking / checked:.1%}" if checked else "all"
             raise DeletionGuardError(
                 f"The run would mark {marking} of the {checked} repositories {whose} as deleted ({share}), "
-                f"more than the {max_share:.0%} GITHUB_ETL_MAX_DELETED_SHARE allows; nothing was loaded or marked. "
+                f"more than the {max_share * 100:g}% GITHUB_ETL_MAX_DELETED_SHARE allows; "
+                "nothing was loaded or marked. "
                 "An outage or a token that lost access looks like this: check GitHub's status and the token, "
                 "and raise GITHUB_ETL_MAX_DELETED_SHARE for a run that really sees that many go."
             )
