@@ -40,6 +40,11 @@ class ProxyAuthenticationError(GitHubError, ConfigurationError):
     """407: the HTTP proxy the environment names wants other credentials than its URL holds. Never retried."""
 
 
+class LinkOutsideRootError(GitHubError, ConfigurationError):
+    """GitHub (or a proxy in front of it) named a next page or redirect outside the API root; another try is
+    handed the same link."""
+
+
 class GraphQLSchemaError(GitHubError):
     """GitHub's GraphQL schema refused the query (a field an older GitHub Enterprise Server lacks). Never retried."""
 

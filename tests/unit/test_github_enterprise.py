@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,24 @@ def test_the_api_root_is_found_in_every_form_a_user_types(monkeypatch, host: str
     monkeypatch.delenv("AIRFLOW_CONN_GITHUB_DEFAULT")
     monkeypatch.setenv("GITHUB_API_URL", host)
     assert GitHubHook().get_conn().base_url == base_url
+
+
+# Airflow's HTTP form shows a Host and a Port field: a user may give the port in either, or in both, and a path
+# in Host. The port goes after the host name, once.
+@pytest.mark.parametrize(
+    ("fields", "base_url"),
+    [
+        ({"host": "ghe.corp", "port": 8443}, "https://ghe.corp:8443/api/v3"),
+        ({"host": "ghe.corp/api/v3", "port": 8443}, "https://ghe.corp:8443/api/v3"),
+        ({"host": "ghe.corp:8443", "port": 8443}, "https://ghe.corp:8443/api/v3"),
+        ({"host": "https://ghe.corp/api/v3", "port": 8443}, "https://ghe.corp:8443/api/v3"),
+        ({"host": "https://ghe.corp:8443", "port": 8443}, "https://ghe.corp:8443/api/v3"),
+    ],
+)
+def test_the_port_field_joins_the_host_in_every_form(monkeypatch, fields: dict[str, Any], base_url: str) -> None:
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", **fields}))
+    assert GitHubHook().api_base_url() == base_url
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from github_etl.errors import GitHubError
+from github_etl.errors import GitHubError, LinkOutsideRootError
 from github_etl.extract.census import CensusShard
 from github_etl.extract.owners import OwnersShard
 from github_etl.extract.plan import run_shard
@@ -75,6 +75,26 @@ def test_a_next_link_to_another_host_is_refused_and_gets_no_token(tmp_path, scri
         run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
     assert stolen.call_count == 0, f"sent to another host: {[c.headers for c in stolen.calls]}"
+
+
+def test_a_next_link_outside_the_roots_path_prefix_fails_the_shard_not_reads_as_the_owner_gone(
+    tmp_path, scripted_github
+) -> None:
+    # A GHES behind a proxy that serves it under /ghe writes its links without the prefix; the proxy's 404
+    # there was taken for the owner deleted meanwhile, and every page after the first was lost.
+    scripted_github.get(
+        "/ghe/api/v3/orgs/acme/repos",
+        json=[_repo(1)],
+        headers={"Link": f'<{scripted_github.base_url}/api/v3/orgs/acme/repos?page=2>; rel="next"'},
+    )
+    outside = scripted_github.route("GET", "/api/v3/orgs/acme/repos", lambda _r: (404, {}, '{"message": "Not Found"}'))
+    client = GitHubClient(f"{scripted_github.base_url}/ghe/api/v3", [TOKEN], settings=FAST)
+    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+
+    with pytest.raises(LinkOutsideRootError, match=r"outside the GitHub API root .*/ghe/api/v3"):
+        run_shard(client, RunStaging("d", "r", root=tmp_path.as_uri()), shard)
+
+    assert outside.call_count == 0
 
 
 def test_a_redirect_to_another_host_is_refused_and_gets_no_token(scripted_github, other_host) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -27,6 +28,7 @@ from github_etl.errors import (
     GitHubError,
     GitHubUnavailableError,
     GraphQLSchemaError,
+    LinkOutsideRootError,
     RateLimitWaitTooLong,
 )
 from github_etl.github.app_auth import InstallationCredential
@@ -141,14 +143,27 @@ class GitHubClient:
     def url(self, path: str) -> str:
         """The URL of ``path`` under the API root; an absolute URL (a ``Link`` header's) must be under it too.
 
-        :raises GitHubError: for an absolute URL on another host, scheme or port: the token is sent with
-            every request, so a link GitHub (or a proxy) names elsewhere is never followed.
+        :raises LinkOutsideRootError: for an absolute URL on another host, scheme or port: the token is sent with
+            every request, so a link GitHub (or a proxy) names elsewhere is never followed. Likewise for one on
+            the host but outside the root's path: a GHES behind a proxy's path prefix writes links without the
+            prefix, and the proxy's 404 there would read as the listed owner gone.
         """
         if path.lower().startswith(("http://", "https://")):
             if _origin(path) != _origin(self.base_url):
-                raise GitHubError(
+                raise LinkOutsideRootError(
                     f"Refusing to follow {path[:200]!r}: it is not on the GitHub API's host {self.base_url}, "
                     "and the token is sent only there",
+                    url=path[:200],
+                )
+            root_path = urlsplit(self.base_url).path.rstrip("/")
+            if (
+                root_path
+                and not (urlsplit(path).path + "/").startswith(root_path + "/")
+                and path != graphql_url(self.base_url)
+            ):
+                raise LinkOutsideRootError(
+                    f"Refusing to follow {path[:200]!r}: it is outside the GitHub API root {self.base_url}. A "
+                    "proxy that serves GitHub under a path prefix must rewrite the Link headers GitHub writes too",
                     url=path[:200],
                 )
             return path

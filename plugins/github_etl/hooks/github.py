@@ -123,12 +123,9 @@ def base_url_of(conn: Connection) -> str:
         # sets it), so a GitHub Enterprise token is not sent to api.github.com.
         return api_root(os.environ.get("GITHUB_API_URL", "").strip() or DEFAULT_API_URL)
     if "://" in host:
-        url = host.rstrip("/")
-        if conn.port and not re.search(r":\d+$", url.split("://", 1)[1].split("/", 1)[0]):
-            scheme, rest = url.split("://", 1)
-            netloc, _, path = rest.partition("/")
-            url = f"{scheme}://{netloc}:{conn.port}" + (f"/{path}" if path else "")
-        return api_root(url)
+        scheme, rest = host.rstrip("/").split("://", 1)
+        netloc, _, path = rest.partition("/")
+        return api_root(f"{scheme}://{_with_port(netloc, conn.port)}" + (f"/{path}" if path else ""))
     # A host without a scheme: the HTTP form's "Schema" field names the scheme (as for Airflow's HttpHook),
     # or the path of a URI form (https://host/api%2Fv3); otherwise https, since the token travels in a
     # header, except to this machine, where the fake GitHub and tunnels listen on plain http. A URI's
@@ -138,8 +135,15 @@ def base_url_of(conn: Connection) -> str:
         scheme, path = schema.lower(), ""
     else:
         scheme, path = ("http" if conn.conn_type == "http" and _is_loopback(host) else "https"), schema
-    netloc = f"{host}:{conn.port}" if conn.port else host
-    return api_root(f"{scheme}://{netloc}" + (f"/{path}" if path else ""))
+    # The Host field may hold a path (ghe.corp/api/v3) or a port (ghe.corp:8443) besides the Port field's.
+    netloc, _, host_path = host.rstrip("/").partition("/")
+    path = "/".join(part for part in (host_path, path) if part)
+    return api_root(f"{scheme}://{_with_port(netloc, conn.port)}" + (f"/{path}" if path else ""))
+
+
+def _with_port(netloc: str, port: int | None) -> str:
+    """The host with the Port field's port, unless the host names one already."""
+    return f"{netloc}:{port}" if port and not re.search(r":\d+$", netloc) else netloc
 
 
 def api_root(url: str) -> str:
