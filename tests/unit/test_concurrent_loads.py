@@ -145,6 +145,7 @@ def wait_until_blocked(pg_url: str, thread: LoadThread) -> None:
 DAY_0 = DAY_1 - timedelta(days=1)
 MORNING = DAY_1 + timedelta(hours=9)
 AFTERNOON = DAY_1 + timedelta(hours=15)
+EVENING = DAY_1 + timedelta(hours=20)
 
 
 def _seed(warehouse: DatabaseConnection, tmp_path: Path) -> None:
@@ -487,4 +488,65 @@ def test_a_late_run_that_saw_the_next_kept_version_moves_the_change_between_two_
     assert _query(warehouse, "SELECT valid_from, valid_until, full_name FROM github.repository_history ORDER BY 2") == [
         (days[0], days[1], "x/r"),
         (days[1], days[3], "y/r"),
+    ]
+
+
+def test_two_census_loads_of_a_range_at_once_one_with_nothing_to_change_both_commit(warehouse, pg_url, tmp_path, loads):
+    # A backfill's census runs of one range: one writes (it fetched after the stored rows), the other finds
+    # everything stored by a later fetch. That one used to take the cursor's row before the writers' lock.
+    census_range = {"since_id": 100, "until_id": 200, "reaches_end": False}
+    rows = [_repo(101), _repo(102)]
+    # The census's start, the covered range (0, 100]; the range's repositories were seen that day too.
+    _load(
+        warehouse,
+        [_row_file(tmp_path, _repo(1), *rows)],
+        when=DAY_0,
+        run_id="census-0",
+        mode="census",
+        census={"since_id": 0, "until_id": 100, "reaches_end": True},
+    )
+    # A run of the range fetched in the afternoon, committed.
+    afternoon = _row_file(tmp_path, *rows)
+    _load(
+        warehouse,
+        [afternoon],
+        when=AFTERNOON,
+        run_id="census-afternoon",
+        mode="census",
+        key_files=[_key_file(afternoon)],
+        census=census_range,
+    )
+
+    def census(run_id, when):
+        path = _row_file(tmp_path, *rows)
+
+        def run(db):
+            return _load(
+                db, [path], when=when, run_id=run_id, mode="census", key_files=[_key_file(path)], census=census_range
+            )
+
+        return run
+
+    # Fetched in the evening: moves last_seen_at, so it merges, holding the writers' lock until it commits.
+    writing = LoadThread(pg_url, census("census-evening", EVENING), stops=(WRITTEN,))
+    # Fetched in the morning: everything it saw is stored as seen later; nothing to change.
+    unchanged = LoadThread(pg_url, census("census-morning", MORNING))
+    loads.extend([writing, unchanged])
+    writing.start().reach(WRITTEN)
+    unchanged.start()
+    wait_until_blocked(pg_url, unchanged)  # on the writers' lock
+    writing.go_on(WRITTEN)
+
+    errors = []
+    for thread in (writing, unchanged):
+        try:
+            thread.result()
+        except psycopg2.Error as exc:
+            errors.append(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+    assert errors == []
+    assert _query(warehouse, "SELECT run_id FROM github.load_runs ORDER BY 1") == [
+        ("census-0",),
+        ("census-afternoon",),
+        ("census-evening",),
+        ("census-morning",),
     ]

@@ -33,6 +33,7 @@ from github_etl import metrics
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.load.bulk import bulk_load, claim_empty_warehouse
 from github_etl.load.deletions import mark_gone
+from github_etl.load.generation import write_generation
 from github_etl.load.merge import Merged, merge_with_keys, nothing_to_change, stage_and_merge, stage_keys
 from github_etl.load.observation import require_aware, snapshot_date_of
 from github_etl.load.row_files import RowFile
@@ -259,6 +260,9 @@ def _refresh_day_summaries(cur: PgCursor, snapshot_date: date) -> None:
 def _advance_census_cursor(cur: PgCursor, census: Mapping[str, int], dag_id: str, run_id: str) -> None:
     from github_etl.extract.census import CENSUS_NAME
 
+    # The writers' lock before the cursor's row, as every writer takes them: a load with nothing to change
+    # reaches here without it, and taking the row first deadlocked against a census load that was writing.
+    write_generation(cur)
     crawled = {"since_id": int(census["since_id"]), "until_id": int(census["until_id"])}
     reaches_end = bool(census["reaches_end"])
     named = {"census": CENSUS_NAME, "dag_id": dag_id, "run_id": run_id}
