@@ -1202,7 +1202,10 @@ def test_budget_store_is_the_redis_service_apart_from_the_broker():
 def test_pool_is_created_after_the_migration():
     init = _command(_services()["airflow-init"])
     migrate = init.find("airflow db migrate")
-    pool = re.search(rf"airflow pools set {re.escape(settings.GITHUB_API_POOL)}\s+\S+", init)
+    pool = re.search(
+        rf"airflow pools set {re.escape(settings.GITHUB_API_POOL)}\s+\S+ {re.escape(repr(settings.POOL_DESCRIPTION))}",
+        init.replace('"', "'"),
+    )
     assert migrate >= 0, "airflow-init must migrate the metadata database"
     assert pool, f"airflow-init must create the {settings.GITHUB_API_POOL} pool"
     assert pool.start() > migrate, "the pool table exists only after the migration"
@@ -1598,7 +1601,11 @@ def test_kubernetes_doc_creates_the_connection_secret(conn_id):
 
 def test_helm_migration_job_creates_the_pool():
     args = " ".join(_helm_values()["migrateDatabaseJob"]["args"])
-    assert re.search(rf"airflow pools set {re.escape(settings.GITHUB_API_POOL)}\s+\d+", args)
+    # The description the scheduler gives the pool it creates when it is missing, so neither reads as another pool.
+    assert re.search(
+        rf"airflow pools set {re.escape(settings.GITHUB_API_POOL)}\s+\d+ {re.escape(repr(settings.POOL_DESCRIPTION))}",
+        args.replace('"', "'"),
+    )
 
 
 def test_kubernetes_checklist_finds_the_pool_where_it_stays(tmp_path):
