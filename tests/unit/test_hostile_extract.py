@@ -12,6 +12,7 @@ import pytest
 
 from github_etl.errors import GitHubError, LinkOutsideRootError
 from github_etl.extract.census import CensusShard
+from github_etl.extract.enrich import enrich_graphql, enrich_rest
 from github_etl.extract.owners import OwnersShard
 from github_etl.extract.plan import run_shard
 from github_etl.extract.sample import SampleShard, discover_max_id
@@ -95,6 +96,23 @@ def test_a_next_link_outside_the_roots_path_prefix_fails_the_shard_not_reads_as_
         run_shard(client, RunStaging("d", "r", root=tmp_path.as_uri()), shard)
 
     assert outside.call_count == 0
+
+
+@pytest.mark.parametrize("body", ["[]", "null", '"junk"', ""], ids=["list", "null", "string", "empty"])
+@pytest.mark.parametrize("path", ["rest", "graphql"])
+def test_a_repository_answered_with_a_2xx_that_is_no_object_fails_the_batch_not_marks_it_gone(
+    scripted_github: ScriptedServer, body: str, path: str
+) -> None:
+    # Taken for gone, a proxy's empty 200 marked a stored, healthy repository deleted. GraphQL gives no node
+    # for 5 below, so the REST answer decides there too.
+    scripted_github.route("GET", "/repositories/5", lambda _r: (200, {}, body))
+    scripted_github.get("/repositories/6", json=_repo(6))
+    nodes = [None, {"__typename": "Repository", "id": "R_6", "databaseId": 6}]
+    scripted_github.route("POST", "/graphql", lambda _r: (200, {}, json.dumps({"data": {"nodes": nodes}})))
+    enrich = enrich_graphql if path == "graphql" else enrich_rest
+
+    with pytest.raises(GitHubError, match=r"GET /repositories/5 with \w+ where a repository object belongs"):
+        enrich(_client(scripted_github), [_repo(5), _repo(6)])
 
 
 def test_a_redirect_to_another_host_is_refused_and_gets_no_token(scripted_github, other_host) -> None:

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
-from github_etl.errors import GitHubUnavailableError
+from github_etl.errors import GitHubError, GitHubUnavailableError
 from github_etl.github.client import GitHubClient
-from github_etl.github.responses import NOT_FOUND, NOT_PUBLIC
+from github_etl.github.responses import NOT_FOUND, NOT_PUBLIC, GitHubResponse
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) ->
     for repository in repositories:
         repo_id = int(repository["id"])
         # By id, not by name: ids survive renames and transfers.
-        response = client.get(f"/repositories/{repo_id}", tolerate_gone=True)
-        if response.gone or not isinstance(response.data, dict):
+        response = _repository(client, repo_id)
+        if response.gone:
             batch.gone.append(repo_id)
             batch.gone_reasons[str(repo_id)] = response.gone_reason or NOT_FOUND
         elif not is_public(response.data):
@@ -221,7 +221,24 @@ def _over_rest(client: GitHubClient, repo_id: int) -> tuple[str | None, dict[str
     One request per missing repository, a small share of any batch: ``(reason, None)`` when REST finds it
     gone too, ``(None, object)`` when REST serves it after all.
     """
-    response = client.get(f"/repositories/{repo_id}", tolerate_gone=True)
+    response = _repository(client, repo_id)
     if response.gone:
         return response.gone_reason, None
-    return (None, response.data) if isinstance(response.data, dict) else (NOT_FOUND, None)
+    return None, response.data
+
+
+def _repository(client: GitHubClient, repo_id: int) -> GitHubResponse:
+    """``GET /repositories/{id}``: gone, or a repository object.
+
+    :raises GitHubError: a 2xx that is no object (a proxy's empty answer, say), a shape GitHub never sends: taken
+        for gone, it would mark a stored repository deleted.
+    """
+    response = client.get(f"/repositories/{repo_id}", tolerate_gone=True)
+    if not response.gone and not isinstance(response.data, dict):
+        raise GitHubError(
+            f"GitHub answered GET /repositories/{repo_id} with {type(response.data).__name__} where a repository "
+            "object belongs; nothing of the batch is staged",
+            status=response.status,
+            url=response.url,
+        )
+    return response
