@@ -1175,6 +1175,23 @@ def test_a_load_of_a_run_committed_already_keeps_its_audit_row_unless_it_changes
     assert load_quality_checks(warehouse, DAG_ID, "manual__1") == []
 
 
+@pytest.mark.parametrize(("before", "after"), [(1, 0), (0, 1)], ids=["rule-fixed", "rule-stricter"])
+def test_a_transform_cleared_under_another_rule_updates_the_runs_quarantine_count_with_nothing_else_to_change(
+    warehouse, tmp_path, before, after
+):
+    # The record a fixed rule accepts was stored by a later run already (or a stricter rule rejects one stored):
+    # the load has nothing to change, yet the run's rejected/ files were rewritten, and the row must say so.
+    files = [_row_file(tmp_path, _repo(1), _repo(2))]
+    reasons = {0: {}, 1: {"wrong_type:stargazers_count": 1}}
+    _load(warehouse, files, run_id="manual__1", stats={**STATS, "rejected": before}, rejected_reasons=reasons[before])
+
+    _load(warehouse, files, run_id="manual__1", stats={**STATS, "rejected": after}, rejected_reasons=reasons[after])
+
+    assert _query(warehouse, "SELECT rejected, rejected_reasons, inserted FROM github.load_runs") == [
+        (after, reasons[after], 2)
+    ]
+
+
 def test_missing_stats_are_recorded_as_zero(warehouse, tmp_path):
     _load(warehouse, [_row_file(tmp_path, _repo(1))], stats={"listed": 3})
 

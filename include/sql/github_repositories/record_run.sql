@@ -7,6 +7,8 @@
 -- the start of the transaction. generation: the load's write generation when it took one (it wrote anything); a
 -- load that wrote nothing takes one only for a row of its own (a run's row kept as it is keeps its generation).
 -- A row replaced loses its checks_passed_at: the rows its new generation marks are not checked yet.
+-- The quarantine counts are the exception to "left as it is": they describe the run's rejected/ files, which a
+-- transform cleared under a changed rule rewrites even when the load then has nothing else to change.
 INSERT INTO github.load_runs AS run (
     run_id, dag_id, logical_date, observed_at, mode,
     listed, enriched, skipped, rejected, rejected_reasons,
@@ -36,3 +38,8 @@ ON CONFLICT (dag_id, run_id) DO UPDATE SET
           excluded.api_requests, excluded.missing_owners,
           excluded.unreachable, excluded.started_at, excluded.finished_at, excluded.generation, NULL)
 WHERE excluded.inserted > 0 OR excluded.updated > 0 OR excluded.marked_deleted > 0;
+
+UPDATE github.load_runs
+SET (rejected, rejected_reasons) = ROW(%(rejected)s, %(rejected_reasons)s::jsonb)
+WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s
+  AND (rejected, rejected_reasons) IS DISTINCT FROM (%(rejected)s, %(rejected_reasons)s::jsonb);
