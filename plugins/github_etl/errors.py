@@ -136,6 +136,10 @@ class StagingCollisionError(ConfigurationError):
     run's folder: loading them as this run's would mix two plans."""
 
 
+class StagedFileDamagedError(GitHubEtlError):
+    """A staged file cannot be read (cut short, or changed after it was staged); another try reads the same bytes."""
+
+
 class StagedFileFormatError(GitHubEtlError):
     """A staged row file has other columns than this version stages: another version of the transform wrote it."""
 
@@ -168,6 +172,7 @@ FINAL_ERRORS = (
     DataQualityError,
     DeletionGuardError,
     StagedFileGoneError,
+    StagedFileDamagedError,
     StagedFileFormatError,
     IncompleteRunError,
 )

@@ -33,6 +33,7 @@ import shutil
 import ssl
 import tempfile
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,7 @@ from urllib.parse import urlsplit
 
 from github_etl.errors import (
     ConfigurationError,
+    StagedFileDamagedError,
     StagedFileGoneError,
     StagingCollisionError,
     StagingFullError,
@@ -311,6 +313,10 @@ def staged_files_of(staging: RunStaging) -> Iterator[None]:
             f"A staged file of run {staging.run_id} is not in the staging store ({exc}): {why}. Retrying this "
             f"task cannot bring it back: {stage_again(staging)}"
         ) from exc
+    except StagedFileDamagedError as exc:
+        raise StagedFileDamagedError(
+            f"{exc}. Retrying this task reads it again as it is: {stage_again(staging)}"
+        ) from exc
 
 
 def stage_again(staging: RunStaging) -> str:
@@ -405,12 +411,21 @@ def staged_json(value: Any) -> str:
 
 
 def read_json_uri(uri: str) -> Any:
-    """A staged JSON file's value (decompressed when its name ends in ``.gz``)."""
-    if uri.endswith(GZIP_SUFFIX):
-        with storage_path(uri).open("rb") as handle:
-            return json.loads(gzip.decompress(handle.read()))
-    with storage_path(uri).open("r", encoding="utf-8") as handle:
-        return json.load(handle)
+    """A staged JSON file's value (decompressed when its name ends in ``.gz``).
+
+    :raises StagedFileDamagedError: the file is cut short or is not the JSON it was staged as.
+    """
+    try:
+        if uri.endswith(GZIP_SUFFIX):
+            with storage_path(uri).open("rb") as handle:
+                return json.loads(gzip.decompress(handle.read()))
+        with storage_path(uri).open("r", encoding="utf-8") as handle:
+            return json.load(handle)
+    except (EOFError, gzip.BadGzipFile, zlib.error, ValueError) as exc:
+        raise StagedFileDamagedError(
+            f"The staged file {uri} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): it was cut short or "
+            "changed after it was staged"
+        ) from exc
 
 
 def iter_jsonl_uri(uri: str) -> Iterator[Any]:

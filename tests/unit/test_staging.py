@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -338,6 +340,27 @@ def test_a_staged_file_that_is_gone_is_a_final_error_saying_what_to_clear(stagin
     with pytest.raises(StagedFileGoneError, match=expected), staged_files_of(staging):
         staging.read_json(*gone.split("/"))
     assert issubclass(StagedFileGoneError, FINAL_ERRORS)
+
+
+@pytest.mark.parametrize("damage", ["cut-short", "not-json"])
+def test_a_staged_file_that_cannot_be_read_is_a_final_error_naming_it_and_what_to_clear(
+    staging_url: str, damage: str
+) -> None:
+    from github_etl.errors import FINAL_ERRORS, StagedFileDamagedError
+    from github_etl.staging import staged_files_of, storage_path
+
+    staging = RunStaging("d", "scheduled__2026-01-01", root=staging_url)
+    staging.write_json({"items": [{"id": n} for n in range(100)]}, "raw", "s", "repos.json.gz")
+    staged = storage_path(uri := staging.uri("raw", "s", "repos.json.gz"))
+    whole = staged.read_bytes()
+    staged.write_bytes(whole[: len(whole) // 2] if damage == "cut-short" else gzip.compress(b'{"items": [{"id": 1,'))
+
+    with (
+        pytest.raises(StagedFileDamagedError, match=rf"{re.escape(uri)} cannot be read .*clear the run's plan"),
+        staged_files_of(staging),
+    ):
+        staging.read_json("raw", "s", "repos.json.gz")
+    assert issubclass(StagedFileDamagedError, FINAL_ERRORS)
 
 
 @pytest.fixture
