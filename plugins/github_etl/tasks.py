@@ -96,6 +96,9 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
     key = extracted.shard
     rows = rejected = 0
     reasons: dict[str, int] = {}
+    # A transform run again (retried, or cleared with the extract) rewrites the quarantine of an earlier one:
+    # the metric counts a shard's records once, as the extract's and the load's do.
+    counted = staging.exists("rejected", f"{key}.jsonl")
     with (
         staged_files_of(staging),
         staging.writer("rows", f"{key}.tsv") as rows_out,
@@ -126,7 +129,8 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
             describe_reasons(reasons),
             rejected_uri,
         )
-    metrics.incr(metrics.TRANSFORM_QUARANTINED, rejected)
+    if not counted:
+        metrics.incr(metrics.TRANSFORM_QUARANTINED, rejected)
     return TransformResult(
         extracted=extracted,
         rows=rows,

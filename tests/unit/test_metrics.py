@@ -114,3 +114,23 @@ def test_a_run_sends_its_requests_budget_quarantine_and_load_counts_to_statsd(
     assert _total(metrics, "github_etl.load.inserted") == loaded.inserted == transformed.rows
     assert [kind for name, _, kind in metrics if name == "airflow.github_etl.load.duration"] == ["ms"]
     assert not [m for m in metrics if TOKEN in m[0]]
+
+
+def test_a_transform_run_again_does_not_count_its_quarantined_records_twice(
+    statsd_server, fake_github_factory, tmp_path
+):
+    # Retried (its result never reached the API server) or cleared with the extract: the same records.
+    fake = fake_github_factory(repo_count=50, seed=3)
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    staging = RunStaging("github_repositories", "manual__metrics", root=tmp_path.as_uri())
+    params = validate({"mode": "census", "since_id": 0, "until_id": max(fake.ids), "shards": 1})
+    (shard,) = plan_run(client, staging, params, logical_date=datetime(2026, 11, 1, tzinfo=UTC)).shards
+    fake.set_repository(sorted(fake.ids)[3], stargazers_count="a lot")
+    extracted = run_shard(client, staging, shard)
+    _received(statsd_server)
+
+    first = transform_shard(staging, extracted)
+    again = transform_shard(staging, extracted)  # the same task instance retried, or cleared
+
+    assert first.rejected == again.rejected == 1
+    assert _total(_received(statsd_server), "github_etl.transform.quarantined") == 1
