@@ -301,6 +301,16 @@ def test_a_page_a_proxy_answers_instead_of_github_is_named_by_its_content_type(s
     assert route.call_count == FAST.max_retries + 1
 
 
+def test_an_answer_nested_deeper_than_python_parses_is_named_and_retried_not_a_recursion_error(
+    scripted_github,
+) -> None:
+    route = scripted_github.route("GET", "/repositories", lambda _request: (200, {}, "[" * 100_000 + "]" * 100_000))
+
+    with pytest.raises(GitHubUnavailableError, match="not JSON"):
+        _client(scripted_github).get("/repositories", {"since": 0})
+    assert route.call_count == FAST.max_retries + 1
+
+
 def test_a_secondary_limit_pauses_the_token_for_every_thread(fake_github_factory) -> None:
     """After one thread's secondary limit, no thread sends with that token until Retry-After has passed."""
     threads = 4

@@ -474,14 +474,16 @@ class GitHubClient:
             )
         data: Any = None
         if content:
+            # RecursionError: nested deeper than Python parses, which GitHub never sends; a body cut short or
+            # a proxy's page as far as the retries go.
             try:
                 data = json.loads(content)
-            except ValueError:
+            except (ValueError, RecursionError):
                 try:
                     # A number of more digits than Python converts (4,300) fails the whole page; read so,
                     # it stays the text it is, and the transform quarantines the record holding it.
                     data = json.loads(content, parse_int=_int_unless_huge)
-                except ValueError:
+                except (ValueError, RecursionError):
                     if 200 <= response.status_code < 300:
                         # The type tells a page cut short from a proxy's or captive portal's own page.
                         kind = (response.headers.get("Content-Type") or "no Content-Type")[:100]
