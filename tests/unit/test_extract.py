@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 from datetime import UTC, datetime
 
@@ -53,6 +54,27 @@ def _ids(objects: list[dict]) -> list[int]:
 def test_discovers_the_end_of_the_id_space(fake_github_factory, repo_count: int) -> None:
     fake = fake_github_factory(repo_count=repo_count, seed=repo_count)
     assert discover_max_id(_client(fake)) == max(fake.ids)
+
+
+def test_a_short_listing_page_in_the_middle_of_the_id_space_does_not_end_it(fake_github_factory, tmp_path) -> None:
+    # GitHub's listing is "up to 100": where it leaves out ids it will not show, a page mid-space is short.
+    fake = fake_github_factory(repo_count=20_000, seed=3)
+    universe = fake.universe
+
+    def window_less_hidden(since: int, limit: int, include_huge: bool) -> list[int]:
+        start = bisect.bisect_right(universe.ids, since)
+        window = universe.ids[start : min(universe.visible_end(include_huge), start + limit)]
+        return [i for i in window if i not in universe.deleted and i not in universe.private]
+
+    universe.listing_page = window_less_hidden
+    for repo_id in list(fake.ids)[::500]:
+        fake.make_repository_private(repo_id)
+    top = max(fake.ids)
+
+    assert discover_max_id(_client(fake)) == top
+    sampled = _ids(_harvest(fake, RunStaging("d", "short", root=tmp_path.as_uri()), {"sample_size": 400, "shards": 4}))
+    # Strata over the whole id space: the top half holds about half of the sample (it held none).
+    assert sum(1 for i in sampled if i > top / 2) >= 150
 
 
 def test_sample_is_exact_distinct_and_spans_the_whole_id_space(fake_github_factory, tmp_path) -> None:

@@ -63,17 +63,16 @@ def list_repositories(client: GitHubClient, since: int) -> list[dict[str, Any]]:
 def discover_max_id(client: GitHubClient) -> int:
     """Find the highest public repository id by probing listings: exponentially, then by bisection.
 
-    A page with fewer than 100 repositories ends the id space, so its last id is the answer.
+    Only a listing with nothing after it ends the id space. A short page usually does, but GitHub may also leave
+    out ids it will not show mid-space: taken for the end, it would confine the sample to the oldest repositories.
     """
     low, high = 0, FIRST_PROBE_ID
     while True:
         page = list_repositories(client, high)
         if not page:
             break
-        if len(page) < 100:
-            return int(page[-1]["id"])
-        low = int(page[-1]["id"])
-        if high >= LAST_PROBE_ID:
+        low, ended = _last_listed(client, page)
+        if ended or high >= LAST_PROBE_ID:
             return low
         high = min(high * 2, LAST_PROBE_ID)
     # The end lies in (low, high]: ``since=low`` was non-empty (or low is 0), ``since=high`` empty.
@@ -84,11 +83,24 @@ def discover_max_id(client: GitHubClient) -> int:
         if not page:
             high = middle
             continue
-        best = max(best, int(page[-1]["id"]))
-        if len(page) < 100:
+        low, ended = _last_listed(client, page)
+        best = max(best, low)
+        if ended:
             return best
-        low = int(page[-1]["id"])
     return best
+
+
+def _last_listed(client: GitHubClient, page: list[dict[str, Any]]) -> tuple[int, bool]:
+    """The last id listed from a non-empty ``page`` on, and whether GitHub lists nothing after it.
+
+    A short page costs one more request, to tell the end from a page GitHub left ids out of; only one, so that
+    a listing where most pages are short costs no more than twice the search.
+    """
+    last = int(page[-1]["id"])
+    if len(page) >= 100:
+        return last, False
+    after = list_repositories(client, last)
+    return (int(after[-1]["id"]), False) if after else (last, True)
 
 
 def sample_quotas(sample_size: int, shards: int) -> list[int]:
