@@ -10,6 +10,8 @@
   const DAG = document.querySelector('meta[name="github-etl-dag"]').content;
   const COLORS = ["#017cee", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#1098ad", "#e03131", "#5c940d"];
   const TRENDING_ROWS = 10;
+  // The load runs read for the runs chart, the last to finish first (the API's most).
+  const RUNS_READ = 500;
   const charts = { history: null, sparklines: [], languages: null, runs: null };
   window.githubEtlCharts = charts;
   // Each section's request under way, stopped when the section asks again (a second search, another filter):
@@ -39,6 +41,15 @@
       const reason = await response.json().catch(() => ({}));
       throw new Unavailable(reason.detail ?? "The warehouse is unavailable right now; reload in a moment.");
     }
+    if (response.status === 422) {
+      // FastAPI's validation list: each refused parameter and why, e.g. "topic: String should have at most
+      // 255 characters".
+      const { detail } = await response.json().catch(() => ({}));
+      const reasons = Array.isArray(detail)
+        ? detail.map((error) => [error.loc?.at(-1), error.msg].filter((part) => part !== undefined).join(": "))
+        : [detail].filter((reason) => typeof reason === "string");
+      if (reasons.length) throw new Unavailable(`The API refused the request: ${reasons.join("; ")}.`);
+    }
     if (response.status !== 404 && !response.ok) {
       throw new Unavailable(`The API answered ${response.status} to ${url.pathname}.`);
     }
@@ -62,8 +73,9 @@
     }
   }
 
-  // unit: written after each figure of the chart's text alternative (" %").
-  function draw(section, config, note = "", unit = "") {
+  // unit: written after each figure of the chart's text alternative (" %"); gap: its table's word for a day
+  // without a value.
+  function draw(section, config, note = "", unit = "", gap = "no observation") {
     document.getElementById(`${section}-message`).textContent = note;
     document.getElementById(`${section}-chart-box`).hidden = false;
     if (charts[section]) charts[section].destroy();
@@ -74,13 +86,13 @@
     // A canvas is a blank image to a screen reader: its label says what the chart shows, in figures.
     canvas.dataset.title ??= canvas.getAttribute("aria-label");
     canvas.setAttribute("aria-label", `${canvas.dataset.title}. ${describe(config.data, unit)}`);
-    tabulate(section, config.data, unit);
+    tabulate(section, config.data, unit, gap);
     return charts[section];
   }
 
   // The chart's figures as a table under it, a row per date and a column per series: what the tooltips show
   // a mouse, for a screen reader and the keys.
-  function tabulate(section, data, unit) {
+  function tabulate(section, data, unit, gap) {
     const figures = document.getElementById(`${section}-figures`);
     const table = figures.querySelector("table");
     const heading = (text, scope) => {
@@ -101,7 +113,7 @@
         const value = dataset.data[index];
         const cell = row.insertCell();
         cell.className = "number";
-        cell.textContent = value === null || value === undefined ? "no observation" : `${figure(value)}${unit}`;
+        cell.textContent = value === null || value === undefined ? gap : `${figure(value)}${unit}`;
       }
     });
     figures.hidden = false;
@@ -278,11 +290,18 @@
       return say("history", `${named} is in the warehouse but has no observation yet.`);
     }
     if (observed.length === 1) {
+      // Once in this window only: a repository refreshed monthly has its earlier observations further back.
       const [only] = observed;
+      const longer = [...document.getElementById("history-days").options]
+        .map((option) => option.value)
+        .filter((value) => Number(value) > Number(days));
       return say(
         "history",
-        `${named} was observed once, on ${only.date}, with ${only.stargazers_count.toLocaleString()} stars: ` +
-          "a history needs a second observation.",
+        `${named} was observed once, on ${only.date}, with ${only.stargazers_count.toLocaleString()} stars, ` +
+          `in the ${count(Number(days), "day")} ending that day: a history needs a second observation` +
+          (longer.length
+            ? `; ${new Intl.ListFormat("en", { type: "disjunction" }).format(longer)} days may hold one.`
+            : "."),
       );
     }
     const gaps = body.points.length - observed.length;
@@ -322,7 +341,12 @@
     charts.sparklines = [];
     const message = document.getElementById("trending-message");
     if (body.items.length === 0) {
-      say("trending", body.compared === null ? body.basis : `${body.basis} None matches the filters: no repository to list.`);
+      // compared and rising count every repository of the two dates, filters or not.
+      const filtered = Object.values(filters).some((value) => value !== undefined && value !== null && value !== "");
+      let why = "";
+      if (body.compared !== null && body.rising === 0) why = " No repository gained stars: none to list.";
+      else if (body.compared !== null && filtered) why = " None matches the filters: no repository to list.";
+      say("trending", `${body.basis}${why}`);
       return body;
     }
     message.textContent = body.basis;
@@ -364,14 +388,20 @@
     return body;
   }
 
+  // A sparkline that cannot be read says why in its own cell: the table, already read, stays.
   async function sparkline(item, trending, cell, signal) {
-    const path = `repositories/${encodeURIComponent(item.owner_login)}/${encodeURIComponent(item.name)}/history`;
-    const response = await get(path, { days: trending.window_days + 1, end_date: trending.end_date }, signal);
-    if (!response.ok) {
+    let history;
+    try {
+      history = await readSparkline(item, trending, signal);
+    } catch (error) {
+      if (error.name === "AbortError" || signal.aborted) throw error;
+      cell.textContent = `no history: ${error instanceof Unavailable ? error.message : "its answer was unreadable."}`;
+      return;
+    }
+    if (history === null) {
       cell.textContent = "no history";
       return;
     }
-    const history = await response.json();
     if (signal.aborted) return;
     const chart = new window.Chart(cell.querySelector("canvas"), {
       type: "line",
@@ -398,6 +428,12 @@
     const series = { label: `${isolated(item.full_name)} stars`, data: chart.data.datasets[0].data };
     chart.canvas.setAttribute("aria-label", describe({ labels: chart.data.labels, datasets: [series] }));
     charts.sparklines.push(chart);
+  }
+
+  async function readSparkline(item, trending, signal) {
+    const path = `repositories/${encodeURIComponent(item.owner_login)}/${encodeURIComponent(item.name)}/history`;
+    const response = await get(path, { days: trending.window_days + 1, end_date: trending.end_date }, signal);
+    return response.ok ? response.json() : null;
   }
 
   // -- language shares -----------------------------------------------------------------------------
@@ -465,12 +501,22 @@
     );
   }
 
+  // "2026-11-10" to "2026-11-12": ["2026-11-10", "2026-11-11", "2026-11-12"] (UTC days).
+  function everyDay(first, last) {
+    const days = [];
+    for (let day = new Date(`${first}T00:00:00Z`); day <= new Date(`${last}T00:00:00Z`); ) {
+      days.push(day.toISOString().slice(0, 10));
+      day.setUTCDate(day.getUTCDate() + 1);
+    }
+    return days;
+  }
+
   async function showRuns(signal) {
     const line = document.getElementById("freshness");
     let body;
     let sentence;
     try {
-      body = await (await get("runs", { sort: "finished", limit: 500 }, signal)).json();
+      body = await (await get("runs", { sort: "finished", limit: RUNS_READ }, signal)).json();
       sentence = await freshness(body.items, signal);
     } catch (error) {
       // Logged out, not allowed, or no warehouse: the freshness is not known, for the section's reason.
@@ -491,7 +537,24 @@
       totals.runs += 1;
       days.set(day, totals);
     }
-    const labels = [...days.keys()].sort();
+    // A full read may have stopped inside its oldest day: drawn, that day's few runs would look like a collapse
+    // of rows and requests. Left out, unless it is the only day.
+    const cut = body.items.length === RUNS_READ ? [...days.keys()].sort()[0] : null;
+    if (cut !== null && days.size > 1) days.delete(cut);
+    const read = [...days.keys()].sort();
+    // Every day from the first to the last, as the other charts: a day without a load is a gap, not left out.
+    const labels = everyDay(read[0], read.at(-1));
+    const runs = [...days.values()].reduce((total, day) => total + day.runs, 0);
+    const gaps = labels.length - read.length;
+    let note = `${count(runs, "run")} over ${count(labels.length, "day")} (observation dates, UTC)`;
+    if (gaps) note += `; ${count(gaps, "day")} without a load ${gaps === 1 ? "is left as a gap" : "are left as gaps"}`;
+    if (cut !== null) {
+      note +=
+        days.has(cut)
+          ? `; the page reads the last ${RUNS_READ} runs, which may hold only part of ${cut}`
+          : `; the page reads the last ${RUNS_READ} runs, which hold only part of ${cut}: that day is left out`;
+    }
+    const value = (key) => labels.map((day) => (days.has(day) ? days.get(day)[key] : null));
     draw(
       "runs",
       {
@@ -499,10 +562,10 @@
         data: {
           labels,
           datasets: [
-            { label: "rows loaded", data: labels.map((day) => days.get(day).rows), backgroundColor: COLORS[0] },
+            { label: "rows loaded", data: value("rows"), backgroundColor: COLORS[0] },
             {
               label: "GitHub API requests",
-              data: labels.map((day) => days.get(day).requests),
+              data: value("requests"),
               backgroundColor: COLORS[1],
               yAxisID: "requests",
             },
@@ -521,7 +584,9 @@
           },
         },
       },
-      `${count(body.items.length, "run")} over ${count(labels.length, "day")} (observation dates, UTC).`,
+      `${note}.`,
+      "",
+      "no load",
     );
   }
 
@@ -544,6 +609,12 @@
     }
   }
 
+  // A number field's value as the API's integers take it: the field accepts "1e3" and "1000.0" (1000), which
+  // the API refuses as written. Empty or unreadable: no value.
+  function wholeNumber(input) {
+    return Number.isFinite(input.valueAsNumber) ? String(Math.trunc(input.valueAsNumber)) : "";
+  }
+
   async function start() {
     followTheme();
     noteZone();
@@ -563,7 +634,7 @@
           {
             language: document.getElementById("trending-language").value.trim(),
             topic: document.getElementById("trending-topic").value.trim(),
-            min_stars: document.getElementById("trending-min-stars").value,
+            min_stars: wholeNumber(document.getElementById("trending-min-stars")),
           },
           signal,
         ),
