@@ -243,7 +243,10 @@ def trigger_form_params(**defaults: Any) -> dict[str, Any]:
             minimum=0,
             maximum=MAX_SEED,
             title="Seed",
-            description="mode sample: mixed with the logical date into the random choice; same seed, same sample.",
+            description=(
+                "mode sample: mixed with the logical date into the random choice; the same seed, shards and end of "
+                "GitHub's id space (logged by plan) draw the same sample."
+            ),
         ),
         "per_page_take": Param(
             DEFAULT_PER_PAGE_TAKE,
