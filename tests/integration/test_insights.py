@@ -242,9 +242,27 @@ def test_trending_pages_by_cursor(client, observed):
     second = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), limit=1, cursor=first["next_cursor"])
 
     assert [i["id"] for i in first["items"]] == [2]
-    assert first["next_cursor"] == "30.2"
+    assert first["next_cursor"] == f"{(DAY[7] - date(1970, 1, 1)).days}.30.2"
     assert [i["id"] for i in second["items"]] == [1]
     assert second["next_cursor"] is None
+
+
+def test_a_trending_walk_without_end_date_stays_on_its_first_pages_list_when_a_day_is_loaded_between_pages(
+    client, warehouse
+):
+    # The 7-day list ending on day 7 is 2 (+30), 1 (+30), 3 (+3). The next day's load then commits.
+    _insert(warehouse, "repositories", *(_repo(i) for i in range(1, 5)))
+    _observe(warehouse, {1: {0: 10, 1: 15, 7: 40}, 2: {0: 100, 1: 100, 7: 130}, 3: {0: 5, 1: 5, 7: 8}, 4: {0: 50}})
+    pages = [_get(client, "/trending", window_days=7, limit=1)]
+    _observe(warehouse, {1: {8: 65}, 2: {8: 110}, 3: {8: 5}})
+    while pages[-1]["next_cursor"] is not None and len(pages) < 10:
+        pages.append(_get(client, "/trending", window_days=7, limit=1, cursor=pages[-1]["next_cursor"]))
+
+    assert [item["id"] for page in pages for item in page["items"]] == [2, 1, 3]
+    assert {page["end_date"] for page in pages} == {str(DAY[7])}
+    # A cursor's date past any a date holds is the last date, where nothing was observed: no error.
+    far = _get(client, "/trending", cursor="9999999.30.2")
+    assert (far["end_date"], far["items"]) == ("9999-12-31", [])
 
 
 def test_trending_lists_the_language_its_filter_matched_after_the_repository_changed_language(client, observed):
@@ -307,7 +325,7 @@ def test_trending_pages_past_a_gain_whose_repository_was_deleted_by_hand(client,
     second = _get(client, "/trending", window_days=7, end_date=str(DAY[7]), limit=1, cursor=first["next_cursor"])
 
     assert _gains(whole) == [(1, 10, 40, 30)]
-    assert (first["items"], first["next_cursor"]) == ([], "30.2")
+    assert (first["items"], first["next_cursor"]) == ([], f"{(DAY[7] - date(1970, 1, 1)).days}.30.2")
     assert ([i["id"] for i in second["items"]], second["next_cursor"]) == ([1], None)
 
 

@@ -25,9 +25,10 @@ DEFAULT_LANGUAGE_WINDOW = 30
 DEFAULT_SHARE_DAYS = 30
 DEFAULT_SHARE_LANGUAGES = 8
 MAX_SHARE_LANGUAGES = 50
-# A trending cursor: the gain and the id of the last row, two decimal numbers (see github_etl.api.paging).
-TRENDING_CURSOR_PATTERN = r"^[0-9]{1,19}\.[0-9]{1,19}$"
-MAX_TRENDING_CURSOR_LENGTH = 39
+# A trending cursor: the list's end date (days since 1970-01-01), then the gain and the id of the last row, all
+# decimal numbers (see github_etl.api.paging). The date keeps a walk on one list when a load commits between pages.
+TRENDING_CURSOR_PATTERN = r"^[0-9]{1,7}\.[0-9]{1,19}\.[0-9]{1,19}$"
+MAX_TRENDING_CURSOR_LENGTH = 47
 # A date as the document states it (`format: date`, RFC 3339's full-date).
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -96,7 +97,9 @@ class TrendingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_days: TrendingWindow = Field(TrendingWindow.WEEK, description="Days between the two observations compared.")
-    end_date: Date | None = Field(None, description="Later observation date; the latest one when omitted.")
+    end_date: Date | None = Field(
+        None, description="Later observation date; when omitted, the cursor's, or on a first page the latest one."
+    )
     language: Language | None = Field(None, description=LANGUAGE_FILTER)
     topic: Name | None = Field(
         None, description="A topic the repository carries (GitHub topics are lower case), quoted or not."

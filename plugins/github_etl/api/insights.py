@@ -41,6 +41,9 @@ async def _warehouse(request: Request) -> Any:
 
 
 COUNTERS = ("stargazers_count", "forks_count", "open_issues_count")
+# A trending cursor counts its end date in days from EPOCH; a larger count than a date holds means the last date.
+EPOCH = date(1970, 1, 1)
+LAST_EPOCH_DAY = (date.max - EPOCH).days
 # The app's Warehouse (pool and caches), typed loosely: naming its class would import the app.
 WarehouseDep = Annotated[Any, Depends(_warehouse)]
 router = APIRouter()
@@ -101,9 +104,10 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
     `compared`, `rising` and `basis` say so. Pass `next_cursor` as `cursor` (with the same parameters)
     for the next page.
     """
-    after = None
+    after = cursor_day = None
     if query.cursor is not None:
-        gain, last_id = query.cursor.split(".")
+        day, gain, last_id = query.cursor.split(".")
+        cursor_day = EPOCH + timedelta(days=min(int(day), LAST_EPOCH_DAY))
         after = (int(gain), int(last_id))
     filters = insight_queries.TrendingFilter(
         language=query.language,
@@ -114,7 +118,8 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
     days = int(query.window_days)
 
     def read(db: DatabaseConnection) -> dict[str, Any]:
-        end = query.end_date or insight_queries.latest_observation(db)
+        # A walk stays on its first page's list: the next day's load may commit between two pages.
+        end = query.end_date or cursor_day or insight_queries.latest_observation(db)
         answer: dict[str, Any] = {"window_days": days, "start_date": None, "end_date": end, "compared": None}
         answer |= {"rising": None, "items": [], "next_cursor": None}
         if end is None:
@@ -141,7 +146,7 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
                 f"on both dates; {window['rising']:,} of them gained stars."
             ),
             "items": rows,
-            "next_cursor": f"{position[0]}.{position[1]}" if position else None,
+            "next_cursor": f"{(end - EPOCH).days}.{position[0]}.{position[1]}" if position else None,
         }
 
     return await run_in_threadpool(warehouse.pool.run, read)
