@@ -117,26 +117,53 @@ CREATE TABLE IF NOT EXISTS github.repository_snapshots (
 
 -- The partition that holds a date's snapshots, created if missing: an empty table attached to the
 -- partitioned one. ATTACH PARTITION takes a SHARE UPDATE EXCLUSIVE lock on the parent, which readers
--- and writers do not wait for (CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE one).
--- Nothing to do when another partition (one an operator made, a year wide, say) already covers the date.
+-- and writers do not wait for (CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE one), but which
+-- waits for a DBA's ANALYZE or DETACH ... CONCURRENTLY: whether a partition already covers the date (one an
+-- operator made, a year wide, say) is read from the catalog first, without a lock. A partition being
+-- detached (14 and later) covers nothing. A month's table kept after it was detached is refused by name:
+-- loading into it again needs the DBA's choice (drop, rename or attach it).
 CREATE OR REPLACE FUNCTION github.ensure_snapshot_partition(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     month_start date := date_trunc('month', day)::date;
     partition_name text := 'repository_snapshots_' || to_char(month_start, 'YYYY_MM');
 BEGIN
-    IF to_regclass(format('github.%I', partition_name)) IS NOT NULL THEN
+    IF EXISTS (
+        SELECT FROM pg_catalog.pg_inherits AS child
+        JOIN pg_catalog.pg_class AS part ON part.oid = child.inhrelid,
+        LATERAL regexp_match(
+            pg_catalog.pg_get_expr(part.relpartbound, part.oid), '^FOR VALUES FROM \((.*)\) TO \((.*)\)$'
+        ) AS bound
+        WHERE child.inhparent = 'github.repository_snapshots'::regclass
+          AND NOT coalesce((to_jsonb(child) ->> 'inhdetachpending')::boolean, false)
+          AND (bound[1] = 'MINVALUE' OR btrim(bound[1], '''')::date <= day)
+          AND (bound[2] = 'MAXVALUE' OR day < btrim(bound[2], '''')::date)
+    ) THEN
         RETURN;
     END IF;
-    -- Columns only: attaching gives the table the parent's key and indexes, named as a rebuild names them.
-    EXECUTE format('CREATE TABLE github.%I (LIKE github.repository_snapshots)', partition_name);
+    IF to_regclass(format('github.%I', partition_name)) IS NOT NULL THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = format(
+                'github.%I is no attached partition of github.repository_snapshots (detached for retention?), '
+                'so the snapshots of %s have nowhere to go', partition_name, day
+            ),
+            HINT = format(
+                'Drop or rename github.%I, or attach it again: ALTER TABLE github.repository_snapshots ATTACH '
+                'PARTITION github.%I FOR VALUES FROM (%L) TO (%L)',
+                partition_name, partition_name, month_start, (month_start + interval '1 month')::date
+            );
+    END IF;
+    -- Columns and CHECK constraints (ATTACH requires the parent's): attaching gives the table the parent's key
+    -- and indexes, named as a rebuild names them.
+    EXECUTE format('CREATE TABLE github.%I (LIKE github.repository_snapshots INCLUDING CONSTRAINTS)', partition_name);
     BEGIN
         EXECUTE format(
             'ALTER TABLE github.repository_snapshots ATTACH PARTITION github.%I FOR VALUES FROM (%L) TO (%L)',
             partition_name, month_start, (month_start + interval '1 month')::date
         );
     EXCEPTION WHEN invalid_object_definition THEN
-        -- "would overlap partition ...": the date already has a partition of another name.
+        -- "would overlap partition ...": a DEFAULT partition, or a bound the catalog read above did not read.
         EXECUTE format('DROP TABLE github.%I', partition_name);
     END;
 END
@@ -513,6 +540,15 @@ DECLARE
     rising_stars integer[] := '{}';
     rising_languages text[] := '{}';
 BEGIN
+    -- A window with a day whose snapshots were dropped for retention (its language_days kept) keeps the gains
+    -- computed while they were there: a run of a dropped month loaded again would otherwise erase them.
+    SELECT coalesce(array_agg(days), '{}') INTO windows
+    FROM unnest(windows) AS days
+    WHERE NOT EXISTS (
+        SELECT FROM unnest(ARRAY[end_day, end_day - days]) AS compared (day)
+        WHERE EXISTS (SELECT FROM github.language_days WHERE snapshot_date = compared.day)
+          AND NOT EXISTS (SELECT FROM github.repository_snapshots WHERE snapshot_date = compared.day)
+    );
     DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = ANY (windows);
     DELETE FROM github.star_gain_topics WHERE end_date = end_day AND window_days = ANY (windows);
     DELETE FROM github.star_gain_windows WHERE end_date = end_day AND window_days = ANY (windows);

@@ -455,7 +455,12 @@ def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
     :param db: connection to use; its open transaction, if any, is committed too.
     :param day: a snapshot date.
     """
-    _under_schema_lock(db, ("SELECT github.ensure_snapshot_partition(%s)", (day,)))
+    try:
+        _under_schema_lock(db, ("SELECT github.ensure_snapshot_partition(%s)", (day,)))
+    except psycopg2.errors.ObjectNotInPrerequisiteState as exc:
+        # A month's table a DBA detached and kept: no retry helps until they drop, rename or attach it.
+        hint = f" {exc.diag.message_hint}." if exc.diag.message_hint else ""
+        raise WarehouseSchemaError(f"{exc.diag.message_primary}.{hint}") from exc
 
 
 def _under_schema_lock(
@@ -479,7 +484,7 @@ def _under_schema_lock(
             f"the warehouse role {role} may not create or change the warehouse schema ({str(exc).strip()}). "
             f"It needs to own the schema github and what is in it: have a DBA run "
             f'CREATE SCHEMA github AUTHORIZATION "{role}", or ALTER ... OWNER TO "{role}" for what another role '
-            f'created there (see docs/deploy-kubernetes.md, "Access")'
+            f'created there, then the readers\' grants of docs/deploy-kubernetes.md, "Access", for a schema made anew'
         ) from exc
     except Exception:
         db.rollback()
