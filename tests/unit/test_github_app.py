@@ -377,6 +377,27 @@ def test_workers_share_one_minted_token_and_redis_never_sees_it(
     assert len(values) == 1 and secrets.pop() not in values[0]
 
 
+def test_a_revoked_token_shared_through_redis_is_replaced_once_and_shared_no_more(
+    app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str], redis_store
+) -> None:
+    fake = app_fake(installation_token_ttl_s=3600)
+    minted: list[str] = []
+    store = redis_store()
+    client = GitHubClient(
+        fake.base_url,
+        _credentials(fake, _app(app_key[0]), store=store, minted=minted),
+        settings=FAST,
+        budget_store=store,
+    )
+    client.get("/repositories", {"since": 0})
+    fake.apps.revoke(minted[0])
+
+    assert client.get("/repositories", {"since": 0}).status == 200
+    assert fake.count(path_prefix="/app/", status=201) == 2
+    # Another worker starting now takes the new token from Redis, not the revoked one.
+    assert _credentials(fake, _app(app_key[0]), store=redis_store())[0].secret == minted[-1] != minted[0]
+
+
 # -- the connection ---------------------------------------------------------------------------------------------
 
 
@@ -432,6 +453,28 @@ def test_hook_logs_in_as_the_app(
     assert hook.has_credentials()
     assert len(hook.client.tokens.tokens) == 2
     assert fake.count(path_prefix="/app/", status=201) == 1
+
+
+@pytest.mark.parametrize("form", ["UTF-16", "DER"])
+def test_a_key_file_that_is_not_pem_text_fails_at_once_naming_the_path(
+    monkeypatch: pytest.MonkeyPatch, app_fake: Callable[..., FakeGitHub], app_key: tuple[str, str], tmp_path, form
+) -> None:
+    # A .pem saved again by PowerShell 5 (`Get-Content app.pem > key.pem` writes UTF-16), or one converted to DER.
+    from cryptography.hazmat.primitives import serialization
+
+    fake = app_fake()
+    path = tmp_path / "app.pem"
+    if form == "DER":
+        key = serialization.load_pem_private_key(app_key[0].encode(), password=None)
+        der = serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        path.write_bytes(key.private_bytes(*der))
+    else:
+        path.write_bytes(app_key[0].encode("utf-16"))
+    hook = _hook(monkeypatch, fake, {"app_id": APP_ID, "installation_id": INSTALLATION, "private_key_path": str(path)})
+
+    with pytest.raises(ConfigurationError, match=rf"'private_key_path' {re.escape(str(path))} is not PEM text"):
+        hook.get_conn()
+    assert fake.requests == []
 
 
 @pytest.mark.parametrize("with_app", [True, False])

@@ -184,6 +184,8 @@ class InstallationCredential:
         self._session = session or new_session()
         self._lock = threading.Lock()
         self._token: str | None = None
+        # The last token GitHub refused: never taken back from the shared store.
+        self._refused_token: str | None = None
         self._renew_at = 0.0
         self._minted_at = 0.0
         # Set once GitHub answered a request with the current token other than 401: it knows the token.
@@ -215,9 +217,10 @@ class InstallationCredential:
             return max(0.0, self._minted_at + REPLICATION_LAG_SECONDS - self._clock())
 
     def invalidate(self) -> None:
-        """Forget the token (GitHub refused it): the next :attr:`secret` mints another."""
+        """Forget the token (GitHub refused it): the next :attr:`secret` mints another, even while the shared store
+        still offers the refused one (revoked, say), which it then stops sharing."""
         with self._lock:
-            self._token = None
+            self._refused_token, self._token = self._token, None
             self._renew_at = 0.0
 
     def _refresh(self) -> None:
@@ -247,6 +250,9 @@ class InstallationCredential:
         if sealed is None:
             return None
         opened = self._open(sealed)
+        if opened is not None and opened[0] == self._refused_token:
+            self._store.forget_secret(self.fingerprint, sealed)
+            return None
         if opened is None or self._clock() >= _renew_at(opened[1], opened[2]):
             return None
         return opened
@@ -540,9 +546,15 @@ def _private_key(extra: Mapping[str, Any], prefix: str) -> str:
         # A path pasted from a terminal may carry the copy's spaces or line end.
         path = str(path).strip()
         try:
-            text = Path(path).expanduser().read_text()
+            text = Path(path).expanduser().read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigurationError(f"{prefix}: cannot read 'private_key_path' {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            # A key converted to DER, or a .pem saved again as UTF-16 (PowerShell 5's redirection does that).
+            raise ConfigurationError(
+                f"{prefix}: 'private_key_path' {path} is not PEM text: give the .pem file GitHub downloaded, "
+                "as ASCII (UTF-8)"
+            ) from None
     if not text or _PEM_START not in str(text):
         raise ConfigurationError(
             f"{prefix}: 'private_key' must hold the App's private key as PEM text (-----BEGIN ... KEY-----), "

@@ -199,6 +199,9 @@ class BudgetStore:
         """Offer a minted credential to other workers; returns the one to use (the first offered wins)."""
         return secret
 
+    def forget_secret(self, key: str, secret: str) -> None:
+        """Stop sharing a credential GitHub refused (an in-process store shares none)."""
+
 
 class TokenPool:
     """Chooses the token with the most budget left and sets exhausted ones aside until their reset.

@@ -122,6 +122,16 @@ return 1
 """
 
 
+# KEYS[1]: a shared credential's key. ARGV[1]: the sealed credential a worker found refused. Deleted only while it is
+# still that one: another worker may have shared a new one meanwhile.
+_FORGET_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisBudgetStore(BudgetStore):
     """Budgets keyed by (token fingerprint, resource), kept in Redis for every worker to share.
 
@@ -153,6 +163,7 @@ class RedisBudgetStore(BudgetStore):
         self._take = client.register_script(_TAKE_SCRIPT)
         self._release = client.register_script(_RELEASE_SCRIPT)
         self._pause = client.register_script(_PAUSE_SCRIPT)
+        self._forget = client.register_script(_FORGET_SCRIPT)
         log.info("Rate-limit budgets are shared through Redis at %s (keys %s*)", describe_url(url), prefix)
 
     def key(self, fingerprint: str, resource: str) -> str:
@@ -228,6 +239,10 @@ class RedisBudgetStore(BudgetStore):
     def load_secret(self, key: str) -> str | None:
         """A minted credential another worker shared, while it is fresh enough to use."""
         return self.redis.get(f"{self.prefix}secret:{key}")
+
+    def forget_secret(self, key: str, secret: str) -> None:
+        """Drop the shared ``secret`` (GitHub refused it), unless another worker shared a new one meanwhile."""
+        self._forget(keys=[f"{self.prefix}secret:{key}"], args=[secret])
 
     def share_secret(self, key: str, secret: str, expires_at: float) -> str:
         """Store ``secret`` until ``expires_at`` unless another worker stored one first; the one to use."""
