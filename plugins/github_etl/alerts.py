@@ -85,7 +85,11 @@ def configured_notifier() -> BaseNotifier | None:
         kwargs = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object: {exc}") from None
-    if not isinstance(kwargs, dict):
+    if isinstance(kwargs, dict):
+        # The arguments are settings of the deployment's, a webhook URL with its token say, which nothing else tells
+        # the log masker of: a notifier that logs its endpoint, or fails to reach it, would quote them.
+        _mask_strings(kwargs)
+    else:
         # Its kind, never its text: the value is a notifier's settings, a webhook URL with its token say.
         kind = {list: "an array", str: "a string"}.get(type(kwargs), "a " + type(kwargs).__name__)
         raise ConfigurationError(f"{NOTIFIER_KWARGS_ENV} must be a JSON object of keyword arguments, got {kind}")
@@ -99,6 +103,20 @@ def configured_notifier() -> BaseNotifier | None:
         raise ConfigurationError(
             f"{NOTIFIER_KWARGS_ENV} does not build {path}: {type(exc).__name__} for the arguments {sorted(kwargs)}"
         ) from None
+
+
+def _mask_strings(value: Any) -> None:
+    """Every string in a JSON value, to the log masker (which leaves out strings too short to be secrets)."""
+    from airflow.sdk.log import mask_secret
+
+    if isinstance(value, str):
+        mask_secret(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _mask_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _mask_strings(item)
 
 
 class RunFailureNotifier(BaseNotifier):

@@ -36,6 +36,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -84,7 +85,23 @@ def safe_key(value: str) -> str:
 def storage_path(uri: str) -> ObjectStoragePath:
     from airflow.sdk import ObjectStoragePath
 
+    if urlsplit(uri).scheme in S3_SCHEMES:
+        _mask_secrets(tuple(os.environ.get(name, "").strip() for name in AWS_ENVIRONMENT_SECRETS))
     return ObjectStoragePath(uri)
+
+
+# The S3 credentials boto3 takes from the environment (an aws_default without keys): Airflow masks a connection's
+# only, and botocore's DEBUG lines quote the session token of every request.
+AWS_ENVIRONMENT_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+@cache
+def _mask_secrets(values: tuple[str, ...]) -> None:
+    """Tell the log masker of each value, once per process and set of values."""
+    from airflow.sdk.log import mask_secret
+
+    for value in filter(None, values):
+        mask_secret(value)
 
 
 class RunStaging:

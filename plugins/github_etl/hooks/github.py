@@ -163,6 +163,12 @@ def api_root(url: str) -> str:
         host = url.split("/", 1)[0].rsplit(":", 1)[0]
         url = f"{'http' if _is_loopback(host) else 'https'}://{url}"
     scheme, rest = url.split("://", 1)
+    if "?" in rest or "#" in rest:
+        # GitHub's old ?access_token= form: a root has neither, and this one would be shown wherever the root is.
+        raise ConfigurationError(
+            "The GitHub API URL holds a query string or fragment (?...), which an API root never has: put a token "
+            "in the connection's password (or GITHUB_TOKEN), and the URL without it in its host"
+        )
     netloc, _, path = rest.partition("/")
     path = path.strip("/")
     if "@" in netloc:
