@@ -141,13 +141,14 @@ def require_free_port(port: int) -> None:
             )
 
 
-# Held by `make airflow` while it runs, so that `make run` knows a scheduler serves the same metadata database.
+# Held by `make airflow` and `make run` while they run, so that neither starts where the other serves the same
+# metadata database.
 HOME_LOCK_NAME = "make-airflow.lock"
 
 
 @contextlib.contextmanager
 def holding_home(home: Path) -> Any:
-    """Hold ``home``'s lock while the block runs; ConfigurationError if another ``make airflow`` holds it.
+    """Hold ``home``'s lock while the block runs; ConfigurationError if ``make airflow`` or ``make run`` holds it.
 
     An advisory ``flock``: the system releases it when its holder ends, however it ends.
     """
@@ -158,21 +159,28 @@ def holding_home(home: Path) -> Any:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ConfigurationError(f"make airflow is running with AIRFLOW_HOME={home} already") from None
+            raise ConfigurationError(
+                f"make airflow or make run is running with AIRFLOW_HOME={home} already: its scheduler and "
+                "airflow dags test would run each other's tasks"
+            ) from None
         yield
 
 
-def require_home_unserved(home: Path) -> None:
-    """Refuse to run a DAG with ``airflow dags test`` where ``make airflow`` runs: its scheduler would
-    queue the same run's tasks, and the two would fail each other's (TaskAlreadyRunningError, deadlocks)."""
+@contextlib.contextmanager
+def running_alone_in(home: Path) -> Any:
+    """Hold ``home``'s lock while ``airflow dags test`` runs a DAG there; refused where ``make airflow`` runs, as
+    its scheduler would queue the same run's tasks, and the two would fail each other's (TaskAlreadyRunningError,
+    deadlocks)."""
     try:
         with holding_home(home):
-            return
-    except ConfigurationError:
+            yield
+    except ConfigurationError as busy:
+        if "already" not in str(busy):
+            raise
         raise ConfigurationError(
-            f"make airflow is running with AIRFLOW_HOME={home}, and its scheduler would run this run's tasks "
-            "too: trigger the run there (the UI's Trigger button, or `airflow dags trigger`), or stop make "
-            "airflow first"
+            f"make airflow (or another make run) is running with AIRFLOW_HOME={home}, and its scheduler would run "
+            "this run's tasks too: trigger the run there (the UI's Trigger button, or `airflow dags trigger`), or "
+            "stop it first"
         ) from None
 
 

@@ -30,7 +30,7 @@ from tools.airflow_processes import (
     holding_home,
     pool_command,
     require_free_port,
-    require_home_unserved,
+    running_alone_in,
     stop_on_signals,
 )
 from tools.warehouse_preflight import UNDEFINED
@@ -88,11 +88,18 @@ def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
 
 
 def setup(env: dict[str, str]) -> None:
-    """Create or upgrade the metadata database and the ``github_api`` pool (idempotent)."""
+    """Create or upgrade the metadata database and the ``github_api`` pool (idempotent), and fail the runs a
+    stopped or killed ``make run`` left unfinished."""
     slots = github_api_pool_slots()  # read first: a malformed value stops before minutes of migration
     Path(env["AIRFLOW_HOME"]).mkdir(exist_ok=True)
     airflow(env, "db", "migrate")
     airflow(env, *pool_command(slots))
+    fail_stopped_runs(env)
+
+
+def fail_stopped_runs(env: dict[str, str]) -> None:
+    """Mark failed what ``airflow dags test`` left running here (see ``tools.stopped_runs``)."""
+    subprocess.run([sys.executable, "-m", "tools.stopped_runs"], env=env, cwd=PROJECT_ROOT, check=False)
 
 
 def run(env: dict[str, str], params: str, date: str | None) -> int:
@@ -100,7 +107,16 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
         conf = json.loads(params or "{}")
     except json.JSONDecodeError as exc:
         raise SystemExit(f"PARAMS is not JSON: {exc}") from None
-    require_home_unserved(Path(env["AIRFLOW_HOME"]))
+    if not isinstance(conf, dict):
+        raise SystemExit(
+            f"PARAMS must be a JSON object of the DAG's params, like '{{\"sample_size\": 500}}'; got {params}"
+        )
+    # Held while the run runs: a make airflow started meanwhile would have its scheduler run this run's tasks too.
+    with running_alone_in(Path(env["AIRFLOW_HOME"])):
+        return _run(env, conf, date)
+
+
+def _run(env: dict[str, str], conf: dict[str, object], date: str | None) -> int:
     logical_date = date or datetime.now(UTC).replace(microsecond=0).isoformat()
     # A GitHub that cannot be reached would take minutes of retries to report; asked first, it takes seconds.
     preflight = subprocess.run(
@@ -129,6 +145,8 @@ def run(env: dict[str, str], params: str, date: str | None) -> int:
     try:
         returncode = foreground(dag_test_env(env), "dags", "test", DAG_ID, logical_date, "--conf", json.dumps(conf))
     except StopRequested as stop:
+        # Left running, it would hold the DAG's one active run for good, in make airflow's scheduler too.
+        fail_stopped_runs(env)
         print("Stopped the run, and every process it started.", file=sys.stderr)
         return 128 + stop.signum
     summary = subprocess.run(

@@ -70,6 +70,10 @@ _PORT_SETTING = re.compile(r"^\s*port\s*=\s*(\d+)", re.MULTILINE)
 _SERVER_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 
 
+# The variables PostgreSQL's programs are started with (besides LC_*): locale, time zone, paths.
+KEPT_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "LD_LIBRARY_PATH")
+
+
 class EmbeddedPostgresError(RuntimeError):
     """The embedded server could not be initialised, started or stopped."""
 
@@ -239,7 +243,9 @@ class EmbeddedPostgres:
         Output goes to a temporary file rather than a pipe: the postmaster started by ``pg_ctl start``
         could otherwise inherit the pipe and keep this call waiting for its end.
         """
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        # What the programs need and nothing more: the postmaster outlives make run, and any superuser reads its
+        # environment back (pg_read_binary_file of /proc/<pid>/environ): no token or connection may ride in it.
+        env = {k: v for k, v in os.environ.items() if k in KEPT_ENVIRONMENT or k.startswith("LC_")}
         as_account: dict[str, object] = {}
         if account is not None:
             as_account = {"user": account.uid, "group": account.gid, "extra_groups": []}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,13 @@ def test_make_run_stops_with_every_process_while_its_run_waits_for_a_budget_rese
         assert _processes_with_home(home) == [], "make run left Airflow waiting"
         assert returncode == 128 + signum
         assert "Stopped the run" in output.read_text()
+        # Left running, with max_active_runs=1 it would keep make airflow's scheduler from every other run.
+        with sqlite3.connect(home / "airflow.db") as metadata:
+            states = metadata.execute("SELECT state FROM dag_run WHERE dag_id = 'github_repositories'").fetchall()
+            unfinished = metadata.execute(
+                "SELECT task_id FROM task_instance WHERE state IN ('queued', 'running', 'deferred', 'scheduled')"
+            ).fetchall()
+        assert (states, unfinished) == ([("failed",)], [])
     finally:
         if make_run.poll() is None:
             os.killpg(make_run.pid, signal.SIGKILL)

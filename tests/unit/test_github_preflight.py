@@ -319,7 +319,10 @@ def test_make_run_refuses_while_make_airflow_serves_its_home_and_asks_nothing(mo
         raise AssertionError(f"nothing should run, yet {args} did")
 
     monkeypatch.setattr(tools.dev.subprocess, "run", asked)
-    with holding_home(tmp_path), pytest.raises(ConfigurationError, match="make airflow is running") as refused:
+    with (
+        holding_home(tmp_path),
+        pytest.raises(ConfigurationError, match=r"make airflow \(or another make run\) is") as refused,
+    ):
         tools.dev.run({"AIRFLOW_HOME": str(tmp_path)}, "{}", None)
     assert "airflow dags trigger" in str(refused.value)
     # Once make airflow has ended (its lock goes with it), make run goes on to its preflight.
@@ -327,10 +330,43 @@ def test_make_run_refuses_while_make_airflow_serves_its_home_and_asks_nothing(mo
         tools.dev.run({"AIRFLOW_HOME": str(tmp_path)}, "{}", None)
 
 
+def test_make_airflow_is_refused_while_make_run_runs_in_its_home(monkeypatch, tmp_path):
+    # Its scheduler would queue the tasks of the run airflow dags test runs (the DAG unpaused earlier, say).
+    seen: list[str] = []
+
+    def foreground(env, *args):
+        try:
+            with holding_home(tmp_path):
+                seen.append("make airflow started")
+        except ConfigurationError:
+            seen.append("make airflow refused")
+        return 0
+
+    monkeypatch.setattr(tools.dev, "foreground", foreground)
+    monkeypatch.setattr(tools.dev, "ensure_warehouse", lambda env: None)
+    monkeypatch.setattr(tools.dev, "setup", lambda env: None)
+    monkeypatch.setattr(
+        tools.dev.subprocess, "run", lambda args, **kwargs: subprocess.CompletedProcess(args, 0, stdout="token\n")
+    )
+
+    assert tools.dev.run({"AIRFLOW_HOME": str(tmp_path)}, "{}", "2026-11-01T00:00:00+00:00") == 0
+    assert seen == ["make airflow refused"]
+
+
+@pytest.mark.parametrize("params", ["[1]", "null", '"sample_size=500"'])
+def test_params_that_are_json_but_no_object_are_refused_naming_params(monkeypatch, tmp_path, params):
+    def asked(args, **kwargs):
+        raise AssertionError(f"nothing should run, yet {args} did")
+
+    monkeypatch.setattr(tools.dev.subprocess, "run", asked)
+    with pytest.raises(SystemExit, match="PARAMS must be a JSON object"):
+        tools.dev.run({"AIRFLOW_HOME": str(tmp_path)}, params, None)
+
+
 def test_a_second_make_airflow_on_the_same_home_is_refused(tmp_path):
     with (
         holding_home(tmp_path),
-        pytest.raises(ConfigurationError, match="make airflow is running"),
+        pytest.raises(ConfigurationError, match="make airflow or make run is running"),
         holding_home(tmp_path),
     ):
         pass

@@ -519,9 +519,13 @@ def test_with_database_swaps_only_the_database():
 
 
 @pytest.mark.integration
-def test_embedded_server_starts_once_serves_and_stops(capsys):
+def test_embedded_server_starts_once_serves_and_stops(capsys, monkeypatch):
     from tools.embedded_postgres import EmbeddedPostgres, main
 
+    # make run starts it with the run's environment; the server outlives the run, and a superuser reads its
+    # environment back with SQL.
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_not_for_the_postmaster_0123")
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", '{"conn_type": "http", "password": "ghp_nor_this_one_0123"}')
     parent = Path(tempfile.mkdtemp(prefix="github-etl-embedded-"))
     data_dir = parent / "pgdata"
     server = EmbeddedPostgres(data_dir)
@@ -529,6 +533,12 @@ def test_embedded_server_starts_once_serves_and_stops(capsys):
         url = server.start()
         assert url.startswith("postgresql://postgres@127.0.0.1:")
         assert server.start() == url, "starting a running server only returns its URL"
+        environment = _scalar(
+            url,
+            "SELECT encode(pg_read_binary_file('/proc/' || split_part(pg_read_file('postmaster.pid'), E'\\n', 1)"
+            " || '/environ'), 'escape')",
+        )
+        assert "ghp_" not in environment and "PATH=" in environment
 
         with DatabaseConnection(url, connect_retries=0) as db:
             apply_schema(db)
