@@ -258,7 +258,11 @@ class LocalAirflow:
             {
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url,
+                # SQLAlchemy 2.1 reads postgresql:// as psycopg 3, whose lock errors Airflow's scheduler does not
+                # recognise: a critical section found busy would end the scheduler instead of being retried.
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_url.replace(
+                    "postgresql://", "postgresql+psycopg2://", 1
+                ),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
                 "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{n}:{r}" for n, r in self._users.items()),

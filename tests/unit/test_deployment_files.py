@@ -975,6 +975,14 @@ def test_result_backend_is_the_metadata_database():
     assert metadata.hostname in _services()
 
 
+def test_the_metadata_database_urls_name_psycopg2():
+    # SQLAlchemy 2.1 reads postgresql:// as psycopg 3, whose errors Airflow's scheduler does not recognise as a
+    # lock held by another scheduler: two schedulers (the Helm values run two) would crash each other.
+    kubernetes = re.search(r'--from-literal=connection="([a-z0-9+]+)://', KUBERNETES_DOC.read_text())
+    assert kubernetes and kubernetes.group(1) == "postgresql+psycopg2"
+    assert urlsplit(_airflow_env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")).scheme == "postgresql+psycopg2"
+
+
 def test_execution_api_url_points_at_the_api_server():
     url = urlsplit(_airflow_env("AIRFLOW__CORE__EXECUTION_API_SERVER_URL"))
     assert url.hostname == _service_running("api-server")
