@@ -179,8 +179,8 @@ def running_alone_in(home: Path) -> Any:
             raise
         raise ConfigurationError(
             f"make airflow (or another make run) is running with AIRFLOW_HOME={home}, and its scheduler would run "
-            "this run's tasks too: trigger the run there (the UI's Trigger button, or `airflow dags trigger`), or "
-            "stop it first"
+            f"this run's tasks too: trigger the run there (the UI's Trigger button, or `AIRFLOW_HOME={home} "
+            ".venv/bin/airflow dags trigger github_repositories`), or stop it first"
         ) from None
 
 
