@@ -627,13 +627,18 @@ def test_each_month_of_snapshots_gets_a_partition_of_its_own(warehouse, tmp_path
     ) == [(99,)]
 
 
-def test_a_partition_an_operator_made_that_covers_the_date_is_used_as_it_is(warehouse, tmp_path):
-    with warehouse.cursor() as cur:
+def _year_partition(db: DatabaseConnection) -> None:
+    """A partition an operator made for 2024, a year wide."""
+    with db.cursor() as cur:
         cur.execute(
             "CREATE TABLE github.snapshots_2024 PARTITION OF github.repository_snapshots"
             " FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
         )
-    warehouse.commit()
+    db.commit()
+
+
+def test_a_partition_an_operator_made_that_covers_the_date_is_used_as_it_is(warehouse, tmp_path):
+    _year_partition(warehouse)
 
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_1)
     _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_2)
@@ -644,12 +649,7 @@ def test_a_partition_an_operator_made_that_covers_the_date_is_used_as_it_is(ware
 
 def test_a_partition_an_operator_made_that_covers_the_date_leaves_the_load_nothing_to_attach(warehouse, pg_url):
     # Attaching takes a lock on the partitioned table that a DBA's ANALYZE or DETACH ... CONCURRENTLY holds.
-    with warehouse.cursor() as cur:
-        cur.execute(
-            "CREATE TABLE github.snapshots_2024 PARTITION OF github.repository_snapshots"
-            " FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
-        )
-    warehouse.commit()
+    _year_partition(warehouse)
     dba = psycopg2.connect(pg_url)
     try:
         with dba.cursor() as cur:
