@@ -23,7 +23,7 @@ from github_etl import load
 from github_etl.columns import REPOSITORY_COLUMNS, REPOSITORY_SPEC, RepositoryColumn
 from github_etl.errors import FINAL_ERRORS, DeletionGuardError, GitHubEtlError, WarehouseSchemaError
 from github_etl.field_rules import RejectedRecord
-from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition
+from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.load import LoadResult, load_run, row_files
 from github_etl.load.checks import CheckFailure, load_quality_checks
 from github_etl.load.deletions import mark_gone
@@ -1606,6 +1606,26 @@ def test_loaded_count_check_spots_a_missing_row(warehouse, tmp_path):
 
     assert [f.check for f in failures] == ["loaded_count"]
     assert f"snapshots of {DAY_1.date()}: 2, repositories staged: 3" in failures[0].message
+
+
+@pytest.mark.parametrize("check", ["check_loaded_count.sql", "check_snapshots_reference_repositories.sql"])
+def test_a_check_of_the_runs_date_reads_that_dates_partition_not_every_month_of_history(warehouse, tmp_path, check):
+    # A year of daily snapshots of a large warehouse is billions of rows: a check of one run reads its date.
+    rows = [_repo(i) for i in range(1, 3001)]
+    _load(warehouse, [_row_file(tmp_path, *rows)], when=DAY_0 - timedelta(days=20), run_id="april")
+    _load(warehouse, [_row_file(tmp_path, *rows)], run_id="may")
+    params = {"dag_id": DAG_ID, "run_id": "may", "sample_size": 20}
+    with warehouse.cursor() as cur:
+        cur.execute("ANALYZE")
+        cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + load_sql(check), params)
+        (plan,) = cur.fetchone()
+    warehouse.rollback()
+
+    def read(node: dict[str, Any]) -> set[str]:
+        found = {node["Relation Name"]} if node.get("Relation Name") and node.get("Actual Loops", 0) else set()
+        return found.union(*(read(child) for child in node.get("Plans", ())))
+
+    assert "repository_snapshots_2024_04" not in read(plan[0]["Plan"])
 
 
 def test_snapshots_check_spots_a_snapshot_whose_repository_is_gone(warehouse, tmp_path):

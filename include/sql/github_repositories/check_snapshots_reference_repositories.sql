@@ -2,16 +2,16 @@
 -- No foreign key enforces it (see schema.sql): the load writes a snapshot only for a repository it
 -- writes in the same transaction, and this check verifies that after every run.
 -- Result: no row when the check passes, else one row (failing_rows, sample_ids, detail).
-WITH run AS (
-    SELECT (observed_at AT TIME ZONE 'UTC')::date AS snapshot_date
-    FROM github.load_runs
-    WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s
-),
-orphans AS (
+-- The date is a value, not a join, so that only its partition is read: a join would read every month.
+WITH orphans AS (
     SELECT snapshot.repo_id AS id
     FROM github.repository_snapshots AS snapshot
-    JOIN run ON snapshot.snapshot_date = run.snapshot_date
-    WHERE NOT EXISTS (SELECT FROM github.repositories AS repo WHERE repo.id = snapshot.repo_id)
+    WHERE snapshot.snapshot_date = (
+        SELECT (observed_at AT TIME ZONE 'UTC')::date
+        FROM github.load_runs
+        WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s
+    )
+      AND NOT EXISTS (SELECT FROM github.repositories AS repo WHERE repo.id = snapshot.repo_id)
 )
 SELECT
     count(*) AS failing_rows,
