@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from psycopg2.errors import InsufficientPrivilege, QueryCanceled, UndefinedColumn, UndefinedTable
-from starlette.concurrency import run_in_threadpool
 
 from github_etl import __version__
 from github_etl.api import history, insights, queries, swagger, ui
@@ -40,7 +39,7 @@ from github_etl.api.models import (
 )
 from github_etl.api.page_cache import PageCache
 from github_etl.api.paging import InvalidCursorError, decode_cursor, encode_cursor
-from github_etl.api.pool import WarehousePool
+from github_etl.api.pool import WarehousePool, WarehouseStalledError
 from github_etl.api.security import require_dag_reader
 from github_etl.errors import (
     WarehouseBusyError,
@@ -105,9 +104,9 @@ class Warehouse:
         counter = RepositoryCounter(self.pool.run)
         # Concurrent requests share one check of the generation: one worker thread and one round trip per
         # wave of requests instead of one per request, each request still served by a check begun after it.
-        self.count = AsyncCoalescer(lambda: run_in_threadpool(counter))
+        self.count = AsyncCoalescer(lambda: self.pool.in_thread(counter))
         # The generation of github.repositories, read once per wave of requests like the count's.
-        self.generation = AsyncCoalescer(lambda: run_in_threadpool(self.pool.run, queries.repositories_generation))
+        self.generation = AsyncCoalescer(lambda: self.pool.read(queries.repositories_generation))
         self.pages = PageCache(round(settings.page_cache_mb * 2**20))
 
     def close(self) -> None:
@@ -226,8 +225,8 @@ async def list_endpoint(query: Annotated[RepositoryQuery, Query()], warehouse: W
     generation = await warehouse.generation() if warehouse.pages.enabled else None
     if generation is not None and (body := warehouse.pages.get(generation, key)) is not None:
         return _json_page(body)
-    rows, next_position = await run_in_threadpool(
-        warehouse.pool.run, lambda db: queries.list_repositories(db, filters, query.sort, after, query.limit)
+    rows, next_position = await warehouse.pool.read(
+        lambda db: queries.list_repositories(db, filters, query.sort, after, query.limit)
     )
     page = {"items": rows, "next_cursor": encode_cursor(next_position) if next_position else None}
     # Serialized here, so that the bytes can be kept. The rows hold exactly RepositoryPage's fields, typed
@@ -277,7 +276,7 @@ async def detail_endpoint(
             "history": history.list_versions(db, repository["id"]),
         }
 
-    repository = await run_in_threadpool(warehouse.pool.run, read)
+    repository = await warehouse.pool.read(read)
     if repository is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Repository {owner}/{name} not found")
     return repository
@@ -292,8 +291,7 @@ async def detail_endpoint(
 )
 async def runs_endpoint(query: Annotated[RunQuery, Query()], warehouse: WarehouseDep) -> dict[str, Any]:
     """Audit rows of the DAG runs that loaded the warehouse, newest logical date first, or the last to finish first."""
-    rows = await run_in_threadpool(
-        warehouse.pool.run,
+    rows = await warehouse.pool.read(
         lambda db: queries.list_load_runs(db, query.limit, query.sort, query.checks_passed, query.dag_id),
     )
     return {"items": rows}
@@ -339,6 +337,8 @@ def _public_reason(exc: Exception) -> str:
         return "it refused the API server's login"
     if isinstance(exc, WarehouseBusyError):
         return "every connection to it stayed busy"
+    if isinstance(exc, WarehouseStalledError):
+        return "it stopped answering"
     if isinstance(exc.__cause__, QueryCanceled):
         return "the query ran past the statement timeout"
     if isinstance(exc, WarehouseUnavailableError):

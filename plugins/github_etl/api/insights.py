@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from github_etl.api import insight_queries
 from github_etl.api.insight_models import (
@@ -70,8 +69,7 @@ async def history_endpoint(
     A repository renamed or transferred is found by a former name too; the answer carries its current one.
     """
 
-    rows = await run_in_threadpool(
-        warehouse.pool.run,
+    rows = await warehouse.pool.read(
         lambda db: insight_queries.repository_history(db, owner, name, query.days, query.end_date),
     )
     if not rows:
@@ -149,7 +147,7 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
             "next_cursor": f"{(end - EPOCH).days}.{position[0]}.{position[1]}" if position else None,
         }
 
-    return await run_in_threadpool(warehouse.pool.run, read)
+    return await warehouse.pool.read(read)
 
 
 @router.get(
@@ -202,7 +200,7 @@ async def languages_endpoint(query: Annotated[LanguageQuery, Query()], warehouse
             "items": items,
         }
 
-    return await run_in_threadpool(warehouse.pool.run, read)
+    return await warehouse.pool.read(read)
 
 
 @router.get(
@@ -241,7 +239,7 @@ async def shares_endpoint(query: Annotated[ShareQuery, Query()], warehouse: Ware
         ]
         return {"dates": dates, "series": series}
 
-    return await run_in_threadpool(warehouse.pool.run, read)
+    return await warehouse.pool.read(read)
 
 
 async def warehouse_without_schema(request: Request, exc: Exception) -> JSONResponse:

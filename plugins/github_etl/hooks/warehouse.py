@@ -539,6 +539,8 @@ _REFUSALS = (
     "password authentication failed",
     "no pg_hba.conf entry",
     "is not permitted to log in",
+    # A role without CONNECT on the database (granted to PUBLIC by default, revoked on a locked-down server).
+    "permission denied for database",
     "no password supplied",
     "peer authentication failed",
     "ident authentication failed",
@@ -617,6 +619,12 @@ def _refusal(reason: str, params: dict[str, Any], source: str, iam_aws_conn_id: 
             f"the warehouse at {where} refused the connection: {reason}. The server accepts only TLS "
             f"connections and {source} sets sslmode=disable: set sslmode=verify-full and sslrootcert to the "
             f'file of the CA that signed the server\'s certificate (docs/warehouse-dba.md, "TLS").'
+        )
+    if "permission denied for database" in lowered:
+        return (
+            f"the warehouse at {where} refused the connection: {reason}. The user lacks CONNECT on the database: "
+            f'GRANT CONNECT ON DATABASE "{params.get("dbname")}" TO "{params.get("user")}" '
+            f'(docs/deploy-kubernetes.md, "Access").'
         )
     if any(marker in lowered for marker in _TLS_REFUSALS):
         return f"the TLS connection to the warehouse at {where} failed: {reason}. Check in {source}: {_TLS_HINT}."
