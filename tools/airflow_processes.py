@@ -214,6 +214,17 @@ class _Process:
     popen: subprocess.Popen[bytes]
     log_path: Path | None
     log_file: IO[bytes] | None = field(default=None, repr=False)
+    # A Celery worker: its pool's children, each a task's supervisor, share its group and pass a SIGTERM on to
+    # their task at once; sent to the worker alone, it makes a warm shutdown, which lets the tasks finish.
+    warm_shutdown: bool = False
+
+    def terminate(self) -> None:
+        """Ask the process to stop: its leader alone for a warm shutdown, else its whole group."""
+        if self.warm_shutdown:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.popen.pid, signal.SIGTERM)
+        else:
+            self.signal_group(signal.SIGTERM)
 
     def signal_group(self, signum: int) -> None:
         # The group outlives its leader while any child still runs, so signal it even after the leader exited.
@@ -269,7 +280,9 @@ class AirflowProcesses:
             stderr=subprocess.STDOUT if log_file is not None else None,
             start_new_session=True,
         )
-        self._processes.append(_Process(name, popen, log_path, log_file))
+        self._processes.append(
+            _Process(name, popen, log_path, log_file, warm_shutdown=args[:2] == ("celery", "worker"))
+        )
 
     def begin(self, *args: str) -> subprocess.Popen[str]:
         """Start the CLI command ``airflow <args>`` alongside the others; :meth:`finish` collects it."""
@@ -394,7 +407,7 @@ class AirflowProcesses:
         # reaches; found now, as a task whose worker dies is no longer the worker's descendant.
         task_groups = _groups_of_descendants(p.popen.pid for p in processes)
         for process in processes:
-            process.signal_group(signal.SIGTERM)
+            process.terminate()
         deadline = time.monotonic() + self.stop_timeout
         for process in processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
