@@ -384,6 +384,25 @@ class AirflowProcesses:
 
     # -- stopping ---------------------------------------------------------------------------------
 
+    def stop_process(self, name: str, *, timeout: float) -> int:
+        """Stop the process ``name`` alone, as :meth:`stop` asks it to; its exit code.
+
+        A Celery worker stops warm: it takes no new task and exits once its running tasks have finished,
+        which ``timeout`` must leave time for.
+
+        :raises: the ``error`` class if it is still running after ``timeout`` seconds (it is left running).
+        """
+        process = next(p for p in self._processes if p.name == name)
+        process.terminate()
+        try:
+            code = process.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise self.error(f"{name} was asked to stop and still runs after {timeout:g} s") from None
+        self._processes.remove(process)
+        if process.log_file is not None:
+            process.log_file.close()
+        return code
+
     def stop(self) -> None:
         """SIGTERM every process group, SIGKILL what is left after the grace period; idempotent.
 

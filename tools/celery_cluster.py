@@ -506,12 +506,31 @@ class CeleryCluster:
             env={**self.env, WORKER_NAME_ENV: name},
         )
 
-    def _workers_ready(self) -> bool:
-        # Celery logs "<hostname> ready." once the worker consumes from its queues.
-        return all(
-            " ready." in self.processes.log_path(f"worker{number}").read_text(encoding="utf-8", errors="replace")
-            for number in range(1, self.workers + 1)
+    def restart_worker(self, number: int, *, timeout: float = 300.0) -> None:
+        """A rolling restart of ``workerK``: it finishes its running tasks and exits, then starts again.
+
+        What a deployer does to each worker in turn to bring in new code without failing a task.
+
+        :param timeout: seconds the running tasks get to finish, and the new worker to be ready.
+        """
+        name = f"worker{number}"
+        log = self.processes.log_path(name)
+        # The log is appended to: only a "ready." past its present end is the new worker's.
+        start = log.stat().st_size
+        self.processes.stop_process(name, timeout=timeout)
+        self._start_worker(number)
+        self.processes.wait(
+            lambda: self._worker_ready(number, since=start), timeout=timeout, what=f"{name} after its restart"
         )
+
+    def _worker_ready(self, number: int, *, since: int = 0) -> bool:
+        # Celery logs "<hostname> ready." once the worker consumes from its queues.
+        with self.processes.log_path(f"worker{number}").open("rb") as log:
+            log.seek(since)
+            return b" ready." in log.read()
+
+    def _workers_ready(self) -> bool:
+        return all(self._worker_ready(number) for number in range(1, self.workers + 1))
 
     def _wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -388,3 +389,51 @@ def test_a_range_crawl_on_two_workers_equals_the_one_worker_result(
     rows = warehouse_rows(pg_url)
     assert rows == warehouse_rows(second_pg_url)
     assert {row[0] for row in rows} == {i for i in fake.ids[100:900] if fake.verdict(i) == "load"}
+
+
+# Every request waits this long at the fake, so an extract shard is still listing and enriching for seconds
+# after the restart is asked for.
+RESTART_LATENCY_MS = 1000
+
+
+def _running_extract(cluster: CeleryCluster, run_id: str, fake: FakeGitHub) -> dict[str, Any] | None:
+    """An extract task instance running on a worker, once its shard's first listing page was asked for."""
+    # The plan task lists one page to see whether GitHub has reached until_id: an extract's come after it.
+    if sum(r.path.startswith("/repositories") for r in fake.requests) < 2:
+        return None
+    running = [ti for ti in cluster.task_instances(run_id) if ti["task_id"] == "extract" and ti["state"] == "running"]
+    return running[0] if running and running[0]["hostname"] else None
+
+
+def test_a_worker_restarted_mid_extract_lets_the_extract_finish(
+    cluster: CeleryCluster,
+    fake_github_factory: Callable[..., FakeGitHub],
+    connect: Callable[[FakeGitHub], None],
+    pg_url: str,
+) -> None:
+    """The SIGTERM of a stop or a rolling restart goes to the worker alone: a warm shutdown.
+
+    Its pool's children, each a task's supervisor, share its process group and pass a SIGTERM straight on to
+    their task: a signal to the group would fail the extract and spend one of its retries.
+    """
+    # Nothing vanished: each vanished repository costs its shard one more request, a second at this latency.
+    fake = fake_github_factory(**_fake_settings(latency_ms=RESTART_LATENCY_MS, vanished_ratio=0))
+    connect(fake)
+    run_id = cluster.trigger({"mode": "census", "since_id": fake.ids[99], "until_id": fake.ids[899], "shards": 2})
+    ti = cluster.processes.wait(
+        lambda: _running_extract(cluster, run_id, fake), timeout=300, what="a mid-shard extract"
+    )
+    asked = time.time()
+
+    cluster.restart_worker(int(ti["hostname"].split("@", 1)[0].removeprefix("worker")))
+
+    (now,) = [
+        t for t in cluster.task_instances(run_id) if (t["task_id"], t["map_index"]) == ("extract", ti["map_index"])
+    ]
+    log = cluster.task_log(run_id, "extract", ti["map_index"])
+    assert (now["state"], now["try_number"]) == ("success", ti["try_number"]), f"{now}\n{log[-3000:]}"
+    assert any(r.received_at > asked for r in fake.requests), (
+        "the shard had ended before the restart: nothing was tested"
+    )
+    cluster.wait_for_run(run_id, timeout=RUN_DEADLINE_SECONDS)
+    assert {row[0] for row in warehouse_rows(pg_url)} == {i for i in fake.ids[100:900] if fake.verdict(i) == "load"}
