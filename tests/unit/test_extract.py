@@ -140,8 +140,9 @@ def test_a_public_repository_graphql_refuses_for_saml_is_read_over_rest_and_neve
     assert sorted(_ids(batch.items)) == sorted(r["id"] for r in listed if r not in (protected, deleted))
     # One REST request each explains them.
     assert fake.count(path_prefix="/repositories/") == 2
-    refused = [r.getMessage() for r in caplog.records if "GraphQL refused" in r.getMessage()]
-    assert len(refused) == 1 and "1 repositories" in refused[0] and "SAML enforcement" in refused[0]
+    (said,) = [r.getMessage() for r in caplog.records if "GraphQL gave no node" in r.getMessage()]
+    assert "for 2 of 100 repositories" in said and "refusing 1 (" in said and "SAML enforcement" in said
+    assert "1 served" in said
 
 
 def test_a_graphql_batch_that_times_out_is_split_until_the_halves_pass(fake_github_factory) -> None:
@@ -384,4 +385,4 @@ def test_a_refused_repository_a_refresh_holds_as_deleted_costs_no_rest_request_a
 
     assert batch.gone_reasons == {str(listed[3]["id"]): "not_found"}
     assert fake.count(path_prefix="/repositories/") == 0
-    assert not [r for r in caplog.records if "GraphQL refused" in r.getMessage()]
+    assert not [r for r in caplog.records if "GraphQL gave no node" in r.getMessage()]

@@ -130,3 +130,56 @@ def test_an_owners_shard_says_its_requests_are_a_floor_not_an_estimate(fake_gith
 
     started = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"Shard {shard.key}: repositories")]
     assert started == [f"Shard {shard.key}: repositories to list, at least 1 core request(s); progress every 1 min 0 s"]
+
+
+def _census_shard(fake, tmp_path):
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    staging = RunStaging("d", "r", root=tmp_path.as_uri())
+    params = validate({"mode": "census", "since_id": 0, "until_id": max(fake.ids), "shards": 1})
+    (shard,) = plan_run(client, staging, params, logical_date=LOGICAL_DATE).shards
+    return client, staging, shard
+
+
+def test_graphql_refusing_an_organisations_repositories_is_said_once_a_minute_not_per_repository(
+    fake_github_factory, tmp_path, caplog, monkeypatch
+) -> None:
+    """Every repository of an organisation under SAML SSO the token is not authorized for: GraphQL refuses each
+    node, REST serves it. The log says so with GitHub's reason at most once a minute, with the batches held back
+    since: not a line per repository (a million for a refresh of a million), nor one per batch."""
+    import types
+
+    from github_etl.extract import enrich
+
+    fake = fake_github_factory(repo_count=1000, seed=5)
+    for repo_id in fake.ids:
+        fake.protect_by_saml(repo_id)
+    client, staging, shard = _census_shard(fake, tmp_path)
+    # Each batch's warning reads the clock once: batches 25 s apart, so a minute holds back two of them.
+    monkeypatch.setattr(enrich, "time", types.SimpleNamespace(monotonic=SteppingClock(25)))
+    caplog.set_level(logging.INFO, logger="github_etl")
+
+    result = run_shard(client, staging, shard)
+
+    assert result.enriched == 1000
+    said = [r.getMessage() for r in caplog.records if "GraphQL gave no node" in r.getMessage()]
+    assert len(said) == 4, said  # batches 1, 4, 7 and 10 of ten
+    assert "SAML enforcement" in said[0] and "for 100 of 100 repositories" in said[0] and "100 served" in said[0]
+    assert [s.endswith("(2 batch(es) like it since the last such line)") for s in said] == [False, True, True, True]
+    assert not [r for r in caplog.records if r.getMessage().startswith("Repository ")]
+
+
+def test_repositories_gone_from_github_are_answers_not_failed_requests(fake_github_factory, tmp_path, caplog) -> None:
+    """A repository deleted between its listing and its enrichment: GitHub answered, and it is recorded gone.
+    ``failed_requests`` (the progress lines, the metric operators alert on, the audit row) counts 5xx, timeouts
+    and rate limits only."""
+    fake = fake_github_factory(repo_count=1000, seed=5, vanished_ratio=0.05)
+    client, staging, shard = _census_shard(fake, tmp_path)
+    caplog.set_level(logging.INFO, logger="github_etl")
+
+    result = run_shard(client, staging, shard)
+
+    assert result.skipped > 20
+    assert [r for r in fake.requests if r.status >= 500 or r.status == 429] == []
+    assert result.failed_requests == 0
+    (done,) = [r.getMessage() for r in caplog.records if " done: " in r.getMessage()]
+    assert "(0 failed)" in done

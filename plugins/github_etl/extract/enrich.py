@@ -7,6 +7,9 @@ times cheaper than one REST call per repository. Without a token GraphQL is clos
 from __future__ import annotations
 
 import logging
+import math
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
@@ -16,6 +19,10 @@ from github_etl.github.client import GitHubClient
 from github_etl.github.responses import NOT_FOUND, NOT_PUBLIC, GitHubResponse
 
 log = logging.getLogger(__name__)
+
+# How often a warning that every batch of a run may repeat is said, per client.
+WARNING_EVERY_S = 60.0
+_warned: weakref.WeakKeyDictionary[GitHubClient, tuple[float, int]] = weakref.WeakKeyDictionary()
 
 # GitHub rejects a nodes() query with more than 100 ids.
 GRAPHQL_BATCH_SIZE = 100
@@ -125,12 +132,7 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
         for position, message in _refusals(body.get("errors")).items()
         if position < len(chunk) and not chunk[position].get("gone")
     }
-    if refusals:
-        log.warning(
-            "GraphQL refused %s repositories of this batch (%s); read over REST instead, one request each",
-            len(refusals),
-            next(iter(refusals.values())),
-        )
+    asked_rest = served_by_rest = 0
     for requested, node in zip(chunk, nodes, strict=True):
         repo_id = int(requested["id"])
         if isinstance(node, dict) and node.get("__typename", "Repository") == "Repository" and node.get("id"):
@@ -145,14 +147,40 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
             # A refresh passes the reason of a repository marked deleted: still gone, it costs no REST request.
             reason: str | None = requested["gone"]
         else:
+            asked_rest += 1
             reason, served = _over_rest(client, repo_id)
         if served is not None and is_public(served):
             # Kept from the REST answer: a census never lists this id again, so leaving it would lose it.
-            log.warning("Repository %s: GraphQL found no node but REST serves it; staged from REST", repo_id)
+            served_by_rest += 1
             batch.rest_items = [*(batch.rest_items or []), served]
             continue
         batch.gone.append(repo_id)
         batch.gone_reasons[str(repo_id)] = reason or NOT_PUBLIC
+    if served_by_rest or refusals:
+        _warn_at_most_once_a_minute(
+            client,
+            "GraphQL gave no node for %s of %s repositories of a batch%s; read over REST, one request each: "
+            "%s served, staged from REST",
+            asked_rest,
+            len(chunk),
+            f", refusing {len(refusals)} ({next(iter(refusals.values()))})" if refusals else "",
+            served_by_rest,
+        )
+
+
+def _warn_at_most_once_a_minute(client: GitHubClient, message: str, *args: Any) -> None:
+    """A batch's warning that the next batches would repeat (an organisation's repositories all refused, say).
+
+    Said at most once a minute per client (a task's run), with the number held back since, as the progress
+    lines are: one line per batch would be ten thousand for a million repositories.
+    """
+    now = time.monotonic()
+    said_at, held = _warned.get(client, (-math.inf, 0))
+    if now - said_at < WARNING_EVERY_S:
+        _warned[client] = (said_at, held + 1)
+        return
+    _warned[client] = (now, 0)
+    log.warning("%s%s", message % args, f" ({held:,} batch(es) like it since the last such line)" if held else "")
 
 
 def is_public(repository: Mapping[str, Any]) -> bool:

@@ -402,12 +402,13 @@ class GitHubClient:
                     return GitHubResponse(status, url, headers, data)
                 self.tokens.exhaust(token, resource, _reset_of(headers, self._clock()))
                 continue
+            if outcome is Outcome.GONE and tolerate_gone:
+                # An answer, not a failure: the caller records the repository gone, with the body's reason.
+                self.calls["ok"] += 1
+                return GitHubResponse(status, url, headers, data)
             self.calls["failed"] += 1
             if outcome is Outcome.BAD_CREDENTIALS and self._again_after_refusal(token, refused):
                 continue
-            if outcome is Outcome.GONE and tolerate_gone:
-                # The body says why (a block's reason), which the caller records.
-                return GitHubResponse(status, url, headers, data)
             if outcome is Outcome.PRIMARY_LIMIT:
                 primary_hits += 1
                 if primary_hits > MAX_LIMIT_ANSWERS_PER_TOKEN * max(1, len(self.tokens.tokens)):
