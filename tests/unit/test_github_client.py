@@ -610,11 +610,27 @@ def test_hook_falls_back_to_environment(monkeypatch) -> None:
     assert client.authenticated
 
 
-def test_hook_without_anything_goes_unauthenticated_to_github(monkeypatch) -> None:
+def test_hook_without_anything_goes_unauthenticated_to_github(monkeypatch, capfd) -> None:
+    """A misspelt AIRFLOW_CONN_ variable ends here too: the task log names the connection id it looked for, and
+    a run too big for the anonymous budget says where a token goes."""
+    from github_etl.extract.budget import BudgetTooSmallError, check_budget
+    from github_etl.github.ratelimit import Budget
+
     for name in ("AIRFLOW_CONN_GITHUB_DEFAULT", "GITHUB_API_URL", "GITHUB_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     client = GitHubHook().get_conn()
     assert client.base_url == "https://api.github.com" and not client.authenticated
+    assert "no Airflow connection 'github_default' is defined" in "".join(capfd.readouterr())
+    with pytest.raises(BudgetTooSmallError, match=r"set a token as GITHUB_TOKEN \(no Airflow connection for GitHub"):
+        check_budget(
+            {"core": 1000},
+            {"core": [Budget(limit=60, remaining=60, reset_at=time.time() + 3600)]},
+            now=time.time(),
+            deadline_hours=1,
+            authenticated=False,
+            advice="lower sample_size",
+            token_setting=client.token_setting,
+        )
 
 
 def test_hook_names_a_missing_custom_connection(monkeypatch) -> None:

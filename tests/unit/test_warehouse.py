@@ -175,6 +175,16 @@ def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(
     assert PASSWORD not in repr(db)
 
 
+def test_an_unreachable_warehouse_names_the_airflow_connection_its_host_and_port_come_from(monkeypatch) -> None:
+    """A wrong host or port in the connection reads like a warehouse that is down: the message names both."""
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", f"postgresql://etl:{PASSWORD}@127.0.0.1:{closed_port()}/wh")
+
+    with pytest.raises(WarehouseUnavailableError) as raised, DatabaseConnection(connect_retries=0) as db:
+        db.cursor()
+
+    assert "check the host and port the Airflow connection 'postgres_default' names" in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("target", "refusal"),
     [

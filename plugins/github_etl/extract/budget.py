@@ -89,6 +89,7 @@ def check_budget(
     authenticated: bool,
     advice: str | Callable[[float], str],
     announce: bool = True,
+    token_setting: str = "the password of the GitHub connection",  # noqa: S107 - a place, not a password
 ) -> list[Fit]:
     """Fail when a resource cannot give what the run needs before the deadline; announce expected waits.
 
@@ -99,6 +100,7 @@ def check_budget(
     :param advice: what the user can lower, in this mode's words (e.g. "lower sample_size"), or a function of
         the share of the run that fits giving it.
     :param announce: log the waits the run should expect (once per run: at its last check).
+    :param token_setting: where a token is set, for the advice of a run without one.
     :raise BudgetTooSmallError: a resource's need exceeds what it gives before the deadline.
     """
     deadline = now + deadline_hours * 3600
@@ -119,7 +121,7 @@ def check_budget(
         fix = (
             f"{lower} ({share}), add tokens, or raise GITHUB_ETL_RUN_DEADLINE_HOURS"
             if authenticated
-            else f"set a token as the password of the GitHub connection ({TOKEN_CORE_LIMIT:,} requests an hour "
+            else f"set a token as {token_setting} ({TOKEN_CORE_LIMIT:,} requests an hour "
             f"instead of 60), or {lower} ({share})"
         )
         raise BudgetTooSmallError(

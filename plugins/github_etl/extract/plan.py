@@ -122,6 +122,7 @@ def plan_run(
             authenticated=client.authenticated,
             advice=advice,
             announce=announce,
+            token_setting=client.token_setting,
         )
         return needs
 

@@ -612,6 +612,13 @@ class GitHubClient:
         if until - now > self.settings.max_inline_wait:
             raise RateLimitWaitTooLong(datetime.fromtimestamp(until, tz=UTC), "secondary")
 
+    @property
+    def token_setting(self) -> str:
+        """Where a token for this client is set, for a message that tells to set one."""
+        if self.conn_id:
+            return f"the password of the GitHub connection '{self.conn_id}'"
+        return "GITHUB_TOKEN (no Airflow connection for GitHub is defined)"
+
     def _source(self) -> str:
         return f"connection '{self.conn_id}'" if self.conn_id else "GITHUB_API_URL and GITHUB_TOKEN"
 

@@ -301,13 +301,17 @@ class GitHubHook(BaseHook):
             installations = app_credentials(base_url, app, settings=settings, store=store, on_mint=mask_secret)
             credentials += installations
         self.log.info(
-            "GitHub API at %s with %s token(s)%s%s",
+            "GitHub API at %s with %s token(s)%s%s, %s",
             base_url,
             len(tokens),
             f" and GitHub App {app.app_id} installation(s) {', '.join(str(i.installation_id) for i in installations)}"
             if app is not None
             else "",
             "" if credentials else " (unauthenticated: 60 requests/hour)",
+            # A misspelt AIRFLOW_CONN_ variable ends here too: the id looked up is the setting to check.
+            f"from GITHUB_API_URL and GITHUB_TOKEN: no Airflow connection '{self.github_conn_id}' is defined"
+            if self.from_environment
+            else f"from the Airflow connection '{self.github_conn_id}'",
         )
         conn_id = None if self.from_environment else self.github_conn_id
         return GitHubClient(base_url, credentials, settings=settings, conn_id=conn_id, budget_store=store)

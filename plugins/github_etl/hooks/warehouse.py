@@ -193,7 +193,8 @@ class WarehouseHook(PostgresHook):
                 if attempt == attempts:
                     raise WarehouseUnavailableError(
                         f"cannot connect to the warehouse at {_describe(params)} after {attempts} "
-                        f"attempt{'s' if attempts > 1 else ''}: {reason}"
+                        f"attempt{'s' if attempts > 1 else ''}: {reason} (if the warehouse is up, check the "
+                        f"host and port {self.source} names)"
                     ) from exc
                 delay = self.retry_delay * 2 ** (attempt - 1)
                 log.warning(
