@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -2007,3 +2008,27 @@ def test_a_reload_that_changes_rows_unmarks_the_runs_passed_checks(warehouse, tm
     _load(warehouse, [_row_file(tmp_path, _repo(1, created_at=datetime(2001, 1, 1, tzinfo=UTC)))], run_id="run-1")
     assert _query(warehouse, passed) == [(False,)]
     assert [f.check for f in load_quality_checks(warehouse, DAG_ID, "run-1")] == ["created_at_in_range"]
+
+
+def test_a_not_null_column_missing_from_a_warehouse_with_rows_is_named_with_statements_that_run(
+    warehouse: DatabaseConnection, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses ``ADD COLUMN … NOT NULL`` without a default on a table with rows: the schema step names
+    the column added without it, then the ``SET NOT NULL`` once the rows have values."""
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(2))])
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repository_snapshots DROP COLUMN stargazers_count")
+    warehouse.commit()
+
+    with pytest.raises(WarehouseSchemaError) as raised:
+        apply_schema(warehouse)
+
+    message = str(raised.value)
+    (add,) = re.findall(r"ALTER TABLE github\.\S+ ADD COLUMN .*?;", message)
+    (set_not_null,) = re.findall(r"ALTER TABLE github\.\S+ ALTER COLUMN \S+ SET NOT NULL;", message)
+    with warehouse.cursor() as cur:
+        cur.execute(add)
+        cur.execute("UPDATE github.repository_snapshots SET stargazers_count = 0")
+        cur.execute(set_not_null)
+    warehouse.commit()
+    apply_schema(warehouse)

@@ -427,15 +427,24 @@ def _check_spec_columns(cur: PgCursor, schema: str) -> None:
     if not missing:
         return
     names = ", ".join(f"github.{table}.{column}" for table, column in missing)
-    statements = " ".join(
-        f"ALTER TABLE github.{table} ADD COLUMN {column} {_declaration(schema, table, column)};"
-        for table, column in missing
-    )
+    statements = []
+    filled_first = []
+    for table, column in missing:
+        declaration = _declaration(schema, table, column)
+        if " NOT NULL" in declaration and " DEFAULT " not in declaration:
+            # PostgreSQL refuses NOT NULL without a default on a table with rows: the rows need values first.
+            declaration = declaration.replace(" NOT NULL", "")
+            filled_first.append(
+                f"ALTER TABLE github.{table} ALTER COLUMN {column} SET NOT NULL; once an UPDATE has given "
+                f"every row of github.{table} a {column}"
+            )
+        statements.append(f"ALTER TABLE github.{table} ADD COLUMN {column} {declaration};")
+    then = f" Then {'; and '.join(filled_first)}." if filled_first else ""
     raise WarehouseSchemaError(
         f"the warehouse has no column {names}, which github_etl.columns declares: its tables were created before "
         f"the column was added, and schema.sql creates only missing tables. Add it as schema.sql declares it, "
-        f"with github_repositories paused (ALTER TABLE locks the table; docs/warehouse-dba.md): {statements} "
-        f"Each run after that fills it in for the repositories it sees"
+        f"with github_repositories paused (ALTER TABLE locks the table; docs/warehouse-dba.md): "
+        f"{' '.join(statements)}{then} Each run after that fills it in for the repositories it sees"
     )
 
 
