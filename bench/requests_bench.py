@@ -10,18 +10,22 @@ is measured in the same invocation.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from github_etl.extract.enrich import enrich_rest
-from github_etl.extract.plan import plan_run, run_shard
-from github_etl.github.client import GitHubClient
-from github_etl.params import validate
-from github_etl.staging import RunStaging, read_json_uri, staged_json
-from tests.fake_github import FakeGitHub
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT_ROOT / "plugins"), str(PROJECT_ROOT)]
+
+from github_etl.extract.enrich import enrich_rest  # noqa: E402
+from github_etl.extract.plan import plan_run, run_shard  # noqa: E402
+from github_etl.github.client import GitHubClient  # noqa: E402
+from github_etl.params import validate  # noqa: E402
+from github_etl.staging import RunStaging, read_json_uri, staged_json  # noqa: E402
+from tests.fake_github import FakeGitHub  # noqa: E402
 
 TOKEN = "ghp_benchmark_token_0000000000"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)

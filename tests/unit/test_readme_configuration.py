@@ -140,3 +140,21 @@ def _deployment_variables() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("where", "name"), _deployment_variables())
 def test_deployment_sets_only_variables_the_code_reads(where, name):
     assert name in _code_reads()
+
+
+@pytest.mark.parametrize(
+    ("heading", "pattern"),
+    [
+        ("position the API continues from", "github_etl.api.models:CURSOR_PATTERN"),
+        ("**Trending.**", "github_etl.api.insight_models:TRENDING_CURSOR_PATTERN"),
+    ],
+)
+def test_a_next_cursor_the_api_doc_shows_is_one_the_api_accepts(heading: str, pattern: str) -> None:
+    """A client passes ``next_cursor`` back as it is: the example's must follow the grammar the API checks."""
+    import importlib
+    import json
+
+    module, name = pattern.split(":")
+    section = API_DOC.read_text(encoding="utf-8").split(heading, 1)[1]
+    example = json.loads(re.search(r"```json\n(.*?)```", section, re.DOTALL).group(1))
+    assert re.fullmatch(getattr(importlib.import_module(module), name), example["next_cursor"])
