@@ -2032,3 +2032,40 @@ def test_a_not_null_column_missing_from_a_warehouse_with_rows_is_named_with_stat
         cur.execute(set_not_null)
     warehouse.commit()
     apply_schema(warehouse)
+
+
+def _deletion(db: DatabaseConnection, repo_id: int) -> tuple[Any, ...]:
+    return _query(db, "SELECT deleted_at, deleted_reason FROM github.repositories WHERE id = %s", (repo_id,))[0]
+
+
+def test_a_run_loaded_after_a_later_one_that_found_its_new_repository_gone_stores_it_deleted(
+    warehouse: DatabaseConnection, tmp_path: Path
+) -> None:
+    """Run 1 saw repository 9, new; run 2 a day later found it gone, and loaded first (run 1's load failed and was
+    cleared later). Loaded in order, 9 is deleted as of run 2: so it is out of order too, not stored alive."""
+    seen_1, seen_2, seen_3 = DAY_1 + timedelta(hours=3), DAY_2 + timedelta(hours=2), DAY_2 + timedelta(days=1)
+    _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0, run_id="run-0")
+    _load(
+        warehouse,
+        [_row_file(tmp_path, _repo(1))],
+        when=seen_2,
+        run_id="run-2",
+        mode="owners",
+        deleted=[(9, "not_found")],
+    )
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(9), _repo(10))], when=seen_1, run_id="run-1")
+
+    assert _deletion(warehouse, 9) == (seen_2, "not_found")
+    assert _deletion(warehouse, 10) == (None, None)
+    assert _query(warehouse, "SELECT count(*) FROM github.gone_reports") == [(0,)], "a stored repository's report stays"
+    # A report older than the repository's last observation says nothing of it: seen alive after it.
+    _load(
+        warehouse,
+        [_row_file(tmp_path, _repo(1))],
+        when=seen_1,
+        run_id="run-1b",
+        mode="owners",
+        deleted=[(11, "disabled")],
+    )
+    _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(11))], when=seen_3, run_id="run-3")
+    assert _deletion(warehouse, 11) == (None, None)

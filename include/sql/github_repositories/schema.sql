@@ -386,6 +386,18 @@ CREATE TABLE IF NOT EXISTS github.census_ranges (
     PRIMARY KEY (census, dag_id, run_id)
 );
 
+-- A run's reports of repositories gone that the warehouse did not hold when it loaded: a run that saw
+-- them alive earlier, loaded after it (a failed load cleared later), stores them marked deleted from
+-- the earliest report after its observation, as loading the runs in order does (apply_gone_reports.sql).
+-- A report leaves once its repository is stored; those of repositories never stored (gone between a
+-- listing and its enrichment) are few, and any older than every run that may still load can be deleted.
+CREATE TABLE IF NOT EXISTS github.gone_reports (
+    id          bigint      NOT NULL,
+    observed_at timestamptz NOT NULL,
+    reason      text        NOT NULL,
+    PRIMARY KEY (id, observed_at)
+);
+
 -- Day summaries for the API's trending and language views (github_etl.api.insights). Answering
 -- those from the snapshots would join or aggregate a whole day of them (a million rows) per request;
 -- these tables hold the answers, a few rows per language and one per repository whose stars rose.
@@ -794,6 +806,12 @@ FROM (VALUES
     ('github.census_ranges', 'run_id', 'The run that crawled the range.'),
     ('github.census_ranges', 'since_id', 'The id the range starts after.'),
     ('github.census_ranges', 'until_id', 'The highest id of the range.'),
+    ('github.gone_reports', NULL,
+     'Repositories a run found gone that the warehouse did not hold then: a run loaded later that saw one alive '
+     'before stores it marked deleted from the earliest such report. Removed once the repository is stored.'),
+    ('github.gone_reports', 'id', 'The repository''s GitHub id.'),
+    ('github.gone_reports', 'observed_at', 'When the reporting run fetched its data.'),
+    ('github.gone_reports', 'reason', 'What GitHub answered (github.repositories.deleted_reason).'),
     ('github.repositories_generation', NULL,
      'A number every write to github.repositories moves forward; the repository API counts rows by it, and each '
      'load takes its write generation from it (github.write_generation).'),

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from github_etl import metrics
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema, ensure_snapshot_partition, load_sql
 from github_etl.load.bulk import bulk_load, claim_empty_warehouse
-from github_etl.load.deletions import mark_gone
+from github_etl.load.deletions import apply_gone_reports, mark_gone
 from github_etl.load.generation import write_generation
 from github_etl.load.merge import Merged, merge_with_keys, nothing_to_change, stage_and_merge, stage_keys
 from github_etl.load.observation import require_aware, snapshot_date_of
@@ -170,6 +170,8 @@ def load_run(
                     merged = merge_with_keys(cur, row_files, key_lines, observed_at)
             else:
                 merged = stage_and_merge(cur, row_files, observed_at)
+            if merged.inserted:
+                apply_gone_reports(cur)
             deleted = mark_gone(
                 cur,
                 deleted,

@@ -74,7 +74,18 @@ def mark_gone(
     marking = {"deleted_at": observed_at, "generation": write_generation(cur)}
     cur.execute(load_sql("backdate_deleted.sql"), marking)
     cur.execute(load_sql("mark_deleted.sql"), marking)
-    return cur.rowcount
+    marked = cur.rowcount
+    cur.execute(load_sql("keep_gone_reports.sql"), marking)
+    return marked
+
+
+def apply_gone_reports(cur: PgCursor) -> None:
+    """Mark deleted the repositories this load inserted that a run loaded before it had found gone.
+
+    Call after the merge of a load that inserted repositories, before :func:`mark_gone`: a run loaded late
+    (its failed load cleared after the next run's) must not store as alive what a later run saw gone.
+    """
+    cur.execute(load_sql("apply_gone_reports.sql"), {"generation": write_generation(cur)})
 
 
 def _copy_reported(cur: PgCursor, create: str, table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
