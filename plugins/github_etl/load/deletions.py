@@ -85,7 +85,11 @@ def apply_gone_reports(cur: PgCursor) -> None:
     Call after the merge of a load that inserted repositories, before :func:`mark_gone`: a run loaded late
     (its failed load cleared after the next run's) must not store as alive what a later run saw gone.
     """
-    cur.execute(load_sql("apply_gone_reports.sql"), {"generation": write_generation(cur)})
+    generation = write_generation(cur)
+    # Mostly empty: then the statements would still plan a join with every stored repository.
+    cur.execute("SELECT EXISTS (SELECT FROM github.gone_reports)")
+    if cur.fetchone()[0]:
+        cur.execute(load_sql("apply_gone_reports.sql"), {"generation": generation})
 
 
 def _copy_reported(cur: PgCursor, create: str, table: str, columns: tuple[str, ...], lines: Iterable[str]) -> int:
