@@ -11,7 +11,9 @@ page, so no enrichment is needed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+import math
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from github_etl.errors import ConfigurationError, GitHubError
@@ -22,6 +24,7 @@ from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient, next_link
 from github_etl.github.responses import GitHubResponse
 from github_etl.params import RunParams
+from github_etl.staging import RunStaging
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,12 @@ PER_PAGE = 100
 # meanwhile goes to the end or stays where it was; GitHub's defaults (users by name, organisations newest
 # first) would move it to the front.
 LISTING_ORDER = {"sort": "created", "direction": "asc"}
+# Planning's lookups, staged so many at a time beside the plan: a plan that defers at a reset (thousands of
+# owners outlast a token's hour) resumes after the last file instead of looking every owner up again.
+LOOKUPS_FOLDER = "plan"
+LOOKUPS_PER_FILE = 100
+# Seconds between two lines telling how far the lookups are.
+LOOKUP_PROGRESS_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -40,12 +49,14 @@ class OwnersShard(Shard):
 
     :param organizations: those of ``owners`` that are organisations.
     :param owner_ids: each owner's account id, as the plan found it; an owner without one is listed by login.
+    :param public_repos: each owner's public repositories as its lookup counted them: its listing's pages.
     """
 
     mode = "owners"
     owners: list[str]
     organizations: list[str] = field(default_factory=list)
     owner_ids: dict[str, int] = field(default_factory=dict)
+    public_repos: dict[str, int] = field(default_factory=dict)
 
 
 def _page_items(response: GitHubResponse) -> list[Any]:
@@ -80,26 +91,61 @@ def _first_page(
     return _page_items(response), next_link(response.headers.get("link"))
 
 
-def _accounts(client: GitHubClient, owners: list[str]) -> tuple[list[str], dict[str, int]]:
-    """Those of ``owners`` that are organisations, and each one's account id; raise naming every login GitHub
-    does not know."""
-    organizations, ids, unknown = [], {}, []
-    for owner in owners:
-        response = client.get(f"/users/{owner}", tolerate_gone=True)
-        if response.gone:
-            unknown.append(owner)
-            continue
-        account = response.data if isinstance(response.data, dict) else {}
-        if account.get("type") == "Organization":
-            organizations.append(owner)
-        if type(account.get("id")) is int:
-            ids[owner] = account["id"]
+def _accounts(client: GitHubClient, staging: RunStaging, owners: list[str]) -> dict[str, dict[str, Any]]:
+    """Each owner's account (``type``, ``id``, ``public_repos``), looked up or read back from staging; raise
+    naming every login GitHub does not know."""
+    accounts: dict[str, dict[str, Any] | None] = {}
+    said = time.monotonic()
+    for start in range(0, len(owners), LOOKUPS_PER_FILE):
+        chunk = owners[start : start + LOOKUPS_PER_FILE]
+        name = f"owners-{start // LOOKUPS_PER_FILE:06d}.json"
+        staged = staging.read_json(LOOKUPS_FOLDER, name) if staging.exists(LOOKUPS_FOLDER, name) else {}
+        if missing := [owner for owner in chunk if owner not in staged]:
+            try:
+                for owner in missing:
+                    staged[owner] = _account(client, owner)
+            finally:
+                # Kept also when the wait for a reset (a deferral) or an error stops the lookups midway.
+                staging.write_json(staged, LOOKUPS_FOLDER, name)
+        accounts.update((owner, staged[owner]) for owner in chunk)
+        if time.monotonic() - said >= LOOKUP_PROGRESS_EVERY_S:
+            said = time.monotonic()
+            log.info("Looked up %s of %s owners", f"{len(accounts):,}", f"{len(owners):,}")
+    unknown = [owner for owner, account in accounts.items() if account is None]
     if unknown:
         raise ConfigurationError(
             f"param 'owners': GitHub knows no user or organisation named {', '.join(map(repr, unknown))}; "
             "check the spelling, or leave the login out"
         )
-    return organizations, ids
+    return {owner: account for owner, account in accounts.items() if account is not None}
+
+
+def _account(client: GitHubClient, owner: str) -> dict[str, Any] | None:
+    """What the plan keeps of ``/users/{login}``; None for a login GitHub does not know."""
+    response = client.get(f"/users/{owner}", tolerate_gone=True)
+    if response.gone:
+        return None
+    account = response.data if isinstance(response.data, dict) else {}
+    return {
+        "type": account.get("type"),
+        "id": account["id"] if type(account.get("id")) is int else None,
+        "public_repos": account["public_repos"] if type(account.get("public_repos")) is int else None,
+    }
+
+
+def _one_login_per_account(owners: list[str], accounts: dict[str, dict[str, Any]]) -> list[str]:
+    """``owners`` without a second login of an account named already (a former login GitHub redirects)."""
+    named: dict[int, str] = {}
+    distinct = []
+    for owner in owners:
+        account_id = accounts[owner]["id"]
+        if account_id is not None and account_id in named:
+            log.warning("Owner %r is the account %r names too (renamed since?): listed once", owner, named[account_id])
+            continue
+        if account_id is not None:
+            named[account_id] = owner
+        distinct.append(owner)
+    return distinct
 
 
 class OwnersMode(Mode[OwnersShard]):
@@ -108,22 +154,34 @@ class OwnersMode(Mode[OwnersShard]):
 
     def plan(self, planning: Planning) -> Planned:
         owners = list(planning.params.owners)
-        count = max(1, min(planning.params.shards, len(owners)))
-        shards = [OwnersShard(key=f"owners-{i:03d}", owners=owners[i::count]) for i in range(count) if owners[i::count]]
         # The lookups below cost a request per owner, as the first pages do: both must fit the budget
-        # before the first lookup is sent.
+        # before the first lookup is sent. Once looked up, the owners' sizes price their pages (plan.py).
+        shards = self._shards(planning, owners, {})
         planning.check_budget([*shards, *shards])
-        organizations, ids = _accounts(planning.client, owners)
-        return Planned(
-            shards=[
-                replace(
-                    shard,
-                    organizations=[owner for owner in shard.owners if owner in organizations],
-                    owner_ids={owner: ids[owner] for owner in shard.owners if owner in ids},
+        accounts = _accounts(planning.client, planning.staging, owners)
+        return Planned(shards=self._shards(planning, _one_login_per_account(owners, accounts), accounts))
+
+    @staticmethod
+    def _shards(planning: Planning, owners: list[str], accounts: dict[str, dict[str, Any]]) -> list[OwnersShard]:
+        count = max(1, min(planning.params.shards, len(owners)))
+        shards = []
+        for index in range(count):
+            mine = owners[index::count]
+            known = {owner: accounts[owner] for owner in mine if owner in accounts}
+            shards.append(
+                OwnersShard(
+                    key=f"owners-{index:03d}",
+                    owners=mine,
+                    organizations=[owner for owner, account in known.items() if account["type"] == "Organization"],
+                    owner_ids={owner: account["id"] for owner, account in known.items() if account["id"] is not None},
+                    public_repos={
+                        owner: account["public_repos"]
+                        for owner, account in known.items()
+                        if account["public_repos"] is not None
+                    },
                 )
-                for shard in shards
-            ]
-        )
+            )
+        return [shard for shard in shards if shard.owners]
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: OwnersShard) -> None:
         missing: list[str] = []
@@ -176,8 +234,10 @@ class OwnersMode(Mode[OwnersShard]):
         recorder.counts["missing_owners"] = len(missing)
 
     def shard_requests(self, shard: OwnersShard, *, authenticated: bool) -> dict[str, int]:
-        # An owner's first page; further pages are not known before they are listed.
-        return requests(authenticated=authenticated, core=len(shard.owners))
+        # A page per 100 repositories the lookup counted (at least the first); an owner's repositories made
+        # public since are not priced.
+        pages = sum(max(1, math.ceil(shard.public_repos.get(owner, 0) / PER_PAGE)) for owner in shard.owners)
+        return requests(authenticated=authenticated, core=pages)
 
     def check_params(self, params: RunParams) -> None:
         if not params.owners:
