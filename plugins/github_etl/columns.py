@@ -37,6 +37,7 @@ from github_etl.field_rules import (
     FREE_TEXT,
     ID,
     IDENTIFIER,
+    MAX_INTEGER,
     NON_EMPTY_FREE_TEXT,
     OPTIONAL_ID,
     OPTIONAL_IDENTIFIER,
@@ -158,7 +159,8 @@ def _open_issues_and_pull_requests(node: Mapping[str, Any]) -> Any:
     if not totals:
         return None
     for total in totals:
-        if type(total) is not int:
+        # One out of range would disappear in a sum with the other (-5 issues and 10 pull requests make 5).
+        if type(total) is not int or not 0 <= total <= MAX_INTEGER:
             return total
     return sum(totals)
 

@@ -45,9 +45,10 @@ MAX_TOPICS_BYTES = 2400
 # RFC 3339's date-time, the form GitHub sends (T and Z in either case, a fraction of any length). Its
 # shape is checked here and the ranges by datetime.fromisoformat, whose accepted forms otherwise differ
 # between Python versions (3.14 also reads hour 24, as the next midnight): every supported Python then
-# keeps and quarantines the same values.
+# keeps and quarantines the same values. fromisoformat reads an offset's minutes past 59 as more hours
+# (-00:99 as -01:39), so their range is checked here.
 RFC3339_DATE_TIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-5][0-9])"
 )
 
 # GitHub opened in October 2007. A repository created before, or more than a day (clock skew between GitHub

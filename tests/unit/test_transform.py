@@ -1219,3 +1219,34 @@ def test_the_key_file_lists_each_written_row_with_its_digest() -> None:
     written = [line.split("\t") for line in rows_out.getvalue().splitlines()]
     assert keys_out.getvalue().splitlines() == [f"{fields[0]}\t{fields[-1]}" for fields in written]
     assert [fields[0] for fields in written] == ["1", "1", "3"]
+
+
+# RFC 3339's offset minutes are 00-59; datetime.fromisoformat reads more as more hours (-00:99 as -01:39).
+OFFSETS_PAST_59_MINUTES = ["2015-01-01T00:00:00-00:99", "2015-01-01T00:00:00+00:60", "2015-01-01T00:00:00+05:75"]
+
+
+@pytest.mark.parametrize("value", OFFSETS_PAST_59_MINUTES)
+@pytest.mark.parametrize("field", ["created_at", "updated_at", "pushed_at"])
+def test_an_offset_past_59_minutes_is_quarantined_not_read_as_another_instant(field: str, value: str) -> None:
+    assert _reason(_repo(**{field: value})) == f"invalid_timestamp:{field}"
+
+
+@pytest.mark.parametrize("value", OFFSETS_PAST_59_MINUTES)
+def test_a_graphql_time_with_an_offset_past_59_minutes_is_quarantined(value: str) -> None:
+    assert _reason({**REAL_GRAPHQL_NODE, "createdAt": value}, graphql_row) == "invalid_timestamp:created_at"
+
+
+@pytest.mark.parametrize(
+    ("issues", "pull_requests", "reason"),
+    [
+        (-5, 10, "negative:open_issues_count"),
+        (10, -5, "negative:open_issues_count"),
+        (2**31, -1, "out_of_range:open_issues_count"),
+    ],
+)
+def test_a_graphql_total_out_of_range_is_quarantined_whatever_the_other_total(
+    issues: int, pull_requests: int, reason: str
+) -> None:
+    """Summed with the other total, -5 issues and 10 pull requests would pass as 5 open issues."""
+    node = {**REAL_GRAPHQL_NODE, "issues": {"totalCount": issues}, "pullRequests": {"totalCount": pull_requests}}
+    assert _reason(node, graphql_row) == reason
