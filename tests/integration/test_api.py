@@ -1344,3 +1344,43 @@ def test_a_table_withheld_from_the_read_only_role_is_a_503_naming_it_and_the_gra
         "The warehouse does not let the API server's role read the table language_days: a DBA grants it USAGE"
     )
     assert listed.status_code == 200
+
+
+# -- headers --------------------------------------------------------------------------------------
+
+DATA_ROUTES = [
+    "/repositories/count",
+    "/repositories",
+    "/repositories/octo/hello",
+    "/repositories/octo/hello/history",
+    "/runs",
+    "/trending",
+    "/languages",
+    "/languages/shares",
+]
+
+
+@pytest.mark.parametrize("route", DATA_ROUTES)
+def test_data_behind_the_login_is_not_stored_by_a_browser_or_proxy_nor_sniffed(client, route):
+    """Chromium keeps a fetch() answer without Cache-Control on disk, and serves it after its user logged out."""
+    response = client.get(f"{PREFIX}{route}")
+
+    assert response.status_code in (200, 404), response.text
+    assert (response.headers["Cache-Control"], response.headers["X-Content-Type-Options"]) == ("no-store", "nosniff")
+
+
+@pytest.mark.parametrize(
+    ("route", "caching"),
+    [
+        ("/ui/", "no-cache"),
+        ("/docs", "no-store"),
+        ("/ui/static/insights.js", "no-cache"),
+        ("/openapi.json", "no-store"),
+    ],
+)
+def test_the_page_its_assets_and_the_docs_forbid_mime_sniffing(client, route, caching):
+    """They carry no data: the page and its scripts keep their own caching."""
+    response = client.get(f"{PREFIX}{route}")
+
+    assert response.status_code == 200, response.text
+    assert (response.headers["Cache-Control"], response.headers["X-Content-Type-Options"]) == (caching, "nosniff")

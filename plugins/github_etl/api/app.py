@@ -25,6 +25,7 @@ from github_etl.api import history, insights, queries, swagger, ui
 from github_etl.api.coalesce import AsyncCoalescer
 from github_etl.api.config import ApiSettings
 from github_etl.api.counting import RepositoryCounter
+from github_etl.api.headers import SecurityHeaders
 from github_etl.api.models import (
     CountQuery,
     DetailQuery,
@@ -141,6 +142,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_exception_handler(UndefinedTable, insights.warehouse_without_schema)
     app.add_exception_handler(UndefinedColumn, insights.warehouse_behind_the_code)
     app.add_exception_handler(InsufficientPrivilege, insights.warehouse_withheld)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
