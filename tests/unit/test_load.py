@@ -2069,3 +2069,13 @@ def test_a_run_loaded_after_a_later_one_that_found_its_new_repository_gone_store
     )
     _load(warehouse, [_row_file(tmp_path, _repo(1), _repo(11))], when=seen_3, run_id="run-3")
     assert _deletion(warehouse, 11) == (None, None)
+
+
+def test_the_server_side_of_a_loads_connection_probes_a_silent_network(pg_url: str) -> None:
+    """A cut that sends no reset while the server waits for COPY's rows: the server's own keepalive ends the
+    session (and the writers' lock) after about a minute, not the system's two hours."""
+    with DatabaseConnection(pg_url) as db, db.cursor() as cur:
+        load._tune_transaction(cur)
+        cur.execute("SELECT current_setting(name) FROM unnest(%s::text[]) AS name", (list(load.SERVER_KEEPALIVES),))
+        settings = [int(value) for (value,) in cur.fetchall()]
+    assert settings == list(load.SERVER_KEEPALIVES.values())

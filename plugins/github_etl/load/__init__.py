@@ -55,6 +55,10 @@ STAGING_TEMP_BUFFERS = "1GB"
 # How often the server checks, while a load's statement runs, that the load's process is still there.
 CLIENT_CHECK_INTERVAL = "2s"
 CLIENT_CHECK_MIN_SERVER_VERSION = 140000
+# The server's keepalive of the load's connection, as the client's (hooks/warehouse.py KEEPALIVES): a network
+# cut that sends no reset while the server waits for COPY's next rows would otherwise hold the writers' lock
+# (the bulk load's blocks every reader) for the system's two hours, and the load's retry behind it.
+SERVER_KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 # Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
 STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests", "missing_owners")
 
@@ -247,6 +251,9 @@ def _tune_transaction(cur: PgCursor) -> None:
     # reader) while the retry queues behind it. PostgreSQL 14 and later can check for a vanished client.
     if cur.connection.server_version >= CLIENT_CHECK_MIN_SERVER_VERSION:
         cur.execute("SET LOCAL client_connection_check_interval = %s", (CLIENT_CHECK_INTERVAL,))
+    for name, value in SERVER_KEEPALIVES.items():
+        # Ignored on a unix socket.
+        cur.execute("SELECT set_config(%s, %s, true)", (name, str(value)))
     # temp_buffers only counts before the session first touches a temporary table, hence the check.
     cur.execute("SELECT pg_my_temp_schema() = 0")
     if cur.fetchone()[0]:
