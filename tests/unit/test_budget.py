@@ -119,7 +119,7 @@ def _search(*totals: int) -> SearchShard:
 
 
 def _owners(*owners: str) -> OwnersShard:
-    return OwnersShard(key="k", owners=list(owners))
+    return OwnersShard(key="k", owners_uri="", owners=len(owners), pages=len(owners))
 
 
 def _refresh(count: int) -> RefreshShard:

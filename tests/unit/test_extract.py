@@ -19,7 +19,7 @@ from github_etl.extract.shards import batch_uris
 from github_etl.github.client import GitHubClient
 from github_etl.params import validate
 from github_etl.settings import ClientSettings, QuotaReserve
-from github_etl.staging import RunStaging, read_json_uri
+from github_etl.staging import RunStaging, iter_jsonl_uri, read_json_uri
 from tests.fake_github import FakeGitHub
 from tests.listing import listing_pages
 
@@ -299,7 +299,8 @@ def test_a_listing_or_search_that_serves_a_repository_not_public_stages_it_as_go
     public, private, internal = (dict(fake.repository(i)) for i in fake.ids[:3])
     private["private"] = True
     internal["visibility"] = "internal"
-    recorder = ShardRecorder(RunStaging("d", "p", root=tmp_path.as_uri()), OwnersShard("k", ["x"]), _client(fake))
+    shard = OwnersShard("k", owners_uri="", owners=1, pages=1)
+    recorder = ShardRecorder(RunStaging("d", "p", root=tmp_path.as_uri()), shard, _client(fake))
 
     batch = recorder.full_objects(lambda: StagedBatch(items=[public, private, internal]))
 
@@ -424,7 +425,7 @@ def test_planning_more_owners_than_one_budget_window_finishes_after_the_reset(fa
     # Two windows hold 40 requests, more than the 30 lookups: the resumed plan must finish.
     plan = plan_run(_deferring_client(fake), staging, params, logical_date=LOGICAL_DATE)
 
-    assert sorted(owner for shard in plan.shards for owner in shard.owners) == owners
+    assert sorted(owner["login"] for shard in plan.shards for owner in iter_jsonl_uri(shard.owners_uri)) == owners
     # ...and must not look up again the owners the first window looked up.
     assert fake.count(path_prefix="/users/") == len(owners) - first_window
 
@@ -481,3 +482,21 @@ def test_one_account_named_by_its_old_and_its_new_login_is_listed_once(fake_gith
     first_pages = [r for r in fake.requests if r.path == f"/organizations/{apache}/repos" and "page" not in r.query]
     assert len(first_pages) == 1
     assert sum(result.listed for result in results) == 150
+
+
+def test_an_owners_plans_xcom_is_of_its_shards_not_of_its_owners(fake_github_factory, tmp_path) -> None:
+    """Every mapped extract task pulls the plan's XCom whole: its owners are staged, as search's slices are."""
+    import json
+
+    from github_etl.extract.plan import extract_inputs
+
+    def plan_xcom(count: int) -> str:
+        owners = [f"Partner-org-{i:05d}" if i % 2 else f"partner-dev-{i:05d}" for i in range(count)]
+        fake = fake_github_factory(repo_count=20, seed=3, owners=dict.fromkeys(owners, 1), rate_limit=100_000)
+        params = validate({"mode": "owners", "owners": owners, "shards": 4})
+        staging = RunStaging("d", f"owners-{count}", root=tmp_path.as_uri())
+        return json.dumps(extract_inputs(plan_run(_client(fake), staging, params, logical_date=LOGICAL_DATE)))
+
+    few, many = plan_xcom(40), plan_xcom(1200)
+
+    assert len(many) < len(few) + 100, (len(few), len(many))

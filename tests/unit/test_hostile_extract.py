@@ -6,6 +6,7 @@ import io
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,12 @@ class Looping(Exception):
 
 def _client(server: ScriptedServer) -> GitHubClient:
     return GitHubClient(server.base_url, [TOKEN], settings=FAST)
+
+
+def _organizations(tmp_path: Path, *logins: str) -> OwnersShard:
+    """An owners shard of organizations listed by login, as a plan stages it."""
+    owners = [{"login": login, "organization": True, "id": None} for login in logins]
+    return OwnersShard.stage(RunStaging("d", "r", root=tmp_path.as_uri()), "owners-000", owners)
 
 
 def _repo(repo_id: int, owner: str = "acme") -> dict[str, Any]:
@@ -70,7 +77,7 @@ def test_a_next_link_to_another_host_is_refused_and_gets_no_token(tmp_path, scri
         headers={"Link": f'<{other_host.base_url}/orgs/acme/repos?page=2>; rel="next"'},
     )
     stolen = other_host.get("/orgs/acme/repos", json=[_repo(2)])
-    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+    shard = _organizations(tmp_path, "acme")
 
     with pytest.raises(GitHubError, match="not on the GitHub API's host"):
         run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
@@ -90,7 +97,7 @@ def test_a_next_link_outside_the_roots_path_prefix_fails_the_shard_not_reads_as_
     )
     outside = scripted_github.route("GET", "/api/v3/orgs/acme/repos", lambda _r: (404, {}, '{"message": "Not Found"}'))
     client = GitHubClient(f"{scripted_github.base_url}/ghe/api/v3", [TOKEN], settings=FAST)
-    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+    shard = _organizations(tmp_path, "acme")
 
     with pytest.raises(LinkOutsideRootError, match=r"outside the GitHub API root .*/ghe/api/v3"):
         run_shard(client, RunStaging("d", "r", root=tmp_path.as_uri()), shard)
@@ -146,7 +153,7 @@ def test_a_next_link_that_loops_back_fails_clearly_instead_of_listing_forever(tm
         return 200, {"Link": link}, json.dumps([_repo(2 if second else 1)])
 
     scripted_github.route("GET", "/orgs/acme/repos", _capped(page))
-    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+    shard = _organizations(tmp_path, "acme")
 
     with pytest.raises(GitHubError, match="link back to a page listed already"):
         run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
@@ -155,7 +162,7 @@ def test_a_next_link_that_loops_back_fails_clearly_instead_of_listing_forever(tm
 @pytest.mark.parametrize("body", [{"message": "Moved"}, "not a list", 7], ids=["object", "string", "number"])
 def test_an_owner_page_that_is_not_a_list_is_a_clear_github_error(tmp_path, scripted_github, body: Any) -> None:
     scripted_github.get("/orgs/acme/repos", json=body)
-    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+    shard = _organizations(tmp_path, "acme")
 
     with pytest.raises(GitHubError, match="/orgs/acme/repos"):
         run_shard(_client(scripted_github), RunStaging("d", "r", root=tmp_path.as_uri()), shard)
@@ -165,7 +172,7 @@ def test_null_entries_of_an_owner_page_are_left_to_the_quarantine_and_the_rest_i
     tmp_path, scripted_github
 ) -> None:
     scripted_github.get("/orgs/acme/repos", json=[_repo(1), None, "junk", _repo(4)])
-    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+    shard = _organizations(tmp_path, "acme")
 
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
     result = run_shard(_client(scripted_github), staging, shard)
@@ -186,7 +193,7 @@ def test_an_owner_deleted_between_its_pages_keeps_what_was_listed_and_the_other_
     )
     scripted_github.route("GET", "/organizations/77/repos", lambda _r: (404, {}, '{"message": "Not Found"}'))
     scripted_github.get("/orgs/other/repos", json=[_repo(3)])
-    shard = OwnersShard(key="owners-000", owners=["acme", "other"], organizations=["acme", "other"])
+    shard = _organizations(tmp_path, "acme", "other")
 
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
     result = run_shard(_client(scripted_github), staging, shard)
@@ -281,7 +288,7 @@ def test_a_number_too_long_to_convert_quarantines_its_record_not_the_page(tmp_pa
         '"stargazers_count": 0', f'"stargazers_count": {huge}'
     )
     scripted_github.route("GET", "/orgs/acme/repos", lambda _request: (200, {}, body))
-    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+    shard = _organizations(tmp_path, "acme")
 
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
     result = run_shard(_client(scripted_github), staging, shard)
@@ -302,7 +309,7 @@ def test_a_private_entry_without_a_usable_id_is_quarantined_not_a_crash_nor_a_de
 ) -> None:
     private = {**_repo(5), "id": bad_id, "private": True, "visibility": "private"}
     scripted_github.get("/orgs/acme/repos", json=[_repo(1), private, _repo(4)])
-    shard = OwnersShard(key="owners-000", owners=["acme"], organizations=["acme"])
+    shard = _organizations(tmp_path, "acme")
 
     staging = RunStaging("d", "r", root=tmp_path.as_uri())
     result = run_shard(_client(scripted_github), staging, shard)

@@ -10,10 +10,11 @@ page, so no enrichment is needed.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from github_etl.errors import ConfigurationError, GitHubError
@@ -24,7 +25,7 @@ from github_etl.extract.shards import Shard, ShardRecorder
 from github_etl.github.client import GitHubClient, next_link
 from github_etl.github.responses import GitHubResponse
 from github_etl.params import RunParams
-from github_etl.staging import RunStaging
+from github_etl.staging import RunStaging, iter_jsonl_uri
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,26 @@ LOOKUP_PROGRESS_EVERY_S = 60.0
 
 @dataclass(frozen=True)
 class OwnersShard(Shard):
-    """Users and organisations whose public repositories are listed.
-
-    :param organizations: those of ``owners`` that are organisations.
-    :param owner_ids: each owner's account id, as the plan found it; an owner without one is listed by login.
-    :param public_repos: each owner's public repositories as its lookup counted them: its listing's pages.
-    """
+    """``owners`` users and organisations whose public repositories are listed, staged at ``owners_uri`` as the
+    plan found them (``{"login", "organization", "id"}`` each; an owner without an id is listed by login): a run
+    may name thousands, which stay out of XCom. ``pages``: their listings' pages, as their lookups counted
+    their public repositories."""
 
     mode = "owners"
-    owners: list[str]
-    organizations: list[str] = field(default_factory=list)
-    owner_ids: dict[str, int] = field(default_factory=dict)
-    public_repos: dict[str, int] = field(default_factory=dict)
+    owners_uri: str
+    owners: int
+    pages: int
+
+    @classmethod
+    def stage(cls, staging: RunStaging, key: str, owners: list[dict[str, Any]]) -> OwnersShard:
+        """The shard of ``owners`` (``{"login", "organization", "id", "public_repos"}`` each), staged in ``plan/``.
+
+        ``public_repos`` prices an owner's pages: one per 100 repositories, at least the first.
+        """
+        with staging.writer("plan", f"{key}.jsonl") as out:
+            out.writelines(json.dumps(owner) + "\n" for owner in owners)
+        pages = sum(max(1, math.ceil((owner.get("public_repos") or 0) / PER_PAGE)) for owner in owners)
+        return cls(key=key, owners_uri=staging.uri("plan", f"{key}.jsonl"), owners=len(owners), pages=pages)
 
 
 def _page_items(response: GitHubResponse) -> list[Any]:
@@ -98,7 +107,7 @@ def _accounts(client: GitHubClient, staging: RunStaging, owners: list[str]) -> d
     said = time.monotonic()
     for start in range(0, len(owners), LOOKUPS_PER_FILE):
         chunk = owners[start : start + LOOKUPS_PER_FILE]
-        name = f"owners-{start // LOOKUPS_PER_FILE:06d}.json"
+        name = f"owner-lookups-{start // LOOKUPS_PER_FILE:06d}.json"
         staged = staging.read_json(LOOKUPS_FOLDER, name) if staging.exists(LOOKUPS_FOLDER, name) else {}
         if missing := [owner for owner in chunk if owner not in staged]:
             try:
@@ -133,6 +142,12 @@ def _account(client: GitHubClient, owner: str) -> dict[str, Any] | None:
     }
 
 
+def _dealt(owners: list[str], shards: int) -> list[tuple[str, list[str]]]:
+    """``owners`` dealt round-robin into at most ``shards`` shards: their keys and owners."""
+    count = max(1, min(shards, len(owners)))
+    return [(f"owners-{index:03d}", owners[index::count]) for index in range(count) if owners[index::count]]
+
+
 def _one_login_per_account(owners: list[str], accounts: dict[str, dict[str, Any]]) -> list[str]:
     """``owners`` without a second login of an account named already (a former login GitHub redirects)."""
     named: dict[int, str] = {}
@@ -156,42 +171,40 @@ class OwnersMode(Mode[OwnersShard]):
         owners = list(planning.params.owners)
         # The lookups below cost a request per owner, as the first pages do: both must fit the budget
         # before the first lookup is sent. Once looked up, the owners' sizes price their pages (plan.py).
-        shards = self._shards(planning, owners, {})
-        planning.check_budget([*shards, *shards])
+        unpriced = [
+            OwnersShard(key=key, owners_uri="", owners=len(mine), pages=len(mine))
+            for key, mine in _dealt(owners, planning.params.shards)
+        ]
+        planning.check_budget([*unpriced, *unpriced])
         accounts = _accounts(planning.client, planning.staging, owners)
-        return Planned(shards=self._shards(planning, _one_login_per_account(owners, accounts), accounts))
-
-    @staticmethod
-    def _shards(planning: Planning, owners: list[str], accounts: dict[str, dict[str, Any]]) -> list[OwnersShard]:
-        count = max(1, min(planning.params.shards, len(owners)))
-        shards = []
-        for index in range(count):
-            mine = owners[index::count]
-            known = {owner: accounts[owner] for owner in mine if owner in accounts}
-            shards.append(
-                OwnersShard(
-                    key=f"owners-{index:03d}",
-                    owners=mine,
-                    organizations=[owner for owner, account in known.items() if account["type"] == "Organization"],
-                    owner_ids={owner: account["id"] for owner, account in known.items() if account["id"] is not None},
-                    public_repos={
-                        owner: account["public_repos"]
-                        for owner, account in known.items()
-                        if account["public_repos"] is not None
-                    },
-                )
+        shards = [
+            OwnersShard.stage(
+                planning.staging,
+                key,
+                [
+                    {
+                        "login": owner,
+                        "organization": accounts[owner]["type"] == "Organization",
+                        "id": accounts[owner]["id"],
+                        "public_repos": accounts[owner]["public_repos"],
+                    }
+                    for owner in mine
+                ],
             )
-        return [shard for shard in shards if shard.owners]
+            for key, mine in _dealt(_one_login_per_account(owners, accounts), planning.params.shards)
+        ]
+        return Planned(shards=shards)
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: OwnersShard) -> None:
         missing: list[str] = []
-        for owner in shard.owners:
+        for planned in iter_jsonl_uri(shard.owners_uri):
+            owner = planned["login"]
             next_url: str | None = None
 
-            def first(owner: str = owner) -> StagedBatch:
-                found = _first_page(
-                    client, owner, shard.owner_ids.get(owner), organization=owner in shard.organizations
-                )
+            def first(
+                owner: str = owner, owner_id: int | None = planned["id"], organization: bool = planned["organization"]
+            ) -> StagedBatch:
+                found = _first_page(client, owner, owner_id, organization=organization)
                 if found is None:
                     return StagedBatch(missing_owner=owner)
                 items, link = found
@@ -236,8 +249,7 @@ class OwnersMode(Mode[OwnersShard]):
     def shard_requests(self, shard: OwnersShard, *, authenticated: bool) -> dict[str, int]:
         # A page per 100 repositories the lookup counted (at least the first); an owner's repositories made
         # public since are not priced.
-        pages = sum(max(1, math.ceil(shard.public_repos.get(owner, 0) / PER_PAGE)) for owner in shard.owners)
-        return requests(authenticated=authenticated, core=pages)
+        return requests(authenticated=authenticated, core=shard.pages)
 
     def check_params(self, params: RunParams) -> None:
         if not params.owners:
