@@ -122,8 +122,8 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
 
             context = get_current_context()
             context["shard"] = extracted["shard"]
-            staging = RunStaging(context["dag"].dag_id, context["run_id"])
             with fail_fast_on_final_errors():
+                staging = RunStaging(context["dag"].dag_id, context["run_id"])
                 return transform_shard(staging, ExtractResult.from_xcom(extracted)).to_xcom()
 
         @task(multiple_outputs=False)

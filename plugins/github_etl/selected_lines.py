@@ -12,9 +12,14 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from github_etl.errors import StagedFileDamagedError
 
-class StagedFilesMismatch(ValueError):
-    """Staged row files and key files disagree: a line a key file names is missing, or a file is."""
+# What a load refused for its staged files says to do: the transform writes them anew from the raw pages.
+TRANSFORM_AGAIN = "transform the run again (clear its transform tasks and the load)"
+
+
+class StagedFilesMismatch(StagedFileDamagedError):
+    """Staged row files disagree with their key files or the transform's counts: a copy cut short, a file lost."""
 
 
 class LineNumbers:
@@ -93,7 +98,8 @@ class SelectedLines:
         line = next(itertools.islice(self._lines, number - self._position, None), None)
         if line is None:
             self.error = StagedFilesMismatch(
-                f"staged row file {self._name} ends before line {number + 1}, which its key file names"
+                f"staged row file {self._name} ends before line {number + 1}, which its key file names: "
+                f"{TRANSFORM_AGAIN}"
             )
             raise self.error
         self._position = number + 1

@@ -439,15 +439,25 @@ def read_json_uri(uri: str) -> Any:
         with storage_path(uri).open("r", encoding="utf-8") as handle:
             return json.load(handle)
     except (EOFError, gzip.BadGzipFile, zlib.error, ValueError) as exc:
-        raise StagedFileDamagedError(
-            f"The staged file {uri} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): it was cut short or "
-            "changed after it was staged"
-        ) from exc
+        raise _damaged(uri, exc) from exc
 
 
 def iter_jsonl_uri(uri: str) -> Iterator[Any]:
-    """Stream a JSON-lines file record by record, never holding the whole file."""
+    """Stream a JSON-lines file record by record, never holding the whole file.
+
+    :raises StagedFileDamagedError: a line is cut short or is not JSON.
+    """
     with storage_path(uri).open("r", encoding="utf-8") as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise _damaged(f"{uri} (line {number})", exc) from exc
+
+
+def _damaged(where: str, exc: Exception) -> StagedFileDamagedError:
+    return StagedFileDamagedError(
+        f"The staged file {where} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): it was cut short or "
+        "changed after it was staged"
+    )

@@ -252,6 +252,7 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
             db,
             row_files=[storage_path(shard.rows_uri) for shard in transformed],
             key_files=[storage_path(shard.keys_uri) for shard in transformed],
+            row_counts=[shard.rows for shard in transformed],
             run_id=run_id,
             dag_id=dag_id,
             logical_date=logical_date,

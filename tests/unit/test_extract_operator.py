@@ -167,3 +167,16 @@ def test_a_wait_the_scheduler_ends_on_its_timeout_goes_on_as_after_the_reset(
 def test_a_trigger_that_failed_fails_the_task_as_airflow_has_it(operator) -> None:
     with pytest.raises(TaskDeferralError):
         operator.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_FAILURE}, {"run_id": "r5"})
+
+
+@pytest.mark.parametrize("staging_url", ["relative/staging", "s3://AKIAEXAMPLE:secretkey@bucket/prefix", "gs://bucket"])
+def test_a_staging_url_this_worker_cannot_use_fails_at_once(
+    github_connection_to_fake: FakeGitHub, monkeypatch, staging_url: str
+) -> None:
+    """prepare checked the setting in its own worker's environment; another worker's is read here."""
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", staging_url)
+    with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+        operator = GitHubExtractShardOperator(task_id="extract", shard=_planned(SHARD, github_connection_to_fake))
+
+    with pytest.raises(AirflowFailException, match="GITHUB_ETL_STAGING_URL"):
+        operator.execute({"run_id": "manual__2026-11-01T00:00:00+00:00"})

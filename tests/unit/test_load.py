@@ -2079,3 +2079,27 @@ def test_the_server_side_of_a_loads_connection_probes_a_silent_network(pg_url: s
         cur.execute("SELECT current_setting(name) FROM unnest(%s::text[]) AS name", (list(load.SERVER_KEEPALIVES),))
         settings = [int(value) for (value,) in cur.fetchall()]
     assert settings == list(load.SERVER_KEEPALIVES.values())
+
+
+@pytest.mark.parametrize("path", ["bulk", "merge", "keys"])
+def test_a_row_file_cut_short_at_a_line_end_fails_the_load_whichever_path_it_takes(
+    warehouse: DatabaseConnection, tmp_path: Path, path: str
+) -> None:
+    """Lines lost at a line end leave a smaller, well-formed shard: only the transform's count tells, and then
+    the load fails at once (a final error: another try reads the same bytes), loading none of it."""
+    from github_etl.errors import StagedFileDamagedError
+
+    if path != "bulk":
+        _load(warehouse, [_row_file(tmp_path, _repo(1))], when=DAY_0, run_id="earlier")
+    whole = _row_file(tmp_path, _repo(1, stargazers_count=50), _repo(2), _repo(3))
+    cut = tmp_path / "cut.tsv"
+    cut.write_text("".join(whole.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+    key_files = [_key_file(cut)] if path == "keys" else None
+    before = _warehouse_state(warehouse)
+
+    with pytest.raises(StagedFilesMismatch, match=r"holds 2 lines where the transform wrote 3 rows") as raised:
+        _load(warehouse, [cut], row_counts=[3], key_files=key_files)
+
+    assert isinstance(raised.value, StagedFileDamagedError)
+    assert "transform the run again" in str(raised.value)
+    assert _warehouse_state(warehouse) == before

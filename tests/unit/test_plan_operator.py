@@ -98,3 +98,13 @@ def test_a_run_id_given_again_with_other_params_is_refused_rather_than_loading_t
     fake_github.reset_log()
     assert [shard["mode"] for shard in operator.execute(context)] == ["sample", "sample"]
     assert fake_github.requests == []
+
+
+def test_a_staging_url_this_worker_cannot_use_fails_at_once(github_connection_to_fake: FakeGitHub, monkeypatch) -> None:
+    """prepare checked the setting in its own worker's environment; another worker's is read here."""
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", "relative/staging")
+    with DAG("github_repositories", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC)):
+        operator = GitHubPlanOperator(task_id="plan", run_params=PARAMS)
+
+    with pytest.raises(AirflowFailException, match="GITHUB_ETL_STAGING_URL"):
+        operator.execute({"run_id": "manual__2026-11-01T00:00:00+00:00", "logical_date": LOGICAL_DATE})

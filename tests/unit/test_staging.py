@@ -409,3 +409,15 @@ def test_a_full_or_read_only_disk_is_named_and_a_retry_after_space_is_freed_stag
     small_disk("ro")
     with pytest.raises(StagingFullError, match=r"is read-only \(Read-only file system\)\. Remount it read-write"):
         staging.write_json(page, "raw", "s", "listing-000001.json")
+
+
+def test_a_json_lines_file_cut_short_is_a_damaged_staged_file_naming_it_and_the_line(tmp_path) -> None:
+    """A final error naming the file: another try reads the same bytes (a JSONDecodeError would be retried)."""
+    from github_etl.errors import StagedFileDamagedError
+    from github_etl.staging import iter_jsonl_uri
+
+    staged = tmp_path / "gone.jsonl"
+    staged.write_text('[1, "not_found"]\n[12345, "not_fou', encoding="utf-8")
+
+    with pytest.raises(StagedFileDamagedError, match=r"gone\.jsonl \(line 2\) cannot be read"):
+        list(iter_jsonl_uri(staged.as_uri()))

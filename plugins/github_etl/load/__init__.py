@@ -36,7 +36,7 @@ from github_etl.load.deletions import apply_gone_reports, mark_gone
 from github_etl.load.generation import write_generation
 from github_etl.load.merge import Merged, merge_with_keys, nothing_to_change, stage_and_merge, stage_keys
 from github_etl.load.observation import require_aware, snapshot_date_of
-from github_etl.load.row_files import RowFile
+from github_etl.load.row_files import RowFile, check_line_counts
 from github_etl.load.source import claim_source
 from github_etl.xcom import XComRecord
 
@@ -104,6 +104,7 @@ def load_run(
     census: Mapping[str, int] | None = None,
     rejected_reasons: Mapping[str, int] | None = None,
     source: str | None = None,
+    row_counts: list[int] | None = None,
 ) -> LoadResult:
     """Load one run's staged row files into the warehouse, atomically, and commit.
 
@@ -142,6 +143,9 @@ def load_run(
     :param census: census mode: the id range crawled, ``{"since_id", "until_id", "reaches_end"}``; the census's
         cursor moves over it in this transaction (``advance_census_cursor.sql``).
     :param rejected_reasons: records the transform quarantined, per reason; recorded in the audit row.
+    :param row_counts: the rows the transform wrote to each row file: a file (or key file) holding another
+        number of lines, cut short or swapped, fails the load with :class:`StagedFilesMismatch` whichever path it
+        takes. None: the files are trusted as they are.
     :param source: the API root of the GitHub the run harvested: recorded in ``github.source`` by the first
         load; a warehouse holding another GitHub's data refuses the load (:class:`OtherGitHubError`) before
         it writes anything. None: neither recorded nor checked.
@@ -161,19 +165,21 @@ def load_run(
                 claim_source(cur, source, dag_id=dag_id, run_id=run_id, where=db.where)
             bulk_structures = claim_empty_warehouse(cur)
             if bulk_structures is not None:
-                total, duplicates = bulk_load(cur, row_files, bulk_structures, observed_at)
+                total, duplicates = bulk_load(cur, row_files, bulk_structures, observed_at, row_counts)
                 merged = Merged(total, duplicates, inserted=total, updated=0, snapshots=total)
             elif key_files is not None:
+                key_files = list(key_files)
                 key_lines = stage_keys(cur, key_files)
+                check_line_counts(key_files, key_lines, row_counts)
                 if nothing_to_change(cur, observed_at):
                     cur.execute(load_sql("count_staged_keys.sql"))
                     total, lines = (int(value or 0) for value in cur.fetchone())
                     merged = Merged(total, lines - total, inserted=0, updated=0, snapshots=0)
                     log.info("Every staged repository is stored as staged: no row file read")
                 else:
-                    merged = merge_with_keys(cur, row_files, key_lines, observed_at)
+                    merged = merge_with_keys(cur, row_files, key_lines, observed_at, row_counts)
             else:
-                merged = stage_and_merge(cur, row_files, observed_at)
+                merged = stage_and_merge(cur, row_files, observed_at, row_counts=row_counts)
             if merged.inserted:
                 apply_gone_reports(cur)
             deleted = mark_gone(

@@ -22,7 +22,7 @@ from github_etl.columns import SNAPSHOT_WRITTEN_COLUMNS, STAGED_COLUMNS
 from github_etl.hooks.warehouse import load_sql
 from github_etl.load.generation import write_generation
 from github_etl.load.observation import snapshot_date_of
-from github_etl.load.row_files import RowFile, copy_file, drop_duplicates
+from github_etl.load.row_files import RowFile, check_line_counts, copy_file, drop_duplicates
 from github_etl.load.statements import identifiers, template
 
 if TYPE_CHECKING:
@@ -105,7 +105,11 @@ def _warehouse_is_empty(cur: PgCursor) -> bool:
 
 
 def bulk_load(
-    cur: PgCursor, row_files: Iterable[RowFile], structures: list[_Structure], observed_at: datetime
+    cur: PgCursor,
+    row_files: Iterable[RowFile],
+    structures: list[_Structure],
+    observed_at: datetime,
+    row_counts: list[int] | None = None,
 ) -> tuple[int, int]:
     """Initial load into the empty warehouse claimed by :func:`claim_empty_warehouse`.
 
@@ -115,6 +119,7 @@ def bulk_load(
     structure is rebuilt from all rows at once. The bookkeeping columns, absent from the files, take the
     observation time and the load's write generation through column defaults set for this transaction only.
 
+    :param row_counts: the rows the transform wrote to each file, which the files must hold; None: not checked.
     :return: distinct repositories loaded, duplicate rows dropped.
     """
     phases: dict[str, float] = {}
@@ -137,7 +142,10 @@ def bulk_load(
     # not touched the table yet, sees the rows too, where it would otherwise see the empty table.
     cur.execute("TRUNCATE github.repositories")
     table = sql.Identifier("github", "repositories")
-    copied = sum(copy_file(cur, row_file, table, STAGED_COLUMNS, freeze=True) for row_file in row_files)
+    row_files = list(row_files)
+    per_file = [copy_file(cur, row_file, table, STAGED_COLUMNS, freeze=True) for row_file in row_files]
+    check_line_counts(row_files, per_file, row_counts)
+    copied = sum(per_file)
     cur.execute(
         "ALTER TABLE github.repositories ALTER COLUMN first_seen_at DROP DEFAULT,"
         " ALTER COLUMN last_seen_at DROP DEFAULT, ALTER COLUMN generation SET DEFAULT github.write_generation()"

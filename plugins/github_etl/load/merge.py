@@ -21,7 +21,7 @@ from github_etl.columns import HISTORY_COLUMNS, KEY_COLUMNS, SNAPSHOT_WRITTEN_CO
 from github_etl.hooks.warehouse import load_sql
 from github_etl.load.generation import write_generation
 from github_etl.load.observation import snapshot_date_of
-from github_etl.load.row_files import RowFile, copy_changed_lines, copy_file, drop_duplicates
+from github_etl.load.row_files import RowFile, check_line_counts, copy_changed_lines, copy_file, drop_duplicates
 from github_etl.load.statements import identifiers, template
 
 if TYPE_CHECKING:
@@ -55,17 +55,22 @@ _STAGED_UNCHANGED = sql.SQL("(SELECT DISTINCT id FROM {})").format(sql.Identifie
 _LATE_RELATIONS = ("seen", "current", "covering", "following", "kept", "late", "earliest")
 
 
-def _stage(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int] | None = None) -> tuple[int, int]:
+def _stage(
+    cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int] | None = None, row_counts: list[int] | None = None
+) -> tuple[int, int]:
     """Create the staging table, COPY the files into it and drop duplicate ids.
 
     :param key_lines: the line count of each row file's key file: copy only the lines that
-        ``take_changed_lines.sql`` put in ``changed_lines``. None: copy every line.
+        ``take_changed_lines.sql`` put in ``changed_lines``. None: copy every line, which must be ``row_counts``.
     :return: distinct rows staged, duplicate rows dropped.
     """
     cur.execute(template("create_staging.sql", columns=identifiers(STAGED_COLUMNS)))
     table = sql.Identifier(STAGING_TABLE)
     if key_lines is None:
-        copied = sum(copy_file(cur, row_file, table, STAGED_COLUMNS) for row_file in row_files)
+        row_files = list(row_files)
+        per_file = [copy_file(cur, row_file, table, STAGED_COLUMNS) for row_file in row_files]
+        check_line_counts(row_files, per_file, row_counts)
+        copied = sum(per_file)
     else:
         copied = copy_changed_lines(cur, row_files, key_lines, table)
     duplicates = drop_duplicates(cur, table)
@@ -165,15 +170,25 @@ class Merged(NamedTuple):
 
 
 def stage_and_merge(
-    cur: PgCursor, row_files: Iterable[RowFile], observed_at: datetime, key_lines: list[int] | None = None
+    cur: PgCursor,
+    row_files: Iterable[RowFile],
+    observed_at: datetime,
+    key_lines: list[int] | None = None,
+    row_counts: list[int] | None = None,
 ) -> Merged:
     """Stage the row files (every line, or the changed ones: see :func:`_stage`) and merge them."""
-    staged, duplicates = _stage(cur, row_files, key_lines)
+    staged, duplicates = _stage(cur, row_files, key_lines, row_counts)
     inserted, updated = _merge_repositories(cur, observed_at)
     return Merged(staged, duplicates, inserted, updated, _merge_snapshots(cur, observed_at))
 
 
-def merge_with_keys(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], observed_at: datetime) -> Merged:
+def merge_with_keys(
+    cur: PgCursor,
+    row_files: Iterable[RowFile],
+    key_lines: list[int],
+    observed_at: datetime,
+    row_counts: list[int] | None = None,
+) -> Merged:
     """Merge a run whose key files are staged, parsing only the lines whose data are not stored.
 
     Under the writers' lock, ``take_changed_lines.sql`` splits the staged repositories in two: those
@@ -185,7 +200,7 @@ def merge_with_keys(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list
     """
     cur.execute(template("changed_share.sql", sample_size=sql.Literal(CHANGE_SAMPLE_SIZE)))
     if float(cur.fetchone()[0]) > PARSE_EVERY_LINE_ABOVE:
-        return stage_and_merge(cur, row_files, observed_at)
+        return stage_and_merge(cur, row_files, observed_at, row_counts=row_counts)
     cur.execute(load_sql("count_staged_keys.sql"))
     total, lines = (int(value or 0) for value in cur.fetchone())
     write_generation(cur)

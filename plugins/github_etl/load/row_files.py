@@ -21,7 +21,7 @@ from psycopg2 import sql
 from github_etl.columns import STAGED_COLUMNS
 from github_etl.errors import StagedFileFormatError
 from github_etl.load.statements import identifiers, template
-from github_etl.selected_lines import LineNumbers, SelectedLines, StagedFilesMismatch
+from github_etl.selected_lines import TRANSFORM_AGAIN, LineNumbers, SelectedLines, StagedFilesMismatch
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -83,6 +83,25 @@ def _copy_stream(
     return cur.rowcount
 
 
+def check_line_counts(files: list[RowFile], read: list[int], written: list[int] | None) -> None:
+    """Refuse staged files holding other line counts than the transform wrote (a copy cut short at a line end
+    reads as a smaller shard, and would load as one).
+
+    :param read: the lines each file gave.
+    :param written: the rows the transform wrote to each row file; None: not checked.
+    """
+    if written is None:
+        return
+    if len(written) != len(files):
+        raise StagedFilesMismatch(f"{len(files)} staged files for {len(written)} transformed shards: {TRANSFORM_AGAIN}")
+    for staged, lines, rows in zip(files, read, written, strict=True):
+        if lines != rows:
+            raise StagedFilesMismatch(
+                f"staged file {_name_of(staged)} holds {lines:,} lines where the transform wrote {rows:,} rows: "
+                f"{TRANSFORM_AGAIN}"
+            )
+
+
 def copy_changed_lines(cur: PgCursor, row_files: Iterable[RowFile], key_lines: list[int], table: sql.Identifier) -> int:
     """COPY the row files' lines listed in ``changed_lines`` into ``table``; returns the rows copied.
 
@@ -92,7 +111,9 @@ def copy_changed_lines(cur: PgCursor, row_files: Iterable[RowFile], key_lines: l
     """
     row_files = list(row_files)
     if len(row_files) != len(key_lines):
-        raise StagedFilesMismatch(f"{len(key_lines)} key files staged for {len(row_files)} row files")
+        raise StagedFilesMismatch(
+            f"{len(key_lines)} key files staged for {len(row_files)} row files: {TRANSFORM_AGAIN}"
+        )
     copied = 0
     with tempfile.TemporaryFile() as spool:
         cur.copy_expert("COPY (SELECT line FROM changed_lines ORDER BY line) TO STDOUT", spool, size=COPY_CHUNK_BYTES)

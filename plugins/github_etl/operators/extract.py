@@ -48,14 +48,16 @@ class GitHubExtractShardOperator(DefersUntilReset, BaseOperator):
         from github_etl.hooks.github import GitHubHook
         from github_etl.staging import RunStaging, staged_files_of
 
-        staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
         hook = GitHubHook(self.github_conn_id)
         try:
-            # A refresh shard reads the ids its plan staged.
-            with fail_fast_on_final_errors(), staged_files_of(staging):
-                client = hook.get_conn()
-                shard, plan_id = planned_shard(self.shard, client, staging)
-                return run_shard(client, staging, shard, plan_id=plan_id).to_xcom()
+            with fail_fast_on_final_errors():
+                # Reads this worker's GITHUB_ETL_STAGING_URL, which prepare's worker did not check.
+                staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
+                # A refresh shard reads the ids its plan staged.
+                with staged_files_of(staging):
+                    client = hook.get_conn()
+                    shard, plan_id = planned_shard(self.shard, client, staging)
+                    return run_shard(client, staging, shard, plan_id=plan_id).to_xcom()
         except RateLimitWaitTooLong as wait:
             self.defer_until_reset(wait)
         finally:

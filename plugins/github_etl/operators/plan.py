@@ -64,13 +64,13 @@ class GitHubPlanOperator(DefersUntilReset, BaseOperator):
                     "skipped without running, so the params were not checked nor the warehouse schema applied. Clear "
                     "the run's prepare task with its downstream tasks."
                 )
-        staging = RunStaging(self.dag_id, context["run_id"], root=self.staging_root)
         hook = GitHubHook(self.github_conn_id)
         try:
             with fail_fast_on_final_errors():
                 planned = plan_run(
                     hook.get_conn(),
-                    staging,
+                    # Reads this worker's GITHUB_ETL_STAGING_URL, which prepare's worker did not check.
+                    RunStaging(self.dag_id, context["run_id"], root=self.staging_root),
                     validate(dict(self.run_params)),
                     logical_date=logical_date_of(context),
                     warehouse=lambda: DatabaseConnection(conn_id=self.warehouse_conn_id),
