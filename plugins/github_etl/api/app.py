@@ -278,7 +278,7 @@ async def detail_endpoint(
             "history": history.list_versions(db, repository["id"]),
         }
 
-    repository = await warehouse.pool.read(read)
+    repository = await warehouse.pool.read(queries.in_one_snapshot(read))
     if repository is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"Repository {owner}/{name} not found")
     return repository

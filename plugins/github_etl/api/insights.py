@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from github_etl.api import insight_queries
+from github_etl.api import insight_queries, queries
 from github_etl.api.insight_models import (
     HistoryQuery,
     LanguageList,
@@ -147,7 +147,7 @@ async def trending_endpoint(query: Annotated[TrendingQuery, Query()], warehouse:
             "next_cursor": f"{(end - EPOCH).days}.{position[0]}.{position[1]}" if position else None,
         }
 
-    return await warehouse.pool.read(read)
+    return await warehouse.pool.read(queries.in_one_snapshot(read))
 
 
 @router.get(
@@ -200,7 +200,7 @@ async def languages_endpoint(query: Annotated[LanguageQuery, Query()], warehouse
             "items": items,
         }
 
-    return await warehouse.pool.read(read)
+    return await warehouse.pool.read(queries.in_one_snapshot(read))
 
 
 @router.get(
@@ -239,7 +239,7 @@ async def shares_endpoint(query: Annotated[ShareQuery, Query()], warehouse: Ware
         ]
         return {"dates": dates, "series": series}
 
-    return await warehouse.pool.read(read)
+    return await warehouse.pool.read(queries.in_one_snapshot(read))
 
 
 async def warehouse_without_schema(request: Request, exc: Exception) -> JSONResponse:

@@ -7,8 +7,9 @@ so page 1,000 costs what page 1 costs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg2 import sql
 
@@ -71,6 +72,9 @@ class RepositoryFilter:
     topic: str | None = None
     min_stars: int | None = None
     archived: bool | None = None
+
+
+T = TypeVar("T")
 
 
 def list_repositories(
@@ -200,20 +204,33 @@ def repositories_generation(db: DatabaseConnection) -> int:
 
 def generation_and_count(db: DatabaseConnection) -> tuple[int, int]:
     """The generation of ``github.repositories`` and :func:`~github_etl.hooks.warehouse.count_repositories`,
-    read in one snapshot (a repeatable-read transaction): the count is exactly that of the generation.
+    read in one snapshot: the count is exactly that of the generation.
 
-    :param db: warehouse connection, in autocommit; the transaction is ended before returning.
+    :param db: warehouse connection, in autocommit.
     """
-    with db.cursor() as cur:
-        cur.execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    try:
-        generation = repositories_generation(db)
-        count = count_repositories(db)
-    except BaseException:
-        _end_transaction(db, "ROLLBACK")
-        raise
-    _end_transaction(db, "COMMIT")
-    return generation, count
+    return in_one_snapshot(lambda db: (repositories_generation(db), count_repositories(db)))(db)
+
+
+def in_one_snapshot(work: Callable[[DatabaseConnection], T]) -> Callable[[DatabaseConnection], T]:
+    """``work``, whose statements then all read one snapshot of the warehouse (a repeatable-read transaction).
+
+    For an answer made of several statements: in autocommit each would see the loads committed before it, and
+    a load committing between two of them would show half (a detail whose history names its current name).
+    The transaction is ended before the wrapped call returns.
+    """
+
+    def in_snapshot(db: DatabaseConnection) -> T:
+        with db.cursor() as cur:
+            cur.execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            result = work(db)
+        except BaseException:
+            _end_transaction(db, "ROLLBACK")
+            raise
+        _end_transaction(db, "COMMIT")
+        return result
+
+    return in_snapshot
 
 
 def _end_transaction(db: DatabaseConnection, statement: str) -> None:
