@@ -334,6 +334,20 @@ def staged_files_of(staging: RunStaging) -> Iterator[None]:
         raise StagedFileDamagedError(
             f"{exc}. Retrying this task reads it again as it is: {stage_again(staging)}"
         ) from exc
+    except PermissionError as exc:
+        # prepare's probe passed on its worker: this one's user, credentials or role differ, or a policy changed.
+        if _is_local(staging.base):
+            fix = "check that this worker's user may read and write that folder"
+        else:
+            conn_id = urlsplit(str(staging.base)).username
+            fix = (
+                f"check the credentials this worker uses for GITHUB_ETL_STAGING_URL"
+                f"{f' (the connection {conn_id!r})' if conn_id else ''}: a run's tasks list, read and write its "
+                "files (s3:ListBucket, s3:GetObject, s3:PutObject)"
+            )
+        raise ConfigurationError(
+            f"The staging store refused this task at {run_folder(staging)} ({exc}): {fix}"
+        ) from exc
 
 
 def stage_again(staging: RunStaging) -> str:

@@ -301,6 +301,24 @@ def test_a_role_that_may_not_delete_passes_and_says_the_probe_stays(s3_staging_u
     assert next(path.name for path in storage_path(s3_staging_url).iterdir()).startswith(".github-etl-probe-")
 
 
+def test_a_role_refused_after_prepare_fails_the_task_at_once_naming_the_connection(
+    s3_staging_url: str, monkeypatch
+) -> None:
+    """prepare's probe passed on its worker; another worker's role (or a policy changed since) is refused."""
+    from github_etl.errors import FINAL_ERRORS
+    from github_etl.staging import RunStaging, staged_files_of
+
+    staging = RunStaging("d", "r", root=s3_staging_url)
+    staging.write_json({}, "plan.json")
+    _role_with(["s3:ListBucket"], monkeypatch)
+
+    with (
+        pytest.raises(FINAL_ERRORS, match=r"refused this task .*'aws_default'.*s3:GetObject"),
+        staged_files_of(staging),
+    ):
+        staging.read_json("plan.json")
+
+
 def _endpoint() -> str:
     return json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"]
 

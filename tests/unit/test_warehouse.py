@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -173,6 +174,30 @@ def test_unreachable_warehouse_fails_after_bounded_retries_without_the_password(
     assert PASSWORD not in str(raised.value.__cause__)
     assert PASSWORD not in caplog.text
     assert PASSWORD not in repr(db)
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [({"keepalive_idle": "30"}, "keepalive_idle"), ({"keepalives_idle": "30s"}, "keepalives_idle")],
+    ids=["misspelt-option", "value-not-an-integer"],
+)
+def test_a_connection_option_libpq_refuses_fails_at_once_naming_the_connection(
+    pg_url: str, monkeypatch, caplog, extra: dict[str, str], option: str
+) -> None:
+    """Only the connection's extra can change it: no connect retry, and a final error naming both."""
+    from urllib.parse import urlsplit
+
+    from github_etl.errors import FINAL_ERRORS
+
+    parts = urlsplit(pg_url)
+    connection = {"conn_type": "postgres", "host": parts.hostname, "port": parts.port, "login": parts.username}
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", json.dumps({**connection, "extra": extra}))
+
+    with caplog.at_level(logging.WARNING), pytest.raises(FINAL_ERRORS) as raised:
+        DatabaseConnection(connect_retries=2, retry_delay=0.001).connect()
+
+    assert "'postgres_default'" in str(raised.value) and option in str(raised.value), str(raised.value)
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
 
 
 def test_an_unreachable_warehouse_names_the_airflow_connection_its_host_and_port_come_from(monkeypatch) -> None:

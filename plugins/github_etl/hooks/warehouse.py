@@ -186,8 +186,13 @@ class WarehouseHook(PostgresHook):
         for attempt in range(1, attempts + 1):
             try:
                 self.conn = psycopg2.connect(**params)
+            except psycopg2.ProgrammingError as exc:
+                # libpq refused an option before connecting ("invalid dsn: invalid connection option").
+                raise WarehouseNotConfiguredError(_bad_option(exc, params, self.source)) from exc
             except psycopg2.OperationalError as exc:
                 reason = _one_line(_redact(str(exc), params.get("password")))
+                if _BAD_OPTION_VALUE.search(reason):
+                    raise WarehouseNotConfiguredError(_bad_option(exc, params, self.source)) from exc
                 if _is_refusal(reason):
                     raise WarehouseRejectedError(_refusal(reason, params, self.source, self.iam_aws_conn_id)) from exc
                 if attempt == attempts:
@@ -591,6 +596,16 @@ def _misread(params: dict[str, Any]) -> bool:
 def _is_refusal(reason: str) -> bool:
     lowered = reason.lower()
     return any(refusal in lowered for refusal in _REFUSALS)
+
+
+# libpq's refusal of an option's value, before any network traffic ("invalid integer value "30s" for connection
+# option "keepalives_idle"", "invalid sslmode value: "requir""): no retry changes the connection's settings.
+_BAD_OPTION_VALUE = re.compile(r"invalid (?:integer |\w+ )?value", re.IGNORECASE)
+
+
+def _bad_option(exc: Exception, params: dict[str, Any], source: str) -> str:
+    reason = _one_line(_redact(str(exc), params.get("password")))
+    return f"{source} sets a connection option libpq refuses: {reason}. Fix it in the connection (its extra)"
 
 
 # Refusals about TLS: what to fix is the connection's TLS settings, not its login.
