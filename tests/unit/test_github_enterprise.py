@@ -267,6 +267,21 @@ def test_a_ca_file_that_does_not_exist_fails_at_once_naming_the_variable(
         unreachable_reason(ghes_over_tls.base_url)
 
 
+@pytest.mark.parametrize("content", [b"", b"this is not a PEM certificate\n"], ids=["empty", "not-pem"])
+def test_a_ca_file_holding_no_certificate_fails_at_once_naming_the_variable(
+    monkeypatch, ghes_over_tls: FakeGitHub, tmp_path: Path, content: bytes
+) -> None:
+    """An empty file, a DER file or the wrong secret mounted: not a network fault to retry."""
+    ca = tmp_path / "corp-ca.pem"
+    ca.write_bytes(content)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+
+    with pytest.raises(FINAL_ERRORS, match=r"REQUESTS_CA_BUNDLE=.*holds no CA certificate"):
+        _client(ghes_over_tls).get("/repositories")
+
+    assert ghes_over_tls.requests == []
+
+
 def test_a_proxy_named_in_the_environment_is_used_and_no_proxy_honoured(monkeypatch, ghes: FakeGitHub) -> None:
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
     with pytest.raises(GitHubError, match="ProxyError"):

@@ -221,8 +221,30 @@ def missing_ca_error(exc: BaseException) -> ConfigurationError | None:
     )
 
 
-def certificate_error(exc: BaseException, url: str) -> UntrustedCertificateError | None:
-    """A final error naming the host whose certificate was refused, and the fix; None for other faults."""
+# What the ssl module says of a CA file it cannot load certificates from (empty, DER, another secret mounted).
+_CA_FILE_UNUSABLE = frozenset({"NO_CERTIFICATE_OR_CRL_FOUND", "PEM_LIB"})
+
+
+def unusable_ca_error(exc: BaseException) -> ConfigurationError | None:
+    """A final error naming the variable whose CA file holds no certificate; else None.
+
+    requests raises an ``SSLError`` for it, which reads like a network fault and would be retried.
+    """
+    for error in _causes(exc):
+        if isinstance(error, ssl.SSLError) and getattr(error, "reason", None) in _CA_FILE_UNUSABLE:
+            where = _ca_setting() or "the CA bundle requests uses"
+            return ConfigurationError(
+                f"{where} names a file that holds no CA certificate Python can read ({error}). It must be the "
+                "company CA's certificate in PEM form (-----BEGIN CERTIFICATE-----), mounted wherever the tasks run."
+            )
+    return None
+
+
+def certificate_error(exc: BaseException, url: str) -> ConfigurationError | None:
+    """A final error naming the host whose certificate was refused, or the CA file that cannot be read, and the
+    fix; None for other faults."""
+    if unusable := unusable_ca_error(exc):
+        return unusable
     refused = untrusted_certificate(exc)
     if refused is None:
         return None
