@@ -21,7 +21,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 
-from github_etl.errors import ConfigurationError, WarehouseRejectedError
+from github_etl.errors import ConfigurationError, GitHubEtlError, WarehouseRejectedError
 from github_etl.hooks.warehouse import DatabaseConnection
 from tests.fixtures.tls import make_certificates
 
@@ -338,6 +338,27 @@ def test_iam_authentication_boto3_cannot_sign_fails_at_once_naming_the_connectio
     assert "the Airflow connection 'postgres_default' asks for IAM authentication" in message
     assert said in message
     assert setting in message and "the AWS connection 'aws_default'" in message
+
+
+@pytest.mark.parametrize(("code", "final"), [("AccessDenied", True), ("Throttling", False)])
+def test_iam_authentication_aws_refuses_fails_at_once_naming_the_aws_connection(
+    pg_url, aws_environment, monkeypatch, code, final
+):
+    """STS refusing the role the AWS connection assumes (role_arn) is the connection's to fix; throttling is not."""
+    from botocore.exceptions import ClientError
+
+    from github_etl.errors import FINAL_ERRORS
+
+    def refused(self, conn):
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "AssumeRole")
+
+    monkeypatch.setattr("airflow.providers.postgres.hooks.postgres.PostgresHook.get_iam_token", refused)
+
+    with pytest.raises(GitHubEtlError) as raised:
+        _warehouse(monkeypatch, _iam_connection(pg_url)).connect()
+
+    assert isinstance(raised.value, FINAL_ERRORS) is final
+    assert ("the AWS connection 'aws_default'" in str(raised.value)) is final
 
 
 def test_iam_authentication_the_database_refuses_fails_at_once_saying_what_iam_needs(

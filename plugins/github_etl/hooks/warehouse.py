@@ -169,7 +169,14 @@ class WarehouseHook(PostgresHook):
                 f"or an instance role; give the pods an IAM role allowed rds-db:connect "
                 f'(docs/warehouse-dba.md, "IAM authentication")'
             ) from None
-        except (BotoCoreError, ClientError) as exc:
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in AWS_REFUSALS:
+                raise WarehouseNotConfiguredError(
+                    f"{asks}, and AWS refused the AWS connection '{aws_conn_id}' ({exc}): check its credentials and "
+                    "the role it assumes (role_arn in its extra), which a retry cannot change"
+                ) from exc
+            raise WarehouseUnavailableError(f"{asks}, and its token could not be had from AWS: {exc}") from exc
+        except BotoCoreError as exc:
             raise WarehouseUnavailableError(f"{asks}, and its token could not be had from AWS: {exc}") from exc
 
     def _create_connection(self, conn_args: dict[str, Any]) -> PgConnection:
@@ -607,6 +614,11 @@ def _bad_option(exc: Exception, params: dict[str, Any], source: str) -> str:
     reason = _one_line(_redact(str(exc), params.get("password")))
     return f"{source} sets a connection option libpq refuses: {reason}. Fix it in the connection (its extra)"
 
+
+# AWS's answers to credentials or a role it will not accept, as opposed to throttling or its own faults.
+AWS_REFUSALS = frozenset(
+    {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "UnrecognizedClientException"}
+)
 
 # Refusals about TLS: what to fix is the connection's TLS settings, not its login.
 _TLS_REFUSALS = ("ssl", "certificate", "unknown ca", "alert protocol version", "private key file")
