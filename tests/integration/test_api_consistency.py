@@ -139,5 +139,3 @@ def test_language_shares_leading_languages_are_of_the_same_state_as_their_shares
     # Mixed: Rust named the leading language of the day, with a share of 0 of that same day's stars, and
     # Python's share 100 %.
     assert mixed.json() in (before, after), mixed.json()["series"]
-
-
