@@ -47,7 +47,7 @@ LOOKUP_PROGRESS_EVERY_S = 60.0
 @dataclass(frozen=True)
 class OwnersShard(Shard):
     """``owners`` users and organisations whose public repositories are listed, staged at ``owners_uri`` as the
-    plan found them (``{"login", "organization", "id"}`` each; an owner without an id is listed by login): a run
+    plan found them (see :meth:`stage`; an owner without an id is listed by login): a run
     may name thousands, which stay out of XCom. ``pages``: their listings' pages, as their lookups counted
     their public repositories."""
 
