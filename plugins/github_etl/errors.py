@@ -163,6 +163,15 @@ class IncompleteRunError(GitHubEtlError):
     the same; clearing the task that handed nothing on, with its downstream tasks, runs it."""
 
 
+class StaleShardError(GitHubEtlError):
+    """A run's shards were fetched further apart than a run may take (``GITHUB_ETL_RUN_DEADLINE_HOURS``).
+
+    A run's observations are stored under one time, its earliest shard's start, so a shard fetched days after the
+    others (its extract cleared, or the DAG unpaused, that late) would store that day's counts as seen on the first.
+    No retry changes the staged times; fetching the earlier shards again does.
+    """
+
+
 # Errors that another try cannot fix: the task fails at once instead of burning its retries.
 FINAL_ERRORS = (
     BadCredentialsError,
@@ -175,6 +184,7 @@ FINAL_ERRORS = (
     StagedFileDamagedError,
     StagedFileFormatError,
     IncompleteRunError,
+    StaleShardError,
 )
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Self
 
 from github_etl import metrics
-from github_etl.errors import IncompleteRunError
+from github_etl.errors import IncompleteRunError, StaleShardError
 from github_etl.extract.enrich import REST, StagedBatch
 from github_etl.extract.shards import ExtractResult, batch_uris
 from github_etl.staging import RunStaging, collision, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
@@ -190,6 +190,34 @@ def observed_at_of(transformed: list[TransformResult]) -> datetime:
     return min(starts) if starts else observation_clock()
 
 
+def _require_one_observation(plan: RunPlan, transformed: list[TransformResult], staging: RunStaging) -> None:
+    """Refuse a run whose shards were fetched further apart than a run may take.
+
+    Every observation of a run is stored under its earliest shard's start: a shard fetched days later (its
+    extract failed and was cleared then, or the DAG was unpaused then) would store that day's counts as the
+    first day's, and behind the runs loaded meanwhile. Within the deadline a run is one observation.
+    """
+    from github_etl.settings import run_deadline_hours
+
+    deadline = timedelta(hours=run_deadline_hours())
+    starts = {shard.extracted.shard: datetime.fromisoformat(shard.extracted.observed_at) for shard in transformed}
+    if not starts or max(starts.values()) - min(starts.values()) <= deadline:
+        return
+    latest = max(starts.values())
+    index_of = {shard.key: index for index, shard in enumerate(plan.shards)}
+    early = sorted((key for key, start in starts.items() if latest - start > deadline), key=index_of.__getitem__)
+    named = ", ".join(f"[{index_of[key]}] {key} ({starts[key]:%Y-%m-%d %H:%M} UTC)" for key in early[:20])
+    more = f" and {len(early) - 20} more" if len(early) > 20 else ""
+    raise StaleShardError(
+        f"Run {staging.run_id}'s shards were fetched from {min(starts.values()):%Y-%m-%d %H:%M} to "
+        f"{latest:%Y-%m-%d %H:%M} UTC, further apart than GITHUB_ETL_RUN_DEADLINE_HOURS "
+        f"({run_deadline_hours():g} h). A run's observations are stored under its earliest shard's start, so what was "
+        f"fetched last would be stored as seen then; nothing was loaded. Fetch the earlier shards again: delete "
+        f"their staged folders ({staging.uri('raw')}/<shard>/) and clear their extract tasks (map indexes "
+        f"{named}{more}) with their downstream tasks; or mark this run failed and trigger a new one."
+    )
+
+
 def logical_date_of(context: dict[str, Any]) -> datetime:
     """The run's logical date; manual runs without one fall back to when the run was queued."""
     value = context.get("logical_date") or context["dag_run"].run_after
@@ -234,6 +262,7 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
                 f"{shard.extracted.plan_id}",
             )
     _require_every_shard(plan, transformed, run_id)
+    _require_one_observation(plan, transformed, staging)
     totals = run_totals(transformed, plan)
     quarantined = [shard.rejected_uri for shard in transformed if shard.rejected]
     if quarantined:

@@ -10,10 +10,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from github_etl import metrics
+from github_etl.errors import StaleShardError
 from github_etl.extract.enrich import StagedBatch, enrich, public_only
 from github_etl.github.client import GitHubClient
 from github_etl.staging import RunStaging, collision, read_json_uri
@@ -87,6 +88,11 @@ class ExtractResult(XComRecord):
         return cls.from_xcom(read_json_uri(done_uri) | {"done_uri": done_uri})
 
 
+def listing_name(index: int) -> str:
+    """The staged file of a shard's ``index``-th listing page, counted from 0."""
+    return f"listing-{index:06d}.json.gz"
+
+
 def batch_name(index: int) -> str:
     """The staged file of a shard's ``index``-th batch of full objects, counted from 0."""
     return f"repos-{index:06d}.json.gz"
@@ -154,10 +160,34 @@ class ShardRecorder:
         if self.staging.exists("raw", self.key, "observed.json"):
             observed = self.staging.read_json("raw", self.key, "observed.json")
             self._check_plan(observed["plan"])
-            return str(observed["observed_at"])
+            if not self._started_too_long_ago(datetime.fromisoformat(observed["observed_at"])):
+                return str(observed["observed_at"])
         observed_at = observation_clock().isoformat()
         self.staging.write_json({"observed_at": observed_at, "plan": self.plan_id}, "raw", self.key, "observed.json")
         return observed_at
+
+    def _started_too_long_ago(self, started: datetime) -> bool:
+        """Whether what this attempt fetches would be stored under ``started``, longer ago than a run may take.
+
+        A finished shard is read back, not fetched, and within the deadline a retry resumes. Past it (the extract
+        cleared, or the DAG unpaused, days later) a shard that staged nothing starts again now; one with staged pages
+        would date what it fetches now by its first start, so it is refused.
+        """
+        from github_etl.settings import run_deadline_hours
+
+        deadline = timedelta(hours=run_deadline_hours())
+        if observation_clock() - started <= deadline or self.staging.exists("raw", self.key, DONE_FILE):
+            return False
+        if not any(self.staging.exists("raw", self.key, first) for first in (listing_name(0), batch_name(0))):
+            log.info("Shard %s began fetching at %s UTC and staged nothing: it starts again now", self.key, started)
+            return True
+        raise StaleShardError(
+            f"Shard {self.key} began fetching at {started:%Y-%m-%d %H:%M} UTC, longer ago than "
+            f"GITHUB_ETL_RUN_DEADLINE_HOURS ({run_deadline_hours():g} h), and staged pages then: what it fetches now "
+            f"would be stored as seen then. To fetch it again, delete {self.staging.uri('raw', self.key)}/ and clear "
+            "this task with its downstream tasks (the load then names any other shard fetched too long before); or "
+            "mark this run failed and trigger a new one."
+        )
 
     def _check_plan(self, staged: str) -> None:
         if self.plan_id and staged != self.plan_id:
@@ -176,7 +206,7 @@ class ShardRecorder:
 
     def listing_page(self, fetch: Callable[[], Any]) -> Any:
         """A raw listing page (checkpointed)."""
-        page = self._checkpoint(f"listing-{self.pages:06d}.json.gz", fetch)
+        page = self._checkpoint(listing_name(self.pages), fetch)
         self.pages += 1
         self._progress()
         return page
