@@ -7,12 +7,13 @@ superuser. Analysts use a read-only role.
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 
-from github_etl.errors import WarehousePrivilegeError
+from github_etl.errors import FINAL_ERRORS, WarehousePrivilegeError
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from tests.fixtures.postgres import execute_autocommit
 from tests.unit.test_load import DAY_1, _load, _repo, _row_file
@@ -66,3 +67,28 @@ def test_a_schema_whose_objects_another_role_created_is_reported_with_what_to_ch
         role = db.connection.info.user
     assert "must be owner of" in str(raised.value)
     assert f'OWNER TO "{role}"' in str(raised.value)
+
+
+def test_a_read_only_role_given_to_the_tasks_fails_at_once_saying_so(least_privilege_roles, pg_url):
+    """The reader role (default_transaction_read_only = on, docs/warehouse-dba.md) or a standby given to the tasks by
+    mistake: prepare failed with psycopg2's bare "cannot execute CREATE FUNCTION in a read-only transaction", retried
+    twice, naming neither the role nor the connection."""
+    roles = least_privilege_roles
+    with DatabaseConnection(roles.etl_url, connect_retries=0) as db:
+        apply_schema(db)
+    reader = urlsplit(roles.reader_url).username
+    execute_autocommit(
+        pg_url, sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(reader))
+    )
+    try:
+        with (
+            DatabaseConnection(roles.reader_url, connect_retries=0) as db,
+            pytest.raises(WarehousePrivilegeError) as raised,
+        ):
+            apply_schema(db)
+        message = str(raised.value)
+        assert f"default_transaction_read_only is on for the role {reader}" in message
+        assert "the connection string" in message and "not a reader's or a standby's" in message
+        assert isinstance(raised.value, FINAL_ERRORS)
+    finally:
+        execute_autocommit(pg_url, sql.SQL("ALTER ROLE {} RESET ALL").format(sql.Identifier(reader)))

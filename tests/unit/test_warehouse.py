@@ -526,6 +526,90 @@ def test_apply_schema_from_two_sessions_at_once(pg_url):
     assert _scalar(pg_url, "SELECT count(*) FROM pg_trigger WHERE tgname = 'repositories_bump_generation'") == 1
 
 
+def _bounded(pg_url: str) -> DatabaseConnection:
+    """A warehouse connection whose lock waits end (as a DBA's role lock_timeout ends them): a step that waits fails
+    the test instead of hanging it."""
+    db = DatabaseConnection(pg_url, connect_retries=0)
+    with db.cursor() as cur:
+        cur.execute("SET lock_timeout = '5s'")
+    db.commit()
+    return db
+
+
+def _held_like_a_first_load(pg_url: str) -> psycopg2.extensions.connection:
+    """A session holding what the first (bulk) load of a warehouse holds until it commits, hours for a census."""
+    bulk = psycopg2.connect(pg_url)
+    with bulk.cursor() as cur:
+        cur.execute(load_sql("bulk_load_lock.sql"))
+    return bulk
+
+
+def test_a_months_partition_already_there_is_found_without_waiting_for_a_first_load(warehouse, pg_url):
+    """Reading a partition's bound with its table's oid locks every month, so the look-up waited for the first
+    load's exclusive lock (or a DBA's VACUUM FULL of any month) though the month's partition was there."""
+    ensure_snapshot_partition(warehouse, date(2024, 5, 1))
+    bulk = _held_like_a_first_load(pg_url)
+    db = _bounded(pg_url)
+    try:
+        ensure_snapshot_partition(db, date(2024, 5, 2))
+    finally:
+        db.close()
+        bulk.close()
+
+
+def test_prepare_does_not_queue_behind_a_load_looking_for_its_months_partition(warehouse, pg_url):
+    """A second run's load looking for its month's partition while the first run's bulk load holds the tables waited
+    holding the schema lock, and every run's prepare queued behind it (or failed under the role's lock_timeout)."""
+    ensure_snapshot_partition(warehouse, date(2024, 5, 1))
+    bulk = _held_like_a_first_load(pg_url)
+    second_load = DatabaseConnection(pg_url, connect_retries=0)
+    looking = threading.Thread(target=lambda: ensure_snapshot_partition(second_load, date(2024, 5, 2)), daemon=True)
+    try:
+        looking.start()
+        looking.join(timeout=30)
+        assert not looking.is_alive(), "the load's partition step waited for the first load"
+        prepare = _bounded(pg_url)
+        try:
+            apply_schema(prepare)
+        finally:
+            prepare.close()
+    finally:
+        bulk.close()
+        looking.join(timeout=30)
+        second_load.close()
+
+
+def test_loads_creating_one_new_month_under_a_repeatable_read_role_all_go_on(warehouse, pg_url):
+    """Under a role's default repeatable read, the schema transaction's snapshot was taken by its lock statement,
+    before the lock was granted: the losers of three loads creating one month read the catalog from before the
+    winner's commit, found its table by name and failed, final, advising to drop the live partition."""
+    outcomes: list[BaseException | None] = []
+    ready = threading.Barrier(3)
+
+    def load() -> None:
+        db = DatabaseConnection(pg_url, connect_retries=0)
+        try:
+            with db.cursor() as cur:
+                cur.execute("SET default_transaction_isolation = 'repeatable read'")
+            db.commit()
+            ready.wait(timeout=30)
+            ensure_snapshot_partition(db, date(2025, 1, 3))
+            outcomes.append(None)
+        except BaseException as exc:
+            outcomes.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert outcomes == [None, None, None]
+    assert _scalar(pg_url, "SELECT to_regclass('github.repository_snapshots_2025_01') IS NOT NULL")
+
+
 def test_missing_sql_file_names_the_setting_and_fails_at_once(monkeypatch, tmp_path):
     from airflow.sdk.exceptions import AirflowFailException
 

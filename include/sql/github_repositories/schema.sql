@@ -115,30 +115,37 @@ CREATE TABLE IF NOT EXISTS github.repository_snapshots (
     PRIMARY KEY (repo_id, snapshot_date)
 ) PARTITION BY RANGE (snapshot_date);
 
+-- Whether an attached partition holds a date's snapshots (one an operator made, a year wide, say), read from
+-- the catalog alone: no lock, so it never waits for a first load's or a DBA's exclusive lock on a month. The
+-- bound is deparsed without its table (relid 0: a range of dates holds only constants), as opening the table
+-- would lock it. A partition being detached (14 and later) holds nothing.
+CREATE OR REPLACE FUNCTION github.snapshot_partition_exists(day date) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (
+        SELECT FROM pg_catalog.pg_inherits AS child
+        JOIN pg_catalog.pg_class AS part ON part.oid = child.inhrelid,
+        LATERAL regexp_match(
+            pg_catalog.pg_get_expr(part.relpartbound, 0), '^FOR VALUES FROM \((.*)\) TO \((.*)\)$'
+        ) AS bound
+        WHERE child.inhparent = 'github.repository_snapshots'::regclass
+          AND NOT coalesce((to_jsonb(child) ->> 'inhdetachpending')::boolean, false)
+          AND (bound[1] = 'MINVALUE' OR btrim(bound[1], '''')::date <= day)
+          AND (bound[2] = 'MAXVALUE' OR day < btrim(bound[2], '''')::date)
+    )
+$$;
+
 -- The partition that holds a date's snapshots, created if missing: an empty table attached to the
 -- partitioned one. ATTACH PARTITION takes a SHARE UPDATE EXCLUSIVE lock on the parent, which readers
 -- and writers do not wait for (CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE one), but which
--- waits for a DBA's ANALYZE or DETACH ... CONCURRENTLY: whether a partition already covers the date (one an
--- operator made, a year wide, say) is read from the catalog first, without a lock. A partition being
--- detached (14 and later) covers nothing. A month's table kept after it was detached is refused by name:
--- loading into it again needs the DBA's choice (drop, rename or attach it).
+-- waits for a DBA's ANALYZE or DETACH ... CONCURRENTLY. A month's table kept after it was detached is refused
+-- by name: loading into it again needs the DBA's choice (drop, rename or attach it).
 CREATE OR REPLACE FUNCTION github.ensure_snapshot_partition(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     month_start date := date_trunc('month', day)::date;
     partition_name text := 'repository_snapshots_' || to_char(month_start, 'YYYY_MM');
 BEGIN
-    IF EXISTS (
-        SELECT FROM pg_catalog.pg_inherits AS child
-        JOIN pg_catalog.pg_class AS part ON part.oid = child.inhrelid,
-        LATERAL regexp_match(
-            pg_catalog.pg_get_expr(part.relpartbound, part.oid), '^FOR VALUES FROM \((.*)\) TO \((.*)\)$'
-        ) AS bound
-        WHERE child.inhparent = 'github.repository_snapshots'::regclass
-          AND NOT coalesce((to_jsonb(child) ->> 'inhdetachpending')::boolean, false)
-          AND (bound[1] = 'MINVALUE' OR btrim(bound[1], '''')::date <= day)
-          AND (bound[2] = 'MAXVALUE' OR day < btrim(bound[2], '''')::date)
-    ) THEN
+    IF github.snapshot_partition_exists(day) THEN
         RETURN;
     END IF;
     IF to_regclass(format('github.%I', partition_name)) IS NOT NULL THEN

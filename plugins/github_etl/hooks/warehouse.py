@@ -477,6 +477,18 @@ def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
     :param db: connection to use; its open transaction, if any, is committed too.
     :param day: a snapshot date.
     """
+    # A month that has its partition, as every day but a month's first has, is found without the schema lock: a
+    # load waiting on it would queue every run's prepare, and the creation below can wait for a first (bulk) load.
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT github.snapshot_partition_exists(%s)", (day,))
+            exists = cur.fetchone()[0]
+        db.commit()
+    except Exception:
+        db.rollback()
+        raise
+    if exists:
+        return
     try:
         _under_schema_lock(db, ("SELECT github.ensure_snapshot_partition(%s)", (day,)))
     except psycopg2.errors.ObjectNotInPrerequisiteState as exc:
@@ -492,6 +504,10 @@ def _under_schema_lock(
     of their own, after any concurrent one, and commit."""
     try:
         with db.cursor() as cur:
+            if db.connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                # Each statement must see what the one before the lock committed: under a role's repeatable read the
+                # snapshot would be taken by the lock's own statement, before the lock is granted.
+                cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
             for statement in statements:
                 if callable(statement):
@@ -499,6 +515,9 @@ def _under_schema_lock(
                 else:
                     cur.execute(*((statement,) if isinstance(statement, str) else statement))
         db.commit()
+    except psycopg2.errors.ReadOnlySqlTransaction as exc:
+        db.rollback()
+        raise WarehousePrivilegeError(_read_only(db, exc)) from exc
     except psycopg2.errors.InsufficientPrivilege as exc:
         db.rollback()
         role = db.connection.info.user
@@ -511,6 +530,25 @@ def _under_schema_lock(
     except Exception:
         db.rollback()
         raise
+
+
+def _read_only(db: DatabaseConnection, refused: Exception) -> str:
+    """Why the warehouse refused to write: a standby, or a role whose transactions are read-only (a reader's)."""
+    role = db.connection.info.user
+    try:
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_is_in_recovery()")
+            standby = cur.fetchone()[0]
+        db.rollback()
+    except psycopg2.Error:
+        db.rollback()
+        standby = False
+    why = "the server is a standby" if standby else f"default_transaction_read_only is on for the role {role}"
+    return (
+        f"the warehouse at {db.where} ({db.hook.source}) is read-only: {why} ({str(refused).strip()}). Preparing "
+        "and loading need the primary and the DAG's own role, not a reader's or a standby's: point the connection "
+        "at them"
+    )
 
 
 @cache
