@@ -54,6 +54,7 @@ from tools.waiting import tail
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 RABBITMQ_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 DEFAULT_DATABASE = "airflow_celery"
 DEFAULT_QUEUE = "default"
 # Environment variable naming a worker inside its processes; read by worker_hostname().
@@ -411,6 +412,12 @@ class CeleryCluster:
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             }
         )
+        if urlsplit(self.broker_url).scheme in AMQP_SCHEMES:
+            # Airflow acknowledges a task's message when the task ends; RabbitMQ closes the channel of a delivery left
+            # unacknowledged past its consumer_timeout (30 min by default), which the worker takes as unrecoverable
+            # and exits, and shards run for hours. Acknowledged on receipt, a task lost with its worker is found by
+            # Airflow's heartbeats instead.
+            env.setdefault("AIRFLOW__CELERY__TASK_ACKS_LATE", "False")
         env.setdefault("AIRFLOW__SECRETS__BACKEND", LOCAL_SECRETS_BACKEND)
         # A connections file of the user's own (backend kwargs given) stays theirs.
         if (
