@@ -96,9 +96,11 @@ def _owners(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        value = re.split(r"[\s,]+", value)
+        value = [value]
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ConfigurationError("param 'owners' must be a list of GitHub logins")
+    # Airflow 3.1 and 3.2's form sends the field's lines as a list: a line may still hold "apache, python".
+    value = [name for v in value for name in re.split(r"[\s,]+", v)]
     # GitHub writes a login as @apache; a list pasted into the form brings spaces and blank lines.
     given = [v.strip() for v in value if v.strip()]
     names = [v.removeprefix("@") for v in given]
@@ -229,13 +231,15 @@ def trigger_form_params(**defaults: Any) -> dict[str, Any]:
             "owners: every repository of users/organisations; refresh: re-fetch the warehouse's repositories; "
             "census: every public repository listed since the census's cursor (or in since_id..until_id).",
         ),
+        # Nullable, as every param a mode reads alone: clearing a field in the form sends null (its default), the
+        # one way the form leaves a param out, which prepare asks of a run of another mode.
         "sample_size": Param(
             DEFAULT_SAMPLE_SIZE,
-            type="integer",
+            type=["null", "integer"],
             minimum=1,
             maximum=MAX_SAMPLE_SIZE,
             title="Sample size",
-            description="mode sample: how many distinct repositories to load.",
+            description=f"mode sample: how many distinct repositories to load; empty: {DEFAULT_SAMPLE_SIZE}.",
         ),
         "seed": Param(
             None,
@@ -250,12 +254,12 @@ def trigger_form_params(**defaults: Any) -> dict[str, Any]:
         ),
         "per_page_take": Param(
             DEFAULT_PER_PAGE_TAKE,
-            type="integer",
+            type=["null", "integer"],
             minimum=1,
             maximum=100,
             title="Repositories taken per listing page",
             description="mode sample: 100 is cheapest in quota; "
-            "1 is the most random (one listing call per repository).",
+            f"1 is the most random (one listing call per repository); empty: {DEFAULT_PER_PAGE_TAKE}.",
         ),
         # Nullable: the trigger form treats a non-null string or array as required.
         # No maxLength: GitHub's limit of 256 characters leaves qualifiers out (prepare checks it).
@@ -318,5 +322,12 @@ def trigger_form_params(**defaults: Any) -> dict[str, Any]:
     try:
         validate({name: param.value for name, param in params.items()})
     except ConfigurationError as exc:
+        if "mode" not in defaults and os.environ.get("GITHUB_ETL_SCHEDULED_MODE", "").strip():
+            raise ConfigurationError(
+                f"GITHUB_ETL_SCHEDULED_MODE={scheduled_mode()} would fail every scheduled run: {exc}. No setting gives "
+                "a scheduled search its query or an owners harvest its owners: add a DAG of its own with them "
+                "(docs/existing-airflow.md, a second harvest: harvest_dag(..., mode=..., query=...)), or set sample, "
+                "refresh or census"
+            ) from None
         raise ConfigurationError(f"the DAG's param defaults {defaults} would fail every scheduled run: {exc}") from None
     return params
