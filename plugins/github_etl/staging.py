@@ -22,6 +22,7 @@ when their upload completes), so a file that exists is a checkpoint a retried ta
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import io
@@ -217,6 +218,8 @@ def check_staging_root(root: str | None = None) -> None:
             "the proxy is up, or add the store's host to NO_PROXY if it is reached directly (a VPC endpoint)."
         ) from exc
     except OSError as exc:
+        if _bad_request(exc):
+            raise ConfigurationError(f"The staging store at {root_uri} {_refused_as_bad(step, exc)}: {fix}.") from exc
         # s3fs turns a proxy's 407 into an OSError quoting it; only the proxy's URL can answer it.
         if "(407)" not in str(exc):
             raise
@@ -348,6 +351,29 @@ def staged_files_of(staging: RunStaging) -> Iterator[None]:
         raise ConfigurationError(
             f"The staging store refused this task at {run_folder(staging)} ({exc}): {fix}"
         ) from exc
+    except OSError as exc:
+        if not _bad_request(exc):
+            raise
+        conn_id = urlsplit(str(staging.base)).username
+        whose = f" (the connection {conn_id!r})" if conn_id else ""
+        raise ConfigurationError(
+            f"The staging store at {run_folder(staging)} {_refused_as_bad('look a file up', exc)}: renew the "
+            f"credentials this worker uses for GITHUB_ETL_STAGING_URL{whose}"
+        ) from exc
+
+
+def _bad_request(exc: OSError) -> bool:
+    """Whether S3 answered 400: s3fs makes an ``EINVAL`` of a HEAD's bare 400 (no body, so no error code) and of
+    ``InvalidToken``. No retry sends a request S3 takes."""
+    response = getattr(exc.__cause__, "response", None) or {}
+    return exc.errno == errno.EINVAL and response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 400
+
+
+def _refused_as_bad(step: str, exc: OSError) -> str:
+    return (
+        f"refused to {step} as a bad request ({exc}): temporary credentials past their expiry (an "
+        "aws_session_token or AWS_SESSION_TOKEN) are answered so, as is a request signed for another region"
+    )
 
 
 def stage_again(staging: RunStaging) -> str:
@@ -415,8 +441,17 @@ def _atomic_open_unchecked(target: ObjectStoragePath, mode: str) -> Iterator[IO[
             yield handle
             handle.flush()
             spool.seek(0)
-            with target.open("wb") as upload:
+            # The file system's own file, not the path's lineage-tracking wrapper: only it can be abandoned.
+            upload = target.fs.open(target.path, "wb")
+            try:
                 shutil.copyfileobj(spool, upload, COPY_CHUNK)
+                upload.close()
+            except BaseException:
+                # Closing would publish what was sent so far: a multipart upload's parts, or a small file's buffer.
+                with contextlib.suppress(Exception):
+                    upload.discard()
+                upload.closed = True
+                raise
             if text:
                 handle.detach()
         return
