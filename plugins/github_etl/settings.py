@@ -108,7 +108,8 @@ def staging_url() -> str:
     """Root of the staging area: ``GITHUB_ETL_STAGING_URL`` or a folder inside the project."""
     configured = os.environ.get("GITHUB_ETL_STAGING_URL", "").strip()
     if not configured:
-        return (PROJECT_ROOT / ".staging").as_uri()
+        # Not Path.as_uri(): the store would take its escapes (%20 for a space) as part of the folder's name.
+        return f"file://{PROJECT_ROOT / '.staging'}"
     # Keys written before the @ (Hadoop's s3a://KEY:SECRET@bucket) would be read as a connection id and ride in
     # every staged file's URI (XCom, the task log, lineage): refused first, as every later message quotes the URL.
     if ":" in configured.split("://", 1)[-1].rpartition("@")[0]:

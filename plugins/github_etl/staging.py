@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from github_etl.errors import (
     ConfigurationError,
@@ -156,6 +156,9 @@ def staging_root(root: str | None = None) -> str:
     """
     uri = (root or staging_url()).rstrip("/")
     parts = urlsplit(uri)
+    if parts.scheme == "file":
+        # file:///srv/my%20staging names /srv/my staging, as a URL does; the store would keep the escapes in the name.
+        return f"file://{unquote(parts.path)}"
     if parts.scheme in S3_SCHEMES and "@" not in parts.netloc:
         return parts._replace(netloc=f"{DEFAULT_AWS_CONN_ID}@{parts.netloc}").geturl()
     return uri

@@ -102,7 +102,7 @@ def test_default_root_is_a_folder_inside_the_project(monkeypatch) -> None:
 
     monkeypatch.delenv("GITHUB_ETL_STAGING_URL", raising=False)
     staging = RunStaging("d", "r")
-    assert staging.root_uri == (PROJECT_ROOT / ".staging").as_uri()
+    assert staging.root_uri == f"file://{PROJECT_ROOT / '.staging'}"
 
 
 def test_a_missing_bucket_is_refused_not_created(s3_staging_url: str) -> None:
@@ -439,3 +439,32 @@ def test_a_json_lines_file_cut_short_is_a_damaged_staged_file_naming_it_and_the_
 
     with pytest.raises(StagedFileDamagedError, match=r"gone\.jsonl \(line 2\) cannot be read"):
         list(iter_jsonl_uri(staged.as_uri()))
+
+
+def test_default_staging_of_a_project_whose_path_has_a_space_or_an_accent_stays_inside_the_project(
+    monkeypatch, tmp_path
+):
+    """The default was the folder's file:// URI, whose escapes the store took as the name: with the project in
+    "My Projects é" files went to a new "My%20Projects%20%C3%A9" tree beside it, which make clean never removes."""
+    import github_etl.settings as settings
+
+    monkeypatch.delenv("GITHUB_ETL_STAGING_URL", raising=False)
+    project = tmp_path / "My Projects é" / "github-etl"
+    project.mkdir(parents=True)
+    monkeypatch.setattr(settings, "PROJECT_ROOT", project)
+
+    RunStaging("github_repositories", "manual__2026-01-01").write_json({"a": 1}, "probe.json")
+
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("probe.json")) == [
+        Path("My Projects é/github-etl/.staging/dag_id=github_repositories/run_id=manual__2026-01-01/probe.json")
+    ]
+
+
+def test_a_file_url_with_escapes_names_the_folder_it_escapes(tmp_path):
+    """file:///srv/my%20staging is the folder "/srv/my staging", as any URL reader takes it."""
+    folder = tmp_path / "my staging"
+
+    RunStaging("d", "r", root=folder.as_uri()).write_json({"a": 1}, "probe.json")
+
+    assert (folder / "dag_id=d" / "run_id=r" / "probe.json").exists()
+    assert not any("%20" in str(p) for p in tmp_path.rglob("*"))
