@@ -406,10 +406,10 @@ class AirflowProcesses:
     def stop(self) -> None:
         """SIGTERM every process group, SIGKILL what is left after the grace period; idempotent.
 
-        Ctrl-C and SIGTERM are held back while stopping (and delivered afterwards), so a second Ctrl-C
+        Ctrl-C, SIGTERM and SIGHUP are held back while stopping (and delivered afterwards), so a second Ctrl-C
         cannot leave processes behind.
         """
-        held = {signal.SIGINT, signal.SIGTERM}
+        held = set(STOP_SIGNALS)
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
         try:
             self._stop()
@@ -473,6 +473,10 @@ class StopRequested(KeyboardInterrupt):
 _STOP_REQUESTED = threading.Event()
 
 
+# What stops the processes: Ctrl-C, SIGTERM, and the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _request_stop(signum: int, _frame: object) -> None:
     if _STOP_REQUESTED.is_set():
         return
@@ -481,11 +485,13 @@ def _request_stop(signum: int, _frame: object) -> None:
 
 
 def stop_on_signals() -> None:
-    """Turn Ctrl-C and SIGTERM (from make, a supervisor or kill) into :class:`StopRequested`.
+    """Turn Ctrl-C, SIGTERM (from make, a supervisor or kill) and SIGHUP (the terminal closed, an ssh session
+    dropped) into :class:`StopRequested`.
 
     Installed explicitly: a shell that starts a command in the background makes it ignore Ctrl-C. Only
-    the first signal raises; later ones find the stop it started already under way.
+    the first signal raises; later ones find the stop it started already under way. The processes started run in
+    sessions of their own and never get the terminal's SIGHUP: without a stop they would live on as orphans.
     """
     _STOP_REQUESTED.clear()
-    signal.signal(signal.SIGINT, _request_stop)
-    signal.signal(signal.SIGTERM, _request_stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _request_stop)

@@ -3,6 +3,7 @@ stops every process it started."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Iterator
 
@@ -121,3 +122,50 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+# `make run`'s supervisor with a stand-in for airflow that writes its pid and sleeps.
+_MAKE_RUN = """
+import sys
+import tools.airflow_processes as processes
+processes.airflow_executable = lambda: sys.argv[1]
+import tools.dev
+sys.exit(tools.dev.foreground(processes.airflow_env(), "dags", "test", "github_repositories"))
+"""
+
+
+def test_closing_the_terminal_of_make_run_stops_the_airflow_it_started(tmp_path) -> None:
+    """Closing the terminal (or an ssh session dropping) sends SIGHUP to make run's process group. The supervisor
+    died of it at once, and airflow, in a session of its own, never got it: it lived on as an orphan holding the
+    DAG's run (and make airflow's scheduler, port 8080 and home)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tools.waiting import poll
+
+    project = Path(__file__).resolve().parents[2]
+    pid_file = tmp_path / "airflow.pid"
+    airflow = tmp_path / "airflow"
+    airflow.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 600\n')
+    airflow.chmod(0o755)
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", _MAKE_RUN, str(airflow)],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "plugins"), str(project)])},
+        start_new_session=True,
+    )
+    airflow_pid = None
+    try:
+        poll(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60, what="airflow to start")
+        airflow_pid = int(pid_file.read_text())
+        os.killpg(supervisor.pid, signal.SIGHUP)  # the terminal's process group, as the kernel signals it
+        supervisor.wait(timeout=60)
+        # The supervisor ends once what it started is stopped and reaped.
+        assert not Path(f"/proc/{airflow_pid}").exists(), "airflow goes on as an orphan after the terminal closed"
+    finally:
+        for pid in (supervisor.pid, airflow_pid):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
