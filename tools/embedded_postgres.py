@@ -32,6 +32,7 @@ import fcntl
 import logging
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -65,6 +66,8 @@ LOG_FILE = "server.log"
 # initdb plus the first start of a cold machine takes a few seconds; a minute means something is wrong.
 PG_CTL_TIMEOUT_SECONDS = 60
 
+# The suffix of the folder a data directory is made in, beside it, until it is whole.
+_UNFINISHED = ".initialising-"
 _PORT_SETTING = re.compile(r"^\s*port\s*=\s*(\d+)", re.MULTILINE)
 # `initdb --version` prints e.g. "initdb (PostgreSQL) 18.6"; the major version is what PG_VERSION holds.
 _SERVER_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
@@ -105,6 +108,7 @@ class EmbeddedPostgres:
             if self.is_running():
                 log.info("Embedded PostgreSQL already running in %s", self.data_dir)
                 return self.url()
+            self._remove_stale_pid_file()
             account = self._server_account()
             self._initialise(account)
             port = self._choose_port()
@@ -130,11 +134,60 @@ class EmbeddedPostgres:
             return True
 
     def is_running(self) -> bool:
-        """Whether a server is running on this data directory (``pg_ctl status``)."""
+        """Whether this data directory's server runs: a live process holds its ``postmaster.pid`` (``pg_ctl
+        status``), and the port that file records answers with this folder.
+
+        ``pg_ctl status`` alone trusts any process of the recorded PID: after a crash the file stays behind, and by
+        then the PID may be another program's (after a reboot) or a dead postmaster's not yet reaped; a copy of the
+        project holds the other copy's file, naming its running server.
+        """
         if not (self.data_dir / "PG_VERSION").exists():
             return False
         # pg_ctl status exits 3 when no server runs, 4 when the directory is not a data directory.
-        return self._pg_ctl(["status"], self._server_account(), check=False) == 0
+        if self._pg_ctl(["status"], self._server_account(), check=False) != 0:
+            return False
+        return self._serves_this_folder()
+
+    def _pid_file(self) -> list[str]:
+        """The lines of ``postmaster.pid``: pid, data directory, start time, port, ... (PostgreSQL's pidfile.h)."""
+        try:
+            return (self.data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+
+    def _serves_this_folder(self) -> bool:
+        import psycopg2
+
+        lines = self._pid_file()
+        if len(lines) < 4 or not lines[3].strip().isdigit() or Path(lines[1]) != self.data_dir:
+            return False
+        try:
+            connection = psycopg2.connect(
+                host=LISTEN_HOST, port=int(lines[3]), user=SUPERUSER, dbname=SUPERUSER, connect_timeout=10
+            )
+        except psycopg2.OperationalError:
+            return False
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW data_directory")
+                return Path(cursor.fetchone()[0]) == self.data_dir
+        finally:
+            connection.close()
+
+    def _remove_stale_pid_file(self) -> None:
+        """Remove a ``postmaster.pid`` no server of this folder holds, which PostgreSQL would take for a running one
+        while its PID is alive: a copy's (it names the other folder), or one whose PID is no live postgres now."""
+        lines = self._pid_file()
+        if not lines:
+            return
+        pid = int(lines[0]) if lines[0].strip().isdigit() else 0
+        if len(lines) > 1 and Path(lines[1]) == self.data_dir and _is_live_postgres(pid):
+            raise EmbeddedPostgresError(
+                f"a PostgreSQL server (pid {pid}) holds {self.data_dir / 'postmaster.pid'} but does not answer on the "
+                "port it records: it may be starting or stopping; try again in a minute, or stop that process"
+            )
+        log.info("Removing %s, left behind by a server that no longer runs", self.data_dir / "postmaster.pid")
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
     def url(self, database: str = SUPERUSER) -> str:
         """URL of the running server.
@@ -170,33 +223,50 @@ class EmbeddedPostgres:
         return _Account(uid=entry.pw_uid, gid=entry.pw_gid)
 
     def _initialise(self, account: _Account | None) -> None:
+        """Make the data directory unless it is made: in a folder beside it, renamed into place once whole.
+
+        initdb stopped part-way (Ctrl-C, after which its own clean-up may not run; a crash) would otherwise leave a
+        folder holding ``PG_VERSION`` but not the settings' include, which every later start takes for a made one
+        and starts on PostgreSQL's default port.
+        """
+        for unfinished in self.data_dir.parent.glob(f"{self.data_dir.name}{_UNFINISHED}*"):
+            log.info("Removing %s, an initialisation that was interrupted", unfinished)
+            shutil.rmtree(unfinished, ignore_errors=True)
         if (self.data_dir / "PG_VERSION").exists():
             self._check_major_version()
             return
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise EmbeddedPostgresError(f"{self.data_dir} is not empty and is not a PostgreSQL data directory")
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if account is not None:
-            _ensure_traversable(self.data_dir.parent)
-            _ensure_traversable(self.binaries)
-            os.chown(self.data_dir, account.uid, account.gid)
-        log.info("Initialising a PostgreSQL data directory in %s", self.data_dir)
-        self._run(
-            [
-                str(self.binaries / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-locale",
-                "--no-instructions",
-            ],
-            account,
-        )
-        with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(f"\n# Address and port of the embedded warehouse.\ninclude_if_exists = '{SETTINGS_FILE}'\n")
+        building = self.data_dir.with_name(f"{self.data_dir.name}{_UNFINISHED}{os.getpid()}")
+        building.mkdir(mode=0o700, parents=True)
+        try:
+            if account is not None:
+                _ensure_traversable(self.data_dir.parent)
+                _ensure_traversable(self.binaries)
+                os.chown(building, account.uid, account.gid)
+            log.info("Initialising a PostgreSQL data directory in %s", self.data_dir)
+            self._run(
+                [
+                    str(self.binaries / "initdb"),
+                    "-D",
+                    str(building),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                    "--no-instructions",
+                ],
+                account,
+            )
+            with (building / "postgresql.conf").open("a", encoding="utf-8") as conf:
+                conf.write(f"\n# Address and port of the embedded warehouse.\ninclude_if_exists = '{SETTINGS_FILE}'\n")
+            if self.data_dir.exists():
+                self.data_dir.rmdir()  # empty, as checked above
+            building.rename(self.data_dir)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
 
     def _check_major_version(self) -> None:
         """Refuse a data directory of another major version: the server would only log a cryptic FATAL."""
@@ -230,8 +300,7 @@ class EmbeddedPostgres:
     def _running_port(self) -> int | None:
         if not self.is_running():
             return None
-        # postmaster.pid: pid, data dir, start time, port, ... (documented in PostgreSQL's pidfile.h).
-        lines = (self.data_dir / "postmaster.pid").read_text(encoding="utf-8").splitlines()
+        lines = self._pid_file()
         return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
 
     def _pg_ctl(self, args: Sequence[str], account: _Account | None, *, check: bool = True) -> int:
@@ -286,6 +355,15 @@ def binaries_major_version(binaries: Path = POSTGRES_BIN_PATH) -> str:
     if match is None:
         raise EmbeddedPostgresError(f"cannot read a PostgreSQL version in {printed!r}")
     return match[1]
+
+
+def _is_live_postgres(pid: int) -> bool:
+    """Whether ``pid`` is a running (not dead and unreaped) ``postgres`` process, as ``ps`` sees it."""
+    if pid <= 0:
+        return False
+    shown = subprocess.run(["ps", "-o", "stat=,comm=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    fields = shown.stdout.split()
+    return len(fields) >= 2 and not fields[0].startswith("Z") and Path(fields[1]).name == "postgres"
 
 
 def _port_is_free(port: int) -> bool:

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import uuid
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -695,3 +697,120 @@ def test_embedded_server_refuses_a_data_directory_of_another_major_version():
         assert sorted(p.name for p in data_dir.iterdir()) == ["PG_VERSION"], "nothing is written into it"
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+
+
+@contextmanager
+def _embedded_parent() -> Iterator[Path]:
+    """A folder for embedded data directories; not tmp_path: run as root, the server's account must traverse it."""
+    parent = Path(tempfile.mkdtemp(prefix="github-etl-embedded-"))
+    parent.chmod(0o711)
+    try:
+        yield parent
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _stopped_leaving_its_pid_file_to(server: Any, pid: int) -> None:
+    """The server gone as after a crash, its postmaster.pid left behind, naming ``pid``: after a reboot the number
+    is another program's."""
+    pid_file = server.data_dir / "postmaster.pid"
+    lines = pid_file.read_text(encoding="utf-8").splitlines()
+    owner = pid_file.stat()
+    assert server.stop() is True
+    pid_file.write_text("\n".join([str(pid), *lines[1:]]) + "\n", encoding="utf-8")
+    os.chown(pid_file, owner.st_uid, owner.st_gid)
+
+
+@contextmanager
+def _another_program() -> Iterator[subprocess.Popen[bytes]]:
+    """A program of the embedded server's account that is no PostgreSQL (an editor, a browser)."""
+    from tools.embedded_postgres import SERVER_ACCOUNT, ensure_user_exists
+
+    as_account: dict[str, Any] = {}
+    if os.geteuid() == 0:
+        entry = ensure_user_exists(SERVER_ACCOUNT)
+        as_account = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    program = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL, **as_account)
+    try:
+        yield program
+    finally:
+        program.kill()
+        program.wait()
+
+
+@pytest.mark.integration
+def test_after_a_crash_a_pid_file_naming_another_program_is_no_running_server():
+    """pg_ctl status trusts any live process of the recorded PID: start() said "already running" and handed out the
+    URL of a port nothing listened on, and stop() (make warehouse-stop, make clean) signalled the other program."""
+    from tools.embedded_postgres import EmbeddedPostgres
+
+    with _embedded_parent() as parent, _another_program() as program:
+        server = EmbeddedPostgres(parent / "pgdata")
+        try:
+            server.start()
+            _stopped_leaving_its_pid_file_to(server, program.pid)
+
+            assert server.is_running() is False
+            assert server.stop() is False
+            assert program.poll() is None, "stop() signalled a program that is no PostgreSQL"
+            url = server.start()
+            assert _scalar(url, "SHOW data_directory") == str(server.data_dir)
+        finally:
+            server.stop()
+
+
+@pytest.mark.integration
+def test_a_copy_of_a_running_projects_data_directory_starts_a_server_of_its_own():
+    """cp -a of a project while its make airflow runs: the copy's postmaster.pid names the first copy's server, whose
+    URL the copy's start() handed out (make run then loaded into the other warehouse), and whose server its stop()
+    stopped."""
+    from tools.embedded_postgres import EmbeddedPostgres
+
+    with _embedded_parent() as first_parent, _embedded_parent() as second_parent:
+        first = EmbeddedPostgres(first_parent / "pgdata")
+        second = EmbeddedPostgres(second_parent / "pgdata")
+        try:
+            first_url = first.start()
+            subprocess.run(["cp", "-a", str(first.data_dir), str(second.data_dir)], check=True)
+
+            assert second.is_running() is False
+            second_url = second.start()
+            assert second_url != first_url
+            assert _scalar(second_url, "SHOW data_directory") == str(second.data_dir)
+            assert second.stop() is True
+            assert _scalar(first_url, "SHOW data_directory") == str(first.data_dir)
+        finally:
+            second.stop()
+            first.stop()
+
+
+@pytest.mark.integration
+def test_an_initialisation_interrupted_part_way_leaves_nothing_a_later_start_trips_on(monkeypatch):
+    """Ctrl-C during the first make run (subprocess.run kills initdb 0.25 s after it, before initdb cleans up) or a
+    crash left a folder holding PG_VERSION but not the settings' include: every later start took it for made and
+    started on PostgreSQL's default port, failing on (or answering with) the machine's own server."""
+    from tools.embedded_postgres import EmbeddedPostgres
+
+    with _embedded_parent() as parent:
+        server = EmbeddedPostgres(parent / "pgdata")
+        made = EmbeddedPostgres._run
+
+        def interrupted_after_initdb(self: Any, command: Any, account: Any, **kwargs: Any) -> int:
+            code = made(self, command, account, **kwargs)
+            if Path(command[0]).name == "initdb":
+                raise KeyboardInterrupt
+            return code
+
+        with monkeypatch.context() as patched:
+            patched.setattr(EmbeddedPostgres, "_run", interrupted_after_initdb)
+            with pytest.raises(KeyboardInterrupt):
+                server.start()
+        # What a SIGKILL leaves, where no clean-up runs: a folder being made beside the data directory.
+        (parent / "pgdata.initialising-4242").mkdir()
+        (parent / "pgdata.initialising-4242" / "PG_VERSION").write_text("1\n")
+        try:
+            url = server.start()
+            assert _scalar(url, "SHOW data_directory") == str(server.data_dir)
+            assert sorted(p.name for p in parent.iterdir()) == ["pgdata"]
+        finally:
+            server.stop()
