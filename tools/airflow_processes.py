@@ -144,13 +144,17 @@ def require_free_port(port: int) -> None:
 # Held by `make airflow` and `make run` while they run, so that neither starts where the other serves the same
 # metadata database.
 HOME_LOCK_NAME = "make-airflow.lock"
+# The home locks this process holds: handed to the processes it starts, so that the lock lasts while they run even
+# if this process is killed (kill -9, the OOM killer) and they live on.
+_HELD_LOCKS: list[int] = []
 
 
 @contextlib.contextmanager
 def holding_home(home: Path) -> Any:
     """Hold ``home``'s lock while the block runs; ConfigurationError if ``make airflow`` or ``make run`` holds it.
 
-    An advisory ``flock``: the system releases it when its holder ends, however it ends.
+    An advisory ``flock``: the system releases it when its holder ends, however it ends, and the processes
+    :meth:`AirflowProcesses.start` starts meanwhile hold it with it.
     """
     import fcntl
 
@@ -163,7 +167,11 @@ def holding_home(home: Path) -> Any:
                 f"make airflow or make run is running with AIRFLOW_HOME={home} already: its scheduler and "
                 "airflow dags test would run each other's tasks"
             ) from None
-        yield
+        _HELD_LOCKS.append(lock.fileno())
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.remove(lock.fileno())
 
 
 @contextlib.contextmanager
@@ -279,6 +287,7 @@ class AirflowProcesses:
             stdout=log_file,
             stderr=subprocess.STDOUT if log_file is not None else None,
             start_new_session=True,
+            pass_fds=tuple(_HELD_LOCKS),
         )
         self._processes.append(
             _Process(name, popen, log_path, log_file, warm_shutdown=args[:2] == ("celery", "worker"))

@@ -169,3 +169,56 @@ def test_closing_the_terminal_of_make_run_stops_the_airflow_it_started(tmp_path)
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
+
+
+_MAKE_AIRFLOW = """
+import sys
+from pathlib import Path
+import tools.airflow_processes as processes
+processes.airflow_executable = lambda: sys.argv[1]
+with processes.holding_home(Path(sys.argv[2])):
+    supervised = processes.AirflowProcesses(processes.airflow_env(), log_dir=None)
+    supervised.start("standalone", "standalone")
+    supervised.watch()
+"""
+
+
+def test_make_run_still_refuses_while_the_airflow_of_a_killed_make_airflow_runs(tmp_path) -> None:
+    """kill -9 of make airflow's supervisor (or the OOM killer) leaves airflow standalone running in its own session;
+    the home lock was the supervisor's alone, so make run started airflow dags test beside that scheduler."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from github_etl.errors import ConfigurationError
+    from tools.airflow_processes import holding_home
+    from tools.waiting import poll
+
+    project = Path(__file__).resolve().parents[2]
+    pid_file = tmp_path / "airflow.pid"
+    airflow = tmp_path / "airflow"
+    airflow.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 600\n')
+    airflow.chmod(0o755)
+    home = tmp_path / "home"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", _MAKE_AIRFLOW, str(airflow), str(home)],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "plugins"), str(project)])},
+        start_new_session=True,
+    )
+    airflow_pid = None
+    try:
+        poll(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60, what="airflow to start")
+        airflow_pid = int(pid_file.read_text())
+        supervisor.kill()
+        supervisor.wait(timeout=30)
+        assert Path(f"/proc/{airflow_pid}").exists(), "standalone outlives its killed supervisor"
+
+        with pytest.raises(ConfigurationError, match="already"), holding_home(home):
+            pass
+    finally:
+        for pid in (supervisor.pid, airflow_pid):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
