@@ -716,6 +716,27 @@ def test_a_token_copied_with_its_header_word_is_refused_before_any_request(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize("form", ["uri", "json"])
+def test_a_token_written_as_the_connections_login_is_refused_before_any_request(
+    fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, form: str
+) -> None:
+    """git's habit, https://TOKEN@github.com, puts the token in the login, which GitHub's API never reads: every
+    request went without a token (60 an hour, REST instead of GraphQL), told only by an INFO line."""
+    host = fake.base_url.removeprefix("http://")
+    written = (
+        f"http://{TOKEN}@{host}"
+        if form == "uri"
+        else json.dumps({"conn_type": "http", "host": fake.base_url, "login": TOKEN})
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", written)
+
+    with pytest.raises(ConfigurationError, match=r"^Connection 'github_default' has a login and no password") as raised:
+        GitHubHook(settings=FAST).get_conn()
+
+    assert TOKEN not in str(raised.value)
+    assert fake.requests == []
+
+
 @pytest.mark.parametrize("written", [f'"{TOKEN}"', f"'{TOKEN}'", f"{OTHER_TOKEN},\u201c{TOKEN}\u201d"])
 def test_a_token_in_quotes_is_refused_before_any_request(
     fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, written: str

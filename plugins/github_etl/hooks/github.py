@@ -253,6 +253,14 @@ class GitHubHook(BaseHook):
             raise ConfigurationError(f"Connection '{self.github_conn_id}': extra 'tokens' must be a list of strings")
         tokens += _tokens_of(",".join(extra_tokens), f"Connection '{self.github_conn_id}': extra 'tokens'")
         app = GitHubApp.from_extra(extra, self.github_conn_id)
+        if conn.login and not tokens and app is None:
+            # git's habit (https://TOKEN@github.com): the token lands in the login, which GitHub's API never reads.
+            # Not quoted: it may be the token.
+            raise ConfigurationError(
+                f"Connection '{self.github_conn_id}' has a login and no password: its requests would go without a "
+                "token (60 an hour). Put the token in the password (a URI's http://:TOKEN@HOST or "
+                "x-access-token:TOKEN@HOST, or JSON's \"password\")"
+            )
         return base_url_of(conn), tokens, app
 
     def api_base_url(self) -> str:
