@@ -612,6 +612,42 @@ def test_loads_creating_one_new_month_under_a_repeatable_read_role_all_go_on(war
     assert _scalar(pg_url, "SELECT to_regclass('github.repository_snapshots_2025_01') IS NOT NULL")
 
 
+def test_the_sql_files_digest_is_this_versions():
+    """Changing a file of include/sql/github_repositories changes the digest prepare compares the folder with."""
+    from github_etl.hooks.warehouse import SQL_FILES_DIGEST, sql_files_digest
+    from github_etl.settings import DEFAULT_SQL_DIR
+
+    found = sql_files_digest(DEFAULT_SQL_DIR)
+    assert found == SQL_FILES_DIGEST, f"set SQL_FILES_DIGEST = {found!r} in plugins/github_etl/hooks/warehouse.py"
+
+
+@pytest.mark.parametrize("copy", ["older", "partial"])
+def test_a_sql_folder_of_another_version_fails_prepare_at_once_naming_it(monkeypatch, tmp_path, pg_url, copy):
+    """GITHUB_ETL_SQL_DIR naming a copy of include/sql made for an earlier version (or part of one): prepare applied
+    its schema and passed, and the load failed after GitHub was called (a function the plugin calls missing), its
+    retries spent; a missing file failed only the run that came to read it."""
+    from github_etl.errors import FINAL_ERRORS
+    from github_etl.settings import DEFAULT_SQL_DIR
+
+    folder = tmp_path / "sql"
+    shutil.copytree(DEFAULT_SQL_DIR, folder)
+    if copy == "older":
+        schema = folder / "schema.sql"
+        schema.write_text(schema.read_text().replace("snapshot_partition_exists", "snapshot_partition_found"))
+    else:
+        (folder / "check_loaded_count.sql").unlink()
+    monkeypatch.setenv("GITHUB_ETL_SQL_DIR", str(folder))
+    load_sql.cache_clear()
+    try:
+        with DatabaseConnection(pg_url, connect_retries=0) as db, pytest.raises(WarehouseError) as raised:
+            apply_schema(db)
+        assert str(raised.value).startswith(f"The SQL folder {folder} holds other SQL files than this version")
+        assert isinstance(raised.value, FINAL_ERRORS)
+        assert _scalar(pg_url, "SELECT to_regnamespace('github') IS NULL"), "nothing applied"
+    finally:
+        load_sql.cache_clear()
+
+
 def test_missing_sql_file_names_the_setting_and_fails_at_once(monkeypatch, tmp_path):
     from airflow.sdk.exceptions import AirflowFailException
 

@@ -10,6 +10,7 @@ an immediate error when the server refuses the login, and messages that never ca
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import time
@@ -384,6 +385,7 @@ def apply_schema(db: DatabaseConnection) -> None:
         for table, columns in column_descriptions().items()
         for column, text in columns.items()
     ]
+    check_sql_files()
     schema = load_sql(SCHEMA_FILE)
     _under_schema_lock(
         db,
@@ -549,6 +551,36 @@ def _read_only(db: DatabaseConnection, refused: Exception) -> str:
         "and loading need the primary and the DAG's own role, not a reader's or a standby's: point the connection "
         "at them"
     )
+
+
+# The digest of this version's SQL files (include/sql/github_repositories): a folder GITHUB_ETL_SQL_DIR names that
+# holds others (a copy made for an earlier version, or part of one) would apply an older schema and fail a load
+# later, after GitHub was called. tests/unit/test_warehouse.py says the new value when a file changes.
+SQL_FILES_DIGEST = "11008696538d7964"
+
+
+def sql_files_digest(folder: Path) -> str:
+    """The digest of the ``.sql`` files of ``folder``: their names and their text, line ends aside."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes().replace(b"\r\n", b"\n") + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def check_sql_files() -> None:
+    """Fail at once unless the SQL folder holds this version's files."""
+    folder = sql_dir()
+    if not folder.is_dir():
+        raise WarehouseSqlNotFoundError(
+            f"The SQL folder {folder} does not exist: set GITHUB_ETL_SQL_DIR to this version's "
+            "include/sql/github_repositories, or copy the project's include/ folder beside its plugins/ folder"
+        )
+    if sql_files_digest(folder) != SQL_FILES_DIGEST:
+        raise WarehouseSqlNotFoundError(
+            f"The SQL folder {folder} holds other SQL files than this version of the plugin reads (a copy of an "
+            "earlier version's, or part of one?): copy this version's include/sql/github_repositories there, or set "
+            "GITHUB_ETL_SQL_DIR to it"
+        )
 
 
 @cache
