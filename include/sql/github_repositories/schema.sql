@@ -743,7 +743,7 @@ FROM (VALUES
     ('github.source', 'api_url', 'The GitHub''s API root, e.g. https://api.github.com or https://HOST/api/v3.'),
     ('github.source', 'dag_id', 'The DAG of the run whose load recorded it.'),
     ('github.source', 'run_id', 'The run whose load recorded it.'),
-    ('github.source', 'recorded_at', 'When that load committed.'),
+    ('github.source', 'recorded_at', 'When that load''s transaction began.'),
     ('github.load_runs', NULL, 'One row per DAG run that loaded, written in its load''s transaction.'),
     ('github.load_runs', 'run_id', 'Airflow''s run id: a run is its DAG id and its run id.'),
     ('github.load_runs', 'dag_id', 'Airflow''s DAG id: two DAGs may harvest into one warehouse.'),
@@ -840,7 +840,7 @@ FROM (VALUES
     ('github.star_gains', 'repo_id', 'The repository (github.repositories.id).'),
     ('github.star_gains', 'gain', 'Stars on end_date minus stars on the window''s first day.'),
     ('github.star_gains', 'stargazers_count', 'Stars on end_date.'),
-    ('github.star_gains', 'language', 'Primary language when the gain was computed.'),
+    ('github.star_gains', 'language', 'Primary language on end_date (its snapshot''s).'),
     ('github.star_gains', 'topics', 'Topics when the gain was computed.'),
     ('github.star_gain_topics', NULL,
      'The rows of github.star_gains once per topic that fewer than one in a hundred of the window''s risers '
