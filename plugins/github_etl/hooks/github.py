@@ -259,7 +259,7 @@ class GitHubHook(BaseHook):
             raise ConfigurationError(
                 f"Connection '{self.github_conn_id}' has a login and no password: its requests would go without a "
                 "token (60 an hour). Put the token in the password (a URI's http://:TOKEN@HOST or "
-                "x-access-token:TOKEN@HOST, or JSON's \"password\")"
+                'x-access-token:TOKEN@HOST, or JSON\'s "password")'
             )
         return base_url_of(conn), tokens, app
 
