@@ -4,18 +4,25 @@ stops every process it started."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from github_etl.errors import ConfigurationError
 from tools.airflow_processes import (
     AirflowProcessError,
     AirflowProcesses,
     StopRequested,
     airflow_env,
+    holding_home,
     stop_on_signals,
 )
+from tools.waiting import poll
 
 
 class _Failure(AirflowProcessError):
@@ -124,7 +131,7 @@ def _running(pid: int) -> bool:
         return False
 
 
-# `make run`'s supervisor with a stand-in for airflow that writes its pid and sleeps.
+# A supervisor of the tools, run as a script with a stand-in for airflow that writes its pid and sleeps.
 _MAKE_RUN = """
 import sys
 import tools.airflow_processes as processes
@@ -132,44 +139,6 @@ processes.airflow_executable = lambda: sys.argv[1]
 import tools.dev
 sys.exit(tools.dev.foreground(processes.airflow_env(), "dags", "test", "github_repositories"))
 """
-
-
-def test_closing_the_terminal_of_make_run_stops_the_airflow_it_started(tmp_path) -> None:
-    """Closing the terminal (or an ssh session dropping) sends SIGHUP to make run's process group. The supervisor
-    died of it at once, and airflow, in a session of its own, never got it: it lived on as an orphan holding the
-    DAG's run (and make airflow's scheduler, port 8080 and home)."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from tools.waiting import poll
-
-    project = Path(__file__).resolve().parents[2]
-    pid_file = tmp_path / "airflow.pid"
-    airflow = tmp_path / "airflow"
-    airflow.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 600\n')
-    airflow.chmod(0o755)
-    supervisor = subprocess.Popen(
-        [sys.executable, "-c", _MAKE_RUN, str(airflow)],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "plugins"), str(project)])},
-        start_new_session=True,
-    )
-    airflow_pid = None
-    try:
-        poll(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60, what="airflow to start")
-        airflow_pid = int(pid_file.read_text())
-        os.killpg(supervisor.pid, signal.SIGHUP)  # the terminal's process group, as the kernel signals it
-        supervisor.wait(timeout=60)
-        # The supervisor ends once what it started is stopped and reaped.
-        assert not Path(f"/proc/{airflow_pid}").exists(), "airflow goes on as an orphan after the terminal closed"
-    finally:
-        for pid in (supervisor.pid, airflow_pid):
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-
 
 _MAKE_AIRFLOW = """
 import sys
@@ -183,42 +152,51 @@ with processes.holding_home(Path(sys.argv[2])):
 """
 
 
-def test_make_run_still_refuses_while_the_airflow_of_a_killed_make_airflow_runs(tmp_path) -> None:
-    """kill -9 of make airflow's supervisor (or the OOM killer) leaves airflow standalone running in its own session;
-    the home lock was the supervisor's alone, so make run started airflow dags test beside that scheduler."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from github_etl.errors import ConfigurationError
-    from tools.airflow_processes import holding_home
-    from tools.waiting import poll
-
+@contextlib.contextmanager
+def _supervising(tmp_path: Path, script: str, *args: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """The supervisor ``script`` running, in a session of its own as in a terminal, and its airflow's pid; both are
+    killed at the end whatever became of them."""
     project = Path(__file__).resolve().parents[2]
     pid_file = tmp_path / "airflow.pid"
     airflow = tmp_path / "airflow"
     airflow.write_text(f'#!/bin/sh\necho $$ > "{pid_file}"\nexec sleep 600\n')
     airflow.chmod(0o755)
-    home = tmp_path / "home"
     supervisor = subprocess.Popen(
-        [sys.executable, "-c", _MAKE_AIRFLOW, str(airflow), str(home)],
+        [sys.executable, "-c", script, str(airflow), *args],
         cwd=project,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "plugins"), str(project)])},
         start_new_session=True,
     )
-    airflow_pid = None
+    pids = [supervisor.pid]
     try:
         poll(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60, what="airflow to start")
-        airflow_pid = int(pid_file.read_text())
+        pids.append(int(pid_file.read_text()))
+        yield supervisor, pids[1]
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def test_closing_the_terminal_of_make_run_stops_the_airflow_it_started(tmp_path) -> None:
+    """Closing the terminal (or an ssh session dropping) sends SIGHUP to make run's process group. The supervisor
+    died of it at once, and airflow, in a session of its own, never got it: it lived on as an orphan holding the
+    DAG's run (and make airflow's scheduler, port 8080 and home)."""
+    with _supervising(tmp_path, _MAKE_RUN) as (supervisor, airflow_pid):
+        os.killpg(supervisor.pid, signal.SIGHUP)  # the terminal's process group, as the kernel signals it
+        supervisor.wait(timeout=60)
+        # The supervisor ends once what it started is stopped and reaped.
+        assert not Path(f"/proc/{airflow_pid}").exists(), "airflow goes on as an orphan after the terminal closed"
+
+
+def test_make_run_still_refuses_while_the_airflow_of_a_killed_make_airflow_runs(tmp_path) -> None:
+    """kill -9 of make airflow's supervisor (or the OOM killer) leaves airflow standalone running in its own session;
+    the home lock was the supervisor's alone, so make run started airflow dags test beside that scheduler."""
+    home = tmp_path / "home"
+    with _supervising(tmp_path, _MAKE_AIRFLOW, str(home)) as (supervisor, airflow_pid):
         supervisor.kill()
         supervisor.wait(timeout=30)
         assert Path(f"/proc/{airflow_pid}").exists(), "standalone outlives its killed supervisor"
 
         with pytest.raises(ConfigurationError, match="already"), holding_home(home):
             pass
-    finally:
-        for pid in (supervisor.pid, airflow_pid):
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)

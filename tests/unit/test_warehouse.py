@@ -499,26 +499,36 @@ def test_apply_schema_again_waits_for_no_writer_or_vacuum_of_the_tables(warehous
         other.close()
 
 
-def test_apply_schema_from_two_sessions_at_once(pg_url):
-    ready = threading.Barrier(2)
-    errors: list[BaseException] = []
+def _at_once(pg_url: str, sessions: int, step: Any, *, prepare: Any = None) -> list[BaseException | None]:
+    """``step(db)`` in ``sessions`` connections released together (each made ready by ``prepare(db)`` first): what
+    each ended with, None for a step that returned."""
+    ready = threading.Barrier(sessions)
+    outcomes: list[BaseException | None] = []
 
-    def apply() -> None:
-        db = DatabaseConnection(pg_url)
+    def run() -> None:
+        db = DatabaseConnection(pg_url, connect_retries=0)
         try:
             db.connect()
+            if prepare is not None:
+                prepare(db)
             ready.wait(timeout=30)
-            apply_schema(db)
+            step(db)
+            outcomes.append(None)
         except BaseException as exc:
-            errors.append(exc)
+            outcomes.append(exc)
         finally:
             db.close()
 
-    workers = [threading.Thread(target=apply) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
+    threads = [threading.Thread(target=run) for _ in range(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_apply_schema_from_two_sessions_at_once(pg_url):
+    errors = [outcome for outcome in _at_once(pg_url, 2, apply_schema) if outcome is not None]
 
     assert errors == []
     # repositories, repository_snapshots, load_runs, repositories_generation, repository_history, census_cursor,
@@ -585,28 +595,13 @@ def test_loads_creating_one_new_month_under_a_repeatable_read_role_all_go_on(war
     """Under a role's default repeatable read, the schema transaction's snapshot was taken by its lock statement,
     before the lock was granted: the losers of three loads creating one month read the catalog from before the
     winner's commit, found its table by name and failed, final, advising to drop the live partition."""
-    outcomes: list[BaseException | None] = []
-    ready = threading.Barrier(3)
 
-    def load() -> None:
-        db = DatabaseConnection(pg_url, connect_retries=0)
-        try:
-            with db.cursor() as cur:
-                cur.execute("SET default_transaction_isolation = 'repeatable read'")
-            db.commit()
-            ready.wait(timeout=30)
-            ensure_snapshot_partition(db, date(2025, 1, 3))
-            outcomes.append(None)
-        except BaseException as exc:
-            outcomes.append(exc)
-        finally:
-            db.close()
+    def repeatable_read(db: DatabaseConnection) -> None:
+        with db.cursor() as cur:
+            cur.execute("SET default_transaction_isolation = 'repeatable read'")
+        db.commit()
 
-    threads = [threading.Thread(target=load) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = _at_once(pg_url, 3, lambda db: ensure_snapshot_partition(db, date(2025, 1, 3)), prepare=repeatable_read)
 
     assert outcomes == [None, None, None]
     assert _scalar(pg_url, "SELECT to_regclass('github.repository_snapshots_2025_01') IS NOT NULL")
