@@ -362,8 +362,9 @@ def _is_live_postgres(pid: int) -> bool:
     if pid <= 0:
         return False
     shown = subprocess.run(["ps", "-o", "stat=,comm=", "-p", str(pid)], capture_output=True, text=True, check=False)
-    fields = shown.stdout.split()
-    return len(fields) >= 2 and not fields[0].startswith("Z") and Path(fields[1]).name == "postgres"
+    # macOS prints the command's whole path, which may hold spaces.
+    fields = shown.stdout.strip().split(None, 1)
+    return len(fields) == 2 and not fields[0].startswith("Z") and Path(fields[1]).name == "postgres"
 
 
 def _port_is_free(port: int) -> bool:
