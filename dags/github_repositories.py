@@ -99,6 +99,7 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
             from github_etl.params import require_conf_applied, validate
             from github_etl.settings import check_settings
             from github_etl.staging import check_staging_root
+            from github_etl.staging_mark import staging_seen
 
             context = get_current_context()
             with fail_fast_on_final_errors():
@@ -110,7 +111,8 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
                     apply_schema(db)
                 # A staging store that refuses the run (no such bucket, wrong credentials) fails it here too.
                 check_staging_root()
-            return asdict(params)
+                # plan checks that it stages there too, before asking GitHub anything.
+                return {**asdict(params), "staging": staging_seen()}
 
         # The UI and `airflow tasks` list each mapped task by its shard's key (sample-003), not by a bare index.
         @task(map_index_template="{{ shard }}", multiple_outputs=False)

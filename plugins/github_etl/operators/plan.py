@@ -21,7 +21,8 @@ class GitHubPlanOperator(DefersUntilReset, BaseOperator):
     budget is spent for longer than ``GITHUB_ETL_MAX_RATE_LIMIT_WAIT``, the task defers to the triggerer
     until the reset and then plans again; once staged, the plan is reused by any retry.
 
-    :param run_params: the run's validated params, as the prepare task returns them (templated).
+    :param run_params: the run's validated params, as the prepare task returns them (templated); under the key
+        ``staging``, the staging store prepare checked, which this worker must stage to as well.
     :param github_conn_id: the GitHub connection.
     :param warehouse_conn_id: the warehouse connection (``refresh`` plans from the repositories it holds).
     :param staging_root: staging root URI; ``GITHUB_ETL_STAGING_URL`` by default.
@@ -53,6 +54,7 @@ class GitHubPlanOperator(DefersUntilReset, BaseOperator):
         from github_etl.hooks.warehouse import DatabaseConnection
         from github_etl.params import validate
         from github_etl.staging import RunStaging
+        from github_etl.staging_mark import check_staging_seen
         from github_etl.tasks import logical_date_of
 
         if self.run_params is None:
@@ -64,14 +66,18 @@ class GitHubPlanOperator(DefersUntilReset, BaseOperator):
                     "skipped without running, so the params were not checked nor the warehouse schema applied. Clear "
                     "the run's prepare task with its downstream tasks."
                 )
+        run_params = dict(self.run_params)
+        prepared_staging = run_params.pop("staging", None)
         hook = GitHubHook(self.github_conn_id)
         try:
             with fail_fast_on_final_errors():
+                if prepared_staging is not None:
+                    check_staging_seen(prepared_staging, self.staging_root)
                 planned = plan_run(
                     hook.get_conn(),
                     # Reads this worker's GITHUB_ETL_STAGING_URL, which prepare's worker did not check.
                     RunStaging(self.dag_id, context["run_id"], root=self.staging_root),
-                    validate(dict(self.run_params)),
+                    validate(run_params),
                     logical_date=logical_date_of(context),
                     warehouse=lambda: DatabaseConnection(conn_id=self.warehouse_conn_id),
                 )
