@@ -21,11 +21,12 @@ private key yields, and gone from Redis before the token expires.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from github_etl.errors import BudgetStoreUnavailableError, ConfigurationError
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from redis import Redis
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 RATE_LIMIT_STORE_ENV = "GITHUB_ETL_RATE_LIMIT_STORE"
 DEFAULT_PREFIX = "github_etl:budget:"
@@ -132,6 +135,29 @@ return 0
 """
 
 
+def _unavailable(url: str, exc: Exception) -> BudgetStoreUnavailableError:
+    return BudgetStoreUnavailableError(
+        f"{RATE_LIMIT_STORE_ENV} ({describe_url(url)}), the store of the rate-limit budgets every worker shares, "
+        f"failed: {exc}. The task's retries go on once it answers again: check that Redis is up and reachable, "
+        "and has room (its disk for snapshots, maxmemory)."
+    )
+
+
+def _names_the_store(method: Callable[..., _T]) -> Callable[..., _T]:
+    """A Redis failure mid-run as :class:`BudgetStoreUnavailableError` naming the setting, not redis-py's own."""
+
+    @functools.wraps(method)
+    def call(self: RedisBudgetStore, *args: Any, **kwargs: Any) -> _T:
+        import redis
+
+        try:
+            return method(self, *args, **kwargs)
+        except redis.RedisError as exc:
+            raise _unavailable(self.url, exc) from exc
+
+    return call
+
+
 class RedisBudgetStore(BudgetStore):
     """Budgets keyed by (token fingerprint, resource), kept in Redis for every worker to share.
 
@@ -157,6 +183,7 @@ class RedisBudgetStore(BudgetStore):
                 # redis-py names the query parameter it cannot read, never the credentials.
                 raise ConfigurationError(f"{RATE_LIMIT_STORE_ENV} ({describe_url(url)}): {exc}") from None
             _check_answers(client, url)
+        self.url = url
         self.prefix = prefix
         self.redis = client
         self._put = client.register_script(_PUT_SCRIPT)
@@ -170,6 +197,7 @@ class RedisBudgetStore(BudgetStore):
         """The Redis key of one token's budget for one resource."""
         return f"{self.prefix}{fingerprint}:{resource}"
 
+    @_names_the_store
     def get(self, fingerprint: str, resource: str) -> Budget:
         """The budget as last reported, with every worker's requests still in flight already taken off."""
         limit, remaining, reset_at, in_flight = self.redis.hmget(
@@ -182,6 +210,7 @@ class RedisBudgetStore(BudgetStore):
             left = max(0, left - (_optional_int(in_flight) or 0))
         return Budget(limit=_optional_int(limit), remaining=left, reset_at=float(reset_at))
 
+    @_names_the_store
     def put(self, fingerprint: str, resource: str, budget: Budget, *, force: bool = False) -> None:
         """Record what GitHub said, unless another worker already recorded less for the same window.
 
@@ -203,6 +232,7 @@ class RedisBudgetStore(BudgetStore):
             ],
         )
 
+    @_names_the_store
     def take(self, fingerprint: str, resource: str, *, now: float | None = None, keep: int = 0) -> bool:
         """Reserve one request of the budget, atomically across workers.
 
@@ -219,10 +249,12 @@ class RedisBudgetStore(BudgetStore):
             )
         )
 
+    @_names_the_store
     def release(self, fingerprint: str, resource: str) -> None:
         """A request reserved with :meth:`take` got its answer (or failed)."""
         self._release(keys=[self.key(fingerprint, resource)])
 
+    @_names_the_store
     def pause(self, fingerprint: str, until: float) -> None:
         """Set the token aside for every worker until ``until`` (epoch seconds); the key expires then."""
         length = until - time.time()
@@ -231,19 +263,23 @@ class RedisBudgetStore(BudgetStore):
                 keys=[f"{self.prefix}pause:{fingerprint}"], args=[int(until * 1000), max(1, int(length * 1000))]
             )
 
+    @_names_the_store
     def paused_until(self, fingerprint: str) -> float:
         """When the token's pause ends for every worker (0: not paused)."""
         stored = self.redis.get(f"{self.prefix}pause:{fingerprint}")
         return int(stored) / 1000 if stored else 0.0
 
+    @_names_the_store
     def load_secret(self, key: str) -> str | None:
         """A minted credential another worker shared, while it is fresh enough to use."""
         return self.redis.get(f"{self.prefix}secret:{key}")
 
+    @_names_the_store
     def forget_secret(self, key: str, secret: str) -> None:
         """Drop the shared ``secret`` (GitHub refused it), unless another worker shared a new one meanwhile."""
         self._forget(keys=[f"{self.prefix}secret:{key}"], args=[secret])
 
+    @_names_the_store
     def share_secret(self, key: str, secret: str, expires_at: float) -> str:
         """Store ``secret`` until ``expires_at`` unless another worker stored one first; the one to use."""
         name = f"{self.prefix}secret:{key}"
@@ -287,10 +323,15 @@ def _check_answers(client: Redis, url: str) -> None:
     where = f"{RATE_LIMIT_STORE_ENV} ({describe_url(url)})"
     try:
         client.ping()
-    except (redis.AuthenticationError, redis.ResponseError) as exc:
-        raise ConfigurationError(f"{where} refused the connection: {exc}") from exc
     except redis.RedisError as exc:
-        raise BudgetStoreUnavailableError(f"{where} does not answer: {exc}") from exc
+        # A refused password, user or database is fixed only by the setting; a Redis that cannot write (its disk
+        # full: MISCONF, maxmemory reached: OOM) or is failing over (READONLY, LOADING) recovers, as a down one does.
+        refused = isinstance(exc, redis.AuthenticationError | redis.exceptions.NoPermissionError) or (
+            isinstance(exc, redis.ResponseError) and "DB index" in str(exc)
+        )
+        if refused:
+            raise ConfigurationError(f"{where} refused the connection: {exc}") from exc
+        raise _unavailable(url, exc) from exc
 
 
 def budget_store_from_env(environ: Mapping[str, str] | None = None) -> BudgetStore | None:
