@@ -121,7 +121,8 @@ class StagingUnavailableError(GitHubEtlError):
 
 class StagingFullError(StagingUnavailableError):
     """A staged file could not be written: the disk under the staging folder (or the local temporary folder
-    an upload is spooled in) is full, over quota or read-only. Retried: files staged before stay checkpoints."""
+    an upload, or the merge's changed line numbers, are spooled in) is full, over quota or read-only. Retried:
+    files staged before stay checkpoints."""
 
 
 class StagedFileGoneError(GitHubEtlError):

@@ -419,17 +419,37 @@ def _atomic_open(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:
         state = _DISK_STATES.get(exc.errno)
         if state is None:
             raise
+        resumes = (
+            "the task's retry (or clearing the task once its retries ran out) resumes from the files staged before; "
+            "a file cut short is never used"
+        )
+        if not _is_local(target):
+            raise temporary_folder_full(exc, f"Cannot stage {target}", "where uploads are spooled", resumes) from exc
         free = "Remount it read-write" if exc.errno == errno.EROFS else "Free space there"
-        if _is_local(target):
-            where = f"the disk under the staging folder {Path(target.path).parent} is {state}"
-            fix = f"{free}, or point GITHUB_ETL_STAGING_URL at a writable folder with room"
-        else:
-            where = f"the local temporary folder {tempfile.gettempdir()}, where uploads are spooled, is {state}"
-            fix = f"{free}, or set TMPDIR to a writable folder with room"
         raise StagingFullError(
-            f"Cannot stage {target}: {where} ({exc.strerror}). {fix}: the task's retry (or clearing the task "
-            "once its retries ran out) resumes from the files staged before; a file cut short is never used."
+            f"Cannot stage {target}: the disk under the staging folder {Path(target.path).parent} is {state} "
+            f"({exc.strerror}). {free}, or point GITHUB_ETL_STAGING_URL at a writable folder with room: {resumes}."
         ) from exc
+
+
+def temporary_folder_full(exc: OSError, doing: str, why_there: str, then: str) -> StagingFullError:
+    """The error of a full (or read-only) local temporary folder, naming it and ``TMPDIR``.
+
+    :param doing: what could not be done, a sentence's start ("Cannot stage s3://...").
+    :param why_there: what the task keeps in that folder.
+    :param then: what the task's retry does once there is room.
+    """
+    free = "Remount it read-write" if exc.errno == errno.EROFS else "Free space there"
+    return StagingFullError(
+        f"{doing}: the local temporary folder {tempfile.gettempdir()}, {why_there}, is "
+        f"{_DISK_STATES.get(exc.errno, 'unwritable')} ({exc.strerror}). {free}, or set TMPDIR to a writable folder "
+        f"with room: {then}."
+    )
+
+
+def is_disk_full(exc: OSError) -> bool:
+    """Whether ``exc`` says a disk is full, over its quota or read-only."""
+    return exc.errno in _DISK_STATES
 
 
 def _atomic_open_unchecked(target: ObjectStoragePath, mode: str) -> Iterator[IO[Any]]:

@@ -22,6 +22,7 @@ from github_etl.columns import STAGED_COLUMNS
 from github_etl.errors import StagedFileFormatError
 from github_etl.load.statements import identifiers, template
 from github_etl.selected_lines import TRANSFORM_AGAIN, LineNumbers, SelectedLines, StagedFilesMismatch
+from github_etl.staging import is_disk_full, temporary_folder_full
 
 if TYPE_CHECKING:
     from psycopg2.extensions import cursor as PgCursor
@@ -115,9 +116,7 @@ def copy_changed_lines(cur: PgCursor, row_files: Iterable[RowFile], key_lines: l
             f"{len(key_lines)} key files staged for {len(row_files)} row files: {TRANSFORM_AGAIN}"
         )
     copied = 0
-    with tempfile.TemporaryFile() as spool:
-        cur.copy_expert("COPY (SELECT line FROM changed_lines ORDER BY line) TO STDOUT", spool, size=COPY_CHUNK_BYTES)
-        spool.seek(0)
+    with _changed_lines_spooled(cur) as spool:
         numbers = LineNumbers(int(line) for line in spool)
         for row_file, line_count in zip(row_files, key_lines, strict=True):
             wanted = numbers.for_file(line_count)
@@ -133,6 +132,33 @@ def copy_changed_lines(cur: PgCursor, row_files: Iterable[RowFile], key_lines: l
                 _check_width(row_file, STAGED_COLUMNS, exc)
                 raise
     return copied
+
+
+@contextlib.contextmanager
+def _changed_lines_spooled(cur: PgCursor) -> Iterator[IO[bytes]]:
+    try:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 -- closed on both paths below
+        try:
+            cur.copy_expert(
+                "COPY (SELECT line FROM changed_lines ORDER BY line) TO STDOUT", spool, size=COPY_CHUNK_BYTES
+            )
+            spool.seek(0)
+        except BaseException:
+            # Closing flushes what the full disk refused again, which would hide the error below.
+            with contextlib.suppress(OSError):
+                spool.close()
+            raise
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise temporary_folder_full(
+            exc,
+            "Cannot spool the merge's changed line numbers",
+            "where the load spools them (about 8 bytes a changed repository)",
+            "the load's retry loads the run whole, as nothing of it was committed",
+        ) from exc
+    with spool:
+        yield spool
 
 
 def _check_width(row_file: RowFile, columns: tuple[str, ...], error: psycopg2.Error) -> None:
