@@ -162,9 +162,33 @@ def test_a_graphql_batch_that_times_out_is_split_until_the_halves_pass(fake_gith
 
     assert sorted(_ids(graphql.items)) == sorted(_ids(enrich_rest(client, listed).items))
     assert graphql.gone == []
-    attempts = FAST.max_retries + 1  # each too-heavy batch is retried as a 5xx before it is split
-    assert fake.count(path_prefix="/graphql", status=502) == 3 * attempts  # one batch of 100, two of 50
+    # Each too-heavy batch is retried once, as a 5xx may be a blip, before it is split: one of 100, two of 50.
+    assert fake.count(path_prefix="/graphql", status=502) == 3 * 2
     assert fake.count(path_prefix="/graphql", status=200) == 4  # four of 25
+
+
+def test_batches_after_a_timeout_ask_the_size_that_passed_then_grow_back(fake_github_factory) -> None:
+    """A census shard enriches thousands of batches: asking 100 again each time would spend two failed requests
+    and a split on every one of them."""
+    from github_etl.extract.enrich import GROW_AFTER_BATCHES, enrich_graphql
+
+    fake = fake_github_factory(repo_count=3000, seed=4)
+    client = _client(fake)
+    listed = [client.get("/repositories", {"since": fake.ids[start]}).data for start in (0, 100, 200)]
+    fake.faults.graphql_max_nodes = 60  # 100 times out, 50 passes
+    enrich_graphql(client, listed[0])
+    fake.reset_log()
+
+    enrich_graphql(client, listed[1])
+
+    assert fake.count(path_prefix="/graphql", status=502) == 0
+    assert fake.count(path_prefix="/graphql", status=200) == 2  # two of 50
+    fake.faults.graphql_max_nodes = 100  # GitHub is quick again
+    for _ in range(GROW_AFTER_BATCHES // 2):
+        enrich_graphql(client, listed[2])
+    fake.reset_log()
+    enrich_graphql(client, listed[2])
+    assert fake.count(path_prefix="/graphql", status=200) == 1  # one of 100 again
 
 
 def test_a_single_node_that_times_out_fails_the_batch(fake_github_factory) -> None:

@@ -22,10 +22,36 @@ log = logging.getLogger(__name__)
 
 # How often a warning that every batch of a run may repeat is said, per client.
 WARNING_EVERY_S = 60.0
-_warned: weakref.WeakKeyDictionary[GitHubClient, tuple[float, int]] = weakref.WeakKeyDictionary()
-
 # GitHub rejects a nodes() query with more than 100 ids.
 GRAPHQL_BATCH_SIZE = 100
+# Batches that pass at a size halved after a timeout before the next batch tries twice as many again.
+GROW_AFTER_BATCHES = 20
+
+
+@dataclass
+class _Held:
+    """A warning said at most once a minute: when it was last said, and the batches like it held back since."""
+
+    said_at: float = -math.inf
+    held: int = 0
+    last: str = ""
+
+
+@dataclass
+class _ClientState:
+    """What a client's batches learnt: the size of nodes() query that GitHub answers in time, and warnings held."""
+
+    batch_size: int = GRAPHQL_BATCH_SIZE
+    passed_at_size: int = 0
+    warnings: dict[str, _Held] = field(default_factory=dict)
+
+
+_states: weakref.WeakKeyDictionary[GitHubClient, _ClientState] = weakref.WeakKeyDictionary()
+
+
+def _state(client: GitHubClient) -> _ClientState:
+    return _states.setdefault(client, _ClientState())
+
 
 REST = "rest"
 GRAPHQL = "graphql"
@@ -104,23 +130,43 @@ def enrich_rest(client: GitHubClient, repositories: Sequence[dict[str, Any]]) ->
 
 def enrich_graphql(client: GitHubClient, repositories: Sequence[dict[str, Any]]) -> StagedBatch:
     batch = StagedBatch(format=GRAPHQL)
-    for start in range(0, len(repositories), GRAPHQL_BATCH_SIZE):
-        _enrich_graphql_chunk(client, list(repositories[start : start + GRAPHQL_BATCH_SIZE]), batch)
+    state = _state(client)
+    start = 0
+    while start < len(repositories):
+        # A size learnt from a timeout holds for the batches after it, until enough of them pass.
+        size = state.batch_size
+        _enrich_graphql_chunk(client, list(repositories[start : start + size]), batch)
+        start += size
     return batch
 
 
 def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], batch: StagedBatch) -> None:
+    state = _state(client)
     try:
-        body = client.graphql(graphql_nodes_query(), {"ids": [r["node_id"] for r in chunk]})
+        # A big nodes() query can time out on GitHub's side, and does again at the same size: one retry, then
+        # halves, which usually pass (a single repository gets the client's every retry).
+        retries = None if len(chunk) == 1 else 1
+        body = client.graphql(graphql_nodes_query(), {"ids": [r["node_id"] for r in chunk]}, max_retries=retries)
     except GitHubUnavailableError:
-        # A big nodes() query can time out on GitHub's side; halves usually pass.
         if len(chunk) == 1:
             raise
         middle = len(chunk) // 2
-        log.warning("GraphQL batch of %s timed out; retrying as two batches", len(chunk))
+        state.batch_size, state.passed_at_size = min(state.batch_size, middle), 0
+        warn_at_most_once_a_minute(
+            client,
+            "timeout",
+            "GraphQL batch of %s timed out; retrying as two batches, and asking %s at a time until %s batches pass",
+            len(chunk),
+            state.batch_size,
+            GROW_AFTER_BATCHES,
+        )
         _enrich_graphql_chunk(client, chunk[:middle], batch)
         _enrich_graphql_chunk(client, chunk[middle:], batch)
         return
+    if len(chunk) == state.batch_size < GRAPHQL_BATCH_SIZE:
+        state.passed_at_size += 1
+        if state.passed_at_size >= GROW_AFTER_BATCHES:
+            state.batch_size, state.passed_at_size = min(GRAPHQL_BATCH_SIZE, 2 * state.batch_size), 0
     data = body.get("data")
     nodes = data.get("nodes") if isinstance(data, dict) else None
     if not isinstance(nodes, list) or len(nodes) != len(chunk):
@@ -157,8 +203,9 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
         batch.gone.append(repo_id)
         batch.gone_reasons[str(repo_id)] = reason or NOT_PUBLIC
     if served_by_rest or refusals:
-        _warn_at_most_once_a_minute(
+        warn_at_most_once_a_minute(
             client,
+            "rest",
             "GraphQL gave no node for %s of %s repositories of a batch%s; read over REST, one request each: "
             "%s served, staged from REST",
             asked_rest,
@@ -168,19 +215,31 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
         )
 
 
-def _warn_at_most_once_a_minute(client: GitHubClient, message: str, *args: Any) -> None:
+def warn_at_most_once_a_minute(client: GitHubClient, kind: str, message: str, *args: Any) -> None:
     """A batch's warning that the next batches would repeat (an organisation's repositories all refused, say).
 
-    Said at most once a minute per client (a task's run), with the number held back since, as the progress
-    lines are: one line per batch would be ten thousand for a million repositories.
+    Said at most once a minute per client (a task's run) and kind, with the number held back since, as the
+    progress lines are: one line per batch would be ten thousand for a million repositories.
+    :func:`say_held_warnings` says what is still held when the shard ends.
     """
     now = time.monotonic()
-    said_at, held = _warned.get(client, (-math.inf, 0))
-    if now - said_at < WARNING_EVERY_S:
-        _warned[client] = (said_at, held + 1)
+    warning = _state(client).warnings.setdefault(kind, _Held())
+    warning.last = message % args
+    if now - warning.said_at < WARNING_EVERY_S:
+        warning.held += 1
         return
-    _warned[client] = (now, 0)
-    log.warning("%s%s", message % args, f" ({held:,} batch(es) like it since the last such line)" if held else "")
+    held, warning.said_at, warning.held = warning.held, now, 0
+    log.warning("%s%s", warning.last, f" ({held:,} batch(es) like it since the last such line)" if held else "")
+
+
+def say_held_warnings(client: GitHubClient) -> None:
+    """Say each warning the batches since its last line held back, with their number: the shard ends."""
+    for warning in _state(client).warnings.values():
+        if warning.held:
+            log.warning(
+                "%s batch(es) like the last such line since it, the latest: %s", f"{warning.held:,}", warning.last
+            )
+            warning.held, warning.said_at = 0, time.monotonic()
 
 
 def is_public(repository: Mapping[str, Any]) -> bool:

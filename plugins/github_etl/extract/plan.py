@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 from github_etl.errors import ConfigurationError, StagedFileGoneError
 from github_etl.extract.budget import check_budget
 from github_etl.extract.census import CensusMode
+from github_etl.extract.enrich import say_held_warnings
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.owners import OwnersMode
 from github_etl.extract.refresh import RefreshMode
@@ -259,6 +260,8 @@ def run_shard(
     except BaseException:
         recorder.interrupted()
         raise
+    finally:
+        say_held_warnings(client)
     result = recorder.done()
     log.info(
         "Shard %s done: listed %s, enriched %s, skipped %s, %s API request(s) (%s failed) in %s",

@@ -48,7 +48,9 @@ from github_etl.github.responses import (
     classify,
     details_of,
     message_of,
+    printable,
     rate_limiting_disabled,
+    request_id_of,
     retry_after_seconds,
     server_name,
     token_expiry,
@@ -115,6 +117,8 @@ class GitHubClient:
         self.tokens = TokenPool(tokens, store=budget_store, clock=clock, reserve=self.settings.quota_reserve)
         self._sleep = sleep
         self._clock = clock
+        # The end of the last rate-limit wait a warning announced: the wait itself is not said again.
+        self._announced_until = 0.0
         self._random = random.Random()
         self.session = new_session()
         self.session.headers.update(
@@ -184,12 +188,20 @@ class GitHubClient:
         """
         return self.request("GET", path, params=params, resource=resource, tolerate_gone=tolerate_gone)
 
-    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """POST a GraphQL query; returns the whole body (``data`` and any partial ``errors``)."""
+    def graphql(
+        self, query: str, variables: Mapping[str, Any] | None = None, *, max_retries: int | None = None
+    ) -> dict[str, Any]:
+        """POST a GraphQL query; returns the whole body (``data`` and any partial ``errors``).
+
+        :param max_retries: retries of a transient failure (``settings.max_retries`` by default): fewer for a
+            query the caller can split instead.
+        """
         if not self.authenticated:
             raise GitHubError("GitHub's GraphQL API needs a token; none is configured")
         body = {"query": query, "variables": dict(variables or {})}
-        response = self.request("POST", graphql_url(self.base_url), json_body=body, resource="graphql")
+        response = self.request(
+            "POST", graphql_url(self.base_url), json_body=body, resource="graphql", max_retries=max_retries
+        )
         data = response.data
         if not isinstance(data, dict):
             raise GitHubError(f"GraphQL answered a non-object body from {response.url}", status=response.status)
@@ -346,8 +358,10 @@ class GitHubClient:
         json_body: Any = None,
         resource: str = "core",
         tolerate_gone: bool = False,
+        max_retries: int | None = None,
     ) -> GitHubResponse:
         url = self.url(path)
+        retries = self.settings.max_retries if max_retries is None else max_retries
         transient_failures = 0
         secondary_hits = 0
         primary_hits = 0
@@ -376,7 +390,7 @@ class GitHubClient:
                 if refused_by_proxy := proxy_refusal(exc, url):
                     raise refused_by_proxy from exc
                 transient_failures += 1
-                self._after_transient(method, url, transient_failures, exc)
+                self._after_transient(method, url, transient_failures, exc, retries=retries)
                 continue
             except OSError as exc:
                 self.tokens.release(token, resource)
@@ -426,6 +440,7 @@ class GitHubClient:
                     token.fingerprint if token else "anonymous",
                     _iso(reset_at),
                 )
+                self._announced_until = reset_at
                 self.tokens.exhaust(token, resource, reset_at)
                 continue
             if outcome is Outcome.SECONDARY_LIMIT:
@@ -435,8 +450,8 @@ class GitHubClient:
             if outcome is Outcome.TRANSIENT:
                 transient_failures += 1
                 retry_after = retry_after_seconds(headers.get("retry-after"), self._clock())
-                answered = GitHubError(f"HTTP {status}", status=status, url=url)
-                self._after_transient(method, url, transient_failures, answered, retry_after)
+                answered = GitHubError(f"HTTP {status}{request_id_of(headers)}", status=status, url=url)
+                self._after_transient(method, url, transient_failures, answered, retry_after, retries=retries)
                 continue
             raise self._final_error(outcome, status, method, url, data, token, headers)
 
@@ -536,6 +551,10 @@ class GitHubClient:
         wait = reset_at - self._clock() + self._random.uniform(0, self.settings.reset_jitter)
         if wait > self.settings.max_inline_wait:
             raise RateLimitWaitTooLong(datetime.fromtimestamp(reset_at, tz=UTC), resource)
+        if abs(reset_at - self._announced_until) < 1:
+            # The warning of the limit that set this wait said until when already.
+            self._sleep(max(0.0, wait))
+            return
         reason = self.tokens.waiting_reason(resource)
         self._wait(wait, f"no token can send a {resource} request until {_iso(reset_at)}: {reason}")
 
@@ -545,20 +564,30 @@ class GitHubClient:
         return self._random.uniform(ceiling / 2, ceiling)
 
     def _after_transient(
-        self, method: str, url: str, failures: int, exc: Exception, retry_after: float | None = None
+        self,
+        method: str,
+        url: str,
+        failures: int,
+        exc: Exception,
+        retry_after: float | None = None,
+        *,
+        retries: int,
     ) -> None:
-        """Back off before the next try: at least a 503's ``Retry-After``, within the longest backoff."""
+        """Back off before the next try: at least a 503's ``Retry-After``, within the longest backoff.
+
+        :raise GitHubUnavailableError: after ``retries`` retries.
+        """
         proxy = through_proxy(exc, url)
-        if failures > self.settings.max_retries and proxy:
+        if failures > retries and proxy:
             # The proxy is down or refuses the tunnel: GitHub was never asked, its host is not what to check.
             raise GitHubUnavailableError(
                 f"{proxy[0].upper()}{proxy[1:]} did not let {method} {_path_of(url)} through to GitHub at "
-                f"{self.base_url} after {self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). "
+                f"{self.base_url} after {retries} retries ({type(exc).__name__}: {_safe(exc)}). "
                 "Check that the proxy is up and lets this host through, or add the host to NO_PROXY if it is "
                 "reached directly.",
                 url=url,
             ) from exc
-        if failures > self.settings.max_retries and isinstance(exc, GitHubError) and exc.status:
+        if failures > retries and isinstance(exc, GitHubError) and exc.status:
             raise GitHubUnavailableError(
                 f"GitHub at {self.base_url} answered {method} {_path_of(url)} with HTTP {exc.status} "
                 f"{failures} times in a row: its service is failing (githubstatus.com tells, or an appliance's "
@@ -566,22 +595,31 @@ class GitHubClient:
                 status=exc.status,
                 url=url,
             ) from exc
-        if failures > self.settings.max_retries:
+        if failures > retries:
             check = f"the host of {self._source()} and the network"
             # A proxy that never answers a tunnel times out like GitHub would: it is named as a suspect too.
             if isinstance(exc, requests.RequestException) and (routed := proxy_of(url)):
                 check = f"the host of {self._source()}, the network and {routed}, which requests to it go through"
             raise GitHubUnavailableError(
                 f"GitHub at {self.base_url} did not answer {method} {_path_of(url)} after "
-                f"{self.settings.max_retries} retries ({type(exc).__name__}: {_safe(exc)}). Check {check}.",
+                f"{retries} retries ({type(exc).__name__}: {_safe(exc)}). Check {check}.",
                 url=url,
             ) from exc
         via = f" through {proxy}" if proxy else ""
-        log.warning("Transient failure on %s %s%s (%s); retry %s", method, _path_of(url), via, _safe(exc), failures)
         wait = self._backoff(failures)
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.settings.backoff_max))
-        self._wait(wait, "backoff after a transient failure")
+        log.warning(
+            "Transient failure on %s %s%s (%s); retry %s of %s in %.1f s",
+            method,
+            _path_of(url),
+            via,
+            _safe(exc),
+            failures,
+            retries,
+            wait,
+        )
+        self._sleep(wait)
 
     def _after_secondary_limit(
         self, token: Credential | None, url: str, headers: Mapping[str, str], data: Any, hits: int
@@ -604,11 +642,13 @@ class GitHubClient:
                 url=url,
             )
         log.warning(
-            "Secondary rate limit on token %s (%s): no request with it until %s",
+            "Secondary rate limit on token %s (%s)%s: no request with it until %s",
             token.fingerprint if token else "anonymous",
             message_of(data) or "no message",
+            request_id_of(headers),
             _iso(until),
         )
+        self._announced_until = until
         if until - now > self.settings.max_inline_wait:
             raise RateLimitWaitTooLong(datetime.fromtimestamp(until, tz=UTC), "secondary")
 
@@ -635,6 +675,7 @@ class GitHubClient:
         message = message_of(data) or "no message"
         if details := details_of(data):
             message = f"{message} ({details})"
+        message += request_id_of(headers)
         if outcome is Outcome.BAD_CREDENTIALS and isinstance(token, InstallationCredential):
             # A token minted a moment ago and refused all the same: not a password to fix.
             return BadCredentialsError(
@@ -763,7 +804,7 @@ def _path_of(url: str) -> str:
 
 def _safe(exc: Exception) -> str:
     # requests' messages contain the URL but never our headers; keep them short for logs.
-    return str(exc)[:300]
+    return printable(str(exc), 300)
 
 
 def _days_and_hours(seconds: float) -> str:

@@ -61,10 +61,22 @@ class GitHubResponse:
         return NOT_FOUND
 
 
+# Line breaks, terminal escapes and bidirectional overrides: in a log line, they could forge lines of their own or
+# act on the terminal of whoever reads it.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+SERVER_TEXT_LIMIT = 500
+
+
+def printable(text: str, limit: int = SERVER_TEXT_LIMIT) -> str:
+    """Text a server sent, fit for one log line and an error message: unprintable characters escaped, cut."""
+    shown = _UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text[:limit])
+    return f"{shown}… ({len(text):,} characters)" if len(text) > limit else shown
+
+
 def message_of(data: Any) -> str:
-    """GitHub's human message from an error body, or an empty string."""
+    """GitHub's human message from an error body (printable, cut), or an empty string."""
     if isinstance(data, Mapping):
-        return str(data.get("message") or "")
+        return printable(str(data.get("message") or ""))
     return ""
 
 
@@ -84,7 +96,13 @@ def details_of(data: Any) -> str:
     if not isinstance(data, Mapping) or not isinstance(data.get("errors"), list):
         return ""
     reasons = (error.get("message") or error.get("code") for error in data["errors"] if isinstance(error, Mapping))
-    return "; ".join(str(reason) for reason in reasons if reason)
+    return printable("; ".join(str(reason) for reason in reasons if reason))
+
+
+def request_id_of(headers: Mapping[str, str]) -> str:
+    """`` (request id …)`` naming the answer, as GitHub's support asks, or an empty string."""
+    request_id = headers.get("x-github-request-id")
+    return f" (request id {printable(request_id, 100)})" if request_id else ""
 
 
 def classify(status: int, headers: Mapping[str, str], data: Any) -> Outcome:
