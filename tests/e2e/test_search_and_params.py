@@ -108,8 +108,9 @@ def test_a_run_its_budget_cannot_fit_fails_in_plan_before_any_repository_request
     # Only the free budget read: no listing, no repository.
     assert [request.path for request in fake.requests] == ["/rate_limit"]
     output = _task_output(capfd)
-    assert "needs about 5,052 GitHub core requests" in output
-    assert "set a token" in output
+    # 5,000 repositories and 50 listing pages, plus about 40 requests to find the end of the id space.
+    assert "needs about 5,092 GitHub core requests" in output
+    assert "set a token" in output and "lower sample_size to " in output
 
 
 # As a list, or as one string (airflow dags trigger -c '{"owners": "apache"}'), which Airflow's form let through.

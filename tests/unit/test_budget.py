@@ -94,7 +94,7 @@ def test_the_resource_that_fits_the_least_names_the_fix() -> None:
             now=NOW,
             deadline_hours=1,
             authenticated=True,
-            advice=lambda fitting: f"take {fitting:.2f} of it",
+            advice=lambda judged: f"take {judged.capacity / judged.needed:.2f} of it",
         )
     message = str(raised.value)
     assert "needs about 400 GitHub graphql requests" in message

@@ -524,3 +524,32 @@ def test_an_owners_plans_xcom_is_of_its_shards_not_of_its_owners(fake_github_fac
     few, many = plan_xcom(40), plan_xcom(1200)
 
     assert len(many) < len(few) + 100, (len(few), len(many))
+
+
+def test_the_sample_size_a_refused_sample_is_advised_fits_once_the_id_space_is_discovered(
+    fake_github_factory, tmp_path, monkeypatch
+) -> None:
+    """Anonymous, a deadline of 1.5 h: 60 requests now and 60 at the reset. The advice was a share of the run; the
+    sample cut to it passed the first check, then discovering the id space spent a third of the hour's requests
+    and the second check refused it."""
+    import re
+
+    monkeypatch.setenv("GITHUB_ETL_RUN_DEADLINE_HOURS", "1.5")
+    fake = fake_github_factory(repo_count=20_000, seed=3)
+    params = {"sample_size": 200, "shards": 1, "per_page_take": 100}
+    anonymous = GitHubClient(fake.base_url, [], settings=FAST)
+    fake.reset_log()
+
+    with pytest.raises(BudgetTooSmallError) as refused:
+        plan_run(anonymous, RunStaging("d", "a1", root=tmp_path.as_uri()), validate(params), logical_date=LOGICAL_DATE)
+
+    assert fake.count(path_prefix="/repositories") == 0
+    advised = int(re.search(r"lower sample_size to (\d+) or less", str(refused.value)).group(1))
+    assert 50 <= advised < 200
+    plan = plan_run(
+        anonymous,
+        RunStaging("d", "a2", root=tmp_path.as_uri()),
+        validate({**params, "sample_size": advised}),
+        logical_date=LOGICAL_DATE,
+    )
+    assert sum(shard.quota for shard in plan.shards) == advised

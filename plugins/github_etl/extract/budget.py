@@ -87,7 +87,7 @@ def check_budget(
     now: float,
     deadline_hours: float,
     authenticated: bool,
-    advice: str | Callable[[float], str],
+    advice: str | Callable[[Fit], str],
     announce: bool = True,
     token_setting: str = "the password of the GitHub connection",  # noqa: S107 - a place, not a password
 ) -> list[Fit]:
@@ -98,7 +98,7 @@ def check_budget(
     :param deadline_hours: how long the run may take.
     :param authenticated: whether the run has a token (the advice differs).
     :param advice: what the user can lower, in this mode's words (e.g. "lower sample_size"), or a function of
-        the share of the run that fits giving it.
+        the resource judged short (what the run needs of it, what it can give) giving it.
     :param announce: log the waits the run should expect (once per run: at its last check).
     :param token_setting: where a token is set, for the advice of a run without one.
     :raise BudgetTooSmallError: a resource's need exceeds what it gives before the deadline.
@@ -117,7 +117,7 @@ def check_budget(
         judged = min(short, key=lambda judged: judged.capacity / judged.needed)
         fitting = judged.capacity / judged.needed
         share = f"about {fitting:.0%} of this run fits"
-        lower = advice(fitting) if callable(advice) else advice
+        lower = advice(judged) if callable(advice) else advice
         fix = (
             f"{lower} ({share}), add tokens, or raise GITHUB_ETL_RUN_DEADLINE_HOURS"
             if authenticated

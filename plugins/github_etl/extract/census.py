@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from github_etl.errors import ConfigurationError, GitHubError
-from github_etl.extract.budget import requests
+from github_etl.extract.budget import Fit, requests
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.sample import ENRICH_BATCH, LISTING_PATH, discover_max_id, list_repositories
 from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
@@ -164,12 +164,13 @@ class CensusMode(Mode[CensusShard]):
             census={"since_id": since, "until_id": until, "expected": expected, "reaches_end": int(reaches_end)},
         )
 
-    def budget_advice(self, planned: Planned) -> str | Callable[[float], str]:
+    def budget_advice(self, planned: Planned) -> str | Callable[[Fit], str]:
         if planned.census is None:
             return self.advice
         since, until = planned.census["since_id"], planned.census["until_id"]
 
-        def advice(fitting: float) -> str:
+        def advice(judged: Fit) -> str:
+            fitting = judged.capacity / judged.needed
             # Requests grow with the ids crawled; the margin covers the shards' part-filled pages and batches
             # and ids denser than the first page's.
             first = since + max(1, math.floor((until - since) * fitting * FITTING_MARGIN))

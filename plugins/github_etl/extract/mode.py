@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from github_etl.extract.budget import summed
+from github_etl.extract.budget import Fit, summed
 from github_etl.extract.shards import Shard, ShardRecorder
 
 if TYPE_CHECKING:
@@ -27,8 +27,9 @@ ShardT = TypeVar("ShardT", bound=Shard)
 class Planning:
     """What a mode may plan with.
 
-    :param check_budget: fails the run when these shards cannot fit its budget (for a mode that knows
-        its cost before it asks GitHub anything).
+    :param check_budget: fails the run when these shards, and the ``extra`` requests planning will spend asking
+        GitHub first, cannot fit its budget (for a mode that knows its cost before it asks GitHub anything), with
+        ``advice`` (the mode's own by default).
     :param warehouse: opens the warehouse, for the modes that plan from it; None where there is none.
     """
 
@@ -37,7 +38,7 @@ class Planning:
     params: RunParams
     logical_date: datetime
     clock: Callable[[], float]
-    check_budget: Callable[[Sequence[Shard]], object]
+    check_budget: Callable[..., object]
     warehouse: Callable[[], DatabaseConnection] | None = None
 
     def connect(self, mode: str, need: str) -> DatabaseConnection:
@@ -95,8 +96,8 @@ class Mode(ABC, Generic[ShardT]):
         """Repositories the shard is expected to stage, for its progress lines; None when only listing tells."""
         return None
 
-    def budget_advice(self, planned: Planned) -> str | Callable[[float], str]:
-        """What to lower when the planned run does not fit its budget, or a function of the share that fits."""
+    def budget_advice(self, planned: Planned) -> str | Callable[[Fit], str]:
+        """What to lower when the planned run does not fit its budget, or a function of the resource judged short."""
         return self.advice
 
     def requests_needed(self, shards: Sequence[ShardT], *, authenticated: bool) -> dict[str, int]:

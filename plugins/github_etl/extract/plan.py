@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from github_etl.errors import ConfigurationError, StagedFileGoneError
-from github_etl.extract.budget import check_budget
+from github_etl.extract.budget import Fit, check_budget
 from github_etl.extract.census import CensusMode
 from github_etl.extract.enrich import say_held_warnings
 from github_etl.extract.mode import Mode, Planned, Planning
@@ -112,9 +112,15 @@ def plan_run(
     mode = MODES[params.mode]
 
     def check(
-        shards: Sequence[Shard], *, announce: bool, advice: str | Callable[[float], str] = mode.advice
+        shards: Sequence[Shard],
+        *,
+        announce: bool,
+        advice: str | Callable[[Fit], str] = mode.advice,
+        extra: Mapping[str, int] | None = None,
     ) -> dict[str, int]:
         needs = mode.requests_needed(shards, authenticated=client.authenticated)
+        for resource, count in (extra or {}).items():
+            needs[resource] = needs.get(resource, 0) + count
         check_budget(
             needs,
             client.budgets(),
@@ -128,7 +134,13 @@ def plan_run(
         return needs
 
     planning = Planning(
-        client, staging, params, logical_date, clock, lambda shards: check(shards, announce=False), warehouse
+        client,
+        staging,
+        params,
+        logical_date,
+        clock,
+        lambda shards, extra=None, advice=mode.advice: check(shards, announce=False, advice=advice, extra=extra),
+        warehouse,
     )
     planned = mode.plan(planning)
     plan = RunPlan(

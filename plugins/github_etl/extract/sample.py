@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from github_etl.errors import GitHubError
-from github_etl.extract.budget import requests
+from github_etl.extract.budget import Fit, requests
 from github_etl.extract.distinct_ids import DistinctIds
 from github_etl.extract.mode import Mode, Planned, Planning
 from github_etl.extract.shards import IdRangeShard, ShardRecorder, equal_cuts
@@ -36,6 +37,12 @@ LISTING_PATH = "/repositories"
 FIRST_PROBE_ID = 1 << 20
 # Far beyond GitHub's ids (1.1 billion in 2026) yet bounded, so a misbehaving server cannot loop us.
 LAST_PROBE_ID = 1 << 40
+# About what finding the end of GitHub's ids spends: eleven doublings from FIRST_PROBE_ID, most reading the page
+# after a full one too, and a bisection of some twenty steps (fewer on a smaller GitHub).
+DISCOVERY_REQUESTS = 40
+# The sample_size advised to a run short of budget leaves this share of the budget to chance (pages short of
+# picks, repositories replaced).
+FITTING_MARGIN = 0.95
 # Enrich in batches of this many repositories (GraphQL's nodes() limit).
 ENRICH_BATCH = 100
 # A range whose random pages yield no repository not yet picked this many times in a row is taken as
@@ -103,6 +110,20 @@ def _last_listed(client: GitHubClient, page: list[dict[str, Any]]) -> tuple[int,
     return (int(after[-1]["id"]), False) if after else (last, True)
 
 
+def _fitting_sample(sample_size: int, fixed: Mapping[str, int]) -> Callable[[Fit], str]:
+    """The advice of a sample short of budget: a sample_size that fits, as the cost of the rest grows with it."""
+
+    def advice(judged: Fit) -> str:
+        spare = judged.capacity - fixed.get(judged.resource, 0)
+        grows = judged.needed - fixed.get(judged.resource, 0)
+        fitting = math.floor(sample_size * max(0, spare) / max(1, grows) * FITTING_MARGIN)
+        if fitting < 1:
+            return "wait for the budget's reset"
+        return f"lower sample_size to {fitting:,} or less"
+
+    return advice
+
+
 def sample_quotas(sample_size: int, shards: int) -> list[int]:
     """Each shard's share of the sample: equal, the remainder going to the first shards."""
     shards = max(1, min(shards, sample_size))
@@ -145,11 +166,16 @@ class SampleMode(Mode[SampleShard]):
                 )
             ]
 
-        # A sample's cost does not depend on the id space: refuse an impossible one before discovering it.
-        planning.check_budget(shards(0))
+        # A sample's cost does not depend on the id space: refuse an impossible one before discovering it, counting
+        # what discovering it will spend, so that the sample_size the advice gives fits once discovered.
+        discovery = {"core": DISCOVERY_REQUESTS}
+        planning.check_budget(shards(0), extra=discovery, advice=_fitting_sample(params.sample_size, discovery))
         max_id = discover_max_id(planning.client)
         log.info("Public repository ids run up to %s", max_id)
         return Planned(shards=shards(max_id), found={"max_id": max_id})
+
+    def budget_advice(self, planned: Planned) -> Callable[[Fit], str]:
+        return _fitting_sample(sum(shard.quota for shard in planned.shards), {})
 
     def extract(self, client: GitHubClient, recorder: ShardRecorder, shard: SampleShard) -> None:
         """Pick ``quota`` distinct repositories with ids in ``(id_low, id_high]`` and stage them enriched.
