@@ -58,13 +58,16 @@ class GitHubPlanOperator(DefersUntilReset, BaseOperator):
         from github_etl.tasks import logical_date_of
 
         if self.run_params is None:
-            # prepare returned nothing: it was marked success or skipped without running, so neither were the
-            # params checked nor the warehouse's schema applied.
+            # prepare returned nothing: it was marked success or skipped without running, or never ran in this run
+            # (`airflow tasks test` of a date without a run makes a run of its own), so neither were the params
+            # checked nor the warehouse's schema applied.
             with fail_fast_on_final_errors():
                 raise IncompleteRunError(
-                    f"Run {context['run_id']} has no params from its prepare task: prepare was marked success or "
-                    "skipped without running, so the params were not checked nor the warehouse schema applied. Clear "
-                    "the run's prepare task with its downstream tasks."
+                    f"Run {context['run_id']} has no params from its prepare task: prepare did not run in it (it was "
+                    "marked success or skipped, or `airflow tasks test` made this run for a date without one), so "
+                    "the params were not checked nor the warehouse schema applied. Clear the run's prepare task with "
+                    "its downstream tasks; to test tasks one by one, trigger a run first (`airflow dags trigger`) "
+                    "and test each on its run id, or test the whole DAG with `airflow dags test`."
                 )
         run_params = dict(self.run_params)
         prepared_staging = run_params.pop("staging", None)
