@@ -14,21 +14,14 @@ from github_etl.extract.plan import plan_run, run_shard
 from github_etl.github.client import GitHubClient
 from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from github_etl.params import validate
-from github_etl.settings import ClientSettings, QuotaReserve
 from github_etl.staging import RunStaging
 from github_etl.tasks import transform_shard
 from tests.in_process import load_staged
+from tests.unit.test_extract import FAST
+from tests.unit.test_extract_progress import _census_shard
 
 TOKEN = "ghp_task_logs_token_00000000001"
 LOGICAL_DATE = datetime(2026, 11, 1, tzinfo=UTC)
-FAST = ClientSettings(
-    backoff_base=0.01,
-    backoff_max=0.02,
-    secondary_min_wait=0.01,
-    reset_jitter=0.01,
-    read_timeout=5,
-    quota_reserve=QuotaReserve(default=0.0),
-)
 MODES = {
     "sample": {"sample_size": 2000, "shards": 4},
     "search": {"mode": "search", "query": "archived:false"},
@@ -105,14 +98,6 @@ def test_each_task_logs_a_handful_of_lines_for_2000_repositories_in_every_mode(
             r"quarantined by the transform, not loaded \(\d+ \w+:", quarantined
         )
     assert TOKEN not in repr(told)
-
-
-def _census_shard(fake, tmp_path):
-    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
-    staging = RunStaging("d", "r", root=tmp_path.as_uri())
-    params = validate({"mode": "census", "since_id": 0, "until_id": max(fake.ids), "shards": 1})
-    (shard,) = plan_run(client, staging, params, logical_date=LOGICAL_DATE).shards
-    return client, staging, shard
 
 
 def test_batches_held_back_by_the_once_a_minute_warning_are_told_when_the_shard_ends(
