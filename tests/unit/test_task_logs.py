@@ -215,3 +215,20 @@ def test_a_failed_quality_check_is_told_once_by_the_error_the_task_raises(wareho
 
     assert "1 data-quality check(s) failed: " in str(raised.value) and "ids [" in str(raised.value)
     assert [record for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+def test_a_failed_copy_is_told_once_by_postgresqls_error_naming_the_file(warehouse, tmp_path, caplog) -> None:
+    """The file was logged at ERROR and the same error raised for Airflow to log: now the error names it."""
+    import psycopg2
+
+    from tests.unit.test_load import DAY_1, _copy_lines, _load, _repo
+
+    malformed = tmp_path / "malformed.tsv"
+    malformed.write_text(_copy_lines(_repo(4)) + "5\tonly two columns\n", encoding="utf-8")
+    caplog.set_level(logging.INFO, logger="github_etl")
+
+    with pytest.raises(psycopg2.DataError) as refused:
+        _load(warehouse, [malformed], when=DAY_1)
+
+    assert "(while copying the staged file malformed.tsv)" in "".join(getattr(refused.value, "__notes__", []))
+    assert [record for record in caplog.records if record.levelno >= logging.WARNING] == []

@@ -76,9 +76,11 @@ def _copy_stream(
     try:
         cur.copy_expert(statement, stream, size=COPY_CHUNK_BYTES)
     except psycopg2.Error as exc:
-        log.error("COPY of staged file %s failed: %s", name, str(exc).strip())
         if isinstance(stream, SelectedLines) and stream.error is not None:
             raise stream.error from exc
+        # Told once, by the error Airflow logs, with the file it came from; the error stays PostgreSQL's own, whose
+        # SQLSTATE decides whether the load is retried.
+        exc.add_note(f"(while copying the staged file {name})")
         raise
     log.debug("Copied %s rows from %s", cur.rowcount, name)
     return cur.rowcount
