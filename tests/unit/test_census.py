@@ -423,3 +423,39 @@ def test_a_listing_page_garbled_once_fails_the_shard_unstaged_so_its_retry_lists
 
     assert _loaded(pg_url) == {i for i in fake.ids[100:] if fake.verdict(i) == "load"}
     assert _cursor(pg_url) == (fake.ids[99], max(fake.ids))
+
+
+def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_found_gone(
+    fake_github_factory, warehouse, pg_url: str, tmp_path
+) -> None:
+    """With a token, GraphQL gives no node for a repository gone since it was listed, and a REST request asks why:
+    at 10 % gone a census spent nine times the core requests its plan counted, and ran out of budget past its
+    deadline. The plan now counts them at the share the last runs of the mode found gone."""
+    from collections import Counter
+
+    from github_etl.extract.plan import run_shard
+    from github_etl.hooks.warehouse import DatabaseConnection
+
+    fake = fake_github_factory(repo_count=20_000, seed=3, max_id=10_000_000, vanished_ratio=0.1)
+    staging_url = tmp_path.as_uri()
+    first = {"mode": "census", "since_id": 0, "until_id": 2_000_000, "shards": 2}
+    run_pipeline(
+        fake.base_url, TOKEN, first, pg_url=pg_url, staging_url=staging_url, run_id="r1", logical_date=LOGICAL_DATE
+    )
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    staging = RunStaging(DAG_ID, "r2", root=staging_url)
+    params = validate({"mode": "census", "since_id": 2_000_000, "until_id": 4_000_000, "shards": 2})
+
+    plan = plan_run(
+        client,
+        staging,
+        params,
+        logical_date=LOGICAL_DATE + timedelta(days=1),
+        warehouse=lambda: DatabaseConnection(pg_url, connect_retries=0),
+    )
+    fake.reset_log()
+    for shard in plan.shards:
+        run_shard(client, staging, shard, plan_id=plan.plan_id)
+
+    spent = Counter(request.resource for request in fake.requests if request.counted and request.path != "/rate_limit")
+    assert 0.8 * spent["core"] <= plan.requests_needed["core"] <= 1.25 * spent["core"], (plan.requests_needed, spent)

@@ -141,6 +141,7 @@ def plan_census(*, since: int, until: int, shards: int, expected: int) -> list[C
 
 
 class CensusMode(Mode[CensusShard]):
+    enriches = True
     advice = "crawl a narrower range (since_id, until_id) per run"
     shard_type = CensusShard
 

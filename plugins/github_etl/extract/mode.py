@@ -71,6 +71,9 @@ class Mode(ABC, Generic[ShardT]):
     """
 
     advice: ClassVar[str]
+    # Whether the mode enriches the repositories it lists by id (GraphQL with a token): each one GraphQL gives no
+    # node for (gone since listed, or refused) costs a REST request more.
+    enriches: ClassVar[bool] = False
     shard_type: ClassVar[type[Shard]]
 
     @property

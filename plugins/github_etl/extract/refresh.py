@@ -83,6 +83,7 @@ def plan_refresh(
 
 
 class RefreshMode(Mode[RefreshShard]):
+    enriches = True
     advice = "set stale_days to refresh fewer repositories per run"
     shard_type = RefreshShard
 

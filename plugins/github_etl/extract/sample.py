@@ -141,6 +141,7 @@ class SampleShard(IdRangeShard):
 
 
 class SampleMode(Mode[SampleShard]):
+    enriches = True
     advice = "lower sample_size"
     shard_type = SampleShard
 
