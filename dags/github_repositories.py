@@ -35,7 +35,8 @@ notifier a deployment names in `GITHUB_ETL_ALERT_NOTIFIER` (docs/lineage-and-ale
 is configured.
 
 Staged files live under `GITHUB_ETL_STAGING_URL` (`dag_id=…/run_id=…/`). The repository API and its
-Swagger docs are served by this Airflow at [`/github-etl/docs`](/github-etl/docs).
+Swagger docs are served by this Airflow under its base URL at `github-etl/docs`: **Docs → GitHub repositories
+API** in the menu.
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def harvest_dag(dag_id: str = DAG_ID, *, schedule: str | None = "@daily", **para
                 # A staging store that refuses the run (no such bucket, wrong credentials) fails it here too.
                 check_staging_root()
                 # plan checks that it stages there too, before asking GitHub anything.
-                return {**asdict(params), "staging": staging_seen()}
+                # Plain JSON, as every XCom here: a tuple would show as Airflow's serialisation wrapper.
+                return {**asdict(params), "owners": list(params.owners), "staging": staging_seen()}
 
         # The UI and `airflow tasks` list each mapped task by its shard's key (sample-003), not by a bare index.
         @task(map_index_template="{{ shard }}", multiple_outputs=False)

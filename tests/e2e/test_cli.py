@@ -6,6 +6,7 @@ Each test runs the real ``airflow`` command (a subprocess of this venv) against 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -51,6 +52,15 @@ def _states(run_id: str) -> dict[str, str | None]:
         return {f"{ti.task_id}[{ti.map_index}]" if ti.map_index >= 0 else ti.task_id: ti.state for ti in tis}
 
 
+def _xcom(run_id: str, task_id: str) -> object:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(select(XComModel.value).where(XComModel.run_id == run_id, XComModel.task_id == task_id))
+
+
 def test_the_documented_tasks_clear_command_clears_extract_and_its_downstream_tasks(
     airflow_db, fake_github_factory, pipeline_env
 ) -> None:
@@ -60,6 +70,8 @@ def test_the_documented_tasks_clear_command_clears_extract_and_its_downstream_ta
     pipeline_env(fake.base_url)
     run = load_dagbag().dags[DAG_ID].test(logical_date=LOGICAL_DATE, run_conf={"sample_size": 6, "shards": 2})
     assert run.state == "success"
+    # What the UI's XCom view shows of prepare: plain JSON, no serialisation wrapper (owners was a tuple).
+    assert "__classname__" not in json.dumps(_xcom(run.run_id, "prepare"))
     documented = re.search(r"`(airflow tasks clear [^`]+)`", (PROJECT_ROOT / "docs/error-handling.md").read_text())
     command = shlex.split(documented.group(1).replace("START", DATE).replace("END", DATE))
 
