@@ -189,7 +189,8 @@ def test_a_token_exchange_answer_trickling_in_is_given_up_at_the_deadline_and_tr
     credential = InstallationCredential(fake.base_url, _app(app_key[0]), INSTALLATION, settings=settings)
 
     assert credential.secret.startswith("ghs_")
-    assert fake.count(path_prefix=f"/app/installations/{INSTALLATION}/access_tokens") == 2
+    # At least one try more: on a busy machine a whole answer may also outlast so short a deadline.
+    assert fake.count(path_prefix=f"/app/installations/{INSTALLATION}/access_tokens") >= 2
 
 
 SECONDARY_LIMIT = json.dumps(
