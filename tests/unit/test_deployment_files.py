@@ -975,12 +975,57 @@ def test_result_backend_is_the_metadata_database():
     assert metadata.hostname in _services()
 
 
+def _metadata_secret_keys() -> dict[str, str]:
+    """The keys of the metadata secret step 2 of docs/deploy-kubernetes.md creates, ``$METADATA_DB`` expanded
+    with the password part as ``jq ... @uri`` prints one."""
+    text = KUBERNETES_DOC.read_text()
+    (shared,) = re.findall(r'^METADATA_DB="(.*)" && \\$', text, flags=re.MULTILINE)
+    shared = re.sub(r"\$\(jq [^)]*\)", "s3cr%2Ft%40pw", shared)
+    keys = re.findall(r'--from-literal=(\w+)="([^"]*\$METADATA_DB)"', text)
+    return {key: value.replace("$METADATA_DB", shared) for key, value in keys}
+
+
 def test_the_metadata_database_urls_name_psycopg2():
     # SQLAlchemy 2.1 reads postgresql:// as psycopg 3, whose errors Airflow's scheduler does not recognise as a
     # lock held by another scheduler: two schedulers (the Helm values run two) would crash each other.
-    kubernetes = re.search(r'--from-literal=connection="([a-z0-9+]+)://', KUBERNETES_DOC.read_text())
-    assert kubernetes and kubernetes.group(1) == "postgresql+psycopg2"
+    assert urlsplit(_metadata_secret_keys()["sqlalchemy"]).scheme == "postgresql+psycopg2"
     assert urlsplit(_airflow_env("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")).scheme == "postgresql+psycopg2"
+
+
+def test_helm_values_give_airflow_the_psycopg2_url_of_the_metadata_secret():
+    """The chart's built-in variables read the secret's ``connection`` key; Airflow's SQLAlchemy URL comes from
+    ``sqlalchemy`` instead, and neither built-in SQL_ALCHEMY_CONN variable (the [core] one is still read as an
+    alias) is left to set it from ``connection``."""
+    values = _helm_values()
+    builtins = values["enableBuiltInSecretEnvVars"]
+    assert builtins["AIRFLOW__CORE__SQL_ALCHEMY_CONN"] is False
+    assert builtins["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] is False
+    assert builtins.get("AIRFLOW_CONN_AIRFLOW_DB", True) is True
+    assert {
+        "envName": "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "secretName": values["data"]["metadataSecretName"],
+        "secretKey": "sqlalchemy",
+    } in values["secret"]
+
+
+def test_keda_reads_a_metadata_url_libpq_parses():
+    """With KEDA on and PgBouncer off, chart 1.22's worker ScaledObject reads ``AIRFLOW_CONN_AIRFLOW_DB``, the
+    secret's ``connection`` key, with libpq's rules (Go's pgx): a +driver scheme is no URL to it, and the
+    workers would never scale (apache/airflow#42070). libpq itself (psycopg2's parse_dsn) stands in for it."""
+    from psycopg2.extensions import parse_dsn
+
+    values = _helm_values()
+    assert values["workers"]["celery"]["keda"]["enabled"] and not values.get("pgbouncer", {}).get("enabled")
+    keys = _metadata_secret_keys()
+    parsed = parse_dsn(keys["connection"])
+    assert (parsed["host"], parsed["port"], parsed["dbname"], parsed["sslmode"]) == (
+        "metadata-db.example.internal",
+        "5432",
+        "airflow",
+        "require",
+    )
+    assert parsed["password"] == "s3cr/t@pw"
+    assert keys["connection"].removeprefix("postgresql://") == keys["sqlalchemy"].removeprefix("postgresql+psycopg2://")
 
 
 def test_execution_api_url_points_at_the_api_server():
