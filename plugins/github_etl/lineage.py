@@ -23,13 +23,20 @@ GITHUB_DATASET = "/repositories"
 # libpq's defaults, which OpenLineage's naming spells out: a dataset is known by the server's host and port.
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = 5432
-# Output tables of a load, and the counts of the load's result that say how many rows each received.
+# Output tables of every load, and the counts of the load's result that say how many rows each received.
 LOAD_OUTPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("repositories", ("inserted", "updated", "marked_deleted")),
     ("repository_snapshots", ("snapshots",)),
     ("repository_history", ()),
     ("load_runs", ()),
 )
+# Written, in the same transaction, by a load that wrote snapshots: the API's summaries of the snapshot date
+# (github.refresh_day_summaries).
+DAY_SUMMARY_OUTPUTS = ("language_days", "star_gains", "star_gain_topics", "star_gain_windows")
+# Written by a census run's load: the census's cursor and the id ranges it has covered.
+CENSUS_OUTPUTS = ("census_cursor", "census_ranges")
+# Every table a load may write, whose schemas the lineage reports.
+ALL_LOAD_OUTPUTS = (*(table for table, _ in LOAD_OUTPUTS), *DAY_SUMMARY_OUTPUTS, *CENSUS_OUTPUTS)
 
 
 @dataclass(frozen=True)
@@ -72,18 +79,34 @@ def warehouse_of(conn_id: str) -> Warehouse:
     return Warehouse(namespace=f"postgres://{host}:{port}", database=database)
 
 
+def load_outputs(loaded: Mapping[str, Any], mode: str | None) -> list[tuple[str, tuple[str, ...]]]:
+    """The tables a load wrote, each with the counts of its result that say how many rows it received.
+
+    :param loaded: the load's result (its counts); empty when it committed nothing.
+    :param mode: the run's mode; None when unknown (a load that failed before it read the run's plan).
+    """
+    outputs = list(LOAD_OUTPUTS)
+    if int(loaded.get("snapshots", 0) or 0):
+        outputs += [(table, ()) for table in DAY_SUMMARY_OUTPUTS]
+    if mode == "census":
+        outputs += [(table, ()) for table in CENSUS_OUTPUTS]
+    return outputs
+
+
 def load_lineage(
     loaded: Mapping[str, Any],
     columns: Mapping[str, Iterable[tuple[str, str]]],
     warehouse: Warehouse,
     github_url: str | None = None,
+    mode: str | None = None,
 ) -> OperatorLineage:
     """What a load read and wrote.
 
-    :param loaded: the load task's result (its counts).
-    :param columns: ``(name, type)`` of each table written, in order: its schema facet.
+    :param loaded: the load task's result (its counts); empty when it committed nothing.
+    :param columns: ``(name, type)`` of each table written, in order: its schema facet (none when unknown).
     :param warehouse: where the tables are.
     :param github_url: the GitHub API the run fetched from.
+    :param mode: the run's mode (a census load writes the census's tables too).
     """
     from airflow.providers.openlineage.extractors import OperatorLineage
     from openlineage.client.event_v2 import Dataset, OutputDataset
@@ -91,7 +114,7 @@ def load_lineage(
 
     github = Dataset(namespace=(github_url or DEFAULT_API_URL).rstrip("/"), name=GITHUB_DATASET)
     outputs = []
-    for table, counts in LOAD_OUTPUTS:
+    for table, counts in load_outputs(loaded, mode):
         fields = [
             schema_dataset.SchemaDatasetFacetFields(name=name, type=kind) for name, kind in columns.get(table, ())
         ]

@@ -77,12 +77,15 @@ class LoadedRun(XComRecord):
     run_id: str
     totals: RunTotals
     result: LoadResult
+    mode: str
 
     @classmethod
     def from_xcom(cls, data: Mapping[str, Any]) -> Self:
         from github_etl.load import LoadResult
 
-        return cls(data["run_id"], RunTotals.from_xcom(data["totals"]), LoadResult.from_xcom(data["result"]))
+        return cls(
+            data["run_id"], RunTotals.from_xcom(data["totals"]), LoadResult.from_xcom(data["result"]), data["mode"]
+        )
 
 
 def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformResult:
@@ -296,7 +299,7 @@ def load_run_task(context: dict[str, Any], transformed: list[TransformResult], *
             rejected_reasons=totals.rejected_reasons,
             source=plan.source,
         )
-    return LoadedRun(run_id, totals, result)
+    return LoadedRun(run_id, totals, result, plan.mode)
 
 
 def _require_every_shard(plan: RunPlan, transformed: list[TransformResult], run_id: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg2
 import pytest
 
 from tests.fake_github import FakeGitHub
@@ -83,11 +84,19 @@ def test_a_run_emits_lineage_with_inputs_outputs_schema_counts_and_checks(
     # Named as OpenLineage names a PostgreSQL table: the server the connection leads to, database.schema.table.
     assert {d["namespace"] for d in load["outputs"]} == {namespace}
     outputs = {d["name"]: d for d in load["outputs"]}
+    # Every table the load's transaction wrote: the snapshots' day summaries too.
     assert set(outputs) == {
-        f"{database}.github.repositories",
-        f"{database}.github.repository_snapshots",
-        f"{database}.github.repository_history",
-        f"{database}.github.load_runs",
+        f"{database}.github.{table}"
+        for table in (
+            "repositories",
+            "repository_snapshots",
+            "repository_history",
+            "load_runs",
+            "language_days",
+            "star_gains",
+            "star_gain_topics",
+            "star_gain_windows",
+        )
     }
     repositories = outputs[f"{database}.github.repositories"]
     fields = {f["name"]: f["type"] for f in repositories["facets"]["schema"]["fields"]}
@@ -130,3 +139,23 @@ def test_the_github_input_is_named_by_the_api_root_the_run_used_when_only_the_en
 
     (load,) = _events(lineage_file, "github_repositories.load", "COMPLETE")
     assert [(d["namespace"], d["name"]) for d in load["inputs"]] == [(ghes.base_url, "/repositories")]
+
+
+def test_a_census_loads_lineage_names_the_census_tables_it_wrote(
+    fake_github_factory, pipeline_env, run_dag, lineage_file: Path, pg_url: str
+) -> None:
+    fake = fake_github_factory(repo_count=100, seed=31)
+    pipeline_env(fake.base_url)
+    namespace, database = _postgres_name(pg_url)
+
+    result = run_dag({"mode": "census", "since_id": fake.ids[29], "shards": 1}, LOGICAL_DATE)
+
+    assert result.state == "success"
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+        for table in ("census_cursor", "census_ranges"):
+            cur.execute(f"SELECT count(*) FROM github.{table} WHERE run_id = %s", (result.run_id,))
+            assert cur.fetchone()[0], f"the census wrote no row of github.{table}"
+    (load,) = _events(lineage_file, "github_repositories.load", "COMPLETE")
+    outputs = {d["name"]: d for d in load["outputs"] if d["namespace"] == namespace}
+    for table in ("census_cursor", "census_ranges", "language_days"):
+        assert outputs[f"{database}.github.{table}"]["facets"]["schema"]["fields"], table

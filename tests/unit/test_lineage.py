@@ -55,3 +55,96 @@ def test_the_rows_a_load_wrote_count_the_repositories_it_marked_deleted() -> Non
     written = {output.name: output.outputFacets.get("outputStatistics") for output in lineage.outputs}
     assert written["analytics.github.repositories"].rowCount == 6
     assert written["analytics.github.repository_snapshots"].rowCount == 3
+
+
+@pytest.fixture
+def silent_warehouse(monkeypatch: pytest.MonkeyPatch):
+    """The warehouse connection leads to a port that accepts connections and never answers libpq."""
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.setblocking(False)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_POSTGRES_DEFAULT", f"postgresql://etl:s3cret@127.0.0.1:{silent.getsockname()[1]}/analytics"
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_DEFAULT", json.dumps({"conn_type": "http", "host": "https://ghe.example"}))
+    with silent:
+        yield silent
+
+
+def _accepted(listener) -> int:
+    accepted = 0
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except BlockingIOError:
+            return accepted
+        connection.close()
+        accepted += 1
+
+
+def test_a_failed_loads_lineage_names_its_tables_without_waiting_on_the_warehouse(silent_warehouse) -> None:
+    """The provider gives a task's failure lineage ``[openlineage] execution_timeout`` (10 s) and drops the whole
+    FAIL event past it; a load that failed on a warehouse that does not answer would spend more than that
+    connecting to it again (3 retries, 10 s each) for column types. The names need no connection."""
+    from airflow.providers.openlineage.extractors.base import DefaultExtractor
+
+    from github_etl.operators.warehouse import GitHubLoadOperator
+
+    lineage = DefaultExtractor(GitHubLoadOperator(task_id="load", transformed=[])).extract_on_failure(None)
+
+    assert _accepted(silent_warehouse) == 0, "the failure lineage connected to the warehouse"
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("https://ghe.example/api/v3", "/repositories")]
+    assert {d.name for d in lineage.outputs} == {
+        "analytics.github.repositories",
+        "analytics.github.repository_snapshots",
+        "analytics.github.repository_history",
+        "analytics.github.load_runs",
+    }
+
+
+def test_a_loads_lineage_goes_without_schemas_when_the_catalog_cannot_be_read(monkeypatch, caplog) -> None:
+    """A warehouse gone right after the load committed costs the event its schema facets, not the event."""
+    import socket
+
+    from github_etl.operators.warehouse import GitHubLoadOperator
+
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_POSTGRES_DEFAULT", f"postgresql://etl:s3cret@127.0.0.1:{port}/analytics")
+
+    lineage = GitHubLoadOperator(task_id="load", transformed=[]).get_openlineage_facets_on_complete(None)
+
+    assert "analytics.github.repositories" in {d.name for d in lineage.outputs}
+    assert all("schema" not in d.facets for d in lineage.outputs)
+    assert "goes without table schemas" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("loaded", "mode", "also_written"),
+    [
+        (
+            {"inserted": 3, "snapshots": 3},
+            "sample",
+            {"language_days", "star_gains", "star_gain_topics", "star_gain_windows"},
+        ),
+        (
+            {"inserted": 3, "snapshots": 3},
+            "census",
+            {"language_days", "star_gains", "star_gain_topics", "star_gain_windows", "census_cursor", "census_ranges"},
+        ),
+        # Nothing changed: no snapshot written, so the day's summaries were not rebuilt.
+        ({"unchanged": 3, "snapshots": 0}, "search", set()),
+        ({"unchanged": 3, "snapshots": 0}, "census", {"census_cursor", "census_ranges"}),
+    ],
+)
+def test_a_loads_outputs_are_the_tables_its_transaction_wrote(loaded, mode, also_written) -> None:
+    from github_etl.lineage import Warehouse, load_lineage
+
+    lineage = load_lineage(
+        loaded, {}, Warehouse(namespace="postgres://localhost:5432", database="analytics"), mode=mode
+    )
+
+    tables = {output.name.removeprefix("analytics.github.") for output in lineage.outputs}
+    assert tables == {"repositories", "repository_snapshots", "repository_history", "load_runs"} | also_written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,11 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from github_etl.tasks import LoadedRun
+
+log = logging.getLogger(__name__)
+
+# Well inside the OpenLineage provider's time for the whole event ([openlineage] execution_timeout, 10 s).
+LINEAGE_CONNECT_TIMEOUT_SECONDS = 3
 
 # Each column's type as PostgreSQL spells it (text[], not information_schema's ARRAY).
 _COLUMNS_SQL = (
@@ -64,19 +70,47 @@ class GitHubLoadOperator(BaseOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """GitHub's API in; the warehouse tables out, with their schemas and the row counts."""
-        from github_etl.hooks.github import GitHubHook
-        from github_etl.hooks.warehouse import DatabaseConnection
-        from github_etl.lineage import LOAD_OUTPUTS, load_lineage, warehouse_of
+        return self._lineage(columns=self._table_columns())
 
-        columns: dict[str, list[tuple[str, str]]] = {}
-        with DatabaseConnection(conn_id=self.warehouse_conn_id) as db, db.cursor() as cursor:
-            cursor.execute(_COLUMNS_SQL, ([table for table, _ in LOAD_OUTPUTS],))
-            for table, name, kind in cursor.fetchall():
-                columns.setdefault(str(table), []).append((str(name), str(kind)))
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """The same datasets, without schemas: a load that failed may have failed on the warehouse, and the
+        provider drops the whole event once its time is up (``[openlineage] execution_timeout``), so nothing here
+        waits on it."""
+        return self._lineage(columns={})
+
+    def _lineage(self, columns: dict[str, list[tuple[str, str]]]) -> OperatorLineage:
+        from github_etl.hooks.github import GitHubHook
+        from github_etl.lineage import load_lineage, warehouse_of
+
         # The root the run's requests went to, however it was given (a bare host, GITHUB_API_URL alone).
         github_url = GitHubHook(self.github_conn_id).api_base_url()
         counts = self._loaded.result.to_xcom() if self._loaded else {}
-        return load_lineage(counts, columns, warehouse_of(self.warehouse_conn_id), github_url=github_url)
+        mode = self._loaded.mode if self._loaded else None
+        return load_lineage(counts, columns, warehouse_of(self.warehouse_conn_id), github_url=github_url, mode=mode)
+
+    def _table_columns(self) -> dict[str, list[tuple[str, str]]]:
+        """``(name, type)`` of each table a load writes, from the catalog; none (and a warning) when the warehouse
+        does not answer at once: the event then goes without schemas rather than not at all."""
+        from github_etl.hooks.warehouse import DatabaseConnection
+        from github_etl.lineage import ALL_LOAD_OUTPUTS
+
+        columns: dict[str, list[tuple[str, str]]] = {}
+        try:
+            with (
+                DatabaseConnection(
+                    conn_id=self.warehouse_conn_id, connect_retries=0, connect_timeout=LINEAGE_CONNECT_TIMEOUT_SECONDS
+                ) as db,
+                db.cursor() as cursor,
+            ):
+                cursor.execute(_COLUMNS_SQL, (list(ALL_LOAD_OUTPUTS),))
+                for table, name, kind in cursor.fetchall():
+                    columns.setdefault(str(table), []).append((str(name), str(kind)))
+        except Exception as error:  # lineage is told without schemas rather than lost
+            log.warning(
+                "The load's lineage goes without table schemas: the warehouse's catalog was not read (%s)", error
+            )
+            return {}
+        return columns
 
 
 class GitHubCheckOperator(BaseOperator):
