@@ -12,6 +12,7 @@ from tests.e2e.test_faults import LOGICAL_DATE, second_pg_url  # noqa: F401 (a f
 from tests.e2e.test_pipeline import _warehouse
 from tests.fake_github import FakeGitHub
 from tests.fake_github.apps import generate_app_key
+from tests.fixtures.airflow import files_written
 
 pytestmark = pytest.mark.e2e
 
@@ -87,8 +88,5 @@ def test_app_run_with_expiring_tokens_loads_what_a_token_run_loads(
     output = capfd.readouterr()
     for text in (output.out, output.err):
         assert [s for s in secrets if s in text.encode()] == []
-    for root in (tmp_path, Path(os.environ["AIRFLOW_HOME"])):
-        for path in root.rglob("*"):
-            if path.is_file():
-                content = path.read_bytes()
-                assert [s for s in secrets if s in content] == [], path
+    for path, content in files_written(tmp_path, Path(os.environ["AIRFLOW_HOME"])):
+        assert [s for s in secrets if s in content] == [], path

@@ -18,6 +18,7 @@ from psycopg2 import sql
 
 from tests.e2e.test_pipeline import _assert_matches_fake, _warehouse
 from tests.fake_github import FakeGitHub
+from tests.fixtures.airflow import files_written
 from tests.fixtures.postgres import execute_autocommit, with_database
 
 pytestmark = pytest.mark.e2e
@@ -130,10 +131,8 @@ def test_every_fault_at_once_gives_the_same_warehouse_without_wasting_calls(
     # The token never reaches a file: staging, logs, Airflow's home.
     import os
 
-    for root in (tmp_path, Path(os.environ["AIRFLOW_HOME"])):
-        for path in root.rglob("*"):
-            if path.is_file():
-                assert SECRET_TOKEN.encode() not in path.read_bytes(), path
+    for path, content in files_written(tmp_path, Path(os.environ["AIRFLOW_HOME"])):
+        assert SECRET_TOKEN.encode() not in content, path
 
 
 def test_bad_credentials_fail_fast_with_one_request(fake_github_factory, pipeline_env, run_dag, pg_url: str) -> None:
