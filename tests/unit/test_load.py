@@ -31,6 +31,7 @@ from github_etl.load.deletions import mark_gone
 from github_etl.selected_lines import StagedFilesMismatch
 from github_etl.settings import DAG_ID
 from github_etl.transform import staged_line
+from tests.fixtures.postgres import execute_autocommit
 from tools.waiting import poll
 
 DAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -694,6 +695,78 @@ def test_a_month_detached_and_kept_as_a_table_fails_a_load_of_it_naming_the_tabl
     with pytest.raises(WarehouseSchemaError, match=rf"github\.{month} is no attached partition .*Drop or rename"):
         _load(warehouse, [path], when=DAY_0)
     assert issubclass(WarehouseSchemaError, FINAL_ERRORS)
+
+
+def _half_detached(pg_url: str, month: str) -> None:
+    """DETACH ... CONCURRENTLY, as docs/warehouse-dba.md has it, cancelled in its second phase (a DBA role's
+    statement_timeout, a Ctrl-C) while an older transaction holds it back: the month is left detach-pending."""
+    holder = psycopg2.connect(pg_url)
+    try:
+        holder.set_session(isolation_level="REPEATABLE READ")
+        with holder.cursor() as cur:
+            cur.execute("SELECT count(*) FROM github.repository_snapshots")
+        dba = psycopg2.connect(pg_url)
+        try:
+            dba.autocommit = True  # DETACH ... CONCURRENTLY runs outside a transaction
+            with dba.cursor() as cur, pytest.raises(psycopg2.errors.QueryCanceled):
+                cur.execute("SET statement_timeout = '1s'")
+                cur.execute(
+                    sql.SQL("ALTER TABLE github.repository_snapshots DETACH PARTITION {} CONCURRENTLY").format(
+                        sql.Identifier("github", month)
+                    )
+                )
+        finally:
+            dba.close()
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        "DROP TABLE github.{month}",
+        "ALTER TABLE github.{month} RENAME TO {month}_kept",
+        "ALTER TABLE github.repository_snapshots ATTACH PARTITION github.{month} "
+        "FOR VALUES FROM ('{start}') TO ('{end}')",
+    ],
+    ids=["dropped", "renamed", "attached-again"],
+)
+def test_a_month_left_half_detached_is_named_with_the_step_that_finishes_it_then_each_choice_loads(
+    warehouse, pg_url, tmp_path, choice
+):
+    """Until a cancelled DETACH ... CONCURRENTLY is finalized the month is still a partition: the message of a
+    month detached whole (drop, rename or attach it) would offer steps that fail, or, renamed, a load whose new
+    month overlaps the pending one and fails without a word on why."""
+    path = _row_file(tmp_path, _repo(1))
+    _load(warehouse, [path], when=DAY_0)
+    month = f"repository_snapshots_{DAY_0:%Y_%m}"
+    _half_detached(pg_url, month)
+
+    with pytest.raises(WarehouseSchemaError, match=rf"github\.{month} is half-detached") as refused:
+        _load(warehouse, [path], when=DAY_0)
+    finalize = re.search(r"ALTER TABLE \S+ DETACH PARTITION \S+ FINALIZE", str(refused.value))
+    assert finalize, str(refused.value)
+    execute_autocommit(pg_url, sql.SQL(finalize.group(0)))
+    start = DAY_0.date().replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    execute_autocommit(pg_url, sql.SQL(choice.format(month=month, start=start, end=end)))
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=99))], when=DAY_0)
+    assert _query(warehouse, "SELECT repo_id, stargazers_count FROM github.repository_snapshots") == [(1, 99)]
+
+
+def test_a_month_another_half_detached_partition_holds_is_refused_naming_it(warehouse, pg_url, tmp_path):
+    """A half-detached partition of another name (an operator's) still holds the month: the load's own month
+    table would overlap it. The load says so, instead of failing on PostgreSQL's bare "no partition ... found"."""
+    path = _row_file(tmp_path, _repo(1))
+    _load(warehouse, [path], when=DAY_0)
+    month = f"repository_snapshots_{DAY_0:%Y_%m}"
+    execute_autocommit(pg_url, sql.SQL("ALTER TABLE github.{} RENAME TO operators_month").format(sql.Identifier(month)))
+    _half_detached(pg_url, "operators_month")
+
+    with pytest.raises(WarehouseSchemaError, match=r"would overlap partition \"operators_month\".*FINALIZE"):
+        _load(warehouse, [path], when=DAY_0)
+    assert _query(warehouse, f"SELECT to_regclass('github.{month}')") == [(None,)]
 
 
 def test_a_new_months_partition_is_made_while_another_session_reads_the_snapshots(warehouse, pg_url, tmp_path):
@@ -1805,6 +1878,28 @@ def _summaries(db: DatabaseConnection) -> dict[str, list[tuple[Any, ...]]]:
             db, "SELECT end_date, window_days, compared, rising FROM github.star_gain_windows ORDER BY 1, 2"
         ),
     }
+
+
+def test_a_day_of_snapshots_inserted_by_hand_as_the_readme_says_is_compared_by_the_next_load(warehouse, tmp_path):
+    """README: ensure_snapshot_partition(d) before inserting a day by hand, refresh_day_summaries(d) after. The
+    next day's load then compares its stars with that day, as with a day a load wrote."""
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=10))], DAY_0)
+    with warehouse.cursor() as cur:
+        cur.execute("SELECT github.ensure_snapshot_partition(%s)", (DAY_1.date(),))
+        cur.execute(
+            "INSERT INTO github.repository_snapshots (repo_id, snapshot_date, stargazers_count, forks_count,"
+            " open_issues_count, language) VALUES (1, %s, 12, 0, 0, 'Python')",
+            (DAY_1.date(),),
+        )
+        cur.execute("SELECT github.refresh_day_summaries(%s)", (DAY_1.date(),))
+    warehouse.commit()
+
+    _load(warehouse, [_row_file(tmp_path, _repo(1, stargazers_count=15))], DAY_2)
+
+    summaries = _summaries(warehouse)
+    assert (DAY_1.date(), "Python", 1, 12) in summaries["languages"]
+    assert (DAY_2.date(), 1, 1, 3, 15) in summaries["gains"]
+    assert (DAY_1.date(), 1, 1, 1) in summaries["windows"]
 
 
 def test_every_load_path_keeps_the_day_summaries_of_its_date(warehouse, tmp_path):

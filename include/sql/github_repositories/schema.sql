@@ -138,15 +138,36 @@ $$;
 -- partitioned one. ATTACH PARTITION takes a SHARE UPDATE EXCLUSIVE lock on the parent, which readers
 -- and writers do not wait for (CREATE TABLE ... PARTITION OF would take an ACCESS EXCLUSIVE one), but which
 -- waits for a DBA's ANALYZE or DETACH ... CONCURRENTLY. A month's table kept after it was detached is refused
--- by name: loading into it again needs the DBA's choice (drop, rename or attach it).
+-- by name: loading into it again needs the DBA's choice (drop, rename or attach it). So is one whose
+-- DETACH ... CONCURRENTLY was cancelled half-way (a lock or statement timeout, Ctrl-C): until the detach is
+-- finalized it is still a partition, which none of those choices can take the place of.
 CREATE OR REPLACE FUNCTION github.ensure_snapshot_partition(day date) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     month_start date := date_trunc('month', day)::date;
     partition_name text := 'repository_snapshots_' || to_char(month_start, 'YYYY_MM');
+    overlap text;
 BEGIN
     IF github.snapshot_partition_exists(day) THEN
         RETURN;
+    END IF;
+    IF EXISTS (
+        SELECT FROM pg_catalog.pg_inherits AS child
+        WHERE child.inhparent = 'github.repository_snapshots'::regclass
+          AND child.inhrelid = to_regclass(format('github.%I', partition_name))
+          AND coalesce((to_jsonb(child) ->> 'inhdetachpending')::boolean, false)
+    ) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = format(
+                'github.%I is half-detached from github.repository_snapshots (a DETACH PARTITION ... CONCURRENTLY '
+                'that did not finish), so the snapshots of %s have nowhere to go', partition_name, day
+            ),
+            HINT = format(
+                'Finish the detach first: ALTER TABLE github.repository_snapshots DETACH PARTITION github.%I '
+                'FINALIZE; then drop, rename or attach it again',
+                partition_name
+            );
     END IF;
     IF to_regclass(format('github.%I', partition_name)) IS NOT NULL THEN
         RAISE EXCEPTION USING
@@ -170,8 +191,15 @@ BEGIN
             partition_name, month_start, (month_start + interval '1 month')::date
         );
     EXCEPTION WHEN invalid_object_definition THEN
-        -- "would overlap partition ...": a DEFAULT partition, or a bound the catalog read above did not read.
+        -- "would overlap partition ...": another partition holds the month, one the catalog read above left out
+        -- (half-detached under another name). Nothing could store the day's snapshots: refused, naming it.
+        GET STACKED DIAGNOSTICS overlap = MESSAGE_TEXT;
         EXECUTE format('DROP TABLE github.%I', partition_name);
+        RAISE EXCEPTION USING
+            ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = format('the snapshots of %s have nowhere to go (%s)', day, overlap),
+            HINT = 'Finish a detach left half-done (ALTER TABLE github.repository_snapshots DETACH PARTITION ... '
+                   'FINALIZE), or attach a partition that holds the date';
     END;
 END
 $$;
