@@ -100,13 +100,16 @@ def transform_shard(staging: RunStaging, extracted: ExtractResult) -> TransformR
     rows = rejected = 0
     reasons: dict[str, int] = {}
     # A transform run again (retried, or cleared with the extract) rewrites the quarantine of an earlier one:
-    # the metric counts a shard's records once, as the extract's and the load's do.
+    # the metric counts a shard's records once, as the extract's and the load's do. The quarantine file is
+    # published last (writers publish as they close, the last opened first), so it is there only once every
+    # file of the shard was, and the metric sent right after: an attempt that failed staging its rows did
+    # not count them.
     counted = staging.exists("rejected", f"{key}.jsonl")
     with (
         staged_files_of(staging),
+        staging.writer("rejected", f"{key}.jsonl") as rejected_out,
         staging.writer("rows", f"{key}.tsv") as rows_out,
         staging.writer("keys", f"{key}.tsv") as keys_out,
-        staging.writer("rejected", f"{key}.jsonl") as rejected_out,
         staging.writer("gone", f"{key}.jsonl") as gone_out,
     ):
         for batch_uri in batch_uris(staging, extracted):

@@ -134,3 +134,39 @@ def test_a_transform_run_again_does_not_count_its_quarantined_records_twice(
 
     assert first.rejected == again.rejected == 1
     assert _total(_received(statsd_server), "github_etl.transform.quarantined") == 1
+
+
+def test_a_transform_that_failed_staging_its_rows_leaves_its_quarantine_to_be_counted_by_the_retry(
+    statsd_server, fake_github_factory, tmp_path, monkeypatch
+):
+    """The first attempt quarantined the records, then failed publishing its row file (a full disk, an upload
+    that broke): it counted nothing, so the retry counts them, once."""
+    import errno
+    import os
+
+    import github_etl.staging as staging_module
+    from github_etl.errors import StagingFullError
+
+    fake = fake_github_factory(repo_count=50, seed=3)
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    staging = RunStaging("github_repositories", "manual__metrics", root=tmp_path.as_uri())
+    params = validate({"mode": "census", "since_id": 0, "until_id": max(fake.ids), "shards": 1})
+    (shard,) = plan_run(client, staging, params, logical_date=LOGICAL_DATE).shards
+    fake.set_repository(sorted(fake.ids)[3], stargazers_count="a lot")
+    extracted = run_shard(client, staging, shard)
+    _received(statsd_server)
+    publish = os.replace
+
+    def disk_full_for_the_rows(source: str, target: str) -> None:
+        if f"/rows/{shard.key}.tsv" in str(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        publish(source, target)
+
+    with monkeypatch.context() as full:
+        full.setattr(staging_module.os, "replace", disk_full_for_the_rows)
+        with pytest.raises(StagingFullError):
+            transform_shard(staging, extracted)
+    retried = transform_shard(staging, extracted)
+
+    assert retried.rejected == 1
+    assert _total(_received(statsd_server), "github_etl.transform.quarantined") == 1

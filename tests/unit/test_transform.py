@@ -7,6 +7,8 @@ import io
 import json
 import os
 import re
+import shutil
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -1250,3 +1252,37 @@ def test_a_graphql_total_out_of_range_is_quarantined_whatever_the_other_total(
     """Summed with the other total, -5 issues and 10 pull requests would pass as 5 open issues."""
     node = {**REAL_GRAPHQL_NODE, "issues": {"totalCount": issues}, "pullRequests": {"totalCount": pull_requests}}
     assert _reason(node, graphql_row) == reason
+
+
+# docs/error-handling.md, "Bad data": the command it gives to list the quarantined records' pages on GitHub.
+_DOCUMENTED_LISTING = re.search(
+    r"`(jq -r '\[\.id, \.reason, .*?' rejected/\*\.jsonl)`",
+    (Path(__file__).resolve().parents[2] / "docs" / "error-handling.md").read_text(),
+)
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (.ci/run installs it)")
+def test_the_documented_listing_of_the_quarantine_names_every_record_whatever_was_wrong_with_its_url(tmp_path):
+    """A record quarantined for the type of its URL keeps that URL as GitHub sent it: jq's @tsv refuses an object,
+    and a listing that stops there leaves the record out."""
+    assert _DOCUMENTED_LISTING, "docs/error-handling.md gives no jq listing of rejected/*.jsonl"
+    good = _repo(id=1)
+    bad_count = _repo(id=2, stargazers_count="many")
+    bad_url = _repo(id=3, html_url={"href": "https://github.com/octo/three"})
+    (tmp_path / "rejected").mkdir()
+    with (tmp_path / "rejected" / "census-000.jsonl").open("w") as rejected_out:
+        stats = transform_records([good, bad_count, bad_url], io.StringIO(), rejected_out)
+    assert stats.rejected == 2
+
+    listing = subprocess.run(
+        ["bash", "-c", _DOCUMENTED_LISTING.group(1)], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+
+    assert listing.returncode == 0, listing.stderr
+    listed = [line.split("\t") for line in listing.stdout.splitlines()]
+    assert [(repo_id, reason) for repo_id, reason, _ in listed] == [
+        ("2", "wrong_type:stargazers_count"),
+        ("3", "wrong_type:html_url"),
+    ]
+    assert listed[0][2] == bad_count["html_url"]
+    assert json.loads(listed[1][2]) == bad_url["html_url"]
