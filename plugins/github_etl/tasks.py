@@ -57,6 +57,7 @@ class RunTotals(XComRecord):
     :param rejected_reasons: quarantined records per reason, over every shard.
     :param missing_owners: owners mode: owners the plan found that GitHub no longer knew when they were listed
         (deleted or renamed meanwhile): their repositories are missing from the run.
+    :param read_over_rest: repositories GraphQL gave no node for or refused that REST served.
     """
 
     listed: int
@@ -68,6 +69,7 @@ class RunTotals(XComRecord):
     rejected: int
     rejected_reasons: dict[str, int]
     missing_owners: int
+    read_over_rest: int
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ def run_totals(transformed: list[TransformResult], plan: RunPlan) -> RunTotals:
         rejected=sum(shard.rejected for shard in transformed),
         rejected_reasons=reasons,
         missing_owners=sum(shard.missing_owners for shard in extracted),
+        read_over_rest=sum(shard.read_over_rest for shard in extracted),
     )
 
 

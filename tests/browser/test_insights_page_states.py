@@ -62,7 +62,7 @@ def _run(day: date, hour: int, n: int = 0) -> LoadRun:
     zero = ("listed", "enriched", "skipped", "rejected", "updated", "unchanged", "duplicates", "marked_deleted")
     times = dict.fromkeys(("logical_date", "observed_at", "started_at", "finished_at", "checks_passed_at"), at)
     return LoadRun(
-        **dict.fromkeys((*zero, "missing_owners"), 0),
+        **dict.fromkeys((*zero, "missing_owners", "read_over_rest"), 0),
         **times,
         run_id=f"scheduled__{at.isoformat()}-{n}",
         dag_id=DAG_ID,

@@ -425,23 +425,31 @@ def test_a_listing_page_garbled_once_fails_the_shard_unstaged_so_its_retry_lists
     assert _cursor(pg_url) == (fake.ids[99], max(fake.ids))
 
 
-def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_found_gone(
-    fake_github_factory, warehouse, pg_url: str, tmp_path
+@pytest.mark.parametrize("read_over_rest", ["gone", "refused by SAML"])
+def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_read_over_rest(
+    fake_github_factory, warehouse, pg_url: str, tmp_path, read_over_rest: str
 ) -> None:
-    """With a token, GraphQL gives no node for a repository gone since it was listed, and a REST request asks why:
-    at 10 % gone a census spent nine times the core requests its plan counted, and ran out of budget past its
-    deadline. The plan now counts them at the share the last runs of the mode found gone."""
+    """With a token, GraphQL gives no node for a repository gone since it was listed, and refuses one of an
+    organization whose SAML single sign-on the token is not authorized for: a REST request asks for each. At 10 %
+    gone a census spent nine times the core requests its plan counted, and ran out of budget past its deadline.
+    The plan counts them at the share the last runs of the mode read over REST."""
     from collections import Counter
 
     from github_etl.extract.plan import run_shard
     from github_etl.hooks.warehouse import DatabaseConnection
 
-    fake = fake_github_factory(repo_count=20_000, seed=3, max_id=10_000_000, vanished_ratio=0.1)
+    gone = read_over_rest == "gone"
+    fake = fake_github_factory(repo_count=20_000, seed=3, max_id=10_000_000, vanished_ratio=0.1 if gone else 0.0)
+    if not gone:
+        for repo_id in fake.ids[::10]:
+            fake.protect_by_saml(repo_id)
     staging_url = tmp_path.as_uri()
     first = {"mode": "census", "since_id": 0, "until_id": 2_000_000, "shards": 2}
     run_pipeline(
         fake.base_url, TOKEN, first, pg_url=pg_url, staging_url=staging_url, run_id="r1", logical_date=LOGICAL_DATE
     )
+    (recorded,) = query(pg_url, "SELECT skipped, read_over_rest, listed FROM github.load_runs")
+    assert recorded[0 if gone else 1] > 0.05 * recorded[2], recorded
     client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
     staging = RunStaging(DAG_ID, "r2", root=staging_url)
     params = validate({"mode": "census", "since_id": 2_000_000, "until_id": 4_000_000, "shards": 2})
@@ -459,3 +467,33 @@ def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_found
 
     spent = Counter(request.resource for request in fake.requests if request.counted and request.path != "/rate_limit")
     assert 0.8 * spent["core"] <= plan.requests_needed["core"] <= 1.25 * spent["core"], (plan.requests_needed, spent)
+
+
+def test_a_plan_reused_by_a_retry_reads_no_share_from_the_warehouse(
+    fake_github, warehouse, pg_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The share of repositories read over REST prices a new plan only: a retried plan task that reuses the
+    staged plan does not ask the warehouse for it."""
+    from github_etl.extract import plan as plan_module
+    from github_etl.hooks.warehouse import DatabaseConnection
+
+    asked: list[str] = []
+    share = plan_module.recent_rest_share
+    monkeypatch.setattr(plan_module, "recent_rest_share", lambda cur, mode: asked.append(mode) or share(cur, mode))
+    client = GitHubClient(fake_github.base_url, [TOKEN], settings=FAST)
+    staging = RunStaging(DAG_ID, "r1", root=tmp_path.as_uri())
+    params = validate({"mode": "census", "since_id": 0, "until_id": 2_000_000, "shards": 2})
+
+    def plan() -> Any:
+        return plan_run(
+            client,
+            staging,
+            params,
+            logical_date=LOGICAL_DATE,
+            warehouse=lambda: DatabaseConnection(pg_url, connect_retries=0),
+        )
+
+    first = plan()
+    assert asked == ["census"]
+    assert plan() == first
+    assert asked == ["census"]

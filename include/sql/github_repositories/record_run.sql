@@ -12,14 +12,14 @@
 INSERT INTO github.load_runs AS run (
     run_id, dag_id, logical_date, observed_at, mode,
     listed, enriched, skipped, rejected, rejected_reasons,
-    inserted, updated, unchanged, duplicates, marked_deleted, api_requests, missing_owners,
+    inserted, updated, unchanged, duplicates, marked_deleted, api_requests, missing_owners, read_over_rest,
     unreachable, started_at, finished_at, generation
 )
 VALUES (
     %(run_id)s, %(dag_id)s, %(logical_date)s, %(observed_at)s, %(mode)s,
     %(listed)s, %(enriched)s, %(skipped)s, %(rejected)s, %(rejected_reasons)s::jsonb,
     %(inserted)s, %(updated)s, %(unchanged)s, %(duplicates)s, %(marked_deleted)s, %(api_requests)s,
-    %(missing_owners)s,
+    %(missing_owners)s, %(read_over_rest)s,
     %(unreachable)s::jsonb, COALESCE(%(started_at)s, now()), clock_timestamp(),
     COALESCE(
         nullif(current_setting('github_etl.write_generation', true), '')::bigint,
@@ -30,12 +30,12 @@ VALUES (
 ON CONFLICT (dag_id, run_id) DO UPDATE SET
     (logical_date, observed_at, mode,
      listed, enriched, skipped, rejected, rejected_reasons,
-     inserted, updated, unchanged, duplicates, marked_deleted, api_requests, missing_owners,
+     inserted, updated, unchanged, duplicates, marked_deleted, api_requests, missing_owners, read_over_rest,
      unreachable, started_at, finished_at, generation, checks_passed_at)
     = ROW(excluded.logical_date, excluded.observed_at, excluded.mode,
           excluded.listed, excluded.enriched, excluded.skipped, excluded.rejected, excluded.rejected_reasons,
           excluded.inserted, excluded.updated, excluded.unchanged, excluded.duplicates, excluded.marked_deleted,
-          excluded.api_requests, excluded.missing_owners,
+          excluded.api_requests, excluded.missing_owners, excluded.read_over_rest,
           excluded.unreachable, excluded.started_at, excluded.finished_at, excluded.generation, NULL)
 WHERE excluded.inserted > 0 OR excluded.updated > 0 OR excluded.marked_deleted > 0;
 

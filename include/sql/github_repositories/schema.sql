@@ -242,6 +242,9 @@ CREATE TABLE IF NOT EXISTS github.load_runs (
     marked_deleted integer    NOT NULL DEFAULT 0,
     -- Owners mode: owners GitHub no longer knew when they were listed (deleted or renamed since the plan).
     missing_owners integer    NOT NULL DEFAULT 0,
+    -- Repositories GraphQL gave no node for or refused (SAML single sign-on) that REST served, a request each:
+    -- with skipped, what the next run's plan counts for them.
+    read_over_rest integer    NOT NULL DEFAULT 0,
     api_requests  integer     NOT NULL DEFAULT 0,
     -- Search mode: each second holding more matches than GitHub serves for one query
     -- ({"second", "matches", "unreachable"}), so an incomplete search is never silent.
@@ -808,6 +811,8 @@ FROM (VALUES
     ('github.load_runs', 'missing_owners',
      'Owners mode: owners the plan found that GitHub no longer knew when their repositories were listed '
      '(deleted or renamed since): their repositories are missing from the run.'),
+    ('github.load_runs', 'read_over_rest',
+     'Repositories GraphQL gave no node for or refused (SAML single sign-on) that REST served, a request each.'),
     ('github.load_runs', 'api_requests', 'GitHub API requests the run''s extract made.'),
     ('github.load_runs', 'unreachable',
      'Search mode: each second with more matches than GitHub serves for one query, as '

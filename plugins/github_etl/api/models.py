@@ -291,6 +291,10 @@ class LoadRun(BaseModel):
         description="Owners mode: owners the plan found that GitHub no longer knew when their repositories were "
         "listed (deleted or renamed since): their repositories are missing from the run."
     )
+    read_over_rest: int = Field(
+        description="Repositories GraphQL gave no node for or refused (SAML single sign-on) that REST served, a "
+        "request each."
+    )
     unreachable: list[UnreachableSecond] = Field(
         description="Search mode: the seconds whose matches GitHub could not serve in full, so an incomplete "
         "search is never silent. Empty otherwise."

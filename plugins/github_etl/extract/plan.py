@@ -95,14 +95,15 @@ def plan_run(
     :raise OtherGitHubError: the warehouse holds the data of another GitHub; raised before any request.
     """
     mode = MODES[params.mode]
-    gone_share = 0.0
+    planned_before = staging.exists(PLAN_FILE)
+    rest_share = 0.0
     if warehouse is not None:
         # Before any request, and before refresh plans from ids that would name other repositories here.
         with warehouse() as db, db.cursor() as cur:
             check_source(cur, client.base_url, where=db.where)
-            if mode.enriches and client.authenticated:
-                gone_share = recent_gone_share(cur, mode.name)
-    if staging.exists(PLAN_FILE):
+            if not planned_before and mode.enriches and client.authenticated:
+                rest_share = recent_rest_share(cur, mode.name)
+    if planned_before:
         _check_planned_params(staging, params)
         staged = RunPlan.from_xcom(staging.read_json(PLAN_FILE))
         _check_planned_github(staged.source, client, staging)
@@ -125,9 +126,9 @@ def plan_run(
         extra: Mapping[str, int] | None = None,
     ) -> dict[str, int]:
         needs = mode.requests_needed(shards, authenticated=client.authenticated)
-        if gone_share:
+        if rest_share:
             enriched = sum(mode.expected_repositories(shard) or 0 for shard in shards)
-            needs["core"] = needs.get("core", 0) + math.ceil(enriched * gone_share)
+            needs["core"] = needs.get("core", 0) + math.ceil(enriched * rest_share)
         for resource, count in (extra or {}).items():
             needs[resource] = needs.get(resource, 0) + count
         check_budget(
@@ -167,20 +168,23 @@ def plan_run(
     return plan
 
 
-# The runs whose share of repositories gone by enrichment prices the next run's.
-GONE_SHARE_RUNS = 10
+# The runs whose share of repositories read over REST prices the next run's.
+REST_SHARE_RUNS = 10
 
 
-def recent_gone_share(cur: PgCursor, mode: str) -> float:
-    """The share of listed repositories the last runs of ``mode`` found gone when they enriched them (0: none yet).
+def recent_rest_share(cur: PgCursor, mode: str) -> float:
+    """The share of listed repositories the last runs of ``mode`` read over REST when they enriched them (0: none
+    yet): those found gone, for which GraphQL gives no node and REST says why, and those GraphQL refused (an
+    organization's SAML single sign-on) that REST served.
 
-    GraphQL gives no node for them, and each costs a REST request that asks why: a census with 2 % gone spends
-    two and a half times the core requests of its listing alone.
+    Each costs a REST request: a census with 2 % gone spends two and a half times the core requests of its
+    listing alone, and one harvesting an organization the token is not authorized for reads it all over REST.
     """
     cur.execute(
-        "SELECT coalesce(sum(skipped)::float8 / nullif(sum(listed), 0), 0) FROM ("
-        " SELECT skipped, listed FROM github.load_runs WHERE mode = %s ORDER BY observed_at DESC LIMIT %s) recent",
-        (mode, GONE_SHARE_RUNS),
+        "SELECT coalesce(sum(skipped + read_over_rest)::float8 / nullif(sum(listed), 0), 0) FROM ("
+        " SELECT skipped, read_over_rest, listed FROM github.load_runs WHERE mode = %s"
+        " ORDER BY observed_at DESC LIMIT %s) recent",
+        (mode, REST_SHARE_RUNS),
     )
     (share,) = cur.fetchone()
     return min(1.0, float(share))
@@ -304,10 +308,11 @@ def run_shard(
         say_held_warnings(client)
     result = recorder.done()
     log.info(
-        "Shard %s done: listed %s, enriched %s, skipped %s, %s API request(s) (%s failed) in %s",
+        "Shard %s done: listed %s, enriched %s%s, skipped %s, %s API request(s) (%s failed) in %s",
         shard.key,
         f"{result.listed:,}",
         f"{result.enriched:,}",
+        f" ({result.read_over_rest:,} read over REST: GraphQL refused them)" if result.read_over_rest else "",
         f"{result.skipped:,}",
         f"{result.api_requests:,}",
         f"{result.failed_requests:,}",

@@ -66,6 +66,8 @@ class ExtractResult(XComRecord):
     :param done_uri: the shard's staged summary.
     :param batches: how many batches of full objects the shard staged (:func:`batch_uris` names them).
     :param missing_owners: owners: how many owners GitHub knows no user or organisation by.
+    :param read_over_rest: repositories GraphQL gave no node for or refused (SAML) that REST served, one request
+        each.
     :param plan_id: the plan whose shard this is (:class:`~github_etl.extract.plan.RunPlan`); empty for a shard
         extracted outside a plan (tests, benchmarks).
     """
@@ -81,6 +83,7 @@ class ExtractResult(XComRecord):
     plan_id: str
     batches: int
     missing_owners: int = 0
+    read_over_rest: int = 0
 
     @classmethod
     def read(cls, done_uri: str) -> Self:
@@ -141,7 +144,7 @@ class ShardRecorder:
         self.client = client
         self.pages = 0
         self.batches = 0
-        self.counts = {"listed": 0, "enriched": 0, "skipped": 0}
+        self.counts = {"listed": 0, "enriched": 0, "skipped": 0, "read_over_rest": 0}
         self.expected = expected
         self.resources = tuple(resources)
         self._requests_at_start = client.api_requests
@@ -224,6 +227,7 @@ class ShardRecorder:
         staged = len(batch.items) + len(batch.rest_items or ())
         self.counts["enriched"] += staged
         self.counts["skipped"] += len(batch.gone)
+        self.counts["read_over_rest"] += len(batch.rest_items or ())
         if self.read_back == read_back:
             self._fetched += staged + len(batch.gone)
         self._progress()

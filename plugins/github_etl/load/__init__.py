@@ -60,7 +60,7 @@ CLIENT_CHECK_MIN_SERVER_VERSION = 140000
 # (the bulk load's blocks every reader) for the system's two hours, and the load's retry behind it.
 SERVER_KEEPALIVES = {"tcp_keepalives_idle": 30, "tcp_keepalives_interval": 10, "tcp_keepalives_count": 3}
 # Counters of the extract and transform recorded in the audit row; missing ones are recorded as 0.
-STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests", "missing_owners")
+STATS_KEYS = ("listed", "enriched", "skipped", "rejected", "api_requests", "missing_owners", "read_over_rest")
 
 
 @dataclass(frozen=True)
