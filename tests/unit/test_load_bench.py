@@ -35,6 +35,7 @@ def test_a_small_run_meets_its_own_checks(small_run: tuple[dict[str, Any], str])
     checks = (
         "first_load_inserted_all",
         "reload_changed_nothing",
+        "same_day_saw_every_row_again",
         "next_day_saw_every_row_again",
         "day_after_saw_every_row_again",
     )

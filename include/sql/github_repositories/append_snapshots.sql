@@ -5,9 +5,9 @@
 -- Run under a savepoint: if any staged repository has a snapshot of the date already, the primary key
 -- stops this at the first one and the load merges instead. No other load appends meanwhile: the merge
 -- holds the lock every writer of github.repositories queues on (lock_repositories_writers.sql).
--- Parameters: snapshot_date; generation, the load's write generation. {source}: the staged rows, or the stored rows of repositories seen with
+-- Parameters: snapshot_date; seen_at, the observation time; generation, the load's write generation. {source}: the staged rows, or the stored rows of repositories seen with
 -- the data stored (see github_etl.load.merge._touch_unchanged).
-INSERT INTO github.repository_snapshots (repo_id, snapshot_date, {snapshot_columns}, generation)
-SELECT id, %(snapshot_date)s, {snapshot_columns}, %(generation)s
+INSERT INTO github.repository_snapshots (repo_id, snapshot_date, {snapshot_columns}, observed_at, generation)
+SELECT id, %(snapshot_date)s, {snapshot_columns}, %(seen_at)s, %(generation)s
 FROM {source} AS staged
 ORDER BY id;

@@ -18,8 +18,11 @@ WHERE existing.id IS NULL
    -- Marked gone at or before the run saw it: the mark is cleared. One marked after is kept as it is.
    OR existing.deleted_at <= %(seen_at)s
    OR snapshot.repo_id IS NULL
-   OR (snapshot.stargazers_count, snapshot.forks_count, snapshot.open_issues_count)
-      IS DISTINCT FROM (existing.stargazers_count, existing.forks_count, existing.open_issues_count)
+   -- The day's snapshot holds an earlier observation (or one inserted by hand): this run's replaces it.
+   OR snapshot.observed_at IS NULL
+   OR snapshot.observed_at < %(seen_at)s
+   OR (snapshot.stargazers_count, snapshot.forks_count, snapshot.open_issues_count, snapshot.language)
+      IS DISTINCT FROM (existing.stargazers_count, existing.forks_count, existing.open_issues_count, existing.language)
    -- Seen, before a later run's observation, inside a version the history kept: the merge places the
    -- observation among the versions (record_late_attributes.sql), so the history does not depend on the
    -- order loads commit in.

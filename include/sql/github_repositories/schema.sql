@@ -110,6 +110,9 @@ CREATE TABLE IF NOT EXISTS github.repository_snapshots (
     -- The repository's primary language as the run saw it (github_etl.columns.SNAPSHOT_ATTRIBUTES): the
     -- day summaries group a day's snapshots by it without joining github.repositories.
     language          text,
+    -- When the run whose counts the row holds fetched them: of two runs of one day the later observation's
+    -- counts are kept, whatever order their loads commit in. NULL: inserted by hand, time unknown.
+    observed_at       timestamptz,
     -- The write generation of the load that wrote or last changed the snapshot (see github.repositories).
     generation        bigint  NOT NULL DEFAULT github.write_generation(),
     PRIMARY KEY (repo_id, snapshot_date)
@@ -178,8 +181,11 @@ BEGIN
             ),
             HINT = format(
                 'Drop or rename github.%I, or attach it again: ALTER TABLE github.repository_snapshots ATTACH '
-                'PARTITION github.%I FOR VALUES FROM (%L) TO (%L)',
-                partition_name, partition_name, month_start, (month_start + interval '1 month')::date
+                'PARTITION github.%I FOR VALUES FROM (%L) TO (%L); then summarize its days again: SELECT '
+                'github.refresh_day_summaries(d::date) FROM generate_series(%L::date, %L::date, interval ''1 day'') '
+                'AS d',
+                partition_name, partition_name, month_start, (month_start + interval '1 month')::date,
+                month_start, (month_start + interval '1 month' - interval '1 day')::date
             );
     END IF;
     -- Columns and CHECK constraints (ATTACH requires the parent's): attaching gives the table the parent's key
@@ -753,6 +759,9 @@ FROM (VALUES
     ('github.repository_snapshots', 'snapshot_date',
      'The day (UTC) the run fetched the counts. Not a watermark for reading new snapshots: a run loaded after a later '
      'one writes an earlier day; read by generation.'),
+    ('github.repository_snapshots', 'observed_at',
+     'When the run whose counts the row holds fetched them (its github.load_runs.observed_at): of two runs of one '
+     'day the later observation''s are kept, whatever order their loads commit in. NULL: inserted by hand.'),
     ('github.repository_snapshots', 'generation',
      'The write generation of the load that wrote the snapshot or last changed its counts, in the order loads '
      'commit (github.repositories.generation).'),

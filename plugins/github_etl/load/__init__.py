@@ -164,6 +164,8 @@ def load_run(
             if source is not None:
                 claim_source(cur, source, dag_id=dag_id, run_id=run_id, where=db.where)
             bulk_structures = claim_empty_warehouse(cur)
+            # After the claim: the bulk path's locks are taken NOWAIT, and this read's would keep another load's off.
+            summaries_kept = _summarized_but_dropped(cur, snapshot_date_of(observed_at))
             if bulk_structures is not None:
                 total, duplicates = bulk_load(cur, row_files, bulk_structures, observed_at, row_counts)
                 merged = Merged(total, duplicates, inserted=total, updated=0, snapshots=total)
@@ -192,7 +194,7 @@ def load_run(
             )
             if census is not None:
                 _advance_census_cursor(cur, census, dag_id, run_id)
-            if merged.snapshots:
+            if merged.snapshots and not summaries_kept:
                 _refresh_day_summaries(cur, snapshot_date_of(observed_at))
             result = LoadResult(
                 **merged._asdict(),
@@ -264,6 +266,27 @@ def _tune_transaction(cur: PgCursor) -> None:
     cur.execute("SELECT pg_my_temp_schema() = 0")
     if cur.fetchone()[0]:
         cur.execute("SET LOCAL temp_buffers = %s", (STAGING_TEMP_BUFFERS,))
+
+
+def _summarized_but_dropped(cur: PgCursor, snapshot_date: date) -> bool:
+    """Whether the date's snapshots were dropped for retention while its summaries were kept.
+
+    A run of that date loaded again (its load cleared) brings back its own snapshots only, not those of the
+    date's other runs: summarizing them again would erase the rest of the day from the summaries.
+    """
+    cur.execute(
+        "SELECT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = %(day)s)"
+        " AND NOT EXISTS (SELECT FROM github.repository_snapshots WHERE snapshot_date = %(day)s)",
+        {"day": snapshot_date},
+    )
+    kept = bool(cur.fetchone()[0])
+    if kept:
+        log.info(
+            "The snapshots of %s were dropped (retention) after they were summarized: this load writes its own "
+            "again and keeps the day's summaries as they were",
+            snapshot_date,
+        )
+    return kept
 
 
 def _refresh_day_summaries(cur: PgCursor, snapshot_date: date) -> None:

@@ -156,7 +156,7 @@ def bulk_load(
     duplicates = _build_unique_key(cur, repositories_key, table)
     cur.execute(
         template("bulk_snapshots.sql", snapshot_columns=identifiers(SNAPSHOT_WRITTEN_COLUMNS)),
-        {"snapshot_date": snapshot_date_of(observed_at), "generation": generation},
+        {"snapshot_date": snapshot_date_of(observed_at), "seen_at": observed_at, "generation": generation},
     )
     began = _phase(phases, "keys_and_snapshots", began)
     for structure in structures:
