@@ -307,6 +307,82 @@ def test_a_run_of_a_dropped_month_loaded_again_keeps_the_summaries_of_a_day_two_
     assert _summaries(warehouse) == kept
 
 
+APRIL_29 = datetime(2024, 4, 29, 9, tzinfo=UTC)
+NOON, AFTERNOON = APRIL_29.replace(hour=12), APRIL_29.replace(hour=15)
+
+
+def _languages(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    return _query(db, "SELECT snapshot_date, language, repositories, stars FROM github.language_days ORDER BY 1, 2")
+
+
+def _drop_april(db: DatabaseConnection) -> None:
+    """docs/warehouse-dba.md, Retention: the month detached and dropped."""
+    month = sql.Identifier("github", "repository_snapshots_2024_04")
+    with db.cursor() as cur:
+        cur.execute(sql.SQL("ALTER TABLE github.repository_snapshots DETACH PARTITION {}").format(month))
+        cur.execute(sql.SQL("DROP TABLE {}").format(month))
+    db.commit()
+
+
+@pytest.mark.parametrize("second", ["another-run-of-the-day", "same-run-transformed-anew"])
+def test_a_second_load_of_a_dropped_day_keeps_the_days_summaries(warehouse, tmp_path, second):
+    """warehouse-dba.md: loading a run of a dropped month again keeps the summaries that month's days were
+    summarized with. A second such load (another run of the day cleared too, or the same run's load cleared again
+    after its transform accepted a quarantined record) must keep them as well."""
+    files = {
+        APRIL_29: _row_file(tmp_path, _repo(1, stargazers_count=10), _repo(2, stargazers_count=20)),
+        NOON: _row_file(tmp_path, _repo(3, stargazers_count=30, language="Go")),
+        AFTERNOON: _row_file(tmp_path, _repo(4, stargazers_count=40, language="Rust")),
+    }
+    for when, path in files.items():
+        _load(warehouse, [path], when=when, run_id=f"run-{when:%H}")
+    kept = _languages(warehouse)
+    assert kept == [
+        (APRIL_29.date(), "Go", 1, 30),
+        (APRIL_29.date(), "Python", 2, 30),
+        (APRIL_29.date(), "Rust", 1, 40),
+    ]
+    _drop_april(warehouse)
+
+    _load(warehouse, [files[APRIL_29]], when=APRIL_29, run_id="run-09")
+    assert _languages(warehouse) == kept  # the first load again keeps them
+    if second == "another-run-of-the-day":
+        _load(warehouse, [files[NOON]], when=NOON, run_id="run-12")
+    else:
+        # The morning's transform cleared after a fix accepted a record it had quarantined (repository 5).
+        again = _row_file(tmp_path, _repo(1, stargazers_count=10), _repo(2, stargazers_count=20), _repo(5))
+        _load(warehouse, [again], when=APRIL_29, run_id="run-09")
+
+    assert _languages(warehouse) == kept, "the afternoon's repository left the day's language shares"
+
+
+def _gains(db: DatabaseConnection) -> list[tuple[Any, ...]]:
+    return _query(db, "SELECT end_date, window_days, repo_id, gain FROM github.star_gains ORDER BY 1, 2, 3")
+
+
+def test_a_second_load_of_a_dropped_day_keeps_the_gains_of_the_week_after(warehouse, tmp_path):
+    """warehouse-dba.md: "Loading a run of a dropped month again ... keeps the summaries (language shares, gains)
+    that month's days were summarized with": the 7-day gains ending a week after a dropped day too."""
+    week_later = APRIL_29 + timedelta(days=7)  # 2024-05-06, in a month kept
+    files = {
+        APRIL_29: _row_file(tmp_path, _repo(1, stargazers_count=10), _repo(2, stargazers_count=20)),
+        NOON: _row_file(tmp_path, _repo(3, stargazers_count=30)),
+        AFTERNOON: _row_file(tmp_path, _repo(4, stargazers_count=40)),
+        week_later: _row_file(tmp_path, *(_repo(i, stargazers_count=10 * i + i) for i in (1, 2, 3, 4))),
+    }
+    for when, path in files.items():
+        _load(warehouse, [path], when=when, run_id=f"run-{when:%d%H}")
+    kept = _gains(warehouse)
+    assert [row[2] for row in kept if row[1] == 7] == [1, 2, 3, 4]
+    _drop_april(warehouse)
+
+    _load(warehouse, [files[APRIL_29]], when=APRIL_29, run_id=f"run-{APRIL_29:%d%H}")
+    assert _gains(warehouse) == kept
+    _load(warehouse, [files[NOON]], when=NOON, run_id=f"run-{NOON:%d%H}")
+
+    assert _gains(warehouse) == kept, "the week's risers seen by the afternoon run are gone from trending"
+
+
 @pytest.mark.parametrize("seed", range(20, 32))
 def test_summaries_equal_the_snapshots_after_late_loads_cleared_loads_and_deletions(warehouse, tmp_path, seed):
     rng = random.Random(seed)

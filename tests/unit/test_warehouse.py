@@ -533,8 +533,8 @@ def test_apply_schema_from_two_sessions_at_once(pg_url):
     assert errors == []
     # repositories, repository_snapshots, load_runs, repositories_generation, repository_history, census_cursor,
     # census_ranges, gone_reports, source, and the day summaries language_days, star_gains, star_gain_topics,
-    # star_gain_windows.
-    assert _scalar(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'github'") == 13
+    # star_gain_windows, summaries_kept_days.
+    assert _scalar(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'github'") == 14
     assert _scalar(pg_url, "SELECT count(*) FROM pg_trigger WHERE tgname = 'repositories_bump_generation'") == 1
 
 

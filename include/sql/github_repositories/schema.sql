@@ -448,6 +448,15 @@ CREATE TABLE IF NOT EXISTS github.gone_reports (
 -- The load refreshes the summaries of its snapshot date in its own transaction
 -- (github.refresh_day_summaries below), so they never disagree with the snapshots they summarize.
 
+-- Days whose snapshots were dropped for retention after they were summarized and which a load then wrote
+-- again in part (a run of the day loaded again brings back its own snapshots, not the day's other runs'):
+-- their summaries stay as they were summarized, as those of a day whose snapshots are all gone do. Delete a
+-- day's row to have its summaries made from its snapshots again (github.refresh_day_summaries).
+CREATE TABLE IF NOT EXISTS github.summaries_kept_days (
+    snapshot_date date        PRIMARY KEY,
+    kept_at       timestamptz NOT NULL DEFAULT now()
+);
+
 -- Repositories and stars per primary language (NULL: none) among the repositories observed on a date.
 -- A date has rows here exactly when it has snapshots: this is also the list of observation dates.
 CREATE TABLE IF NOT EXISTS github.language_days (
@@ -596,14 +605,16 @@ DECLARE
     rising_stars integer[] := '{}';
     rising_languages text[] := '{}';
 BEGIN
-    -- A window with a day whose snapshots were dropped for retention (its language_days kept) keeps the gains
-    -- computed while they were there: a run of a dropped month loaded again would otherwise erase them.
+    -- A window with a day whose snapshots were dropped for retention (its language_days kept, or the day
+    -- written again in part: github.summaries_kept_days) keeps the gains computed while they were there: a
+    -- run of a dropped month loaded again would otherwise erase them.
     SELECT coalesce(array_agg(days), '{}') INTO windows
     FROM unnest(windows) AS days
     WHERE NOT EXISTS (
         SELECT FROM unnest(ARRAY[end_day, end_day - days]) AS compared (day)
-        WHERE EXISTS (SELECT FROM github.language_days WHERE snapshot_date = compared.day)
-          AND NOT EXISTS (SELECT FROM github.repository_snapshots WHERE snapshot_date = compared.day)
+        WHERE EXISTS (SELECT FROM github.summaries_kept_days WHERE snapshot_date = compared.day)
+           OR (EXISTS (SELECT FROM github.language_days WHERE snapshot_date = compared.day)
+               AND NOT EXISTS (SELECT FROM github.repository_snapshots WHERE snapshot_date = compared.day))
     );
     DELETE FROM github.star_gains WHERE end_date = end_day AND window_days = ANY (windows);
     DELETE FROM github.star_gain_topics WHERE end_date = end_day AND window_days = ANY (windows);
@@ -704,6 +715,9 @@ DECLARE
     days smallint;
     settings text[] := github.current_plan();
 BEGIN
+    IF EXISTS (SELECT FROM github.summaries_kept_days WHERE snapshot_date = day) THEN
+        RETURN;
+    END IF;
     DELETE FROM github.language_days WHERE snapshot_date = day;
     -- Sorting is off: the few languages are grouped by hash.
     PERFORM github.allow_plan(ARRAY['bitmapscan']);
@@ -761,7 +775,8 @@ FROM (VALUES
      'one writes an earlier day; read by generation.'),
     ('github.repository_snapshots', 'observed_at',
      'When the run whose counts the row holds fetched them (its github.load_runs.observed_at): of two runs of one '
-     'day the later observation''s are kept, whatever order their loads commit in. NULL: inserted by hand.'),
+     'day the later observation''s are kept, whatever order their loads commit in. NULL: inserted by hand. Its '
+     'move alone (a later run of the day seeing the same counts) leaves generation as it is.'),
     ('github.repository_snapshots', 'generation',
      'The write generation of the load that wrote the snapshot or last changed its counts, in the order loads '
      'commit (github.repositories.generation).'),
@@ -868,6 +883,11 @@ FROM (VALUES
     ('github.repositories_generation', 'generation',
      'Moved forward by every statement writing github.repositories and every write generation taken; every '
      'committed row''s generation is at most this.'),
+    ('github.summaries_kept_days', NULL,
+     'Days whose snapshots were dropped for retention after they were summarized and which a load wrote again in '
+     'part: their summaries stay as summarized. Delete a row to have the day summarized from its snapshots again.'),
+    ('github.summaries_kept_days', 'snapshot_date', 'The day (UTC).'),
+    ('github.summaries_kept_days', 'kept_at', 'When a load first wrote the day again.'),
     ('github.language_days', NULL,
      'Repositories and stars per primary language among the repositories observed each day; kept by the load.'),
     ('github.language_days', 'snapshot_date', 'The day (UTC).'),

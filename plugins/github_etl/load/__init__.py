@@ -70,7 +70,8 @@ class LoadResult(XComRecord):
     :param inserted: repositories new to the warehouse.
     :param updated: repositories whose data or bookkeeping changed.
     :param unchanged: repositories staged but left untouched.
-    :param snapshots: snapshot rows inserted or updated for the run's date.
+    :param snapshots: snapshot rows of the run's date whose counts it inserted or changed (one whose observed_at
+        alone moved is not counted).
     :param total: distinct repositories staged (a repository staged more than once counted once).
     :param duplicates: staged lines dropped because another line of the run had the same id (search
         pages that shifted while stars moved); the load keeps the freshest (``dedupe_staged.sql``).
@@ -269,24 +270,31 @@ def _tune_transaction(cur: PgCursor) -> None:
 
 
 def _summarized_but_dropped(cur: PgCursor, snapshot_date: date) -> bool:
-    """Whether the date's snapshots were dropped for retention while its summaries were kept.
+    """Whether the date's snapshots were dropped for retention after they were summarized.
 
     A run of that date loaded again (its load cleared) brings back its own snapshots only, not those of the
-    date's other runs: summarizing them again would erase the rest of the day from the summaries.
+    date's other runs: summarizing them again would erase the rest of the day from the summaries. The first such
+    load records the day in ``github.summaries_kept_days``, by which the later ones, and the windows that
+    compare with the day, know it too.
     """
     cur.execute(
-        "SELECT EXISTS (SELECT FROM github.language_days WHERE snapshot_date = %(day)s)"
+        "SELECT EXISTS (SELECT FROM github.summaries_kept_days WHERE snapshot_date = %(day)s),"
+        " EXISTS (SELECT FROM github.language_days WHERE snapshot_date = %(day)s)"
         " AND NOT EXISTS (SELECT FROM github.repository_snapshots WHERE snapshot_date = %(day)s)",
         {"day": snapshot_date},
     )
-    kept = bool(cur.fetchone()[0])
-    if kept:
+    recorded, dropped = cur.fetchone()
+    if dropped and not recorded:
+        cur.execute(
+            "INSERT INTO github.summaries_kept_days (snapshot_date) VALUES (%s) ON CONFLICT DO NOTHING",
+            (snapshot_date,),
+        )
         log.info(
             "The snapshots of %s were dropped (retention) after they were summarized: this load writes its own "
-            "again and keeps the day's summaries as they were",
+            "again and keeps the day's summaries as they were (github.summaries_kept_days)",
             snapshot_date,
         )
-    return kept
+    return bool(recorded or dropped)
 
 
 def _refresh_day_summaries(cur: PgCursor, snapshot_date: date) -> None:
