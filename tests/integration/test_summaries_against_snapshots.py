@@ -16,6 +16,7 @@ from github_etl.hooks.warehouse import DatabaseConnection, apply_schema
 from tests.integration import test_api as api_tests
 from tests.integration.test_api import PREFIX
 from tests.unit.test_load import _key_file, _load, _query, _repo, _row_file
+from tests.unit.test_load import _summaries as _stored_summaries
 
 pytestmark = pytest.mark.integration
 
@@ -52,20 +53,18 @@ def _scratch(db: DatabaseConnection) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _summaries(db: DatabaseConnection) -> dict[str, list[tuple[Any, ...]]]:
+    """The stored summaries as _scratch computes them: each gain with its language, the windows with pairs."""
+    stored = _stored_summaries(db)
+    languages = dict(
+        ((end, days, repo_id), language)
+        for end, days, repo_id, language in _query(
+            db, "SELECT end_date, window_days, repo_id, language FROM github.star_gains"
+        )
+    )
     return {
-        "languages": _query(
-            db, "SELECT snapshot_date, language, repositories, stars FROM github.language_days ORDER BY 1, 2"
-        ),
-        "gains": _query(
-            db,
-            "SELECT end_date, window_days, repo_id, gain, stargazers_count, language FROM github.star_gains"
-            " ORDER BY 1, 2, 3",
-        ),
-        "windows": _query(
-            db,
-            "SELECT end_date, window_days, compared, rising FROM github.star_gain_windows"
-            " WHERE compared > 0 ORDER BY 1, 2",
-        ),
+        "languages": stored["languages"],
+        "gains": [(*gain, languages[gain[:3]]) for gain in stored["gains"]],
+        "windows": [window for window in stored["windows"] if window[2] > 0],
     }
 
 
