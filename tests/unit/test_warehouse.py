@@ -410,6 +410,32 @@ def test_a_warehouse_created_before_a_column_of_the_spec_fails_saying_how_to_add
         assert cur.fetchone()[0] == "True for a template repository."
 
 
+def test_a_warehouse_created_before_a_bookkeeping_column_fails_saying_how_to_add_it(warehouse):
+    """Not only the spec's columns: a column schema.sql declares for its own bookkeeping is named the same way,
+    before schema.sql's functions and comments, which name it, fail on its absence."""
+    from github_etl.errors import WarehouseSchemaError
+
+    with warehouse.cursor() as cur:
+        cur.execute("ALTER TABLE github.repository_snapshots DROP COLUMN observed_at")
+        cur.execute("ALTER TABLE github.load_runs DROP COLUMN read_over_rest")
+    warehouse.commit()
+
+    with pytest.raises(WarehouseSchemaError) as raised:
+        apply_schema(warehouse)
+
+    message = str(raised.value)
+    assert "no column github.repository_snapshots.observed_at, github.load_runs.read_over_rest," in message
+    fix = (
+        "ALTER TABLE github.repository_snapshots ADD COLUMN observed_at timestamptz; "
+        "ALTER TABLE github.load_runs ADD COLUMN read_over_rest integer NOT NULL DEFAULT 0;"
+    )
+    assert fix in message
+    with warehouse.cursor() as cur:
+        cur.execute(fix)
+    warehouse.commit()
+    apply_schema(warehouse)
+
+
 @contextmanager
 def _database_encoded(server_url: str, encoding: str) -> Iterator[str]:
     """A database of this test's own in ``encoding`` (what a DBA's ``CREATE DATABASE`` may have given)."""

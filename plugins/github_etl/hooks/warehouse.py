@@ -390,8 +390,9 @@ def apply_schema(db: DatabaseConnection) -> None:
     _under_schema_lock(
         db,
         _check_encoding,
+        # Before schema.sql, whose functions and comments name the columns it declares.
+        lambda cur: _check_declared_columns(cur, schema),
         schema,
-        lambda cur: _check_spec_columns(cur, schema),
         (DESCRIBE_COLUMNS, tuple(list(values) for values in zip(*described, strict=True))),
     )
 
@@ -418,25 +419,29 @@ def _check_encoding(cur: PgCursor) -> None:
     )
 
 
-def _check_spec_columns(cur: PgCursor, schema: str) -> None:
-    """Fail, saying what to run, when a table ``schema.sql`` found in place lacks a column of the spec.
+def _check_declared_columns(cur: PgCursor, schema: str) -> None:
+    """Fail, saying what to run, when a table ``schema.sql`` would find in place lacks a column it declares.
 
     ``schema.sql`` creates a table only when it is missing, so a warehouse created before a column was
-    added to the spec (``github_etl.columns``) does not have it; every load would fail on it.
+    added to one of its tables does not have it; every load would fail on it.
 
     :raises WarehouseSchemaError: naming each missing column and the statement that adds it.
     """
     cur.execute(
         "SELECT relation.relname, attribute.attname FROM pg_attribute AS attribute"
         " JOIN pg_class AS relation ON relation.oid = attribute.attrelid"
-        " WHERE relation.relnamespace = 'github'::regnamespace AND attribute.attnum > 0 AND NOT attribute.attisdropped"
+        " WHERE relation.relnamespace = to_regnamespace('github') AND relation.relkind IN ('r', 'p')"
+        " AND attribute.attnum > 0 AND NOT attribute.attisdropped"
     )
-    present = set(cur.fetchall())
+    present: dict[str, set[str]] = {}
+    for table, column in cur.fetchall():
+        present.setdefault(table, set()).add(column)
     missing = [
         (table, column)
-        for table, columns in column_descriptions().items()
-        for column in columns
-        if (table, column) not in present
+        for table, columns in _declared_columns(schema).items()
+        if table in present
+        for column, _ in columns
+        if column not in present[table]
     ]
     if not missing:
         return
@@ -455,18 +460,27 @@ def _check_spec_columns(cur: PgCursor, schema: str) -> None:
         statements.append(f"ALTER TABLE github.{table} ADD COLUMN {column} {declaration};")
     then = f" Then {'; and '.join(filled_first)}." if filled_first else ""
     raise WarehouseSchemaError(
-        f"the warehouse has no column {names}, which github_etl.columns declares: its tables were created before "
+        f"the warehouse has no column {names}, which schema.sql declares: its tables were created before "
         f"the column was added, and schema.sql creates only missing tables. Add it as schema.sql declares it, "
         f"with github_repositories paused (ALTER TABLE locks the table; docs/warehouse-dba.md): "
         f"{' '.join(statements)}{then} Each run after that fills it in for the repositories it sees"
     )
 
 
+def _declared_columns(schema: str) -> dict[str, list[tuple[str, str]]]:
+    """Each ``CREATE TABLE github.<table>`` of ``schema.sql``: its columns' names and declarations, in order."""
+    return {
+        table.group(1): [
+            (column.group(1), " ".join(column.group(2).split()))
+            for column in re.finditer(r"^\s+([a-z_][a-z0-9_]*)\s+(.+?),?\s*$", table.group(2), re.MULTILINE)
+        ]
+        for table in re.finditer(r"CREATE TABLE IF NOT EXISTS github\.(\w+) \((.*?)\n\)", schema, re.DOTALL)
+    }
+
+
 def _declaration(schema: str, table: str, column: str) -> str:
     """A column's type and constraints as the ``CREATE TABLE github.<table>`` of ``schema.sql`` declares them."""
-    body = re.search(rf"CREATE TABLE IF NOT EXISTS github\.{table} \((.*?)\n\)", schema, re.DOTALL)
-    declared = body and re.search(rf"^\s+{re.escape(column)}\s+(.+?),?\s*$", body.group(1), re.MULTILINE)
-    return " ".join(declared.group(1).split()) if declared else "<its type as schema.sql declares it>"
+    return dict(_declared_columns(schema).get(table, [])).get(column, "<its type as schema.sql declares it>")
 
 
 def ensure_snapshot_partition(db: DatabaseConnection, day: date) -> None:
