@@ -57,7 +57,7 @@ class RunTotals(XComRecord):
     :param rejected_reasons: quarantined records per reason, over every shard.
     :param missing_owners: owners mode: owners the plan found that GitHub no longer knew when they were listed
         (deleted or renamed meanwhile): their repositories are missing from the run.
-    :param read_over_rest: repositories GraphQL gave no node for or refused that REST served.
+    :param read_over_rest: repositories GraphQL gave no node for or refused that were asked over REST.
     """
 
     listed: int

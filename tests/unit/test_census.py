@@ -449,7 +449,7 @@ def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_read_
         fake.base_url, TOKEN, first, pg_url=pg_url, staging_url=staging_url, run_id="r1", logical_date=LOGICAL_DATE
     )
     (recorded,) = query(pg_url, "SELECT skipped, read_over_rest, listed FROM github.load_runs")
-    assert recorded[0 if gone else 1] > 0.05 * recorded[2], recorded
+    assert recorded[1] > 0.05 * recorded[2], recorded
     client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
     staging = RunStaging(DAG_ID, "r2", root=staging_url)
     params = validate({"mode": "census", "since_id": 2_000_000, "until_id": 4_000_000, "shards": 2})
@@ -467,6 +467,60 @@ def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_read_
 
     spent = Counter(request.resource for request in fake.requests if request.counted and request.path != "/rate_limit")
     assert 0.8 * spent["core"] <= plan.requests_needed["core"] <= 1.25 * spent["core"], (plan.requests_needed, spent)
+
+
+def test_a_refresh_prices_no_rest_request_for_repositories_it_knows_gone(
+    fake_github_factory, warehouse, pg_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh passes the reason of each repository marked deleted, and one still gone costs no REST request:
+    priced at the share its runs found gone, every later refresh was counted a core request per deleted
+    repository it checks again (a third of its size here, against none spent)."""
+    from collections import Counter
+
+    from github_etl.extract.plan import run_shard
+    from github_etl.hooks.warehouse import DatabaseConnection
+
+    fake = fake_github_factory(repo_count=1_000, seed=5, max_id=2_000_000, vanished_ratio=0.0)
+    staging_url = tmp_path.as_uri()
+    census = {"mode": "census", "since_id": 0, "until_id": 2_000_000, "shards": 1}
+    run_pipeline(
+        fake.base_url, TOKEN, census, pg_url=pg_url, staging_url=staging_url, run_id="c1", logical_date=LOGICAL_DATE
+    )
+    monkeypatch.setenv("GITHUB_ETL_MAX_DELETED_SHARE", "0.5")
+    for repo_id in fake.ids[::3]:
+        fake.delete_repository(repo_id)
+    # The first refresh asks REST about each (found gone); the next ones know them gone.
+    for day in (1, 2, 3):
+        run_pipeline(
+            fake.base_url,
+            TOKEN,
+            {"mode": "refresh", "shards": 1},
+            pg_url=pg_url,
+            staging_url=staging_url,
+            run_id=f"r{day}",
+            logical_date=LOGICAL_DATE + timedelta(days=day),
+        )
+    recorded = query(pg_url, "SELECT run_id, skipped, read_over_rest FROM github.load_runs ORDER BY run_id")
+    assert [(run_id, read) for run_id, _, read in recorded] == [("c1", 0), ("r1", 334), ("r2", 0), ("r3", 0)]
+    assert all(skipped == 334 for run_id, skipped, _ in recorded if run_id != "c1"), recorded
+    client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
+    staging = RunStaging(DAG_ID, "r4", root=staging_url)
+
+    plan = plan_run(
+        client,
+        staging,
+        validate({"mode": "refresh", "shards": 1}),
+        logical_date=LOGICAL_DATE + timedelta(days=4),
+        warehouse=lambda: DatabaseConnection(pg_url, connect_retries=0),
+    )
+    fake.reset_log()
+    for shard in plan.shards:
+        run_shard(client, staging, shard, plan_id=plan.plan_id)
+
+    spent = Counter(request.resource for request in fake.requests if request.counted and request.path != "/rate_limit")
+    assert spent["core"] == 0
+    # The three refreshes' share (334 of 3,000 listed) is counted, not 1,002.
+    assert plan.requests_needed["core"] <= 0.12 * 1_000, plan.requests_needed
 
 
 def test_a_plan_reused_by_a_retry_reads_no_share_from_the_warehouse(

@@ -836,7 +836,8 @@ FROM (VALUES
      'Owners mode: owners the plan found that GitHub no longer knew when their repositories were listed '
      '(deleted or renamed since): their repositories are missing from the run.'),
     ('github.load_runs', 'read_over_rest',
-     'Repositories GraphQL gave no node for or refused (SAML single sign-on) that REST served, a request each.'),
+     'Repositories GraphQL gave no node for or refused (SAML single sign-on) that the run asked over REST,'
+     ' a request each: found gone there, or served. Not those a refresh knew gone already.'),
     ('github.load_runs', 'api_requests', 'GitHub API requests the run''s extract made.'),
     ('github.load_runs', 'unreachable',
      'Search mode: each second with more matches than GitHub serves for one query, as '

@@ -292,8 +292,8 @@ class LoadRun(BaseModel):
         "listed (deleted or renamed since): their repositories are missing from the run."
     )
     read_over_rest: int = Field(
-        description="Repositories GraphQL gave no node for or refused (SAML single sign-on) that REST served, a "
-        "request each."
+        description="Repositories GraphQL gave no node for or refused (SAML single sign-on) that the run asked over "
+        "REST, a request each: found gone there, or served. Not those a refresh knew gone already."
     )
     unreachable: list[UnreachableSecond] = Field(
         description="Search mode: the seconds whose matches GitHub could not serve in full, so an incomplete "

@@ -70,6 +70,8 @@ class StagedBatch:
     :param missing_owner: owners: the login GitHub knows no user or organisation by.
     :param rest_items: a ``graphql`` batch's repositories GraphQL gave no node for but REST served, as REST
         objects (read in the ``rest`` format).
+    :param rest_requests: a ``graphql`` batch's REST requests, one per repository GraphQL gave no node for and
+        that was not known gone already: found gone there, or served (``rest_items``).
     """
 
     format: str = REST
@@ -80,6 +82,7 @@ class StagedBatch:
     total: int | None = None
     missing_owner: str | None = None
     rest_items: list[dict[str, Any]] | None = None
+    rest_requests: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The staged document, without the fields its mode leaves empty.
@@ -202,6 +205,8 @@ def _enrich_graphql_chunk(client: GitHubClient, chunk: list[dict[str, Any]], bat
             continue
         batch.gone.append(repo_id)
         batch.gone_reasons[str(repo_id)] = reason or NOT_PUBLIC
+    if asked_rest:
+        batch.rest_requests = (batch.rest_requests or 0) + asked_rest
     if served_by_rest or refusals:
         warn_at_most_once_a_minute(
             client,

@@ -173,16 +173,17 @@ REST_SHARE_RUNS = 10
 
 
 def recent_rest_share(cur: PgCursor, mode: str) -> float:
-    """The share of listed repositories the last runs of ``mode`` read over REST when they enriched them (0: none
+    """The share of listed repositories the last runs of ``mode`` asked over REST when they enriched them (0: none
     yet): those found gone, for which GraphQL gives no node and REST says why, and those GraphQL refused (an
-    organization's SAML single sign-on) that REST served.
+    organization's SAML single sign-on) that REST served. A repository marked deleted that a refresh finds
+    still gone costs no request and is not counted: nor is a run without a token, which reads every one over REST.
 
     Each costs a REST request: a census with 2 % gone spends two and a half times the core requests of its
     listing alone, and one harvesting an organization the token is not authorized for reads it all over REST.
     """
     cur.execute(
-        "SELECT coalesce(sum(skipped + read_over_rest)::float8 / nullif(sum(listed), 0), 0) FROM ("
-        " SELECT skipped, read_over_rest, listed FROM github.load_runs WHERE mode = %s"
+        "SELECT coalesce(sum(read_over_rest)::float8 / nullif(sum(listed), 0), 0) FROM ("
+        " SELECT read_over_rest, listed FROM github.load_runs WHERE mode = %s"
         " ORDER BY observed_at DESC LIMIT %s) recent",
         (mode, REST_SHARE_RUNS),
     )
@@ -312,7 +313,7 @@ def run_shard(
         shard.key,
         f"{result.listed:,}",
         f"{result.enriched:,}",
-        f" ({result.read_over_rest:,} read over REST: GraphQL refused them)" if result.read_over_rest else "",
+        f" ({result.read_over_rest:,} asked over REST: GraphQL gave no node)" if result.read_over_rest else "",
         f"{result.skipped:,}",
         f"{result.api_requests:,}",
         f"{result.failed_requests:,}",

@@ -66,8 +66,8 @@ class ExtractResult(XComRecord):
     :param done_uri: the shard's staged summary.
     :param batches: how many batches of full objects the shard staged (:func:`batch_uris` names them).
     :param missing_owners: owners: how many owners GitHub knows no user or organisation by.
-    :param read_over_rest: repositories GraphQL gave no node for or refused (SAML) that REST served, one request
-        each.
+    :param read_over_rest: repositories GraphQL gave no node for or refused (SAML) that were asked over REST, one
+        request each (found gone there, or served); not those known gone already.
     :param plan_id: the plan whose shard this is (:class:`~github_etl.extract.plan.RunPlan`); empty for a shard
         extracted outside a plan (tests, benchmarks).
     """
@@ -227,7 +227,7 @@ class ShardRecorder:
         staged = len(batch.items) + len(batch.rest_items or ())
         self.counts["enriched"] += staged
         self.counts["skipped"] += len(batch.gone)
-        self.counts["read_over_rest"] += len(batch.rest_items or ())
+        self.counts["read_over_rest"] += batch.rest_requests or 0
         if self.read_back == read_back:
             self._fetched += staged + len(batch.gone)
         self._progress()

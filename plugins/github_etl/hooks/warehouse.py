@@ -570,7 +570,7 @@ def _read_only(db: DatabaseConnection, refused: Exception) -> str:
 # The digest of this version's SQL files (include/sql/github_repositories): a folder GITHUB_ETL_SQL_DIR names that
 # holds others (a copy made for an earlier version, or part of one) would apply an older schema and fail a load
 # later, after GitHub was called. tests/unit/test_warehouse.py says the new value when a file changes.
-SQL_FILES_DIGEST = "e0c91e319f7db756"
+SQL_FILES_DIGEST = "8c412e6e1ab14dd3"
 
 
 def sql_files_digest(folder: Path) -> str:
