@@ -99,6 +99,9 @@ def _deployment(home: Path) -> None:
         (home / "dags" / f"{module}.py").write_text('MARKER = "theirs"\n', encoding="utf-8")
     (home / "dags" / f"{USER_DAG_ID}.py").write_text(USER_DAG, encoding="utf-8")
     (home / "plugins" / "their_plugin.py").write_text(USER_PLUGIN, encoding="utf-8")
+    # The deployment's own .airflowignore at the top of its plugins folder: the package must keep itself out of
+    # Airflow's scan of the folder whatever that file says.
+    (home / "plugins" / ".airflowignore").write_text("scratch/\n", encoding="utf-8")
 
 
 @pytest.fixture
