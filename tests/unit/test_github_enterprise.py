@@ -110,6 +110,13 @@ def _client(fake: FakeGitHub, **kwargs) -> GitHubClient:
         ("https://api.github-proxy.corp", "https://api.github-proxy.corp"),
         # This machine (the fake GitHub, a tunnel) serves whatever root it is given.
         ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+        # The GraphQL endpoint the same docs name, pasted for the root: the root beside it.
+        ("https://ghe.corp/api/graphql", "https://ghe.corp/api/v3"),
+        ("https://ghe.corp/api/graphql/", "https://ghe.corp/api/v3"),
+        ("https://api.github.com/graphql", "https://api.github.com"),
+        ("http://127.0.0.1:8765/api/graphql", "http://127.0.0.1:8765/api/v3"),
+        # A scheme typed in capitals.
+        ("HTTPS://ghe.corp", "https://ghe.corp/api/v3"),
     ],
 )
 def test_the_api_root_is_found_in_every_form_a_user_types(monkeypatch, host: str, base_url: str) -> None:

@@ -154,7 +154,8 @@ def api_root(url: str) -> str:
     pages, which answer the API's paths with HTML. ``github.com`` and a GHE.com tenant (``corp.ghe.com``)
     serve their APIs at the root of their ``api.`` host; any ``api.`` host (a company proxy in front of
     api.github.com, say) is an API root as given, as is a root on this machine (the fake GitHub, a tunnel).
-    A host without a scheme is https, but http for this machine.
+    A host without a scheme is https, but http for this machine. A GraphQL endpoint pasted for the root
+    (``https://ghe.corp/api/graphql``, ``https://api.github.com/graphql``) names the root it sits beside.
 
     :raises ConfigurationError: the URL holds credentials (``user:token@host``); never quoted.
     """
@@ -163,6 +164,7 @@ def api_root(url: str) -> str:
         host = url.split("/", 1)[0].rsplit(":", 1)[0]
         url = f"{'http' if _is_loopback(host) else 'https'}://{url}"
     scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
     if "?" in rest or "#" in rest:
         # GitHub's old ?access_token= form: a root has neither, and this one would be shown wherever the root is.
         raise ConfigurationError(
@@ -171,6 +173,11 @@ def api_root(url: str) -> str:
         )
     netloc, _, path = rest.partition("/")
     path = path.strip("/")
+    # The inverse of the client's graphql_url: GraphQL sits at /api/graphql beside /api/v3, else at the root's /graphql.
+    if path == "api/graphql" or path.endswith("/api/graphql"):
+        path = path.removesuffix("graphql") + "v3"
+    elif path == "graphql" or path.endswith("/graphql"):
+        path = path.removesuffix("graphql").rstrip("/")
     if "@" in netloc:
         # A token written as user:token@host would be sent to no one (requests takes the Authorization header
         # given) and shown wherever the root is: the task log, errors, the OpenLineage dataset's namespace.
@@ -258,8 +265,8 @@ class GitHubHook(BaseHook):
             # Not quoted: it may be the token.
             raise ConfigurationError(
                 f"Connection '{self.github_conn_id}' has a login and no password: its requests would go without a "
-                "token (60 an hour). Put the token in the password (a URI's http://:TOKEN@HOST or "
-                'x-access-token:TOKEN@HOST, or JSON\'s "password")'
+                "token (60 an hour). Put the token in the password, with no login (a URI's http://:TOKEN@HOST, or "
+                'JSON\'s "password")'
             )
         return base_url_of(conn), tokens, app
 
