@@ -313,7 +313,7 @@ def run_shard(
         shard.key,
         f"{result.listed:,}",
         f"{result.enriched:,}",
-        f" ({result.read_over_rest:,} asked over REST: GraphQL gave no node)" if result.read_over_rest else "",
+        f" ({result.read_over_rest:,} asked over REST)" if result.read_over_rest else "",
         f"{result.skipped:,}",
         f"{result.api_requests:,}",
         f"{result.failed_requests:,}",
