@@ -380,6 +380,29 @@ def test_a_store_that_refuses_its_settings_fails_at_once_naming_the_setting(redi
     assert "s3cret-pass" not in message
 
 
+@pytest.mark.parametrize(
+    "rules", [["~*", "+@all", "-@scripting"], ["~other_app:*", "+@all"]], ids=["no-scripts", "other-keys"]
+)
+def test_a_user_that_may_not_run_the_stores_commands_fails_at_once_naming_what_it_needs(redis_client, rules) -> None:
+    """A Redis user that logs in and answers PING but whose ACL leaves out Lua scripts or the store's keys (as a
+    managed Redis sets users up): no retry fixes that, so it is a final error, not "check that Redis is up"."""
+    user = f"github_etl_test_{uuid.uuid4().hex[:8]}"
+    redis_client.acl_setuser(user, enabled=True, passwords=["+s3cret-pass"], reset=True)
+    redis_client.execute_command("ACL", "SETUSER", user, *rules)
+    try:
+        store = budget_store_from_env(
+            {"GITHUB_ETL_RATE_LIMIT_STORE": _with(REDIS_URL, credentials=f"{user}:s3cret-pass")}
+        )
+        with pytest.raises(ConfigurationError) as refused:
+            store.take("0123456789ab", "core", keep=0)
+    finally:
+        redis_client.acl_deluser(user)
+
+    message = str(refused.value)
+    assert "GITHUB_ETL_RATE_LIMIT_STORE" in message and "no permissions" in message, message
+    assert f"keys {store.prefix}*" in message and "s3cret-pass" not in message
+
+
 def test_a_store_that_does_not_answer_is_named_and_left_to_the_task_retries() -> None:
     unused_port = closed_port()
     url = f"redis://:s3cret-pass@127.0.0.1:{unused_port}/0"

@@ -152,6 +152,12 @@ def _names_the_store(method: Callable[..., _T]) -> Callable[..., _T]:
 
         try:
             return method(self, *args, **kwargs)
+        except redis.exceptions.NoPermissionError as exc:
+            # A user's ACL (a managed Redis's, say) that lets it log in but not run these: no retry fixes that.
+            raise ConfigurationError(
+                f"{RATE_LIMIT_STORE_ENV} ({describe_url(self.url)}) refused the store's commands: {exc}. Its user "
+                f"needs Lua scripts (EVAL, EVALSHA, SCRIPT LOAD), GET and SET on the keys {self.prefix}*"
+            ) from exc
         except redis.RedisError as exc:
             raise _unavailable(self.url, exc) from exc
 
