@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -174,7 +175,8 @@ class QuotaReserve:
         if not limit or limit <= 1:
             return 0
         amount = self.amount(resource)
-        kept = math.floor(limit * amount) if amount < 1 else int(amount)
+        # Rounded first: 2.8 % of 5,000 is 139.99999999999997 in floating point, and keeps 140.
+        kept = math.floor(round(limit * amount, 6)) if amount < 1 else int(amount)
         return max(0, min(kept, limit - 1))
 
     def describe(self, resource: str) -> str:
@@ -187,9 +189,17 @@ class QuotaReserve:
         default = cls.default
         per_resource: dict[str, float] = {}
         seen: set[str] = set()
+        previous = ""
         for part in (p.strip() for p in raw.split(",")):
             if not part:
                 continue
+            if re.fullmatch(r"\d{3}", part) and previous[-1:].isdigit():
+                # core=2,500: a thousands separator would make it core=2 and a default of 500 for the others.
+                raise ConfigurationError(
+                    f"{QUOTA_RESERVE_ENV}={raw!r} reads as a count with a thousands separator; write a count "
+                    "without thousands separators (1000), and each resource once (core=500,search=10%)"
+                )
+            previous = part
             name, _, value = part.rpartition("=")
             name = name.strip().lower()
             if name and name not in RESERVE_RESOURCES:

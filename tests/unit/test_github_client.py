@@ -437,6 +437,10 @@ def test_exhausted_token_is_set_aside_for_the_other(fake_github_factory) -> None
         ("5%,core=100", "graphql", 5000, 250),
         ("100", "search", 30, 29),
         ("10%", "core", None, 0),
+        # Shares whose product lands a hair below the whole number in floating point.
+        ("2.8%", "core", 5000, 140),
+        ("57%", "core", 5000, 2850),
+        ("1.4%", "core", 15000, 210),
     ],
 )
 def test_quota_reserve_amounts(raw: str, resource: str, limit: int | None, kept: int) -> None:
@@ -445,7 +449,8 @@ def test_quota_reserve_amounts(raw: str, resource: str, limit: int | None, kept:
 
 # "1,000" is the README's way of writing a thousand; read as "1" then "000" it kept no reserve at all.
 @pytest.mark.parametrize(
-    "raw", ["100%", "0.1", "-5", "core=", "rest=10%", "ten", "1,000", "500,10%", "core=500,core=10"]
+    "raw",
+    ["100%", "0.1", "-5", "core=", "rest=10%", "ten", "1,000", "500,10%", "core=500,core=10", "core=2,500"],
 )
 def test_quota_reserve_rejects_what_it_cannot_read(monkeypatch, raw: str) -> None:
     monkeypatch.setenv("GITHUB_ETL_QUOTA_RESERVE", raw)
