@@ -16,7 +16,15 @@ from github_etl import metrics
 from github_etl.errors import IncompleteRunError, StaleShardError
 from github_etl.extract.enrich import REST, StagedBatch
 from github_etl.extract.shards import ExtractResult, batch_uris
-from github_etl.staging import RunStaging, collision, iter_jsonl_uri, read_json_uri, staged_files_of, staged_json
+from github_etl.staging import (
+    RunStaging,
+    collision,
+    iter_jsonl_uri,
+    read_json_uri,
+    run_folder,
+    staged_files_of,
+    staged_json,
+)
 from github_etl.xcom import XComRecord
 
 if TYPE_CHECKING:
@@ -222,7 +230,7 @@ def _require_one_observation(plan: RunPlan, transformed: list[TransformResult], 
         f"{latest:%Y-%m-%d %H:%M} UTC, further apart than GITHUB_ETL_RUN_DEADLINE_HOURS "
         f"({run_deadline_hours():g} h). A run's observations are stored under its earliest shard's start, so what was "
         f"fetched last would be stored as seen then; nothing was loaded. Fetch the earlier shards again: delete "
-        f"their staged folders ({staging.uri('raw')}/<shard>/) and clear their extract tasks (map indexes "
+        f"their staged folders ({run_folder(staging)}/raw/<shard>/) and clear their extract tasks (map indexes "
         f"{named}{more}) with their downstream tasks; or mark this run failed and trigger a new one."
     )
 

@@ -94,7 +94,8 @@ def test_a_shard_fetched_two_weeks_after_the_others_is_refused_then_loaded_under
     assert "2026-11-01 06:00 to 2026-11-15 06:00 UTC" in message
     assert f"[0] {plan.shards[0].key} (2026-11-01 06:00 UTC)" in message
     assert plan.shards[1].key not in message.split("map indexes", 1)[1]
-    assert staging.uri("raw") in message
+    # As the store's own tools take it: a local path, not a file:// URI.
+    assert f"({staging.base.path}/raw/<shard>/)" in message
     assert query(pg_url, "SELECT count(*) FROM github.load_runs") == loads_before
     assert query(pg_url, "SELECT stargazers_count FROM github.repositories WHERE id = %s", repo) == [(0,)]
 
@@ -169,7 +170,7 @@ def test_a_shard_with_pages_staged_resumes_within_the_deadline_and_is_refused_pa
 
     with pytest.raises(StaleShardError, match=f"Shard {key} began fetching at 2026-11-01 06:00 UTC") as refused:
         _fetch(fake_github, staging, plan, 0, TWO_WEEKS_LATER)
-    assert f"delete {staging.uri('raw', key)}/" in str(refused.value)
+    assert f"delete {staging.base.path}/raw/{key}/ and" in str(refused.value)
 
 
 def test_a_finished_shard_cleared_days_later_is_read_back_not_refused(

@@ -17,7 +17,7 @@ from github_etl import metrics
 from github_etl.errors import StaleShardError
 from github_etl.extract.enrich import StagedBatch, enrich, public_only
 from github_etl.github.client import GitHubClient
-from github_etl.staging import RunStaging, collision, read_json_uri
+from github_etl.staging import RunStaging, collision, read_json_uri, run_folder
 from github_etl.xcom import XComRecord
 
 log = logging.getLogger(__name__)
@@ -187,9 +187,9 @@ class ShardRecorder:
         raise StaleShardError(
             f"Shard {self.key} began fetching at {started:%Y-%m-%d %H:%M} UTC, longer ago than "
             f"GITHUB_ETL_RUN_DEADLINE_HOURS ({run_deadline_hours():g} h), and staged pages then: what it fetches now "
-            f"would be stored as seen then. To fetch it again, delete {self.staging.uri('raw', self.key)}/ and clear "
-            "this task with its downstream tasks (the load then names any other shard fetched too long before); or "
-            "mark this run failed and trigger a new one."
+            f"would be stored as seen then. To fetch it again, delete {run_folder(self.staging)}/raw/{self.key}/ and "
+            "clear this task with its downstream tasks (the load then names any other shard fetched too long "
+            "before); or mark this run failed and trigger a new one."
         )
 
     def _check_plan(self, staged: str) -> None:
