@@ -243,6 +243,31 @@ def _harvest_while_changing(fake: FakeGitHub, tmp_path, query: str, change) -> t
     return ids, _search_pages(fake)
 
 
+def test_a_page_serving_a_repository_that_is_not_public_is_not_taken_for_the_last(tmp_path) -> None:
+    """A repository GitHub serves that is not public is staged as gone: its page, served full, is not the slice's
+    last. Ending there lost the 798 matches after page 1, without a word."""
+    with FakeGitHub(repo_count=1000, seed=11, search_rate_limit=100_000) as fake:
+        fake.start()
+        query = "fork:false"
+        expected = fake.search_ids(query)
+        assert 3 * PER_PAGE < len(expected) <= MAX_RESULTS_PER_QUERY
+        internal = expected[5]
+        # Served to an is:public search all the same (the fake's is:public reads `private` alone).
+        fake.set_repository(internal, visibility="internal")
+        staging = RunStaging("d", "r", root=tmp_path.as_uri())
+        client = _client(fake)
+        plan = plan_run(
+            client, staging, validate({"mode": "search", "query": query, "shards": 1}), logical_date=datetime.now(UTC)
+        )
+        (shard,) = plan.shards
+        result = run_shard(client, staging, shard)
+        staged = [read_json_uri(uri) for uri in batch_uris(staging, result)]
+
+    assert [repo_id for batch in staged for repo_id in batch.get("gone", [])] == [internal]
+    assert sorted(item["id"] for batch in staged for item in batch["items"]) == sorted(set(expected) - {internal})
+    assert (result.listed, result.enriched, result.skipped) == (len(expected), len(expected) - 1, 1)
+
+
 def test_a_repository_that_stops_matching_between_pages_costs_no_other_match(tmp_path, caplog) -> None:
     """Each page is a fresh search: one repository leaving page 1 after it was read moves the first of
     page 2 onto page 1, where no later page serves it. The count changes, so the slice is read again."""

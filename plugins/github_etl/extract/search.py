@@ -132,7 +132,8 @@ def _read_slice(
                 piece["total"],
             )
         reachable = min(batch.total or 0, MAX_RESULTS_PER_QUERY)
-        if len(batch.items) < PER_PAGE or page * PER_PAGE >= reachable:
+        # What GitHub served, a repository staged as not public included: a full page of it is not the last.
+        if len(batch.items) + len(batch.gone) < PER_PAGE or page * PER_PAGE >= reachable:
             break
         page += 1
     changes = []
