@@ -296,6 +296,23 @@ def test_an_owner_renamed_between_the_plan_and_the_extract_is_listed_whole(fake_
     assert sum(result.missing_owners for result in results) == 0
 
 
+def test_an_owners_repository_listed_but_not_public_is_counted_listed_and_skipped(
+    fake_github_factory, tmp_path
+) -> None:
+    """A repository an owner's listing serves that is not public is staged as gone: listed and skipped, as in every
+    other mode, so that listed is what the enriched and the skipped add up to."""
+    fake = fake_github_factory(repo_count=20, seed=3, owners={"octocat": 12})
+    client = _client(fake)
+    staging = RunStaging("d", "o", root=tmp_path.as_uri())
+    plan = plan_run(client, staging, validate({"mode": "owners", "owners": ["octocat"]}), logical_date=LOGICAL_DATE)
+    listed = [r["id"] for p in listing_pages(client, "/users/octocat/repos", {"per_page": 100}) for r in p.data]
+    fake.set_repository(listed[3], visibility="internal")
+
+    (result,) = [run_shard(client, staging, shard) for shard in plan.shards]
+
+    assert (result.listed, result.enriched, result.skipped) == (12, 11, 1)
+
+
 def test_owners_github_does_not_know_fail_the_plan_naming_each_before_any_listing(
     fake_github_factory, tmp_path
 ) -> None:

@@ -216,7 +216,8 @@ class OwnersMode(Mode[OwnersShard]):
                 log.warning("GitHub no longer knows the user or organisation %r; skipped", owner)
                 missing.append(owner)
                 continue
-            recorder.counts["listed"] += len(batch.items)
+            # A repository listed but not public (staged as gone) is listed too, as in every other mode.
+            recorder.counts["listed"] += len(batch.items) + len(batch.gone)
             next_url = batch.next
             # A Link header that leads back to a page listed before would page forever.
             followed: set[str] = set()
@@ -242,7 +243,7 @@ class OwnersMode(Mode[OwnersShard]):
                     log.warning("GitHub stopped listing the repositories of %r (deleted or renamed meanwhile)", owner)
                     missing.append(owner)
                     break
-                recorder.counts["listed"] += len(batch.items)
+                recorder.counts["listed"] += len(batch.items) + len(batch.gone)
                 next_url = batch.next
         recorder.counts["missing_owners"] = len(missing)
 
