@@ -70,7 +70,10 @@ def test_each_task_logs_a_handful_of_lines_for_2000_repositories_in_every_mode(
 ) -> None:
     """Nothing is logged per repository or per request at INFO: a census shard of 500,000 would otherwise write
     hundreds of thousands of lines. Quarantines are told per reason, with their file."""
-    fake = fake_github_factory(repo_count=2000, seed=5, vanished_ratio=0.03, owners={"bigorg": 2000})
+    # Search's budget raised: the probes and pages of 2,000 matches would otherwise wait a minute for its reset.
+    fake = fake_github_factory(
+        repo_count=2000, seed=5, vanished_ratio=0.03, owners={"bigorg": 2000}, search_rate_limit=100_000
+    )
     fake.faults.hostile = True
     params = {**MODES[mode], "until_id": max(fake.ids)} if mode == "census" else MODES[mode]
     handler = ByTask()
