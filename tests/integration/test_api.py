@@ -754,6 +754,21 @@ def test_hostile_path_values_are_404(client, warehouse, value):
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/repositories/octo/hello%2Fhistory", "/repositories/octo%2Fhello", "/repositories/octo/hello%2fhistory"],
+)
+def test_an_encoded_slash_in_a_path_segment_is_404_not_another_route(client, warehouse, path):
+    """A slash in an owner or name is a 404 (the path reaches no operation); percent-encoded it is decoded before
+    routing, and would reach the repository's history, or its detail, instead."""
+    _insert(warehouse, "repositories", _repo(1, owner_login="octo", name="hello"))
+
+    response = client.get(f"{PREFIX}{path}")
+
+    assert response.status_code == 404, response.text[:200]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 @pytest.mark.parametrize("parameter", ["language", "owner", "topic"])
 @pytest.mark.parametrize("value", [pytest.param("a\x00b", id="nul"), pytest.param("x" * 10_240, id="10kb")])
 def test_nul_bytes_and_huge_strings_are_422(client_without_warehouse, parameter, value):

@@ -6,6 +6,9 @@
   browser must not keep them on disk after its user logged out, nor a shared proxy hand them to another.
   The page and its assets set their own (they hold no data).
 
+A path holding an encoded slash (``%2F``) is a 404, as one holding a slash: no segment of these routes takes one,
+and Starlette decodes it before routing, so ``/repositories/octo/alpha%2Fhistory`` would reach another route.
+
 A plain ASGI wrapper, not Starlette's ``BaseHTTPMiddleware``, which would add a task and a queue to every
 request of an API measured by its p95.
 """
@@ -13,6 +16,7 @@ request of an API measured by its p95.
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -32,4 +36,7 @@ class SecurityHeaders:
                 headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
+        if b"%2f" in scope.get("raw_path", b"").lower():
+            await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
