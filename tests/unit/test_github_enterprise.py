@@ -117,6 +117,9 @@ def _client(fake: FakeGitHub, **kwargs) -> GitHubClient:
         ("http://127.0.0.1:8765/api/graphql", "http://127.0.0.1:8765/api/v3"),
         # A scheme typed in capitals.
         ("HTTPS://ghe.corp", "https://ghe.corp/api/v3"),
+        # This machine with a port in the Host field is http too.
+        ("localhost:8765", "http://localhost:8765"),
+        ("[::1]:8765", "http://[::1]:8765"),
     ],
 )
 def test_the_api_root_is_found_in_every_form_a_user_types(monkeypatch, host: str, base_url: str) -> None:

@@ -134,7 +134,8 @@ def base_url_of(conn: Connection) -> str:
     if schema.lower() in ("http", "https"):
         scheme, path = schema.lower(), ""
     else:
-        scheme, path = ("http" if conn.conn_type == "http" and _is_loopback(host) else "https"), schema
+        loopback = _is_loopback(_host_name(host))
+        scheme, path = ("http" if conn.conn_type == "http" and loopback else "https"), schema
     # The Host field may hold a path (ghe.corp/api/v3) or a port (ghe.corp:8443) besides the Port field's.
     netloc, _, host_path = host.rstrip("/").partition("/")
     path = "/".join(part for part in (host_path, path) if part)
@@ -161,8 +162,7 @@ def api_root(url: str) -> str:
     """
     url = url.strip()
     if "://" not in url:
-        host = url.split("/", 1)[0].rsplit(":", 1)[0]
-        url = f"{'http' if _is_loopback(host) else 'https'}://{url}"
+        url = f"{'http' if _is_loopback(_host_name(url)) else 'https'}://{url}"
     scheme, rest = url.split("://", 1)
     scheme = scheme.lower()
     if "?" in rest or "#" in rest:
@@ -193,6 +193,13 @@ def api_root(url: str) -> str:
     if host == "github.com" or host.endswith(".ghe.com"):
         return f"{scheme}://api.{netloc}"
     return f"{scheme}://{netloc}{ENTERPRISE_API_PATH}"
+
+
+def _host_name(host: str) -> str:
+    """The name a host's text gives, without its port or path: ``localhost:8765`` and ``[::1]:8765/x`` name
+    ``localhost`` and ``[::1]``."""
+    netloc = host.split("/", 1)[0]
+    return netloc.split("]", 1)[0] + "]" if netloc.startswith("[") else netloc.rsplit(":", 1)[0]
 
 
 def _is_loopback(host: str) -> bool:
