@@ -71,11 +71,20 @@ def int_env(name: str, default: int, *, minimum: int = 0) -> int:
 
 # "false" leaves the DAG's late-run alert out (github_etl.alerts.late_run_alert).
 DEADLINE_ALERT_ENV = "GITHUB_ETL_RUN_DEADLINE_ALERT"
+# A century: the deadline must stay a date Airflow can store once added to a run's start.
+MAX_RUN_DEADLINE_HOURS = 876_000
 
 
 def run_deadline_hours() -> float:
     """How long a run may take, for the budget check in ``plan``: a daily run should end before the next starts."""
-    return float_env("GITHUB_ETL_RUN_DEADLINE_HOURS", 24.0, minimum=0.01)
+    hours = float_env("GITHUB_ETL_RUN_DEADLINE_HOURS", 24.0, minimum=0.01)
+    if hours > MAX_RUN_DEADLINE_HOURS:
+        # Airflow adds the deadline to a run's queued time: past year 9999 no run of the DAG could be created.
+        raise ConfigurationError(
+            f"GITHUB_ETL_RUN_DEADLINE_HOURS must be at most {MAX_RUN_DEADLINE_HOURS:,} (a century), got "
+            f"{os.environ['GITHUB_ETL_RUN_DEADLINE_HOURS']!r}; for no late-run alert, set {DEADLINE_ALERT_ENV}=false"
+        )
+    return hours
 
 
 def github_api_pool_slots() -> int:
@@ -125,6 +134,12 @@ def staging_url() -> str:
             f"absolute folder, got {configured!r}: a relative one depends on each process's working directory"
         )
     parts = urlsplit(configured)
+    if parts.scheme == "file" and (parts.netloc not in ("", "localhost") or not parts.path.startswith("/")):
+        # file://staging names the host "staging" and no folder: each process's working directory, again.
+        raise ConfigurationError(
+            f"GITHUB_ETL_STAGING_URL must name an absolute folder after file:// (file:///srv/staging, three "
+            f"slashes), got {configured!r}"
+        )
     # Other stores (gs://, abfs://) would fail in prepare with fsspec's own import or lookup error, after
     # retries; the S3 protocol reaches MinIO, Ceph, R2 and the like through aws_default's endpoint_url.
     if parts.scheme not in ("", "file", "s3", "s3a", "s3n"):

@@ -39,6 +39,25 @@ def test_a_whole_number_setting_refuses_fractions_and_names_its_variable(monkeyp
         ApiSettings.from_env()
 
 
+@pytest.mark.parametrize("value", ["file://staging", "file://srv/github-etl-staging"])
+def test_a_file_url_naming_no_absolute_folder_is_refused(monkeypatch, value) -> None:
+    """file://staging names a host and no folder, which the store reads as the working directory; a third slash
+    forgotten (file://srv/...) would stage in /github-etl-staging."""
+    monkeypatch.setenv("GITHUB_ETL_STAGING_URL", value)
+    with pytest.raises(ConfigurationError, match=r"GITHUB_ETL_STAGING_URL must name an absolute folder after file://"):
+        staging_url()
+
+
+def test_a_run_deadline_airflow_could_not_add_to_a_run_start_is_refused(monkeypatch) -> None:
+    """100,000,000 hours (someone's "no deadline") is past year 9999 from any run's start: Airflow could create no
+    run of the DAG. The message says how to have no late-run alert instead."""
+    monkeypatch.setenv("GITHUB_ETL_RUN_DEADLINE_HOURS", "100000000")
+    with pytest.raises(ConfigurationError, match=r"at most 876,000 .*GITHUB_ETL_RUN_DEADLINE_ALERT=false"):
+        check_settings()
+    monkeypatch.setenv("GITHUB_ETL_RUN_DEADLINE_HOURS", "876000")
+    check_settings()
+
+
 @pytest.mark.parametrize(
     "name",
     [
