@@ -58,7 +58,8 @@ def check_staging_seen(prepared: Mapping[str, str], root: str | None = None) -> 
 
 def _local_folder(root_uri: str) -> Path | None:
     parts = urlsplit(root_uri)
-    return Path(parts.path) if parts.scheme == "file" else None
+    # An absolute folder given without file:// (GITHUB_ETL_STAGING_URL=/srv/staging) is local too.
+    return Path(parts.path) if parts.scheme in ("file", "") else None
 
 
 def _read_mark(folder: Path) -> str | None:

@@ -55,6 +55,20 @@ def test_a_plan_on_a_machine_whose_folder_prepare_did_not_check_fails_before_any
     assert not (prepares_pod / "dag_id=github_repositories").exists()
 
 
+def test_an_absolute_folder_given_without_file_url_is_checked_too(plan_on, fake_github: FakeGitHub, tmp_path) -> None:
+    """GITHUB_ETL_STAGING_URL=/srv/staging is a local folder as file:///srv/staging is: prepare leaves its mark, and
+    a plan on a machine without it fails before any request."""
+    prepares_pod = tmp_path / "pod"
+    prepares_pod.mkdir()
+    prepared = staging_seen(str(prepares_pod))
+    assert (prepares_pod / MARK_FILE).exists()
+    (prepares_pod / MARK_FILE).unlink()
+
+    with pytest.raises(AirflowFailException, match="is not the one the run's prepare task checked"):
+        plan_on(str(prepares_pod), prepared)
+    assert fake_github.requests == []
+
+
 def test_a_folder_holding_another_prepares_mark_is_refused_too(plan_on, fake_github: FakeGitHub, tmp_path) -> None:
     """A second Celery host that ran an earlier run's prepare has a mark of its own."""
     first_host, second_host = tmp_path / "a", tmp_path / "b"
