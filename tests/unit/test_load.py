@@ -1222,6 +1222,17 @@ def test_a_load_that_marks_repositories_deleted_counts_them_in_its_result_and_au
     assert _query(warehouse, "SELECT marked_deleted FROM github.load_runs WHERE run_id = 'run-2'") == [(2,)]
 
 
+@pytest.mark.parametrize("share", [0.29, 0.57, 0.58])
+def test_deleting_exactly_the_allowed_share_is_not_above_it(warehouse, tmp_path, share) -> None:
+    """29 of 100 is not above 29 %, though 0.29 * 100 is 28.999999999999996 in floating point."""
+    _load(warehouse, [_row_file(tmp_path, *(_repo(n) for n in range(1, 101)))], when=DAY_1)
+    allowed = round(share * 100)
+    with warehouse.cursor() as cur:
+        marked = mark_gone(cur, [(n, "not_found") for n in range(1, allowed + 1)], DAY_2, checked=100, max_share=share)
+    warehouse.rollback()
+    assert marked == allowed
+
+
 def test_the_deletion_guard_quotes_a_share_below_one_percent_as_set(warehouse, tmp_path) -> None:
     _load(warehouse, [_row_file(tmp_path, *(_repo(n) for n in range(1, 201)))], when=DAY_1)
     with warehouse.cursor() as cur, pytest.raises(DeletionGuardError, match=r"more than the 0\.5% GITHUB_ETL_MAX"):

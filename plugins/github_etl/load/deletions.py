@@ -58,11 +58,12 @@ def mark_gone(
         cur.execute(load_sql("count_deletions.sql"), {"deleted_at": observed_at})
         marking = int(cur.fetchone()[0])
         whose = "it checked"
-        if marking > max_share * max(checked, 0) and of_warehouse:
+        # Rounded: 0.29 * 100 is 28.999999999999996 in floating point, and 29 is not above 29 %.
+        if marking > round(max_share * max(checked, 0), 6) and of_warehouse:
             cur.execute("SELECT count(*) FROM github.repositories WHERE deleted_at IS NULL")
             if (stored := int(cur.fetchone()[0])) > checked:
                 checked, whose = stored, "the warehouse holds"
-        if marking > max_share * max(checked, 0):
+        if marking > round(max_share * max(checked, 0), 6):
             share = f"{marking / checked:.1%}" if checked else "all"
             raise DeletionGuardError(
                 f"The run would mark {marking} of the {checked} repositories {whose} as deleted ({share}), "
