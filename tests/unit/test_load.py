@@ -2144,6 +2144,41 @@ def _deletion(db: DatabaseConnection, repo_id: int) -> tuple[Any, ...]:
     return _query(db, "SELECT deleted_at, deleted_reason FROM github.repositories WHERE id = %s", (repo_id,))[0]
 
 
+def _seen_or_gone(db: DatabaseConnection, tmp_path: Path, day: datetime, *, gone: bool) -> None:
+    """A run of ``day`` that saw repository 1 alive, or found it gone (not public); repository 2 alive either way."""
+    rows = [_repo(2, stargazers_count=day.day)] + ([] if gone else [_repo(1)])
+    path = _row_file(tmp_path, *rows)
+    _load(
+        db,
+        [path],
+        when=day,
+        run_id=f"scheduled__{day:%d}",
+        key_files=[_key_file(path)],
+        deleted=[(1, "not_public")] if gone else [],
+        stats={"listed": 100},
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: only the first gone observation after the last alive one is kept, so a late run that saw the "
+    "repository alive before a later gone observation clears the deletion (docs/history.md promises the latest)",
+)
+@pytest.mark.parametrize("order", [(0, 1, 3, 2), (0, 3, 1, 2)], ids=["late-alive", "backdated-then-late-alive"])
+def test_a_late_run_that_saw_a_repository_alive_keeps_the_deletion_a_later_run_found(
+    warehouse: DatabaseConnection, tmp_path: Path, order: tuple[int, ...]
+) -> None:
+    """Alive on day 0, gone on day 1, alive on day 2, gone on day 3; day 2's load cleared and loaded last. Loaded
+    in order, the row says deleted as of day 3."""
+    days = [DAY_0 + timedelta(days=n) for n in range(4)]
+    for day in order:
+        _seen_or_gone(warehouse, tmp_path, days[day], gone=day in (1, 3))
+
+    assert _query(warehouse, "SELECT last_seen_at, deleted_at FROM github.repositories WHERE id = 1") == [
+        (days[2], days[3])
+    ]
+
+
 def test_a_run_loaded_after_a_later_one_that_found_its_new_repository_gone_stores_it_deleted(
     warehouse: DatabaseConnection, tmp_path: Path
 ) -> None:
