@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -425,6 +426,26 @@ def test_a_listing_page_garbled_once_fails_the_shard_unstaged_so_its_retry_lists
     assert _cursor(pg_url) == (fake.ids[99], max(fake.ids))
 
 
+def _plan_and_spend(
+    fake: FakeGitHub, client: GitHubClient, staging: RunStaging, params: Any, logical_date: datetime, pg_url: str
+) -> tuple[Any, Counter[str]]:
+    """A run's plan, with the warehouse's history to price it, and the requests its shards then spent per resource."""
+    from github_etl.extract.plan import run_shard
+    from github_etl.hooks.warehouse import DatabaseConnection
+
+    plan = plan_run(
+        client,
+        staging,
+        params,
+        logical_date=logical_date,
+        warehouse=lambda: DatabaseConnection(pg_url, connect_retries=0),
+    )
+    fake.reset_log()
+    for shard in plan.shards:
+        run_shard(client, staging, shard, plan_id=plan.plan_id)
+    return plan, Counter(r.resource for r in fake.requests if r.counted and r.path != "/rate_limit")
+
+
 @pytest.mark.parametrize("read_over_rest", ["gone", "refused by SAML"])
 def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_read_over_rest(
     fake_github_factory, warehouse, pg_url: str, tmp_path, read_over_rest: str
@@ -433,10 +454,6 @@ def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_read_
     organization whose SAML single sign-on the token is not authorized for: a REST request asks for each. At 10 %
     gone a census spent nine times the core requests its plan counted, and ran out of budget past its deadline.
     The plan counts them at the share the last runs of the mode read over REST."""
-    from collections import Counter
-
-    from github_etl.extract.plan import run_shard
-    from github_etl.hooks.warehouse import DatabaseConnection
 
     gone = read_over_rest == "gone"
     fake = fake_github_factory(repo_count=20_000, seed=3, max_id=10_000_000, vanished_ratio=0.1 if gone else 0.0)
@@ -454,18 +471,8 @@ def test_a_census_prices_the_rest_request_of_each_repository_the_last_runs_read_
     staging = RunStaging(DAG_ID, "r2", root=staging_url)
     params = validate({"mode": "census", "since_id": 2_000_000, "until_id": 4_000_000, "shards": 2})
 
-    plan = plan_run(
-        client,
-        staging,
-        params,
-        logical_date=LOGICAL_DATE + timedelta(days=1),
-        warehouse=lambda: DatabaseConnection(pg_url, connect_retries=0),
-    )
-    fake.reset_log()
-    for shard in plan.shards:
-        run_shard(client, staging, shard, plan_id=plan.plan_id)
+    plan, spent = _plan_and_spend(fake, client, staging, params, LOGICAL_DATE + timedelta(days=1), pg_url)
 
-    spent = Counter(request.resource for request in fake.requests if request.counted and request.path != "/rate_limit")
     assert 0.8 * spent["core"] <= plan.requests_needed["core"] <= 1.25 * spent["core"], (plan.requests_needed, spent)
 
 
@@ -475,10 +482,6 @@ def test_a_refresh_prices_no_rest_request_for_repositories_it_knows_gone(
     """A refresh passes the reason of each repository marked deleted, and one still gone costs no REST request:
     priced at the share its runs found gone, every later refresh was counted a core request per deleted
     repository it checks again (a third of its size here, against none spent)."""
-    from collections import Counter
-
-    from github_etl.extract.plan import run_shard
-    from github_etl.hooks.warehouse import DatabaseConnection
 
     fake = fake_github_factory(repo_count=1_000, seed=5, max_id=2_000_000, vanished_ratio=0.0)
     staging_url = tmp_path.as_uri()
@@ -505,19 +508,10 @@ def test_a_refresh_prices_no_rest_request_for_repositories_it_knows_gone(
     assert all(skipped == 334 for run_id, skipped, _ in recorded if run_id != "c1"), recorded
     client = GitHubClient(fake.base_url, [TOKEN], settings=FAST)
     staging = RunStaging(DAG_ID, "r4", root=staging_url)
+    params = validate({"mode": "refresh", "shards": 1})
 
-    plan = plan_run(
-        client,
-        staging,
-        validate({"mode": "refresh", "shards": 1}),
-        logical_date=LOGICAL_DATE + timedelta(days=4),
-        warehouse=lambda: DatabaseConnection(pg_url, connect_retries=0),
-    )
-    fake.reset_log()
-    for shard in plan.shards:
-        run_shard(client, staging, shard, plan_id=plan.plan_id)
+    plan, spent = _plan_and_spend(fake, client, staging, params, LOGICAL_DATE + timedelta(days=4), pg_url)
 
-    spent = Counter(request.resource for request in fake.requests if request.counted and request.path != "/rate_limit")
     assert spent["core"] == 0
     # The three refreshes' share (334 of 3,000 listed) is counted, not 1,002.
     assert plan.requests_needed["core"] <= 0.12 * 1_000, plan.requests_needed

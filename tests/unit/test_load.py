@@ -2036,26 +2036,29 @@ def test_a_load_that_writes_no_snapshot_leaves_the_summaries_alone(warehouse, tm
     assert _query(warehouse, "SELECT xmin::text, * FROM github.language_days ORDER BY language") == before
 
 
+def _load_refresh(
+    db: DatabaseConnection, tmp_path: Path, rows: list[dict[str, Any]], when: datetime, deleted: list[tuple[int, str]]
+) -> None:
+    """A refresh of ``when`` that saw ``rows`` and found ``deleted`` gone."""
+    _load(
+        db,
+        [_row_file(tmp_path, *rows)],
+        when=when,
+        run_id=f"run-{when:%d}",
+        mode="refresh",
+        deleted=deleted,
+        max_deleted_share=0.5,
+    )
+
+
 def test_a_run_loaded_after_a_later_one_that_saw_a_repository_gone_first_dates_its_deletion_back(warehouse, tmp_path):
     """Runs re-loaded in another order than they ran (a restored dump, a cleared load) keep the first observation
     of a repository gone as its deleted_at, as loading them in their order does."""
 
-    def load(rows: list[dict[str, Any]], when: datetime, deleted: list[tuple[int, str]]) -> None:
-        path = _row_file(tmp_path, *rows)
-        _load(
-            warehouse,
-            [path],
-            when=when,
-            run_id=f"run-{when:%d}",
-            mode="refresh",
-            deleted=deleted,
-            max_deleted_share=0.5,
-        )
-
-    load([_repo(1), _repo(2), _repo(3)], DAY_0, [])
-    load([_repo(1)], DAY_2, [(2, "legal_block"), (3, "not_found")])
+    _load_refresh(warehouse, tmp_path, [_repo(1), _repo(2), _repo(3)], DAY_0, [])
+    _load_refresh(warehouse, tmp_path, [_repo(1)], DAY_2, [(2, "legal_block"), (3, "not_found")])
     # Loaded last: it saw 2 gone already, and 3 still alive.
-    load([_repo(1), _repo(3)], DAY_1, [(2, "not_found")])
+    _load_refresh(warehouse, tmp_path, [_repo(1), _repo(3)], DAY_1, [(2, "not_found")])
 
     gone = _query(warehouse, "SELECT id, deleted_at, deleted_reason FROM github.repositories WHERE id > 1 ORDER BY 1")
     assert gone == [(2, DAY_1, "not_found"), (3, DAY_2, "not_found")]
@@ -2144,21 +2147,6 @@ def _deletion(db: DatabaseConnection, repo_id: int) -> tuple[Any, ...]:
     return _query(db, "SELECT deleted_at, deleted_reason FROM github.repositories WHERE id = %s", (repo_id,))[0]
 
 
-def _seen_or_gone(db: DatabaseConnection, tmp_path: Path, day: datetime, *, gone: bool) -> None:
-    """A run of ``day`` that saw repository 1 alive, or found it gone (not public); repository 2 alive either way."""
-    rows = [_repo(2, stargazers_count=day.day)] + ([] if gone else [_repo(1)])
-    path = _row_file(tmp_path, *rows)
-    _load(
-        db,
-        [path],
-        when=day,
-        run_id=f"scheduled__{day:%d}",
-        key_files=[_key_file(path)],
-        deleted=[(1, "not_public")] if gone else [],
-        stats={"listed": 100},
-    )
-
-
 @pytest.mark.xfail(
     strict=True,
     reason="known: only the first gone observation after the last alive one is kept, so a late run that saw the "
@@ -2172,7 +2160,10 @@ def test_a_late_run_that_saw_a_repository_alive_keeps_the_deletion_a_later_run_f
     in order, the row says deleted as of day 3."""
     days = [DAY_0 + timedelta(days=n) for n in range(4)]
     for day in order:
-        _seen_or_gone(warehouse, tmp_path, days[day], gone=day in (1, 3))
+        gone = day in (1, 3)
+        _load_refresh(
+            warehouse, tmp_path, [_repo(2)] + ([] if gone else [_repo(1)]), days[day], [(1, "not_public")] * gone
+        )
 
     assert _query(warehouse, "SELECT last_seen_at, deleted_at FROM github.repositories WHERE id = 1") == [
         (days[2], days[3])
