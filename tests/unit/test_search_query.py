@@ -160,6 +160,18 @@ def test_a_query_for_repositories_that_are_not_public_is_refused(query: str) -> 
 
 
 @pytest.mark.parametrize(
+    ("query", "base"),
+    [
+        ("language:go -is:private", "language:go -is:private is:public"),
+        ("language:go -is:private -is:internal", "language:go -is:private -is:internal is:public"),
+        ("language:go NOT is:internal is:public", "language:go NOT is:internal is:public"),
+    ],
+)
+def test_leaving_out_repositories_that_are_not_public_is_asking_for_public_ones(query: str, base: str) -> None:
+    assert parse_search_query(query).base == base
+
+
+@pytest.mark.parametrize(
     ("low", "high", "text"),
     [
         ("2024-03-01 00:00:00", "2024-03-01 23:59:59", "created:2024-03-01..2024-03-01"),

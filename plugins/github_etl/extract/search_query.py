@@ -170,19 +170,25 @@ def _check_operators(text: str, tokens: list[str]) -> None:
 
 
 def _public_only(text: str, tokens: list[str]) -> list[str]:
-    """``tokens`` asking for public repositories only: ``is:public`` added unless it is there already."""
+    """``tokens`` asking for public repositories only: ``is:public`` added unless it is there already.
+
+    ``-is:private`` and ``-is:internal`` leave out what the pipeline never harvests anyway, so they pass; the
+    ``is:public`` added keeps the rest public.
+    """
     asked = [
         ("-" if match["negated"] or (index > 0 and tokens[index - 1] == "NOT") else "", match["value"].lower())
         for index, token in enumerate(tokens)
         if (match := _VISIBILITY.match(token))
     ]
-    if any(negated or value != "public" for negated, value in asked):
+    # is:public, or the negation of another visibility, asks for nothing that is not public.
+    refused = [(negated, value) for negated, value in asked if bool(negated) == (value == "public")]
+    if refused:
         raise ConfigurationError(
             f"param 'query' got {text!r}: it asks for repositories that are not public "
-            f"({', '.join(f'{negated}is:{value}' for negated, value in asked)}); this pipeline harvests public "
+            f"({', '.join(f'{negated}is:{value}' for negated, value in refused)}); this pipeline harvests public "
             f"repositories only, so leave the is: qualifier out or write is:public"
         )
-    return tokens if asked else [*tokens, PUBLIC]
+    return tokens if ("", "public") in asked else [*tokens, PUBLIC]
 
 
 def _created_range(text: str, value: str) -> tuple[int | None, int | None]:
