@@ -596,12 +596,25 @@ def up(args: argparse.Namespace) -> int:
         return 1
 
 
+def _at_least_one(text: str) -> int:
+    """A count of workers or task slots: a cluster of none would start and never run a task."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is fewer than 1")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.celery_cluster", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="run a CeleryExecutor Airflow in the foreground")
-    up_parser.add_argument("--workers", type=int, default=2)
-    up_parser.add_argument("--concurrency", type=int, default=2, help="tasks per worker (default: %(default)s)")
+    up_parser.add_argument("--workers", type=_at_least_one, default=2, help="Celery workers (default: %(default)s)")
+    up_parser.add_argument(
+        "--concurrency", type=_at_least_one, default=2, help="tasks per worker (default: %(default)s)"
+    )
     up_parser.add_argument(
         "--port", type=int, default=None, help="API server port (default: AIRFLOW__API__PORT, else 8080)"
     )

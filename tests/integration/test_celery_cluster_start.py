@@ -72,6 +72,14 @@ def test_the_help_names_the_broker_of_the_environment_without_its_password(monke
     assert "redis://:***@cache:6379/1" in shown and "s3cret" not in shown
 
 
+@pytest.mark.parametrize("option", ["--workers", "--concurrency"])
+def test_a_cluster_of_no_worker_or_slot_is_refused_with_a_usage_message(option: str, capsys) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["up", option, "0"])
+    assert refused.value.code == 2
+    assert f"argument {option}: 0 is fewer than 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("backend", "kwargs"),
     [
