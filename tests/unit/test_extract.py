@@ -92,6 +92,21 @@ def test_sample_is_exact_distinct_and_spans_the_whole_id_space(fake_github_facto
     assert quarters == [50, 50, 50, 50]
 
 
+def test_a_sample_larger_than_its_id_range_holds_ends_with_every_repository_and_says_so_once(
+    fake_github_factory, tmp_path, caplog
+) -> None:
+    fake = fake_github_factory(repo_count=150, seed=11, vanished_ratio=0.05)
+    staging = RunStaging("d", "r1", root=tmp_path.as_uri())
+
+    with caplog.at_level(logging.WARNING, logger="github_etl.extract.sample"):
+        ids = _ids(_harvest(fake, staging, {"sample_size": 300, "shards": 1, "per_page_take": 50}))
+
+    # Random pages find nearly all of them before 20 in a row find none left.
+    assert len(ids) == len(set(ids)) >= 130 and set(ids) <= {i for i in fake.ids if not fake.is_vanished(i)}
+    (said,) = [r.getMessage() for r in caplog.records if "in a row held no repository not picked yet" in r.getMessage()]
+    assert said.endswith(f"it ends with {len(ids)} of its 300")
+
+
 def test_same_run_same_sample_other_seed_other_sample(fake_github_factory, tmp_path) -> None:
     fake = fake_github_factory(repo_count=3000, seed=2)
     params = {"sample_size": 50, "shards": 2, "per_page_take": 5}
