@@ -92,7 +92,7 @@ def test_sample_is_exact_distinct_and_spans_the_whole_id_space(fake_github_facto
     assert quarters == [50, 50, 50, 50]
 
 
-def test_a_sample_larger_than_its_id_range_holds_ends_with_every_repository_and_says_so_once(
+def test_a_sample_larger_than_its_id_range_holds_ends_with_what_it_found_and_says_so_once(
     fake_github_factory, tmp_path, caplog
 ) -> None:
     fake = fake_github_factory(repo_count=150, seed=11, vanished_ratio=0.05)
